@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metrics declared as tables, one row per metric (STYLE.md section 7):
+ *
+ *   #define FOO_METRIC(ACTION)                                    \
+ *       ACTION( foo_get,    METRIC_COUNTER,   "# gets"          ) \
+ *       ACTION( foo_conns,  METRIC_GAUGE,     "# open now"      ) \
+ *       ACTION( foo_lat,    METRIC_HISTOGRAM, "get latency ns"  )
+ *   typedef struct { FOO_METRIC(DECLARE_METRIC) } foo_metrics_st;
+ *   foo_metrics_st m = { FOO_METRIC(INIT_METRIC) };
+ *   metric_init((struct metric *)&m, METRIC_CARDINALITY(m));
+ *   INCR(&m, foo_get);
+ *
+ * Counters and gauges are relaxed atomics: any thread may update or read
+ * them. A histogram is created by metric_init and freed by metric_deinit. */
+#pragma once
+
+#include "base/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct histogram;
+
+typedef enum {
+    METRIC_COUNTER,   /* monotonic uint64 */
+    METRIC_GAUGE,     /* int64 that goes up and down, or is set */
+    METRIC_HISTOGRAM, /* latency distribution, recorded in nanoseconds */
+} metric_type_e;
+
+struct metric {
+    const char *name;
+    const char *desc;
+    metric_type_e type;
+    union {
+        uint64_t counter;
+        int64_t gauge;
+        struct histogram *histogram;
+    };
+};
+
+#define DECLARE_METRIC(_name, _type, _desc) struct metric _name;
+#define INIT_METRIC(_name, _type, _desc)                                       \
+    ._name = {.name = #_name, .desc = (_desc), .type = (_type)},
+#define METRIC_CARDINALITY(_st) (sizeof(_st) / sizeof(struct metric))
+
+/* Zeroes values and creates histograms; STATUS_ENOMEM if one fails. */
+rstatus_i metric_init(struct metric *m, size_t n);
+/* Frees histograms; values are left as they are. */
+void metric_deinit(struct metric *m, size_t n);
+/* Zeroes counters and histograms (gauges keep their value: they say what
+ * is, not what happened). */
+void metric_reset(struct metric *m, size_t n);
+
+static inline void
+metric_incr_n(struct metric *m, uint64_t n)
+{
+    __atomic_fetch_add(&m->counter, n, __ATOMIC_RELAXED);
+}
+
+static inline void
+metric_decr_n(struct metric *m, uint64_t n)
+{
+    __atomic_fetch_sub(&m->counter, n, __ATOMIC_RELAXED);
+}
+
+static inline void
+metric_set(struct metric *m, int64_t v)
+{
+    __atomic_store_n(&m->gauge, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+metric_counter(const struct metric *m)
+{
+    return __atomic_load_n(&m->counter, __ATOMIC_RELAXED);
+}
+
+static inline int64_t
+metric_gauge(const struct metric *m)
+{
+    return __atomic_load_n(&m->gauge, __ATOMIC_RELAXED);
+}
+
+/* Records one value (nanoseconds) into a histogram metric. */
+void metric_record(struct metric *m, uint64_t value);
+
+/* For counters and gauges alike (a gauge is incremented as int64). The
+ * metrics pointer may be NULL: then nothing is counted. */
+#define INCR_N(_base, _field, _n)                                              \
+    do {                                                                       \
+        if ((_base) != NULL) {                                                 \
+            metric_incr_n(&(_base)->_field, (uint64_t)(_n));                   \
+        }                                                                      \
+    } while (0)
+#define INCR(_base, _field) INCR_N(_base, _field, 1)
+#define DECR_N(_base, _field, _n)                                              \
+    do {                                                                       \
+        if ((_base) != NULL) {                                                 \
+            metric_decr_n(&(_base)->_field, (uint64_t)(_n));                   \
+        }                                                                      \
+    } while (0)
+#define DECR(_base, _field) DECR_N(_base, _field, 1)
+#define UPDATE_VAL(_base, _field, _v)                                          \
+    do {                                                                       \
+        if ((_base) != NULL) {                                                 \
+            metric_set(&(_base)->_field, (int64_t)(_v));                       \
+        }                                                                      \
+    } while (0)
+#define RECORD(_base, _field, _v)                                              \
+    do {                                                                       \
+        if ((_base) != NULL) {                                                 \
+            metric_record(&(_base)->_field, (uint64_t)(_v));                   \
+        }                                                                      \
+    } while (0)
+
+/* Output for the stats commands and /metrics. Each appends to out (a string
+ * of capacity cap already holding *len bytes), NUL-terminated; returns
+ * STATUS_EFULL, leaving *len where it was, when the text does not fit. */
+
+/* "STAT <name> <value>\r\n"; a histogram prints <name>_p50, _p90, _p99,
+ * _p999, _p9999 and _count lines. */
+rstatus_i metric_print_stat(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *prefix);
+/* Prometheus text format: "# HELP", "# TYPE", and the sample; histograms
+ * as a summary with quantiles 0.5 .. 0.9999 plus _sum and _count. The name
+ * is prefix + m->name. */
+rstatus_i metric_print_prometheus(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *prefix);

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Options declared as tables, one row per option (STYLE.md section 7):
+ *
+ *   #define SEG_OPTION(ACTION)                                               \
+ *       ACTION( seg_memory, OPTION_SIZE, 64 * MiB, "bytes for the store" ) \
+ *       ACTION( seg_evict,  OPTION_STR,  "merge",  "eviction policy"     )
+ *   typedef struct { SEG_OPTION(DECLARE_OPTION) } seg_options_st;
+ *   seg_options_st o = { SEG_OPTION(INIT_OPTION) };   (values = defaults)
+ *
+ * One name per option everywhere: the row `seg_memory` is the YAML key
+ * `memory` in section `seg` (the section is the row name up to its first
+ * underscore) and `seg.memory` on the command line and in messages.
+ *
+ * Types and what they accept (YAML scalar or -o value):
+ *   OPTION_BOOL      true/false, yes/no, on/off, 1/0
+ *   OPTION_UINT      a decimal integer
+ *   OPTION_SIZE      bytes, with an optional unit: 64MiB, 1GiB, 512KiB, 4096,
+ *                    also KB/MB/GB/k/m/g read as binary multiples
+ *   OPTION_DURATION  milliseconds, with an optional unit: 100ms, 30s, 5m, 1h,
+ *                    1d; a bare number is milliseconds
+ *   OPTION_FPN       a floating point number
+ *   OPTION_STR       a string; a YAML sequence becomes "a,b,c"
+ * Not thread-safe: load and override at startup, then read from anywhere. */
+#pragma once
+
+#include "base/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    OPTION_BOOL,
+    OPTION_UINT,
+    OPTION_SIZE,
+    OPTION_DURATION,
+    OPTION_FPN,
+    OPTION_STR,
+} option_type_e;
+
+/* The member used is named after the type, so the table's type column
+ * selects it in INIT_OPTION. */
+union option_val {
+    bool OPTION_BOOL;
+    uint64_t OPTION_UINT;
+    uint64_t OPTION_SIZE;
+    uint64_t OPTION_DURATION; /* milliseconds */
+    double OPTION_FPN;
+    const char *OPTION_STR;
+};
+
+struct option {
+    const char *name; /* table row name: seg_memory */
+    const char *desc;
+    option_type_e type;
+    bool set;   /* given by a file or an override */
+    bool owned; /* val.OPTION_STR was allocated here */
+    union option_val default_val;
+    union option_val val;
+};
+
+#define DECLARE_OPTION(_name, _type, _default, _desc) struct option _name;
+#define INIT_OPTION(_name, _type, _default, _desc)                             \
+    ._name = {.name = #_name,                                                  \
+            .desc = (_desc),                                                   \
+            .type = (_type),                                                   \
+            .default_val._type = (_default),                                   \
+            .val._type = (_default)},
+#define OPTION_CARDINALITY(_st) (sizeof(_st) / sizeof(struct option))
+
+static inline bool
+option_bool(const struct option *o)
+{
+    return o->val.OPTION_BOOL;
+}
+
+/* For OPTION_UINT, OPTION_SIZE and OPTION_DURATION (milliseconds). */
+static inline uint64_t
+option_uint(const struct option *o)
+{
+    return o->val.OPTION_UINT;
+}
+
+static inline double
+option_fpn(const struct option *o)
+{
+    return o->val.OPTION_FPN;
+}
+
+static inline const char *
+option_str(const struct option *o)
+{
+    return o->val.OPTION_STR;
+}
+
+/* Sets every value back to its default, freeing owned strings. */
+void option_load_default(struct option *opts, size_t n);
+/* Frees owned strings (values become defaults again). */
+void option_free(struct option *opts, size_t n);
+
+/* Loads a YAML file: a mapping of sections, each a mapping of options. On
+ * any error returns STATUS_EINVAL (or STATUS_ERROR if the file cannot be
+ * read) and writes one line to err, e.g.
+ *   "app.yml:12: seg.memory: not a size: 12XB"
+ *   "app.yml:3: seg.memroy: unknown option"
+ *   "app.yml:7: not a mapping of sections"
+ * Options named in the file are marked set; others keep their values. */
+rstatus_i option_load_file(struct option *opts, size_t n, const char *path,
+        char *err, size_t errlen);
+/* The same for YAML held in memory; name is used in messages. */
+rstatus_i option_load_yaml(struct option *opts, size_t n, const char *name,
+        const char *yaml, size_t len, char *err, size_t errlen);
+
+/* One override, "seg.memory=1GiB" or name "seg.memory" plus value; the
+ * error names the option and the reason ("-o seg.memory: not a size"). */
+rstatus_i option_set(struct option *opts, size_t n, const char *name,
+        const char *value, char *err, size_t errlen);
+rstatus_i option_set_assignment(struct option *opts, size_t n,
+        const char *assignment, char *err, size_t errlen);
+
+/* Looks up by dotted name "seg.memory"; NULL if unknown. */
+struct option *option_find(struct option *opts, size_t n, const char *name);
+/* Writes the dotted name of o into buf ("seg_memory" -> "seg.memory"). */
+const char *option_dotted_name(const struct option *o, char *buf, size_t cap);
+/* Formats the value (sizes and durations with units where exact). */
+const char *option_format(const struct option *o, const union option_val *v,
+        char *buf, size_t cap);
+const char *option_type_str(option_type_e type);
+
+/* Prints every option as a YAML document grouped by section, each with a
+ * comment holding its type, default and description, and its current
+ * value; the result loads back with option_load_file. */
+void option_print_all(FILE *out, const struct option *opts, size_t n);
