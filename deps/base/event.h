@@ -28,5 +28,8 @@ rstatus_i event_modify(
 rstatus_i event_deregister(struct event_base *evb, int fd);
 /* Waits up to timeout_ms (-1: forever) and calls the callback once per
  * ready fd. Returns the number of events, or STATUS_ERROR (EINTR counts as
- * zero events). */
+ * zero events). A batch is collected before its first callback runs: a
+ * callback that frees another fd's data must keep that memory valid (or
+ * marked dead) until event_wait returns, as a later event of the same batch
+ * may still carry the pointer. */
 int event_wait(struct event_base *evb, int timeout_ms);
