@@ -113,9 +113,11 @@ void metric_record(struct metric *m, uint64_t value);
         }                                                                      \
     } while (0)
 
-/* Output for the stats commands and /metrics. Each appends to out (a string
- * of capacity cap already holding *len bytes), NUL-terminated; returns
- * STATUS_EFULL, leaving *len where it was, when the text does not fit. */
+/* Output for the stats commands and /metrics. Each appends one metric to
+ * out (a string of capacity cap already holding *len bytes, *len < cap),
+ * NUL-terminated; returns STATUS_EFULL, leaving *len and the text where
+ * they were, when the metric's text does not fit whole. prefix may be
+ * NULL. A histogram's quantiles, sum and count come from one pass. */
 
 /* "STAT <name> <value>\r\n"; a histogram prints <name>_p50, _p90, _p99,
  * _p999, _p9999 and _count lines. */

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metric tables: init/reset and the text forms for stats and /metrics. */
+#include "base/metric.h"
+
+#include "base/histogram.h"
+#include "base/util.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Quantiles every histogram prints, with their STAT suffixes and
+ * Prometheus labels. */
+static const double quantile[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
+static const char *const quantile_suffix[] = {
+        "p50", "p90", "p99", "p999", "p9999"};
+static const char *const quantile_label[] = {
+        "0.5", "0.9", "0.99", "0.999", "0.9999"};
+#define NQUANTILE ARRAY_SIZE(quantile)
+
+rstatus_i
+metric_init(struct metric *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].type != METRIC_HISTOGRAM) {
+            __atomic_store_n(&m[i].counter, 0, __ATOMIC_RELAXED);
+            continue;
+        }
+        m[i].histogram = histogram_create();
+        if (m[i].histogram == NULL) {
+            metric_deinit(m, i);
+            return STATUS_ENOMEM;
+        }
+    }
+    return STATUS_OK;
+}
+
+void
+metric_deinit(struct metric *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].type == METRIC_HISTOGRAM) {
+            histogram_destroy(&m[i].histogram);
+        }
+    }
+}
+
+void
+metric_reset(struct metric *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].type == METRIC_COUNTER) {
+            __atomic_store_n(&m[i].counter, 0, __ATOMIC_RELAXED);
+        } else if (m[i].type == METRIC_HISTOGRAM && m[i].histogram != NULL) {
+            histogram_reset(m[i].histogram);
+        }
+    }
+}
+
+void
+metric_record(struct metric *m, uint64_t value)
+{
+    ASSERT(m->type == METRIC_HISTOGRAM);
+    if (m->histogram != NULL) {
+        histogram_record(m->histogram, value);
+    }
+}
+
+/* Appends to a caller's string; remembers when something did not fit. */
+struct out {
+    char *buf;
+    size_t cap;
+    size_t len;
+    bool full;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void
+out_printf(struct out *o, const char *fmt, ...)
+{
+    if (o->full) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    o->len += (size_t)n;
+}
+
+/* Prometheus HELP text: backslash and newline escaped. */
+static void
+out_help(struct out *o, const char *text)
+{
+    for (const char *p = text; *p != '\0' && !o->full; p++) {
+        if (*p == '\\') {
+            out_printf(o, "\\\\");
+        } else if (*p == '\n') {
+            out_printf(o, "\\n");
+        } else {
+            out_printf(o, "%c", *p);
+        }
+    }
+}
+
+static rstatus_i
+out_finish(const struct out *o, size_t *len)
+{
+    if (o->full) {
+        o->buf[*len] = '\0'; /* drop the part that did fit */
+        return STATUS_EFULL;
+    }
+    *len = o->len;
+    return STATUS_OK;
+}
+
+/* Quantiles, sum and count of a histogram metric (zeros before init). */
+static uint64_t
+histogram_summary(const struct metric *m, uint64_t *q, uint64_t *sum)
+{
+    if (m->histogram == NULL) {
+        for (size_t i = 0; i < NQUANTILE; i++) {
+            q[i] = 0;
+        }
+        *sum = 0;
+        return 0;
+    }
+    *sum = histogram_sum(m->histogram);
+    return histogram_percentiles(m->histogram, quantile, NQUANTILE, q);
+}
+
+rstatus_i
+metric_print_stat(char *out, size_t cap, size_t *len, const struct metric *m,
+        const char *prefix)
+{
+    if (cap == 0 || *len >= cap) {
+        return STATUS_EFULL;
+    }
+    struct out o = {out, cap, *len, false};
+    const char *p = prefix == NULL ? "" : prefix;
+    uint64_t q[NQUANTILE], sum, count;
+    switch (m->type) {
+    case METRIC_COUNTER:
+        out_printf(
+                &o, "STAT %s%s %" PRIu64 "\r\n", p, m->name, metric_counter(m));
+        break;
+    case METRIC_GAUGE:
+        out_printf(
+                &o, "STAT %s%s %" PRId64 "\r\n", p, m->name, metric_gauge(m));
+        break;
+    case METRIC_HISTOGRAM:
+        count = histogram_summary(m, q, &sum);
+        for (size_t i = 0; i < NQUANTILE; i++) {
+            out_printf(&o, "STAT %s%s_%s %" PRIu64 "\r\n", p, m->name,
+                    quantile_suffix[i], q[i]);
+        }
+        out_printf(&o, "STAT %s%s_count %" PRIu64 "\r\n", p, m->name, count);
+        break;
+    }
+    return out_finish(&o, len);
+}
+
+static void
+prometheus_summary(struct out *o, const struct metric *m, const char *p)
+{
+    uint64_t q[NQUANTILE], sum;
+    uint64_t count = histogram_summary(m, q, &sum);
+    for (size_t i = 0; i < NQUANTILE; i++) {
+        out_printf(o, "%s%s{quantile=\"%s\"} %" PRIu64 "\n", p, m->name,
+                quantile_label[i], q[i]);
+    }
+    out_printf(o, "%s%s_sum %" PRIu64 "\n", p, m->name, sum);
+    out_printf(o, "%s%s_count %" PRIu64 "\n", p, m->name, count);
+}
+
+rstatus_i
+metric_print_prometheus(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *prefix)
+{
+    static const char *const type_name[] = {
+            [METRIC_COUNTER] = "counter",
+            [METRIC_GAUGE] = "gauge",
+            [METRIC_HISTOGRAM] = "summary",
+    };
+    if (cap == 0 || *len >= cap) {
+        return STATUS_EFULL;
+    }
+    struct out o = {out, cap, *len, false};
+    const char *p = prefix == NULL ? "" : prefix;
+    out_printf(&o, "# HELP %s%s ", p, m->name);
+    out_help(&o, m->desc);
+    out_printf(&o, "\n# TYPE %s%s %s\n", p, m->name, type_name[m->type]);
+    if (m->type == METRIC_COUNTER) {
+        out_printf(&o, "%s%s %" PRIu64 "\n", p, m->name, metric_counter(m));
+    } else if (m->type == METRIC_GAUGE) {
+        out_printf(&o, "%s%s %" PRId64 "\n", p, m->name, metric_gauge(m));
+    } else {
+        prometheus_summary(&o, m, p);
+    }
+    return out_finish(&o, len);
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for metric: table init, updates from threads, reset, and the exact
+ * STAT and Prometheus text, including a buffer that is too small. */
+#include "base/metric.h"
+
+#include "base/histogram.h"
+
+#include "unit.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+/* clang-format off */
+#define TEST_METRIC(ACTION)                                            \
+    ACTION( test_get,   METRIC_COUNTER,   "# gets"                   ) \
+    ACTION( test_conns, METRIC_GAUGE,     "# open now"               ) \
+    ACTION( test_lat,   METRIC_HISTOGRAM, "get latency ns\\ \"x\"\nz" )
+/* clang-format on */
+typedef struct {
+    TEST_METRIC(DECLARE_METRIC)
+} test_metrics_st;
+
+static test_metrics_st metrics = {TEST_METRIC(INIT_METRIC)};
+#define NMETRIC METRIC_CARDINALITY(metrics)
+
+static int
+setup(void **state)
+{
+    (void)state;
+    return metric_init((struct metric *)&metrics, NMETRIC) == STATUS_OK ? 0
+                                                                        : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    metric_deinit((struct metric *)&metrics, NMETRIC);
+    return 0;
+}
+
+static void
+test_metric_table(void **state)
+{
+    (void)state;
+    assert_int_equal(NMETRIC, 3);
+    assert_string_equal(metrics.test_get.name, "test_get");
+    assert_string_equal(metrics.test_conns.desc, "# open now");
+    assert_int_equal(metrics.test_lat.type, METRIC_HISTOGRAM);
+    assert_non_null(metrics.test_lat.histogram);
+    test_metrics_st *none = NULL;
+    INCR(none, test_get); /* no metrics: nothing counted, no crash */
+    RECORD(none, test_lat, 5);
+}
+
+#define NTHREAD 4
+#define NITER   100000
+
+static void *
+updater(void *arg)
+{
+    test_metrics_st *m = arg;
+    for (int i = 0; i < NITER; i++) {
+        INCR(m, test_get);
+        INCR_N(m, test_get, 2);
+        INCR(m, test_conns);
+        INCR(m, test_conns);
+        DECR(m, test_conns);
+        RECORD(m, test_lat, (uint64_t)i);
+    }
+    return NULL;
+}
+
+static void
+test_metric_threads(void **state)
+{
+    (void)state;
+    metric_reset((struct metric *)&metrics, NMETRIC);
+    UPDATE_VAL(&metrics, test_conns, 0);
+    pthread_t t[NTHREAD];
+    for (int i = 0; i < NTHREAD; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, updater, &metrics), 0);
+    }
+    for (int i = 0; i < NTHREAD; i++) {
+        pthread_join(t[i], NULL);
+    }
+    assert_int_equal(metric_counter(&metrics.test_get), 3 * NTHREAD * NITER);
+    assert_int_equal(metric_gauge(&metrics.test_conns), NTHREAD * NITER);
+    assert_int_equal(
+            histogram_count(metrics.test_lat.histogram), NTHREAD * NITER);
+    /* a gauge goes below zero */
+    UPDATE_VAL(&metrics, test_conns, 1);
+    DECR_N(&metrics, test_conns, 3);
+    assert_int_equal(metric_gauge(&metrics.test_conns), -2);
+}
+
+static void
+test_metric_reset(void **state)
+{
+    (void)state;
+    INCR_N(&metrics, test_get, 5);
+    UPDATE_VAL(&metrics, test_conns, 42);
+    RECORD(&metrics, test_lat, 100);
+    metric_reset((struct metric *)&metrics, NMETRIC);
+    assert_int_equal(metric_counter(&metrics.test_get), 0);
+    assert_int_equal(metric_gauge(&metrics.test_conns), 42); /* kept */
+    assert_int_equal(histogram_count(metrics.test_lat.histogram), 0);
+    assert_int_equal(histogram_sum(metrics.test_lat.histogram), 0);
+}
+
+/* A known state: 7 gets, -3 conns, latencies 10 x 90 and 1000 x 10. */
+static void
+known_state(void)
+{
+    metric_reset((struct metric *)&metrics, NMETRIC);
+    INCR_N(&metrics, test_get, 7);
+    UPDATE_VAL(&metrics, test_conns, -3);
+    for (int i = 0; i < 90; i++) {
+        RECORD(&metrics, test_lat, 10);
+    }
+    for (int i = 0; i < 10; i++) {
+        RECORD(&metrics, test_lat, 1000);
+    }
+}
+
+static void
+test_metric_print_stat(void **state)
+{
+    (void)state;
+    known_state();
+    char out[1024];
+    size_t len = 0;
+    out[0] = '\0';
+    struct metric *m = (struct metric *)&metrics;
+    for (size_t i = 0; i < NMETRIC; i++) {
+        assert_int_equal(metric_print_stat(out, sizeof(out), &len, &m[i], "x_"),
+                STATUS_OK);
+    }
+    assert_string_equal(out, "STAT x_test_get 7\r\n"
+                             "STAT x_test_conns -3\r\n"
+                             "STAT x_test_lat_p50 10\r\n"
+                             "STAT x_test_lat_p90 10\r\n"
+                             "STAT x_test_lat_p99 1003\r\n"
+                             "STAT x_test_lat_p999 1003\r\n"
+                             "STAT x_test_lat_p9999 1003\r\n"
+                             "STAT x_test_lat_count 100\r\n");
+    assert_int_equal(len, strlen(out));
+    len = 0;
+    assert_int_equal(
+            metric_print_stat(out, sizeof(out), &len, &metrics.test_get, NULL),
+            STATUS_OK);
+    assert_string_equal(out, "STAT test_get 7\r\n");
+}
+
+static void
+test_metric_print_prometheus(void **state)
+{
+    (void)state;
+    known_state();
+    char out[2048];
+    size_t len = 0;
+    struct metric *m = (struct metric *)&metrics;
+    for (size_t i = 0; i < NMETRIC; i++) {
+        assert_int_equal(metric_print_prometheus(
+                                 out, sizeof(out), &len, &m[i], "segcached_"),
+                STATUS_OK);
+    }
+    assert_string_equal(out,
+            "# HELP segcached_test_get # gets\n"
+            "# TYPE segcached_test_get counter\n"
+            "segcached_test_get 7\n"
+            "# HELP segcached_test_conns # open now\n"
+            "# TYPE segcached_test_conns gauge\n"
+            "segcached_test_conns -3\n"
+            "# HELP segcached_test_lat get latency ns\\\\ \"x\"\\nz\n"
+            "# TYPE segcached_test_lat summary\n"
+            "segcached_test_lat{quantile=\"0.5\"} 10\n"
+            "segcached_test_lat{quantile=\"0.9\"} 10\n"
+            "segcached_test_lat{quantile=\"0.99\"} 1003\n"
+            "segcached_test_lat{quantile=\"0.999\"} 1003\n"
+            "segcached_test_lat{quantile=\"0.9999\"} 1003\n"
+            "segcached_test_lat_sum 10900\n"
+            "segcached_test_lat_count 100\n");
+    assert_int_equal(len, strlen(out));
+}
+
+static void
+test_metric_print_full(void **state)
+{
+    (void)state;
+    known_state();
+    char out[64];
+    size_t len = 0;
+    assert_int_equal(
+            metric_print_stat(out, sizeof(out), &len, &metrics.test_get, ""),
+            STATUS_OK);
+    size_t before = len;
+    /* the histogram needs more than what is left: nothing of it stays */
+    assert_int_equal(
+            metric_print_stat(out, sizeof(out), &len, &metrics.test_lat, ""),
+            STATUS_EFULL);
+    assert_int_equal(len, before);
+    assert_string_equal(out, "STAT test_get 7\r\n");
+    assert_int_equal(metric_print_prometheus(
+                             out, sizeof(out), &len, &metrics.test_get, ""),
+            STATUS_EFULL);
+    assert_string_equal(out, "STAT test_get 7\r\n");
+    /* exactly fits: 17 bytes + NUL in 18 */
+    char exact[18];
+    len = 0;
+    assert_int_equal(metric_print_stat(
+                             exact, sizeof(exact), &len, &metrics.test_get, ""),
+            STATUS_OK);
+    assert_int_equal(len, 17);
+    len = 0;
+    assert_int_equal(metric_print_stat(exact, sizeof(exact) - 1, &len,
+                             &metrics.test_get, ""),
+            STATUS_EFULL);
+    assert_int_equal(len, 0);
+    assert_string_equal(exact, "");
+    assert_int_equal(metric_print_stat(exact, 0, &len, &metrics.test_get, ""),
+            STATUS_EFULL);
+}
+
+static void
+test_metric_uninitialized_histogram(void **state)
+{
+    (void)state;
+    /* a table that was never metric_init'ed prints zeros, records nothing */
+    test_metrics_st raw = {TEST_METRIC(INIT_METRIC)};
+    RECORD(&raw, test_lat, 5);
+    char out[512];
+    size_t len = 0;
+    assert_int_equal(
+            metric_print_stat(out, sizeof(out), &len, &raw.test_lat, ""),
+            STATUS_OK);
+    assert_non_null(strstr(out, "STAT test_lat_p99 0\r\n"));
+    assert_non_null(strstr(out, "STAT test_lat_count 0\r\n"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_metric_table),
+            cmocka_unit_test(test_metric_threads),
+            cmocka_unit_test(test_metric_reset),
+            cmocka_unit_test(test_metric_print_stat),
+            cmocka_unit_test(test_metric_print_prometheus),
+            cmocka_unit_test(test_metric_print_full),
+            cmocka_unit_test(test_metric_uninitialized_histogram),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
