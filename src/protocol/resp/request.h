@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A RESP request: the arguments of one command, parsed in place from a
+ * connection's read buffer, plus the parser's state between reads. One
+ * struct resp_request per connection, used by that connection's worker
+ * thread only; the module's options and metrics are set up once. */
+#pragma once
+
+#include "base/bstring.h"
+#include "base/metric.h"
+#include "base/option.h"
+#include "base/util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Redis's own protocol limits (server.h, networking.c). */
+#define RESP_INLINE_MAX_SIZE (64 * 1024) /* PROTO_INLINE_MAX_SIZE */
+#define RESP_BULK_HARD_MAX   (512 * MiB) /* proto-max-bulk-len default */
+#define RESP_MBULK_MAX       2147483647  /* INT_MAX */
+#define RESP_NOAUTH_MAX_ARGS 10          /* before AUTH, as Redis 7.0.15 */
+#define RESP_NOAUTH_MAX_BULK 16384
+#define RESP_REQ_ARGV_EMBED  8    /* arguments held without allocating */
+#define RESP_REQ_ARGV_KEEP   1024 /* a larger argv is freed on reset */
+
+/* clang-format off */
+/*          name              type         default     description */
+#define RESP_OPTION(ACTION)                                                    \
+    ACTION( resp_max_args,    OPTION_UINT, 1048576,    "most arguments in a request; more is refused, swallowed" ) \
+    ACTION( resp_max_bulk,    OPTION_SIZE, (1 * MiB),  "largest bulk string; larger is refused, swallowed"      ) \
+    ACTION( resp_max_request, OPTION_SIZE, (64 * MiB), "largest request in bytes; larger is refused, swallowed" )
+
+/*          name               type            description */
+#define RESP_METRIC(ACTION)                                                    \
+    ACTION( resp_req_parse,    METRIC_COUNTER, "# requests parsed"                    ) \
+    ACTION( resp_req_inline,   METRIC_COUNTER, "# inline requests parsed"             ) \
+    ACTION( resp_req_parse_ex, METRIC_COUNTER, "# protocol errors (connection closed)" ) \
+    ACTION( resp_req_oversize, METRIC_COUNTER, "# requests refused as too large"      ) \
+    ACTION( resp_req_swallow,  METRIC_COUNTER, "# bytes of refused requests discarded" ) \
+    ACTION( resp_req_argv_ex,  METRIC_COUNTER, "# argument arrays that could not grow" ) \
+    ACTION( resp_compose_ex,   METRIC_COUNTER, "# replies over the write buffer cap"  )
+/* clang-format on */
+
+typedef struct {
+    RESP_OPTION(DECLARE_OPTION)
+} resp_options_st;
+typedef struct {
+    RESP_METRIC(DECLARE_METRIC)
+} resp_metrics_st;
+
+/* Default options and no counting when passed NULL. Not thread-safe: call
+ * before the workers start. The processor may lower resp_max_bulk to the
+ * store's item size limit before calling. */
+void resp_setup(const resp_options_st *options, resp_metrics_st *metrics);
+void resp_teardown(void);
+
+/* One argument: a view into the read buffer, valid until that buffer is
+ * shifted, grown or shrunk (STYLE.md section 5). While a multibulk request
+ * is incomplete the parser keeps offsets instead (off); data is set once
+ * the request parses. Inline arguments are unescaped in place, so the read
+ * buffer bytes under an inline request change. */
+struct resp_arg {
+    size_t len;
+    union {
+        const char *data;
+        size_t off; /* parser-private */
+    };
+};
+
+/* The same bytes as a base string view. */
+static inline struct bstring
+resp_arg_str(const struct resp_arg *a)
+{
+    return bstring_of(a->data, a->len);
+}
+
+typedef enum {
+    RESP_REQ_MULTIBULK, /* *<n>\r\n$<len>\r\n<bytes>\r\n ... */
+    RESP_REQ_INLINE,    /* a line of space-separated, optionally quoted args */
+} resp_req_type_e;
+
+typedef enum {
+    RESP_REQ_IDLE,    /* between requests */
+    RESP_REQ_MBULK,   /* inside an incomplete multibulk request */
+    RESP_REQ_SWALLOW, /* discarding the rest of a refused request */
+} resp_req_state_e;
+
+/* Fields callers may read after resp_parse_req: argc, argv, type, error,
+ * need. Callers may set unauthenticated. The rest is the parser's. */
+struct resp_request {
+    uint32_t argc;
+    struct resp_arg *argv; /* argv[0] is the command name */
+    resp_req_type_e type;
+    /* After RESP_PARSE_EINVALID, EOVERSIZE or ENOMEM: the error reply text
+     * without '-' and CRLF ("ERR Protocol error: invalid bulk length"). */
+    const char *error;
+    /* After RESP_PARSE_UNFIN: the parser cannot progress until at least
+     * this many bytes are readable from rpos (grow the read buffer up to
+     * its cap; resp_max_request bounds it). */
+    size_t need;
+    /* Set by the caller while a password is required and the client has
+     * not authenticated: Redis's tighter limits then apply (more than 10
+     * arguments or a bulk over 16384 bytes is a protocol error). */
+    uint8_t unauthenticated;
+
+    /* parser state, kept across PARSE_UNFIN and for swallowing */
+    uint8_t state;        /* resp_req_state_e */
+    uint32_t nalloc;      /* argv capacity */
+    int64_t remaining;    /* multibulk: arguments not yet started */
+    int64_t bulk_len;     /* multibulk: length of the current bulk, or -1 */
+    size_t off;           /* multibulk: next byte to parse, from rpos */
+    uint64_t swallow;     /* bytes still to discard of a refused request */
+    int64_t swallow_args; /* bulks still to discard after those bytes */
+    char errbuf[48];      /* the one error reply that carries a byte */
+    struct resp_arg embed[RESP_REQ_ARGV_EMBED];
+};
+
+/* NULL if out of memory. Caller owns it; release with resp_request_destroy.
+ */
+struct resp_request *resp_request_create(void);
+void resp_request_destroy(struct resp_request **req); /* NULL-safe */
+/* For a request embedded in a connection object. */
+void resp_request_init(struct resp_request *req);
+void resp_request_deinit(struct resp_request *req);
+/* Forgets the parsed arguments and any half-parsed request (safe at any
+ * time: an incomplete request consumed nothing, so the next parse starts it
+ * again), ready for the next request. A refused request still being
+ * swallowed stays so (the next parse goes on discarding it), and
+ * unauthenticated stays as the caller set it. A grown argv is kept up to
+ * RESP_REQ_ARGV_KEEP entries and freed beyond. */
+void resp_request_reset(struct resp_request *req);
