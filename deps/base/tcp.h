@@ -16,15 +16,18 @@ struct tcp_addr {
 };
 
 /* Parses "127.0.0.1:11211", "[::1]:6379", "localhost:9999", ":11211"
- * (every address; IPv6 wildcard, dual stack). Resolves names. On failure
- * STATUS_EINVAL and a reason in err. */
+ * (every address; IPv6 wildcard, dual stack, IPv4 only where the host has
+ * no IPv6). Resolves names, taking the resolver's first answer; may block.
+ * On failure STATUS_EINVAL and a reason in err ("foo: missing port
+ * (host:port)"). */
 rstatus_i tcp_parse_addr(
         const char *s, struct tcp_addr *addr, char *err, size_t errlen);
 /* Formats an address as "127.0.0.1:11211" / "[::1]:6379". */
 const char *tcp_addr_str(const struct tcp_addr *addr, char *buf, size_t cap);
 
 /* socket, SO_REUSEADDR, bind, listen(backlog), O_NONBLOCK, CLOEXEC. Returns
- * the fd, or a negative status with the reason in err ("address in use"). */
+ * the fd, or a negative status with the reason in err, not logged
+ * ("127.0.0.1:11211: address already in use"). */
 int tcp_listen(
         const struct tcp_addr *addr, int backlog, char *err, size_t errlen);
 /* Port a listening fd is bound to (useful after binding port 0). */
@@ -33,16 +36,21 @@ int tcp_local_port(int fd);
 /* accept4(NONBLOCK|CLOEXEC) and TCP_NODELAY. Returns the fd, STATUS_EAGAIN
  * when no connection is pending, STATUS_ENOMEM on EMFILE/ENFILE/ENOBUFS/
  * ENOMEM (out of descriptors or memory), STATUS_ERROR otherwise (e.g. the
- * peer reset before accept: counted by callers, not fatal). */
+ * peer reset before accept: counted by callers, not fatal). On any negative
+ * status an accept loop should stop until the next read event (level-
+ * triggered, so a pending connection wakes it again) instead of spinning. */
 int tcp_accept(int lfd);
 /* Accepts one pending connection and closes it at once; for refusing when
  * over a limit. */
 rstatus_i tcp_reject(int lfd);
 
-/* >0 bytes read, STATUS_EAGAIN, STATUS_EOF (peer closed) or STATUS_ERROR. */
+/* n > 0. >0 bytes read, STATUS_EAGAIN, STATUS_EOF (peer closed) or
+ * STATUS_ERROR (ECONNRESET...). */
 ssize_t tcp_recv(int fd, void *buf, size_t n);
 /* >=0 bytes sent, STATUS_EAGAIN or STATUS_ERROR (EPIPE, ECONNRESET...).
  * MSG_NOSIGNAL: never raises SIGPIPE. */
 ssize_t tcp_send(int fd, const void *buf, size_t n);
+/* As tcp_send, gathering iovcnt (<= IOV_MAX) buffers; sendmsg, so it is
+ * MSG_NOSIGNAL too. May send part of the data. */
 ssize_t tcp_writev(int fd, const struct iovec *iov, int iovcnt);
 void tcp_close(int fd); /* NULL-safe for fd < 0 */
