@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Eviction when memory is full. Segment policies pick one sealed segment
+ * with no open reservation and drop its live items: fifo (oldest), random,
+ * cte (closest to expiry: smallest latest-expiry), util (fewest live
+ * bytes). merge (default) takes the oldest run of segments of one TTL bucket,
+ * copies the most frequently read live items into one free segment, and
+ * frees the rest; when no bucket has two mergeable segments it falls back to
+ * fifo, so a small heap filling fast always finds something to evict.
+ * Nothing waits on segment age: whatever is sealed is a candidate, and the
+ * oldest goes first, which is what turnover measures.
+ *
+ * Lock order: TTL bucket lock, then heap lock; hash locks alone. */
+#include "seg_internal.h"
+
+#include <string.h>
+
+static const char *const names[] = {
+        [EVICT_NONE] = "none",
+        [EVICT_MERGE] = "merge",
+        [EVICT_FIFO] = "fifo",
+        [EVICT_RANDOM] = "random",
+        [EVICT_CTE] = "cte",
+        [EVICT_UTIL] = "util",
+};
+
+evict_policy_e
+evict_parse(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (name != NULL && strcmp(name, names[i]) == 0) {
+            return (evict_policy_e)i;
+        }
+    }
+    return (evict_policy_e)-1;
+}
+
+const char *
+evict_name(evict_policy_e p)
+{
+    return names[p];
+}
+
+static bool
+candidate(uint32_t sid)
+{
+    const struct seg *s = &heap.segs[sid];
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SEG_SEALED &&
+           __atomic_load_n(&s->w_ref, __ATOMIC_ACQUIRE) == 0;
+}
+
+static uint64_t
+rank(evict_policy_e p, uint32_t sid)
+{
+    const struct seg *s = &heap.segs[sid];
+    switch (p) {
+    case EVICT_CTE:
+        return __atomic_load_n(&s->max_exp, __ATOMIC_RELAXED);
+    case EVICT_UTIL:
+        return (uint64_t)__atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
+    default:
+        return s->create_ms;
+    }
+}
+
+static uint32_t
+pick(evict_policy_e p)
+{
+    uint32_t best = SEG_NIL;
+    uint64_t best_rank = UINT64_MAX;
+    uint32_t start =
+            p == EVICT_RANDOM ? (uint32_t)(seg_rand() % heap.n_seg) : 0;
+    for (uint32_t i = 0; i < heap.n_seg; i++) {
+        uint32_t sid = (start + i) % heap.n_seg;
+        if (!candidate(sid)) {
+            continue;
+        }
+        if (p == EVICT_RANDOM) {
+            return sid;
+        }
+        uint64_t r = rank(p, sid);
+        if (best == SEG_NIL || r < best_rank) {
+            best = sid;
+            best_rank = r;
+        }
+    }
+    return best;
+}
+
+static void
+evict_segment(uint32_t sid, uint64_t now)
+{
+    seg_chain_remove(sid);
+    uint32_t n = seg_unlink_all(sid);
+    uint64_t max_exp =
+            __atomic_load_n(&heap.segs[sid].max_exp, __ATOMIC_RELAXED);
+    if (max_exp != UINT64_MAX && max_exp <= now) {
+        INCR_N(seg_metrics, seg_expire_item, n);
+        INCR(seg_metrics, seg_expire_seg);
+    } else {
+        INCR_N(seg_metrics, seg_evict_item, n);
+        INCR(seg_metrics, seg_evict_seg);
+    }
+    seg_retire(sid);
+}
+
+static bool
+evict_simple(evict_policy_e p, uint64_t now)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        uint32_t sid = pick(p);
+        if (sid == SEG_NIL) {
+            return false;
+        }
+        if (seg_claim(sid)) {
+            evict_segment(sid, now);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --- merge -------------------------------------------------------------- */
+
+#define MERGE_MAX 16
+
+struct merge {
+    uint32_t src[MERGE_MAX];
+    uint32_t n;
+    uint32_t dst;
+    uint32_t used; /* bytes written into dst */
+    uint8_t cutoff;
+    uint64_t now;
+};
+
+/* The bucket whose oldest segment is oldest among buckets with at least two
+ * mergeable segments at the head of their chain; fills mg->src claimed. */
+static bool
+merge_claim(struct merge *mg)
+{
+    uint32_t best = SEG_NIL;
+    uint64_t best_age = UINT64_MAX;
+    for (uint32_t b = 0; b < TTL_BUCKETS; b++) {
+        struct ttl_bucket *tb = &heap.ttl[b];
+        uint32_t first = __atomic_load_n(&tb->first, __ATOMIC_RELAXED);
+        if (first == SEG_NIL || !candidate(first)) {
+            continue;
+        }
+        seg_lock(&tb->lock);
+        first = tb->first;
+        bool two = first != SEG_NIL && heap.segs[first].next != SEG_NIL &&
+                   candidate(first) && candidate(heap.segs[first].next);
+        if (two && heap.segs[first].create_ms < best_age) {
+            best_age = heap.segs[first].create_ms;
+            best = b;
+        }
+        seg_unlock(&tb->lock);
+    }
+    if (best == SEG_NIL) {
+        return false;
+    }
+    struct ttl_bucket *tb = &heap.ttl[best];
+    mg->n = 0;
+    seg_lock(&tb->lock);
+    for (uint32_t sid = tb->first; sid != SEG_NIL && mg->n < heap.n_merge;
+            sid = heap.segs[sid].next) {
+        if (!seg_claim(sid)) {
+            break;
+        }
+        mg->src[mg->n++] = sid;
+    }
+    seg_unlock(&tb->lock);
+    if (mg->n < 2) {
+        for (uint32_t i = 0; i < mg->n; i++) {
+            seg_unclaim(mg->src[i]);
+        }
+        return false;
+    }
+    return true;
+}
+
+/* Frequency cutoff: the lowest frequency such that the live items at or
+ * above it fit in about 90% of one segment. */
+static void
+merge_cutoff(struct merge *mg)
+{
+    uint64_t bytes[256] = {0};
+    for (uint32_t i = 0; i < mg->n; i++) {
+        uint32_t sid = mg->src[i];
+        struct item_meta m;
+        for (uint32_t off = 0; seg_items_decode(sid, off, &m);
+                off += item_stride(item_size(&m))) {
+            const uint8_t *key = seg_data(sid) + off + m.hdr_len;
+            uint64_t v;
+            if (hash_peek_location(hash_of(m.db, key, m.klen), sid, off, &v) &&
+                    item_visible(&m, mg->now)) {
+                bytes[hash_entry_freq(v)] += item_stride(item_size(&m));
+            }
+        }
+    }
+    uint64_t budget = heap.seg_size * 9 / 10, sum = 0;
+    mg->cutoff = 0;
+    for (int f = 255; f >= 0; f--) {
+        sum += bytes[f];
+        if (sum > budget) {
+            mg->cutoff = (uint8_t)(f == 255 ? 255 : f + 1);
+            return;
+        }
+    }
+}
+
+/* Copies one live item to dst and relinks it with the replace primitive;
+ * drops it when it is cold, expired or does not fit. */
+static void
+merge_item(
+        struct merge *mg, uint32_t sid, uint32_t off, const struct item_meta *m)
+{
+    const uint8_t *item = seg_data(sid) + off;
+    const uint8_t *key = item + m->hdr_len;
+    uint64_t h = hash_of(m->db, key, m->klen), v;
+    if (!hash_peek_location(h, sid, off, &v)) {
+        return; /* dead already */
+    }
+    struct seg *d = &heap.segs[mg->dst];
+    struct item_meta nm = *m;
+    nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
+    uint32_t stride = item_stride(item_size(&nm));
+    bool keep = item_visible(m, mg->now) && hash_entry_freq(v) >= mg->cutoff &&
+                mg->used + stride <= heap.seg_size;
+    if (keep) {
+        uint8_t *p = seg_data(mg->dst) + mg->used;
+        uint8_t atime = item_atime_code(
+                item_atime_ms(item_atime(item), &heap.segs[sid]), d);
+        item_encode(p, &nm, d->cas_base, d->exp_base, item_mflags(item), atime);
+        memcpy(p + nm.hdr_len, key, (size_t)m->klen + m->vlen);
+        uint64_t nval = hash_entry(h, mg->dst, mg->used, 0);
+        if (hash_swap_location(h, sid, off, nval, &(uint8_t){0})) {
+            item_linked(mg->dst, item_size(&nm), nm.db);
+            mg->used += stride;
+            INCR(seg_metrics, seg_merge_keep);
+            if (nm.expiry > __atomic_load_n(&d->max_exp, __ATOMIC_RELAXED)) {
+                __atomic_store_n(&d->max_exp, nm.expiry, __ATOMIC_RELAXED);
+            }
+            if (nm.expiry == 0) {
+                __atomic_store_n(&d->max_exp, UINT64_MAX, __ATOMIC_RELAXED);
+            }
+        }
+        return;
+    }
+    if (hash_swap_location(h, sid, off, 0, NULL)) {
+        if (item_visible(m, mg->now)) {
+            INCR(seg_metrics, seg_evict_item);
+        } else {
+            INCR(seg_metrics, seg_expire_item);
+        }
+    }
+}
+
+static void
+merge_dst_init(struct merge *mg)
+{
+    struct seg *d = &heap.segs[mg->dst];
+    const struct seg *first = &heap.segs[mg->src[0]];
+    d->bucket = first->bucket;
+    d->cas_base = first->cas_base;
+    d->exp_base = first->exp_base;
+    d->create_ms = 0;
+    for (uint32_t i = 0; i < mg->n; i++) {
+        uint64_t c = heap.segs[mg->src[i]].create_ms;
+        d->create_ms = c > d->create_ms ? c : d->create_ms;
+    }
+    __atomic_store_n(&d->max_exp, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->write_offset, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->w_ref, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->live_items, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->live_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->state, SEG_EVICTING, __ATOMIC_RELEASE);
+    mg->used = 0;
+}
+
+/* Puts dst where the sources were in their chain and retires them. */
+static void
+merge_finish(struct merge *mg)
+{
+    struct seg *d = &heap.segs[mg->dst];
+    struct ttl_bucket *tb = &heap.ttl[d->bucket];
+    __atomic_store_n(&d->write_offset, mg->used, __ATOMIC_RELEASE);
+    if (mg->used > 0) {
+        seg_lock(&tb->lock);
+        uint32_t at = mg->src[0];
+        d->prev = heap.segs[at].prev;
+        d->next = at;
+        if (d->prev != SEG_NIL) {
+            heap.segs[d->prev].next = mg->dst;
+        } else {
+            tb->first = mg->dst;
+        }
+        heap.segs[at].prev = mg->dst;
+        tb->n_seg++;
+        __atomic_store_n(&d->state, SEG_SEALED, __ATOMIC_RELEASE);
+        seg_unlock(&tb->lock);
+    } else {
+        seg_lock(&heap.lock);
+        seg_put_free_locked(mg->dst);
+        seg_unlock(&heap.lock);
+    }
+    for (uint32_t i = 0; i < mg->n; i++) {
+        seg_chain_remove(mg->src[i]);
+        seg_retire(mg->src[i]);
+    }
+}
+
+static bool
+merge_run(uint64_t now)
+{
+    struct merge mg = {.now = now};
+    if (!merge_claim(&mg)) {
+        return false;
+    }
+    seg_lock(&heap.lock);
+    mg.dst = heap.free_head;
+    if (mg.dst != SEG_NIL) {
+        heap.free_head = heap.segs[mg.dst].next;
+        __atomic_fetch_sub(&heap.n_free, 1, __ATOMIC_RELAXED);
+    }
+    seg_unlock(&heap.lock);
+    if (mg.dst == SEG_NIL) {
+        for (uint32_t i = 0; i < mg.n; i++) {
+            seg_unclaim(mg.src[i]);
+        }
+        return false;
+    }
+    merge_dst_init(&mg);
+    merge_cutoff(&mg);
+    for (uint32_t i = 0; i < mg.n; i++) {
+        struct item_meta m;
+        for (uint32_t off = 0; seg_items_decode(mg.src[i], off, &m);
+                off += item_stride(item_size(&m))) {
+            merge_item(&mg, mg.src[i], off, &m);
+        }
+    }
+    merge_finish(&mg);
+    INCR(seg_metrics, seg_merge);
+    INCR_N(seg_metrics, seg_evict_seg, mg.n - 1);
+    return true;
+}
+
+bool
+evict_run(uint64_t now)
+{
+    switch ((evict_policy_e)heap.evict) {
+    case EVICT_NONE:
+        return false;
+    case EVICT_MERGE:
+        if (merge_run(now)) {
+            return true;
+        }
+        return evict_simple(EVICT_FIFO, now);
+    default:
+        return evict_simple((evict_policy_e)heap.evict, now);
+    }
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Item codec. Items are packed byte by byte in segment data, no alignment
+ * (with the default 1 MiB segments), so every multi-byte field is a varint
+ * and nothing is read through a cast:
+ *
+ *   +0  flags    db (bits 0-3) | EXP | CFLAGS | STALE       immutable
+ *   +1  mflags   FETCHED | WIN                             atomic byte
+ *   +2  atime    minutes since the segment was created     atomic byte
+ *   +3  klen     LEB128 varint
+ *       vlen     LEB128 varint
+ *       cas      zigzag varint of (cas - segment cas_base)
+ *      [expiry]  zigzag varint of (expiry - segment exp_base), if EXP
+ *      [cflags]  LEB128 varint, if CFLAGS (client flags not 0)
+ *       key bytes, value bytes
+ *
+ * A 16-byte key with a 32-byte value and no expiry takes 8 header bytes.
+ * Bytes 1 and 2 are the only ones written after an item is published, and
+ * only with atomic byte stores; everything else is immutable, so readers
+ * never see a torn item. */
+#include "seg_internal.h"
+
+#include <string.h>
+
+static uint32_t
+varint_len(uint64_t v)
+{
+    uint32_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint32_t
+varint_put(uint8_t *p, uint64_t v)
+{
+    uint32_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static uint32_t
+varint_get(const uint8_t *p, uint64_t *v)
+{
+    uint64_t r = 0;
+    uint32_t n = 0;
+    unsigned shift = 0;
+    for (;;) {
+        uint8_t b = p[n++];
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0 || n == 10) {
+            break;
+        }
+        shift += 7;
+    }
+    *v = r;
+    return n;
+}
+
+static uint64_t
+zigzag(uint64_t v, uint64_t base)
+{
+    int64_t d = (int64_t)(v - base);
+    return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+static uint64_t
+unzigzag(uint64_t z, uint64_t base)
+{
+    uint64_t d = (z >> 1) ^ (0 - (z & 1));
+    return base + d;
+}
+
+uint32_t
+item_hdr_len(const struct item_meta *m, uint64_t cas_base, uint64_t exp_base)
+{
+    uint32_t n = 3 + varint_len(m->klen) + varint_len(m->vlen) +
+                 varint_len(zigzag(m->cas, cas_base));
+    if (m->expiry != 0) {
+        n += varint_len(zigzag(m->expiry, exp_base));
+    }
+    if (m->cflags != 0) {
+        n += varint_len(m->cflags);
+    }
+    return n;
+}
+
+uint32_t
+item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
+        uint64_t exp_base, uint8_t mflags, uint8_t atime)
+{
+    uint8_t flags = (uint8_t)((m->db & 0x0f) | (m->flags & ITEM_F_STALE));
+    if (m->expiry != 0) {
+        flags |= ITEM_F_EXP;
+    }
+    if (m->cflags != 0) {
+        flags |= ITEM_F_CFLAGS;
+    }
+    dst[0] = flags;
+    dst[1] = mflags;
+    dst[2] = atime;
+    uint32_t n = 3;
+    n += varint_put(dst + n, m->klen);
+    n += varint_put(dst + n, m->vlen);
+    n += varint_put(dst + n, zigzag(m->cas, cas_base));
+    if (m->expiry != 0) {
+        n += varint_put(dst + n, zigzag(m->expiry, exp_base));
+    }
+    if (m->cflags != 0) {
+        n += varint_put(dst + n, m->cflags);
+    }
+    return n;
+}
+
+bool
+item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
+        struct item_meta *m)
+{
+    uint8_t flags = p[0];
+    if (flags == ITEM_END) {
+        return false;
+    }
+    uint64_t v;
+    uint32_t n = 3;
+    m->flags = flags;
+    m->db = flags & 0x0f;
+    n += varint_get(p + n, &v);
+    m->klen = (uint32_t)v;
+    n += varint_get(p + n, &v);
+    m->vlen = (uint32_t)v;
+    n += varint_get(p + n, &v);
+    m->cas = unzigzag(v, cas_base);
+    m->expiry = 0;
+    if (flags & ITEM_F_EXP) {
+        n += varint_get(p + n, &v);
+        m->expiry = unzigzag(v, exp_base);
+    }
+    m->cflags = 0;
+    if (flags & ITEM_F_CFLAGS) {
+        n += varint_get(p + n, &v);
+        m->cflags = (uint32_t)v;
+    }
+    m->hdr_len = n;
+    return true;
+}
+
+uint8_t
+item_mflags(const uint8_t *item)
+{
+    return __atomic_load_n(item + 1, __ATOMIC_RELAXED);
+}
+
+uint8_t
+item_atime(const uint8_t *item)
+{
+    return __atomic_load_n(item + 2, __ATOMIC_RELAXED);
+}
+
+uint8_t
+item_atime_code(uint64_t ms, const struct seg *s)
+{
+    if (ms <= s->create_ms) {
+        return 0;
+    }
+    uint64_t min = (ms - s->create_ms) / 60000;
+    return min > 255 ? 255 : (uint8_t)min;
+}
+
+uint64_t
+item_atime_ms(uint8_t atime, const struct seg *s)
+{
+    return s->create_ms + (uint64_t)atime * 60000;
+}
+
+/* Records a read: FETCHED once per item, atime when its minute changes.
+ * Both are plain byte stores most of the time skipped, so hot keys read by
+ * many threads do not bounce a cache line on every get. */
+void
+item_touch_access(uint8_t *item, const struct seg *s, uint64_t now)
+{
+    if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
+        __atomic_fetch_or(item + 1, ITEM_M_FETCHED, __ATOMIC_RELAXED);
+    }
+    uint8_t code = item_atime_code(now, s);
+    if (item_atime(item) != code) {
+        __atomic_store_n(item + 2, code, __ATOMIC_RELAXED);
+    }
+}

@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Setup and teardown of the segment store: carving one mapping of
+ * seg.memory bytes into hash table, overflow pool, segment headers, TTL
+ * buckets and segment data; spin-then-sleep locks; per-thread epochs for
+ * reader protection; the background thread.
+ *
+ *   +----------------+---------------+-------+-----------+-----+----------+
+ *   | hash buckets   | overflow pool | locks | seg hdrs  | TTL | segments |
+ *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x64 | 1025| n_seg x  |
+ *   |                |               |       |           |     | seg_size |
+ *   +----------------+---------------+-------+-----------+-----+----------+
+ *   everything is inside seg.memory; nothing else is allocated at runtime.
+ *
+ * Lock order: see seg_internal.h. */
+#include "seg_internal.h"
+
+#include "base/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+struct heap heap;
+seg_metrics_st *seg_metrics;
+static bool heap_ready;
+
+/* --- locks -------------------------------------------------------------- */
+
+/* Spins a little, then yields, then sleeps: on 2 cores a preempted holder
+ * must get the CPU back rather than watch spinners burn it. */
+void
+seg_lock(uint8_t *l)
+{
+    for (unsigned i = 0;; i++) {
+        if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+                !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+            return;
+        }
+        if (i < 64) {
+            __builtin_ia32_pause();
+        } else if (i < 128) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+void
+seg_unlock(uint8_t *l)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* --- epochs ------------------------------------------------------------- *
+ * A registered thread's slot holds the global epoch it entered at, or
+ * OFFLINE. It goes online lazily at its first operation after a quiescent
+ * point; a segment retired at stamp E comes back once every slot is OFFLINE
+ * or >= E. The enter store and the reclaimer's scan are each followed by a
+ * seq_cst fence (store-buffering pattern): either the reclaimer sees the
+ * thread online, or the thread sees the entries already unlinked. */
+
+#define OFFLINE UINT64_MAX
+
+struct epoch_slot {
+    uint64_t epoch;
+    uint8_t used;
+    uint8_t pad[CACHE_LINE - sizeof(uint64_t) - 1];
+};
+
+static struct epoch_slot slots[STORAGE_THREADS_MAX]
+        __attribute__((aligned(CACHE_LINE)));
+static uint64_t global_epoch = 1;
+static __thread struct epoch_slot *my_slot;
+
+rstatus_i
+storage_thread_register(void)
+{
+    if (my_slot != NULL) {
+        return STATUS_OK;
+    }
+    for (size_t i = 0; i < STORAGE_THREADS_MAX; i++) {
+        uint8_t want = 0;
+        if (__atomic_compare_exchange_n(&slots[i].used, &want, 1, false,
+                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&slots[i].epoch, OFFLINE, __ATOMIC_SEQ_CST);
+            my_slot = &slots[i];
+            return STATUS_OK;
+        }
+    }
+    log_error("storage: more than %d threads registered", STORAGE_THREADS_MAX);
+    return STATUS_ENOMEM;
+}
+
+void
+storage_thread_unregister(void)
+{
+    if (my_slot == NULL) {
+        return;
+    }
+    __atomic_store_n(&my_slot->epoch, OFFLINE, __ATOMIC_RELEASE);
+    __atomic_store_n(&my_slot->used, 0, __ATOMIC_RELEASE);
+    my_slot = NULL;
+}
+
+void
+storage_quiescent(void)
+{
+    epoch_offline();
+}
+
+bool
+epoch_thread_registered(void)
+{
+    return my_slot != NULL;
+}
+
+void
+epoch_enter(void)
+{
+    if (my_slot == NULL ||
+            __atomic_load_n(&my_slot->epoch, __ATOMIC_RELAXED) != OFFLINE) {
+        return;
+    }
+    uint64_t e = __atomic_load_n(&global_epoch, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&my_slot->epoch, e, __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void
+epoch_offline(void)
+{
+    if (my_slot != NULL) {
+        __atomic_store_n(&my_slot->epoch, OFFLINE, __ATOMIC_RELEASE);
+    }
+}
+
+uint64_t
+epoch_retire_stamp(void)
+{
+    return __atomic_add_fetch(&global_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+bool
+epoch_passed(uint64_t stamp)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < STORAGE_THREADS_MAX; i++) {
+        if (!__atomic_load_n(&slots[i].used, __ATOMIC_ACQUIRE)) {
+            continue;
+        }
+        uint64_t e = __atomic_load_n(&slots[i].epoch, __ATOMIC_ACQUIRE);
+        if (e != OFFLINE && e < stamp) {
+            return false;
+        }
+    }
+    return true;
+}
+
+uint64_t
+seg_rand(void)
+{
+    static __thread uint64_t x;
+    if (x == 0) {
+        x = (uint64_t)(uintptr_t)&x ^ 0x9e3779b97f4a7c15ULL;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+/* --- layout ------------------------------------------------------------- */
+
+static uint64_t
+clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Head buckets for the expected item count at 88% slot load; the pool adds
+ * 1/16 for chains that overflow (two choices keep that small). */
+static void
+size_hash(const seg_options_st *o, uint32_t *n_bucket, uint32_t *n_overflow)
+{
+    uint64_t power = option_uint(&o->seg_hash_power);
+    uint64_t nb;
+    if (power > 0) {
+        nb = power >= 3 ? (1ULL << power) / HASH_SLOTS : 1;
+    } else {
+        double per = (double)option_uint(&o->seg_item_size) + 8.0 + 9.5;
+        double items = (double)option_uint(&o->seg_memory) / per;
+        nb = (uint64_t)(items / (HASH_SLOTS * 0.88));
+    }
+    nb = nb < 16 ? 16 : nb;
+    nb = nb > (1ULL << 31) ? (1ULL << 31) : nb;
+    *n_bucket = (uint32_t)nb;
+    *n_overflow = (uint32_t)(nb / 16 + 16);
+}
+
+static rstatus_i
+layout(const seg_options_st *o)
+{
+    heap.memory = option_uint(&o->seg_memory);
+    heap.seg_size = option_uint(&o->seg_segment_size);
+    if (heap.seg_size < 64 * KiB || heap.seg_size > 8 * MiB) {
+        log_error("seg.segment_size %zu: not in 64KiB..8MiB", heap.seg_size);
+        return STATUS_EINVAL;
+    }
+    heap.unit = 1;
+    while (((size_t)heap.unit << 20) < heap.seg_size) {
+        heap.unit <<= 1;
+    }
+    size_hash(o, &heap.n_bucket, &heap.n_overflow);
+    size_t fixed = hash_layout(heap.n_bucket, heap.n_overflow);
+    fixed = size_align(fixed, CACHE_LINE) +
+            TTL_BUCKETS * sizeof(struct ttl_bucket) + CACHE_LINE;
+    size_t per_seg = heap.seg_size + sizeof(struct seg);
+    if (heap.memory < fixed + 2 * per_seg) {
+        log_error("seg.memory %zu: too small for 2 segments and %zu bytes "
+                  "of hash table",
+                heap.memory, fixed);
+        return STATUS_ENOMEM;
+    }
+    size_t n = (heap.memory - fixed) / per_seg;
+    heap.n_seg = (uint32_t)(n > SEG_ID_MAX ? SEG_ID_MAX : n);
+    heap.metadata = fixed + heap.n_seg * sizeof(struct seg);
+    return STATUS_OK;
+}
+
+static rstatus_i
+map_heap(void)
+{
+    void *p = mmap(NULL, heap.memory, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        log_error("seg: mmap %zu bytes: %s", heap.memory, strerror(errno));
+        return STATUS_ENOMEM;
+    }
+    uint8_t *at = heap.base = p;
+    heap.buckets = (uint64_t *)at;
+    at += (size_t)heap.n_bucket * CACHE_LINE;
+    heap.pool = (uint64_t *)at;
+    at += (size_t)heap.n_overflow * CACHE_LINE;
+    heap.locks = at;
+    at += size_align(heap.n_bucket, CACHE_LINE);
+    heap.segs = (struct seg *)at;
+    at += heap.n_seg * sizeof(struct seg);
+    heap.ttl = (struct ttl_bucket *)size_align((size_t)at, 8);
+    at = (uint8_t *)(heap.ttl + TTL_BUCKETS);
+    heap.data = (uint8_t *)size_align((size_t)at, CACHE_LINE);
+    ASSERT(heap.data + (size_t)heap.n_seg * heap.seg_size <=
+            heap.base + heap.memory);
+    return STATUS_OK;
+}
+
+static void
+heap_init(const seg_options_st *o)
+{
+    heap.free_head = heap.limbo_head = SEG_NIL;
+    for (uint32_t i = heap.n_seg; i-- > 0;) {
+        heap.segs[i].state = SEG_FREE;
+        heap.segs[i].next = heap.free_head;
+        heap.segs[i].prev = SEG_NIL;
+        heap.free_head = i;
+    }
+    heap.n_free = heap.n_seg;
+    for (uint32_t i = 0; i < TTL_BUCKETS; i++) {
+        heap.ttl[i] = (struct ttl_bucket){0, SEG_NIL, SEG_NIL, SEG_NIL, 0};
+    }
+    uint64_t open = option_uint(&o->seg_open_max);
+    heap.open_max = open > 0 ? (uint32_t)open : heap.n_seg / 8;
+    heap.open_max = heap.open_max < 1 ? 1 : heap.open_max;
+    uint64_t reserve = option_uint(&o->seg_reserve);
+    heap.reserve = reserve > 0 ? (uint32_t)reserve : 1 + heap.n_seg / 256;
+    uint64_t nm = option_uint(&o->seg_merge_segments);
+    heap.n_merge = (uint32_t)(nm < 2 ? 2 : nm > 16 ? 16 : nm);
+    heap.flush_pending = UINT64_MAX;
+    heap.cas_next = 0;
+    hash_init();
+}
+
+/* --- background thread -------------------------------------------------- */
+
+static pthread_t bg_thread;
+static pthread_mutex_t bg_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;
+static bool bg_running, bg_stop;
+static uint64_t bg_interval_ms;
+
+static void *
+bg_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&bg_mutex);
+    while (!bg_stop) {
+        pthread_mutex_unlock(&bg_mutex);
+        storage_maintain(clock_ms());
+        pthread_mutex_lock(&bg_mutex);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + bg_interval_ms * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (!bg_stop) {
+            pthread_cond_timedwait(&bg_cond, &bg_mutex, &ts);
+        }
+    }
+    pthread_mutex_unlock(&bg_mutex);
+    return NULL;
+}
+
+rstatus_i
+seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
+{
+    seg_options_st defaults = {SEG_OPTION(INIT_OPTION)};
+    const seg_options_st *o = options != NULL ? options : &defaults;
+    ASSERT(!heap_ready);
+    memset(&heap, 0, sizeof(heap));
+    int policy = evict_parse(option_str(&o->seg_evict));
+    if (policy < 0) {
+        log_error("seg.evict %s: not one of merge fifo random cte util none",
+                option_str(&o->seg_evict));
+        return STATUS_EINVAL;
+    }
+    heap.evict = policy;
+    rstatus_i st = layout(o);
+    if (st != STATUS_OK || (st = map_heap()) != STATUS_OK) {
+        return st;
+    }
+    seg_metrics = metrics;
+    heap_init(o);
+    heap_ready = true;
+    seg_gauges();
+    log_info("seg: %zu bytes: %u segments of %zu, %u hash buckets, "
+             "%zu bytes metadata, evict %s",
+            heap.memory, heap.n_seg, heap.seg_size, heap.n_bucket,
+            heap.metadata, evict_name(heap.evict));
+    bg_stop = false;
+    bg_running = false;
+    if (option_bool(&o->seg_background)) {
+        bg_interval_ms = option_uint(&o->seg_expire_interval);
+        bg_interval_ms = bg_interval_ms == 0 ? 1 : bg_interval_ms;
+        if (pthread_create(&bg_thread, NULL, bg_main, NULL) != 0) {
+            log_error("seg: cannot start the background thread");
+            seg_teardown();
+            return STATUS_ERROR;
+        }
+        bg_running = true;
+    }
+    return STATUS_OK;
+}
+
+void
+seg_teardown(void)
+{
+    if (bg_running) {
+        pthread_mutex_lock(&bg_mutex);
+        bg_stop = true;
+        pthread_cond_signal(&bg_cond);
+        pthread_mutex_unlock(&bg_mutex);
+        pthread_join(bg_thread, NULL);
+        bg_running = false;
+    }
+    if (heap.base != NULL) {
+        munmap(heap.base, heap.memory);
+    }
+    memset(&heap, 0, sizeof(heap));
+    seg_metrics = NULL;
+    heap_ready = false;
+}
+
+void
+seg_layout_get(struct seg_layout *out)
+{
+    out->memory = heap.memory;
+    out->segment_size = heap.seg_size;
+    out->n_segment = heap.n_seg;
+    out->n_bucket = heap.n_bucket;
+    out->n_overflow = heap.n_overflow;
+    out->metadata = heap.metadata;
+    out->reserve = heap.reserve;
+    out->open_max = heap.open_max;
+    out->evict = evict_name(heap.evict);
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by the files of the segment store only: the heap, segment headers,
+ * TTL buckets, the hash table and the item codec. Nothing here is API.
+ *
+ * Lock order (every file of this folder follows it):
+ *   1. a TTL bucket's lock (chain links of its segments);
+ *   2. the heap lock (free and limbo lists);
+ *   hash bucket locks are leaves: a thread holds at most the two buckets of
+ *   one key (lower index first) and takes no other lock while holding them.
+ * A segment's state moves by CAS (SEALED -> EVICTING claims it), so choosing
+ * a victim takes no lock. */
+#pragma once
+
+#include "seg.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* clang-format off */
+#define SEG_NIL          UINT32_MAX
+#define SEG_ID_MAX       ((1u << 24) - 1)
+#define TTL_BUCKETS      1025           /* 4 x 256 ranges + "never" */
+#define TTL_NEVER_BUCKET 1024
+#define ITEM_HDR_MAX     35             /* 3 + 3 + 4 + 10 + 10 + 5 */
+#define ITEM_END         0xff           /* flags byte: no item here */
+#define HASH_SLOTS       8
+/* immutable flag bits, item byte 0 (bits 0-3: database) */
+#define ITEM_F_EXP       0x10
+#define ITEM_F_CFLAGS    0x20
+#define ITEM_F_STALE     0x40
+/* mutable bits, item byte 1, atomic */
+#define ITEM_M_FETCHED   0x01
+#define ITEM_M_WIN       0x02
+/* clang-format on */
+
+typedef enum {
+    SEG_FREE = 0,
+    SEG_ACTIVE,   /* in a chain, taking writes */
+    SEG_SEALED,   /* in a chain, full */
+    SEG_EVICTING, /* claimed by an evictor, merger or expirer */
+    SEG_LIMBO,    /* retired, waiting for readers to pass an epoch */
+} seg_state_e;
+
+/* One segment header, in an array apart from segment data. Atomics noted;
+ * prev/next under the TTL bucket lock (or the heap lock for free/limbo). */
+struct seg {
+    uint32_t write_offset; /* atomic; may pass the segment size when full */
+    uint32_t w_ref;        /* atomic; writers with a reservation open */
+    int32_t live_items;    /* atomic */
+    int32_t live_bytes;    /* atomic */
+    uint32_t prev;
+    uint32_t next;
+    uint32_t gen;    /* atomic; bumped each time it is freed */
+    uint16_t bucket; /* TTL bucket */
+    uint8_t state;   /* atomic, seg_state_e */
+    uint8_t unused;
+    uint64_t cas_base; /* CAS of items is stored relative to these */
+    uint64_t exp_base;
+    uint64_t max_exp; /* atomic max of item expiries; UINT64_MAX: never */
+    uint64_t create_ms;
+    uint64_t retire_epoch;
+};
+
+struct ttl_bucket {
+    uint8_t lock;
+    uint32_t first; /* oldest */
+    uint32_t last;
+    uint32_t active; /* atomic: the open segment, or SEG_NIL */
+    uint32_t n_seg;
+};
+
+/* Decoded item header (immutable part). */
+struct item_meta {
+    uint8_t flags; /* ITEM_F_*, database in bits 0-3 */
+    uint8_t db;
+    uint32_t hdr_len; /* bytes before the key */
+    uint32_t klen;
+    uint32_t vlen;
+    uint64_t cas;
+    uint64_t expiry;
+    uint32_t cflags;
+};
+
+/* A reservation, kept in storage_reservation.priv. */
+struct res {
+    uint8_t *item;
+    uint8_t *value;
+    uint32_t sid;
+    uint32_t off;
+    uint32_t size;
+    uint8_t db;
+    uint8_t open;
+    uint64_t hash;
+    uint64_t cas;
+    uint64_t expiry;
+};
+
+/* The heap: one mapping of seg.memory bytes holding everything. */
+struct heap {
+    uint8_t *base;
+    size_t memory;
+    uint8_t *data; /* segment i at data + i * seg_size */
+    size_t seg_size;
+    uint32_t unit; /* offset unit in hash slots: item alignment */
+    uint32_t n_seg;
+    struct seg *segs;
+    struct ttl_bucket *ttl;
+    uint64_t *buckets; /* n_bucket x 8 slots */
+    uint64_t *pool;    /* n_overflow x 8 slots */
+    uint8_t *locks;    /* one byte per head bucket */
+    uint32_t n_bucket;
+    uint32_t n_overflow;
+    uint32_t pool_next; /* atomic bump index */
+    size_t metadata;
+    uint8_t lock; /* free and limbo lists */
+    uint32_t free_head;
+    uint32_t n_free;     /* atomic reads */
+    uint32_t limbo_head; /* retired, oldest last */
+    uint32_t n_limbo;
+    uint32_t n_open; /* atomic */
+    uint32_t open_max;
+    uint32_t reserve;
+    uint32_t n_merge;
+    int evict;                            /* evict_policy_e */
+    uint64_t cas_next;                    /* atomic */
+    uint64_t flush_cas[STORAGE_DB_COUNT]; /* atomic: older items invisible */
+    uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
+    uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
+    int64_t count[STORAGE_DB_COUNT];      /* atomic */
+    uint32_t evict_cursor;                /* atomic: round robin */
+};
+
+typedef enum {
+    EVICT_NONE,
+    EVICT_MERGE,
+    EVICT_FIFO,
+    EVICT_RANDOM,
+    EVICT_CTE,
+    EVICT_UTIL,
+} evict_policy_e;
+
+extern struct heap heap;
+extern seg_metrics_st *seg_metrics;
+
+static inline uint8_t *
+seg_data(uint32_t sid)
+{
+    return heap.data + (size_t)sid * heap.seg_size;
+}
+
+/* --- spin-then-sleep byte locks (seg.c) --- */
+void seg_lock(uint8_t *l);
+void seg_unlock(uint8_t *l);
+
+/* --- epochs (seg.c) --- */
+void epoch_enter(void);
+void epoch_offline(void);
+uint64_t epoch_retire_stamp(void);
+bool epoch_passed(uint64_t stamp);
+bool epoch_thread_registered(void);
+uint64_t seg_rand(void);
+
+/* --- item codec (item.c) --- */
+uint32_t item_hdr_len(
+        const struct item_meta *m, uint64_t cas_base, uint64_t exp_base);
+uint32_t item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
+        uint64_t exp_base, uint8_t mflags, uint8_t atime);
+/* false when the byte at p is the end marker */
+bool item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
+        struct item_meta *m);
+static inline uint32_t
+item_size(const struct item_meta *m)
+{
+    return m->hdr_len + m->klen + m->vlen;
+}
+static inline uint32_t
+item_stride(uint32_t size)
+{
+    return (uint32_t)size_align(size, heap.unit);
+}
+uint8_t item_mflags(const uint8_t *item);
+uint8_t item_atime(const uint8_t *item);
+void item_touch_access(uint8_t *item, const struct seg *s, uint64_t now);
+uint64_t item_atime_ms(uint8_t atime, const struct seg *s);
+uint8_t item_atime_code(uint64_t ms, const struct seg *s);
+
+/* --- hash table (hash.c) --- */
+/* clang-format off */
+#define TAG_SHIFT  52
+#define FREQ_SHIFT 44
+#define FREQ_MASK  (0xffULL << FREQ_SHIFT)
+#define SEG_SHIFT  20
+#define OFF_MASK   0xfffffULL
+/* clang-format on */
+/* Equal entries, frequency bits aside (readers bump those with a CAS). */
+static inline bool
+hash_same_entry(uint64_t a, uint64_t b)
+{
+    return ((a ^ b) & ~FREQ_MASK) == 0;
+}
+struct hash_ref {
+    uint64_t *slot; /* where the entry is */
+    uint64_t val;   /* its value when read */
+    uint32_t sid;
+    uint32_t off;
+    uint8_t *item;
+    struct item_meta m;
+};
+uint64_t hash_of(uint8_t db, const void *key, size_t klen);
+void hash_buckets_of(uint64_t h, uint32_t *b1, uint32_t *b2);
+size_t hash_layout(uint32_t n_bucket, uint32_t n_overflow);
+void hash_init(void);
+/* Lock-free lookup (caller in an epoch). true fills ref. */
+bool hash_find(uint64_t h, uint8_t db, const void *key, size_t klen,
+        struct hash_ref *ref);
+void hash_lock_key(uint64_t h);
+void hash_unlock_key(uint64_t h);
+bool hash_find_locked(uint64_t h, uint8_t db, const void *key, size_t klen,
+        struct hash_ref *ref);
+/* Under the key's locks: put val in a free slot of the key's chains. false
+ * when no slot could be made (pool empty and nothing to drop). */
+bool hash_insert_locked(uint64_t h, uint64_t val);
+/* The one replace primitive: under the key's locks, if *ref->slot still
+ * holds ref->val, store nval (0 removes) and mark the old copy dead. */
+bool hash_swap_locked(const struct hash_ref *ref, uint64_t nval);
+/* Locks, finds the entry that points at (sid, off) and swaps it for nval;
+ * false if no entry points there. Used by expiry, eviction and merge. */
+bool hash_swap_location(
+        uint64_t h, uint32_t sid, uint32_t off, uint64_t nval, uint8_t *freq);
+uint64_t hash_entry(uint64_t h, uint32_t sid, uint32_t off, uint8_t freq);
+uint8_t hash_entry_freq(uint64_t val);
+void hash_bump_freq(uint64_t *slot, uint64_t val);
+/* SCAN support: visits the entries of head bucket b's chain. */
+typedef void (*hash_visit_fn)(uint64_t val, void *arg);
+void hash_visit_bucket(uint32_t b, hash_visit_fn fn, void *arg);
+uint32_t hash_chain_len(uint32_t b);
+typedef bool (*hash_dead_fn)(const struct item_meta *m, void *arg);
+uint32_t hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg);
+uint32_t hash_val_sid(uint64_t v);
+uint32_t hash_val_off(uint64_t v);
+/* Lock-free: the entry pointing at (sid, off), if any. */
+bool hash_peek_location(uint64_t h, uint32_t sid, uint32_t off, uint64_t *val);
+
+/* --- accounting when an entry dies (ops.c) --- */
+void item_unlinked(uint32_t sid, uint32_t size, uint8_t db);
+void item_linked(uint32_t sid, uint32_t size, uint8_t db);
+bool item_visible(const struct item_meta *m, uint64_t now);
+
+/* --- segments (segment.c) --- */
+uint32_t ttl_bucket_of(uint64_t expiry, uint64_t now);
+storage_status_e res_open(
+        struct res *r, const struct item_meta *m, uint8_t mflags, uint64_t now);
+void res_close(struct res *r);
+/* A free segment, evicting if needed; SEG_NIL when none. */
+uint32_t seg_take_free(uint64_t now, bool may_wait);
+void seg_put_free_locked(uint32_t sid);
+void seg_retire(uint32_t sid);
+void seg_reclaim(void);
+void seg_chain_remove(uint32_t sid);
+bool seg_claim(uint32_t sid);
+void seg_unclaim(uint32_t sid);
+bool seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m);
+uint32_t seg_walk_end(uint32_t sid);
+/* unlinks every entry still pointing into a claimed segment; returns the
+ * number unlinked */
+uint32_t seg_unlink_all(uint32_t sid);
+bool seg_expire_one(uint64_t now);
+void seg_gauges(void);
+
+/* --- eviction (evict.c) --- */
+evict_policy_e evict_parse(const char *name);
+const char *evict_name(evict_policy_e p);
+/* Frees at least one segment by the policy; false when nothing could be. */
+bool evict_run(uint64_t now);

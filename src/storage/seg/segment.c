@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Segments: TTL buckets and their chains, the shared open segment of each
+ * bucket with its atomic write offset, the free and limbo lists, walking a
+ * segment's items, and whole-segment expiry.
+ *
+ * Lifecycle:  FREE -> ACTIVE (open, in a chain) -> SEALED (full, in the
+ *             chain) -> EVICTING (claimed; unlinked from the chain and the
+ *             hash) -> LIMBO (retired at epoch E) -> FREE once every
+ *             registered thread has passed a quiescent point after E.
+ *
+ * Lock order: TTL bucket lock, then heap lock (seg_internal.h). */
+#include "seg_internal.h"
+
+#include "base/log.h"
+
+#include <string.h>
+#include <time.h>
+
+/* --- TTL buckets ---------------------------------------------------------
+ * 4 ranges of 256 buckets, in seconds: width 8 up to 2047 s, 128 up to
+ * 32767 s, 2048 up to 524287 s, 32768 up to 8388607 s (97 days); longer
+ * TTLs share the last bucket; items without expiry have a bucket of their
+ * own. The bucket only groups items so that a segment expires as a whole;
+ * each item keeps its exact expiry, so nothing expires early. */
+
+uint32_t
+ttl_bucket_of(uint64_t expiry, uint64_t now)
+{
+    if (expiry == 0) {
+        return TTL_NEVER_BUCKET;
+    }
+    uint64_t ms = expiry > now ? expiry - now : 1;
+    uint64_t s = (ms + 999) / 1000;
+    if (s < 2048) {
+        return (uint32_t)(s >> 3);
+    }
+    if (s < 32768) {
+        return 256 + (uint32_t)(s >> 7);
+    }
+    if (s < 524288) {
+        return 512 + (uint32_t)(s >> 11);
+    }
+    if (s < 8388608) {
+        return 768 + (uint32_t)(s >> 15);
+    }
+    return 1023;
+}
+
+uint32_t
+seg_ttl_bucket_index(uint64_t expiry, uint64_t now)
+{
+    return ttl_bucket_of(expiry, now);
+}
+
+uint64_t
+seg_ttl_bucket_lower(uint32_t i)
+{
+    static const uint32_t width[4] = {8, 128, 2048, 32768};
+    if (i >= TTL_NEVER_BUCKET) {
+        return 0;
+    }
+    return (uint64_t)(i % 256) * width[i / 256] * 1000;
+}
+
+/* --- free and limbo lists (heap lock) ----------------------------------- */
+
+void
+seg_put_free_locked(uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    __atomic_fetch_add(&s->gen, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->state, SEG_FREE, __ATOMIC_RELEASE);
+    s->next = heap.free_head;
+    s->prev = SEG_NIL;
+    heap.free_head = sid;
+    __atomic_fetch_add(&heap.n_free, 1, __ATOMIC_RELAXED);
+}
+
+static uint32_t
+pop_free(uint32_t keep)
+{
+    uint32_t sid = SEG_NIL;
+    seg_lock(&heap.lock);
+    if (heap.free_head != SEG_NIL &&
+            __atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) > keep) {
+        sid = heap.free_head;
+        heap.free_head = heap.segs[sid].next;
+        __atomic_fetch_sub(&heap.n_free, 1, __ATOMIC_RELAXED);
+    }
+    seg_unlock(&heap.lock);
+    return sid;
+}
+
+void
+seg_retire(uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    __atomic_store_n(&s->state, SEG_LIMBO, __ATOMIC_RELEASE);
+    s->retire_epoch = epoch_retire_stamp();
+    seg_lock(&heap.lock);
+    s->next = heap.limbo_head;
+    heap.limbo_head = sid;
+    __atomic_fetch_add(&heap.n_limbo, 1, __ATOMIC_RELAXED);
+    seg_unlock(&heap.lock);
+}
+
+/* Moves retired segments no reader can see any more to the free list. */
+void
+seg_reclaim(void)
+{
+    seg_lock(&heap.lock);
+    uint32_t *link = &heap.limbo_head;
+    while (*link != SEG_NIL) {
+        uint32_t sid = *link;
+        struct seg *s = &heap.segs[sid];
+        if (epoch_passed(s->retire_epoch)) {
+            *link = s->next;
+            __atomic_fetch_sub(&heap.n_limbo, 1, __ATOMIC_RELAXED);
+            seg_put_free_locked(sid);
+        } else {
+            link = &s->next;
+        }
+    }
+    seg_unlock(&heap.lock);
+}
+
+static void
+nap(unsigned us)
+{
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* A free segment for a writer or a merge. Evicts by the policy when there
+ * is none. The slow path goes offline (the caller holds no view: see
+ * storage.h) so this thread's own retired segments can come back, and
+ * waits for other readers at most about two seconds. */
+uint32_t
+seg_take_free(uint64_t now, bool may_wait)
+{
+    uint32_t keep = heap.evict == EVICT_MERGE ? 1 : 0;
+    uint32_t sid = pop_free(keep);
+    if (sid != SEG_NIL) {
+        return sid;
+    }
+    bool registered = epoch_thread_registered();
+    epoch_offline();
+    for (unsigned i = 0; i < 20000 && sid == SEG_NIL; i++) {
+        seg_reclaim();
+        if ((sid = pop_free(keep)) != SEG_NIL) {
+            break;
+        }
+        uint32_t limbo = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED);
+        if (limbo > 0 && i < 8) {
+            nap(10); /* readers are finishing; cheaper than evicting */
+            continue;
+        }
+        if (seg_expire_one(now) || evict_run(now)) {
+            INCR(seg_metrics, seg_evict_inline);
+            continue;
+        }
+        if ((sid = pop_free(0)) != SEG_NIL || limbo == 0 || !may_wait) {
+            break;
+        }
+        INCR(seg_metrics, seg_wait);
+        nap(100);
+    }
+    if (registered) {
+        epoch_enter();
+    }
+    if (sid == SEG_NIL) {
+        INCR(seg_metrics, seg_evict_ex);
+    }
+    return sid;
+}
+
+/* --- chains (TTL bucket lock) ------------------------------------------- */
+
+static void
+chain_append_locked(struct ttl_bucket *tb, uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    s->prev = tb->last;
+    s->next = SEG_NIL;
+    if (tb->last != SEG_NIL) {
+        heap.segs[tb->last].next = sid;
+    } else {
+        tb->first = sid;
+    }
+    tb->last = sid;
+    tb->n_seg++;
+}
+
+void
+seg_chain_remove(uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    struct ttl_bucket *tb = &heap.ttl[s->bucket];
+    seg_lock(&tb->lock);
+    if (s->prev != SEG_NIL) {
+        heap.segs[s->prev].next = s->next;
+    } else {
+        tb->first = s->next;
+    }
+    if (s->next != SEG_NIL) {
+        heap.segs[s->next].prev = s->prev;
+    } else {
+        tb->last = s->prev;
+    }
+    s->prev = s->next = SEG_NIL;
+    tb->n_seg--;
+    seg_unlock(&tb->lock);
+}
+
+/* Claims a sealed segment for eviction, expiry or merge: SEALED -> EVICTING,
+ * then backs off if a writer still holds a reservation in it. The writer
+ * increments w_ref before checking the state, this sets the state before
+ * checking w_ref (both seq_cst), so one of the two always sees the other. */
+bool
+seg_claim(uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    uint8_t want = SEG_SEALED;
+    if (!__atomic_compare_exchange_n(&s->state, &want, SEG_EVICTING, false,
+                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        return false;
+    }
+    if (__atomic_load_n(&s->w_ref, __ATOMIC_SEQ_CST) != 0) {
+        __atomic_store_n(&s->state, SEG_SEALED, __ATOMIC_RELEASE);
+        return false;
+    }
+    return true;
+}
+
+void
+seg_unclaim(uint32_t sid)
+{
+    __atomic_store_n(&heap.segs[sid].state, SEG_SEALED, __ATOMIC_RELEASE);
+}
+
+static void
+seal(uint32_t sid)
+{
+    struct seg *s = &heap.segs[sid];
+    struct ttl_bucket *tb = &heap.ttl[s->bucket];
+    uint32_t want = sid;
+    if (__atomic_compare_exchange_n(&tb->active, &want, SEG_NIL, false,
+                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        uint8_t st = SEG_ACTIVE;
+        __atomic_compare_exchange_n(&s->state, &st, SEG_SEALED, false,
+                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&heap.n_open, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* When open_max segments are open, a bucket without one writes into the
+ * nearest bucket's open segment, later TTLs first: the item keeps its exact
+ * expiry, its segment is only freed later. */
+static uint32_t
+fallback_active(uint32_t bucket)
+{
+    for (uint32_t d = 1; d < TTL_BUCKETS; d++) {
+        uint32_t up = bucket + d;
+        if (up < TTL_BUCKETS) {
+            uint32_t sid =
+                    __atomic_load_n(&heap.ttl[up].active, __ATOMIC_ACQUIRE);
+            if (sid != SEG_NIL) {
+                return sid;
+            }
+        }
+        if (d <= bucket) {
+            uint32_t sid = __atomic_load_n(
+                    &heap.ttl[bucket - d].active, __ATOMIC_ACQUIRE);
+            if (sid != SEG_NIL) {
+                return sid;
+            }
+        }
+    }
+    return SEG_NIL;
+}
+
+static void
+seg_open_init(uint32_t sid, uint32_t bucket, uint64_t expiry, uint64_t now)
+{
+    struct seg *s = &heap.segs[sid];
+    s->bucket = (uint16_t)bucket;
+    s->cas_base = __atomic_load_n(&heap.cas_next, __ATOMIC_RELAXED);
+    s->exp_base = expiry;
+    __atomic_store_n(&s->max_exp, 0, __ATOMIC_RELAXED);
+    s->create_ms = now;
+    __atomic_store_n(&s->write_offset, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->w_ref, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->live_items, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->live_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->state, SEG_ACTIVE, __ATOMIC_SEQ_CST);
+}
+
+static uint32_t
+active_segment(uint32_t bucket, uint64_t expiry, uint64_t now)
+{
+    struct ttl_bucket *tb = &heap.ttl[bucket];
+    uint32_t sid = __atomic_load_n(&tb->active, __ATOMIC_ACQUIRE);
+    if (sid != SEG_NIL) {
+        return sid;
+    }
+    if (__atomic_load_n(&heap.n_open, __ATOMIC_RELAXED) >= heap.open_max) {
+        sid = fallback_active(bucket);
+        if (sid != SEG_NIL) {
+            return sid;
+        }
+    }
+    uint32_t fresh = seg_take_free(now, true);
+    if (fresh == SEG_NIL) {
+        return SEG_NIL;
+    }
+    seg_lock(&tb->lock);
+    sid = __atomic_load_n(&tb->active, __ATOMIC_ACQUIRE);
+    if (sid == SEG_NIL) {
+        seg_open_init(fresh, bucket, expiry, now);
+        chain_append_locked(tb, fresh);
+        __atomic_fetch_add(&heap.n_open, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&tb->active, fresh, __ATOMIC_RELEASE);
+        sid = fresh;
+        fresh = SEG_NIL;
+    }
+    seg_unlock(&tb->lock);
+    if (fresh != SEG_NIL) {
+        seg_lock(&heap.lock);
+        seg_put_free_locked(fresh);
+        seg_unlock(&heap.lock);
+    }
+    return sid;
+}
+
+static void
+max_update(uint64_t *p, uint64_t v)
+{
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, true,
+                              __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+/* Reserves room for one item in the open segment of its TTL bucket and
+ * writes its header (m->cas 0: a new CAS is taken). The caller copies the
+ * key and value to r->item + hdr and closes with res_close after linking or
+ * giving up. */
+storage_status_e
+res_open(
+        struct res *r, const struct item_meta *mm, uint8_t mflags, uint64_t now)
+{
+    struct item_meta m = *mm;
+    if (m.cas == 0) {
+        m.cas = __atomic_add_fetch(&heap.cas_next, 1, __ATOMIC_RELAXED);
+    }
+    if (ITEM_HDR_MAX + (size_t)m.klen + m.vlen > heap.seg_size) {
+        return STORAGE_EOVERSIZE;
+    }
+    uint32_t bucket = ttl_bucket_of(m.expiry, now);
+    for (;;) {
+        uint32_t sid = active_segment(bucket, m.expiry, now);
+        if (sid == SEG_NIL) {
+            INCR(seg_metrics, seg_write_ex);
+            return STORAGE_ENOMEM;
+        }
+        struct seg *s = &heap.segs[sid];
+        __atomic_fetch_add(&s->w_ref, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) != SEG_ACTIVE) {
+            __atomic_fetch_sub(&s->w_ref, 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        m.hdr_len = item_hdr_len(&m, s->cas_base, s->exp_base);
+        uint32_t size = item_size(&m), stride = item_stride(size);
+        uint32_t off =
+                __atomic_fetch_add(&s->write_offset, stride, __ATOMIC_RELAXED);
+        if ((size_t)off + stride > heap.seg_size) {
+            if (off < heap.seg_size) {
+                seg_data(sid)[off] = ITEM_END;
+            }
+            __atomic_fetch_sub(&s->w_ref, 1, __ATOMIC_RELEASE);
+            seal(sid);
+            continue;
+        }
+        uint8_t *p = seg_data(sid) + off;
+        m.flags &= ITEM_F_STALE;
+        item_encode(p, &m, s->cas_base, s->exp_base, mflags,
+                item_atime_code(now, s));
+        max_update(&s->max_exp, m.expiry == 0 ? UINT64_MAX : m.expiry);
+        *r = (struct res){.item = p,
+                .value = p + m.hdr_len + m.klen,
+                .sid = sid,
+                .off = off,
+                .size = size,
+                .db = m.db,
+                .open = 1,
+                .cas = m.cas,
+                .expiry = m.expiry};
+        return STORAGE_OK;
+    }
+}
+
+void
+res_close(struct res *r)
+{
+    if (r->open) {
+        __atomic_fetch_sub(&heap.segs[r->sid].w_ref, 1, __ATOMIC_RELEASE);
+        r->open = 0;
+    }
+}
+
+/* --- walking and expiry ------------------------------------------------- */
+
+uint32_t
+seg_walk_end(uint32_t sid)
+{
+    uint32_t end =
+            __atomic_load_n(&heap.segs[sid].write_offset, __ATOMIC_ACQUIRE);
+    return end > heap.seg_size ? (uint32_t)heap.seg_size : end;
+}
+
+bool
+seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
+{
+    const struct seg *s = &heap.segs[sid];
+    if (off >= seg_walk_end(sid)) {
+        return false;
+    }
+    return item_decode(seg_data(sid) + off, s->cas_base, s->exp_base, m);
+}
+
+uint32_t
+seg_unlink_all(uint32_t sid)
+{
+    uint32_t n = 0;
+    struct item_meta m;
+    for (uint32_t off = 0; seg_items_decode(sid, off, &m);
+            off += item_stride(item_size(&m))) {
+        const uint8_t *key = seg_data(sid) + off + m.hdr_len;
+        uint64_t h = hash_of(m.db, key, m.klen);
+        if (hash_swap_location(h, sid, off, 0, NULL)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Frees one sealed segment whose items all expired or died (nothing live).
+ * true if one was found. */
+bool
+seg_expire_one(uint64_t now)
+{
+    for (uint32_t sid = 0; sid < heap.n_seg; sid++) {
+        struct seg *s = &heap.segs[sid];
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SEG_SEALED) {
+            continue;
+        }
+        uint64_t max_exp = __atomic_load_n(&s->max_exp, __ATOMIC_RELAXED);
+        bool expired = max_exp != UINT64_MAX && max_exp <= now;
+        bool dead = __atomic_load_n(&s->live_items, __ATOMIC_RELAXED) == 0;
+        if (!(expired || dead) || !seg_claim(sid)) {
+            continue;
+        }
+        seg_chain_remove(sid);
+        uint32_t n = seg_unlink_all(sid);
+        INCR_N(seg_metrics, seg_expire_item, n);
+        INCR(seg_metrics, seg_expire_seg);
+        seg_retire(sid);
+        return true;
+    }
+    return false;
+}
+
+void
+seg_gauges(void)
+{
+    UPDATE_VAL(seg_metrics, seg_seg_free,
+            __atomic_load_n(&heap.n_free, __ATOMIC_RELAXED));
+    UPDATE_VAL(seg_metrics, seg_seg_open,
+            __atomic_load_n(&heap.n_open, __ATOMIC_RELAXED));
+    UPDATE_VAL(seg_metrics, seg_seg_limbo,
+            __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED));
+}
+
+size_t
+seg_ttl_stats(struct seg_ttl_stat *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < TTL_BUCKETS && n < cap; i++) {
+        struct ttl_bucket *tb = &heap.ttl[i];
+        seg_lock(&tb->lock);
+        if (tb->n_seg > 0) {
+            struct seg_ttl_stat *st = &out[n++];
+            st->ttl_ms = seg_ttl_bucket_lower(i);
+            st->n_segment = tb->n_seg;
+            st->live_items = 0;
+            st->live_bytes = 0;
+            for (uint32_t sid = tb->first; sid != SEG_NIL;
+                    sid = heap.segs[sid].next) {
+                st->live_items += __atomic_load_n(
+                        &heap.segs[sid].live_items, __ATOMIC_RELAXED);
+                st->live_bytes += __atomic_load_n(
+                        &heap.segs[sid].live_bytes, __ATOMIC_RELAXED);
+            }
+        }
+        seg_unlock(&tb->lock);
+    }
+    return n;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The storage API both protocols use (through src/processor/ only): one
+ * key-value store with 16 databases, exact millisecond expiry, exact per-item
+ * CAS and zero-copy reads. The segment store (src/storage/seg/) implements
+ * it; set it up with seg_setup() from "storage/seg/seg.h".
+ *
+ * Threads. Every function may be called from any thread. A thread that keeps
+ * the views (struct storage_item) returned by reads must register with
+ * storage_thread_register() and call storage_quiescent() once per event-loop
+ * iteration, after it has copied what it needs from its views into its write
+ * buffers. Memory a view points into is reused only after every registered
+ * thread has passed a quiescent point (epoch-based reclamation), so views are
+ * valid until the calling thread:
+ *   - calls storage_quiescent(), or
+ *   - calls any write function (set, reserve, delete, touch, incr, append,
+ *     ...): a write may have to wait for memory, and a waiting thread counts
+ *     as quiescent so that two waiting writers cannot block each other.
+ * A view returned by a write function itself (the replaced item of a set,
+ * the item of getdel or get-and-touch) is valid under the same rule, until
+ * the next write or quiescent point. An unregistered thread gets no
+ * protection: use that only when no other thread uses the store (tools,
+ * single-threaded tests).
+ *
+ * Time. Every operation takes the caller's `now` in unix milliseconds (the
+ * event loop reads the clock once per batch). Expiries are unix milliseconds,
+ * TIME_NEVER (0) for none (base/time.h). An item whose expiry is <= now is
+ * never returned, and is never removed before then except by eviction.
+ *
+ * CAS. Every write that changes an item gives it a new CAS value, unique in
+ * the store; touching or changing an expiry keeps the CAS, as does moving an
+ * item during merge eviction. Check-and-set is atomic with every other
+ * writer.
+ *
+ * Keys are 1 .. STORAGE_KEY_MAX bytes (the memcache parser refuses more than
+ * 250 before it gets here). Values are bytes; the largest value for a key is
+ * storage_value_max(klen) (about the segment size). Each protocol parses
+ * numbers its own way; the store only does the arithmetic of incr/decr. */
+#pragma once
+
+#include "base/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* clang-format off */
+#define STORAGE_DB_COUNT    16      /* databases 0 .. 15 */
+#define STORAGE_DB_ALL      0xff    /* storage_flush: every database */
+#define STORAGE_KEY_MAX     65535   /* bytes */
+#define STORAGE_EXPIRY_KEEP UINT64_MAX /* storage_invalidate: keep expiry */
+/* clang-format on */
+
+typedef enum {
+    STORAGE_OK = 0,
+    STORAGE_NOT_FOUND,  /* no live item (missing, expired or flushed) */
+    STORAGE_EXISTS,     /* CAS mismatch; add / NX on a live item */
+    STORAGE_NOT_STORED, /* replace / XX on a missing item; a TTL condition
+                           (NX XX GT LT) or a rename NX that said no */
+    STORAGE_ENOMEM,     /* no memory: policy `none`, or nothing evictable */
+    STORAGE_EOVERSIZE,  /* key + value would not fit in a segment */
+    STORAGE_ENAN,       /* the value is not a number of the asked kind */
+    STORAGE_EOVERFLOW,  /* signed increment out of int64 range */
+    STORAGE_EINVAL,     /* bad argument: db out of range, empty key */
+} storage_status_e;
+
+/* A short constant name ("STORAGE_EXISTS"), for logs and tests. */
+const char *storage_status_str(storage_status_e status);
+
+/* A zero-copy view of one item, filled by reads. Pointers point into store
+ * memory: read-only, valid until the rule at the top of this file ends
+ * them. Access fields describe the item *before* this access (memcached's
+ * meta `h` and `l` flags report exactly that). */
+struct storage_item {
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *value;
+    size_t vlen;
+    uint64_t cas;
+    uint64_t expiry;      /* unix ms; TIME_NEVER for none */
+    uint64_t last_access; /* unix ms, to the minute; see docs/storage.md */
+    uint32_t cflags;      /* memcache client flags, 0 if never set */
+    uint8_t db;
+    bool fetched;  /* read before this access (meta `h`) */
+    bool stale;    /* marked stale by storage_invalidate (meta `X`) */
+    bool win_sent; /* a win token was already handed out (meta `Z`) */
+    void *priv;    /* the store's; do not touch */
+};
+
+/* Meta commands' recache/stale protocol: atomically takes the item's win
+ * token. Returns true for exactly one caller per item version (meta `W`);
+ * false if someone already has it (meta `Z`). `it` is a live view. */
+bool storage_item_claim_win(const struct storage_item *it);
+
+typedef enum {
+    STORAGE_SET,     /* store unconditionally */
+    STORAGE_ADD,     /* only if no live item (memcache add, Redis NX) */
+    STORAGE_REPLACE, /* only if a live item (memcache replace, Redis XX) */
+    STORAGE_CAS,     /* only if the live item's CAS equals `cas` */
+} storage_mode_e;
+
+/* How to write. Zero-initialized means: SET, no expiry, flags 0. */
+struct storage_write {
+    storage_mode_e mode;
+    uint64_t cas;    /* STORAGE_CAS: expected value */
+    uint64_t expiry; /* unix ms or TIME_NEVER; ignored with keep_ttl */
+    uint32_t cflags; /* memcache client flags */
+    bool keep_ttl;   /* Redis KEEPTTL: keep the replaced item's expiry */
+    bool stale;      /* store marked stale (meta set with invalidate) */
+    bool win_sent;   /* store with the win token taken (meta vivify) */
+};
+
+/* Thread registration for zero-copy reads (see top of file). register:
+ * STATUS_OK, or STATUS_ENOMEM when STORAGE_THREADS_MAX threads are
+ * registered. A registered thread unregisters before it exits. */
+#define STORAGE_THREADS_MAX 128
+rstatus_i storage_thread_register(void);
+void storage_thread_unregister(void);
+/* The calling thread holds no view: ends every view it got. Cheap (one
+ * store); call once per event-loop iteration. */
+void storage_quiescent(void);
+
+/* Reads. STORAGE_OK fills *it; STORAGE_NOT_FOUND; STORAGE_EINVAL. get
+ * records the access (frequency, fetched, last access); peek does not
+ * (Redis EXISTS, TTL, TYPE). A many-key get is one call per key: every view
+ * stays valid until the quiescent point. */
+storage_status_e storage_get(uint8_t db, const void *key, size_t klen,
+        uint64_t now, struct storage_item *it);
+storage_status_e storage_peek(uint8_t db, const void *key, size_t klen,
+        uint64_t now, struct storage_item *it);
+/* Redis GETRANGE index rules over a view's value (negative counts from the
+ * end, clamped); *len 0 for an empty range. Pure; any thread. */
+void storage_value_range(const struct storage_item *it, int64_t start,
+        int64_t end, const uint8_t **value, size_t *len);
+
+/* Writes a whole value. Statuses: OK; EXISTS (ADD on a live item, CAS
+ * mismatch); NOT_STORED (REPLACE on a missing item); NOT_FOUND (CAS on a
+ * missing item); EOVERSIZE; ENOMEM; EINVAL. old (may be NULL) receives the
+ * item that was replaced, or that made ADD fail (Redis SET .. GET); old->key
+ * is NULL when there was none. cas (may be NULL) receives the new CAS. */
+storage_status_e storage_set(uint8_t db, const void *key, size_t klen,
+        const void *value, size_t vlen, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas);
+
+/* Streaming write of a value known by length before its bytes arrive (the
+ * memcache processor feeds values larger than its read buffer): reserve,
+ * fill r->value[0 .. r->vlen) piecewise across event-loop iterations, then
+ * commit (the mode check happens at commit, as storage_set) or abort. The
+ * key is copied at reserve. An open reservation keeps its segment from being
+ * evicted (not from being read by others: it is invisible until commit).
+ * The same reservation must not be committed twice; any thread may commit
+ * or abort it. Statuses of reserve: OK, EOVERSIZE, ENOMEM, EINVAL. */
+struct storage_reservation {
+    uint8_t *value; /* writable area of vlen bytes */
+    size_t vlen;
+    uint64_t priv[12]; /* the store's */
+};
+storage_status_e storage_reserve(struct storage_reservation *r, uint8_t db,
+        const void *key, size_t klen, size_t vlen,
+        const struct storage_write *w, uint64_t now);
+storage_status_e storage_commit(struct storage_reservation *r, uint64_t now,
+        struct storage_item *old, uint64_t *cas);
+void storage_abort(struct storage_reservation *r);
+
+/* Deletes. cas 0: any version; else only that version (EXISTS if it
+ * differs, meta delete with C). OK, NOT_FOUND, EXISTS. */
+storage_status_e storage_delete(
+        uint8_t db, const void *key, size_t klen, uint64_t cas, uint64_t now);
+/* Removes and returns the item (Redis GETDEL); *it stays valid as a view.*/
+storage_status_e storage_getdel(uint8_t db, const void *key, size_t klen,
+        uint64_t now, struct storage_item *it);
+
+typedef enum {
+    STORAGE_TTL_ALWAYS, /* memcache touch, Redis EXPIRE */
+    STORAGE_TTL_NX,     /* only if the item has no expiry */
+    STORAGE_TTL_XX,     /* only if it has one (PERSIST uses this) */
+    STORAGE_TTL_GT,     /* only if later than the current (none = infinite) */
+    STORAGE_TTL_LT,     /* only if earlier than the current (none = inf.) */
+} storage_ttl_cond_e;
+
+/* Sets the expiry (TIME_NEVER removes it), keeping value, flags and CAS. An
+ * expiry at or before now deletes the item. OK, NOT_FOUND, NOT_STORED (the
+ * condition said no), ENOMEM. it (may be NULL) receives a view of the
+ * touched item and the access is recorded (memcache gat/gats, meta T). */
+storage_status_e storage_touch(uint8_t db, const void *key, size_t klen,
+        uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
+        struct storage_item *it);
+
+/* Marks the item stale with a new CAS and a fresh win token (meta delete
+ * with I); expiry STORAGE_EXPIRY_KEEP keeps the expiry. OK, NOT_FOUND. */
+storage_status_e storage_invalidate(uint8_t db, const void *key, size_t klen,
+        uint64_t expiry, uint64_t now);
+
+typedef enum {
+    STORAGE_INCR,
+    STORAGE_DECR,
+} storage_incr_e;
+
+/* memcached incr/decr: the value must be 1..20 decimal digits, at most
+ * 2^64-1 (else ENAN); incr wraps at 2^64, decr stops at 0. Keeps expiry and
+ * flags, new CAS. OK (*value, *cas set; either may be NULL), NOT_FOUND,
+ * ENAN, ENOMEM. */
+storage_status_e storage_incr_unsigned(uint8_t db, const void *key, size_t klen,
+        uint64_t delta, storage_incr_e dir, uint64_t now, uint64_t *value,
+        uint64_t *cas);
+/* Redis INCRBY/DECRBY (decrement: pass -n): the value must be a Redis
+ * integer (optional '-', no leading zeros or spaces, int64), else ENAN;
+ * a result out of int64 range is EOVERFLOW and changes nothing. A missing
+ * key counts as 0 and is created without expiry. Keeps the expiry. */
+storage_status_e storage_incr_signed(uint8_t db, const void *key, size_t klen,
+        int64_t delta, uint64_t now, int64_t *value);
+
+typedef enum {
+    STORAGE_APPEND,
+    STORAGE_PREPEND,
+} storage_side_e;
+
+typedef enum {
+    STORAGE_MISSING_FAIL,   /* memcache: NOT_STORED when missing */
+    STORAGE_MISSING_CREATE, /* Redis APPEND: create without expiry */
+} storage_missing_e;
+
+/* Appends or prepends data, keeping expiry and flags; new CAS. cas 0: any
+ * version, else EXISTS when the CAS differs. OK (*new_len, *new_cas: may be
+ * NULL), NOT_STORED (missing, MISSING_FAIL), EXISTS, EOVERSIZE (the result
+ * would pass storage_value_max), ENOMEM. */
+storage_status_e storage_append(uint8_t db, const void *key, size_t klen,
+        const void *data, size_t len, storage_side_e side,
+        storage_missing_e missing, uint64_t cas, uint64_t now, size_t *new_len,
+        uint64_t *new_cas);
+/* Redis SETRANGE: overwrites from offset, zero-padding; creates a missing
+ * key (without expiry) unless len is 0. OK (*new_len: 0 and nothing
+ * stored for a missing key with len 0), EOVERSIZE, ENOMEM. */
+storage_status_e storage_setrange(uint8_t db, const void *key, size_t klen,
+        size_t offset, const void *data, size_t len, uint64_t now,
+        size_t *new_len);
+
+typedef enum {
+    STORAGE_OVERWRITE,    /* RENAME, COPY .. REPLACE */
+    STORAGE_NO_OVERWRITE, /* RENAMENX, COPY, MOVE */
+} storage_overwrite_e;
+
+/* Redis RENAME: the value, flags and expiry move to dst (new CAS). Not
+ * atomic as one step: dst is written, then src removed if unchanged; a
+ * concurrent write to src wins and src stays. OK, NOT_FOUND (src),
+ * NOT_STORED (NO_OVERWRITE and dst live), ENOMEM. src == dst: OK (or
+ * NOT_STORED with NO_OVERWRITE), nothing changes. */
+storage_status_e storage_rename(uint8_t db, const void *src, size_t slen,
+        const void *dst, size_t dlen, storage_overwrite_e ow, uint64_t now);
+/* Redis COPY (and MOVE = copy NO_OVERWRITE then storage_delete with the
+ * source's CAS): dst gets src's value, flags and expiry. OK, NOT_FOUND,
+ * NOT_STORED, ENOMEM, EINVAL (same db and key). */
+storage_status_e storage_copy(uint8_t src_db, const void *src, size_t slen,
+        uint8_t dst_db, const void *dst, size_t dlen, storage_overwrite_e ow,
+        uint64_t now);
+
+/* A random live key of db (Redis RANDOMKEY). OK fills *it; NOT_FOUND when
+ * the database has no live item. */
+storage_status_e storage_random_key(
+        uint8_t db, uint64_t now, struct storage_item *it);
+
+/* Items linked in db (Redis DBSIZE): like Redis, it can include items that
+ * expired and were not reclaimed yet. Any thread; relaxed. */
+uint64_t storage_count(uint8_t db);
+
+/* Drops every item of db (or STORAGE_DB_ALL) written before `at`. at <= now:
+ * now (Redis FLUSHDB / FLUSHALL, memcache flush_all); at > now: when a later
+ * operation sees now >= at (memcache flush_all N). Items written after that
+ * moment live on. OK, EINVAL. */
+storage_status_e storage_flush(uint8_t db, uint64_t at, uint64_t now);
+
+/* Cursor iteration (Redis SCAN): calls cb for live items of db in at least
+ * `count` slots' worth of the table, returns the next cursor; 0 when the
+ * iteration is complete. Start with cursor 0. Every key present for the
+ * whole iteration is reported at least once (once unless the store is
+ * modified concurrently). cb gets a view valid for the call; it must not
+ * call storage functions. */
+typedef void (*storage_scan_fn)(const struct storage_item *it, void *arg);
+uint64_t storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
+        storage_scan_fn cb, void *arg);
+
+/* Limits. item_size_max: the largest key + value (memcached's
+ * `item_size_max`); value_max: the largest value for a key of klen bytes
+ * (with flags and expiry). */
+size_t storage_item_size_max(void);
+size_t storage_value_max(size_t klen);
+
+/* One round of the background work, synchronously: pending flushes, whole
+ * expired segments, the free-segment reserve. The background thread calls
+ * it; tests with an injected clock call it directly. */
+void storage_maintain(uint64_t now);
