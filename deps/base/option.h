@@ -18,8 +18,13 @@
  *                    also KB/MB/GB/k/m/g read as binary multiples
  *   OPTION_DURATION  milliseconds, with an optional unit: 100ms, 30s, 5m, 1h,
  *                    1d; a bare number is milliseconds
- *   OPTION_FPN       a floating point number
- *   OPTION_STR       a string; a YAML sequence becomes "a,b,c"
+ *   OPTION_FPN       a floating point number (finite)
+ *   OPTION_STR       a string; a YAML sequence becomes "a,b,c"; a plain
+ *                    YAML null (empty, ~, null) is NULL; via -o, valid
+ *                    UTF-8 only (so option_print_all can always print it)
+ * Units are read without regard to case; a space may separate number and
+ * unit ("64 MiB"). No signs, fractions or spaces elsewhere.
+ * Every row name must contain an underscore (<section>_<key>).
  * Not thread-safe: load and override at startup, then read from anywhere. */
 #pragma once
 
@@ -100,11 +105,21 @@ void option_load_default(struct option *opts, size_t n);
 void option_free(struct option *opts, size_t n);
 
 /* Loads a YAML file: a mapping of sections, each a mapping of options. On
- * any error returns STATUS_EINVAL (or STATUS_ERROR if the file cannot be
- * read) and writes one line to err, e.g.
+ * any error returns STATUS_EINVAL (STATUS_ERROR if the file cannot be read,
+ * STATUS_ENOMEM without memory) and writes one line to err (which may be
+ * NULL), "<file>:<line>: <what>", e.g.
  *   "app.yml:12: seg.memory: not a size: 12XB"
  *   "app.yml:3: seg.memroy: unknown option"
+ *   "app.yml:3: sge: unknown section"
+ *   "app.yml:4: seg.memory: duplicate option"
+ *   "app.yml:5: seg.memory: expected a size, got a mapping"
  *   "app.yml:7: not a mapping of sections"
+ *   "app.yml:9: syntax error: <libyaml's problem> (<its context>)"
+ *   "app.yml: cannot read: No such file or directory"
+ * Reasons for values: "not a bool", "not an unsigned integer", "not a
+ * size", "not a duration", "not a number", "too large", "no value".
+ * An empty file, or one of only comments, sets nothing; so does a section
+ * with no options ("seg:"). A file with an error changes no option.
  * Options named in the file are marked set; others keep their values. */
 rstatus_i option_load_file(struct option *opts, size_t n, const char *path,
         char *err, size_t errlen);
@@ -123,7 +138,8 @@ rstatus_i option_set_assignment(struct option *opts, size_t n,
 struct option *option_find(struct option *opts, size_t n, const char *name);
 /* Writes the dotted name of o into buf ("seg_memory" -> "seg.memory"). */
 const char *option_dotted_name(const struct option *o, char *buf, size_t cap);
-/* Formats the value (sizes and durations with units where exact). */
+/* Formats the value (sizes and durations with the largest exact unit,
+ * numbers so they read back exactly; a NULL string is "~"). */
 const char *option_format(const struct option *o, const union option_val *v,
         char *buf, size_t cap);
 const char *option_type_str(option_type_e type);
