@@ -229,7 +229,7 @@ load_section(struct load *ld, const yaml_node_t *sec, const yaml_node_t *val)
     }
     for (yaml_node_pair_t *p = val->data.mapping.pairs.start;
             p < val->data.mapping.pairs.top; p++) {
-        struct option *o;
+        struct option *o = NULL;
         yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
         rstatus_i rc = lookup_key(ld, sec, key, &o);
         if (rc == STATUS_OK) {
