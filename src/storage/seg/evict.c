@@ -58,7 +58,7 @@ rank(evict_policy_e p, uint32_t sid)
     case EVICT_UTIL:
         return (uint64_t)__atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
     default:
-        return s->create_ms;
+        return s->seq;
     }
 }
 
@@ -149,8 +149,8 @@ merge_claim(struct merge *mg)
         first = tb->first;
         bool two = first != SEG_NIL && heap.segs[first].next != SEG_NIL &&
                    candidate(first) && candidate(heap.segs[first].next);
-        if (two && heap.segs[first].create_ms < best_age) {
-            best_age = heap.segs[first].create_ms;
+        if (two && heap.segs[first].seq < best_age) {
+            best_age = heap.segs[first].seq;
             best = b;
         }
         seg_unlock(&tb->lock);
@@ -264,9 +264,12 @@ merge_dst_init(struct merge *mg)
     d->cas_base = first->cas_base;
     d->exp_base = first->exp_base;
     d->create_ms = 0;
+    d->seq = 0;
     for (uint32_t i = 0; i < mg->n; i++) {
-        uint64_t c = heap.segs[mg->src[i]].create_ms;
-        d->create_ms = c > d->create_ms ? c : d->create_ms;
+        const struct seg *src = &heap.segs[mg->src[i]];
+        d->create_ms =
+                src->create_ms > d->create_ms ? src->create_ms : d->create_ms;
+        d->seq = src->seq > d->seq ? src->seq : d->seq;
     }
     __atomic_store_n(&d->max_exp, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->write_offset, 0, __ATOMIC_RELAXED);

@@ -18,7 +18,9 @@
 
 #include "base/hash.h"
 
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 
 static inline bool
 is_link(uint64_t v)
@@ -109,13 +111,196 @@ same_entry(uint64_t a, uint64_t b)
 size_t
 hash_layout(uint32_t n_bucket, uint32_t n_overflow)
 {
-    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket;
+    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket +
+           (size_t)n_overflow * (sizeof(uint64_t) + sizeof(uint32_t));
 }
 
 void
 hash_init(void)
 {
     __atomic_store_n(&heap.pool_next, 0, __ATOMIC_RELAXED);
+    heap.pool_free = SEG_NIL;
+}
+
+/* --- the overflow pool ---------------------------------------------------
+ * A chain's empty tail overflow bucket is unlinked (no entry moves, so no
+ * reader misses a key) and recycled once every reader that might still be
+ * walking it has passed a quiescent point. Pool lock: a leaf, taken under
+ * hash bucket locks. */
+
+static uint32_t
+pool_take(void)
+{
+    uint32_t idx = SEG_NIL;
+    seg_lock(&heap.pool_lock);
+    uint32_t *link = &heap.pool_free;
+    while (*link != SEG_NIL) {
+        if (epoch_passed(heap.pool_stamp[*link])) {
+            idx = *link;
+            *link = heap.pool_link[idx];
+            break;
+        }
+        link = &heap.pool_link[*link];
+    }
+    if (idx == SEG_NIL && heap.pool_next < heap.n_overflow) {
+        idx = heap.pool_next++;
+    }
+    seg_unlock(&heap.pool_lock);
+    return idx;
+}
+
+static void
+pool_retire(uint32_t idx)
+{
+    uint64_t stamp = epoch_retire_stamp();
+    seg_lock(&heap.pool_lock);
+    heap.pool_stamp[idx] = stamp;
+    heap.pool_link[idx] = heap.pool_free;
+    heap.pool_free = idx;
+    seg_unlock(&heap.pool_lock);
+    DECR(seg_metrics, seg_hash_overflow);
+}
+
+static bool
+bucket_empty(const uint64_t *bk)
+{
+    for (int i = 0; i < HASH_SLOTS; i++) {
+        if (__atomic_load_n(&bk[i], __ATOMIC_ACQUIRE) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Under chain b's lock: drops empty overflow buckets from its tail. */
+static void
+chain_trim(uint32_t b)
+{
+    for (;;) {
+        uint64_t *prev = NULL;
+        uint64_t *bk = heap.buckets + (size_t)b * HASH_SLOTS;
+        uint64_t link = 0;
+        for (;;) {
+            uint64_t v = __atomic_load_n(&bk[HASH_SLOTS - 1], __ATOMIC_ACQUIRE);
+            if (!is_link(v)) {
+                break;
+            }
+            prev = bk;
+            link = v;
+            bk = pool_bucket(v);
+        }
+        if (prev == NULL || !bucket_empty(bk)) {
+            return;
+        }
+        __atomic_store_n(&prev[HASH_SLOTS - 1], 0, __ATOMIC_RELEASE);
+        pool_retire((uint32_t)(link - 1));
+    }
+}
+
+/* --- bucket locks and chain versions -----------------------------------
+ * Bit 0 of a head bucket's lock byte is the lock; bits 1-7 count entry
+ * moves within the chain. A reader that misses rescans while the version
+ * changes, so moving an entry forward never hides a key. */
+
+static void
+bucket_lock(uint32_t b)
+{
+    uint8_t *l = &heap.locks[b];
+    for (unsigned i = 0;; i++) {
+        uint8_t v = __atomic_load_n(l, __ATOMIC_RELAXED);
+        if ((v & 1) == 0 &&
+                __atomic_compare_exchange_n(l, &v, (uint8_t)(v | 1), false,
+                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            return;
+        }
+        if (i < 64) {
+            __builtin_ia32_pause();
+        } else if (i < 128) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void
+bucket_unlock(uint32_t b)
+{
+    __atomic_fetch_and(&heap.locks[b], (uint8_t)~1, __ATOMIC_RELEASE);
+}
+
+static uint8_t
+chain_version(uint32_t b)
+{
+    return __atomic_load_n(&heap.locks[b], __ATOMIC_ACQUIRE) & (uint8_t)~1;
+}
+
+/* Under chain b's lock, after slot hole was emptied: the chain's last
+ * entry moves into the hole if it lies further down, so entries stay near
+ * the head and overflow buckets drain; then empty tail buckets go. Order
+ * for readers: copy, bump the version, clear the old slot. */
+static void
+chain_compact(uint32_t b, uint64_t *hole)
+{
+    uint64_t *bk = heap.buckets + (size_t)b * HASH_SLOTS;
+    uint64_t *last = NULL;
+    bool past_hole = false, last_after = false;
+    for (;;) {
+        uint64_t next = 0;
+        for (int i = 0; i < HASH_SLOTS; i++) {
+            uint64_t v = __atomic_load_n(&bk[i], __ATOMIC_ACQUIRE);
+            if (&bk[i] == hole) {
+                past_hole = true;
+            } else if (is_link(v)) {
+                next = v;
+            } else if (v != 0) {
+                last = &bk[i];
+                last_after = past_hole;
+            }
+        }
+        if (next == 0) {
+            break;
+        }
+        bk = pool_bucket(next);
+    }
+    if (past_hole && last != NULL && last_after &&
+            bk != heap.buckets + (size_t)b * HASH_SLOTS) {
+        uint64_t v = __atomic_load_n(last, __ATOMIC_ACQUIRE);
+        __atomic_store_n(hole, v, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&heap.locks[b], 2, __ATOMIC_RELEASE);
+        __atomic_store_n(last, 0, __ATOMIC_RELEASE);
+    }
+    chain_trim(b);
+}
+
+static bool
+chain_holds(uint32_t b, const uint64_t *slot)
+{
+    uint64_t *bk = heap.buckets + (size_t)b * HASH_SLOTS;
+    for (;;) {
+        if (slot >= bk && slot < bk + HASH_SLOTS) {
+            return true;
+        }
+        uint64_t v = __atomic_load_n(&bk[HASH_SLOTS - 1], __ATOMIC_ACQUIRE);
+        if (!is_link(v)) {
+            return false;
+        }
+        bk = pool_bucket(v);
+    }
+}
+
+/* A slot of key h's chains was emptied (both locks held). */
+static void
+key_hole(uint64_t h, uint64_t *hole)
+{
+    uint32_t b1, b2;
+    buckets_of(h, &b1, &b2);
+    if (chain_holds(b1, hole)) {
+        chain_compact(b1, hole);
+    } else if (b2 != b1 && chain_holds(b2, hole)) {
+        chain_compact(b2, hole);
+    }
 }
 
 /* Walks one chain, calling visit(slot, value) for each entry until it
@@ -184,6 +369,13 @@ find_visit(uint64_t *slot, uint64_t v, void *arg)
     return true;
 }
 
+static bool
+find_once(uint32_t b1, uint32_t b2, struct find_arg *fa)
+{
+    return chain_each(b1, find_visit, fa) ||
+           (b2 != b1 && chain_each(b2, find_visit, fa));
+}
+
 bool
 hash_find(uint64_t h, uint8_t db, const void *key, size_t klen,
         struct hash_ref *ref)
@@ -191,10 +383,19 @@ hash_find(uint64_t h, uint8_t db, const void *key, size_t klen,
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
     struct find_arg fa = {tag_of(h), db, key, klen, ref};
-    if (chain_each(b1, find_visit, &fa)) {
+    if (find_once(b1, b2, &fa)) {
         return true;
     }
-    return b2 != b1 && chain_each(b2, find_visit, &fa);
+    /* a miss counts only if no entry moved in either chain meanwhile */
+    for (;;) {
+        uint8_t v1 = chain_version(b1), v2 = chain_version(b2);
+        if (find_once(b1, b2, &fa)) {
+            return true;
+        }
+        if (v1 == chain_version(b1) && v2 == chain_version(b2)) {
+            return false;
+        }
+    }
 }
 
 bool
@@ -210,9 +411,9 @@ hash_lock_key(uint64_t h)
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
     uint32_t lo = b1 < b2 ? b1 : b2, hi = b1 < b2 ? b2 : b1;
-    seg_lock(&heap.locks[lo]);
+    bucket_lock(lo);
     if (hi != lo) {
-        seg_lock(&heap.locks[hi]);
+        bucket_lock(hi);
     }
 }
 
@@ -221,9 +422,9 @@ hash_unlock_key(uint64_t h)
 {
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
-    seg_unlock(&heap.locks[b1]);
+    bucket_unlock(b1);
     if (b2 != b1) {
-        seg_unlock(&heap.locks[b2]);
+        bucket_unlock(b2);
     }
 }
 
@@ -261,12 +462,15 @@ entry_died(uint64_t v)
 }
 
 bool
-hash_swap_locked(const struct hash_ref *ref, uint64_t nval)
+hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval)
 {
     if (!slot_swap(ref->slot, ref->val, nval)) {
         return false;
     }
     item_unlinked(ref->sid, item_size(&ref->m), ref->m.db);
+    if (nval == 0) {
+        key_hole(h, ref->slot);
+    }
     return true;
 }
 
@@ -309,6 +513,9 @@ hash_swap_location(
         done = slot_swap(la.slot, la.val, nval);
         if (done) {
             entry_died(la.val);
+            if (nval == 0) {
+                key_hole(h, la.slot);
+            }
         }
     }
     hash_unlock_key(h);
@@ -364,12 +571,14 @@ chain_inspect(uint32_t b, struct chain_info *ci)
 static uint64_t *
 chain_extend(struct chain_info *ci)
 {
-    uint32_t idx = __atomic_fetch_add(&heap.pool_next, 1, __ATOMIC_RELAXED);
-    if (idx >= heap.n_overflow) {
-        __atomic_store_n(&heap.pool_next, heap.n_overflow, __ATOMIC_RELAXED);
+    uint32_t idx = pool_take();
+    if (idx == SEG_NIL) {
         return NULL;
     }
     uint64_t *nb = heap.pool + (size_t)idx * HASH_SLOTS;
+    for (int i = 0; i < HASH_SLOTS; i++) {
+        __atomic_store_n(&nb[i], 0, __ATOMIC_RELAXED);
+    }
     uint64_t moved =
             __atomic_load_n(&ci->last[HASH_SLOTS - 1], __ATOMIC_ACQUIRE);
     __atomic_store_n(&nb[0], moved, __ATOMIC_RELEASE);
@@ -503,7 +712,7 @@ uint32_t
 hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
 {
     uint32_t n = 0;
-    seg_lock(&heap.locks[b]);
+    bucket_lock(b);
     uint64_t *bk = heap.buckets + (size_t)b * HASH_SLOTS;
     for (;;) {
         uint64_t next = 0;
@@ -524,6 +733,8 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
                     dead(&m, arg) && slot_swap(&bk[i], v, 0)) {
                 item_unlinked(sid, item_size(&m), m.db);
                 n++;
+                chain_compact(b, &bk[i]);
+                i--; /* the hole may hold a moved entry now */
             }
         }
         if (next == 0) {
@@ -531,6 +742,6 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
         }
         bk = pool_bucket(next);
     }
-    seg_unlock(&heap.locks[b]);
+    bucket_unlock(b);
     return n;
 }

@@ -192,7 +192,7 @@ static void
 drop_invisible(uint64_t h, const struct hash_ref *ref)
 {
     hash_lock_key(h);
-    if (hash_swap_locked(ref, 0)) {
+    if (hash_swap_locked(h, ref, 0)) {
         INCR(seg_metrics, seg_expire_item);
     }
     hash_unlock_key(h);
@@ -363,7 +363,7 @@ commit(struct res *r, const struct cond *c, uint64_t now,
     if (st == STORAGE_OK) {
         uint64_t nval = hash_entry(h, r->sid, r->off, 0);
         if (found) {
-            hash_swap_locked(&ref, nval);
+            hash_swap_locked(h, &ref, nval);
             if (!vis) {
                 INCR(seg_metrics, seg_expire_item);
             }
@@ -449,7 +449,9 @@ storage_set(uint8_t db, const void *key, size_t klen, const void *value,
         if (st != STORAGE_OK) {
             return st;
         }
-        memcpy(r.value, value, vlen);
+        if (vlen > 0) {
+            memcpy(r.value, value, vlen);
+        }
         st = commit(&r, &c, now, old);
         if (st == STORAGE_OK && cas != NULL) {
             *cas = r.cas;
@@ -529,14 +531,14 @@ remove_item(uint8_t db, const void *key, size_t klen, uint64_t cas,
     bool vis = found && item_visible(&ref.m, now);
     if (!vis) {
         st = STORAGE_NOT_FOUND;
-        if (found && hash_swap_locked(&ref, 0)) {
+        if (found && hash_swap_locked(h, &ref, 0)) {
             INCR(seg_metrics, seg_expire_item);
         }
     } else if (cas != 0 && ref.m.cas != cas) {
         INCR(seg_metrics, seg_cas_mismatch);
         st = STORAGE_EXISTS;
     } else {
-        hash_swap_locked(&ref, 0);
+        hash_swap_locked(h, &ref, 0);
         INCR(seg_metrics, seg_delete);
     }
     hash_unlock_key(h);
@@ -570,7 +572,7 @@ remove_expected(uint64_t h, const struct hash_ref *ref)
 {
     storage_status_e st = RETRY;
     hash_lock_key(h);
-    if (hash_swap_locked(ref, 0)) {
+    if (hash_swap_locked(h, ref, 0)) {
         st = STORAGE_OK;
         INCR(seg_metrics, seg_delete);
     }
@@ -861,9 +863,13 @@ create_value(uint8_t db, const void *key, size_t klen, const void *v1,
     if (st != STORAGE_OK) {
         return st;
     }
-    memcpy(r.value, v1, n1);
+    if (n1 > 0) {
+        memcpy(r.value, v1, n1);
+    }
     memset(r.value + n1, 0, zeros);
-    memcpy(r.value + n1 + zeros, v2, n2);
+    if (n2 > 0) {
+        memcpy(r.value + n1 + zeros, v2, n2);
+    }
     struct cond c = {.mode = STORAGE_SET, .expect = true, .expect_val = 0};
     return commit(&r, &c, now, NULL);
 }

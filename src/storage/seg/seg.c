@@ -219,8 +219,8 @@ layout(const seg_options_st *o)
     }
     size_hash(o, &heap.n_bucket, &heap.n_overflow);
     size_t fixed = hash_layout(heap.n_bucket, heap.n_overflow);
-    fixed = size_align(fixed, CACHE_LINE) +
-            TTL_BUCKETS * sizeof(struct ttl_bucket) + CACHE_LINE;
+    fixed = size_align(fixed, CACHE_LINE) + 3 * CACHE_LINE +
+            TTL_BUCKETS * sizeof(struct ttl_bucket);
     size_t per_seg = heap.seg_size + sizeof(struct seg);
     if (heap.memory < fixed + 2 * per_seg) {
         log_error("seg.memory %zu: too small for 2 segments and %zu bytes "
@@ -250,6 +250,11 @@ map_heap(void)
     at += (size_t)heap.n_overflow * CACHE_LINE;
     heap.locks = at;
     at += size_align(heap.n_bucket, CACHE_LINE);
+    heap.pool_stamp = (uint64_t *)at;
+    at += (size_t)heap.n_overflow * sizeof(uint64_t);
+    heap.pool_link = (uint32_t *)at;
+    at += (size_t)heap.n_overflow * sizeof(uint32_t);
+    at = (uint8_t *)size_align((size_t)at, CACHE_LINE);
     heap.segs = (struct seg *)at;
     at += heap.n_seg * sizeof(struct seg);
     heap.ttl = (struct ttl_bucket *)size_align((size_t)at, 8);

@@ -5,8 +5,9 @@
  * Lock order (every file of this folder follows it):
  *   1. a TTL bucket's lock (chain links of its segments);
  *   2. the heap lock (free and limbo lists);
- *   hash bucket locks are leaves: a thread holds at most the two buckets of
- *   one key (lower index first) and takes no other lock while holding them.
+ *   hash bucket locks: a thread holds at most the two buckets of one key
+ *   (lower index first) and under them takes only the pool lock (a leaf:
+ *   the overflow bucket free list).
  * A segment's state moves by CAS (SEALED -> EVICTING claims it), so choosing
  * a victim takes no lock. */
 #pragma once
@@ -60,6 +61,7 @@ struct seg {
     uint64_t exp_base;
     uint64_t max_exp; /* atomic max of item expiries; UINT64_MAX: never */
     uint64_t create_ms;
+    uint64_t seq; /* opening order: FIFO age without clock ties */
     uint64_t retire_epoch;
 };
 
@@ -112,7 +114,11 @@ struct heap {
     uint8_t *locks;    /* one byte per head bucket */
     uint32_t n_bucket;
     uint32_t n_overflow;
-    uint32_t pool_next; /* atomic bump index */
+    uint32_t pool_next;   /* never used yet from here (pool lock) */
+    uint32_t pool_free;   /* recycled overflow buckets (pool lock) */
+    uint64_t *pool_stamp; /* epoch stamp of a recycled bucket */
+    uint32_t *pool_link;  /* free list link */
+    uint8_t pool_lock;
     size_t metadata;
     uint8_t lock; /* free and limbo lists */
     uint32_t free_head;
@@ -125,6 +131,7 @@ struct heap {
     uint32_t n_merge;
     int evict;                            /* evict_policy_e */
     uint64_t cas_next;                    /* atomic */
+    uint64_t seg_seq;                     /* atomic: segments opened */
     uint64_t flush_cas[STORAGE_DB_COUNT]; /* atomic: older items invisible */
     uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
     uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
@@ -224,7 +231,7 @@ bool hash_find_locked(uint64_t h, uint8_t db, const void *key, size_t klen,
 bool hash_insert_locked(uint64_t h, uint64_t val);
 /* The one replace primitive: under the key's locks, if *ref->slot still
  * holds ref->val, store nval (0 removes) and mark the old copy dead. */
-bool hash_swap_locked(const struct hash_ref *ref, uint64_t nval);
+bool hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval);
 /* Locks, finds the entry that points at (sid, off) and swaps it for nval;
  * false if no entry points there. Used by expiry, eviction and merge. */
 bool hash_swap_location(

@@ -288,6 +288,7 @@ seg_open_init(uint32_t sid, uint32_t bucket, uint64_t expiry, uint64_t now)
     s->exp_base = expiry;
     __atomic_store_n(&s->max_exp, 0, __ATOMIC_RELAXED);
     s->create_ms = now;
+    s->seq = __atomic_add_fetch(&heap.seg_seq, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->write_offset, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->w_ref, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->live_items, 0, __ATOMIC_RELAXED);

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Eviction policies on a small heap of 64 KiB segments: none fails the
+ * write, the others keep going; no live item is lost except as counted by
+ * the policy; fifo keeps the newest, cte drops the soonest to expire, util
+ * the emptiest segment, merge keeps the frequently read. */
+#include "unit.h"
+
+#include "base/time.h"
+#include "storage/seg/seg.h"
+#include "storage/storage.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NOW   1700000000000ULL
+#define VLEN  200
+#define NKEYS 40000
+
+static seg_metrics_st metrics;
+
+static void
+setup_policy(const char *evict)
+{
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 3 * MiB;
+    o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
+    o.seg_item_size.val.OPTION_SIZE = 200;
+    o.seg_evict.val.OPTION_STR = evict;
+    o.seg_background.val.OPTION_BOOL = false;
+    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+}
+
+static void
+key_of(char *key, int i)
+{
+    snprintf(key, 16, "key-%06d", i);
+}
+
+static void
+value_of(uint8_t *v, int i)
+{
+    for (int j = 0; j < VLEN; j++) {
+        v[j] = (uint8_t)(i * 31 + j);
+    }
+}
+
+static storage_status_e
+write_key(int i, uint64_t expiry)
+{
+    char key[16];
+    uint8_t v[VLEN];
+    key_of(key, i);
+    value_of(v, i);
+    struct storage_write w = {.expiry = expiry};
+    return storage_set(0, key, strlen(key), v, VLEN, &w, NOW, NULL, NULL);
+}
+
+/* true if present; a present item must carry exactly its value */
+static bool
+read_key(int i)
+{
+    char key[16];
+    uint8_t v[VLEN];
+    struct storage_item it;
+    key_of(key, i);
+    value_of(v, i);
+    storage_status_e st = storage_get(0, key, strlen(key), NOW, &it);
+    if (st == STORAGE_NOT_FOUND) {
+        return false;
+    }
+    assert_int_equal(st, STORAGE_OK);
+    assert_int_equal(it.vlen, VLEN);
+    assert_memory_equal(it.value, v, VLEN);
+    return true;
+}
+
+/* Every item written is present unless counted as evicted. */
+static int
+check_accounting(int written)
+{
+    int present = 0;
+    for (int i = 0; i < written; i++) {
+        present += read_key(i);
+    }
+    uint64_t gone = metric_counter(&metrics.seg_evict_item) +
+                    metric_counter(&metrics.seg_hash_evict) +
+                    metric_counter(&metrics.seg_expire_item);
+    assert_int_equal((uint64_t)present + gone, (uint64_t)written);
+    assert_int_equal(storage_count(0), (uint64_t)present);
+    assert_int_equal(metric_gauge(&metrics.seg_item_curr), present);
+    return present;
+}
+
+static void
+test_evict_none_fails_write(void **state)
+{
+    (void)state;
+    setup_policy("none");
+    int i = 0;
+    storage_status_e st;
+    while ((st = write_key(i, 0)) == STORAGE_OK) {
+        i++;
+    }
+    assert_int_equal(st, STORAGE_ENOMEM);
+    assert_true(i > 1000);
+    assert_int_equal(check_accounting(i), i); /* nothing lost */
+    assert_int_equal(metric_counter(&metrics.seg_evict_seg), 0);
+    /* deleting frees nothing until a segment is wholly dead, but
+     * overwriting in place still needs room: still out of memory */
+    assert_int_equal(write_key(i + 1, 0), STORAGE_ENOMEM);
+    seg_teardown();
+}
+
+static void
+run_policy(const char *policy)
+{
+    setup_policy(policy);
+    for (int i = 0; i < NKEYS; i++) {
+        assert_int_equal(write_key(i, 0), STORAGE_OK);
+    }
+    assert_true(metric_counter(&metrics.seg_evict_seg) > 0);
+    int present = check_accounting(NKEYS);
+    assert_true(present > 1000);
+    assert_true(present < NKEYS);
+}
+
+static void
+test_evict_fifo_keeps_newest(void **state)
+{
+    (void)state;
+    run_policy("fifo");
+    /* the newest items are all there */
+    for (int i = NKEYS - 2000; i < NKEYS; i++) {
+        assert_true(read_key(i));
+    }
+    assert_false(read_key(0));
+    /* chains stay compact: no item was dropped for want of a slot */
+    assert_int_equal(metric_counter(&metrics.seg_hash_evict), 0);
+    seg_teardown();
+}
+
+static void
+test_evict_random(void **state)
+{
+    (void)state;
+    run_policy("random");
+    seg_teardown();
+}
+
+static void
+test_evict_util_picks_emptiest(void **state)
+{
+    (void)state;
+    setup_policy("util");
+    /* segment-sized batches; the first loses most of its items */
+    for (int i = 0; i < 2000; i++) {
+        assert_int_equal(write_key(i, 0), STORAGE_OK);
+    }
+    for (int i = 0; i < 250; i++) {
+        char key[16];
+        key_of(key, i);
+        if (i % 10 != 0) {
+            assert_int_equal(
+                    storage_delete(0, key, strlen(key), 0, NOW), STORAGE_OK);
+        }
+    }
+    int i = 2000;
+    while (metric_counter(&metrics.seg_evict_seg) == 0) {
+        assert_int_equal(write_key(i++, 0), STORAGE_OK);
+    }
+    /* the first eviction took the nearly empty first segment: the items
+     * written right after it survive */
+    for (int k = 300; k < 600; k++) {
+        assert_true(read_key(k));
+    }
+    assert_int_equal(read_key(0), false);
+    seg_teardown();
+}
+
+static void
+test_evict_cte_soonest_first(void **state)
+{
+    (void)state;
+    setup_policy("cte");
+    /* alternate short (1 h) and long (10 h) TTLs */
+    for (int i = 0; i < NKEYS; i++) {
+        uint64_t exp = NOW + (i % 2 ? 36000000ULL : 3600000ULL);
+        assert_int_equal(write_key(i, exp), STORAGE_OK);
+    }
+    int shorts = 0, longs = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        if (read_key(i)) {
+            *(i % 2 ? &longs : &shorts) += 1;
+        }
+    }
+    assert_true(longs > 2 * shorts);
+    seg_teardown();
+}
+
+static void
+test_evict_merge_keeps_hot(void **state)
+{
+    (void)state;
+    setup_policy("merge");
+    /* keys 0..99 are read often from the start */
+    int hot = 100, written = 0;
+    for (int i = 0; i < NKEYS; i++, written++) {
+        assert_int_equal(write_key(i, 0), STORAGE_OK);
+        if (i >= hot && i % 50 == 0) {
+            for (int k = 0; k < hot; k++) {
+                read_key(k);
+            }
+        }
+    }
+    assert_true(metric_counter(&metrics.seg_merge) > 0);
+    assert_true(metric_counter(&metrics.seg_merge_keep) > 0);
+    int hot_left = 0, cold_left = 0;
+    for (int k = 0; k < hot; k++) {
+        hot_left += read_key(k);
+    }
+    for (int k = hot; k < 2 * hot + 1000; k++) {
+        cold_left += read_key(k);
+    }
+    assert_true(hot_left >= hot * 9 / 10);
+    assert_true(cold_left < 1000 / 10);
+    check_accounting(written);
+    seg_teardown();
+}
+
+static void
+test_evict_expired_first(void **state)
+{
+    (void)state;
+    setup_policy("fifo");
+    /* the heap fills with items that are expired by the time pressure
+     * comes: they go as expirations, not evictions */
+    int i = 0;
+    for (; i < 12000; i++) {
+        assert_int_equal(write_key(i, NOW + 1), STORAGE_OK);
+    }
+    struct storage_write w = {0};
+    uint8_t v[VLEN] = {0};
+    for (int k = 0; k < 12000; k++) {
+        char key[16];
+        snprintf(key, sizeof(key), "late-%06d", k);
+        assert_int_equal(storage_set(0, key, strlen(key), v, VLEN, &w, NOW + 10,
+                                 NULL, NULL),
+                STORAGE_OK);
+    }
+    assert_true(metric_counter(&metrics.seg_expire_seg) > 0);
+    assert_int_equal(metric_counter(&metrics.seg_evict_item), 0);
+    seg_teardown();
+}
+
+static int
+teardown_store(void **state)
+{
+    (void)state;
+    seg_teardown();
+    return 0;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test_teardown(
+                    test_evict_none_fails_write, teardown_store),
+            cmocka_unit_test_teardown(
+                    test_evict_fifo_keeps_newest, teardown_store),
+            cmocka_unit_test_teardown(test_evict_random, teardown_store),
+            cmocka_unit_test_teardown(
+                    test_evict_util_picks_emptiest, teardown_store),
+            cmocka_unit_test_teardown(
+                    test_evict_cte_soonest_first, teardown_store),
+            cmocka_unit_test_teardown(
+                    test_evict_merge_keeps_hot, teardown_store),
+            cmocka_unit_test_teardown(test_evict_expired_first, teardown_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
