@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Command-line parsing with getopt_long. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+static const char usage[] =
+        "usage: segcached [options]\n"
+        "  --config FILE          load a YAML configuration file\n"
+        "  -o SECTION.OPTION=VAL  override one option (repeatable)\n"
+        "  --memcache ADDR:PORT   memcache listener, or off\n"
+        "  --resp ADDR:PORT       resp (Redis) listener, or off\n"
+        "  --ping ADDR:PORT       ping listener, or off (default off)\n"
+        "  --admin ADDR:PORT      admin listener, or off\n"
+        "  -p PORT                memcache port (memcached's -p)\n"
+        "  -l ADDR                host of the data listeners (not admin)\n"
+        "  -m MB                  store memory in MiB (seg.memory)\n"
+        "  -t N                   worker threads (worker.threads)\n"
+        "  -c N                   max connections (server.max_connections)\n"
+        "  -v                     more logging (repeatable)\n"
+        "  --print-config         print every option, default, description\n"
+        "  --print-stats          print every metric with its description\n"
+        "  --check-config         load the configuration, report, exit\n"
+        "  --version              print the version and exit\n"
+        "  --help                 this text\n"
+        "With no option, segcached runs on its defaults: memcache on\n"
+        "127.0.0.1:11211, resp on 127.0.0.1:6379, admin on 127.0.0.1:9999.\n";
+
+enum {
+    OPT_CONFIG = 256,
+    OPT_MEMCACHE,
+    OPT_RESP,
+    OPT_PING,
+    OPT_ADMIN,
+    OPT_PRINT_CONFIG,
+    OPT_PRINT_STATS,
+    OPT_CHECK_CONFIG,
+    OPT_VERSION,
+    OPT_HELP,
+};
+
+static const struct option longs[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"memcache", required_argument, NULL, OPT_MEMCACHE},
+        {"resp", required_argument, NULL, OPT_RESP},
+        {"ping", required_argument, NULL, OPT_PING},
+        {"admin", required_argument, NULL, OPT_ADMIN},
+        {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+        {"print-stats", no_argument, NULL, OPT_PRINT_STATS},
+        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+};
+
+/* Records "name=value" (or an "-o" argument as it is) for later. */
+static void
+push(struct cli *cli, const char *name, const char *value, const char *unit)
+{
+    if (cli->noverride == CLI_MAX_OVERRIDES) {
+        fprintf(stderr, "segcached: more than %d overrides\n",
+                CLI_MAX_OVERRIDES);
+        exit(EX_USAGE);
+    }
+    char *s = NULL;
+    int rc = name == NULL ? asprintf(&s, "%s", value)
+                          : asprintf(&s, "%s=%s%s", name, value, unit);
+    if (rc < 0) {
+        exit(EX_OSERR);
+    }
+    cli->overrides[cli->noverride++] = s;
+}
+
+static void
+parse_one(struct cli *cli, int c)
+{
+    switch (c) {
+    case OPT_CONFIG:
+        cli->config = optarg;
+        break;
+    case 'o':
+        push(cli, NULL, optarg, "");
+        break;
+    case OPT_MEMCACHE:
+        push(cli, "memcache.listen", optarg, "");
+        break;
+    case OPT_RESP:
+        push(cli, "resp.listen", optarg, "");
+        break;
+    case OPT_PING:
+        push(cli, "ping.listen", optarg, "");
+        break;
+    case OPT_ADMIN:
+        push(cli, "admin.listen", optarg, "");
+        break;
+    case 'p':
+        cli->port = optarg;
+        break;
+    case 'l':
+        cli->host = optarg;
+        break;
+    case 'm':
+        push(cli, "seg.memory", optarg, "MiB");
+        break;
+    case 't':
+        push(cli, "worker.threads", optarg, "");
+        break;
+    case 'c':
+        push(cli, "server.max_connections", optarg, "");
+        break;
+    case 'v':
+        cli->verbose++;
+        break;
+    case OPT_PRINT_CONFIG:
+        cli->print_config = true;
+        break;
+    case OPT_PRINT_STATS:
+        cli->print_stats = true;
+        break;
+    case OPT_CHECK_CONFIG:
+        cli->check_config = true;
+        break;
+    case 'V':
+    case OPT_VERSION:
+        printf("segcached %s\n", SEGCACHED_VERSION);
+        exit(EX_OK);
+    case 'h':
+    case OPT_HELP:
+        fputs(usage, stdout);
+        exit(EX_OK);
+    default:
+        fputs(usage, stderr);
+        exit(EX_USAGE);
+    }
+}
+
+void
+cli_parse(struct cli *cli, int argc, char **argv)
+{
+    memset(cli, 0, sizeof(*cli));
+    int c;
+    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:vVh", longs, NULL)) !=
+            -1) {
+        parse_one(cli, c);
+    }
+    if (optind < argc) {
+        fprintf(stderr, "segcached: unexpected argument: %s\n%s", argv[optind],
+                usage);
+        exit(EX_USAGE);
+    }
+}
+
+void
+cli_free(struct cli *cli)
+{
+    for (size_t i = 0; i < cli->noverride; i++) {
+        free(cli->overrides[i]);
+        cli->overrides[i] = NULL;
+    }
+    cli->noverride = 0;
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Admin thread: operators' connections, periodic jobs and signals. */
+#include "core/admin.h"
+
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mm.h"
+#include "base/notifier.h"
+#include "base/tcp.h"
+#include "base/time.h"
+#include "base/util.h"
+#include "core/conn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define ADMIN_BUF_SIZE 4096
+#define ADMIN_RBUF_MAX (64 * KiB)
+#define ADMIN_WBUF_MAX (16 * MiB)
+
+static admin_metrics_st *metrics;
+static const struct processor *admin_proc;
+static struct event_base *evb;
+static struct timing_wheel *wheel;
+static struct notifier *wake;
+static int listen_fd = -1;
+static int sig_fd = -1;
+static int bound_port;
+static bool stop_req;
+static struct conn *conns;
+static uint64_t next_id = 1;
+static const struct proc_limits limits = {
+        ADMIN_RBUF_MAX, ADMIN_WBUF_MAX, ADMIN_WBUF_MAX};
+
+/* epoll data tags */
+static char listen_tag;
+static char signal_tag;
+static char wake_tag;
+
+rstatus_i
+admin_signals_block(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        return STATUS_ERROR;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return STATUS_OK;
+}
+
+static void
+admin_close(struct conn *c)
+{
+    event_deregister(evb, c->fd);
+    if (admin_proc->error != NULL) {
+        admin_proc->error(c);
+    }
+    tcp_close(c->fd);
+    buf_deinit(&c->rbuf);
+    buf_deinit(&c->wbuf);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    mm_free(&c);
+    DECR(metrics, admin_conn_curr);
+}
+
+/* STATUS_OK when wbuf is empty, EAGAIN when waiting to write, ERROR. */
+static rstatus_i
+admin_flush(struct conn *c)
+{
+    while (!buf_empty(&c->wbuf)) {
+        ssize_t n = tcp_send(c->fd, c->wbuf.rpos, buf_rsize(&c->wbuf));
+        if (n == STATUS_EAGAIN) {
+            event_modify(evb, c->fd, EVENT_WRITE, c);
+            return STATUS_EAGAIN;
+        }
+        if (n < 0) {
+            return STATUS_ERROR;
+        }
+        c->wbuf.rpos += n;
+    }
+    buf_clear(&c->wbuf);
+    event_modify(evb, c->fd, EVENT_READ, c);
+    return STATUS_OK;
+}
+
+static void
+admin_process(struct conn *c)
+{
+    c->now_ms = time_now_ms();
+    if (admin_proc->read(c, &limits) != STATUS_OK) {
+        admin_close(c);
+        return;
+    }
+    if (buf_empty(&c->rbuf)) {
+        buf_clear(&c->rbuf);
+    }
+    rstatus_i st = admin_flush(c);
+    if (st == STATUS_ERROR || (st == STATUS_OK && (c->flags & CONN_CLOSE))) {
+        admin_close(c);
+    }
+}
+
+static void
+admin_read(struct conn *c)
+{
+    if (buf_wsize(&c->rbuf) == 0 &&
+            buf_reserve(&c->rbuf, buf_capacity(&c->rbuf), ADMIN_RBUF_MAX) !=
+                    STATUS_OK) {
+        admin_close(c); /* a request line longer than anything we answer */
+        return;
+    }
+    ssize_t n = tcp_recv(c->fd, c->rbuf.wpos, buf_wsize(&c->rbuf));
+    if (n == STATUS_EAGAIN) {
+        return;
+    }
+    if (n <= 0) {
+        admin_close(c);
+        return;
+    }
+    c->rbuf.wpos += n;
+    admin_process(c);
+}
+
+static void
+admin_accept(void)
+{
+    for (;;) {
+        int fd = tcp_accept(listen_fd);
+        if (fd < 0) {
+            return; /* EAGAIN, or an error retried on the next event */
+        }
+        struct conn *c = mm_zalloc(sizeof(*c));
+        if (c == NULL || buf_init(&c->rbuf, ADMIN_BUF_SIZE) != STATUS_OK ||
+                buf_init(&c->wbuf, ADMIN_BUF_SIZE) != STATUS_OK) {
+            if (c != NULL) {
+                buf_deinit(&c->rbuf);
+            }
+            mm_free(&c);
+            tcp_close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->id = next_id++;
+        c->proc = admin_proc;
+        c->next = conns;
+        if (conns != NULL) {
+            conns->prev = c;
+        }
+        conns = c;
+        event_register(evb, fd, EVENT_READ, c);
+        INCR(metrics, admin_conn_total);
+        INCR(metrics, admin_conn_curr);
+    }
+}
+
+static void
+admin_signal(void)
+{
+    struct signalfd_siginfo si;
+    while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        INCR(metrics, admin_signal);
+        if (si.ssi_signo == SIGHUP) {
+            log_info("SIGHUP: reopening the log file");
+            log_reopen();
+        } else {
+            log_info("%s: shutting down", strsignal((int)si.ssi_signo));
+            stop_req = true;
+        }
+    }
+}
+
+static void
+admin_event(void *arg, uint32_t events)
+{
+    if (arg == &listen_tag) {
+        admin_accept();
+    } else if (arg == &signal_tag) {
+        admin_signal();
+    } else if (arg == &wake_tag) {
+        notifier_drain(wake);
+    } else {
+        struct conn *c = arg;
+        if (events & EVENT_WRITE) {
+            rstatus_i st = admin_flush(c);
+            if (st == STATUS_ERROR ||
+                    (st == STATUS_OK && (c->flags & CONN_CLOSE))) {
+                admin_close(c);
+            } else if (st == STATUS_OK && !buf_empty(&c->rbuf)) {
+                admin_process(c);
+            }
+        } else if (events & (EVENT_READ | EVENT_ERR)) {
+            admin_read(c);
+        }
+    }
+}
+
+rstatus_i
+admin_setup(const admin_options_st *options, admin_metrics_st *m,
+        const struct processor *proc)
+{
+    admin_options_st defaults = {ADMIN_OPTION(INIT_OPTION)};
+    if (options == NULL) {
+        options = &defaults;
+    }
+    metrics = m;
+    admin_proc = proc;
+    stop_req = false;
+    uint64_t now = time_mono_ms();
+    evb = event_base_create(256, admin_event);
+    wheel = timing_wheel_create(option_uint(&options->admin_tick), 1024, now);
+    wake = notifier_create();
+    if (evb == NULL || wheel == NULL || wake == NULL) {
+        log_crit("admin: out of memory at setup");
+        return STATUS_ENOMEM;
+    }
+    event_register(evb, notifier_fd(wake), EVENT_READ, &wake_tag);
+    sigset_t set;
+    pthread_sigmask(SIG_BLOCK, NULL, &set);
+    sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sig_fd >= 0) {
+        event_register(evb, sig_fd, EVENT_READ, &signal_tag);
+    }
+    const char *addr = option_str(&options->admin_listen);
+    if (strcmp(addr, "off") == 0 || addr[0] == '\0') {
+        return STATUS_OK;
+    }
+    struct tcp_addr ta;
+    char err[256];
+    if (tcp_parse_addr(addr, &ta, err, sizeof(err)) != STATUS_OK) {
+        log_crit("admin.listen: %s", err);
+        return STATUS_EINVAL;
+    }
+    listen_fd = tcp_listen(&ta, 128, err, sizeof(err));
+    if (listen_fd < 0) {
+        log_crit("admin listener %s: %s", addr, err);
+        return STATUS_ERROR;
+    }
+    bound_port = tcp_local_port(listen_fd);
+    event_register(evb, listen_fd, EVENT_READ, &listen_tag);
+    log_info("admin listening on %s", addr);
+    return STATUS_OK;
+}
+
+void
+admin_teardown(void)
+{
+    while (conns != NULL) {
+        admin_close(conns);
+    }
+    if (evb != NULL) {
+        if (listen_fd >= 0) {
+            event_deregister(evb, listen_fd);
+        }
+        if (sig_fd >= 0) {
+            event_deregister(evb, sig_fd);
+        }
+        if (wake != NULL) {
+            event_deregister(evb, notifier_fd(wake));
+        }
+    }
+    tcp_close(listen_fd);
+    listen_fd = -1;
+    if (sig_fd >= 0) {
+        close(sig_fd);
+        sig_fd = -1;
+    }
+    event_base_destroy(&evb);
+    timing_wheel_destroy(&wheel);
+    notifier_destroy(&wake);
+    bound_port = 0;
+    metrics = NULL;
+}
+
+rstatus_i
+admin_add_job(uint64_t interval_ms, timer_cb_fn cb, void *arg)
+{
+    return timing_wheel_add(wheel, interval_ms, TIMER_RECURRING, cb, arg);
+}
+
+rstatus_i
+admin_run(void)
+{
+    pthread_setname_np(pthread_self(), "admin");
+    while (!__atomic_load_n(&stop_req, __ATOMIC_ACQUIRE)) {
+        uint64_t now = time_mono_ms();
+        int timeout = timing_wheel_timeout_ms(wheel, now);
+        if (timeout < 0 || timeout > 1000) {
+            timeout = 1000;
+        }
+        event_wait(evb, timeout);
+        INCR(metrics, admin_event_loop);
+        size_t n = timing_wheel_execute(wheel, time_mono_ms());
+        INCR_N(metrics, admin_job_run, n);
+    }
+    return STATUS_OK;
+}
+
+void
+admin_request_stop(void)
+{
+    __atomic_store_n(&stop_req, true, __ATOMIC_RELEASE);
+    if (wake != NULL) {
+        notifier_notify(wake);
+    }
+}
+
+int
+admin_port(void)
+{
+    return bound_port;
+}

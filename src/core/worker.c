@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Worker threads: epoll loop, read -> processor -> write, back-pressure,
+ * idle timeout, and the hand-off rings with the server thread. */
+#include "core/worker.h"
+
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mm.h"
+#include "base/notifier.h"
+#include "base/ring_array.h"
+#include "base/tcp.h"
+#include "base/time.h"
+#include "core/conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SPARE_BUF_MAX 64   /* empty buffers a worker keeps for reuse */
+#define MAX_CPUS      1024 /* largest CPU id accepted in worker.cpus */
+
+struct worker {
+    unsigned id;
+    int cpu; /* -1: not pinned */
+    pthread_t thread;
+    bool started;
+    bool stop; /* set by any thread, read by the worker (atomic) */
+    struct event_base *evb;
+    struct ring_array *new_ring;  /* server -> worker */
+    struct ring_array *term_ring; /* worker -> server */
+    struct notifier *new_notify;  /* wakes the worker */
+    struct notifier *term_notify; /* wakes the server */
+    struct conn *conns;           /* list of connections held */
+    uint64_t nconn;
+    uint64_t nevent;
+    uint64_t now_ms;
+    uint64_t mono_ms;
+    uint64_t last_idle_scan;
+    bool clock_stale;
+    struct conn notify_conn; /* epoll data of the new-connection notifier */
+    struct buf spare[SPARE_BUF_MAX];
+    unsigned nspare;
+};
+
+static struct worker *workers;
+static unsigned nworker;
+static worker_metrics_st *metrics;
+static struct worker_hooks hooks;
+static struct proc_limits limits;
+static size_t buf_size;
+static uint64_t idle_timeout_ms;
+static int nevent;
+
+static void worker_event(void *arg, uint32_t events);
+
+/* ---- buffers lent to connections ---- */
+
+static rstatus_i
+buf_lend(struct worker *w, struct buf *b)
+{
+    if (b->begin != NULL) {
+        return STATUS_OK;
+    }
+    if (w->nspare > 0) {
+        *b = w->spare[--w->nspare];
+        return STATUS_OK;
+    }
+    if (buf_init(b, buf_size) != STATUS_OK) {
+        INCR(metrics, worker_buf_ex);
+        return STATUS_ENOMEM;
+    }
+    return STATUS_OK;
+}
+
+/* Takes an empty buffer back; a grown one is shrunk to the initial size. */
+static void
+buf_reclaim(struct worker *w, struct buf *b)
+{
+    if (b->begin == NULL || !buf_empty(b)) {
+        return;
+    }
+    if (buf_capacity(b) > buf_size) {
+        buf_shrink(b, buf_size);
+    }
+    if (w->nspare < SPARE_BUF_MAX && buf_capacity(b) == buf_size) {
+        buf_clear(b);
+        w->spare[w->nspare++] = *b;
+        memset(b, 0, sizeof(*b));
+    } else {
+        buf_deinit(b);
+        memset(b, 0, sizeof(*b));
+    }
+}
+
+/* ---- connection lifecycle ---- */
+
+static void
+list_add(struct worker *w, struct conn *c)
+{
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    __atomic_store_n(&w->nconn, w->nconn + 1, __ATOMIC_RELAXED);
+}
+
+static void
+list_remove(struct worker *w, struct conn *c)
+{
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    c->next = c->prev = NULL;
+    __atomic_store_n(&w->nconn, w->nconn - 1, __ATOMIC_RELAXED);
+}
+
+static void
+notify(struct worker *w, struct notifier *n)
+{
+    rstatus_i st = notifier_notify(n);
+    if (st != STATUS_OK && st != STATUS_EAGAIN) {
+        (void)w;
+        INCR(metrics, worker_notify_ex);
+    }
+}
+
+/* Gives c back to the server thread, which closes the socket. */
+static void
+conn_close(struct worker *w, struct conn *c)
+{
+    event_deregister(w->evb, c->fd);
+    if (c->proc->error != NULL) {
+        c->proc->error(c);
+    }
+    buf_clear(&c->rbuf);
+    buf_clear(&c->wbuf);
+    buf_reclaim(w, &c->rbuf);
+    buf_reclaim(w, &c->wbuf);
+    list_remove(w, c);
+    INCR(metrics, worker_conn_close);
+    while (ring_array_push(w->term_ring, &c) != STATUS_OK) {
+        /* the server is behind: wake it and let it drain */
+        INCR(metrics, worker_term_full);
+        notify(w, w->term_notify);
+        sched_yield();
+    }
+    notify(w, w->term_notify);
+}
+
+static void
+conn_set_interest(struct worker *w, struct conn *c, uint32_t interest)
+{
+    if (event_modify(w->evb, c->fd, interest, c) != STATUS_OK) {
+        log_warn("conn %" PRIu64 ": cannot change epoll interest", c->id);
+    }
+}
+
+/* ---- read, process, write ---- */
+
+static void conn_process(struct worker *w, struct conn *c);
+
+/* Sends what wbuf holds. Returns STATUS_OK when it is empty, STATUS_EAGAIN
+ * when bytes are left (write interest set), STATUS_ERROR when the peer is
+ * gone. */
+static rstatus_i
+conn_flush(struct worker *w, struct conn *c)
+{
+    struct buf *b = &c->wbuf;
+    while (!buf_empty(b)) {
+        ssize_t n = tcp_send(c->fd, b->rpos, buf_rsize(b));
+        INCR(metrics, worker_write);
+        if (n == STATUS_EAGAIN) {
+            conn_set_interest(w, c, EVENT_WRITE);
+            return STATUS_EAGAIN;
+        }
+        if (n < 0) {
+            return STATUS_ERROR;
+        }
+        b->rpos += n;
+        INCR_N(metrics, worker_write_byte, n);
+    }
+    buf_reclaim(w, b);
+    c->last_ms = w->mono_ms;
+    if (c->proc->write != NULL) {
+        c->proc->write(c);
+    }
+    return STATUS_OK;
+}
+
+static void
+conn_process(struct worker *w, struct conn *c)
+{
+    for (;;) {
+        c->now_ms = w->now_ms;
+        c->flags &= ~CONN_STALLED;
+        if (buf_lend(w, &c->wbuf) != STATUS_OK) {
+            conn_close(w, c);
+            return;
+        }
+        if (c->rbuf.begin != NULL && c->proc->read(c, &limits) != STATUS_OK) {
+            conn_close(w, c);
+            return;
+        }
+        buf_reclaim(w, &c->rbuf);
+        rstatus_i st = conn_flush(w, c);
+        if (st == STATUS_ERROR) {
+            conn_close(w, c);
+            return;
+        }
+        if (st == STATUS_EAGAIN) {
+            if (c->flags & CONN_STALLED) {
+                INCR(metrics, worker_stall);
+            }
+            return; /* resumes on the write event */
+        }
+        if (c->flags & CONN_CLOSE) {
+            conn_close(w, c);
+            return;
+        }
+        if (!(c->flags & CONN_STALLED)) {
+            return;
+        }
+        /* the stalled batch went out at once: parse the rest now */
+    }
+}
+
+static void
+conn_read(struct worker *w, struct conn *c)
+{
+    struct buf *b = &c->rbuf;
+    if (buf_lend(w, b) != STATUS_OK) {
+        conn_close(w, c);
+        return;
+    }
+    if (buf_wsize(b) == 0 &&
+            buf_reserve(b, buf_capacity(b), limits.rbuf_max) != STATUS_OK &&
+            buf_reserve(b, 1, limits.rbuf_max) != STATUS_OK) {
+        /* the processor left a full buffer of an unfinished request */
+        log_debug("conn %" PRIu64 ": read buffer over %zu bytes, closing",
+                c->id, limits.rbuf_max);
+        INCR(metrics, worker_conn_overflow);
+        conn_close(w, c);
+        return;
+    }
+    ssize_t n = tcp_recv(c->fd, b->wpos, buf_wsize(b));
+    if (n == STATUS_EAGAIN) {
+        buf_reclaim(w, b);
+        return;
+    }
+    if (n <= 0) {
+        conn_close(w, c);
+        return;
+    }
+    b->wpos += n;
+    c->last_ms = w->mono_ms;
+    INCR(metrics, worker_read);
+    INCR_N(metrics, worker_read_byte, n);
+    conn_process(w, c);
+}
+
+static void
+conn_write_ready(struct worker *w, struct conn *c)
+{
+    rstatus_i st = conn_flush(w, c);
+    if (st == STATUS_EAGAIN) {
+        return;
+    }
+    if (st != STATUS_OK || (c->flags & CONN_CLOSE)) {
+        conn_close(w, c);
+        return;
+    }
+    conn_set_interest(w, c, EVENT_READ);
+    if (c->flags & CONN_STALLED) {
+        conn_process(w, c);
+    }
+}
+
+static void
+conn_event(struct worker *w, struct conn *c, uint32_t events)
+{
+    if (events & EVENT_WRITE) {
+        conn_write_ready(w, c);
+        return;
+    }
+    if (events & EVENT_READ) {
+        conn_read(w, c); /* a hang-up shows as EOF on recv */
+        return;
+    }
+    if (events & EVENT_ERR) {
+        conn_close(w, c);
+    }
+}
+
+/* ---- hand-off from the server ---- */
+
+static void
+take_new(struct worker *w)
+{
+    struct conn *c;
+    notifier_drain(w->new_notify);
+    while (ring_array_pop(w->new_ring, &c) == STATUS_OK) {
+        c->owner = w;
+        c->last_ms = w->mono_ms;
+        if (event_register(w->evb, c->fd, EVENT_READ, c) != STATUS_OK) {
+            list_add(w, c);
+            conn_close(w, c);
+            continue;
+        }
+        list_add(w, c);
+        INCR(metrics, worker_conn_open);
+    }
+}
+
+/* The notifier's epoll data is w->notify_conn: a conn with no processor
+ * whose owner is the worker, so one callback serves both. */
+static void
+worker_event(void *arg, uint32_t events)
+{
+    struct conn *c = arg;
+    struct worker *w = c->owner;
+    if (w->clock_stale) {
+        /* once per batch of events, and only when there are events */
+        w->now_ms = time_now_ms();
+        w->mono_ms = time_mono_ms();
+        w->clock_stale = false;
+    }
+    __atomic_store_n(&w->nevent, w->nevent + 1, __ATOMIC_RELAXED);
+    if (c->proc == NULL) {
+        take_new(w);
+        return;
+    }
+    conn_event(w, c, events);
+}
+
+static void
+scan_idle(struct worker *w)
+{
+    if (idle_timeout_ms == 0 || w->mono_ms - w->last_idle_scan < 1000) {
+        return;
+    }
+    w->last_idle_scan = w->mono_ms;
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (w->mono_ms - c->last_ms >= idle_timeout_ms) {
+            INCR(metrics, worker_conn_idle);
+            conn_close(w, c);
+        }
+        c = next;
+    }
+}
+
+static void
+close_all(struct worker *w)
+{
+    while (w->conns != NULL) {
+        struct conn *c = w->conns;
+        if (!buf_empty(&c->wbuf)) {
+            /* one last non-blocking attempt to deliver what was answered */
+            ssize_t n = tcp_send(c->fd, c->wbuf.rpos, buf_rsize(&c->wbuf));
+            (void)n;
+        }
+        conn_close(w, c);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "worker%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    if (hooks.start != NULL) {
+        hooks.start(w->id);
+    }
+    w->now_ms = time_now_ms();
+    w->mono_ms = time_mono_ms();
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        w->clock_stale = true;
+        int n = event_wait(w->evb, idle_timeout_ms > 0 ? 1000 : 5000);
+        if (w->clock_stale) { /* timed out: no event read the clock */
+            w->now_ms = time_now_ms();
+            w->mono_ms = time_mono_ms();
+        }
+        INCR(metrics, worker_event_loop);
+        if (n > 0) {
+            INCR_N(metrics, worker_event_total, n);
+        }
+        scan_idle(w);
+        if (hooks.loop != NULL) {
+            hooks.loop(w->id, w->now_ms);
+        }
+    }
+    take_new(w);
+    close_all(w);
+    if (hooks.stop != NULL) {
+        hooks.stop(w->id);
+    }
+    return NULL;
+}
+
+/* ---- setup and control ---- */
+
+static rstatus_i
+worker_init(struct worker *w, unsigned id, int cpu, size_t ring_size)
+{
+    w->id = id;
+    w->cpu = cpu;
+    w->evb = event_base_create(nevent, worker_event);
+    w->new_ring = ring_array_create(sizeof(struct conn *), ring_size);
+    /* the term ring holds every connection a worker may give back at once
+     * without waiting: a burst of closes is common at shutdown */
+    w->term_ring = ring_array_create(sizeof(struct conn *), ring_size * 4);
+    w->new_notify = notifier_create();
+    w->term_notify = notifier_create();
+    if (w->evb == NULL || w->new_ring == NULL || w->term_ring == NULL ||
+            w->new_notify == NULL || w->term_notify == NULL) {
+        return STATUS_ENOMEM;
+    }
+    conn_reset(&w->notify_conn);
+    w->notify_conn.owner = w;
+    w->notify_conn.fd = notifier_fd(w->new_notify);
+    return event_register(
+            w->evb, w->notify_conn.fd, EVENT_READ, &w->notify_conn);
+}
+
+static void
+worker_deinit(struct worker *w)
+{
+    if (w->evb != NULL && w->new_notify != NULL) {
+        event_deregister(w->evb, notifier_fd(w->new_notify));
+    }
+    event_base_destroy(&w->evb);
+    ring_array_destroy(&w->new_ring);
+    ring_array_destroy(&w->term_ring);
+    notifier_destroy(&w->new_notify);
+    notifier_destroy(&w->term_notify);
+    for (unsigned i = 0; i < w->nspare; i++) {
+        buf_deinit(&w->spare[i]);
+    }
+    w->nspare = 0;
+}
+
+static unsigned
+online_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        return (unsigned)CPU_COUNT(&set);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+rstatus_i
+worker_parse_cpus(const char *list, int *cpus, size_t cap, size_t *n, char *err,
+        size_t errlen)
+{
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    *n = 0;
+    const char *p = list;
+    while (*p != '\0') {
+        char *end;
+        errno = 0;
+        long lo = strtol(p, &end, 10);
+        long hi = lo;
+        if (end == p || errno != 0 || lo < 0) {
+            snprintf(err, errlen, "worker.cpus: not a CPU list: %s", list);
+            return STATUS_EINVAL;
+        }
+        if (*end == '-') {
+            p = end + 1;
+            hi = strtol(p, &end, 10);
+            if (end == p || hi < lo) {
+                snprintf(err, errlen, "worker.cpus: bad range in %s", list);
+                return STATUS_EINVAL;
+            }
+        }
+        for (long cpu = lo; cpu <= hi; cpu++) {
+            if (cpu >= MAX_CPUS || !CPU_ISSET((int)cpu, &allowed)) {
+                snprintf(err, errlen,
+                        "worker.cpus: CPU %ld is not available to this "
+                        "process",
+                        cpu);
+                return STATUS_EINVAL;
+            }
+            if (*n == cap) {
+                snprintf(err, errlen, "worker.cpus: more than %zu CPUs", cap);
+                return STATUS_EINVAL;
+            }
+            cpus[(*n)++] = (int)cpu;
+        }
+        p = end;
+        if (*p == ',') {
+            p++;
+        } else if (*p != '\0') {
+            snprintf(err, errlen, "worker.cpus: not a CPU list: %s", list);
+            return STATUS_EINVAL;
+        }
+    }
+    return STATUS_OK;
+}
+
+rstatus_i
+workers_setup(const worker_options_st *options, worker_metrics_st *m,
+        const struct worker_hooks *h)
+{
+    worker_options_st defaults = {WORKER_OPTION(INIT_OPTION)};
+    if (options == NULL) {
+        options = &defaults;
+    }
+    metrics = m;
+    hooks = h != NULL ? *h : (struct worker_hooks){0};
+    nworker = (unsigned)option_uint(&options->worker_threads);
+    if (nworker == 0) {
+        nworker = online_cpus();
+    }
+    buf_size = option_uint(&options->worker_buf_size);
+    limits.rbuf_max = option_uint(&options->worker_rbuf_max);
+    limits.wbuf_high = option_uint(&options->worker_wbuf_high);
+    limits.wbuf_max = option_uint(&options->worker_wbuf_max);
+    idle_timeout_ms = option_uint(&options->worker_idle_timeout);
+    nevent = (int)option_uint(&options->worker_nevent);
+    int cpus[MAX_CPUS];
+    size_t ncpu = 0;
+    char err[256];
+    if (worker_parse_cpus(option_str(&options->worker_cpus), cpus, MAX_CPUS,
+                &ncpu, err, sizeof(err)) != STATUS_OK) {
+        log_crit("%s", err);
+        return STATUS_EINVAL;
+    }
+    workers = mm_zalloc(sizeof(*workers) * nworker);
+    if (workers == NULL) {
+        return STATUS_ENOMEM;
+    }
+    size_t ring = option_uint(&options->worker_ring_size);
+    for (unsigned i = 0; i < nworker; i++) {
+        int cpu = ncpu > 0 ? cpus[i % ncpu] : -1;
+        if (worker_init(&workers[i], i, cpu, ring) != STATUS_OK) {
+            log_crit("cannot set up worker %u", i);
+            return STATUS_ENOMEM;
+        }
+    }
+    log_info("%u workers, buffers %zu bytes (read cap %zu)", nworker, buf_size,
+            limits.rbuf_max);
+    return STATUS_OK;
+}
+
+void
+workers_teardown(void)
+{
+    for (unsigned i = 0; workers != NULL && i < nworker; i++) {
+        worker_deinit(&workers[i]);
+    }
+    mm_free(&workers);
+    nworker = 0;
+    metrics = NULL;
+}
+
+unsigned
+workers_count(void)
+{
+    return nworker;
+}
+
+struct worker *
+worker_get(unsigned id)
+{
+    return id < nworker ? &workers[id] : NULL;
+}
+
+rstatus_i
+workers_start(void)
+{
+    for (unsigned i = 0; i < nworker; i++) {
+        struct worker *w = &workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            log_crit("cannot start worker %u: %s", i, strerror(errno));
+            return STATUS_ERROR;
+        }
+        w->started = true;
+        if (w->cpu >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(w->cpu, &set);
+            int rc = pthread_setaffinity_np(w->thread, sizeof(set), &set);
+            if (rc != 0) {
+                log_warn("worker %u: cannot pin to CPU %d: %s", i, w->cpu,
+                        strerror(rc));
+            } else {
+                log_info("worker %u pinned to CPU %d", i, w->cpu);
+            }
+        }
+    }
+    return STATUS_OK;
+}
+
+void
+workers_stop(void)
+{
+    for (unsigned i = 0; i < nworker; i++) {
+        __atomic_store_n(&workers[i].stop, true, __ATOMIC_RELEASE);
+        notifier_notify(workers[i].new_notify);
+    }
+}
+
+void
+workers_join(void)
+{
+    for (unsigned i = 0; i < nworker; i++) {
+        if (workers[i].started) {
+            pthread_join(workers[i].thread, NULL);
+            workers[i].started = false;
+        }
+    }
+}
+
+rstatus_i
+worker_give(struct worker *w, struct conn *c)
+{
+    if (ring_array_push(w->new_ring, &c) != STATUS_OK) {
+        return STATUS_EFULL;
+    }
+    notify(w, w->new_notify);
+    return STATUS_OK;
+}
+
+rstatus_i
+worker_take_closed(struct worker *w, struct conn **c)
+{
+    return ring_array_pop(w->term_ring, c);
+}
+
+rstatus_i
+worker_take_unserved(struct worker *w, struct conn **c)
+{
+    ASSERT(!w->started); /* the ring's consumer is gone */
+    return ring_array_pop(w->new_ring, c);
+}
+
+int
+worker_term_fd(const struct worker *w)
+{
+    return notifier_fd(w->term_notify);
+}
+
+void
+worker_term_drain(struct worker *w)
+{
+    notifier_drain(w->term_notify);
+}
+
+uint64_t
+worker_nconn(const struct worker *w)
+{
+    return __atomic_load_n(&w->nconn, __ATOMIC_RELAXED);
+}
+
+uint64_t
+worker_nevent(const struct worker *w)
+{
+    return __atomic_load_n(&w->nevent, __ATOMIC_RELAXED);
+}

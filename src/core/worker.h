@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Worker threads: each runs its own epoll loop over the connections the
+ * server thread hands it, optionally pinned to a CPU. A worker knows no
+ * protocol: it reads, runs the connection's processor, and writes.
+ *
+ *   server --(new ring + notifier)--> worker --(term ring + notifier)--> server
+ */
+#pragma once
+
+#include "base/metric.h"
+#include "base/option.h"
+#include "base/status.h"
+#include "base/util.h"
+#include "core/processor.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* clang-format off */
+/*          name                type          default  description */
+#define WORKER_OPTION(ACTION)                                                  \
+    ACTION( worker_threads,     OPTION_UINT,  0,       "worker threads (0: one per CPU)"            ) \
+    ACTION( worker_cpus,        OPTION_STR,   "",      "CPU ids to pin workers to, e.g. 0,1 (empty: no pinning)") \
+    ACTION( worker_nevent,      OPTION_UINT,  1024,    "most events handled per epoll wait"         ) \
+    ACTION( worker_ring_size,   OPTION_UINT,  1024,    "new-connection ring slots per worker"       ) \
+    ACTION( worker_buf_size,    OPTION_SIZE,  16 * KiB, "initial size of a connection buffer"       ) \
+    ACTION( worker_rbuf_max,    OPTION_SIZE,  2 * MiB, "most a read buffer may grow to"             ) \
+    ACTION( worker_wbuf_high,   OPTION_SIZE,  1 * MiB, "stop parsing while a write buffer holds more") \
+    ACTION( worker_wbuf_max,    OPTION_SIZE,  64 * MiB, "most a write buffer may grow to"            ) \
+    ACTION( worker_idle_timeout, OPTION_DURATION, 0,   "close connections idle this long (0: never)")
+
+/*          name                   type            description */
+#define WORKER_METRIC(ACTION)                                                  \
+    ACTION( worker_event_total,    METRIC_COUNTER, "# events handled by workers"       ) \
+    ACTION( worker_event_loop,     METRIC_COUNTER, "# epoll waits that returned"        ) \
+    ACTION( worker_read,           METRIC_COUNTER, "# recv calls that returned data"    ) \
+    ACTION( worker_write,          METRIC_COUNTER, "# send calls"                       ) \
+    ACTION( worker_read_byte,      METRIC_COUNTER, "# bytes read from clients"          ) \
+    ACTION( worker_write_byte,     METRIC_COUNTER, "# bytes written to clients"         ) \
+    ACTION( worker_conn_open,      METRIC_COUNTER, "# connections taken from the server") \
+    ACTION( worker_conn_close,     METRIC_COUNTER, "# connections given back"           ) \
+    ACTION( worker_conn_idle,      METRIC_COUNTER, "# connections closed for idleness"  ) \
+    ACTION( worker_conn_overflow,  METRIC_COUNTER, "# connections closed: read buffer over its cap") \
+    ACTION( worker_stall,          METRIC_COUNTER, "# times reading paused for a full write buffer") \
+    ACTION( worker_buf_ex,         METRIC_COUNTER, "# buffer allocation failures"       ) \
+    ACTION( worker_notify_ex,      METRIC_COUNTER, "# notifier errors"                  ) \
+    ACTION( worker_term_full,      METRIC_COUNTER, "# times the term ring was full"     )
+/* clang-format on */
+
+typedef struct {
+    WORKER_OPTION(DECLARE_OPTION)
+} worker_options_st;
+
+typedef struct {
+    WORKER_METRIC(DECLARE_METRIC)
+} worker_metrics_st;
+
+/* Called in each worker thread: at start, once per event batch after every
+ * reply of the batch is in a write buffer (the storage's quiescent point),
+ * and at stop. Any may be NULL. */
+struct worker_hooks {
+    void (*start)(unsigned id);
+    void (*loop)(unsigned id, uint64_t now_ms);
+    void (*stop)(unsigned id);
+};
+
+struct conn;
+struct worker;
+
+/* Creates n workers (not started). cpus: parsed CPU list or NULL. */
+rstatus_i workers_setup(const worker_options_st *options,
+        worker_metrics_st *metrics, const struct worker_hooks *hooks);
+void workers_teardown(void); /* after workers_join */
+unsigned workers_count(void);
+struct worker *worker_get(unsigned id);
+/* Starts every worker thread. */
+rstatus_i workers_start(void);
+/* Asks every worker to close its connections and stop; any thread. */
+void workers_stop(void);
+void workers_join(void);
+
+/* Server thread only: hands c to w. STATUS_EFULL when w's ring is full
+ * (c is still the caller's). */
+rstatus_i worker_give(struct worker *w, struct conn *c);
+/* Server thread only: takes one closed connection back from w.
+ * STATUS_EEMPTY when there is none. */
+rstatus_i worker_take_closed(struct worker *w, struct conn **c);
+/* After workers_join only: takes a connection handed to w that w never
+ * started serving. STATUS_EEMPTY when there is none. */
+rstatus_i worker_take_unserved(struct worker *w, struct conn **c);
+/* The fd the server thread waits on for closed connections from w. */
+int worker_term_fd(const struct worker *w);
+/* Drains w's term notifier; server thread only. */
+void worker_term_drain(struct worker *w);
+
+/* Connections w holds now (a relaxed snapshot), for stats. */
+uint64_t worker_nconn(const struct worker *w);
+uint64_t worker_nevent(const struct worker *w);
+
+/* Parses "0,1,3" or "0-3" into ids; STATUS_EINVAL with a reason in err for
+ * bad syntax or a CPU this process may not run on. */
+rstatus_i worker_parse_cpus(const char *list, int *cpus, size_t cap, size_t *n,
+        char *err, size_t errlen);

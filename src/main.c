@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* segcached: command line, configuration, setup in dependency order, run,
+ * and an orderly shutdown on SIGTERM/SIGINT. */
+#include "base/log.h"
+#include "base/option.h"
+#include "base/tcp.h"
+#include "cli.h"
+#include "core/admin.h"
+#include "core/server.h"
+#include "core/worker.h"
+#include "processor/admin.h"
+#include "processor/ping.h"
+#include "setting.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+
+#define FD_RESERVE   64 /* descriptors beyond connections: listeners, epoll */
+#define MAX_LISTENER 8
+
+static void die(int code, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3), noreturn));
+
+/* One clear line on stderr, then exit with a sysexits.h code. */
+static void
+die(int code, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    fprintf(stderr, "segcached: ");
+    vfprintf(stderr, fmt, args);
+    fprintf(stderr, "\n");
+    va_end(args);
+    exit(code);
+}
+
+/* Replaces host and/or port of "host:port" / "[v6]:port"; NULL keeps. */
+static rstatus_i
+rewrite_addr(const char *spec, const char *host, const char *port, char *out,
+        size_t cap)
+{
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL) {
+        return STATUS_EINVAL;
+    }
+    int hlen = (int)(colon - spec);
+    char h[256];
+    if (host != NULL) {
+        int v6 = strchr(host, ':') != NULL && host[0] != '[';
+        snprintf(h, sizeof(h), v6 ? "[%s]" : "%s", host);
+    } else {
+        snprintf(h, sizeof(h), "%.*s", hlen, spec);
+    }
+    int n = snprintf(out, cap, "%s:%s", h, port != NULL ? port : colon + 1);
+    return n > 0 && (size_t)n < cap ? STATUS_OK : STATUS_EINVAL;
+}
+
+static void
+apply_host_port(const struct cli *cli)
+{
+    struct option *ls[] = {&setting.listen.memcache_listen,
+            &setting.listen.resp_listen, &setting.listen.ping_listen};
+    for (size_t i = 0; i < ARRAY_SIZE(ls); i++) {
+        const char *spec = option_str(ls[i]);
+        const char *port = i == 0 ? cli->port : NULL;
+        if (strcmp(spec, "off") == 0 || (cli->host == NULL && port == NULL)) {
+            continue;
+        }
+        char addr[300], err[256], name[64];
+        if (rewrite_addr(spec, cli->host, port, addr, sizeof(addr)) !=
+                        STATUS_OK ||
+                option_set(setting_options(), SETTING_NOPT,
+                        option_dotted_name(ls[i], name, sizeof(name)), addr,
+                        err, sizeof(err)) != STATUS_OK) {
+            die(EX_USAGE, "bad -l/-p for %s", name);
+        }
+    }
+}
+
+static void
+load_config(struct cli *cli)
+{
+    char err[512];
+    if (cli->config != NULL &&
+            option_load_file(setting_options(), SETTING_NOPT, cli->config, err,
+                    sizeof(err)) != STATUS_OK) {
+        die(EX_CONFIG, "%s", err);
+    }
+    for (size_t i = 0; i < cli->noverride; i++) {
+        if (option_set_assignment(setting_options(), SETTING_NOPT,
+                    cli->overrides[i], err, sizeof(err)) != STATUS_OK) {
+            die(EX_USAGE, "%s", err);
+        }
+    }
+    apply_host_port(cli);
+}
+
+static log_level_e
+config_log_level(const struct cli *cli)
+{
+    log_level_e level;
+    if (log_level_parse(option_str(&setting.log.log_level), &level) !=
+            STATUS_OK) {
+        die(EX_CONFIG, "log.level: not a level: %s",
+                option_str(&setting.log.log_level));
+    }
+    int l = (int)level + cli->verbose;
+    return (log_level_e)(l > LOG_VERB ? LOG_VERB : l);
+}
+
+/* Builds the data listeners from the configuration; exits on a bad one. */
+static unsigned
+make_listeners(struct listener *ls)
+{
+    const struct {
+        const char *name;
+        const struct option *opt;
+        const struct processor *proc;
+    } table[] = {
+            {"ping", &setting.listen.ping_listen, &proc_ping},
+    };
+    unsigned n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+        const char *spec = option_str(table[i].opt);
+        if (strcmp(spec, "off") == 0 || spec[0] == '\0') {
+            continue;
+        }
+        char err[256], msg[512];
+        if (tcp_parse_addr(spec, &ls[n].addr, err, sizeof(err)) != STATUS_OK) {
+            snprintf(msg, sizeof(msg), "%s.listen: %s", table[i].name, err);
+            die(EX_CONFIG, "%s", msg);
+        }
+        ls[n].name = table[i].name;
+        ls[n].proc = table[i].proc;
+        n++;
+    }
+    return n;
+}
+
+/* Raises the open-file limit to fit max_connections, as far as allowed. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)option_uint(&setting.server.server_max_connections) +
+                  FD_RESERVE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = want;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        if (setrlimit(RLIMIT_NOFILE, &(struct rlimit){want, want}) != 0) {
+            getrlimit(RLIMIT_NOFILE, &rl);
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
+        log_warn("open-file limit %ju is below max_connections + %d; "
+                 "connections past it will be refused",
+                (uintmax_t)rl.rlim_cur, FD_RESERVE);
+    }
+}
+
+static void
+refresh_job(void *arg)
+{
+    (void)arg;
+    stats_refresh();
+}
+
+static const struct admin_source admin_source = {
+        .stats = stats_print_text,
+        .metrics = stats_print_prometheus,
+        .reset = stats_reset,
+};
+
+static void
+setup(struct listener *ls, unsigned *n)
+{
+    admin_signals_block();
+    if (stats_setup() != STATUS_OK) {
+        die(EX_OSERR, "%s", "out of memory for metrics");
+    }
+    if (workers_setup(&setting.worker, &stats.worker, NULL) != STATUS_OK) {
+        die(EX_CONFIG, "%s", "cannot set up workers (see log)");
+    }
+    *n = make_listeners(ls);
+    if (server_setup(&setting.server, &stats.server, ls, *n) != STATUS_OK) {
+        die(EX_OSERR, "%s", "cannot listen (see log)");
+    }
+    proc_admin_setup(&admin_source);
+    if (admin_setup(&setting.admin, &stats.admin, &proc_admin) != STATUS_OK) {
+        die(EX_OSERR, "%s", "cannot set up the admin port (see log)");
+    }
+    admin_add_job(1000, refresh_job, NULL);
+}
+
+static void
+teardown(void)
+{
+    server_stop_accepting();
+    workers_stop();
+    workers_join();
+    server_stop();
+    admin_teardown();
+    server_teardown();
+    workers_teardown();
+    stats_teardown();
+    option_free(setting_options(), SETTING_NOPT);
+    log_info("segcached stopped");
+    log_teardown();
+}
+
+int
+main(int argc, char **argv)
+{
+    struct cli cli;
+    cli_parse(&cli, argc, argv);
+    load_config(&cli);
+    log_level_e level = config_log_level(&cli);
+    if (cli.print_config) {
+        option_print_all(stdout, setting_options(), SETTING_NOPT);
+        return EX_OK;
+    }
+    if (cli.print_stats) {
+        stats_describe(stdout);
+        return EX_OK;
+    }
+    struct listener ls[MAX_LISTENER];
+    if (cli.check_config) {
+        make_listeners(ls);
+        printf("segcached: configuration OK\n");
+        return EX_OK;
+    }
+    cli_free(&cli);
+    if (log_setup(level, option_str(&setting.log.log_file)) != STATUS_OK) {
+        die(EX_CANTCREAT, "cannot open log file %s",
+                option_str(&setting.log.log_file));
+    }
+    raise_nofile();
+    unsigned n = 0;
+    setup(ls, &n);
+    if (workers_start() != STATUS_OK || server_start() != STATUS_OK) {
+        die(EX_OSERR, "%s", "cannot start threads");
+    }
+    log_info("segcached %s ready: %u workers", SEGCACHED_VERSION,
+            workers_count());
+    admin_run();
+    teardown();
+    return EX_OK;
+}

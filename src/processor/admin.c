@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Admin processor: operators' text commands and HTTP GET /metrics. */
+#include "processor/admin.h"
+
+#include "core/admin.h"
+#include "core/conn.h"
+#include "protocol/admin/admin.h"
+
+#include <string.h>
+
+static struct admin_source source;
+
+void
+proc_admin_setup(const struct admin_source *s)
+{
+    source = *s;
+}
+
+static rstatus_i
+append_str(struct buf *b, size_t max, const char *s)
+{
+    return buf_append(b, s, strlen(s), max);
+}
+
+static rstatus_i
+text_command(struct conn *c, const struct admin_request *req, size_t max)
+{
+    struct buf *w = &c->wbuf;
+    if (bstring_equal_cstr(&req->verb, "stats")) {
+        if (bstring_equal_cstr(&req->arg, "reset")) {
+            if (source.reset != NULL) {
+                source.reset();
+            }
+            return append_str(w, max, "RESET\r\n");
+        }
+        rstatus_i st = source.stats(w, max, &req->arg);
+        if (st == STATUS_EINVAL) {
+            return append_str(w, max, "CLIENT_ERROR unknown stats group\r\n");
+        }
+        return st != STATUS_OK ? st : append_str(w, max, "END\r\n");
+    }
+    if (bstring_equal_cstr(&req->verb, "version")) {
+        return append_str(w, max, "VERSION " SEGCACHED_VERSION "\r\n");
+    }
+    if (bstring_equal_cstr(&req->verb, "quit")) {
+        c->flags |= CONN_CLOSE;
+        return STATUS_OK;
+    }
+    if (bstring_equal_cstr(&req->verb, "shutdown")) {
+        admin_request_stop();
+        c->flags |= CONN_CLOSE;
+        return append_str(w, max, "OK\r\n");
+    }
+    if (req->verb.len == 0) {
+        return STATUS_OK; /* an empty line, as a telnet user sends */
+    }
+    return append_str(w, max,
+            "CLIENT_ERROR unknown command (try stats, version, quit)\r\n");
+}
+
+static rstatus_i
+http_request(struct conn *c, const struct admin_request *req, size_t max)
+{
+    struct buf *w = &c->wbuf;
+    c->flags |= CONN_CLOSE;
+    if (!bstring_equal_cstr(&req->verb, "GET")) {
+        return admin_compose_http(w, max, 405, "Method Not Allowed",
+                "text/plain", "only GET\n", 9);
+    }
+    if (!bstring_equal_cstr(&req->arg, "/metrics")) {
+        return admin_compose_http(
+                w, max, 404, "Not Found", "text/plain", "try /metrics\n", 13);
+    }
+    /* the body first: the head carries its length */
+    struct buf body = {0};
+    if (buf_init(&body, 64 * 1024) != STATUS_OK) {
+        return STATUS_ENOMEM;
+    }
+    rstatus_i st = source.metrics(&body, max);
+    if (st == STATUS_OK) {
+        st = admin_compose_http(w, max, 200, "OK",
+                "text/plain; version=0.0.4; charset=utf-8", body.rpos,
+                buf_rsize(&body));
+    }
+    buf_deinit(&body);
+    return st;
+}
+
+static rstatus_i
+admin_read(struct conn *c, const struct proc_limits *limits)
+{
+    while (!buf_empty(&c->rbuf) && !(c->flags & CONN_CLOSE)) {
+        struct admin_request req;
+        admin_parse_e p = admin_parse_req(&req, &c->rbuf);
+        if (p == ADMIN_PARSE_UNFIN) {
+            return STATUS_OK;
+        }
+        if (p == ADMIN_PARSE_EOVERSIZE) {
+            buf_clear(&c->rbuf);
+            c->flags |= CONN_CLOSE;
+            return append_str(&c->wbuf, limits->wbuf_max,
+                    "CLIENT_ERROR line too long\r\n");
+        }
+        rstatus_i st = req.type == ADMIN_REQ_HTTP
+                               ? http_request(c, &req, limits->wbuf_max)
+                               : text_command(c, &req, limits->wbuf_max);
+        if (st != STATUS_OK) {
+            return st;
+        }
+    }
+    return STATUS_OK;
+}
+
+const struct processor proc_admin = {
+        .name = "admin",
+        .read = admin_read,
+        .write = NULL,
+        .error = NULL,
+};

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Parse and compose for the admin protocol (text lines and HTTP GET). */
+#include "protocol/admin/admin.h"
+
+#include "base/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *
+skip_spaces(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    return p;
+}
+
+static const char *
+word_end(const char *p, const char *end)
+{
+    while (p < end && *p != ' ' && *p != '\t') {
+        p++;
+    }
+    return p;
+}
+
+static int
+is_http_line(const char *p, const char *end)
+{
+    size_t len = (size_t)(end - p);
+    return len >= 14 && memcmp(end - 8, "HTTP/1.", 7) == 0 &&
+           (memcmp(p, "GET ", 4) == 0 || memcmp(p, "HEAD ", 5) == 0);
+}
+
+static admin_parse_e
+parse_http(struct admin_request *req, struct buf *b, const char *line_end)
+{
+    size_t n = buf_rsize(b);
+    const char *head_end = memmem(b->rpos, n, "\r\n\r\n", 4);
+    size_t sep = 4;
+    if (head_end == NULL) {
+        head_end = memmem(b->rpos, n, "\n\n", 2);
+        sep = 2;
+    }
+    if (head_end == NULL) {
+        return n >= ADMIN_HTTP_MAX ? ADMIN_PARSE_EOVERSIZE : ADMIN_PARSE_UNFIN;
+    }
+    const char *p = b->rpos;
+    const char *m_end = word_end(p, line_end);
+    const char *path = skip_spaces(m_end, line_end);
+    const char *path_end = word_end(path, line_end);
+    req->type = ADMIN_REQ_HTTP;
+    req->verb = bstring_of(p, (size_t)(m_end - p));
+    req->arg = bstring_of(path, (size_t)(path_end - path));
+    req->http_minor = line_end[-1] - '0';
+    b->rpos = (char *)head_end + sep;
+    return ADMIN_PARSE_OK;
+}
+
+admin_parse_e
+admin_parse_req(struct admin_request *req, struct buf *b)
+{
+    size_t n = buf_rsize(b);
+    const char *nl = memchr(b->rpos, '\n', size_min(n, ADMIN_HTTP_MAX));
+    if (nl == NULL) {
+        return n >= ADMIN_LINE_MAX ? ADMIN_PARSE_EOVERSIZE : ADMIN_PARSE_UNFIN;
+    }
+    const char *end = nl;
+    if (end > b->rpos && end[-1] == '\r') {
+        end--;
+    }
+    if (is_http_line(b->rpos, end)) {
+        return parse_http(req, b, end);
+    }
+    if ((size_t)(nl - b->rpos) >= ADMIN_LINE_MAX) {
+        return ADMIN_PARSE_EOVERSIZE;
+    }
+    const char *p = skip_spaces(b->rpos, end);
+    const char *v_end = word_end(p, end);
+    const char *arg = skip_spaces(v_end, end);
+    const char *arg_end = end;
+    while (arg_end > arg && (arg_end[-1] == ' ' || arg_end[-1] == '\t')) {
+        arg_end--;
+    }
+    req->type = ADMIN_REQ_TEXT;
+    req->verb = bstring_of(p, (size_t)(v_end - p));
+    req->arg = bstring_of(arg, (size_t)(arg_end - arg));
+    req->http_minor = 0;
+    b->rpos = (char *)nl + 1;
+    return ADMIN_PARSE_OK;
+}
+
+rstatus_i
+admin_compose_http(struct buf *b, size_t max, int code, const char *reason,
+        const char *content_type, const char *body, size_t body_len)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n",
+            code, reason, content_type, body_len);
+    if (n < 0 || (size_t)n >= sizeof(head)) {
+        return STATUS_EINVAL;
+    }
+    if (buf_append(b, head, (size_t)n, max) != STATUS_OK) {
+        return STATUS_ENOMEM;
+    }
+    if (body_len > 0) {
+        return buf_append(b, body, body_len, max);
+    }
+    return STATUS_OK;
+}
