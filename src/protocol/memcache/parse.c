@@ -842,6 +842,7 @@ memcache_parse_e
 memcache_parse_value(
         struct memcache_request *req, struct buf *b, struct bstring *chunk)
 {
+    ASSERT(req->value_left > 0);
     *chunk = bstring_of(b->rpos, 0);
     if (req->value_left > 2) {
         size_t take = size_min(buf_rsize(b), req->value_left - 2);

@@ -660,6 +660,74 @@ test_parse_malformed(void **state)
     }
 }
 
+/* The same outcome when the input arrives one byte at a time: refusals
+ * consume the same bytes and swallowing goes on across reads. */
+static void
+outcomes_bytewise(struct memcache_request *req, const char *wire, size_t n,
+        char *out, size_t cap)
+{
+    struct buf b;
+    buf_from(&b, wire, 0, n);
+    out[0] = '\0';
+    size_t swallow = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n) {
+            buf_append(&b, wire + i, 1, BUF_MAX);
+        }
+        if (swallow > 0) {
+            req->swallow = swallow;
+            swallow = memcache_parse_swallow(req, &b);
+        }
+        while (swallow == 0 && !buf_empty(&b)) {
+            memcache_parse_e st = memcache_parse_req(req, &b);
+            if (st == MEMCACHE_PARSE_UNFIN && i < n) {
+                break;
+            }
+            const char *what = "BINARY";
+            char tmp[256];
+            if (st == MEMCACHE_PARSE_OK) {
+                snprintf(tmp, sizeof(tmp), "OK:%s",
+                        memcache_req_type_str(req->type));
+                what = tmp;
+            } else if (st == MEMCACHE_PARSE_UNFIN) {
+                what = "UNFIN";
+            } else if (st != MEMCACHE_PARSE_EBINARY) {
+                what = req->noreply ? "-" : memcache_error_str(req->error);
+            }
+            if (out[0] != '\0') {
+                strncat(out, "|", cap - strlen(out) - 1);
+            }
+            strncat(out, what, cap - strlen(out) - 1);
+            swallow = req->swallow;
+            if (st == MEMCACHE_PARSE_UNFIN || st == MEMCACHE_PARSE_EBINARY) {
+                i = n; /* done: the input ends inside a request */
+                break;
+            }
+        }
+    }
+    if (swallow > 0) {
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "|swallow %zu", swallow);
+        strncat(out, tmp, cap - strlen(out) - 1);
+    }
+    buf_deinit(&b);
+}
+
+static void
+test_parse_malformed_bytewise(void **state)
+{
+    struct memcache_request *req = *state;
+    for (size_t i = 0; i < ARRAY_SIZE(malformed); i++) {
+        char out[512];
+        const char *wire = malformed[i].wire;
+        outcomes_bytewise(req, wire, strlen(wire), out, sizeof(out));
+        if (strcmp(out, malformed[i].expect) != 0) {
+            fail_msg("case %zu: %s\n  got    %s\n  expect %s", i, wire, out,
+                    malformed[i].expect);
+        }
+    }
+}
+
 /* A NUL ends the line, as in memcached's C-string tokenizer. */
 static void
 test_parse_nul_ends_line(void **state)
@@ -971,6 +1039,8 @@ main(void)
             cmocka_unit_test(test_parse_base64_decoder),
             cmocka_unit_test_setup_teardown(
                     test_parse_malformed, setup_req, teardown_req),
+            cmocka_unit_test_setup_teardown(
+                    test_parse_malformed_bytewise, setup_req, teardown_req),
             cmocka_unit_test_setup_teardown(
                     test_parse_nul_ends_line, setup_req, teardown_req),
             cmocka_unit_test_setup_teardown(
