@@ -43,8 +43,8 @@ memcache_error_len(memcache_error_e err)
 void
 memcache_request_reset(struct memcache_request *req)
 {
-    /* key_buf needs no clearing: only key views point into it */
-    memset(req, 0, offsetof(struct memcache_request, key_buf));
+    /* arg and key_buf need no clearing: narg and key say what is valid */
+    memset(req, 0, offsetof(struct memcache_request, arg));
     req->meta.delta = 1;
 }
 

@@ -153,11 +153,13 @@ struct memcache_request {
     size_t need;
     size_t swallow;    /* bytes after the line still to drop (see parse.h) */
     size_t value_left; /* streaming: value bytes not taken yet (parse.h) */
-    uint8_t narg;      /* stats, slabs, lru, lru_crawler, watch, shutdown */
-    struct bstring arg[MEMCACHE_ARG_MAX];
     struct memcache_meta meta;
     uint8_t bin_opcode; /* binary request: opcode and opaque, when sent */
     uint32_t bin_opaque;
+    uint8_t narg; /* stats, slabs, lru, lru_crawler, watch, shutdown */
+    /* memcache_request_reset clears only the fields above: the ones below
+     * are read up to narg, or through key */
+    struct bstring arg[MEMCACHE_ARG_MAX];
     char key_buf[MEMCACHE_KEY_MAXLEN]; /* a decoded base64 key */
 };
 
