@@ -518,7 +518,8 @@ meta_decode_key(struct memcache_request *req)
     return true;
 }
 
-/* One flag token. Returns MEMCACHE_ERR_NONE, or the error memcached's
+/* One flag token (a flat switch over the flag letters). Returns
+ * MEMCACHE_ERR_NONE, or the error memcached's
  * flag pre-parse reports for it; *stop says it stops at this flag (an
  * unknown or repeated flag) rather than reading on, where a later bad
  * token would replace the message. */

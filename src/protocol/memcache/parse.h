@@ -24,6 +24,11 @@
  *             consumed. Refuse it (memcache_compose_binary_refusal) and
  *             close: the text parser cannot find where it ends.
  *
+ * The views in req (key, value, keys, opaque, arguments) point into b,
+ * consumed bytes included: they stay valid until b is shifted, grown or
+ * cleared, so a processor can still use the key of a refused set (to drop
+ * the old value, as memcached does) before it reads more.
+ *
  * Limits come from memcache_parse_setup (defaults without it). Any worker
  * thread may parse; setup and teardown run before and after them. */
 #pragma once
