@@ -7,6 +7,8 @@
 #include "protocol/resp/compose.h"
 #include "protocol/resp/request.h"
 
+#include "base/util.h"
+
 #include <string.h>
 
 #define RESP_CMD_FLAG_NAME(_name, _str) _str,
@@ -212,6 +214,7 @@ const struct resp_command *
 resp_command_check(
         struct resp_writer *w, const struct resp_arg *argv, uint32_t argc)
 {
+    ASSERT(argc >= 1);
     const struct resp_command *cmd = resp_command_lookup(argv, argc);
     if (cmd == NULL) {
         const struct resp_command *base =

@@ -21,7 +21,9 @@ typedef enum {
     RESP_PROTO_3 = 3, /* after HELLO 3 */
 } resp_proto_e;
 
-/* Where replies go. The caller owns buf; max caps its growth. */
+/* Where replies go. The caller owns buf; max caps its growth (room is
+ * checked for the longest header a reply can have, so a reply within about
+ * 20 bytes of max may be refused). */
 struct resp_writer {
     struct buf *buf;
     size_t max;

@@ -321,8 +321,9 @@ mbulk_continue(struct resp_request *req, struct buf *b)
             req->need = end;
             return RESP_PARSE_UNFIN;
         }
-        if (resp_request_argv_reserve(req, (uint64_t)req->argc + 1) !=
-                STATUS_OK) {
+        if (req->argc == req->nalloc &&
+                resp_request_argv_reserve(req, (uint64_t)req->argc + 1) !=
+                        STATUS_OK) {
             return mbulk_refuse(req, b, RESP_PARSE_ENOMEM, ERR_NOMEM_ARGV);
         }
         req->argv[req->argc].off = req->off;
@@ -480,8 +481,9 @@ inline_split(struct resp_request *req, char *line, const char *end)
         if ((uint64_t)req->argc >= resp_limits.max_args) {
             return RESP_PARSE_EOVERSIZE;
         }
-        if (resp_request_argv_reserve(req, (uint64_t)req->argc + 1) !=
-                STATUS_OK) {
+        if (req->argc == req->nalloc &&
+                resp_request_argv_reserve(req, (uint64_t)req->argc + 1) !=
+                        STATUS_OK) {
             return RESP_PARSE_ENOMEM;
         }
         char *w = line + (p - line);
