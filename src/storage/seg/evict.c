@@ -58,7 +58,7 @@ rank(evict_policy_e p, uint32_t sid)
     case EVICT_UTIL:
         return (uint64_t)__atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
     default:
-        return s->seq;
+        return __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
     }
 }
 
@@ -149,8 +149,9 @@ merge_claim(struct merge *mg)
         first = tb->first;
         bool two = first != SEG_NIL && heap.segs[first].next != SEG_NIL &&
                    candidate(first) && candidate(heap.segs[first].next);
-        if (two && heap.segs[first].seq < best_age) {
-            best_age = heap.segs[first].seq;
+        uint64_t seq = __atomic_load_n(&heap.segs[first].seq, __ATOMIC_RELAXED);
+        if (two && seq < best_age) {
+            best_age = seq;
             best = b;
         }
         seg_unlock(&tb->lock);
@@ -264,13 +265,14 @@ merge_dst_init(struct merge *mg)
     d->cas_base = first->cas_base;
     d->exp_base = first->exp_base;
     d->create_ms = 0;
-    d->seq = 0;
+    uint64_t seq = 0;
     for (uint32_t i = 0; i < mg->n; i++) {
         const struct seg *src = &heap.segs[mg->src[i]];
         d->create_ms =
                 src->create_ms > d->create_ms ? src->create_ms : d->create_ms;
-        d->seq = src->seq > d->seq ? src->seq : d->seq;
+        seq = src->seq > seq ? src->seq : seq;
     }
+    __atomic_store_n(&d->seq, seq, __ATOMIC_RELAXED);
     __atomic_store_n(&d->max_exp, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->write_offset, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->w_ref, 0, __ATOMIC_RELAXED);
@@ -295,7 +297,7 @@ merge_finish(struct merge *mg)
         if (d->prev != SEG_NIL) {
             heap.segs[d->prev].next = mg->dst;
         } else {
-            tb->first = mg->dst;
+            __atomic_store_n(&tb->first, mg->dst, __ATOMIC_RELAXED);
         }
         heap.segs[at].prev = mg->dst;
         tb->n_seg++;

@@ -60,9 +60,11 @@ seg_unlock(uint8_t *l)
  * A registered thread's slot holds the global epoch it entered at, or
  * OFFLINE. It goes online lazily at its first operation after a quiescent
  * point; a segment retired at stamp E comes back once every slot is OFFLINE
- * or >= E. The enter store and the reclaimer's scan are each followed by a
- * seq_cst fence (store-buffering pattern): either the reclaimer sees the
- * thread online, or the thread sees the entries already unlinked. */
+ * or >= E. The enter store and the reclaimer's scan are each ordered by a
+ * seq_cst read-modify-write (store-buffering pattern): either the reclaimer
+ * sees the thread online, or the thread sees the entries already unlinked.
+ * A thread going quiescent stores OFFLINE with release, which orders its
+ * reads of a segment before the segment's reuse. */
 
 #define OFFLINE UINT64_MAX
 
@@ -127,8 +129,10 @@ epoch_enter(void)
         return;
     }
     uint64_t e = __atomic_load_n(&global_epoch, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&my_slot->epoch, e, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* a seq_cst exchange: a full barrier (locked xchg on x86), so the
+     * hash loads that follow cannot pass it; TSan understands it where it
+     * does not understand fences */
+    __atomic_exchange_n(&my_slot->epoch, e, __ATOMIC_SEQ_CST);
 }
 
 void
@@ -148,7 +152,7 @@ epoch_retire_stamp(void)
 bool
 epoch_passed(uint64_t stamp)
 {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&global_epoch, 0, __ATOMIC_SEQ_CST); /* barrier */
     for (size_t i = 0; i < STORAGE_THREADS_MAX; i++) {
         if (!__atomic_load_n(&slots[i].used, __ATOMIC_ACQUIRE)) {
             continue;

@@ -61,13 +61,13 @@ struct seg {
     uint64_t exp_base;
     uint64_t max_exp; /* atomic max of item expiries; UINT64_MAX: never */
     uint64_t create_ms;
-    uint64_t seq; /* opening order: FIFO age without clock ties */
+    uint64_t seq; /* atomic; opening order: FIFO age without clock ties */
     uint64_t retire_epoch;
 };
 
 struct ttl_bucket {
     uint8_t lock;
-    uint32_t first; /* oldest */
+    uint32_t first; /* oldest; written atomically: merge peeks unlocked */
     uint32_t last;
     uint32_t active; /* atomic: the open segment, or SEG_NIL */
     uint32_t n_seg;

@@ -185,7 +185,7 @@ chain_append_locked(struct ttl_bucket *tb, uint32_t sid)
     if (tb->last != SEG_NIL) {
         heap.segs[tb->last].next = sid;
     } else {
-        tb->first = sid;
+        __atomic_store_n(&tb->first, sid, __ATOMIC_RELAXED);
     }
     tb->last = sid;
     tb->n_seg++;
@@ -200,7 +200,7 @@ seg_chain_remove(uint32_t sid)
     if (s->prev != SEG_NIL) {
         heap.segs[s->prev].next = s->next;
     } else {
-        tb->first = s->next;
+        __atomic_store_n(&tb->first, s->next, __ATOMIC_RELAXED);
     }
     if (s->next != SEG_NIL) {
         heap.segs[s->next].prev = s->prev;
@@ -288,7 +288,9 @@ seg_open_init(uint32_t sid, uint32_t bucket, uint64_t expiry, uint64_t now)
     s->exp_base = expiry;
     __atomic_store_n(&s->max_exp, 0, __ATOMIC_RELAXED);
     s->create_ms = now;
-    s->seq = __atomic_add_fetch(&heap.seg_seq, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->seq,
+            __atomic_add_fetch(&heap.seg_seq, 1, __ATOMIC_RELAXED),
+            __ATOMIC_RELAXED);
     __atomic_store_n(&s->write_offset, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->w_ref, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->live_items, 0, __ATOMIC_RELAXED);
