@@ -43,10 +43,8 @@
 /* Internal result: an empty request was consumed, parse the next one. */
 #define PARSE_EMPTY (-1)
 
-/* Redis's string2ll: optional '-', then no leading zero unless the number
- * is exactly "0"; nothing else; within int64. */
-static bool
-redis_string2ll(const char *p, size_t len, int64_t *value)
+bool
+resp_parse_int64(const char *p, size_t len, int64_t *value)
 {
     bool negative = false;
     uint64_t v;
@@ -145,7 +143,7 @@ header_line(const char *p, size_t n, int64_t *v, size_t *linelen, bool *bad)
         return RESP_PARSE_UNFIN;
     }
     *linelen = (size_t)(cr - p) + 2;
-    *bad = cr == p || !redis_string2ll(p + 1, (size_t)(cr - p) - 1, v);
+    *bad = cr == p || !resp_parse_int64(p + 1, (size_t)(cr - p) - 1, v);
     return RESP_PARSE_OK;
 }
 
@@ -642,14 +640,14 @@ token_fill(struct resp_token *t, const char *p, size_t n, size_t *used)
                        ? RESP_PARSE_OK
                        : RESP_PARSE_EINVALID;
     case ':':
-        return redis_string2ll(text, tlen, &t->n) ? RESP_PARSE_OK
-                                                  : RESP_PARSE_EINVALID;
+        return resp_parse_int64(text, tlen, &t->n) ? RESP_PARSE_OK
+                                                   : RESP_PARSE_EINVALID;
     case '*':
     case '%':
     case '~':
     case '|':
     case '>':
-        if (!redis_string2ll(text, tlen, &t->n) || t->n < -1 ||
+        if (!resp_parse_int64(text, tlen, &t->n) || t->n < -1 ||
                 (t->n == -1 && p[0] != '*')) {
             return RESP_PARSE_EINVALID;
         }
@@ -657,7 +655,7 @@ token_fill(struct resp_token *t, const char *p, size_t n, size_t *used)
     case '$':
     case '=':
     case '!':
-        if (!redis_string2ll(text, tlen, &t->n)) {
+        if (!resp_parse_int64(text, tlen, &t->n)) {
             return RESP_PARSE_EINVALID;
         }
         return token_blob(t, p, n, used);

@@ -5,6 +5,7 @@
  * thread, one request object per connection. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,3 +80,10 @@ struct resp_token {
  * RESP_PARSE_EINVALID for an unknown type byte or a malformed line (rpos
  * unchanged). Lines must end in CRLF and numbers be well formed. */
 resp_parse_e resp_parse_token(struct resp_token *t, struct buf *b);
+
+/* Redis's string2ll, which it uses for protocol lengths and for integer
+ * arguments and values (INCRBY, EX, ...): an optional '-', then digits with
+ * no leading zero unless the number is exactly "0"; no '+', no spaces,
+ * nothing else; within int64 ("-9223372036854775808" included). *value is
+ * set only on success. */
+bool resp_parse_int64(const char *p, size_t len, int64_t *value);

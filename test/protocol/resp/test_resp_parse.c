@@ -669,6 +669,43 @@ test_oversize_count_over_max_args(void **state)
     buf_free(&b);
 }
 
+static void
+test_parse_int64_as_redis(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        bool ok;
+        int64_t v;
+    } cases[] = {
+            {"0", true, 0},
+            {"7", true, 7},
+            {"-7", true, -7},
+            {"1234567890", true, 1234567890},
+            {"9223372036854775807", true, INT64_MAX},
+            {"-9223372036854775808", true, INT64_MIN},
+            {"9223372036854775808", false, 0},
+            {"-9223372036854775809", false, 0},
+            {"99999999999999999999", false, 0},
+            {"", false, 0},
+            {"-", false, 0},
+            {"-0", false, 0},
+            {"00", false, 0},
+            {"007", false, 0},
+            {"+1", false, 0},
+            {" 1", false, 0},
+            {"1 ", false, 0},
+            {"1a", false, 0},
+            {"1.0", false, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t v = 42;
+        bool ok = resp_parse_int64(cases[i].s, strlen(cases[i].s), &v);
+        assert_int_equal(ok, cases[i].ok);
+        assert_int_equal(v, cases[i].ok ? cases[i].v : 42);
+    }
+}
+
 int
 main(void)
 {
@@ -695,6 +732,7 @@ main(void)
             T(test_oversize_too_many_args),
             T(test_oversize_request),
             T(test_oversize_count_over_max_args),
+            T(test_parse_int64_as_redis),
 #undef T
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
