@@ -114,8 +114,7 @@ struct resp_request {
     struct resp_arg embed[RESP_REQ_ARGV_EMBED];
 };
 
-/* NULL if out of memory. Caller owns it; release with resp_request_destroy.
- */
+/* NULL if out of memory. The caller owns it: resp_request_destroy. */
 struct resp_request *resp_request_create(void);
 void resp_request_destroy(struct resp_request **req); /* NULL-safe */
 /* For a request embedded in a connection object. */
