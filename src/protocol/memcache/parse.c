@@ -11,6 +11,7 @@
 
 #define TOKEN_MAX 24 /* tokens kept per line, as memcached's MAX_TOKENS */
 
+/* the option table's defaults until memcache_parse_setup */
 static size_t line_max = 2048;
 static size_t get_line_max = 1 * MiB;
 static size_t item_size_max = 1 * MiB;
@@ -36,10 +37,7 @@ memcache_parse_setup(const memcache_parse_options_st *options,
 void
 memcache_parse_teardown(void)
 {
-    line_max = 2048;
-    get_line_max = 1 * MiB;
-    item_size_max = 1 * MiB;
-    parse_metrics = NULL;
+    memcache_parse_setup(NULL, NULL);
 }
 
 /* One command line, split on ' ' only (memcached's tokenizer): tok holds
@@ -326,7 +324,7 @@ refuse_swallow(
 }
 
 static memcache_parse_e
-accept(struct memcache_request *req, struct buf *b)
+accepted(struct memcache_request *req, struct buf *b)
 {
     b->rpos += req->hdr_len;
     INCR(parse_metrics, memcache_parse_req);
@@ -389,7 +387,7 @@ parse_retrieval(
         }
         req->nkey++;
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 static memcache_parse_e
@@ -439,7 +437,7 @@ parse_key_number(
     if (key_has_control(&req->key)) {
         return refuse(req, b, MEMCACHE_ERR_FORMAT);
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* delete <key> [0] [noreply]: the "0" is a legacy hold time memcached
@@ -460,7 +458,7 @@ parse_delete(struct memcache_request *req, const struct line *l, struct buf *b)
     if (req->key.len > MEMCACHE_KEY_MAXLEN || key_has_control(&req->key)) {
         return refuse(req, b, MEMCACHE_ERR_FORMAT);
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* flush_all [delay] [noreply], verbosity <level> [noreply],
@@ -488,7 +486,7 @@ parse_admin_number(
         }
         break;
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* stats, shutdown, slabs, lru, lru_crawler, watch: the processor reads
@@ -500,7 +498,7 @@ parse_args(struct memcache_request *req, const struct line *l, struct buf *b)
     for (size_t i = 1; i < n && req->narg < MEMCACHE_ARG_MAX; i++) {
         req->arg[req->narg++] = l->tok[i];
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* --------------------------------------------------------- meta commands */
@@ -651,7 +649,7 @@ parse_meta(struct memcache_request *req, const struct line *l, struct buf *b)
     if (key_has_control(&req->meta.key_wire)) {
         return refuse(req, b, MEMCACHE_ERR_FORMAT);
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* ms <key> <datalen> <flags>*; errors found once the length is known
@@ -705,7 +703,7 @@ parse_me(struct memcache_request *req, const struct line *l, struct buf *b)
     if (key_has_control(&req->meta.key_wire)) {
         return refuse(req, b, MEMCACHE_ERR_FORMAT);
     }
-    return accept(req, b);
+    return accepted(req, b);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -762,7 +760,7 @@ dispatch(struct memcache_request *req, const struct line *l, struct buf *b)
     case MEMCACHE_REQ_WATCH:
         return parse_args(req, l, b);
     default: /* mn, version, quit: arguments are ignored */
-        return accept(req, b);
+        return accepted(req, b);
     }
 }
 

@@ -241,6 +241,18 @@ test_compose_meta_others(void **state)
     ASSERT_BUF(b, "HD c21 kk O5\r\n");
     parsed_free(p);
 
+    /* ms writes c with every code (0 when nothing was stored) */
+    p = parse_one("ms x 1 c k O5 ME\r\nb\r\n");
+    rsp = (struct memcache_meta_rsp){.code = MEMCACHE_META_NS};
+    memcache_compose_meta(b, &p->req, &rsp, MAX);
+    ASSERT_BUF(b, "NS c0 kx O5\r\n");
+    parsed_free(p);
+    p = parse_one("ms x 1 k c C999\r\nb\r\n");
+    rsp = (struct memcache_meta_rsp){.code = MEMCACHE_META_EX};
+    memcache_compose_meta(b, &p->req, &rsp, MAX);
+    ASSERT_BUF(b, "EX kx c0\r\n");
+    parsed_free(p);
+
     p = parse_one("md k k O1 q\r\n");
     rsp = (struct memcache_meta_rsp){.code = MEMCACHE_META_NF};
     memcache_compose_meta(b, &p->req, &rsp, MAX);
