@@ -9,9 +9,12 @@
 #include "core/server.h"
 #include "core/worker.h"
 #include "processor/admin.h"
+#include "processor/memcache.h"
 #include "processor/ping.h"
 #include "setting.h"
 #include "stats.h"
+#include "storage/seg/seg.h"
+#include "storage/storage.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -124,6 +127,7 @@ make_listeners(struct listener *ls)
         const struct option *opt;
         const struct processor *proc;
     } table[] = {
+            {"memcache", &setting.listen.memcache_listen, &proc_memcache},
             {"ping", &setting.listen.ping_listen, &proc_ping},
     };
     unsigned n = 0;
@@ -175,6 +179,43 @@ refresh_job(void *arg)
     stats_refresh();
 }
 
+/* Workers read the store zero-copy: each registers, and passes a quiescent
+ * point once per event batch, after its replies are in write buffers. */
+static void
+worker_start_hook(unsigned id)
+{
+    if (storage_thread_register() != STATUS_OK) {
+        log_crit("worker %u: cannot register with the store", id);
+        exit(EX_SOFTWARE);
+    }
+}
+
+static void
+worker_loop_hook(unsigned id, uint64_t now_ms)
+{
+    (void)id;
+    (void)now_ms;
+    storage_quiescent();
+}
+
+static void
+worker_stop_hook(unsigned id)
+{
+    (void)id;
+    storage_thread_unregister();
+}
+
+static const struct worker_hooks worker_hooks = {
+        .start = worker_start_hook,
+        .loop = worker_loop_hook,
+        .stop = worker_stop_hook,
+};
+
+static const struct memcache_stats_source memcache_source = {
+        .stats = stats_print_memcache,
+        .reset = stats_reset,
+};
+
 static const struct admin_source admin_source = {
         .stats = stats_print_text,
         .metrics = stats_print_prometheus,
@@ -188,7 +229,13 @@ setup(struct listener *ls, unsigned *n)
     if (stats_setup() != STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for metrics");
     }
-    if (workers_setup(&setting.worker, &stats.worker, NULL) != STATUS_OK) {
+    if (seg_setup(&setting.seg, &stats.seg) != STATUS_OK) {
+        die(EX_CONFIG, "%s", "cannot set up the store (see log)");
+    }
+    memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
+    proc_memcache_setup(&stats.memcache, &memcache_source);
+    if (workers_setup(&setting.worker, &stats.worker, &worker_hooks) !=
+            STATUS_OK) {
         die(EX_CONFIG, "%s", "cannot set up workers (see log)");
     }
     *n = make_listeners(ls);
@@ -212,6 +259,9 @@ teardown(void)
     admin_teardown();
     server_teardown();
     workers_teardown();
+    proc_memcache_teardown();
+    memcache_parse_teardown();
+    seg_teardown();
     stats_teardown();
     option_free(setting_options(), SETTING_NOPT);
     log_info("segcached stopped");

@@ -7,6 +7,8 @@
 #include "core/admin.h"
 #include "core/server.h"
 #include "core/worker.h"
+#include "protocol/memcache/parse.h"
+#include "storage/seg/seg.h"
 
 /* clang-format off */
 /*          name              type         default            description */
@@ -31,6 +33,8 @@ struct setting {
     server_options_st server;
     worker_options_st worker;
     admin_options_st admin;
+    seg_options_st seg;
+    memcache_parse_options_st memcache;
 };
 
 extern struct setting setting;

@@ -4,7 +4,10 @@
 
 #include "base/mm.h"
 #include "base/time.h"
+#include "setting.h"
+#include "storage/storage.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -18,6 +21,9 @@ struct stats stats = {
         .server = {SERVER_METRIC(INIT_METRIC)},
         .worker = {WORKER_METRIC(INIT_METRIC)},
         .admin = {ADMIN_METRIC(INIT_METRIC)},
+        .seg = {SEG_METRIC(INIT_METRIC)},
+        .memcache_parse = {MEMCACHE_PARSE_METRIC(INIT_METRIC)},
+        .memcache = {PROC_MEMCACHE_METRIC(INIT_METRIC)},
 };
 
 static uint64_t start_ms;
@@ -167,4 +173,208 @@ stats_describe(FILE *out)
         fprintf(out, "%-32s %-10s %s\n", m[i].name, types[m[i].type],
                 m[i].desc);
     }
+}
+
+/* ---- memcached's `stats` ---- */
+
+static rstatus_i mc_stat(struct buf *b, size_t max, const char *name,
+        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static rstatus_i
+mc_stat(struct buf *b, size_t max, const char *name, const char *fmt, ...)
+{
+    char value[128];
+    char line[192];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(value, sizeof(value), fmt, args);
+    va_end(args);
+    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, value);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        return STATUS_EINVAL;
+    }
+    return buf_append(b, line, (size_t)n, max);
+}
+
+static uint64_t
+cnt(const struct metric *m)
+{
+    return metric_counter(m);
+}
+
+static rstatus_i
+mc_general(struct buf *b, size_t max)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const proc_memcache_metrics_st *m = &stats.memcache;
+    const seg_metrics_st *sg = &stats.seg;
+    const server_metrics_st *sv = &stats.server;
+    const worker_metrics_st *wk = &stats.worker;
+    stats_refresh();
+    rstatus_i st = STATUS_OK;
+#define MC(_name, _fmt, ...)                                                   \
+    do {                                                                       \
+        if (st == STATUS_OK) {                                                 \
+            st = mc_stat(b, max, _name, _fmt, __VA_ARGS__);                    \
+        }                                                                      \
+    } while (0)
+    MC("pid", "%d", (int)getpid());
+    MC("uptime", "%lld", (long long)metric_gauge(&stats.process.uptime));
+    MC("time", "%lld", (long long)(time_now_ms() / 1000));
+    MC("version", "%s", "1.6.18-segcached-" SEGCACHED_VERSION);
+    MC("pointer_size", "%d", (int)(8 * sizeof(void *)));
+    MC("rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec,
+            (long)ru.ru_utime.tv_usec);
+    MC("rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec,
+            (long)ru.ru_stime.tv_usec);
+    MC("max_connections", "%llu",
+            (unsigned long long)option_uint(
+                    &setting.server.server_max_connections));
+    MC("curr_connections", "%lld",
+            (long long)metric_gauge(&sv->server_conn_curr));
+    MC("total_connections", "%llu",
+            (unsigned long long)cnt(&sv->server_conn_total));
+    MC("rejected_connections", "%llu",
+            (unsigned long long)cnt(&sv->server_conn_refused_max));
+    MC("cmd_get", "%llu", (unsigned long long)cnt(&m->memcache_get_key));
+    MC("cmd_set", "%llu",
+            (unsigned long long)(cnt(&m->memcache_set) + cnt(&m->memcache_add) +
+                                 cnt(&m->memcache_replace) +
+                                 cnt(&m->memcache_append) +
+                                 cnt(&m->memcache_prepend) +
+                                 cnt(&m->memcache_cas)));
+    MC("cmd_flush", "%llu", (unsigned long long)cnt(&m->memcache_flush));
+    MC("cmd_touch", "%llu", (unsigned long long)cnt(&m->memcache_touch));
+    MC("cmd_meta", "%llu", (unsigned long long)cnt(&m->memcache_meta));
+    MC("get_hits", "%llu", (unsigned long long)cnt(&m->memcache_get_hit));
+    MC("get_misses", "%llu", (unsigned long long)cnt(&m->memcache_get_miss));
+    MC("delete_misses", "%llu",
+            (unsigned long long)cnt(&m->memcache_delete_miss));
+    MC("delete_hits", "%llu", (unsigned long long)cnt(&m->memcache_delete_hit));
+    MC("incr_misses", "%llu", (unsigned long long)cnt(&m->memcache_incr_miss));
+    MC("incr_hits", "%llu", (unsigned long long)cnt(&m->memcache_incr_hit));
+    MC("decr_misses", "%llu", (unsigned long long)cnt(&m->memcache_decr_miss));
+    MC("decr_hits", "%llu", (unsigned long long)cnt(&m->memcache_decr_hit));
+    MC("cas_misses", "%llu", (unsigned long long)cnt(&m->memcache_cas_miss));
+    MC("cas_hits", "%llu", (unsigned long long)cnt(&m->memcache_cas_hit));
+    MC("cas_badval", "%llu", (unsigned long long)cnt(&m->memcache_cas_badval));
+    MC("touch_hits", "%llu",
+            (unsigned long long)(cnt(&m->memcache_touch_hit) +
+                                 cnt(&m->memcache_gat_hit)));
+    MC("touch_misses", "%llu",
+            (unsigned long long)(cnt(&m->memcache_touch_miss) +
+                                 cnt(&m->memcache_gat_miss)));
+    MC("store_too_large", "%llu",
+            (unsigned long long)cnt(
+                    &stats.memcache_parse.memcache_parse_oversize));
+    MC("store_no_memory", "%llu", (unsigned long long)cnt(&sg->seg_write_ex));
+    MC("auth_cmds", "%d", 0);
+    MC("auth_errors", "%d", 0);
+    MC("bytes_read", "%llu", (unsigned long long)cnt(&wk->worker_read_byte));
+    MC("bytes_written", "%llu",
+            (unsigned long long)cnt(&wk->worker_write_byte));
+    MC("limit_maxbytes", "%llu",
+            (unsigned long long)option_uint(&setting.seg.seg_memory));
+    MC("accepting_conns", "%d", 1);
+    MC("threads", "%u", workers_count());
+    MC("bytes", "%lld", (long long)metric_gauge(&sg->seg_item_bytes));
+    MC("curr_items", "%llu", (unsigned long long)storage_count(0));
+    MC("total_items", "%llu", (unsigned long long)cnt(&sg->seg_write));
+    MC("evictions", "%llu", (unsigned long long)cnt(&sg->seg_evict_item));
+    MC("reclaimed", "%llu", (unsigned long long)cnt(&sg->seg_expire_item));
+#undef MC
+    return st;
+}
+
+static rstatus_i
+mc_settings(struct buf *b, size_t max)
+{
+    rstatus_i st = mc_stat(b, max, "maxbytes", "%llu",
+            (unsigned long long)option_uint(&setting.seg.seg_memory));
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "maxconns", "%llu",
+                (unsigned long long)option_uint(
+                        &setting.server.server_max_connections));
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "num_threads", "%u", workers_count());
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "item_size_max", "%llu",
+                (unsigned long long)option_uint(
+                        &setting.memcache.memcache_item_size_max));
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "evictions", "%s",
+                strcmp(option_str(&setting.seg.seg_evict), "none") == 0 ? "off"
+                                                                        : "on");
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "cas_enabled", "%s", "yes");
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "eviction_policy", "%s",
+                option_str(&setting.seg.seg_evict));
+    }
+    return st;
+}
+
+/* One "class" holds every item: segcached has no slab classes. */
+static rstatus_i
+mc_items(struct buf *b, size_t max)
+{
+    rstatus_i st = mc_stat(b, max, "items:1:number", "%llu",
+            (unsigned long long)storage_count(0));
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "items:1:evicted", "%llu",
+                (unsigned long long)cnt(&stats.seg.seg_evict_item));
+    }
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "items:1:reclaimed", "%llu",
+                (unsigned long long)cnt(&stats.seg.seg_expire_item));
+    }
+    return st;
+}
+
+static rstatus_i
+mc_slabs(struct buf *b, size_t max)
+{
+    rstatus_i st = mc_stat(b, max, "active_slabs", "%d", 0);
+    if (st == STATUS_OK) {
+        st = mc_stat(b, max, "total_malloced", "%llu",
+                (unsigned long long)option_uint(&setting.seg.seg_memory));
+    }
+    return st;
+}
+
+rstatus_i
+stats_print_memcache(struct buf *b, size_t max, const struct bstring *group)
+{
+    if (group->len == 0) {
+        rstatus_i st = mc_general(b, max);
+        /* then segcached's own, under their own names */
+        const struct metric *m = (const struct metric *)&stats.seg;
+        size_t n = sizeof(stats.seg) / sizeof(struct metric);
+        for (size_t i = 0; st == STATUS_OK && i < n; i++) {
+            st = print_into(b, max, metric_print_stat, &m[i], "");
+        }
+        return st;
+    }
+    if (bstring_equal_cstr(group, "settings")) {
+        return mc_settings(b, max);
+    }
+    if (bstring_equal_cstr(group, "items")) {
+        return mc_items(b, max);
+    }
+    if (bstring_equal_cstr(group, "slabs")) {
+        return mc_slabs(b, max);
+    }
+    if (bstring_equal_cstr(group, "sizes")) {
+        return mc_stat(b, max, "sizes_status", "%s", "disabled");
+    }
+    if (bstring_equal_cstr(group, "conns")) {
+        return STATUS_OK; /* connections belong to their workers: none */
+    }
+    return STATUS_EINVAL;
 }

@@ -9,6 +9,9 @@
 #include "core/admin.h"
 #include "core/server.h"
 #include "core/worker.h"
+#include "processor/memcache.h"
+#include "protocol/memcache/parse.h"
+#include "storage/seg/seg.h"
 
 /* clang-format off */
 /*          name             type            description */
@@ -31,6 +34,9 @@ struct stats {
     server_metrics_st server;
     worker_metrics_st worker;
     admin_metrics_st admin;
+    seg_metrics_st seg;
+    memcache_parse_metrics_st memcache_parse;
+    proc_memcache_metrics_st memcache;
 };
 
 extern struct stats stats;
@@ -52,5 +58,9 @@ rstatus_i stats_print_text(
         struct buf *b, size_t max, const struct bstring *arg);
 rstatus_i stats_print_prometheus(struct buf *b, size_t max);
 void stats_reset(void);
+/* memcached's `stats [group]` on the memcache port, under memcached's
+ * names where the meaning is the same, then segcached's own. */
+rstatus_i stats_print_memcache(
+        struct buf *b, size_t max, const struct bstring *group);
 /* --print-stats: every metric with its type and description. */
 void stats_describe(FILE *out);

@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Memcache processor: the read loop (pipelining, streaming of large values,
+ * swallowing refused ones) and the classic text commands. */
+#include "processor/memcache.h"
+
+#include "base/log.h"
+#include "base/mm.h"
+#include "base/time.h"
+#include "processor/memcache_internal.h"
+
+#include <string.h>
+
+/* A storage request up to this size is buffered whole in the read buffer;
+ * a larger value is streamed into the store as it arrives. */
+#define MC_BUFFER_MAX (64 * KiB)
+#define MC_SAMPLE     16 /* 1 in MC_SAMPLE requests is timed */
+
+proc_memcache_metrics_st *mc_metrics;
+static struct memcache_stats_source stats_source;
+
+void
+proc_memcache_setup(proc_memcache_metrics_st *metrics,
+        const struct memcache_stats_source *source)
+{
+    mc_metrics = metrics;
+    if (source != NULL) {
+        stats_source = *source;
+    }
+}
+
+void
+proc_memcache_teardown(void)
+{
+    mc_metrics = NULL;
+}
+
+int64_t
+mc_ttl_left(const struct storage_item *it, uint64_t now)
+{
+    if (it->expiry == TIME_NEVER) {
+        return -1;
+    }
+    /* whole seconds left, rounded down as memcached's clock does */
+    return it->expiry > now ? (int64_t)((it->expiry - now) / 1000) : 0;
+}
+
+static rstatus_i
+rsp(struct conn *c, const struct mc_state *st, memcache_rsp_type_e type,
+        size_t max)
+{
+    if (st->req.noreply) {
+        return STATUS_OK;
+    }
+    return memcache_compose_rsp(&c->wbuf, type, max);
+}
+
+static rstatus_i
+server_error(
+        struct conn *c, const struct mc_state *st, const char *msg, size_t max)
+{
+    INCR(mc_metrics, memcache_error);
+    if (st->req.noreply) {
+        return STATUS_OK;
+    }
+    return memcache_compose_server_error(&c->wbuf, msg, strlen(msg), max);
+}
+
+/* ---- retrieval: get gets gat gats ---- */
+
+/* Answers keys from st->resume_skip on; stalls (rewinding rbuf to the line
+ * so the views stay valid) when wbuf passes its high mark. */
+static rstatus_i
+retrieve(struct conn *c, struct mc_state *st, const char *line,
+        const struct proc_limits *limits)
+{
+    struct memcache_request *req = &st->req;
+    bool with_cas =
+            req->type == MEMCACHE_REQ_GETS || req->type == MEMCACHE_REQ_GATS;
+    bool touch =
+            req->type == MEMCACHE_REQ_GAT || req->type == MEMCACHE_REQ_GATS;
+    uint64_t expiry = touch ? time_memcache_expiry(req->exptime, c->now_ms) : 0;
+    size_t max = mc_max(limits);
+    if (st->resume_skip == 0) {
+        INCR(mc_metrics, memcache_get);
+    }
+    size_t pos = 0;
+    struct bstring key;
+    uint32_t i = 0;
+    for (; memcache_request_key_next(req, &pos, &key); i++) {
+        if (i < st->resume_skip) {
+            continue;
+        }
+        if (i > st->resume_skip && buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            st->resume_skip = i;
+            c->rbuf.rpos = (char *)line; /* parse this line again later */
+            c->flags |= CONN_STALLED;
+            return STATUS_OK;
+        }
+        struct storage_item it;
+        bool drop = touch && time_expired(expiry, c->now_ms);
+        storage_status_e s =
+                touch && !drop
+                        ? storage_touch(MC_DB, key.data, key.len, expiry,
+                                  STORAGE_TTL_ALWAYS, c->now_ms, &it)
+                        : storage_get(MC_DB, key.data, key.len, c->now_ms, &it);
+        INCR(mc_metrics, memcache_get_key);
+        if (s != STORAGE_OK) {
+            if (touch) {
+                INCR(mc_metrics, memcache_gat_miss);
+            } else {
+                INCR(mc_metrics, memcache_get_miss);
+            }
+            continue;
+        }
+        if (touch) {
+            INCR(mc_metrics, memcache_gat_hit);
+        } else {
+            INCR(mc_metrics, memcache_get_hit);
+        }
+        rstatus_i rc = memcache_compose_value(&c->wbuf, &key, it.cflags,
+                it.value, it.vlen, with_cas ? &it.cas : NULL, max);
+        if (rc != STATUS_OK) {
+            return rc;
+        }
+        if (drop) {
+            /* gat with a past exptime: memcached answers with the item,
+             * which is expired from then on (the view is copied already) */
+            storage_delete(MC_DB, key.data, key.len, it.cas, c->now_ms);
+        }
+    }
+    st->resume_skip = 0;
+    return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_END, max);
+}
+
+/* ---- storage: set add replace append prepend cas ---- */
+
+static void
+count_store(memcache_req_type_e type, storage_status_e s)
+{
+    if (type == MEMCACHE_REQ_CAS) {
+        if (s == STORAGE_OK) {
+            INCR(mc_metrics, memcache_cas_hit);
+        } else if (s == STORAGE_EXISTS) {
+            INCR(mc_metrics, memcache_cas_badval);
+        } else if (s == STORAGE_NOT_FOUND) {
+            INCR(mc_metrics, memcache_cas_miss);
+        }
+        return;
+    }
+    if (s == STORAGE_OK) {
+        INCR(mc_metrics, memcache_store_ok);
+    } else if (s == STORAGE_ENOMEM || s == STORAGE_EOVERSIZE) {
+        INCR(mc_metrics, memcache_store_ex);
+    } else {
+        INCR(mc_metrics, memcache_store_not);
+    }
+}
+
+/* The reply to a storage command's outcome, as memcached words it. */
+static rstatus_i
+store_reply(struct conn *c, struct mc_state *st, memcache_req_type_e type,
+        const struct bstring *key, storage_status_e s, size_t max)
+{
+    count_store(type, s);
+    switch (s) {
+    case STORAGE_OK:
+        return rsp(c, st, MEMCACHE_RSP_STORED, max);
+    case STORAGE_EXISTS:
+        return rsp(c, st,
+                type == MEMCACHE_REQ_CAS ? MEMCACHE_RSP_EXISTS
+                                         : MEMCACHE_RSP_NOT_STORED,
+                max);
+    case STORAGE_NOT_FOUND:
+        return rsp(c, st,
+                type == MEMCACHE_REQ_CAS ? MEMCACHE_RSP_NOT_FOUND
+                                         : MEMCACHE_RSP_NOT_STORED,
+                max);
+    case STORAGE_NOT_STORED:
+        return rsp(c, st, MEMCACHE_RSP_NOT_STORED, max);
+    case STORAGE_EOVERSIZE:
+        /* memcached drops the old value when a set is refused as too
+         * large, so a reader never sees the stale one */
+        if (key != NULL && type != MEMCACHE_REQ_APPEND &&
+                type != MEMCACHE_REQ_PREPEND) {
+            storage_delete(MC_DB, key->data, key->len, 0, c->now_ms);
+        }
+        return server_error(c, st, "object too large for cache", max);
+    case STORAGE_ENOMEM:
+        return server_error(c, st, "out of memory storing object", max);
+    default:
+        return server_error(c, st, "storage failure", max);
+    }
+}
+
+static void
+write_of(const struct memcache_request *req, uint64_t now,
+        struct storage_write *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->expiry = time_memcache_expiry(req->exptime, now);
+    w->cflags = req->flags;
+    switch (req->type) {
+    case MEMCACHE_REQ_ADD:
+        w->mode = STORAGE_ADD;
+        break;
+    case MEMCACHE_REQ_REPLACE:
+        w->mode = STORAGE_REPLACE;
+        break;
+    case MEMCACHE_REQ_CAS:
+        w->mode = STORAGE_CAS;
+        w->cas = req->cas;
+        break;
+    default:
+        w->mode = STORAGE_SET;
+        break;
+    }
+}
+
+static void
+count_storage_cmd(memcache_req_type_e type)
+{
+    switch (type) {
+    case MEMCACHE_REQ_SET:
+        INCR(mc_metrics, memcache_set);
+        break;
+    case MEMCACHE_REQ_ADD:
+        INCR(mc_metrics, memcache_add);
+        break;
+    case MEMCACHE_REQ_REPLACE:
+        INCR(mc_metrics, memcache_replace);
+        break;
+    case MEMCACHE_REQ_APPEND:
+        INCR(mc_metrics, memcache_append);
+        break;
+    case MEMCACHE_REQ_PREPEND:
+        INCR(mc_metrics, memcache_prepend);
+        break;
+    case MEMCACHE_REQ_CAS:
+        INCR(mc_metrics, memcache_cas);
+        break;
+    default:
+        break;
+    }
+}
+
+static rstatus_i
+store(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    count_storage_cmd(req->type);
+    storage_status_e s;
+    if (req->type == MEMCACHE_REQ_APPEND || req->type == MEMCACHE_REQ_PREPEND) {
+        s = storage_append(MC_DB, req->key.data, req->key.len, req->value.data,
+                req->value.len,
+                req->type == MEMCACHE_REQ_APPEND ? STORAGE_APPEND
+                                                 : STORAGE_PREPEND,
+                STORAGE_MISSING_FAIL, 0, c->now_ms, NULL, NULL);
+    } else {
+        struct storage_write w;
+        write_of(req, c->now_ms, &w);
+        s = storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+                req->value.len, &w, c->now_ms, NULL, NULL);
+    }
+    return store_reply(c, st, req->type, &req->key, s, max);
+}
+
+/* ---- streaming of values larger than MC_BUFFER_MAX ---- */
+
+static bool
+streamable(memcache_req_type_e type)
+{
+    return type == MEMCACHE_REQ_SET || type == MEMCACHE_REQ_ADD ||
+           type == MEMCACHE_REQ_REPLACE || type == MEMCACHE_REQ_CAS;
+}
+
+/* Reserves room in the store and consumes the command line. */
+static void
+stream_begin(struct conn *c, struct mc_state *st)
+{
+    struct memcache_request *req = &st->req;
+    struct storage_write w;
+    write_of(req, c->now_ms, &w);
+    count_storage_cmd(req->type);
+    INCR(mc_metrics, memcache_stream);
+    st->stream_status = storage_reserve(&st->res, MC_DB, req->key.data,
+            req->key.len, req->vlen, &w, c->now_ms);
+    if (st->stream_status == STORAGE_EOVERSIZE) {
+        /* drop the old value now: the key view dies with the line */
+        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+    }
+    st->filled = 0;
+    st->streaming = true;
+    memcache_parse_value_begin(req, &c->rbuf);
+}
+
+/* Takes what value bytes have arrived; finishes the request once whole. */
+static rstatus_i
+stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
+{
+    struct memcache_request *req = &st->req;
+    struct bstring chunk;
+    memcache_parse_e p = memcache_parse_value(req, &c->rbuf, &chunk);
+    if (st->stream_status == STORAGE_OK && chunk.len > 0) {
+        memcpy(st->res.value + st->filled, chunk.data, chunk.len);
+    }
+    st->filled += chunk.len;
+    *more = p == MEMCACHE_PARSE_UNFIN;
+    if (*more) {
+        return STATUS_OK;
+    }
+    st->streaming = false;
+    if (p == MEMCACHE_PARSE_EINVALID) {
+        if (st->stream_status == STORAGE_OK) {
+            storage_abort(&st->res);
+        }
+        INCR(mc_metrics, memcache_error);
+        return memcache_compose_error(&c->wbuf, req->error, max);
+    }
+    storage_status_e s = st->stream_status;
+    if (s == STORAGE_OK) {
+        s = storage_commit(&st->res, c->now_ms, NULL, NULL);
+    }
+    /* key NULL: an oversized set's old value went at stream_begin */
+    return store_reply(c, st, req->type, NULL, s, max);
+}
+
+/* ---- other classic commands ---- */
+
+static rstatus_i
+delete_key(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_delete);
+    storage_status_e s =
+            storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+    if (s == STORAGE_OK) {
+        INCR(mc_metrics, memcache_delete_hit);
+        return rsp(c, st, MEMCACHE_RSP_DELETED, max);
+    }
+    INCR(mc_metrics, memcache_delete_miss);
+    return rsp(c, st, MEMCACHE_RSP_NOT_FOUND, max);
+}
+
+static rstatus_i
+arith(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    bool incr = req->type == MEMCACHE_REQ_INCR;
+    if (incr) {
+        INCR(mc_metrics, memcache_incr);
+    } else {
+        INCR(mc_metrics, memcache_decr);
+    }
+    uint64_t value;
+    storage_status_e s = storage_incr_unsigned(MC_DB, req->key.data,
+            req->key.len, req->delta, incr ? STORAGE_INCR : STORAGE_DECR,
+            c->now_ms, &value, NULL);
+    switch (s) {
+    case STORAGE_OK:
+        if (incr) {
+            INCR(mc_metrics, memcache_incr_hit);
+        } else {
+            INCR(mc_metrics, memcache_decr_hit);
+        }
+        return req->noreply ? STATUS_OK
+                            : memcache_compose_number(&c->wbuf, value, max);
+    case STORAGE_NOT_FOUND:
+        if (incr) {
+            INCR(mc_metrics, memcache_incr_miss);
+        } else {
+            INCR(mc_metrics, memcache_decr_miss);
+        }
+        return rsp(c, st, MEMCACHE_RSP_NOT_FOUND, max);
+    case STORAGE_ENAN: {
+        static const char msg[] = "cannot increment or decrement non-numeric "
+                                  "value";
+        INCR(mc_metrics, memcache_error);
+        return req->noreply ? STATUS_OK
+                            : memcache_compose_client_error(
+                                      &c->wbuf, msg, sizeof(msg) - 1, max);
+    }
+    case STORAGE_ENOMEM:
+        return server_error(c, st, "out of memory", max);
+    default:
+        return server_error(c, st, "storage failure", max);
+    }
+}
+
+static rstatus_i
+touch(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_touch);
+    uint64_t expiry = time_memcache_expiry(req->exptime, c->now_ms);
+    storage_status_e s = storage_touch(MC_DB, req->key.data, req->key.len,
+            expiry, STORAGE_TTL_ALWAYS, c->now_ms, NULL);
+    if (s == STORAGE_OK) {
+        INCR(mc_metrics, memcache_touch_hit);
+        return rsp(c, st, MEMCACHE_RSP_TOUCHED, max);
+    }
+    INCR(mc_metrics, memcache_touch_miss);
+    return rsp(c, st, MEMCACHE_RSP_NOT_FOUND, max);
+}
+
+static rstatus_i
+flush_all(struct conn *c, struct mc_state *st, size_t max)
+{
+    INCR(mc_metrics, memcache_flush);
+    int32_t delay = st->req.exptime;
+    uint64_t at =
+            delay <= 0 ? c->now_ms : time_memcache_expiry(delay, c->now_ms);
+    storage_flush(MC_DB, at, c->now_ms);
+    return rsp(c, st, MEMCACHE_RSP_OK, max);
+}
+
+static rstatus_i
+stats(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    struct buf *w = &c->wbuf;
+    struct bstring group = req->narg > 0 ? req->arg[0] : bstring_of("", 0);
+    if (bstring_equal_cstr(&group, "reset")) {
+        if (stats_source.reset != NULL) {
+            stats_source.reset();
+        }
+        return memcache_compose_rsp(w, MEMCACHE_RSP_RESET, max);
+    }
+    if (bstring_equal_cstr(&group, "detail")) {
+        /* segcached keeps no per-prefix stats: on/off accepted, dump empty */
+        bool dump = req->narg > 1 && bstring_equal_cstr(&req->arg[1], "dump");
+        return memcache_compose_rsp(
+                w, dump ? MEMCACHE_RSP_END : MEMCACHE_RSP_OK, max);
+    }
+    if (stats_source.stats == NULL) {
+        return memcache_compose_rsp(w, MEMCACHE_RSP_END, max);
+    }
+    rstatus_i rc = stats_source.stats(w, max, &group);
+    if (rc == STATUS_EINVAL) {
+        return memcache_compose_rsp(w, MEMCACHE_RSP_ERROR, max);
+    }
+    return rc != STATUS_OK ? rc
+                           : memcache_compose_rsp(w, MEMCACHE_RSP_END, max);
+}
+
+static rstatus_i
+refuse_line(struct conn *c, const char *msg, size_t max)
+{
+    INCR(mc_metrics, memcache_error);
+    return memcache_compose_line(&c->wbuf, msg, strlen(msg), max);
+}
+
+static rstatus_i
+other(struct conn *c, struct mc_state *st, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_other);
+    switch (req->type) {
+    case MEMCACHE_REQ_VERSION:
+        /* memcached's version first: clients parse major.minor.patch */
+        return memcache_compose_version(
+                &c->wbuf, "1.6.18-segcached-" SEGCACHED_VERSION, max);
+    case MEMCACHE_REQ_VERBOSITY:
+        return rsp(c, st, MEMCACHE_RSP_OK, max);
+    case MEMCACHE_REQ_QUIT:
+        c->flags |= CONN_CLOSE;
+        return STATUS_OK;
+    case MEMCACHE_REQ_STATS:
+        return stats(c, st, max);
+    case MEMCACHE_REQ_SHUTDOWN:
+        return refuse_line(c, "ERROR: shutdown not enabled", max);
+    case MEMCACHE_REQ_CACHE_MEMLIMIT:
+        return req->noreply ? STATUS_OK
+                            : refuse_line(c,
+                                      "SERVER_ERROR segcached sizes its "
+                                      "store at startup (seg.memory)",
+                                      max);
+    case MEMCACHE_REQ_SLABS:
+    case MEMCACHE_REQ_LRU:
+    case MEMCACHE_REQ_LRU_CRAWLER:
+    case MEMCACHE_REQ_WATCH:
+        return refuse_line(c,
+                "CLIENT_ERROR not supported: segcached has no slabs or LRU",
+                max);
+    default:
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
+    }
+}
+
+/* ---- dispatch and the read loop ---- */
+
+typedef enum {
+    FAMILY_GET,
+    FAMILY_SET,
+    FAMILY_OTHER,
+} family_e;
+
+static family_e
+family_of(memcache_req_type_e type)
+{
+    if (memcache_req_is_retrieval(type) || type == MEMCACHE_REQ_MG) {
+        return FAMILY_GET;
+    }
+    return memcache_req_is_storage(type) ? FAMILY_SET : FAMILY_OTHER;
+}
+
+static rstatus_i
+execute(struct conn *c, struct mc_state *st, const char *line,
+        const struct proc_limits *limits)
+{
+    size_t max = mc_max(limits);
+    memcache_req_type_e type = st->req.type;
+    if (memcache_req_is_retrieval(type)) {
+        return retrieve(c, st, line, limits);
+    }
+    if (memcache_req_is_storage(type) && type != MEMCACHE_REQ_MS) {
+        return store(c, st, max);
+    }
+    switch (type) {
+    case MEMCACHE_REQ_DELETE:
+        return delete_key(c, st, max);
+    case MEMCACHE_REQ_INCR:
+    case MEMCACHE_REQ_DECR:
+        return arith(c, st, max);
+    case MEMCACHE_REQ_TOUCH:
+        return touch(c, st, max);
+    case MEMCACHE_REQ_FLUSH_ALL:
+        return flush_all(c, st, max);
+    case MEMCACHE_REQ_MG:
+        return mc_meta_get(c, st, max);
+    case MEMCACHE_REQ_MS:
+        return mc_meta_set(c, st, max);
+    case MEMCACHE_REQ_MD:
+        return mc_meta_delete(c, st, max);
+    case MEMCACHE_REQ_MA:
+        return mc_meta_arith(c, st, max);
+    case MEMCACHE_REQ_MN:
+        INCR(mc_metrics, memcache_meta);
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_MN, max);
+    case MEMCACHE_REQ_ME:
+        return mc_meta_debug(c, st, max);
+    default:
+        return other(c, st, max);
+    }
+}
+
+static rstatus_i
+execute_timed(struct conn *c, struct mc_state *st, const char *line,
+        const struct proc_limits *limits)
+{
+    if (mc_metrics == NULL || ++st->nreq % MC_SAMPLE != 0) {
+        return execute(c, st, line, limits);
+    }
+    family_e family = family_of(st->req.type);
+    uint64_t t0 = time_mono_ns();
+    rstatus_i rc = execute(c, st, line, limits);
+    uint64_t ns = time_mono_ns() - t0;
+    if (family == FAMILY_GET) {
+        RECORD(mc_metrics, memcache_lat_get, ns);
+    } else if (family == FAMILY_SET) {
+        RECORD(mc_metrics, memcache_lat_set, ns);
+    } else {
+        RECORD(mc_metrics, memcache_lat_other, ns);
+    }
+    return rc;
+}
+
+/* A request the parser refused: its reply, and what happens next. */
+static rstatus_i
+refused(struct conn *c, struct mc_state *st, memcache_parse_e p, size_t max)
+{
+    struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_error);
+    if (p == MEMCACHE_PARSE_EBINARY) {
+        INCR(mc_metrics, memcache_binary);
+        buf_clear(&c->rbuf);
+        c->flags |= CONN_CLOSE;
+        return memcache_compose_binary_refusal(&c->wbuf, req, max);
+    }
+    if (p == MEMCACHE_PARSE_EOVERSIZE && req->key.len > 0) {
+        /* memcached drops the old value of a key refused as too large */
+        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+    }
+    if (req->error == MEMCACHE_ERR_LINE_TOO_LONG) {
+        /* memcached closes silently; we say why first (documented) */
+        buf_clear(&c->rbuf);
+        c->flags |= CONN_CLOSE;
+    }
+    if (req->noreply) {
+        return STATUS_OK;
+    }
+    return memcache_compose_error(&c->wbuf, req->error, max);
+}
+
+/* After UNFIN on a storage command whose line is whole: buffer the value,
+ * or stream it into the store when it is large. */
+static rstatus_i
+await_value(struct conn *c, struct mc_state *st,
+        const struct proc_limits *limits, bool *wait)
+{
+    struct memcache_request *req = &st->req;
+    *wait = true;
+    if (req->need <= MC_BUFFER_MAX || !streamable(req->type)) {
+        /* room for the whole request, so the next read can complete it */
+        size_t have = buf_rsize(&c->rbuf);
+        if (req->need > have && buf_reserve(&c->rbuf, req->need - have,
+                                        limits->rbuf_max) != STATUS_OK) {
+            return STATUS_ENOMEM; /* only past rbuf_max: misconfigured */
+        }
+        return STATUS_OK;
+    }
+    stream_begin(c, st);
+    *wait = false;
+    return STATUS_OK;
+}
+
+static struct mc_state *
+state_of(struct conn *c)
+{
+    if (c->data == NULL) {
+        c->data = mm_zalloc(sizeof(struct mc_state));
+    }
+    return c->data;
+}
+
+static rstatus_i
+mc_read(struct conn *c, const struct proc_limits *limits)
+{
+    struct mc_state *st = state_of(c);
+    if (st == NULL) {
+        return STATUS_ENOMEM;
+    }
+    size_t max = mc_max(limits);
+    while (!(c->flags & CONN_CLOSE)) {
+        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            c->flags |= CONN_STALLED;
+            return STATUS_OK;
+        }
+        rstatus_i rc = STATUS_OK;
+        if (st->streaming) {
+            bool more;
+            rc = stream_continue(c, st, max, &more);
+            if (rc != STATUS_OK || more) {
+                return rc;
+            }
+            continue;
+        }
+        if (st->req.swallow > 0 &&
+                memcache_parse_swallow(&st->req, &c->rbuf) > 0) {
+            return STATUS_OK;
+        }
+        if (buf_empty(&c->rbuf)) {
+            return STATUS_OK;
+        }
+        const char *line = c->rbuf.rpos;
+        memcache_parse_e p = memcache_parse_req(&st->req, &c->rbuf);
+        if (p == MEMCACHE_PARSE_OK) {
+            rc = execute_timed(c, st, line, limits);
+        } else if (p == MEMCACHE_PARSE_UNFIN) {
+            if (st->req.need == 0) {
+                return STATUS_OK; /* the line is not whole yet */
+            }
+            bool wait;
+            rc = await_value(c, st, limits, &wait);
+            if (rc != STATUS_OK || wait) {
+                return rc;
+            }
+        } else {
+            rc = refused(c, st, p, max);
+        }
+        if (rc != STATUS_OK) {
+            return rc;
+        }
+        if (c->flags & CONN_STALLED) {
+            return STATUS_OK;
+        }
+    }
+    return STATUS_OK;
+}
+
+static void
+mc_error(struct conn *c)
+{
+    struct mc_state *st = c->data;
+    if (st == NULL) {
+        return;
+    }
+    if (st->streaming && st->stream_status == STORAGE_OK) {
+        storage_abort(&st->res); /* the client left mid-value */
+    }
+    mm_free(&c->data);
+}
+
+const struct processor proc_memcache = {
+        .name = "memcache",
+        .read = mc_read,
+        .write = NULL,
+        .error = mc_error,
+};

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared between memcache.c (classic commands, the read loop) and
+ * memcache_meta.c (mg ms md ma mn me). Private to src/processor/. */
+#pragma once
+
+#include "core/conn.h"
+#include "processor/memcache.h"
+#include "protocol/memcache/compose.h"
+#include "protocol/memcache/parse.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+
+#define MC_DB 0 /* the memcache port works in database 0 */
+
+/* Per-connection state, c->data. */
+struct mc_state {
+    struct memcache_request req;
+    /* a storage value streamed into the store across reads */
+    bool streaming;
+    storage_status_e stream_status; /* not OK: discard, then report this */
+    struct storage_reservation res;
+    size_t filled;
+    uint32_t resume_skip; /* retrieval: keys answered before a stall */
+    uint32_t nreq;        /* for latency sampling */
+};
+
+extern proc_memcache_metrics_st *mc_metrics;
+
+/* Composes into c->wbuf within the limit; STATUS_ENOMEM when it cannot. */
+static inline size_t
+mc_max(const struct proc_limits *limits)
+{
+    return limits->wbuf_max;
+}
+
+/* A storage_item's expiry as memcached's meta `t`: seconds left, -1 for
+ * none. */
+int64_t mc_ttl_left(const struct storage_item *it, uint64_t now);
+
+/* The meta commands; return a compose status. */
+rstatus_i mc_meta_get(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_meta_set(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_meta_delete(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_meta_arith(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_meta_debug(struct conn *c, struct mc_state *st, size_t max);

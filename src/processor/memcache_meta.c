@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Memcache processor, meta commands: mg ms md ma me (mn is one line in
+ * memcache.c). Replies follow what memcached 1.6.18 sends, flag for flag. */
+#include "base/time.h"
+#include "processor/memcache_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HAS(_m, _c) MEMCACHE_META_HAS((_m), (_c))
+
+static uint64_t
+meta_expiry(int32_t ttl, uint64_t now)
+{
+    return time_memcache_expiry(ttl, now);
+}
+
+/* Fills the reply fields that describe an item. */
+static void
+describe(struct memcache_meta_rsp *rsp, const struct storage_item *it,
+        uint64_t now)
+{
+    rsp->vlen = (uint32_t)it->vlen;
+    rsp->size = (uint32_t)it->vlen;
+    rsp->cas = it->cas;
+    rsp->flags = it->cflags;
+    rsp->ttl = mc_ttl_left(it, now);
+    rsp->fetched = it->fetched;
+    rsp->last_access = it->last_access != 0 && now > it->last_access
+                               ? (uint32_t)((now - it->last_access) / 1000)
+                               : 0;
+}
+
+static rstatus_i
+meta_reply(struct conn *c, const struct mc_state *st,
+        struct memcache_meta_rsp *rsp, size_t max)
+{
+    return memcache_compose_meta(&c->wbuf, &st->req, rsp, max);
+}
+
+static rstatus_i
+meta_error(struct conn *c, const char *msg, size_t max)
+{
+    INCR(mc_metrics, memcache_error);
+    return memcache_compose_line(&c->wbuf, msg, strlen(msg), max);
+}
+
+/* mg on a miss with N: creates an empty item whose win token is taken by
+ * this client. STORAGE_OK with *it filled and *won set, or the miss. */
+static storage_status_e
+vivify(struct conn *c, const struct memcache_request *req,
+        struct storage_item *it, bool *won)
+{
+    struct storage_write w = {
+            .mode = STORAGE_ADD,
+            .expiry = meta_expiry(req->meta.vivify_ttl, c->now_ms),
+            .win_sent = true,
+    };
+    storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, "", 0,
+            &w, c->now_ms, NULL, NULL);
+    *won = s == STORAGE_OK;
+    if (s != STORAGE_OK && s != STORAGE_EXISTS) {
+        return s;
+    }
+    /* ours, or someone else's that appeared meanwhile */
+    return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+}
+
+rstatus_i
+mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_request *req = &st->req;
+    const struct memcache_meta *m = &req->meta;
+    INCR(mc_metrics, memcache_meta);
+    struct storage_item it;
+    storage_status_e s;
+    bool drop = HAS(m, 'T') &&
+                time_expired(meta_expiry(m->ttl, c->now_ms), c->now_ms);
+    if (HAS(m, 'T') && !drop) {
+        s = storage_touch(MC_DB, req->key.data, req->key.len,
+                meta_expiry(m->ttl, c->now_ms), STORAGE_TTL_ALWAYS, c->now_ms,
+                &it);
+    } else {
+        s = storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, &it);
+    }
+    bool won = false;
+    bool vivified = false;
+    if (s != STORAGE_OK && HAS(m, 'N')) {
+        s = vivify(c, req, &it, &won);
+        vivified = true;
+    }
+    struct memcache_meta_rsp rsp = {0};
+    if (s != STORAGE_OK) {
+        INCR(mc_metrics, memcache_get_miss);
+        if (HAS(m, 'q')) {
+            return STATUS_OK;
+        }
+        rsp.code = MEMCACHE_META_EN;
+        return meta_reply(c, st, &rsp, max);
+    }
+    if (!vivified) {
+        INCR(mc_metrics, memcache_get_hit);
+    }
+    describe(&rsp, &it, c->now_ms);
+    rsp.code = HAS(m, 'v') ? MEMCACHE_META_VA : MEMCACHE_META_HD;
+    rsp.stale = it.stale;
+    if (!won) {
+        bool recache = HAS(m, 'R') && rsp.ttl >= 0 &&
+                       rsp.ttl < (int64_t)m->recache_ttl;
+        if (it.stale || recache) {
+            won = storage_item_claim_win(&it);
+        }
+        rsp.token_sent = !won && (it.win_sent || it.stale || recache);
+    }
+    rsp.win = won;
+    rstatus_i rc = meta_reply(c, st, &rsp, max);
+    if (rc == STATUS_OK && rsp.code == MEMCACHE_META_VA) {
+        rc = memcache_compose_value_data(&c->wbuf, it.value, it.vlen, max);
+    }
+    if (drop) {
+        /* T with a past TTL: answered, then expired (view already copied) */
+        storage_delete(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
+    }
+    return rc;
+}
+
+static storage_status_e
+meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
+{
+    const struct memcache_meta *m = &req->meta;
+    char mode = m->mode == 0 ? 'S' : m->mode;
+    if (mode >= 'a' && mode <= 'z') {
+        mode = (char)(mode - 'a' + 'A');
+    }
+    if (mode == 'A' || mode == 'P') {
+        storage_status_e s = storage_append(MC_DB, req->key.data, req->key.len,
+                req->value.data, req->value.len,
+                mode == 'A' ? STORAGE_APPEND : STORAGE_PREPEND,
+                HAS(m, 'N') ? STORAGE_MISSING_CREATE : STORAGE_MISSING_FAIL,
+                HAS(m, 'C') ? m->cas : 0, c->now_ms, NULL, cas);
+        return s;
+    }
+    struct storage_write w = {
+            .mode = STORAGE_SET,
+            .expiry = HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms) : TIME_NEVER,
+            .cflags = m->client_flags,
+    };
+    if (mode == 'E') {
+        w.mode = STORAGE_ADD;
+    } else if (mode == 'R') {
+        w.mode = STORAGE_REPLACE;
+    }
+    if (HAS(m, 'C')) {
+        w.mode = STORAGE_CAS;
+        w.cas = m->cas;
+    }
+    return storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+            req->value.len, &w, c->now_ms, NULL, cas);
+}
+
+rstatus_i
+mc_meta_set(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_meta);
+    INCR(mc_metrics, memcache_set);
+    uint64_t cas = 0;
+    storage_status_e s = meta_store(c, req, &cas);
+    struct memcache_meta_rsp rsp = {.cas = cas};
+    switch (s) {
+    case STORAGE_OK:
+        INCR(mc_metrics, memcache_store_ok);
+        if (HAS(&req->meta, 'q')) {
+            return STATUS_OK;
+        }
+        rsp.code = MEMCACHE_META_HD;
+        break;
+    case STORAGE_EXISTS:
+        rsp.code = req->meta.mode == 'E' || req->meta.mode == 'e'
+                           ? MEMCACHE_META_NS
+                           : MEMCACHE_META_EX;
+        break;
+    case STORAGE_NOT_FOUND:
+        rsp.code = MEMCACHE_META_NF;
+        break;
+    case STORAGE_NOT_STORED:
+        INCR(mc_metrics, memcache_store_not);
+        rsp.code = MEMCACHE_META_NS;
+        break;
+    case STORAGE_EOVERSIZE:
+        INCR(mc_metrics, memcache_store_ex);
+        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+        return meta_error(c, "SERVER_ERROR object too large for cache", max);
+    default:
+        INCR(mc_metrics, memcache_store_ex);
+        return meta_error(c, "SERVER_ERROR out of memory storing object", max);
+    }
+    return meta_reply(c, st, &rsp, max);
+}
+
+rstatus_i
+mc_meta_delete(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_request *req = &st->req;
+    const struct memcache_meta *m = &req->meta;
+    INCR(mc_metrics, memcache_meta);
+    INCR(mc_metrics, memcache_delete);
+    uint64_t cas = HAS(m, 'C') ? m->cas : 0;
+    storage_status_e s;
+    if (HAS(m, 'I')) {
+        /* invalidate: keep the item, stale, for one client to recache */
+        struct storage_item it;
+        s = storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it);
+        if (s == STORAGE_OK && cas != 0 && it.cas != cas) {
+            s = STORAGE_EXISTS;
+        } else if (s == STORAGE_OK) {
+            s = storage_invalidate(MC_DB, req->key.data, req->key.len,
+                    HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms)
+                                : STORAGE_EXPIRY_KEEP,
+                    c->now_ms);
+        }
+    } else {
+        s = storage_delete(MC_DB, req->key.data, req->key.len, cas, c->now_ms);
+    }
+    struct memcache_meta_rsp rsp = {0};
+    if (s == STORAGE_OK) {
+        INCR(mc_metrics, memcache_delete_hit);
+        rsp.code = MEMCACHE_META_HD;
+    } else if (s == STORAGE_EXISTS) {
+        rsp.code = MEMCACHE_META_EX;
+    } else {
+        INCR(mc_metrics, memcache_delete_miss);
+        rsp.code = MEMCACHE_META_NF;
+    }
+    if (HAS(m, 'q') && rsp.code != MEMCACHE_META_EX) {
+        return STATUS_OK; /* quiet: HD and NF are not sent */
+    }
+    return meta_reply(c, st, &rsp, max);
+}
+
+/* ma on a miss with N: creates the counter at J (initial). */
+static storage_status_e
+arith_vivify(struct conn *c, const struct memcache_request *req,
+        uint64_t *value, uint64_t *cas)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, req->meta.initial);
+    struct storage_write w = {
+            .mode = STORAGE_ADD,
+            .expiry = meta_expiry(req->meta.vivify_ttl, c->now_ms),
+    };
+    storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, digits,
+            (size_t)n, &w, c->now_ms, NULL, cas);
+    *value = req->meta.initial;
+    return s;
+}
+
+rstatus_i
+mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_request *req = &st->req;
+    const struct memcache_meta *m = &req->meta;
+    INCR(mc_metrics, memcache_meta);
+    char mode = m->mode;
+    bool decr = mode == 'D' || mode == 'd' || mode == '-';
+    struct memcache_meta_rsp rsp = {0};
+    struct storage_item it;
+    if (HAS(m, 'C') &&
+            storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) ==
+                    STORAGE_OK &&
+            it.cas != m->cas) {
+        rsp.code = MEMCACHE_META_EX;
+        return meta_reply(c, st, &rsp, max);
+    }
+    uint64_t value = 0;
+    uint64_t cas = 0;
+    storage_status_e s = storage_incr_unsigned(MC_DB, req->key.data,
+            req->key.len, m->delta, decr ? STORAGE_DECR : STORAGE_INCR,
+            c->now_ms, &value, &cas);
+    if (s == STORAGE_NOT_FOUND && HAS(m, 'N')) {
+        s = arith_vivify(c, req, &value, &cas);
+    }
+    if (s == STORAGE_ENAN) {
+        return meta_error(c,
+                "CLIENT_ERROR cannot increment or decrement non-numeric "
+                "value",
+                max);
+    }
+    if (s == STORAGE_NOT_FOUND || s == STORAGE_EXISTS) {
+        rsp.code = MEMCACHE_META_NF;
+        return meta_reply(c, st, &rsp, max);
+    }
+    if (s != STORAGE_OK) {
+        return meta_error(c, "SERVER_ERROR out of memory", max);
+    }
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, value);
+    rsp.cas = cas;
+    rsp.ttl = -1;
+    if (HAS(m, 't') && storage_peek(MC_DB, req->key.data, req->key.len,
+                               c->now_ms, &it) == STORAGE_OK) {
+        rsp.ttl = mc_ttl_left(&it, c->now_ms);
+    }
+    rsp.vlen = (uint32_t)n;
+    rsp.code = HAS(m, 'v') ? MEMCACHE_META_VA : MEMCACHE_META_HD;
+    if (rsp.code == MEMCACHE_META_HD && HAS(m, 'q')) {
+        return STATUS_OK;
+    }
+    rstatus_i rc = meta_reply(c, st, &rsp, max);
+    if (rc == STATUS_OK && rsp.code == MEMCACHE_META_VA) {
+        rc = memcache_compose_value_data(&c->wbuf, digits, (size_t)n, max);
+    }
+    return rc;
+}
+
+rstatus_i
+mc_meta_debug(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_request *req = &st->req;
+    INCR(mc_metrics, memcache_meta);
+    struct storage_item it;
+    if (storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) !=
+            STORAGE_OK) {
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_EN, max);
+    }
+    char detail[160];
+    uint64_t la = it.last_access != 0 && c->now_ms > it.last_access
+                          ? (c->now_ms - it.last_access) / 1000
+                          : 0;
+    int n = snprintf(detail, sizeof(detail),
+            "exp=%" PRId64 " la=%" PRIu64 " cas=%" PRIu64
+            " fetch=%s cls=1 size=%zu",
+            mc_ttl_left(&it, c->now_ms), la, it.cas, it.fetched ? "yes" : "no",
+            it.klen + it.vlen);
+    return memcache_compose_me(&c->wbuf, req, detail, (size_t)n, max);
+}
