@@ -24,7 +24,7 @@ buf_init(struct buf *b, size_t size)
     ASSERT(size > 0);
     char *storage = mm_alloc(size);
     if (storage == NULL) {
-        buf_set(b, NULL, 0, 0);
+        memset(b, 0, sizeof(*b)); /* no NULL + 0: UBSan flags it */
         return STATUS_ENOMEM;
     }
     buf_set(b, storage, size, 0);
@@ -35,7 +35,7 @@ void
 buf_deinit(struct buf *b)
 {
     mm_release(b->begin);
-    buf_set(b, NULL, 0, 0);
+    memset(b, 0, sizeof(*b));
 }
 
 void
