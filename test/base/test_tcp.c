@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -283,25 +284,28 @@ read_back(int c, size_t *offset, size_t until)
     }
 }
 
-/* Fills a socket with small buffers: sends get partial, then EAGAIN. */
+#define BIG (2 * 1024 * 1024)
+
+/* Fills a socket with a small send buffer and a reader that does not read:
+ * sends get partial, then EAGAIN. The reader's buffer stays larger than the
+ * loopback MSS (64 KiB), or it would never reopen its window and draining
+ * would wait on zero-window probe timers. */
 static void
 test_tcp_partial_send_and_eagain(void **state)
 {
     (void)state;
-    enum {
-        BIG = 4 * 1024 * 1024
-    };
     static char data[BIG];
     int lfd = listen_on("127.0.0.1:0");
     assert_true(lfd >= 0);
     int c = connect_to(lfd, AF_INET);
-    int small = 4096;
+    int rcvbuf = 256 * 1024;
     assert_int_equal(
-            setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+            setsockopt(c, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
     int s = tcp_accept(lfd);
     check_accepted_fd(s);
+    int sndbuf = 4096;
     assert_int_equal(
-            setsockopt(s, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+            setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
     fill_pattern(data, BIG, 0);
 
     size_t sent = 0;
@@ -326,7 +330,12 @@ test_tcp_partial_send_and_eagain(void **state)
                 {.iov_base = data + sent + half, .iov_len = BIG - sent - half}};
         r = tcp_writev(s, rest, 2);
         assert_true(r > 0 || r == STATUS_EAGAIN);
-        sent += r > 0 ? (size_t)r : 0;
+        if (r == STATUS_EAGAIN) { /* unacked bytes fill the send buffer */
+            struct pollfd p = {.fd = s, .events = POLLOUT};
+            assert_int_equal(poll(&p, 1, 10000), 1);
+            continue;
+        }
+        sent += (size_t)r;
     }
     read_back(c, &offset, BIG);
     assert_int_equal(offset, BIG);
