@@ -28,10 +28,18 @@ is_link(uint64_t v)
     return v != 0 && (v >> TAG_SHIFT) == 0;
 }
 
+/* A link is the 64-byte bucket's index in the heap, plus one: overflow
+ * buckets come from the static pool or from segments lent to the table. */
 static inline uint64_t *
 pool_bucket(uint64_t link)
 {
-    return heap.pool + (link - 1) * HASH_SLOTS;
+    return (uint64_t *)(heap.base + (link - 1) * CACHE_LINE);
+}
+
+static inline uint64_t
+bucket_link(const uint64_t *bk)
+{
+    return (uint64_t)((const uint8_t *)bk - heap.base) / CACHE_LINE + 1;
 }
 
 static inline uint32_t
@@ -111,54 +119,74 @@ same_entry(uint64_t a, uint64_t b)
 size_t
 hash_layout(uint32_t n_bucket, uint32_t n_overflow)
 {
-    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket +
-           (size_t)n_overflow * (sizeof(uint64_t) + sizeof(uint32_t));
+    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket;
 }
 
 void
 hash_init(void)
 {
-    __atomic_store_n(&heap.pool_next, 0, __ATOMIC_RELAXED);
-    heap.pool_free = SEG_NIL;
+    heap.pool_next = 0;
+    heap.pool_free = 0;
+    heap.pool_ret_head = heap.pool_ret_n = 0;
 }
 
 /* --- the overflow pool ---------------------------------------------------
- * A chain's empty tail overflow bucket is unlinked (no entry moves, so no
- * reader misses a key) and recycled once every reader that might still be
- * walking it has passed a quiescent point. Pool lock: a leaf, taken under
- * hash bucket locks. */
+ * Overflow buckets come from a static pool sized for the expected load and,
+ * when that is used up, from free segments lent to the table (items that
+ * are smaller than expected need more slots than the head table has). A
+ * chain's empty tail bucket is unlinked (no entry moves) and parked in a
+ * ring with an epoch stamp; once every reader has passed a quiescent point
+ * it joins the free list, linked through its slot 0. Pool lock: under hash
+ * bucket locks, above the heap lock. */
 
-static uint32_t
-pool_take(void)
+static void
+pool_drain_locked(void)
 {
-    uint32_t idx = SEG_NIL;
-    seg_lock(&heap.pool_lock);
-    uint32_t *link = &heap.pool_free;
-    while (*link != SEG_NIL) {
-        if (epoch_passed(heap.pool_stamp[*link])) {
-            idx = *link;
-            *link = heap.pool_link[idx];
-            break;
-        }
-        link = &heap.pool_link[*link];
+    while (heap.pool_ret_n > 0 &&
+            epoch_passed(heap.pool_ret_stamp[heap.pool_ret_head])) {
+        uint64_t link = heap.pool_ret_link[heap.pool_ret_head];
+        __atomic_store_n(pool_bucket(link), heap.pool_free, __ATOMIC_RELAXED);
+        heap.pool_free = link;
+        heap.pool_ret_head = (heap.pool_ret_head + 1) % POOL_RETIRED;
+        heap.pool_ret_n--;
     }
-    if (idx == SEG_NIL && heap.pool_next < heap.n_overflow) {
-        idx = heap.pool_next++;
-    }
-    seg_unlock(&heap.pool_lock);
-    return idx;
 }
 
 static void
-pool_retire(uint32_t idx)
+pool_lend_segment_locked(void)
 {
-    uint64_t stamp = epoch_retire_stamp();
+    uint32_t sid = seg_take_for_hash();
+    if (sid == SEG_NIL) {
+        return;
+    }
+    uint8_t *d = seg_data(sid);
+    for (size_t off = 0; off + CACHE_LINE <= heap.seg_size; off += CACHE_LINE) {
+        uint64_t *bk = (uint64_t *)(d + off);
+        __atomic_store_n(bk, heap.pool_free, __ATOMIC_RELAXED);
+        heap.pool_free = bucket_link(bk);
+    }
+    INCR(seg_metrics, seg_hash_seg);
+}
+
+static uint64_t *
+pool_take(void)
+{
+    uint64_t *bk = NULL;
     seg_lock(&heap.pool_lock);
-    heap.pool_stamp[idx] = stamp;
-    heap.pool_link[idx] = heap.pool_free;
-    heap.pool_free = idx;
+    pool_drain_locked();
+    if (heap.pool_free == 0 && heap.pool_next < heap.n_overflow) {
+        bk = heap.pool + (size_t)heap.pool_next++ * HASH_SLOTS;
+    } else {
+        if (heap.pool_free == 0) {
+            pool_lend_segment_locked();
+        }
+        if (heap.pool_free != 0) {
+            bk = pool_bucket(heap.pool_free);
+            heap.pool_free = __atomic_load_n(bk, __ATOMIC_RELAXED);
+        }
+    }
     seg_unlock(&heap.pool_lock);
-    DECR(seg_metrics, seg_hash_overflow);
+    return bk;
 }
 
 static bool
@@ -172,7 +200,8 @@ bucket_empty(const uint64_t *bk)
     return true;
 }
 
-/* Under chain b's lock: drops empty overflow buckets from its tail. */
+/* Under chain b's lock: drops empty overflow buckets from its tail while
+ * the retired ring has room (else they stay linked, empty, for now). */
 static void
 chain_trim(uint32_t b)
 {
@@ -192,8 +221,18 @@ chain_trim(uint32_t b)
         if (prev == NULL || !bucket_empty(bk)) {
             return;
         }
+        seg_lock(&heap.pool_lock);
+        if (heap.pool_ret_n == POOL_RETIRED) {
+            seg_unlock(&heap.pool_lock);
+            return;
+        }
         __atomic_store_n(&prev[HASH_SLOTS - 1], 0, __ATOMIC_RELEASE);
-        pool_retire((uint32_t)(link - 1));
+        uint32_t at = (heap.pool_ret_head + heap.pool_ret_n) % POOL_RETIRED;
+        heap.pool_ret_link[at] = link;
+        heap.pool_ret_stamp[at] = epoch_retire_stamp();
+        heap.pool_ret_n++;
+        seg_unlock(&heap.pool_lock);
+        DECR(seg_metrics, seg_hash_overflow);
     }
 }
 
@@ -571,11 +610,10 @@ chain_inspect(uint32_t b, struct chain_info *ci)
 static uint64_t *
 chain_extend(struct chain_info *ci)
 {
-    uint32_t idx = pool_take();
-    if (idx == SEG_NIL) {
+    uint64_t *nb = pool_take();
+    if (nb == NULL) {
         return NULL;
     }
-    uint64_t *nb = heap.pool + (size_t)idx * HASH_SLOTS;
     for (int i = 0; i < HASH_SLOTS; i++) {
         __atomic_store_n(&nb[i], 0, __ATOMIC_RELAXED);
     }
@@ -584,7 +622,7 @@ chain_extend(struct chain_info *ci)
     __atomic_store_n(&nb[0], moved, __ATOMIC_RELEASE);
     /* a reader's frequency CAS on the old slot may be lost: harmless */
     __atomic_store_n(
-            &ci->last[HASH_SLOTS - 1], (uint64_t)idx + 1, __ATOMIC_RELEASE);
+            &ci->last[HASH_SLOTS - 1], bucket_link(nb), __ATOMIC_RELEASE);
     INCR(seg_metrics, seg_hash_overflow);
     if (seg_metrics != NULL && metric_gauge(&seg_metrics->seg_hash_chain_max) <
                                        (int64_t)ci->buckets + 1) {
@@ -610,8 +648,11 @@ hash_insert_locked(uint64_t h, uint64_t val)
         pick = c2.entries < c1.entries ? &c2 : &c1;
         slot = chain_extend(pick);
     }
+    if (slot == NULL && heap.evict == EVICT_NONE) {
+        return false; /* out of memory, and policy none evicts nothing */
+    }
     if (slot == NULL) {
-        /* pool used up: the coldest entry of the two chains makes room */
+        /* no bucket left: the coldest entry of the two chains makes room */
         pick = &c1;
         if (c2.coldest != NULL &&
                 (c1.coldest == NULL ||

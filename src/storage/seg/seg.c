@@ -6,10 +6,11 @@
  *
  *   +----------------+---------------+-------+-----------+-----+----------+
  *   | hash buckets   | overflow pool | locks | seg hdrs  | TTL | segments |
- *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x64 | 1025| n_seg x  |
+ *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x80 | 1025| n_seg x  |
  *   |                |               |       |           |     | seg_size |
  *   +----------------+---------------+-------+-----------+-----+----------+
- *   everything is inside seg.memory; nothing else is allocated at runtime.
+ *   everything is inside seg.memory; nothing else is allocated at runtime
+ *   (segments may be lent to the hash table for overflow buckets).
  *
  * Lock order: see seg_internal.h. */
 #include "seg_internal.h"
@@ -188,8 +189,11 @@ clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Head buckets for the expected item count at 88% slot load; the pool adds
- * 1/16 for chains that overflow (two choices keep that small). */
+/* Head buckets for the expected item count (seg.item_size) at 88% slot
+ * load; the static pool adds 1/16 for chains that overflow (two choices
+ * keep that small). Smaller items than expected borrow free segments for
+ * overflow buckets, so the default errs large: chains get longer for small
+ * items, but no memory sits in an oversized table for large ones. */
 static void
 size_hash(const seg_options_st *o, uint32_t *n_bucket, uint32_t *n_overflow)
 {
@@ -254,11 +258,7 @@ map_heap(void)
     at += (size_t)heap.n_overflow * CACHE_LINE;
     heap.locks = at;
     at += size_align(heap.n_bucket, CACHE_LINE);
-    heap.pool_stamp = (uint64_t *)at;
-    at += (size_t)heap.n_overflow * sizeof(uint64_t);
-    heap.pool_link = (uint32_t *)at;
-    at += (size_t)heap.n_overflow * sizeof(uint32_t);
-    at = (uint8_t *)size_align((size_t)at, CACHE_LINE);
+
     heap.segs = (struct seg *)at;
     at += heap.n_seg * sizeof(struct seg);
     heap.ttl = (struct ttl_bucket *)size_align((size_t)at, 8);
@@ -287,7 +287,10 @@ heap_init(const seg_options_st *o)
     heap.open_max = open > 0 ? (uint32_t)open : heap.n_seg / 8;
     heap.open_max = heap.open_max < 1 ? 1 : heap.open_max;
     uint64_t reserve = option_uint(&o->seg_reserve);
-    heap.reserve = reserve > 0 ? (uint32_t)reserve : 1 + heap.n_seg / 256;
+    /* merge eviction needs one free segment to merge into, kept apart */
+    uint32_t keep = heap.evict == EVICT_MERGE ? 1 : 0;
+    heap.reserve =
+            reserve > 0 ? (uint32_t)reserve : keep + 1 + heap.n_seg / 256;
     uint64_t nm = option_uint(&o->seg_merge_segments);
     heap.n_merge = (uint32_t)(nm < 2 ? 2 : nm > 16 ? 16 : nm);
     heap.flush_pending = UINT64_MAX;

@@ -20,7 +20,7 @@
             "bytes per segment (64KiB..8MiB); bounds the largest item"      ) \
     ACTION( seg_hash_power,       OPTION_UINT,     0,                         \
             "log2 of hash slots; 0 sizes the table from memory/item_size"   ) \
-    ACTION( seg_item_size,        OPTION_SIZE,     64,                        \
+    ACTION( seg_item_size,        OPTION_SIZE,     160,                       \
             "expected key+value bytes, to size the hash table"              ) \
     ACTION( seg_evict,            OPTION_STR,      "merge",                   \
             "eviction: merge fifo random cte util none"                     ) \
@@ -62,6 +62,7 @@
     ACTION( seg_hash_overflow,     METRIC_GAUGE,   "# overflow buckets used") \
     ACTION( seg_hash_chain_max,    METRIC_GAUGE,   "longest chain, buckets" ) \
     ACTION( seg_hash_evict,        METRIC_COUNTER, "# items dropped: chain full" ) \
+    ACTION( seg_hash_seg,          METRIC_GAUGE,   "# segments lent to the hash table" ) \
     ACTION( seg_hash_tag_collision, METRIC_COUNTER, "# tag matched, key not" ) \
     ACTION( seg_wait,              METRIC_COUNTER, "# writer waits for readers" )
 /* clang-format on */

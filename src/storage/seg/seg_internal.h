@@ -6,8 +6,10 @@
  *   1. a TTL bucket's lock (chain links of its segments);
  *   2. the heap lock (free and limbo lists);
  *   hash bucket locks: a thread holds at most the two buckets of one key
- *   (lower index first) and under them takes only the pool lock (a leaf:
- *   the overflow bucket free list).
+ *   (lower index first), and under them takes only the pool lock (the
+ *   overflow bucket free list), under which it may take the heap lock to
+ *   lend a free segment to the table. Nobody holding the heap lock or a
+ *   TTL bucket lock takes a hash or pool lock.
  * A segment's state moves by CAS (SEALED -> EVICTING claims it), so choosing
  * a victim takes no lock. */
 #pragma once
@@ -27,6 +29,7 @@
 #define ITEM_HDR_MAX     35             /* 3 + 3 + 4 + 10 + 10 + 5 */
 #define ITEM_END         0xff           /* flags byte: no item here */
 #define HASH_SLOTS       8
+#define POOL_RETIRED     1024           /* overflow buckets parked */
 /* immutable flag bits, item byte 0 (bits 0-3: database) */
 #define ITEM_F_EXP       0x10
 #define ITEM_F_CFLAGS    0x20
@@ -42,6 +45,7 @@ typedef enum {
     SEG_SEALED,   /* in a chain, full */
     SEG_EVICTING, /* claimed by an evictor, merger or expirer */
     SEG_LIMBO,    /* retired, waiting for readers to pass an epoch */
+    SEG_HASH,     /* lent to the hash table for overflow buckets */
 } seg_state_e;
 
 /* One segment header, in an array apart from segment data. Atomics noted;
@@ -114,10 +118,12 @@ struct heap {
     uint8_t *locks;    /* one byte per head bucket */
     uint32_t n_bucket;
     uint32_t n_overflow;
-    uint32_t pool_next;   /* never used yet from here (pool lock) */
-    uint32_t pool_free;   /* recycled overflow buckets (pool lock) */
-    uint64_t *pool_stamp; /* epoch stamp of a recycled bucket */
-    uint32_t *pool_link;  /* free list link */
+    uint32_t pool_next;     /* static pool: never used from here (pool lock) */
+    uint64_t pool_free;     /* free overflow buckets, a link (pool lock) */
+    uint32_t pool_ret_head; /* ring of unlinked buckets awaiting readers */
+    uint32_t pool_ret_n;
+    uint64_t pool_ret_link[POOL_RETIRED];
+    uint64_t pool_ret_stamp[POOL_RETIRED];
     uint8_t pool_lock;
     size_t metadata;
     uint8_t lock; /* free and limbo lists */
@@ -263,6 +269,9 @@ void res_close(struct res *r);
 /* A free segment, evicting if needed; SEG_NIL when none. */
 uint32_t seg_take_free(uint64_t now, bool may_wait);
 void seg_put_free_locked(uint32_t sid);
+/* A free segment for the hash table's overflow buckets, without evicting
+ * (called under hash locks); SEG_NIL if none. */
+uint32_t seg_take_for_hash(void);
 void seg_retire(uint32_t sid);
 void seg_reclaim(void);
 void seg_chain_remove(uint32_t sid);
@@ -281,3 +290,5 @@ evict_policy_e evict_parse(const char *name);
 const char *evict_name(evict_policy_e p);
 /* Frees at least one segment by the policy; false when nothing could be. */
 bool evict_run(uint64_t now);
+
+_Static_assert(sizeof(struct seg) == 80, "segment header size changed");

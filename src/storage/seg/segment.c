@@ -91,6 +91,16 @@ pop_free(uint32_t keep)
     return sid;
 }
 
+uint32_t
+seg_take_for_hash(void)
+{
+    uint32_t sid = pop_free(heap.reserve);
+    if (sid != SEG_NIL) {
+        __atomic_store_n(&heap.segs[sid].state, SEG_HASH, __ATOMIC_RELEASE);
+    }
+    return sid;
+}
+
 void
 seg_retire(uint32_t sid)
 {

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Storage benchmark (not a test): per-item overhead, items held,
+ * throughput at 90% get / 10% set for 1 and 2 threads, and miss ratio on a
+ * Zipf(1.0) workload with a fixed seed for every eviction policy.
+ *
+ *   bench_seg overhead MEMORY KLEN VLEN [ITEM_SIZE_HINT]
+ *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT]
+ *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY]
+ *
+ * MEMORY in MiB. Numbers go to stdout, one "name value" per line. */
+#include "base/time.h"
+#include "storage/seg/seg.h"
+#include "storage/storage.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv);
+
+static uint64_t
+xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* fixed-length keys: "k" + zero-padded decimal, klen bytes */
+static void
+make_key(char *key, size_t klen, uint64_t i)
+{
+    memset(key, '0', klen);
+    key[0] = 'k';
+    for (size_t p = klen - 1; p > 0 && i > 0; p--, i /= 10) {
+        key[p] = (char)('0' + i % 10);
+    }
+}
+
+static void
+setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
+        seg_metrics_st *m)
+{
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = memory_mib * 1024 * 1024;
+    o.seg_evict.val.OPTION_STR = evict;
+    o.seg_background.val.OPTION_BOOL = background;
+    if (item_hint > 0) {
+        o.seg_item_size.val.OPTION_SIZE = item_hint;
+    }
+    *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    if (seg_setup(&o, m) != STATUS_OK) {
+        fprintf(stderr, "seg_setup failed\n");
+        exit(1);
+    }
+}
+
+/* Fills with unique keys under policy `none` until memory runs out: what
+ * the budget holds, everything counted (hash, headers, segments). */
+static int
+overhead(int argc, char **argv)
+{
+    if (argc < 5) {
+        return 2;
+    }
+    size_t mem = strtoull(argv[2], NULL, 10);
+    size_t klen = strtoull(argv[3], NULL, 10);
+    size_t vlen = strtoull(argv[4], NULL, 10);
+    uint64_t hint = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
+    seg_metrics_st m;
+    setup(mem, "none", hint, false, &m);
+    char key[256];
+    uint8_t *val = calloc(1, vlen + 1);
+    struct storage_write w = {0};
+    uint64_t now = time_now_ms(), n = 0;
+    for (;; n++) {
+        make_key(key, klen, n);
+        memset(val, (int)(n & 0xff), vlen);
+        if (storage_set(0, key, klen, val, vlen, &w, now, NULL, NULL) !=
+                STORAGE_OK) {
+            break;
+        }
+    }
+    uint64_t held = storage_count(0);
+    struct seg_layout lay;
+    seg_layout_get(&lay);
+    printf("memory_bytes %zu\nklen %zu\nvlen %zu\n", lay.memory, klen, vlen);
+    printf("segments %u\nhash_buckets %u\noverflow_buckets %u\n", lay.n_segment,
+            lay.n_bucket, lay.n_overflow);
+    printf("metadata_bytes %zu\nitems_held %lu\n", lay.metadata,
+            (unsigned long)held);
+    printf("overhead_bytes_per_item %.2f\n",
+            (double)lay.memory / (double)held - (double)(klen + vlen));
+    printf("hash_overflow_used %ld\nhash_evict %lu\n",
+            (long)metric_gauge(&m.seg_hash_overflow),
+            (unsigned long)metric_counter(&m.seg_hash_evict));
+    printf("item_size_max %zu\n", storage_item_size_max());
+    free(val);
+    seg_teardown();
+    return 0;
+}
+
+struct tp {
+    pthread_t tid;
+    uint64_t keys;
+    uint64_t seed;
+    uint64_t ops;
+    uint64_t stop_ms;
+};
+
+static volatile int go;
+
+static void *
+tp_main(void *arg)
+{
+    struct tp *t = arg;
+    char key[16];
+    uint8_t val[32] = {0};
+    struct storage_write w = {0};
+    storage_thread_register();
+    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) {
+    }
+    uint64_t now = time_now_ms();
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            uint64_t r = xorshift(&t->seed);
+            make_key(key, 16, r % t->keys);
+            if (r % 10 == 0) {
+                storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
+            } else {
+                struct storage_item it;
+                storage_get(0, key, 16, now, &it);
+            }
+        }
+        t->ops += 64;
+        storage_quiescent(); /* once per "loop iteration" */
+        now = time_now_ms();
+        if (now >= t->stop_ms) {
+            break;
+        }
+    }
+    storage_thread_unregister();
+    return NULL;
+}
+
+static int
+throughput(int argc, char **argv)
+{
+    if (argc < 5) {
+        return 2;
+    }
+    size_t mem = strtoull(argv[2], NULL, 10);
+    int threads = atoi(argv[3]);
+    uint64_t secs = strtoull(argv[4], NULL, 10);
+    uint64_t hint = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
+    seg_metrics_st m;
+    setup(mem, "merge", hint, true, &m);
+    /* preload about half of what fits, so gets mostly hit */
+    uint64_t keys = (uint64_t)mem * 1024 * 1024 / 72 / 2;
+    char key[16];
+    uint8_t val[32] = {0};
+    struct storage_write w = {0};
+    uint64_t now = time_now_ms();
+    for (uint64_t i = 0; i < keys; i++) {
+        make_key(key, 16, i);
+        storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
+    }
+    struct tp t[16];
+    threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+    for (int i = 0; i < threads; i++) {
+        t[i] = (struct tp){
+                .keys = keys, .seed = 88172645463325252ULL + i, .stop_ms = 0};
+    }
+    uint64_t start = time_now_ms();
+    for (int i = 0; i < threads; i++) {
+        t[i].stop_ms = start + secs * 1000;
+        pthread_create(&t[i].tid, NULL, tp_main, &t[i]);
+    }
+    __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+    uint64_t total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i].tid, NULL);
+        total += t[i].ops;
+    }
+    double elapsed = (double)(time_now_ms() - start) / 1000.0;
+    uint64_t gets = metric_counter(&m.seg_get);
+    uint64_t hits = metric_counter(&m.seg_get_hit);
+    printf("threads %d\nkeys %lu\nops %lu\nseconds %.2f\nops_per_sec %.0f\n",
+            threads, (unsigned long)keys, (unsigned long)total, elapsed,
+            (double)total / elapsed);
+    printf("get_hit_ratio %.4f\n", gets ? (double)hits / (double)gets : 0.0);
+    seg_teardown();
+    return 0;
+}
+
+/* Zipf(1.0) over n keys by inverting a precomputed CDF. */
+static double *
+zipf_cdf(uint64_t n)
+{
+    double *cdf = malloc(n * sizeof(double));
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        sum += 1.0 / (double)(i + 1);
+        cdf[i] = sum;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        cdf[i] /= sum;
+    }
+    return cdf;
+}
+
+static uint64_t
+zipf_draw(const double *cdf, uint64_t n, uint64_t *seed)
+{
+    double u = (double)(xorshift(seed) >> 11) / 9007199254740992.0;
+    uint64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (cdf[mid] < u) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static void
+missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
+        const char *policy)
+{
+    seg_metrics_st m;
+    setup(mem, policy, 48, false, &m);
+    uint64_t seed = 0x2545F4914F6CDD1DULL, misses = 0, counted = 0;
+    uint64_t now = 1700000000000ULL;
+    char key[16];
+    uint8_t val[32] = {0};
+    struct storage_write w = {0};
+    for (uint64_t r = 0; r < reqs; r++) {
+        /* a permutation so popular keys do not share segments by rank */
+        uint64_t k = zipf_draw(cdf, n, &seed) * 2654435761ULL % n;
+        make_key(key, 16, k);
+        struct storage_item it;
+        bool warm = r >= reqs / 5;
+        if (storage_get(0, key, 16, now, &it) != STORAGE_OK) {
+            misses += warm;
+            storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
+        }
+        counted += warm;
+        if ((r & 1023) == 0) {
+            now++;
+            storage_maintain(now);
+        }
+    }
+    printf("missratio %-6s %.4f  (evicted segments %lu, merges %lu)\n", policy,
+            (double)misses / (double)counted,
+            (unsigned long)metric_counter(&m.seg_evict_seg),
+            (unsigned long)metric_counter(&m.seg_merge));
+    seg_teardown();
+}
+
+static int
+missratio(int argc, char **argv)
+{
+    if (argc < 5) {
+        return 2;
+    }
+    size_t mem = strtoull(argv[2], NULL, 10);
+    uint64_t n = strtoull(argv[3], NULL, 10);
+    uint64_t reqs = strtoull(argv[4], NULL, 10);
+    double *cdf = zipf_cdf(n);
+    const char *all[] = {"merge", "fifo", "random", "cte", "util"};
+    printf("memory_mib %zu keys %lu requests %lu (first 20%% warm-up)\n", mem,
+            (unsigned long)n, (unsigned long)reqs);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (argc > 5 && strcmp(argv[5], all[i]) != 0) {
+            continue;
+        }
+        missratio_one(mem, n, reqs, cdf, all[i]);
+    }
+    free(cdf);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc = 2;
+    if (argc > 1 && strcmp(argv[1], "overhead") == 0) {
+        rc = overhead(argc, argv);
+    } else if (argc > 1 && strcmp(argv[1], "throughput") == 0) {
+        rc = throughput(argc, argv);
+    } else if (argc > 1 && strcmp(argv[1], "missratio") == 0) {
+        rc = missratio(argc, argv);
+    }
+    if (rc == 2) {
+        fprintf(stderr, "usage: bench_seg overhead MiB KLEN VLEN [HINT] | "
+                        "throughput MiB THREADS SECONDS [HINT] | "
+                        "missratio MiB KEYS REQUESTS [POLICY]\n");
+    }
+    return rc;
+}
