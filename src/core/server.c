@@ -11,6 +11,7 @@
 #include "core/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,6 +41,32 @@ static uint64_t *worker_load; /* connections per worker, server thread only */
 static unsigned rr_next;
 static uint64_t next_id = 1;
 static struct conn *pending; /* accepted, waiting for room in a ring */
+/* A descriptor held in reserve: out of descriptors, the server frees it to
+ * accept and close the waiting connection (counted), instead of leaving
+ * it in the backlog where level-triggered epoll would spin on it. */
+static int spare_fd = -1;
+
+static void
+spare_open(void)
+{
+    if (spare_fd < 0) {
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+}
+
+/* Out of descriptors: refuses one pending connection through the spare. */
+static bool
+refuse_with_spare(struct listener *l)
+{
+    if (spare_fd < 0) {
+        return false;
+    }
+    close(spare_fd);
+    spare_fd = -1;
+    rstatus_i st = tcp_reject(l->fd);
+    spare_open();
+    return st == STATUS_OK;
+}
 
 static void server_event(void *arg, uint32_t events);
 
@@ -146,7 +173,11 @@ accept_all(struct listener *l)
         if (fd < 0) {
             if (fd == STATUS_ENOMEM) {
                 INCR(metrics, server_accept_fd_ex);
-                return; /* retried on the next event: level-triggered */
+                log_debug("%s: out of descriptors, refusing", l->name);
+                if (refuse_with_spare(l)) {
+                    continue;
+                }
+                return;
             }
             INCR(metrics, server_accept_ex);
             continue;
@@ -286,6 +317,7 @@ server_setup(const server_options_st *options, server_metrics_st *m,
                 evb, worker_term_fd(worker_get(i)), EVENT_READ, &term_tag);
     }
     accepting = true;
+    spare_open();
     return bind_all((int)option_uint(&options->server_backlog));
 }
 
@@ -354,6 +386,10 @@ server_teardown(void)
     pool_destroy(&conn_pool);
     notifier_destroy(&control);
     mm_free(&worker_load);
+    if (spare_fd >= 0) {
+        close(spare_fd);
+        spare_fd = -1;
+    }
     accepting = false;
     stop_req = false;
     stop_accepting_req = false;

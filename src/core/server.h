@@ -26,7 +26,7 @@
     ACTION( server_conn_refused_max,   METRIC_COUNTER, "# refused: max_connections reached"   ) \
     ACTION( server_conn_refused_pool,  METRIC_COUNTER, "# refused: no memory for a connection") \
     ACTION( server_accept_ex,          METRIC_COUNTER, "# accept errors other than EAGAIN"    ) \
-    ACTION( server_accept_fd_ex,       METRIC_COUNTER, "# accepts failed: out of descriptors" ) \
+    ACTION( server_accept_fd_ex,       METRIC_COUNTER, "# refused: out of file descriptors" ) \
     ACTION( server_ring_full,          METRIC_COUNTER, "# times every worker ring was full"   ) \
     ACTION( server_conn_reclaim,       METRIC_COUNTER, "# connections closed and pooled again") \
     ACTION( server_event_loop,         METRIC_COUNTER, "# server thread epoll waits"          )

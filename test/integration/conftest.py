@@ -37,7 +37,8 @@ def wait_port(port, timeout=10.0 * SLOW):
 class Server:
     """One segcached process with its ports; stop() checks the exit code."""
 
-    def __init__(self, args=(), protocols=("ping",), threads=2, env=None):
+    def __init__(self, args=(), protocols=("ping",), threads=2, env=None,
+                 preexec_fn=None):
         self.ports = {p: free_port() for p in protocols}
         self.admin_port = free_port()
         self.logdir = tempfile.mkdtemp(prefix="segcached-test-")
@@ -53,7 +54,7 @@ class Server:
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
-                                     env=env)
+                                     env=env, preexec_fn=preexec_fn)
         if not wait_port(self.admin_port):
             self.proc.kill()
             out, err = self.proc.communicate()

@@ -306,3 +306,26 @@ def test_sample_config_is_current_and_loads():
         "config/segcached.yml is stale: run scripts/gen-config.sh"
     chk = run(["--config", path, "--check-config"])
     assert chk.returncode == 0, chk.stderr
+
+
+def test_fd_limit_reached_is_counted_and_survived(server_factory):
+    import resource
+
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    srv = server_factory(preexec_fn=low_nofile, threads=1)
+    socks = []
+    for _ in range(80):
+        try:
+            socks.append(srv.connect())
+        except OSError:
+            break
+    # the ones past the limit were accepted and closed at once
+    srv.wait_stat("server_accept_fd_ex", lambda v: v >= 1)
+    for s in socks:
+        s.close()
+    srv.wait_stat("server_conn_curr", lambda v: v == 0)
+    c = srv.connect()
+    c.sendall(b"PING\r\n")
+    assert recv_exact(c, 6) == b"PONG\r\n"
+    c.close()
