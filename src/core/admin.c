@@ -12,6 +12,7 @@
 #include "core/conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -30,6 +31,17 @@ static struct notifier *wake;
 static int listen_fd = -1;
 static int sig_fd = -1;
 static int bound_port;
+/* A descriptor in reserve, so an operator can still connect when client
+ * connections have used up every other one: that is when stats matter. */
+static int spare_fd = -1;
+
+static void
+spare_open(void)
+{
+    if (spare_fd < 0) {
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+}
 static bool stop_req;
 static struct conn *conns;
 static uint64_t next_id = 1;
@@ -76,6 +88,7 @@ admin_close(struct conn *c)
     }
     mm_free(&c);
     DECR(metrics, admin_conn_curr);
+    spare_open(); /* the reserve comes back as soon as it can */
 }
 
 /* STATUS_OK when wbuf is empty, EAGAIN when waiting to write, ERROR. */
@@ -136,11 +149,25 @@ admin_read(struct conn *c)
     admin_process(c);
 }
 
+/* Accepts one admin connection, spending the spare descriptor when the
+ * process has run out. */
+static int
+admin_accept_one(void)
+{
+    int fd = tcp_accept(listen_fd);
+    if (fd == STATUS_ENOMEM && spare_fd >= 0) {
+        close(spare_fd);
+        spare_fd = -1;
+        fd = tcp_accept(listen_fd);
+    }
+    return fd;
+}
+
 static void
 admin_accept(void)
 {
     for (;;) {
-        int fd = tcp_accept(listen_fd);
+        int fd = admin_accept_one();
         if (fd < 0) {
             return; /* EAGAIN, or an error retried on the next event */
         }
@@ -251,6 +278,7 @@ admin_setup(const admin_options_st *options, admin_metrics_st *m,
         return STATUS_ERROR;
     }
     bound_port = tcp_local_port(listen_fd);
+    spare_open();
     event_register(evb, listen_fd, EVENT_READ, &listen_tag);
     log_info("admin listening on %s", addr);
     return STATUS_OK;
@@ -275,6 +303,10 @@ admin_teardown(void)
     }
     tcp_close(listen_fd);
     listen_fd = -1;
+    if (spare_fd >= 0) {
+        close(spare_fd);
+        spare_fd = -1;
+    }
     if (sig_fd >= 0) {
         close(sig_fd);
         sig_fd = -1;
