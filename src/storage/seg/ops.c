@@ -124,6 +124,7 @@ storage_flush(uint8_t db, uint64_t at, uint64_t now)
     }
     uint16_t mask = db == STORAGE_DB_ALL ? 0xffff : (uint16_t)(1u << db);
     epoch_enter();
+    flush_check(now); /* a pending flush that is due happens first */
     if (at <= now) {
         flush_apply(mask);
         return STORAGE_OK;

@@ -478,6 +478,18 @@ test_flush_delayed(void **state)
     assert_int_equal(storage_count(0), 1);
 }
 
+/* Found by fuzz_seg: a delayed flush that is due must happen before a new
+ * flush_all N replaces it. */
+static void
+test_flush_delayed_due_before_new(void **state)
+{
+    (void)state;
+    assert_int_equal(set_str("q1", "v", 0, NOW), STORAGE_OK);
+    assert_int_equal(storage_flush(0, NOW + 10, NOW), STORAGE_OK);
+    assert_int_equal(storage_flush(0, NOW + 500, NOW + 20), STORAGE_OK);
+    assert_missing("q1", NOW + 20);
+}
+
 int
 main(void)
 {
@@ -500,6 +512,8 @@ main(void)
             cmocka_unit_test_setup(test_hash_tag_collision, each_setup),
             cmocka_unit_test_setup(test_flush_now, each_setup),
             cmocka_unit_test_setup(test_flush_delayed, each_setup),
+            cmocka_unit_test_setup(
+                    test_flush_delayed_due_before_new, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
