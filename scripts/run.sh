@@ -6,4 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release
+# started as root, segcached must be told which user to become (-u)
+if [ "$(id -u)" -eq 0 ] && [[ " $* " != *" -u "* ]]; then
+    set -- -u nobody "$@"
+fi
 exec build/release/segcached "$@"

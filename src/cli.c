@@ -21,12 +21,17 @@ static const char usage[] =
         "  -m MB                  store memory in MiB (seg.memory)\n"
         "  -t N                   worker threads (worker.threads)\n"
         "  -c N                   max connections (server.max_connections)\n"
+        "  -u USER                run as USER once listening (process.user);\n"
+        "                         required when started as root\n"
+        "  -d, --daemonize        run in the background (process.daemonize)\n"
+        "  --pidfile FILE         write the pid to FILE (process.pidfile)\n"
         "  -v                     more logging (repeatable)\n"
         "  --print-config         print every option, default, description\n"
         "  --print-stats          print every metric with its description\n"
         "  --check-config         load the configuration, report, exit\n"
-        "  --version              print the version and exit\n"
+        "  --version              print version, commit and build options\n"
         "  --help                 this text\n"
+        "Listener addresses are host:port, [v6]:port, unix:/path or off.\n"
         "With no option, segcached runs on its defaults: memcache on\n"
         "127.0.0.1:11211, resp on 127.0.0.1:6379, admin on 127.0.0.1:9999.\n";
 
@@ -41,6 +46,8 @@ enum {
     OPT_CHECK_CONFIG,
     OPT_VERSION,
     OPT_HELP,
+    OPT_PIDFILE,
+    OPT_DAEMONIZE,
 };
 
 static const struct option longs[] = {
@@ -53,6 +60,8 @@ static const struct option longs[] = {
         {"print-stats", no_argument, NULL, OPT_PRINT_STATS},
         {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"daemonize", no_argument, NULL, OPT_DAEMONIZE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
 };
@@ -115,6 +124,16 @@ parse_one(struct cli *cli, int c)
     case 'v':
         cli->verbose++;
         break;
+    case 'u':
+        push(cli, "process.user", optarg, "");
+        break;
+    case 'd':
+    case OPT_DAEMONIZE:
+        push(cli, "process.daemonize", "true", "");
+        break;
+    case OPT_PIDFILE:
+        push(cli, "process.pidfile", optarg, "");
+        break;
     case OPT_PRINT_CONFIG:
         cli->print_config = true;
         break;
@@ -126,7 +145,9 @@ parse_one(struct cli *cli, int c)
         break;
     case 'V':
     case OPT_VERSION:
-        printf("segcached %s\n", SEGCACHED_VERSION);
+        printf("segcached %s\ncommit %s\nbuild %s\ncompiler %s\n",
+                SEGCACHED_VERSION, SEGCACHED_COMMIT, SEGCACHED_BUILD,
+                __VERSION__);
         exit(EX_OK);
     case 'h':
     case OPT_HELP:
@@ -143,7 +164,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     int c;
-    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:vVh", longs, NULL)) !=
+    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:u:dvVh", longs, NULL)) !=
             -1) {
         parse_one(cli, c);
     }

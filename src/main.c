@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* segcached: command line, configuration, setup in dependency order, run,
  * and an orderly shutdown on SIGTERM/SIGINT. */
+#include "base/debug.h"
 #include "base/log.h"
 #include "base/option.h"
 #include "base/tcp.h"
 #include "cli.h"
 #include "core/admin.h"
+#include "core/process.h"
 #include "core/server.h"
 #include "core/worker.h"
 #include "processor/admin.h"
@@ -118,6 +120,19 @@ config_log_level(const struct cli *cli)
     return (log_level_e)(l > LOG_VERB ? LOG_VERB : l);
 }
 
+/* server.unix_mode, octal ("0770"). */
+static unsigned
+unix_mode(void)
+{
+    const char *text = option_str(&setting.server.server_unix_mode);
+    char *end;
+    long mode = strtol(text, &end, 8);
+    if (*text == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
+        die(EX_CONFIG, "server.unix_mode: not an octal file mode: %s", text);
+    }
+    return (unsigned)mode;
+}
+
 /* Builds the data listeners from the configuration; exits on a bad one. */
 static unsigned
 make_listeners(struct listener *ls)
@@ -141,6 +156,7 @@ make_listeners(struct listener *ls)
             snprintf(msg, sizeof(msg), "%s.listen: %s", table[i].name, err);
             die(EX_CONFIG, "%s", msg);
         }
+        ls[n].addr.mode = unix_mode();
         ls[n].name = table[i].name;
         ls[n].proc = table[i].proc;
         n++;
@@ -247,6 +263,16 @@ setup(struct listener *ls, unsigned *n)
         die(EX_OSERR, "%s", "cannot set up the admin port (see log)");
     }
     admin_add_job(1000, refresh_job, NULL);
+    char err[256];
+    if (process_pidfile_write(&setting.process, err, sizeof(err)) !=
+            STATUS_OK) {
+        die(EX_CANTCREAT, "%s", err);
+    }
+    /* listeners are bound: root is no longer needed */
+    if (process_drop_privileges(&setting.process, err, sizeof(err)) !=
+            STATUS_OK) {
+        die(EX_NOPERM, "%s", err);
+    }
 }
 
 static void
@@ -263,8 +289,10 @@ teardown(void)
     memcache_parse_teardown();
     seg_teardown();
     stats_teardown();
+    process_pidfile_remove(&setting.process);
     option_free(setting_options(), SETTING_NOPT);
     log_info("segcached stopped");
+    debug_teardown();
     log_teardown();
 }
 
@@ -290,10 +318,16 @@ main(int argc, char **argv)
         return EX_OK;
     }
     cli_free(&cli);
+    char err[256];
+    if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
+        die(EX_USAGE, "%s", err);
+    }
+    process_daemonize_begin(&setting.process);
     if (log_setup(level, option_str(&setting.log.log_file)) != STATUS_OK) {
         die(EX_CANTCREAT, "cannot open log file %s",
                 option_str(&setting.log.log_file));
     }
+    debug_setup();
     raise_nofile();
     unsigned n = 0;
     setup(ls, &n);
@@ -302,6 +336,7 @@ main(int argc, char **argv)
     }
     log_info("segcached %s ready: %u workers", SEGCACHED_VERSION,
             workers_count());
+    process_ready();
     admin_run();
     teardown();
     return EX_OK;

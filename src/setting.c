@@ -8,6 +8,7 @@ _Static_assert(sizeof(struct setting) % sizeof(struct option) == 0,
 struct setting setting = {
         .log = {LOG_OPTION(INIT_OPTION)},
         .listen = {LISTEN_OPTION(INIT_OPTION)},
+        .process = {PROCESS_OPTION(INIT_OPTION)},
         .server = {SERVER_OPTION(INIT_OPTION)},
         .worker = {WORKER_OPTION(INIT_OPTION)},
         .admin = {ADMIN_OPTION(INIT_OPTION)},

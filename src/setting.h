@@ -5,6 +5,7 @@
 
 #include "base/option.h"
 #include "core/admin.h"
+#include "core/process.h"
 #include "core/server.h"
 #include "core/worker.h"
 #include "protocol/memcache/parse.h"
@@ -30,6 +31,7 @@ struct setting {
     struct {
         LISTEN_OPTION(DECLARE_OPTION)
     } listen;
+    process_options_st process;
     server_options_st server;
     worker_options_st worker;
     admin_options_st admin;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static int log_level = LOG_INFO;
-static int log_fd = STDERR_FILENO;
+static int log_fd_cur = STDERR_FILENO;
 static char *log_path;
 static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
 
@@ -42,7 +42,7 @@ log_setup(log_level_e level, const char *path)
     pthread_mutex_lock(&log_mtx);
     free(log_path);
     log_path = strdup(path);
-    __atomic_store_n(&log_fd, fd, __ATOMIC_RELEASE);
+    __atomic_store_n(&log_fd_cur, fd, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&log_mtx);
     return STATUS_OK;
 }
@@ -51,7 +51,7 @@ void
 log_teardown(void)
 {
     pthread_mutex_lock(&log_mtx);
-    int fd = __atomic_exchange_n(&log_fd, STDERR_FILENO, __ATOMIC_ACQ_REL);
+    int fd = __atomic_exchange_n(&log_fd_cur, STDERR_FILENO, __ATOMIC_ACQ_REL);
     if (fd != STDERR_FILENO) {
         close(fd);
     }
@@ -72,7 +72,7 @@ log_reopen(void)
         } else {
             /* dup2 swaps the file under the same descriptor atomically, so
              * a concurrent writer never sees a closed fd */
-            int cur = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+            int cur = __atomic_load_n(&log_fd_cur, __ATOMIC_ACQUIRE);
             dup2(fd, cur);
             close(fd);
         }
@@ -88,6 +88,12 @@ void
 log_set_level(log_level_e level)
 {
     __atomic_store_n(&log_level, (int)level, __ATOMIC_RELAXED);
+}
+
+int
+log_fd(void)
+{
+    return __atomic_load_n(&log_fd_cur, __ATOMIC_ACQUIRE);
 }
 
 log_level_e
@@ -124,6 +130,41 @@ log_level_str(log_level_e level)
     return level_names[level];
 }
 
+/* Rate limit: the same call site (format string) logs at most
+ * LOG_REPEAT_MAX lines a second; the rest are counted and summed up in one
+ * line when that site next logs in a later second. Logging is off the hot
+ * path by design, so one mutex is fine here. */
+static pthread_mutex_t rl_mtx = PTHREAD_MUTEX_INITIALIZER;
+static const char *rl_fmt;
+static time_t rl_sec;
+static unsigned rl_count;
+static unsigned rl_dropped;
+
+/* Returns how many earlier lines of this site were dropped (to report),
+ * or -1 when this line must be dropped. */
+static long
+rate_limit(const char *fmt, time_t sec)
+{
+    long report = 0;
+    pthread_mutex_lock(&rl_mtx);
+    if (fmt == rl_fmt && sec == rl_sec) {
+        if (++rl_count > LOG_REPEAT_MAX) {
+            rl_dropped++;
+            report = -1;
+        }
+    } else {
+        if (fmt == rl_fmt) {
+            report = rl_dropped;
+        }
+        rl_fmt = fmt;
+        rl_sec = sec;
+        rl_count = 1;
+        rl_dropped = 0;
+    }
+    pthread_mutex_unlock(&rl_mtx);
+    return report;
+}
+
 void
 log_write(log_level_e level, const char *file, int line, const char *fmt, ...)
 {
@@ -131,6 +172,10 @@ log_write(log_level_e level, const char *file, int line, const char *fmt, ...)
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
+    long dropped = rate_limit(fmt, ts.tv_sec);
+    if (dropped < 0) {
+        return;
+    }
     gmtime_r(&ts.tv_sec, &tm);
     const char *base = strrchr(file, '/');
     base = base == NULL ? file : base + 1;
@@ -149,8 +194,16 @@ log_write(log_level_e level, const char *file, int line, const char *fmt, ...)
     if (n > 0) {
         len = size_min(len + (size_t)n, sizeof(buf) - 2);
     }
+    if (dropped > 0) {
+        n = snprintf(buf + len, sizeof(buf) - len - 1,
+                " (and %ld more like it in the last second, not shown)",
+                dropped);
+        if (n > 0) {
+            len = size_min(len + (size_t)n, sizeof(buf) - 2);
+        }
+    }
     buf[len++] = '\n';
-    int fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+    int fd = __atomic_load_n(&log_fd_cur, __ATOMIC_ACQUIRE);
     ssize_t w = write(fd, buf, len);
     (void)w; /* nowhere to report a failed log write */
 }

@@ -18,7 +18,8 @@ typedef enum {
     LOG_VERB,     /* per-object and per-event tracing */
 } log_level_e;
 
-#define LOG_LINE_MAX 1024 /* longer lines are truncated */
+#define LOG_LINE_MAX   1024 /* longer lines are truncated */
+#define LOG_REPEAT_MAX 10   /* lines a second from one call site */
 
 /* Any thread. path NULL or "" or "stderr" logs to stderr. On failure to open
  * the file, logs to stderr and returns STATUS_ERROR. */
@@ -28,6 +29,9 @@ void log_teardown(void);
  * async-signal-unsafe: call from a loop, not a handler. */
 rstatus_i log_reopen(void);
 void log_set_level(log_level_e level);
+/* The descriptor lines go to (stderr's or the file's), for crash reports
+ * written from a signal handler. */
+int log_fd(void);
 log_level_e log_get_level(void);
 /* Parses "crit" .. "verb" or "1" .. "6"; STATUS_EINVAL if neither. */
 rstatus_i log_level_parse(const char *s, log_level_e *level);

@@ -16,8 +16,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define TCP_ADDR_STRLEN (INET6_ADDRSTRLEN + 8) /* "[" v6 "]:" port NUL */
@@ -148,6 +151,39 @@ split_addr(const char *s, char *host, size_t hostcap, const char **port,
     return STATUS_OK;
 }
 
+int
+tcp_addr_is_unix(const struct tcp_addr *addr)
+{
+    return addr->ss.ss_family == AF_UNIX;
+}
+
+const char *
+tcp_addr_path(const struct tcp_addr *addr)
+{
+    if (!tcp_addr_is_unix(addr)) {
+        return "";
+    }
+    return ((const struct sockaddr_un *)&addr->ss)->sun_path;
+}
+
+static rstatus_i
+parse_unix(const char *s, struct tcp_addr *addr, char *err, size_t errlen)
+{
+    const char *path = s + 5;
+    struct sockaddr_un *sun = (struct sockaddr_un *)&addr->ss;
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(sun->sun_path)) {
+        set_err(err, errlen, s, "a socket path of 1 to %zu bytes",
+                sizeof(sun->sun_path) - 1);
+        return STATUS_EINVAL;
+    }
+    memset(addr, 0, sizeof(*addr));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, len + 1);
+    addr->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    return STATUS_OK;
+}
+
 rstatus_i
 tcp_parse_addr(const char *s, struct tcp_addr *addr, char *err, size_t errlen)
 {
@@ -158,6 +194,9 @@ tcp_parse_addr(const char *s, struct tcp_addr *addr, char *err, size_t errlen)
     if (s == NULL || *s == '\0') {
         set_err(err, errlen, "address", "empty");
         return STATUS_EINVAL;
+    }
+    if (strncmp(s, "unix:", 5) == 0) {
+        return parse_unix(s, addr, err, errlen);
     }
     rstatus_i status = split_addr(
             s, host, sizeof(host), &port_text, &bracketed, err, errlen);
@@ -198,6 +237,8 @@ tcp_addr_str(const struct tcp_addr *addr, char *buf, size_t cap)
         const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
         snprintf(buf, cap, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else if (addr->ss.ss_family == AF_UNIX) {
+        snprintf(buf, cap, "unix:%s", tcp_addr_path(addr));
     } else {
         snprintf(buf, cap, "(family %d)", addr->ss.ss_family);
     }
@@ -244,8 +285,18 @@ bind_listen(int fd, const struct tcp_addr *addr, int backlog)
                                         sizeof(zero)) < 0) {
         return "IPV6_V6ONLY: ";
     }
+    struct stat st;
+    if (tcp_addr_is_unix(addr) && lstat(tcp_addr_path(addr), &st) == 0 &&
+            S_ISSOCK(st.st_mode)) {
+        unlink(tcp_addr_path(addr)); /* a stale socket of an earlier run */
+    }
     if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
         return ""; /* the usual failure: the message needs no step */
+    }
+    if (tcp_addr_is_unix(addr) &&
+            chmod(tcp_addr_path(addr), addr->mode != 0 ? addr->mode : 0700) <
+                    0) {
+        return "chmod: ";
     }
     if (listen(fd, backlog) < 0) {
         return "listen: ";
@@ -334,7 +385,8 @@ tcp_accept(int lfd)
         return accept_error(lfd, errno);
     }
     int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 &&
+            errno != EOPNOTSUPP) { /* Unix sockets have no Nagle */
         /* still a working connection, only slower for small writes */
         log_debug("TCP_NODELAY fd %d: %s", fd, strerror(errno));
     }

@@ -13,6 +13,7 @@
 struct tcp_addr {
     struct sockaddr_storage ss;
     socklen_t len;
+    unsigned mode; /* unix sockets: file mode at listen (0: 0700) */
 };
 
 /* Parses "127.0.0.1:11211", "[::1]:6379", "localhost:9999", ":11211"
@@ -25,7 +26,14 @@ rstatus_i tcp_parse_addr(
 /* Formats an address as "127.0.0.1:11211" / "[::1]:6379". */
 const char *tcp_addr_str(const struct tcp_addr *addr, char *buf, size_t cap);
 
-/* socket, SO_REUSEADDR, bind, listen(backlog), O_NONBLOCK, CLOEXEC. Returns
+/* True for a Unix-domain address. */
+int tcp_addr_is_unix(const struct tcp_addr *addr);
+/* The socket file of a Unix-domain address ("" for others). */
+const char *tcp_addr_path(const struct tcp_addr *addr);
+
+/* socket, SO_REUSEADDR, bind, listen(backlog), O_NONBLOCK, CLOEXEC. A Unix
+ * socket replaces a stale socket file at its path and gets addr->mode.
+ * Returns
  * the fd, or a negative status with the reason in err, not logged
  * ("127.0.0.1:11211: address already in use"). */
 int tcp_listen(

@@ -227,6 +227,9 @@ close_listeners(void)
             event_deregister(evb, listeners[i].fd);
             tcp_close(listeners[i].fd);
             listeners[i].fd = -1;
+            if (tcp_addr_is_unix(&listeners[i].addr)) {
+                unlink(tcp_addr_path(&listeners[i].addr));
+            }
         }
     }
 }

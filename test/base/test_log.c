@@ -88,6 +88,31 @@ test_log_bad_path(void **state)
     log_teardown();
 }
 
+static void
+test_log_rate_limit(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_log_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(log_setup(LOG_INFO, path), STATUS_OK);
+    for (int i = 0; i < 100; i++) {
+        log_info("flood %d", i); /* one call site */
+    }
+    char *text = slurp(path);
+    int lines = 0;
+    for (char *p = text; (p = strstr(p, "flood ")) != NULL; p++) {
+        lines++;
+    }
+    /* a second boundary may fall inside the loop: at most two windows */
+    assert_true(lines >= LOG_REPEAT_MAX && lines <= 2 * LOG_REPEAT_MAX + 1);
+    log_info("other site");
+    assert_non_null(strstr(slurp(path), "other site"));
+    log_teardown();
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -96,6 +121,7 @@ main(void)
             cmocka_unit_test(test_log_level_parse),
             cmocka_unit_test(test_log_escape),
             cmocka_unit_test(test_log_bad_path),
+            cmocka_unit_test(test_log_rate_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,9 @@ class Server:
         self.ports = {p: free_port() for p in protocols}
         self.admin_port = free_port()
         self.logdir = tempfile.mkdtemp(prefix="segcached-test-")
+        # started as root, segcached runs as an unprivileged user (-u), who
+        # must be able to reopen its log file here after SIGHUP
+        os.chmod(self.logdir, 0o777)
         self.log_path = os.path.join(self.logdir, "segcached.log")
         cmd = [BIN, "--admin", f"127.0.0.1:{self.admin_port}",
                "-t", str(threads), "-o", f"log.file={self.log_path}"]
@@ -50,6 +53,8 @@ class Server:
                 cmd += [f"--{proto}", f"127.0.0.1:{self.ports[proto]}"]
             else:
                 cmd += [f"--{proto}", "off"]
+        if os.geteuid() == 0 and "-u" not in args:
+            cmd += ["-u", "nobody"]
         cmd += list(args)
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,

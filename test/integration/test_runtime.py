@@ -182,6 +182,10 @@ def run(args, timeout=30):
                           timeout=timeout * SLOW)
 
 
+# a server started as root must be told which user to become
+USER = ["-u", "nobody"] if os.geteuid() == 0 else []
+
+
 def test_bad_config_file_one_clear_line():
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write("worker:\n  threads: 2\n  thrads: 3\n")
@@ -207,7 +211,7 @@ def test_busy_port_one_clear_line():
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     port = busy.getsockname()[1]
-    r = run(["--ping", f"127.0.0.1:{port}", "--admin",
+    r = run(USER + ["--ping", f"127.0.0.1:{port}", "--admin",
              f"127.0.0.1:{free_port()}", "--memcache", "off", "--resp", "off"])
     busy.close()
     assert r.returncode == 71  # EX_OSERR
@@ -216,7 +220,8 @@ def test_busy_port_one_clear_line():
 
 
 def test_bad_cpu_id():
-    r = run(["-o", "worker.cpus=4096", "--admin", f"127.0.0.1:{free_port()}",
+    r = run(USER + ["-o", "worker.cpus=4096", "--admin",
+             f"127.0.0.1:{free_port()}",
              "--memcache", "off", "--resp", "off"])
     assert r.returncode == 78
     assert "worker.cpus" in r.stderr
