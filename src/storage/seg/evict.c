@@ -48,6 +48,28 @@ candidate(uint32_t sid)
            __atomic_load_n(&s->w_ref, __ATOMIC_ACQUIRE) == 0;
 }
 
+/* Turnover: a moving average of how long segments lived before eviction.
+ * A segment whose items all expire within an eighth of that is left to
+ * expire (freeing it costs nothing then) while anything else can go. */
+static bool
+expiring_soon(uint32_t sid, uint64_t now)
+{
+    uint64_t turnover = __atomic_load_n(&heap.turnover_ms, __ATOMIC_RELAXED);
+    uint64_t max_exp =
+            __atomic_load_n(&heap.segs[sid].max_exp, __ATOMIC_RELAXED);
+    return max_exp != UINT64_MAX && max_exp <= now + turnover / 8;
+}
+
+static void
+turnover_note(uint32_t sid, uint64_t now)
+{
+    uint64_t born = heap.segs[sid].create_ms;
+    uint64_t age = now > born ? now - born : 0;
+    uint64_t t = __atomic_load_n(&heap.turnover_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&heap.turnover_ms, t == 0 ? age : (t * 7 + age) / 8,
+            __ATOMIC_RELAXED);
+}
+
 static uint64_t
 rank(evict_policy_e p, uint32_t sid)
 {
@@ -63,7 +85,7 @@ rank(evict_policy_e p, uint32_t sid)
 }
 
 static uint32_t
-pick(evict_policy_e p)
+pick(evict_policy_e p, uint64_t now, bool adapt)
 {
     uint32_t best = SEG_NIL;
     uint64_t best_rank = UINT64_MAX;
@@ -71,7 +93,7 @@ pick(evict_policy_e p)
             p == EVICT_RANDOM ? (uint32_t)(seg_rand() % heap.n_seg) : 0;
     for (uint32_t i = 0; i < heap.n_seg; i++) {
         uint32_t sid = (start + i) % heap.n_seg;
-        if (!candidate(sid)) {
+        if (!candidate(sid) || (adapt && expiring_soon(sid, now))) {
             continue;
         }
         if (p == EVICT_RANDOM) {
@@ -89,6 +111,7 @@ pick(evict_policy_e p)
 static void
 evict_segment(uint32_t sid, uint64_t now)
 {
+    turnover_note(sid, now);
     seg_chain_remove(sid);
     uint32_t n = seg_unlink_all(sid);
     uint64_t max_exp =
@@ -107,7 +130,12 @@ static bool
 evict_simple(evict_policy_e p, uint64_t now)
 {
     for (int tries = 0; tries < 8; tries++) {
-        uint32_t sid = pick(p);
+        /* the policy's choice among segments not about to expire; else
+         * plain FIFO over everything evictable */
+        uint32_t sid = pick(p, now, p != EVICT_CTE);
+        if (sid == SEG_NIL) {
+            sid = pick(EVICT_FIFO, now, false);
+        }
         if (sid == SEG_NIL) {
             return false;
         }
@@ -135,14 +163,15 @@ struct merge {
 /* The bucket whose oldest segment is oldest among buckets with at least two
  * mergeable segments at the head of their chain; fills mg->src claimed. */
 static bool
-merge_claim(struct merge *mg)
+merge_claim(struct merge *mg, uint64_t now)
 {
     uint32_t best = SEG_NIL;
     uint64_t best_age = UINT64_MAX;
     for (uint32_t b = 0; b < TTL_BUCKETS; b++) {
         struct ttl_bucket *tb = &heap.ttl[b];
         uint32_t first = __atomic_load_n(&tb->first, __ATOMIC_RELAXED);
-        if (first == SEG_NIL || !candidate(first)) {
+        if (first == SEG_NIL || !candidate(first) ||
+                expiring_soon(first, now)) {
             continue;
         }
         seg_lock(&tb->lock);
@@ -318,7 +347,7 @@ static bool
 merge_run(uint64_t now)
 {
     struct merge mg = {.now = now};
-    if (!merge_claim(&mg)) {
+    if (!merge_claim(&mg, now)) {
         return false;
     }
     seg_lock(&heap.lock);
@@ -333,6 +362,9 @@ merge_run(uint64_t now)
             seg_unclaim(mg.src[i]);
         }
         return false;
+    }
+    for (uint32_t i = 0; i < mg.n; i++) {
+        turnover_note(mg.src[i], now);
     }
     merge_dst_init(&mg);
     merge_cutoff(&mg);

@@ -216,7 +216,8 @@ static rstatus_i
 layout(const seg_options_st *o)
 {
     heap.memory = option_uint(&o->seg_memory);
-    heap.seg_size = option_uint(&o->seg_segment_size);
+    /* whole pages: lent segments are carved into 64-byte buckets */
+    heap.seg_size = option_uint(&o->seg_segment_size) & ~(size_t)4095;
     if (heap.seg_size < 64 * KiB || heap.seg_size > 8 * MiB) {
         log_error("seg.segment_size %zu: not in 64KiB..8MiB", heap.seg_size);
         return STATUS_EINVAL;

@@ -142,7 +142,7 @@ struct heap {
     uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
     uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
     int64_t count[STORAGE_DB_COUNT];      /* atomic */
-    uint32_t evict_cursor;                /* atomic: round robin */
+    uint64_t turnover_ms; /* atomic: average segment age at eviction */
 };
 
 typedef enum {
