@@ -133,6 +133,25 @@ unix_mode(void)
     return (unsigned)mode;
 }
 
+/* Protected mode, as Redis has it: a listener other machines can reach
+ * must make its clients authenticate, or the operator must say the network
+ * is trusted. The memcache protocol has no authentication. */
+static void
+check_exposure(const char *name, const struct tcp_addr *addr)
+{
+    if (!option_bool(&setting.server.server_protected_mode) ||
+            tcp_addr_is_local(addr)) {
+        return;
+    }
+    char where[300];
+    tcp_addr_str(addr, where, sizeof(where));
+    die(EX_CONFIG,
+            "%s listener %s is reachable from other machines and its clients "
+            "need no password; on a trusted network set "
+            "server.protected_mode=false",
+            name, where);
+}
+
 /* Builds the data listeners from the configuration; exits on a bad one. */
 static unsigned
 make_listeners(struct listener *ls)
@@ -157,6 +176,7 @@ make_listeners(struct listener *ls)
             die(EX_CONFIG, "%s", msg);
         }
         ls[n].addr.mode = unix_mode();
+        check_exposure(table[i].name, &ls[n].addr);
         ls[n].name = table[i].name;
         ls[n].proc = table[i].proc;
         n++;
@@ -238,29 +258,40 @@ static const struct admin_source admin_source = {
         .reset = stats_reset,
 };
 
+/* A setup step failed and logged why at crit: when the log is a file, one
+ * line on stderr points there; on stderr the logged line is the one. */
 static void
-setup(struct listener *ls, unsigned *n)
+die_logged(int code, const char *what)
+{
+    const char *file = option_str(&setting.log.log_file);
+    if (file != NULL && file[0] != '\0' && strcmp(file, "stderr") != 0) {
+        die(code, "%s (see %s)", what, file);
+    }
+    exit(code);
+}
+
+static void
+setup(struct listener *ls, unsigned n)
 {
     admin_signals_block();
     if (stats_setup() != STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for metrics");
     }
     if (seg_setup(&setting.seg, &stats.seg) != STATUS_OK) {
-        die(EX_CONFIG, "%s", "cannot set up the store (see log)");
+        die_logged(EX_CONFIG, "cannot set up the store");
     }
     memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
     proc_memcache_setup(&stats.memcache, &memcache_source);
     if (workers_setup(&setting.worker, &stats.worker, &worker_hooks) !=
             STATUS_OK) {
-        die(EX_CONFIG, "%s", "cannot set up workers (see log)");
+        die_logged(EX_CONFIG, "cannot set up workers");
     }
-    *n = make_listeners(ls);
-    if (server_setup(&setting.server, &stats.server, ls, *n) != STATUS_OK) {
-        die(EX_OSERR, "%s", "cannot listen (see log)");
+    if (server_setup(&setting.server, &stats.server, ls, n) != STATUS_OK) {
+        die_logged(EX_OSERR, "cannot listen");
     }
     proc_admin_setup(&admin_source);
     if (admin_setup(&setting.admin, &stats.admin, &proc_admin) != STATUS_OK) {
-        die(EX_OSERR, "%s", "cannot set up the admin port (see log)");
+        die_logged(EX_OSERR, "cannot set up the admin port");
     }
     admin_add_job(1000, refresh_job, NULL);
     char err[256];
@@ -312,8 +343,8 @@ main(int argc, char **argv)
         return EX_OK;
     }
     struct listener ls[MAX_LISTENER];
+    unsigned n = make_listeners(ls); /* validates before anything starts */
     if (cli.check_config) {
-        make_listeners(ls);
         printf("segcached: configuration OK\n");
         return EX_OK;
     }
@@ -329,8 +360,7 @@ main(int argc, char **argv)
     }
     debug_setup();
     raise_nofile();
-    unsigned n = 0;
-    setup(ls, &n);
+    setup(ls, n);
     if (workers_start() != STATUS_OK || server_start() != STATUS_OK) {
         die(EX_OSERR, "%s", "cannot start threads");
     }

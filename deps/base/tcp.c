@@ -157,6 +157,25 @@ tcp_addr_is_unix(const struct tcp_addr *addr)
     return addr->ss.ss_family == AF_UNIX;
 }
 
+int
+tcp_addr_is_local(const struct tcp_addr *addr)
+{
+    if (addr->ss.ss_family == AF_UNIX) {
+        return 1;
+    }
+    if (addr->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)&addr->ss;
+        return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
+        const uint8_t *b = sin6->sin6_addr.s6_addr;
+        return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127);
+    }
+    return 0;
+}
+
 const char *
 tcp_addr_path(const struct tcp_addr *addr)
 {

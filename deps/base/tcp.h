@@ -28,6 +28,9 @@ const char *tcp_addr_str(const struct tcp_addr *addr, char *buf, size_t cap);
 
 /* True for a Unix-domain address. */
 int tcp_addr_is_unix(const struct tcp_addr *addr);
+/* True for 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and Unix sockets: the
+ * addresses only this machine can reach. */
+int tcp_addr_is_local(const struct tcp_addr *addr);
 /* The socket file of a Unix-domain address ("" for others). */
 const char *tcp_addr_path(const struct tcp_addr *addr);
 

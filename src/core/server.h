@@ -18,7 +18,8 @@
 #define SERVER_OPTION(ACTION)                                                  \
     ACTION( server_max_connections,  OPTION_UINT,  10000,   "most client connections at once; more are accepted and closed") \
     ACTION( server_backlog,          OPTION_UINT,  1024,    "listen backlog of every data listener"     ) \
-    ACTION( server_unix_mode,        OPTION_STR,   "0700",  "file mode (octal) of Unix-socket listeners")
+    ACTION( server_unix_mode,        OPTION_STR,   "0700",  "file mode (octal) of Unix-socket listeners") \
+    ACTION( server_protected_mode,   OPTION_BOOL,  true,    "refuse to start with a data listener off loopback unless its clients must authenticate")
 
 /*          name                       type            description */
 #define SERVER_METRIC(ACTION)                                                  \

@@ -334,3 +334,12 @@ def test_fd_limit_reached_is_counted_and_survived(server_factory):
     c.sendall(b"PING\r\n")
     assert recv_exact(c, 6) == b"PONG\r\n"
     c.close()
+
+
+def test_protected_mode_refuses_exposed_listener():
+    r = run(USER + ["--ping", f"0.0.0.0:{free_port()}", "--admin",
+                    f"127.0.0.1:{free_port()}", "--memcache", "off",
+                    "--resp", "off"])
+    assert r.returncode == 78
+    assert "protected_mode" in r.stderr and "0.0.0.0" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
