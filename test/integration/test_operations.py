@@ -188,3 +188,14 @@ def test_version_names_commit_and_build():
     lines = r.stdout.splitlines()
     assert lines[0].startswith("segcached ")
     assert lines[1].startswith("commit ") and lines[2].startswith("build ")
+
+
+def test_operations_guide_lists_every_metric():
+    """docs/operations.md's table is --print-stats (scripts/gen-docs.sh)."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "docs", "operations.md")) as f:
+        doc = f.read()
+    r = subprocess.run([BIN, "--print-stats"], capture_output=True, text=True)
+    names = [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
+    missing = [n for n in names if f"| `{n}` |" not in doc]
+    assert not missing, f"run scripts/gen-docs.sh; missing {missing[:5]}"
