@@ -8,6 +8,7 @@ packages=(
     libyaml-dev libcmocka-dev libxxhash-dev
     python3-pytest python3-redis python3-pymemcache python3-pylibmc
     redis-tools redis-server memcached libmemcached-tools nutcracker gnuplot
+    netcat-openbsd curl
 )
 
 missing=()

@@ -115,9 +115,32 @@ print_workers_text(struct buf *b, size_t max)
     return STATUS_OK;
 }
 
+/* `stats seg`: one line per non-empty TTL bucket and what it holds. */
+static rstatus_i
+print_ttl_buckets(struct buf *b, size_t max)
+{
+    struct seg_ttl_stat rows[64];
+    size_t n = seg_ttl_stats(rows, ARRAY_SIZE(rows));
+    for (size_t i = 0; i < n; i++) {
+        char line[200];
+        int len = snprintf(line, sizeof(line),
+                "STAT ttl_bucket %llu segments %u items %lld bytes %lld\r\n",
+                (unsigned long long)rows[i].ttl_ms, rows[i].n_segment,
+                (long long)rows[i].live_items, (long long)rows[i].live_bytes);
+        rstatus_i st = buf_append(b, line, (size_t)len, max);
+        if (st != STATUS_OK) {
+            return st;
+        }
+    }
+    return STATUS_OK;
+}
+
 rstatus_i
 stats_print_text(struct buf *b, size_t max, const struct bstring *arg)
 {
+    if (bstring_equal_cstr(arg, "seg")) {
+        return print_ttl_buckets(b, max);
+    }
     if (arg->len > 0) {
         return STATUS_EINVAL;
     }
