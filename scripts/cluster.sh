@@ -8,10 +8,13 @@
 #   SEGCACHED_BIN   binary (build/release/segcached)
 #   CLUSTER_DIR     pids, logs, generated config
 #                   (${TMPDIR:-/tmp}/segcached-cluster.<uid>)
-#   CLUSTER_MEMCACHE_PORTS="23411 23412 23413"  CLUSTER_RESP_PORTS="23471 23472 23473"
-#   CLUSTER_ADMIN_PORTS="23491 23492 23493"     CLUSTER_PROXY_MEMCACHE_PORT=22121
-#   CLUSTER_PROXY_RESP_PORT=22122  CLUSTER_STATS_PORT=22222
+#   CLUSTER_MEMCACHE_PORTS="23411 23412 23413"
+#   CLUSTER_RESP_PORTS="23471 23472 23473"
+#   CLUSTER_ADMIN_PORTS="23491 23492 23493"
+#   CLUSTER_PROXY_MEMCACHE_PORT=22121  CLUSTER_PROXY_RESP_PORT=22122
+#   CLUSTER_STATS_PORT=22222           NUTCRACKER_BIN=nutcracker
 #   CLUSTER_THREADS=1  CLUSTER_MEMORY_MB=64     per node
+#   CLUSTER_USER=nobody   the nodes' user when started as root
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 example=$root/config/examples/twemproxy.yml
@@ -25,7 +28,8 @@ proxy_resp=${CLUSTER_PROXY_RESP_PORT:-22122}
 stats=${CLUSTER_STATS_PORT:-22222}
 threads=${CLUSTER_THREADS:-1}
 memory=${CLUSTER_MEMORY_MB:-64}
-nutcracker=${NUTCRACKER_BIN:-$(command -v nutcracker || echo /usr/sbin/nutcracker)}
+nutcracker=${NUTCRACKER_BIN:-$(command -v nutcracker ||
+    echo /usr/sbin/nutcracker)}
 names=(segcached-1 segcached-2 segcached-3)
 
 die() {
@@ -53,7 +57,8 @@ live_pid() {
     local pid
     pid=$(awk -v n="$1" '$1 == n { print $2 }' "$dir/pids" 2>/dev/null)
     [ -n "$pid" ] || return 0
-    if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$dir/"; then
+    if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
+        grep -qF "$dir/"; then
         echo "$pid"
     fi
 }
@@ -73,11 +78,19 @@ write_config() {
 }
 
 start_node() {
-    local i=$1 name=${names[$1]}
+    local i=$1 name=${names[$1]} log=$dir/${names[$1]}.log
+    local -a user=()
+    # segcached refuses to run as root: it drops to CLUSTER_USER once
+    # listening, and that user must be able to reopen its log (SIGHUP)
+    if [ "$(id -u)" -eq 0 ] && "$bin" --help | grep -q -- '-u USER'; then
+        user=(-u "${CLUSTER_USER:-nobody}")
+        : >"$log"
+        chown "${CLUSTER_USER:-nobody}" "$log"
+    fi
     nohup "$bin" --memcache "127.0.0.1:${mc_ports[$i]}" \
         --resp "127.0.0.1:${resp_ports[$i]}" \
         --admin "127.0.0.1:${admin_ports[$i]}" -t "$threads" -m "$memory" \
-        -o "log.file=$dir/$name.log" </dev/null >"$dir/$name.out" 2>&1 &
+        -o "log.file=$log" "${user[@]}" </dev/null >"$dir/$name.out" 2>&1 &
     echo "$name $!" >>"$dir/pids"
     if ! wait_port "${admin_ports[$i]}"; then
         die "$name did not start: $dir/$name.out"
@@ -98,11 +111,13 @@ start_proxy() {
 endpoints() {
     local i
     echo "memcache  127.0.0.1:$proxy_mc (twemproxy pool segcached_memcache)"
-    echo "resp      127.0.0.1:$proxy_resp (twemproxy pool segcached_resp, database 1)"
+    echo "resp      127.0.0.1:$proxy_resp" \
+        "(twemproxy pool segcached_resp, database 1)"
     echo "stats     127.0.0.1:$stats (twemproxy JSON stats)"
     for i in 0 1 2; do
         echo "${names[$i]}  memcache 127.0.0.1:${mc_ports[$i]}" \
-            "resp 127.0.0.1:${resp_ports[$i]} admin 127.0.0.1:${admin_ports[$i]}"
+            "resp 127.0.0.1:${resp_ports[$i]}" \
+            "admin 127.0.0.1:${admin_ports[$i]}"
     done
     echo "state     $dir"
 }
@@ -127,14 +142,25 @@ up() {
     endpoints
 }
 
+# true while $1 runs; an exited child of ours waits as a zombie until init
+# reaps it, and kill -0 would still find it
+running() {
+    local state
+    state=$({ sed 's/.*) //' "/proc/$1/stat"; } 2>/dev/null) || return 1
+    case "${state%% *}" in
+        Z | X | "") return 1 ;;
+    esac
+    return 0
+}
+
 stop_pid() {
     local name=$1 pid=$2 i
     kill -TERM "$pid" 2>/dev/null || return 0
     for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
+        running "$pid" || return 0
+        sleep 0.05
     done
-    echo "cluster: $name ($pid) ignored SIGTERM for 10 s; SIGKILL" >&2
+    echo "cluster: $name ($pid) ignored SIGTERM for 5 s; SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
 }
 
