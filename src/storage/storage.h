@@ -80,6 +80,8 @@ struct storage_item {
     uint64_t last_access; /* unix ms, to the minute; see docs/storage.md */
     uint32_t cflags;      /* memcache client flags, 0 if never set */
     uint8_t db;
+    uint8_t freq;  /* read frequency counter, 0..255, log-like above 8
+                      (Redis OBJECT FREQ) */
     bool fetched;  /* read before this access (meta `h`) */
     bool stale;    /* marked stale by storage_invalidate (meta `X`) */
     bool win_sent; /* a win token was already handed out (meta `Z`) */
@@ -101,12 +103,14 @@ typedef enum {
 /* How to write. Zero-initialized means: SET, no expiry, flags 0. */
 struct storage_write {
     storage_mode_e mode;
-    uint64_t cas;    /* STORAGE_CAS: expected value */
-    uint64_t expiry; /* unix ms or TIME_NEVER; ignored with keep_ttl */
-    uint32_t cflags; /* memcache client flags */
-    bool keep_ttl;   /* Redis KEEPTTL: keep the replaced item's expiry */
-    bool stale;      /* store marked stale (meta set with invalidate) */
-    bool win_sent;   /* store with the win token taken (meta vivify) */
+    uint64_t cas;     /* STORAGE_CAS: expected value */
+    uint64_t expiry;  /* unix ms or TIME_NEVER; ignored with keep_ttl */
+    uint32_t cflags;  /* memcache client flags */
+    bool keep_ttl;    /* Redis KEEPTTL: keep the replaced item's expiry */
+    bool stale;       /* store marked stale (meta set with invalidate) */
+    bool win_sent;    /* store with the win token taken (meta vivify) */
+    uint64_t new_cas; /* not 0: the item's CAS (meta set E); else a fresh
+                         unique one */
 };
 
 /* Thread registration for zero-copy reads (see top of file). register:
@@ -119,10 +123,10 @@ void storage_thread_unregister(void);
  * store); call once per event-loop iteration. */
 void storage_quiescent(void);
 
-/* Reads. STORAGE_OK fills *it; STORAGE_NOT_FOUND; STORAGE_EINVAL. get
- * records the access (frequency, fetched, last access); peek does not
- * (Redis EXISTS, TTL, TYPE). A many-key get is one call per key: every view
- * stays valid until the quiescent point. */
+/* Reads. STORAGE_OK fills *it (it may be NULL: existence only);
+ * STORAGE_NOT_FOUND; STORAGE_EINVAL. get records the access (frequency,
+ * fetched, last access); peek does not (Redis EXISTS, TTL, TYPE). A many-key
+ * get is one call per key: every view stays valid until the quiescent point. */
 storage_status_e storage_get(uint8_t db, const void *key, size_t klen,
         uint64_t now, struct storage_item *it);
 storage_status_e storage_peek(uint8_t db, const void *key, size_t klen,
@@ -202,6 +206,11 @@ typedef enum {
 storage_status_e storage_incr_unsigned(uint8_t db, const void *key, size_t klen,
         uint64_t delta, storage_incr_e dir, uint64_t now, uint64_t *value,
         uint64_t *cas);
+/* The same, only if the item's CAS is `expect` (meta arithmetic with C):
+ * EXISTS when it differs, atomically with the increment. expect 0: any. */
+storage_status_e storage_incr_unsigned_cas(uint8_t db, const void *key,
+        size_t klen, uint64_t delta, storage_incr_e dir, uint64_t expect,
+        uint64_t now, uint64_t *value, uint64_t *cas);
 /* Redis INCRBY/DECRBY (decrement: pass -n): the value must be a Redis
  * integer (optional '-', no leading zeros or spaces, int64), else ENAN;
  * a result out of int64 range is EOVERFLOW and changes nothing. A missing

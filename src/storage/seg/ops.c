@@ -155,25 +155,30 @@ op_begin(uint8_t db, size_t klen, uint64_t now)
     return STORAGE_OK;
 }
 
+/* Fills the view with the item as it was before this access, then records
+ * the access if asked. */
 static void
 view_fill(struct storage_item *it, const struct hash_ref *ref, bool record,
         uint64_t now)
 {
     const struct seg *s = &heap.segs[ref->sid];
-    uint8_t mflags = item_mflags(ref->item);
-    it->key = ref->item + ref->m.hdr_len;
-    it->klen = ref->m.klen;
-    it->value = it->key + ref->m.klen;
-    it->vlen = ref->m.vlen;
-    it->cas = ref->m.cas;
-    it->expiry = ref->m.expiry;
-    it->last_access = item_atime_ms(item_atime(ref->item), s);
-    it->cflags = ref->m.cflags;
-    it->db = ref->m.db;
-    it->fetched = (mflags & ITEM_M_FETCHED) != 0;
-    it->stale = (ref->m.flags & ITEM_F_STALE) != 0;
-    it->win_sent = (mflags & ITEM_M_WIN) != 0;
-    it->priv = ref->item;
+    if (it != NULL) {
+        uint8_t mflags = item_mflags(ref->item);
+        it->key = ref->item + ref->m.hdr_len;
+        it->klen = ref->m.klen;
+        it->value = it->key + ref->m.klen;
+        it->vlen = ref->m.vlen;
+        it->cas = ref->m.cas;
+        it->expiry = ref->m.expiry;
+        it->last_access = item_atime_ms(item_atime(ref->item), s);
+        it->cflags = ref->m.cflags;
+        it->db = ref->m.db;
+        it->fetched = (mflags & ITEM_M_FETCHED) != 0;
+        it->stale = (ref->m.flags & ITEM_F_STALE) != 0;
+        it->win_sent = (mflags & ITEM_M_WIN) != 0;
+        it->freq = hash_entry_freq(ref->val);
+        it->priv = ref->item;
+    }
     if (record) {
         hash_bump_freq(ref->slot, ref->val);
         item_touch_access(ref->item, s, now);
@@ -409,6 +414,7 @@ reserve_for(struct res *r, uint8_t db, const void *key, size_t klen,
     }
     struct item_meta m;
     meta_for(&m, db, klen, vlen, expiry, w->cflags, w->stale);
+    m.cas = w->new_cas;
     storage_status_e st = res_open(r, &m, w->win_sent ? ITEM_M_WIN : 0, now);
     if (st == STORAGE_OK) {
         memcpy(r->value - klen, key, klen);
@@ -814,6 +820,15 @@ storage_status_e
 storage_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
         storage_incr_e dir, uint64_t now, uint64_t *value, uint64_t *cas)
 {
+    return storage_incr_unsigned_cas(
+            db, key, klen, delta, dir, 0, now, value, cas);
+}
+
+storage_status_e
+storage_incr_unsigned_cas(uint8_t db, const void *key, size_t klen,
+        uint64_t delta, storage_incr_e dir, uint64_t expect, uint64_t now,
+        uint64_t *value, uint64_t *cas)
+{
     storage_status_e st = op_begin(db, klen, now);
     if (st != STORAGE_OK) {
         return st;
@@ -824,6 +839,10 @@ storage_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
         uint64_t v;
         if (!lookup(db, key, klen, h, now, &ref)) {
             return STORAGE_NOT_FOUND;
+        }
+        if (expect != 0 && ref.m.cas != expect) {
+            INCR(seg_metrics, seg_cas_mismatch);
+            return STORAGE_EXISTS;
         }
         if (!parse_u64(ref.item + ref.m.hdr_len + ref.m.klen, ref.m.vlen, &v)) {
             return STORAGE_ENAN;

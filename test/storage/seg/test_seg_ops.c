@@ -106,6 +106,46 @@ test_incr_unsigned_wrap_and_clamp(void **state)
 }
 
 static void
+test_incr_unsigned_cas(void **state)
+{
+    (void)state;
+    uint64_t v, cas;
+    assert_int_equal(put(0, "nc", "10", 0), 0);
+    uint64_t c0 = cas_of("nc");
+    assert_int_equal(storage_incr_unsigned_cas(0, "nc", 2, 1, STORAGE_INCR,
+                             c0 + 1, NOW, &v, &cas),
+            STORAGE_EXISTS);
+    expect(0, "nc", "10");
+    assert_int_equal(storage_incr_unsigned_cas(
+                             0, "nc", 2, 1, STORAGE_INCR, c0, NOW, &v, &cas),
+            STORAGE_OK);
+    assert_int_equal(v, 11);
+    assert_int_equal(storage_incr_unsigned_cas(
+                             0, "nc", 2, 1, STORAGE_INCR, c0, NOW, &v, NULL),
+            STORAGE_EXISTS);
+    assert_int_equal(cas_of("nc"), cas);
+}
+
+static void
+test_explicit_cas_and_freq(void **state)
+{
+    (void)state;
+    struct storage_write w = {.new_cas = 777777};
+    uint64_t cas;
+    assert_int_equal(
+            storage_set(0, "e", 1, "v", 1, &w, NOW, NULL, &cas), STORAGE_OK);
+    assert_int_equal(cas, 777777);
+    assert_int_equal(cas_of("e"), 777777);
+    struct storage_item it;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(storage_get(0, "e", 1, NOW, NULL), STORAGE_OK);
+    }
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.freq, 5);
+    assert_true(it.fetched);
+}
+
+static void
 test_incr_unsigned_errors(void **state)
 {
     (void)state;
@@ -532,6 +572,8 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup(
                     test_incr_unsigned_wrap_and_clamp, each_setup),
+            cmocka_unit_test_setup(test_incr_unsigned_cas, each_setup),
+            cmocka_unit_test_setup(test_explicit_cas_and_freq, each_setup),
             cmocka_unit_test_setup(test_incr_unsigned_errors, each_setup),
             cmocka_unit_test_setup(test_incr_signed_overflow, each_setup),
             cmocka_unit_test_setup(test_append_prepend, each_setup),
