@@ -178,10 +178,14 @@ store_reply(struct conn *c, struct mc_state *st, memcache_req_type_e type,
     case STORAGE_NOT_STORED:
         return rsp(c, st, MEMCACHE_RSP_NOT_STORED, max);
     case STORAGE_EOVERSIZE:
-        /* memcached drops the old value when a set is refused as too
-         * large, so a reader never sees the stale one */
-        if (key != NULL && type != MEMCACHE_REQ_APPEND &&
-                type != MEMCACHE_REQ_PREPEND) {
+        if (type == MEMCACHE_REQ_APPEND || type == MEMCACHE_REQ_PREPEND) {
+            /* the joined value is too large: memcached's allocation of
+             * it fails and the command is NOT_STORED */
+            return rsp(c, st, MEMCACHE_RSP_NOT_STORED, max);
+        }
+        /* memcached drops the old value when a set (only a set) is
+         * refused as too large, so a reader never sees the stale one */
+        if (key != NULL && type == MEMCACHE_REQ_SET) {
             storage_delete(MC_DB, key->data, key->len, 0, c->now_ms);
         }
         return server_error(c, st, "object too large for cache", max);
@@ -284,7 +288,8 @@ stream_begin(struct conn *c, struct mc_state *st)
     INCR(mc_metrics, memcache_stream);
     st->stream_status = storage_reserve(&st->res, MC_DB, req->key.data,
             req->key.len, req->vlen, &w, c->now_ms);
-    if (st->stream_status == STORAGE_EOVERSIZE) {
+    if (st->stream_status == STORAGE_EOVERSIZE &&
+            req->type == MEMCACHE_REQ_SET) {
         /* drop the old value now: the key view dies with the line */
         storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
     }
@@ -576,8 +581,10 @@ refused(struct conn *c, struct mc_state *st, memcache_parse_e p, size_t max)
         c->flags |= CONN_CLOSE;
         return memcache_compose_binary_refusal(&c->wbuf, req, max);
     }
-    if (p == MEMCACHE_PARSE_EOVERSIZE && req->key.len > 0) {
-        /* memcached drops the old value of a key refused as too large */
+    if (p == MEMCACHE_PARSE_EOVERSIZE && req->key.len > 0 &&
+            (req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS)) {
+        /* memcached drops the old value of a key refused as too large by
+         * set or ms (not add, replace, cas, append, prepend) */
         storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
     }
     if (req->error == MEMCACHE_ERR_LINE_TOO_LONG) {

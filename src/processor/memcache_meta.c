@@ -134,12 +134,14 @@ meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
         mode = (char)(mode - 'a' + 'A');
     }
     if (mode == 'A' || mode == 'P') {
+        /* memcached 1.6.18 does not vivify in append mode: N is ignored
+         * and a miss is NS; a joined value too large is NS too */
         storage_status_e s = storage_append(MC_DB, req->key.data, req->key.len,
                 req->value.data, req->value.len,
                 mode == 'A' ? STORAGE_APPEND : STORAGE_PREPEND,
-                HAS(m, 'N') ? STORAGE_MISSING_CREATE : STORAGE_MISSING_FAIL,
-                HAS(m, 'C') ? m->cas : 0, c->now_ms, NULL, cas);
-        return s;
+                STORAGE_MISSING_FAIL, HAS(m, 'C') ? m->cas : 0, c->now_ms, NULL,
+                cas);
+        return s == STORAGE_EOVERSIZE ? STORAGE_NOT_STORED : s;
     }
     struct storage_write w = {
             .mode = STORAGE_SET,
@@ -233,8 +235,8 @@ mc_meta_delete(struct conn *c, struct mc_state *st, size_t max)
         INCR(mc_metrics, memcache_delete_miss);
         rsp.code = MEMCACHE_META_NF;
     }
-    if (HAS(m, 'q') && rsp.code != MEMCACHE_META_EX) {
-        return STATUS_OK; /* quiet: HD and NF are not sent */
+    if (HAS(m, 'q') && rsp.code == MEMCACHE_META_HD) {
+        return STATUS_OK; /* quiet: only HD is held back (memcached 1.6.18) */
     }
     return meta_reply(c, st, &rsp, max);
 }
