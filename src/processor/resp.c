@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Resp processor: the read loop (pipelining, protocol errors, refused
+ * requests), what Redis's processCommand checks before a command runs
+ * (lookup, arity, AUTH, MULTI queueing), dispatch, CLIENT REPLY, and
+ * transactions (MULTI EXEC DISCARD WATCH UNWATCH).
+ *
+ * Isolation of EXEC: the queued commands run back to back, in one call of
+ * this connection's worker, with nothing of this connection in between.
+ * Other connections (on other workers) may write between two of them:
+ * unlike Redis, EXEC is not atomic with respect to other clients. WATCH
+ * compares each watched key's CAS and expiry at EXEC with what WATCH saw. */
+#include "processor/resp.h"
+
+#include "base/log.h"
+#include "base/mm.h"
+#include "base/time.h"
+#include "processor/resp_internal.h"
+
+#include <string.h>
+
+proc_resp_metrics_st *resp_proc_metrics;
+struct resp_info_source resp_source;
+static char *requirepass; /* NULL: no password */
+
+static const resp_handler_fn handlers[RESP_NCOMMAND_ALL];
+
+/* ---- small helpers ---- */
+
+bool
+resp_arg_is(const struct resp_arg *a, const char *word)
+{
+    size_t n = strlen(word);
+    if (a->len != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a->data[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (unsigned char)(c + ('a' - 'A'));
+        }
+        if (c != (unsigned char)word[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+resp_arg_int64(const struct resp_arg *a, int64_t *v)
+{
+    return resp_parse_int64(a->data, a->len, v);
+}
+
+rstatus_i
+resp_err(struct resp_ctx *x, const char *msg)
+{
+    return resp_compose_error(x->w, msg, strlen(msg));
+}
+
+rstatus_i
+resp_err_syntax(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR syntax error");
+}
+
+rstatus_i
+resp_err_int(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR value is not an integer or out of range");
+}
+
+rstatus_i
+resp_err_expire(struct resp_ctx *x)
+{
+    return resp_compose_error_fmt(
+            x->w, "ERR invalid expire time in '%s' command", x->cmd->fullname);
+}
+
+rstatus_i
+resp_err_storage(struct resp_ctx *x, storage_status_e s)
+{
+    switch (s) {
+    case STORAGE_ENOMEM:
+        INCR(resp_proc_metrics, resp_write_oom);
+        return resp_err(x, "OOM command not allowed when used memory > "
+                           "'maxmemory'.");
+    case STORAGE_EOVERSIZE:
+        return resp_err(x, "ERR string exceeds maximum allowed size "
+                           "(proto-max-bulk-len)");
+    default:
+        log_warn("resp %s: unexpected storage status %s", x->cmd->fullname,
+                storage_status_str(s));
+        return resp_compose_error_fmt(
+                x->w, "ERR storage failure (%s)", storage_status_str(s));
+    }
+}
+
+void
+resp_count_lookup(bool hit)
+{
+    if (hit) {
+        INCR(resp_proc_metrics, resp_keyspace_hit);
+    } else {
+        INCR(resp_proc_metrics, resp_keyspace_miss);
+    }
+}
+
+rstatus_i
+resp_reply_text(struct resp_ctx *x, const char *s, size_t len)
+{
+    return resp_compose_verbatim(x->w, "txt", s, len);
+}
+
+void
+resp_select(struct resp_ctx *x, uint32_t db)
+{
+    x->c->db = db;
+    __atomic_store_n(&x->st->client.db, db, __ATOMIC_RELAXED);
+}
+
+bool
+resp_password_required(void)
+{
+    return requirepass != NULL;
+}
+
+/* Compares without an early exit, so timing does not tell the prefix. */
+static bool
+same_secret(const char *secret, const struct resp_arg *a)
+{
+    size_t n = strlen(secret);
+    unsigned char diff = a->len != n;
+    for (size_t i = 0; i < a->len; i++) {
+        diff |= (unsigned char)(a->data[i] ^ secret[i % (n + 1)]);
+    }
+    return diff == 0;
+}
+
+bool
+resp_auth_check(const struct resp_arg *user, const struct resp_arg *pass)
+{
+    if (user != NULL &&
+            !(user->len == 7 && memcmp(user->data, "default", 7) == 0)) {
+        return false;
+    }
+    if (requirepass == NULL) {
+        return true; /* the default user has no password: any works */
+    }
+    return same_secret(requirepass, pass);
+}
+
+bool
+resp_requirepass_is(const struct resp_arg *v)
+{
+    return same_secret(requirepass != NULL ? requirepass : "", v);
+}
+
+rstatus_i
+resp_config_requirepass(struct resp_writer *w)
+{
+    const char *p = requirepass != NULL ? requirepass : "";
+    return resp_compose_bulk(w, p, strlen(p));
+}
+
+/* ---- setup ---- */
+
+rstatus_i
+proc_resp_setup(const proc_resp_options_st *options,
+        proc_resp_metrics_st *metrics, const struct resp_info_source *source)
+{
+    proc_resp_options_st defaults = {PROC_RESP_OPTION(INIT_OPTION)};
+    if (options == NULL) {
+        options = &defaults;
+    }
+    resp_proc_metrics = metrics;
+    memset(&resp_source, 0, sizeof(resp_source));
+    if (source != NULL) {
+        resp_source = *source;
+    }
+    const char *pass = option_str(&options->resp_requirepass);
+    mm_release(requirepass);
+    requirepass = NULL;
+    if (pass != NULL && pass[0] != '\0') {
+        requirepass = mm_strdup(pass);
+        if (requirepass == NULL) {
+            return STATUS_ENOMEM;
+        }
+    }
+    rstatus_i st = resp_stats_setup(metrics != NULL);
+    log_info("resp processor: %s",
+            requirepass != NULL ? "password required (AUTH)" : "no password");
+    return st;
+}
+
+void
+proc_resp_teardown(void)
+{
+    resp_stats_teardown();
+    mm_release(requirepass);
+    requirepass = NULL;
+    resp_proc_metrics = NULL;
+}
+
+/* ---- per-connection state ---- */
+
+static struct resp_state *
+state_of(struct conn *c)
+{
+    if (c->data != NULL) {
+        return c->data;
+    }
+    struct resp_state *st = mm_zalloc(sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    resp_request_init(&st->req);
+    st->w.proto = RESP_PROTO_2;
+    st->qtail = &st->qhead;
+    st->authenticated = !resp_password_required();
+    resp_client_register(&st->client, c);
+    INCR(resp_proc_metrics, resp_conn_total);
+    INCR(resp_proc_metrics, resp_conn_curr);
+    c->data = st;
+    return st;
+}
+
+static void
+queue_clear(struct resp_state *st)
+{
+    struct resp_queued *q = st->qhead;
+    while (q != NULL) {
+        struct resp_queued *next = q->next;
+        mm_release(q);
+        q = next;
+    }
+    st->qhead = NULL;
+    st->qtail = &st->qhead;
+    st->nqueued = 0;
+    st->in_multi = false;
+    st->multi_dirty = false;
+    __atomic_store_n(&st->client.multi, -1, __ATOMIC_RELAXED);
+}
+
+void
+resp_unwatch(struct resp_state *st)
+{
+    for (uint32_t i = 0; i < st->nwatch; i++) {
+        mm_release(st->watch[i]);
+    }
+    st->nwatch = 0;
+}
+
+void
+resp_state_reset(struct resp_ctx *x)
+{
+    struct resp_state *st = x->st;
+    queue_clear(st);
+    resp_unwatch(st);
+    resp_select(x, 0);
+    st->w.proto = RESP_PROTO_2;
+    __atomic_store_n(&st->client.proto, 2, __ATOMIC_RELAXED);
+    st->reply = RESP_REPLY_ON;
+    st->client.no_evict = false;
+    resp_client_set_name(&st->client, NULL, 0);
+    st->authenticated = !resp_password_required();
+}
+
+static void
+resp_error(struct conn *c)
+{
+    struct resp_state *st = c->data;
+    if (st == NULL) {
+        return;
+    }
+    queue_clear(st);
+    resp_unwatch(st);
+    mm_release(st->watch);
+    resp_client_unregister(&st->client);
+    resp_request_deinit(&st->req);
+    DECR(resp_proc_metrics, resp_conn_curr);
+    mm_free(&c->data);
+}
+
+/* ---- transactions ---- */
+
+/* Copies a command into the MULTI queue. */
+static rstatus_i
+queue_command(struct resp_ctx *x)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < x->argc; i++) {
+        bytes += x->argv[i].len;
+    }
+    size_t head =
+            sizeof(struct resp_queued) + x->argc * sizeof(struct resp_arg);
+    struct resp_queued *q = mm_alloc(head + bytes);
+    if (q == NULL) {
+        x->st->multi_dirty = true;
+        return resp_err(x, "ERR out of memory queueing the command");
+    }
+    char *p = (char *)q + head;
+    q->next = NULL;
+    q->cmd = x->cmd;
+    q->argc = x->argc;
+    for (uint32_t i = 0; i < x->argc; i++) {
+        memcpy(p, x->argv[i].data, x->argv[i].len);
+        q->argv[i].data = p;
+        q->argv[i].len = x->argv[i].len;
+        p += x->argv[i].len;
+    }
+    *x->st->qtail = q;
+    x->st->qtail = &q->next;
+    x->st->nqueued++;
+    __atomic_store_n(
+            &x->st->client.multi, (int32_t)x->st->nqueued, __ATOMIC_RELAXED);
+    return resp_compose_simple(x->w, "QUEUED", 6);
+}
+
+static rstatus_i
+cmd_multi(struct resp_ctx *x)
+{
+    if (x->st->in_multi) {
+        return resp_err(x, "ERR MULTI calls can not be nested");
+    }
+    x->st->in_multi = true;
+    __atomic_store_n(&x->st->client.multi, 0, __ATOMIC_RELAXED);
+    return resp_compose_ok(x->w);
+}
+
+static rstatus_i
+cmd_discard(struct resp_ctx *x)
+{
+    if (!x->st->in_multi) {
+        return resp_err(x, "ERR DISCARD without MULTI");
+    }
+    queue_clear(x->st);
+    resp_unwatch(x->st);
+    return resp_compose_ok(x->w);
+}
+
+static bool
+watch_has(const struct resp_state *st, uint8_t db, const struct resp_arg *k)
+{
+    for (uint32_t i = 0; i < st->nwatch; i++) {
+        const struct resp_watched *wk = st->watch[i];
+        if (wk->db == db && wk->klen == k->len &&
+                memcmp(wk->key, k->data, k->len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static rstatus_i
+watch_key(struct resp_ctx *x, const struct resp_arg *k)
+{
+    struct resp_state *st = x->st;
+    if (watch_has(st, resp_db(x), k)) {
+        return STATUS_OK;
+    }
+    if (st->nwatch == st->watch_cap) {
+        uint32_t cap = st->watch_cap == 0 ? 4 : st->watch_cap * 2;
+        void *p = mm_realloc(st->watch, cap * sizeof(*st->watch));
+        if (p == NULL) {
+            return STATUS_ENOMEM;
+        }
+        st->watch = p;
+        st->watch_cap = cap;
+    }
+    struct resp_watched *wk = mm_alloc(sizeof(*wk) + k->len);
+    if (wk == NULL) {
+        return STATUS_ENOMEM;
+    }
+    struct storage_item it;
+    wk->db = resp_db(x);
+    wk->exists = storage_peek(wk->db, k->data, k->len, x->c->now_ms, &it) ==
+                 STORAGE_OK;
+    wk->cas = wk->exists ? it.cas : 0;
+    wk->expiry = wk->exists ? it.expiry : 0;
+    wk->klen = k->len;
+    memcpy(wk->key, k->data, k->len);
+    st->watch[st->nwatch++] = wk;
+    return STATUS_OK;
+}
+
+static rstatus_i
+cmd_watch(struct resp_ctx *x)
+{
+    if (x->st->in_multi) {
+        return resp_err(x, "ERR WATCH inside MULTI is not allowed");
+    }
+    for (uint32_t i = 1; i < x->argc; i++) {
+        if (watch_key(x, &x->argv[i]) != STATUS_OK) {
+            return resp_err(x, "ERR out of memory for WATCH");
+        }
+    }
+    return resp_compose_ok(x->w);
+}
+
+static rstatus_i
+cmd_unwatch(struct resp_ctx *x)
+{
+    resp_unwatch(x->st);
+    return resp_compose_ok(x->w);
+}
+
+/* Whether a watched key changed (written, deleted, expired, its expiry
+ * changed) since WATCH. */
+static bool
+watch_dirty(const struct resp_ctx *x)
+{
+    const struct resp_state *st = x->st;
+    for (uint32_t i = 0; i < st->nwatch; i++) {
+        const struct resp_watched *wk = st->watch[i];
+        struct storage_item it;
+        bool exists = storage_peek(wk->db, wk->key, wk->klen, x->c->now_ms,
+                              &it) == STORAGE_OK;
+        if (exists != wk->exists ||
+                (exists && (it.cas != wk->cas || it.expiry != wk->expiry))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static rstatus_i run_command(struct resp_ctx *x);
+
+static rstatus_i
+cmd_exec(struct resp_ctx *x)
+{
+    struct resp_state *st = x->st;
+    if (!st->in_multi) {
+        return resp_err(x, "ERR EXEC without MULTI");
+    }
+    if (st->multi_dirty || watch_dirty(x)) {
+        bool dirty = st->multi_dirty;
+        queue_clear(st);
+        resp_unwatch(st);
+        INCR(resp_proc_metrics, resp_exec_abort);
+        if (dirty) {
+            return resp_err(x, "EXECABORT Transaction discarded because of "
+                               "previous errors.");
+        }
+        return resp_compose_null_array(x->w);
+    }
+    resp_unwatch(st);
+    struct resp_queued *q = st->qhead;
+    uint32_t n = st->nqueued;
+    st->qhead = NULL;
+    queue_clear(st); /* leaves MULTI before the queued commands run */
+    INCR(resp_proc_metrics, resp_exec);
+    rstatus_i rc = resp_compose_array(x->w, n);
+    st->in_exec = true;
+    while (q != NULL) {
+        struct resp_queued *next = q->next;
+        struct resp_ctx sub = *x;
+        sub.cmd = q->cmd;
+        sub.argv = q->argv;
+        sub.argc = q->argc;
+        if (rc == STATUS_OK) {
+            rc = run_command(&sub);
+        }
+        mm_release(q);
+        q = next;
+    }
+    st->in_exec = false;
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static rstatus_i
+cmd_client_all(struct resp_ctx *x)
+{
+    return resp_cmd_client(x);
+}
+
+static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
+        [RESP_CMD_APPEND] = resp_cmd_append,
+        [RESP_CMD_AUTH] = resp_cmd_auth,
+        [RESP_CMD_CLIENT_GETNAME] = cmd_client_all,
+        [RESP_CMD_CLIENT_HELP] = resp_cmd_help,
+        [RESP_CMD_CLIENT_ID] = cmd_client_all,
+        [RESP_CMD_CLIENT_INFO] = cmd_client_all,
+        [RESP_CMD_CLIENT_LIST] = cmd_client_all,
+        [RESP_CMD_CLIENT_NO_EVICT] = cmd_client_all,
+        [RESP_CMD_CLIENT_REPLY] = cmd_client_all,
+        [RESP_CMD_CLIENT_SETINFO] = cmd_client_all,
+        [RESP_CMD_CLIENT_SETNAME] = cmd_client_all,
+        [RESP_CMD_COMMAND] = resp_cmd_command,
+        [RESP_CMD_COMMAND_COUNT] = resp_cmd_command,
+        [RESP_CMD_COMMAND_DOCS] = resp_cmd_command,
+        [RESP_CMD_COMMAND_GETKEYS] = resp_cmd_command,
+        [RESP_CMD_COMMAND_HELP] = resp_cmd_help,
+        [RESP_CMD_COMMAND_INFO] = resp_cmd_command,
+        [RESP_CMD_COMMAND_LIST] = resp_cmd_command,
+        [RESP_CMD_CONFIG_GET] = resp_cmd_config,
+        [RESP_CMD_CONFIG_HELP] = resp_cmd_help,
+        [RESP_CMD_CONFIG_RESETSTAT] = resp_cmd_config,
+        [RESP_CMD_CONFIG_SET] = resp_cmd_config,
+        [RESP_CMD_COPY] = resp_cmd_copy,
+        [RESP_CMD_DBSIZE] = resp_cmd_dbsize,
+        [RESP_CMD_DEBUG] = resp_cmd_debug,
+        [RESP_CMD_DECR] = resp_cmd_incr,
+        [RESP_CMD_DECRBY] = resp_cmd_incr,
+        [RESP_CMD_DEL] = resp_cmd_del,
+        [RESP_CMD_DISCARD] = cmd_discard,
+        [RESP_CMD_ECHO] = resp_cmd_echo,
+        [RESP_CMD_EXEC] = cmd_exec,
+        [RESP_CMD_EXISTS] = resp_cmd_exists,
+        [RESP_CMD_EXPIRE] = resp_cmd_expire,
+        [RESP_CMD_EXPIREAT] = resp_cmd_expire,
+        [RESP_CMD_EXPIRETIME] = resp_cmd_ttl,
+        [RESP_CMD_FLUSHALL] = resp_cmd_flush,
+        [RESP_CMD_FLUSHDB] = resp_cmd_flush,
+        [RESP_CMD_FUNCTION_FLUSH] = resp_cmd_function,
+        [RESP_CMD_FUNCTION_HELP] = resp_cmd_help,
+        [RESP_CMD_FUNCTION_LIST] = resp_cmd_function,
+        [RESP_CMD_GET] = resp_cmd_get,
+        [RESP_CMD_GETDEL] = resp_cmd_getdel,
+        [RESP_CMD_GETEX] = resp_cmd_getex,
+        [RESP_CMD_GETRANGE] = resp_cmd_getrange,
+        [RESP_CMD_GETSET] = resp_cmd_getset,
+        [RESP_CMD_HELLO] = resp_cmd_hello,
+        [RESP_CMD_INCR] = resp_cmd_incr,
+        [RESP_CMD_INCRBY] = resp_cmd_incr,
+        [RESP_CMD_INCRBYFLOAT] = resp_cmd_incrbyfloat,
+        [RESP_CMD_INFO] = resp_cmd_info,
+        [RESP_CMD_KEYS] = resp_cmd_keys,
+        [RESP_CMD_MGET] = resp_cmd_mget,
+        [RESP_CMD_MSET] = resp_cmd_mset,
+        [RESP_CMD_MSETNX] = resp_cmd_msetnx,
+        [RESP_CMD_MULTI] = cmd_multi,
+        [RESP_CMD_PERSIST] = resp_cmd_persist,
+        [RESP_CMD_PEXPIRE] = resp_cmd_expire,
+        [RESP_CMD_PEXPIREAT] = resp_cmd_expire,
+        [RESP_CMD_PEXPIRETIME] = resp_cmd_ttl,
+        [RESP_CMD_PING] = resp_cmd_ping,
+        [RESP_CMD_PSETEX] = resp_cmd_setex,
+        [RESP_CMD_PTTL] = resp_cmd_ttl,
+        [RESP_CMD_QUIT] = resp_cmd_quit,
+        [RESP_CMD_RANDOMKEY] = resp_cmd_randomkey,
+        [RESP_CMD_RENAME] = resp_cmd_rename,
+        [RESP_CMD_RENAMENX] = resp_cmd_rename,
+        [RESP_CMD_RESET] = resp_cmd_reset,
+        [RESP_CMD_SCAN] = resp_cmd_scan,
+        [RESP_CMD_SCRIPT_FLUSH] = resp_cmd_script,
+        [RESP_CMD_SCRIPT_HELP] = resp_cmd_help,
+        [RESP_CMD_SELECT] = resp_cmd_select,
+        [RESP_CMD_SET] = resp_cmd_set,
+        [RESP_CMD_SETEX] = resp_cmd_setex,
+        [RESP_CMD_SETNX] = resp_cmd_setnx,
+        [RESP_CMD_SETRANGE] = resp_cmd_setrange,
+        [RESP_CMD_STRLEN] = resp_cmd_strlen,
+        [RESP_CMD_SUBSTR] = resp_cmd_getrange,
+        [RESP_CMD_TIME] = resp_cmd_time,
+        [RESP_CMD_TOUCH] = resp_cmd_touch,
+        [RESP_CMD_TTL] = resp_cmd_ttl,
+        [RESP_CMD_TYPE] = resp_cmd_type,
+        [RESP_CMD_UNLINK] = resp_cmd_del,
+        [RESP_CMD_UNWATCH] = cmd_unwatch,
+        [RESP_CMD_WATCH] = cmd_watch,
+};
+
+/* Bytes of replies in wbuf; rpos does not move while we compose. */
+static size_t
+wmark(const struct resp_ctx *x)
+{
+    return buf_rsize(x->w->buf);
+}
+
+/* Runs a checked command, timing it and counting it as Redis's
+ * commandstats do (failed: it replied an error). */
+static rstatus_i
+run_command(struct resp_ctx *x)
+{
+    resp_handler_fn fn = handlers[x->cmd->id];
+    size_t mark = wmark(x);
+    uint64_t t0 = time_mono_ns();
+    rstatus_i rc = fn != NULL ? fn(x)
+                              : resp_compose_err_unknown_command(
+                                        x->w, x->argv, x->argc);
+    uint64_t ns = time_mono_ns() - t0;
+    const char *reply = x->w->buf->rpos + mark;
+    bool failed = wmark(x) > mark && reply[0] == '-';
+    resp_cmdstat_record(x->cmd->id, ns, failed);
+    if (failed) {
+        INCR(resp_proc_metrics, resp_error);
+        INCR(resp_proc_metrics, resp_cmd_failed);
+        resp_errorstat_count(reply + 1, wmark(x) - mark - 1);
+    }
+    INCR(resp_proc_metrics, resp_cmd);
+    RECORD(resp_proc_metrics, resp_lat, ns);
+    __atomic_store_n(
+            &x->st->client.last_cmd, (uint32_t)x->cmd->id, __ATOMIC_RELAXED);
+    return rc;
+}
+
+/* Records an error composed before the command ran. */
+static void
+count_error_reply(const struct resp_ctx *x, size_t mark)
+{
+    if (wmark(x) > mark) {
+        INCR(resp_proc_metrics, resp_error);
+        resp_errorstat_count(x->w->buf->rpos + mark + 1, wmark(x) - mark - 1);
+    }
+}
+
+static bool
+runs_in_multi(resp_command_e id)
+{
+    return id == RESP_CMD_EXEC || id == RESP_CMD_DISCARD ||
+           id == RESP_CMD_MULTI || id == RESP_CMD_WATCH ||
+           id == RESP_CMD_QUIT || id == RESP_CMD_RESET;
+}
+
+/* processCommand: lookup, arity, auth, queueing, then the command. */
+static rstatus_i
+process(struct resp_ctx *x)
+{
+    struct resp_state *st = x->st;
+    size_t mark = wmark(x);
+    const struct resp_command *cmd = resp_command_lookup(x->argv, x->argc);
+    rstatus_i rc;
+    if (cmd == NULL || !resp_command_arity_ok(cmd, x->argc)) {
+        if (cmd == NULL) {
+            const struct resp_command *base =
+                    resp_command_find(x->argv[0].data, x->argv[0].len);
+            rc = base != NULL && resp_command_has_sub(base)
+                         ? resp_compose_err_unknown_subcommand(x->w, x->argv)
+                         : resp_compose_err_unknown_command(
+                                   x->w, x->argv, x->argc);
+            INCR(resp_proc_metrics, resp_cmd_unknown);
+        } else {
+            rc = resp_compose_err_arity(x->w, cmd);
+            INCR(resp_proc_metrics, resp_cmd_rejected);
+            resp_cmdstat_reject(cmd->id);
+        }
+        count_error_reply(x, mark);
+        st->multi_dirty |= st->in_multi;
+        return rc;
+    }
+    x->cmd = cmd;
+    if (!st->authenticated && !(cmd->flags & RESP_CMD_F_NO_AUTH)) {
+        INCR(resp_proc_metrics, resp_noauth);
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty |= st->in_multi;
+        rc = resp_err(x, "NOAUTH Authentication required.");
+        count_error_reply(x, mark);
+        return rc;
+    }
+    if (st->in_multi && !runs_in_multi(cmd->id)) {
+        return queue_command(x);
+    }
+    return run_command(x);
+}
+
+/* One parsed request, with CLIENT REPLY OFF/SKIP applied to its reply. */
+static rstatus_i
+process_request(struct conn *c, struct resp_state *st)
+{
+    struct resp_ctx x = {
+            .c = c,
+            .st = st,
+            .w = &st->w,
+            .argv = st->req.argv,
+            .argc = st->req.argc,
+    };
+    size_t mark = wmark(&x);
+    if (st->reply == RESP_REPLY_SKIP_NEXT) {
+        st->reply = RESP_REPLY_SKIP_THIS;
+    }
+    __atomic_store_n(&st->client.last_ms, c->now_ms, __ATOMIC_RELAXED);
+    rstatus_i rc = process(&x);
+    if (st->reply == RESP_REPLY_SKIP_THIS) {
+        st->reply = RESP_REPLY_ON;
+        c->wbuf.wpos = c->wbuf.rpos + mark;
+    } else if (st->reply != RESP_REPLY_ON) {
+        c->wbuf.wpos = c->wbuf.rpos + mark; /* OFF, or SKIP itself */
+    }
+    return rc;
+}
+
+/* A request the parser refused: reply, and close after a protocol error. */
+static void
+refused(struct conn *c, struct resp_state *st, resp_parse_e p)
+{
+    const char *msg =
+            st->req.error != NULL ? st->req.error : "ERR Protocol error";
+    resp_compose_error(&st->w, msg, strlen(msg));
+    resp_errorstat_count(msg, strlen(msg));
+    INCR(resp_proc_metrics, resp_error);
+    if (p == RESP_PARSE_EINVALID) {
+        buf_clear(&c->rbuf);
+        c->flags |= CONN_CLOSE;
+    }
+}
+
+static rstatus_i
+resp_read(struct conn *c, const struct proc_limits *limits)
+{
+    struct resp_state *st = state_of(c);
+    if (st == NULL) {
+        return STATUS_ENOMEM;
+    }
+    st->w.buf = &c->wbuf;
+    st->w.max = limits->wbuf_max;
+    while (!(c->flags & CONN_CLOSE)) {
+        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            c->flags |= CONN_STALLED;
+            return STATUS_OK;
+        }
+        if (buf_empty(&c->rbuf)) {
+            return STATUS_OK;
+        }
+        st->req.unauthenticated = !st->authenticated;
+        resp_parse_e p = resp_parse_req(&st->req, &c->rbuf);
+        rstatus_i rc = STATUS_OK;
+        if (p == RESP_PARSE_UNFIN) {
+            size_t have = buf_rsize(&c->rbuf);
+            if (st->req.need > have &&
+                    buf_reserve(&c->rbuf, st->req.need - have,
+                            limits->rbuf_max) != STATUS_OK) {
+                return STATUS_ENOMEM; /* over rbuf_max: closed */
+            }
+            return STATUS_OK;
+        }
+        if (p == RESP_PARSE_OK) {
+            rc = process_request(c, st);
+        } else {
+            refused(c, st, p);
+        }
+        resp_request_reset(&st->req);
+        if (rc != STATUS_OK) {
+            return rc;
+        }
+    }
+    return STATUS_OK;
+}
+
+const struct processor proc_resp = {
+        .name = "resp",
+        .read = resp_read,
+        .write = NULL,
+        .error = resp_error,
+};

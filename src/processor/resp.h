@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The resp processor: Redis 7.0.15's string, key-space, expiry, connection,
+ * server and transaction commands executed on the store, in RESP2 or RESP3
+ * (after HELLO 3). The only place the resp protocol meets storage. */
+#pragma once
+
+#include "base/buf.h"
+#include "base/metric.h"
+#include "base/option.h"
+#include "core/processor.h"
+
+#include <stdint.h>
+
+/* clang-format off */
+/*          name                 type        default  description */
+#define PROC_RESP_OPTION(ACTION)                                               \
+    ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)")
+
+/*          name                  type            description */
+#define PROC_RESP_METRIC(ACTION)                                               \
+    ACTION( resp_cmd,             METRIC_COUNTER, "# commands processed"              ) \
+    ACTION( resp_cmd_unknown,     METRIC_COUNTER, "# unknown commands or subcommands" ) \
+    ACTION( resp_cmd_rejected,    METRIC_COUNTER, "# commands refused before running (arity, auth, queue)") \
+    ACTION( resp_cmd_failed,      METRIC_COUNTER, "# commands that replied an error"   ) \
+    ACTION( resp_error,           METRIC_COUNTER, "# error replies"                   ) \
+    ACTION( resp_keyspace_hit,    METRIC_COUNTER, "# key lookups that found the key"  ) \
+    ACTION( resp_keyspace_miss,   METRIC_COUNTER, "# key lookups that missed"         ) \
+    ACTION( resp_write_oom,       METRIC_COUNTER, "# writes refused: no memory (OOM)" ) \
+    ACTION( resp_auth_fail,       METRIC_COUNTER, "# AUTH/HELLO with a wrong password" ) \
+    ACTION( resp_noauth,          METRIC_COUNTER, "# commands refused before AUTH"    ) \
+    ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
+    ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
+    ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
+    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \
+    ACTION( resp_lat,             METRIC_HISTOGRAM, "every command's latency, ns"     )
+/* clang-format on */
+
+typedef struct {
+    PROC_RESP_OPTION(DECLARE_OPTION)
+} proc_resp_options_st;
+
+typedef struct {
+    PROC_RESP_METRIC(DECLARE_METRIC)
+} proc_resp_metrics_st;
+
+/* INFO sections, in the order Redis 7.0 prints them. */
+/* clang-format off */
+#define RESP_INFO_SECTION(ACTION)                                              \
+    ACTION( SERVER,       "server",       "Server",       1 ) \
+    ACTION( CLIENTS,      "clients",      "Clients",      1 ) \
+    ACTION( MEMORY,       "memory",       "Memory",       1 ) \
+    ACTION( PERSISTENCE,  "persistence",  "Persistence",  1 ) \
+    ACTION( STATS,        "stats",        "Stats",        1 ) \
+    ACTION( REPLICATION,  "replication",  "Replication",  1 ) \
+    ACTION( CPU,          "cpu",          "CPU",          1 ) \
+    ACTION( MODULES,      "modules",      "Modules",      1 ) \
+    ACTION( COMMANDSTATS, "commandstats", "Commandstats", 0 ) \
+    ACTION( ERRORSTATS,   "errorstats",   "Errorstats",   1 ) \
+    ACTION( LATENCYSTATS, "latencystats", "Latencystats", 0 ) \
+    ACTION( CLUSTER,      "cluster",      "Cluster",      1 ) \
+    ACTION( KEYSPACE,     "keyspace",     "Keyspace",     1 )
+/* clang-format on */
+#define RESP_INFO_ENUM(_id, _name, _title, _default) RESP_INFO_##_id,
+typedef enum {
+    RESP_INFO_SECTION(RESP_INFO_ENUM) RESP_INFO_NSECTION
+} resp_info_section_e;
+
+/* What INFO, CONFIG GET and CONFIG RESETSTAT need from the rest of the
+ * binary, which sees every module. Any field may be NULL. Called from
+ * worker threads. */
+struct resp_info_source {
+    /* Appends "field:value\r\n" lines of section sec (server, clients,
+     * memory, stats, cpu) that the binary knows: uptime, clients, memory,
+     * network bytes, expired and evicted keys, CPU ... */
+    rstatus_i (*info)(struct buf *b, size_t max, resp_info_section_e sec);
+    /* Current values for CONFIG GET: maxmemory (bytes), port, bind
+     * address, idle timeout (seconds), maxclients, eviction policy name
+     * (Redis's: "noeviction", "allkeys-lru" ...), and the largest bulk. */
+    uint64_t (*maxmemory)(void);
+    const char *(*maxmemory_policy)(void);
+    void (*listen)(char *host, size_t cap, uint64_t *port);
+    uint64_t (*timeout_s)(void);
+    uint64_t (*maxclients)(void);
+    void (*reset)(void); /* CONFIG RESETSTAT: the binary's counters */
+};
+
+/* Before the workers start. options NULL: defaults; metrics NULL: nothing
+ * counted and no per-command statistics. STATUS_ENOMEM if the per-command
+ * histograms cannot be made. */
+rstatus_i proc_resp_setup(const proc_resp_options_st *options,
+        proc_resp_metrics_st *metrics, const struct resp_info_source *source);
+void proc_resp_teardown(void);
+
+/* Per-command statistics (Redis's INFO commandstats and latencystats) of
+ * every command called at least once, for the admin port:
+ *   STAT resp_cmd_<name>_calls N      (and _usec, _failed_calls,
+ *   _rejected_calls, _p50_us, _p99_us, _p999_us)
+ * subcommands named with '_' for '|' ("client_setname"). Any thread. */
+rstatus_i proc_resp_print_cmdstats(struct buf *b, size_t max);
+/* The same as Prometheus text: segcached_resp_cmd_calls{cmd="get"} N ... */
+rstatus_i proc_resp_print_cmdstats_prometheus(struct buf *b, size_t max);
+/* Zeroes the per-command statistics (admin `stats reset`, CONFIG
+ * RESETSTAT). Any thread. */
+void proc_resp_reset_cmdstats(void);
+
+extern const struct processor proc_resp;

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* INFO (Redis's sections and field names where the meaning is the same;
+ * the numbers only the binary knows come from the info source) and CONFIG
+ * GET/SET/RESETSTAT over the parameters that mean something here. */
+#include "processor/resp_internal.h"
+
+#include "base/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#ifndef SEGCACHED_VERSION
+#define SEGCACHED_VERSION "unknown"
+#endif
+
+#define INFO_BUF 4096
+
+#define RESP_INFO_MASK(_id, _name, _title, _default)                           \
+    ((_default) ? (1u << RESP_INFO_##_id) : 0) |
+static const uint32_t info_default = RESP_INFO_SECTION(RESP_INFO_MASK) 0;
+#define RESP_INFO_NAME(_id, _name, _title, _default) _name,
+static const char *const info_names[] = {RESP_INFO_SECTION(RESP_INFO_NAME)};
+#define RESP_INFO_TITLE(_id, _name, _title, _default) _title,
+static const char *const info_titles[] = {RESP_INFO_SECTION(RESP_INFO_TITLE)};
+
+uint32_t
+resp_info_select(const struct resp_arg *argv, uint32_t argc)
+{
+    if (argc == 0) {
+        return info_default;
+    }
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < argc; i++) {
+        const struct resp_arg *a = &argv[i];
+        if (resp_arg_is(a, "default")) {
+            mask |= info_default;
+        } else if (resp_arg_is(a, "all") || resp_arg_is(a, "everything")) {
+            mask |= (1u << RESP_INFO_NSECTION) - 1;
+        } else if (resp_arg_is(a, "module_list")) {
+            mask |= 1u << RESP_INFO_MODULES;
+        } else {
+            for (uint32_t s = 0; s < RESP_INFO_NSECTION; s++) {
+                if (resp_arg_is(a, info_names[s])) {
+                    mask |= 1u << s;
+                }
+            }
+        }
+    }
+    return mask;
+}
+
+static rstatus_i
+info_server(struct buf *b, size_t max, uint64_t now_ms)
+{
+    struct utsname u;
+    char host[128] = "";
+    uint64_t port = 0;
+    char exe[512] = "";
+    if (uname(&u) != 0) {
+        memset(&u, 0, sizeof(u));
+    }
+    if (resp_source.listen != NULL) {
+        resp_source.listen(host, sizeof(host), &port);
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    uint64_t up = (now_ms - resp_start_ms()) / 1000;
+    return resp_buf_printf(b, max,
+            "redis_version:7.0.15\r\nsegcached_version:%s\r\n"
+            "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\n"
+            "redis_build_id:0\r\nredis_mode:standalone\r\n"
+            "os:%s %s %s\r\narch_bits:%d\r\n"
+            "monotonic_clock:POSIX clock_gettime\r\n"
+            "multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n"
+            "gcc_version:%d.%d.%d\r\nprocess_id:%d\r\n"
+            "process_supervised:no\r\nrun_id:%s\r\ntcp_port:%" PRIu64 "\r\n"
+            "server_time_usec:%" PRIu64 "\r\nuptime_in_seconds:%" PRIu64
+            "\r\nuptime_in_days:%" PRIu64 "\r\nhz:10\r\nconfigured_hz:10\r\n"
+            "executable:%s\r\nconfig_file:\r\nio_threads_active:0\r\n",
+            SEGCACHED_VERSION, u.sysname, u.release, u.machine,
+            (int)(8 * sizeof(void *)), __GNUC__, __GNUC_MINOR__,
+            __GNUC_PATCHLEVEL__, (int)getpid(), resp_run_id(), port,
+            now_ms * 1000, up, up / 86400, exe);
+}
+
+static rstatus_i
+info_source(struct buf *b, size_t max, resp_info_section_e sec)
+{
+    return resp_source.info != NULL ? resp_source.info(b, max, sec) : STATUS_OK;
+}
+
+static uint64_t
+counter(const struct metric *m)
+{
+    return resp_proc_metrics != NULL ? metric_counter(m) : 0;
+}
+
+static rstatus_i
+info_stats(struct buf *b, size_t max)
+{
+    const proc_resp_metrics_st *m = resp_proc_metrics;
+    rstatus_i rc = info_source(b, max, RESP_INFO_STATS);
+    if (rc != STATUS_OK) {
+        return rc;
+    }
+    return resp_buf_printf(b, max,
+            "total_commands_processed:%" PRIu64 "\r\n"
+            "instantaneous_ops_per_sec:0\r\nkeyspace_hits:%" PRIu64 "\r\n"
+            "keyspace_misses:%" PRIu64 "\r\npubsub_channels:0\r\n"
+            "pubsub_patterns:0\r\npubsubshard_channels:0\r\n"
+            "total_forks:0\r\nunexpected_error_replies:0\r\n"
+            "total_error_replies:%" PRIu64 "\r\n",
+            m != NULL ? counter(&m->resp_cmd) : 0,
+            m != NULL ? counter(&m->resp_keyspace_hit) : 0,
+            m != NULL ? counter(&m->resp_keyspace_miss) : 0,
+            m != NULL ? counter(&m->resp_error) : 0);
+}
+
+static rstatus_i
+info_keyspace(struct buf *b, size_t max)
+{
+    rstatus_i rc = STATUS_OK;
+    for (uint8_t db = 0; rc == STATUS_OK && db < STORAGE_DB_COUNT; db++) {
+        uint64_t n = storage_count(db);
+        if (n > 0) {
+            /* the store does not count keys with an expiry */
+            rc = resp_buf_printf(b, max,
+                    "db%u:keys=%" PRIu64 ",expires=0,avg_ttl=0\r\n", db, n);
+        }
+    }
+    return rc;
+}
+
+static rstatus_i
+info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
+{
+    switch (sec) {
+    case RESP_INFO_SERVER:
+        return info_server(b, max, now_ms);
+    case RESP_INFO_CLIENTS: {
+        rstatus_i rc = info_source(b, max, sec);
+        return rc != STATUS_OK
+                       ? rc
+                       : resp_buf_printf(b, max,
+                                 "cluster_connections:0\r\n"
+                                 "blocked_clients:0\r\ntracking_clients:0\r\n"
+                                 "clients_in_timeout_table:0\r\n");
+    }
+    case RESP_INFO_MEMORY:
+    case RESP_INFO_CPU:
+        return info_source(b, max, sec);
+    case RESP_INFO_PERSISTENCE:
+        return resp_buf_printf(b, max,
+                "loading:0\r\nasync_loading:0\r\n"
+                "rdb_changes_since_last_save:0\r\n"
+                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%" PRIu64
+                "\r\nrdb_last_bgsave_status:ok\r\n"
+                "rdb_last_bgsave_time_sec:-1\r\n"
+                "rdb_current_bgsave_time_sec:-1\r\naof_enabled:0\r\n"
+                "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
+                "aof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
+                resp_start_ms() / 1000);
+    case RESP_INFO_STATS:
+        return info_stats(b, max);
+    case RESP_INFO_REPLICATION:
+        return resp_buf_printf(b, max,
+                "role:master\r\nconnected_slaves:0\r\n"
+                "master_failover_state:no-failover\r\nmaster_replid:%s\r\n"
+                "master_replid2:0000000000000000000000000000000000000000\r\n"
+                "master_repl_offset:0\r\nsecond_repl_offset:-1\r\n"
+                "repl_backlog_active:0\r\nrepl_backlog_size:0\r\n"
+                "repl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:"
+                "0\r\n",
+                resp_run_id());
+    case RESP_INFO_COMMANDSTATS:
+        return resp_info_cmdstats(b, max);
+    case RESP_INFO_ERRORSTATS:
+        return resp_info_errorstats(b, max);
+    case RESP_INFO_LATENCYSTATS:
+        return resp_info_latencystats(b, max);
+    case RESP_INFO_CLUSTER:
+        return resp_buf_printf(b, max, "cluster_enabled:0\r\n");
+    case RESP_INFO_KEYSPACE:
+        return info_keyspace(b, max);
+    default:
+        return STATUS_OK; /* Modules: none */
+    }
+}
+
+rstatus_i
+resp_cmd_info(struct resp_ctx *x)
+{
+    uint32_t mask = resp_info_select(x->argv + 1, x->argc - 1);
+    struct buf b;
+    if (buf_init(&b, INFO_BUF) != STATUS_OK) {
+        return resp_err(x, "ERR out of memory");
+    }
+    rstatus_i rc = STATUS_OK;
+    bool first = true;
+    for (uint32_t s = 0; rc == STATUS_OK && s < RESP_INFO_NSECTION; s++) {
+        if (!(mask & (1u << s))) {
+            continue;
+        }
+        rc = resp_buf_printf(&b, x->w->max, "%s# %s\r\n", first ? "" : "\r\n",
+                info_titles[s]);
+        if (rc == STATUS_OK) {
+            rc = info_body(&b, x->w->max, (resp_info_section_e)s, x->c->now_ms);
+        }
+        first = false;
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_reply_text(x, b.rpos, buf_rsize(&b));
+    }
+    buf_deinit(&b);
+    return rc;
+}
+
+/* ---- CONFIG ---- */
+
+typedef enum {
+    P_MAXMEMORY,
+    P_MAXMEMORY_POLICY,
+    P_DATABASES,
+    P_PORT,
+    P_BIND,
+    P_REQUIREPASS,
+    P_TIMEOUT,
+    P_MAXCLIENTS,
+    P_SAVE,
+    P_APPENDONLY,
+    P_NOTIFY,
+    P_LAZYFREE_USER_FLUSH,
+    P_CLUSTER_ENABLED,
+    P_DAEMONIZE,
+    NPARAM
+} param_e;
+
+static const char *const param_names[NPARAM] = {
+        [P_MAXMEMORY] = "maxmemory",
+        [P_MAXMEMORY_POLICY] = "maxmemory-policy",
+        [P_DATABASES] = "databases",
+        [P_PORT] = "port",
+        [P_BIND] = "bind",
+        [P_REQUIREPASS] = "requirepass",
+        [P_TIMEOUT] = "timeout",
+        [P_MAXCLIENTS] = "maxclients",
+        [P_SAVE] = "save",
+        [P_APPENDONLY] = "appendonly",
+        [P_NOTIFY] = "notify-keyspace-events",
+        [P_LAZYFREE_USER_FLUSH] = "lazyfree-lazy-user-flush",
+        [P_CLUSTER_ENABLED] = "cluster-enabled",
+        [P_DAEMONIZE] = "daemonize",
+};
+
+static uint64_t
+call_u64(uint64_t (*fn)(void))
+{
+    return fn != NULL ? fn() : 0;
+}
+
+/* The current value of p as CONFIG GET shows it. */
+static void
+param_value(param_e p, char *out, size_t cap)
+{
+    char host[128] = "";
+    uint64_t port = 0;
+    const char *policy = "noeviction";
+    switch (p) {
+    case P_MAXMEMORY:
+        snprintf(out, cap, "%" PRIu64, call_u64(resp_source.maxmemory));
+        return;
+    case P_MAXMEMORY_POLICY:
+        if (resp_source.maxmemory_policy != NULL) {
+            policy = resp_source.maxmemory_policy();
+        }
+        snprintf(out, cap, "%s", policy);
+        return;
+    case P_DATABASES:
+        snprintf(out, cap, "%d", STORAGE_DB_COUNT);
+        return;
+    case P_PORT:
+    case P_BIND:
+        if (resp_source.listen != NULL) {
+            resp_source.listen(host, sizeof(host), &port);
+        }
+        if (p == P_PORT) {
+            snprintf(out, cap, "%" PRIu64, port);
+        } else {
+            snprintf(out, cap, "%s", host);
+        }
+        return;
+    case P_TIMEOUT:
+        snprintf(out, cap, "%" PRIu64, call_u64(resp_source.timeout_s));
+        return;
+    case P_MAXCLIENTS:
+        snprintf(out, cap, "%" PRIu64, call_u64(resp_source.maxclients));
+        return;
+    case P_APPENDONLY:
+    case P_LAZYFREE_USER_FLUSH:
+    case P_CLUSTER_ENABLED:
+    case P_DAEMONIZE:
+        snprintf(out, cap, "no");
+        return;
+    default: /* save, notify-keyspace-events: empty; requirepass: below */
+        out[0] = '\0';
+        return;
+    }
+}
+
+static bool
+param_match(param_e p, const struct resp_ctx *x)
+{
+    for (uint32_t i = 2; i < x->argc; i++) {
+        if (resp_glob_match(x->argv[i].data, x->argv[i].len, param_names[p],
+                    strlen(param_names[p]), true)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The configured password, as Redis 7.0 shows it (not masked: CONFIG is
+ * only for authenticated clients). */
+static rstatus_i
+param_reply(struct resp_ctx *x, param_e p)
+{
+    char value[256];
+    param_value(p, value, sizeof(value));
+    rstatus_i rc =
+            resp_compose_bulk(x->w, param_names[p], strlen(param_names[p]));
+    if (rc != STATUS_OK) {
+        return rc;
+    }
+    if (p == P_REQUIREPASS) {
+        return resp_config_requirepass(x->w);
+    }
+    return resp_compose_bulk(x->w, value, strlen(value));
+}
+
+static rstatus_i
+config_get(struct resp_ctx *x)
+{
+    uint64_t n = 0;
+    for (int p = 0; p < NPARAM; p++) {
+        n += param_match((param_e)p, x);
+    }
+    rstatus_i rc = resp_compose_map(x->w, n);
+    for (int p = 0; rc == STATUS_OK && p < NPARAM; p++) {
+        if (param_match((param_e)p, x)) {
+            rc = param_reply(x, (param_e)p);
+        }
+    }
+    return rc;
+}
+
+static int
+param_find(const struct resp_arg *a)
+{
+    for (int p = 0; p < NPARAM; p++) {
+        if (resp_arg_is(a, param_names[p])) {
+            return p;
+        }
+    }
+    return -1;
+}
+
+/* CONFIG SET name value [name value ...]: accepted when every value is
+ * the current one (what tools send to make sure: save "", appendonly no);
+ * segcached changes nothing at run time. */
+static rstatus_i
+config_set(struct resp_ctx *x)
+{
+    if (x->argc % 2 != 0) {
+        return resp_err_syntax(x);
+    }
+    for (uint32_t i = 2; i < x->argc; i += 2) {
+        const struct resp_arg *name = &x->argv[i];
+        const struct resp_arg *v = &x->argv[i + 1];
+        int p = param_find(name);
+        if (p < 0) {
+            return resp_compose_error_fmt(x->w,
+                    "ERR Unknown option or number of arguments for CONFIG "
+                    "SET - '%.*s'",
+                    (int)(name->len > 128 ? 128 : name->len), name->data);
+        }
+        char value[256];
+        param_value((param_e)p, value, sizeof(value));
+        if (p == P_REQUIREPASS ? !resp_requirepass_is(v)
+                               : !resp_arg_is(v, value)) {
+            return resp_compose_error_fmt(x->w,
+                    "ERR CONFIG SET failed (possibly related to argument "
+                    "'%s') - %s",
+                    param_names[p],
+                    p == P_DATABASES ? "can't set immutable config"
+                                     : "segcached sets it at startup only");
+        }
+    }
+    return resp_compose_ok(x->w);
+}
+
+rstatus_i
+resp_cmd_config(struct resp_ctx *x)
+{
+    switch (x->cmd->id) {
+    case RESP_CMD_CONFIG_GET:
+        return config_get(x);
+    case RESP_CMD_CONFIG_SET:
+        return config_set(x);
+    case RESP_CMD_CONFIG_RESETSTAT:
+        resp_cmdstats_reset();
+        if (resp_source.reset != NULL) {
+            resp_source.reset();
+        }
+        return resp_compose_ok(x->w);
+    default:
+        return resp_compose_err_unknown_subcommand(x->w, x->argv);
+    }
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared between the resp processor's files: resp.c (read loop, dispatch,
+ * auth, transactions, statistics), resp_string.c, resp_keys.c,
+ * resp_server.c (connection and server commands), resp_info.c (INFO and
+ * CONFIG) and resp_util.c (pure helpers: glob, floats). Private to
+ * src/processor/. */
+#pragma once
+
+#include "core/conn.h"
+#include "processor/resp.h"
+#include "protocol/resp/command.h"
+#include "protocol/resp/compose.h"
+#include "protocol/resp/parse.h"
+#include "protocol/resp/request.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A connection in the client registry (CLIENT LIST). The owner worker
+ * writes the atomic fields with relaxed stores; name and lib fields change
+ * only under the registry lock; CLIENT LIST reads under it. */
+struct resp_client {
+    struct resp_client *next;
+    struct resp_client *prev;
+    uint64_t id;
+    int fd;
+    char addr[48];
+    char laddr[48];
+    uint64_t created_ms;
+    uint64_t last_ms;  /* atomic: unix ms of the last command */
+    uint32_t db;       /* atomic */
+    uint32_t proto;    /* atomic */
+    int32_t multi;     /* atomic: -1, or commands queued */
+    uint32_t last_cmd; /* atomic: resp_command_e, RESP_NCOMMAND_ALL none */
+    bool no_evict;
+    bool registered;
+    char *name; /* under the lock; NULL: none */
+    char *lib_name;
+    char *lib_ver;
+};
+
+/* A command queued by MULTI: its arguments copied (the read buffer moves
+ * on), in one allocation: this header, argv, then the bytes. */
+struct resp_queued {
+    struct resp_queued *next;
+    const struct resp_command *cmd;
+    uint32_t argc;
+    struct resp_arg argv[];
+};
+
+/* A key under WATCH and what it was then. */
+struct resp_watched {
+    uint8_t db;
+    bool exists;
+    uint64_t cas;
+    uint64_t expiry;
+    size_t klen;
+    char key[];
+};
+
+typedef enum {
+    RESP_REPLY_ON,
+    RESP_REPLY_OFF,
+    RESP_REPLY_SKIP_NEXT, /* CLIENT REPLY SKIP: the next command is silent */
+    RESP_REPLY_SKIP_THIS,
+} resp_reply_mode_e;
+
+/* Per-connection state, c->data. */
+struct resp_state {
+    struct resp_request req;
+    struct resp_writer w;
+    struct resp_client client;
+    bool authenticated;
+    bool in_multi;
+    bool multi_dirty; /* an error while queueing: EXEC aborts */
+    bool in_exec;
+    uint8_t reply; /* resp_reply_mode_e */
+    uint32_t nqueued;
+    struct resp_queued *qhead;
+    struct resp_queued **qtail;
+    struct resp_watched **watch;
+    uint32_t nwatch;
+    uint32_t watch_cap;
+};
+
+/* What a command handler sees. argv views the read buffer (or a queued
+ * copy) for the handler's call only. */
+struct resp_ctx {
+    struct conn *c;
+    struct resp_state *st;
+    struct resp_writer *w;
+    const struct resp_command *cmd;
+    const struct resp_arg *argv;
+    uint32_t argc;
+};
+
+/* A command handler: composes exactly one reply; returns the compose
+ * status (STATUS_ENOMEM: the write buffer is full, the connection closes). */
+typedef rstatus_i (*resp_handler_fn)(struct resp_ctx *x);
+
+extern proc_resp_metrics_st *resp_proc_metrics;
+extern struct resp_info_source resp_source;
+
+/* ---- helpers (resp.c) ---- */
+
+static inline uint8_t
+resp_db(const struct resp_ctx *x)
+{
+    return (uint8_t)x->c->db;
+}
+
+/* Case-insensitive comparison of an argument with a lowercase word. */
+bool resp_arg_is(const struct resp_arg *a, const char *word);
+/* Redis's getLongLongFromObject (string2ll) on an argument. */
+bool resp_arg_int64(const struct resp_arg *a, int64_t *v);
+/* Error replies; msg carries its code ("ERR ..."). */
+rstatus_i resp_err(struct resp_ctx *x, const char *msg);
+rstatus_i resp_err_syntax(struct resp_ctx *x);
+rstatus_i resp_err_int(struct resp_ctx *x); /* not an integer */
+/* The reply to a failed write: OOM, too large, or a storage failure. */
+rstatus_i resp_err_storage(struct resp_ctx *x, storage_status_e s);
+/* "invalid expire time in '<fullname>' command" */
+rstatus_i resp_err_expire(struct resp_ctx *x);
+void resp_count_lookup(bool hit);
+/* The current protocol (2 or 3) of this connection. */
+static inline bool
+resp_is3(const struct resp_ctx *x)
+{
+    return x->w->proto == RESP_PROTO_3;
+}
+/* Selects database db for the connection (0 .. 15). */
+void resp_select(struct resp_ctx *x, uint32_t db);
+/* Client registry: set/clear a name (NULL or "" clears) under the lock. */
+void resp_client_set_name(struct resp_client *cl, const char *name, size_t len);
+void resp_client_set_lib(
+        struct resp_client *cl, bool ver, const char *s, size_t len);
+/* Appends CLIENT LIST lines to b: every client, or only ids[0..nid). */
+rstatus_i resp_client_list(struct buf *b, size_t max, uint64_t now_ms,
+        const uint64_t *ids, size_t nid, const struct resp_client *self,
+        bool self_only);
+/* Replies a text as a bulk string (RESP2) or verbatim "txt" (RESP3). */
+rstatus_i resp_reply_text(struct resp_ctx *x, const char *s, size_t len);
+/* Resets the connection as RESET does (and ends MULTI, WATCH). */
+void resp_state_reset(struct resp_ctx *x);
+void resp_unwatch(struct resp_state *st);
+bool resp_password_required(void);
+/* AUTH user pass: true when they match the configured default user. */
+bool resp_auth_check(const struct resp_arg *user, const struct resp_arg *pass);
+/* Whether v is the configured password ("" when there is none). */
+bool resp_requirepass_is(const struct resp_arg *v);
+/* The configured password as a bulk string (CONFIG GET requirepass). */
+rstatus_i resp_config_requirepass(struct resp_writer *w);
+const char *resp_run_id(void);
+uint64_t resp_start_ms(void);
+void resp_cmdstats_reset(void);
+/* Appends INFO commandstats / latencystats / errorstats lines. */
+rstatus_i resp_info_cmdstats(struct buf *b, size_t max);
+rstatus_i resp_info_latencystats(struct buf *b, size_t max);
+rstatus_i resp_info_errorstats(struct buf *b, size_t max);
+uint64_t resp_clients_count(void);
+
+/* ---- statistics and the client registry (resp_stats.c) ---- */
+
+/* Appends printf text to b (one line of up to 1 KiB; longer is cut). */
+rstatus_i resp_buf_printf(struct buf *b, size_t max, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Creates the per-command histograms when with_histograms. */
+rstatus_i resp_stats_setup(bool with_histograms);
+void resp_stats_teardown(void);
+void resp_cmdstat_record(resp_command_e id, uint64_t ns, bool failed);
+void resp_cmdstat_reject(resp_command_e id);
+/* Counts an error reply by its code (the text after '-', up to a space). */
+void resp_errorstat_count(const char *err, size_t len);
+void resp_client_register(struct resp_client *cl, const struct conn *c);
+void resp_client_unregister(struct resp_client *cl);
+
+/* ---- handlers ---- */
+
+/* resp_string.c */
+rstatus_i resp_cmd_get(struct resp_ctx *x);
+rstatus_i resp_cmd_set(struct resp_ctx *x);
+rstatus_i resp_cmd_setnx(struct resp_ctx *x);
+rstatus_i resp_cmd_setex(struct resp_ctx *x);
+rstatus_i resp_cmd_getset(struct resp_ctx *x);
+rstatus_i resp_cmd_getdel(struct resp_ctx *x);
+rstatus_i resp_cmd_getex(struct resp_ctx *x);
+rstatus_i resp_cmd_mget(struct resp_ctx *x);
+rstatus_i resp_cmd_mset(struct resp_ctx *x);
+rstatus_i resp_cmd_msetnx(struct resp_ctx *x);
+rstatus_i resp_cmd_append(struct resp_ctx *x);
+rstatus_i resp_cmd_strlen(struct resp_ctx *x);
+rstatus_i resp_cmd_getrange(struct resp_ctx *x);
+rstatus_i resp_cmd_setrange(struct resp_ctx *x);
+rstatus_i resp_cmd_incr(struct resp_ctx *x);
+rstatus_i resp_cmd_incrbyfloat(struct resp_ctx *x);
+
+/* resp_keys.c */
+rstatus_i resp_cmd_del(struct resp_ctx *x);
+rstatus_i resp_cmd_exists(struct resp_ctx *x);
+rstatus_i resp_cmd_touch(struct resp_ctx *x);
+rstatus_i resp_cmd_type(struct resp_ctx *x);
+rstatus_i resp_cmd_rename(struct resp_ctx *x);
+rstatus_i resp_cmd_copy(struct resp_ctx *x);
+rstatus_i resp_cmd_expire(struct resp_ctx *x);
+rstatus_i resp_cmd_ttl(struct resp_ctx *x);
+rstatus_i resp_cmd_persist(struct resp_ctx *x);
+rstatus_i resp_cmd_keys(struct resp_ctx *x);
+rstatus_i resp_cmd_scan(struct resp_ctx *x);
+rstatus_i resp_cmd_randomkey(struct resp_ctx *x);
+rstatus_i resp_cmd_dbsize(struct resp_ctx *x);
+rstatus_i resp_cmd_flush(struct resp_ctx *x);
+
+/* resp_server.c */
+rstatus_i resp_cmd_ping(struct resp_ctx *x);
+rstatus_i resp_cmd_echo(struct resp_ctx *x);
+rstatus_i resp_cmd_quit(struct resp_ctx *x);
+rstatus_i resp_cmd_reset(struct resp_ctx *x);
+rstatus_i resp_cmd_hello(struct resp_ctx *x);
+rstatus_i resp_cmd_auth(struct resp_ctx *x);
+rstatus_i resp_cmd_select(struct resp_ctx *x);
+rstatus_i resp_cmd_client(struct resp_ctx *x);
+rstatus_i resp_cmd_command(struct resp_ctx *x);
+rstatus_i resp_cmd_time(struct resp_ctx *x);
+rstatus_i resp_cmd_function(struct resp_ctx *x);
+rstatus_i resp_cmd_script(struct resp_ctx *x);
+rstatus_i resp_cmd_debug(struct resp_ctx *x);
+rstatus_i resp_cmd_help(struct resp_ctx *x);
+
+/* resp_info.c */
+rstatus_i resp_cmd_info(struct resp_ctx *x);
+rstatus_i resp_cmd_config(struct resp_ctx *x);
+/* INFO's section selection: a bit per resp_info_section_e for the
+ * arguments (none: default; "all", "default", "everything", names in any
+ * case; unknown names select nothing). Pure. */
+uint32_t resp_info_select(const struct resp_arg *argv, uint32_t argc);
+
+/* ---- pure helpers (resp_util.c) ---- */
+
+/* Redis's stringmatchlen: glob with * ? [abc] [^a-z] and \ escapes. */
+bool resp_glob_match(const char *pattern, size_t plen, const char *s,
+        size_t slen, bool nocase);
+/* Redis's string2ld: a long double from text (strtold rules, no leading
+ * space, nothing after, no NaN, no overflow); at most 5119 bytes. */
+bool resp_parse_long_double(const char *p, size_t len, long double *v);
+/* Redis's ld2string in human mode ("%.17Lf" without trailing zeros, "-0"
+ * as "0"); returns the length, 0 if cap is too small. */
+size_t resp_format_long_double(char *buf, size_t cap, long double v);
+/* Redis's SCAN cursor rule (strtoull: no leading space, all digits); */
+bool resp_parse_cursor(const char *p, size_t len, uint64_t *cursor);

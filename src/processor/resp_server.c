@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Resp connection and server commands: PING ECHO QUIT RESET HELLO AUTH
+ * SELECT CLIENT COMMAND TIME, and what tools send on start that has
+ * nothing to do here (FUNCTION FLUSH/LIST, SCRIPT FLUSH, DEBUG). */
+#include "processor/resp_internal.h"
+
+#include "base/mm.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define REDIS_VERSION "7.0.15"
+
+rstatus_i
+resp_cmd_ping(struct resp_ctx *x)
+{
+    if (x->argc > 2) {
+        return resp_compose_err_arity(x->w, x->cmd);
+    }
+    if (x->argc == 2) {
+        return resp_compose_bulk(x->w, x->argv[1].data, x->argv[1].len);
+    }
+    return resp_compose_simple(x->w, "PONG", 4);
+}
+
+rstatus_i
+resp_cmd_echo(struct resp_ctx *x)
+{
+    return resp_compose_bulk(x->w, x->argv[1].data, x->argv[1].len);
+}
+
+rstatus_i
+resp_cmd_quit(struct resp_ctx *x)
+{
+    x->c->flags |= CONN_CLOSE;
+    return resp_compose_ok(x->w);
+}
+
+rstatus_i
+resp_cmd_reset(struct resp_ctx *x)
+{
+    resp_state_reset(x);
+    return resp_compose_simple(x->w, "RESET", 5);
+}
+
+static rstatus_i
+auth_failed(struct resp_ctx *x)
+{
+    INCR(resp_proc_metrics, resp_auth_fail);
+    return resp_err(x, "WRONGPASS invalid username-password pair or user is "
+                       "disabled.");
+}
+
+rstatus_i
+resp_cmd_auth(struct resp_ctx *x)
+{
+    if (x->argc > 3) {
+        return resp_err_syntax(x);
+    }
+    if (x->argc == 2 && !resp_password_required()) {
+        return resp_err(x, "ERR AUTH <password> called without any password "
+                           "configured for the default user. Are you sure "
+                           "your configuration is correct?");
+    }
+    const struct resp_arg *user = x->argc == 3 ? &x->argv[1] : NULL;
+    const struct resp_arg *pass = &x->argv[x->argc - 1];
+    if (!resp_auth_check(user, pass)) {
+        return auth_failed(x);
+    }
+    x->st->authenticated = true;
+    return resp_compose_ok(x->w);
+}
+
+/* Redis's validateClientName: printable ASCII without spaces. */
+static bool
+name_valid(const struct resp_arg *a)
+{
+    for (size_t i = 0; i < a->len; i++) {
+        if (a->data[i] < '!' || a->data[i] > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static rstatus_i
+hello_reply(struct resp_ctx *x)
+{
+    struct resp_writer *w = x->w;
+    rstatus_i rc = resp_compose_map(w, 7);
+    static const char *const pairs[] = {
+            "server", "redis", "version", REDIS_VERSION};
+    for (size_t i = 0; rc == STATUS_OK && i < 4; i++) {
+        rc = resp_compose_bulk(w, pairs[i], strlen(pairs[i]));
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_bulk(w, "proto", 5);
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_integer(w, w->proto);
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_bulk(w, "id", 2);
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_integer(w, (int64_t)x->c->id);
+    }
+    static const char *const more[] = {
+            "mode", "standalone", "role", "master", "modules"};
+    for (size_t i = 0; rc == STATUS_OK && i < 5; i++) {
+        rc = resp_compose_bulk(w, more[i], strlen(more[i]));
+    }
+    return rc == STATUS_OK ? resp_compose_array(w, 0) : rc;
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME clientname]] */
+rstatus_i
+resp_cmd_hello(struct resp_ctx *x)
+{
+    int64_t ver = 0;
+    uint32_t j = 1;
+    if (x->argc >= 2) {
+        if (!resp_arg_int64(&x->argv[j++], &ver)) {
+            return resp_err(x, "ERR Protocol version is not an integer or out "
+                               "of range");
+        }
+        if (ver < 2 || ver > 3) {
+            return resp_err(x, "NOPROTO unsupported protocol version");
+        }
+    }
+    const struct resp_arg *user = NULL, *pass = NULL, *name = NULL;
+    for (; j < x->argc; j++) {
+        uint32_t more = x->argc - 1 - j;
+        const struct resp_arg *a = &x->argv[j];
+        if (resp_arg_is(a, "auth") && more >= 2) {
+            user = &x->argv[j + 1];
+            pass = &x->argv[j + 2];
+            j += 2;
+        } else if (resp_arg_is(a, "setname") && more >= 1) {
+            name = &x->argv[j + 1];
+            if (!name_valid(name)) {
+                return resp_err(x, "ERR Client names cannot contain spaces, "
+                                   "newlines or special characters.");
+            }
+            j++;
+        } else {
+            return resp_compose_error_fmt(x->w,
+                    "ERR Syntax error in HELLO option '%.*s'",
+                    (int)(a->len > 128 ? 128 : a->len), a->data);
+        }
+    }
+    if (user != NULL) {
+        if (!resp_auth_check(user, pass)) {
+            return auth_failed(x);
+        }
+        x->st->authenticated = true;
+    }
+    if (!x->st->authenticated) {
+        return resp_err(x, "NOAUTH HELLO must be called with the client "
+                           "already authenticated, otherwise the HELLO "
+                           "<proto> AUTH <user> <pass> option can be used to "
+                           "authenticate the client and select the RESP "
+                           "protocol version at the same time");
+    }
+    if (name != NULL) {
+        resp_client_set_name(&x->st->client, name->data, name->len);
+    }
+    if (ver != 0) {
+        x->w->proto = (resp_proto_e)ver;
+        __atomic_store_n(&x->st->client.proto, (uint32_t)ver, __ATOMIC_RELAXED);
+    }
+    return hello_reply(x);
+}
+
+rstatus_i
+resp_cmd_select(struct resp_ctx *x)
+{
+    int64_t id;
+    if (!resp_arg_int64(&x->argv[1], &id) || id < INT32_MIN || id > INT32_MAX) {
+        return resp_err_int(x);
+    }
+    if (id < 0 || id >= STORAGE_DB_COUNT) {
+        return resp_err(x, "ERR DB index is out of range");
+    }
+    resp_select(x, (uint32_t)id);
+    return resp_compose_ok(x->w);
+}
+
+rstatus_i
+resp_cmd_time(struct resp_ctx *x)
+{
+    struct timespec ts;
+    char sec[24], usec[24];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int ns = snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec);
+    int nu = snprintf(usec, sizeof(usec), "%ld", ts.tv_nsec / 1000);
+    rstatus_i rc = resp_compose_array(x->w, 2);
+    if (rc == STATUS_OK) {
+        rc = resp_compose_bulk(x->w, sec, (size_t)ns);
+    }
+    return rc == STATUS_OK ? resp_compose_bulk(x->w, usec, (size_t)nu) : rc;
+}
+
+rstatus_i
+resp_cmd_debug(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR DEBUG command not allowed. If the "
+                       "enable-debug-command option is set to \"local\", you "
+                       "can run it from a local connection, otherwise you "
+                       "need to set this option in the configuration file, "
+                       "and then restart the server.");
+}
+
+/* FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST [WITHCODE] [LIBRARYNAME
+ * pattern]: there are no functions. */
+rstatus_i
+resp_cmd_function(struct resp_ctx *x)
+{
+    if (x->cmd->id == RESP_CMD_FUNCTION_FLUSH) {
+        if (x->argc > 3) {
+            return resp_compose_error_fmt(x->w,
+                    "ERR unknown subcommand or wrong number of arguments for "
+                    "'%.*s'. Try FUNCTION HELP.",
+                    (int)(x->argv[1].len > 128 ? 128 : x->argv[1].len),
+                    x->argv[1].data);
+        }
+        if (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
+                !resp_arg_is(&x->argv[2], "async")) {
+            return resp_err(
+                    x, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        }
+        return resp_compose_ok(x->w);
+    }
+    bool with_code = false, library = false;
+    for (uint32_t i = 2; i < x->argc; i++) {
+        const struct resp_arg *a = &x->argv[i];
+        if (!with_code && resp_arg_is(a, "withcode")) {
+            with_code = true;
+        } else if (!library && resp_arg_is(a, "libraryname")) {
+            if (i >= x->argc - 1) {
+                return resp_err(x, "ERR library name argument was not given");
+            }
+            library = true;
+            i++;
+        } else {
+            return resp_compose_error_fmt(x->w, "ERR Unknown argument %.*s",
+                    (int)(a->len > 256 ? 256 : a->len), a->data);
+        }
+    }
+    return resp_compose_array(x->w, 0);
+}
+
+rstatus_i
+resp_cmd_script(struct resp_ctx *x)
+{
+    if (x->argc > 3 || (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
+                               !resp_arg_is(&x->argv[2], "async"))) {
+        return resp_err(x, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    return resp_compose_ok(x->w);
+}
+
+/* <CONTAINER> HELP: the subcommands from the table, one status line each
+ * (Redis's own help text is longer; documented as partial). */
+rstatus_i
+resp_cmd_help(struct resp_ctx *x)
+{
+    const struct resp_command *parent = resp_command_by_id(x->cmd->parent);
+    char line[256];
+    rstatus_i rc = resp_compose_array(x->w, 1 + 2 * (uint64_t)parent->nsub);
+    int n = snprintf(line, sizeof(line),
+            "%.*s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            (int)x->argv[0].len > 32 ? 32 : (int)x->argv[0].len,
+            x->argv[0].data);
+    for (int i = 0; i < n && i < (int)x->argv[0].len && i < 32; i++) {
+        line[i] = (char)(line[i] >= 'a' && line[i] <= 'z' ? line[i] - 32
+                                                          : line[i]);
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_simple(x->w, line, (size_t)n);
+    }
+    for (uint8_t i = 0; rc == STATUS_OK && i < parent->nsub; i++) {
+        const struct resp_command *sub = &parent->sub[i];
+        n = snprintf(line, sizeof(line), "%s", sub->name);
+        for (int k = 0; k < n; k++) {
+            line[k] = (char)(line[k] >= 'a' && line[k] <= 'z' ? line[k] - 32
+                                                              : line[k]);
+        }
+        rc = resp_compose_simple(x->w, line, (size_t)n);
+        if (rc == STATUS_OK) {
+            n = snprintf(line, sizeof(line), "    %s.",
+                    sub->summary != NULL ? sub->summary : "");
+            rc = resp_compose_simple(x->w, line, (size_t)n);
+        }
+    }
+    return rc;
+}
+
+/* ---- CLIENT ---- */
+
+static rstatus_i
+client_list(struct resp_ctx *x, bool self_only)
+{
+    struct buf b;
+    uint64_t ids[64];
+    size_t nid = 0;
+    if (!self_only && x->argc == 4 && resp_arg_is(&x->argv[2], "type")) {
+        const struct resp_arg *t = &x->argv[3];
+        if (!resp_arg_is(t, "normal") && !resp_arg_is(t, "master") &&
+                !resp_arg_is(t, "replica") && !resp_arg_is(t, "slave") &&
+                !resp_arg_is(t, "pubsub")) {
+            return resp_compose_error_fmt(x->w,
+                    "ERR Unknown client type '%.*s'",
+                    (int)(t->len > 128 ? 128 : t->len), t->data);
+        }
+        if (!resp_arg_is(t, "normal")) {
+            return resp_reply_text(x, "", 0);
+        }
+    } else if (!self_only && x->argc > 3 && resp_arg_is(&x->argv[2], "id")) {
+        for (uint32_t j = 3; j < x->argc; j++) {
+            int64_t id;
+            if (!resp_arg_int64(&x->argv[j], &id)) {
+                return resp_err(x, "ERR Invalid client ID");
+            }
+            if (nid < sizeof(ids) / sizeof(ids[0])) {
+                ids[nid++] = (uint64_t)id;
+            }
+        }
+    } else if (!self_only && x->argc != 2) {
+        return resp_err_syntax(x);
+    }
+    if (buf_init(&b, 1024) != STATUS_OK) {
+        return resp_err(x, "ERR out of memory");
+    }
+    rstatus_i rc = resp_client_list(&b, x->w->max, x->c->now_ms,
+            nid > 0 ? ids : NULL, nid, &x->st->client, self_only);
+    if (rc == STATUS_OK) {
+        rc = resp_reply_text(x, b.rpos, buf_rsize(&b));
+    }
+    buf_deinit(&b);
+    return rc;
+}
+
+static rstatus_i
+client_setinfo(struct resp_ctx *x)
+{
+    const struct resp_arg *attr = &x->argv[2];
+    const struct resp_arg *v = &x->argv[3];
+    bool ver = resp_arg_is(attr, "lib-ver");
+    if (!ver && !resp_arg_is(attr, "lib-name")) {
+        return resp_compose_error_fmt(x->w, "ERR Unrecognized option '%.*s'",
+                (int)(attr->len > 128 ? 128 : attr->len), attr->data);
+    }
+    if (!name_valid(v)) {
+        return resp_compose_error_fmt(x->w,
+                "ERR %s cannot contain spaces, newlines or special characters.",
+                ver ? "lib-ver" : "lib-name");
+    }
+    resp_client_set_lib(&x->st->client, ver, v->data, v->len);
+    return resp_compose_ok(x->w);
+}
+
+static rstatus_i
+client_reply(struct resp_ctx *x)
+{
+    const struct resp_arg *a = &x->argv[2];
+    if (resp_arg_is(a, "on")) {
+        x->st->reply = RESP_REPLY_ON;
+        return resp_compose_ok(x->w);
+    }
+    if (resp_arg_is(a, "off")) {
+        x->st->reply = RESP_REPLY_OFF;
+        return STATUS_OK;
+    }
+    if (resp_arg_is(a, "skip")) {
+        if (x->st->reply == RESP_REPLY_ON ||
+                x->st->reply == RESP_REPLY_SKIP_THIS) {
+            x->st->reply = RESP_REPLY_SKIP_NEXT;
+        }
+        return STATUS_OK;
+    }
+    return resp_err_syntax(x);
+}
+
+rstatus_i
+resp_cmd_client(struct resp_ctx *x)
+{
+    struct resp_client *cl = &x->st->client;
+    switch (x->cmd->id) {
+    case RESP_CMD_CLIENT_ID:
+        return resp_compose_integer(x->w, (int64_t)x->c->id);
+    case RESP_CMD_CLIENT_SETNAME:
+        if (!name_valid(&x->argv[2])) {
+            return resp_err(x, "ERR Client names cannot contain spaces, "
+                               "newlines or special characters.");
+        }
+        resp_client_set_name(cl, x->argv[2].data, x->argv[2].len);
+        return resp_compose_ok(x->w);
+    case RESP_CMD_CLIENT_GETNAME:
+        /* only this thread writes the name: reading it needs no lock */
+        if (cl->name == NULL) {
+            return resp_compose_null(x->w);
+        }
+        return resp_compose_bulk(x->w, cl->name, strlen(cl->name));
+    case RESP_CMD_CLIENT_INFO:
+        return client_list(x, true);
+    case RESP_CMD_CLIENT_LIST:
+        return client_list(x, false);
+    case RESP_CMD_CLIENT_SETINFO:
+        return client_setinfo(x);
+    case RESP_CMD_CLIENT_NO_EVICT:
+        if (resp_arg_is(&x->argv[2], "on") || resp_arg_is(&x->argv[2], "off")) {
+            cl->no_evict = resp_arg_is(&x->argv[2], "on");
+            return resp_compose_ok(x->w);
+        }
+        return resp_err_syntax(x);
+    case RESP_CMD_CLIENT_REPLY:
+        return client_reply(x);
+    default:
+        return resp_compose_err_unknown_subcommand(x->w, x->argv);
+    }
+}

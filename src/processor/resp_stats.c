@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Per-command statistics (Redis's INFO commandstats, latencystats and
+ * errorstats; the admin port's resp_cmd_* lines and /metrics), and the
+ * registry of resp connections behind CLIENT LIST.
+ *
+ * Statistics are relaxed atomics: every worker updates them, any thread
+ * reads them. The registry is a list under one mutex, taken on connect,
+ * close, CLIENT SETNAME/SETINFO and CLIENT LIST; nothing else. */
+#include "processor/resp_internal.h"
+
+#include "base/histogram.h"
+#include "base/log.h"
+#include "base/mm.h"
+#include "base/tcp.h"
+#include "base/time.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct cmdstat {
+    uint64_t calls;
+    uint64_t ns;
+    uint64_t failed;
+    uint64_t rejected;
+    struct histogram *lat; /* ns; NULL without metrics */
+};
+
+static struct cmdstat cmdstats[RESP_NCOMMAND_ALL];
+
+/* clang-format off */
+#define ERRORSTAT_CODE(ACTION)                                                 \
+    ACTION( ERR )  ACTION( EXECABORT )  ACTION( NOAUTH )  ACTION( WRONGPASS )  \
+    ACTION( NOPROTO )  ACTION( OOM )
+/* clang-format on */
+#define ERRORSTAT_NAME(_c) #_c,
+static const char *const error_codes[] = {ERRORSTAT_CODE(ERRORSTAT_NAME)};
+#define NERROR_CODE (sizeof(error_codes) / sizeof(error_codes[0]))
+static uint64_t error_counts[NERROR_CODE + 1]; /* the last: other codes */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct resp_client *registry; /* oldest first, as Redis lists */
+static struct resp_client *registry_tail;
+static uint64_t registry_count;
+static char run_id[41];
+static uint64_t start_ms;
+
+rstatus_i
+resp_buf_printf(struct buf *b, size_t max, const char *fmt, ...)
+{
+    char line[1024];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, args);
+    va_end(args);
+    if (n < 0) {
+        return STATUS_EINVAL;
+    }
+    if ((size_t)n >= sizeof(line)) {
+        n = (int)sizeof(line) - 1; /* cut: only user text can be this long */
+    }
+    return buf_append(b, line, (size_t)n, max);
+}
+
+/* 40 hex characters, like Redis's run_id: random per process. */
+static void
+make_run_id(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t seed =
+            time_mono_ns() ^ (time_now_ms() << 20) ^ ((uint64_t)getpid() << 40);
+    for (size_t i = 0; i < 40; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        run_id[i] = hex[seed & 0xf];
+    }
+    run_id[40] = '\0';
+}
+
+rstatus_i
+resp_stats_setup(bool with_histograms)
+{
+    memset(cmdstats, 0, sizeof(cmdstats));
+    memset(error_counts, 0, sizeof(error_counts));
+    make_run_id();
+    start_ms = time_now_ms();
+    if (!with_histograms) {
+        return STATUS_OK;
+    }
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        const struct resp_command *cmd = resp_command_by_id((resp_command_e)i);
+        if (cmd == NULL || resp_command_has_sub(cmd)) {
+            continue; /* containers never run themselves */
+        }
+        cmdstats[i].lat = histogram_create();
+        if (cmdstats[i].lat == NULL) {
+            resp_stats_teardown();
+            return STATUS_ENOMEM;
+        }
+    }
+    return STATUS_OK;
+}
+
+void
+resp_stats_teardown(void)
+{
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        histogram_destroy(&cmdstats[i].lat);
+    }
+}
+
+const char *
+resp_run_id(void)
+{
+    return run_id;
+}
+
+uint64_t
+resp_start_ms(void)
+{
+    return start_ms;
+}
+
+static uint64_t
+load(const uint64_t *v)
+{
+    return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static void
+add(uint64_t *v, uint64_t n)
+{
+    __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+}
+
+void
+resp_cmdstat_record(resp_command_e id, uint64_t ns, bool failed)
+{
+    if (resp_proc_metrics == NULL) {
+        return;
+    }
+    struct cmdstat *s = &cmdstats[id];
+    add(&s->calls, 1);
+    add(&s->ns, ns);
+    if (failed) {
+        add(&s->failed, 1);
+    }
+    if (s->lat != NULL) {
+        histogram_record(s->lat, ns);
+    }
+}
+
+void
+resp_cmdstat_reject(resp_command_e id)
+{
+    if (resp_proc_metrics != NULL) {
+        add(&cmdstats[id].rejected, 1);
+    }
+}
+
+void
+resp_errorstat_count(const char *err, size_t len)
+{
+    size_t n = 0;
+    while (n < len && err[n] != ' ' && err[n] != '\r') {
+        n++;
+    }
+    for (size_t i = 0; i < NERROR_CODE; i++) {
+        if (strlen(error_codes[i]) == n &&
+                memcmp(error_codes[i], err, n) == 0) {
+            add(&error_counts[i], 1);
+            return;
+        }
+    }
+    add(&error_counts[NERROR_CODE], 1);
+}
+
+void
+resp_cmdstats_reset(void)
+{
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        struct cmdstat *s = &cmdstats[i];
+        __atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->ns, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->failed, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->rejected, 0, __ATOMIC_RELAXED);
+        if (s->lat != NULL) {
+            histogram_reset(s->lat);
+        }
+    }
+    for (size_t i = 0; i <= NERROR_CODE; i++) {
+        __atomic_store_n(&error_counts[i], 0, __ATOMIC_RELAXED);
+    }
+}
+
+void
+proc_resp_reset_cmdstats(void)
+{
+    resp_cmdstats_reset();
+}
+
+/* ---- INFO sections ---- */
+
+rstatus_i
+resp_info_cmdstats(struct buf *b, size_t max)
+{
+    rstatus_i st = STATUS_OK;
+    for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
+        const struct cmdstat *s = &cmdstats[i];
+        uint64_t calls = load(&s->calls);
+        uint64_t rejected = load(&s->rejected);
+        if (calls == 0 && rejected == 0) {
+            continue;
+        }
+        uint64_t usec = load(&s->ns) / 1000;
+        st = resp_buf_printf(b, max,
+                "cmdstat_%s:calls=%" PRIu64 ",usec=%" PRIu64
+                ",usec_per_call=%.2f,rejected_calls=%" PRIu64
+                ",failed_calls=%" PRIu64 "\r\n",
+                resp_command_by_id((resp_command_e)i)->fullname, calls, usec,
+                calls > 0 ? (double)usec / (double)calls : 0.0, rejected,
+                load(&s->failed));
+    }
+    return st;
+}
+
+static const double quantiles[] = {0.5, 0.99, 0.999};
+
+rstatus_i
+resp_info_latencystats(struct buf *b, size_t max)
+{
+    rstatus_i st = STATUS_OK;
+    for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
+        const struct cmdstat *s = &cmdstats[i];
+        uint64_t q[3];
+        if (s->lat == NULL ||
+                histogram_percentiles(s->lat, quantiles, 3, q) == 0) {
+            continue;
+        }
+        st = resp_buf_printf(b, max,
+                "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
+                resp_command_by_id((resp_command_e)i)->fullname,
+                (double)q[0] / 1000, (double)q[1] / 1000, (double)q[2] / 1000);
+    }
+    return st;
+}
+
+rstatus_i
+resp_info_errorstats(struct buf *b, size_t max)
+{
+    rstatus_i st = STATUS_OK;
+    for (size_t i = 0; st == STATUS_OK && i < NERROR_CODE; i++) {
+        uint64_t n = load(&error_counts[i]);
+        if (n > 0) {
+            st = resp_buf_printf(b, max, "errorstat_%s:count=%" PRIu64 "\r\n",
+                    error_codes[i], n);
+        }
+    }
+    return st;
+}
+
+/* ---- the admin port ---- */
+
+/* "client|setname" -> "client_setname" */
+static void
+metric_name(char *out, size_t cap, const char *fullname)
+{
+    size_t n = 0;
+    for (; fullname[n] != '\0' && n + 1 < cap; n++) {
+        char ch = fullname[n];
+        out[n] = ch == '|' || ch == '-' ? '_' : ch;
+    }
+    out[n] = '\0';
+}
+
+rstatus_i
+proc_resp_print_cmdstats(struct buf *b, size_t max)
+{
+    rstatus_i st = STATUS_OK;
+    for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
+        const struct cmdstat *s = &cmdstats[i];
+        uint64_t calls = load(&s->calls);
+        uint64_t rejected = load(&s->rejected);
+        if (calls == 0 && rejected == 0) {
+            continue;
+        }
+        char name[64];
+        uint64_t q[3] = {0, 0, 0};
+        metric_name(name, sizeof(name),
+                resp_command_by_id((resp_command_e)i)->fullname);
+        if (s->lat != NULL) {
+            histogram_percentiles(s->lat, quantiles, 3, q);
+        }
+        st = resp_buf_printf(b, max,
+                "STAT resp_cmd_%s_calls %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_usec %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_failed_calls %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_rejected_calls %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_p50_us %.3f\r\n"
+                "STAT resp_cmd_%s_p99_us %.3f\r\n"
+                "STAT resp_cmd_%s_p999_us %.3f\r\n",
+                name, calls, name, load(&s->ns) / 1000, name, load(&s->failed),
+                name, rejected, name, (double)q[0] / 1000, name,
+                (double)q[1] / 1000, name, (double)q[2] / 1000);
+    }
+    return st;
+}
+
+static rstatus_i
+prom_counter(struct buf *b, size_t max, const char *metric, const char *help,
+        size_t field)
+{
+    rstatus_i st = resp_buf_printf(b, max,
+            "# HELP segcached_resp_cmd_%s %s\n"
+            "# TYPE segcached_resp_cmd_%s counter\n",
+            metric, help, metric);
+    for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
+        const struct cmdstat *s = &cmdstats[i];
+        const uint64_t *v = (const uint64_t *)((const char *)s + field);
+        if (load(&s->calls) == 0 && load(&s->rejected) == 0) {
+            continue;
+        }
+        uint64_t value = load(v);
+        if (field == offsetof(struct cmdstat, ns)) {
+            value /= 1000;
+        }
+        st = resp_buf_printf(b, max,
+                "segcached_resp_cmd_%s{cmd=\"%s\"} %" PRIu64 "\n", metric,
+                resp_command_by_id((resp_command_e)i)->fullname, value);
+    }
+    return st;
+}
+
+static rstatus_i
+prom_latency(struct buf *b, size_t max)
+{
+    static const char *qnames[] = {"0.5", "0.99", "0.999"};
+    rstatus_i st = resp_buf_printf(b, max,
+            "# HELP segcached_resp_cmd_latency_us command latency, "
+            "microseconds\n# TYPE segcached_resp_cmd_latency_us summary\n");
+    for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
+        const struct cmdstat *s = &cmdstats[i];
+        uint64_t q[3];
+        uint64_t n;
+        if (s->lat == NULL ||
+                (n = histogram_percentiles(s->lat, quantiles, 3, q)) == 0) {
+            continue;
+        }
+        const char *name = resp_command_by_id((resp_command_e)i)->fullname;
+        for (size_t k = 0; st == STATUS_OK && k < 3; k++) {
+            st = resp_buf_printf(b, max,
+                    "segcached_resp_cmd_latency_us{cmd=\"%s\",quantile=\"%s\"}"
+                    " %.3f\n",
+                    name, qnames[k], (double)q[k] / 1000);
+        }
+        if (st == STATUS_OK) {
+            st = resp_buf_printf(b, max,
+                    "segcached_resp_cmd_latency_us_count{cmd=\"%s\"} %" PRIu64
+                    "\n",
+                    name, n);
+        }
+    }
+    return st;
+}
+
+rstatus_i
+proc_resp_print_cmdstats_prometheus(struct buf *b, size_t max)
+{
+    rstatus_i st = prom_counter(
+            b, max, "calls", "commands run", offsetof(struct cmdstat, calls));
+    if (st == STATUS_OK) {
+        st = prom_counter(b, max, "usec", "microseconds spent in commands",
+                offsetof(struct cmdstat, ns));
+    }
+    if (st == STATUS_OK) {
+        st = prom_counter(b, max, "failed_calls",
+                "commands that replied an error",
+                offsetof(struct cmdstat, failed));
+    }
+    if (st == STATUS_OK) {
+        st = prom_counter(b, max, "rejected_calls",
+                "commands refused before running",
+                offsetof(struct cmdstat, rejected));
+    }
+    return st == STATUS_OK ? prom_latency(b, max) : st;
+}
+
+/* ---- the client registry ---- */
+
+void
+resp_client_register(struct resp_client *cl, const struct conn *c)
+{
+    cl->id = c->id;
+    cl->fd = c->fd;
+    snprintf(cl->addr, sizeof(cl->addr), "%s", c->peer);
+    cl->laddr[0] = '\0';
+    struct tcp_addr local;
+    local.len = sizeof(local.ss);
+    if (getsockname(c->fd, (struct sockaddr *)&local.ss, &local.len) == 0) {
+        tcp_addr_str(&local, cl->laddr, sizeof(cl->laddr));
+    }
+    cl->created_ms = c->now_ms;
+    cl->last_ms = c->now_ms;
+    cl->db = 0;
+    cl->proto = 2;
+    cl->multi = -1;
+    cl->last_cmd = RESP_NCOMMAND_ALL;
+    pthread_mutex_lock(&registry_lock);
+    cl->next = NULL;
+    cl->prev = registry_tail;
+    if (registry_tail != NULL) {
+        registry_tail->next = cl;
+    } else {
+        registry = cl;
+    }
+    registry_tail = cl;
+    registry_count++;
+    cl->registered = true;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void
+resp_client_unregister(struct resp_client *cl)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (cl->registered) {
+        if (cl->prev != NULL) {
+            cl->prev->next = cl->next;
+        } else {
+            registry = cl->next;
+        }
+        if (cl->next != NULL) {
+            cl->next->prev = cl->prev;
+        } else {
+            registry_tail = cl->prev;
+        }
+        registry_count--;
+        cl->registered = false;
+    }
+    mm_release(cl->name);
+    mm_release(cl->lib_name);
+    mm_release(cl->lib_ver);
+    cl->name = cl->lib_name = cl->lib_ver = NULL;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+uint64_t
+resp_clients_count(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    uint64_t n = registry_count;
+    pthread_mutex_unlock(&registry_lock);
+    return n;
+}
+
+static void
+set_str(char **dst, const char *s, size_t len)
+{
+    char *copy = s != NULL && len > 0 ? mm_strndup(s, len) : NULL;
+    pthread_mutex_lock(&registry_lock);
+    char *old = *dst;
+    *dst = copy;
+    pthread_mutex_unlock(&registry_lock);
+    mm_release(old);
+}
+
+void
+resp_client_set_name(struct resp_client *cl, const char *name, size_t len)
+{
+    set_str(&cl->name, name, len);
+}
+
+void
+resp_client_set_lib(struct resp_client *cl, bool ver, const char *s, size_t len)
+{
+    set_str(ver ? &cl->lib_ver : &cl->lib_name, s, len);
+}
+
+/* One CLIENT LIST line, in Redis 7.2's format (7.0's plus lib-name and
+ * lib-ver). Buffer sizes are not known across threads: reported as 0. */
+static rstatus_i
+client_line(struct buf *b, size_t max, const struct resp_client *cl,
+        uint64_t now_ms)
+{
+    uint64_t last = __atomic_load_n(&cl->last_ms, __ATOMIC_RELAXED);
+    uint32_t cmd = __atomic_load_n(&cl->last_cmd, __ATOMIC_RELAXED);
+    int32_t multi = __atomic_load_n(&cl->multi, __ATOMIC_RELAXED);
+    const struct resp_command *rc = resp_command_by_id((resp_command_e)cmd);
+    char flags[4] = "N";
+    if (multi >= 0) {
+        flags[0] = 'x';
+    }
+    return resp_buf_printf(b, max,
+            "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64
+            " idle=%" PRIu64 " flags=%s db=%u sub=0 psub=0 ssub=0 multi=%d "
+            "qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 "
+            "oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 "
+            "resp=%u lib-name=%s lib-ver=%s\n",
+            cl->id, cl->addr, cl->laddr, cl->fd,
+            cl->name != NULL ? cl->name : "",
+            now_ms > cl->created_ms ? (now_ms - cl->created_ms) / 1000 : 0,
+            now_ms > last ? (now_ms - last) / 1000 : 0, flags,
+            __atomic_load_n(&cl->db, __ATOMIC_RELAXED), multi,
+            rc != NULL ? rc->fullname : "NULL",
+            __atomic_load_n(&cl->proto, __ATOMIC_RELAXED),
+            cl->lib_name != NULL ? cl->lib_name : "",
+            cl->lib_ver != NULL ? cl->lib_ver : "");
+}
+
+static bool
+id_wanted(uint64_t id, const uint64_t *ids, size_t nid)
+{
+    if (ids == NULL) {
+        return true;
+    }
+    for (size_t i = 0; i < nid; i++) {
+        if (ids[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+rstatus_i
+resp_client_list(struct buf *b, size_t max, uint64_t now_ms,
+        const uint64_t *ids, size_t nid, const struct resp_client *self,
+        bool self_only)
+{
+    rstatus_i st = STATUS_OK;
+    pthread_mutex_lock(&registry_lock);
+    if (self_only) {
+        st = client_line(b, max, self, now_ms);
+    } else {
+        for (const struct resp_client *cl = registry;
+                cl != NULL && st == STATUS_OK; cl = cl->next) {
+            if (id_wanted(cl->id, ids, nid)) {
+                st = client_line(b, max, cl, now_ms);
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return st;
+}
