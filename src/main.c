@@ -13,6 +13,7 @@
 #include "processor/admin.h"
 #include "processor/memcache.h"
 #include "processor/ping.h"
+#include "processor/resp.h"
 #include "setting.h"
 #include "stats.h"
 #include "storage/seg/seg.h"
@@ -143,6 +144,10 @@ check_exposure(const char *name, const struct tcp_addr *addr)
             tcp_addr_is_local(addr)) {
         return;
     }
+    const char *pass = option_str(&setting.resp_proc.resp_requirepass);
+    if (strcmp(name, "resp") == 0 && pass != NULL && pass[0] != '\0') {
+        return; /* resp clients must AUTH */
+    }
     char where[300];
     tcp_addr_str(addr, where, sizeof(where));
     die(EX_CONFIG,
@@ -162,6 +167,7 @@ make_listeners(struct listener *ls)
         const struct processor *proc;
     } table[] = {
             {"memcache", &setting.listen.memcache_listen, &proc_memcache},
+            {"resp", &setting.listen.resp_listen, &proc_resp},
             {"ping", &setting.listen.ping_listen, &proc_ping},
     };
     unsigned n = 0;
@@ -270,6 +276,23 @@ die_logged(int code, const char *what)
     exit(code);
 }
 
+/* The resp parser's limits, lowered to what the store and a read buffer
+ * can hold, so a larger request is refused with a reply, not a close. */
+static void
+resp_setup_limited(void)
+{
+    resp_options_st o = setting.resp;
+    uint64_t item = storage_item_size_max();
+    uint64_t rbuf = option_uint(&setting.worker.worker_rbuf_max);
+    if (option_uint(&o.resp_max_bulk) > item) {
+        o.resp_max_bulk.val.OPTION_SIZE = item;
+    }
+    if (option_uint(&o.resp_max_request) > rbuf) {
+        o.resp_max_request.val.OPTION_SIZE = rbuf;
+    }
+    resp_setup(&o, &stats.resp_parse);
+}
+
 static void
 setup(struct listener *ls, unsigned n)
 {
@@ -282,6 +305,11 @@ setup(struct listener *ls, unsigned n)
     }
     memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
     proc_memcache_setup(&stats.memcache, &memcache_source);
+    resp_setup_limited();
+    if (proc_resp_setup(&setting.resp_proc, &stats.resp, &stats_resp_source) !=
+            STATUS_OK) {
+        die(EX_OSERR, "%s", "out of memory for resp statistics");
+    }
     if (workers_setup(&setting.worker, &stats.worker, &worker_hooks) !=
             STATUS_OK) {
         die_logged(EX_CONFIG, "cannot set up workers");
@@ -317,6 +345,8 @@ teardown(void)
     server_teardown();
     workers_teardown();
     proc_memcache_teardown();
+    proc_resp_teardown();
+    resp_teardown();
     memcache_parse_teardown();
     seg_teardown();
     stats_teardown();

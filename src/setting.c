@@ -14,4 +14,6 @@ struct setting setting = {
         .admin = {ADMIN_OPTION(INIT_OPTION)},
         .seg = {SEG_OPTION(INIT_OPTION)},
         .memcache = {MEMCACHE_PARSE_OPTION(INIT_OPTION)},
+        .resp = {RESP_OPTION(INIT_OPTION)},
+        .resp_proc = {PROC_RESP_OPTION(INIT_OPTION)},
 };

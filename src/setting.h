@@ -8,7 +8,9 @@
 #include "core/process.h"
 #include "core/server.h"
 #include "core/worker.h"
+#include "processor/resp.h"
 #include "protocol/memcache/parse.h"
+#include "protocol/resp/request.h"
 #include "storage/seg/seg.h"
 
 /* clang-format off */
@@ -37,6 +39,8 @@ struct setting {
     admin_options_st admin;
     seg_options_st seg;
     memcache_parse_options_st memcache;
+    resp_options_st resp;           /* resp.max_args ... (protocol) */
+    proc_resp_options_st resp_proc; /* resp.requirepass (processor) */
 };
 
 extern struct setting setting;

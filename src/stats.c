@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@ struct stats stats = {
         .seg = {SEG_METRIC(INIT_METRIC)},
         .memcache_parse = {MEMCACHE_PARSE_METRIC(INIT_METRIC)},
         .memcache = {PROC_MEMCACHE_METRIC(INIT_METRIC)},
+        .resp_parse = {RESP_METRIC(INIT_METRIC)},
+        .resp = {PROC_RESP_METRIC(INIT_METRIC)},
 };
 
 static uint64_t start_ms;
@@ -152,7 +155,8 @@ stats_print_text(struct buf *b, size_t max, const struct bstring *arg)
             return st;
         }
     }
-    return print_workers_text(b, max);
+    rstatus_i st = print_workers_text(b, max);
+    return st == STATUS_OK ? proc_resp_print_cmdstats(b, max) : st;
 }
 
 rstatus_i
@@ -178,13 +182,14 @@ stats_print_prometheus(struct buf *b, size_t max)
                 (unsigned long long)worker_nconn(worker_get(i)));
         st = buf_append(b, line, (size_t)n, max);
     }
-    return st;
+    return st == STATUS_OK ? proc_resp_print_cmdstats_prometheus(b, max) : st;
 }
 
 void
 stats_reset(void)
 {
     metric_reset(stats_metrics(), STATS_NMETRIC);
+    proc_resp_reset_cmdstats();
 }
 
 void
@@ -401,3 +406,182 @@ stats_print_memcache(struct buf *b, size_t max, const struct bstring *group)
     }
     return STATUS_EINVAL;
 }
+
+/* ---- Redis's INFO and CONFIG GET on the resp port ---- */
+
+static rstatus_i info_lines(struct buf *b, size_t max, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Appends printf text (INFO lines) to b. */
+static rstatus_i
+info_lines(struct buf *b, size_t max, const char *fmt, ...)
+{
+    char text[1024];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(text, sizeof(text), fmt, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return STATUS_EINVAL;
+    }
+    return buf_append(b, text, (size_t)n, max);
+}
+
+/* Redis's bytesToHuman: "1.50M" */
+static void
+human(char *out, size_t cap, uint64_t n)
+{
+    static const char units[] = "BKMGTPE";
+    double d = (double)n;
+    size_t u = 0;
+    while (d >= 1024 && u + 1 < sizeof(units) - 1) {
+        d /= 1024;
+        u++;
+    }
+    if (u == 0) {
+        snprintf(out, cap, "%lluB", (unsigned long long)n);
+    } else {
+        snprintf(out, cap, "%.2f%c", d, units[u]);
+    }
+}
+
+static uint64_t
+resp_used_memory(void)
+{
+    uint64_t seg = option_uint(&setting.seg.seg_segment_size);
+    uint64_t total = option_uint(&setting.seg.seg_memory);
+    int64_t free_segs = metric_gauge(&stats.seg.seg_seg_free);
+    uint64_t free_bytes = free_segs > 0 ? (uint64_t)free_segs * seg : 0;
+    return free_bytes < total ? total - free_bytes : 0;
+}
+
+static uint64_t
+resp_rss(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
+            rss = 0;
+        }
+        fclose(f);
+    }
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static const char *
+resp_policy(void)
+{
+    return strcmp(option_str(&setting.seg.seg_evict), "none") == 0
+                   ? "noeviction"
+                   : "allkeys-lru";
+}
+
+static rstatus_i
+resp_info_memory(struct buf *b, size_t max)
+{
+    char h1[32], h2[32], h3[32];
+    uint64_t used = resp_used_memory();
+    uint64_t rss = resp_rss();
+    uint64_t maxmem = option_uint(&setting.seg.seg_memory);
+    human(h1, sizeof(h1), used);
+    human(h2, sizeof(h2), rss);
+    human(h3, sizeof(h3), maxmem);
+    stats_refresh();
+    return info_lines(b, max,
+            "used_memory:%llu\r\nused_memory_human:%s\r\n"
+            "used_memory_rss:%llu\r\nused_memory_rss_human:%s\r\n"
+            "used_memory_peak:%lld\r\nused_memory_dataset:%lld\r\n"
+            "maxmemory:%llu\r\nmaxmemory_human:%s\r\n"
+            "maxmemory_policy:%s\r\nmem_allocator:libc\r\n",
+            (unsigned long long)used, h1, (unsigned long long)rss, h2,
+            (long long)metric_gauge(&stats.process.max_rss_bytes),
+            (long long)metric_gauge(&stats.seg.seg_item_bytes),
+            (unsigned long long)maxmem, h3, resp_policy());
+}
+
+static rstatus_i
+resp_info(struct buf *b, size_t max, resp_info_section_e sec)
+{
+    const server_metrics_st *sv = &stats.server;
+    struct rusage ru;
+    switch (sec) {
+    case RESP_INFO_CLIENTS:
+        return info_lines(b, max,
+                "connected_clients:%lld\r\nmaxclients:%llu\r\n",
+                (long long)metric_gauge(&sv->server_conn_curr),
+                (unsigned long long)option_uint(
+                        &setting.server.server_max_connections));
+    case RESP_INFO_MEMORY:
+        return resp_info_memory(b, max);
+    case RESP_INFO_STATS:
+        return info_lines(b, max,
+                "total_connections_received:%llu\r\n"
+                "rejected_connections:%llu\r\n"
+                "total_net_input_bytes:%llu\r\n"
+                "total_net_output_bytes:%llu\r\n"
+                "expired_keys:%llu\r\nevicted_keys:%llu\r\n",
+                (unsigned long long)cnt(&sv->server_conn_total),
+                (unsigned long long)(cnt(&sv->server_conn_refused_max) +
+                                     cnt(&sv->server_conn_refused_pool)),
+                (unsigned long long)cnt(&stats.worker.worker_read_byte),
+                (unsigned long long)cnt(&stats.worker.worker_write_byte),
+                (unsigned long long)cnt(&stats.seg.seg_expire_item),
+                (unsigned long long)cnt(&stats.seg.seg_evict_item));
+    case RESP_INFO_CPU:
+        if (getrusage(RUSAGE_SELF, &ru) != 0) {
+            memset(&ru, 0, sizeof(ru));
+        }
+        return info_lines(b, max,
+                "used_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
+                "used_cpu_sys_children:0.000000\r\n"
+                "used_cpu_user_children:0.000000\r\n",
+                (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
+                (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    default:
+        return STATUS_OK;
+    }
+}
+
+static uint64_t
+resp_maxmemory(void)
+{
+    return option_uint(&setting.seg.seg_memory);
+}
+
+/* The resp listener's host and port ("127.0.0.1", 6379). */
+static void
+resp_listen(char *host, size_t cap, uint64_t *port)
+{
+    const char *spec = option_str(&setting.listen.resp_listen);
+    const char *colon = strrchr(spec, ':');
+    *port = colon != NULL ? strtoull(colon + 1, NULL, 10) : 0;
+    size_t n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+        spec++;
+        n -= 2;
+    }
+    snprintf(host, cap, "%.*s", (int)n, spec);
+}
+
+static uint64_t
+resp_timeout_s(void)
+{
+    return option_uint(&setting.worker.worker_idle_timeout) / 1000;
+}
+
+static uint64_t
+resp_maxclients(void)
+{
+    return option_uint(&setting.server.server_max_connections);
+}
+
+const struct resp_info_source stats_resp_source = {
+        .info = resp_info,
+        .maxmemory = resp_maxmemory,
+        .maxmemory_policy = resp_policy,
+        .listen = resp_listen,
+        .timeout_s = resp_timeout_s,
+        .maxclients = resp_maxclients,
+        .reset = stats_reset,
+};

@@ -10,7 +10,9 @@
 #include "core/server.h"
 #include "core/worker.h"
 #include "processor/memcache.h"
+#include "processor/resp.h"
 #include "protocol/memcache/parse.h"
+#include "protocol/resp/request.h"
 #include "storage/seg/seg.h"
 
 /* clang-format off */
@@ -37,6 +39,8 @@ struct stats {
     seg_metrics_st seg;
     memcache_parse_metrics_st memcache_parse;
     proc_memcache_metrics_st memcache;
+    resp_metrics_st resp_parse;
+    proc_resp_metrics_st resp;
 };
 
 extern struct stats stats;
@@ -62,5 +66,7 @@ void stats_reset(void);
  * names where the meaning is the same, then segcached's own. */
 rstatus_i stats_print_memcache(
         struct buf *b, size_t max, const struct bstring *group);
+/* What the resp processor's INFO and CONFIG GET need from the binary. */
+extern const struct resp_info_source stats_resp_source;
 /* --print-stats: every metric with its type and description. */
 void stats_describe(FILE *out);
