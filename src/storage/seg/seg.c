@@ -289,7 +289,11 @@ heap_init(const seg_options_st *o)
     heap.open_max = heap.open_max < 1 ? 1 : heap.open_max;
     uint64_t reserve = option_uint(&o->seg_reserve);
     /* merge eviction needs one free segment to merge into, kept apart */
-    uint32_t keep = heap.evict == EVICT_MERGE ? 1 : 0;
+    /* merge keeps one free segment to merge into; a heap of fewer than 16
+     * segments cannot spare it and merges only when one happens to be free
+     * (else FIFO) */
+    uint32_t keep = heap.evict == EVICT_MERGE && heap.n_seg >= 16 ? 1 : 0;
+    heap.merge_keep = keep;
     heap.reserve =
             reserve > 0 ? (uint32_t)reserve : keep + 1 + heap.n_seg / 256;
     uint64_t nm = option_uint(&o->seg_merge_segments);

@@ -59,6 +59,7 @@
     ACTION( seg_seg_free,          METRIC_GAUGE,   "# segments free"        ) \
     ACTION( seg_seg_open,          METRIC_GAUGE,   "# segments open"        ) \
     ACTION( seg_seg_limbo,         METRIC_GAUGE,   "# segments retired, awaiting readers" ) \
+    ACTION( seg_seg_sealed,        METRIC_GAUGE,   "# segments full, in TTL chains" ) \
     ACTION( seg_hash_overflow,     METRIC_GAUGE,   "# overflow buckets used") \
     ACTION( seg_hash_chain_max,    METRIC_GAUGE,   "longest chain, buckets" ) \
     ACTION( seg_hash_evict,        METRIC_COUNTER, "# items dropped: chain full" ) \

@@ -134,6 +134,7 @@ struct heap {
     uint32_t n_open; /* atomic */
     uint32_t open_max;
     uint32_t reserve;
+    uint32_t merge_keep; /* free segments writers leave for merging */
     uint32_t n_merge;
     int evict;                            /* evict_policy_e */
     uint64_t cas_next;                    /* atomic */

@@ -148,7 +148,7 @@ nap(unsigned us)
 uint32_t
 seg_take_free(uint64_t now, bool may_wait)
 {
-    uint32_t keep = heap.evict == EVICT_MERGE ? 1 : 0;
+    uint32_t keep = heap.merge_keep;
     uint32_t sid = pop_free(keep);
     if (sid != SEG_NIL) {
         return sid;
@@ -492,6 +492,14 @@ seg_gauges(void)
             __atomic_load_n(&heap.n_open, __ATOMIC_RELAXED));
     UPDATE_VAL(seg_metrics, seg_seg_limbo,
             __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED));
+    if (seg_metrics != NULL) {
+        int64_t sealed = 0;
+        for (uint32_t sid = 0; sid < heap.n_seg; sid++) {
+            sealed += __atomic_load_n(&heap.segs[sid].state,
+                              __ATOMIC_RELAXED) == SEG_SEALED;
+        }
+        UPDATE_VAL(seg_metrics, seg_seg_sealed, sealed);
+    }
 }
 
 size_t
