@@ -253,6 +253,15 @@ def test_example_config_is_what_the_tests_run():
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_doc_shows_the_exact_config():
+    with open(EXAMPLE) as f:
+        config = f.read()
+    with open(os.path.join(ROOT, "docs", "scale-out.md")) as f:
+        doc = f.read()
+    assert "```yaml\n" + config + "```\n" in doc, \
+        "docs/scale-out.md must show config/examples/twemproxy.yml verbatim"
+
+
 # ------------------------------------------------------------- memcache
 
 
@@ -367,8 +376,9 @@ def test_memcache_commands_through_proxy(cluster):
 
 
 @pytest.mark.parametrize("request_line", [
-    b"GET wire:0\r\n", b"mg wire:0 v\r\n", b"gat 10 wire:0\r\n",
-    b"flush_all\r\n", b"stats\r\n"])
+    b"GET wire:0\r\n", b"mg wire:0 v\r\n", b"ms wire:0 1\r\nx\r\n",
+    b"gat 10 wire:0\r\n", b"gats 10 wire:0\r\n", b"flush_all\r\n",
+    b"stats\r\n", b"verbosity 1\r\n", b"get " + b"k" * 251 + b"\r\n"])
 def test_memcache_proxy_refuses(cluster, request_line):
     """What twemproxy does not forward: it closes the connection
     (docs/scale-out.md lists these)."""
