@@ -432,9 +432,17 @@ stats(struct conn *c, struct mc_state *st, size_t max)
     }
     if (bstring_equal_cstr(&group, "detail")) {
         /* segcached keeps no per-prefix stats: on/off accepted, dump empty */
-        bool dump = req->narg > 1 && bstring_equal_cstr(&req->arg[1], "dump");
-        return memcache_compose_rsp(
-                w, dump ? MEMCACHE_RSP_END : MEMCACHE_RSP_OK, max);
+        struct bstring how = req->narg > 1 ? req->arg[1] : bstring_of("", 0);
+        if (bstring_equal_cstr(&how, "dump")) {
+            return memcache_compose_rsp(w, MEMCACHE_RSP_END, max);
+        }
+        if (bstring_equal_cstr(&how, "on") || bstring_equal_cstr(&how, "off")) {
+            return memcache_compose_rsp(w, MEMCACHE_RSP_OK, max);
+        }
+        static const char usage[] = "CLIENT_ERROR usage: stats detail "
+                                    "on|off|dump";
+        INCR(mc_metrics, memcache_error);
+        return memcache_compose_line(w, usage, sizeof(usage) - 1, max);
     }
     if (stats_source.stats == NULL) {
         return memcache_compose_rsp(w, MEMCACHE_RSP_END, max);

@@ -527,6 +527,8 @@ def test_admin_like_commands(seg, peer):
     same(seg, peer, b"verbosity 1\r\nverbosity 1 noreply\r\nverbosity\r\n"
          b"shutdown\r\nshutdown graceful\r\nstats sizes\r\nstats detail on\r\n"
          b"stats detail dump\r\nstats detail off\r\nstats bogus\r\n"
+         b"stats detail\r\nstats detail x\r\nstats proxy\r\nlru\r\n"
+         b"bget a\r\n"
          b"cache_memlimit\r\ncache_memlimit 100 noreply\r\n")
     ours = talk(port(seg), b"version\r\nstats conns\r\ncache_memlimit 100\r\n"
                 b"slabs automove 1\r\nlru_crawler enable\r\nwatch\r\n"
