@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""segcached against memcached and redis-server, in one run: the loads of
+docs/benchmarks.md, each against every server in alternation, repeated,
+written to OUT/results.json, then OUT/report.md and OUT/*.png (report.py).
+
+Run it through scripts/bench/run.sh, which installs what is missing, builds
+build/release and the load generator, and calls this file."""
+
+import argparse
+import signal
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+import servers  # noqa: E402
+from servers import Server  # noqa: E402
+
+MiB = 1 << 20
+
+# Sizes of every load. The full profile stays under ~12 minutes on 2 cores;
+# quick is a smoke run (one repetition, small counts) for the test suite.
+PROFILES = {
+    "full": {
+        "reps": 3,
+        "budget": 64 * MiB,
+        "conns": 50,
+        "rb_keys": 100000,  # redis-benchmark -r, preloaded
+        "rb_requests": {1: 100000, 16: 500000},
+        "ms_seconds": 4,  # memaslap -t
+        "rr_keys": 100000,
+        "rr_requests": {1: 100000, 16: 500000},
+        "fill_chunk": {32: 100000, 256: 25000},
+        "zipf_budget": 32 * MiB,
+        "zipf_keys": 2500000,
+        "zipf_gets": 1000000,
+        "zipf_value": 100,
+        "zipf_rate": 80000,  # gets/s in the TTL run, the same for all
+        "ttl_short": 2,
+        "ttl_long": 3600,
+        "ttl_short_frac": 0.5,
+    },
+    "quick": {
+        "reps": 1,
+        "budget": 16 * MiB,
+        "conns": 50,
+        "rb_keys": 10000,
+        "rb_requests": {1: 10000, 16: 50000},
+        "ms_seconds": 1,
+        "rr_keys": 10000,
+        "rr_requests": {1: 10000, 16: 50000},
+        "fill_chunk": {32: 50000, 256: 10000},
+        "zipf_budget": 16 * MiB,
+        "zipf_keys": 500000,
+        "zipf_gets": 100000,
+        "zipf_value": 100,
+        "zipf_rate": 50000,
+        "ttl_short": 1,
+        "ttl_long": 3600,
+        "ttl_short_frac": 0.5,
+    },
+}
+
+PIPELINES = (1, 16)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.p = dict(PROFILES["quick" if args.quick else "full"])
+        if args.reps:
+            self.p["reps"] = args.reps
+        self.out = args.out
+        self.logdir = os.path.join(self.out, "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.loadgen = args.loadgen
+        self.bin = args.bin
+        self.records = []
+        self.notes = {}  # load -> lines for the report
+        self.noise = {}  # load -> figures about other processes
+        self.cpus = os.sched_getaffinity(0)
+        self.meta = {}
+        self.resp_ok = False
+
+    # ---- pinning ----
+
+    def client_cpu(self):
+        return str(min(self.cpus)) if len(self.cpus) >= 2 else None
+
+    def server_cpus(self, threads):
+        """The CPUs left to the servers, or every CPU when there are too
+        few to keep the client apart."""
+        if len(self.cpus) < 2:
+            return None
+        others = sorted(self.cpus - {min(self.cpus)})
+        if len(others) >= threads:
+            return ",".join(str(c) for c in others[:threads])
+        return ",".join(str(c) for c in sorted(self.cpus))
+
+    def client(self, argv, timeout=600):
+        cpu = self.client_cpu()
+        if cpu is not None:
+            argv = ["taskset", "-c", cpu] + argv
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"{shlex.join(argv)} failed ({r.returncode}): "
+                               f"{r.stderr.strip()[-500:]}")
+        return r.stdout
+
+    def server(self, kind, threads=1, budget=None, resp=True):
+        return Server(kind, budget or self.p["budget"], threads,
+                      self.server_cpus(threads), self.logdir, self.bin,
+                      resp=resp).start()
+
+    def loadgen_run(self, mode, addr, proto, *extra):
+        out = self.client([self.loadgen, mode, "-s", addr, "-P", proto] +
+                          [str(x) for x in extra])
+        return dict(kv.split("=", 1) for kv in out.split())
+
+    def record(self, load, case, server, rep, **metrics):
+        rec = {"load": load, "case": case, "server": server, "rep": rep}
+        rec.update(metrics)
+        self.records.append(rec)
+        shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else
+                         f"{k}={v}" for k, v in metrics.items())
+        print(f"  [{load}] {case:<22} {server:<10} rep {rep}: {shown}",
+              flush=True)
+
+    @staticmethod
+    def alternate(items, rep):
+        """Each repetition starts with the next server, so a slow drift of
+        the machine does not always fall on the same one."""
+        k = rep % len(items)
+        return items[k:] + items[:k]
+
+    def measured(self, srv, fn):
+        """Run fn() (a client), return its figures plus the server's CPU
+        time per request and CPU use while it ran."""
+        c0, t0 = srv.cpu_seconds(), time.monotonic()
+        res = fn()
+        c1, t1 = srv.cpu_seconds(), time.monotonic()
+        res["cpu_us"] = (c1 - c0) * 1e6 / max(res["requests"], 1)
+        res["server_cpu"] = (c1 - c0) / (t1 - t0)
+        return res
+
+    # ---- noise: what other processes used while a load ran ----
+
+    def section(self, load, title, fn):
+        print(f"== load {load}: {title}", flush=True)
+        t0, b0 = time.monotonic(), servers.machine_busy_seconds()
+        own0 = sum(os.times()[:4])
+        la0 = servers.loadavg()
+        try:
+            fn()
+        finally:
+            servers.stop_all()
+        t1, b1 = time.monotonic(), servers.machine_busy_seconds()
+        own1 = sum(os.times()[:4])
+        other = max(0.0, (b1 - b0) - (own1 - own0))
+        self.noise[load] = {
+            "seconds": t1 - t0,
+            "other_cpu_share": other / ((t1 - t0) * os.cpu_count()),
+            "loadavg_before": la0,
+            "loadavg_after": servers.loadavg(),
+        }
+        print(f"   {t1 - t0:.0f} s; other processes used "
+              f"{100 * self.noise[load]['other_cpu_share']:.0f}% of the "
+              f"machine", flush=True)
+        self.save()
+
+    # ---- load 1: RESP, redis-benchmark ----
+
+    def redis_benchmark(self, addr, cmd, pipeline):
+        host, port = addr.rsplit(":", 1)
+        n = self.p["rb_requests"][pipeline]
+        out = self.client(["redis-benchmark", "-h", host, "-p", port, "-c",
+                           str(self.p["conns"]), "-n", str(n), "-P",
+                           str(pipeline), "-t", cmd, "-d", "32", "-r",
+                           str(self.p["rb_keys"]), "--csv"])
+        row = [line for line in out.splitlines()
+               if line.startswith('"' + cmd.upper())][-1]
+        f = [x.strip('"') for x in row.split(",")]
+        return {"requests": n, "rps": float(f[1]), "avg_ms": float(f[2]),
+                "p50_ms": float(f[4]), "p99_ms": float(f[6])}
+
+    def load1(self):
+        if not self.resp_ok:
+            self.notes["1"] = ["Skipped: this segcached build does not answer "
+                               "GET and SET on its resp listener yet."]
+            return
+        srvs = [("segcached", self.server("segcached")),
+                ("redis", self.server("redis"))]
+        for _, s in srvs:
+            self.loadgen_run("fill", s.addr["resp"], "resp", "--prefix",
+                             "key:", "--from", 0, "--to", self.p["rb_keys"])
+        for rep in range(self.p["reps"]):
+            for cmd in ("get", "set"):
+                for pl in PIPELINES:
+                    for name, s in self.alternate(srvs, rep):
+                        r = self.measured(s, lambda: self.redis_benchmark(
+                            s.addr["resp"], cmd, pl))
+                        self.record("1", f"{cmd.upper()} P{pl}", name, rep,
+                                    **r)
+
+    # ---- load 2: memcache, memaslap (and memtier_benchmark if present) ----
+
+    def memaslap(self, addr, seconds):
+        cfg = os.path.join(self.out, "memaslap.cfg")
+        with open(cfg, "w") as f:
+            f.write("key\n16 16 1\nvalue\n32 32 1\ncmd\n0 0.1\n1 0.9\n")
+        out = self.client(["memcaslap", "-s", addr, "-T", "1", "-c",
+                           str(self.p["conns"]), "-t", f"{seconds}s", "-F",
+                           cfg, "-S", f"{seconds}s"])
+        m = re.search(r"Run time: ([\d.]+)s Ops: (\d+) TPS: (\d+)", out)
+        tot = out[out.rfind("Total Statistics ("):]
+        avg = re.search(r"Avg:\s+(\d+)", tot)
+        return {"requests": int(m.group(2)), "rps": float(m.group(3)),
+                "avg_ms": int(avg.group(1)) / 1000.0 if avg else 0.0,
+                "p99_ms": log2_p99_ms(tot)}
+
+    def memtier(self, addr, proto):
+        host, port = addr.rsplit(":", 1)
+        out = self.client(["memtier_benchmark", "-s", host, "-p", port, "-P",
+                           proto, "-t", "1", "-c", str(self.p["conns"]),
+                           "--ratio=1:9", "-d", "32", "--key-prefix=memtier-",
+                           f"--test-time={self.p['ms_seconds']}",
+                           "--hide-histogram"])
+        row = [line for line in out.splitlines()
+               if line.startswith("Totals")][-1].split()
+        return {"rps": float(row[1]), "avg_ms": float(row[4])}
+
+    def load2(self):
+        srvs = [("segcached", self.server("segcached")),
+                ("memcached", self.server("memcached"))]
+        for rep in range(self.p["reps"]):
+            for name, s in self.alternate(srvs, rep):
+                r = self.measured(s, lambda: self.memaslap(
+                    s.addr["memcache"], self.p["ms_seconds"]))
+                self.record("2", "memaslap 90/10", name, rep, **r)
+        if not shutil.which("memtier_benchmark"):
+            self.notes["2"] = ["memtier_benchmark is not on PATH (it is not a "
+                               "Debian package): its rows are left out."]
+            return
+        for _, s in srvs:
+            s.stop()
+        self.memtier_rows()
+
+    def memtier_rows(self):
+        srvs = [("segcached", self.server("segcached"), "memcache",
+                 "memcache_text"),
+                ("memcached", self.server("memcached"), "memcache",
+                 "memcache_text"),
+                ("redis", self.server("redis"), "resp", "redis")]
+        if self.resp_ok:
+            srvs.append(("segcached", srvs[0][1], "resp", "redis"))
+        for rep in range(self.p["reps"]):
+            for name, s, proto, mproto in self.alternate(srvs, rep):
+                if proto not in s.addr:
+                    continue
+                r = self.memtier(s.addr[proto], mproto)
+                self.record("2", f"memtier {proto} 90/10", name, rep, **r)
+
+    # ---- load 3: the runtime's ceiling, one client for every target ----
+
+    def rr(self, addr, proto, kind, pipeline):
+        n = self.p["rr_requests"][pipeline]
+        r = self.loadgen_run("rr", addr, proto, "--kind", kind, "--conns",
+                             self.p["conns"], "--pipeline", pipeline,
+                             "--requests", n, "--keys", self.p["rr_keys"])
+        if int(r["errors"]) or (kind == "get" and int(r["misses"])):
+            raise RuntimeError(f"rr {addr} {proto}: {r}")
+        return {"requests": n, "rps": float(r["rps"]),
+                "p50_ms": float(r["p50_us"]) / 1000,
+                "p99_ms": float(r["p99_us"]) / 1000}
+
+    def load3(self):
+        seg = self.server("segcached", resp=self.resp_ok)
+        mc, rd = self.server("memcached"), self.server("redis")
+        targets = [("segcached", seg, "ping", "ping", "PING"),
+                   ("segcached", seg, "memcache", "get", "GET memcache"),
+                   ("memcached", mc, "memcache", "get", "GET memcache"),
+                   ("redis", rd, "resp", "get", "GET resp")]
+        if self.resp_ok:
+            targets.insert(2, ("segcached", seg, "resp", "get", "GET resp"))
+        else:
+            self.notes["3"] = ["segcached's resp GET rows are left out: its "
+                               "resp listener does not answer yet."]
+        for _, s, proto, kind, _ in targets:
+            if kind == "get":
+                self.loadgen_run("fill", s.addr[proto], proto, "--from", 0,
+                                 "--to", self.p["rr_keys"])
+        for rep in range(self.p["reps"]):
+            for pl in PIPELINES:
+                for name, s, proto, kind, label in self.alternate(targets,
+                                                                  rep):
+                    r = self.measured(s, lambda: self.rr(s.addr[proto], proto,
+                                                         kind, pl))
+                    self.record("3", f"{label} P{pl}", name, rep, **r)
+
+    # ---- load 4: memory efficiency ----
+
+    def fill_until_evicted(self, s, proto, value):
+        """Unique keys in chunks until the server has evicted, then one more
+        chunk; then read every key back: the hits are the items held."""
+        chunk = self.p["fill_chunk"][value]
+        limit = 4 * self.p["budget"] // (16 + value)
+        filled, after = 0, 0
+        while filled < limit and after < 2:
+            self.loadgen_run("fill", s.addr[proto], proto, "--from", filled,
+                             "--to", filled + chunk, "--value", value)
+            filled += chunk
+            if s.stats()[1] > 0:
+                after += 1
+        r = self.loadgen_run("read", s.addr[proto], proto, "--from", 0, "--to",
+                             filled, "--value", value)
+        items, evictions = s.stats()
+        held = int(r["hits"])
+        kv = 16 + value
+        return {"held": held, "items_reported": items, "written": filled,
+                "evictions": evictions, "rss_mib": s.rss() / MiB,
+                "overhead_budget": self.p["budget"] / max(held, 1) - kv,
+                "overhead_rss": s.rss() / max(held, 1) - kv}
+
+    def load4(self):
+        kinds = [("segcached", "memcache"), ("memcached", "memcache"),
+                 ("redis", "resp")]
+        for rep in range(self.p["reps"]):
+            for value in (32, 256):
+                for name, proto in self.alternate(kinds, rep):
+                    s = self.server(name)
+                    r = self.fill_until_evicted(s, proto, value)
+                    s.stop()
+                    if r["evictions"] == 0:
+                        self.notes.setdefault("4", []).append(
+                            f"{name} did not evict with {value}-byte values "
+                            f"after {r['written']} keys (rep {rep}).")
+                    self.record("4", f"16+{value} B", name, rep, **r)
+
+    # ---- load 5: miss ratio under Zipf ----
+
+    def zipf(self, s, proto, ttl):
+        p = self.p
+        extra = ["--keys", p["zipf_keys"], "--requests", p["zipf_gets"],
+                 "--value", p["zipf_value"], "--alpha", "1.0", "--seed", 42,
+                 "--conns", 4, "--pipeline", 16, "--windows", 10]
+        if ttl:
+            extra += ["--ttl-short", p["ttl_short"], "--ttl-long",
+                      p["ttl_long"], "--short-frac", p["ttl_short_frac"],
+                      "--rate", p["zipf_rate"]]
+        r = self.loadgen_run("zipf", s.addr[proto], proto, *extra)
+        gets = [int(x) for x in r["window_gets"].split(",")]
+        miss = [int(x) for x in r["window_misses"].split(",")]
+        half = len(gets) // 2
+        return {"miss_ratio": sum(miss[half:]) / max(sum(gets[half:]), 1),
+                "miss_ratio_all": sum(miss) / max(sum(gets), 1),
+                "gets_per_s": sum(gets) / float(r["seconds"]),
+                "window_miss_ratio": [m / max(g, 1)
+                                      for m, g in zip(miss, gets)],
+                "held": s.stats()[0], "rss_mib": s.rss() / MiB}
+
+    def load5(self):
+        kinds = [("segcached", "memcache"), ("memcached", "memcache"),
+                 ("redis", "resp")]
+        for rep in range(self.p["reps"]):
+            for ttl in (False, True):
+                case = "TTL mix" if ttl else "no TTL"
+                for name, proto in self.alternate(kinds, rep):
+                    s = self.server(name, budget=self.p["zipf_budget"])
+                    r = self.zipf(s, proto, ttl)
+                    s.stop()
+                    self.record("5", case, name, rep, **r)
+
+    # ---- load 6: threads ----
+
+    def load6(self):
+        combos = [(name, t) for t in (1, 2)
+                  for name in ("segcached", "memcached")]
+        for rep in range(self.p["reps"]):
+            for name, t in self.alternate(combos, rep):
+                s = self.server(name, threads=t)
+                self.loadgen_run("fill", s.addr["memcache"], "memcache",
+                                 "--from", 0, "--to", self.p["rr_keys"])
+                r = self.measured(s, lambda: self.memaslap(
+                    s.addr["memcache"], self.p["ms_seconds"]))
+                self.record("6", f"memaslap 90/10 t={t}", name, rep, **r)
+                r = self.measured(s, lambda: self.rr(s.addr["memcache"],
+                                                     "memcache", "get", 16))
+                self.record("6", f"GET P16 t={t}", name, rep, **r)
+                s.stop()
+
+    # ---- the run ----
+
+    def describe(self):
+        def git(*a):
+            r = subprocess.run(["git", *a], capture_output=True, text=True,
+                               cwd=os.path.dirname(os.path.abspath(__file__)))
+            return r.stdout.strip()
+        model = "?"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        self.meta = {
+            "command": self.args.command,
+            "profile": "quick" if self.args.quick else "full",
+            "params": {k: v for k, v in self.p.items()},
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M UTC"),
+            "commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "cpu": model,
+            "ncpu": os.cpu_count(),
+            "kernel": platform.release(),
+            "client_cpu": self.client_cpu(),
+            "server_cpus": self.server_cpus(1),
+            "versions": {k: servers.version(k, self.bin)
+                         for k in ("segcached", "memcached", "redis")},
+            "resp_ok": self.resp_ok,
+        }
+
+    def probe_resp(self):
+        s = Server("segcached", 16 * MiB, 1, None, self.logdir, self.bin)
+        s.start()
+        self.resp_ok = "resp" in s.addr and servers.resp_works(s.addr["resp"])
+        s.stop()
+        print(f"segcached resp listener: "
+              f"{'answers GET/SET' if self.resp_ok else 'not available'}")
+
+    def save(self):
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump({"meta": self.meta, "records": self.records,
+                       "notes": self.notes, "noise": self.noise}, f,
+                      indent=1)
+
+    def run(self):
+        t0 = time.monotonic()
+        self.probe_resp()
+        self.describe()
+        self.meta["loadavg_before"] = servers.loadavg()
+        loads = {"1": ("RESP throughput and latency", self.load1),
+                 "2": ("memcache throughput and latency", self.load2),
+                 "3": ("runtime ceiling (ping) and store cost", self.load3),
+                 "4": ("memory efficiency", self.load4),
+                 "5": ("miss ratio under Zipf(1.0)", self.load5),
+                 "6": ("worker threads", self.load6)}
+        for key in self.args.loads.split(","):
+            self.section(key, loads[key][0], loads[key][1])
+        self.meta["loadavg_after"] = servers.loadavg()
+        self.meta["seconds"] = time.monotonic() - t0
+        self.save()
+
+
+def log2_p99_ms(text):
+    """memaslap prints latencies as counts per power-of-two microseconds
+    ("Log2 Dist:" rows "e: n(2^e) n(2^e+1) ..."). Returns the upper edge of
+    the bucket holding the 99th percentile, in ms (an upper bound)."""
+    counts = {}
+    for m in re.finditer(r"^\s+(\d+):((?:\s+\d+)+)\s*$", text, re.M):
+        base = int(m.group(1))
+        for i, c in enumerate(m.group(2).split()):
+            counts[base + i] = int(c)
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    seen = 0
+    for e in sorted(counts):
+        seen += counts[e]
+        if seen >= 0.99 * total:
+            return (1 << (e + 1)) / 1000.0
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="a short smoke run (one repetition, small loads)")
+    ap.add_argument("--bin", required=True, help="the segcached binary")
+    ap.add_argument("--loadgen", required=True, help="the loadgen binary")
+    ap.add_argument("--out", default="build/bench", help="output folder")
+    ap.add_argument("--reps", type=int, default=0,
+                    help="repetitions (default: 3, quick 1)")
+    ap.add_argument("--loads", default="1,2,3,4,5,6",
+                    help="which loads, comma separated (default: all)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite report.md and the plots from results.json")
+    ap.add_argument("--command", default=" ".join(sys.argv),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    # a SIGTERM (ctest's timeout, kill) still stops the servers by pid
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if not args.report_only:
+        bench = Bench(args)
+        try:
+            bench.run()
+        finally:
+            servers.stop_all()
+    path = report.write(args.out)
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,376 @@
+# SPDX-License-Identifier: Apache-2.0
+"""report.md and PNG plots (gnuplot) from the results.json bench.py writes:
+medians, min-max ranges over the repetitions, and segcached/peer ratios.
+
+    python3 scripts/bench/report.py build/bench   # rewrite the report"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+SERVERS = ("segcached", "memcached", "redis")
+COLORS = {"segcached": "#9400d3", "memcached": "#009e73", "redis": "#56b4e9"}
+
+# metric: (label, which way is better: "higher", "lower" or None)
+METRICS = {
+    "rps": ("requests/s", "higher"),
+    "cpu_us": ("server CPU us/request", "lower"),
+    "server_cpu": ("server CPU busy (cores)", None),
+    "avg_ms": ("mean latency ms", "lower"),
+    "p50_ms": ("p50 latency ms", "lower"),
+    "p99_ms": ("p99 latency ms", "lower"),
+    "held": ("items held (read back)", "higher"),
+    "items_reported": ("items by server stats", None),
+    "evictions": ("evictions", None),
+    "rss_mib": ("RSS MiB", None),
+    "overhead_budget": ("B/item beyond key+value, budget/items", "lower"),
+    "overhead_rss": ("B/item beyond key+value, RSS/items", "lower"),
+    "miss_ratio": ("misses per get, 2nd half", "lower"),
+    "miss_ratio_all": ("misses per get, whole run", "lower"),
+    "gets_per_s": ("gets/s achieved", None),
+}
+
+LOADS = {
+    "1": ("RESP: redis-benchmark GET and SET, 16-byte keys, 32-byte values, "
+          "50 clients, pipeline 1 and 16",
+          ["rps", "p50_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+    "2": ("memcache: memaslap (memcaslap), 90% get / 10% set, 16-byte keys, "
+          "32-byte values, 50 connections, one client thread",
+          ["rps", "avg_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+    "3": ("The runtime's ceiling: one client (loadgen, 50 connections) "
+          "against segcached's ping listener and GET on every server",
+          ["rps", "p50_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+    "4": ("Memory: unique 16-byte keys until the server evicts, then every "
+          "key read back",
+          ["held", "items_reported", "evictions", "rss_mib",
+           "overhead_budget", "overhead_rss"], ["held", "overhead_rss"]),
+    "5": ("Miss ratio: Zipf(1.0) get, set on miss, fixed seed",
+          ["miss_ratio", "miss_ratio_all", "gets_per_s", "held", "rss_mib"],
+          ["miss_ratio"]),
+    "6": ("Worker threads: segcached -t N against memcached -t N",
+          ["rps", "cpu_us", "server_cpu"], ["rps", "cpu_us"]),
+}
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+class Figures:
+    """Medians and ranges per (load, case, server, metric)."""
+
+    def __init__(self, records):
+        self.values = {}
+        self.cases = {}  # load -> cases in first-seen order
+        for r in records:
+            cases = self.cases.setdefault(r["load"], [])
+            if r["case"] not in cases:
+                cases.append(r["case"])
+            for m, v in r.items():
+                if m in METRICS and isinstance(v, (int, float)):
+                    key = (r["load"], r["case"], r["server"], m)
+                    self.values.setdefault(key, []).append(float(v))
+
+    def get(self, load, case, server, metric):
+        v = self.values.get((load, case, server, metric))
+        if not v:
+            return None
+        return statistics.median(v), min(v), max(v), len(v)
+
+    def servers(self, load):
+        return [s for s in SERVERS
+                if any(k[0] == load and k[2] == s for k in self.values)]
+
+
+def cell(f):
+    if f is None:
+        return "-"
+    med, lo, hi, n = f
+    if n == 1:
+        return fmt(med)
+    return f"{fmt(med)} [{fmt(lo)}-{fmt(hi)}]"
+
+
+def ratio_cell(seg, peer, better):
+    if seg is None or peer is None or peer[0] == 0:
+        return "-", None
+    r = seg[0] / peer[0]
+    behind = None
+    if better == "higher" and r < 1:
+        behind = r
+    if better == "lower" and r > 1:
+        behind = r
+    mark = " (behind)" if behind is not None else ""
+    return f"{r:.2f}{mark}", behind
+
+
+def overlap(a, b):
+    return a[1] <= b[2] and b[1] <= a[2]
+
+
+def load_table(fig, load, metrics, behind):
+    srv = fig.servers(load)
+    peers = [s for s in srv if s != "segcached"]
+    head = ["case", "figure"] + srv + [f"segcached/{p}" for p in peers]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for case in fig.cases.get(load, []):
+        for m in metrics:
+            row = [fig.get(load, case, s, m) for s in srv]
+            if all(x is None for x in row):
+                continue
+            label, better = METRICS[m]
+            cells = [case, label] + [cell(x) for x in row]
+            seg = fig.get(load, case, "segcached", m)
+            for p in peers:
+                peer = fig.get(load, case, p, m)
+                text, r = ratio_cell(seg, peer, better)
+                cells.append(text)
+                if r is not None:
+                    noise = overlap(seg, peer) if seg[3] > 1 else False
+                    behind.append((load, case, label, p, r, noise))
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---- plots ----
+
+def gnuplot(script):
+    if not shutil.which("gnuplot"):
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True,
+                       capture_output=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr)
+    return r.returncode == 0
+
+
+def bar_panel(fig, load, metric, datafile):
+    """One histogram panel: a group per case, a bar per server, the
+    min-max range as an error bar."""
+    srv = fig.servers(load)
+    with open(datafile, "w") as f:
+        for case in fig.cases.get(load, []):
+            row = [f'"{case}"']
+            for s in srv:
+                v = fig.get(load, case, s, metric)
+                row += ["?", "?", "?"] if v is None else \
+                    [repr(v[0]), repr(v[1]), repr(v[2])]
+            f.write(" ".join(row) + "\n")
+    parts = []
+    for i, s in enumerate(srv):
+        src = f"'{datafile}'" if i == 0 else "''"
+        xtic = ":xtic(1)" if i == 0 else ""
+        parts.append(f"{src} using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}{xtic}"
+                     f" title '{s}' lc rgb '{COLORS[s]}'")
+    label = METRICS[metric][0]
+    better = METRICS[metric][1]
+    if better:
+        label += f" ({better} is better)"
+    return (f"set title '{label}'\nset yrange [0:*]\n"
+            f"plot {', '.join(parts)}\n")
+
+
+def plot_load(fig, load, metrics, out):
+    png = os.path.join(out, f"load{load}.png")
+    width = 560 * len(metrics)
+    script = [f"set terminal pngcairo size {width},420 font 'sans,9'",
+              f"set output '{png}'",
+              "set datafile missing '?'",
+              "set style data histogram",
+              "set style histogram errorbars gap 1 lw 1",
+              "set style fill solid 0.85 border -1",
+              "set boxwidth 0.9", "set key top left", "set grid ytics",
+              "set xtics rotate by -20",
+              f"set multiplot layout 1,{len(metrics)}"]
+    for i, m in enumerate(metrics):
+        script.append(bar_panel(fig, load, m,
+                                os.path.join(out, f"load{load}_{m}.dat")))
+    script.append("unset multiplot")
+    return os.path.basename(png) if gnuplot("\n".join(script)) else None
+
+
+def plot_windows(records, out):
+    """Load 5: misses per get in each tenth of the run (median over
+    repetitions), one line per server and case."""
+    curves = {}
+    for r in records:
+        if r["load"] == "5" and "window_miss_ratio" in r:
+            curves.setdefault((r["case"], r["server"]), []).append(
+                r["window_miss_ratio"])
+    if not curves:
+        return None
+    dat = os.path.join(out, "load5_windows.dat")
+    keys = sorted(curves)
+    n = min(len(c) for runs in curves.values() for c in runs)
+    with open(dat, "w") as f:
+        for w in range(n):
+            row = [str(w + 1)]
+            for k in keys:
+                row.append(repr(statistics.median(c[w] for c in curves[k])))
+            f.write(" ".join(row) + "\n")
+    png = os.path.join(out, "load5_windows.png")
+    plots = [f"'{dat}' using 1:{i + 2} with linespoints title "
+             f"'{k[1]}, {k[0]}' lc rgb '{COLORS[k[1]]}' "
+             f"dt {2 if k[0].startswith('TTL') else 1}"
+             for i, k in enumerate(keys)]
+    script = ["set terminal pngcairo size 800,420 font 'sans,9'",
+              f"set output '{png}'",
+              "set title 'misses per get in each tenth of the run'",
+              "set xlabel 'tenth of the gets'", "set ylabel 'misses per get'",
+              "set grid", "set key top right",
+              "plot " + ", ".join(plots)]
+    return os.path.basename(png) if gnuplot("\n".join(script)) else None
+
+
+# ---- the report ----
+
+def header(meta, noise):
+    p = meta.get("params", {})
+    v = meta.get("versions", {})
+    mib = p.get("budget", 0) // (1 << 20)
+    lines = [
+        "# segcached, memcached and Redis side by side", "",
+        f"Run {meta.get('date', '?')}, {meta.get('profile')} profile, "
+        f"{meta.get('seconds', 0) / 60:.1f} minutes, commit "
+        f"{meta.get('commit', '?')}{' (with local changes)' if meta.get('dirty') else ''}.",
+        "", "```", meta.get("command", "?"), "```", "",
+        f"- Machine: {meta.get('ncpu')} x {meta.get('cpu')}, Linux "
+        f"{meta.get('kernel')}.",
+        f"- Servers: {v.get('segcached')}; {v.get('memcached')}; "
+        f"{v.get('redis')}.",
+        f"- Byte budget {p.get('budget')} bytes ({mib} MiB) for every server "
+        "unless a load says otherwise: segcached `seg.memory` (segments, "
+        "hash table and metadata), memcached `-m` (slab memory only: its "
+        "hash table and connection buffers come on top), Redis `maxmemory` "
+        "(`allkeys-lru`, its own accounting of used memory). RSS is shown "
+        "beside item counts.",
+        f"- One server thread each (segcached `-t 1`, memcached `-t 1`, "
+        "Redis's single command thread) except in load 6. Servers pinned "
+        f"with taskset to CPU {meta.get('server_cpus')}, clients to CPU "
+        f"{meta.get('client_cpu')}.",
+        f"- {p.get('reps')} repetition{'s' if p.get('reps') != 1 else ''}; every case runs against each server "
+        "in turn, and each repetition starts with the next server. Cells "
+        "are `median [min-max]`; ratios are segcached's median over the "
+        "peer's, marked `(behind)` where segcached is worse.",
+        "- Server CPU time per request is the server process's CPU time "
+        "(all threads, from /proc/PID/task/*/schedstat) over the run divided by the "
+        "requests: without pipelining the client's core is the limit, so "
+        "this is the figure that compares servers.", "",
+        "Noise: what other processes used while each load ran (share of "
+        "all CPUs, from /proc/stat minus this run's own processes), and "
+        "/proc/loadavg before and after:", "",
+        "| load | seconds | other processes' CPU | loadavg before | after |",
+        "|---|---|---|---|---|"]
+    for k in sorted(noise):
+        n = noise[k]
+        lines.append(f"| {k} | {n['seconds']:.0f} | "
+                     f"{100 * n['other_cpu_share']:.0f}% | "
+                     f"{n['loadavg_before']} | {n['loadavg_after']} |")
+    return lines
+
+
+def write(out):
+    with open(os.path.join(out, "results.json")) as f:
+        data = json.load(f)
+    meta, records = data["meta"], data["records"]
+    notes, noise = data.get("notes", {}), data.get("noise", {})
+    fig = Figures(records)
+    lines = header(meta, noise)
+    behind = []
+    for load, (title, metrics, plotted) in LOADS.items():
+        if load not in fig.cases and load not in notes:
+            continue
+        lines += ["", f"## {load}. {title}", ""]
+        for n in notes.get(load, []):
+            lines += [f"**Note:** {n}", ""]
+        if load not in fig.cases:
+            continue
+        lines += LOAD_NOTES.get(load, lambda m: [])(meta)
+        lines.append(load_table(fig, load, metrics, behind))
+        png = plot_load(fig, load, plotted, out)
+        if png:
+            lines += ["", f"![load {load}]({png})"]
+        if load == "5":
+            png = plot_windows(records, out)
+            if png:
+                lines += ["", f"![load 5 by window]({png})"]
+    lines += ["", "## Where segcached is behind", ""]
+    if not behind:
+        lines.append("Nowhere in this run.")
+    for load, case, label, peer, r, noisy in behind:
+        lines.append(f"- load {load}, {case}, {label}: {r:.2f} x {peer}"
+                     f"{' (the ranges overlap: within noise)' if noisy else ''}")
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def notes1(meta):
+    keys = meta.get("params", {}).get("rb_keys", 0)
+    return [f"Both servers hold the {keys:,} keys redis-benchmark draws from "
+            "(`-r`), loaded before the run, so every GET hits.", ""]
+
+
+def notes3(meta):
+    return ["`PING` is segcached's ping listener (`PING\\r\\n` -> "
+            "`PONG\\r\\n`): the event loop, read and write with no parsing "
+            "of a real protocol and no store. The store's cost is the "
+            "difference between a GET row and the PING row.", ""]
+
+
+def notes4(meta):
+    p = meta.get("params", {})
+    return [f"Keys are written in chunks of {p.get('fill_chunk')} (per value "
+            "size) until the server's eviction counter moves, then one more "
+            "chunk; then every key written is read back and the hits are "
+            "the items held. Overhead per item = (budget or RSS) / items "
+            "held - (16 + value) bytes.", ""]
+
+
+def notes5(meta):
+    p = meta.get("params", {})
+    mib = p.get("zipf_budget", 0) // (1 << 20)
+    return [f"{p.get('zipf_keys'):,} keys, {p.get('zipf_value')}-byte "
+            f"values, {p.get('zipf_gets'):,} gets (4 connections, 16 in "
+            f"flight each), seed 42, the same byte budget {mib} MiB for "
+            "every server. `no TTL`: items never expire, the load runs as "
+            f"fast as each server allows. `TTL mix`: "
+            f"{100 * p.get('ttl_short_frac', 0):.0f}% of the keys (fixed by "
+            f"a hash of the key) are set with a {p.get('ttl_short')} s TTL, "
+            f"the rest with {p.get('ttl_long')} s, and the client sends "
+            f"{p.get('zipf_rate'):,} gets/s to every server so expiry "
+            "happens at the same point of the trace for all ("
+            "`gets/s achieved` shows whether a server kept up). The miss "
+            "ratio is counted over the second half of the gets, when the "
+            "cache is warm; the whole-run figure is beside it.", ""]
+
+
+def notes6(meta):
+    return ["With 2 threads the servers may use both CPUs, one of them the "
+            "client's: on a 2-core machine this shows contention, not "
+            "scaling. Redis has no equivalent setting (its io-threads only "
+            "move socket I/O) and is left out.", ""]
+
+
+LOAD_NOTES = {"1": notes1, "3": notes3, "4": notes4, "5": notes5,
+              "6": notes6}
+
+
+if __name__ == "__main__":
+    print(write(sys.argv[1] if len(sys.argv) > 1 else "build/bench"))

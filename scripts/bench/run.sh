@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Benchmarks segcached against memcached and redis-server on this machine and
+# writes build/bench/report.md with its plots (docs/benchmarks.md says how to
+# read it). Installs what is missing and builds build/release first, unless
+# --bin names a segcached binary to use as it is.
+#   scripts/bench/run.sh                 the full run (~12 minutes on 2 cores)
+#   scripts/bench/run.sh --quick         a smoke run (under 2 minutes)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6  --report-only
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command="scripts/bench/run.sh${*:+ $*}"
+
+bin="" out="build/bench"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --bin) bin=${args[i + 1]:-} ;;
+        --out) out=${args[i + 1]:-} ;;
+    esac
+done
+if [ -z "$bin" ]; then
+    scripts/setup.sh
+    scripts/build.sh release
+    bin=build/release/segcached
+    set -- --bin "$bin" "$@"
+fi
+mkdir -p "$out"
+loadgen="$out/loadgen"
+if [ ! -x "$loadgen" ] || [ scripts/bench/loadgen.c -nt "$loadgen" ]; then
+    cc -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -o "$loadgen" \
+        scripts/bench/loadgen.c -lm
+fi
+exec python3 scripts/bench/bench.py --loadgen "$loadgen" --command "$command" "$@"

@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The benchmark script keeps working: scripts/bench/run.sh --quick runs every
+load against segcached, memcached and redis-server and writes its report.
+The figures are for reading: nothing here checks a number. Labelled heavy
+(test/integration/CMakeLists.txt), so it runs in the normal build only."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BIN, SANITIZED
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+TOOLS = ("memcached", "redis-server", "redis-benchmark", "memcaslap",
+         "taskset", "cc")
+
+
+@pytest.mark.skipif(SANITIZED, reason="benchmarks need the optimised build")
+def test_bench_quick_writes_report(tmp_path):
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"not installed: {' '.join(missing)}")
+    out = tmp_path / "bench"
+    r = subprocess.run([os.path.join(ROOT, "scripts", "bench", "run.sh"),
+                        "--quick", "--bin", os.path.abspath(BIN), "--out",
+                        str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+    # every load ran against every server it names, or says why not
+    with open(out / "results.json") as f:
+        results = json.load(f)
+    ran = {(rec["load"], rec["server"]) for rec in results["records"]}
+    for load in ("2", "4", "5", "6"):
+        assert (load, "segcached") in ran and (load, "memcached") in ran
+    for load in ("4", "5"):
+        assert (load, "redis") in ran
+    if results["meta"]["resp_ok"]:
+        assert ("1", "segcached") in ran and ("1", "redis") in ran
+    else:
+        assert results["notes"]["1"]
+    assert ("3", "segcached") in ran
+
+    report = (out / "report.md").read_text()
+    for load in range(1, 7):
+        assert f"\n## {load}. " in report
+    assert "## Where segcached is behind" in report
+    if shutil.which("gnuplot"):
+        assert (out / "load4.png").stat().st_size > 0
+
+    # every server the run started was stopped
+    pids = [int(line.split()[2]) for line in r.stdout.splitlines()
+            if line.startswith("server pid ")]
+    assert pids
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat").read().split()[2] == "Z"
