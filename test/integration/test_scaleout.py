@@ -43,12 +43,13 @@ def value_of(i):
     return (b"v%d-" % i) * (1 + i % 7)
 
 
-def proxy_config(node_ports, proxy_ports):
+def proxy_config(node_ports, proxy_ports, edits=()):
     """The example file with every example address replaced; each must be
-    found exactly once, so a change of the example cannot go unnoticed."""
+    found exactly once, so a change of the example cannot go unnoticed.
+    edits: further (old, new) replacements, for the AUTH variants."""
     with open(EXAMPLE) as f:
         text = f.read()
-    subst = []
+    subst = list(edits)
     for proto, old in EXAMPLE_NODES.items():
         for i, port in enumerate(old):
             subst.append((f"127.0.0.1:{port}:",
@@ -66,14 +67,14 @@ class Nutcracker:
     """nutcracker on a generated copy of the example config; stats on
     127.0.0.1 (never its default 0.0.0.0), aggregated every 100 ms."""
 
-    def __init__(self, node_ports):
+    def __init__(self, node_ports, edits=()):
         self.ports = {p: free_port() for p in POOLS}
         self.stats_port = free_port()
         self.dir = tempfile.mkdtemp(prefix="segcached-twemproxy-")
         self.config = os.path.join(self.dir, "twemproxy.yml")
         self.log_path = os.path.join(self.dir, "nutcracker.log")
         with open(self.config, "w") as f:
-            f.write(proxy_config(node_ports, self.ports))
+            f.write(proxy_config(node_ports, self.ports, edits))
         check = subprocess.run([NUTCRACKER, "-t", "-c", self.config],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
@@ -131,20 +132,21 @@ class Cluster:
     """Three nodes (memcache, and resp when the binary serves it) and one
     nutcracker with both pools."""
 
-    def __init__(self, resp):
+    def __init__(self, resp, node_args=(), edits=()):
         protocols = ("memcache", "resp") if resp else ("memcache",)
         self.resp = resp
         self.nodes = []
         self.proxy = None
         try:
             for _ in NAMES:
-                self.nodes.append(Server(protocols=protocols, threads=2))
+                self.nodes.append(Server(args=node_args, protocols=protocols,
+                                         threads=2))
             node_ports = {
                 "memcache": [n.port("memcache") for n in self.nodes],
                 # without resp the pool points at ports nobody serves
                 "resp": [n.port("resp") if resp else free_port()
                          for n in self.nodes]}
-            self.proxy = Nutcracker(node_ports)
+            self.proxy = Nutcracker(node_ports, edits)
         except Exception:
             self.stop()
             raise
@@ -156,8 +158,9 @@ class Cluster:
         return MemcacheClient(("127.0.0.1", self.port("memcache")),
                               timeout=10 * SLOW, connect_timeout=5 * SLOW)
 
-    def redis(self):
-        return redis.Redis(port=self.port("resp"), socket_timeout=10 * SLOW)
+    def redis(self, **kw):
+        return redis.Redis(port=self.port("resp"), socket_timeout=10 * SLOW,
+                           **kw)
 
     def items(self):
         """seg_item_curr of every node, from its admin port."""
@@ -388,21 +391,36 @@ def test_memcache_proxy_refuses(cluster, request_line):
     s.close()
 
 
-def test_memcache_deep_pipelines_share_one_connection(cluster):
+def resp_cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def set_get(proto, k, v):
+    """One set and one get of k, and the replies they must get."""
+    if proto == "memcache":
+        return (b"set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (k, len(v), v, k),
+                b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n" % (k, len(v), v))
+    return (resp_cmd(b"set", k, v) + resp_cmd(b"get", k),
+            b"+OK\r\n$%d\r\n%s\r\n" % (len(v), v))
+
+
+@pytest.mark.parametrize("proto", ["memcache", "resp"])
+def test_deep_pipelines_share_one_connection(cluster, proto, request):
+    if proto == "resp":
+        request.getfixturevalue("need_resp")
     nclients, depth = 16, 400
     socks, wants = [], []
     for c in range(nclients):
-        s = proxy_socket(cluster, "memcache")
-        req, want = [], []
-        for i in range(depth):
-            k, v = b"pipe:%d:%d" % (c, i), value_of(i)
-            req.append(b"set %s 0 0 %d\r\n%s\r\nget %s\r\n"
-                       % (k, len(v), v, k))
-            want.append(b"STORED\r\nVALUE %s 0 %d\r\n%s\r\nEND\r\n"
-                        % (k, len(v), v))
-        s.sendall(b"".join(req))
+        s = proxy_socket(cluster, proto)
+        pairs = [set_get(proto, b"pipe:%s:%d:%d" % (proto.encode(), c, i),
+                         value_of(i)) for i in range(depth)]
+        s.sendall(b"".join(req for req, _ in pairs))
         socks.append(s)
-        wants.append(b"".join(want))
+        wants.append(b"".join(want for _, want in pairs))
     # while 16 clients pipeline, each node sees the proxy's one connection
     # per pool (server_connections: 1)
     pools = 2 if cluster.resp else 1
@@ -443,12 +461,7 @@ def test_resp_10k_keys_spread_over_three_nodes(cluster, need_resp):
 
 
 def test_resp_lower_case_and_pipeline_through_proxy(cluster, need_resp):
-    def cmd(*args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        return out
+    cmd = resp_cmd
     s = proxy_socket(cluster, "resp")
     keys = [b"lc:%d" % i for i in range(20)]
     req = b"".join(cmd(b"set", k, k + b"!") for k in keys)
@@ -484,6 +497,73 @@ def test_resp_hash_tags_keep_keys_together(cluster, need_resp):
     assert len(homes) > 1    # different tags do go to different nodes
     for c in direct + [r]:
         c.close()
+
+
+PASSWORD = "s3cret-pass"
+DB_LINE = f"  redis_db: {RESP_DB}\n"
+
+
+def auth_cluster(keep_db):
+    """The example with `redis_auth` added to the resp pool (and its
+    `redis_db` line kept or removed); nodes require the same password."""
+    line = f"  redis_auth: {PASSWORD}\n"
+    edit = (DB_LINE, DB_LINE + line) if keep_db else (DB_LINE, line)
+    return Cluster(resp=True, node_args=("-o", f"resp.requirepass={PASSWORD}"),
+                   edits=[edit])
+
+
+def test_resp_auth_through_proxy(need_resp):
+    cl = auth_cluster(keep_db=False)
+    try:
+        with proxy_socket(cl, "resp") as s:
+            exchange(s, b"*2\r\n$3\r\nget\r\n$1\r\nk\r\n",
+                     b"-NOAUTH Authentication required\r\n")
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            cl.redis(password="wrong").ping()
+        r = cl.redis(password=PASSWORD)
+        keys = [f"auth:{i}" for i in range(300)]
+        p = r.pipeline(transaction=False)
+        for k in keys:
+            p.set(k, k)
+        assert p.execute() == [True] * len(keys)
+        assert r.mget(keys) == [k.encode() for k in keys]
+        r.close()
+        # nutcracker authenticated its node connections; direct clients
+        # still need the password
+        counts = []
+        for n in cl.nodes:
+            with pytest.raises(redis.exceptions.AuthenticationError):
+                redis.Redis(port=n.port("resp")).get(keys[0])
+            d = redis.Redis(port=n.port("resp"), password=PASSWORD)
+            counts.append(sum(d.exists(k) for k in keys))
+            d.close()
+        assert sum(counts) == len(keys) and min(counts) > 0, counts
+    finally:
+        cl.stop()
+
+
+def test_resp_auth_with_db_lands_in_db0(need_resp):
+    """nutcracker 0.5.0 sends SELECT before AUTH on a new node connection:
+    the node refuses the SELECT (-NOAUTH, as Redis does) and nutcracker
+    swallows the reply, so the pool works in database 0 (docs/scale-out.md
+    tells not to combine redis_auth and redis_db)."""
+    cl = auth_cluster(keep_db=True)
+    try:
+        r = cl.redis(password=PASSWORD)
+        keys = [f"authdb:{i}" for i in range(60)]
+        for k in keys:
+            r.set(k, k)
+        assert r.mget(keys) == [k.encode() for k in keys]
+        r.close()
+        found = {0: 0, RESP_DB: 0}
+        for n in cl.nodes:
+            for db in found:
+                d = redis.Redis(port=n.port("resp"), password=PASSWORD, db=db)
+                found[db] += sum(d.exists(k) for k in keys)
+                d.close()
+        assert found == {0: len(keys), RESP_DB: 0}, found
+    finally:
+        cl.stop()
 
 
 # ---------------------------------------------------------------- eject
