@@ -231,6 +231,36 @@ def test_ten_thousand_idle_connections(server_factory):
     srv.wait_stat("server_conn_curr", lambda v: v == 0, timeout=60 * SLOW)
 
 
+def test_worker_ring_full_is_counted_and_survived(server_factory):
+    """One worker with a one-slot hand-off ring and a burst of connections:
+    the server keeps the connection it could not hand off (counted in
+    server_ring_full) and retries; every connection is served."""
+    srv = server_factory(protocols=("ping",), threads=1,
+                         args=["-o", "worker.ring_size=1"])
+    socks = []
+    for _ in range(3):  # bursts until the ring was seen full
+        for _ in range(1000 // SCALE):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", srv.port("ping")))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        srv.wait_stat("server_conn_curr", lambda v: v == len(socks))
+        if srv.stats()["server_ring_full"] >= 1:
+            break
+    assert srv.stats()["server_ring_full"] >= 1
+    for s in socks:
+        s.setblocking(True)
+        s.settimeout(10 * SLOW)
+        s.sendall(b"PING\r\n")
+    for s in socks:
+        assert recv_exact(s, 6) == b"PONG\r\n"
+        s.close()
+    srv.wait_stat("server_conn_curr", lambda v: v == 0)
+
+
 def test_slow_client_one_byte_at_a_time(server_factory):
     srv = server_factory(protocols=("memcache", "ping"))
     probe = Prober(srv)
