@@ -479,6 +479,21 @@ def test_resp_lower_case_and_pipeline_through_proxy(cluster, need_resp):
     s.close()
 
 
+def test_resp_what_twemproxy_sends_a_node(cluster, need_resp):
+    """The bytes nutcracker 0.5.0 writes to a node (captured through a
+    relay), replayed straight to one node: SELECT on connect, then the
+    split commands' fragments in lower case, pipelined."""
+    node = cluster.nodes[2]
+    s = node.connect("resp")
+    exchange(s, b"*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n", b"+OK\r\n")
+    exchange(s, b"*5\r\n$4\r\nmset\r\n$2\r\nra\r\n$1\r\n1\r\n"
+             b"$2\r\nrb\r\n$1\r\n2\r\n"
+             b"*3\r\n$4\r\nmget\r\n$2\r\nra\r\n$2\r\nrb\r\n"
+             b"*3\r\n$3\r\ndel\r\n$2\r\nra\r\n$2\r\nrb\r\n",
+             b"+OK\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n:2\r\n")
+    s.close()
+
+
 def test_resp_hash_tags_keep_keys_together(cluster, need_resp):
     r = cluster.redis()
     direct = [redis.Redis(port=n.port("resp"), db=RESP_DB)
@@ -562,6 +577,15 @@ def test_resp_auth_with_db_lands_in_db0(need_resp):
                 found[db] += sum(d.exists(k) for k in keys)
                 d.close()
         assert found == {0: len(keys), RESP_DB: 0}, found
+        # what nutcracker wrote, replayed: SELECT refused before AUTH, AUTH
+        # in front of the first request, SELECT accepted after it
+        with cl.nodes[0].connect("resp") as s:
+            s.sendall(resp_cmd(b"SELECT", RESP_DB))
+            assert s.recv(100).startswith(b"-NOAUTH ")
+            exchange(s, resp_cmd(b"AUTH", PASSWORD) +
+                     resp_cmd(b"get", b"no-such-key") +
+                     resp_cmd(b"SELECT", RESP_DB),
+                     b"+OK\r\n$-1\r\n+OK\r\n")
     finally:
         cl.stop()
 
