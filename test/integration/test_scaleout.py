@@ -46,10 +46,13 @@ def value_of(i):
 def proxy_config(node_ports, proxy_ports, edits=()):
     """The example file with every example address replaced; each must be
     found exactly once, so a change of the example cannot go unnoticed.
-    edits: further (old, new) replacements, for the AUTH variants."""
+    edits: (old, new) replacements made first, everywhere, for variants."""
     with open(EXAMPLE) as f:
         text = f.read()
-    subst = list(edits)
+    for old, new in edits:
+        assert old in text, f"{old!r} not in {EXAMPLE}"
+        text = text.replace(old, new)
+    subst = []
     for proto, old in EXAMPLE_NODES.items():
         for i, port in enumerate(old):
             subst.append((f"127.0.0.1:{port}:",
@@ -748,6 +751,36 @@ def test_client_side_ketama_pylibmc():
         for n in nodes:
             if n.proc.poll() is None:
                 assert n.stop() == 0
+
+
+def test_twemproxy_md5_unnamed_agrees_with_pylibmc():
+    """A pool with hash md5 and servers without names builds its ring from
+    "host:port" like libmemcached's ketama_weighted: keys written through
+    nutcracker are found by pylibmc talking to the nodes directly."""
+    nodes = [Server(protocols=("memcache",), threads=1) for _ in NAMES]
+    proxy = None
+    try:
+        ports = [n.port("memcache") for n in nodes]
+        edits = [("hash: murmur", "hash: md5")] + \
+            [(f" {name}\n", "\n") for name in NAMES]
+        proxy = Nutcracker({"memcache": ports,
+                            "resp": [free_port() for _ in NAMES]},
+                           edits)
+        mc = MemcacheClient(("127.0.0.1", proxy.ports["memcache"]),
+                            timeout=10 * SLOW)
+        keys = [f"mix:{i}" for i in range(3000)]
+        assert mc.set_many({k: k for k in keys}, noreply=False) == []
+        mc.close()
+        pl = pylibmc.Client([f"127.0.0.1:{p}" for p in ports],
+                            behaviors={"ketama_weighted": True})
+        assert pl.get_multi(keys) == {k: k.encode() for k in keys}
+        pl.disconnect_all()
+        assert min(node_curr_items(n) for n in nodes) > 0
+    finally:
+        if proxy:
+            proxy.stop()
+        for n in nodes:
+            assert n.stop() == 0
 
 
 # ------------------------------------------------------ scripts/cluster.sh
