@@ -5,7 +5,7 @@
  *
  *   bench_seg overhead MEMORY KLEN VLEN [ITEM_SIZE_HINT]
  *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT]
- *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY]
+ *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]
  *
  * MEMORY in MiB. Numbers go to stdout, one "name value" per line. */
 #include "base/time.h"
@@ -39,11 +39,16 @@ make_key(char *key, size_t klen, uint64_t i)
     }
 }
 
+static size_t segment_kib; /* 0: the default */
+
 static void
 setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
         seg_metrics_st *m)
 {
     seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    if (segment_kib > 0) {
+        o.seg_segment_size.val.OPTION_SIZE = segment_kib * 1024;
+    }
     o.seg_memory.val.OPTION_SIZE = memory_mib * 1024 * 1024;
     o.seg_evict.val.OPTION_STR = evict;
     o.seg_background.val.OPTION_BOOL = background;
@@ -270,12 +275,16 @@ missratio(int argc, char **argv)
     size_t mem = strtoull(argv[2], NULL, 10);
     uint64_t n = strtoull(argv[3], NULL, 10);
     uint64_t reqs = strtoull(argv[4], NULL, 10);
+    segment_kib = argc > 6 ? strtoull(argv[6], NULL, 10) : 0;
     double *cdf = zipf_cdf(n);
     const char *all[] = {"merge", "fifo", "random", "cte", "util"};
-    printf("memory_mib %zu keys %lu requests %lu (first 20%% warm-up)\n", mem,
-            (unsigned long)n, (unsigned long)reqs);
+    printf("memory_mib %zu keys %lu requests %lu segment_kib %zu "
+           "(first 20%% warm-up)\n",
+            mem, (unsigned long)n, (unsigned long)reqs,
+            segment_kib > 0 ? segment_kib : 1024);
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        if (argc > 5 && strcmp(argv[5], all[i]) != 0) {
+        if (argc > 5 && strcmp(argv[5], "all") != 0 &&
+                strcmp(argv[5], all[i]) != 0) {
             continue;
         }
         missratio_one(mem, n, reqs, cdf, all[i]);
@@ -296,9 +305,10 @@ main(int argc, char **argv)
         rc = missratio(argc, argv);
     }
     if (rc == 2) {
-        fprintf(stderr, "usage: bench_seg overhead MiB KLEN VLEN [HINT] | "
-                        "throughput MiB THREADS SECONDS [HINT] | "
-                        "missratio MiB KEYS REQUESTS [POLICY]\n");
+        fprintf(stderr,
+                "usage: bench_seg overhead MiB KLEN VLEN [HINT] | "
+                "throughput MiB THREADS SECONDS [HINT] | "
+                "missratio MiB KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]\n");
     }
     return rc;
 }
