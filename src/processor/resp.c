@@ -576,6 +576,8 @@ run_command(struct resp_ctx *x)
 {
     resp_handler_fn fn = handlers[x->cmd->id];
     size_t mark = wmark(x);
+    __atomic_store_n(
+            &x->st->client.last_cmd, (uint32_t)x->cmd->id, __ATOMIC_RELAXED);
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = fn != NULL ? fn(x)
                               : resp_compose_err_unknown_command(
@@ -591,8 +593,6 @@ run_command(struct resp_ctx *x)
     }
     INCR(resp_proc_metrics, resp_cmd);
     RECORD(resp_proc_metrics, resp_lat, ns);
-    __atomic_store_n(
-            &x->st->client.last_cmd, (uint32_t)x->cmd->id, __ATOMIC_RELAXED);
     return rc;
 }
 

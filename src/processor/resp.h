@@ -94,7 +94,7 @@ void proc_resp_teardown(void);
 /* Per-command statistics (Redis's INFO commandstats and latencystats) of
  * every command called at least once, for the admin port:
  *   STAT resp_cmd_<name>_calls N      (and _usec, _failed_calls,
- *   _rejected_calls, _p50_us, _p99_us, _p999_us)
+ *   _rejected_calls, _p50_ns, _p99_ns, _p999_ns)
  * subcommands named with '_' for '|' ("client_setname"). Any thread. */
 rstatus_i proc_resp_print_cmdstats(struct buf *b, size_t max);
 /* The same as Prometheus text: segcached_resp_cmd_calls{cmd="get"} N ... */

@@ -158,8 +158,8 @@ resp_cmd_hello(struct resp_ctx *x)
     }
     if (!x->st->authenticated) {
         return resp_err(x, "NOAUTH HELLO must be called with the client "
-                           "already authenticated, otherwise the HELLO "
-                           "<proto> AUTH <user> <pass> option can be used to "
+                           "already authenticated, otherwise the HELLO AUTH "
+                           "<user> <pass> option can be used to "
                            "authenticate the client and select the RESP "
                            "protocol version at the same time");
     }

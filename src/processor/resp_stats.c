@@ -302,12 +302,11 @@ proc_resp_print_cmdstats(struct buf *b, size_t max)
                 "STAT resp_cmd_%s_usec %" PRIu64 "\r\n"
                 "STAT resp_cmd_%s_failed_calls %" PRIu64 "\r\n"
                 "STAT resp_cmd_%s_rejected_calls %" PRIu64 "\r\n"
-                "STAT resp_cmd_%s_p50_us %.3f\r\n"
-                "STAT resp_cmd_%s_p99_us %.3f\r\n"
-                "STAT resp_cmd_%s_p999_us %.3f\r\n",
+                "STAT resp_cmd_%s_p50_ns %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_p99_ns %" PRIu64 "\r\n"
+                "STAT resp_cmd_%s_p999_ns %" PRIu64 "\r\n",
                 name, calls, name, load(&s->ns) / 1000, name, load(&s->failed),
-                name, rejected, name, (double)q[0] / 1000, name,
-                (double)q[1] / 1000, name, (double)q[2] / 1000);
+                name, rejected, name, q[0], name, q[1], name, q[2]);
     }
     return st;
 }

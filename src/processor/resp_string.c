@@ -414,7 +414,15 @@ resp_cmd_setrange(struct resp_ctx *x)
     if (offset < 0) {
         return resp_err(x, "ERR offset is out of range");
     }
-    if (v->len > 0 && offset + (int64_t)v->len > PROTO_MAX_BULK_LEN) {
+    if (v->len == 0) {
+        /* nothing to write: the length, without Redis's size check */
+        struct storage_item it;
+        storage_status_e s =
+                storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it);
+        return resp_compose_integer(
+                x->w, s == STORAGE_OK ? (int64_t)it.vlen : 0);
+    }
+    if (offset + (int64_t)v->len > PROTO_MAX_BULK_LEN) {
         return resp_err_storage(x, STORAGE_EOVERSIZE);
     }
     size_t len = 0;
