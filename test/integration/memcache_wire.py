@@ -135,16 +135,20 @@ def to_close(port, data):
 # CAS values are the servers' own counters; TTLs may straddle a second.
 META_CAS = re.compile(rb"(?<= )c\d+(?= |$)")
 META_TTL = re.compile(rb"(?<= )t(\d+)(?= |$)")
+# the store keeps the last access to the minute (docs/storage.md)
+META_LA = re.compile(rb"(?<= )l\d+(?= |$)")
 
 
 def canon(reply, ttl=False):
-    """`reply` with CAS values (and, if ttl, positive meta TTLs) replaced by
-    placeholders, for comparing two servers."""
+    """`reply` with CAS values, meta last-access times (and, if ttl,
+    positive meta TTLs) replaced by placeholders, for comparing two
+    servers."""
     out = re.sub(rb"^(VALUE \S+ \d+ \d+) \d+\r$", rb"\1 <cas>\r", reply,
                  flags=re.M)
     out = re.sub(rb"^((?:VA|HD|EN|NF|NS|EX|ME)\b[^\r\n]*)",
-                 lambda m: META_CAS.sub(b"c<cas>", m.group(1)), out,
-                 flags=re.M)
+                 lambda m: META_LA.sub(b"l<la>",
+                                       META_CAS.sub(b"c<cas>", m.group(1))),
+                 out, flags=re.M)
     out = re.sub(rb" cas=\d+", b" cas=<cas>", out)
     if ttl:
         out = re.sub(rb"^((?:VA|HD)\b[^\r\n]*)",

@@ -362,6 +362,24 @@ def test_bad_command_line_format(seg, peer):
     assert reply.count(b"CLIENT_ERROR bad command line format\r\n") >= 6
 
 
+def test_numbers_read_as_memcached(seg, peer):
+    # flags keep the low 32 bits of up to 2^64-1; exptime 2^31 is negative
+    # (already expired); -0 is 0; a noreply that is a key is a key
+    reply = same(seg, peer,
+                 set_cmd(b"num:a", b"x", flags=2**32 - 1) + b"get num:a\r\n" +
+                 set_cmd(b"num:a", b"x", flags=2**32) + b"get num:a\r\n" +
+                 set_cmd(b"num:a", b"x", flags=2**64 - 1) + b"get num:a\r\n" +
+                 b"set num:a 0 -0 1\r\nx\r\nget num:a\r\n" +
+                 set_cmd(b"num:b", b"x", exptime=2**31) + b"get num:b\r\n" +
+                 b"set num:c 0 0 01\r\nx\r\nget num:c noreply\r\n"
+                 b"touch num:c -1\r\nget num:c\r\n" +
+                 set_cmd(b"num:d", b"x") + b"gat -1 num:d\r\nget num:d\r\n"
+                 b"set num:e 0 0 1 noreply extra\r\nx\r\n"
+                 b"incr num:none 0\r\nverbosity 01\r\n")
+    assert reply.startswith(b"STORED\r\nVALUE num:a 4294967295 1\r\nx\r\nEND"
+                            b"\r\nSTORED\r\nVALUE num:a 0 1\r\n")
+
+
 def test_bad_data_chunk(seg, peer):
     reply = same(seg, peer,
                  set_cmd(b"bdc", b"old") +
@@ -624,6 +642,13 @@ def test_meta_get_set_flags(seg, peer):
                 b"ms me:a 2 MX\r\nhi\r\nms me:a 2 Zz\r\nhi\r\nmg me:a Zz\r\n"
                 b"ms me:a\r\nms me:a abc\r\nhi\r\nmg\r\nms\r\n")
     assert ours.startswith(b"HD\r\nVA 2 f5 s2 kme:a t-1 O123 c")
+    # h: fetched before this access; l: seconds since the last access,
+    # which segcached keeps to the minute (compared as a placeholder)
+    ours = same(seg, peer, b"ms me:h 1\r\nx\r\nmg me:h h l\r\nmg me:h h\r\n"
+                b"set me:h 0 0 1\r\ny\r\nmg me:h h v\r\nma me:h\r\n"
+                b"mg me:h h\r\n")
+    la = int(re.search(rb"HD h0 l(\d+)", ours).group(1))
+    assert 0 <= la <= 60
 
 
 def test_meta_base64_keys(seg, peer):
@@ -708,6 +733,28 @@ def test_meta_debug(seg, peer):
     ours = talk(port(seg), b"ms mdb:a 5 T100\r\nhello\r\nme mdb:a\r\n")
     assert re.fullmatch(rb"HD\r\nME mdb:a exp=(99|100) la=\d+ cas=\d+ "
                         rb"fetch=no cls=\d+ size=\d+\r\n", ours), ours
+
+
+def test_eviction_under_pressure(server_factory):
+    """A store of 8 MiB takes 40 MiB of sets: every set is STORED (old items
+    are evicted, never an out-of-memory error) and the newest are there."""
+    srv = server_factory(protocols=("memcache",), args=["-m", "8"])
+    value = os.urandom(100 * KiB)
+    n = 400
+    with Wire(port(srv)) as w:
+        for i in range(0, n, 20):
+            reply = w.talk(b"".join(set_cmd(b"ev:%d" % j, value)
+                                    for j in range(i, i + 20)))
+            assert reply == b"STORED\r\n" * 20, reply[:200]
+        small = b"".join(set_cmd(b"evs:%d" % j, b"0123456789")
+                         for j in range(5000))
+        assert w.talk(small) == b"STORED\r\n" * 5000
+        assert value_of(srv, b"ev:%d" % (n - 1)) == value
+        assert w.talk(b"mg evs:4999 v\r\n") == b"VA 10\r\n0123456789\r\n"
+        st = w.talk(b"stats\r\n")
+    evictions = int(re.search(rb"STAT evictions (\d+)\r\n", st).group(1))
+    assert evictions > 0
+    assert int(re.search(rb"STAT limit_maxbytes (\d+)", st).group(1)) == 8 * MiB
 
 
 # ---- CAS races ----
@@ -855,6 +902,28 @@ def test_large_values_streamed(seg):
         for _ in range(40):
             assert w.recv_until(b"END\r\n") == (
                 b"VALUE lv:a 0 %d\r\n" % len(value) + value + b"\r\nEND\r\n")
+
+
+def test_large_values_streamed_like_memcached(seg, peer):
+    v = b"v" * (900 * KiB)
+    w = b"w" * (900 * KiB)
+    reply = same(seg, peer,
+                 set_cmd(b"lvm:a", v) + set_cmd(b"lvm:a", w, cmd=b"add") +
+                 set_cmd(b"lvm:b", w, cmd=b"replace") +
+                 b"cas lvm:a 0 0 %d 1\r\n" % len(w) + w + b"\r\n" +
+                 b"cas lvm:b 0 0 %d 1\r\n" % len(w) + w + b"\r\n" +
+                 b"set lvm:a 0 0 %d\r\n" % len(w) + w + b"xx\r\n" +
+                 b"mg lvm:a s\r\nms lvm:c %d T0\r\n" % len(w) + w +
+                 b"\r\nmg lvm:c s\r\n")
+    assert reply == (b"STORED\r\nNOT_STORED\r\nNOT_STORED\r\nEXISTS\r\n"
+                     b"NOT_FOUND\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\n"
+                     b"HD s%d\r\nHD\r\nHD s%d\r\n" % (len(v), len(w)))
+    # a get that stalls mid-line on a full write buffer resumes where it
+    # stopped: one line asking for the same large value 40 times
+    with Wire(port(seg)) as c:
+        c.send(b"get" + b" lvm:a" * 40 + b"\r\n")
+        one = b"VALUE lvm:a 0 %d\r\n" % len(v) + v + b"\r\n"
+        assert c.recv_until(b"END\r\n") == one * 40 + b"END\r\n"
 
 
 def test_values_split_across_sends(seg, peer):
