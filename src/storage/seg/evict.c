@@ -246,15 +246,16 @@ merge_item(
 {
     const uint8_t *item = seg_data(sid) + off;
     const uint8_t *key = item + m->hdr_len;
-    uint64_t h = hash_of(m->db, key, m->klen), v;
-    if (!hash_peek_location(h, sid, off, &v)) {
-        return; /* dead already */
-    }
+    uint64_t h = hash_of(m->db, key, m->klen), v = 0;
+    /* the lock-free peek only chooses; the swaps below decide under the
+     * key's locks, so no entry is left pointing into a source segment */
+    bool seen = hash_peek_location(h, sid, off, &v);
     struct seg *d = &heap.segs[mg->dst];
     struct item_meta nm = *m;
     nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
-    bool keep = item_visible(m, mg->now) && hash_entry_freq(v) >= mg->cutoff &&
+    bool keep = seen && item_visible(m, mg->now) &&
+                hash_entry_freq(v) >= mg->cutoff &&
                 mg->used + stride <= heap.seg_size;
     if (keep) {
         uint8_t *p = seg_data(mg->dst) + mg->used;

@@ -705,11 +705,19 @@ visit_visit(uint64_t *slot, uint64_t v, void *arg)
     return false;
 }
 
+/* Visits chain b; again if an entry moved forward meanwhile (SCAN must
+ * not miss a key that stays: it may see one twice). */
 void
 hash_visit_bucket(uint32_t b, hash_visit_fn fn, void *arg)
 {
     struct visit_arg va = {fn, arg};
-    chain_each(b, visit_visit, &va);
+    for (;;) {
+        uint8_t v = chain_version(b);
+        chain_each(b, visit_visit, &va);
+        if (chain_version(b) == v) {
+            return;
+        }
+    }
 }
 
 uint32_t
