@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The resp processor driven through its read callback on in-memory
+ * connections over a small store with an injected clock: a transcript
+ * gives the same replies whole and split at every byte; expiry is exact to
+ * the millisecond; WATCH sees another connection's write; CLIENT REPLY;
+ * per-command statistics. Expected bytes are Redis 7.0.15's. */
+#include "unit.h"
+
+#include "processor/resp_internal.h"
+#include "storage/seg/seg.h"
+
+#include "base/buf.h"
+#include "base/mm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NOW 1700000000000ULL /* injected clock, unix ms */
+
+static seg_metrics_st seg_metrics;
+static proc_resp_metrics_st metrics;
+static const struct proc_limits limits = {
+        .rbuf_max = 4 * MiB, .wbuf_high = 1 * MiB, .wbuf_max = 64 * MiB};
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 8 * MiB;
+    o.seg_background.val.OPTION_BOOL = false;
+    o.seg_open_max.val.OPTION_UINT = 4;
+    seg_metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    metrics = (proc_resp_metrics_st){PROC_RESP_METRIC(INIT_METRIC)};
+    if (seg_setup(&o, &seg_metrics) != STATUS_OK ||
+            metric_init((struct metric *)&metrics,
+                    METRIC_CARDINALITY(metrics)) != STATUS_OK) {
+        return -1;
+    }
+    resp_setup(NULL, NULL);
+    return proc_resp_setup(NULL, &metrics, NULL) == STATUS_OK ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    proc_resp_teardown();
+    resp_teardown();
+    metric_deinit((struct metric *)&metrics, METRIC_CARDINALITY(metrics));
+    seg_teardown();
+    return 0;
+}
+
+static void
+conn_open(struct conn *c, uint64_t id)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->id = id;
+    c->now_ms = NOW;
+    snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%u", (unsigned)(1000 + id));
+    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
+    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+}
+
+static void
+conn_close(struct conn *c)
+{
+    proc_resp.error(c);
+    assert_null(c->data);
+    buf_deinit(&c->rbuf);
+    buf_deinit(&c->wbuf);
+}
+
+/* Appends bytes, runs the processor; returns its status. */
+static rstatus_i
+feed(struct conn *c, const char *data, size_t len)
+{
+    assert_int_equal(buf_append(&c->rbuf, data, len, 16 * MiB), STATUS_OK);
+    rstatus_i rc = proc_resp.read(c, &limits);
+    while (rc == STATUS_OK && (c->flags & CONN_STALLED)) {
+        c->flags &= ~CONN_STALLED; /* the worker would flush, then resume */
+        rc = proc_resp.read(c, &limits);
+    }
+    buf_lshift(&c->rbuf);
+    return rc;
+}
+
+/* The replies so far, NUL-terminated in out (cleared from wbuf). */
+static const char *
+replies(struct conn *c, char *out, size_t cap)
+{
+    size_t n = buf_rsize(&c->wbuf);
+    assert_true(n < cap);
+    memcpy(out, c->wbuf.rpos, n);
+    out[n] = '\0';
+    buf_clear(&c->wbuf);
+    return out;
+}
+
+static void
+expect(struct conn *c, const char *request, const char *reply)
+{
+    char out[4096];
+    assert_int_equal(feed(c, request, strlen(request)), STATUS_OK);
+    assert_string_equal(replies(c, out, sizeof(out)), reply);
+}
+
+static const char transcript[] =
+        "*1\r\n$8\r\nFLUSHALL\r\n"
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n"
+        "GET k\r\n"
+        "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+        "set q \"a b\"\r\n"
+        "MULTI\r\nINCR n\r\nGET q\r\nEXEC\r\n"
+        "*2\r\n$3\r\nGET\r\n$0\r\n\r\n"
+        "NOSUCH x\r\n"
+        "\r\n"
+        "*3\r\n$6\r\nAPPEND\r\n$1\r\nk\r\n$3\r\n!!!\r\n"
+        "PING\r\n";
+static const char transcript_replies[] =
+        "+OK\r\n+OK\r\n$5\r\nhello\r\n:1\r\n+OK\r\n"
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:2\r\n$3\r\na b\r\n"
+        "$-1\r\n"
+        "-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n"
+        ":8\r\n+PONG\r\n";
+
+static void
+test_transcript_whole_and_split(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[4096];
+    size_t len = strlen(transcript);
+    conn_open(&c, 1);
+    assert_int_equal(feed(&c, transcript, len), STATUS_OK);
+    assert_string_equal(replies(&c, out, sizeof(out)), transcript_replies);
+    conn_close(&c);
+    for (size_t cut = 1; cut < len; cut++) {
+        conn_open(&c, 1);
+        assert_int_equal(feed(&c, transcript, cut), STATUS_OK);
+        assert_int_equal(feed(&c, transcript + cut, len - cut), STATUS_OK);
+        assert_string_equal(replies(&c, out, sizeof(out)), transcript_replies);
+        conn_close(&c);
+    }
+}
+
+static void
+test_byte_at_a_time(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[4096];
+    conn_open(&c, 2);
+    for (size_t i = 0; transcript[i] != '\0'; i++) {
+        assert_int_equal(feed(&c, transcript + i, 1), STATUS_OK);
+    }
+    assert_string_equal(replies(&c, out, sizeof(out)), transcript_replies);
+    conn_close(&c);
+}
+
+static void
+test_expiry_exact_with_injected_clock(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 3);
+    expect(&c, "FLUSHALL\r\nSET k v PX 1500\r\n", "+OK\r\n+OK\r\n");
+    expect(&c, "PTTL k\r\nTTL k\r\n", ":1500\r\n:2\r\n");
+    c.now_ms = NOW + 1000;
+    expect(&c, "PTTL k\r\nTTL k\r\n", ":500\r\n:1\r\n");
+    c.now_ms = NOW + 1499;
+    expect(&c, "GET k\r\nPTTL k\r\nTTL k\r\n", "$1\r\nv\r\n:1\r\n:0\r\n");
+    c.now_ms = NOW + 1500;
+    expect(&c, "GET k\r\nTTL k\r\nEXISTS k\r\n", "$-1\r\n:-2\r\n:0\r\n");
+    /* EXPIREAT in the past deletes at once and answers 1 */
+    expect(&c, "SET a v\r\nEXPIREAT a 1\r\nEXISTS a\r\n",
+            "+OK\r\n:1\r\n:0\r\n");
+    /* absolute times round-trip exactly */
+    expect(&c,
+            "SET b v PXAT 1700000123456\r\nPEXPIRETIME b\r\n"
+            "EXPIRETIME b\r\n",
+            "+OK\r\n:1700000123456\r\n:1700000123\r\n");
+    /* GT/LT against "no expiry", KEEPTTL, GETEX PERSIST */
+    expect(&c, "SET d v\r\nEXPIRE d 100 GT\r\nEXPIRE d 100 LT\r\nTTL d\r\n",
+            "+OK\r\n:0\r\n:1\r\n:100\r\n");
+    expect(&c, "SET d w KEEPTTL\r\nTTL d\r\nGETEX d PERSIST\r\nTTL d\r\n",
+            "+OK\r\n:100\r\n$1\r\nw\r\n:-1\r\n");
+    /* INCR and APPEND keep the expiry, SET drops it */
+    expect(&c,
+            "SET n 1 EX 50\r\nINCR n\r\nAPPEND n 0\r\nTTL n\r\n"
+            "INCRBYFLOAT n 0.5\r\nTTL n\r\nSET n 1\r\nTTL n\r\n",
+            "+OK\r\n:2\r\n:2\r\n:50\r\n$4\r\n20.5\r\n:50\r\n+OK\r\n:-1\r\n");
+    conn_close(&c);
+}
+
+static void
+test_watch_sees_other_connection(void **state)
+{
+    (void)state;
+    struct conn a, b;
+    conn_open(&a, 4);
+    conn_open(&b, 5);
+    expect(&a, "SET w 1\r\nWATCH w\r\n", "+OK\r\n+OK\r\n");
+    expect(&b, "SET w 2\r\n", "+OK\r\n");
+    expect(&a, "MULTI\r\nINCR w\r\nEXEC\r\nGET w\r\n",
+            "+OK\r\n+QUEUED\r\n*-1\r\n$1\r\n2\r\n");
+    expect(&a, "WATCH w\r\nMULTI\r\nINCR w\r\nEXEC\r\n",
+            "+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n:3\r\n");
+    /* a queue left open when the connection closes is freed */
+    expect(&b, "WATCH w\r\nMULTI\r\nSET w 9\r\n", "+OK\r\n+OK\r\n+QUEUED\r\n");
+    conn_close(&b);
+    expect(&a, "GET w\r\n", "$1\r\n3\r\n");
+    conn_close(&a);
+}
+
+static void
+test_client_reply_and_select(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 6);
+    expect(&c, "CLIENT REPLY OFF\r\nSET r 1\r\nGET r\r\nCLIENT REPLY ON\r\n",
+            "+OK\r\n");
+    expect(&c, "CLIENT REPLY SKIP\r\nGET r\r\nGET r\r\n", "$1\r\n1\r\n");
+    expect(&c, "SELECT 15\r\nGET r\r\nSET r x\r\nSELECT 0\r\nGET r\r\n",
+            "+OK\r\n$-1\r\n+OK\r\n+OK\r\n$1\r\n1\r\n");
+    assert_int_equal(c.db, 0);
+    expect(&c, "SELECT 15\r\nRESET\r\nGET r\r\n",
+            "+OK\r\n+RESET\r\n$1\r\n1\r\n");
+    expect(&c, "QUIT\r\nPING\r\n", "+OK\r\n");
+    assert_true(c.flags & CONN_CLOSE);
+    conn_close(&c);
+}
+
+static void
+test_protocol_error_closes(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 7);
+    expect(&c, "PING\r\n*1\r\n$x\r\n",
+            "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
+    assert_true(c.flags & CONN_CLOSE);
+    conn_close(&c);
+}
+
+static void
+test_commandstats_count(void **state)
+{
+    (void)state;
+    struct conn c;
+    struct buf b;
+    conn_open(&c, 8);
+    resp_cmdstats_reset();
+    expect(&c, "GET x\r\nGET x y\r\nINCR x\r\nSET x a\r\nINCR x\r\n",
+            "$-1\r\n-ERR wrong number of arguments for 'get' command\r\n"
+            ":1\r\n+OK\r\n-ERR value is not an integer or out of range\r\n");
+    assert_int_equal(buf_init(&b, 256), STATUS_OK);
+    assert_int_equal(resp_info_cmdstats(&b, 1 << 20), STATUS_OK);
+    assert_int_equal(buf_append(&b, "", 1, 1 << 20), STATUS_OK);
+    const char *text = b.rpos;
+    assert_non_null(strstr(text, "cmdstat_get:calls=1,"));
+    assert_non_null(strstr(text, "rejected_calls=1,failed_calls=0\r\n"));
+    assert_non_null(strstr(text, "cmdstat_incr:calls=2,"));
+    assert_non_null(strstr(text, "rejected_calls=0,failed_calls=1\r\n"));
+    buf_clear(&b);
+    assert_int_equal(resp_info_errorstats(&b, 1 << 20), STATUS_OK);
+    assert_int_equal(buf_append(&b, "", 1, 1 << 20), STATUS_OK);
+    assert_non_null(strstr(b.rpos, "errorstat_ERR:count=2\r\n"));
+    buf_deinit(&b);
+    conn_close(&c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_transcript_whole_and_split),
+            cmocka_unit_test(test_byte_at_a_time),
+            cmocka_unit_test(test_expiry_exact_with_injected_clock),
+            cmocka_unit_test(test_watch_sees_other_connection),
+            cmocka_unit_test(test_client_reply_and_select),
+            cmocka_unit_test(test_protocol_error_closes),
+            cmocka_unit_test(test_commandstats_count),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
