@@ -46,6 +46,18 @@ meta_error(struct conn *c, const char *msg, size_t max)
     return memcache_compose_line(&c->wbuf, msg, strlen(msg), max);
 }
 
+/* The TTL of an item vivified on a miss. memcached 1.6.18 reads N and T
+ * into one field, so when both are sent the later of the two wins. */
+static int32_t
+vivify_ttl(const struct memcache_meta *m)
+{
+    if (HAS(m, 'T') && HAS(m, 'N') &&
+            strchr(m->order, 'T') > strchr(m->order, 'N')) {
+        return m->ttl;
+    }
+    return m->vivify_ttl;
+}
+
 /* mg on a miss with N: creates an empty item whose win token is taken by
  * this client. STORAGE_OK with *it filled and *won set, or the miss. */
 static storage_status_e
@@ -54,7 +66,7 @@ vivify(struct conn *c, const struct memcache_request *req,
 {
     struct storage_write w = {
             .mode = STORAGE_ADD,
-            .expiry = meta_expiry(req->meta.vivify_ttl, c->now_ms),
+            .expiry = meta_expiry(vivify_ttl(&req->meta), c->now_ms),
             .win_sent = true,
     };
     storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, "", 0,
@@ -250,7 +262,7 @@ arith_vivify(struct conn *c, const struct memcache_request *req,
     int n = snprintf(digits, sizeof(digits), "%" PRIu64, req->meta.initial);
     struct storage_write w = {
             .mode = STORAGE_ADD,
-            .expiry = meta_expiry(req->meta.vivify_ttl, c->now_ms),
+            .expiry = meta_expiry(vivify_ttl(&req->meta), c->now_ms),
     };
     storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, digits,
             (size_t)n, &w, c->now_ms, NULL, cas);

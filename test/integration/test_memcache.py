@@ -728,6 +728,15 @@ def test_meta_vivify_recache_stale(seg, peer):
     assert b" W\r\n" in ours and b" Z\r\n" in ours and b" X" in ours
 
 
+def test_meta_vivify_ttl_with_t(seg, peer):
+    # memcached 1.6.18 reads N and T into one field: an item vivified on a
+    # miss gets the later of the two; a hit is touched with T
+    same(seg, peer, b"mg vt:1 N30 T100 t\r\nmg vt:2 T100 N30 t\r\n"
+         b"mg vt:3 N30 T0 t\r\nma vt:4 N30 T200 t\r\nma vt:5 T200 N30 t\r\n"
+         b"ms vt:6 1 T500\r\nv\r\nmg vt:6 T100 N30 t\r\nmg vt:6 t\r\n"
+         b"mg vt:1 t\r\nmg vt:2 t\r\nmg vt:3 t\r\n")
+
+
 def test_meta_debug(seg, peer):
     same(seg, peer, b"me md:none\r\nme\r\n")
     ours = talk(port(seg), b"ms mdb:a 5 T100\r\nhello\r\nme mdb:a\r\n")
