@@ -322,15 +322,22 @@ def pipeline_without_reading(s, request, count, stall_s=1.0):
     return sent // len(request)
 
 
-@pytest.mark.parametrize("kind", ["get", "multiget", "ping"])
+@pytest.mark.parametrize("kind", ["get", "multiget", "ping", "resp"])
 def test_non_reader_pipelining_a_million_is_contained(server_factory, kind):
     """A client pipelines a million requests and never reads a reply: the
     server stops reading it once its write buffer passes worker.wbuf_high
     (back-pressure), holds a bounded amount for it, serves everyone else,
     and lets it go when it is killed."""
-    srv = server_factory(protocols=("memcache", "ping"), args=["-m", "16"])
-    proto = "ping" if kind == "ping" else "memcache"
-    if kind == "get":
+    srv, has_resp = try_server(server_factory, args=["-m", "16"])
+    proto = {"ping": "ping", "resp": "resp"}.get(kind, "memcache")
+    if kind == "resp":
+        if not has_resp:
+            pytest.skip("this build has no resp listener")
+        m = Mc(srv)  # the memcache port shares database 0 with resp
+        assert m.set(b"big", b"v" * 4096) == b"STORED"
+        m.close()
+        request = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n"
+    elif kind == "get":
         m = Mc(srv)
         assert m.set(b"big", b"v" * 4096) == b"STORED"
         m.close()
@@ -370,7 +377,7 @@ def test_non_reader_pipelining_a_million_is_contained(server_factory, kind):
                    struct.pack("ii", 1, 0))
     hog.close()
     srv.wait_stat("server_conn_curr", lambda v: v == 0)
-    healthy(srv)
+    healthy(srv, has_resp)
 
 
 def test_partial_requests_hold_at_most_their_buffer(server_factory):
@@ -699,87 +706,152 @@ def check_value(key, value):
 
 
 class Writer(threading.Thread):
-    """Owns keys w<id>-<n>: writes new versions, reads its own keys back
-    (must be the last acknowledged version or a miss) and other writers'
-    keys (must be intact)."""
+    """Owns keys w<id>-<n>: writes new versions (one in ten with a one
+    second TTL), reads its own keys back (the last acknowledged version, or
+    a miss; always a miss once a TTL has passed) and other writers' keys
+    (intact, whatever the version)."""
+
+    TTL = 1.0
 
     def __init__(self, srv, wid, nkeys, ops, seed):
         super().__init__(daemon=True)
         self.srv, self.wid, self.nkeys, self.ops = srv, wid, nkeys, ops
         self.rng = random.Random(seed)
-        self.acked = {}
+        self.acked = {}  # key -> (version, expires at or None)
         self.hits = 0
         self.errors = []
 
     def key(self, n, wid=None):
         return b"w%d-%d" % (self.wid if wid is None else wid, n)
 
+    def write(self, m, key):
+        ver = self.acked.get(key, (0, None))[0] + 1
+        size = self.rng.choice([20, 200, 2000, 9000])
+        ttl = self.rng.random() < 0.1
+        r = m.set(key, make_value(key, ver, size), exptime=1 if ttl else 0)
+        if r == b"STORED":
+            # acknowledged now: the server's clock read the request later
+            self.acked[key] = (ver, time.time() + self.TTL if ttl else None)
+        else:
+            assert r.startswith(b"SERVER_ERROR"), r
+
+    def check_own(self, key, value):
+        ver, expires = self.acked.get(key, (None, None))
+        if value is None:
+            return
+        assert ver is not None, (key, "never written")
+        assert check_value(key, value) == ver, (key, ver)
+        # a little slack for the check itself; never served long after
+        assert expires is None or time.time() < expires + 0.25, key
+
     def run(self):
         try:
             m = Mc(self.srv)
             for _ in range(self.ops):
                 n = self.rng.randrange(self.nkeys)
-                key = self.key(n)
                 if self.rng.random() < 0.5:
-                    ver = self.acked.get(key, 0) + 1
-                    size = self.rng.choice([20, 200, 2000, 9000])
-                    r = m.set(key, make_value(key, ver, size))
-                    if r == b"STORED":
-                        self.acked[key] = ver
-                    else:
-                        assert r.startswith(b"SERVER_ERROR"), r
-                else:
-                    other = self.rng.randrange(4)
-                    key = self.key(n, other)
-                    v = m.get(key)
-                    if v is None:
-                        continue
-                    ver = check_value(key, v)
+                    self.write(m, self.key(n))
+                    continue
+                other = self.rng.randrange(4)
+                key = self.key(n, other)
+                v = m.get(key)
+                if v is not None:
+                    check_value(key, v)
                     self.hits += 1
-                    if other == self.wid:
-                        assert ver == self.acked.get(key), (key, ver)
+                if other == self.wid:
+                    self.check_own(key, v)
             m.close()
         except Exception as e:  # noqa: BLE001 - reported by the test
             self.errors.append(repr(e))
 
     def verify(self):
-        """Reads every acknowledged key back. Returns the number missing."""
+        """Reads every acknowledged key back. Returns (missing without a
+        TTL, missing with a TTL); a key whose TTL has passed must miss."""
         m = Mc(self.srv)
-        missing = 0
-        for key, ver in self.acked.items():
+        missing = [0, 0]
+        for key, (ver, expires) in self.acked.items():
             v = m.get(key)
+            if expires is not None and time.time() > expires + 0.25:
+                assert v is None, (key, "served after its expiry")
             if v is None:
-                missing += 1
+                missing[expires is not None] += 1
             else:
                 assert check_value(key, v) == ver, key
         m.close()
         return missing
 
 
+class RespReader(threading.Thread):
+    """Reads the writers' keys through the resp port (database 0 is shared
+    with memcache): every value found is intact."""
+
+    def __init__(self, srv, nkeys, seed):
+        super().__init__(daemon=True)
+        self.srv, self.nkeys = srv, nkeys
+        self.rng = random.Random(seed)
+        self.stop_flag = threading.Event()
+        self.hits = 0
+        self.errors = []
+
+    def run(self):
+        try:
+            s = self.srv.connect("resp")
+            f = s.makefile("rb")
+            while not self.stop_flag.is_set():
+                key = b"w%d-%d" % (self.rng.randrange(4),
+                                   self.rng.randrange(self.nkeys))
+                s.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" %
+                          (len(key), key))
+                head = f.readline()
+                assert head.startswith(b"$"), head
+                n = int(head[1:])
+                if n < 0:
+                    continue
+                value = f.read(n + 2)[:-2]
+                check_value(key, value)
+                self.hits += 1
+            f.close()
+            s.close()
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(repr(e))
+
+
 @pytest.mark.parametrize("memory_mb,evicting", [(64, False), (16, True)])
 def test_acknowledged_writes_read_back_intact(server_factory, memory_mb,
                                               evicting):
-    srv = server_factory(protocols=("memcache", "ping"),
-                         args=["-m", str(memory_mb)])
+    """Four writers and readers on memcache, one reader on resp: every
+    value read is intact; every acknowledged write reads back as written
+    unless the store counted it evicted or expired; nothing is served after
+    its expiry."""
+    srv, has_resp = try_server(server_factory, args=["-m", str(memory_mb)])
     nkeys = 4000 if evicting else 800
     # not scaled: the clients, not the server, set the pace
     ops = 10000
     writers = [Writer(srv, i, nkeys, ops, seed=100 + i) for i in range(4)]
-    for w in writers:
-        w.start()
+    reader = RespReader(srv, nkeys, seed=99) if has_resp else None
+    for t in writers + ([reader] if reader else []):
+        t.start()
     for w in writers:
         w.join(120 * SLOW)
         assert not w.is_alive()
         assert not w.errors, w.errors
-    missing = sum(w.verify() for w in writers)
+    if reader:
+        reader.stop_flag.set()
+        reader.join(30 * SLOW)
+        assert not reader.errors, reader.errors
+        assert reader.hits > 0
+    lost = [w.verify() for w in writers]
+    missing = sum(a + b for a, b in lost)
     st = srv.stats()
     dropped = st["seg_evict_item"] + st["seg_hash_evict"] + \
         st["seg_expire_item"]
     acked = sum(len(w.acked) for w in writers)
     assert acked > 0 and sum(w.hits for w in writers) > 0
     if evicting:
-        assert dropped > 0
+        assert st["seg_evict_item"] + st["seg_hash_evict"] > 0
     # nothing acknowledged disappears unless the store counted dropping it
     assert missing <= dropped, (missing, dropped)
     if not evicting:
-        assert missing == 0
+        assert st["seg_evict_item"] + st["seg_hash_evict"] == 0
+        assert sum(a for a, _ in lost) == 0  # only TTLs may have gone
+        assert missing <= st["seg_expire_item"]
