@@ -262,6 +262,35 @@ void item_unlinked(uint32_t sid, uint32_t size, uint8_t db);
 void item_linked(uint32_t sid, uint32_t size, uint8_t db);
 bool item_visible(const struct item_meta *m, uint64_t now);
 
+/* --- the storage API's shared steps (ops.c) --- */
+#define RETRY ((storage_status_e)-1) /* internal: the item changed, again */
+/* What a commit requires of the current entry. */
+struct cond {
+    storage_mode_e mode;
+    uint64_t cas;        /* STORAGE_CAS */
+    bool expect;         /* read-modify-write: the entry must still be ... */
+    uint64_t expect_val; /* ... this one (0: no live item) */
+};
+storage_status_e ops_begin(uint8_t db, size_t klen, uint64_t now);
+void ops_flush_check(uint64_t now);
+/* Fills it (may be NULL) from ref as before this access; records the access
+ * when record is true. */
+void ops_view_fill(struct storage_item *it, const struct hash_ref *ref,
+        bool record, uint64_t now);
+void ops_view_none(struct storage_item *it);
+/* A live item of (db, key): true fills ref; drops what it finds dead. */
+bool ops_lookup(uint8_t db, const void *key, size_t klen, uint64_t h,
+        uint64_t now, struct hash_ref *ref);
+/* Reserves an item with key copied in; the caller fills r->value. */
+storage_status_e ops_reserve(struct res *r, uint8_t db, const void *key,
+        size_t klen, size_t vlen, const struct storage_write *w,
+        uint64_t expiry, uint64_t now);
+/* The one replace primitive: links r if c allows, closes r. */
+storage_status_e ops_commit(struct res *r, const struct cond *c, uint64_t now,
+        struct storage_item *old);
+/* Deletes only the copy ref points at; RETRY if it changed. */
+storage_status_e ops_remove_expected(uint64_t h, const struct hash_ref *ref);
+
 /* --- segments (segment.c) --- */
 uint32_t ttl_bucket_of(uint64_t expiry, uint64_t now);
 storage_status_e res_open(

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Whole-table reads of the storage API (scan, random key), counts, limits,
+ * the background round and status names. */
+#include "seg_internal.h"
+
+#include <string.h>
+
+/* --- whole-table reads -------------------------------------------------- */
+
+struct walk {
+    uint8_t db;
+    uint64_t now;
+    storage_scan_fn cb;
+    void *arg;
+    struct storage_item *first; /* random key: stop at the first */
+    bool found;
+};
+
+static void
+walk_visit(uint64_t v, void *arg)
+{
+    struct walk *wk = arg;
+    if (wk->found) {
+        return;
+    }
+    struct hash_ref ref = {
+            .val = v, .sid = hash_val_sid(v), .off = hash_val_off(v)};
+    const struct seg *s = &heap.segs[ref.sid];
+    ref.item = seg_data(ref.sid) + ref.off;
+    if (!item_decode(ref.item, s->cas_base, s->exp_base, &ref.m) ||
+            ref.m.db != wk->db || !item_visible(&ref.m, wk->now)) {
+        return;
+    }
+    if (wk->first != NULL) {
+        ops_view_fill(wk->first, &ref, false, wk->now);
+        wk->found = true;
+        return;
+    }
+    struct storage_item it;
+    ops_view_fill(&it, &ref, false, wk->now);
+    wk->cb(&it, wk->arg);
+}
+
+uint64_t
+storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
+        storage_scan_fn cb, void *arg)
+{
+    if (db >= STORAGE_DB_COUNT || cursor >= heap.n_bucket) {
+        return 0;
+    }
+    epoch_enter();
+    ops_flush_check(now);
+    struct walk wk = {.db = db, .now = now, .cb = cb, .arg = arg};
+    uint64_t b = cursor;
+    size_t slots = 0;
+    do {
+        hash_visit_bucket((uint32_t)b, walk_visit, &wk);
+        slots += HASH_SLOTS;
+        b++;
+    } while (b < heap.n_bucket && slots < count);
+    return b >= heap.n_bucket ? 0 : b;
+}
+
+storage_status_e
+storage_random_key(uint8_t db, uint64_t now, struct storage_item *it)
+{
+    if (db >= STORAGE_DB_COUNT) {
+        return STORAGE_EINVAL;
+    }
+    epoch_enter();
+    ops_flush_check(now);
+    ops_view_none(it);
+    if (storage_count(db) == 0) {
+        return STORAGE_NOT_FOUND;
+    }
+    struct walk wk = {.db = db, .now = now, .first = it};
+    uint32_t start = (uint32_t)(seg_rand() % heap.n_bucket);
+    for (uint32_t i = 0; i < heap.n_bucket && !wk.found; i++) {
+        hash_visit_bucket((start + i) % heap.n_bucket, walk_visit, &wk);
+    }
+    return wk.found ? STORAGE_OK : STORAGE_NOT_FOUND;
+}
+
+uint64_t
+storage_count(uint8_t db)
+{
+    if (db >= STORAGE_DB_COUNT) {
+        return 0;
+    }
+    int64_t n = __atomic_load_n(&heap.count[db], __ATOMIC_RELAXED);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+size_t
+storage_item_size_max(void)
+{
+    return heap.seg_size - ITEM_HDR_MAX;
+}
+
+size_t
+storage_value_max(size_t klen)
+{
+    size_t max = storage_item_size_max();
+    return klen >= max ? 0 : max - klen;
+}
+
+void
+storage_maintain(uint64_t now)
+{
+    ops_flush_check(now);
+    for (uint32_t i = 0; i < heap.n_seg && seg_expire_one(now); i++) {
+    }
+    seg_reclaim();
+    for (uint32_t i = 0;
+            i < heap.n_seg * 2 && heap.evict != EVICT_NONE &&
+            __atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) < heap.reserve;
+            i++) {
+        if (!evict_run(now)) {
+            break;
+        }
+        seg_reclaim();
+    }
+    seg_gauges();
+}
+
+const char *
+storage_status_str(storage_status_e status)
+{
+    switch (status) {
+    case STORAGE_OK:
+        return "STORAGE_OK";
+    case STORAGE_NOT_FOUND:
+        return "STORAGE_NOT_FOUND";
+    case STORAGE_EXISTS:
+        return "STORAGE_EXISTS";
+    case STORAGE_NOT_STORED:
+        return "STORAGE_NOT_STORED";
+    case STORAGE_ENOMEM:
+        return "STORAGE_ENOMEM";
+    case STORAGE_EOVERSIZE:
+        return "STORAGE_EOVERSIZE";
+    case STORAGE_ENAN:
+        return "STORAGE_ENAN";
+    case STORAGE_EOVERFLOW:
+        return "STORAGE_EOVERFLOW";
+    case STORAGE_EINVAL:
+        return "STORAGE_EINVAL";
+    }
+    return "STORAGE_?";
+}
