@@ -237,6 +237,11 @@ def test_pymemcache_stats_version(seg):
     assert after[b"cmd_get"] == before[b"cmd_get"] + 2
     assert after[b"cmd_set"] == before[b"cmd_set"] + 1
     assert after[b"curr_connections"] >= 1
+    assert after[b"curr_items"] == before[b"curr_items"] + 1
+    assert after[b"total_items"] == before[b"total_items"] + 1
+    assert after[b"bytes"] > before[b"bytes"]
+    c.delete(b"pm:s")
+    assert c.stats()[b"curr_items"] == before[b"curr_items"]
     settings = c.stats("settings")
     assert settings[b"item_size_max"] == MiB
     version = c.version()
@@ -763,7 +768,8 @@ def test_eviction_under_pressure(server_factory):
         st = w.talk(b"stats\r\n")
     evictions = int(re.search(rb"STAT evictions (\d+)\r\n", st).group(1))
     assert evictions > 0
-    assert int(re.search(rb"STAT limit_maxbytes (\d+)", st).group(1)) == 8 * MiB
+    limit = re.search(rb"STAT limit_maxbytes (\d+)", st).group(1)
+    assert int(limit) == 8 * MiB
 
 
 # ---- CAS races ----
@@ -812,6 +818,75 @@ def test_cas_race_counter_threads(seg):
         t.join(120 * SLOW)
     assert not errors, errors
     assert value_of(seg, b"race:n") == str(nthreads * each).encode()
+
+
+def test_concurrent_mixed_clients(seg):
+    """Clients hammer a few keys with every kind of command at once, large
+    streamed values included: every reply is one a memcached client
+    expects, and readers never see a torn value."""
+    big = {i: bytes([65 + i]) * (200 * KiB + i) for i in range(4)}
+    errors = []
+
+    def check_value(key, data):
+        # a value is one of the whole values some writer stored
+        if data and data[:1] * len(data) != data and not data.isdigit():
+            raise AssertionError(f"torn value of {key!r}: {data[:40]!r}")
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        try:
+            with Wire(port(seg)) as w:
+                for _ in range(300):
+                    k = b"mix:%d" % rnd.randrange(4)
+                    op = rnd.randrange(8)
+                    if op == 0:
+                        i = rnd.randrange(4)
+                        assert w.talk(set_cmd(k, big[i])) == b"STORED\r\n"
+                    elif op == 1:
+                        w.send(b"get " + k + b"\r\n")
+                        head = w.recv_until(b"\r\n")
+                        if head != b"END\r\n":
+                            n = int(head.split()[3])
+                            check_value(k, w.recv_exact(n + 2)[:-2])
+                            assert w.recv_until(b"\r\n") == b"END\r\n"
+                        w.talk(b"")
+                    elif op == 2:
+                        r = w.talk(b"incr " + k + b" 1\r\n")
+                        assert re.fullmatch(
+                            rb"\d+\r\n|NOT_FOUND\r\n|CLIENT_ERROR cannot "
+                            rb"increment or decrement non-numeric value\r\n",
+                            r), r
+                    elif op == 3:
+                        r = w.talk(b"delete " + k + b"\r\n")
+                        assert r in (b"DELETED\r\n", b"NOT_FOUND\r\n"), r
+                    elif op == 4:
+                        r = w.talk(b"ms " + k + b" 2 T100\r\n10\r\n")
+                        assert r == b"HD\r\n", r
+                    elif op == 5:
+                        r = w.talk(b"mg " + k + b" s t\r\n")
+                        assert re.fullmatch(rb"HD s\d+ t(-1|\d+)\r\n|EN\r\n",
+                                            r), r
+                    elif op == 6:
+                        r = w.talk(b"touch " + k + b" 1000\r\n")
+                        assert r in (b"TOUCHED\r\n", b"NOT_FOUND\r\n"), r
+                    else:
+                        r = w.talk(b"gets " + k + b"\r\n")
+                        if r != b"END\r\n":
+                            cas = r.split(b"\r\n")[0].split()[4]
+                            r = w.talk(b"cas " + k + b" 0 0 2 " + cas +
+                                       b"\r\n11\r\n")
+                            assert r in (b"STORED\r\n", b"EXISTS\r\n",
+                                         b"NOT_FOUND\r\n"), r
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120 * SLOW)
+    assert not errors, errors
+    with Wire(port(seg)) as w:
+        assert w.talk(b"version\r\n").startswith(b"VERSION ")
 
 
 # ---- time: expiry and flush_all ----
