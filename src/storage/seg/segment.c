@@ -457,20 +457,40 @@ seg_unlink_all(uint32_t sid)
     return n;
 }
 
-/* Frees one sealed segment whose items all expired or died (nothing live).
- * true if one was found. */
+static bool
+all_expired(const struct seg *s, uint64_t now)
+{
+    uint64_t max_exp = __atomic_load_n(&s->max_exp, __ATOMIC_RELAXED);
+    return max_exp != 0 && max_exp != UINT64_MAX && max_exp <= now;
+}
+
+static bool
+expirable(const struct seg *s, uint64_t now)
+{
+    return all_expired(s, now) ||
+           __atomic_load_n(&s->live_items, __ATOMIC_RELAXED) == 0;
+}
+
+/* Frees one segment whose items all expired or died (nothing live); true if
+ * one was found. An open segment whose items all expired is sealed first
+ * (it may sit in a bucket nobody writes to any more). The test is repeated
+ * once the segment is claimed: a writer may have finished an item in it
+ * between the first look and the claim. */
 bool
 seg_expire_one(uint64_t now)
 {
     for (uint32_t sid = 0; sid < heap.n_seg; sid++) {
         struct seg *s = &heap.segs[sid];
-        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SEG_SEALED) {
+        uint8_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (state == SEG_ACTIVE && all_expired(s, now)) {
+            seal(sid);
+            state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        }
+        if (state != SEG_SEALED || !expirable(s, now) || !seg_claim(sid)) {
             continue;
         }
-        uint64_t max_exp = __atomic_load_n(&s->max_exp, __ATOMIC_RELAXED);
-        bool expired = max_exp != UINT64_MAX && max_exp <= now;
-        bool dead = __atomic_load_n(&s->live_items, __ATOMIC_RELAXED) == 0;
-        if (!(expired || dead) || !seg_claim(sid)) {
+        if (!expirable(s, now)) {
+            seg_unclaim(sid);
             continue;
         }
         seg_chain_remove(sid);
