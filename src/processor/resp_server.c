@@ -114,14 +114,50 @@ hello_reply(struct resp_ctx *x)
     return rc == STATUS_OK ? resp_compose_array(w, 0) : rc;
 }
 
+struct hello_opts {
+    const struct resp_arg *user;
+    const struct resp_arg *pass;
+    const struct resp_arg *name;
+};
+
+/* HELLO's options after the version; false after the error reply. */
+static bool
+hello_options(
+        struct resp_ctx *x, uint32_t j, struct hello_opts *o, rstatus_i *rc)
+{
+    for (; j < x->argc; j++) {
+        uint32_t more = x->argc - 1 - j;
+        const struct resp_arg *a = &x->argv[j];
+        if (resp_arg_is(a, "auth") && more >= 2) {
+            o->user = &x->argv[j + 1];
+            o->pass = &x->argv[j + 2];
+            j += 2;
+        } else if (resp_arg_is(a, "setname") && more >= 1) {
+            o->name = &x->argv[++j];
+            if (!name_valid(o->name)) {
+                *rc = resp_err(x, "ERR Client names cannot contain spaces, "
+                                  "newlines or special characters.");
+                return false;
+            }
+        } else {
+            *rc = resp_compose_error_fmt(x->w,
+                    "ERR Syntax error in HELLO option '%.*s'",
+                    (int)(a->len > 128 ? 128 : a->len), a->data);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* HELLO [protover [AUTH username password] [SETNAME clientname]] */
 rstatus_i
 resp_cmd_hello(struct resp_ctx *x)
 {
     int64_t ver = 0;
-    uint32_t j = 1;
+    struct hello_opts o = {NULL, NULL, NULL};
+    rstatus_i rc;
     if (x->argc >= 2) {
-        if (!resp_arg_int64(&x->argv[j++], &ver)) {
+        if (!resp_arg_int64(&x->argv[1], &ver)) {
             return resp_err(x, "ERR Protocol version is not an integer or out "
                                "of range");
         }
@@ -129,27 +165,10 @@ resp_cmd_hello(struct resp_ctx *x)
             return resp_err(x, "NOPROTO unsupported protocol version");
         }
     }
-    const struct resp_arg *user = NULL, *pass = NULL, *name = NULL;
-    for (; j < x->argc; j++) {
-        uint32_t more = x->argc - 1 - j;
-        const struct resp_arg *a = &x->argv[j];
-        if (resp_arg_is(a, "auth") && more >= 2) {
-            user = &x->argv[j + 1];
-            pass = &x->argv[j + 2];
-            j += 2;
-        } else if (resp_arg_is(a, "setname") && more >= 1) {
-            name = &x->argv[j + 1];
-            if (!name_valid(name)) {
-                return resp_err(x, "ERR Client names cannot contain spaces, "
-                                   "newlines or special characters.");
-            }
-            j++;
-        } else {
-            return resp_compose_error_fmt(x->w,
-                    "ERR Syntax error in HELLO option '%.*s'",
-                    (int)(a->len > 128 ? 128 : a->len), a->data);
-        }
+    if (!hello_options(x, 2, &o, &rc)) {
+        return rc;
     }
+    const struct resp_arg *user = o.user, *pass = o.pass, *name = o.name;
     if (user != NULL) {
         if (!resp_auth_check(user, pass)) {
             return auth_failed(x);

@@ -73,6 +73,9 @@ glob_class(const unsigned char **pp, size_t *plen, int c, bool nocase)
     return not ? !match : match;
 }
 
+/* Redis's stringmatchlen_impl, case by case (a flat state machine, kept in
+ * one piece so it can be read against Redis's util.c), with the bounds
+ * checks Redis gets from its NUL terminator. */
 static bool
 glob(const unsigned char *p, size_t plen, const unsigned char *s, size_t slen,
         bool nocase, bool *skip_longer, int nest)
