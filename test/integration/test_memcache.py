@@ -16,7 +16,9 @@ such below, and listed in docs/protocol-memcache.md):
   with `CLIENT_ERROR bad command line format` (data block read and dropped);
   memcached stores them.
 - The binary protocol (first byte 0x80) is refused with a binary response
-  of status 0x0083 "Not supported" and the close; memcached speaks it.
+  of status 0x0083 "Not supported" and the close; memcached speaks it. A
+  request starting with 0x80 later in a connection is refused the same way
+  (memcached reads it as a text line: `ERROR`).
 - memcached drops the replies still queued from the same read when a `get`
   has a key over 250 bytes (`bogus\\r\\nget <251 bytes>` answers only the
   CLIENT_ERROR); segcached answers every request.
@@ -534,7 +536,7 @@ def test_line_too_long(seg, peer):
         assert w.talk(b"get " + b"ltl:k " * 4000 + b"\r\n") == b"END\r\n"
 
 
-def test_binary_protocol_refused(seg):
+def test_binary_protocol_refused(seg, peer):
     header = bytes([0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                     0xde, 0xad, 0xbe, 0xef]) + bytes(8)  # noop, opaque
     reply = to_close(port(seg), header)
@@ -544,6 +546,13 @@ def test_binary_protocol_refused(seg):
                      bytes(8) + body)
     with Wire(port(seg)) as w:  # the server goes on serving others
         assert w.talk(b"version\r\n").startswith(b"VERSION 1.6.18-segcached-")
+    # a request starting with 0x80 later on is refused the same way;
+    # memcached picks the protocol once per connection and reads it as a
+    # text line (documented difference)
+    ours = to_close(port(seg), b"mn\r\n" + header)
+    assert ours == b"MN\r\n" + reply
+    assert talk(port(peer), b"mn\r\n" + header + b"\r\n") == (
+        b"MN\r\nERROR\r\nERROR\r\n")
 
 
 def test_admin_like_commands(seg, peer):
