@@ -7,7 +7,9 @@
  *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT]
  *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]
  *
- * MEMORY in MiB. Numbers go to stdout, one "name value" per line. */
+ * MEMORY in MiB. Numbers go to stdout, one "name value" per line.
+ * BENCH_NO_METRICS=1 runs the store without counting (to see what the
+ * shared counters cost). */
 #include "base/time.h"
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
@@ -56,7 +58,7 @@ setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
         o.seg_item_size.val.OPTION_SIZE = item_hint;
     }
     *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    if (seg_setup(&o, m) != STATUS_OK) {
+    if (seg_setup(&o, getenv("BENCH_NO_METRICS") ? NULL : m) != STATUS_OK) {
         fprintf(stderr, "seg_setup failed\n");
         exit(1);
     }
