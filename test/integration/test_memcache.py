@@ -34,6 +34,7 @@ such below, and listed in docs/protocol-memcache.md):
   says `Error TLS not enabled`).
 - `me` prints segcached's own values (`cls=1`, size = key + value).
 """
+import base64
 import os
 import random
 import re
@@ -442,10 +443,23 @@ def test_item_size_limit(seg, peer):
         reply = same(seg, peer, set_cmd(key, value) + b"mg " + key + b" s\r\n")
         assert reply == b"STORED\r\nHD s%d\r\n" % limit
         assert value_of(seg, key) == value
+        # the same through ms, plain and base64 (whose key token is at
+        # most 250 bytes too: 186 bytes once decoded)
+        for wire_key, b in ((key, b""), (base64.b64encode(key[:186]), b" b")):
+            reply = same(seg, peer, b"ms %s %d%s T0 F3\r\n" %
+                         (wire_key, limit, b) + value +
+                         b"\r\nmg %s%s s f\r\n" % (wire_key, b))
+            assert reply == b"HD\r\nHD s%d f3\r\n" % limit
+            reply = talk(port(seg), b"mg %s%s v\r\n" % (wire_key, b))
+            assert reply == b"VA %d\r\n" % limit + value + b"\r\n"
+    same(seg, peer, b"mg %s b v\r\n" % base64.b64encode(b"K" * 187))
     for size in (MiB + 1, 2 * MiB):
         reply = same(seg, peer, set_cmd(b"K" * 250, b"y" * size) +
                      b"get " + b"K" * 250 + b"\r\n")
         assert reply == b"SERVER_ERROR object too large for cache\r\nEND\r\n"
+        reply = same(seg, peer, b"ms k %d q\r\n" % size + b"y" * size +
+                     b"\r\nmg k v\r\n")
+        assert reply == b"SERVER_ERROR object too large for cache\r\nEN\r\n"
     st = talk(port(seg), b"stats settings\r\n")
     assert b"STAT item_size_max 1048576\r\n" in st
 
