@@ -653,6 +653,17 @@ def test_noreply_every_command(seg, peer):
     assert ours == b"ERROR\r\n", ours
     reply = same(seg, peer, b"get " + p + b"a " + p + b"b " + p + b"c\r\n")
     assert reply == b"VALUE " + p + b"a 0 3\r\n122\r\nEND\r\n"
+    # errors after memcached has read the noreply are silent too; the data
+    # block of a refused line is then read as a command (ERROR, answered)
+    reply = same(seg, peer,
+                 b"set nr:e 0 0 abc noreply\r\nx\r\n"
+                 b"cas nr:e 0 0 1 abc noreply\r\nx\r\n"
+                 b"touch nr:e abc noreply\r\nflush_all abc noreply\r\n"
+                 b"verbosity x noreply\r\ndelete nr:e 5 noreply\r\n"
+                 b"incr nr:e 99999999999999999999 noreply\r\n"
+                 b"set " + b"k" * 251 + b" 0 0 1 noreply\r\nx\r\n"
+                 b"get nr:e noreply\r\nset nr:e 0 0 1 NOREPLY\r\nx\r\n")
+    assert reply == b"ERROR\r\n" * 3 + b"END\r\nSTORED\r\n"
     # flush_all noreply (after everything above is read)
     same(seg, peer, set_cmd(p + b"f", b"v") + b"flush_all 0 noreply\r\n")
 
