@@ -153,6 +153,8 @@ class Server:
             argv = [self.bin, "--memcache", self.addr["memcache"],
                     "--ping", self.addr["ping"], "--admin", self.addr["admin"],
                     "-t", str(self.threads), "-o", f"seg.memory={self.budget}"]
+            if os.geteuid() == 0:
+                argv += ["-u", "nobody"]  # it refuses to run as root
             if self.resp:
                 self.addr["resp"] = f"{HOST}:{ports[1]}"
                 return argv + ["--resp", self.addr["resp"]]
