@@ -247,6 +247,16 @@ def test_pymemcache_stats_version(seg):
     assert c.stats()[b"curr_items"] == before[b"curr_items"]
     settings = c.stats("settings")
     assert settings[b"item_size_max"] == MiB
+    # what pymemcache makes of the refused and the odd ones
+    from pymemcache.exceptions import (MemcacheServerError,
+                                       MemcacheUnknownCommandError)
+    with pytest.raises(MemcacheServerError):
+        c.cache_memlimit(100)
+    with pytest.raises(MemcacheUnknownCommandError):
+        c.shutdown()  # ERROR: shutdown not enabled, as memcached without -A
+    assert c.stats("conns") == {}
+    assert c.stats("sizes") == {b"sizes_status": b"disabled"}
+    assert b"items:1:number" in c.stats("items")
     version = c.version()
     assert re.fullmatch(rb"1\.6\.18-segcached-\d+\.\d+\.\d+\S*", version), \
         version
