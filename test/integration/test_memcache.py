@@ -370,6 +370,18 @@ def test_unknown_command(seg, peer):
     assert reply == b"ERROR\r\n" * 11
 
 
+def test_token_counts(seg, peer):
+    reply = same(seg, peer, b"verbosity noreply\r\nverbosity 1 2 3\r\n"
+                 b"touch k\r\ntouch k 1 2 3\r\nincr k 1 2 3\r\n"
+                 b"cas k 0 0 1\r\nx\r\nappend k 0 0 1 2 3\r\n"
+                 b"flush_all noreply\r\nflush_all 0\r\ngets tc:k tc:k\r\n")
+    # "verbosity noreply" is silent: noreply read, then a bad level
+    assert reply == b"ERROR\r\n" * 7 + b"OK\r\nEND\r\n"
+    for srv in (seg, peer):  # version and quit ignore their arguments
+        assert re.fullmatch(rb"VERSION \S+\r\n",
+                            to_close(port(srv), b"version x y\r\nquit x\r\n"))
+
+
 def test_bad_command_line_format(seg, peer):
     reply = same(seg, peer,
                  b"set k abc 0 1\r\nset k 0 abc 1\r\nset k 0 0 abc\r\n"
