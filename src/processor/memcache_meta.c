@@ -280,18 +280,16 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
     bool decr = mode == 'D' || mode == 'd' || mode == '-';
     struct memcache_meta_rsp rsp = {0};
     struct storage_item it;
-    if (HAS(m, 'C') &&
-            storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) ==
-                    STORAGE_OK &&
-            it.cas != m->cas) {
+    uint64_t value = 0;
+    uint64_t cas = 0;
+    /* with C, the CAS check and the increment are one atomic step */
+    storage_status_e s = storage_incr_unsigned_cas(MC_DB, req->key.data,
+            req->key.len, m->delta, decr ? STORAGE_DECR : STORAGE_INCR,
+            HAS(m, 'C') ? m->cas : 0, c->now_ms, &value, &cas);
+    if (s == STORAGE_EXISTS) {
         rsp.code = MEMCACHE_META_EX;
         return meta_reply(c, st, &rsp, max);
     }
-    uint64_t value = 0;
-    uint64_t cas = 0;
-    storage_status_e s = storage_incr_unsigned(MC_DB, req->key.data,
-            req->key.len, m->delta, decr ? STORAGE_DECR : STORAGE_INCR,
-            c->now_ms, &value, &cas);
     if (s == STORAGE_NOT_FOUND && HAS(m, 'N')) {
         s = arith_vivify(c, req, &value, &cas);
     }
