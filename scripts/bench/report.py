@@ -110,9 +110,10 @@ def ratio_cell(seg, peer, better):
         return "-", None
     r = seg[0] / peer[0]
     behind = None
-    if better == "higher" and r < 1:
+    # behind when the ratio, as printed, is worse than 1.00
+    if better == "higher" and r < 0.995:
         behind = r
-    if better == "lower" and r > 1:
+    if better == "lower" and r > 1.005:
         behind = r
     mark = " (behind)" if behind is not None else ""
     return f"{r:.2f}{mark}", behind
@@ -259,6 +260,9 @@ def header(meta, noise):
         "hash table and connection buffers come on top), Redis `maxmemory` "
         "(`allkeys-lru`, its own accounting of used memory). RSS is shown "
         "beside item counts.",
+        "- Every server on its defaults but for the budget and threads "
+        "(segcached: merge eviction, `seg.memory` as above; run as `nobody` "
+        "when started by root, as memcached is).",
         f"- One server thread each (segcached `-t 1`, memcached `-t 1`, "
         "Redis's single command thread) except in load 6. Servers pinned "
         f"with taskset to CPU {meta.get('server_cpus')}, clients to CPU "
@@ -370,7 +374,13 @@ def notes6(meta):
             "move socket I/O) and is left out.", ""]
 
 
-LOAD_NOTES = {"1": notes1, "3": notes3, "4": notes4, "5": notes5,
+def notes2(meta):
+    return ["memaslap reports latency as a mean and as counts per "
+            "power-of-two microseconds: its p99 here is the upper edge of "
+            "the bucket that holds the 99th percentile.", ""]
+
+
+LOAD_NOTES = {"1": notes1, "2": notes2, "3": notes3, "4": notes4, "5": notes5,
               "6": notes6}
 
 
