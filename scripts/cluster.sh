@@ -63,14 +63,18 @@ live_pid() {
     fi
 }
 
-# the example config with every example address replaced by ours
+# the example config with every example address replaced by ours; each line
+# holds one address, and `t` ends the line's script after the first
+# replacement, so a new port equal to another example port stays as is
 write_config() {
-    local -a expr=(-e "s/127\.0\.0\.1:22121\b/127.0.0.1:$proxy_mc/"
-        -e "s/127\.0\.0\.1:22122\b/127.0.0.1:$proxy_resp/")
+    local -a expr=(-e "s/127\.0\.0\.1:22121\b/127.0.0.1:$proxy_mc/" -e t
+        -e "s/127\.0\.0\.1:22122\b/127.0.0.1:$proxy_resp/" -e t)
     local i
     for i in 0 1 2; do
         expr+=(-e "s/127\.0\.0\.1:2341$((i + 1)):/127.0.0.1:${mc_ports[$i]}:/"
-            -e "s/127\.0\.0\.1:2347$((i + 1)):/127.0.0.1:${resp_ports[$i]}:/")
+            -e t
+            -e "s/127\.0\.0\.1:2347$((i + 1)):/127.0.0.1:${resp_ports[$i]}:/"
+            -e t)
     done
     sed "${expr[@]}" "$example" >"$dir/twemproxy.yml"
     "$nutcracker" -t -c "$dir/twemproxy.yml" >/dev/null 2>&1 ||

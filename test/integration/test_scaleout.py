@@ -7,6 +7,7 @@ import bisect
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -39,6 +40,34 @@ NKEYS = 10000
 SHARE_MIN, SHARE_MAX = 0.25, 0.42
 
 
+def quiet_port():
+    """A free loopback port below the kernel's ephemeral range, for a
+    listener started some time after the port is chosen (nutcracker,
+    scripts/cluster.sh): free_port() picks from the ephemeral range, where
+    any outgoing connection made meanwhile (a client, a readiness probe)
+    may take the port first."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(1000):
+        port = random.randrange(max(1024, low - 12000), low)
+        if port in QUIET_TAKEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        QUIET_TAKEN.add(port)
+        return port
+    return free_port()
+
+
+QUIET_TAKEN = set()
+
+
 def value_of(i):
     return (b"v%d-" % i) * (1 + i % 7)
 
@@ -60,10 +89,12 @@ def proxy_config(node_ports, proxy_ports, edits=()):
     for proto, port in EXAMPLE_PROXY.items():
         subst.append((f"listen: 127.0.0.1:{port}\n",
                       f"listen: 127.0.0.1:{proxy_ports[proto]}\n"))
-    for old, new in subst:
+    for old, _ in subst:
         assert text.count(old) == 1, f"{old!r} not once in {EXAMPLE}"
-        text = text.replace(old, new)
-    return text
+    # one pass: a new port may equal an example port not yet replaced
+    table = dict(subst)
+    return re.sub("|".join(re.escape(old) for old in table),
+                  lambda m: table[m.group(0)], text)
 
 
 class Nutcracker:
@@ -71,8 +102,8 @@ class Nutcracker:
     127.0.0.1 (never its default 0.0.0.0), aggregated every 100 ms."""
 
     def __init__(self, node_ports, edits=()):
-        self.ports = {p: free_port() for p in POOLS}
-        self.stats_port = free_port()
+        self.ports = {p: quiet_port() for p in POOLS}
+        self.stats_port = quiet_port()
         self.dir = tempfile.mkdtemp(prefix="segcached-twemproxy-")
         self.config = os.path.join(self.dir, "twemproxy.yml")
         self.log_path = os.path.join(self.dir, "nutcracker.log")
@@ -797,16 +828,16 @@ def alive(pid):
 
 def test_cluster_script_up_status_down():
     state = tempfile.mkdtemp(prefix="segcached-cluster-test-")
-    ports = {k: " ".join(str(free_port()) for _ in NAMES)
+    ports = {k: " ".join(str(quiet_port()) for _ in NAMES)
              for k in ("MEMCACHE", "RESP", "ADMIN")}
     env = dict(os.environ, SEGCACHED_BIN=BIN,
                CLUSTER_DIR=os.path.join(state, "run"),
                CLUSTER_MEMCACHE_PORTS=ports["MEMCACHE"],
                CLUSTER_RESP_PORTS=ports["RESP"],
                CLUSTER_ADMIN_PORTS=ports["ADMIN"],
-               CLUSTER_PROXY_MEMCACHE_PORT=str(free_port()),
-               CLUSTER_PROXY_RESP_PORT=str(free_port()),
-               CLUSTER_STATS_PORT=str(free_port()))
+               CLUSTER_PROXY_MEMCACHE_PORT=str(quiet_port()),
+               CLUSTER_PROXY_RESP_PORT=str(quiet_port()),
+               CLUSTER_STATS_PORT=str(quiet_port()))
 
     def run(verb):
         return subprocess.run([CLUSTER_SH, verb], env=env, text=True,
