@@ -222,7 +222,12 @@ mc_meta_delete(struct conn *c, struct mc_state *st, size_t max)
     INCR(mc_metrics, memcache_delete);
     uint64_t cas = HAS(m, 'C') ? m->cas : 0;
     storage_status_e s;
-    if (HAS(m, 'I')) {
+    if (HAS(m, 'C') && cas == 0) {
+        /* memcached compares C0 too, and no item has CAS 0; the store
+         * reads 0 as "no compare" */
+        s = storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, NULL);
+        s = s == STORAGE_OK ? STORAGE_EXISTS : s;
+    } else if (HAS(m, 'I')) {
         /* invalidate: keep the item, stale, for one client to recache */
         struct storage_item it;
         s = storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it);

@@ -750,6 +750,17 @@ def test_meta_cas(seg, peer):
     assert canon(ours) == canon(theirs), (ours, theirs)
 
 
+def test_meta_cas_zero(seg, peer):
+    # C0 compares for md (no item has CAS 0: EX) and for ms in set mode;
+    # ma and append mode read 0 as no compare; classic cas 0 is EXISTS
+    same(seg, peer, b"ms c0 1\r\nv\r\ncas c0 0 0 1 0\r\nw\r\n"
+         b"ms c0 1 C0\r\nx\r\nma c0 C0\r\nmd c0 I C0\r\nmd c0 C0\r\n"
+         b"mg c0 v\r\nms c0 1 MA C0\r\ny\r\nmg c0 v\r\n"
+         b"ms c0n 1\r\n5\r\nma c0n C0 v\r\n"
+         b"cas c0none 0 0 1 0\r\nw\r\nms c0none 1 C0\r\nw\r\n"
+         b"md c0none C0\r\nmd c0none I C0\r\n")
+
+
 def test_meta_delete(seg, peer):
     same(seg, peer, b"ms md:a 1\r\nx\r\nmd md:a q\r\nmd md:a q\r\n"
          b"md md:a\r\nmd md:a k O5\r\nmd md:a q O5 k\r\n"
