@@ -750,6 +750,15 @@ def test_meta_cas(seg, peer):
     assert canon(ours) == canon(theirs), (ours, theirs)
 
 
+def test_meta_flag_edges(seg, peer):
+    same(seg, peer, b"ms ef 1\r\nv\r\nmg ef O\r\nmg ef k k\r\n"
+         b"ms ef 1 MZ\r\nv\r\nma ef MI\r\nmg ef N\r\nmg ef T\r\n"
+         b"md efnone I\r\nmg ef v\r\nmg ef R\r\nmg ef O" + b"x" * 32 +
+         b"\r\nmg ef O" + b"x" * 31 + b"\r\nms ef 1 I\r\nv\r\n"
+         b"md ef I q\r\nmg ef v q\r\nmg efnone k O9\r\nmd efnone k O9\r\n"
+         b"ma efnone k O9\r\nms ef 1 k O9 b\r\nv\r\n")
+
+
 def test_meta_cas_zero(seg, peer):
     # C0 compares for md (no item has CAS 0: EX) and for ms in set mode;
     # ma and append mode read 0 as no compare; classic cas 0 is EXISTS
