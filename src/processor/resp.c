@@ -95,16 +95,6 @@ resp_err_storage(struct resp_ctx *x, storage_status_e s)
     }
 }
 
-void
-resp_count_lookup(bool hit)
-{
-    if (hit) {
-        INCR(resp_proc_metrics, resp_keyspace_hit);
-    } else {
-        INCR(resp_proc_metrics, resp_keyspace_miss);
-    }
-}
-
 rstatus_i
 resp_reply_text(struct resp_ctx *x, const char *s, size_t len)
 {
@@ -591,8 +581,6 @@ run_command(struct resp_ctx *x)
         INCR(resp_proc_metrics, resp_cmd_failed);
         resp_errorstat_count(reply + 1, wmark(x) - mark - 1);
     }
-    INCR(resp_proc_metrics, resp_cmd);
-    RECORD(resp_proc_metrics, resp_lat, ns);
     return rc;
 }
 

@@ -18,21 +18,17 @@
 
 /*          name                  type            description */
 #define PROC_RESP_METRIC(ACTION)                                               \
-    ACTION( resp_cmd,             METRIC_COUNTER, "# commands processed"              ) \
     ACTION( resp_cmd_unknown,     METRIC_COUNTER, "# unknown commands or subcommands" ) \
     ACTION( resp_cmd_rejected,    METRIC_COUNTER, "# commands refused before running (arity, auth, queue)") \
     ACTION( resp_cmd_failed,      METRIC_COUNTER, "# commands that replied an error"   ) \
     ACTION( resp_error,           METRIC_COUNTER, "# error replies"                   ) \
-    ACTION( resp_keyspace_hit,    METRIC_COUNTER, "# key lookups that found the key"  ) \
-    ACTION( resp_keyspace_miss,   METRIC_COUNTER, "# key lookups that missed"         ) \
     ACTION( resp_write_oom,       METRIC_COUNTER, "# writes refused: no memory (OOM)" ) \
     ACTION( resp_auth_fail,       METRIC_COUNTER, "# AUTH/HELLO with a wrong password" ) \
     ACTION( resp_noauth,          METRIC_COUNTER, "# commands refused before AUTH"    ) \
     ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
-    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \
-    ACTION( resp_lat,             METRIC_HISTOGRAM, "every command's latency, ns"     )
+    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         )
 /* clang-format on */
 
 typedef struct {
@@ -92,7 +88,8 @@ rstatus_i proc_resp_setup(const proc_resp_options_st *options,
 void proc_resp_teardown(void);
 
 /* Per-command statistics (Redis's INFO commandstats and latencystats) of
- * every command called at least once, for the admin port:
+ * every command called at least once, for the admin port, after the totals
+ * (resp_cmd_calls, resp_keyspace_hits, resp_keyspace_misses):
  *   STAT resp_cmd_<name>_calls N      (and _usec, _failed_calls,
  *   _rejected_calls, _p50_ns, _p99_ns, _p999_ns)
  * subcommands named with '_' for '|' ("client_setname"). Any thread. */

@@ -102,10 +102,12 @@ static rstatus_i
 info_stats(struct buf *b, size_t max)
 {
     const proc_resp_metrics_st *m = resp_proc_metrics;
+    uint64_t cmds, hits, misses;
     rstatus_i rc = info_source(b, max, RESP_INFO_STATS);
     if (rc != STATUS_OK) {
         return rc;
     }
+    resp_keyspace_counts(&cmds, &hits, &misses);
     return resp_buf_printf(b, max,
             "total_commands_processed:%" PRIu64 "\r\n"
             "instantaneous_ops_per_sec:0\r\nkeyspace_hits:%" PRIu64 "\r\n"
@@ -113,10 +115,7 @@ info_stats(struct buf *b, size_t max)
             "pubsub_patterns:0\r\npubsubshard_channels:0\r\n"
             "total_forks:0\r\nunexpected_error_replies:0\r\n"
             "total_error_replies:%" PRIu64 "\r\n",
-            m != NULL ? counter(&m->resp_cmd) : 0,
-            m != NULL ? counter(&m->resp_keyspace_hit) : 0,
-            m != NULL ? counter(&m->resp_keyspace_miss) : 0,
-            m != NULL ? counter(&m->resp_error) : 0);
+            cmds, hits, misses, m != NULL ? counter(&m->resp_error) : 0);
 }
 
 static rstatus_i

@@ -174,6 +174,8 @@ void resp_cmdstat_record(resp_command_e id, uint64_t ns, bool failed);
 void resp_cmdstat_reject(resp_command_e id);
 /* Counts an error reply by its code (the text after '-', up to a space). */
 void resp_errorstat_count(const char *err, size_t len);
+/* Commands run, keyspace hits and misses since the last reset. */
+void resp_keyspace_counts(uint64_t *cmds, uint64_t *hits, uint64_t *misses);
 void resp_client_register(struct resp_client *cl, const struct conn *c);
 void resp_client_unregister(struct resp_client *cl);
 

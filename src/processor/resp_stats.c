@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Per-command statistics (Redis's INFO commandstats, latencystats and
- * errorstats; the admin port's resp_cmd_* lines and /metrics), and the
- * registry of resp connections behind CLIENT LIST.
+ * errorstats; the admin port's resp_cmd_* lines and /metrics), keyspace
+ * hits and misses, and the registry of resp connections behind CLIENT LIST.
  *
- * Statistics are relaxed atomics: every worker updates them, any thread
- * reads them. The registry is a list under one mutex, taken on connect,
- * close, CLIENT SETNAME/SETINFO and CLIENT LIST; nothing else. */
+ * Counting is per thread: each worker owns a block of counters that only it
+ * writes (relaxed loads and stores, no read-modify-write on a shared cache
+ * line); readers sum the blocks. A reset records the sums as a baseline
+ * that later reads subtract. Latency histograms are shared (lock-free) and
+ * fed 1 call in RESP_LAT_SAMPLE per thread.
+ *
+ * Locks: stats_lock guards the list of blocks and the baseline;
+ * registry_lock the client registry. Neither is taken with the other. */
 #include "processor/resp_internal.h"
 
 #include "base/histogram.h"
@@ -23,15 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct cmdstat {
-    uint64_t calls;
-    uint64_t ns;
-    uint64_t failed;
-    uint64_t rejected;
-    struct histogram *lat; /* ns; NULL without metrics */
-};
-
-static struct cmdstat cmdstats[RESP_NCOMMAND_ALL];
+#define RESP_LAT_SAMPLE 8 /* 1 call in 8 is recorded in its histogram */
 
 /* clang-format off */
 #define ERRORSTAT_CODE(ACTION)                                                 \
@@ -41,7 +38,33 @@ static struct cmdstat cmdstats[RESP_NCOMMAND_ALL];
 #define ERRORSTAT_NAME(_c) #_c,
 static const char *const error_codes[] = {ERRORSTAT_CODE(ERRORSTAT_NAME)};
 #define NERROR_CODE (sizeof(error_codes) / sizeof(error_codes[0]))
-static uint64_t error_counts[NERROR_CODE + 1]; /* the last: other codes */
+
+struct cmdcount {
+    uint64_t calls;
+    uint64_t ns;
+    uint64_t failed;
+    uint64_t rejected;
+};
+
+/* One thread's counters (or, summed, everyone's). */
+struct statblock {
+    struct statblock *next;
+    struct cmdcount cmd[RESP_NCOMMAND_ALL];
+    uint64_t errors[NERROR_CODE + 1]; /* the last: other codes */
+    uint64_t hits;
+    uint64_t misses;
+};
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct statblock *blocks;  /* every thread's, under stats_lock */
+static struct statblock shared;   /* threads without a block: atomic adds */
+static struct statblock baseline; /* sums at the last reset */
+static uint64_t generation;       /* bumped by setup: blocks of before die */
+static struct histogram *lat[RESP_NCOMMAND_ALL];
+
+static _Thread_local struct statblock *mine;
+static _Thread_local uint64_t mine_generation;
+static _Thread_local uint32_t sample;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct resp_client *registry; /* oldest first, as Redis lists */
@@ -83,11 +106,25 @@ make_run_id(void)
     run_id[40] = '\0';
 }
 
+static void
+blocks_free(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    while (blocks != NULL) {
+        struct statblock *next = blocks->next;
+        mm_release(blocks);
+        blocks = next;
+    }
+    memset(&shared, 0, sizeof(shared));
+    memset(&baseline, 0, sizeof(baseline));
+    __atomic_fetch_add(&generation, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&stats_lock);
+}
+
 rstatus_i
 resp_stats_setup(bool with_histograms)
 {
-    memset(cmdstats, 0, sizeof(cmdstats));
-    memset(error_counts, 0, sizeof(error_counts));
+    blocks_free();
     make_run_id();
     start_ms = time_now_ms();
     if (!with_histograms) {
@@ -98,8 +135,8 @@ resp_stats_setup(bool with_histograms)
         if (cmd == NULL || resp_command_has_sub(cmd)) {
             continue; /* containers never run themselves */
         }
-        cmdstats[i].lat = histogram_create();
-        if (cmdstats[i].lat == NULL) {
+        lat[i] = histogram_create();
+        if (lat[i] == NULL) {
             resp_stats_teardown();
             return STATUS_ENOMEM;
         }
@@ -111,8 +148,9 @@ void
 resp_stats_teardown(void)
 {
     for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
-        histogram_destroy(&cmdstats[i].lat);
+        histogram_destroy(&lat[i]);
     }
+    blocks_free();
 }
 
 const char *
@@ -127,16 +165,44 @@ resp_start_ms(void)
     return start_ms;
 }
 
-static uint64_t
-load(const uint64_t *v)
+/* This thread's block, made on first use; NULL without memory (the
+ * caller then adds atomically to the shared block). */
+static struct statblock *
+my_block(void)
 {
-    return __atomic_load_n(v, __ATOMIC_RELAXED);
+    uint64_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
+    if (mine != NULL && mine_generation == gen) {
+        return mine;
+    }
+    mine = mm_zalloc(sizeof(*mine));
+    if (mine == NULL) {
+        return NULL;
+    }
+    mine_generation = gen;
+    pthread_mutex_lock(&stats_lock);
+    mine->next = blocks;
+    blocks = mine;
+    pthread_mutex_unlock(&stats_lock);
+    return mine;
 }
 
+/* v += n where b is this thread's block (single writer) or the shared one. */
 static void
-add(uint64_t *v, uint64_t n)
+bump(const struct statblock *b, uint64_t *v, uint64_t n)
 {
-    __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+    if (b == &shared) {
+        __atomic_fetch_add(v, n, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(
+                v, __atomic_load_n(v, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+    }
+}
+
+static struct statblock *
+writable_block(void)
+{
+    struct statblock *b = my_block();
+    return b != NULL ? b : &shared;
 }
 
 void
@@ -145,14 +211,15 @@ resp_cmdstat_record(resp_command_e id, uint64_t ns, bool failed)
     if (resp_proc_metrics == NULL) {
         return;
     }
-    struct cmdstat *s = &cmdstats[id];
-    add(&s->calls, 1);
-    add(&s->ns, ns);
+    struct statblock *b = writable_block();
+    struct cmdcount *c = &b->cmd[id];
+    bump(b, &c->calls, 1);
+    bump(b, &c->ns, ns);
     if (failed) {
-        add(&s->failed, 1);
+        bump(b, &c->failed, 1);
     }
-    if (s->lat != NULL) {
-        histogram_record(s->lat, ns);
+    if (lat[id] != NULL && ++sample % RESP_LAT_SAMPLE == 0) {
+        histogram_record(lat[id], ns);
     }
 }
 
@@ -160,42 +227,89 @@ void
 resp_cmdstat_reject(resp_command_e id)
 {
     if (resp_proc_metrics != NULL) {
-        add(&cmdstats[id].rejected, 1);
+        struct statblock *b = writable_block();
+        bump(b, &b->cmd[id].rejected, 1);
+    }
+}
+
+void
+resp_count_lookup(bool hit)
+{
+    if (resp_proc_metrics != NULL) {
+        struct statblock *b = writable_block();
+        bump(b, hit ? &b->hits : &b->misses, 1);
     }
 }
 
 void
 resp_errorstat_count(const char *err, size_t len)
 {
+    if (resp_proc_metrics == NULL) {
+        return;
+    }
     size_t n = 0;
     while (n < len && err[n] != ' ' && err[n] != '\r') {
         n++;
     }
+    size_t code = NERROR_CODE;
     for (size_t i = 0; i < NERROR_CODE; i++) {
         if (strlen(error_codes[i]) == n &&
                 memcmp(error_codes[i], err, n) == 0) {
-            add(&error_counts[i], 1);
-            return;
+            code = i;
         }
     }
-    add(&error_counts[NERROR_CODE], 1);
+    struct statblock *b = writable_block();
+    bump(b, &b->errors[code], 1);
+}
+
+/* Every counter of one block as a flat array (the block is all uint64_t
+ * after its link). */
+#define NWORD ((sizeof(struct statblock) - offsetof(struct statblock, cmd)) / 8)
+
+static uint64_t *
+words(struct statblock *b)
+{
+    return (uint64_t *)(void *)b->cmd;
+}
+
+/* out = every block + shared - baseline (what was counted since the last
+ * reset). */
+static void
+totals(struct statblock *out)
+{
+    memset(out, 0, sizeof(*out));
+    uint64_t *o = words(out);
+    pthread_mutex_lock(&stats_lock);
+    for (struct statblock *b = blocks; b != NULL; b = b->next) {
+        const uint64_t *w = words(b);
+        for (size_t i = 0; i < NWORD; i++) {
+            o[i] += __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+        }
+    }
+    const uint64_t *sw = words(&shared);
+    const uint64_t *bw = words(&baseline);
+    for (size_t i = 0; i < NWORD; i++) {
+        o[i] += __atomic_load_n(&sw[i], __ATOMIC_RELAXED) - bw[i];
+    }
+    pthread_mutex_unlock(&stats_lock);
 }
 
 void
 resp_cmdstats_reset(void)
 {
-    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
-        struct cmdstat *s = &cmdstats[i];
-        __atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->ns, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->failed, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->rejected, 0, __ATOMIC_RELAXED);
-        if (s->lat != NULL) {
-            histogram_reset(s->lat);
-        }
+    struct statblock now;
+    totals(&now);
+    pthread_mutex_lock(&stats_lock);
+    uint64_t *bw = words(&baseline);
+    const uint64_t *nw = words(&now);
+    for (size_t i = 0; i < NWORD; i++) {
+        bw[i] += nw[i];
     }
-    for (size_t i = 0; i <= NERROR_CODE; i++) {
-        __atomic_store_n(&error_counts[i], 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&stats_lock);
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        if (lat[i] != NULL) {
+            histogram_reset(lat[i]);
+        }
     }
 }
 
@@ -205,27 +319,46 @@ proc_resp_reset_cmdstats(void)
     resp_cmdstats_reset();
 }
 
+void
+resp_keyspace_counts(uint64_t *cmds, uint64_t *hits, uint64_t *misses)
+{
+    struct statblock t;
+    totals(&t);
+    *cmds = 0;
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        *cmds += t.cmd[i].calls;
+    }
+    *hits = t.hits;
+    *misses = t.misses;
+}
+
 /* ---- INFO sections ---- */
+
+static const char *
+fullname(size_t id)
+{
+    return resp_command_by_id((resp_command_e)id)->fullname;
+}
 
 rstatus_i
 resp_info_cmdstats(struct buf *b, size_t max)
 {
+    struct statblock t;
+    totals(&t);
     rstatus_i st = STATUS_OK;
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        const struct cmdstat *s = &cmdstats[i];
-        uint64_t calls = load(&s->calls);
-        uint64_t rejected = load(&s->rejected);
-        if (calls == 0 && rejected == 0) {
+        const struct cmdcount *c = &t.cmd[i];
+        if (c->calls == 0 && c->rejected == 0) {
             continue;
         }
-        uint64_t usec = load(&s->ns) / 1000;
+        uint64_t usec = c->ns / 1000;
         st = resp_buf_printf(b, max,
                 "cmdstat_%s:calls=%" PRIu64 ",usec=%" PRIu64
                 ",usec_per_call=%.2f,rejected_calls=%" PRIu64
                 ",failed_calls=%" PRIu64 "\r\n",
-                resp_command_by_id((resp_command_e)i)->fullname, calls, usec,
-                calls > 0 ? (double)usec / (double)calls : 0.0, rejected,
-                load(&s->failed));
+                fullname(i), c->calls, usec,
+                c->calls > 0 ? (double)usec / (double)c->calls : 0.0,
+                c->rejected, c->failed);
     }
     return st;
 }
@@ -237,16 +370,15 @@ resp_info_latencystats(struct buf *b, size_t max)
 {
     rstatus_i st = STATUS_OK;
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        const struct cmdstat *s = &cmdstats[i];
         uint64_t q[3];
-        if (s->lat == NULL ||
-                histogram_percentiles(s->lat, quantiles, 3, q) == 0) {
+        if (lat[i] == NULL ||
+                histogram_percentiles(lat[i], quantiles, 3, q) == 0) {
             continue;
         }
         st = resp_buf_printf(b, max,
                 "latency_percentiles_usec_%s:p50=%.3f,p99=%.3f,p99.9=%.3f\r\n",
-                resp_command_by_id((resp_command_e)i)->fullname,
-                (double)q[0] / 1000, (double)q[1] / 1000, (double)q[2] / 1000);
+                fullname(i), (double)q[0] / 1000, (double)q[1] / 1000,
+                (double)q[2] / 1000);
     }
     return st;
 }
@@ -254,12 +386,13 @@ resp_info_latencystats(struct buf *b, size_t max)
 rstatus_i
 resp_info_errorstats(struct buf *b, size_t max)
 {
+    struct statblock t;
+    totals(&t);
     rstatus_i st = STATUS_OK;
     for (size_t i = 0; st == STATUS_OK && i < NERROR_CODE; i++) {
-        uint64_t n = load(&error_counts[i]);
-        if (n > 0) {
+        if (t.errors[i] > 0) {
             st = resp_buf_printf(b, max, "errorstat_%s:count=%" PRIu64 "\r\n",
-                    error_codes[i], n);
+                    error_codes[i], t.errors[i]);
         }
     }
     return st;
@@ -269,11 +402,11 @@ resp_info_errorstats(struct buf *b, size_t max)
 
 /* "client|setname" -> "client_setname" */
 static void
-metric_name(char *out, size_t cap, const char *fullname)
+metric_name(char *out, size_t cap, const char *name)
 {
     size_t n = 0;
-    for (; fullname[n] != '\0' && n + 1 < cap; n++) {
-        char ch = fullname[n];
+    for (; name[n] != '\0' && n + 1 < cap; n++) {
+        char ch = name[n];
         out[n] = ch == '|' || ch == '-' ? '_' : ch;
     }
     out[n] = '\0';
@@ -282,20 +415,27 @@ metric_name(char *out, size_t cap, const char *fullname)
 rstatus_i
 proc_resp_print_cmdstats(struct buf *b, size_t max)
 {
-    rstatus_i st = STATUS_OK;
+    struct statblock t;
+    totals(&t);
+    uint64_t cmds = 0;
+    for (size_t i = 0; i < RESP_NCOMMAND_ALL; i++) {
+        cmds += t.cmd[i].calls;
+    }
+    rstatus_i st = resp_buf_printf(b, max,
+            "STAT resp_cmd_calls %" PRIu64
+            "\r\nSTAT resp_keyspace_hits %" PRIu64
+            "\r\nSTAT resp_keyspace_misses %" PRIu64 "\r\n",
+            cmds, t.hits, t.misses);
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        const struct cmdstat *s = &cmdstats[i];
-        uint64_t calls = load(&s->calls);
-        uint64_t rejected = load(&s->rejected);
-        if (calls == 0 && rejected == 0) {
+        const struct cmdcount *c = &t.cmd[i];
+        if (c->calls == 0 && c->rejected == 0) {
             continue;
         }
         char name[64];
         uint64_t q[3] = {0, 0, 0};
-        metric_name(name, sizeof(name),
-                resp_command_by_id((resp_command_e)i)->fullname);
-        if (s->lat != NULL) {
-            histogram_percentiles(s->lat, quantiles, 3, q);
+        metric_name(name, sizeof(name), fullname(i));
+        if (lat[i] != NULL) {
+            histogram_percentiles(lat[i], quantiles, 3, q);
         }
         st = resp_buf_printf(b, max,
                 "STAT resp_cmd_%s_calls %" PRIu64 "\r\n"
@@ -305,33 +445,32 @@ proc_resp_print_cmdstats(struct buf *b, size_t max)
                 "STAT resp_cmd_%s_p50_ns %" PRIu64 "\r\n"
                 "STAT resp_cmd_%s_p99_ns %" PRIu64 "\r\n"
                 "STAT resp_cmd_%s_p999_ns %" PRIu64 "\r\n",
-                name, calls, name, load(&s->ns) / 1000, name, load(&s->failed),
-                name, rejected, name, q[0], name, q[1], name, q[2]);
+                name, c->calls, name, c->ns / 1000, name, c->failed, name,
+                c->rejected, name, q[0], name, q[1], name, q[2]);
     }
     return st;
 }
 
 static rstatus_i
-prom_counter(struct buf *b, size_t max, const char *metric, const char *help,
-        size_t field)
+prom_counter(struct buf *b, size_t max, const struct statblock *t,
+        const char *metric, const char *help, size_t field)
 {
     rstatus_i st = resp_buf_printf(b, max,
             "# HELP segcached_resp_cmd_%s %s\n"
             "# TYPE segcached_resp_cmd_%s counter\n",
             metric, help, metric);
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        const struct cmdstat *s = &cmdstats[i];
-        const uint64_t *v = (const uint64_t *)((const char *)s + field);
-        if (load(&s->calls) == 0 && load(&s->rejected) == 0) {
+        const struct cmdcount *c = &t->cmd[i];
+        if (c->calls == 0 && c->rejected == 0) {
             continue;
         }
-        uint64_t value = load(v);
-        if (field == offsetof(struct cmdstat, ns)) {
+        uint64_t value = *(const uint64_t *)((const char *)c + field);
+        if (field == offsetof(struct cmdcount, ns)) {
             value /= 1000;
         }
         st = resp_buf_printf(b, max,
                 "segcached_resp_cmd_%s{cmd=\"%s\"} %" PRIu64 "\n", metric,
-                resp_command_by_id((resp_command_e)i)->fullname, value);
+                fullname(i), value);
     }
     return st;
 }
@@ -342,27 +481,26 @@ prom_latency(struct buf *b, size_t max)
     static const char *qnames[] = {"0.5", "0.99", "0.999"};
     rstatus_i st = resp_buf_printf(b, max,
             "# HELP segcached_resp_cmd_latency_us command latency, "
-            "microseconds\n# TYPE segcached_resp_cmd_latency_us summary\n");
+            "microseconds (sampled)\n"
+            "# TYPE segcached_resp_cmd_latency_us summary\n");
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        const struct cmdstat *s = &cmdstats[i];
         uint64_t q[3];
         uint64_t n;
-        if (s->lat == NULL ||
-                (n = histogram_percentiles(s->lat, quantiles, 3, q)) == 0) {
+        if (lat[i] == NULL ||
+                (n = histogram_percentiles(lat[i], quantiles, 3, q)) == 0) {
             continue;
         }
-        const char *name = resp_command_by_id((resp_command_e)i)->fullname;
         for (size_t k = 0; st == STATUS_OK && k < 3; k++) {
             st = resp_buf_printf(b, max,
                     "segcached_resp_cmd_latency_us{cmd=\"%s\",quantile=\"%s\"}"
                     " %.3f\n",
-                    name, qnames[k], (double)q[k] / 1000);
+                    fullname(i), qnames[k], (double)q[k] / 1000);
         }
         if (st == STATUS_OK) {
             st = resp_buf_printf(b, max,
                     "segcached_resp_cmd_latency_us_count{cmd=\"%s\"} %" PRIu64
                     "\n",
-                    name, n);
+                    fullname(i), n);
         }
     }
     return st;
@@ -371,21 +509,23 @@ prom_latency(struct buf *b, size_t max)
 rstatus_i
 proc_resp_print_cmdstats_prometheus(struct buf *b, size_t max)
 {
-    rstatus_i st = prom_counter(
-            b, max, "calls", "commands run", offsetof(struct cmdstat, calls));
+    struct statblock t;
+    totals(&t);
+    rstatus_i st = prom_counter(b, max, &t, "calls", "commands run",
+            offsetof(struct cmdcount, calls));
     if (st == STATUS_OK) {
-        st = prom_counter(b, max, "usec", "microseconds spent in commands",
-                offsetof(struct cmdstat, ns));
+        st = prom_counter(b, max, &t, "usec", "microseconds spent in commands",
+                offsetof(struct cmdcount, ns));
     }
     if (st == STATUS_OK) {
-        st = prom_counter(b, max, "failed_calls",
+        st = prom_counter(b, max, &t, "failed_calls",
                 "commands that replied an error",
-                offsetof(struct cmdstat, failed));
+                offsetof(struct cmdcount, failed));
     }
     if (st == STATUS_OK) {
-        st = prom_counter(b, max, "rejected_calls",
+        st = prom_counter(b, max, &t, "rejected_calls",
                 "commands refused before running",
-                offsetof(struct cmdstat, rejected));
+                offsetof(struct cmdcount, rejected));
     }
     return st == STATUS_OK ? prom_latency(b, max) : st;
 }
