@@ -40,8 +40,10 @@ mc_ttl_left(const struct storage_item *it, uint64_t now)
     if (it->expiry == TIME_NEVER) {
         return -1;
     }
-    /* whole seconds left, rounded down as memcached's clock does */
-    return it->expiry > now ? (int64_t)((it->expiry - now) / 1000) : 0;
+    /* whole seconds left, rounded up: memcached counts in whole seconds
+     * (expiry minus its clock), so a live item is at least 1, and a TTL
+     * just set reads back as set, not one less */
+    return it->expiry > now ? (int64_t)((it->expiry - now + 999) / 1000) : 0;
 }
 
 static rstatus_i

@@ -79,6 +79,62 @@ vivify(struct conn *c, const struct memcache_request *req,
     return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
 }
 
+/* True when flag a comes before flag b in the request (both sent). */
+static bool
+sent_before(const struct memcache_meta *m, char a, char b)
+{
+    return HAS(m, a) && HAS(m, b) && strchr(m->order, a) < strchr(m->order, b);
+}
+
+static int64_t
+ttl_of(uint64_t expiry, uint64_t now)
+{
+    struct storage_item it = {.expiry = expiry};
+    return mc_ttl_left(&it, now);
+}
+
+/* memcached 1.6.18 applies T, and N on an item it vivified, while writing
+ * the return flags in request order: `t` tells the TTL as of its place
+ * (`mg k t T30` shows the TTL before the touch). `before` is the TTL the
+ * item had before either. */
+static int64_t
+ttl_at_t(const struct memcache_meta *m, int64_t before, bool vivified,
+        uint64_t now)
+{
+    int64_t ttl = before;
+    for (const char *p = m->order; *p != '\0' && *p != 't'; p++) {
+        if (*p == 'T') {
+            ttl = ttl_of(meta_expiry(m->ttl, now), now);
+        } else if (*p == 'N' && vivified) {
+            ttl = ttl_of(meta_expiry(m->vivify_ttl, now), now);
+        }
+    }
+    return ttl;
+}
+
+/* The lookup of mg: touched with T, not counted as a fetch with u. */
+static storage_status_e
+meta_lookup(struct conn *c, const struct memcache_request *req, bool drop,
+        struct storage_item *it, int64_t *ttl_before)
+{
+    const struct memcache_meta *m = &req->meta;
+    if (HAS(m, 'T') && !drop) {
+        if (sent_before(m, 't', 'T') &&
+                storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms,
+                        it) == STORAGE_OK) {
+            *ttl_before = mc_ttl_left(it, c->now_ms);
+        }
+        return storage_touch(MC_DB, req->key.data, req->key.len,
+                meta_expiry(m->ttl, c->now_ms), STORAGE_TTL_ALWAYS, c->now_ms,
+                it);
+    }
+    if (HAS(m, 'u')) {
+        /* u: no LRU bump, so memcached does not mark the item fetched */
+        return storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+    }
+    return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+}
+
 rstatus_i
 mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -86,16 +142,10 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
     const struct memcache_meta *m = &req->meta;
     INCR(mc_metrics, memcache_meta);
     struct storage_item it;
-    storage_status_e s;
     bool drop = HAS(m, 'T') &&
                 time_expired(meta_expiry(m->ttl, c->now_ms), c->now_ms);
-    if (HAS(m, 'T') && !drop) {
-        s = storage_touch(MC_DB, req->key.data, req->key.len,
-                meta_expiry(m->ttl, c->now_ms), STORAGE_TTL_ALWAYS, c->now_ms,
-                &it);
-    } else {
-        s = storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, &it);
-    }
+    int64_t ttl_before = -1;
+    storage_status_e s = meta_lookup(c, req, drop, &it, &ttl_before);
     bool won = false;
     bool vivified = false;
     if (s != STORAGE_OK && HAS(m, 'N')) {
@@ -126,6 +176,10 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
         rsp.token_sent = !won && (it.win_sent || it.stale || recache);
     }
     rsp.win = won;
+    if (!vivified && !sent_before(m, 't', 'T')) {
+        ttl_before = rsp.ttl;
+    }
+    rsp.ttl = ttl_at_t(m, ttl_before, vivified, c->now_ms);
     rstatus_i rc = meta_reply(c, st, &rsp, max);
     if (rc == STATUS_OK && rsp.code == MEMCACHE_META_VA) {
         rc = memcache_compose_value_data(&c->wbuf, it.value, it.vlen, max);

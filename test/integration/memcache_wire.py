@@ -141,8 +141,9 @@ META_LA = re.compile(rb"(?<= )l\d+(?= |$)")
 
 def canon(reply, ttl=False):
     """`reply` with CAS values, meta last-access times (and, if ttl,
-    positive meta TTLs) replaced by placeholders, for comparing two
-    servers."""
+    positive meta TTLs; ttl="tens" rounds them to tens instead, as a second
+    may pass between two requests) replaced by placeholders, for comparing
+    two servers."""
     out = re.sub(rb"^(VALUE \S+ \d+ \d+) \d+\r$", rb"\1 <cas>\r", reply,
                  flags=re.M)
     out = re.sub(rb"^((?:VA|HD|EN|NF|NS|EX|ME)\b[^\r\n]*)",
@@ -150,7 +151,12 @@ def canon(reply, ttl=False):
                                        META_CAS.sub(b"c<cas>", m.group(1))),
                  out, flags=re.M)
     out = re.sub(rb" cas=\d+", b" cas=<cas>", out)
-    if ttl:
+    if ttl == "tens":
+        out = re.sub(rb"^((?:VA|HD)\b[^\r\n]*)",
+                     lambda m: META_TTL.sub(
+                         lambda t: b"t~%d" % round(int(t[1]), -1),
+                         m.group(1)), out, flags=re.M)
+    elif ttl:
         out = re.sub(rb"^((?:VA|HD)\b[^\r\n]*)",
                      lambda m: META_TTL.sub(b"t<ttl>", m.group(1)), out,
                      flags=re.M)

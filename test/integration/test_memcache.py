@@ -497,7 +497,7 @@ def test_incr_decr_exact(seg, peer):
          b"incr ide:e 18446744073709551616\r\n"
          b"incr ide:e 18446744073709551615\r\n"
          b"get ide:e\r\n" + set_cmd(b"ide:f", b"7", flags=3, exptime=1000) +
-         b"incr ide:f 10\r\nget ide:f\r\nmg ide:f f t v\r\n")
+         b"incr ide:f 10\r\nget ide:f\r\nmg ide:f f t v\r\n", ttl="tens")
     # documented difference: memcached pads a shortened number with spaces
     reply = talk(port(seg), set_cmd(b"ide:g", b"100") +
                  b"decr ide:g 1\r\nget ide:g\r\n")
@@ -701,7 +701,7 @@ def test_meta_get_set_flags(seg, peer):
                 b"ms me:a 3 T100 I\r\nnew\r\nmg me:a v t\r\n"
                 b"mg me:a v T200 t\r\nmg me:a t\r\nmg me:a u v\r\n"
                 b"ms me:a 2 MX\r\nhi\r\nms me:a 2 Zz\r\nhi\r\nmg me:a Zz\r\n"
-                b"ms me:a\r\nms me:a abc\r\nhi\r\nmg\r\nms\r\n")
+                b"ms me:a\r\nms me:a abc\r\nhi\r\nmg\r\nms\r\n", ttl="tens")
     assert ours.startswith(b"HD\r\nVA 2 f5 s2 kme:a t-1 O123 c")
     # h: fetched before this access; l: seconds since the last access,
     # which segcached keeps to the minute (compared as a placeholder)
@@ -815,7 +815,34 @@ def test_meta_vivify_ttl_with_t(seg, peer):
     same(seg, peer, b"mg vt:1 N30 T100 t\r\nmg vt:2 T100 N30 t\r\n"
          b"mg vt:3 N30 T0 t\r\nma vt:4 N30 T200 t\r\nma vt:5 T200 N30 t\r\n"
          b"ms vt:6 1 T500\r\nv\r\nmg vt:6 T100 N30 t\r\nmg vt:6 t\r\n"
-         b"mg vt:1 t\r\nmg vt:2 t\r\nmg vt:3 t\r\n")
+         b"mg vt:1 t\r\nmg vt:2 t\r\nmg vt:3 t\r\n", ttl="tens")
+
+
+def test_meta_flags_in_request_order(seg, peer):
+    # memcached 1.6.18 applies T (and N on a vivified item) in request
+    # order while it writes the flags: t tells the TTL as of its place
+    # (TTLs rounded to tens: a second may pass between two requests)
+    data = (b"ms fo:a 1 T50\r\nv\r\nmg fo:a t T100\r\nmg fo:a t\r\n"
+            b"mg fo:a T200 t\r\nmg fo:a s t T300 c\r\n"
+            b"mg fo:x t N100\r\nmg fo:x t\r\nmg fo:y N100 t\r\n"
+            b"mg fo:z N100 t T50\r\nmg fo:z t\r\nmg fo:q t T0 N30\r\n"
+            b"mg fo:q t\r\nmg fo:r T0 t N30\r\nmg fo:r t\r\n")
+    ours = same(seg, peer, data, ttl="tens")
+    assert canon(ours, "tens").startswith(b"HD\r\nHD t~50\r\nHD t~100\r\n")
+    # u: no LRU bump, so the item is not marked fetched (h)
+    same(seg, peer, b"ms fo:u 1\r\nv\r\nmg fo:u u h\r\nmg fo:u h\r\n"
+         b"mg fo:u h\r\n")
+
+
+def test_meta_ttl_reads_back_as_set(seg):
+    # memcached counts TTLs in whole seconds, so a TTL just set reads back
+    # as set and a live item never shows t0: segcached rounds up
+    with Wire(port(seg)) as w:
+        assert w.talk(b"ms tr:a 1 T100\r\nv\r\nms tr:b 1 T1\r\nv\r\n") == \
+            b"HD\r\nHD\r\n"
+        time.sleep(0.3)
+        assert w.talk(b"mg tr:a t\r\nmg tr:b t\r\nme tr:a\r\n").startswith(
+            b"HD t100\r\nHD t1\r\nME tr:a exp=100 ")
 
 
 def test_meta_debug(seg, peer):
