@@ -87,8 +87,12 @@ resp_err_storage(struct resp_ctx *x, storage_status_e s)
     case STORAGE_EOVERSIZE:
         return resp_err(x, "ERR string exceeds maximum allowed size "
                            "(proto-max-bulk-len)");
+    case STORAGE_EINVAL:
+        /* Redis takes any key; the store takes 1 .. STORAGE_KEY_MAX bytes */
+        return resp_err(x, "ERR invalid key: segcached keys are 1 to 65535 "
+                           "bytes long");
     default:
-        log_warn("resp %s: unexpected storage status %s", x->cmd->fullname,
+        log_debug("resp %s: unexpected storage status %s", x->cmd->fullname,
                 storage_status_str(s));
         return resp_compose_error_fmt(
                 x->w, "ERR storage failure (%s)", storage_status_str(s));

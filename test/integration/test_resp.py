@@ -658,6 +658,12 @@ def test_errors_literal(w):
     assert w.cmd("SCRIPT", "FLUSH") == b"+OK\r\n"
     assert w.cmd("FUNCTION", "LIST") == b"*0\r\n"
     assert w.cmd("TYPE", "nokey") == b"+none\r\n"
+    # where segcached differs: keys are 1 to 65535 bytes
+    invalid = b"-ERR invalid key: segcached keys are 1 to 65535 bytes long\r\n"
+    assert w.cmd("SET", "", "v") == invalid
+    assert w.cmd("GET", "") == b"$-1\r\n"
+    assert w.cmd("SET", "k" * 65536, "v") == invalid
+    assert w.cmd("SET", "k" * 65535, "v") == b"+OK\r\n"
     w.cmd("SET", "k", "v")
     assert w.cmd("TYPE", "k") == b"+string\r\n"
 
