@@ -399,8 +399,11 @@ touch(struct conn *c, struct mc_state *st, size_t max)
     struct memcache_request *req = &st->req;
     INCR(mc_metrics, memcache_touch);
     uint64_t expiry = time_memcache_expiry(req->exptime, c->now_ms);
+    /* with a view the store records the access: memcached's touch marks
+     * the item fetched (meta h) */
+    struct storage_item it;
     storage_status_e s = storage_touch(MC_DB, req->key.data, req->key.len,
-            expiry, STORAGE_TTL_ALWAYS, c->now_ms, NULL);
+            expiry, STORAGE_TTL_ALWAYS, c->now_ms, &it);
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_touch_hit);
         return rsp(c, st, MEMCACHE_RSP_TOUCHED, max);

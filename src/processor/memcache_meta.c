@@ -124,9 +124,17 @@ meta_lookup(struct conn *c, const struct memcache_request *req, bool drop,
                         it) == STORAGE_OK) {
             *ttl_before = mc_ttl_left(it, c->now_ms);
         }
-        return storage_touch(MC_DB, req->key.data, req->key.len,
-                meta_expiry(m->ttl, c->now_ms), STORAGE_TTL_ALWAYS, c->now_ms,
-                it);
+        uint64_t expiry = meta_expiry(m->ttl, c->now_ms);
+        if (!HAS(m, 'u')) {
+            return storage_touch(MC_DB, req->key.data, req->key.len, expiry,
+                    STORAGE_TTL_ALWAYS, c->now_ms, it);
+        }
+        /* u: touched without recording the access (no view), then read */
+        storage_status_e s = storage_touch(MC_DB, req->key.data, req->key.len,
+                expiry, STORAGE_TTL_ALWAYS, c->now_ms, NULL);
+        return s != STORAGE_OK ? s
+                               : storage_peek(MC_DB, req->key.data,
+                                         req->key.len, c->now_ms, it);
     }
     if (HAS(m, 'u')) {
         /* u: no LRU bump, so memcached does not mark the item fetched */

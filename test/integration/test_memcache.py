@@ -829,9 +829,22 @@ def test_meta_flags_in_request_order(seg, peer):
             b"mg fo:q t\r\nmg fo:r T0 t N30\r\nmg fo:r t\r\n")
     ours = same(seg, peer, data, ttl="tens")
     assert canon(ours, "tens").startswith(b"HD\r\nHD t~50\r\nHD t~100\r\n")
-    # u: no LRU bump, so the item is not marked fetched (h)
+    # u: no LRU bump, so the item is not marked fetched (h), T or not
     same(seg, peer, b"ms fo:u 1\r\nv\r\nmg fo:u u h\r\nmg fo:u h\r\n"
-         b"mg fo:u h\r\n")
+         b"mg fo:u h\r\nms fo:v 1\r\nv\r\nmg fo:v u T30\r\nmg fo:v h\r\n")
+
+
+def test_meta_h_after_each_command(seg, peer):
+    # which commands count as a fetch (memcached: reads, touch, gat; not
+    # incr/decr, append, a failed cas, me, invalidation)
+    for i, op in enumerate((b"incr K 1", b"ma K", b"touch K 100",
+                            b"gat 100 K", b"append K 0 0 1\r\n5",
+                            b"decr K 0", b"mg K u", b"mg K T30",
+                            b"mg K u T30", b"cas K 0 0 1 1\r\n5", b"md K I",
+                            b"get K", b"mg K", b"ms K 1 MA\r\n5")):
+        k = b"hf:%d" % i
+        same(seg, peer, b"ms %s 2 T60\r\n10\r\n" % k + op.replace(b"K", k) +
+             b"\r\nmg %s h\r\n" % k)
 
 
 def test_meta_ttl_reads_back_as_set(seg):
