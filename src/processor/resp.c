@@ -687,6 +687,7 @@ refused(struct conn *c, struct resp_state *st, resp_parse_e p)
         buf_clear(&c->rbuf);
         c->flags |= CONN_CLOSE;
     }
+    st->multi_dirty |= st->in_multi; /* a refused request aborts EXEC */
 }
 
 static rstatus_i

@@ -308,8 +308,10 @@ resp_cmd_help(struct resp_ctx *x)
         }
         rc = resp_compose_simple(x->w, line, (size_t)n);
         if (rc == STATUS_OK) {
-            n = snprintf(line, sizeof(line), "    %s.",
-                    sub->summary != NULL ? sub->summary : "");
+            const char *sum = sub->summary != NULL ? sub->summary : "";
+            size_t len = strlen(sum);
+            n = snprintf(line, sizeof(line), "    %s%s", sum,
+                    len > 0 && sum[len - 1] == '.' ? "" : ".");
             rc = resp_compose_simple(x->w, line, (size_t)n);
         }
     }
