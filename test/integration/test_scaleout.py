@@ -3,7 +3,7 @@
 client-side ketama (pylibmc). The proxy runs config/examples/twemproxy.yml
 with its example addresses replaced by free loopback ports; see
 docs/scale-out.md."""
-import bisect
+import glob
 import hashlib
 import json
 import os
@@ -863,8 +863,12 @@ def test_cluster_script_up_status_down():
         assert len(pids) == 4
     finally:
         down = run("down")
-    assert down.returncode == 0, down.stdout + down.stderr
+        logs = ""
+        for name in glob.glob(os.path.join(env["CLUSTER_DIR"], "*.log")):
+            with open(name) as f:
+                logs += f"--- {name}\n{f.read()[-2000:]}"
+        shutil.rmtree(state, ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr + logs
     for pid in pids:
         assert not alive(pid), pid
     assert run("status").returncode == 3
-    shutil.rmtree(state, ignore_errors=True)
