@@ -75,7 +75,11 @@ vivify(struct conn *c, const struct memcache_request *req,
     if (s != STORAGE_OK && s != STORAGE_EXISTS) {
         return s;
     }
-    /* ours, or someone else's that appeared meanwhile */
+    /* ours, or someone else's that appeared meanwhile; read as a fetch
+     * unless u (memcached marks the new item fetched without u) */
+    if (HAS(&req->meta, 'u')) {
+        return storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+    }
     return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
 }
 

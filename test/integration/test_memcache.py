@@ -831,7 +831,9 @@ def test_meta_flags_in_request_order(seg, peer):
     assert canon(ours, "tens").startswith(b"HD\r\nHD t~50\r\nHD t~100\r\n")
     # u: no LRU bump, so the item is not marked fetched (h), T or not
     same(seg, peer, b"ms fo:u 1\r\nv\r\nmg fo:u u h\r\nmg fo:u h\r\n"
-         b"mg fo:u h\r\nms fo:v 1\r\nv\r\nmg fo:v u T30\r\nmg fo:v h\r\n")
+         b"mg fo:u h\r\nms fo:v 1\r\nv\r\nmg fo:v u T30\r\nmg fo:v h\r\n"
+         b"mg fo:w N100 u v c\r\nmg fo:w h\r\nmg fo:w h\r\n"
+         b"mg fo:x N100 v\r\nmg fo:x h\r\n")
 
 
 def test_meta_h_after_each_command(seg, peer):
