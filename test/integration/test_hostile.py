@@ -285,9 +285,9 @@ def test_stalled_client_closed_by_idle_timeout(server_factory):
     probe = Prober(srv)
     probe.start()
     stuck = [srv.connect("memcache") for _ in range(20)]
+    t0 = time.time()  # before any byte: the server cannot count from earlier
     for i, s in enumerate(stuck):
         s.sendall(b"set stuck%d 0 0 100\r\nhalf" % i)
-    t0 = time.time()
     for s in stuck:
         s.settimeout(10 * SLOW)
         try:
