@@ -14,8 +14,11 @@
 # way and builds only fuzz_TARGET there with one job; --no-build skips it.
 # Meant to run at low priority: nice -n 19 scripts/fuzz.sh resp_parse 600
 #
-# Exit status: 0 no finding, 1 a finding (its input is kept and printed),
-# 64 usage. The scratch folder is kept on a finding and printed.
+# Extra flags go to libFuzzer, e.g. -fork=1 -ignore_crashes=1 to keep going
+# past a known crash and collect every distinct one.
+# Exit status: 0 no finding, 1 a finding (crash, leak, timeout or OOM: its
+# input is kept and printed), 64 usage. The scratch folder is kept on a
+# finding. Slow units are kept in BUILD/fuzz-logs/slow/ and reported only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -98,6 +101,9 @@ cp "$work/fuzz.log" "$log"
 # the last status line holds cov: and ft:; -print_final_stats the totals
 last=$(grep -E '^#[0-9]+' "$work/fuzz.log" | tail -n 1 || true)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
+if [ -z "$execs" ]; then # -fork=N prints no stat:: lines
+    execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")
+fi
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/fuzz.log")
 rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$work/fuzz.log")
 cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -105,7 +111,16 @@ ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 echo "fuzz.sh: $target seconds=$seconds execs=${execs:-?} exec/s=${rate:-?}" \
     "cov=${cov:-?} ft=${ft:-?} peak_rss_mb=${rss:-?} exit=$rc log=$log"
 
-findings=$(find "$work/artifacts" -type f | sort)
+# a slow unit is timing, often a loaded machine: replay it to judge
+slow=$(find "$work/artifacts" -type f -name 'slow-unit-*' | sort)
+for f in $slow; do
+    mkdir -p "$builddir/fuzz-logs/slow"
+    cp "$f" "$builddir/fuzz-logs/slow/$target-$(basename "$f")"
+    echo "fuzz.sh: slow unit ($(sed -n 's/^Slowest unit: //p' \
+        "$work/fuzz.log" | tail -n 1)) kept as" \
+        "$builddir/fuzz-logs/slow/$target-$(basename "$f"); replay it" >&2
+done
+findings=$(find "$work/artifacts" -type f ! -name 'slow-unit-*' | sort)
 if [ "$rc" != 0 ] || [ -n "$findings" ]; then
     echo "fuzz.sh: FINDING in $target (exit $rc); log and inputs kept:" >&2
     grep -E 'ERROR:|SUMMARY:|runtime error|deadly signal|Test unit written' \
