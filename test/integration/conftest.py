@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures that start segcached on free loopback ports and stop it by pid."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -142,10 +143,14 @@ def server_factory():
         started.append(s)
         return s
     yield make
-    for s in started:
-        if s.proc.poll() is None:
-            rc = s.stop()
-            assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+    try:
+        for s in started:
+            if s.proc.poll() is None:
+                rc = s.stop()
+                assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+    finally:
+        for s in started:
+            shutil.rmtree(s.logdir, ignore_errors=True)
 
 
 @pytest.fixture
