@@ -25,7 +25,11 @@ such below, and listed in docs/protocol-memcache.md):
 - incr/decr read the value as 1 to 20 decimal digits: memcached also takes
   white space around them and longer runs of leading zeros (strtoull); after
   a decr that shortens the number memcached keeps the length and pads with
-  spaces (`99 `), segcached stores `99`.
+  spaces (`99 `), segcached stores `99`. A new number is a new item
+  version: a stale item becomes fresh and meta `h` reads 0 again (memcached
+  keeps both when it updates in place).
+- Meta `l` and `me`'s `la` are accurate to a minute (compared as a
+  placeholder).
 - `stats items`, `stats slabs` hold segcached's own fields; `stats conns` is
   empty (`END`); `stats cachedump`, `stats sizes_enable`, `stats extstore`
   are `ERROR`; `cache_memlimit` is refused with a SERVER_ERROR;
