@@ -40,13 +40,24 @@ class Server:
 
     def __init__(self, args=(), protocols=("ping",), threads=2, env=None,
                  preexec_fn=None):
-        self.ports = {p: free_port() for p in protocols}
-        self.admin_port = free_port()
         self.logdir = tempfile.mkdtemp(prefix="segcached-test-")
         # started as root, segcached runs as an unprivileged user (-u), who
         # must be able to reopen its log file here after SIGHUP
         os.chmod(self.logdir, 0o777)
         self.log_path = os.path.join(self.logdir, "segcached.log")
+        # free_port() can race with another test picking the same port in
+        # parallel: then this server fails to bind, or a port answers for
+        # someone else's server. Try again on fresh ports in either case.
+        err = ""
+        for _ in range(5):
+            if self._start(args, protocols, threads, env, preexec_fn):
+                return
+            err = self.proc.stderr.read().decode()
+        raise RuntimeError(f"segcached did not start: {err}")
+
+    def _start(self, args, protocols, threads, env, preexec_fn):
+        self.ports = {p: free_port() for p in protocols}
+        self.admin_port = free_port()
         cmd = [BIN, "--admin", f"127.0.0.1:{self.admin_port}",
                "-t", str(threads), "-o", f"log.file={self.log_path}"]
         for proto in ("memcache", "resp", "ping"):
@@ -61,10 +72,19 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
                                      env=env, preexec_fn=preexec_fn)
-        if not wait_port(self.admin_port):
+        deadline = time.time() + 10.0 * SLOW
+        while time.time() < deadline and self.proc.poll() is None:
+            if wait_port(self.admin_port, timeout=0.2):
+                try:
+                    if self.stats().get("pid") == self.proc.pid:
+                        return True  # the admin port is this server's
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        if self.proc.poll() is None:
             self.proc.kill()
-            out, err = self.proc.communicate()
-            raise RuntimeError(f"segcached did not start: {err.decode()}")
+        self.proc.wait()
+        return False
 
     @property
     def pid(self):
