@@ -9,10 +9,8 @@ Under the sanitizers (SEGCACHED_SANITIZE set) counts are scaled down by
 SCALE and RSS bounds are replaced by the server's own gauges: ASan's shadow
 memory and quarantine make RSS meaningless there."""
 import errno
-import os
 import random
 import resource
-import selectors
 import signal
 import socket
 import struct
@@ -24,14 +22,14 @@ import zlib
 
 import pytest
 
-from conftest import SANITIZED, SLOW, Server, recv_exact
+from conftest import SANITIZED, SLOW, recv_exact
 
 # sanitizer builds: fewer connections and requests, same assertions
 SCALE = 5 if SANITIZED else 1
 MiB = 1024 * 1024
 
 # Memory a connection may hold beyond the store, by the worker options
-# (scripts and docs/reliability.md use the same figures): a read buffer up
+# (docs/reliability.md uses the same figures): a read buffer up
 # to worker.rbuf_max (2 MiB), a write buffer past worker.wbuf_high (1 MiB) by
 # at most one reply (a value up to memcache.item_size_max, 1 MiB), and per
 # worker up to 64 spare empty buffers of worker.buf_size (16 KiB).
