@@ -864,11 +864,13 @@ def test_meta_ttl_reads_back_as_set(seg):
     # memcached counts TTLs in whole seconds, so a TTL just set reads back
     # as set and a live item never shows t0: segcached rounds up
     with Wire(port(seg)) as w:
+        t0 = time.time()
         assert w.talk(b"ms tr:a 1 T100\r\nv\r\nms tr:b 1 T1\r\nv\r\n") == \
             b"HD\r\nHD\r\n"
         time.sleep(0.3)
-        assert w.talk(b"mg tr:a t\r\nmg tr:b t\r\nme tr:a\r\n").startswith(
-            b"HD t100\r\nHD t1\r\nME tr:a exp=100 ")
+        got = w.talk(b"mg tr:a t\r\nmg tr:b t\r\nme tr:a\r\n")
+        if time.time() - t0 < 0.9:  # else the machine stalled: no verdict
+            assert got.startswith(b"HD t100\r\nHD t1\r\nME tr:a exp=100 ")
 
 
 def test_meta_debug(seg, peer):
