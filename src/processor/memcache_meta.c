@@ -341,6 +341,28 @@ arith_vivify(struct conn *c, const struct memcache_request *req,
     return s;
 }
 
+/* ma's t, after T is applied to an item ma did not create. memcached
+ * applies T in request order while writing the flags (`t T30` tells the
+ * old TTL) and ignores a T in the past. */
+static int64_t
+arith_ttl(struct conn *c, const struct memcache_request *req, bool vivified)
+{
+    const struct memcache_meta *m = &req->meta;
+    struct storage_item it;
+    int64_t before = -1;
+    if (storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) ==
+            STORAGE_OK) {
+        before = mc_ttl_left(&it, c->now_ms);
+    }
+    uint64_t expiry = meta_expiry(m->ttl, c->now_ms);
+    if (vivified || !HAS(m, 'T') || time_expired(expiry, c->now_ms)) {
+        return before;
+    }
+    storage_touch(MC_DB, req->key.data, req->key.len, expiry,
+            STORAGE_TTL_ALWAYS, c->now_ms, NULL);
+    return ttl_at_t(m, before, false, c->now_ms);
+}
+
 rstatus_i
 mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -350,7 +372,6 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
     char mode = m->mode;
     bool decr = mode == 'D' || mode == 'd' || mode == '-';
     struct memcache_meta_rsp rsp = {0};
-    struct storage_item it;
     uint64_t value = 0;
     uint64_t cas = 0;
     /* with C, the CAS check and the increment are one atomic step */
@@ -361,8 +382,10 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
         rsp.code = MEMCACHE_META_EX;
         return meta_reply(c, st, &rsp, max);
     }
+    bool vivified = false;
     if (s == STORAGE_NOT_FOUND && HAS(m, 'N')) {
         s = arith_vivify(c, req, &value, &cas);
+        vivified = true;
     }
     if (s == STORAGE_ENAN) {
         return meta_error(c,
@@ -380,15 +403,11 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
     char digits[24];
     int n = snprintf(digits, sizeof(digits), "%" PRIu64, value);
     rsp.cas = cas;
-    rsp.ttl = -1;
-    if (HAS(m, 't') && storage_peek(MC_DB, req->key.data, req->key.len,
-                               c->now_ms, &it) == STORAGE_OK) {
-        rsp.ttl = mc_ttl_left(&it, c->now_ms);
-    }
+    rsp.ttl = HAS(m, 't') || HAS(m, 'T') ? arith_ttl(c, req, vivified) : -1;
     rsp.vlen = (uint32_t)n;
     rsp.code = HAS(m, 'v') ? MEMCACHE_META_VA : MEMCACHE_META_HD;
-    if (rsp.code == MEMCACHE_META_HD && HAS(m, 'q')) {
-        return STATUS_OK;
+    if (rsp.code == MEMCACHE_META_HD && HAS(m, 'q') && !vivified) {
+        return STATUS_OK; /* memcached answers a vivify even with q */
     }
     rstatus_i rc = meta_reply(c, st, &rsp, max);
     if (rc == STATUS_OK && rsp.code == MEMCACHE_META_VA) {

@@ -30,6 +30,8 @@ such below, and listed in docs/protocol-memcache.md):
   keeps both when it updates in place).
 - Meta `l` and `me`'s `la` are accurate to a minute (compared as a
   placeholder).
+- `ma` with `T` on an item fetched before: memcached answers with the new
+  TTL but keeps the old one; segcached applies it.
 - `stats items`, `stats slabs` hold segcached's own fields; `stats conns` is
   empty (`END`); `stats cachedump`, `stats sizes_enable`, `stats extstore`
   are `ERROR`; `cache_memlimit` is refused with a SERVER_ERROR;
@@ -796,6 +798,24 @@ def test_meta_arithmetic(seg, peer):
          b"ma ma:b q O5 k\r\nms ma:c 1\r\nx\r\nma ma:c\r\n"
          b"ma ma:d N0 J18446744073709551615\r\nma ma:d v\r\n"
          b"ma ma:e N100 J1 t v\r\n", ttl=True)
+
+
+def test_meta_arithmetic_ttl_and_quiet_vivify(seg, peer):
+    # T on a hit sets the TTL, applied in request order (t before T tells
+    # the old one; a past T is ignored); a vivify is answered even with q
+    same(seg, peer, b"ms mat:1 2 T100\r\n10\r\nma mat:1 T50 t v\r\n"
+         b"ma mat:1 t T20\r\nma mat:1 T0 t\r\nmg mat:1 t\r\n"
+         b"ma mat:2 N30 T60 t\r\nma mat:3 T60 N30 t\r\n"
+         b"ma mat:1 T-1 v\r\nmg mat:1 v\r\n"
+         b"ma mat:4 N0 J123 q\r\nma mat:4 q\r\nma mat:4 N0 q\r\n"
+         b"mg mat:4 v\r\nma mat:5 N0 q v\r\nma mat:6 N0 J5 q O4 k\r\n",
+         ttl="tens")
+    # memcached keeps the old TTL when the item was fetched before (the
+    # reply still shows the new one); segcached applies T every time
+    data = (b"set mat:7 5 1000 2\r\n10\r\nmg mat:7 v\r\n"
+            b"ma mat:7 T50 t\r\nmg mat:7 t\r\n")
+    assert canon(talk(port(seg), data), "tens") == (
+        b"STORED\r\nVA 2\r\n10\r\nHD t~50\r\nHD t~50\r\n")
 
 
 def test_meta_noop_closes_quiet_pipeline(seg, peer):
