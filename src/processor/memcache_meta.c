@@ -147,6 +147,24 @@ meta_lookup(struct conn *c, const struct memcache_request *req, bool drop,
     return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
 }
 
+/* W, Z, X of an mg reply: a stale item, or one whose TTL is below R, gives
+ * its recache token to the first client to ask (W); the others see Z. */
+static void
+win_flags(struct memcache_meta_rsp *rsp, const struct storage_item *it,
+        const struct memcache_meta *m, bool won)
+{
+    rsp->stale = it->stale;
+    if (!won) {
+        bool recache = HAS(m, 'R') && rsp->ttl >= 0 &&
+                       rsp->ttl < (int64_t)m->recache_ttl;
+        if (it->stale || recache) {
+            won = storage_item_claim_win(it);
+        }
+        rsp->token_sent = !won && (it->win_sent || it->stale || recache);
+    }
+    rsp->win = won;
+}
+
 rstatus_i
 mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -178,16 +196,7 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
     }
     describe(&rsp, &it, c->now_ms);
     rsp.code = HAS(m, 'v') ? MEMCACHE_META_VA : MEMCACHE_META_HD;
-    rsp.stale = it.stale;
-    if (!won) {
-        bool recache = HAS(m, 'R') && rsp.ttl >= 0 &&
-                       rsp.ttl < (int64_t)m->recache_ttl;
-        if (it.stale || recache) {
-            won = storage_item_claim_win(&it);
-        }
-        rsp.token_sent = !won && (it.win_sent || it.stale || recache);
-    }
-    rsp.win = won;
+    win_flags(&rsp, &it, m, won);
     if (!vivified && !sent_before(m, 't', 'T')) {
         ttl_before = rsp.ttl;
     }
