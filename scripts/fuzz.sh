@@ -20,6 +20,9 @@
 # input is kept and printed), 64 usage. The scratch folder is kept on a
 # finding. Slow units are kept in BUILD/fuzz-logs/slow/ and reported only.
 set -euo pipefail
+# The whole script is one block, read before it runs: editing this file
+# while a long run is going cannot change what that run does next.
+{
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 usage() {
@@ -142,3 +145,5 @@ if [ "$merge" = 1 ]; then
         "($after files)"
 fi
 rm -rf "$work"
+exit 0
+}
