@@ -311,6 +311,8 @@ mc_general(struct buf *b, size_t max)
     MC("total_items", "%llu", (unsigned long long)cnt(&sg->seg_write));
     MC("evictions", "%llu", (unsigned long long)cnt(&sg->seg_evict_item));
     MC("reclaimed", "%llu", (unsigned long long)cnt(&sg->seg_expire_item));
+    MC("expired_unfetched", "%llu",
+            (unsigned long long)cnt(&sg->seg_expire_unfetched));
 #undef MC
     return st;
 }

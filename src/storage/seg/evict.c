@@ -113,11 +113,13 @@ evict_segment(uint32_t sid, uint64_t now)
 {
     turnover_note(sid, now);
     seg_chain_remove(sid);
-    uint32_t n = seg_unlink_all(sid);
+    uint32_t unfetched;
+    uint32_t n = seg_unlink_all(sid, &unfetched);
     uint64_t max_exp =
             __atomic_load_n(&heap.segs[sid].max_exp, __ATOMIC_RELAXED);
     if (max_exp != UINT64_MAX && max_exp <= now) {
         INCR_N(seg_metrics, seg_expire_item, n);
+        INCR_N(seg_metrics, seg_expire_unfetched, unfetched);
         INCR(seg_metrics, seg_expire_seg);
     } else {
         INCR_N(seg_metrics, seg_evict_item, n);

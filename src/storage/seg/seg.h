@@ -48,6 +48,7 @@
     ACTION( seg_cas_mismatch,      METRIC_COUNTER, "# CAS checks failed"    ) \
     ACTION( seg_expire_item,       METRIC_COUNTER, "# items expired"        ) \
     ACTION( seg_expire_seg,        METRIC_COUNTER, "# segments expired"     ) \
+    ACTION( seg_expire_unfetched,  METRIC_COUNTER, "# items expired in whole segments, never read" ) \
     ACTION( seg_evict_seg,         METRIC_COUNTER, "# segments evicted"     ) \
     ACTION( seg_evict_item,        METRIC_COUNTER, "# live items evicted"   ) \
     ACTION( seg_evict_inline,      METRIC_COUNTER, "# evictions by writers" ) \

@@ -311,7 +311,7 @@ bool seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m);
 uint32_t seg_walk_end(uint32_t sid);
 /* unlinks every entry still pointing into a claimed segment; returns the
  * number unlinked */
-uint32_t seg_unlink_all(uint32_t sid);
+uint32_t seg_unlink_all(uint32_t sid, uint32_t *unfetched);
 bool seg_expire_one(uint64_t now);
 void seg_gauges(void);
 

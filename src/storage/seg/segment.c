@@ -442,17 +442,25 @@ seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
 }
 
 uint32_t
-seg_unlink_all(uint32_t sid)
+seg_unlink_all(uint32_t sid, uint32_t *unfetched)
 {
     uint32_t n = 0;
+    uint32_t never_read = 0;
     struct item_meta m;
     for (uint32_t off = 0; seg_items_decode(sid, off, &m);
             off += item_stride(item_size(&m))) {
-        const uint8_t *key = seg_data(sid) + off + m.hdr_len;
+        const uint8_t *item = seg_data(sid) + off;
+        const uint8_t *key = item + m.hdr_len;
         uint64_t h = hash_of(m.db, key, m.klen);
         if (hash_swap_location(h, sid, off, 0, NULL)) {
             n++;
+            if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
+                never_read++;
+            }
         }
+    }
+    if (unfetched != NULL) {
+        *unfetched = never_read;
     }
     return n;
 }
@@ -494,8 +502,10 @@ seg_expire_one(uint64_t now)
             continue;
         }
         seg_chain_remove(sid);
-        uint32_t n = seg_unlink_all(sid);
+        uint32_t unfetched;
+        uint32_t n = seg_unlink_all(sid, &unfetched);
         INCR_N(seg_metrics, seg_expire_item, n);
+        INCR_N(seg_metrics, seg_expire_unfetched, unfetched);
         INCR(seg_metrics, seg_expire_seg);
         seg_retire(sid);
         return true;
