@@ -22,10 +22,9 @@ such below, and listed in docs/protocol-memcache.md):
 - memcached drops the replies still queued from the same read when a `get`
   has a key over 250 bytes (`bogus\\r\\nget <251 bytes>` answers only the
   CLIENT_ERROR); segcached answers every request.
-- incr/decr read the value as 1 to 20 decimal digits: memcached also takes
-  white space around them and longer runs of leading zeros (strtoull); after
-  a decr that shortens the number memcached keeps the length and pads with
-  spaces (`99 `), segcached stores `99`. A new number is a new item
+- incr/decr read the value as memcached's strtoull does (white space, '+',
+  leading zeros), but after a decr that shortens the number memcached keeps
+  the length and pads with spaces (`99 `), segcached stores `99`. A new number is a new item
   version: a stale item becomes fresh and meta `h` reads 0 again (memcached
   keeps both when it updates in place).
 - Meta `l` and `me`'s `la` are accurate to a minute (compared as a
@@ -1290,3 +1289,38 @@ def test_values_split_across_sends(seg, peer):
                 w.send(ms[i:i + 7])
             assert w.recv_until(value + b"\r\n") == (
                 b"HD\r\nVA 3000 f1\r\n" + value + b"\r\n")
+
+
+def test_incr_reads_numbers_as_memcached(server_factory):
+    """Regression: values with white space, '+' or leading zeros are numbers
+    to memcached's incr (strtoull), and to segcached's."""
+    srv = server_factory(protocols=("memcache",))
+    s = srv.connect("memcache")
+    s.sendall(b"set n 0 0 2\r\n 5\r\nincr n 1\r\n"
+              b"set n 0 0 4\r\n+007\r\nincr n 1\r\n"
+              b"set n 0 0 4\r\n7 ab\r\nincr n 1\r\n"
+              b"set n 0 0 3\r\n7ab\r\nincr n 1\r\n")
+    want = (b"STORED\r\n6\r\nSTORED\r\n8\r\nSTORED\r\n8\r\nSTORED\r\n"
+            b"CLIENT_ERROR cannot increment or decrement non-numeric value"
+            b"\r\n")
+    got = b""
+    while len(got) < len(want):
+        chunk = s.recv(4096)
+        assert chunk
+        got += chunk
+    assert got == want
+    s.close()
+
+
+def test_meta_arith_cas_is_checked_with_the_increment(server_factory):
+    """Regression: ma with C compares the CAS and increments in one step."""
+    srv = server_factory(protocols=("memcache",))
+    s = srv.connect("memcache")
+    s.sendall(b"ma n N0 J5 v c\r\n")
+    first = s.recv(100)
+    cas = int(first.split(b"\r\n")[0].split(b" c")[1])
+    s.sendall(b"ma n C%d v\r\n" % (cas + 1000))
+    assert s.recv(100) == b"EX\r\n"
+    s.sendall(b"ma n C%d v\r\n" % cas)
+    assert s.recv(100) == b"VA 1\r\n6\r\n"
+    s.close()

@@ -161,24 +161,52 @@ storage_invalidate(
 /* --- numbers ------------------------------------------------------------ */
 
 static bool
-parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+is_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Decimal digits that fit in 64 bits, from p to its first non-digit;
+ * returns how many digits, 0 when none or on overflow. */
+static size_t
+scan_digits(const uint8_t *p, size_t n, uint64_t *out)
 {
     uint64_t v = 0;
-    if (n == 0 || n > 20) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return false;
-        }
+    size_t i = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         uint64_t d = (uint64_t)(p[i] - '0');
         if (v > (UINT64_MAX - d) / 10) {
-            return false;
+            return 0;
         }
         v = v * 10 + d;
     }
     *out = v;
-    return true;
+    return i;
+}
+
+/* Only digits, the whole of p. */
+static bool
+parse_digits(const uint8_t *p, size_t n, uint64_t *out)
+{
+    return n > 0 && scan_digits(p, n, out) == n;
+}
+
+/* A number as memcached's incr reads it (strtoull): leading white space,
+ * an optional '+', decimal digits (leading zeros allowed) that fit in 64
+ * bits, then the end or white space (anything after that is ignored). */
+static bool
+parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < n && is_space(p[i])) {
+        i++;
+    }
+    if (i < n && p[i] == '+') {
+        i++;
+    }
+    size_t digits = scan_digits(p + i, n - i, out);
+    i += digits;
+    return digits > 0 && (i == n || is_space(p[i]));
 }
 
 /* Redis's string2ll: optional '-', no leading zeros, no spaces, int64. */
@@ -192,7 +220,7 @@ parse_i64(const uint8_t *p, size_t n, int64_t *out)
         *out = 0;
         return true;
     }
-    if (i >= n || p[i] == '0' || !parse_u64(p + i, n - i, &v)) {
+    if (i >= n || p[i] == '0' || !parse_digits(p + i, n - i, &v)) {
         return false;
     }
     if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) {

@@ -153,14 +153,35 @@ test_incr_unsigned_errors(void **state)
     assert_int_equal(
             storage_incr_unsigned(0, "none", 4, 1, STORAGE_INCR, NOW, &v, NULL),
             STORAGE_NOT_FOUND);
-    const char *bad[] = {"abc", "-1", "12a", "", " 1", "18446744073709551616",
-            "123456789012345678901"};
+    /* memcached reads the value with strtoull: white space around the
+     * digits and a '+' are fine, anything else is not a number */
+    const char *bad[] = {"abc", "-1", "12a", "", " ", "+",
+            "18446744073709551616", "123456789012345678901", "1.5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(put(0, "b", bad[i], 0), STORAGE_OK);
         assert_int_equal(storage_incr_unsigned(
                                  0, "b", 1, 1, STORAGE_INCR, NOW, &v, NULL),
                 STORAGE_ENAN);
         expect(0, "b", bad[i]); /* unchanged */
+    }
+}
+
+static void
+test_incr_unsigned_memcached_numbers(void **state)
+{
+    (void)state;
+    const struct {
+        const char *stored;
+        uint64_t after;
+    } ok[] = {{" 5", 6}, {"+7", 8}, {"007", 8}, {"9 tail", 10}, {"3\r", 4},
+            {"18446744073709551615", 0}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t v;
+        assert_int_equal(put(0, "m", ok[i].stored, 0), STORAGE_OK);
+        assert_int_equal(storage_incr_unsigned(
+                                 0, "m", 1, 1, STORAGE_INCR, NOW, &v, NULL),
+                STORAGE_OK);
+        assert_true(v == ok[i].after);
     }
 }
 
@@ -575,6 +596,8 @@ main(void)
             cmocka_unit_test_setup(test_incr_unsigned_cas, each_setup),
             cmocka_unit_test_setup(test_explicit_cas_and_freq, each_setup),
             cmocka_unit_test_setup(test_incr_unsigned_errors, each_setup),
+            cmocka_unit_test_setup(
+                    test_incr_unsigned_memcached_numbers, each_setup),
             cmocka_unit_test_setup(test_incr_signed_overflow, each_setup),
             cmocka_unit_test_setup(test_append_prepend, each_setup),
             cmocka_unit_test_setup(test_append_past_size_limit, each_setup),
