@@ -14,6 +14,14 @@
  * a larger value is streamed into the store as it arrives. */
 #define MC_BUFFER_MAX (64 * KiB)
 #define MC_SAMPLE     16 /* 1 in MC_SAMPLE requests is timed */
+/* Values streamed into the store at once. A streamed value holds its
+ * segment until the client sends the last byte, so slow clients could pin
+ * a small heap and starve every other writer; past this many, a large
+ * value waits in its connection's read buffer instead (worker.rbuf_max
+ * bounds that) and is stored whole. */
+#define MC_STREAM_MAX 4
+
+static uint32_t mc_streams; /* open stream reservations, all workers */
 
 proc_memcache_metrics_st *mc_metrics;
 static struct memcache_stats_source stats_source;
@@ -279,7 +287,24 @@ streamable(memcache_req_type_e type)
            type == MEMCACHE_REQ_REPLACE || type == MEMCACHE_REQ_CAS;
 }
 
-/* Reserves room in the store and consumes the command line. */
+static bool
+stream_slot_acquire(void)
+{
+    if (__atomic_add_fetch(&mc_streams, 1, __ATOMIC_RELAXED) <= MC_STREAM_MAX) {
+        return true;
+    }
+    __atomic_sub_fetch(&mc_streams, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+static void
+stream_slot_release(void)
+{
+    __atomic_sub_fetch(&mc_streams, 1, __ATOMIC_RELAXED);
+}
+
+/* Reserves room in the store and consumes the command line; the caller
+ * holds a stream slot, kept while the reservation is. */
 static void
 stream_begin(struct conn *c, struct mc_state *st)
 {
@@ -290,6 +315,9 @@ stream_begin(struct conn *c, struct mc_state *st)
     INCR(mc_metrics, memcache_stream);
     st->stream_status = storage_reserve(&st->res, MC_DB, req->key.data,
             req->key.len, req->vlen, &w, c->now_ms);
+    if (st->stream_status != STORAGE_OK) {
+        stream_slot_release(); /* nothing held: the value is discarded */
+    }
     if (st->stream_status == STORAGE_EOVERSIZE &&
             req->type == MEMCACHE_REQ_SET) {
         /* drop the old value now: the key view dies with the line */
@@ -316,6 +344,9 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
         return STATUS_OK;
     }
     st->streaming = false;
+    if (st->stream_status == STORAGE_OK) {
+        stream_slot_release(); /* committed or aborted just below */
+    }
     if (p == MEMCACHE_PARSE_EINVALID) {
         if (st->stream_status == STORAGE_OK) {
             storage_abort(&st->res);
@@ -619,7 +650,8 @@ await_value(struct conn *c, struct mc_state *st,
 {
     struct memcache_request *req = &st->req;
     *wait = true;
-    if (req->need <= MC_BUFFER_MAX || !streamable(req->type)) {
+    if (req->need <= MC_BUFFER_MAX || !streamable(req->type) ||
+            !stream_slot_acquire()) {
         /* room for the whole request, so the next read can complete it */
         size_t have = buf_rsize(&c->rbuf);
         if (req->need > have && buf_reserve(&c->rbuf, req->need - have,
@@ -706,6 +738,7 @@ mc_error(struct conn *c)
     }
     if (st->streaming && st->stream_status == STORAGE_OK) {
         storage_abort(&st->res); /* the client left mid-value */
+        stream_slot_release();
     }
     mm_free(&c->data);
 }

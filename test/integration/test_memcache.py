@@ -1324,3 +1324,32 @@ def test_meta_arith_cas_is_checked_with_the_increment(server_factory):
     s.sendall(b"ma n C%d v\r\n" % cas)
     assert s.recv(100) == b"VA 1\r\n6\r\n"
     s.close()
+
+
+def test_slow_large_sets_do_not_starve_small_ones(server_factory):
+    """Regression: 20 clients halfway through 900 KiB sets on an 8 MiB store
+    held every segment through their stream reservations, so every other
+    write failed with out of memory. Streams are capped; the rest wait in
+    their read buffers."""
+    srv = server_factory(protocols=("memcache",), args=["-m", "8"])
+    slow = []
+    for i in range(20):
+        s = srv.connect("memcache")
+        s.sendall(b"set big%d 0 0 921600\r\n" % i + b"x" * 460800)
+        slow.append(s)
+    time.sleep(0.5 * SLOW)
+    c = srv.connect("memcache")
+    c.sendall(b"set small 0 0 1\r\na\r\nget small\r\n")
+    want = b"STORED\r\nVALUE small 0 1\r\na\r\nEND\r\n"
+    got = b""
+    while len(got) < len(want):
+        chunk = c.recv(4096)
+        assert chunk
+        got += chunk
+    assert got == want
+    for s in slow:
+        s.sendall(b"x" * 460800 + b"\r\n")
+    for s in slow:
+        assert s.recv(100) == b"STORED\r\n"
+        s.close()
+    c.close()
