@@ -1247,8 +1247,10 @@ def test_large_values_streamed_like_memcached(seg, peer):
     reply = same(seg, peer,
                  set_cmd(b"lvm:a", v) + set_cmd(b"lvm:a", w, cmd=b"add") +
                  set_cmd(b"lvm:b", w, cmd=b"replace") +
-                 b"cas lvm:a 0 0 %d 1\r\n" % len(w) + w + b"\r\n" +
-                 b"cas lvm:b 0 0 %d 1\r\n" % len(w) + w + b"\r\n" +
+                 # a CAS value no item has had yet in either server (a
+                 # fresh server's first write gets CAS 1 in both)
+                 b"cas lvm:a 0 0 %d 999999999\r\n" % len(w) + w + b"\r\n" +
+                 b"cas lvm:b 0 0 %d 999999999\r\n" % len(w) + w + b"\r\n" +
                  b"set lvm:a 0 0 %d\r\n" % len(w) + w + b"xx\r\n" +
                  b"mg lvm:a s\r\nms lvm:c %d T0\r\n" % len(w) + w +
                  b"\r\nmg lvm:c s\r\n")
