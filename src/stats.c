@@ -37,6 +37,9 @@ stats_setup(void)
     start_ms = time_mono_ms();
     rstatus_i st = metric_init(stats_metrics(), STATS_NMETRIC);
     metric_set(&stats.process.pid, getpid());
+    unsigned major = 0, minor = 0, patch = 0;
+    sscanf(SEGCACHED_VERSION, "%u.%u.%u", &major, &minor, &patch);
+    metric_set(&stats.process.version, major * 10000 + minor * 100 + patch);
     stats_refresh();
     return st;
 }

@@ -20,6 +20,7 @@
 #define PROCESS_METRIC(ACTION)                                                 \
     ACTION( pid,             METRIC_GAUGE,   "process id"                        ) \
     ACTION( uptime,          METRIC_GAUGE,   "seconds since start"               ) \
+    ACTION( version,         METRIC_GAUGE,   "version as major*10000 + minor*100 + patch") \
     ACTION( time,            METRIC_GAUGE,   "unix time, seconds"                ) \
     ACTION( threads,         METRIC_GAUGE,   "worker threads"                    ) \
     ACTION( rusage_user_us,  METRIC_GAUGE,   "user CPU time, microseconds"       ) \

@@ -343,3 +343,28 @@ def test_protected_mode_refuses_exposed_listener():
     assert r.returncode == 78
     assert "protected_mode" in r.stderr and "0.0.0.0" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_idle_timeout_closes_idle_connections_only(server_factory):
+    srv = server_factory(args=["-o", "worker.idle_timeout=1s"])
+    idle = srv.connect()
+    busy = srv.connect()
+    deadline = time.time() + 2.5
+    while time.time() < deadline:  # busy keeps talking, idle says nothing
+        busy.sendall(b"PING\r\n")
+        assert recv_exact(busy, 6) == b"PONG\r\n"
+        time.sleep(0.2)
+    idle.settimeout(10 * SLOW)
+    assert idle.recv(10) == b""  # closed by the server
+    busy.sendall(b"PING\r\n")
+    assert recv_exact(busy, 6) == b"PONG\r\n"
+    assert srv.stats()["worker_conn_idle"] >= 1
+    busy.close()
+    idle.close()
+
+
+def test_version_metric_matches_version_command(server):
+    st = server.stats()
+    reply = server.admin("version").split()[1]
+    major, minor, patch = (int(x) for x in reply.split("."))
+    assert st["version"] == major * 10000 + minor * 100 + patch
