@@ -182,6 +182,12 @@ class Prober(threading.Thread):
             self.failures.append(repr(e))
 
     def finish(self, at_least=1):
+        """Stops once at_least answers came (a loaded machine may need a
+        moment more); every answer must have been right."""
+        deadline = time.time() + 10 * SLOW
+        while self.answers < at_least and not self.failures and \
+                self.is_alive() and time.time() < deadline:
+            time.sleep(0.02)
         self.stop_flag.set()
         self.join(30 * SLOW)
         assert not self.failures, self.failures
