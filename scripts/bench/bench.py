@@ -155,8 +155,13 @@ class Bench:
         """Run fn() (a client), return its figures plus the server's CPU
         time per request and CPU use while it ran."""
         c0, t0 = srv.cpu_seconds(), time.monotonic()
+        u0, k0 = srv.user_system_ticks()
         res = fn()
         c1, t1 = srv.cpu_seconds(), time.monotonic()
+        u1, k1 = srv.user_system_ticks()
+        # what share of the server's CPU time is its own code, the rest
+        # being the kernel (mostly the loopback TCP path)
+        res["user_pct"] = 100.0 * (u1 - u0) / max((u1 - u0) + (k1 - k0), 1)
         res["cpu_us"] = (c1 - c0) * 1e6 / max(res["requests"], 1)
         res["server_cpu"] = (c1 - c0) / (t1 - t0)
         return res

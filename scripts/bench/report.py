@@ -19,6 +19,7 @@ METRICS = {
     "rps": ("requests/s", "higher"),
     "cpu_us": ("server CPU us/request", "lower"),
     "server_cpu": ("server CPU busy (cores)", None),
+    "user_pct": ("% of server CPU in user space", None),
     "avg_ms": ("mean latency ms", "lower"),
     "p50_ms": ("p50 latency ms", "lower"),
     "p99_ms": ("p99 latency ms", "lower"),
@@ -36,13 +37,16 @@ METRICS = {
 LOADS = {
     "1": ("RESP: redis-benchmark GET and SET, 16-byte keys, 32-byte values, "
           "50 clients, pipeline 1 and 16",
-          ["rps", "p50_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+          ["rps", "p50_ms", "p99_ms", "cpu_us", "user_pct"],
+          ["rps", "cpu_us"]),
     "2": ("memcache: memaslap (memcaslap), 90% get / 10% set, 16-byte keys, "
           "32-byte values, 50 connections, one client thread",
-          ["rps", "avg_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+          ["rps", "avg_ms", "p99_ms", "cpu_us", "user_pct"],
+          ["rps", "cpu_us"]),
     "3": ("The runtime's ceiling: one client (loadgen, 50 connections) "
           "against segcached's ping listener and GET on every server",
-          ["rps", "p50_ms", "p99_ms", "cpu_us"], ["rps", "cpu_us"]),
+          ["rps", "p50_ms", "p99_ms", "cpu_us", "user_pct"],
+          ["rps", "cpu_us"]),
     "4": ("Memory: unique 16-byte keys until the server evicts, then every "
           "key read back",
           ["held", "items_reported", "evictions", "rss_mib",
@@ -51,7 +55,7 @@ LOADS = {
           ["miss_ratio", "miss_ratio_all", "gets_per_s", "held", "rss_mib"],
           ["miss_ratio"]),
     "6": ("Worker threads: segcached -t N against memcached -t N",
-          ["rps", "cpu_us", "server_cpu"], ["rps", "cpu_us"]),
+          ["rps", "cpu_us", "server_cpu", "user_pct"], ["rps", "cpu_us"]),
 }
 
 

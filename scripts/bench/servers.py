@@ -51,6 +51,13 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_user_system_ticks(pid):
+    """(utime, stime) of every thread of pid, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])
+
+
 def proc_rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -219,6 +226,9 @@ class Server:
 
     def cpu_seconds(self):
         return proc_cpu_seconds(self.pid)
+
+    def user_system_ticks(self):
+        return proc_user_system_ticks(self.pid)
 
     def rss(self):
         return proc_rss_bytes(self.pid)
