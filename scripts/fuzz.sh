@@ -83,7 +83,9 @@ mkdir -p "$work/corpus" "$work/artifacts"
 if [ -d "$corpus" ]; then
     cp -p "$corpus"/. "$work/corpus/" -R
 fi
-flags=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048
+# -timeout is wall time: generous, since a shared or paused VM can stall a
+# run for tens of seconds (replay a timeout input before believing it)
+flags=(-max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048
        -print_final_stats=1 -artifact_prefix="$work/artifacts/")
 if [ -f "$dict" ]; then
     flags+=(-dict="$dict")
@@ -138,7 +140,7 @@ fi
 if [ "$merge" = 1 ]; then
     before=$(find "$corpus" -type f | wc -l)
     mkdir -p "$corpus"
-    "$bin" -merge=1 -timeout=25 -rss_limit_mb=2048 "$corpus" "$work/corpus" \
+    "$bin" -merge=1 -timeout=60 -rss_limit_mb=2048 "$corpus" "$work/corpus" \
         >"$work/merge.log" 2>&1
     after=$(find "$corpus" -type f | wc -l)
     echo "fuzz.sh: merged $((after - before)) new inputs into $corpus" \
