@@ -624,6 +624,85 @@ def test_truncated_requests_on_every_port(server_factory):
     srv.wait_stat("server_conn_curr", lambda v: v == 0)
 
 
+STORM_REQUESTS = [
+    b"get a b c\r\n", b"set a 0 0 5\r\nhello\r\n",
+    b"set big 0 0 200000\r\n" + b"b" * 200000 + b"\r\n",
+    b"get big big big\r\n", b"mg a v k\r\n", b"ms m 3 T1\r\nabc\r\n",
+    b"incr n 1\r\n", b"delete a\r\n", b"gat 1 a big\r\n",
+    b"touch big 100\r\n", b"flush_all\r\n", b"PING\r\n", b"stats\r\n",
+    b"GET /metrics HTTP/1.1\r\n\r\n", b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nr\r\n$5\r\nhello\r\n",
+    b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n", b"*1\r\n$4\r\nINFO\r\n",
+]
+
+
+def storm_client(ports, seed, until, errors, count):
+    """One client thread: connects anywhere, sends a random batch of
+    requests (sometimes mutated, sometimes random bytes, sometimes cut
+    short), then leaves by reset, by reading a little, or by just going."""
+    rng = random.Random(seed)
+    while time.time() < until:
+        try:
+            s = socket.create_connection(("127.0.0.1", rng.choice(ports)),
+                                         timeout=5 * SLOW)
+            data = b"".join(rng.choice(STORM_REQUESTS)
+                            for _ in range(rng.randrange(1, 30)))
+            r = rng.random()
+            if r < 0.2:
+                data = bytearray(data)
+                for _ in range(rng.randrange(1, 10)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                data = bytes(data)
+            elif r < 0.3:
+                data = rng.randbytes(rng.randrange(1, 5000))
+            if rng.random() < 0.5:
+                data = data[:rng.randrange(1, len(data) + 1)]
+            s.sendall(data)
+            leave = rng.random()
+            if leave < 0.3:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))
+            elif leave < 0.6:
+                s.settimeout(0.2)
+                try:
+                    while s.recv(65536):
+                        pass
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            s.close()
+            count[0] += 1
+        except (ConnectionResetError, BrokenPipeError, socket.timeout):
+            pass
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            errors.append(repr(e))
+
+
+def test_mixed_storm_on_every_port(server_factory):
+    """Eight clients for a few seconds, on every port at once, mixing valid
+    requests (200 KB values, multi-gets, flushes), corrupted and random
+    bytes, truncation, resets and non-reading. The server keeps serving,
+    reclaims every connection and exits 0 (under the sanitizers: with no
+    report)."""
+    srv, has_resp = try_server(server_factory, args=["-m", "16"])
+    ports = [srv.port("memcache"), srv.port("ping"), srv.admin_port]
+    if has_resp:
+        ports.append(srv.port("resp"))
+    until = time.time() + 8
+    errors, count = [], [0]
+    threads = [threading.Thread(target=storm_client,
+                                args=(ports, i, until, errors, count))
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60 * SLOW)
+    assert not errors, errors[:5]
+    assert count[0] > 20  # a loaded machine makes fewer
+    healthy(srv, has_resp)
+    srv.wait_stat("server_conn_curr", lambda v: v == 0)
+    assert srv.stop() == 0, srv.stderr
+
+
 # ---- memory ---------------------------------------------------------------
 
 def fill(srv, nbytes, nconn=4, seed=0):
