@@ -278,7 +278,10 @@ def header(meta, noise):
         "- Server CPU time per request is the server process's CPU time "
         "(all threads, from /proc/PID/task/*/schedstat) over the run divided by the "
         "requests: without pipelining the client's core is the limit, so "
-        "this is the figure that compares servers.", "",
+        "this is the figure that compares servers. The share of it spent "
+        "in user space comes from utime and stime in /proc/PID/stat, "
+        "which the kernel samples at its tick (100 Hz): short runs read "
+        "coarsely.", "",
         "Noise: what other processes used while each load ran (share of "
         "all CPUs, from /proc/stat minus this run's own processes), and "
         "/proc/loadavg before and after:", "",
