@@ -55,5 +55,9 @@ def test_bench_quick_writes_report(tmp_path):
             if line.startswith("server pid ")]
     assert pids
     for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}") or \
-            open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        assert state == "Z", f"server pid {pid} still running"
