@@ -219,7 +219,7 @@ wappend(struct conn *c, const char *s, size_t n)
 }
 
 static void
-wprintf_str(struct conn *c, const char *s)
+wappend_str(struct conn *c, const char *s)
 {
     wappend(c, s, strlen(s));
 }
@@ -244,12 +244,12 @@ encode_memcache(struct state *st, struct conn *c, const struct pending *p)
     key_string(st, key, p->key);
     if (p->kind == KIND_GET) {
         snprintf(line, sizeof(line), "get %s\r\n", key);
-        wprintf_str(c, line);
+        wappend_str(c, line);
         return;
     }
     snprintf(line, sizeof(line), "set %s 0 %u %u\r\n", key,
             (unsigned)ttl_of(st, p->key), (unsigned)st->o.value);
-    wprintf_str(c, line);
+    wappend_str(c, line);
     wappend(c, st->value, st->o.value);
     wappend(c, "\r\n", 2);
 }
@@ -260,19 +260,19 @@ encode_resp(struct state *st, struct conn *c, const struct pending *p)
     char key[KEY_LEN + 1], line[160];
     key_string(st, key, p->key);
     if (p->kind == KIND_PING) {
-        wprintf_str(c, "*1\r\n$4\r\nPING\r\n");
+        wappend_str(c, "*1\r\n$4\r\nPING\r\n");
         return;
     }
     if (p->kind == KIND_GET) {
         snprintf(line, sizeof(line), "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n",
                 KEY_LEN, key);
-        wprintf_str(c, line);
+        wappend_str(c, line);
         return;
     }
     uint32_t ttl = ttl_of(st, p->key);
     snprintf(line, sizeof(line), "*%d\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n",
             ttl > 0 ? 5 : 3, KEY_LEN, key, (unsigned)st->o.value);
-    wprintf_str(c, line);
+    wappend_str(c, line);
     wappend(c, st->value, st->o.value);
     wappend(c, "\r\n", 2);
     if (ttl > 0) {
@@ -280,7 +280,7 @@ encode_resp(struct state *st, struct conn *c, const struct pending *p)
         snprintf(num, sizeof(num), "%u", (unsigned)ttl);
         snprintf(line, sizeof(line), "$2\r\nEX\r\n$%zu\r\n%s\r\n", strlen(num),
                 num);
-        wprintf_str(c, line);
+        wappend_str(c, line);
     }
 }
 
@@ -295,7 +295,7 @@ encode(struct state *st, struct conn *c, const struct pending *p)
         encode_resp(st, c, p);
         break;
     case PROTO_PING:
-        wprintf_str(c, "PING\r\n");
+        wappend_str(c, "PING\r\n");
         break;
     }
 }
@@ -648,14 +648,10 @@ finished(const struct state *st, struct conn *conns)
     return true;
 }
 
-static void
-run(struct state *st)
+static struct conn *
+open_conns(struct state *st, int ep)
 {
     struct conn *conns = xcalloc(st->o.conns, sizeof(*conns));
-    int ep = epoll_create1(0);
-    if (ep < 0) {
-        die("epoll_create1");
-    }
     for (uint32_t i = 0; i < st->o.conns; i++) {
         struct conn *c = &conns[i];
         c->fd = connect_to(st->o.server);
@@ -666,6 +662,29 @@ run(struct state *st)
             die("epoll_ctl");
         }
     }
+    return conns;
+}
+
+static void
+close_conns(struct state *st, struct conn *conns)
+{
+    for (uint32_t i = 0; i < st->o.conns; i++) {
+        close(conns[i].fd);
+        free(conns[i].wbuf);
+        free(conns[i].rbuf);
+        free(conns[i].q);
+    }
+    free(conns);
+}
+
+static void
+run(struct state *st)
+{
+    int ep = epoll_create1(0);
+    if (ep < 0) {
+        die("epoll_create1");
+    }
+    struct conn *conns = open_conns(st, ep);
     st->start = now_ns();
     struct epoll_event evs[MAX_CONNS];
     while (!finished(st, conns)) {
@@ -675,8 +694,8 @@ run(struct state *st)
                 flush_out(ep, &conns[i]);
             }
         }
-        int timeout = st->o.rate > 0 ? 1 : 1000;
-        int n = epoll_wait(ep, evs, MAX_CONNS, timeout);
+        /* a paced run wakes up every millisecond to send what is due */
+        int n = epoll_wait(ep, evs, MAX_CONNS, st->o.rate > 0 ? 1 : 1000);
         if (n < 0 && errno != EINTR) {
             die("epoll_wait");
         }
@@ -690,13 +709,7 @@ run(struct state *st)
             }
         }
     }
-    for (uint32_t i = 0; i < st->o.conns; i++) {
-        close(conns[i].fd);
-        free(conns[i].wbuf);
-        free(conns[i].rbuf);
-        free(conns[i].q);
-    }
-    free(conns);
+    close_conns(st, conns);
     close(ep);
 }
 
