@@ -50,6 +50,26 @@ stats_teardown(void)
     metric_deinit(stats_metrics(), STATS_NMETRIC);
 }
 
+/* The process's own peak RSS: VmHWM. getrusage's ru_maxrss survives
+ * execve, so it can report the size of whatever started us. */
+static int64_t
+peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) {
+        return 0;
+    }
+    char line[128];
+    long long kib = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "VmHWM: %lld kB", &kib) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    return (int64_t)kib * 1024;
+}
+
 void
 stats_refresh(void)
 {
@@ -63,8 +83,8 @@ stats_refresh(void)
                 ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec);
         metric_set(&stats.process.rusage_system_us,
                 ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec);
-        metric_set(&stats.process.max_rss_bytes, ru.ru_maxrss * 1024);
     }
+    metric_set(&stats.process.max_rss_bytes, peak_rss());
     metric_set(&stats.process.mm_alloc, (int64_t)mm_alloc_count());
     metric_set(&stats.process.mm_free, (int64_t)mm_free_count());
 }

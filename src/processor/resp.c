@@ -16,6 +16,7 @@
 #include "base/time.h"
 #include "processor/resp_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 proc_resp_metrics_st *resp_proc_metrics;
@@ -606,6 +607,16 @@ runs_in_multi(resp_command_e id)
            id == RESP_CMD_QUIT || id == RESP_CMD_RESET;
 }
 
+/* Redis's securityWarningCommand: "POST" and "Host:" start HTTP requests,
+ * never commands. */
+static bool
+cross_protocol(const struct resp_arg *name)
+{
+    struct bstring s = resp_arg_str(name);
+    return bstring_equal_cstr_nocase(&s, "post") ||
+           bstring_equal_cstr_nocase(&s, "host:");
+}
+
 /* processCommand: lookup, arity, auth, queueing, then the command. */
 static rstatus_i
 process(struct resp_ctx *x)
@@ -614,6 +625,14 @@ process(struct resp_ctx *x)
     size_t mark = wmark(x);
     const struct resp_command *cmd = resp_command_lookup(x->argv, x->argc);
     rstatus_i rc;
+    if (cmd == NULL && cross_protocol(&x->argv[0])) {
+        /* an HTTP request sent here (by a browser tricked into it): close
+         * without a word, as Redis does */
+        log_debug("resp conn %" PRIu64 ": HTTP request, closing", x->c->id);
+        INCR(resp_proc_metrics, resp_cmd_unknown);
+        x->c->flags |= CONN_CLOSE;
+        return STATUS_OK;
+    }
     if (cmd == NULL || !resp_command_arity_ok(cmd, x->argc)) {
         if (cmd == NULL) {
             const struct resp_command *base =

@@ -572,10 +572,6 @@ def test_bad_input_on_every_port(server_factory):
     assert srv.proc.poll() is None
 
 
-# not strict: how the reads fall is up to TCP, so today's bug may not show
-@pytest.mark.xfail(strict=False, reason="a resp inline request over 64 KiB "
-                   "is accepted when its newline comes in the same read, "
-                   "refused when it comes later (reported, issue 8)")
 def test_resp_inline_limit_does_not_depend_on_reads(server_factory):
     """The same bytes get the same answer however TCP splits them: Redis
     refuses an inline request over 64 KiB (too big inline request)."""

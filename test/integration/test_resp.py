@@ -1184,3 +1184,16 @@ def test_concurrent_clients(seg):
     assert errors == []
     assert c0.cmd("GET", "shared") == b"$4\r\n1800\r\n"
     c0.close()
+
+
+def test_http_request_is_closed_like_redis(seg, oracle):
+    """A browser tricked into posting to the resp port sends "POST / ..." and
+    "Host: ..." lines: Redis closes such a connection without a reply, and
+    so does segcached (regression from the hostile-load review)."""
+    for port in (seg.port("resp"), oracle.port):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+            assert s.recv(100) == b""
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"Host: example.com\r\n")
+            assert s.recv(100) == b""

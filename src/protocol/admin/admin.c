@@ -33,16 +33,31 @@ is_http_line(const char *p, const char *end)
            (memcmp(p, "GET ", 4) == 0 || memcmp(p, "HEAD ", 5) == 0);
 }
 
+/* One past the empty line that ends an HTTP head ("\n" or "\r\n" right
+ * after a line end), or NULL when it has not arrived: the first empty line,
+ * whatever its line ending, so the result never depends on how the bytes
+ * were split across reads. */
+static const char *
+head_end_of(const char *p, size_t n)
+{
+    const char *end = p + n;
+    for (const char *nl = memchr(p, '\n', n); nl != NULL;
+            nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1))) {
+        if (nl + 1 < end && nl[1] == '\n') {
+            return nl + 2;
+        }
+        if (nl + 2 < end && nl[1] == '\r' && nl[2] == '\n') {
+            return nl + 3;
+        }
+    }
+    return NULL;
+}
+
 static admin_parse_e
 parse_http(struct admin_request *req, struct buf *b, const char *line_end)
 {
     size_t n = buf_rsize(b);
-    const char *head_end = memmem(b->rpos, n, "\r\n\r\n", 4);
-    size_t sep = 4;
-    if (head_end == NULL) {
-        head_end = memmem(b->rpos, n, "\n\n", 2);
-        sep = 2;
-    }
+    const char *head_end = head_end_of(b->rpos, n);
     if (head_end == NULL) {
         return n >= ADMIN_HTTP_MAX ? ADMIN_PARSE_EOVERSIZE : ADMIN_PARSE_UNFIN;
     }
@@ -54,7 +69,7 @@ parse_http(struct admin_request *req, struct buf *b, const char *line_end)
     req->verb = bstring_of(p, (size_t)(m_end - p));
     req->arg = bstring_of(path, (size_t)(path_end - path));
     req->http_minor = line_end[-1] - '0';
-    b->rpos = (char *)head_end + sep;
+    b->rpos = (char *)head_end;
     return ADMIN_PARSE_OK;
 }
 

@@ -512,6 +512,10 @@ parse_inline(struct resp_request *req, struct buf *b)
     if (end != b->rpos && end[-1] == '\r') {
         end--;
     }
+    if ((size_t)(end - b->rpos) > RESP_INLINE_MAX_SIZE) {
+        /* the same answer however the line was split across reads */
+        return fail(req, ERR_BIG_INLINE);
+    }
     req->type = RESP_REQ_INLINE;
     req->argc = 0;
     int st = inline_split(req, b->rpos, end);

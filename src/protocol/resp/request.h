@@ -27,7 +27,7 @@
 #define RESP_OPTION(ACTION)                                                    \
     ACTION( resp_max_args,    OPTION_UINT, 1048576,    "most arguments in a request; more is refused, swallowed" ) \
     ACTION( resp_max_bulk,    OPTION_SIZE, (1 * MiB),  "largest bulk string; larger is refused, swallowed"      ) \
-    ACTION( resp_max_request, OPTION_SIZE, (64 * MiB), "largest request in bytes; larger is refused, swallowed" )
+    ACTION( resp_max_request, OPTION_SIZE, (64 * MiB), "largest request in bytes (also capped by worker.rbuf_max); larger is refused, swallowed" )
 
 /*          name               type            description */
 #define RESP_METRIC(ACTION)                                                    \

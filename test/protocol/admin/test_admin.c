@@ -97,6 +97,21 @@ test_admin_parse_http(void **state)
     assert_int_equal(req.type, ADMIN_REQ_TEXT);
 }
 
+/* Regression (fuzzing): an LF-only head ends at its empty line even when
+ * bytes holding "\r\n\r\n" follow in the same read. */
+static void
+test_admin_parse_http_head_ends_at_first_empty_line(void **state)
+{
+    (void)state;
+    struct admin_request req;
+    fill("GET /metrics HTTP/1.1\n\nstats\r\n\r\n");
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_HTTP);
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_TEXT);
+    assert_bstr(&req.verb, "stats");
+}
+
 static void
 test_admin_parse_oversize(void **state)
 {
@@ -135,6 +150,8 @@ main(void)
             cmocka_unit_test(test_admin_parse_text),
             cmocka_unit_test(test_admin_parse_split),
             cmocka_unit_test(test_admin_parse_http),
+            cmocka_unit_test(
+                    test_admin_parse_http_head_ends_at_first_empty_line),
             cmocka_unit_test(test_admin_parse_oversize),
             cmocka_unit_test(test_admin_compose_http),
     };
