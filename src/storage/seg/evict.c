@@ -2,12 +2,13 @@
 /* Eviction when memory is full. Segment policies pick one sealed segment
  * with no open reservation and drop its live items: fifo (oldest), random,
  * cte (closest to expiry: smallest latest-expiry), util (fewest live
- * bytes). merge (default) takes the oldest run of segments of one TTL bucket,
- * copies the most frequently read live items into one free segment, and
- * frees the rest; when no bucket has two mergeable segments it falls back to
- * fifo, so a small heap filling fast always finds something to evict.
- * Nothing waits on segment age: whatever is sealed is a candidate, and the
- * oldest goes first, which is what turnover measures.
+ * bytes). merge (default) takes a run of segments of one TTL bucket where
+ * that bucket's merge cursor stands (it walks the chain, so each segment,
+ * merged ones included, is merged once per pass), copies the most
+ * frequently read live items into one free segment, and frees the rest;
+ * when no bucket has two mergeable segments it falls back to fifo, so a
+ * small heap filling fast always finds something to evict. Nothing waits
+ * on segment age: whatever is sealed is a candidate.
  *
  * Lock order: TTL bucket lock, then heap lock; hash locks alone. */
 #include "seg_internal.h"
@@ -159,11 +160,32 @@ struct merge {
     uint32_t dst;
     uint32_t used; /* bytes written into dst */
     uint8_t cutoff;
+    uint64_t room; /* bytes left for items one below the cutoff */
     uint64_t now;
 };
 
-/* The bucket whose oldest segment is oldest among buckets with at least two
- * mergeable segments at the head of their chain; fills mg->src claimed. */
+/* Where a merge of bucket tb would start (bucket lock held): at its cursor,
+ * which walks the chain so that every segment, merged ones included, waits
+ * a whole pass before it is merged again (merging the head each time would
+ * keep only one segment of hot items); back at the head when fewer than two
+ * mergeable segments are left after the cursor. SEG_NIL if none. */
+static uint32_t
+merge_start_locked(const struct ttl_bucket *tb, uint64_t now)
+{
+    uint32_t at[2] = {tb->merge_at, tb->first};
+    for (int i = 0; i < 2; i++) {
+        uint32_t sid = at[i];
+        if (sid != SEG_NIL && heap.segs[sid].next != SEG_NIL &&
+                candidate(sid) && candidate(heap.segs[sid].next) &&
+                !expiring_soon(sid, now)) {
+            return sid;
+        }
+    }
+    return SEG_NIL;
+}
+
+/* The bucket whose merge would start at the oldest segment; fills mg->src
+ * claimed: up to seg.merge_segments consecutive segments from there. */
 static bool
 merge_claim(struct merge *mg, uint64_t now)
 {
@@ -171,17 +193,15 @@ merge_claim(struct merge *mg, uint64_t now)
     uint64_t best_age = UINT64_MAX;
     for (uint32_t b = 0; b < TTL_BUCKETS; b++) {
         struct ttl_bucket *tb = &heap.ttl[b];
-        uint32_t first = __atomic_load_n(&tb->first, __ATOMIC_RELAXED);
-        if (first == SEG_NIL || !candidate(first) ||
-                expiring_soon(first, now)) {
+        if (__atomic_load_n(&tb->first, __ATOMIC_RELAXED) == SEG_NIL) {
             continue;
         }
         seg_lock(&tb->lock);
-        first = tb->first;
-        bool two = first != SEG_NIL && heap.segs[first].next != SEG_NIL &&
-                   candidate(first) && candidate(heap.segs[first].next);
-        uint64_t seq = __atomic_load_n(&heap.segs[first].seq, __ATOMIC_RELAXED);
-        if (two && seq < best_age) {
+        uint32_t sid = merge_start_locked(tb, now);
+        uint64_t seq = sid == SEG_NIL ? UINT64_MAX
+                                      : __atomic_load_n(&heap.segs[sid].seq,
+                                                __ATOMIC_RELAXED);
+        if (seq < best_age) {
             best_age = seq;
             best = b;
         }
@@ -193,8 +213,8 @@ merge_claim(struct merge *mg, uint64_t now)
     struct ttl_bucket *tb = &heap.ttl[best];
     mg->n = 0;
     seg_lock(&tb->lock);
-    for (uint32_t sid = tb->first; sid != SEG_NIL && mg->n < heap.n_merge;
-            sid = heap.segs[sid].next) {
+    for (uint32_t sid = merge_start_locked(tb, now);
+            sid != SEG_NIL && mg->n < heap.n_merge; sid = heap.segs[sid].next) {
         if (!seg_claim(sid)) {
             break;
         }
@@ -211,7 +231,8 @@ merge_claim(struct merge *mg, uint64_t now)
 }
 
 /* Frequency cutoff: the lowest frequency such that the live items at or
- * above it fit in about 90% of one segment. */
+ * above it fit in 31/32 of one segment; what room they leave goes to
+ * items one below the cutoff (merge_item). */
 static void
 merge_cutoff(struct merge *mg)
 {
@@ -229,12 +250,13 @@ merge_cutoff(struct merge *mg)
             }
         }
     }
-    uint64_t budget = heap.seg_size * 9 / 10, sum = 0;
+    uint64_t budget = heap.seg_size * 31 / 32, sum = 0;
     mg->cutoff = 0;
     for (int f = 255; f >= 0; f--) {
         sum += bytes[f];
         if (sum > budget) {
             mg->cutoff = (uint8_t)(f == 255 ? 255 : f + 1);
+            mg->room = budget - (sum - bytes[f]);
             return;
         }
     }
@@ -256,8 +278,10 @@ merge_item(
     struct item_meta nm = *m;
     nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
+    /* below the cutoff by one: while the room it leaves lasts */
+    bool extra = hash_entry_freq(v) + 1 == mg->cutoff && mg->room >= stride;
     bool keep = seen && item_visible(m, mg->now) &&
-                hash_entry_freq(v) >= mg->cutoff &&
+                (hash_entry_freq(v) >= mg->cutoff || extra) &&
                 mg->used + stride <= heap.seg_size;
     if (keep) {
         uint8_t *p = seg_data(mg->dst) + mg->used;
@@ -269,6 +293,7 @@ merge_item(
         if (hash_swap_location(h, sid, off, nval, &(uint8_t){0})) {
             item_linked(mg->dst, item_size(&nm), nm.db);
             mg->used += stride;
+            mg->room -= extra ? stride : 0;
             INCR(seg_metrics, seg_merge_keep);
             if (nm.expiry > __atomic_load_n(&d->max_exp, __ATOMIC_RELAXED)) {
                 __atomic_store_n(&d->max_exp, nm.expiry, __ATOMIC_RELAXED);
@@ -321,8 +346,10 @@ merge_finish(struct merge *mg)
     struct seg *d = &heap.segs[mg->dst];
     struct ttl_bucket *tb = &heap.ttl[d->bucket];
     __atomic_store_n(&d->write_offset, mg->used, __ATOMIC_RELEASE);
+    seg_lock(&tb->lock);
+    /* the next merge starts after the sources: dst waits a whole pass */
+    tb->merge_at = heap.segs[mg->src[mg->n - 1]].next;
     if (mg->used > 0) {
-        seg_lock(&tb->lock);
         uint32_t at = mg->src[0];
         d->prev = heap.segs[at].prev;
         d->next = at;
@@ -334,8 +361,9 @@ merge_finish(struct merge *mg)
         heap.segs[at].prev = mg->dst;
         tb->n_seg++;
         __atomic_store_n(&d->state, SEG_SEALED, __ATOMIC_RELEASE);
-        seg_unlock(&tb->lock);
-    } else {
+    }
+    seg_unlock(&tb->lock);
+    if (mg->used == 0) {
         seg_lock(&heap.lock);
         seg_put_free_locked(mg->dst);
         seg_unlock(&heap.lock);
@@ -371,7 +399,9 @@ merge_run(uint64_t now)
     }
     merge_dst_init(&mg);
     merge_cutoff(&mg);
-    for (uint32_t i = 0; i < mg.n; i++) {
+    /* newest source first: the room below the cutoff goes to the items
+     * that had the least time to be read */
+    for (uint32_t i = mg.n; i-- > 0;) {
         struct item_meta m;
         for (uint32_t off = 0; seg_items_decode(mg.src[i], off, &m);
                 off += item_stride(item_size(&m))) {

@@ -282,7 +282,8 @@ heap_init(const seg_options_st *o)
     }
     heap.n_free = heap.n_seg;
     for (uint32_t i = 0; i < TTL_BUCKETS; i++) {
-        heap.ttl[i] = (struct ttl_bucket){0, SEG_NIL, SEG_NIL, SEG_NIL, 0};
+        heap.ttl[i] =
+                (struct ttl_bucket){0, SEG_NIL, SEG_NIL, SEG_NIL, 0, SEG_NIL};
     }
     uint64_t open = option_uint(&o->seg_open_max);
     heap.open_max = open > 0 ? (uint32_t)open : heap.n_seg / 8;

@@ -75,6 +75,7 @@ struct ttl_bucket {
     uint32_t last;
     uint32_t active; /* atomic: the open segment, or SEG_NIL */
     uint32_t n_seg;
+    uint32_t merge_at; /* next merge starts here; SEG_NIL: at first */
 };
 
 /* Decoded item header (immutable part). */

@@ -207,6 +207,9 @@ seg_chain_remove(uint32_t sid)
     struct seg *s = &heap.segs[sid];
     struct ttl_bucket *tb = &heap.ttl[s->bucket];
     seg_lock(&tb->lock);
+    if (tb->merge_at == sid) {
+        tb->merge_at = s->next; /* the merge cursor moves past it */
+    }
     if (s->prev != SEG_NIL) {
         heap.segs[s->prev].next = s->next;
     } else {
