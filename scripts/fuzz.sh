@@ -121,7 +121,7 @@ slow=$(find "$work/artifacts" -type f -name 'slow-unit-*' | sort)
 for f in $slow; do
     mkdir -p "$builddir/fuzz-logs/slow"
     cp "$f" "$builddir/fuzz-logs/slow/$target-$(basename "$f")"
-    echo "fuzz.sh: slow unit ($(sed -n 's/^Slowest unit: //p' \
+    echo "fuzz.sh: slow unit ($(sed -n 's/^Slowest unit: \(.*\):$/\1/p' \
         "$work/fuzz.log" | tail -n 1)) kept as" \
         "$builddir/fuzz-logs/slow/$target-$(basename "$f"); replay it" >&2
 done
