@@ -4,6 +4,7 @@
 
 #include "base/util.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,14 @@ head_end_of(const char *p, size_t n)
     return NULL;
 }
 
+/* Whether an unfinished line starts as an HTTP request line does. */
+static bool
+may_be_http(const char *p, size_t n)
+{
+    return (n >= 4 && memcmp(p, "GET ", 4) == 0) ||
+           (n >= 5 && memcmp(p, "HEAD ", 5) == 0);
+}
+
 static admin_parse_e
 parse_http(struct admin_request *req, struct buf *b, const char *line_end)
 {
@@ -79,7 +88,10 @@ admin_parse_req(struct admin_request *req, struct buf *b)
     size_t n = buf_rsize(b);
     const char *nl = memchr(b->rpos, '\n', size_min(n, ADMIN_HTTP_MAX));
     if (nl == NULL) {
-        return n >= ADMIN_LINE_MAX ? ADMIN_PARSE_EOVERSIZE : ADMIN_PARSE_UNFIN;
+        /* a line that may still turn out an HTTP request line may grow to
+         * the HTTP limit, as it could if it came whole (found by fuzzing) */
+        size_t max = may_be_http(b->rpos, n) ? ADMIN_HTTP_MAX : ADMIN_LINE_MAX;
+        return n >= max ? ADMIN_PARSE_EOVERSIZE : ADMIN_PARSE_UNFIN;
     }
     const char *end = nl;
     if (end > b->rpos && end[-1] == '\r') {

@@ -112,6 +112,26 @@ test_admin_parse_http_head_ends_at_first_empty_line(void **state)
     assert_bstr(&req.verb, "stats");
 }
 
+/* Regression (fuzzing): an HTTP request line longer than a text line is
+ * parsed the same whether or not its first KiB came alone. */
+static void
+test_admin_parse_long_http_line_split(void **state)
+{
+    (void)state;
+    struct admin_request req;
+    char line[1500];
+    memset(line, 'a', sizeof(line));
+    memcpy(line, "GET /", 5);
+    memcpy(line + sizeof(line) - 11, " HTTP/1.1\n\n", 11);
+    buf_clear(&b);
+    buf_append(&b, line, ADMIN_LINE_MAX, 1 << 20);
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_UNFIN);
+    buf_append(
+            &b, line + ADMIN_LINE_MAX, sizeof(line) - ADMIN_LINE_MAX, 1 << 20);
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_HTTP);
+}
+
 static void
 test_admin_parse_oversize(void **state)
 {
@@ -152,6 +172,7 @@ main(void)
             cmocka_unit_test(test_admin_parse_http),
             cmocka_unit_test(
                     test_admin_parse_http_head_ends_at_first_empty_line),
+            cmocka_unit_test(test_admin_parse_long_http_line_split),
             cmocka_unit_test(test_admin_parse_oversize),
             cmocka_unit_test(test_admin_compose_http),
     };
