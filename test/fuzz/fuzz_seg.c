@@ -8,6 +8,8 @@
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,23 +192,32 @@ do_touch(struct in *in, uint8_t db, uint8_t i)
     }
 }
 
+/* The reference for memcached's incr: what strtoull accepts, as memcached
+ * checks it (white space, '+', digits that fit, then the end or white
+ * space), written apart from the store's parser. */
 static bool
 digits(const struct model *m, uint64_t *v)
 {
-    if (m->vlen == 0 || m->vlen > 20) {
+    size_t j = 0;
+    while (j < m->vlen && isspace(m->v[j])) {
+        j++;
+    }
+    if (j < m->vlen && m->v[j] == '+') {
+        j++;
+    }
+    size_t first = j;
+    while (j < m->vlen && isdigit(m->v[j])) {
+        j++;
+    }
+    if (j == first || (j < m->vlen && !isspace(m->v[j]))) {
         return false;
     }
-    char buf[24];
-    memcpy(buf, m->v, m->vlen);
-    buf[m->vlen] = 0;
-    for (size_t j = 0; j < m->vlen; j++) {
-        if (buf[j] < '0' || buf[j] > '9') {
-            return false;
-        }
-    }
-    char *end;
-    *v = strtoull(buf, &end, 10);
-    return !(m->vlen == 20 && strcmp(buf, "18446744073709551615") > 0);
+    char buf[sizeof(m->v) + 1];
+    memcpy(buf, m->v + first, j - first);
+    buf[j - first] = 0;
+    errno = 0;
+    *v = strtoull(buf, NULL, 10);
+    return errno != ERANGE;
 }
 
 static void
