@@ -368,3 +368,26 @@ def test_version_metric_matches_version_command(server):
     reply = server.admin("version").split()[1]
     major, minor, patch = (int(x) for x in reply.split("."))
     assert st["version"] == major * 10000 + minor * 100 + patch
+
+
+def test_memcached_style_flags(server_factory):
+    """-p, -l, -m, -t and -c set the memcache port, the data listeners'
+    host, seg.memory, worker.threads and server.max_connections."""
+    port = free_port()
+    srv = server_factory(protocols=(), threads=1,
+                         args=["-p", str(port), "-l", "127.0.0.1", "-m", "32",
+                               "-t", "3", "-c", "77", "--memcache",
+                               "127.0.0.2:1"])
+    # -p and -l apply after --memcache: the listener is 127.0.0.1:<port>
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"stats settings\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            chunk = s.recv(4096)
+            assert chunk
+            data += chunk
+    text = data.decode()
+    assert f"STAT maxbytes {32 * 1024 * 1024}\r\n" in text
+    assert "STAT maxconns 77\r\n" in text
+    assert "STAT num_threads 3\r\n" in text
+    assert srv.stats()["threads"] == 3
