@@ -158,10 +158,21 @@ accept_all(struct listener *l)
 {
     while (accepting && pending == NULL) {
         if (nconn >= max_conns) {
-            if (tcp_reject(l->fd) != STATUS_OK) {
+            /* counted before the close: a client that sees the refusal
+             * and then reads the stats finds it counted */
+            int rfd = tcp_accept(l->fd);
+            if (rfd == STATUS_ENOMEM) {
+                INCR(metrics, server_conn_refused_max);
+                if (refuse_with_spare(l)) {
+                    continue;
+                }
+                return;
+            }
+            if (rfd < 0) {
                 return;
             }
             INCR(metrics, server_conn_refused_max);
+            tcp_close(rfd);
             log_debug("%s: max_connections %" PRIu64 " reached, refused",
                     l->name, max_conns);
             continue;
