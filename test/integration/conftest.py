@@ -35,6 +35,23 @@ def wait_port(port, timeout=10.0 * SLOW):
     return False
 
 
+def wait_admin(port, timeout=10.0 * SLOW):
+    """Waits until the admin port answers: the process is set up (pidfile
+    written, privileges dropped), not merely bound."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=5 * SLOW) as s:
+                s.sendall(b"version\r\n")
+                if s.recv(100).startswith(b"VERSION "):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
 class Server:
     """One segcached process with its ports; stop() checks the exit code."""
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIN, SLOW, free_port, wait_port
+from conftest import BIN, SLOW, free_port, wait_admin, wait_port
 
 BUILD_DIR = os.environ.get("SEGCACHED_BUILD_DIR",
                            os.path.dirname(os.path.abspath(BIN)))
@@ -81,7 +81,7 @@ def test_root_needs_a_user_and_drops_to_it():
     proc = subprocess.Popen([BIN, "-u", "nobody", "--admin",
                              f"127.0.0.1:{admin}", "--memcache", "off",
                              "--resp", "off"], stderr=subprocess.PIPE)
-    assert wait_port(admin)
+    assert wait_admin(admin)
     with open(f"/proc/{proc.pid}/status") as f:
         uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
     nobody = pwd.getpwnam("nobody").pw_uid
@@ -99,7 +99,7 @@ def test_unix_socket_listener_with_real_clients():
                              "server.unix_mode=0770"] + USER,
                             stderr=subprocess.PIPE)
     try:
-        assert wait_port(admin)
+        assert wait_admin(admin)
         assert oct(os.stat(path).st_mode & 0o777) == "0o770"
         c = Client(path)
         assert c.set("k", b"v", noreply=False) is True
@@ -118,7 +118,7 @@ def test_pidfile_written_and_removed():
     proc = subprocess.Popen([BIN, "--pidfile", pidfile, "--admin",
                              f"127.0.0.1:{admin}", "--memcache", "off",
                              "--resp", "off"] + USER, stderr=subprocess.PIPE)
-    assert wait_port(admin)
+    assert wait_admin(admin)
     with open(pidfile) as f:
         assert int(f.read()) == proc.pid
     assert stop(proc) == 0
@@ -170,7 +170,7 @@ def test_crash_leaves_a_backtrace_in_the_log():
                              "--memcache", "off", "--resp", "off", "-o",
                              f"log.file={log}"] + USER,
                             stderr=subprocess.PIPE)
-    assert wait_port(admin)
+    assert wait_admin(admin)
     proc.send_signal(signal.SIGSEGV)
     rc = proc.wait(timeout=20 * SLOW)
     assert rc == -signal.SIGSEGV  # dies of the same signal
