@@ -196,6 +196,7 @@ raise_nofile(void)
 {
     struct rlimit rl;
     rlim_t want = (rlim_t)option_uint(&setting.server.server_max_connections) +
+                  (rlim_t)option_uint(&setting.admin.admin_max_connections) +
                   FD_RESERVE;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
         return;
@@ -208,8 +209,8 @@ raise_nofile(void)
         }
     }
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
-        log_warn("open-file limit %ju is below max_connections + %d; "
-                 "connections past it will be refused",
+        log_warn("open-file limit %ju is below server and admin "
+                 "max_connections + %d; connections past it will be refused",
                 (uintmax_t)rl.rlim_cur, FD_RESERVE);
     }
 }

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -44,6 +45,10 @@ spare_open(void)
 }
 static bool stop_req;
 static struct conn *conns;
+static uint64_t nconn;
+static uint64_t max_conns;
+static uint64_t idle_timeout_ms;
+static uint64_t last_idle_scan;
 static uint64_t next_id = 1;
 static const struct proc_limits limits = {
         ADMIN_RBUF_MAX, ADMIN_WBUF_MAX, ADMIN_WBUF_MAX};
@@ -87,6 +92,7 @@ admin_close(struct conn *c)
         c->next->prev = c->prev;
     }
     mm_free(&c);
+    nconn--;
     DECR(metrics, admin_conn_curr);
     spare_open(); /* the reserve comes back as soon as it can */
 }
@@ -105,6 +111,7 @@ admin_flush(struct conn *c)
             return STATUS_ERROR;
         }
         c->wbuf.rpos += n;
+        c->last_ms = time_mono_ms();
     }
     buf_clear(&c->wbuf);
     event_modify(evb, c->fd, EVENT_READ, c);
@@ -146,6 +153,7 @@ admin_read(struct conn *c)
         return;
     }
     c->rbuf.wpos += n;
+    c->last_ms = time_mono_ms();
     admin_process(c);
 }
 
@@ -171,6 +179,15 @@ admin_accept(void)
         if (fd < 0) {
             return; /* EAGAIN, or an error retried on the next event */
         }
+        if (nconn >= max_conns) {
+            /* counted before the close, so a refused client that asks
+             * again finds it counted */
+            INCR(metrics, admin_conn_refused);
+            log_debug("admin: max_connections %" PRIu64 " reached, refused",
+                    max_conns);
+            tcp_close(fd);
+            continue;
+        }
         struct conn *c = mm_zalloc(sizeof(*c));
         if (c == NULL || buf_init(&c->rbuf, ADMIN_BUF_SIZE) != STATUS_OK ||
                 buf_init(&c->wbuf, ADMIN_BUF_SIZE) != STATUS_OK) {
@@ -178,10 +195,13 @@ admin_accept(void)
                 buf_deinit(&c->rbuf);
             }
             mm_free(&c);
+            INCR(metrics, admin_conn_refused);
             tcp_close(fd);
             continue;
         }
+        nconn++;
         c->fd = fd;
+        c->last_ms = time_mono_ms();
         c->id = next_id++;
         c->proc = admin_proc;
         c->next = conns;
@@ -247,7 +267,11 @@ admin_setup(const admin_options_st *options, admin_metrics_st *m,
     metrics = m;
     admin_proc = proc;
     stop_req = false;
+    nconn = 0;
+    max_conns = option_uint(&options->admin_max_connections);
+    idle_timeout_ms = option_uint(&options->admin_idle_timeout);
     uint64_t now = time_mono_ms();
+    last_idle_scan = now;
     evb = event_base_create(256, admin_event);
     wheel = timing_wheel_create(option_uint(&options->admin_tick), 1024, now);
     wake = notifier_create();
@@ -324,6 +348,25 @@ admin_add_job(uint64_t interval_ms, timer_cb_fn cb, void *arg)
     return timing_wheel_add(wheel, interval_ms, TIMER_RECURRING, cb, arg);
 }
 
+/* Closes connections idle for idle_timeout, looking once a second. */
+static void
+admin_close_idle(uint64_t now)
+{
+    if (idle_timeout_ms == 0 || now - last_idle_scan < 1000) {
+        return;
+    }
+    last_idle_scan = now;
+    struct conn *c = conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (now - c->last_ms >= idle_timeout_ms) {
+            INCR(metrics, admin_conn_idle);
+            admin_close(c);
+        }
+        c = next;
+    }
+}
+
 rstatus_i
 admin_run(void)
 {
@@ -336,8 +379,10 @@ admin_run(void)
         }
         event_wait(evb, timeout);
         INCR(metrics, admin_event_loop);
-        size_t n = timing_wheel_execute(wheel, time_mono_ms());
+        now = time_mono_ms();
+        size_t n = timing_wheel_execute(wheel, now);
         INCR_N(metrics, admin_job_run, n);
+        admin_close_idle(now);
     }
     return STATUS_OK;
 }

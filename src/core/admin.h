@@ -17,12 +17,16 @@
 /*          name            type         default            description */
 #define ADMIN_OPTION(ACTION)                                                   \
     ACTION( admin_listen,   OPTION_STR,  "127.0.0.1:9999",  "admin address (host:port, or off)") \
-    ACTION( admin_tick,     OPTION_DURATION, 10,            "timing wheel tick of periodic jobs")
+    ACTION( admin_tick,     OPTION_DURATION, 10,            "timing wheel tick of periodic jobs") \
+    ACTION( admin_max_connections, OPTION_UINT, 64,         "most admin connections at once; more are accepted and closed") \
+    ACTION( admin_idle_timeout, OPTION_DURATION, 300000,    "close admin connections idle this long (0: never)")
 
 /*          name                 type            description */
 #define ADMIN_METRIC(ACTION)                                                   \
     ACTION( admin_conn_curr,     METRIC_GAUGE,   "# admin connections open now"    ) \
     ACTION( admin_conn_total,    METRIC_COUNTER, "# admin connections accepted"    ) \
+    ACTION( admin_conn_refused,  METRIC_COUNTER, "# admin connections refused: max_connections reached or no memory") \
+    ACTION( admin_conn_idle,     METRIC_COUNTER, "# admin connections closed by idle_timeout") \
     ACTION( admin_event_loop,    METRIC_COUNTER, "# admin thread epoll waits"      ) \
     ACTION( admin_job_run,       METRIC_COUNTER, "# periodic jobs run"             ) \
     ACTION( admin_signal,        METRIC_COUNTER, "# signals handled"               )

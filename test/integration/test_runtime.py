@@ -345,6 +345,68 @@ def test_protected_mode_refuses_exposed_listener():
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def admin_stats_on(sock):
+    """stats over an admin connection the test already holds."""
+    sock.sendall(b"stats\r\n")
+    data = b""
+    while not data.endswith(b"END\r\n"):
+        chunk = sock.recv(65536)
+        assert chunk, "admin connection closed"
+        data += chunk
+    return {p[1]: p[2] for p in (l.split() for l in data.decode().splitlines())
+            if len(p) == 3 and p[0] == "STAT"}
+
+
+def test_admin_connections_are_limited_and_refusals_counted(server_factory):
+    srv = server_factory(args=["-o", "admin.max_connections=2"])
+    held = []
+    deadline = time.time() + 10 * SLOW
+    while len(held) < 2:  # the start-up check's connections may linger
+        s = socket.create_connection(("127.0.0.1", srv.admin_port),
+                                     timeout=10 * SLOW)
+        try:
+            assert int(admin_stats_on(s)["admin_conn_curr"]) >= 1
+            held.append(s)
+        except (AssertionError, ConnectionResetError):
+            s.close()
+            assert time.time() < deadline
+            time.sleep(0.05)
+    extra = socket.create_connection(("127.0.0.1", srv.admin_port),
+                                     timeout=10 * SLOW)
+    try:
+        extra.sendall(b"stats\r\n")
+        got = extra.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        got = b""
+    assert got == b""  # accepted and closed, not left hanging
+    extra.close()
+    st = admin_stats_on(held[0])
+    assert int(st["admin_conn_refused"]) >= 1
+    assert int(st["admin_conn_curr"]) == 2
+    held[1].close()
+    # a slot is free again once the admin thread has seen the close
+    deadline = time.time() + 10 * SLOW
+    while int(admin_stats_on(held[0])["admin_conn_curr"]) != 1:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert srv.stats()["admin_conn_curr"] >= 1
+    held[0].close()
+
+
+def test_admin_idle_connections_are_closed(server_factory):
+    srv = server_factory(args=["-o", "admin.idle_timeout=1s"])
+    idle = socket.create_connection(("127.0.0.1", srv.admin_port),
+                                    timeout=10 * SLOW)
+    t0 = time.time()
+    try:
+        assert idle.recv(10) == b""  # closed by the server
+    except ConnectionResetError:
+        pass
+    assert time.time() - t0 >= 0.9
+    idle.close()
+    assert srv.stats()["admin_conn_idle"] >= 1
+
+
 def test_idle_timeout_closes_idle_connections_only(server_factory):
     srv = server_factory(args=["-o", "worker.idle_timeout=1s"])
     idle = srv.connect()
