@@ -78,6 +78,7 @@ stats_refresh(void)
             &stats.process.uptime, (int64_t)(time_mono_ms() - start_ms) / 1000);
     metric_set(&stats.process.time, (int64_t)(time_now_ms() / 1000));
     metric_set(&stats.process.threads, workers_count());
+    metric_set(&stats.worker.worker_buf_bytes, (int64_t)workers_buf_bytes());
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         metric_set(&stats.process.rusage_user_us,
                 ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec);

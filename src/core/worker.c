@@ -44,6 +44,7 @@ struct worker {
     struct conn notify_conn; /* epoll data of the new-connection notifier */
     struct buf spare[SPARE_BUF_MAX];
     unsigned nspare;
+    size_t buf_bytes; /* sum of conn buf_bytes; read by stats (atomic) */
 };
 
 static struct worker *workers;
@@ -52,6 +53,7 @@ static worker_metrics_st *metrics;
 static struct worker_hooks hooks;
 static struct proc_limits limits;
 static size_t buf_size;
+static size_t buf_budget; /* per worker; 0: no limit */
 static uint64_t idle_timeout_ms;
 static int nevent;
 
@@ -93,6 +95,20 @@ buf_reclaim(struct worker *w, struct buf *b)
     } else {
         buf_deinit(b);
         memset(b, 0, sizeof(*b));
+    }
+}
+
+/* Brings the worker's count of buffer bytes up to date with c's buffers:
+ * a few loads per event, no atomic read-modify-write. */
+static void
+buf_account(struct worker *w, struct conn *c)
+{
+    size_t now = (c->rbuf.begin != NULL ? buf_capacity(&c->rbuf) : 0) +
+                 (c->wbuf.begin != NULL ? buf_capacity(&c->wbuf) : 0);
+    if (now != c->buf_bytes) {
+        __atomic_store_n(&w->buf_bytes, w->buf_bytes - c->buf_bytes + now,
+                __ATOMIC_RELAXED);
+        c->buf_bytes = now;
     }
 }
 
@@ -147,6 +163,7 @@ conn_close(struct worker *w, struct conn *c)
     buf_clear(&c->wbuf);
     buf_reclaim(w, &c->rbuf);
     buf_reclaim(w, &c->wbuf);
+    buf_account(w, c);
     list_remove(w, c);
     INCR(metrics, worker_conn_close);
     while (ring_array_push(w->term_ring, &c) != STATUS_OK) {
@@ -222,6 +239,7 @@ conn_process(struct worker *w, struct conn *c)
             if (c->flags & CONN_STALLED) {
                 INCR(metrics, worker_stall);
             }
+            buf_account(w, c);
             return; /* resumes on the write event */
         }
         if (c->flags & CONN_CLOSE) {
@@ -229,6 +247,7 @@ conn_process(struct worker *w, struct conn *c)
             return;
         }
         if (!(c->flags & CONN_STALLED)) {
+            buf_account(w, c);
             return;
         }
         /* the stalled batch went out at once: parse the rest now */
@@ -256,6 +275,7 @@ conn_read(struct worker *w, struct conn *c)
     ssize_t n = tcp_recv(c->fd, b->wpos, buf_wsize(b));
     if (n == STATUS_EAGAIN) {
         buf_reclaim(w, b);
+        buf_account(w, c);
         return;
     }
     if (n <= 0) {
@@ -283,6 +303,8 @@ conn_write_ready(struct worker *w, struct conn *c)
     conn_set_interest(w, c, EVENT_READ);
     if (c->flags & CONN_STALLED) {
         conn_process(w, c);
+    } else {
+        buf_account(w, c);
     }
 }
 
@@ -361,6 +383,31 @@ scan_idle(struct worker *w)
     }
 }
 
+/* Past its share of worker.buffer_memory, a worker closes the connections
+ * holding the most buffer memory until it is back under (Redis's
+ * maxmemory-clients does the same). Runs between event batches, so no
+ * connection is in the middle of being served. */
+static void
+evict_buffers(struct worker *w)
+{
+    while (buf_budget > 0 && w->buf_bytes > buf_budget) {
+        struct conn *big = NULL;
+        for (struct conn *c = w->conns; c != NULL; c = c->next) {
+            if (big == NULL || c->buf_bytes > big->buf_bytes) {
+                big = c;
+            }
+        }
+        if (big == NULL || big->buf_bytes == 0) {
+            return;
+        }
+        log_warn("conn %" PRIu64 " from %s: closed, holding %zu bytes of "
+                 "buffers with all connections over worker.buffer_memory",
+                big->id, big->peer, big->buf_bytes);
+        INCR(metrics, worker_conn_evict_buf);
+        conn_close(w, big);
+    }
+}
+
 static void
 close_all(struct worker *w)
 {
@@ -399,6 +446,7 @@ worker_main(void *arg)
             INCR_N(metrics, worker_event_total, n);
         }
         scan_idle(w);
+        evict_buffers(w);
         if (hooks.loop != NULL) {
             hooks.loop(w->id, w->now_ms);
         }
@@ -535,6 +583,16 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
     limits.wbuf_max = option_uint(&options->worker_wbuf_max);
     idle_timeout_ms = option_uint(&options->worker_idle_timeout);
     nevent = (int)option_uint(&options->worker_nevent);
+    buf_budget = option_uint(&options->worker_buffer_memory) / nworker;
+    /* one connection with a full read buffer and a write buffer at its
+     * high mark always fits, so a single large request is never refused */
+    size_t floor = limits.rbuf_max + limits.wbuf_high + 2 * buf_size;
+    if (buf_budget > 0 && buf_budget < floor) {
+        log_warn("worker.buffer_memory gives each of %u workers %zu bytes, "
+                 "less than rbuf_max + wbuf_high; using %zu",
+                nworker, buf_budget, floor);
+        buf_budget = floor;
+    }
     int cpus[MAX_CPUS];
     size_t ncpu = 0;
     char err[256];
@@ -662,6 +720,16 @@ void
 worker_term_drain(struct worker *w)
 {
     notifier_drain(w->term_notify);
+}
+
+size_t
+workers_buf_bytes(void)
+{
+    size_t sum = 0;
+    for (unsigned i = 0; i < nworker; i++) {
+        sum += __atomic_load_n(&workers[i].buf_bytes, __ATOMIC_RELAXED);
+    }
+    return sum;
 }
 
 uint64_t

@@ -29,7 +29,8 @@
     ACTION( worker_rbuf_max,    OPTION_SIZE,  2 * MiB, "most a read buffer may grow to"             ) \
     ACTION( worker_wbuf_high,   OPTION_SIZE,  1 * MiB, "stop parsing while a write buffer holds more") \
     ACTION( worker_wbuf_max,    OPTION_SIZE,  64 * MiB, "most a write buffer may grow to"            ) \
-    ACTION( worker_idle_timeout, OPTION_DURATION, 0,   "close connections idle this long (0: never)")
+    ACTION( worker_idle_timeout, OPTION_DURATION, 0,   "close connections idle this long (0: never)") \
+    ACTION( worker_buffer_memory, OPTION_SIZE, 256 * MiB, "most memory all connection buffers may hold together; past it the connections holding most are closed (0: no limit)")
 
 /*          name                   type            description */
 #define WORKER_METRIC(ACTION)                                                  \
@@ -43,6 +44,8 @@
     ACTION( worker_conn_close,     METRIC_COUNTER, "# connections given back"           ) \
     ACTION( worker_conn_idle,      METRIC_COUNTER, "# connections closed for idleness"  ) \
     ACTION( worker_conn_overflow,  METRIC_COUNTER, "# connections closed: read buffer over its cap") \
+    ACTION( worker_conn_evict_buf, METRIC_COUNTER, "# connections closed: buffers over worker.buffer_memory") \
+    ACTION( worker_buf_bytes,      METRIC_GAUGE,   "# bytes of buffers lent to connections now") \
     ACTION( worker_stall,          METRIC_COUNTER, "# times reading paused for a full write buffer") \
     ACTION( worker_buf_ex,         METRIC_COUNTER, "# buffer allocation failures"       ) \
     ACTION( worker_notify_ex,      METRIC_COUNTER, "# notifier errors"                  ) \
@@ -75,6 +78,8 @@ rstatus_i workers_setup(const worker_options_st *options,
 void workers_teardown(void); /* after workers_join */
 unsigned workers_count(void);
 struct worker *worker_get(unsigned id);
+/* Bytes of buffers lent to connections, all workers together; any thread. */
+size_t workers_buf_bytes(void);
 /* Starts every worker thread. */
 rstatus_i workers_start(void);
 /* Asks every worker to close its connections and stop; any thread. */

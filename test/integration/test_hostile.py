@@ -400,8 +400,8 @@ def test_non_reader_pipelining_a_million_is_contained(server_factory, kind):
 def test_partial_requests_hold_at_most_their_buffer(server_factory):
     """Many clients each leave an unfinished get line just under
     memcache.get_line_max: each holds one read buffer (at most
-    worker.rbuf_max), and there is no global cap on the sum, so the bound
-    is per connection (docs/reliability.md)."""
+    worker.rbuf_max); together they stay under the default
+    worker.buffer_memory (256 MiB), so all are kept and answered."""
     srv = server_factory(protocols=("memcache", "ping"))
     base = rss_bytes(srv.pid)
     n = 40 // SCALE
@@ -420,6 +420,56 @@ def test_partial_requests_hold_at_most_their_buffer(server_factory):
         assert recv_exact(s, 5) == b"END\r\n"
         s.close()
     wait_stat(srv, "server_conn_curr", lambda v: v == 0)
+
+
+def test_buffer_memory_caps_all_connections_together(server_factory):
+    """F3: past worker.buffer_memory the connections holding the most
+    buffer memory are closed and counted; the rest are kept and served, and
+    the buffers held stay near the cap however many clients pile on."""
+    cap = 8 * MiB
+    srv = server_factory(protocols=("memcache", "ping"), threads=1,
+                         args=["-o", f"worker.buffer_memory={cap}"])
+    base = rss_bytes(srv.pid)
+    n = 16
+    socks = []
+    for _ in range(n):
+        s = srv.connect("memcache", timeout=HANG)
+        try:  # ~1 MiB, no end of line; it may be closed while sending
+            s.sendall(b"get" + b" k" * (MiB // 2 - 10))
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        socks.append(s)
+    wait_stat(srv, "worker_conn_evict_buf", lambda v: v >= 1)
+    # until the server has read all it will read
+    last, deadline = -1, time.time() + HANG
+    while True:
+        st = srv.stats()
+        if st["worker_read_byte"] == last:
+            break
+        assert time.time() < deadline
+        last = st["worker_read_byte"]
+        time.sleep(0.3)
+    assert st["worker_buf_bytes"] <= cap, st["worker_buf_bytes"]
+    if not SANITIZED:
+        assert rss_bytes(srv.pid) - base <= cap + 4 * MiB + ALLOC_SLACK
+    healthy(srv)
+    kept = closed = 0
+    for s in socks:  # the kept ones finish their line and are answered
+        try:
+            s.sendall(b"\r\n")
+            got = recv_exact(s, 5)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        if got == b"END\r\n":
+            kept += 1
+        else:
+            assert got == b"", got
+            closed += 1
+        s.close()
+    assert kept >= 1 and closed >= 1, (kept, closed)
+    assert srv.stats()["worker_conn_evict_buf"] == closed
+    wait_stat(srv, "server_conn_curr", lambda v: v == 0)
+    wait_stat(srv, "worker_buf_bytes", lambda v: v == 0)
 
 
 def unfinished_streams(srv, n, vlen=1000000):

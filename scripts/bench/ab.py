@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A/B: two segcached binaries side by side in one run, with the same
+client (loadgen rr), to measure a change to a hot path before it lands.
+
+    scripts/build.sh release && cp build/release/segcached /tmp/seg-b
+    git stash; scripts/build.sh release; cp build/release/segcached /tmp/seg-a
+    git stash pop
+    python3 scripts/bench/ab.py --a /tmp/seg-a --b /tmp/seg-b
+
+Each repetition runs every case against A and B in turn (alternating which
+goes first), server on one CPU and client on another as bench.py does, and
+the table gives medians of requests/s and server CPU time per request, and
+B's over A's. Nothing here asserts a number."""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+from servers import Server  # noqa: E402
+
+# (label, protocol, request kind, pipeline, requests)
+CASES = [("ping P1", "ping", "ping", 1, 60000),
+         ("ping P16", "ping", "ping", 16, 600000),
+         ("memcache GET P1", "memcache", "get", 1, 60000),
+         ("memcache GET P16", "memcache", "get", 16, 600000),
+         ("resp GET P16", "resp", "get", 16, 600000),
+         ("resp SET P16", "resp", "set", 16, 400000)]
+KEYS = 10000
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--a", required=True, help="segcached binary A (before)")
+    ap.add_argument("--b", required=True, help="segcached binary B (after)")
+    ap.add_argument("--loadgen", default="build/bench/loadgen")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--conns", type=int, default=50)
+    args = ap.parse_args()
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "loadgen.c")
+    if not os.path.exists(args.loadgen) or \
+            os.path.getmtime(src) > os.path.getmtime(args.loadgen):
+        import subprocess
+        os.makedirs(os.path.dirname(args.loadgen) or ".", exist_ok=True)
+        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-Wall",
+                        "-Wextra", "-o", args.loadgen, src, "-lm"],
+                       check=True)
+    cpus = sorted(os.sched_getaffinity(0))
+    client_cpu = str(cpus[0]) if len(cpus) >= 2 else None
+    server_cpu = str(cpus[1]) if len(cpus) >= 2 else None
+    logdir = tempfile.mkdtemp(prefix="segcached-ab-")
+
+    def client(argv):
+        import subprocess
+        if client_cpu is not None:
+            argv = ["taskset", "-c", client_cpu] + argv
+        r = subprocess.run([str(a) for a in argv], capture_output=True,
+                           text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError(f"{argv}: {r.stderr[-300:]}")
+        return dict(kv.split("=", 1) for kv in r.stdout.split())
+
+    srv = {}
+    try:
+        for name, path in (("A", args.a), ("B", args.b)):
+            srv[name] = Server("segcached", 64 << 20, 1, server_cpu, logdir,
+                               path).start()
+            for proto in ("memcache", "resp"):
+                client([args.loadgen, "fill", "-s", srv[name].addr[proto],
+                        "-P", proto, "--from", 0, "--to", KEYS])
+        res = {}  # (case, name) -> [(rps, cpu_us)]
+        for rep in range(args.reps):
+            order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
+            for label, proto, kind, pl, n in CASES:
+                for name in order:
+                    s = srv[name]
+                    c0 = s.cpu_seconds()
+                    r = client([args.loadgen, "rr", "-s", s.addr[proto], "-P",
+                                proto, "--kind", kind, "--conns", args.conns,
+                                "--pipeline", pl, "--requests", n, "--keys",
+                                KEYS])
+                    cpu_us = (s.cpu_seconds() - c0) * 1e6 / n
+                    res.setdefault((label, name), []).append(
+                        (float(r["rps"]), cpu_us))
+                    print(f"  {label:<18} {name} rep {rep}: "
+                          f"rps={float(r['rps']):.0f} cpu_us={cpu_us:.3f}",
+                          flush=True)
+    finally:
+        servers.stop_all()
+    print(f"\nA = {args.a}\nB = {args.b}\n{args.reps} repetitions, "
+          f"{args.conns} connections, medians\n")
+    print("| case | A requests/s | B requests/s | B/A | A CPU us/req | "
+          "B CPU us/req | B/A |")
+    print("|---|---|---|---|---|---|---|")
+    for label, *_ in CASES:
+        a, b = res[(label, "A")], res[(label, "B")]
+        ar = statistics.median(x[0] for x in a)
+        br = statistics.median(x[0] for x in b)
+        ac = statistics.median(x[1] for x in a)
+        bc = statistics.median(x[1] for x in b)
+        print(f"| {label} | {ar:,.0f} | {br:,.0f} | {br / ar:.3f} | "
+              f"{ac:.3f} | {bc:.3f} | {bc / ac:.3f} |")
+
+
+if __name__ == "__main__":
+    t0 = time.monotonic()
+    main()
+    print(f"\n{time.monotonic() - t0:.0f} s")
