@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The memcache processor driven through its read callback on in-memory
+ * connections over a small store with an injected clock: classic and meta
+ * commands answer memcached 1.6.18's exact bytes, a request split across
+ * reads is answered once whole, a large value is streamed into the store,
+ * and a multi-key get stalls at the write buffer's high mark and resumes. */
+#include "unit.h"
+
+#include "processor/memcache_internal.h"
+#include "storage/seg/seg.h"
+
+#include "base/buf.h"
+#include "base/mm.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1700000000000ULL /* injected clock, unix ms */
+
+static seg_metrics_st seg_metrics;
+static memcache_parse_metrics_st parse_metrics;
+static proc_memcache_metrics_st metrics;
+static const struct proc_limits limits = {
+        .rbuf_max = 4 * MiB, .wbuf_high = 1 * MiB, .wbuf_max = 64 * MiB};
+
+static int stats_calls;
+static int reset_calls;
+
+static rstatus_i
+fake_stats(struct buf *b, size_t max, const struct bstring *group)
+{
+    stats_calls++;
+    if (group->len == 0) {
+        return buf_append(b, "STAT x 1\r\n", 10, max);
+    }
+    return STATUS_EINVAL;
+}
+
+static void
+fake_reset(void)
+{
+    reset_calls++;
+}
+
+static const struct memcache_stats_source source = {
+        .stats = fake_stats, .reset = fake_reset};
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 16 * MiB;
+    o.seg_background.val.OPTION_BOOL = false;
+    o.seg_open_max.val.OPTION_UINT = 4;
+    seg_metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    parse_metrics =
+            (memcache_parse_metrics_st){MEMCACHE_PARSE_METRIC(INIT_METRIC)};
+    metrics = (proc_memcache_metrics_st){PROC_MEMCACHE_METRIC(INIT_METRIC)};
+    if (seg_setup(&o, &seg_metrics) != STATUS_OK ||
+            metric_init((struct metric *)&metrics,
+                    METRIC_CARDINALITY(metrics)) != STATUS_OK) {
+        return -1;
+    }
+    memcache_parse_setup(NULL, &parse_metrics);
+    proc_memcache_setup(&metrics, &source);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    proc_memcache_teardown();
+    memcache_parse_teardown();
+    metric_deinit((struct metric *)&metrics, METRIC_CARDINALITY(metrics));
+    seg_teardown();
+    return 0;
+}
+
+static void
+conn_open(struct conn *c, uint64_t id)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->id = id;
+    c->now_ms = NOW;
+    snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%u", (unsigned)(1000 + id));
+    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
+    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+}
+
+static void
+conn_close(struct conn *c)
+{
+    proc_memcache.error(c);
+    assert_null(c->data);
+    buf_deinit(&c->rbuf);
+    buf_deinit(&c->wbuf);
+}
+
+/* Appends bytes, runs the processor (resuming after stalls as the worker
+ * would once wbuf is flushed); returns its status. */
+static rstatus_i
+feed(struct conn *c, const char *data, size_t len)
+{
+    assert_int_equal(buf_append(&c->rbuf, data, len, 16 * MiB), STATUS_OK);
+    rstatus_i rc = proc_memcache.read(c, &limits);
+    while (rc == STATUS_OK && (c->flags & CONN_STALLED)) {
+        c->flags &= ~CONN_STALLED;
+        rc = proc_memcache.read(c, &limits);
+    }
+    buf_lshift(&c->rbuf);
+    return rc;
+}
+
+/* The replies so far, NUL-terminated in out (cleared from wbuf). */
+static const char *
+replies(struct conn *c, char *out, size_t cap)
+{
+    size_t n = buf_rsize(&c->wbuf);
+    assert_true(n < cap);
+    memcpy(out, c->wbuf.rpos, n);
+    out[n] = '\0';
+    buf_clear(&c->wbuf);
+    return out;
+}
+
+static void
+expect(struct conn *c, const char *request, const char *reply)
+{
+    char out[4096];
+    assert_int_equal(feed(c, request, strlen(request)), STATUS_OK);
+    assert_string_equal(replies(c, out, sizeof(out)), reply);
+}
+
+/* The CAS value of the one item a `gets`/`gats` reply holds. */
+static uint64_t
+cas_of(const char *reply)
+{
+    const char *nl = strstr(reply, "\r\n");
+    assert_non_null(nl);
+    const char *sp = nl;
+    while (sp > reply && sp[-1] != ' ') {
+        sp--;
+    }
+    return strtoull(sp, NULL, 10);
+}
+
+static void
+test_set_get_gets_cas(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[4096], req[256];
+    conn_open(&c, 1);
+    expect(&c, "flush_all\r\n", "OK\r\n");
+    expect(&c, "set k 5 0 5\r\nhello\r\nget k\r\n",
+            "STORED\r\nVALUE k 5 5\r\nhello\r\nEND\r\n");
+    expect(&c, "get nokey k nokey2\r\n", "VALUE k 5 5\r\nhello\r\nEND\r\n");
+    assert_int_equal(feed(&c, "gets k\r\n", 8), STATUS_OK);
+    replies(&c, out, sizeof(out));
+    assert_memory_equal(out, "VALUE k 5 5 ", 12);
+    uint64_t cas = cas_of(out);
+    assert_true(cas != 0);
+    snprintf(req, sizeof(req), "VALUE k 5 5 %" PRIu64 "\r\nhello\r\nEND\r\n",
+            cas);
+    assert_string_equal(out, req);
+    /* the right token stores once; the same token again is stale */
+    snprintf(req, sizeof(req), "cas k 0 0 3 %" PRIu64 "\r\nnew\r\n", cas);
+    expect(&c, req, "STORED\r\n");
+    expect(&c, req, "EXISTS\r\n");
+    expect(&c, "cas nokey 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n");
+    expect(&c, "get k\r\n", "VALUE k 0 3\r\nnew\r\nEND\r\n");
+    assert_int_equal(metric_counter(&metrics.memcache_cas_hit), 1);
+    assert_int_equal(metric_counter(&metrics.memcache_cas_badval), 1);
+    assert_int_equal(metric_counter(&metrics.memcache_cas_miss), 1);
+    conn_close(&c);
+}
+
+static void
+test_add_replace_append_prepend(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 2);
+    expect(&c, "flush_all\r\n", "OK\r\n");
+    expect(&c, "replace a 0 0 1\r\nx\r\nadd a 0 0 1\r\nx\r\n",
+            "NOT_STORED\r\nSTORED\r\n");
+    expect(&c, "add a 0 0 1\r\ny\r\nreplace a 3 0 1\r\nz\r\n",
+            "NOT_STORED\r\nSTORED\r\n");
+    expect(&c, "append a 0 0 2\r\n>>\r\nprepend a 0 0 2\r\n<<\r\nget a\r\n",
+            "STORED\r\nSTORED\r\nVALUE a 3 5\r\n<<z>>\r\nEND\r\n");
+    expect(&c, "append none 0 0 1\r\nx\r\nprepend none 0 0 1\r\nx\r\n",
+            "NOT_STORED\r\nNOT_STORED\r\n");
+    conn_close(&c);
+}
+
+static void
+test_incr_decr(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 3);
+    expect(&c, "set n 0 0 2\r\n10\r\nincr n 5\r\ndecr n 3\r\ndecr n 100\r\n",
+            "STORED\r\n15\r\n12\r\n0\r\n");
+    /* incr wraps at 2^64; decr stops at 0 */
+    expect(&c, "set n 0 0 20\r\n18446744073709551615\r\nincr n 2\r\n",
+            "STORED\r\n1\r\n");
+    expect(&c, "incr none 1\r\ndecr none 1\r\n", "NOT_FOUND\r\nNOT_FOUND\r\n");
+    expect(&c, "set s 0 0 3\r\nabc\r\nincr s 1\r\n",
+            "STORED\r\nCLIENT_ERROR cannot increment or decrement "
+            "non-numeric value\r\n");
+    expect(&c, "incr n abc\r\n",
+            "CLIENT_ERROR invalid numeric delta argument\r\n");
+    expect(&c, "incr n 1 noreply\r\nget n\r\n", "VALUE n 0 1\r\n2\r\nEND\r\n");
+    conn_close(&c);
+}
+
+static void
+test_delete_touch_gat(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[4096];
+    conn_open(&c, 4);
+    expect(&c, "set d 0 0 1\r\nv\r\ndelete d\r\ndelete d\r\nget d\r\n",
+            "STORED\r\nDELETED\r\nNOT_FOUND\r\nEND\r\n");
+    expect(&c, "set t 0 10 1\r\nv\r\ntouch t 100\r\ntouch none 1\r\n",
+            "STORED\r\nTOUCHED\r\nNOT_FOUND\r\n");
+    c.now_ms = NOW + 50 * 1000; /* past the old 10 s, within the new 100 */
+    expect(&c, "get t\r\n", "VALUE t 0 1\r\nv\r\nEND\r\n");
+    expect(&c, "gat 5 t none\r\n", "VALUE t 0 1\r\nv\r\nEND\r\n");
+    assert_int_equal(feed(&c, "gats 5 t\r\n", 10), STATUS_OK);
+    replies(&c, out, sizeof(out));
+    assert_memory_equal(out, "VALUE t 0 1 ", 12);
+    assert_true(cas_of(out) != 0);
+    c.now_ms = NOW + 56 * 1000; /* gat's 5 s are over */
+    expect(&c, "get t\r\n", "END\r\n");
+    conn_close(&c);
+}
+
+static void
+test_noreply_and_flush_all(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 5);
+    expect(&c,
+            "set q 0 0 1 noreply\r\na\r\nadd q 0 0 1 noreply\r\nb\r\n"
+            "append q 0 0 1 noreply\r\nc\r\ndelete none noreply\r\n"
+            "touch q 0 noreply\r\nget q\r\n",
+            "VALUE q 0 2\r\nac\r\nEND\r\n");
+    expect(&c, "flush_all noreply\r\nget q\r\n", "END\r\n");
+    /* a delayed flush: items stored now are gone once the delay is over */
+    expect(&c, "set f 0 0 1\r\nv\r\nflush_all 10\r\nget f\r\n",
+            "STORED\r\nOK\r\nVALUE f 0 1\r\nv\r\nEND\r\n");
+    c.now_ms = NOW + 11 * 1000;
+    expect(&c, "get f\r\n", "END\r\n");
+    c.now_ms = NOW;
+    conn_close(&c);
+}
+
+static void
+test_partial_request(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[64];
+    conn_open(&c, 6);
+    expect(&c, "set p 0 0 3\r\nabc\r\n", "STORED\r\n");
+    expect(&c, "get p", "");
+    expect(&c, "\r", "");
+    expect(&c, "\n", "VALUE p 0 3\r\nabc\r\nEND\r\n");
+    /* a storage line whole, its value not yet: nothing answered */
+    expect(&c, "set p 0 0 6\r\nxyz", "");
+    expect(&c, "uvw", "");
+    expect(&c, "\r", "");
+    assert_int_equal(feed(&c, "\nget p\r\n", 8), STATUS_OK);
+    assert_string_equal(replies(&c, out, sizeof(out)),
+            "STORED\r\nVALUE p 0 6\r\nxyzuvw\r\nEND\r\n");
+    conn_close(&c);
+}
+
+static void
+test_value_split_every_byte(void **state)
+{
+    (void)state;
+    static const char wire[] = "set sp 7 0 10\r\n0123456789\r\nget sp\r\n";
+    static const char want[] =
+            "STORED\r\nVALUE sp 7 10\r\n0123456789\r\nEND\r\n";
+    struct conn c;
+    char out[256];
+    size_t len = strlen(wire);
+    for (size_t cut = 1; cut < len; cut++) {
+        conn_open(&c, 7);
+        assert_int_equal(feed(&c, wire, cut), STATUS_OK);
+        assert_int_equal(feed(&c, wire + cut, len - cut), STATUS_OK);
+        assert_string_equal(replies(&c, out, sizeof(out)), want);
+        conn_close(&c);
+    }
+}
+
+/* A value over 64 KiB goes into the store as it arrives, not buffered. */
+static void
+test_large_value_streamed(void **state)
+{
+    (void)state;
+    const size_t vlen = 200 * KiB;
+    char *value = malloc(vlen);
+    assert_non_null(value);
+    for (size_t i = 0; i < vlen; i++) {
+        value[i] = (char)('a' + i % 26);
+    }
+    struct conn c;
+    char head[64], out[64];
+    conn_open(&c, 8);
+    int n = snprintf(head, sizeof(head), "set big 1 0 %zu\r\n", vlen);
+    uint64_t streams = metric_counter(&metrics.memcache_stream);
+    assert_int_equal(feed(&c, head, (size_t)n), STATUS_OK);
+    size_t sent = 0;
+    while (sent < vlen) {
+        size_t chunk = vlen - sent < 7000 ? vlen - sent : 7000;
+        assert_int_equal(feed(&c, value + sent, chunk), STATUS_OK);
+        sent += chunk;
+        assert_int_equal(buf_rsize(&c.wbuf), 0);
+        /* streamed bytes leave the read buffer as they come */
+        assert_true(buf_rsize(&c.rbuf) < 64 * KiB);
+    }
+    assert_int_equal(metric_counter(&metrics.memcache_stream), streams + 1);
+    expect(&c, "\r\n", "STORED\r\n");
+    assert_int_equal(feed(&c, "get big\r\n", 9), STATUS_OK);
+    n = snprintf(head, sizeof(head), "VALUE big 1 %zu\r\n", vlen);
+    assert_int_equal(buf_rsize(&c.wbuf), (size_t)n + vlen + 7);
+    assert_memory_equal(c.wbuf.rpos, head, (size_t)n);
+    assert_memory_equal(c.wbuf.rpos + n, value, vlen);
+    assert_memory_equal(c.wbuf.rpos + n + vlen, "\r\nEND\r\n", 7);
+    buf_clear(&c.wbuf);
+    /* a client leaving mid-value: the reservation is dropped */
+    n = snprintf(head, sizeof(head), "set big2 0 0 %zu\r\n", vlen);
+    assert_int_equal(feed(&c, head, (size_t)n), STATUS_OK);
+    assert_int_equal(feed(&c, value, 1000), STATUS_OK);
+    assert_string_equal(replies(&c, out, sizeof(out)), "");
+    conn_close(&c);
+    conn_open(&c, 8);
+    expect(&c, "get big2\r\n", "END\r\n");
+    conn_close(&c);
+    free(value);
+}
+
+static void
+test_bad_command_lines(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 9);
+    expect(&c, "bogus\r\nGET a\r\n\r\nget\r\n",
+            "ERROR\r\nERROR\r\nERROR\r\nERROR\r\n");
+    expect(&c, "set k abc 0 1\r\n", "CLIENT_ERROR bad command line format\r\n");
+    expect(&c, "delete k 5\r\n",
+            "CLIENT_ERROR bad command line format.  "
+            "Usage: delete <key> [noreply]\r\n");
+    expect(&c, "touch k abc\r\n", "CLIENT_ERROR invalid exptime argument\r\n");
+    /* a bad data end: the old value stays */
+    expect(&c, "set bd 0 0 1\r\no\r\nset bd 0 0 3\r\nnewxx\r\nget bd\r\n",
+            "STORED\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\n"
+            "VALUE bd 0 1\r\no\r\nEND\r\n");
+    expect(&c, "version\r\n",
+            "VERSION 1.6.18-segcached-" SEGCACHED_VERSION "\r\n");
+    expect(&c, "shutdown\r\n", "ERROR: shutdown not enabled\r\n");
+    assert_false(c.flags & CONN_CLOSE);
+    expect(&c, "quit\r\nget k\r\n", "");
+    assert_true(c.flags & CONN_CLOSE);
+    conn_close(&c);
+}
+
+static void
+test_line_too_long_closes(void **state)
+{
+    (void)state;
+    struct conn c;
+    char line[3000];
+    memset(line, 'a', sizeof(line));
+    conn_open(&c, 10);
+    assert_int_equal(feed(&c, line, sizeof(line)), STATUS_OK);
+    char out[128];
+    assert_string_equal(
+            replies(&c, out, sizeof(out)), "CLIENT_ERROR line too long\r\n");
+    assert_true(c.flags & CONN_CLOSE);
+    conn_close(&c);
+}
+
+static void
+test_stats_source(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 11);
+    int calls = stats_calls;
+    expect(&c, "stats\r\n", "STAT x 1\r\nEND\r\n");
+    assert_int_equal(stats_calls, calls + 1);
+    expect(&c, "stats nosuch\r\n", "ERROR\r\n");
+    expect(&c, "stats reset\r\n", "RESET\r\n");
+    assert_int_equal(reset_calls, 1);
+    expect(&c, "stats detail on\r\nstats detail dump\r\n", "OK\r\nEND\r\n");
+    conn_close(&c);
+}
+
+static void
+test_meta_commands(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 12);
+    expect(&c, "ms mk 2 T0 F5\r\nhi\r\n", "HD\r\n");
+    expect(&c, "mg mk v f s k Oab\r\n", "VA 2 f5 s2 kmk Oab\r\nhi\r\n");
+    expect(&c, "mg mk\r\nmg none v\r\n", "HD\r\nEN\r\n");
+    /* quiet mode: misses and HD held back; mn marks the end */
+    expect(&c, "mg none v q\r\nmg mk v q\r\nms mk 1 q\r\nx\r\nmn\r\n",
+            "VA 2\r\nhi\r\nMN\r\n");
+    expect(&c, "mg mk v\r\n", "VA 1\r\nx\r\n");
+    /* base64 keys: "Zm9v" is "foo" */
+    expect(&c, "ms Zm9v 3 b\r\nbar\r\nget foo\r\nmg Zm9v b k v\r\n",
+            "HD\r\nVALUE foo 0 3\r\nbar\r\nEND\r\nVA 3 kZm9v b\r\nbar\r\n");
+    expect(&c, "md mk\r\nmd mk\r\nmd foo q\r\nmn\r\n", "HD\r\nNF\r\nMN\r\n");
+    /* arithmetic: a miss, a vivify with an initial value, a decrement */
+    expect(&c, "ma n\r\nma n N0 J5 v\r\nma n v\r\nma n MD D2 v\r\n",
+            "NF\r\nVA 1\r\n5\r\nVA 1\r\n6\r\nVA 1\r\n4\r\n");
+    expect(&c, "mg mk zz\r\n", "CLIENT_ERROR invalid flag\r\n");
+    assert_true(metric_counter(&metrics.memcache_meta) >= 10);
+    conn_close(&c);
+}
+
+/* A get of many keys stops at wbuf_high with CONN_STALLED set and resumes
+ * where it stopped once the worker has flushed. */
+static void
+test_backpressure_get(void **state)
+{
+    (void)state;
+    const struct proc_limits small = {
+            .rbuf_max = 4 * MiB, .wbuf_high = 4096, .wbuf_max = 64 * MiB};
+    char value[1000];
+    char line[64];
+    struct conn c;
+    conn_open(&c, 13);
+    memset(value, 'v', sizeof(value));
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(line, sizeof(line), "set bp%d 0 0 1000\r\n", i);
+        assert_int_equal(feed(&c, line, (size_t)n), STATUS_OK);
+        assert_int_equal(feed(&c, value, sizeof(value)), STATUS_OK);
+        assert_int_equal(feed(&c, "\r\n", 2), STATUS_OK);
+    }
+    buf_clear(&c.wbuf);
+    char req[512] = "get";
+    for (int i = 0; i < 20; i++) {
+        snprintf(line, sizeof(line), " bp%d", i);
+        strcat(req, line);
+    }
+    strcat(req, "\r\nmn\r\n");
+    assert_int_equal(buf_append(&c.rbuf, req, strlen(req), MiB), STATUS_OK);
+    static char all[64 * 1024];
+    size_t total = 0;
+    int stalls = 0;
+    for (;;) {
+        c.flags &= ~CONN_STALLED;
+        assert_int_equal(proc_memcache.read(&c, &small), STATUS_OK);
+        size_t n = buf_rsize(&c.wbuf);
+        assert_true(total + n <= sizeof(all));
+        memcpy(all + total, c.wbuf.rpos, n);
+        total += n;
+        buf_clear(&c.wbuf); /* the worker flushed */
+        if (!(c.flags & CONN_STALLED)) {
+            break;
+        }
+        stalls++;
+        /* stopped just past the high mark, the rest unread */
+        assert_true(n > small.wbuf_high);
+        assert_true(n < small.wbuf_high + 2 * 1024);
+        assert_true(buf_rsize(&c.rbuf) > 0);
+        assert_true(stalls < 20);
+    }
+    assert_true(stalls >= 3);
+    /* every key exactly once and in order, then END, then mn's reply */
+    size_t pos = 0;
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(line, sizeof(line), "VALUE bp%d 0 1000\r\n", i);
+        assert_memory_equal(all + pos, line, (size_t)n);
+        pos += (size_t)n;
+        assert_memory_equal(all + pos, value, sizeof(value));
+        pos += sizeof(value);
+        assert_memory_equal(all + pos, "\r\n", 2);
+        pos += 2;
+    }
+    assert_int_equal(total, pos + 9);
+    assert_memory_equal(all + pos, "END\r\nMN\r\n", 9);
+    assert_int_equal(buf_rsize(&c.rbuf), 0);
+    conn_close(&c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_set_get_gets_cas),
+            cmocka_unit_test(test_add_replace_append_prepend),
+            cmocka_unit_test(test_incr_decr),
+            cmocka_unit_test(test_delete_touch_gat),
+            cmocka_unit_test(test_noreply_and_flush_all),
+            cmocka_unit_test(test_partial_request),
+            cmocka_unit_test(test_value_split_every_byte),
+            cmocka_unit_test(test_large_value_streamed),
+            cmocka_unit_test(test_bad_command_lines),
+            cmocka_unit_test(test_line_too_long_closes),
+            cmocka_unit_test(test_stats_source),
+            cmocka_unit_test(test_meta_commands),
+            cmocka_unit_test(test_backpressure_get),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
