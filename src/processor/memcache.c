@@ -525,7 +525,6 @@ other(struct conn *c, struct mc_state *st, size_t max)
                                       max);
     case MEMCACHE_REQ_SLABS:
     case MEMCACHE_REQ_LRU:
-    case MEMCACHE_REQ_LRU_CRAWLER:
     case MEMCACHE_REQ_WATCH:
         return refuse_line(c,
                 "CLIENT_ERROR not supported: segcached has no slabs or LRU",
@@ -587,6 +586,16 @@ execute(struct conn *c, struct mc_state *st, const char *line,
         return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_MN, max);
     case MEMCACHE_REQ_ME:
         return mc_meta_debug(c, st, max);
+    case MEMCACHE_REQ_LRU_CRAWLER:
+        INCR(mc_metrics, memcache_other);
+        return mc_lru_crawler(c, st, line, limits);
+    case MEMCACHE_REQ_STATS:
+        if (st->req.narg > 0 &&
+                bstring_equal_cstr(&st->req.arg[0], "cachedump")) {
+            INCR(mc_metrics, memcache_other);
+            return mc_cachedump(c, st, line, limits);
+        }
+        return other(c, st, max);
     default:
         return other(c, st, max);
     }

@@ -22,7 +22,12 @@ struct mc_state {
     struct storage_reservation res;
     size_t filled;
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
-    uint32_t nreq;        /* for latency sampling */
+    /* a key dump (metadump, cachedump) paused for a full write buffer */
+    bool dump_active;
+    uint64_t dump_cursor;
+    uint64_t dump_left;
+    size_t dump_bytes;
+    uint32_t nreq; /* for latency sampling */
 };
 
 extern proc_memcache_metrics_st *mc_metrics;
@@ -44,3 +49,10 @@ rstatus_i mc_meta_set(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_delete(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_arith(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_debug(struct conn *c, struct mc_state *st, size_t max);
+
+/* Key dumps (memcache_dump.c): `lru_crawler ...` and `stats cachedump`.
+ * line: the request line, parsed again after a pause. */
+rstatus_i mc_lru_crawler(struct conn *c, struct mc_state *st, const char *line,
+        const struct proc_limits *limits);
+rstatus_i mc_cachedump(struct conn *c, struct mc_state *st, const char *line,
+        const struct proc_limits *limits);

@@ -499,6 +499,90 @@ test_backpressure_get(void **state)
     conn_close(&c);
 }
 
+/* lru_crawler metadump and stats cachedump list every item once; a dump
+ * past wbuf_high pauses and resumes from its cursor. */
+static void
+test_key_dumps(void **state)
+{
+    (void)state;
+    const struct proc_limits small = {
+            .rbuf_max = 4 * MiB, .wbuf_high = 2048, .wbuf_max = 64 * MiB};
+    struct conn c;
+    conn_open(&c, 14);
+    expect(&c, "flush_all\r\n", "OK\r\n");
+    char line[64];
+    enum {
+        N = 300
+    };
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(line, sizeof(line), "set dump:%03d 0 %d 1\r\nx\r\n", i,
+                i == 7 ? 100 : 0);
+        assert_int_equal(feed(&c, line, (size_t)n), STATUS_OK);
+    }
+    buf_clear(&c.wbuf);
+    expect(&c, "get dump:003\r\n", "VALUE dump:003 0 1\r\nx\r\nEND\r\n");
+    static char all[256 * 1024];
+    static const char *reqs[] = {"lru_crawler metadump all\r\nmn\r\n",
+            "stats cachedump 1 0\r\nmn\r\n"};
+    for (size_t r = 0; r < 2; r++) {
+        assert_int_equal(
+                buf_append(&c.rbuf, reqs[r], strlen(reqs[r]), MiB), STATUS_OK);
+        size_t total = 0;
+        int stalls = 0;
+        for (;;) {
+            c.flags &= ~CONN_STALLED;
+            assert_int_equal(proc_memcache.read(&c, &small), STATUS_OK);
+            size_t n = buf_rsize(&c.wbuf);
+            assert_true(total + n < sizeof(all));
+            memcpy(all + total, c.wbuf.rpos, n);
+            total += n;
+            buf_clear(&c.wbuf);
+            if (!(c.flags & CONN_STALLED)) {
+                break;
+            }
+            stalls++;
+            assert_true(stalls < 100);
+        }
+        all[total] = '\0';
+        buf_lshift(&c.rbuf);
+        assert_true(stalls >= 3);
+        assert_int_equal(buf_rsize(&c.rbuf), 0);
+        assert_non_null(strstr(all, "END\r\nMN\r\n"));
+        /* every key exactly once */
+        for (int i = 0; i < N; i++) {
+            char needle[48];
+            snprintf(needle, sizeof(needle),
+                    r == 0 ? "key=dump%%3A%03d " : "ITEM dump:%03d ", i);
+            const char *at = strstr(all, needle);
+            assert_non_null(at);
+            assert_null(strstr(at + 1, needle));
+        }
+        if (r == 0) {
+            assert_non_null(strstr(all, "key=dump%3A003 exp=-1 la="));
+            assert_non_null(strstr(all, " fetch=yes cls=1 size=9\n"));
+            char exp7[64];
+            snprintf(exp7, sizeof(exp7), "key=dump%%3A007 exp=%llu ",
+                    (unsigned long long)(NOW / 1000 + 100));
+            assert_non_null(strstr(all, exp7));
+        } else {
+            assert_non_null(strstr(all, "ITEM dump:003 [1 b; 0 s]\r\n"));
+        }
+    }
+    /* a limit, and the classes segcached leaves empty */
+    assert_int_equal(feed(&c, "stats cachedump 1 5\r\n", 21), STATUS_OK);
+    const char *five = replies(&c, all, sizeof(all));
+    int items = 0;
+    for (const char *p = five; (p = strstr(p, "ITEM ")) != NULL; p++) {
+        items++;
+    }
+    assert_int_equal(items, 5);
+    expect(&c, "stats cachedump 2 0\r\n", "END\r\n");
+    expect(&c, "lru_crawler metadump 2,3\r\n", "END\r\n");
+    expect(&c, "lru_crawler metadump 0\r\n", "BADCLASS invalid class id\r\n");
+    expect(&c, "lru_crawler crawl all\r\n", "OK\r\n");
+    conn_close(&c);
+}
+
 int
 main(void)
 {
@@ -515,6 +599,7 @@ main(void)
             cmocka_unit_test(test_line_too_long_closes),
             cmocka_unit_test(test_stats_source),
             cmocka_unit_test(test_meta_commands),
+            cmocka_unit_test(test_key_dumps),
             cmocka_unit_test(test_backpressure_get),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
