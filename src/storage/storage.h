@@ -93,6 +93,11 @@ struct storage_item {
  * false if someone already has it (meta `Z`). `it` is a live view. */
 bool storage_item_claim_win(const struct storage_item *it);
 
+/* Bytes a live view's item takes in the store (Redis MEMORY USAGE): its
+ * stride in its segment (header, key and value, aligned) plus its 8-byte
+ * hash slot. Pure; any thread, while the view is valid. */
+size_t storage_item_footprint(const struct storage_item *it);
+
 typedef enum {
     STORAGE_SET,     /* store unconditionally */
     STORAGE_ADD,     /* only if no live item (memcache add, Redis NX) */

@@ -253,6 +253,14 @@ storage_peek(uint8_t db, const void *key, size_t klen, uint64_t now,
     return read_item(db, key, klen, now, it, false);
 }
 
+size_t
+storage_item_footprint(const struct storage_item *it)
+{
+    size_t hdr = (size_t)(it->key - (const uint8_t *)it->priv);
+    return item_stride((uint32_t)(hdr + it->klen + it->vlen)) +
+           sizeof(uint64_t);
+}
+
 bool
 storage_item_claim_win(const struct storage_item *it)
 {

@@ -74,6 +74,38 @@ cas_of(const char *key)
     return it.cas;
 }
 
+/* --- footprint ---------------------------------------------------------- */
+
+static void
+test_item_footprint(void **state)
+{
+    (void)state;
+    char big[1000];
+    memset(big, 'v', sizeof(big));
+    struct storage_write w = {0};
+    assert_int_equal(
+            storage_set(0, "fa", 2, "x", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(
+            storage_set(0, "fb", 2, big, sizeof(big), &w, NOW, NULL, NULL),
+            STORAGE_OK);
+    assert_int_equal(
+            storage_set(0, "fc", 2, "y", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct storage_item a, b, c;
+    assert_int_equal(storage_peek(0, "fa", 2, NOW, &a), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "fb", 2, NOW, &b), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "fc", 2, NOW, &c), STORAGE_OK);
+    size_t fa = storage_item_footprint(&a), fb = storage_item_footprint(&b);
+    /* written one after the other into the same segment: an item's stride
+     * is the distance to the next one; the hash slot adds 8 bytes */
+    assert_int_equal(fa,
+            (size_t)((const uint8_t *)b.priv - (const uint8_t *)a.priv) + 8);
+    assert_int_equal(fb,
+            (size_t)((const uint8_t *)c.priv - (const uint8_t *)b.priv) + 8);
+    assert_true(fa > 2 + 1 + 8);
+    assert_true(fb >= fa + sizeof(big) - 1);
+    assert_int_equal(storage_item_footprint(&c), fa); /* same shape */
+}
+
 /* --- incr / decr -------------------------------------------------------- */
 
 static void
@@ -610,6 +642,7 @@ main(void)
             cmocka_unit_test_setup(test_rename_copy, each_setup),
             cmocka_unit_test_setup(test_scan_and_random, each_setup),
             cmocka_unit_test_setup(test_reserve_commit_abort, each_setup),
+            cmocka_unit_test_setup(test_item_footprint, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
