@@ -21,6 +21,8 @@ static const char usage[] =
         "  -m MB                  store memory in MiB (seg.memory)\n"
         "  -t N                   worker threads (worker.threads)\n"
         "  -c N                   max connections (server.max_connections)\n"
+        "  -e FILE                keep the store in FILE across a clean\n"
+        "                         restart (seg.datapool; memcached's -e)\n"
         "  -u USER                run as USER once listening (process.user);\n"
         "                         required when started as root\n"
         "  -d, --daemonize        run in the background (process.daemonize)\n"
@@ -121,6 +123,9 @@ parse_one(struct cli *cli, int c)
     case 'c':
         push(cli, "server.max_connections", optarg, "");
         break;
+    case 'e':
+        push(cli, "seg.datapool", optarg, "");
+        break;
     case 'v':
         cli->verbose++;
         break;
@@ -164,7 +169,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     int c;
-    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:u:dvVh", longs, NULL)) !=
+    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:e:u:dvVh", longs, NULL)) !=
             -1) {
         parse_one(cli, c);
     }

@@ -104,7 +104,8 @@ test_cli_overrides_reach_options(void **state)
     parse(&cli, (const char *const[]){"-m", "64", "-t", "3", "-c", "77",
                         "--memcache", "127.0.0.1:7", "-u", "nobody", "-d",
                         "--pidfile", "/tmp/p", "--admin", "off", "--ping",
-                        "127.0.0.1:8", "--resp", "off", NULL});
+                        "127.0.0.1:8", "--resp", "off", "-e", "/dev/shm/x.pool",
+                        NULL});
     for (size_t i = 0; i < cli.noverride; i++) {
         assert_int_equal(option_set_assignment(setting_options(), SETTING_NOPT,
                                  cli.overrides[i], err, sizeof(err)),
@@ -121,6 +122,8 @@ test_cli_overrides_reach_options(void **state)
     assert_string_equal(option_str(&setting.process.process_user), "nobody");
     assert_true(option_bool(&setting.process.process_daemonize));
     assert_string_equal(option_str(&setting.process.process_pidfile), "/tmp/p");
+    assert_string_equal(
+            option_str(&setting.seg.seg_datapool), "/dev/shm/x.pool");
     /* -m's unit makes a bad number a bad size, reported by the option */
     cli_free(&cli);
     parse(&cli, (const char *const[]){"-m", "lots", NULL});
@@ -180,7 +183,7 @@ test_cli_help_lists_every_flag(void **state)
     const char *flags[] = {"--config FILE", "-o SECTION.OPTION=VAL",
             "--memcache ADDR:PORT", "--resp ADDR:PORT", "--ping ADDR:PORT",
             "--admin ADDR:PORT", "-p PORT", "-l ADDR", "-m MB", "-t N", "-c N",
-            "-u USER", "-d, --daemonize", "--pidfile FILE", "-v ",
+            "-e FILE", "-u USER", "-d, --daemonize", "--pidfile FILE", "-v ",
             "--print-config", "--print-stats", "--check-config", "--version",
             "--help"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {

@@ -199,3 +199,84 @@ def test_operations_guide_lists_every_metric():
     names = [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
     missing = [n for n in names if f"| `{n}` |" not in doc]
     assert not missing, f"run scripts/gen-docs.sh; missing {missing[:5]}"
+
+
+def test_datapool_keeps_the_cache_across_a_clean_restart():
+    """-e FILE (seg.datapool): after SIGTERM the next start serves the same
+    items (values, flags, CAS, TTLs, databases); after a crash, or with
+    another seg.memory, it starts empty and says why."""
+    import redis
+    from pymemcache.client.base import Client
+    d = shared_tmpdir()
+    pool = os.path.join(d, "store.pool")
+    mc, rp, admin = free_port(), free_port(), free_port()
+
+    def start(*extra):
+        log = os.path.join(d, "segcached.log")
+        if os.path.exists(log):
+            os.unlink(log)
+        proc = subprocess.Popen(
+            [BIN, "--memcache", f"127.0.0.1:{mc}", "--resp",
+             f"127.0.0.1:{rp}", "--admin", f"127.0.0.1:{admin}", "-e", pool,
+             "-o", f"log.file={log}"] + list(extra) + USER,
+            stderr=subprocess.PIPE)
+        assert wait_admin(admin)
+        return proc, log
+
+    def clients():
+        return (Client(("127.0.0.1", mc), timeout=10 * SLOW),
+                redis.Redis(port=rp, socket_timeout=10 * SLOW))
+
+    try:
+        proc, _ = start()
+        m, r = clients()
+        for i in range(2000):
+            m.set(f"k{i}", f"value{i}".encode(), noreply=False)
+        m.set("flagged", b"f", noreply=False)
+        m.set("short", b"s", expire=1, noreply=False)
+        cas = m.gets("k7")[1]
+        r.select(2)
+        r.set("in-db-2", "yes")
+        r.set("with-ttl", "t", ex=100)
+        m.close()
+        r.close()
+        assert stop(proc) == 0
+        time.sleep(1.5)  # "short" expires while the server is down
+
+        proc, log = start()
+        m, r = clients()
+        assert m.get("k1999") == b"value1999"
+        assert m.gets("k7") == (b"value7", cas)  # CAS tokens stay valid
+        assert m.get("short") is None
+        r.select(2)
+        assert r.get("in-db-2") == b"yes"
+        assert 90 <= r.ttl("with-ttl") <= 100
+        assert m.set("after", b"a", noreply=False)
+        assert int(m.gets("after")[1]) > int(cas)
+        m.close()
+        r.close()
+        with open(log) as f:
+            assert "taking the cache saved" in f.read()
+        # a crash leaves no clean image: the next start is empty
+        proc.kill()
+        proc.wait()
+        proc, log = start()
+        m, _ = clients()
+        assert m.get("k1") is None
+        m.close()
+        with open(log) as f:
+            assert "not shut down cleanly" in f.read()
+        assert stop(proc) == 0
+        # another size: another layout, empty
+        proc, log = start("-m", "32")
+        m, _ = clients()
+        assert m.get("k1") is None
+        m.close()
+        assert stop(proc) == 0
+        with open(log) as f:
+            assert "seg.memory" in f.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(d, ignore_errors=True)

@@ -140,16 +140,28 @@ hash_init(void)
  * bucket locks, above the heap lock. */
 
 static void
-pool_drain_locked(void)
+pool_release(bool all)
 {
     while (heap.pool_ret_n > 0 &&
-            epoch_passed(heap.pool_ret_stamp[heap.pool_ret_head])) {
+            (all || epoch_passed(heap.pool_ret_stamp[heap.pool_ret_head]))) {
         uint64_t link = heap.pool_ret_link[heap.pool_ret_head];
         __atomic_store_n(pool_bucket(link), heap.pool_free, __ATOMIC_RELAXED);
         heap.pool_free = link;
         heap.pool_ret_head = (heap.pool_ret_head + 1) % POOL_RETIRED;
         heap.pool_ret_n--;
     }
+}
+
+static void
+pool_drain_locked(void)
+{
+    pool_release(false);
+}
+
+void
+hash_pool_release_retired(void)
+{
+    pool_release(true); /* no reader is left: every thread has stopped */
 }
 
 static void

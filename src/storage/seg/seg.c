@@ -243,14 +243,25 @@ layout(const seg_options_st *o)
     return STATUS_OK;
 }
 
+/* Maps the heap: anonymous memory, or the datapool file (*warm when it
+ * holds a clean image to take). */
 static rstatus_i
-map_heap(void)
+map_heap(const char *datapool, bool *warm)
 {
-    void *p = mmap(NULL, heap.memory, PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
-        log_error("seg: mmap %zu bytes: %s", heap.memory, strerror(errno));
-        return STATUS_ENOMEM;
+    *warm = false;
+    void *p;
+    if (datapool[0] != '\0') {
+        p = datapool_map(datapool, warm);
+        if (p == NULL) {
+            return STATUS_ERROR;
+        }
+    } else {
+        p = mmap(NULL, heap.memory, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            log_error("seg: mmap %zu bytes: %s", heap.memory, strerror(errno));
+            return STATUS_ENOMEM;
+        }
     }
     uint8_t *at = heap.base = p;
     heap.buckets = (uint64_t *)at;
@@ -270,11 +281,17 @@ map_heap(void)
     return STATUS_OK;
 }
 
+/* An empty store: every segment free, every chain empty. */
 static void
-heap_init(const seg_options_st *o)
+heap_init_empty(void)
 {
+    if (datapool_active()) {
+        /* a reused file holds an old table: anonymous memory is zero */
+        memset(heap.base, 0, (size_t)(heap.data - heap.base));
+    }
     heap.free_head = heap.limbo_head = SEG_NIL;
     for (uint32_t i = heap.n_seg; i-- > 0;) {
+        heap.segs[i] = (struct seg){0};
         heap.segs[i].state = SEG_FREE;
         heap.segs[i].next = heap.free_head;
         heap.segs[i].prev = SEG_NIL;
@@ -285,6 +302,15 @@ heap_init(const seg_options_st *o)
         heap.ttl[i] =
                 (struct ttl_bucket){0, SEG_NIL, SEG_NIL, SEG_NIL, 0, SEG_NIL};
     }
+    heap.flush_pending = UINT64_MAX;
+    heap.cas_next = 0;
+    hash_init();
+}
+
+/* What the options decide, warm start or not. */
+static void
+heap_init(const seg_options_st *o)
+{
     uint64_t open = option_uint(&o->seg_open_max);
     heap.open_max = open > 0 ? (uint32_t)open : heap.n_seg / 8;
     heap.open_max = heap.open_max < 1 ? 1 : heap.open_max;
@@ -299,9 +325,6 @@ heap_init(const seg_options_st *o)
             reserve > 0 ? (uint32_t)reserve : keep + 1 + heap.n_seg / 256;
     uint64_t nm = option_uint(&o->seg_merge_segments);
     heap.n_merge = (uint32_t)(nm < 2 ? 2 : nm > 16 ? 16 : nm);
-    heap.flush_pending = UINT64_MAX;
-    heap.cas_next = 0;
-    hash_init();
 }
 
 /* --- background thread -------------------------------------------------- */
@@ -349,10 +372,17 @@ seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
     }
     heap.evict = policy;
     rstatus_i st = layout(o);
-    if (st != STATUS_OK || (st = map_heap()) != STATUS_OK) {
+    bool warm = false;
+    if (st != STATUS_OK ||
+            (st = map_heap(option_str(&o->seg_datapool), &warm)) != STATUS_OK) {
         return st;
     }
     seg_metrics = metrics;
+    if (warm) {
+        datapool_load();
+    } else {
+        heap_init_empty();
+    }
     heap_init(o);
     heap_ready = true;
     seg_gauges();
@@ -386,7 +416,12 @@ seg_teardown(void)
         pthread_join(bg_thread, NULL);
         bg_running = false;
     }
-    if (heap.base != NULL) {
+    if (datapool_active()) {
+        if (heap_ready) {
+            datapool_save(clock_ms());
+        }
+        datapool_unmap();
+    } else if (heap.base != NULL) {
         munmap(heap.base, heap.memory);
     }
     memset(&heap, 0, sizeof(heap));

@@ -33,7 +33,9 @@
     ACTION( seg_background,       OPTION_BOOL,     true,                      \
             "run the expiration / reserve thread"                           ) \
     ACTION( seg_expire_interval,  OPTION_DURATION, 100,                       \
-            "background thread period (ms)"                                 )
+            "background thread period (ms)"                                 ) \
+    ACTION( seg_datapool,         OPTION_STR,      "",                        \
+            "file holding the store, kept across a clean restart (on tmpfs, e.g. /dev/shm/segcached.pool); empty: memory only" )
 
 /*          name                   type            description */
 #define SEG_METRIC(ACTION)                                                    \

@@ -177,6 +177,16 @@ bool epoch_passed(uint64_t stamp);
 bool epoch_thread_registered(void);
 uint64_t seg_rand(void);
 
+/* --- datapool (datapool.c): the heap in a file, kept across restarts --- */
+/* Maps seg.memory bytes of the file at path (created or resized as
+ * needed); *warm when it holds a clean image of this layout. NULL on
+ * failure (logged). */
+uint8_t *datapool_map(const char *path, bool *warm);
+void datapool_load(void);         /* a warm start: heap state from the file */
+void datapool_save(uint64_t now); /* a clean shutdown: all threads stopped */
+void datapool_unmap(void);
+bool datapool_active(void);
+
 /* --- item codec (item.c) --- */
 uint32_t item_hdr_len(
         const struct item_meta *m, uint64_t cas_base, uint64_t exp_base);
@@ -227,6 +237,9 @@ uint64_t hash_of(uint8_t db, const void *key, size_t klen);
 void hash_buckets_of(uint64_t h, uint32_t *b1, uint32_t *b2);
 size_t hash_layout(uint32_t n_bucket, uint32_t n_overflow);
 void hash_init(void);
+/* At shutdown, with no reader left: parked overflow buckets to the free
+ * list without waiting for epochs. */
+void hash_pool_release_retired(void);
 /* Lock-free lookup (caller in an epoch). true fills ref. */
 bool hash_find(uint64_t h, uint8_t db, const void *key, size_t klen,
         struct hash_ref *ref);
