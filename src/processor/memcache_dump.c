@@ -88,7 +88,7 @@ dump_item(const struct storage_item *it, void *arg)
                 " exp=%s la=%" PRIu64 " cas=%" PRIu64
                 " fetch=%s cls=1 size=%zu\n",
                 exp, it->last_access / 1000, it->cas,
-                it->fetched ? "yes" : "no", it->klen + it->vlen);
+                it->fetched ? "yes" : "no", storage_item_footprint(it));
         rc = put(d, "key=", 4);
         if (rc == STATUS_OK) {
             rc = put_key_encoded(d, it->key, it->klen);

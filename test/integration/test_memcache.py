@@ -37,7 +37,7 @@ such below, and listed in docs/protocol-memcache.md):
   with a CLIENT_ERROR (no slabs, no LRU); `refresh_certs` is `ERROR`
   (Debian's memcached has TLS built in and says `Error TLS not enabled`).
 - `lru_crawler metadump` and `stats cachedump` list every item in class 1
-  (`size` = key + value), in hash-table order, and may follow other
+  (`size` = the item's bytes in the store), in hash-table order, and may follow other
   requests in a pipeline (memcached refuses that for metadump); the other
   `lru_crawler` subcommands answer `OK` and change nothing.
 - `me` prints segcached's own values (`cls=1`, size = key + value).
