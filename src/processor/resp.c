@@ -181,6 +181,7 @@ proc_resp_setup(const proc_resp_options_st *options,
             return STATUS_ENOMEM;
         }
     }
+    resp_slowlog_setup();
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
             requirepass != NULL ? "password required (AUTH)" : "no password");
@@ -191,6 +192,7 @@ void
 proc_resp_teardown(void)
 {
     resp_stats_teardown();
+    resp_slowlog_teardown();
     mm_release(requirepass);
     requirepass = NULL;
     resp_proc_metrics = NULL;
@@ -522,10 +524,21 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_INCRBYFLOAT] = resp_cmd_incrbyfloat,
         [RESP_CMD_INFO] = resp_cmd_info,
         [RESP_CMD_KEYS] = resp_cmd_keys,
+        [RESP_CMD_MEMORY_DOCTOR] = resp_cmd_memory,
+        [RESP_CMD_MEMORY_HELP] = resp_cmd_memory,
+        [RESP_CMD_MEMORY_MALLOC_STATS] = resp_cmd_memory,
+        [RESP_CMD_MEMORY_PURGE] = resp_cmd_memory,
+        [RESP_CMD_MEMORY_STATS] = resp_cmd_memory,
+        [RESP_CMD_MEMORY_USAGE] = resp_cmd_memory,
         [RESP_CMD_MGET] = resp_cmd_mget,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
         [RESP_CMD_MULTI] = cmd_multi,
+        [RESP_CMD_OBJECT_ENCODING] = resp_cmd_object,
+        [RESP_CMD_OBJECT_FREQ] = resp_cmd_object,
+        [RESP_CMD_OBJECT_HELP] = resp_cmd_object,
+        [RESP_CMD_OBJECT_IDLETIME] = resp_cmd_object,
+        [RESP_CMD_OBJECT_REFCOUNT] = resp_cmd_object,
         [RESP_CMD_PERSIST] = resp_cmd_persist,
         [RESP_CMD_PEXPIRE] = resp_cmd_expire,
         [RESP_CMD_PEXPIREAT] = resp_cmd_expire,
@@ -546,6 +559,10 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SETEX] = resp_cmd_setex,
         [RESP_CMD_SETNX] = resp_cmd_setnx,
         [RESP_CMD_SETRANGE] = resp_cmd_setrange,
+        [RESP_CMD_SLOWLOG_GET] = resp_cmd_slowlog,
+        [RESP_CMD_SLOWLOG_HELP] = resp_cmd_slowlog,
+        [RESP_CMD_SLOWLOG_LEN] = resp_cmd_slowlog,
+        [RESP_CMD_SLOWLOG_RESET] = resp_cmd_slowlog,
         [RESP_CMD_STRLEN] = resp_cmd_strlen,
         [RESP_CMD_SUBSTR] = resp_cmd_getrange,
         [RESP_CMD_TIME] = resp_cmd_time,
@@ -581,6 +598,9 @@ run_command(struct resp_ctx *x)
     const char *reply = x->w->buf->rpos + mark;
     bool failed = wmark(x) > mark && reply[0] == '-';
     resp_cmdstat_record(x->cmd->id, ns, failed);
+    if (ns >= __atomic_load_n(&resp_slowlog_ns, __ATOMIC_RELAXED)) {
+        resp_slowlog_record(x, ns);
+    }
     if (failed) {
         INCR(resp_proc_metrics, resp_error);
         INCR(resp_proc_metrics, resp_cmd_failed);

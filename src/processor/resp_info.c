@@ -234,6 +234,8 @@ typedef enum {
     P_LAZYFREE_USER_FLUSH,
     P_CLUSTER_ENABLED,
     P_DAEMONIZE,
+    P_SLOWLOG_SLOWER_THAN,
+    P_SLOWLOG_MAX_LEN,
     NPARAM
 } param_e;
 
@@ -252,6 +254,8 @@ static const char *const param_names[NPARAM] = {
         [P_LAZYFREE_USER_FLUSH] = "lazyfree-lazy-user-flush",
         [P_CLUSTER_ENABLED] = "cluster-enabled",
         [P_DAEMONIZE] = "daemonize",
+        [P_SLOWLOG_SLOWER_THAN] = "slowlog-log-slower-than",
+        [P_SLOWLOG_MAX_LEN] = "slowlog-max-len",
 };
 
 static uint64_t
@@ -296,6 +300,12 @@ param_value(param_e p, char *out, size_t cap)
         return;
     case P_MAXCLIENTS:
         snprintf(out, cap, "%" PRIu64, call_u64(resp_source.maxclients));
+        return;
+    case P_SLOWLOG_SLOWER_THAN:
+        snprintf(out, cap, "%" PRId64, resp_slowlog_slower_than());
+        return;
+    case P_SLOWLOG_MAX_LEN:
+        snprintf(out, cap, "%" PRIu64, resp_slowlog_max_len());
         return;
     case P_APPENDONLY:
     case P_LAZYFREE_USER_FLUSH:
@@ -366,15 +376,40 @@ param_find(const struct resp_arg *a)
     return -1;
 }
 
-/* CONFIG SET name value [name value ...]: accepted when every value is
- * the current one (what tools send to make sure: save "", appendonly no);
- * segcached changes nothing at run time. */
+/* A run-time parameter's new value (Redis's numeric config rules):
+ * false with *why set when it is refused. */
+static bool
+param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
+        size_t cap)
+{
+    int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
+    if (!resp_arg_int64(v, out)) {
+        snprintf(why, cap, "argument couldn't be parsed into an integer");
+        return false;
+    }
+    if (*out < lo) {
+        snprintf(why, cap,
+                "argument must be between %" PRId64 " and %" PRId64
+                " inclusive",
+                lo, INT64_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* CONFIG SET name value [name value ...]: slowlog-log-slower-than and
+ * slowlog-max-len change at run time; any other parameter is accepted when
+ * its value is the current one (what tools send to make sure: save "",
+ * appendonly no), as segcached sets it at startup only. Nothing changes
+ * unless every pair is accepted. */
 static rstatus_i
 config_set(struct resp_ctx *x)
 {
     if (x->argc % 2 != 0) {
         return resp_err_syntax(x);
     }
+    int64_t slower = resp_slowlog_slower_than();
+    int64_t max_len = (int64_t)resp_slowlog_max_len();
     for (uint32_t i = 2; i < x->argc; i += 2) {
         const struct resp_arg *name = &x->argv[i];
         const struct resp_arg *v = &x->argv[i + 1];
@@ -384,6 +419,18 @@ config_set(struct resp_ctx *x)
                     "ERR Unknown option or number of arguments for CONFIG "
                     "SET - '%.*s'",
                     (int)(name->len > 128 ? 128 : name->len), name->data);
+        }
+        char why[128];
+        if (p == P_SLOWLOG_SLOWER_THAN || p == P_SLOWLOG_MAX_LEN) {
+            int64_t n;
+            if (!param_parse((param_e)p, v, &n, why, sizeof(why))) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], why);
+            }
+            *(p == P_SLOWLOG_SLOWER_THAN ? &slower : &max_len) = n;
+            continue;
         }
         char value[256];
         param_value((param_e)p, value, sizeof(value));
@@ -397,6 +444,7 @@ config_set(struct resp_ctx *x)
                                      : "segcached sets it at startup only");
         }
     }
+    resp_slowlog_configure(slower, (uint64_t)max_len);
     return resp_compose_ok(x->w);
 }
 

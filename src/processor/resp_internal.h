@@ -239,6 +239,25 @@ rstatus_i resp_cmd_config(struct resp_ctx *x);
  * case; unknown names select nothing). Pure. */
 uint32_t resp_info_select(const struct resp_arg *argv, uint32_t argc);
 
+/* resp_ops.c: OBJECT, MEMORY, SLOWLOG */
+rstatus_i resp_cmd_object(struct resp_ctx *x);
+rstatus_i resp_cmd_memory(struct resp_ctx *x);
+rstatus_i resp_cmd_slowlog(struct resp_ctx *x);
+/* OBJECT ENCODING of a string value as Redis decides it on SET: "int",
+ * "embstr" (up to 44 bytes) or "raw". */
+const char *resp_object_encoding(const struct storage_item *it);
+/* The slow log: a command that ran at least resp_slowlog_ns (atomic;
+ * UINT64_MAX: off) is recorded by resp_slowlog_record on its thread. */
+extern uint64_t resp_slowlog_ns;
+void resp_slowlog_record(const struct resp_ctx *x, uint64_t ns);
+/* slowlog-log-slower-than (microseconds, -1: off, 0: every command) and
+ * slowlog-max-len (entries kept). */
+void resp_slowlog_configure(int64_t slower_than_us, uint64_t max_len);
+int64_t resp_slowlog_slower_than(void);
+uint64_t resp_slowlog_max_len(void);
+void resp_slowlog_setup(void);
+void resp_slowlog_teardown(void);
+
 /* ---- pure helpers (resp_util.c) ---- */
 
 /* Redis's stringmatchlen: glob with * ? [abc] [^a-z] and \ escapes. */

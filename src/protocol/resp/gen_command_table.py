@@ -27,7 +27,7 @@ del unlink exists touch type rename renamenx copy expire pexpire expireat
 pexpireat expiretime pexpiretime ttl pttl persist keys scan randomkey dbsize
 flushdb flushall
 ping echo quit reset hello auth select client command config info time
-function script debug
+function script debug object memory slowlog
 multi exec discard watch unwatch
 """.split()
 
@@ -37,6 +37,9 @@ SUBCOMMANDS = {
     'config': 'get set resetstat help',
     'function': 'flush list help',
     'script': 'flush help',
+    'object': 'encoding freq idletime refcount help',
+    'memory': 'usage doctor stats malloc-stats purge help',
+    'slowlog': 'get len reset help',
 }
 
 # Redis 7.2's client-setinfo.json, in the shape COMMAND INFO/DOCS gives.
