@@ -14,7 +14,9 @@ Where segcached deliberately differs from Redis 7.0.15 (docs/protocol-resp.md):
 - COMMAND DOCS has no "arguments"/"history", key specs no "notes";
 - SCAN cursors are the store's, not Redis's;
 - CONFIG SET accepts only the current value of a parameter;
-- HELLO's id and CLIENT ID are segcached's connection ids.
+- HELLO's id and CLIENT ID are segcached's connection ids;
+- OBJECT FREQ and IDLETIME both answer under any policy, MEMORY USAGE counts
+  the store's bytes, MEMORY STATS has fewer fields.
 """
 import os
 import re
@@ -636,7 +638,7 @@ def test_errors_literal(w):
     assert w.cmd("NOSUCH", "a", "b") == \
         b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"
     for cmd in ("LPUSH", "SADD", "HSET", "ZADD", "XADD", "EVAL", "PUBLISH",
-                "SUBSCRIBE", "OBJECT", "MOVE"):
+                "SUBSCRIBE", "GEOADD", "MOVE"):
         assert w.cmd(cmd, "x", "y") == (
             b"-ERR unknown command '%s', with args beginning with: 'x' 'y' \r\n"
             % cmd.encode())
@@ -1197,3 +1199,209 @@ def test_http_request_is_closed_like_redis(seg, oracle):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"Host: example.com\r\n")
             assert s.recv(100) == b""
+
+
+# ---- OBJECT, MEMORY, SLOWLOG ----
+
+OPS = """
+SET i 123
+SET big 12345
+SET neg -5
+SET z 007
+SET l 123456789012345678901
+SET s hello
+SET e44 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+SET r45 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+OBJECT ENCODING i
+OBJECT ENCODING big
+OBJECT ENCODING neg
+OBJECT ENCODING z
+OBJECT ENCODING l
+OBJECT ENCODING s
+OBJECT ENCODING e44
+object encoding r45
+OBJECT ENCODING nokey
+OBJECT REFCOUNT i
+OBJECT REFCOUNT big
+OBJECT REFCOUNT neg
+OBJECT REFCOUNT s
+OBJECT REFCOUNT nokey
+OBJECT FREQ nokey
+OBJECT IDLETIME nokey
+OBJECT ENCODING
+OBJECT ENCODING a b
+OBJECT foo x
+OBJECT
+OBJECT HELP
+OBJECT HELP x
+MEMORY USAGE nokey
+MEMORY USAGE s samples
+MEMORY USAGE s SAMPLES x
+MEMORY USAGE s SAMPLES -1
+MEMORY USAGE s foo 1
+MEMORY USAGE nokey SAMPLES x
+MEMORY USAGE nokey SAMPLES 0
+MEMORY USAGE
+MEMORY PURGE
+MEMORY PURGE x
+MEMORY DOCTOR x
+MEMORY STATS x
+MEMORY MALLOC-STATS x
+MEMORY NOPE
+MEMORY HELP
+SLOWLOG HELP
+SLOWLOG GET x
+SLOWLOG GET -2
+SLOWLOG GET 1 2
+SLOWLOG LEN x
+SLOWLOG RESET x
+SLOWLOG foo
+CONFIG GET slowlog-max-len
+CONFIG GET slowlog-log-slower-than
+CONFIG SET slowlog-max-len -1
+CONFIG SET slowlog-max-len abc
+CONFIG SET slowlog-log-slower-than -5
+CONFIG SET slowlog-log-slower-than 1.5
+CONFIG SET slowlog-log-slower-than -1
+SLOWLOG RESET
+PING
+SLOWLOG LEN
+SLOWLOG GET
+CONFIG SET slowlog-log-slower-than 10000 slowlog-max-len 128
+CONFIG GET slowlog-log-slower-than
+"""
+
+
+def test_ops_replies_match_redis(seg, oracle):
+    """OBJECT, MEMORY and SLOWLOG replies byte for byte. Redis shares the
+    integers 0..9999 (REFCOUNT 2147483647) unless maxmemory is set with an
+    LRU/LFU policy: the oracle is given segcached's maxmemory and policy."""
+    r = redis.Redis(port=seg.port("resp"), decode_responses=True)
+    o = redis.Redis(port=oracle.port, decode_responses=True)
+    saved = o.config_get("maxmemory*")
+    want = r.config_get("maxmemory*")
+    o.config_set("maxmemory", want["maxmemory"])
+    o.config_set("maxmemory-policy", want["maxmemory-policy"])
+    try:
+        diffs = compare(seg.port("resp"), oracle.port, lines(OPS))
+        # the same with Redis's defaults (no maxmemory): 123 is shared
+        o.config_set("maxmemory", "0")
+        base = compare(seg.port("resp"), oracle.port,
+                       ["SET i 123", "OBJECT REFCOUNT i"])
+    finally:
+        o.config_set("maxmemory", saved["maxmemory"])
+        o.config_set("maxmemory-policy", saved["maxmemory-policy"])
+        r.close()
+        o.close()
+    assert diffs == []
+    shared = want["maxmemory-policy"] not in ("allkeys-lru", "volatile-lru",
+                                              "allkeys-lfu", "volatile-lfu")
+    assert base == ([] if shared else
+                    [("OBJECT REFCOUNT i", b":2147483647\r\n", b":1\r\n")])
+
+
+def test_ops_literal(w):
+    assert w.cmd("SET", "i", "123") == b"+OK\r\n"
+    assert w.cmd("SET", "s", "x" * 45) == b"+OK\r\n"
+    assert w.cmd("OBJECT", "ENCODING", "i") == b"$3\r\nint\r\n"
+    assert w.cmd("OBJECT", "ENCODING", "s") == b"$3\r\nraw\r\n"
+    assert w.cmd("OBJECT", "ENCODING", "nokey") == b"$-1\r\n"
+    assert w.cmd("MEMORY", "USAGE", "nokey") == b"$-1\r\n"
+    assert w.cmd("MEMORY", "MALLOC-STATS") == \
+        b"$45\r\nStats not supported for the current allocator\r\n"
+    # OBJECT is no access: FREQ does not move until a GET
+    assert w.cmd("OBJECT", "FREQ", "i") == b":0\r\n"
+    assert w.cmd("OBJECT", "FREQ", "i") == b":0\r\n"
+    assert w.cmd("GET", "i") == b"$3\r\n123\r\n"
+    assert w.cmd("OBJECT", "FREQ", "i") == b":1\r\n"
+    assert w.cmd("CONFIG", "GET", "slowlog-max-len") == \
+        b"*2\r\n$15\r\nslowlog-max-len\r\n$3\r\n128\r\n"
+
+
+def test_ops_redis_py(seg):
+    """OBJECT, MEMORY and SLOWLOG through redis-py, on connections that the
+    two workers share: slow-log ids are unique and newest first."""
+    port = seg.port("resp")
+    r = redis.Redis(port=port, decode_responses=True)
+    r.flushall()
+    assert r.set("k", "v") and r.set("n", "42") and r.set("b", "x" * 100)
+    assert r.object("encoding", "k") == "embstr"
+    assert r.object("encoding", "n") == "int"
+    assert r.object("encoding", "b") == "raw"
+    assert r.object("refcount", "k") == 1
+    assert r.object("freq", "k") == 0
+    assert 0 <= r.object("idletime", "k") < 60
+    assert r.object("encoding", "nokey") is None
+    small, large = r.memory_usage("k"), r.memory_usage("b")
+    assert small > len("k") + len("v") and large >= small + 99
+    assert r.memory_usage("k", samples=0) == small
+    assert r.memory_usage("nokey") is None
+    stats = r.memory_stats()
+    assert stats["keys.count"] == 3
+    assert stats["total.allocated"] > 0 and stats["dataset.bytes"] > 0
+    assert r.memory_purge()
+    try:
+        assert r.config_set("slowlog-log-slower-than", 0)
+        assert r.config_get("slowlog-log-slower-than") == \
+            {"slowlog-log-slower-than": "0"}
+        assert r.slowlog_reset()
+        others = [redis.Redis(port=port) for _ in range(4)]
+        for i, c in enumerate(others):
+            c.client_setname(f"c{i}")
+            c.set(f"key{i}", "x" * 300)
+        entries = r.slowlog_get(-1)
+        assert r.slowlog_len() == len(entries) + 1  # with that SLOWLOG GET
+        ids = [e["id"] for e in entries]
+        assert ids == sorted(set(ids), reverse=True)
+        def text(v):
+            return v.decode() if isinstance(v, bytes) else v
+        sets = [e for e in entries if text(e["command"]).startswith("SET")]
+        assert len(sets) == 4
+        for e in sets:
+            assert text(e["command"]).endswith("... (172 more bytes)")
+            assert e["duration"] >= 0
+            assert abs(e["start_time"] - time.time()) < 120
+        # redis-py 4 drops the client address and name: read them raw
+        raw = Wire(port)
+        got = raw.cmd("SLOWLOG", "GET", "-1")
+        raw.close()
+        for i in range(4):
+            assert re.search(rb"\$1[0-9]\r\n127\.0\.0\.1:[0-9]+\r\n"
+                             rb"\$2\r\nc%d\r\n" % i, got)
+        assert len(r.slowlog_get(2)) == 2
+        assert r.config_set("slowlog-max-len", 3)
+        assert r.slowlog_len() == 3 and len(r.slowlog_get(-1)) == 3
+        assert r.slowlog_get(0) == []
+        for c in others:
+            c.close()
+    finally:
+        r.config_set("slowlog-log-slower-than", 10000)
+        r.config_set("slowlog-max-len", 128)
+    assert r.slowlog_reset() and r.slowlog_len() == 0
+    r.close()
+
+
+@pytest.mark.skipif(REDIS_CLI is None, reason="redis-cli is not installed")
+def test_redis_cli_memkeys_hotkeys(seg):
+    """redis-cli --memkeys sums MEMORY USAGE, --hotkeys reads OBJECT FREQ
+    (Redis answers FREQ only under an LFU policy; segcached always)."""
+    port = seg.port("resp")
+    r = redis.Redis(port=port, decode_responses=True)
+    r.flushall()
+    for i in range(10):
+        r.set(f"m{i}", "v" * (10 * (i + 1)))
+    for _ in range(30):
+        r.get("m3")
+    total = sum(r.memory_usage(f"m{i}") for i in range(10))
+    r.close()
+    out = cli(port, "--memkeys")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "Biggest string found '\"m9\"'" in text
+    assert f"10 strings with {total} bytes" in text
+    out = cli(port, "--hotkeys")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "hot key found with counter" in text
+    top = [x for x in text.splitlines() if "hot key found" in x]
+    assert "keyname: \"m3\"" in top[0]
