@@ -9,7 +9,12 @@
  * guarded by its own mutex, taken only to record a slow entry or to answer
  * SLOWLOG. Entry ids come from one atomic counter, so they are unique across
  * workers; SLOWLOG GET merges the rings newest first (by id). The hot path
- * (run_command in resp.c) is one relaxed load and one compare. */
+ * (run_command in resp.c) is one relaxed load and one compare; an entry
+ * whose allocation fails is dropped.
+ *
+ * Lock order: rings_lock, then the rings' locks in list order (SLOWLOG
+ * GET, LEN, RESET, teardown). A recording thread takes its own ring's lock
+ * alone, or rings_lock alone when it creates its ring. */
 #include "processor/resp_internal.h"
 
 #include "base/log.h"
