@@ -136,7 +136,7 @@ test_clean_restart_keeps_everything(void **state)
     assert_int_equal(
             storage_peek(0, "key:000001", 10, NOW, &after), STORAGE_OK);
     assert_int_equal(after.cas, cas1); /* gets tokens stay valid */
-    check(NOW + 60000); /* the TTL items expire on time */
+    check(NOW + 60000);                /* the TTL items expire on time */
     /* the store goes on: new CAS values above every old one, writes and
      * deletes as before */
     struct storage_write w = {0};
