@@ -351,6 +351,7 @@ teardown(void)
     memcache_parse_teardown();
     seg_teardown();
     stats_teardown();
+    metric_shards_teardown(); /* every thread that counted has stopped */
     process_pidfile_remove(&setting.process);
     option_free(setting_options(), SETTING_NOPT);
     log_info("segcached stopped");

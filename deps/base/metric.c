@@ -3,9 +3,11 @@
 #include "base/metric.h"
 
 #include "base/histogram.h"
+#include "base/mm.h"
 #include "base/util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,11 +21,78 @@ static const char *const quantile_label[] = {
         "0.5", "0.9", "0.99", "0.999", "0.9999"};
 #define NQUANTILE ARRAY_SIZE(quantile)
 
+/* ---- per-thread counter shards ---- */
+
+#define SHARD_SLOTS 8192 /* counter slots ever handed out (64 KiB a shard) */
+#define SHARD_MAX   256  /* threads with a shard */
+
+__thread uint64_t *metric_shard;
+static uint64_t *shards[SHARD_MAX]; /* published with release stores */
+static uint32_t nshard;             /* atomic */
+static uint32_t next_slot = 1;      /* atomic; slot 0 means none */
+static pthread_mutex_t shard_lock = PTHREAD_MUTEX_INITIALIZER;
+
+rstatus_i
+metric_thread_register(void)
+{
+    if (metric_shard != NULL) {
+        return STATUS_OK;
+    }
+    pthread_mutex_lock(&shard_lock);
+    uint32_t n = __atomic_load_n(&nshard, __ATOMIC_RELAXED);
+    uint64_t *s = n < SHARD_MAX ? mm_zalloc(SHARD_SLOTS * sizeof(*s)) : NULL;
+    if (s != NULL) {
+        __atomic_store_n(&shards[n], s, __ATOMIC_RELEASE);
+        __atomic_store_n(&nshard, n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&shard_lock);
+    if (s == NULL) {
+        return STATUS_ENOMEM; /* the thread counts atomically instead */
+    }
+    metric_shard = s;
+    return STATUS_OK;
+}
+
+void
+metric_shards_teardown(void)
+{
+    pthread_mutex_lock(&shard_lock);
+    uint32_t n = __atomic_load_n(&nshard, __ATOMIC_RELAXED);
+    __atomic_store_n(&nshard, 0, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t *s = shards[i];
+        shards[i] = NULL;
+        mm_free(&s);
+    }
+    pthread_mutex_unlock(&shard_lock);
+    metric_shard = NULL;
+}
+
+uint64_t
+metric_shard_sum(uint32_t slot)
+{
+    uint64_t sum = 0;
+    uint32_t n = __atomic_load_n(&nshard, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t *s = __atomic_load_n(&shards[i], __ATOMIC_ACQUIRE);
+        if (s != NULL) {
+            sum += __atomic_load_n(&s[slot], __ATOMIC_RELAXED);
+        }
+    }
+    return sum;
+}
+
 rstatus_i
 metric_init(struct metric *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (m[i].type != METRIC_HISTOGRAM) {
+            m[i].slot = 0;
+            if (m[i].type == METRIC_COUNTER) {
+                uint32_t slot =
+                        __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED);
+                m[i].slot = slot < SHARD_SLOTS ? slot : 0;
+            }
             __atomic_store_n(&m[i].counter, 0, __ATOMIC_RELAXED);
             continue;
         }
@@ -51,7 +120,7 @@ metric_reset(struct metric *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (m[i].type == METRIC_COUNTER) {
-            __atomic_store_n(&m[i].counter, 0, __ATOMIC_RELAXED);
+            metric_set(&m[i], 0); /* the base cancels what shards hold */
         } else if (m[i].type == METRIC_HISTOGRAM && m[i].histogram != NULL) {
             histogram_reset(m[i].histogram);
         }

@@ -11,7 +11,14 @@
  *   INCR(&m, foo_get);
  *
  * Counters and gauges are relaxed atomics: any thread may update or read
- * them. A histogram is created by metric_init and freed by metric_deinit. */
+ * them. A histogram is created by metric_init and freed by metric_deinit.
+ *
+ * Counters are sharded per thread: metric_init gives each counter a slot,
+ * and a thread that called metric_thread_register (the workers and the
+ * server thread) adds to its own array of slots with a plain store, no
+ * locked instruction and no cache line shared with another thread; a read
+ * sums the counter and every thread's slot. Other threads, and counters
+ * never passed to metric_init, add to the counter itself atomically. */
 #pragma once
 
 #include "base/status.h"
@@ -31,6 +38,7 @@ struct metric {
     const char *name;
     const char *desc;
     metric_type_e type;
+    uint32_t slot; /* counters: per-thread shard slot; 0: none */
     union {
         uint64_t counter;
         int64_t gauge;
@@ -51,28 +59,47 @@ void metric_deinit(struct metric *m, size_t n);
  * is, not what happened). */
 void metric_reset(struct metric *m, size_t n);
 
+/* The calling thread's counter shard; NULL until metric_thread_register. */
+extern __thread uint64_t *metric_shard;
+
+/* Gives the calling thread a counter shard (idempotent). Shards live until
+ * metric_shards_teardown, so what a thread counted outlives it. */
+rstatus_i metric_thread_register(void);
+/* Frees every shard; only when no registered thread runs any more. */
+void metric_shards_teardown(void);
+/* A counter slot summed over every shard. */
+uint64_t metric_shard_sum(uint32_t slot);
+
 static inline void
 metric_incr_n(struct metric *m, uint64_t n)
 {
+    uint64_t *s = metric_shard;
+    if (s != NULL && m->slot != 0) {
+        /* one writer per slot: a plain add, published for readers */
+        __atomic_store_n(&s[m->slot], s[m->slot] + n, __ATOMIC_RELAXED);
+        return;
+    }
     __atomic_fetch_add(&m->counter, n, __ATOMIC_RELAXED);
 }
 
 static inline void
 metric_decr_n(struct metric *m, uint64_t n)
 {
-    __atomic_fetch_sub(&m->counter, n, __ATOMIC_RELAXED);
+    metric_incr_n(m, (uint64_t)0 - n);
 }
 
 static inline void
 metric_set(struct metric *m, int64_t v)
 {
-    __atomic_store_n(&m->gauge, v, __ATOMIC_RELAXED);
+    uint64_t base = m->slot != 0 ? metric_shard_sum(m->slot) : 0;
+    __atomic_store_n(&m->counter, (uint64_t)v - base, __ATOMIC_RELAXED);
 }
 
 static inline uint64_t
 metric_counter(const struct metric *m)
 {
-    return __atomic_load_n(&m->counter, __ATOMIC_RELAXED);
+    uint64_t v = __atomic_load_n(&m->counter, __ATOMIC_RELAXED);
+    return m->slot != 0 ? v + metric_shard_sum(m->slot) : v;
 }
 
 static inline int64_t

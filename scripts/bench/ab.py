@@ -40,6 +40,9 @@ def main():
     ap.add_argument("--loadgen", default="build/bench/loadgen")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="worker threads; above 1 the server may use every "
+                    "CPU, the client's too")
     args = ap.parse_args()
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "loadgen.c")
@@ -53,6 +56,8 @@ def main():
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu = str(cpus[0]) if len(cpus) >= 2 else None
     server_cpu = str(cpus[1]) if len(cpus) >= 2 else None
+    if args.threads > 1:
+        server_cpu = None
     logdir = tempfile.mkdtemp(prefix="segcached-ab-")
 
     def client(argv):
@@ -68,8 +73,8 @@ def main():
     srv = {}
     try:
         for name, path in (("A", args.a), ("B", args.b)):
-            srv[name] = Server("segcached", 64 << 20, 1, server_cpu, logdir,
-                               path).start()
+            srv[name] = Server("segcached", 64 << 20, args.threads,
+                               server_cpu, logdir, path).start()
             for proto in ("memcache", "resp"):
                 client([args.loadgen, "fill", "-s", srv[name].addr[proto],
                         "-P", proto, "--from", 0, "--to", KEYS])
@@ -93,7 +98,8 @@ def main():
     finally:
         servers.stop_all()
     print(f"\nA = {args.a}\nB = {args.b}\n{args.reps} repetitions, "
-          f"{args.conns} connections, medians\n")
+          f"{args.conns} connections, {args.threads} worker thread(s), "
+          f"medians\n")
     print("| case | A requests/s | B requests/s | B/A | A CPU us/req | "
           "B CPU us/req | B/A |")
     print("|---|---|---|---|---|---|---|")

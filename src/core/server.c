@@ -270,6 +270,7 @@ server_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "server");
+    metric_thread_register(); /* counters without locked adds */
     while (!__atomic_load_n(&stop_req, __ATOMIC_ACQUIRE)) {
         /* a held connection is retried often; otherwise wake rarely */
         event_wait(evb, pending != NULL ? 1 : 1000);

@@ -429,6 +429,7 @@ worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "worker%u", w->id);
     pthread_setname_np(pthread_self(), name);
+    metric_thread_register(); /* counters without locked adds */
     if (hooks.start != NULL) {
         hooks.start(w->id);
     }

@@ -95,6 +95,67 @@ test_metric_threads(void **state)
     assert_int_equal(metric_gauge(&metrics.test_conns), -2);
 }
 
+static void *
+sharded_updater(void *arg)
+{
+    test_metrics_st *m = arg;
+    assert_int_equal(metric_thread_register(), STATUS_OK);
+    assert_int_equal(metric_thread_register(), STATUS_OK); /* idempotent */
+    uint64_t *mine = metric_shard;
+    for (int i = 0; i < NITER; i++) {
+        INCR(m, test_get);
+        INCR_N(m, test_get, 2);
+        INCR(m, test_conns); /* gauges stay atomic */
+    }
+    /* the thread's own slot holds its count: nothing went to the shared
+     * counter */
+    assert_int_equal(mine[m->test_get.slot], 3 * NITER);
+    return NULL;
+}
+
+/* Counters of registered threads go to per-thread shards and outlive the
+ * threads; unregistered threads add atomically; reads, reset and set see
+ * the sum. */
+static void
+test_metric_sharded_threads(void **state)
+{
+    (void)state;
+    metric_reset((struct metric *)&metrics, NMETRIC);
+    UPDATE_VAL(&metrics, test_conns, 0);
+    assert_true(metrics.test_get.slot != 0);
+    assert_int_equal(metrics.test_conns.slot, 0);
+    pthread_t t[NTHREAD];
+    for (int i = 0; i < NTHREAD; i++) {
+        assert_int_equal(
+                pthread_create(&t[i], NULL,
+                        i % 2 == 0 ? sharded_updater : updater, &metrics),
+                0);
+    }
+    for (int i = 0; i < NTHREAD; i++) {
+        pthread_join(t[i], NULL);
+    }
+    assert_int_equal(metric_counter(&metrics.test_get), 3 * NTHREAD * NITER);
+    assert_int_equal(
+            metric_shard_sum(metrics.test_get.slot), 3 * (NTHREAD / 2) * NITER);
+    assert_int_equal(metric_gauge(&metrics.test_conns),
+            NTHREAD * NITER); /* +2 -1 in updater, +1 in sharded_updater */
+    /* reset cancels what the shards hold; counting goes on from zero */
+    metric_reset((struct metric *)&metrics, NMETRIC);
+    assert_int_equal(metric_counter(&metrics.test_get), 0);
+    assert_int_equal(pthread_create(&t[0], NULL, sharded_updater, &metrics), 0);
+    pthread_join(t[0], NULL);
+    assert_int_equal(metric_counter(&metrics.test_get), 3 * NITER);
+    UPDATE_VAL(&metrics, test_get, 5); /* set: the sum reads 5 */
+    assert_int_equal(metric_counter(&metrics.test_get), 5);
+    /* a slot handed out by a new init starts from zero in every shard */
+    metric_deinit((struct metric *)&metrics, NMETRIC);
+    assert_int_equal(
+            metric_init((struct metric *)&metrics, NMETRIC), STATUS_OK);
+    assert_int_equal(metric_counter(&metrics.test_get), 0);
+    metric_shards_teardown();
+    assert_int_equal(metric_shard_sum(metrics.test_get.slot), 0);
+}
+
 static void
 test_metric_reset(void **state)
 {
@@ -245,6 +306,7 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_metric_table),
             cmocka_unit_test(test_metric_threads),
+            cmocka_unit_test(test_metric_sharded_threads),
             cmocka_unit_test(test_metric_reset),
             cmocka_unit_test(test_metric_print_stat),
             cmocka_unit_test(test_metric_print_prometheus),
