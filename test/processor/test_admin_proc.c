@@ -5,6 +5,8 @@
  * command and an over-long line. */
 #include "unit.h"
 
+#include "proc_harness.h"
+
 #include "processor/admin.h"
 #include "stats.h"
 
@@ -47,17 +49,13 @@ group_teardown(void **state)
 static void
 conn_open(struct conn *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
-    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+    harness_open(c, 1, 0);
 }
 
 static void
 conn_close(struct conn *c)
 {
-    buf_deinit(&c->rbuf);
-    buf_deinit(&c->wbuf);
+    harness_close(&proc_admin, c);
 }
 
 /* Appends bytes and runs the processor; the replies stay in c->wbuf,

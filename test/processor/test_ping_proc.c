@@ -4,6 +4,8 @@
  * endless line closes, and a full write buffer stalls the connection. */
 #include "unit.h"
 
+#include "proc_harness.h"
+
 #include "processor/ping.h"
 
 #include "base/buf.h"
@@ -18,18 +20,14 @@ static const struct proc_limits limits = {
 static void
 conn_open(struct conn *c)
 {
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
-    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+    harness_open(c, 1, 0);
 }
 
 static void
 conn_close(struct conn *c)
 {
     assert_null(proc_ping.error); /* no per-connection state */
-    buf_deinit(&c->rbuf);
-    buf_deinit(&c->wbuf);
+    harness_close(&proc_ping, c);
 }
 
 /* Appends bytes, runs the processor, returns the replies NUL-terminated in
@@ -37,15 +35,9 @@ conn_close(struct conn *c)
 static const char *
 feed(struct conn *c, const char *data, char *out, size_t cap)
 {
-    assert_int_equal(buf_append(&c->rbuf, data, strlen(data), MiB), STATUS_OK);
-    assert_int_equal(proc_ping.read(c, &limits), STATUS_OK);
-    buf_lshift(&c->rbuf);
-    size_t n = buf_rsize(&c->wbuf);
-    assert_true(n < cap);
-    memcpy(out, c->wbuf.rpos, n);
-    out[n] = '\0';
-    buf_clear(&c->wbuf);
-    return out;
+    assert_int_equal(harness_feed(&proc_ping, &limits, c, data, strlen(data)),
+            STATUS_OK);
+    return harness_replies(c, out, cap);
 }
 
 static void

@@ -8,6 +8,8 @@
  * unique ids newest first when several threads record at once. */
 #include "unit.h"
 
+#include "proc_harness.h"
+
 #include "processor/resp_internal.h"
 #include "storage/seg/seg.h"
 
@@ -69,36 +71,19 @@ each_setup(void **state)
 static void
 conn_open(struct conn *c, uint64_t id)
 {
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    c->id = id;
-    c->now_ms = NOW;
-    snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%u", (unsigned)(1000 + id));
-    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
-    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+    harness_open(c, id, NOW);
 }
 
 static void
 conn_close(struct conn *c)
 {
-    proc_resp.error(c);
-    buf_deinit(&c->rbuf);
-    buf_deinit(&c->wbuf);
+    harness_close(&proc_resp, c);
 }
 
 static rstatus_i
 feed(struct conn *c, const char *data, size_t len)
 {
-    if (buf_append(&c->rbuf, data, len, 16 * MiB) != STATUS_OK) {
-        return STATUS_ENOMEM;
-    }
-    rstatus_i rc = proc_resp.read(c, &limits);
-    while (rc == STATUS_OK && (c->flags & CONN_STALLED)) {
-        c->flags &= ~CONN_STALLED;
-        rc = proc_resp.read(c, &limits);
-    }
-    buf_lshift(&c->rbuf);
-    return rc;
+    return harness_feed(&proc_resp, &limits, c, data, len);
 }
 
 /* Runs request; returns the replies, NUL-terminated (caller frees). */
