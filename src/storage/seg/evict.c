@@ -114,8 +114,13 @@ evict_segment(uint32_t sid, uint64_t now)
 {
     turnover_note(sid, now);
     seg_chain_remove(sid);
-    uint32_t unfetched;
-    uint32_t n = seg_unlink_all(sid, &unfetched);
+    uint32_t unfetched = 0;
+    uint32_t n = 0;
+    bool dead = seg_dead(sid);
+    if (!seg_skip_dead(sid)) {
+        n = seg_unlink_all(sid, &unfetched);
+        ASSERT(!dead || n == 0);
+    }
     uint64_t max_exp =
             __atomic_load_n(&heap.segs[sid].max_exp, __ATOMIC_RELAXED);
     if (max_exp != UINT64_MAX && max_exp <= now) {
@@ -240,6 +245,9 @@ merge_cutoff(struct merge *mg)
     for (uint32_t i = 0; i < mg->n; i++) {
         uint32_t sid = mg->src[i];
         struct item_meta m;
+        if (seg_skip_dead(sid)) {
+            continue;
+        }
         for (uint32_t off = 0; seg_items_decode(sid, off, &m);
                 off += item_stride(item_size(&m))) {
             const uint8_t *key = seg_data(sid) + off + m.hdr_len;
@@ -403,10 +411,16 @@ merge_run(uint64_t now)
      * that had the least time to be read */
     for (uint32_t i = mg.n; i-- > 0;) {
         struct item_meta m;
+        if (seg_skip_dead(mg.src[i])) {
+            continue;
+        }
+        bool dead = seg_dead(mg.src[i]);
+        uint32_t used = mg.used;
         for (uint32_t off = 0; seg_items_decode(mg.src[i], off, &m);
                 off += item_stride(item_size(&m))) {
             merge_item(&mg, mg.src[i], off, &m);
         }
+        ASSERT(!dead || mg.used == used);
     }
     merge_finish(&mg);
     INCR(seg_metrics, seg_merge);

@@ -165,6 +165,28 @@ seg_data(uint32_t sid)
     return heap.data + (size_t)sid * heap.seg_size;
 }
 
+/* A claimed segment (EVICTING) with no live item has no table entry
+ * pointing into it: live_items counts every link and unlink under the
+ * key's bucket lock, and nothing links into a claimed segment. Walking its
+ * items would cost a lookup per dead item (milliseconds a segment), so
+ * freeing, merging and evicting skip it. Assert builds walk anyway, and
+ * the walks check that they found nothing. */
+static inline bool
+seg_dead(uint32_t sid)
+{
+    return __atomic_load_n(&heap.segs[sid].live_items, __ATOMIC_RELAXED) == 0;
+}
+static inline bool
+seg_skip_dead(uint32_t sid)
+{
+#if defined(SEGCACHED_ASSERT) && SEGCACHED_ASSERT
+    (void)sid;
+    return false;
+#else
+    return seg_dead(sid);
+#endif
+}
+
 /* --- spin-then-sleep byte locks (seg.c) --- */
 void seg_lock(uint8_t *l);
 void seg_unlock(uint8_t *l);

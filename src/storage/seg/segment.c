@@ -505,8 +505,15 @@ seg_expire_one(uint64_t now)
             continue;
         }
         seg_chain_remove(sid);
-        uint32_t unfetched;
-        uint32_t n = seg_unlink_all(sid, &unfetched);
+        uint32_t unfetched = 0;
+        uint32_t n = 0;
+        /* all items dead (overwritten or deleted: common under overwrites):
+         * nothing to unlink */
+        bool dead = seg_dead(sid);
+        if (!seg_skip_dead(sid)) {
+            n = seg_unlink_all(sid, &unfetched);
+            ASSERT(!dead || n == 0);
+        }
         INCR_N(seg_metrics, seg_expire_item, n);
         INCR_N(seg_metrics, seg_expire_unfetched, unfetched);
         INCR(seg_metrics, seg_expire_seg);
