@@ -145,8 +145,9 @@ static const char *const memory_help[] = {
         "STATS",
         "    Return information about the memory usage of the server.",
         "USAGE <key> [SAMPLES <count>]",
-        "    Return memory in bytes used by <key> and its value. Nested values "
-        "are",
+        /* one line of Redis's help, too long for one literal here */
+        ("    Return memory in bytes used by <key> and its value. Nested "
+         "values are"),
         "    sampled up to <count> times (default: 5, 0 means sample all).",
         "HELP",
         "    Prints this help.",
