@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Set-up, build and every test: the normal build runs all labels, the
 # ASan+UBSan build runs unit, integration and fuzz-replay, the TSan build
-# runs unit (which includes the concurrency tests). Exits non-zero on any
-# failure. SEGCACHED_BUILDS="release asan tsan" picks flavours.
+# runs unit (which includes the concurrency tests), and the libFuzzer build
+# (clang) replays every corpus through the real fuzz targets, so clang's
+# warnings and the fuzz harnesses are checked too. Exits non-zero on any
+# failure. SEGCACHED_BUILDS="release asan tsan fuzz" picks flavours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-builds=${SEGCACHED_BUILDS:-release asan tsan}
+builds=${SEGCACHED_BUILDS:-release asan tsan fuzz}
 
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 start=$(date +%s)
@@ -22,6 +24,7 @@ for b in $builds; do
         release) labels="" ;;
         asan) labels="unit|integration|fuzz-replay" ;;
         tsan) labels="unit|concurrency" ;;
+        fuzz) labels="fuzz-replay" ;;
         *) echo "unknown build $b" >&2; exit 64 ;;
     esac
     stage "build $b"
