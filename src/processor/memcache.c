@@ -36,6 +36,12 @@ proc_memcache_setup(proc_memcache_metrics_st *metrics,
     }
 }
 
+const struct memcache_stats_source *
+mc_stats_source(void)
+{
+    return &stats_source;
+}
+
 void
 proc_memcache_teardown(void)
 {
@@ -689,6 +695,17 @@ mc_read(struct conn *c, const struct proc_limits *limits)
     struct mc_state *st = state_of(c);
     if (st == NULL) {
         return STATUS_ENOMEM;
+    }
+    if (st->proto != MC_PROTO_TEXT) {
+        /* the first byte decides, for the life of the connection */
+        if (st->proto == MC_PROTO_UNKNOWN && !buf_empty(&c->rbuf)) {
+            st->proto = (unsigned char)c->rbuf.rpos[0] == MEMCACHE_BIN_REQ_MAGIC
+                                ? MC_PROTO_BINARY
+                                : MC_PROTO_TEXT;
+        }
+        if (st->proto == MC_PROTO_BINARY) {
+            return mc_binary_read(c, st, limits);
+        }
     }
     size_t max = mc_max(limits);
     while (!(c->flags & CONN_CLOSE)) {

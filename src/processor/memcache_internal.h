@@ -5,6 +5,7 @@
 
 #include "core/conn.h"
 #include "processor/memcache.h"
+#include "protocol/memcache/binary.h"
 #include "protocol/memcache/compose.h"
 #include "protocol/memcache/parse.h"
 #include "storage/storage.h"
@@ -13,9 +14,17 @@
 
 #define MC_DB 0 /* the memcache port works in database 0 */
 
+typedef enum {
+    MC_PROTO_UNKNOWN, /* no byte read yet */
+    MC_PROTO_TEXT,
+    MC_PROTO_BINARY, /* the first byte was 0x80 (memcache_binary.c) */
+} mc_proto_e;
+
 /* Per-connection state, c->data. */
 struct mc_state {
     struct memcache_request req;
+    mc_proto_e proto;
+    struct memcache_bin_request breq;
     /* a storage value streamed into the store across reads */
     bool streaming;
     storage_status_e stream_status; /* not OK: discard, then report this */
@@ -42,6 +51,13 @@ mc_max(const struct proc_limits *limits)
 /* A storage_item's expiry as memcached's meta `t`: seconds left, -1 for
  * none. */
 int64_t mc_ttl_left(const struct storage_item *it, uint64_t now);
+
+/* What `stats` prints (set by proc_memcache_setup). */
+const struct memcache_stats_source *mc_stats_source(void);
+
+/* The read loop of a binary-protocol connection (memcache_binary.c). */
+rstatus_i mc_binary_read(
+        struct conn *c, struct mc_state *st, const struct proc_limits *limits);
 
 /* The meta commands; return a compose status. */
 rstatus_i mc_meta_get(struct conn *c, struct mc_state *st, size_t max);

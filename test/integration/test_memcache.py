@@ -15,10 +15,11 @@ such below, and listed in docs/protocol-memcache.md):
 - Keys holding control bytes (below 0x20, 0x7f; tab included) are refused
   with `CLIENT_ERROR bad command line format` (data block read and dropped);
   memcached stores them.
-- The binary protocol (first byte 0x80) is refused with a binary response
-  of status 0x0083 "Not supported" and the close; memcached speaks it. A
-  request starting with 0x80 later in a connection is refused the same way
-  (memcached reads it as a text line: `ERROR`).
+- A connection whose first byte is 0x80 speaks the binary protocol, as in
+  memcached (test_memcache_binary.py). A request starting with 0x80 later
+  in a text connection is refused with a binary response of status 0x0083
+  "Not supported" and the close (memcached reads it as a text line:
+  `ERROR`).
 - memcached drops the replies still queued from the same read when a `get`
   has a key over 250 bytes (`bogus\\r\\nget <251 bytes>` answers only the
   CLIENT_ERROR); segcached answers every request.
@@ -712,23 +713,29 @@ def test_line_too_long(seg, peer):
         assert w.talk(b"get " + b"ltl:k " * 4000 + b"\r\n") == b"END\r\n"
 
 
-def test_binary_protocol_refused(seg, peer):
+def test_binary_protocol_first_byte(seg, peer):
+    """A connection whose first byte is 0x80 speaks the binary protocol
+    (test_memcache_binary.py tests it); a request starting with 0x80 later
+    in a text connection is refused with a binary "Not supported" and the
+    close, where memcached reads it as a text line."""
     header = bytes([0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                     0xde, 0xad, 0xbe, 0xef]) + bytes(8)  # noop, opaque
-    reply = to_close(port(seg), header)
+    noop = (bytes([0x81, 0x0a]) + bytes(10) + b"\xde\xad\xbe\xef" +
+            bytes(8))
+    for srv in (seg, peer):
+        with Wire(port(srv)) as w:
+            w.send(header)
+            assert w.recv_exact(24) == noop
     body = b"Not supported"
-    assert reply == (bytes([0x81, 0x0a, 0, 0, 0, 0, 0x00, 0x83]) +
-                     len(body).to_bytes(4, "big") + b"\xde\xad\xbe\xef" +
-                     bytes(8) + body)
-    with Wire(port(seg)) as w:  # the server goes on serving others
-        assert w.talk(b"version\r\n").startswith(b"VERSION 1.6.18-segcached-")
-    # a request starting with 0x80 later on is refused the same way;
-    # memcached picks the protocol once per connection and reads it as a
-    # text line (documented difference)
+    refusal = (bytes([0x81, 0x0a, 0, 0, 0, 0, 0x00, 0x83]) +
+               len(body).to_bytes(4, "big") + b"\xde\xad\xbe\xef" +
+               bytes(8) + body)
     ours = to_close(port(seg), b"mn\r\n" + header)
-    assert ours == b"MN\r\n" + reply
+    assert ours == b"MN\r\n" + refusal
     assert talk(port(peer), b"mn\r\n" + header + b"\r\n") == (
         b"MN\r\nERROR\r\nERROR\r\n")
+    with Wire(port(seg)) as w:  # the server goes on serving others
+        assert w.talk(b"version\r\n").startswith(b"VERSION 1.6.18-segcached-")
 
 
 def test_admin_like_commands(seg, peer):

@@ -590,6 +590,154 @@ test_key_dumps(void **state)
     conn_close(&c);
 }
 
+/* ---- the binary protocol (memcache_binary.c) ---- */
+
+static size_t
+bin_req(char *out, uint8_t op, const char *key, const void *extras, uint8_t xl,
+        const char *value, size_t vlen, uint32_t opaque)
+{
+    struct memcache_bin_request r = {.opcode = op,
+            .extlen = xl,
+            .opaque = opaque,
+            .key = bstring_of(key, key != NULL ? strlen(key) : 0),
+            .value = bstring_of(value, vlen)};
+    if (xl == 8) {
+        memcpy(&r.flags, extras, 4); /* host order: composed big-endian */
+        r.exptime = 0;
+    } else if (xl == 20) {
+        memcpy(&r.delta, extras, 8);
+        memcpy(&r.initial, (const char *)extras + 8, 8);
+        memcpy(&r.exptime, (const char *)extras + 16, 4);
+    }
+    struct buf b;
+    assert_int_equal(buf_init(&b, 64), STATUS_OK);
+    assert_int_equal(memcache_bin_compose_req(&b, &r, MiB), STATUS_OK);
+    size_t n = buf_rsize(&b);
+    memcpy(out, b.rpos, n);
+    buf_deinit(&b);
+    return n;
+}
+
+/* The responses in wbuf, parsed (they are request-shaped but for magic
+ * and status); cleared from wbuf. Returns how many. */
+static size_t
+bin_rsps(struct conn *c, uint16_t *status, uint32_t *opaque, size_t cap)
+{
+    size_t n = 0;
+    while (buf_rsize(&c->wbuf) >= 24) {
+        const unsigned char *h = (const unsigned char *)c->wbuf.rpos;
+        assert_int_equal(h[0], 0x81);
+        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+                        (uint32_t)h[10] << 8 | h[11];
+        assert_true(buf_rsize(&c->wbuf) >= 24 + body);
+        assert_true(n < cap);
+        status[n] = (uint16_t)(h[6] << 8 | h[7]);
+        opaque[n] = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 |
+                    (uint32_t)h[14] << 8 | h[15];
+        n++;
+        c->wbuf.rpos += 24 + body;
+    }
+    assert_int_equal(buf_rsize(&c->wbuf), 0);
+    buf_clear(&c->wbuf);
+    return n;
+}
+
+static void
+test_binary_protocol(void **state)
+{
+    (void)state;
+    static char w[8192];
+    uint32_t flags = 0;
+    uint64_t arith[3] = {0};
+    size_t n = 0;
+    n += bin_req(w + n, MEMCACHE_BIN_FLUSH, NULL, NULL, 0, NULL, 0, 1);
+    n += bin_req(w + n, MEMCACHE_BIN_SETQ, "bk", &flags, 8, "12", 2, 2);
+    n += bin_req(w + n, MEMCACHE_BIN_GETQ, "none", NULL, 0, NULL, 0, 3);
+    n += bin_req(w + n, MEMCACHE_BIN_GETK, "bk", NULL, 0, NULL, 0, 4);
+    arith[0] = 3;
+    n += bin_req(w + n, MEMCACHE_BIN_INCREMENT, "bk", arith, 20, NULL, 0, 5);
+    n += bin_req(w + n, MEMCACHE_BIN_ADDQ, "bk", &flags, 8, "x", 1, 6);
+    n += bin_req(w + n, MEMCACHE_BIN_DELETE, "none", NULL, 0, NULL, 0, 7);
+    n += bin_req(w + n, MEMCACHE_BIN_STAT, NULL, NULL, 0, NULL, 0, 8);
+    n += bin_req(w + n, MEMCACHE_BIN_NOOP, NULL, NULL, 0, NULL, 0, 9);
+    uint64_t gets = metric_counter(&metrics.memcache_get_key);
+    /* whole, then split at every byte: the same responses */
+    for (size_t step = 0; step < 2; step++) {
+        struct conn c;
+        conn_open(&c, 40 + step);
+        if (step == 0) {
+            assert_int_equal(feed(&c, w, n), STATUS_OK);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(feed(&c, w + i, 1), STATUS_OK);
+            }
+        }
+        uint16_t st[16];
+        uint32_t op[16];
+        size_t k = bin_rsps(&c, st, op, 16);
+        /* flush, getk, incr, addq's error, delete's error, 2 stat, noop */
+        assert_int_equal(k, 8);
+        static const uint32_t opaques[] = {1, 4, 5, 6, 7, 8, 8, 9};
+        static const uint16_t statuses[] = {0, 0, 0, 2, 1, 0, 0, 0};
+        for (size_t i = 0; i < k; i++) {
+            assert_int_equal(op[i], opaques[i]);
+            assert_int_equal(st[i], statuses[i]);
+        }
+        assert_false(c.flags & CONN_CLOSE);
+        /* a bad magic closes without a reply */
+        char bad[24] = {(char)0x81};
+        assert_int_equal(feed(&c, bad, sizeof(bad)), STATUS_OK);
+        assert_true(c.flags & CONN_CLOSE);
+        assert_int_equal(buf_rsize(&c.wbuf), 0);
+        conn_close(&c);
+    }
+    /* binary gets counted with the text ones */
+    assert_int_equal(metric_counter(&metrics.memcache_get_key) - gets, 4);
+}
+
+static void
+test_binary_backpressure(void **state)
+{
+    (void)state;
+    static char value[200 * 1024];
+    static char w[256 * 1024]; /* the SET and its 200 KiB value */
+    memset(value, 'v', sizeof(value));
+    uint32_t flags = 0;
+    struct conn c;
+    conn_open(&c, 50);
+    size_t n = bin_req(
+            w, MEMCACHE_BIN_SET, "big", &flags, 8, value, sizeof(value), 1);
+    assert_int_equal(feed(&c, w, n), STATUS_OK);
+    uint16_t st[64];
+    uint32_t op[64];
+    assert_int_equal(bin_rsps(&c, st, op, 64), 1);
+    assert_int_equal(st[0], 0);
+    n = 0;
+    for (uint32_t i = 0; i < 40; i++) {
+        n += bin_req(w + n, MEMCACHE_BIN_GET, "big", NULL, 0, NULL, 0, i);
+    }
+    assert_int_equal(buf_append(&c.rbuf, w, n, 16 * MiB), STATUS_OK);
+    assert_int_equal(proc_memcache.read(&c, &limits), STATUS_OK);
+    /* stopped once wbuf passed its high mark, the rest still unread */
+    assert_true(c.flags & CONN_STALLED);
+    assert_true(buf_rsize(&c.wbuf) <= limits.wbuf_high + 2 * sizeof(value));
+    assert_true(buf_rsize(&c.rbuf) > 0);
+    size_t total = 0;
+    while (c.flags & CONN_STALLED) { /* the worker flushed wbuf */
+        c.flags &= ~CONN_STALLED;
+        total += bin_rsps(&c, st + total, op + total, 64 - total);
+        assert_int_equal(proc_memcache.read(&c, &limits), STATUS_OK);
+    }
+    total += bin_rsps(&c, st + total, op + total, 64 - total);
+    assert_int_equal(total, 40);
+    assert_int_equal(buf_rsize(&c.rbuf), 0);
+    for (uint32_t i = 0; i < 40; i++) {
+        assert_int_equal(op[i], i);
+        assert_int_equal(st[i], 0);
+    }
+    conn_close(&c);
+}
+
 int
 main(void)
 {
@@ -608,6 +756,8 @@ main(void)
             cmocka_unit_test(test_meta_commands),
             cmocka_unit_test(test_key_dumps),
             cmocka_unit_test(test_backpressure_get),
+            cmocka_unit_test(test_binary_protocol),
+            cmocka_unit_test(test_binary_backpressure),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

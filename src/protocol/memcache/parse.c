@@ -34,6 +34,12 @@ memcache_parse_setup(const memcache_parse_options_st *options,
     parse_metrics = metrics;
 }
 
+size_t
+memcache_parse_item_size_max(void)
+{
+    return item_size_max;
+}
+
 void
 memcache_parse_teardown(void)
 {

@@ -21,8 +21,10 @@
  *             are still to drop; reply MEMCACHE_ERR_TOO_LARGE unless
  *             req->noreply.
  *   EBINARY   the first byte is 0x80: a binary-protocol request; nothing
- *             consumed. Refuse it (memcache_compose_binary_refusal) and
- *             close: the text parser cannot find where it ends.
+ *             consumed. The processor sends a connection whose first byte
+ *             is 0x80 to the binary parser (binary.h); on a text
+ *             connection it refuses this (memcache_compose_binary_refusal)
+ *             and closes: the text parser cannot find where it ends.
  *
  * The views in req (key, value, keys, opaque, arguments) point into b,
  * consumed bytes included: they stay valid until b is shifted, grown or
@@ -73,6 +75,8 @@ typedef enum {
 void memcache_parse_setup(const memcache_parse_options_st *options,
         memcache_parse_metrics_st *metrics);
 void memcache_parse_teardown(void);
+/* memcache_item_size_max in force (the binary parser's limit too). */
+size_t memcache_parse_item_size_max(void);
 
 /* Parses one request at b->rpos into req (which it resets first). */
 memcache_parse_e memcache_parse_req(
