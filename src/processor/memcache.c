@@ -150,15 +150,15 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
 
 /* ---- storage: set add replace append prepend cas ---- */
 
-static void
-count_store(memcache_req_type_e type, storage_status_e s)
+void
+mc_count_store(bool cas, storage_status_e s)
 {
-    if (type == MEMCACHE_REQ_CAS) {
+    if (cas) {
         if (s == STORAGE_OK) {
             INCR(mc_metrics, memcache_cas_hit);
         } else if (s == STORAGE_EXISTS) {
             INCR(mc_metrics, memcache_cas_badval);
-        } else if (s == STORAGE_NOT_FOUND) {
+        } else if (s == STORAGE_NOT_FOUND || s == STORAGE_NOT_STORED) {
             INCR(mc_metrics, memcache_cas_miss);
         }
         return;
@@ -177,7 +177,7 @@ static rstatus_i
 store_reply(struct conn *c, struct mc_state *st, memcache_req_type_e type,
         const struct bstring *key, storage_status_e s, size_t max)
 {
-    count_store(type, s);
+    mc_count_store(type == MEMCACHE_REQ_CAS, s);
     switch (s) {
     case STORAGE_OK:
         return rsp(c, st, MEMCACHE_RSP_STORED, max);

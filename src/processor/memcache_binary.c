@@ -139,13 +139,7 @@ count_store(uint8_t loud, bool cas, storage_status_e s)
 {
     if (cas) {
         INCR(mc_metrics, memcache_cas);
-        if (s == STORAGE_OK) {
-            INCR(mc_metrics, memcache_cas_hit);
-        } else if (s == STORAGE_EXISTS) {
-            INCR(mc_metrics, memcache_cas_badval);
-        } else if (s == STORAGE_NOT_FOUND || s == STORAGE_NOT_STORED) {
-            INCR(mc_metrics, memcache_cas_miss);
-        }
+        mc_count_store(true, s);
         return;
     }
     switch (loud) {
@@ -165,13 +159,7 @@ count_store(uint8_t loud, bool cas, storage_status_e s)
         INCR(mc_metrics, memcache_prepend);
         break;
     }
-    if (s == STORAGE_OK) {
-        INCR(mc_metrics, memcache_store_ok);
-    } else if (s == STORAGE_ENOMEM || s == STORAGE_EOVERSIZE) {
-        INCR(mc_metrics, memcache_store_ex);
-    } else {
-        INCR(mc_metrics, memcache_store_not);
-    }
+    mc_count_store(false, s);
 }
 
 static rstatus_i

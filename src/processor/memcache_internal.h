@@ -59,6 +59,11 @@ const struct memcache_stats_source *mc_stats_source(void);
 rstatus_i mc_binary_read(
         struct conn *c, struct mc_state *st, const struct proc_limits *limits);
 
+/* Counts a storage command's outcome (both protocols): a CAS as hit,
+ * bad value or miss; any other as stored, refused for memory or size, or
+ * not stored. */
+void mc_count_store(bool cas, storage_status_e s);
+
 /* The meta commands; return a compose status. */
 rstatus_i mc_meta_get(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_set(struct conn *c, struct mc_state *st, size_t max);

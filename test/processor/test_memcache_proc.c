@@ -6,6 +6,8 @@
  * and a multi-key get stalls at the write buffer's high mark and resumes. */
 #include "unit.h"
 
+#include "proc_harness.h"
+
 #include "processor/memcache_internal.h"
 #include "storage/seg/seg.h"
 
@@ -83,22 +85,13 @@ group_teardown(void **state)
 static void
 conn_open(struct conn *c, uint64_t id)
 {
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    c->id = id;
-    c->now_ms = NOW;
-    snprintf(c->peer, sizeof(c->peer), "127.0.0.1:%u", (unsigned)(1000 + id));
-    assert_int_equal(buf_init(&c->rbuf, 64), STATUS_OK);
-    assert_int_equal(buf_init(&c->wbuf, 64), STATUS_OK);
+    harness_open(c, id, NOW);
 }
 
 static void
 conn_close(struct conn *c)
 {
-    proc_memcache.error(c);
-    assert_null(c->data);
-    buf_deinit(&c->rbuf);
-    buf_deinit(&c->wbuf);
+    harness_close(&proc_memcache, c);
 }
 
 /* Appends bytes, runs the processor (resuming after stalls as the worker
@@ -106,26 +99,13 @@ conn_close(struct conn *c)
 static rstatus_i
 feed(struct conn *c, const char *data, size_t len)
 {
-    assert_int_equal(buf_append(&c->rbuf, data, len, 16 * MiB), STATUS_OK);
-    rstatus_i rc = proc_memcache.read(c, &limits);
-    while (rc == STATUS_OK && (c->flags & CONN_STALLED)) {
-        c->flags &= ~CONN_STALLED;
-        rc = proc_memcache.read(c, &limits);
-    }
-    buf_lshift(&c->rbuf);
-    return rc;
+    return harness_feed(&proc_memcache, &limits, c, data, len);
 }
 
-/* The replies so far, NUL-terminated in out (cleared from wbuf). */
 static const char *
 replies(struct conn *c, char *out, size_t cap)
 {
-    size_t n = buf_rsize(&c->wbuf);
-    assert_true(n < cap);
-    memcpy(out, c->wbuf.rpos, n);
-    out[n] = '\0';
-    buf_clear(&c->wbuf);
-    return out;
+    return harness_replies(c, out, cap);
 }
 
 static void
