@@ -5,6 +5,8 @@
  * expiry, delete or flush; any difference aborts. */
 #include "fuzz.h"
 
+#include "base/log.h"
+
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
 
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NKEY 8
 #define VMAX 96
@@ -318,6 +321,31 @@ do_getdel(uint8_t db, uint8_t i)
     }
 }
 
+/* The store lives in a datapool file (tmpfs when there is one), so an
+ * input can restart it: a clean teardown and setup must keep everything
+ * the model holds. */
+static char pool_path[64];
+
+static void
+pool_unlink(void)
+{
+    unlink(pool_path);
+}
+
+static void
+store_setup(void)
+{
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 4 * MiB;
+    o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
+    o.seg_evict.val.OPTION_STR = "none";
+    o.seg_background.val.OPTION_BOOL = false;
+    o.seg_datapool.val.OPTION_STR = pool_path;
+    if (seg_setup(&o, NULL) != STATUS_OK) {
+        abort();
+    }
+}
+
 static void
 setup_once(void)
 {
@@ -325,15 +353,20 @@ setup_once(void)
     if (done) {
         return;
     }
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 4 * MiB;
-    o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
-    o.seg_evict.val.OPTION_STR = "none";
-    o.seg_background.val.OPTION_BOOL = false;
-    if (seg_setup(&o, NULL) != STATUS_OK) {
-        abort();
-    }
+    snprintf(pool_path, sizeof(pool_path), "%s/fuzz_seg-%d.pool",
+            access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+    unlink(pool_path);
+    atexit(pool_unlink);
+    log_set_level(LOG_WARN); /* not a line per restart */
+    store_setup();
     done = true;
+}
+
+static void
+do_restart(void)
+{
+    seg_teardown();
+    store_setup();
 }
 
 static void
@@ -378,6 +411,13 @@ one_op(struct in *in)
         break;
     case 9:
         storage_maintain(now);
+        break;
+    case 10:
+        if (i % 4 == 0) { /* rarer: a restart costs a sync of the heap */
+            do_restart();
+        } else {
+            check_get(db, i);
+        }
         break;
     default:
         check_get(db, i);
