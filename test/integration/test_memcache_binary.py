@@ -24,7 +24,7 @@ import time
 import pytest
 
 from conftest import SLOW, Server
-from memcache_wire import MEMCACHED, Memcached
+from memcache_wire import MEMCACHED, Memcached, Wire
 
 NO_MEMCACHED = "memcached is not installed (scripts/setup.sh installs it)"
 KiB = 1024
@@ -91,42 +91,25 @@ def canon(rsps):
     return out
 
 
-class Bin:
-    """One binary connection; reads whole responses."""
-
-    def __init__(self, port, timeout=10.0 * SLOW):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.timeout = timeout
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
+class Bin(Wire):
+    """One binary connection (memcache_wire's Wire: connect, send, read to
+    the close) that reads whole binary responses."""
 
     def read_one(self):
         deadline = time.time() + self.timeout
         while True:
-            if len(self.buf) >= 24:
-                bl = struct.unpack(">I", self.buf[8:12])[0]
-                if len(self.buf) >= 24 + bl:
-                    one, self.buf = self.buf[:24 + bl], self.buf[24 + bl:]
+            if len(self.pending) >= 24:
+                bl = struct.unpack(">I", self.pending[8:12])[0]
+                if len(self.pending) >= 24 + bl:
+                    one = self.pending[:24 + bl]
+                    self.pending = self.pending[24 + bl:]
                     return parse(one)[0]
             if time.time() > deadline:
-                raise AssertionError(f"no response in time: {self.buf!r}")
+                raise AssertionError(f"no response in time: {self.pending!r}")
             chunk = self.sock.recv(1 << 20)
             if not chunk:
-                raise AssertionError(f"closed; got {self.buf!r}")
-            self.buf += chunk
+                raise AssertionError(f"closed; got {self.pending!r}")
+            self.pending += chunk
 
     def talk(self, data):
         """Sends data and a NOOP; every response before the NOOP's."""
@@ -139,18 +122,7 @@ class Bin:
             out.append(r)
 
     def to_close(self):
-        deadline = time.time() + self.timeout
-        data = self.buf
-        while True:
-            if time.time() > deadline:
-                raise AssertionError(f"stayed open: {data[:300]!r}")
-            try:
-                chunk = self.sock.recv(1 << 20)
-            except ConnectionResetError:
-                return parse(data)
-            if not chunk:
-                return parse(data)
-            data += chunk
+        return parse(self.recv_to_close())
 
 
 def port(srv):

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "core/conn.h"
 #include "core/processor.h"
+#include "storage/seg/seg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,4 +69,17 @@ harness_replies(struct conn *c, char *out, size_t cap)
     out[n] = '\0';
     buf_clear(&c->wbuf);
     return out;
+}
+
+/* A small store for processor tests: no background thread, few open
+ * segments, its metrics in m. STATUS_OK or the setup's error. */
+static inline rstatus_i
+harness_store_setup(size_t memory, seg_metrics_st *m)
+{
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = memory;
+    o.seg_background.val.OPTION_BOOL = false;
+    o.seg_open_max.val.OPTION_UINT = 4;
+    *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    return seg_setup(&o, m);
 }

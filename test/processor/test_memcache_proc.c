@@ -53,15 +53,10 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 16 * MiB;
-    o.seg_background.val.OPTION_BOOL = false;
-    o.seg_open_max.val.OPTION_UINT = 4;
-    seg_metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
     parse_metrics =
             (memcache_parse_metrics_st){MEMCACHE_PARSE_METRIC(INIT_METRIC)};
     metrics = (proc_memcache_metrics_st){PROC_MEMCACHE_METRIC(INIT_METRIC)};
-    if (seg_setup(&o, &seg_metrics) != STATUS_OK ||
+    if (harness_store_setup(16 * MiB, &seg_metrics) != STATUS_OK ||
             metric_init((struct metric *)&metrics,
                     METRIC_CARDINALITY(metrics)) != STATUS_OK) {
         return -1;

@@ -28,13 +28,8 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 8 * MiB;
-    o.seg_background.val.OPTION_BOOL = false;
-    o.seg_open_max.val.OPTION_UINT = 4;
-    seg_metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
     metrics = (proc_resp_metrics_st){PROC_RESP_METRIC(INIT_METRIC)};
-    if (seg_setup(&o, &seg_metrics) != STATUS_OK ||
+    if (harness_store_setup(8 * MiB, &seg_metrics) != STATUS_OK ||
             metric_init((struct metric *)&metrics,
                     METRIC_CARDINALITY(metrics)) != STATUS_OK) {
         return -1;
