@@ -145,6 +145,8 @@ struct heap {
     uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
     int64_t count[STORAGE_DB_COUNT];      /* atomic */
     uint64_t turnover_ms; /* atomic: average segment age at eviction */
+    uint32_t n_busy;      /* atomic: compactions under way */
+    uint64_t progress;    /* atomic: segments back from limbo, compactions */
 };
 
 typedef enum {
@@ -335,6 +337,9 @@ void res_close(struct res *r);
 /* A free segment, evicting if needed; SEG_NIL when none. */
 uint32_t seg_take_free(uint64_t now, bool may_wait);
 void seg_put_free_locked(uint32_t sid);
+/* Any free segment, the one kept for merges and compaction included: for
+ * their destinations. SEG_NIL if none. */
+uint32_t seg_take_spare(void);
 /* A free segment for the hash table's overflow buckets, without evicting
  * (called under hash locks); SEG_NIL if none. */
 uint32_t seg_take_for_hash(void);
@@ -356,5 +361,15 @@ evict_policy_e evict_parse(const char *name);
 const char *evict_name(evict_policy_e p);
 /* Frees at least one segment by the policy; false when nothing could be. */
 bool evict_run(uint64_t now);
+typedef enum {
+    COMPACT_DONE,    /* segments freed (to limbo) */
+    COMPACT_NONE,    /* fewer than two sealed segments to look at */
+    COMPACT_NO_PAIR, /* no two fit in one: live bytes above the threshold */
+    COMPACT_BUSY,    /* the chosen segments were claimed by others */
+    COMPACT_NO_DST,  /* no free segment to copy into */
+} compact_e;
+/* Copies the live items of the emptiest sealed segments into one free
+ * segment and retires them (evict.c; the comment there says when it can). */
+compact_e compact_run(uint64_t now);
 
 _Static_assert(sizeof(struct seg) == 80, "segment header size changed");
