@@ -97,7 +97,7 @@ OW_SEG_COUNTERS = ("seg_evict_item", "seg_hash_evict", "seg_evict_seg",
                    "seg_evict_inline", "seg_evict_ex", "seg_merge",
                    "seg_merge_keep", "seg_expire_seg", "seg_write_ex",
                    "seg_wait")
-OW_SEG_PREFIXES = ("seg_compact", "seg_wait")
+OW_SEG_PREFIXES = ("seg_compact", "seg_wait", "seg_take_slow")
 
 
 class Bench:
