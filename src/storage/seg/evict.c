@@ -8,7 +8,9 @@
  * frequently read live items into one free segment, and frees the rest;
  * when no bucket has two mergeable segments it falls back to fifo, so a
  * small heap filling fast always finds something to evict. Nothing waits
- * on segment age: whatever is sealed is a candidate.
+ * on segment age: whatever is sealed is a candidate. Before any of them,
+ * compaction (below) reclaims dead space without evicting: a policy runs
+ * only when live bytes are above the threshold it defines.
  *
  * Lock order: TTL bucket lock, then heap lock; hash locks alone. */
 #include "seg_internal.h"
