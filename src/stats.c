@@ -495,12 +495,31 @@ resp_rss(void)
     return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The Redis policy nearest to seg.evict (docs/protocol-resp.md): merge
+ * keeps the most read items (LFU-like), fifo drops the oldest written
+ * (LRU-like for a cache of written-once items), random and util drop items
+ * regardless of use, cte the ones closest to expiry. */
 static const char *
 resp_policy(void)
 {
-    return strcmp(option_str(&setting.seg.seg_evict), "none") == 0
-                   ? "noeviction"
-                   : "allkeys-lru";
+    static const struct {
+        const char *evict;
+        const char *policy;
+    } nearest[] = {
+            {"none", "noeviction"},
+            {"merge", "allkeys-lfu"},
+            {"fifo", "allkeys-lru"},
+            {"random", "allkeys-random"},
+            {"util", "allkeys-random"},
+            {"cte", "volatile-ttl"},
+    };
+    const char *evict = option_str(&setting.seg.seg_evict);
+    for (size_t i = 0; i < ARRAY_SIZE(nearest); i++) {
+        if (strcmp(evict, nearest[i].evict) == 0) {
+            return nearest[i].policy;
+        }
+    }
+    return "allkeys-lru";
 }
 
 static rstatus_i
