@@ -195,9 +195,16 @@ stats_print_prometheus(struct buf *b, size_t max)
             return st;
         }
     }
-    const char *head = "# HELP segcached_worker_conn_curr connections held "
-                       "by each worker\n# TYPE segcached_worker_conn_curr "
-                       "gauge\n";
+    /* the version as labels of a constant 1, Prometheus's build_info
+     * convention (dashboards join on it); the commit is git's at configure
+     * time, "unknown" outside a checkout */
+    const char *head =
+            "# HELP segcached_build_info Version and commit of this build\n"
+            "# TYPE segcached_build_info gauge\n"
+            "segcached_build_info{version=\"" SEGCACHED_VERSION
+            "\",commit=\"" SEGCACHED_COMMIT "\"} 1\n"
+            "# HELP segcached_worker_conn_curr Connections held by each "
+            "worker\n# TYPE segcached_worker_conn_curr gauge\n";
     rstatus_i st = buf_append(b, head, strlen(head), max);
     for (unsigned i = 0; st == STATUS_OK && i < workers_count(); i++) {
         char line[128];

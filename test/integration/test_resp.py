@@ -1148,14 +1148,15 @@ def test_admin_port_metrics(seg, w):
     h = socket.create_connection(("127.0.0.1", seg.admin_port))
     h.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     body = b""
-    while b"segcached_resp_cmd_latency_us_count" not in body:
+    while b"segcached_resp_cmd_latency_seconds_count" not in body:
         chunk = h.recv(65536)
         if not chunk:
             break
         body += chunk
     h.close()
-    assert re.search(rb'segcached_resp_cmd_calls\{cmd="get"\} \d+', body)
-    assert re.search(rb'segcached_resp_cmd_latency_us\{cmd="get",'
+    assert re.search(rb'segcached_resp_cmd_calls_total\{cmd="get"\} \d+',
+                     body)
+    assert re.search(rb'segcached_resp_cmd_latency_seconds\{cmd="get",'
                      rb'quantile="0.99"\} [\d.]+', body)
 
 
