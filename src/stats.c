@@ -195,9 +195,16 @@ stats_print_prometheus(struct buf *b, size_t max)
             return st;
         }
     }
-    const char *head = "# HELP segcached_worker_conn_curr connections held "
-                       "by each worker\n# TYPE segcached_worker_conn_curr "
-                       "gauge\n";
+    /* the version as labels of a constant 1, Prometheus's build_info
+     * convention (dashboards join on it); the commit is git's at configure
+     * time, "unknown" outside a checkout */
+    const char *head =
+            "# HELP segcached_build_info Version and commit of this build\n"
+            "# TYPE segcached_build_info gauge\n"
+            "segcached_build_info{version=\"" SEGCACHED_VERSION
+            "\",commit=\"" SEGCACHED_COMMIT "\"} 1\n"
+            "# HELP segcached_worker_conn_curr Connections held by each "
+            "worker\n# TYPE segcached_worker_conn_curr gauge\n";
     rstatus_i st = buf_append(b, head, strlen(head), max);
     for (unsigned i = 0; st == STATUS_OK && i < workers_count(); i++) {
         char line[128];
@@ -495,12 +502,31 @@ resp_rss(void)
     return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The Redis policy nearest to seg.evict (docs/protocol-resp.md): merge
+ * keeps the most read items (LFU-like), fifo drops the oldest written
+ * (LRU-like for a cache of written-once items), random and util drop items
+ * regardless of use, cte the ones closest to expiry. */
 static const char *
 resp_policy(void)
 {
-    return strcmp(option_str(&setting.seg.seg_evict), "none") == 0
-                   ? "noeviction"
-                   : "allkeys-lru";
+    static const struct {
+        const char *evict;
+        const char *policy;
+    } nearest[] = {
+            {"none", "noeviction"},
+            {"merge", "allkeys-lfu"},
+            {"fifo", "allkeys-lru"},
+            {"random", "allkeys-random"},
+            {"util", "allkeys-random"},
+            {"cte", "volatile-ttl"},
+    };
+    const char *evict = option_str(&setting.seg.seg_evict);
+    for (size_t i = 0; i < ARRAY_SIZE(nearest); i++) {
+        if (strcmp(evict, nearest[i].evict) == 0) {
+            return nearest[i].policy;
+        }
+    }
+    return "allkeys-lru";
 }
 
 static rstatus_i

@@ -23,8 +23,8 @@
     ACTION( version,         METRIC_GAUGE,   "version as major*10000 + minor*100 + patch") \
     ACTION( time,            METRIC_GAUGE,   "unix time, seconds"                ) \
     ACTION( threads,         METRIC_GAUGE,   "worker threads"                    ) \
-    ACTION( rusage_user_us,  METRIC_GAUGE,   "user CPU time, microseconds"       ) \
-    ACTION( rusage_system_us, METRIC_GAUGE,  "system CPU time, microseconds"     ) \
+    ACTION( rusage_user_us,  METRIC_COUNTER, "user CPU time"                     ) \
+    ACTION( rusage_system_us, METRIC_COUNTER, "system CPU time"                  ) \
     ACTION( max_rss_bytes,   METRIC_GAUGE,   "peak resident set size, bytes"     ) \
     ACTION( mm_alloc,        METRIC_GAUGE,   "# allocations through base/mm"     ) \
     ACTION( mm_free,         METRIC_GAUGE,   "# frees through base/mm"           )

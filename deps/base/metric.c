@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Quantiles every histogram prints, with their STAT suffixes and
  * Prometheus labels. */
@@ -164,10 +165,16 @@ out_printf(struct out *o, const char *fmt, ...)
     o->len += (size_t)n;
 }
 
-/* Prometheus HELP text: backslash and newline escaped. */
+/* Prometheus HELP text: backslash and newline escaped. A table's "# " (the
+ * tables' shorthand for "number of") is written out: the exposition format
+ * reads a HELP line's text literally. */
 static void
 out_help(struct out *o, const char *text)
 {
+    if (text[0] == '#' && text[1] == ' ') {
+        out_printf(o, "Number of ");
+        text += 2;
+    }
     for (const char *p = text; *p != '\0' && !o->full; p++) {
         if (*p == '\\') {
             out_printf(o, "\\\\");
@@ -236,17 +243,96 @@ metric_print_stat(char *out, size_t cap, size_t *len, const struct metric *m,
     return out_finish(&o, len);
 }
 
+/* How a metric is named and scaled on /metrics (Prometheus conventions):
+ * durations in seconds (a table's "_us", "_ms" or "_ns" suffix becomes
+ * "_seconds"; histograms, recorded in nanoseconds, gain "_seconds"), and
+ * counters end in "_total" (text format 0.0.4 names the sample in HELP and
+ * TYPE; parsers take the family as the name without "_total"). family is
+ * the name without "_total". */
+struct prom_name {
+    char family[128];
+    uint32_t digits; /* value / 10^digits: 0, 3, 6 or 9 */
+};
+
+static bool
+strip_suffix(char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    if (n <= k || strcmp(s + n - k, suffix) != 0) {
+        return false;
+    }
+    s[n - k] = '\0';
+    return true;
+}
+
 static void
-prometheus_summary(struct out *o, const struct metric *m, const char *p)
+prom_name_of(struct prom_name *pn, const struct metric *m, const char *p)
+{
+    static const struct {
+        const char *suffix;
+        uint32_t digits;
+    } units[] = {{"_ms", 3}, {"_us", 6}, {"_ns", 9}};
+    snprintf(pn->family, sizeof(pn->family), "%s%s", p, m->name);
+    pn->digits = 0;
+    if (m->type == METRIC_COUNTER) {
+        strip_suffix(pn->family, "_total");
+    }
+    if (m->type == METRIC_HISTOGRAM) {
+        pn->digits = 9;
+    } else {
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+            if (strip_suffix(pn->family, units[i].suffix)) {
+                pn->digits = units[i].digits;
+                break;
+            }
+        }
+    }
+    if (pn->digits != 0) {
+        size_t n = strlen(pn->family);
+        snprintf(pn->family + n, sizeof(pn->family) - n, "_seconds");
+    }
+}
+
+/* An unsigned count of 10^-digits units as an exact decimal. */
+static void
+out_scaled(struct out *o, uint64_t v, uint32_t digits)
+{
+    if (digits == 0) {
+        out_printf(o, "%" PRIu64, v);
+        return;
+    }
+    uint64_t div = 1;
+    for (uint32_t i = 0; i < digits; i++) {
+        div *= 10;
+    }
+    out_printf(o, "%" PRIu64 ".%0*" PRIu64, v / div, (int)digits, v % div);
+}
+
+static void
+out_scaled_signed(struct out *o, int64_t v, uint32_t digits)
+{
+    if (v < 0) {
+        out_printf(o, "-");
+        out_scaled(o, (uint64_t)0 - (uint64_t)v, digits);
+    } else {
+        out_scaled(o, (uint64_t)v, digits);
+    }
+}
+
+static void
+prometheus_summary(
+        struct out *o, const struct metric *m, const struct prom_name *pn)
 {
     uint64_t q[NQUANTILE], sum;
     uint64_t count = histogram_summary(m, q, &sum);
     for (size_t i = 0; i < NQUANTILE; i++) {
-        out_printf(o, "%s%s{quantile=\"%s\"} %" PRIu64 "\n", p, m->name,
-                quantile_label[i], q[i]);
+        out_printf(o, "%s{quantile=\"%s\"} ", pn->family, quantile_label[i]);
+        out_scaled(o, q[i], pn->digits);
+        out_printf(o, "\n");
     }
-    out_printf(o, "%s%s_sum %" PRIu64 "\n", p, m->name, sum);
-    out_printf(o, "%s%s_count %" PRIu64 "\n", p, m->name, count);
+    out_printf(o, "%s_sum ", pn->family);
+    out_scaled(o, sum, pn->digits);
+    out_printf(o, "\n%s_count %" PRIu64 "\n", pn->family, count);
 }
 
 rstatus_i
@@ -262,16 +348,22 @@ metric_print_prometheus(char *out, size_t cap, size_t *len,
         return STATUS_EFULL;
     }
     struct out o = {out, cap, *len, false};
-    const char *p = prefix == NULL ? "" : prefix;
-    out_printf(&o, "# HELP %s%s ", p, m->name);
+    struct prom_name pn;
+    prom_name_of(&pn, m, prefix == NULL ? "" : prefix);
+    const char *total = m->type == METRIC_COUNTER ? "_total" : "";
+    out_printf(&o, "# HELP %s%s ", pn.family, total);
     out_help(&o, m->desc);
-    out_printf(&o, "\n# TYPE %s%s %s\n", p, m->name, type_name[m->type]);
+    out_printf(&o, "\n# TYPE %s%s %s\n", pn.family, total, type_name[m->type]);
     if (m->type == METRIC_COUNTER) {
-        out_printf(&o, "%s%s %" PRIu64 "\n", p, m->name, metric_counter(m));
+        out_printf(&o, "%s_total ", pn.family);
+        out_scaled(&o, metric_counter(m), pn.digits);
+        out_printf(&o, "\n");
     } else if (m->type == METRIC_GAUGE) {
-        out_printf(&o, "%s%s %" PRId64 "\n", p, m->name, metric_gauge(m));
+        out_printf(&o, "%s ", pn.family);
+        out_scaled_signed(&o, metric_gauge(m), pn.digits);
+        out_printf(&o, "\n");
     } else {
-        prometheus_summary(&o, m, p);
+        prometheus_summary(&o, m, &pn);
     }
     return out_finish(&o, len);
 }

@@ -150,8 +150,12 @@ void metric_record(struct metric *m, uint64_t value);
  * _p999, _p9999 and _count lines. */
 rstatus_i metric_print_stat(char *out, size_t cap, size_t *len,
         const struct metric *m, const char *prefix);
-/* Prometheus text format: "# HELP", "# TYPE", and the sample; histograms
- * as a summary with quantiles 0.5 .. 0.9999 plus _sum and _count. The name
- * is prefix + m->name. */
+/* Prometheus text format: "# HELP", "# TYPE", and the sample, by the
+ * exposition conventions: the name is prefix + m->name, a counter's ends
+ * in "_total" (once: a name ending so keeps it), durations in seconds (a
+ * name ending "_ms", "_us" or "_ns" ends "_seconds" instead, its value
+ * scaled), histograms (nanoseconds) are summaries named "<name>_seconds"
+ * with quantiles 0.5 .. 0.9999 plus _sum and _count, and a description
+ * starting "# " reads "Number of ...". */
 rstatus_i metric_print_prometheus(char *out, size_t cap, size_t *len,
         const struct metric *m, const char *prefix);

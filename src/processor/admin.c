@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Admin processor: operators' text commands and HTTP GET /metrics. */
+/* Admin processor: operators' text commands and HTTP GET (and HEAD)
+ * /metrics. */
 #include "processor/admin.h"
 
 #include "core/admin.h"
 #include "core/conn.h"
 #include "protocol/admin/admin.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static struct admin_source source;
@@ -58,29 +60,53 @@ text_command(struct conn *c, const struct admin_request *req, size_t max)
             "CLIENT_ERROR unknown command (try stats, version, quit)\r\n");
 }
 
+/* The path of an HTTP target: what comes before a query ("?...") or a
+ * fragment, which select nothing here (scrapers add their own queries). */
+static struct bstring
+http_path(const struct bstring *target)
+{
+    size_t n = 0;
+    while (n < target->len && target->data[n] != '?' &&
+            target->data[n] != '#') {
+        n++;
+    }
+    return bstring_of(target->data, n);
+}
+
 static rstatus_i
 http_request(struct conn *c, const struct admin_request *req, size_t max)
 {
     struct buf *w = &c->wbuf;
     c->flags |= CONN_CLOSE;
-    if (!bstring_equal_cstr(&req->verb, "GET")) {
-        return admin_compose_http(w, max, 405, "Method Not Allowed",
-                "text/plain", "only GET\n", 9);
+    bool head = bstring_equal_cstr(&req->verb, "HEAD");
+    if (!head && !bstring_equal_cstr(&req->verb, "GET")) {
+        const char *text = "only GET and HEAD\n";
+        rstatus_i st =
+                admin_compose_http_head(w, max, 405, "Method Not Allowed",
+                        "text/plain", "Allow: GET, HEAD\r\n", strlen(text));
+        return st == STATUS_OK ? append_str(w, max, text) : st;
     }
-    if (!bstring_equal_cstr(&req->arg, "/metrics")) {
-        return admin_compose_http(
-                w, max, 404, "Not Found", "text/plain", "try /metrics\n", 13);
+    struct bstring path = http_path(&req->arg);
+    if (!bstring_equal_cstr(&path, "/metrics")) {
+        const char *text = "try /metrics\n";
+        rstatus_i st = admin_compose_http_head(
+                w, max, 404, "Not Found", "text/plain", NULL, strlen(text));
+        return st == STATUS_OK && !head ? append_str(w, max, text) : st;
     }
-    /* the body first: the head carries its length */
+    /* the body first: the head carries its length (HEAD gets the length
+     * GET would, and no body) */
     struct buf body = {0};
     if (buf_init(&body, 64 * 1024) != STATUS_OK) {
         return STATUS_ENOMEM;
     }
     rstatus_i st = source.metrics(&body, max);
     if (st == STATUS_OK) {
-        st = admin_compose_http(w, max, 200, "OK",
-                "text/plain; version=0.0.4; charset=utf-8", body.rpos,
+        st = admin_compose_http_head(w, max, 200, "OK",
+                "text/plain; version=0.0.4; charset=utf-8", NULL,
                 buf_rsize(&body));
+    }
+    if (st == STATUS_OK && !head) {
+        st = buf_append(w, body.rpos, buf_rsize(&body), max);
     }
     buf_deinit(&body);
     return st;

@@ -50,9 +50,9 @@
     ACTION( memcache_error,         METRIC_COUNTER, "# requests answered with an error") \
     ACTION( memcache_stream,        METRIC_COUNTER, "# values streamed into the store") \
     ACTION( memcache_binary,        METRIC_COUNTER, "# binary-protocol requests") \
-    ACTION( memcache_lat_get,       METRIC_HISTOGRAM, "get/gets/gat/gats/mg latency, ns (1 in 16 sampled)") \
-    ACTION( memcache_lat_set,       METRIC_HISTOGRAM, "set/add/replace/append/prepend/cas/ms latency, ns (sampled)") \
-    ACTION( memcache_lat_other,     METRIC_HISTOGRAM, "other commands' latency, ns (sampled)")
+    ACTION( memcache_lat_get,       METRIC_HISTOGRAM, "get/gets/gat/gats/mg latency (1 in 16 sampled)") \
+    ACTION( memcache_lat_set,       METRIC_HISTOGRAM, "set/add/replace/append/prepend/cas/ms latency (sampled)") \
+    ACTION( memcache_lat_other,     METRIC_HISTOGRAM, "other commands' latency (sampled)")
 /* clang-format on */
 
 typedef struct {

@@ -17,7 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SLOT_BATCH        64 /* table slots per storage_scan call */
+/* items per storage_scan call: a pause point every few hundred bytes */
+#define ITEM_BATCH        16
 #define CLASS_MAX         63 /* memcached's largest slab class id */
 #define CACHEDUMP_MEM_MAX (2 * 1024 * 1024) /* memcached's cap, limit 0 */
 
@@ -140,7 +141,7 @@ dump_run(struct conn *c, struct mc_state *st, const char *line,
             return STATUS_OK;
         }
         first = false;
-        cursor = storage_scan(MC_DB, cursor, SLOT_BATCH, d->now, dump_item, d);
+        cursor = storage_scan(MC_DB, cursor, ITEM_BATCH, d->now, dump_item, d);
         if (d->rc != STATUS_OK) {
             st->dump_active = false;
             return d->rc;

@@ -472,8 +472,47 @@ cmd_client_all(struct resp_ctx *x)
     return resp_cmd_client(x);
 }
 
+/* CLUSTER (every subcommand, HELP too), READONLY, READWRITE and ASKING:
+ * what Redis 7.0.15 answers with cluster-enabled no, after the same arity
+ * and subcommand checks (cluster-aware clients probe with these). */
+static rstatus_i
+cmd_cluster_disabled(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR This instance has cluster support disabled");
+}
+
 static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_APPEND] = resp_cmd_append,
+        [RESP_CMD_ASKING] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_ADDSLOTS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_ADDSLOTSRANGE] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_BUMPEPOCH] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_COUNT_FAILURE_REPORTS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_COUNTKEYSINSLOT] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_DELSLOTS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_DELSLOTSRANGE] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_FAILOVER] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_FLUSHSLOTS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_FORGET] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_GETKEYSINSLOT] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_HELP] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_INFO] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_KEYSLOT] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_LINKS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_MEET] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_MYID] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_NODES] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_REPLICAS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_REPLICATE] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_RESET] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SAVECONFIG] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SET_CONFIG_EPOCH] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SETSLOT] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SHARDS] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SLAVES] = cmd_cluster_disabled,
+        [RESP_CMD_CLUSTER_SLOTS] = cmd_cluster_disabled,
+        [RESP_CMD_READONLY] = cmd_cluster_disabled,
+        [RESP_CMD_READWRITE] = cmd_cluster_disabled,
         [RESP_CMD_AUTH] = resp_cmd_auth,
         [RESP_CMD_CLIENT_GETNAME] = cmd_client_all,
         [RESP_CMD_CLIENT_HELP] = resp_cmd_help,

@@ -125,9 +125,12 @@ info_keyspace(struct buf *b, size_t max)
     for (uint8_t db = 0; rc == STATUS_OK && db < STORAGE_DB_COUNT; db++) {
         uint64_t n = storage_count(db);
         if (n > 0) {
-            /* the store does not count keys with an expiry */
+            /* avg_ttl stays 0: Redis estimates it from its expiry cycle's
+             * samples and reports 0 until it has some; nothing here
+             * samples TTLs */
             rc = resp_buf_printf(b, max,
-                    "db%u:keys=%" PRIu64 ",expires=0,avg_ttl=0\r\n", db, n);
+                    "db%u:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0\r\n",
+                    db, n, storage_count_expires(db));
         }
     }
     return rc;

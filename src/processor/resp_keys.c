@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define SCAN_COUNT_DEFAULT 10
-#define KEYS_BATCH         1024 /* hash slots per storage_scan call */
+#define KEYS_BATCH         1024 /* items per storage_scan call */
 
 rstatus_i
 resp_cmd_del(struct resp_ctx *x)

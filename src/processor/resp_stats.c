@@ -18,6 +18,7 @@
 #include "base/mm.h"
 #include "base/tcp.h"
 #include "base/time.h"
+#include "base/util.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -451,13 +452,15 @@ proc_resp_print_cmdstats(struct buf *b, size_t max)
     return st;
 }
 
+/* Per-command counters on /metrics, by Prometheus's conventions: one
+ * family, a "cmd" label, samples ending "_total", time in seconds. */
 static rstatus_i
 prom_counter(struct buf *b, size_t max, const struct statblock *t,
         const char *metric, const char *help, size_t field)
 {
     rstatus_i st = resp_buf_printf(b, max,
-            "# HELP segcached_resp_cmd_%s %s\n"
-            "# TYPE segcached_resp_cmd_%s counter\n",
+            "# HELP segcached_resp_cmd_%s_total %s\n"
+            "# TYPE segcached_resp_cmd_%s_total counter\n",
             metric, help, metric);
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
         const struct cmdcount *c = &t->cmd[i];
@@ -466,41 +469,64 @@ prom_counter(struct buf *b, size_t max, const struct statblock *t,
         }
         uint64_t value = *(const uint64_t *)((const char *)c + field);
         if (field == offsetof(struct cmdcount, ns)) {
-            value /= 1000;
+            st = resp_buf_printf(b, max,
+                    "segcached_resp_cmd_%s_total{cmd=\"%s\"} %" PRIu64
+                    ".%09" PRIu64 "\n",
+                    metric, fullname(i), value / 1000000000,
+                    value % 1000000000);
+        } else {
+            st = resp_buf_printf(b, max,
+                    "segcached_resp_cmd_%s_total{cmd=\"%s\"} %" PRIu64 "\n",
+                    metric, fullname(i), value);
         }
-        st = resp_buf_printf(b, max,
-                "segcached_resp_cmd_%s{cmd=\"%s\"} %" PRIu64 "\n", metric,
-                fullname(i), value);
     }
     return st;
 }
 
+/* Nanoseconds as seconds, exactly. */
+static rstatus_i
+prom_seconds(struct buf *b, size_t max, const char *name, const char *labels,
+        uint64_t ns)
+{
+    return resp_buf_printf(b, max,
+            "segcached_resp_cmd_latency_seconds%s{%s} %" PRIu64 ".%09" PRIu64
+            "\n",
+            name, labels, ns / 1000000000, ns % 1000000000);
+}
+
+/* Per-command latency as a summary with the quantiles every histogram
+ * of /metrics has (docs/operations.md), its _sum and _count. */
 static rstatus_i
 prom_latency(struct buf *b, size_t max)
 {
-    static const char *qnames[] = {"0.5", "0.99", "0.999"};
+    static const double qs[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
+    static const char *qnames[] = {"0.5", "0.9", "0.99", "0.999", "0.9999"};
     rstatus_i st = resp_buf_printf(b, max,
-            "# HELP segcached_resp_cmd_latency_us command latency, "
-            "microseconds (sampled)\n"
-            "# TYPE segcached_resp_cmd_latency_us summary\n");
+            "# HELP segcached_resp_cmd_latency_seconds Command latency "
+            "(sampled)\n"
+            "# TYPE segcached_resp_cmd_latency_seconds summary\n");
     for (size_t i = 0; st == STATUS_OK && i < RESP_NCOMMAND_ALL; i++) {
-        uint64_t q[3];
+        uint64_t q[ARRAY_SIZE(qs)];
         uint64_t n;
-        if (lat[i] == NULL ||
-                (n = histogram_percentiles(lat[i], quantiles, 3, q)) == 0) {
+        if (lat[i] == NULL || (n = histogram_percentiles(
+                                       lat[i], qs, ARRAY_SIZE(qs), q)) == 0) {
             continue;
         }
-        for (size_t k = 0; st == STATUS_OK && k < 3; k++) {
-            st = resp_buf_printf(b, max,
-                    "segcached_resp_cmd_latency_us{cmd=\"%s\",quantile=\"%s\"}"
-                    " %.3f\n",
-                    fullname(i), qnames[k], (double)q[k] / 1000);
+        char labels[96];
+        for (size_t k = 0; st == STATUS_OK && k < ARRAY_SIZE(qs); k++) {
+            snprintf(labels, sizeof(labels), "cmd=\"%s\",quantile=\"%s\"",
+                    fullname(i), qnames[k]);
+            st = prom_seconds(b, max, "", labels, q[k]);
+        }
+        snprintf(labels, sizeof(labels), "cmd=\"%s\"", fullname(i));
+        if (st == STATUS_OK) {
+            st = prom_seconds(b, max, "_sum", labels, histogram_sum(lat[i]));
         }
         if (st == STATUS_OK) {
             st = resp_buf_printf(b, max,
-                    "segcached_resp_cmd_latency_us_count{cmd=\"%s\"} %" PRIu64
+                    "segcached_resp_cmd_latency_seconds_count{%s} %" PRIu64
                     "\n",
-                    fullname(i), n);
+                    labels, n);
         }
     }
     return st;
@@ -511,20 +537,20 @@ proc_resp_print_cmdstats_prometheus(struct buf *b, size_t max)
 {
     struct statblock t;
     totals(&t);
-    rstatus_i st = prom_counter(b, max, &t, "calls", "commands run",
+    rstatus_i st = prom_counter(b, max, &t, "calls", "Commands run",
             offsetof(struct cmdcount, calls));
     if (st == STATUS_OK) {
-        st = prom_counter(b, max, &t, "usec", "microseconds spent in commands",
+        st = prom_counter(b, max, &t, "seconds", "Time spent in commands",
                 offsetof(struct cmdcount, ns));
     }
     if (st == STATUS_OK) {
         st = prom_counter(b, max, &t, "failed_calls",
-                "commands that replied an error",
+                "Commands that replied an error",
                 offsetof(struct cmdcount, failed));
     }
     if (st == STATUS_OK) {
         st = prom_counter(b, max, &t, "rejected_calls",
-                "commands refused before running",
+                "Commands refused before running",
                 offsetof(struct cmdcount, rejected));
     }
     return st == STATUS_OK ? prom_latency(b, max) : st;

@@ -275,6 +275,9 @@ storage_status_e storage_random_key(
 /* Items linked in db (Redis DBSIZE): like Redis, it can include items that
  * expired and were not reclaimed yet. Any thread; relaxed. */
 uint64_t storage_count(uint8_t db);
+/* Those of them with an expiry (Redis INFO keyspace's expires=), counted
+ * the same way. */
+uint64_t storage_count_expires(uint8_t db);
 
 /* Drops every item of db (or STORAGE_DB_ALL) written before `at`. at <= now:
  * now (Redis FLUSHDB / FLUSHALL, memcache flush_all); at > now: when a later
@@ -282,12 +285,15 @@ uint64_t storage_count(uint8_t db);
  * moment live on. OK, EINVAL. */
 storage_status_e storage_flush(uint8_t db, uint64_t at, uint64_t now);
 
-/* Cursor iteration (Redis SCAN): calls cb for live items of db in at least
- * `count` slots' worth of the table, returns the next cursor; 0 when the
- * iteration is complete. Start with cursor 0. Every key present for the
- * whole iteration is reported at least once (once unless the store is
- * modified concurrently). cb gets a view valid for the call; it must not
- * call storage functions. */
+/* Cursor iteration (Redis SCAN): calls cb for about `count` live items of
+ * db (whole hash chains: a few more may come), returns the next cursor; 0
+ * when the iteration is complete. Start with cursor 0. One call's work is
+ * bounded, and a whole iteration costs about what the keys cost (it skips
+ * empty parts of the table cheaply), not what seg.memory does; a call may
+ * report fewer than count items, even none, before the end. Every key
+ * present for the whole iteration is reported at least once (once unless
+ * the store is modified concurrently). cb gets a view valid for the call;
+ * it must not call storage functions. */
 typedef void (*storage_scan_fn)(const struct storage_item *it, void *arg);
 uint64_t storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
         storage_scan_fn cb, void *arg);

@@ -115,16 +115,41 @@ test_stats_prometheus_has_every_metric(void **state)
     const struct metric *m = stats_metrics();
     static const char *types[] = {"counter", "gauge", "summary"};
     for (size_t i = 0; i < STATS_NMETRIC; i++) {
-        char want[160];
-        snprintf(want, sizeof(want), "# TYPE segcached_%s %s\n", m[i].name,
+        /* the family name by Prometheus's conventions (issue 23):
+         * counters without "_total", durations in seconds */
+        char name[128];
+        snprintf(name, sizeof(name), "%s", m[i].name);
+        size_t n = strlen(name);
+        if (m[i].type == METRIC_COUNTER && n > 6 &&
+                strcmp(name + n - 6, "_total") == 0) {
+            name[n -= 6] = '\0';
+        }
+        if (m[i].type == METRIC_HISTOGRAM) {
+            snprintf(name + n, sizeof(name) - n, "_seconds");
+        } else if (n > 3 && (strcmp(name + n - 3, "_us") == 0 ||
+                                    strcmp(name + n - 3, "_ms") == 0 ||
+                                    strcmp(name + n - 3, "_ns") == 0)) {
+            snprintf(name + n - 3, sizeof(name) - n + 3, "_seconds");
+        }
+        n = strlen(name);
+        if (m[i].type == METRIC_COUNTER) {
+            snprintf(name + n, sizeof(name) - n, "_total");
+        }
+        char want[200];
+        snprintf(want, sizeof(want), "# TYPE segcached_%s %s\n", name,
                 types[m[i].type]);
         if (!has_line(out, want)) {
             fail_msg("metrics lack %s", want);
         }
-        snprintf(want, sizeof(want), "# HELP segcached_%s ", m[i].name);
+        snprintf(want, sizeof(want), "# HELP segcached_%s ", name);
         assert_true(has_line(out, want));
+        snprintf(want, sizeof(want), "# HELP segcached_%s #", name);
+        assert_false(has_line(out, want));
     }
     assert_true(has_line(out, "# TYPE segcached_worker_conn_curr gauge\n"));
+    assert_true(
+            has_line(out, "segcached_build_info{version=\"" SEGCACHED_VERSION
+                          "\",commit=\"" SEGCACHED_COMMIT "\"} 1\n"));
 }
 
 static void

@@ -228,22 +228,70 @@ test_metric_print_prometheus(void **state)
                 STATUS_OK);
     }
     assert_string_equal(out,
-            "# HELP segcached_test_get # gets\n"
-            "# TYPE segcached_test_get counter\n"
-            "segcached_test_get 7\n"
-            "# HELP segcached_test_conns # open now\n"
+            "# HELP segcached_test_get_total Number of gets\n"
+            "# TYPE segcached_test_get_total counter\n"
+            "segcached_test_get_total 7\n"
+            "# HELP segcached_test_conns Number of open now\n"
             "# TYPE segcached_test_conns gauge\n"
             "segcached_test_conns -3\n"
-            "# HELP segcached_test_lat get latency ns\\\\ \"x\"\\nz\n"
-            "# TYPE segcached_test_lat summary\n"
-            "segcached_test_lat{quantile=\"0.5\"} 10\n"
-            "segcached_test_lat{quantile=\"0.9\"} 10\n"
-            "segcached_test_lat{quantile=\"0.99\"} 1003\n"
-            "segcached_test_lat{quantile=\"0.999\"} 1003\n"
-            "segcached_test_lat{quantile=\"0.9999\"} 1003\n"
-            "segcached_test_lat_sum 10900\n"
-            "segcached_test_lat_count 100\n");
+            "# HELP segcached_test_lat_seconds get latency ns\\\\ \"x\"\\nz\n"
+            "# TYPE segcached_test_lat_seconds summary\n"
+            "segcached_test_lat_seconds{quantile=\"0.5\"} 0.000000010\n"
+            "segcached_test_lat_seconds{quantile=\"0.9\"} 0.000000010\n"
+            "segcached_test_lat_seconds{quantile=\"0.99\"} 0.000001003\n"
+            "segcached_test_lat_seconds{quantile=\"0.999\"} 0.000001003\n"
+            "segcached_test_lat_seconds{quantile=\"0.9999\"} 0.000001003\n"
+            "segcached_test_lat_seconds_sum 0.000010900\n"
+            "segcached_test_lat_seconds_count 100\n");
     assert_int_equal(len, strlen(out));
+}
+
+/* Regression (issue 23): dashboards expect counters' samples to end in
+ * "_total" and durations in seconds, whatever unit a table counts in. */
+static void
+test_issue_23_prometheus_names_and_units(void **state)
+{
+    (void)state;
+    /* clang-format off */
+#define UNIT_METRIC(ACTION)                                              \
+    ACTION( conn_total, METRIC_COUNTER, "# accepted"                 ) \
+    ACTION( spent_us,   METRIC_COUNTER, "time spent"                 ) \
+    ACTION( max_us,     METRIC_GAUGE,   "longest"                    ) \
+    ACTION( neg_ms,     METRIC_GAUGE,   "below zero"                 ) \
+    ACTION( run_ns,     METRIC_COUNTER, "ns counter"                 )
+    /* clang-format on */
+    struct {
+        UNIT_METRIC(DECLARE_METRIC)
+    } u = {UNIT_METRIC(INIT_METRIC)};
+    metric_incr_n(&u.conn_total, 3);
+    metric_incr_n(&u.spent_us, 1500001);
+    metric_set(&u.max_us, 42);
+    metric_set(&u.neg_ms, -1250);
+    metric_incr_n(&u.run_ns, 2);
+    char out[2048];
+    size_t len = 0;
+    struct metric *m = (struct metric *)&u;
+    for (size_t i = 0; i < sizeof(u) / sizeof(struct metric); i++) {
+        assert_int_equal(
+                metric_print_prometheus(out, sizeof(out), &len, &m[i], "s_"),
+                STATUS_OK);
+    }
+    assert_string_equal(out, "# HELP s_conn_total Number of accepted\n"
+                             "# TYPE s_conn_total counter\n"
+                             "s_conn_total 3\n"
+                             "# HELP s_spent_seconds_total time spent\n"
+                             "# TYPE s_spent_seconds_total counter\n"
+                             "s_spent_seconds_total 1.500001\n"
+                             "# HELP s_max_seconds longest\n"
+                             "# TYPE s_max_seconds gauge\n"
+                             "s_max_seconds 0.000042\n"
+                             "# HELP s_neg_seconds below zero\n"
+                             "# TYPE s_neg_seconds gauge\n"
+                             "s_neg_seconds -1.250\n"
+                             "# HELP s_run_seconds_total ns counter\n"
+                             "# TYPE s_run_seconds_total counter\n"
+                             "s_run_seconds_total 0.000000002\n");
+#undef UNIT_METRIC
 }
 
 static void
@@ -310,6 +358,7 @@ main(void)
             cmocka_unit_test(test_metric_reset),
             cmocka_unit_test(test_metric_print_stat),
             cmocka_unit_test(test_metric_print_prometheus),
+            cmocka_unit_test(test_issue_23_prometheus_names_and_units),
             cmocka_unit_test(test_metric_print_full),
             cmocka_unit_test(test_metric_uninitialized_histogram),
     };

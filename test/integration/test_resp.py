@@ -1148,14 +1148,15 @@ def test_admin_port_metrics(seg, w):
     h = socket.create_connection(("127.0.0.1", seg.admin_port))
     h.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     body = b""
-    while b"segcached_resp_cmd_latency_us_count" not in body:
+    while b"segcached_resp_cmd_latency_seconds_count" not in body:
         chunk = h.recv(65536)
         if not chunk:
             break
         body += chunk
     h.close()
-    assert re.search(rb'segcached_resp_cmd_calls\{cmd="get"\} \d+', body)
-    assert re.search(rb'segcached_resp_cmd_latency_us\{cmd="get",'
+    assert re.search(rb'segcached_resp_cmd_calls_total\{cmd="get"\} \d+',
+                     body)
+    assert re.search(rb'segcached_resp_cmd_latency_seconds\{cmd="get",'
                      rb'quantile="0.99"\} [\d.]+', body)
 
 
@@ -1405,3 +1406,117 @@ def test_redis_cli_memkeys_hotkeys(seg):
     assert "hot key found with counter" in text
     top = [x for x in text.splitlines() if "hot key found" in x]
     assert "keyname: \"m3\"" in top[0]
+
+
+# ---- issue 23: what cluster-aware clients and monitoring read ----
+
+CLUSTER = """
+CLUSTER INFO
+CLUSTER SLOTS
+CLUSTER NODES
+CLUSTER SHARDS
+CLUSTER MYID
+CLUSTER LINKS
+CLUSTER HELP
+CLUSTER KEYSLOT foo
+CLUSTER KEYSLOT
+CLUSTER COUNTKEYSINSLOT 1
+CLUSTER GETKEYSINSLOT 1 10
+CLUSTER ADDSLOTS 1 2 3
+CLUSTER SETSLOT 1 NODE x
+CLUSTER RESET HARD
+CLUSTER FAILOVER FORCE
+cluster info
+CLUSTER FOO
+CLUSTER
+READONLY
+READWRITE
+ASKING
+READONLY x
+MULTI
+CLUSTER INFO
+EXEC
+FOO
+FOO a b
+foo a b c d e f g h i j k l m n o p q r s t u v w x y z
+FOO 'a b' "c\\r\\nd" ''
+"""
+
+
+def test_issue_23_cluster_and_unknown_match_redis(seg, oracle):
+    """Cluster-aware clients probe with CLUSTER INFO/SLOTS/NODES and
+    READONLY: Redis 7.0.15 without cluster support answers each with the
+    same error; unknown commands keep Redis's exact text, which clients
+    match on."""
+    long_arg = "x" * 200
+    extra = [f"FOO {long_arg}", f"FOO a {long_arg} b", f"{long_arg} a"]
+    diffs = compare(seg.port("resp"), oracle.port, lines(CLUSTER) + extra)
+    assert diffs == []
+
+
+def test_issue_23_unsupported_types_get_the_unknown_command_error(w):
+    """Commands of types segcached does not hold yet get Redis's reply to
+    a command it does not know, byte for byte (docs/protocol-resp.md)."""
+    assert w.cmd("HSET", "h", "a", "b") == \
+        b"-ERR unknown command 'HSET', with args beginning with: " \
+        b"'h' 'a' 'b' \r\n"
+    assert w.cmd("LPUSH", "l") == \
+        b"-ERR unknown command 'LPUSH', with args beginning with: 'l' \r\n"
+    assert w.cmd("CLUSTER", "SLOTS") == \
+        b"-ERR This instance has cluster support disabled\r\n"
+
+
+def info_field(w, section, name):
+    text = w.cmd("INFO", section).decode()
+    m = re.search(r"^%s:(.*)\r$" % re.escape(name), text, re.M)
+    return m.group(1) if m else None
+
+
+def test_issue_23_info_keyspace_counts_expires(w, seg, oracle):
+    """INFO's keyspace line counts the keys with an expiry as Redis does:
+    the same commands on both servers give the same keys= and expires=
+    (avg_ttl is Redis's estimate; segcached reports 0)."""
+    script = ["SET a 1", "SET b 2 EX 100", "SET c 3 PX 100000",
+              "SET d 4", "EXPIRE d 50", "SET e 5 EX 100", "PERSIST e",
+              "SET f 6 EX 100", "SET f 7", "SET g 8 EX 100", "DEL g",
+              "SET h 9 EX 100", "SET h 10 KEEPTTL", "GETEX a EX 100",
+              "GETEX c PERSIST", "RENAME b bb", "COPY bb bc",
+              "SELECT 3", "SET x 1 EX 100", "SET y 2"]
+    ours = Wire(seg.port("resp"))
+    theirs = Wire(oracle.port)
+    for c in (ours, theirs):
+        assert c.cmd("FLUSHALL") == b"+OK\r\n"
+        for line in script:
+            c.cmd(*shlex.split(line))
+    try:
+        for db in ("db0", "db3"):
+            mine = info_field(ours, "keyspace", db)
+            want = info_field(theirs, "keyspace", db)
+            assert mine is not None and want is not None
+            assert mine.rsplit(",", 1)[0] == want.rsplit(",", 1)[0], db
+            assert mine.endswith(",avg_ttl=0")
+        assert info_field(ours, "keyspace", "db0") == \
+            "keys=8,expires=5,avg_ttl=0"
+    finally:
+        for c in (ours, theirs):
+            c.cmd("FLUSHALL")
+            c.close()
+    assert info_field(w, "keyspace", "db0") is None
+
+
+@pytest.mark.parametrize("evict,policy", [("merge", "allkeys-lfu"),
+                                          ("none", "noeviction"),
+                                          ("random", "allkeys-random")])
+def test_issue_23_maxmemory_policy_is_the_nearest_true(server_factory,
+                                                       evict, policy):
+    """INFO memory and CONFIG GET name the Redis policy nearest to what
+    seg.evict does (docs/protocol-resp.md), never one it does not."""
+    s = server_factory(protocols=("resp",), args=["-o", f"seg.evict={evict}"])
+    c = Wire(s.port("resp"))
+    try:
+        assert info_field(c, "memory", "maxmemory_policy") == policy
+        want = enc(["maxmemory-policy", policy])[len(b"*2\r\n"):]
+        assert c.cmd("CONFIG", "GET", "maxmemory-policy") == \
+            b"*2\r\n" + want
+    finally:
+        c.close()

@@ -144,8 +144,8 @@ test_admin_http_metrics(void **state)
     assert_memory_equal(end, "\r\nConnection: close\r\n\r\n", 23);
     const char *body = end + 23;
     assert_int_equal(strlen(body), len);
-    assert_non_null(strstr(body, "# TYPE segcached_seg_write counter\n"
-                                 "segcached_seg_write 1\n"));
+    assert_non_null(strstr(body, "# TYPE segcached_seg_write_total counter\n"
+                                 "segcached_seg_write_total 1\n"));
     assert_non_null(strstr(body, "# TYPE segcached_pid gauge\n"));
     assert_non_null(strstr(body, "# TYPE segcached_worker_conn_curr gauge\n"));
     assert_true(c.flags & CONN_CLOSE);
@@ -158,11 +158,59 @@ test_admin_http_metrics(void **state)
     assert_true(c.flags & CONN_CLOSE);
     conn_close(&c);
 
-    conn_open(&c);
-    assert_string_equal(feed_str(&c, "HEAD /metrics HTTP/1.1\r\n\r\n"),
-            "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 9\r\nConnection: close\r\n\r\nonly GET\n");
     conn_close(&c);
+}
+
+/* Regression (issue 23): scrapers add queries, probes send HEAD, and any
+ * other method gets an HTTP answer, not the text protocol's error. */
+static void
+test_issue_23_http_query_head_and_methods(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c);
+    const char *out = feed_str(&c, "GET /metrics?x=1&y HTTP/1.1\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    const char *body = strstr(out, "\r\n\r\n") + 4;
+    unsigned long get_len = strtoul(
+            strstr(out, "Content-Length: ") + strlen("Content-Length: "), NULL,
+            10);
+    assert_int_equal(strlen(body), get_len);
+    assert_non_null(strstr(body, "segcached_build_info{version=\""));
+    conn_close(&c);
+
+    conn_open(&c);
+    out = feed_str(&c, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    size_t n = strlen(out);
+    assert_string_equal(out + n - 4, "\r\n\r\n"); /* no body */
+    unsigned long head_len = strtoul(
+            strstr(out, "Content-Length: ") + strlen("Content-Length: "), NULL,
+            10);
+    assert_true(head_len > 1000);
+    assert_true(c.flags & CONN_CLOSE);
+    conn_close(&c);
+
+    conn_open(&c);
+    assert_string_equal(feed_str(&c, "HEAD /nope HTTP/1.0\r\n\r\n"),
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 13\r\nConnection: close\r\n\r\n");
+    conn_close(&c);
+
+    static const char *const methods[] = {
+            "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        char req[64];
+        snprintf(req, sizeof(req), "%s /metrics HTTP/1.1\r\n\r\n", methods[i]);
+        conn_open(&c);
+        assert_string_equal(feed_str(&c, req),
+                "HTTP/1.1 405 Method Not Allowed\r\n"
+                "Content-Type: text/plain\r\nContent-Length: 18\r\n"
+                "Allow: GET, HEAD\r\nConnection: close\r\n\r\n"
+                "only GET and HEAD\n");
+        assert_true(c.flags & CONN_CLOSE);
+        conn_close(&c);
+    }
 }
 
 static void
@@ -187,6 +235,7 @@ main(void)
             cmocka_unit_test(test_admin_version_unknown_empty),
             cmocka_unit_test(test_admin_stats_and_reset),
             cmocka_unit_test(test_admin_http_metrics),
+            cmocka_unit_test(test_issue_23_http_query_head_and_methods),
             cmocka_unit_test(test_admin_line_too_long),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -26,12 +26,25 @@ word_end(const char *p, const char *end)
     return p;
 }
 
+/* Length of an HTTP method at p ("GET", "POST", ...: upper-case letters,
+ * then a space), or 0. Text commands are lower case, so any method is
+ * taken as HTTP and gets an HTTP answer (405 for those not served). */
+static size_t
+http_method_len(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < ADMIN_METHOD_MAX && p[i] >= 'A' && p[i] <= 'Z') {
+        i++;
+    }
+    return i > 0 && i < n && p[i] == ' ' ? i : 0;
+}
+
 static int
 is_http_line(const char *p, const char *end)
 {
     size_t len = (size_t)(end - p);
     return len >= 14 && memcmp(end - 8, "HTTP/1.", 7) == 0 &&
-           (memcmp(p, "GET ", 4) == 0 || memcmp(p, "HEAD ", 5) == 0);
+           http_method_len(p, len) > 0;
 }
 
 /* One past the empty line that ends an HTTP head ("\n" or "\r\n" right
@@ -58,8 +71,7 @@ head_end_of(const char *p, size_t n)
 static bool
 may_be_http(const char *p, size_t n)
 {
-    return (n >= 4 && memcmp(p, "GET ", 4) == 0) ||
-           (n >= 5 && memcmp(p, "HEAD ", 5) == 0);
+    return http_method_len(p, n) > 0;
 }
 
 static admin_parse_e
@@ -119,22 +131,31 @@ admin_parse_req(struct admin_request *req, struct buf *b)
 }
 
 rstatus_i
-admin_compose_http(struct buf *b, size_t max, int code, const char *reason,
-        const char *content_type, const char *body, size_t body_len)
+admin_compose_http_head(struct buf *b, size_t max, int code, const char *reason,
+        const char *content_type, const char *extra, size_t body_len)
 {
-    char head[256];
+    char head[384];
     int n = snprintf(head, sizeof(head),
             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Connection: close\r\n\r\n",
-            code, reason, content_type, body_len);
+            "%sConnection: close\r\n\r\n",
+            code, reason, content_type, body_len, extra == NULL ? "" : extra);
     if (n < 0 || (size_t)n >= sizeof(head)) {
         return STATUS_EINVAL;
     }
     if (buf_append(b, head, (size_t)n, max) != STATUS_OK) {
         return STATUS_ENOMEM;
     }
-    if (body_len > 0) {
+    return STATUS_OK;
+}
+
+rstatus_i
+admin_compose_http(struct buf *b, size_t max, int code, const char *reason,
+        const char *content_type, const char *body, size_t body_len)
+{
+    rstatus_i st = admin_compose_http_head(
+            b, max, code, reason, content_type, NULL, body_len);
+    if (st == STATUS_OK && body_len > 0) {
         return buf_append(b, body, body_len, max);
     }
-    return STATUS_OK;
+    return st;
 }

@@ -29,6 +29,7 @@ flushdb flushall
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
+cluster readonly readwrite asking
 """.split()
 
 SUBCOMMANDS = {
@@ -40,6 +41,12 @@ SUBCOMMANDS = {
     'object': 'encoding freq idletime refcount help',
     'memory': 'usage doctor stats malloc-stats purge help',
     'slowlog': 'get len reset help',
+    # every subcommand: each answers that cluster support is disabled
+    'cluster': 'addslots addslotsrange bumpepoch count-failure-reports '
+               'countkeysinslot delslots delslotsrange failover flushslots '
+               'forget getkeysinslot help info keyslot links meet myid nodes '
+               'replicas replicate reset saveconfig set-config-epoch setslot '
+               'shards slaves slots',
 }
 
 # Redis 7.2's client-setinfo.json, in the shape COMMAND INFO/DOCS gives.

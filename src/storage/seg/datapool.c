@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define POOL_MAGIC   "SEGCPOOL"
-#define POOL_VERSION 1u
+#define POOL_VERSION 2u /* 2: expiry counts, the table's summary */
 #define POOL_HEADER  4096
 
 struct pool_header {
@@ -56,6 +56,7 @@ struct pool_header {
     uint64_t flush_at[STORAGE_DB_COUNT];
     uint64_t flush_pending;
     int64_t count[STORAGE_DB_COUNT];
+    int64_t expires[STORAGE_DB_COUNT];
     uint64_t turnover_ms;
 };
 _Static_assert(sizeof(struct pool_header) <= POOL_HEADER, "header too big");
@@ -181,6 +182,7 @@ datapool_load(void)
     memcpy(heap.flush_at, hdr.flush_at, sizeof(heap.flush_at));
     heap.flush_pending = hdr.flush_pending;
     memcpy(heap.count, hdr.count, sizeof(heap.count));
+    memcpy(heap.expires, hdr.expires, sizeof(heap.expires));
     heap.turnover_ms = hdr.turnover_ms;
     memset(heap.locks, 0, heap.n_bucket);
     for (uint32_t i = 0; i < TTL_BUCKETS; i++) {
@@ -220,6 +222,7 @@ datapool_save(uint64_t now)
     memcpy(hdr.flush_at, heap.flush_at, sizeof(hdr.flush_at));
     hdr.flush_pending = heap.flush_pending;
     memcpy(hdr.count, heap.count, sizeof(hdr.count));
+    memcpy(hdr.expires, heap.expires, sizeof(hdr.expires));
     hdr.turnover_ms = heap.turnover_ms;
     if (msync(heap.base, heap.memory, MS_SYNC) != 0) {
         log_error("seg.datapool: cannot write the heap: %s; the next start "

@@ -312,7 +312,7 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
                 hash_entry(h, mg->dst, mg->used, mg->compact ? freq : 0);
         if (hash_swap_location(
                     h, sid, off, nval, mg->compact ? NULL : &(uint8_t){0})) {
-            item_linked(mg->dst, item_size(&nm), nm.db);
+            item_linked(mg->dst, item_size(&nm), &nm);
             mg->used += stride;
             mg->room -= extra ? stride : 0;
             if (mg->compact) {

@@ -119,7 +119,8 @@ same_entry(uint64_t a, uint64_t b)
 size_t
 hash_layout(uint32_t n_bucket, uint32_t n_overflow)
 {
-    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket;
+    return ((size_t)n_bucket + n_overflow) * CACHE_LINE + n_bucket +
+           hash_summary_size(n_bucket);
 }
 
 void
@@ -341,19 +342,6 @@ chain_holds(uint32_t b, const uint64_t *slot)
     }
 }
 
-/* A slot of key h's chains was emptied (both locks held). */
-static void
-key_hole(uint64_t h, uint64_t *hole)
-{
-    uint32_t b1, b2;
-    buckets_of(h, &b1, &b2);
-    if (chain_holds(b1, hole)) {
-        chain_compact(b1, hole);
-    } else if (b2 != b1 && chain_holds(b2, hole)) {
-        chain_compact(b2, hole);
-    }
-}
-
 /* Walks one chain, calling visit(slot, value) for each entry until it
  * returns true. Lock-free: values are loaded with acquire. */
 typedef bool (*slot_fn)(uint64_t *slot, uint64_t v, void *arg);
@@ -381,6 +369,40 @@ chain_each(uint32_t b, slot_fn visit, void *arg)
             return false;
         }
         bk = pool_bucket(next);
+    }
+}
+
+static bool
+any_visit(uint64_t *slot, uint64_t v, void *arg)
+{
+    (void)slot;
+    (void)v;
+    (void)arg;
+    return true;
+}
+
+/* Under chain b's lock, after an entry left it: the summary drops the
+ * chain once it holds none. */
+static void
+chain_left(uint32_t b)
+{
+    if (!chain_each(b, any_visit, NULL)) {
+        hash_summary_sub(b);
+    }
+}
+
+/* A slot of key h's chains was emptied (both locks held). */
+static void
+key_hole(uint64_t h, uint64_t *hole)
+{
+    uint32_t b1, b2;
+    buckets_of(h, &b1, &b2);
+    if (chain_holds(b1, hole)) {
+        chain_compact(b1, hole);
+        chain_left(b1);
+    } else if (b2 != b1 && chain_holds(b2, hole)) {
+        chain_compact(b2, hole);
+        chain_left(b2);
     }
 }
 
@@ -508,7 +530,7 @@ entry_died(uint64_t v)
     struct item_meta m;
     if (item_decode(
                 seg_data(sid) + entry_off(v), s->cas_base, s->exp_base, &m)) {
-        item_unlinked(sid, item_size(&m), m.db);
+        item_unlinked(sid, item_size(&m), &m);
     }
 }
 
@@ -518,7 +540,7 @@ hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval)
     if (!slot_swap(ref->slot, ref->val, nval)) {
         return false;
     }
-    item_unlinked(ref->sid, item_size(&ref->m), ref->m.db);
+    item_unlinked(ref->sid, item_size(&ref->m), &ref->m);
     if (nval == 0) {
         key_hole(h, ref->slot);
     }
@@ -685,6 +707,9 @@ hash_insert_locked(uint64_t h, uint64_t val)
         INCR(seg_metrics, seg_hash_evict);
         return true;
     }
+    if (pick->entries == 0) {
+        hash_summary_add(pick == &c1 ? b1 : b2); /* before readers see it */
+    }
     __atomic_store_n(slot, val, __ATOMIC_RELEASE);
     return true;
 }
@@ -792,7 +817,7 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
             if (item_decode(seg_data(sid) + entry_off(v), s->cas_base,
                         s->exp_base, &m) &&
                     dead(&m, arg) && slot_swap(&bk[i], v, 0)) {
-                item_unlinked(sid, item_size(&m), m.db);
+                item_unlinked(sid, item_size(&m), &m);
                 n++;
                 chain_compact(b, &bk[i]);
                 i--; /* the hole may hold a moved entry now */
@@ -802,6 +827,9 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
             break;
         }
         bk = pool_bucket(next);
+    }
+    if (n > 0) {
+        chain_left(b);
     }
     bucket_unlock(b);
     return n;

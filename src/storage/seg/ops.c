@@ -24,23 +24,29 @@ _Static_assert(sizeof(struct res) + 2 * sizeof(uint64_t) <=
 /* --- accounting --------------------------------------------------------- */
 
 void
-item_linked(uint32_t sid, uint32_t size, uint8_t db)
+item_linked(uint32_t sid, uint32_t size, const struct item_meta *m)
 {
     struct seg *s = &heap.segs[sid];
     __atomic_fetch_add(&s->live_items, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->live_bytes, (int32_t)size, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&heap.count[db], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&heap.count[m->db], 1, __ATOMIC_RELAXED);
+    if (m->expiry != 0) {
+        __atomic_fetch_add(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+    }
     INCR(seg_metrics, seg_item_curr);
     INCR_N(seg_metrics, seg_item_bytes, size);
 }
 
 void
-item_unlinked(uint32_t sid, uint32_t size, uint8_t db)
+item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m)
 {
     struct seg *s = &heap.segs[sid];
     __atomic_fetch_sub(&s->live_items, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&s->live_bytes, (int32_t)size, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&heap.count[db], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&heap.count[m->db], 1, __ATOMIC_RELAXED);
+    if (m->expiry != 0) {
+        __atomic_fetch_sub(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+    }
     DECR(seg_metrics, seg_item_curr);
     DECR_N(seg_metrics, seg_item_bytes, size);
 }
@@ -378,7 +384,7 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
             st = STORAGE_ENOMEM;
         }
         if (st == STORAGE_OK) {
-            item_linked(r->sid, r->size, m.db);
+            item_linked(r->sid, r->size, &m);
             INCR(seg_metrics, seg_write);
         }
     }

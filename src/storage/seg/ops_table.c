@@ -14,6 +14,8 @@ struct walk {
     void *arg;
     struct storage_item *first; /* random key: stop at the first */
     bool found;
+    size_t seen;     /* entries looked at, any database */
+    size_t reported; /* items given to cb */
 };
 
 static void
@@ -23,6 +25,7 @@ walk_visit(uint64_t v, void *arg)
     if (wk->found) {
         return;
     }
+    wk->seen++;
     struct hash_ref ref = {
             .val = v, .sid = hash_val_sid(v), .off = hash_val_off(v)};
     const struct seg *s = &heap.segs[ref.sid];
@@ -39,7 +42,23 @@ walk_visit(uint64_t v, void *arg)
     struct storage_item it;
     ops_view_fill(&it, &ref, false, wk->now);
     wk->cb(&it, wk->arg);
+    wk->reported++;
 }
+
+/* What one SCAN call may do beyond reporting `count` items. The cursor is
+ * a head bucket index; the summary (hash_summary.c) skips empty stretches
+ * of the table, so a call's work follows the keys, not seg.memory:
+ * - summary counters read: SCAN_SUMMARY_READS (64 Ki: a table of 2^31
+ *   buckets has 64 Ki level-3 counters, so even then one call crosses the
+ *   emptiness of the whole table), a few hundred microseconds at most;
+ * - head buckets visited, each one cache line: SCAN_VISIT_COST counters'
+ *   worth of that budget;
+ * - entries of other databases looked at: SCAN_OTHER_DB per item asked
+ *   for (databases share the table, as in no Redis). */
+#define SCAN_SUMMARY_READS (64 * 1024)
+#define SCAN_VISIT_COST    16
+#define SCAN_OTHER_DB      8
+#define SCAN_COUNT_MAX     (1u << 20)
 
 uint64_t
 storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
@@ -51,14 +70,27 @@ storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
     epoch_enter();
     ops_flush_check(now);
     struct walk wk = {.db = db, .now = now, .cb = cb, .arg = arg};
-    uint64_t b = cursor;
-    size_t slots = 0;
-    do {
-        hash_visit_bucket((uint32_t)b, walk_visit, &wk);
-        slots += HASH_SLOTS;
+    size_t want = count == 0               ? 1
+                  : count > SCAN_COUNT_MAX ? SCAN_COUNT_MAX
+                                           : count;
+    size_t seen_max = want * SCAN_OTHER_DB + 64;
+    uint32_t budget = SCAN_SUMMARY_READS + (uint32_t)want * SCAN_VISIT_COST;
+    uint32_t b = (uint32_t)cursor;
+    for (;;) {
+        b = hash_summary_next(b, &budget);
+        if (b >= heap.n_bucket) {
+            return 0;
+        }
+        if (budget == 0) {
+            return b; /* the next call goes on from here */
+        }
+        hash_visit_bucket(b, walk_visit, &wk);
         b++;
-    } while (b < heap.n_bucket && slots < count);
-    return b >= heap.n_bucket ? 0 : b;
+        budget = budget > SCAN_VISIT_COST ? budget - SCAN_VISIT_COST : 0;
+        if (wk.reported >= want || wk.seen >= seen_max || budget == 0) {
+            return b >= heap.n_bucket ? 0 : b;
+        }
+    }
 }
 
 storage_status_e
@@ -74,9 +106,21 @@ storage_random_key(uint8_t db, uint64_t now, struct storage_item *it)
         return STORAGE_NOT_FOUND;
     }
     struct walk wk = {.db = db, .now = now, .first = it};
+    /* the first live item at or after a random bucket, wrapping once; the
+     * summary skips empty chains, so the cost follows the keys */
     uint32_t start = (uint32_t)(seg_rand() % heap.n_bucket);
-    for (uint32_t i = 0; i < heap.n_bucket && !wk.found; i++) {
-        hash_visit_bucket((start + i) % heap.n_bucket, walk_visit, &wk);
+    uint32_t from[2] = {start, 0}, to[2] = {heap.n_bucket, start};
+    for (int pass = 0; pass < 2 && !wk.found; pass++) {
+        uint32_t b = from[pass];
+        while (!wk.found) {
+            uint32_t budget = UINT32_MAX;
+            b = hash_summary_next(b, &budget);
+            if (b >= to[pass]) {
+                break;
+            }
+            hash_visit_bucket(b, walk_visit, &wk);
+            b++;
+        }
     }
     return wk.found ? STORAGE_OK : STORAGE_NOT_FOUND;
 }
@@ -88,6 +132,16 @@ storage_count(uint8_t db)
         return 0;
     }
     int64_t n = __atomic_load_n(&heap.count[db], __ATOMIC_RELAXED);
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+uint64_t
+storage_count_expires(uint8_t db)
+{
+    if (db >= STORAGE_DB_COUNT) {
+        return 0;
+    }
+    int64_t n = __atomic_load_n(&heap.expires[db], __ATOMIC_RELAXED);
     return n > 0 ? (uint64_t)n : 0;
 }
 

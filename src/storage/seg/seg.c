@@ -4,11 +4,11 @@
  * buckets and segment data; spin-then-sleep locks; per-thread epochs for
  * reader protection; the background thread.
  *
- *   +----------------+---------------+-------+-----------+-----+----------+
- *   | hash buckets   | overflow pool | locks | seg hdrs  | TTL | segments |
- *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x80 | 1025| n_seg x  |
- *   |                |               |       |           |     | seg_size |
- *   +----------------+---------------+-------+-----------+-----+----------+
+ *   +--------------+--------------+-------+---------+---------+----+-------+
+ *   | hash buckets | overflow pool| locks | summary | seg hdrs| TTL|segments|
+ *   | n_bucket x64B| n_overflow x64| 1B/bk | ~1B/8bk | n_seg x80|1025|n_seg x|
+ *   |              |              |       |         |         |    |seg_size|
+ *   +--------------+--------------+-------+---------+---------+----+-------+
  *   everything is inside seg.memory; nothing else is allocated at runtime
  *   (segments may be lent to the hash table for overflow buckets).
  *
@@ -270,6 +270,8 @@ map_heap(const char *datapool, bool *warm)
     at += (size_t)heap.n_overflow * CACHE_LINE;
     heap.locks = at;
     at += size_align(heap.n_bucket, CACHE_LINE);
+    hash_summary_map(at, heap.n_bucket);
+    at += hash_summary_size(heap.n_bucket);
 
     heap.segs = (struct seg *)at;
     at += heap.n_seg * sizeof(struct seg);

@@ -71,9 +71,9 @@
     ACTION( seg_wait,              METRIC_COUNTER, "# writer waits for readers" ) \
     ACTION( seg_wait_timeout,      METRIC_COUNTER, "# waits for readers that hit the bound" ) \
     ACTION( seg_take_slow,         METRIC_COUNTER, "# free segment takes past the free list" ) \
-    ACTION( seg_take_slow_us,      METRIC_COUNTER, "us writers spent taking a segment past the free list" ) \
-    ACTION( seg_take_slow_max_us,  METRIC_GAUGE,   "longest such take since start, us" ) \
-    ACTION( seg_take_slow_lat,     METRIC_HISTOGRAM, "time to take a segment past the free list, ns" ) \
+    ACTION( seg_take_slow_us,      METRIC_COUNTER, "time writers spent taking a segment past the free list" ) \
+    ACTION( seg_take_slow_max_us,  METRIC_GAUGE,   "longest such take since start" ) \
+    ACTION( seg_take_slow_lat,     METRIC_HISTOGRAM, "time to take a segment past the free list" ) \
     ACTION( seg_compact,           METRIC_COUNTER, "# compactions (live items of mostly dead segments copied forward)" ) \
     ACTION( seg_compact_seg,       METRIC_COUNTER, "# segments freed by compaction" ) \
     ACTION( seg_compact_item,      METRIC_COUNTER, "# live items copied by compaction" ) \

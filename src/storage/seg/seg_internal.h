@@ -144,6 +144,7 @@ struct heap {
     uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
     uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
     int64_t count[STORAGE_DB_COUNT];      /* atomic */
+    int64_t expires[STORAGE_DB_COUNT];    /* atomic: those with an expiry */
     uint64_t turnover_ms; /* atomic: average segment age at eviction */
     uint32_t n_busy;      /* atomic: compactions under way */
     uint64_t progress;    /* atomic: segments back from limbo, compactions */
@@ -295,9 +296,26 @@ uint32_t hash_val_off(uint64_t v);
 /* Lock-free: the entry pointing at (sid, off), if any. */
 bool hash_peek_location(uint64_t h, uint32_t sid, uint32_t off, uint64_t *val);
 
+/* --- the table's occupancy summary (hash_summary.c) --- */
+/* Bytes it takes for n_bucket head buckets (whole cache lines). */
+size_t hash_summary_size(uint32_t n_bucket);
+/* Places it at at (zeroed memory, or a warm datapool's); at setup. */
+void hash_summary_map(uint8_t *at, uint32_t n_bucket);
+/* Under chain b's lock: it gains its first entry (call before the entry
+ * is stored) or lost its last (after). */
+void hash_summary_add(uint32_t b);
+void hash_summary_sub(uint32_t b);
+/* Lock-free: the first head bucket >= b whose chain may hold an entry, or
+ * n_bucket; reads at most *budget counters, counting them off. When the
+ * budget runs out it returns where to go on from (not yet known to hold
+ * anything). */
+uint32_t hash_summary_next(uint32_t b, uint32_t *budget);
+/* Non-empty chains, for tests and checks. */
+uint64_t hash_summary_chains(void);
+
 /* --- accounting when an entry dies (ops.c) --- */
-void item_unlinked(uint32_t sid, uint32_t size, uint8_t db);
-void item_linked(uint32_t sid, uint32_t size, uint8_t db);
+void item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m);
+void item_linked(uint32_t sid, uint32_t size, const struct item_meta *m);
 bool item_visible(const struct item_meta *m, uint64_t now);
 
 /* --- the storage API's shared steps (ops.c) --- */

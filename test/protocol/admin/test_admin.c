@@ -97,6 +97,32 @@ test_admin_parse_http(void **state)
     assert_int_equal(req.type, ADMIN_REQ_TEXT);
 }
 
+/* Regression (issue 23): every HTTP method is HTTP, so a POST gets an
+ * HTTP answer rather than the text protocol's error; text commands stay
+ * text, whatever their case. */
+static void
+test_issue_23_parse_any_http_method(void **state)
+{
+    (void)state;
+    struct admin_request req;
+    fill("POST /metrics?a=b HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_HTTP);
+    assert_bstr(&req.verb, "POST");
+    assert_bstr(&req.arg, "/metrics?a=b");
+    assert_true(buf_empty(&b));
+    fill("OPTIONS * HTTP/1.0\n\n");
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_HTTP);
+    assert_bstr(&req.verb, "OPTIONS");
+    fill("stats HTTP/1.1\r\n");
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_TEXT);
+    fill("STATS\r\n");
+    assert_int_equal(admin_parse_req(&req, &b), ADMIN_PARSE_OK);
+    assert_int_equal(req.type, ADMIN_REQ_TEXT);
+}
+
 /* Regression (fuzzing): an LF-only head ends at its empty line even when
  * bytes holding "\r\n\r\n" follow in the same read. */
 static void
@@ -170,6 +196,7 @@ main(void)
             cmocka_unit_test(test_admin_parse_text),
             cmocka_unit_test(test_admin_parse_split),
             cmocka_unit_test(test_admin_parse_http),
+            cmocka_unit_test(test_issue_23_parse_any_http_method),
             cmocka_unit_test(
                     test_admin_parse_http_head_ends_at_first_empty_line),
             cmocka_unit_test(test_admin_parse_long_http_line_split),
