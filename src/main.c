@@ -518,6 +518,16 @@ teardown(void)
     log_teardown();
 }
 
+/* main returns before startup: frees what loading took (a leak checker
+ * reports what main's frame held once main returns). */
+static int
+done(struct cli *cli, int code)
+{
+    cli_free(cli);
+    option_free(setting_options(), SETTING_NOPT);
+    return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -526,21 +536,20 @@ main(int argc, char **argv)
     load_config(&cli);
     if (cli.print_config) {
         option_print_all(stdout, setting_options(), SETTING_NOPT);
-        return EX_OK;
+        return done(&cli, EX_OK);
     }
     if (cli.print_stats) {
         stats_describe(stdout);
-        return EX_OK;
+        return done(&cli, EX_OK);
     }
     struct listener ls[MAX_LISTENER];
     unsigned n;
     int code = check_config(ls, &n); /* before anything starts */
-    if (code != EX_OK) {
-        return code;
-    }
-    if (cli.check_config) {
-        printf("segcached: configuration OK\n");
-        return EX_OK;
+    if (code != EX_OK || cli.check_config) {
+        if (code == EX_OK) {
+            printf("segcached: configuration OK\n");
+        }
+        return done(&cli, code);
     }
     log_level_e level = config_log_level(&cli);
     cli_free(&cli);
