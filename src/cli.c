@@ -18,9 +18,10 @@ static const char usage[] =
         "  --admin ADDR:PORT      admin listener, or off\n"
         "  -p PORT                memcache port (memcached's -p)\n"
         "  -l ADDR                host of the data listeners (not admin)\n"
-        "  -m MB                  store memory in MiB (seg.memory)\n"
-        "  -t N                   worker threads (worker.threads)\n"
-        "  -c N                   max connections (server.max_connections)\n"
+        "  -m MB                  store memory in MiB, or a size (64, 1GiB)\n"
+        "  -t N                   worker threads, 1..128 (worker.threads)\n"
+        "  -c N                   max connections, 1 or more\n"
+        "                         (server.max_connections)\n"
         "  -e FILE                keep the store in FILE across a clean\n"
         "                         restart (seg.datapool; memcached's -e)\n"
         "  -u USER                run as USER once listening (process.user);\n"
@@ -115,7 +116,13 @@ parse_one(struct cli *cli, int c)
         cli->host = optarg;
         break;
     case 'm':
-        push(cli, "seg.memory", optarg, "MiB");
+        /* memcached's -m 64 is MiB; a size with its own unit (64MiB, 1g)
+         * is taken as written, never given a second unit */
+        push(cli, "seg.memory", optarg,
+                optarg[0] != '\0' &&
+                                optarg[strspn(optarg, "0123456789")] == '\0'
+                        ? "MiB"
+                        : "");
         break;
     case 't':
         push(cli, "worker.threads", optarg, "");

@@ -21,12 +21,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sysexits.h>
+#include <unistd.h>
+
+_Static_assert(WORKERS_MAX <= STORAGE_THREADS_MAX,
+        "every worker registers with the store");
 
 #define FD_RESERVE   64 /* descriptors beyond connections: listeners, epoll */
 #define MAX_LISTENER 8
@@ -108,28 +114,79 @@ load_config(struct cli *cli)
     apply_host_port(cli);
 }
 
+/* log.level was checked (check_config). */
 static log_level_e
 config_log_level(const struct cli *cli)
 {
-    log_level_e level;
-    if (log_level_parse(option_str(&setting.log.log_level), &level) !=
-            STATUS_OK) {
-        die(EX_CONFIG, "log.level: not a level: %s",
-                option_str(&setting.log.log_level));
-    }
+    log_level_e level = LOG_INFO;
+    log_level_parse(option_str(&setting.log.log_level), &level);
     int l = (int)level + cli->verbose;
     return (log_level_e)(l > LOG_VERB ? LOG_VERB : l);
 }
 
-/* server.unix_mode, octal ("0770"). */
-static unsigned
-unix_mode(void)
+/* --- checks ---------------------------------------------------------------
+ * Every check of the configuration that startup makes, in one place, so
+ * --check-config runs exactly these: each problem is one line on stderr
+ * naming where the value came from ("app.yml:12: seg.evict: ..."), and the
+ * first problem's exit code is the process's, checking or starting. */
+
+struct checks {
+    int code;   /* of the first problem; EX_OK when none */
+    unsigned n; /* problems reported */
+};
+
+static void report(struct checks *c, int code, const struct option *o,
+        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A problem with option o (NULL: with the configuration as a whole). */
+static void
+report(struct checks *c, int code, const struct option *o, const char *fmt, ...)
 {
-    const char *text = option_str(&setting.server.server_unix_mode);
+    char where[512];
+    fprintf(stderr, "segcached: ");
+    if (o != NULL) {
+        fprintf(stderr, "%s: ", option_where(o, where, sizeof(where)));
+    }
+    va_list args;
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fprintf(stderr, "\n");
+    if (c->n++ == 0) {
+        c->code = code;
+    }
+}
+
+/* Not a problem: a value taken as given that an operator may not expect. */
+static void warn(const struct option *o, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void
+warn(const struct option *o, const char *fmt, ...)
+{
+    char where[512];
+    fprintf(stderr,
+            "segcached: warning: %s: ", option_where(o, where, sizeof(where)));
+    va_list args;
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fprintf(stderr, "\n");
+}
+
+/* server.unix_mode, octal ("0770"); 0700 when it is not one (reported). */
+static unsigned
+unix_mode(struct checks *c)
+{
+    const struct option *o = &setting.server.server_unix_mode;
+    const char *text = option_str(o);
     char *end;
-    long mode = strtol(text, &end, 8);
-    if (*text == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
-        die(EX_CONFIG, "server.unix_mode: not an octal file mode: %s", text);
+    long mode = text == NULL ? -1 : strtol(text, &end, 8);
+    if (text == NULL || *text == '\0' || *end != '\0' || mode < 0 ||
+            mode > 0777) {
+        report(c, EX_CONFIG, o, "not an octal file mode: %s",
+                text == NULL ? "~" : text);
+        return 0700;
     }
     return (unsigned)mode;
 }
@@ -138,7 +195,8 @@ unix_mode(void)
  * must make its clients authenticate, or the operator must say the network
  * is trusted. The memcache protocol has no authentication. */
 static void
-check_exposure(const char *name, const struct tcp_addr *addr)
+check_exposure(struct checks *c, const char *name, const struct option *o,
+        const struct tcp_addr *addr)
 {
     if (!option_bool(&setting.server.server_protected_mode) ||
             tcp_addr_is_local(addr)) {
@@ -150,44 +208,137 @@ check_exposure(const char *name, const struct tcp_addr *addr)
     }
     char where[300];
     tcp_addr_str(addr, where, sizeof(where));
-    die(EX_CONFIG,
-            "%s listener %s is reachable from other machines and its clients "
-            "need no password; on a trusted network set "
-            "server.protected_mode=false",
-            name, where);
+    report(c, EX_CONFIG, o,
+            "%s is reachable from other machines and its clients need no "
+            "password; on a trusted network set server.protected_mode=false",
+            where);
 }
 
-/* Builds the data listeners from the configuration; exits on a bad one. */
+static const struct {
+    const char *name;
+    struct option *opt;
+    const struct processor *proc;
+} listen_table[] = {
+        {"memcache", &setting.listen.memcache_listen, &proc_memcache},
+        {"resp", &setting.listen.resp_listen, &proc_resp},
+        {"ping", &setting.listen.ping_listen, &proc_ping},
+        {"admin", &setting.admin.admin_listen, NULL},
+};
+
+/* Builds the data listeners from the configuration into ls (the admin
+ * listener is only checked: admin_setup binds it); reports bad addresses,
+ * protected mode and two listeners on one address. */
 static unsigned
-make_listeners(struct listener *ls)
+check_listeners(struct checks *c, struct listener *ls)
 {
-    const struct {
-        const char *name;
-        const struct option *opt;
-        const struct processor *proc;
-    } table[] = {
-            {"memcache", &setting.listen.memcache_listen, &proc_memcache},
-            {"resp", &setting.listen.resp_listen, &proc_resp},
-            {"ping", &setting.listen.ping_listen, &proc_ping},
-    };
+    struct tcp_addr addr[ARRAY_SIZE(listen_table)];
+    bool used[ARRAY_SIZE(listen_table)] = {false};
+    unsigned mode = unix_mode(c);
     unsigned n = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
-        const char *spec = option_str(table[i].opt);
-        if (strcmp(spec, "off") == 0 || spec[0] == '\0') {
+    for (size_t i = 0; i < ARRAY_SIZE(listen_table); i++) {
+        const struct option *o = listen_table[i].opt;
+        const char *spec = option_str(o);
+        if (spec == NULL || strcmp(spec, "off") == 0 || spec[0] == '\0') {
             continue;
         }
-        char err[256], msg[512];
-        if (tcp_parse_addr(spec, &ls[n].addr, err, sizeof(err)) != STATUS_OK) {
-            snprintf(msg, sizeof(msg), "%s.listen: %s", table[i].name, err);
-            die(EX_CONFIG, "%s", msg);
+        char err[256];
+        if (tcp_parse_addr(spec, &addr[i], err, sizeof(err)) != STATUS_OK) {
+            report(c, EX_CONFIG, o, "%s", err);
+            continue;
         }
-        ls[n].addr.mode = unix_mode();
-        check_exposure(table[i].name, &ls[n].addr);
-        ls[n].name = table[i].name;
-        ls[n].proc = table[i].proc;
+        used[i] = true;
+        for (size_t j = 0; j < i; j++) {
+            if (used[j] && tcp_addr_overlap(&addr[j], &addr[i])) {
+                char name[64];
+                report(c, EX_CONFIG, o, "%s: the same address as %s", spec,
+                        option_dotted_name(
+                                listen_table[j].opt, name, sizeof(name)));
+            }
+        }
+        if (listen_table[i].proc == NULL) {
+            continue; /* admin: always for operators, loopback by default */
+        }
+        check_exposure(c, listen_table[i].name, o, &addr[i]);
+        ls[n].addr = addr[i];
+        ls[n].addr.mode = mode;
+        ls[n].name = listen_table[i].name;
+        ls[n].proc = listen_table[i].proc;
         n++;
     }
     return n;
+}
+
+static uint64_t
+physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* Store, workers, server and admin options: what each module's setup
+ * would refuse, and values taken as given that may surprise. */
+static void
+check_modules(struct checks *c)
+{
+    const struct option *bad;
+    char why[256];
+    if (seg_options_check(&setting.seg, &bad, why, sizeof(why)) != STATUS_OK) {
+        report(c, EX_CONFIG, bad, "%s", why);
+    }
+    if (workers_options_check(&setting.worker, &bad, why, sizeof(why)) !=
+            STATUS_OK) {
+        report(c, EX_CONFIG, bad, "%s", why);
+    }
+    const struct option *conns = &setting.server.server_max_connections;
+    if (option_uint(conns) == 0) {
+        report(c, EX_CONFIG, conns,
+                "0 would refuse every client; give 1 or "
+                "more");
+    }
+    const struct option *backlog = &setting.server.server_backlog;
+    if (option_uint(backlog) > INT_MAX) {
+        report(c, EX_CONFIG, backlog, "%" PRIu64 ": more than %d",
+                option_uint(backlog), INT_MAX);
+    }
+    const struct option *tick = &setting.admin.admin_tick;
+    if (option_uint(tick) == 0) {
+        report(c, EX_CONFIG, tick,
+                "0: periodic jobs need a tick of at "
+                "least 1ms");
+    }
+    uint64_t phys = physical_memory();
+    const struct option *mem = &setting.seg.seg_memory;
+    if (phys > 0 && option_uint(mem) > phys) {
+        /* taken as given: pages are touched only as the store fills, and
+         * a container or swap may allow it; said once, at start */
+        warn(mem,
+                "%" PRIu64 " MiB is more than this machine's %" PRIu64
+                " MiB of physical memory; the store will swap or be "
+                "killed when it fills",
+                (uint64_t)(option_uint(mem) / MiB), (uint64_t)(phys / MiB));
+    }
+}
+
+/* Every check; a problem with the command line or a user is EX_USAGE, with
+ * a value EX_CONFIG, as when startup meets it. */
+static int
+check_config(struct listener *ls, unsigned *n)
+{
+    struct checks c = {EX_OK, 0};
+    log_level_e level;
+    const struct option *lvl = &setting.log.log_level;
+    if (option_str(lvl) == NULL ||
+            log_level_parse(option_str(lvl), &level) != STATUS_OK) {
+        report(&c, EX_CONFIG, lvl, "not a level: %s",
+                option_str(lvl) == NULL ? "~" : option_str(lvl));
+    }
+    *n = check_listeners(&c, ls);
+    check_modules(&c);
+    char err[256];
+    if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
+        report(&c, EX_USAGE, NULL, "%s", err);
+    }
+    return c.code;
 }
 
 /* Raises the open-file limit to fit max_connections, as far as allowed. */
@@ -335,6 +486,14 @@ setup(struct listener *ls, unsigned n)
     }
 }
 
+static void *
+admin_main(void *arg)
+{
+    (void)arg;
+    admin_run();
+    return NULL;
+}
+
 static void
 teardown(void)
 {
@@ -359,31 +518,45 @@ teardown(void)
     log_teardown();
 }
 
+/* main returns before startup: frees what loading took (a leak checker
+ * reports what main's frame held once main returns). */
+static int
+done(struct cli *cli, int code)
+{
+    cli_free(cli);
+    option_free(setting_options(), SETTING_NOPT);
+    return code;
+}
+
 int
 main(int argc, char **argv)
 {
     struct cli cli;
     cli_parse(&cli, argc, argv);
     load_config(&cli);
-    log_level_e level = config_log_level(&cli);
     if (cli.print_config) {
         option_print_all(stdout, setting_options(), SETTING_NOPT);
-        return EX_OK;
+        return done(&cli, EX_OK);
     }
     if (cli.print_stats) {
         stats_describe(stdout);
-        return EX_OK;
+        return done(&cli, EX_OK);
     }
     struct listener ls[MAX_LISTENER];
-    unsigned n = make_listeners(ls); /* validates before anything starts */
-    if (cli.check_config) {
-        printf("segcached: configuration OK\n");
-        return EX_OK;
+    unsigned n;
+    int code = check_config(ls, &n); /* before anything starts */
+    if (code != EX_OK || cli.check_config) {
+        if (code == EX_OK) {
+            printf("segcached: configuration OK\n");
+        }
+        return done(&cli, code);
     }
+    log_level_e level = config_log_level(&cli);
     cli_free(&cli);
     char err[256];
-    if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
-        die(EX_USAGE, "%s", err);
+    if (process_pidfile_check(&setting.process, err, sizeof(err)) !=
+            STATUS_OK) {
+        die(EX_CANTCREAT, "%s", err);
     }
     process_daemonize_begin(&setting.process);
     if (log_setup(level, option_str(&setting.log.log_file)) != STATUS_OK) {
@@ -399,7 +572,14 @@ main(int argc, char **argv)
     log_info("segcached %s ready: %u workers", SEGCACHED_VERSION,
             workers_count());
     process_ready();
-    admin_run();
+    /* the admin loop gets its own thread and name: the main thread's name
+     * is the process's (ps -C, pgrep -x, ss -p show segcached) */
+    pthread_t admin;
+    if (pthread_create(&admin, NULL, admin_main, NULL) != 0) {
+        log_crit("cannot start the admin thread");
+        die_logged(EX_OSERR, "cannot start threads");
+    }
+    pthread_join(admin, NULL);
     teardown();
     return EX_OK;
 }

@@ -616,10 +616,19 @@ resp_listen(char *host, size_t cap, uint64_t *port)
     snprintf(host, cap, "%.*s", (int)n, spec);
 }
 
+/* Redis counts the timeout in seconds; worker.idle_timeout may hold a
+ * part of one (1500ms), which CONFIG GET rounds up so it never shows 0
+ * (off) for a timeout that is on. */
 static uint64_t
 resp_timeout_s(void)
 {
-    return option_uint(&setting.worker.worker_idle_timeout) / 1000;
+    return (workers_idle_timeout() + 999) / 1000;
+}
+
+static void
+resp_set_timeout_s(uint64_t seconds)
+{
+    workers_set_idle_timeout(seconds * 1000);
 }
 
 static uint64_t
@@ -634,6 +643,7 @@ const struct resp_info_source stats_resp_source = {
         .maxmemory_policy = resp_policy,
         .listen = resp_listen,
         .timeout_s = resp_timeout_s,
+        .set_timeout_s = resp_set_timeout_s,
         .maxclients = resp_maxclients,
         .reset = stats_reset,
 };

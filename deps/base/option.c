@@ -89,6 +89,19 @@ option_dotted_name(const struct option *o, char *buf, size_t cap)
 }
 
 const char *
+option_where(const struct option *o, char *buf, size_t cap)
+{
+    char name[OPTION_NAME_MAX];
+    option_dotted_name(o, name, sizeof(name));
+    if (o->file != NULL) {
+        snprintf(buf, cap, "%s:%u: %s", o->file, o->line, name);
+    } else {
+        snprintf(buf, cap, "%s%s", o->set ? "-o " : "", name);
+    }
+    return buf;
+}
+
+const char *
 option_type_str(option_type_e type)
 {
     static const char *const name[] = {
@@ -127,11 +140,14 @@ static const struct unit size_unit[] = {
         {"tib", 1024 * GiB},
 };
 
+/* No "" row: a bare number is refused (duration_bare), because whether
+ * "30" meant milliseconds or seconds depends on which server the operator
+ * last configured (memcached and Redis count timeouts in seconds). */
 static const struct unit duration_unit[] = {
-        {"", 1},
         {"ms", 1},
         {"s", 1000},
         {"m", 60 * 1000},
+        {"min", 60 * 1000},
         {"h", 60 * 60 * 1000},
         {"d", 24 * 60 * 60 * 1000},
 };
@@ -171,6 +187,22 @@ parse_with_unit(const char *s, const struct unit *unit, size_t nunit,
         return NULL;
     }
     return bad;
+}
+
+/* A duration needs its unit; only 0 means the same in every unit. */
+static const char *
+parse_duration(const char *s, uint64_t *v)
+{
+    size_t digits = strspn(s, "0123456789");
+    if (digits > 0 && s[digits] == '\0') {
+        if (strspn(s, "0") == digits) {
+            *v = 0;
+            return NULL;
+        }
+        return OPTION_DURATION_BARE;
+    }
+    return parse_with_unit(
+            s, duration_unit, ARRAY_SIZE(duration_unit), "not a duration", v);
 }
 
 static const char *
@@ -216,8 +248,7 @@ option_parse_value(option_type_e type, const char *s, union option_val *v)
         return parse_with_unit(s, size_unit, ARRAY_SIZE(size_unit),
                 "not a size", &v->OPTION_SIZE);
     case OPTION_DURATION:
-        return parse_with_unit(s, duration_unit, ARRAY_SIZE(duration_unit),
-                "not a duration", &v->OPTION_DURATION);
+        return parse_duration(s, &v->OPTION_DURATION);
     case OPTION_FPN:
         return parse_fpn(s, &v->OPTION_FPN);
     case OPTION_STR:
@@ -245,11 +276,15 @@ option_assign_owned_str(struct option *o, char *s)
     o->val.OPTION_STR = s;
     o->owned = s != NULL;
     o->set = true;
+    o->file = NULL;
+    o->line = 0;
 }
 
 rstatus_i
 option_assign(struct option *o, const union option_val *v)
 {
+    o->file = NULL; /* option_yaml.c names its file after assigning */
+    o->line = 0;
     if (o->type != OPTION_STR) {
         o->val = *v;
         o->set = true;
@@ -273,6 +308,8 @@ option_load_default(struct option *opts, size_t n)
         release_str(&opts[i]);
         opts[i].val = opts[i].default_val;
         opts[i].set = false;
+        opts[i].file = NULL;
+        opts[i].line = 0;
     }
 }
 

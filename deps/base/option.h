@@ -16,8 +16,10 @@
  *   OPTION_UINT      a decimal integer
  *   OPTION_SIZE      bytes, with an optional unit: 64MiB, 1GiB, 512KiB, 4096,
  *                    also KB/MB/GB/k/m/g read as binary multiples
- *   OPTION_DURATION  milliseconds, with an optional unit: 100ms, 30s, 5m, 1h,
- *                    1d; a bare number is milliseconds
+ *   OPTION_DURATION  a number and its unit: 100ms, 30s, 5m or 5min, 1h, 1d;
+ *                    a bare number other than 0 is refused with
+ *                    OPTION_DURATION_BARE as the reason (held in
+ *                    milliseconds)
  *   OPTION_FPN       a floating point number (finite)
  *   OPTION_STR       a string; a YAML sequence becomes "a,b,c"; a plain
  *                    YAML null (empty, ~, null) is NULL; via -o, valid
@@ -34,6 +36,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Why "30" is not a duration: the units it could have meant. */
+#define OPTION_DURATION_BARE "needs a unit (ms, s, m or min, h, d)"
 
 typedef enum {
     OPTION_BOOL,
@@ -63,6 +68,11 @@ struct option {
     bool owned; /* val.OPTION_STR was allocated here */
     union option_val default_val;
     union option_val val;
+    /* where the value came from, for messages about it after loading: the
+     * file name given to option_load_* (which must outlive the options)
+     * and the line; NULL when set by an override or left at the default */
+    const char *file;
+    unsigned line;
 };
 
 #define DECLARE_OPTION(_name, _type, _default, _desc) struct option _name;
@@ -120,7 +130,9 @@ void option_free(struct option *opts, size_t n);
  * size", "not a duration", "not a number", "too large", "no value".
  * An empty file, or one of only comments, sets nothing; so does a section
  * with no options ("seg:"). A file with an error changes no option.
- * Options named in the file are marked set; others keep their values. */
+ * Options named in the file are marked set; others keep their values.
+ * Each remembers path and its line (option_where): path must outlive the
+ * options. */
 rstatus_i option_load_file(struct option *opts, size_t n, const char *path,
         char *err, size_t errlen);
 /* The same for YAML held in memory; name is used in messages. */
@@ -138,6 +150,11 @@ rstatus_i option_set_assignment(struct option *opts, size_t n,
 struct option *option_find(struct option *opts, size_t n, const char *name);
 /* Writes the dotted name of o into buf ("seg_memory" -> "seg.memory"). */
 const char *option_dotted_name(const struct option *o, char *buf, size_t cap);
+/* Where o's value came from, followed by its dotted name, for a message
+ * about a value that loaded but cannot be used: "app.yml:12: seg.evict"
+ * (from a file), "-o seg.evict" (an override), "seg.evict" (the default).
+ * Returns buf. */
+const char *option_where(const struct option *o, char *buf, size_t cap);
 /* Formats the value (sizes and durations with the largest exact unit,
  * numbers so they read back exactly; a NULL string is "~"). */
 const char *option_format(const struct option *o, const union option_val *v,

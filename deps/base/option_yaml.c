@@ -176,14 +176,21 @@ load_option(struct load *ld, struct option *o, const yaml_node_t *node)
 {
     char dotted[OPTION_NAME_MAX];
     option_dotted_name(o, dotted, sizeof(dotted));
+    rstatus_i rc;
     if (node->type == YAML_SCALAR_NODE) {
-        return load_scalar(ld, o, dotted, node);
+        rc = load_scalar(ld, o, dotted, node);
+    } else if (node->type == YAML_SEQUENCE_NODE && o->type == OPTION_STR) {
+        rc = load_sequence(ld, o, dotted, node);
+    } else {
+        return load_error(ld, node, "%s: expected %s, got a %s", dotted,
+                expected_str(o->type), kind_str(node));
     }
-    if (node->type == YAML_SEQUENCE_NODE && o->type == OPTION_STR) {
-        return load_sequence(ld, o, dotted, node);
+    if (rc == STATUS_OK && ld->apply) {
+        /* remembered so a check after loading can name the line too */
+        o->file = ld->name;
+        o->line = (unsigned)node->start_mark.line + 1;
     }
-    return load_error(ld, node, "%s: expected %s, got a %s", dotted,
-            expected_str(o->type), kind_str(node));
+    return rc;
 }
 
 /* The option named by key in section sec, checked for duplicates. */

@@ -176,6 +176,56 @@ tcp_addr_is_local(const struct tcp_addr *addr)
     return 0;
 }
 
+/* The port (network order), whether the host is a wildcard, and the host's
+ * bytes: 4 for IPv4 and IPv4-mapped IPv6, else 16. */
+static uint16_t
+inet_parts(
+        const struct tcp_addr *addr, bool *any, const void **host, size_t *hlen)
+{
+    if (addr->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)&addr->ss;
+        *any = sin->sin_addr.s_addr == htonl(INADDR_ANY);
+        *host = &sin->sin_addr;
+        *hlen = sizeof(sin->sin_addr);
+        return sin->sin_port;
+    }
+    const struct sockaddr_in6 *sin6 = (const void *)&addr->ss;
+    *any = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+    *host = &sin6->sin6_addr;
+    *hlen = sizeof(sin6->sin6_addr);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+        *host = sin6->sin6_addr.s6_addr + 12;
+        *hlen = 4;
+    }
+    return sin6->sin6_port;
+}
+
+bool
+tcp_addr_overlap(const struct tcp_addr *a, const struct tcp_addr *b)
+{
+    bool ua = a->ss.ss_family == AF_UNIX, ub = b->ss.ss_family == AF_UNIX;
+    if (ua || ub) {
+        return ua && ub && strcmp(tcp_addr_path(a), tcp_addr_path(b)) == 0;
+    }
+    bool any_a, any_b;
+    const void *ha, *hb;
+    size_t la, lb;
+    uint16_t pa = inet_parts(a, &any_a, &ha, &la);
+    uint16_t pb = inet_parts(b, &any_b, &hb, &lb);
+    if (pa != pb || pa == 0) {
+        return false; /* port 0: the kernel picks a free port for each */
+    }
+    if (any_a || any_b) {
+        /* an IPv4 wildcard does not cover IPv6 addresses */
+        bool v6 = a->ss.ss_family == AF_INET6 || b->ss.ss_family == AF_INET6;
+        bool v4_any_only =
+                (any_a && a->ss.ss_family == AF_INET && !any_b && lb == 16) ||
+                (any_b && b->ss.ss_family == AF_INET && !any_a && la == 16);
+        return !(v6 && v4_any_only);
+    }
+    return la == lb && memcmp(ha, hb, la) == 0;
+}
+
 const char *
 tcp_addr_path(const struct tcp_addr *addr)
 {

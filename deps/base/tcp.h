@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -31,6 +32,10 @@ int tcp_addr_is_unix(const struct tcp_addr *addr);
 /* True for 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and Unix sockets: the
  * addresses only this machine can reach. */
 int tcp_addr_is_local(const struct tcp_addr *addr);
+/* Whether listening on a and on b would collide: the same Unix path, or
+ * the same TCP port (not 0) where the hosts are equal or either is a
+ * wildcard (an IPv6 wildcard covers IPv4 too, dual stack). */
+bool tcp_addr_overlap(const struct tcp_addr *a, const struct tcp_addr *b);
 /* The socket file of a Unix-domain address ("" for others). */
 const char *tcp_addr_path(const struct tcp_addr *addr);
 

@@ -66,6 +66,8 @@ admin_signals_block(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1); /* memcached's graceful stop */
+    sigaddset(&set, SIGUSR2); /* would kill the server by default */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
         return STATUS_ERROR;
     }
@@ -224,6 +226,15 @@ admin_signal(void)
         if (si.ssi_signo == SIGHUP) {
             log_info("SIGHUP: reopening the log file");
             log_reopen();
+        } else if (si.ssi_signo == SIGUSR2) {
+            /* memcached uses it for nothing segcached does; a stray one
+             * (a script meant for another daemon) must not stop a cache */
+            log_info("SIGUSR2: ignored");
+        } else if (si.ssi_signo == SIGUSR1) {
+            /* memcached -e: a graceful stop that keeps the datapool for a
+             * warm restart; SIGTERM keeps it too, here */
+            log_info("SIGUSR1: graceful stop, keeping the datapool");
+            stop_req = true;
         } else {
             log_info("%s: shutting down", strsignal((int)si.ssi_signo));
             stop_req = true;

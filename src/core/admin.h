@@ -40,9 +40,11 @@ typedef struct {
     ADMIN_METRIC(DECLARE_METRIC)
 } admin_metrics_st;
 
-/* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (call before
- * starting any thread, so every thread inherits the mask) and ignores
- * SIGPIPE. */
+/* Blocks SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2 in the calling
+ * thread (call before starting any thread, so every thread inherits the
+ * mask; the admin thread reads them from a signalfd) and ignores SIGPIPE.
+ * SIGTERM, SIGINT and SIGUSR1 stop the server, SIGHUP reopens the log,
+ * SIGUSR2 is logged and ignored. */
 rstatus_i admin_signals_block(void);
 /* Binds the admin listener unless it is "off"; proc serves its conns. */
 rstatus_i admin_setup(const admin_options_st *options,

@@ -26,7 +26,8 @@ typedef struct {
  * so startup errors still reach the terminal. Call before any thread
  * starts. Returns in the child (or at once when not daemonizing). */
 void process_daemonize_begin(const process_options_st *options);
-/* The child is serving: lets the waiting parent exit, detaches stdio. */
+/* The child is serving: lets the waiting parent exit, and points stdin,
+ * stdout and stderr at /dev/null (the log then goes to log.file only). */
 void process_ready(void);
 
 /* STATUS_EINVAL with a reason in err when started as root without a user,
@@ -38,7 +39,17 @@ rstatus_i process_check_user(
 rstatus_i process_drop_privileges(
         const process_options_st *options, char *err, size_t errlen);
 
-/* Writes the pid file (when configured); STATUS_ERROR with a reason. */
+/* STATUS_EINVAL with a reason when the pid file names a segcached that is
+ * still running: a second instance must not take over its file. A file
+ * naming a dead process (or another program) is stale and will be
+ * overwritten. */
+rstatus_i process_pidfile_check(
+        const process_options_st *options, char *err, size_t errlen);
+/* Writes the pid file (when configured); STATUS_ERROR with a reason. Run
+ * as root with a user to become, it also starts the child that removes the
+ * file at exit, which the unprivileged server may not be allowed to. */
 rstatus_i process_pidfile_write(
         const process_options_st *options, char *err, size_t errlen);
+/* Removes the pid file (through that child when there is one: waits for
+ * it, so the file is gone when this returns). */
 void process_pidfile_remove(const process_options_st *options);

@@ -14,7 +14,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,14 +370,15 @@ worker_event(void *arg, uint32_t events)
 static void
 scan_idle(struct worker *w)
 {
-    if (idle_timeout_ms == 0 || w->mono_ms - w->last_idle_scan < 1000) {
+    uint64_t timeout = workers_idle_timeout();
+    if (timeout == 0 || w->mono_ms - w->last_idle_scan < 1000) {
         return;
     }
     w->last_idle_scan = w->mono_ms;
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (w->mono_ms - c->last_ms >= idle_timeout_ms) {
+        if (w->mono_ms - c->last_ms >= timeout) {
             INCR(metrics, worker_conn_idle);
             conn_close(w, c);
         }
@@ -427,7 +430,7 @@ worker_main(void *arg)
 {
     struct worker *w = arg;
     char name[16];
-    snprintf(name, sizeof(name), "worker%u", w->id);
+    snprintf(name, sizeof(name), "worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
     metric_thread_register(); /* counters without locked adds */
     if (hooks.start != NULL) {
@@ -437,7 +440,7 @@ worker_main(void *arg)
     w->mono_ms = time_mono_ms();
     while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
         w->clock_stale = true;
-        int n = event_wait(w->evb, idle_timeout_ms > 0 ? 1000 : 5000);
+        int n = event_wait(w->evb, workers_idle_timeout() > 0 ? 1000 : 5000);
         if (w->clock_stale) { /* timed out: no event read the clock */
             w->now_ms = time_now_ms();
             w->mono_ms = time_mono_ms();
@@ -528,27 +531,25 @@ worker_parse_cpus(const char *list, int *cpus, size_t cap, size_t *n, char *err,
         long lo = strtol(p, &end, 10);
         long hi = lo;
         if (end == p || errno != 0 || lo < 0) {
-            snprintf(err, errlen, "worker.cpus: not a CPU list: %s", list);
+            snprintf(err, errlen, "not a CPU list: %s", list);
             return STATUS_EINVAL;
         }
         if (*end == '-') {
             p = end + 1;
             hi = strtol(p, &end, 10);
             if (end == p || hi < lo) {
-                snprintf(err, errlen, "worker.cpus: bad range in %s", list);
+                snprintf(err, errlen, "bad range in %s", list);
                 return STATUS_EINVAL;
             }
         }
         for (long cpu = lo; cpu <= hi; cpu++) {
             if (cpu >= MAX_CPUS || !CPU_ISSET((int)cpu, &allowed)) {
                 snprintf(err, errlen,
-                        "worker.cpus: CPU %ld is not available to this "
-                        "process",
-                        cpu);
+                        "CPU %ld is not available to this process", cpu);
                 return STATUS_EINVAL;
             }
             if (*n == cap) {
-                snprintf(err, errlen, "worker.cpus: more than %zu CPUs", cap);
+                snprintf(err, errlen, "more than %zu CPUs", cap);
                 return STATUS_EINVAL;
             }
             cpus[(*n)++] = (int)cpu;
@@ -557,11 +558,76 @@ worker_parse_cpus(const char *list, int *cpus, size_t cap, size_t *n, char *err,
         if (*p == ',') {
             p++;
         } else if (*p != '\0') {
-            snprintf(err, errlen, "worker.cpus: not a CPU list: %s", list);
+            snprintf(err, errlen, "not a CPU list: %s", list);
             return STATUS_EINVAL;
         }
     }
     return STATUS_OK;
+}
+
+static rstatus_i refuse(const struct option *o, const struct option **bad,
+        char *why, size_t cap, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+static rstatus_i
+refuse(const struct option *o, const struct option **bad, char *why, size_t cap,
+        const char *fmt, ...)
+{
+    *bad = o;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, cap, fmt, args);
+    va_end(args);
+    return STATUS_EINVAL;
+}
+
+rstatus_i
+workers_options_check(const worker_options_st *o, const struct option **bad,
+        char *why, size_t cap)
+{
+    uint64_t threads = option_uint(&o->worker_threads);
+    if (threads > WORKERS_MAX) {
+        return refuse(&o->worker_threads, bad, why, cap,
+                "%" PRIu64 ": more than the %d worker threads the store "
+                "serves",
+                threads, WORKERS_MAX);
+    }
+    uint64_t events = option_uint(&o->worker_nevent);
+    if (events == 0 || events > INT_MAX) {
+        return refuse(&o->worker_nevent, bad, why, cap,
+                "%" PRIu64 ": not in 1..%d", events, INT_MAX);
+    }
+    if (option_uint(&o->worker_ring_size) == 0) {
+        return refuse(&o->worker_ring_size, bad, why, cap,
+                "0: a worker needs at least one slot for new connections");
+    }
+    static int cpus[MAX_CPUS]; /* only counted here */
+    size_t ncpu;
+    if (worker_parse_cpus(option_str(&o->worker_cpus), cpus, MAX_CPUS, &ncpu,
+                why, cap) != STATUS_OK) {
+        *bad = &o->worker_cpus;
+        return STATUS_EINVAL;
+    }
+    return STATUS_OK;
+}
+
+uint64_t
+workers_idle_timeout(void)
+{
+    return __atomic_load_n(&idle_timeout_ms, __ATOMIC_RELAXED);
+}
+
+void
+workers_set_idle_timeout(uint64_t ms)
+{
+    __atomic_store_n(&idle_timeout_ms, ms, __ATOMIC_RELAXED);
+}
+
+unsigned
+workers_auto_count(void)
+{
+    unsigned n = online_cpus();
+    return n > WORKERS_MAX ? WORKERS_MAX : n;
 }
 
 rstatus_i
@@ -572,17 +638,23 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
     if (options == NULL) {
         options = &defaults;
     }
+    const struct option *bad;
+    char why[256], name[64];
+    if (workers_options_check(options, &bad, why, sizeof(why)) != STATUS_OK) {
+        log_crit("%s: %s", option_dotted_name(bad, name, sizeof(name)), why);
+        return STATUS_EINVAL;
+    }
     metrics = m;
     hooks = h != NULL ? *h : (struct worker_hooks){0};
     nworker = (unsigned)option_uint(&options->worker_threads);
     if (nworker == 0) {
-        nworker = online_cpus();
+        nworker = workers_auto_count();
     }
     buf_size = option_uint(&options->worker_buf_size);
     limits.rbuf_max = option_uint(&options->worker_rbuf_max);
     limits.wbuf_high = option_uint(&options->worker_wbuf_high);
     limits.wbuf_max = option_uint(&options->worker_wbuf_max);
-    idle_timeout_ms = option_uint(&options->worker_idle_timeout);
+    workers_set_idle_timeout(option_uint(&options->worker_idle_timeout));
     nevent = (int)option_uint(&options->worker_nevent);
     buf_budget = option_uint(&options->worker_buffer_memory) / nworker;
     /* one connection with a full read buffer and a write buffer at its
@@ -596,11 +668,9 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
     }
     int cpus[MAX_CPUS];
     size_t ncpu = 0;
-    char err[256];
     if (worker_parse_cpus(option_str(&options->worker_cpus), cpus, MAX_CPUS,
-                &ncpu, err, sizeof(err)) != STATUS_OK) {
-        log_crit("%s", err);
-        return STATUS_EINVAL;
+                &ncpu, why, sizeof(why)) != STATUS_OK) {
+        return STATUS_EINVAL; /* checked above: cannot happen */
     }
     workers = mm_zalloc(sizeof(*workers) * nworker);
     if (workers == NULL) {

@@ -21,7 +21,7 @@
 /* clang-format off */
 /*          name                type          default  description */
 #define WORKER_OPTION(ACTION)                                                  \
-    ACTION( worker_threads,     OPTION_UINT,  0,       "worker threads (0: one per CPU)"            ) \
+    ACTION( worker_threads,     OPTION_UINT,  0,       "worker threads, at most 128 (0: one per CPU)"            ) \
     ACTION( worker_cpus,        OPTION_STR,   "",      "CPU ids to pin workers to, e.g. 0,1 (empty: no pinning)") \
     ACTION( worker_nevent,      OPTION_UINT,  1024,    "most events handled per epoll wait"         ) \
     ACTION( worker_ring_size,   OPTION_UINT,  1024,    "new-connection ring slots per worker"       ) \
@@ -71,6 +71,24 @@ struct worker_hooks {
 
 struct conn;
 struct worker;
+
+/* Most worker threads: the store registers at most this many threads
+ * (main.c asserts it against STORAGE_THREADS_MAX). */
+#define WORKERS_MAX 128
+
+/* Every check workers_setup makes of its options: STATUS_OK, or
+ * STATUS_EINVAL with the option at fault in *bad and why in why. Any
+ * thread. */
+rstatus_i workers_options_check(const worker_options_st *options,
+        const struct option **bad, char *why, size_t cap);
+/* Workers for worker.threads 0: one per CPU this process may run on, at
+ * most WORKERS_MAX. */
+unsigned workers_auto_count(void);
+
+/* worker.idle_timeout in milliseconds (0: never), changed at run time by
+ * CONFIG SET timeout; any thread. Workers see a change within 5 seconds. */
+uint64_t workers_idle_timeout(void);
+void workers_set_idle_timeout(uint64_t ms);
 
 /* Creates n workers (not started). cpus: parsed CPU list or NULL. */
 rstatus_i workers_setup(const worker_options_st *options,

@@ -77,6 +77,9 @@ struct resp_info_source {
     const char *(*maxmemory_policy)(void);
     void (*listen)(char *host, size_t cap, uint64_t *port);
     uint64_t (*timeout_s)(void);
+    /* CONFIG SET timeout: the idle timeout from now on, in seconds; NULL
+     * when it cannot change at run time */
+    void (*set_timeout_s)(uint64_t seconds);
     uint64_t (*maxclients)(void);
     void (*reset)(void); /* CONFIG RESETSTAT: the binary's counters */
 };

@@ -386,22 +386,24 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
         size_t cap)
 {
     int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
+    int64_t hi = p == P_TIMEOUT ? INT32_MAX : INT64_MAX; /* Redis's bounds */
     if (!resp_arg_int64(v, out)) {
         snprintf(why, cap, "argument couldn't be parsed into an integer");
         return false;
     }
-    if (*out < lo) {
+    if (*out < lo || *out > hi) {
         snprintf(why, cap,
                 "argument must be between %" PRId64 " and %" PRId64
                 " inclusive",
-                lo, INT64_MAX);
+                lo, hi);
         return false;
     }
     return true;
 }
 
-/* CONFIG SET name value [name value ...]: slowlog-log-slower-than and
- * slowlog-max-len change at run time; any other parameter is accepted when
+/* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
+ * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
+ * change at run time; any other parameter is accepted when
  * its value is the current one (what tools send to make sure: save "",
  * appendonly no), as segcached sets it at startup only. Nothing changes
  * unless every pair is accepted. */
@@ -413,6 +415,7 @@ config_set(struct resp_ctx *x)
     }
     int64_t slower = resp_slowlog_slower_than();
     int64_t max_len = (int64_t)resp_slowlog_max_len();
+    int64_t timeout = -1; /* unchanged */
     for (uint32_t i = 2; i < x->argc; i += 2) {
         const struct resp_arg *name = &x->argv[i];
         const struct resp_arg *v = &x->argv[i + 1];
@@ -424,7 +427,8 @@ config_set(struct resp_ctx *x)
                     (int)(name->len > 128 ? 128 : name->len), name->data);
         }
         char why[128];
-        if (p == P_SLOWLOG_SLOWER_THAN || p == P_SLOWLOG_MAX_LEN) {
+        if (p == P_SLOWLOG_SLOWER_THAN || p == P_SLOWLOG_MAX_LEN ||
+                (p == P_TIMEOUT && resp_source.set_timeout_s != NULL)) {
             int64_t n;
             if (!param_parse((param_e)p, v, &n, why, sizeof(why))) {
                 return resp_compose_error_fmt(x->w,
@@ -432,7 +436,9 @@ config_set(struct resp_ctx *x)
                         "'%s') - %s",
                         param_names[p], why);
             }
-            *(p == P_SLOWLOG_SLOWER_THAN ? &slower : &max_len) = n;
+            *(p == P_SLOWLOG_SLOWER_THAN ? &slower
+                    : p == P_TIMEOUT     ? &timeout
+                                         : &max_len) = n;
             continue;
         }
         char value[256];
@@ -448,6 +454,9 @@ config_set(struct resp_ctx *x)
         }
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
+    if (timeout >= 0) {
+        resp_source.set_timeout_s((uint64_t)timeout);
+    }
     return resp_compose_ok(x->w);
 }
 

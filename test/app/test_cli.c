@@ -6,6 +6,7 @@
  * which test/integration covers; here they reach cli.port and cli.host. */
 #include "unit.h"
 
+#include "base/util.h"
 #include "cli.h"
 #include "setting.h"
 
@@ -132,6 +133,29 @@ test_cli_overrides_reach_options(void **state)
             STATUS_EINVAL);
     assert_non_null(strstr(err, "seg.memory"));
     cli_free(&cli);
+    option_load_default(setting_options(), SETTING_NOPT);
+}
+
+/* issue 23: -m 64MiB was "not a size: 64MiBMiB" */
+static void
+test_issue_23_memory_with_its_own_unit(void **state)
+{
+    (void)state;
+    const struct {
+        const char *arg;
+        uint64_t want;
+    } c[] = {{"64", 64 * MiB}, {"64MiB", 64 * MiB}, {"1GiB", GiB}, {"1g", GiB},
+            {"512 MiB", 512 * MiB}};
+    for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+        struct cli cli;
+        char err[256] = "";
+        parse(&cli, (const char *const[]){"-m", c[i].arg, NULL});
+        assert_int_equal(option_set_assignment(setting_options(), SETTING_NOPT,
+                                 cli.overrides[0], err, sizeof(err)),
+                STATUS_OK);
+        assert_true(option_uint(&setting.seg.seg_memory) == c[i].want);
+        cli_free(&cli);
+    }
     option_load_default(setting_options(), SETTING_NOPT);
 }
 
@@ -280,6 +304,7 @@ main(void)
             cmocka_unit_test(test_cli_no_arguments),
             cmocka_unit_test(test_cli_every_flag),
             cmocka_unit_test(test_cli_overrides_reach_options),
+            cmocka_unit_test(test_issue_23_memory_with_its_own_unit),
             cmocka_unit_test(test_cli_help_lists_every_flag),
             cmocka_unit_test(test_cli_version),
             cmocka_unit_test(test_cli_errors_exit_usage),

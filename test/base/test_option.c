@@ -257,9 +257,14 @@ test_option_duration(void **state)
 {
     (void)state;
     const struct case_u64 good[] = {{"100ms", 100}, {"30s", 30000},
-            {"5m", 300000}, {"1h", 3600000}, {"1d", 86400000}, {"250", 250},
-            {"0", 0}, {"2 s", 2000}, {"7D", 7 * 86400000ULL}};
+            {"5m", 300000}, {"5min", 300000}, {"1h", 3600000}, {"1d", 86400000},
+            {"0", 0}, {"000", 0}, {"0ms", 0}, {"2 s", 2000},
+            {"7D", 7 * 86400000ULL}};
     assert_values("server.timeout", good, ARRAY_SIZE(good));
+    /* issue 23: "30" once meant 30 ms where an operator meant seconds */
+    const char *bare[] = {"30", "250", "1"};
+    assert_rejected("server.timeout", bare, ARRAY_SIZE(bare),
+            "needs a unit (ms, s, m or min, h, d)");
     const char *bad[] = {"5x", "1.5s", "-1s", "s", "", "1sec", "ms5", "5 "};
     assert_rejected("server.timeout", bad, ARRAY_SIZE(bad), "not a duration");
     const char *big[] = {"213503982335d"};
@@ -667,7 +672,7 @@ test_option_print_round_trip(void **state)
     assert_round_trip(); /* defaults */
     const char *set[] = {"server.port=0", "server.daemonize=on",
             "server.max_connections=18446744073709551615",
-            "server.timeout=1001", "seg.memory=1536", "seg.ratio=0.1",
+            "server.timeout=1001ms", "seg.memory=1536", "seg.ratio=0.1",
             "seg.evict=quote\" back\\slash # not: a comment",
             "log.file=", "log.level=~"};
     for (size_t i = 0; i < ARRAY_SIZE(set); i++) {
@@ -699,6 +704,31 @@ test_option_print_round_trip(void **state)
     assert_round_trip();
 }
 
+/* issue 23: a value that loads but cannot be used is reported with the
+ * file and line it came from, as a value that does not load is. */
+static void
+test_option_where(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct option *evict = option_find(opts, NOPT, "seg.evict");
+    struct option *mem = option_find(opts, NOPT, "seg.memory");
+    assert_string_equal(option_where(evict, buf, sizeof(buf)), "seg.evict");
+    assert_int_equal(
+            load("seg:\n  memory: 1GiB\n\n  evict: [a, b]\n"), STATUS_OK);
+    assert_string_equal(
+            option_where(mem, buf, sizeof(buf)), "t.yml:2: seg.memory");
+    assert_string_equal(
+            option_where(evict, buf, sizeof(buf)), "t.yml:4: seg.evict");
+    /* an override after the file is where the value comes from now */
+    assert_int_equal(
+            option_set(opts, NOPT, "seg.evict", "lru", err, sizeof(err)),
+            STATUS_OK);
+    assert_string_equal(option_where(evict, buf, sizeof(buf)), "-o seg.evict");
+    option_load_default(opts, NOPT);
+    assert_string_equal(option_where(mem, buf, sizeof(buf)), "seg.memory");
+}
+
 int
 main(void)
 {
@@ -724,6 +754,7 @@ main(void)
             cmocka_unit_test_setup(test_option_format, reset),
             cmocka_unit_test_setup(test_option_print_defaults, reset),
             cmocka_unit_test_setup(test_option_print_round_trip, reset),
+            cmocka_unit_test_setup(test_option_where, reset),
     };
     return cmocka_run_group_tests(tests, NULL, reset_all);
 }

@@ -416,6 +416,35 @@ test_tcp_bad_fds(void **state)
     tcp_close(-1);
 }
 
+static bool
+overlap(const char *a, const char *b)
+{
+    struct tcp_addr x, y;
+    char err[256];
+    assert_int_equal(tcp_parse_addr(a, &x, err, sizeof(err)), STATUS_OK);
+    assert_int_equal(tcp_parse_addr(b, &y, err, sizeof(err)), STATUS_OK);
+    assert_true(tcp_addr_overlap(&x, &y) == tcp_addr_overlap(&y, &x));
+    return tcp_addr_overlap(&x, &y);
+}
+
+/* issue 23: two listeners on one address are found before binding */
+static void
+test_tcp_addr_overlap(void **state)
+{
+    (void)state;
+    assert_true(overlap("127.0.0.1:7000", "127.0.0.1:7000"));
+    assert_false(overlap("127.0.0.1:7000", "127.0.0.2:7000"));
+    assert_false(overlap("127.0.0.1:7000", "127.0.0.1:7001"));
+    assert_true(overlap("0.0.0.0:7000", "127.0.0.1:7000"));
+    assert_true(overlap("[::]:7000", "127.0.0.1:7000"));
+    assert_true(overlap("[::]:7000", "[::1]:7000"));
+    assert_false(overlap("0.0.0.0:7000", "[::1]:7000"));
+    assert_false(overlap("127.0.0.1:0", "127.0.0.1:0"));
+    assert_true(overlap("unix:/tmp/a.sock", "unix:/tmp/a.sock"));
+    assert_false(overlap("unix:/tmp/a.sock", "unix:/tmp/b.sock"));
+    assert_false(overlap("unix:/tmp/a.sock", "127.0.0.1:7000"));
+}
+
 int
 main(void)
 {
@@ -430,6 +459,7 @@ main(void)
             cmocka_unit_test(test_tcp_listen_unassigned),
             cmocka_unit_test(test_tcp_reject),
             cmocka_unit_test(test_tcp_bad_fds),
+            cmocka_unit_test(test_tcp_addr_overlap),
     };
     return cmocka_run_group_tests(tests, setup_quiet, NULL);
 }

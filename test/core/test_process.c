@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,68 @@ test_process_pidfile(void **state)
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(errno, ENOENT);
     process_pidfile_remove(&o); /* already gone: a warning, nothing more */
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+write_pid(const char *path, long pid)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%ld\n", pid);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* issue 23: a second instance must not take over the pid file of a
+ * running segcached; a stale file (dead process, or a pid now used by
+ * another program) does not stop a start. */
+static void
+test_issue_23_pidfile_of_a_running_server(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_process.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/segcached.pid", dir);
+    process_options_st o = options("", path, false);
+    char err[256] = "";
+    assert_int_equal(process_pidfile_check(&o, err, sizeof(err)), STATUS_OK);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        char byte;
+        close(go[1]);
+        prctl(PR_SET_NAME, "segcached", 0, 0, 0);
+        ssize_t n = read(go[0], &byte, 1); /* until the parent closes */
+        _exit(n < 0 ? 1 : 0);
+    }
+    close(go[0]);
+    write_pid(path, (long)child);
+    char comm[64], name[32] = "";
+    snprintf(comm, sizeof(comm), "/proc/%ld/comm", (long)child);
+    for (int i = 0; i < 1000 && strcmp(name, "segcached\n") != 0; i++) {
+        FILE *f = fopen(comm, "r");
+        if (f != NULL) {
+            if (fgets(name, sizeof(name), f) == NULL) {
+                name[0] = '\0';
+            }
+            fclose(f);
+        }
+        usleep(1000);
+    }
+    assert_int_equal(
+            process_pidfile_check(&o, err, sizeof(err)), STATUS_EINVAL);
+    assert_non_null(strstr(err, "segcached is running as pid"));
+    close(go[1]);
+    assert_int_equal(exit_code(child), 0);
+    /* the same pid, dead now: stale */
+    assert_int_equal(process_pidfile_check(&o, err, sizeof(err)), STATUS_OK);
+    /* a live process that is not segcached (this test): stale too */
+    write_pid(path, (long)getppid());
+    assert_int_equal(process_pidfile_check(&o, err, sizeof(err)), STATUS_OK);
+    assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0);
 }
 
@@ -282,6 +345,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_process_pidfile),
+            cmocka_unit_test(test_issue_23_pidfile_of_a_running_server),
             cmocka_unit_test(test_process_pidfile_unset_or_bad),
             cmocka_unit_test(test_process_check_user),
             cmocka_unit_test(test_process_drop_privileges),

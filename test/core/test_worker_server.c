@@ -592,6 +592,49 @@ group_setup(void **state)
     return 0;
 }
 
+/* issue 23: every check workers_setup makes, available to --check-config
+ * without creating a worker; values are refused, never capped. */
+static void
+test_issue_23_worker_options_check(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *value, *why;
+    } c[] = {
+            {"worker.threads", "129", "129: more than the 128"},
+            {"worker.nevent", "0", "0: not in 1.."},
+            {"worker.nevent", "4294967296", "4294967296: not in 1.."},
+            {"worker.ring_size", "0", "0: a worker needs"},
+            {"worker.cpus", "4096", "CPU 4096 is not available"},
+            {"worker.cpus", "x", "not a CPU list: x"},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        worker_options_st o = {WORKER_OPTION(INIT_OPTION)};
+        struct option *opts = (struct option *)&o;
+        char err[256], why[256], name[64];
+        assert_int_equal(option_set(opts, OPTION_CARDINALITY(o), c[i].name,
+                                 c[i].value, err, sizeof(err)),
+                STATUS_OK);
+        const struct option *bad = NULL;
+        assert_int_equal(workers_options_check(&o, &bad, why, sizeof(why)),
+                STATUS_EINVAL);
+        assert_string_equal(
+                option_dotted_name(bad, name, sizeof(name)), c[i].name);
+        assert_true(strncmp(why, c[i].why, strlen(c[i].why)) == 0);
+        option_free(opts, OPTION_CARDINALITY(o));
+    }
+    worker_options_st o = {WORKER_OPTION(INIT_OPTION)};
+    const struct option *bad = NULL;
+    char why[256];
+    assert_int_equal(
+            workers_options_check(&o, &bad, why, sizeof(why)), STATUS_OK);
+    o.worker_threads.val.OPTION_UINT = WORKERS_MAX; /* the limit is exact */
+    assert_int_equal(
+            workers_options_check(&o, &bad, why, sizeof(why)), STATUS_OK);
+    assert_true(workers_auto_count() >= 1);
+    assert_true(workers_auto_count() <= WORKERS_MAX);
+}
+
 int
 main(void)
 {
@@ -605,6 +648,7 @@ main(void)
             cmocka_unit_test_teardown(test_worker_back_pressure, stop),
             cmocka_unit_test_teardown(test_server_teardown_with_clients, stop),
             cmocka_unit_test(test_conn_reset),
+            cmocka_unit_test(test_issue_23_worker_options_check),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -237,7 +237,7 @@ def test_print_config_lists_every_option_and_loads_back():
         assert re.search(rf"^\s+{key}:", r.stdout, re.M), name
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         f.write(r.stdout)
-    chk = run(["--config", f.name, "--check-config"])
+    chk = run(["--config", f.name, "--check-config"] + USER)
     os.unlink(f.name)
     assert chk.returncode == 0, chk.stderr
 
@@ -309,7 +309,7 @@ def test_sample_config_is_current_and_loads():
     printed = run(["--print-config"]).stdout
     assert body.strip() == printed.strip(), \
         "config/segcached.yml is stale: run scripts/gen-config.sh"
-    chk = run(["--config", path, "--check-config"])
+    chk = run(["--config", path, "--check-config"] + USER)
     assert chk.returncode == 0, chk.stderr
 
 

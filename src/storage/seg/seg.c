@@ -18,8 +18,11 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -189,58 +192,137 @@ clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#define HASH_POWER_MIN 7  /* 16 buckets of HASH_SLOTS */
+#define HASH_POWER_MAX 34 /* 2^31 buckets */
+#define MERGE_MIN      2
+#define MERGE_MAX      16
+
 /* Head buckets for the expected item count (seg.item_size) at 88% slot
  * load; the static pool adds 1/16 for chains that overflow (two choices
  * keep that small). Smaller items than expected borrow free segments for
  * overflow buckets, so the default errs large: chains get longer for small
- * items, but no memory sits in an oversized table for large ones. */
+ * items, but no memory sits in an oversized table for large ones. An
+ * explicit seg.hash_power was checked to be in range (seg_options_check). */
 static void
 size_hash(const seg_options_st *o, uint32_t *n_bucket, uint32_t *n_overflow)
 {
     uint64_t power = option_uint(&o->seg_hash_power);
     uint64_t nb;
     if (power > 0) {
-        nb = power >= 3 ? (1ULL << power) / HASH_SLOTS : 1;
+        nb = (1ULL << power) / HASH_SLOTS;
     } else {
         double per = (double)option_uint(&o->seg_item_size) + 8.0 + 9.5;
         double items = (double)option_uint(&o->seg_memory) / per;
         nb = (uint64_t)(items / (HASH_SLOTS * 0.88));
+        nb = nb < 16 ? 16 : nb;
+        nb = nb > (1ULL << 31) ? (1ULL << 31) : nb;
     }
-    nb = nb < 16 ? 16 : nb;
-    nb = nb > (1ULL << 31) ? (1ULL << 31) : nb;
     *n_bucket = (uint32_t)nb;
     *n_overflow = (uint32_t)(nb / 16 + 16);
 }
 
+/* Bytes of everything but the segments: hash table, locks, TTL buckets. */
+static size_t
+fixed_bytes(const seg_options_st *o, uint32_t *n_bucket, uint32_t *n_overflow)
+{
+    size_hash(o, n_bucket, n_overflow);
+    size_t fixed = hash_layout(*n_bucket, *n_overflow);
+    return size_align(fixed, CACHE_LINE) + 3 * CACHE_LINE +
+           TTL_BUCKETS * sizeof(struct ttl_bucket);
+}
+
+static rstatus_i refuse(const struct option *o, const struct option **bad,
+        char *why, size_t cap, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
 static rstatus_i
+refuse(const struct option *o, const struct option **bad, char *why, size_t cap,
+        const char *fmt, ...)
+{
+    *bad = o;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, cap, fmt, args);
+    va_end(args);
+    return STATUS_EINVAL;
+}
+
+/* The options one at a time, then memory against what they ask for. */
+rstatus_i
+seg_options_check(const seg_options_st *o, const struct option **bad, char *why,
+        size_t cap)
+{
+    if ((int)evict_parse(option_str(&o->seg_evict)) < 0) {
+        return refuse(&o->seg_evict, bad, why, cap,
+                "not one of merge fifo random cte util none: %s",
+                option_str(&o->seg_evict) == NULL ? "~"
+                                                  : option_str(&o->seg_evict));
+    }
+    uint64_t size = option_uint(&o->seg_segment_size);
+    if (size < 64 * KiB || size > 8 * MiB || size % (4 * KiB) != 0) {
+        /* whole pages: lent segments are carved into 64-byte buckets */
+        return refuse(&o->seg_segment_size, bad, why, cap,
+                "%" PRIu64 " bytes: not a multiple of 4KiB in 64KiB..8MiB",
+                size);
+    }
+    uint64_t power = option_uint(&o->seg_hash_power);
+    if (power != 0 && (power < HASH_POWER_MIN || power > HASH_POWER_MAX)) {
+        return refuse(&o->seg_hash_power, bad, why, cap,
+                "%" PRIu64 ": not 0 (auto) or in %d..%d", power, HASH_POWER_MIN,
+                HASH_POWER_MAX);
+    }
+    uint64_t merge = option_uint(&o->seg_merge_segments);
+    if (merge < MERGE_MIN || merge > MERGE_MAX) {
+        /* a merge walks its segments under one lock: more stalls writers */
+        return refuse(&o->seg_merge_segments, bad, why, cap,
+                "%" PRIu64 ": not in %d..%d", merge, MERGE_MIN, MERGE_MAX);
+    }
+    if (option_bool(&o->seg_background) &&
+            option_uint(&o->seg_expire_interval) == 0) {
+        return refuse(&o->seg_expire_interval, bad, why, cap,
+                "0: the background thread needs a period of at least 1ms");
+    }
+    uint32_t nb, no;
+    size_t fixed = fixed_bytes(o, &nb, &no);
+    uint64_t memory = option_uint(&o->seg_memory);
+    uint64_t per_seg = size + sizeof(struct seg);
+    if (memory < fixed + 2 * per_seg) {
+        return refuse(&o->seg_memory, bad, why, cap,
+                "%" PRIu64 " bytes: too small for 2 segments of %" PRIu64
+                " and %zu bytes of hash table",
+                memory, size, fixed);
+    }
+    uint64_t n_seg = (memory - fixed) / per_seg;
+    if (n_seg > SEG_ID_MAX) {
+        return refuse(&o->seg_memory, bad, why, cap,
+                "%" PRIu64 " bytes: more than %u segments of %" PRIu64
+                "; raise seg.segment_size",
+                memory, SEG_ID_MAX, size);
+    }
+    /* seg.open_max above the segment count is a cap that never binds:
+     * taken as given. A reserve of every segment leaves writers none. */
+    if (option_uint(&o->seg_reserve) >= n_seg) {
+        return refuse(&o->seg_reserve, bad, why, cap,
+                "%" PRIu64 ": not below the %" PRIu64 " segments there are",
+                option_uint(&o->seg_reserve), n_seg);
+    }
+    return STATUS_OK;
+}
+
+/* The options passed seg_options_check. */
+static void
 layout(const seg_options_st *o)
 {
     heap.memory = option_uint(&o->seg_memory);
-    /* whole pages: lent segments are carved into 64-byte buckets */
-    heap.seg_size = option_uint(&o->seg_segment_size) & ~(size_t)4095;
-    if (heap.seg_size < 64 * KiB || heap.seg_size > 8 * MiB) {
-        log_error("seg.segment_size %zu: not in 64KiB..8MiB", heap.seg_size);
-        return STATUS_EINVAL;
-    }
+    heap.seg_size = option_uint(&o->seg_segment_size);
     heap.unit = 1;
     while (((size_t)heap.unit << 20) < heap.seg_size) {
         heap.unit <<= 1;
     }
-    size_hash(o, &heap.n_bucket, &heap.n_overflow);
-    size_t fixed = hash_layout(heap.n_bucket, heap.n_overflow);
-    fixed = size_align(fixed, CACHE_LINE) + 3 * CACHE_LINE +
-            TTL_BUCKETS * sizeof(struct ttl_bucket);
+    size_t fixed = fixed_bytes(o, &heap.n_bucket, &heap.n_overflow);
     size_t per_seg = heap.seg_size + sizeof(struct seg);
-    if (heap.memory < fixed + 2 * per_seg) {
-        log_error("seg.memory %zu: too small for 2 segments and %zu bytes "
-                  "of hash table",
-                heap.memory, fixed);
-        return STATUS_ENOMEM;
-    }
-    size_t n = (heap.memory - fixed) / per_seg;
-    heap.n_seg = (uint32_t)(n > SEG_ID_MAX ? SEG_ID_MAX : n);
+    heap.n_seg = (uint32_t)((heap.memory - fixed) / per_seg);
     heap.metadata = fixed + heap.n_seg * sizeof(struct seg);
-    return STATUS_OK;
 }
 
 /* Maps the heap: anonymous memory, or the datapool file (*warm when it
@@ -325,8 +407,7 @@ heap_init(const seg_options_st *o)
     heap.merge_keep = keep;
     heap.reserve =
             reserve > 0 ? (uint32_t)reserve : keep + 1 + heap.n_seg / 256;
-    uint64_t nm = option_uint(&o->seg_merge_segments);
-    heap.n_merge = (uint32_t)(nm < 2 ? 2 : nm > 16 ? 16 : nm);
+    heap.n_merge = (uint32_t)option_uint(&o->seg_merge_segments);
 }
 
 /* --- background thread -------------------------------------------------- */
@@ -341,6 +422,7 @@ static void *
 bg_main(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "bg");
     pthread_mutex_lock(&bg_mutex);
     while (!bg_stop) {
         pthread_mutex_unlock(&bg_mutex);
@@ -366,17 +448,18 @@ seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
     const seg_options_st *o = options != NULL ? options : &defaults;
     ASSERT(!heap_ready);
     memset(&heap, 0, sizeof(heap));
-    int policy = evict_parse(option_str(&o->seg_evict));
-    if (policy < 0) {
-        log_error("seg.evict %s: not one of merge fifo random cte util none",
-                option_str(&o->seg_evict));
+    const struct option *bad;
+    char why[256];
+    if (seg_options_check(o, &bad, why, sizeof(why)) != STATUS_OK) {
+        char name[64];
+        log_error("%s: %s", option_dotted_name(bad, name, sizeof(name)), why);
         return STATUS_EINVAL;
     }
-    heap.evict = policy;
-    rstatus_i st = layout(o);
+    heap.evict = evict_parse(option_str(&o->seg_evict));
+    layout(o);
     bool warm = false;
-    if (st != STATUS_OK ||
-            (st = map_heap(option_str(&o->seg_datapool), &warm)) != STATUS_OK) {
+    rstatus_i st = map_heap(option_str(&o->seg_datapool), &warm);
+    if (st != STATUS_OK) {
         return st;
     }
     seg_metrics = metrics;
@@ -396,7 +479,6 @@ seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
     bg_running = false;
     if (option_bool(&o->seg_background)) {
         bg_interval_ms = option_uint(&o->seg_expire_interval);
-        bg_interval_ms = bg_interval_ms == 0 ? 1 : bg_interval_ms;
         if (pthread_create(&bg_thread, NULL, bg_main, NULL) != 0) {
             log_error("seg: cannot start the background thread");
             seg_teardown();

@@ -17,9 +17,9 @@
     ACTION( seg_memory,           OPTION_SIZE,     (64 * MiB),                \
             "bytes for segments, hash table and metadata together"          ) \
     ACTION( seg_segment_size,     OPTION_SIZE,     (1 * MiB),                 \
-            "bytes per segment (64KiB..8MiB); bounds the largest item"      ) \
+            "bytes per segment (64KiB..8MiB, a multiple of 4KiB); bounds the largest item"      ) \
     ACTION( seg_hash_power,       OPTION_UINT,     0,                         \
-            "log2 of hash slots; 0 sizes the table from memory/item_size"   ) \
+            "log2 of hash slots (7..34); 0 sizes the table from memory/item_size"   ) \
     ACTION( seg_item_size,        OPTION_SIZE,     160,                       \
             "expected key+value bytes, to size the hash table"              ) \
     ACTION( seg_evict,            OPTION_STR,      "merge",                   \
@@ -33,7 +33,7 @@
     ACTION( seg_background,       OPTION_BOOL,     true,                      \
             "run the expiration / reserve thread"                           ) \
     ACTION( seg_expire_interval,  OPTION_DURATION, 100,                       \
-            "background thread period (ms)"                                 ) \
+            "background thread period"                                 ) \
     ACTION( seg_datapool,         OPTION_STR,      "",                        \
             "file holding the store, kept across a clean restart (on tmpfs, e.g. /dev/shm/segcached.pool); empty: memory only" )
 
@@ -93,6 +93,13 @@ typedef struct {
  * STATUS_ENOMEM when the memory cannot be mapped or is too small. Main
  * thread, once, before any storage call. */
 rstatus_i seg_setup(const seg_options_st *options, seg_metrics_st *metrics);
+/* Every check seg_setup makes of its options, without mapping anything:
+ * STATUS_OK, or STATUS_EINVAL with the first option at fault in *bad and
+ * why in why ("not one of merge fifo random cte util none"). No value is
+ * lowered or rounded to fit: a value seg_setup could not use exactly is
+ * refused here. Any thread; the store need not be set up. */
+rstatus_i seg_options_check(const seg_options_st *options,
+        const struct option **bad, char *why, size_t cap);
 /* Stops the background thread (joined) and unmaps everything. No other
  * thread may be using the store. Safe to call without setup. */
 void seg_teardown(void);

@@ -367,12 +367,13 @@ static void
 test_hash_chains(void **state)
 {
     (void)state;
-    /* a tiny table (2^6 slots = 8 buckets) forces chains and overflow */
+    /* the smallest table (2^7 slots = 16 buckets) forces chains and
+     * overflow */
     seg_teardown();
-    assert_int_equal(setup_with(4 * MiB, 6, "merge"), 0);
+    assert_int_equal(setup_with(4 * MiB, 7, "merge"), 0);
     struct seg_layout lay;
     seg_layout_get(&lay);
-    assert_int_equal(lay.n_bucket, 16); /* at least 16 */
+    assert_int_equal(lay.n_bucket, 16);
     char key[32];
     int n = 0;
     for (int i = 0; i < 16 * 8 + 40 && i < (int)lay.n_overflow * 7 + 100;
@@ -413,7 +414,7 @@ test_hash_tag_collision(void **state)
     /* find two keys with the same 12-bit tag and bucket pair by brute force
      * over a small table, then check each returns its own value */
     seg_teardown();
-    assert_int_equal(setup_with(4 * MiB, 4, "merge"), 0); /* 16 buckets */
+    assert_int_equal(setup_with(4 * MiB, 7, "merge"), 0); /* 16 buckets */
     char a[32], b[32];
     uint64_t ha = hash_of(0, "tag-0", 5);
     snprintf(a, sizeof(a), "tag-0");
@@ -493,6 +494,52 @@ test_flush_delayed_due_before_new(void **state)
     assert_missing("q1", NOW + 20);
 }
 
+/* issue 23: a value the store cannot use exactly is refused with the
+ * option and the reason, never lowered, raised or rounded in silence. */
+static void
+test_issue_23_options_refused_not_clamped(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name; /* dotted */
+        const char *value;
+        const char *why; /* start of the reason */
+    } c[] = {
+            {"seg.merge_segments", "40", "40: not in 2..16"},
+            {"seg.merge_segments", "1", "1: not in 2..16"},
+            {"seg.segment_size", "100000", "100000 bytes: not a multiple"},
+            {"seg.segment_size", "16MiB", "16777216 bytes: not a multiple"},
+            {"seg.hash_power", "6", "6: not 0 (auto) or in 7..34"},
+            {"seg.hash_power", "35", "35: not 0 (auto) or in 7..34"},
+            {"seg.evict", "lru", "not one of merge fifo"},
+            {"seg.memory", "1MiB", "1048576 bytes: too small"},
+            {"seg.reserve", "64", "64: not below the"},
+            {"seg.expire_interval", "0", "0: the background thread"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+        seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+        struct option *opts = (struct option *)&o;
+        char err[256], why[256], name[64];
+        assert_int_equal(option_set(opts, OPTION_CARDINALITY(o), c[i].name,
+                                 c[i].value, err, sizeof(err)),
+                STATUS_OK);
+        const struct option *bad = NULL;
+        assert_int_equal(
+                seg_options_check(&o, &bad, why, sizeof(why)), STATUS_EINVAL);
+        assert_string_equal(
+                option_dotted_name(bad, name, sizeof(name)), c[i].name);
+        assert_true(strncmp(why, c[i].why, strlen(c[i].why)) == 0);
+        option_free(opts, OPTION_CARDINALITY(o));
+    }
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    const struct option *bad = NULL;
+    char why[256];
+    assert_int_equal(seg_options_check(&o, &bad, why, sizeof(why)), STATUS_OK);
+    o.seg_merge_segments.val.OPTION_UINT = 16; /* the ends are exact */
+    o.seg_segment_size.val.OPTION_SIZE = 68 * KiB;
+    assert_int_equal(seg_options_check(&o, &bad, why, sizeof(why)), STATUS_OK);
+}
+
 int
 main(void)
 {
@@ -517,6 +564,7 @@ main(void)
             cmocka_unit_test_setup(test_flush_delayed, each_setup),
             cmocka_unit_test_setup(
                     test_flush_delayed_due_before_new, each_setup),
+            cmocka_unit_test(test_issue_23_options_refused_not_clamped),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
