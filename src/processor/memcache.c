@@ -774,4 +774,6 @@ const struct processor proc_memcache = {
         .read = mc_read,
         .write = NULL,
         .error = mc_error,
+        /* memcached's, with its default maxconns_fast */
+        .refusal = "ERROR Too many open connections\r\n",
 };
