@@ -261,6 +261,81 @@ cnt(const struct metric *m)
     return metric_counter(m);
 }
 
+/* Appends STAT lines, stopping at the first failure. */
+struct mc_out {
+    struct buf *b;
+    size_t max;
+    rstatus_i st;
+};
+
+static void mc_put(struct mc_out *o, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void
+mc_put(struct mc_out *o, const char *name, const char *fmt, ...)
+{
+    if (o->st != STATUS_OK) {
+        return;
+    }
+    char value[128];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(value, sizeof(value), fmt, args);
+    va_end(args);
+    o->st = mc_stat(o->b, o->max, name, "%s", value);
+}
+
+static void
+mc_u64(struct mc_out *o, const char *name, uint64_t v)
+{
+    mc_put(o, name, "%llu", (unsigned long long)v);
+}
+
+/* What memcached counts and segcached never does: printed 0 so tools and
+ * exporters find every field (docs/protocol-memcache.md says which). */
+static void
+mc_zeros(struct mc_out *o, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mc_u64(o, names[i], 0);
+    }
+}
+
+#define MC_ZEROS(_o, ...)                                                      \
+    do {                                                                       \
+        static const char *const zs_[] = {__VA_ARGS__};                        \
+        mc_zeros((_o), zs_, sizeof(zs_) / sizeof(zs_[0]));                     \
+    } while (0)
+
+static uint64_t
+mc_cmd_set(const proc_memcache_metrics_st *m)
+{
+    return cnt(&m->memcache_set) + cnt(&m->memcache_add) +
+           cnt(&m->memcache_replace) + cnt(&m->memcache_append) +
+           cnt(&m->memcache_prepend) + cnt(&m->memcache_cas);
+}
+
+static uint64_t
+gauge_u64(const struct metric *m)
+{
+    int64_t v = metric_gauge(m);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* memcached's hash_power_level: log2 of the hash table's slots. */
+static unsigned
+hash_power(const struct seg_layout *lay)
+{
+    uint64_t slots = (uint64_t)lay->n_bucket * 8;
+    unsigned p = 0;
+    while (p < 63 && (1ull << (p + 1)) <= slots) {
+        p++;
+    }
+    return p;
+}
+
+/* memcached 1.6.18's general stats, every field in its order (without
+ * extstore or proxy in use), then segcached's own store counters. */
 static rstatus_i
 mc_general(struct buf *b, size_t max)
 {
@@ -270,143 +345,319 @@ mc_general(struct buf *b, size_t max)
     const seg_metrics_st *sg = &stats.seg;
     const server_metrics_st *sv = &stats.server;
     const worker_metrics_st *wk = &stats.worker;
+    struct seg_layout lay;
+    seg_layout_get(&lay);
     stats_refresh();
-    rstatus_i st = STATUS_OK;
-#define MC(_name, _fmt, ...)                                                   \
-    do {                                                                       \
-        if (st == STATUS_OK) {                                                 \
-            st = mc_stat(b, max, _name, _fmt, __VA_ARGS__);                    \
-        }                                                                      \
-    } while (0)
-    MC("pid", "%d", (int)getpid());
-    MC("uptime", "%lld", (long long)metric_gauge(&stats.process.uptime));
-    MC("time", "%lld", (long long)(time_now_ms() / 1000));
-    MC("version", "%s", "1.6.18-segcached-" SEGCACHED_VERSION);
-    MC("pointer_size", "%d", (int)(8 * sizeof(void *)));
-    MC("rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec,
+    struct mc_out o = {b, max, STATUS_OK};
+    mc_put(&o, "pid", "%d", (int)getpid());
+    mc_put(&o, "uptime", "%lld",
+            (long long)metric_gauge(&stats.process.uptime));
+    mc_put(&o, "time", "%lld", (long long)(time_now_ms() / 1000));
+    mc_put(&o, "version", "%s", "1.6.18-segcached-" SEGCACHED_VERSION);
+    mc_put(&o, "libevent", "%s", "none"); /* epoll directly */
+    mc_put(&o, "pointer_size", "%d", (int)(8 * sizeof(void *)));
+    mc_put(&o, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec,
             (long)ru.ru_utime.tv_usec);
-    MC("rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec,
+    mc_put(&o, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec,
             (long)ru.ru_stime.tv_usec);
-    MC("max_connections", "%llu",
-            (unsigned long long)option_uint(
-                    &setting.server.server_max_connections));
-    MC("curr_connections", "%lld",
-            (long long)metric_gauge(&sv->server_conn_curr));
-    MC("total_connections", "%llu",
-            (unsigned long long)cnt(&sv->server_conn_total));
-    MC("rejected_connections", "%llu",
-            (unsigned long long)cnt(&sv->server_conn_refused_max));
-    MC("cmd_get", "%llu", (unsigned long long)cnt(&m->memcache_get_key));
-    MC("cmd_set", "%llu",
-            (unsigned long long)(cnt(&m->memcache_set) + cnt(&m->memcache_add) +
-                                 cnt(&m->memcache_replace) +
-                                 cnt(&m->memcache_append) +
-                                 cnt(&m->memcache_prepend) +
-                                 cnt(&m->memcache_cas)));
-    MC("cmd_flush", "%llu", (unsigned long long)cnt(&m->memcache_flush));
-    MC("cmd_touch", "%llu", (unsigned long long)cnt(&m->memcache_touch));
-    MC("cmd_meta", "%llu", (unsigned long long)cnt(&m->memcache_meta));
-    MC("get_hits", "%llu", (unsigned long long)cnt(&m->memcache_get_hit));
-    MC("get_misses", "%llu", (unsigned long long)cnt(&m->memcache_get_miss));
-    MC("delete_misses", "%llu",
-            (unsigned long long)cnt(&m->memcache_delete_miss));
-    MC("delete_hits", "%llu", (unsigned long long)cnt(&m->memcache_delete_hit));
-    MC("incr_misses", "%llu", (unsigned long long)cnt(&m->memcache_incr_miss));
-    MC("incr_hits", "%llu", (unsigned long long)cnt(&m->memcache_incr_hit));
-    MC("decr_misses", "%llu", (unsigned long long)cnt(&m->memcache_decr_miss));
-    MC("decr_hits", "%llu", (unsigned long long)cnt(&m->memcache_decr_hit));
-    MC("cas_misses", "%llu", (unsigned long long)cnt(&m->memcache_cas_miss));
-    MC("cas_hits", "%llu", (unsigned long long)cnt(&m->memcache_cas_hit));
-    MC("cas_badval", "%llu", (unsigned long long)cnt(&m->memcache_cas_badval));
-    MC("touch_hits", "%llu",
-            (unsigned long long)(cnt(&m->memcache_touch_hit) +
-                                 cnt(&m->memcache_gat_hit)));
-    MC("touch_misses", "%llu",
-            (unsigned long long)(cnt(&m->memcache_touch_miss) +
-                                 cnt(&m->memcache_gat_miss)));
-    MC("store_too_large", "%llu",
-            (unsigned long long)cnt(
-                    &stats.memcache_parse.memcache_parse_oversize));
-    MC("store_no_memory", "%llu", (unsigned long long)cnt(&sg->seg_write_ex));
-    MC("auth_cmds", "%d", 0);
-    MC("auth_errors", "%d", 0);
-    MC("bytes_read", "%llu", (unsigned long long)cnt(&wk->worker_read_byte));
-    MC("bytes_written", "%llu",
-            (unsigned long long)cnt(&wk->worker_write_byte));
-    MC("limit_maxbytes", "%llu",
-            (unsigned long long)option_uint(&setting.seg.seg_memory));
-    MC("accepting_conns", "%d", 1);
-    MC("threads", "%u", workers_count());
-    MC("bytes", "%lld", (long long)metric_gauge(&sg->seg_item_bytes));
-    MC("curr_items", "%llu", (unsigned long long)storage_count(0));
-    MC("total_items", "%llu", (unsigned long long)cnt(&sg->seg_write));
-    MC("evictions", "%llu", (unsigned long long)cnt(&sg->seg_evict_item));
-    MC("reclaimed", "%llu", (unsigned long long)cnt(&sg->seg_expire_item));
-    MC("expired_unfetched", "%llu",
-            (unsigned long long)cnt(&sg->seg_expire_unfetched));
-#undef MC
-    return st;
+    mc_u64(&o, "max_connections",
+            option_uint(&setting.server.server_max_connections));
+    mc_u64(&o, "curr_connections", gauge_u64(&sv->server_conn_curr));
+    mc_u64(&o, "total_connections", cnt(&sv->server_conn_total));
+    mc_u64(&o, "rejected_connections", cnt(&sv->server_conn_refused_max));
+    /* connection objects made: those open now and those pooled again */
+    mc_u64(&o, "connection_structures",
+            gauge_u64(&sv->server_conn_curr) + cnt(&sv->server_conn_reclaim));
+    MC_ZEROS(&o, "response_obj_oom", "response_obj_count", "response_obj_bytes",
+            "read_buf_count");
+    mc_u64(&o, "read_buf_bytes", gauge_u64(&wk->worker_buf_bytes));
+    mc_u64(&o, "read_buf_bytes_free", 0);
+    mc_u64(&o, "read_buf_oom", cnt(&wk->worker_buf_ex));
+    mc_u64(&o, "reserved_fds", 0);
+    mc_u64(&o, "cmd_get", cnt(&m->memcache_get_key));
+    mc_u64(&o, "cmd_set", mc_cmd_set(m));
+    mc_u64(&o, "cmd_flush", cnt(&m->memcache_flush));
+    mc_u64(&o, "cmd_touch", cnt(&m->memcache_touch));
+    mc_u64(&o, "cmd_meta", cnt(&m->memcache_meta));
+    mc_u64(&o, "get_hits", cnt(&m->memcache_get_hit));
+    mc_u64(&o, "get_misses", cnt(&m->memcache_get_miss));
+    mc_u64(&o, "get_expired", cnt(&sg->seg_get_expired));
+    mc_u64(&o, "get_flushed", cnt(&sg->seg_get_flushed));
+    mc_u64(&o, "delete_misses", cnt(&m->memcache_delete_miss));
+    mc_u64(&o, "delete_hits", cnt(&m->memcache_delete_hit));
+    mc_u64(&o, "incr_misses", cnt(&m->memcache_incr_miss));
+    mc_u64(&o, "incr_hits", cnt(&m->memcache_incr_hit));
+    mc_u64(&o, "decr_misses", cnt(&m->memcache_decr_miss));
+    mc_u64(&o, "decr_hits", cnt(&m->memcache_decr_hit));
+    mc_u64(&o, "cas_misses", cnt(&m->memcache_cas_miss));
+    mc_u64(&o, "cas_hits", cnt(&m->memcache_cas_hit));
+    mc_u64(&o, "cas_badval", cnt(&m->memcache_cas_badval));
+    mc_u64(&o, "touch_hits",
+            cnt(&m->memcache_touch_hit) + cnt(&m->memcache_gat_hit));
+    mc_u64(&o, "touch_misses",
+            cnt(&m->memcache_touch_miss) + cnt(&m->memcache_gat_miss));
+    mc_u64(&o, "store_too_large",
+            cnt(&stats.memcache_parse.memcache_parse_oversize));
+    mc_u64(&o, "store_no_memory", cnt(&sg->seg_write_ex));
+    MC_ZEROS(&o, "auth_cmds", "auth_errors");
+    mc_u64(&o, "bytes_read", cnt(&wk->worker_read_byte));
+    mc_u64(&o, "bytes_written", cnt(&wk->worker_write_byte));
+    mc_u64(&o, "limit_maxbytes", option_uint(&setting.seg.seg_memory));
+    mc_u64(&o, "accepting_conns", 1);
+    /* segcached refuses past max_connections; it never stops listening */
+    MC_ZEROS(&o, "listen_disabled_num", "time_in_listen_disabled_us");
+    mc_u64(&o, "threads", workers_count());
+    mc_u64(&o, "conn_yields", 0);
+    mc_u64(&o, "hash_power_level", hash_power(&lay));
+    mc_u64(&o, "hash_bytes",
+            ((uint64_t)lay.n_bucket + lay.n_overflow) * 64); /* buckets */
+    mc_u64(&o, "hash_is_expanding", 0); /* sized once, at startup */
+    MC_ZEROS(&o, "slab_reassign_rescues", "slab_reassign_chunk_rescues",
+            "slab_reassign_evictions_nomem", "slab_reassign_inline_reclaim",
+            "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+            "slab_reassign_running", "slabs_moved", "lru_crawler_running",
+            "lru_crawler_starts", "lru_maintainer_juggles", "malloc_fails",
+            "log_worker_dropped", "log_worker_written", "log_watcher_skipped",
+            "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
+            "round_robin_fallback");
+    mc_put(&o, "bytes", "%lld", (long long)metric_gauge(&sg->seg_item_bytes));
+    mc_u64(&o, "curr_items", storage_count(0));
+    mc_u64(&o, "total_items", cnt(&sg->seg_write));
+    /* free segments: memory no class holds yet */
+    mc_u64(&o, "slab_global_page_pool", gauge_u64(&sg->seg_seg_free));
+    mc_u64(&o, "expired_unfetched", cnt(&sg->seg_expire_unfetched));
+    MC_ZEROS(&o, "evicted_unfetched", "evicted_active");
+    mc_u64(&o, "evictions", cnt(&sg->seg_evict_item));
+    mc_u64(&o, "reclaimed", cnt(&sg->seg_expire_item));
+    MC_ZEROS(&o, "crawler_reclaimed", "crawler_items_checked",
+            "lrutail_reflocked", "moves_to_cold", "moves_to_warm",
+            "moves_within_lru");
+    mc_u64(&o, "direct_reclaims", cnt(&sg->seg_evict_inline));
+    mc_u64(&o, "lru_bumps_dropped", 0);
+    return o.st;
 }
 
+/* The memcache listener's host and port ("inter", "tcpport"), or its
+ * socket path ("domain_socket"). */
+static void
+mc_listener(char *host, size_t hcap, char *port, size_t pcap, char *path,
+        size_t ucap)
+{
+    const char *spec = option_str(&setting.listen.memcache_listen);
+    snprintf(host, hcap, "NULL");
+    snprintf(port, pcap, "0");
+    snprintf(path, ucap, "NULL");
+    if (strncmp(spec, "unix:", 5) == 0) {
+        snprintf(path, ucap, "%s", spec + 5);
+        return;
+    }
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL || strcmp(spec, "off") == 0) {
+        return;
+    }
+    size_t n = (size_t)(colon - spec);
+    if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']') {
+        spec++; /* [::1]:11211 */
+        n -= 2;
+    }
+    snprintf(host, hcap, "%.*s", (int)n, spec);
+    snprintf(port, pcap, "%s", colon + 1);
+}
+
+/* Seconds after start at which the last flush_all took effect (memcached's
+ * `oldest`, on its own clock); 0 before any. */
+static uint64_t
+mc_oldest(void)
+{
+    uint64_t at = proc_memcache_flushed_ms();
+    uint64_t started = time_now_ms() - (time_mono_ms() - start_ms);
+    return at > started ? (at - started) / 1000 : 0;
+}
+
+/* memcached 1.6.18's `stats settings`, every field in its order, with
+ * segcached's true value (or, for what it has none of, memcached's value
+ * for that thing turned off), then segcached's own. */
 static rstatus_i
 mc_settings(struct buf *b, size_t max)
 {
-    rstatus_i st = mc_stat(b, max, "maxbytes", "%llu",
-            (unsigned long long)option_uint(&setting.seg.seg_memory));
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "maxconns", "%llu",
-                (unsigned long long)option_uint(
-                        &setting.server.server_max_connections));
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "num_threads", "%u", workers_count());
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "item_size_max", "%llu",
-                (unsigned long long)option_uint(
-                        &setting.memcache.memcache_item_size_max));
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "evictions", "%s",
-                strcmp(option_str(&setting.seg.seg_evict), "none") == 0 ? "off"
-                                                                        : "on");
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "cas_enabled", "%s", "yes");
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "eviction_policy", "%s",
-                option_str(&setting.seg.seg_evict));
-    }
-    return st;
+    struct mc_out o = {b, max, STATUS_OK};
+    struct seg_layout lay;
+    seg_layout_get(&lay);
+    char host[128], port[16], path[128];
+    mc_listener(host, sizeof(host), port, sizeof(port), path, sizeof(path));
+    bool evicts = strcmp(option_str(&setting.seg.seg_evict), "none") != 0;
+    unsigned threads = workers_count();
+    mc_u64(&o, "maxbytes", option_uint(&setting.seg.seg_memory));
+    mc_u64(&o, "maxconns", option_uint(&setting.server.server_max_connections));
+    mc_put(&o, "tcpport", "%s", port);
+    mc_u64(&o, "udpport", 0);
+    mc_put(&o, "inter", "%s", host);
+    mc_u64(&o, "verbosity", proc_memcache_verbosity());
+    mc_u64(&o, "oldest", mc_oldest());
+    mc_put(&o, "evictions", "%s", evicts ? "on" : "off");
+    mc_put(&o, "domain_socket", "%s", path);
+    mc_put(&o, "umask", "%s",
+            option_str(&setting.server.server_unix_mode) +
+                    (option_str(&setting.server.server_unix_mode)[0] == '0'
+                                    ? 1
+                                    : 0));
+    mc_put(&o, "shutdown_command", "%s", "no");
+    mc_put(&o, "growth_factor", "%s", "1.00"); /* one class: no growth */
+    mc_u64(&o, "chunk_size", option_uint(&setting.seg.seg_item_size));
+    mc_u64(&o, "num_threads", threads);
+    mc_u64(&o, "num_threads_per_udp", threads);
+    mc_put(&o, "stat_key_prefix", "%s", ":");
+    mc_put(&o, "detail_enabled", "%s",
+            proc_memcache_detail_enabled() ? "yes" : "no");
+    mc_u64(&o, "reqs_per_event", 0); /* a read's requests all run at once */
+    mc_put(&o, "cas_enabled", "%s", "yes");
+    mc_u64(&o, "tcp_backlog", option_uint(&setting.server.server_backlog));
+    mc_put(&o, "binding_protocol", "%s", "auto-negotiate");
+    mc_put(&o, "auth_enabled_sasl", "%s", "no");
+    mc_put(&o, "auth_enabled_ascii", "%s", "no");
+    mc_u64(&o, "item_size_max",
+            option_uint(&setting.memcache.memcache_item_size_max));
+    mc_put(&o, "maxconns_fast", "%s", "yes");
+    mc_u64(&o, "hashpower_init", option_uint(&setting.seg.seg_hash_power));
+    mc_put(&o, "slab_reassign", "%s", "no");
+    mc_u64(&o, "slab_automove", 0);
+    mc_put(&o, "slab_automove_ratio", "%s", "0.00");
+    mc_u64(&o, "slab_automove_window", 0);
+    mc_u64(&o, "slab_chunk_max", lay.segment_size);
+    mc_put(&o, "lru_crawler", "%s",
+            option_bool(&setting.seg.seg_background) ? "yes" : "no");
+    mc_u64(&o, "lru_crawler_sleep", 0);
+    mc_u64(&o, "lru_crawler_tocrawl", 0);
+    mc_u64(&o, "tail_repair_time", 0);
+    mc_put(&o, "flush_enabled", "%s", "yes");
+    mc_put(&o, "dump_enabled", "%s", "yes");
+    mc_put(&o, "hash_algorithm", "%s", "segcached");
+    mc_put(&o, "lru_maintainer_thread", "%s", "no");
+    mc_put(&o, "lru_segmented", "%s", "no");
+    mc_u64(&o, "hot_lru_pct", 0);
+    mc_u64(&o, "warm_lru_pct", 0);
+    mc_put(&o, "hot_max_factor", "%s", "0.00");
+    mc_put(&o, "warm_max_factor", "%s", "0.00");
+    mc_put(&o, "temp_lru", "%s", "no");
+    mc_u64(&o, "temporary_ttl", 0);
+    mc_u64(&o, "idle_timeout",
+            option_uint(&setting.worker.worker_idle_timeout) / 1000);
+    mc_u64(&o, "watcher_logbuf_size", 0);
+    mc_u64(&o, "worker_logbuf_size", 0);
+    mc_u64(&o, "read_buf_mem_limit",
+            option_uint(&setting.worker.worker_buffer_memory) / MiB);
+    mc_put(&o, "track_sizes", "%s", "no");
+    mc_put(&o, "inline_ascii_response", "%s", "no");
+    /* no extstore: its knobs as zeros, its switches off */
+    MC_ZEROS(&o, "ext_item_size", "ext_item_age", "ext_low_ttl",
+            "ext_recache_rate", "ext_wbuf_size", "ext_compact_under",
+            "ext_drop_under", "ext_max_sleep");
+    mc_put(&o, "ext_max_frag", "%s", "0.00");
+    mc_put(&o, "slab_automove_freeratio", "%s", "0.000");
+    mc_put(&o, "ext_drop_unread", "%s", "no");
+    /* no TLS: what memcached prints with TLS off */
+    mc_put(&o, "ssl_enabled", "%s", "no");
+    mc_put(&o, "ssl_chain_cert", "%s", "(null)");
+    mc_put(&o, "ssl_key", "%s", "(null)");
+    mc_u64(&o, "ssl_verify_mode", 0);
+    mc_u64(&o, "ssl_keyformat", 1);
+    mc_put(&o, "ssl_ciphers", "%s", "NULL");
+    mc_put(&o, "ssl_ca_cert", "%s", "NULL");
+    mc_u64(&o, "ssl_wbuf_size", 0);
+    mc_put(&o, "ssl_session_cache", "%s", "no");
+    mc_put(&o, "ssl_kernel_tls", "%s", "no");
+    mc_put(&o, "ssl_min_version", "%s", "tlsv1.2");
+    mc_put(&o, "num_napi_ids", "%s", "(null)");
+    const char *pool = option_str(&setting.seg.seg_datapool);
+    mc_put(&o, "memory_file", "%s", pool[0] != '\0' ? pool : "(null)");
+    mc_put(&o, "eviction_policy", "%s", option_str(&setting.seg.seg_evict));
+    return o.st;
 }
 
-/* One "class" holds every item: segcached has no slab classes. */
+/* The store as one slab class: a segment is a page, an item a chunk of the
+ * average item size. */
+struct mc_class {
+    uint64_t items, pages, chunk, per_page, chunks;
+};
+
+static void
+mc_class_of(struct mc_class *k)
+{
+    struct seg_layout lay;
+    seg_layout_get(&lay);
+    uint64_t items = gauge_u64(&stats.seg.seg_item_curr);
+    uint64_t bytes = gauge_u64(&stats.seg.seg_item_bytes);
+    k->items = items;
+    /* segments holding items: open for writes or sealed in TTL chains */
+    k->pages = gauge_u64(&stats.seg.seg_seg_open) +
+               gauge_u64(&stats.seg.seg_seg_sealed);
+    if (k->pages == 0 && items > 0) {
+        k->pages = 1;
+    }
+    k->chunk = items > 0 ? (bytes + items - 1) / items
+                         : option_uint(&setting.seg.seg_item_size);
+    k->chunk = k->chunk == 0 ? 1 : k->chunk;
+    k->per_page = lay.segment_size / k->chunk;
+    k->chunks = k->pages * k->per_page;
+    if (k->chunks < items) {
+        k->chunks = items;
+    }
+}
+
 static rstatus_i
 mc_items(struct buf *b, size_t max)
 {
-    rstatus_i st = mc_stat(b, max, "items:1:number", "%llu",
-            (unsigned long long)storage_count(0));
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "items:1:evicted", "%llu",
-                (unsigned long long)cnt(&stats.seg.seg_evict_item));
-    }
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "items:1:reclaimed", "%llu",
-                (unsigned long long)cnt(&stats.seg.seg_expire_item));
-    }
-    return st;
+    struct mc_out o = {b, max, STATUS_OK};
+    const seg_metrics_st *sg = &stats.seg;
+    mc_u64(&o, "items:1:number", storage_count(0));
+    MC_ZEROS(&o, "items:1:number_hot", "items:1:number_warm",
+            "items:1:number_cold", "items:1:age_hot", "items:1:age_warm",
+            "items:1:age");
+    mc_u64(&o, "items:1:mem_requested", gauge_u64(&sg->seg_item_bytes));
+    mc_u64(&o, "items:1:evicted", cnt(&sg->seg_evict_item));
+    MC_ZEROS(&o, "items:1:evicted_nonzero", "items:1:evicted_time");
+    mc_u64(&o, "items:1:outofmemory", cnt(&sg->seg_write_ex));
+    mc_u64(&o, "items:1:tailrepairs", 0);
+    mc_u64(&o, "items:1:reclaimed", cnt(&sg->seg_expire_item));
+    mc_u64(&o, "items:1:expired_unfetched", cnt(&sg->seg_expire_unfetched));
+    MC_ZEROS(&o, "items:1:evicted_unfetched", "items:1:evicted_active",
+            "items:1:crawler_reclaimed", "items:1:crawler_items_checked",
+            "items:1:lrutail_reflocked", "items:1:moves_to_cold",
+            "items:1:moves_to_warm", "items:1:moves_within_lru");
+    mc_u64(&o, "items:1:direct_reclaims", cnt(&sg->seg_evict_inline));
+    MC_ZEROS(&o, "items:1:hits_to_hot", "items:1:hits_to_warm",
+            "items:1:hits_to_cold", "items:1:hits_to_temp");
+    return o.st;
 }
 
 static rstatus_i
 mc_slabs(struct buf *b, size_t max)
 {
-    rstatus_i st = mc_stat(b, max, "active_slabs", "%d", 0);
-    if (st == STATUS_OK) {
-        st = mc_stat(b, max, "total_malloced", "%llu",
-                (unsigned long long)option_uint(&setting.seg.seg_memory));
-    }
-    return st;
+    struct mc_out o = {b, max, STATUS_OK};
+    const proc_memcache_metrics_st *m = &stats.memcache;
+    struct mc_class k;
+    mc_class_of(&k);
+    struct seg_layout lay;
+    seg_layout_get(&lay);
+    mc_u64(&o, "1:chunk_size", k.chunk);
+    mc_u64(&o, "1:chunks_per_page", k.per_page);
+    mc_u64(&o, "1:total_pages", k.pages);
+    mc_u64(&o, "1:total_chunks", k.chunks);
+    mc_u64(&o, "1:used_chunks", k.items);
+    mc_u64(&o, "1:free_chunks", k.chunks - k.items);
+    mc_u64(&o, "1:free_chunks_end", 0);
+    mc_u64(&o, "1:get_hits", cnt(&m->memcache_get_hit));
+    mc_u64(&o, "1:cmd_set", mc_cmd_set(m));
+    mc_u64(&o, "1:delete_hits", cnt(&m->memcache_delete_hit));
+    mc_u64(&o, "1:incr_hits", cnt(&m->memcache_incr_hit));
+    mc_u64(&o, "1:decr_hits", cnt(&m->memcache_decr_hit));
+    mc_u64(&o, "1:cas_hits", cnt(&m->memcache_cas_hit));
+    mc_u64(&o, "1:cas_badval", cnt(&m->memcache_cas_badval));
+    mc_u64(&o, "1:touch_hits",
+            cnt(&m->memcache_touch_hit) + cnt(&m->memcache_gat_hit));
+    mc_u64(&o, "active_slabs", 1);
+    mc_u64(&o, "total_malloced", k.pages * lay.segment_size);
+    return o.st;
 }
 
 rstatus_i

@@ -31,4 +31,8 @@ struct processor {
     /* Called once when the connection closes (peer gone, error, shutdown):
      * frees c->data. NULL-safe for c->data == NULL. */
     void (*error)(struct conn *c);
+    /* Optional: the line a connection refused for server.max_connections
+     * reads before the close, in the protocol's own words (the peer
+     * server's: clients recognise it). NULL: closed without a word. */
+    const char *refusal;
 };

@@ -7,6 +7,7 @@
 #include "base/mm.h"
 #include "base/notifier.h"
 #include "base/pool.h"
+#include "base/time.h"
 #include "core/conn.h"
 #include "core/worker.h"
 
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +68,43 @@ refuse_with_spare(struct listener *l)
     rstatus_i st = tcp_reject(l->fd);
     spare_open();
     return st == STATUS_OK;
+}
+
+/* Refusals for max_connections are logged at most once per this long,
+ * with how many there were since the last line: a client retrying in a
+ * loop must not flood the log. */
+#define REFUSAL_LOG_MS 10000
+static uint64_t refusal_logged_ms; /* server thread only */
+static uint64_t refusal_unlogged;
+
+static void
+refusal_log(const struct listener *l)
+{
+    refusal_unlogged++;
+    uint64_t now = time_mono_ms();
+    if (refusal_logged_ms != 0 && now - refusal_logged_ms < REFUSAL_LOG_MS) {
+        return;
+    }
+    log_warn("%s: server.max_connections (%" PRIu64
+             ") reached: refused %" PRIu64
+             " connection(s) since the last report",
+            l->name, max_conns, refusal_unlogged);
+    refusal_logged_ms = now;
+    refusal_unlogged = 0;
+}
+
+/* A connection over max_connections: its protocol's error line (best
+ * effort: a fresh socket's send buffer takes it at once), then the close. */
+static void
+refuse_over_max(struct listener *l, int fd)
+{
+    const char *msg = l->proc->refusal;
+    if (msg != NULL) {
+        ssize_t n = send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)n; /* a client already gone is refused all the same */
+    }
+    tcp_close(fd);
+    refusal_log(l);
 }
 
 static void server_event(void *arg, uint32_t events);
@@ -172,9 +211,7 @@ accept_all(struct listener *l)
                 return;
             }
             INCR(metrics, server_conn_refused_max);
-            tcp_close(rfd);
-            log_debug("%s: max_connections %" PRIu64 " reached, refused",
-                    l->name, max_conns);
+            refuse_over_max(l, rfd);
             continue;
         }
         int fd = tcp_accept(l->fd);

@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "processor/memcache_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 /* A storage request up to this size is buffered whole in the read buffer;
@@ -120,6 +121,7 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
                                   STORAGE_TTL_ALWAYS, c->now_ms, &it)
                         : storage_get(MC_DB, key.data, key.len, c->now_ms, &it);
         INCR(mc_metrics, memcache_get_key);
+        mc_detail_record(key.data, key.len, MC_DETAIL_GET, s == STORAGE_OK);
         if (s != STORAGE_OK) {
             if (touch) {
                 INCR(mc_metrics, memcache_gat_miss);
@@ -268,6 +270,7 @@ store(struct conn *c, struct mc_state *st, size_t max)
 {
     struct memcache_request *req = &st->req;
     count_storage_cmd(req->type);
+    mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     storage_status_e s;
     if (req->type == MEMCACHE_REQ_APPEND || req->type == MEMCACHE_REQ_PREPEND) {
         s = storage_append(MC_DB, req->key.data, req->key.len, req->value.data,
@@ -318,6 +321,7 @@ stream_begin(struct conn *c, struct mc_state *st)
     struct storage_write w;
     write_of(req, c->now_ms, &w);
     count_storage_cmd(req->type);
+    mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     INCR(mc_metrics, memcache_stream);
     st->stream_status = storage_reserve(&st->res, MC_DB, req->key.data,
             req->key.len, req->vlen, &w, c->now_ms);
@@ -375,6 +379,7 @@ delete_key(struct conn *c, struct mc_state *st, size_t max)
 {
     struct memcache_request *req = &st->req;
     INCR(mc_metrics, memcache_delete);
+    mc_detail_record(req->key.data, req->key.len, MC_DETAIL_DEL, false);
     storage_status_e s =
             storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
     if (s == STORAGE_OK) {
@@ -457,6 +462,7 @@ flush_all(struct conn *c, struct mc_state *st, size_t max)
     uint64_t at =
             delay <= 0 ? c->now_ms : time_memcache_expiry(delay, c->now_ms);
     storage_flush(MC_DB, at, c->now_ms);
+    mc_note_flush(at);
     return rsp(c, st, MEMCACHE_RSP_OK, max);
 }
 
@@ -470,21 +476,11 @@ stats(struct conn *c, struct mc_state *st, size_t max)
         if (stats_source.reset != NULL) {
             stats_source.reset();
         }
+        mc_detail_reset(); /* memcached's stats reset clears them too */
         return memcache_compose_rsp(w, MEMCACHE_RSP_RESET, max);
     }
     if (bstring_equal_cstr(&group, "detail")) {
-        /* segcached keeps no per-prefix stats: on/off accepted, dump empty */
-        struct bstring how = req->narg > 1 ? req->arg[1] : bstring_of("", 0);
-        if (bstring_equal_cstr(&how, "dump")) {
-            return memcache_compose_rsp(w, MEMCACHE_RSP_END, max);
-        }
-        if (bstring_equal_cstr(&how, "on") || bstring_equal_cstr(&how, "off")) {
-            return memcache_compose_rsp(w, MEMCACHE_RSP_OK, max);
-        }
-        static const char usage[] = "CLIENT_ERROR usage: stats detail "
-                                    "on|off|dump";
-        INCR(mc_metrics, memcache_error);
-        return memcache_compose_line(w, usage, sizeof(usage) - 1, max);
+        return mc_stats_detail(c, st, max);
     }
     if (stats_source.stats == NULL) {
         return memcache_compose_rsp(w, MEMCACHE_RSP_END, max);
@@ -515,7 +511,7 @@ other(struct conn *c, struct mc_state *st, size_t max)
         return memcache_compose_version(
                 &c->wbuf, "1.6.18-segcached-" SEGCACHED_VERSION, max);
     case MEMCACHE_REQ_VERBOSITY:
-        return rsp(c, st, MEMCACHE_RSP_OK, max);
+        return mc_verbosity(c, st, max);
     case MEMCACHE_REQ_QUIT:
         c->flags |= CONN_CLOSE;
         return STATUS_OK;
@@ -524,17 +520,13 @@ other(struct conn *c, struct mc_state *st, size_t max)
     case MEMCACHE_REQ_SHUTDOWN:
         return refuse_line(c, "ERROR: shutdown not enabled", max);
     case MEMCACHE_REQ_CACHE_MEMLIMIT:
-        return req->noreply ? STATUS_OK
-                            : refuse_line(c,
-                                      "SERVER_ERROR segcached sizes its "
-                                      "store at startup (seg.memory)",
-                                      max);
+        return mc_memlimit(c, st, max);
     case MEMCACHE_REQ_SLABS:
+        return mc_slabs(c, st, max);
     case MEMCACHE_REQ_LRU:
+        return mc_lru(c, st, max);
     case MEMCACHE_REQ_WATCH:
-        return refuse_line(c,
-                "CLIENT_ERROR not supported: segcached has no slabs or LRU",
-                max);
+        return mc_watch(c, st, max);
     default:
         return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
     }
@@ -639,6 +631,19 @@ refused(struct conn *c, struct mc_state *st, memcache_parse_e p, size_t max)
         buf_clear(&c->rbuf);
         c->flags |= CONN_CLOSE;
         return memcache_compose_binary_refusal(&c->wbuf, req, max);
+    }
+    if (req->error == MEMCACHE_ERR_HTTP) {
+        /* memcached closes at once, dropping the replies it still held */
+        log_debug("memcache conn %" PRIu64 ": HTTP request, closed", c->id);
+        buf_clear(&c->rbuf);
+        buf_clear(&c->wbuf);
+        return STATUS_ERROR;
+    }
+    if (p == MEMCACHE_PARSE_EOVERSIZE && req->key.len > 0 &&
+            req->type != MEMCACHE_REQ_MS) {
+        /* memcached counts a storage command's prefix before it sizes
+         * the item */
+        mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     }
     if (p == MEMCACHE_PARSE_EOVERSIZE && req->key.len > 0 &&
             (req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS)) {
@@ -774,4 +779,6 @@ const struct processor proc_memcache = {
         .read = mc_read,
         .write = NULL,
         .error = mc_error,
+        /* memcached's, with its default maxconns_fast */
+        .refusal = "ERROR Too many open connections\r\n",
 };

@@ -9,6 +9,9 @@
 #include "base/metric.h"
 #include "core/processor.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* clang-format off */
 /* Per-command counters: <cmd>, and the outcomes memcached counts. The
  * `stats` command prints them under memcached's own names (stats.c). */
@@ -71,5 +74,12 @@ struct memcache_stats_source {
 void proc_memcache_setup(proc_memcache_metrics_st *metrics,
         const struct memcache_stats_source *source);
 void proc_memcache_teardown(void);
+
+/* State memcached shows in `stats settings`, set by commands on any
+ * connection: the `verbosity` level (0..2), whether `stats detail` is on,
+ * and when flush_all last ran (unix ms, 0: never). Any thread. */
+uint32_t proc_memcache_verbosity(void);
+bool proc_memcache_detail_enabled(void);
+uint64_t proc_memcache_flushed_ms(void);
 
 extern const struct processor proc_memcache;

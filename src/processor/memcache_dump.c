@@ -176,6 +176,46 @@ class_list(const struct bstring *s, bool *one)
     return true;
 }
 
+static rstatus_i
+line_reply(struct conn *c, const char *line, size_t max)
+{
+    return memcache_compose_line(&c->wbuf, line, strlen(line), max);
+}
+
+/* The crawler's controls, with memcached's argument checks: segcached
+ * expires whole segments in the background already, so a good request
+ * changes nothing and is answered OK. */
+static rstatus_i
+crawler_control(struct conn *c, const struct memcache_request *req, size_t max)
+{
+    struct bstring sub = req->narg > 0 ? req->arg[0] : bstring_of("", 0);
+    if (req->narg == 2 && bstring_equal_cstr(&sub, "crawl")) {
+        bool one;
+        if (!bstring_equal_cstr(&req->arg[1], "all") &&
+                !class_list(&req->arg[1], &one)) {
+            return line_reply(c, "BADCLASS invalid class id", max);
+        }
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_OK, max);
+    }
+    if (req->narg == 2 && (bstring_equal_cstr(&sub, "tocrawl") ||
+                                  bstring_equal_cstr(&sub, "sleep"))) {
+        uint32_t n;
+        if (!memcache_number_u32(&req->arg[1], &n)) {
+            return line_reply(c, "CLIENT_ERROR bad command line format", max);
+        }
+        if (bstring_equal_cstr(&sub, "sleep") && n > 1000000) {
+            return line_reply(
+                    c, "CLIENT_ERROR sleep must be one second or less", max);
+        }
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_OK, max);
+    }
+    if (req->narg == 1 && (bstring_equal_cstr(&sub, "enable") ||
+                                  bstring_equal_cstr(&sub, "disable"))) {
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_OK, max);
+    }
+    return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
+}
+
 rstatus_i
 mc_lru_crawler(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits)
@@ -183,7 +223,7 @@ mc_lru_crawler(struct conn *c, struct mc_state *st, const char *line,
     struct memcache_request *req = &st->req;
     size_t max = mc_max(limits);
     struct bstring sub = req->narg > 0 ? req->arg[0] : bstring_of("", 0);
-    if (bstring_equal_cstr(&sub, "metadump") && req->narg >= 2) {
+    if (bstring_equal_cstr(&sub, "metadump") && req->narg == 2) {
         struct bstring what = req->arg[1];
         bool one = true;
         if (!bstring_equal_cstr(&what, "all") &&
@@ -203,16 +243,7 @@ mc_lru_crawler(struct conn *c, struct mc_state *st, const char *line,
                 .rc = STATUS_OK};
         return dump_run(c, st, line, limits, &d);
     }
-    /* the crawler's controls: segcached expires whole segments in the
-     * background already, so there is nothing to start or tune */
-    if ((bstring_equal_cstr(&sub, "crawl") && req->narg >= 2) ||
-            (bstring_equal_cstr(&sub, "sleep") && req->narg >= 2) ||
-            (bstring_equal_cstr(&sub, "tocrawl") && req->narg >= 2) ||
-            bstring_equal_cstr(&sub, "enable") ||
-            bstring_equal_cstr(&sub, "disable")) {
-        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_OK, max);
-    }
-    return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
+    return crawler_control(c, req, max);
 }
 
 rstatus_i

@@ -77,3 +77,26 @@ rstatus_i mc_lru_crawler(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits);
 rstatus_i mc_cachedump(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits);
+
+/* Admin commands with memcached's argument checks (memcache_admin.c). */
+rstatus_i mc_verbosity(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_slabs(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_lru(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_watch(struct conn *c, struct mc_state *st, size_t max);
+rstatus_i mc_memlimit(struct conn *c, struct mc_state *st, size_t max);
+/* `stats detail on|off|dump` */
+rstatus_i mc_stats_detail(struct conn *c, struct mc_state *st, size_t max);
+
+/* Per-prefix counting while `stats detail on` is in force: which command
+ * touched a key (memcached counts get/gets/gat/gats keys with their hits,
+ * the classic storage commands, and delete; not meta or arithmetic). */
+typedef enum {
+    MC_DETAIL_GET,
+    MC_DETAIL_SET,
+    MC_DETAIL_DEL,
+} mc_detail_e;
+void mc_detail_record(const void *key, size_t klen, mc_detail_e what, bool hit);
+/* Forgets every prefix (stats reset). */
+void mc_detail_reset(void);
+/* Remembers when flush_all last ran (stats settings `oldest`). */
+void mc_note_flush(uint64_t now);

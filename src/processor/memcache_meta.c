@@ -212,6 +212,43 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
     return rc;
 }
 
+/* ms with I and C, memcached's invalidation: a CAS older than the item's
+ * still stores the value, marked stale, with the item's TTL and its win
+ * token state, so a client that recached from an outdated read does not
+ * lose its write while the next reader is told to fetch again (X, W).
+ * A CAS equal to the item's is a plain CAS store, a newer one EXISTS. The
+ * stale write is itself a CAS store on the version read, retried if
+ * another writer came between. */
+static storage_status_e
+meta_store_stale(struct conn *c, const struct memcache_request *req,
+        struct storage_write *w, uint64_t *cas)
+{
+    const struct memcache_meta *m = &req->meta;
+    for (;;) {
+        struct storage_item it;
+        storage_status_e s = storage_peek(
+                MC_DB, req->key.data, req->key.len, c->now_ms, &it);
+        if (s != STORAGE_OK) {
+            return s;
+        }
+        if (m->cas >= it.cas) {
+            break; /* not older: compared as any CAS store */
+        }
+        struct storage_write sw = *w;
+        sw.cas = it.cas;
+        sw.stale = true;
+        sw.expiry = it.expiry;
+        sw.win_sent = it.win_sent;
+        s = storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+                req->value.len, &sw, c->now_ms, NULL, cas);
+        if (s != STORAGE_EXISTS) {
+            return s;
+        }
+    }
+    return storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+            req->value.len, w, c->now_ms, NULL, cas);
+}
+
 static storage_status_e
 meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
 {
@@ -240,9 +277,15 @@ meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
     } else if (mode == 'R') {
         w.mode = STORAGE_REPLACE;
     }
-    if (HAS(m, 'C')) {
+    if (HAS(m, 'C') && mode != 'E') {
+        /* memcached turns set and replace with C into a CAS store; add
+         * with C is a plain add */
         w.mode = STORAGE_CAS;
         w.cas = m->cas;
+        /* only such a CAS store honours I */
+        if (HAS(m, 'I')) {
+            return meta_store_stale(c, req, &w, cas);
+        }
     }
     return storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
             req->value.len, &w, c->now_ms, NULL, cas);

@@ -815,4 +815,5 @@ const struct processor proc_resp = {
         .read = resp_read,
         .write = NULL,
         .error = resp_error,
+        .refusal = "-ERR max number of clients reached\r\n", /* Redis's */
 };

@@ -58,7 +58,8 @@ line_error(struct conn *c)
     proc_errors++;
 }
 
-static const struct processor line_proc = {"line", line_read, NULL, line_error};
+static const struct processor line_proc = {
+        "line", line_read, NULL, line_error, NULL};
 
 /* ---- the admin thread under test ---- */
 

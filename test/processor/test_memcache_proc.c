@@ -713,6 +713,109 @@ test_binary_backpressure(void **state)
     conn_close(&c);
 }
 
+/* Issue 23: a line that looks like HTTP is hung up on, the replies of
+ * the same read dropped, as memcached does; others still answer ERROR. */
+static void
+test_issue_23_http_hangup(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 2301);
+    static const char req[] = "version\r\nGET / HTTP/1.0\r\nversion\r\n";
+    assert_int_not_equal(feed(&c, req, sizeof(req) - 1), STATUS_OK);
+    assert_int_equal(buf_rsize(&c.wbuf), 0);
+    conn_close(&c);
+    conn_open(&c, 2302);
+    expect(&c, "gx / HTTP/1.0\r\nmx HTTP/1.1\r\nx HTTP/1.1\r\n",
+            "ERROR\r\nERROR\r\nERROR\r\n");
+    conn_close(&c);
+}
+
+/* Issue 23: admin commands' arguments checked as memcached 1.6.18 does. */
+static void
+test_issue_23_admin_arguments(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 2303);
+    expect(&c,
+            "slabs automove junk\r\nslabs automove 3\r\n"
+            "slabs automove 2\r\nslabs automove junk noreply\r\n"
+            "slabs reassign 1 1\r\nslabs reassign 1 7\r\n"
+            "slabs reassign 1 0\r\nslabs\r\n",
+            "CLIENT_ERROR bad command line format\r\nERROR\r\nOK\r\n"
+            "SAME src and dst class are identical\r\n"
+            "BADCLASS invalid src or dst class id\r\n"
+            "NOSPARE source class has no spare pages\r\nERROR\r\n");
+    expect(&c, "verbosity junk\r\nverbosity 9\r\n",
+            "CLIENT_ERROR bad command line format\r\nOK\r\n");
+    assert_int_equal(proc_memcache_verbosity(), 2);
+    expect(&c, "verbosity 0\r\n", "OK\r\n");
+    expect(&c, "lru tune 50 50 1 1\r\nlru mode flat\r\nlru tune 1 1 1 1\r\n",
+            "ERROR hot and warm pcts must not exceed 80\r\nERROR\r\nOK\r\n");
+    expect(&c, "lru_crawler sleep 2000000\r\nlru_crawler crawl 0\r\n",
+            "CLIENT_ERROR sleep must be one second or less\r\n"
+            "BADCLASS invalid class id\r\n");
+    expect(&c, "cache_memlimit 4\r\n",
+            "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+    expect(&c, "watch nosuch\r\n", "ERROR\r\n");
+    expect(&c, "watch\r\n", "CLIENT_ERROR watch commands not allowed\r\n");
+    conn_close(&c);
+}
+
+/* Issue 23: stats detail counts per prefix (memcached's example). */
+static void
+test_issue_23_stats_detail(void **state)
+{
+    (void)state;
+    struct conn c;
+    conn_open(&c, 2304);
+    expect(&c,
+            "stats reset\r\nstats detail on\r\nset foo:123 0 0 1\r\na\r\n"
+            "stats detail dump\r\n",
+            "RESET\r\nOK\r\nSTORED\r\n"
+            "PREFIX foo get 0 hit 0 set 1 del 0\r\nEND\r\n");
+    expect(&c,
+            "get foo:123 foo:x nodelim\r\ndelete foo:123\r\n"
+            "stats detail dump\r\n",
+            "VALUE foo:123 0 1\r\na\r\nEND\r\nDELETED\r\n"
+            "PREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n");
+    assert_true(proc_memcache_detail_enabled());
+    expect(&c,
+            "stats detail off\r\nset foo:1 0 0 1\r\na\r\n"
+            "stats detail dump\r\n",
+            "OK\r\nSTORED\r\nPREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n");
+    expect(&c, "stats reset\r\nstats detail dump\r\n", "RESET\r\nEND\r\n");
+    conn_close(&c);
+}
+
+/* Issue 23: ms with I and an older CAS stores the value stale (HD); the
+ * next mg wins the recache token (X W), the one after sees Z. */
+static void
+test_issue_23_meta_set_invalidate(void **state)
+{
+    (void)state;
+    struct conn c;
+    char out[512], req[128];
+    conn_open(&c, 2305);
+    expect(&c, "ms inv 1 T100\r\na\r\nms inv 1 T100\r\nb\r\n", "HD\r\nHD\r\n");
+    assert_int_equal(feed(&c, "gets inv\r\n", 10), STATUS_OK);
+    uint64_t cas = cas_of(replies(&c, out, sizeof(out)));
+    snprintf(req, sizeof(req), "ms inv 1 I C%" PRIu64 "\r\nc\r\n", cas - 1);
+    expect(&c, req, "HD\r\n");
+    expect(&c, "mg inv v t\r\nmg inv v\r\n",
+            "VA 1 t100 X W\r\nc\r\nVA 1 Z X\r\nc\r\n");
+    assert_int_equal(feed(&c, "gets inv\r\n", 10), STATUS_OK);
+    cas = cas_of(replies(&c, out, sizeof(out)));
+    snprintf(req, sizeof(req), "ms inv 1 I C%" PRIu64 "\r\nd\r\n", cas + 9);
+    expect(&c, req, "EX\r\n");
+    snprintf(req, sizeof(req), "ms inv 1 I C%" PRIu64 "\r\ne\r\n", cas);
+    expect(&c, req, "HD\r\n");
+    expect(&c, "mg inv v\r\n", "VA 1\r\ne\r\n");
+    expect(&c, "ms inv2 1 I C1 ME\r\nf\r\n", "HD\r\n");
+    conn_close(&c);
+}
+
 int
 main(void)
 {
@@ -733,6 +836,10 @@ main(void)
             cmocka_unit_test(test_backpressure_get),
             cmocka_unit_test(test_binary_protocol),
             cmocka_unit_test(test_binary_backpressure),
+            cmocka_unit_test(test_issue_23_http_hangup),
+            cmocka_unit_test(test_issue_23_admin_arguments),
+            cmocka_unit_test(test_issue_23_stats_detail),
+            cmocka_unit_test(test_issue_23_meta_set_invalidate),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

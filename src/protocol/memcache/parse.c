@@ -6,7 +6,9 @@
  * the unit tests in test/protocol/memcache/. */
 #include "protocol/memcache/parse.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TOKEN_MAX 24 /* tokens kept per line, as memcached's MAX_TOKENS */
@@ -178,6 +180,44 @@ mc_strtol32(const struct bstring *t, int32_t *out)
     /* two's complement truncation, as memcached's int32 store does */
     *out = low > (uint32_t)INT32_MAX ? -(int32_t)(UINT32_MAX - low) - 1
                                      : (int32_t)low;
+    return true;
+}
+
+bool
+memcache_number_u64(const struct bstring *t, uint64_t *out)
+{
+    return mc_strtoull(t, out);
+}
+
+bool
+memcache_number_u32(const struct bstring *t, uint32_t *out)
+{
+    return mc_strtoul32(t, out);
+}
+
+bool
+memcache_number_i32(const struct bstring *t, int32_t *out)
+{
+    return mc_strtol32(t, out);
+}
+
+bool
+memcache_number_double(const struct bstring *t, double *out)
+{
+    /* strtod wants a C string: tokens longer than any number fail */
+    char text[64];
+    if (t->len == 0 || t->len >= sizeof(text)) {
+        return false;
+    }
+    memcpy(text, t->data, t->len);
+    text[t->len] = '\0';
+    char *end;
+    errno = 0;
+    double d = strtod(text, &end);
+    if (errno == ERANGE || end == text || *end != '\0') {
+        return false;
+    }
+    *out = d;
     return true;
 }
 
@@ -714,13 +754,38 @@ parse_me(struct memcache_request *req, const struct line *l, struct buf *b)
 
 /* ------------------------------------------------------------ dispatch */
 
+/* An unknown command whose last token starts with "HTTP/" (`GET /
+ * HTTP/1.0`): memcached hangs up on it without a reply, so a browser or
+ * health check pointed at the wrong port fails at once. memcached checks
+ * this only in the last branch of its dispatch: a command word shorter
+ * than two bytes, a two-byte word starting with 'm', or one starting with
+ * a letter of its early branches (g s a c i d t) is answered ERROR
+ * instead. Its tokenizer keeps 23 tokens: the 23rd is the last it sees. */
+static bool
+looks_like_http(const struct line *l)
+{
+    if (l->ntok == 0) {
+        return false;
+    }
+    const struct bstring *cmd = &l->tok[0];
+    if (cmd->len < 2 || (cmd->data[0] == 'm' && cmd->len == 2) ||
+            strchr("gsacidt", cmd->data[0]) != NULL || tok_is(cmd, "bget") ||
+            tok_is(cmd, "extstore") || tok_is(cmd, "refresh_certs")) {
+        return false;
+    }
+    size_t last = (l->ntok < TOKEN_MAX - 1 ? l->ntok : TOKEN_MAX - 1) - 1;
+    const struct bstring *t = &l->tok[last];
+    return t->len >= 5 && memcmp(t->data, "HTTP/", 5) == 0;
+}
+
 /* A flat dispatch over the command table. */
 static memcache_parse_e
 dispatch(struct memcache_request *req, const struct line *l, struct buf *b)
 {
     size_t i = l->ntok == 0 ? 0 : type_index(&l->tok[0]);
     if (i == 0) {
-        return refuse(req, b, MEMCACHE_ERR_UNKNOWN);
+        return refuse(req, b,
+                looks_like_http(l) ? MEMCACHE_ERR_HTTP : MEMCACHE_ERR_UNKNOWN);
     }
     req->type = type_table[i].type;
     if (l->ntok < type_table[i].min ||

@@ -78,6 +78,14 @@ void memcache_parse_teardown(void);
 /* memcache_item_size_max in force (the binary parser's limit too). */
 size_t memcache_parse_item_size_max(void);
 
+/* Numbers in a token as memcached's safe_strtoull, safe_strtoul,
+ * safe_strtol and safe_strtod read them (for arguments the processor
+ * reads itself: slabs, lru, lru_crawler). false: not such a number. */
+bool memcache_number_u64(const struct bstring *t, uint64_t *out);
+bool memcache_number_u32(const struct bstring *t, uint32_t *out);
+bool memcache_number_i32(const struct bstring *t, int32_t *out);
+bool memcache_number_double(const struct bstring *t, double *out);
+
 /* Parses one request at b->rpos into req (which it resets first). */
 memcache_parse_e memcache_parse_req(
         struct memcache_request *req, struct buf *b);

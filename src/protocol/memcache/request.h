@@ -63,7 +63,8 @@
 
 /* Why a request was refused, and the exact line memcached sends for it
  * (without "\r\n"). The processor sends it with memcache_compose_error
- * unless req->noreply says memcached would stay silent. */
+ * unless req->noreply says memcached would stay silent. MEMCACHE_ERR_HTTP
+ * has no line: a request that looks like HTTP is hung up on unanswered. */
 #define MEMCACHE_ERROR(ACTION)                                                \
     ACTION( MEMCACHE_ERR_NONE,          ""                                  ) \
     ACTION( MEMCACHE_ERR_UNKNOWN,       "ERROR"                             ) \
@@ -86,7 +87,8 @@
     ACTION( MEMCACHE_ERR_META_DELTA,    "CLIENT_ERROR invalid numeric delta value" ) \
     ACTION( MEMCACHE_ERR_META_OPAQUE,   "CLIENT_ERROR opaque token too long" ) \
     ACTION( MEMCACHE_ERR_MG_TOO_MANY,   "CLIENT_ERROR options flags are too long" ) \
-    ACTION( MEMCACHE_ERR_META_TOO_MANY, "CLIENT_ERROR options flags too long" )
+    ACTION( MEMCACHE_ERR_META_TOO_MANY, "CLIENT_ERROR options flags too long" ) \
+    ACTION( MEMCACHE_ERR_HTTP,          ""                                  )
 /* clang-format on */
 
 #define MEMCACHE_ENUM_ROW(_name, ...) _name,

@@ -235,7 +235,20 @@ read_item(uint8_t db, const void *key, size_t klen, uint64_t now,
     }
     struct hash_ref ref;
     INCR(seg_metrics, seg_get);
-    if (!ops_lookup(db, key, klen, hash_of(db, key, klen), now, &ref)) {
+    uint64_t h = hash_of(db, key, klen);
+    bool found = hash_find(h, db, key, klen, &ref);
+    if (!found || !item_visible(&ref.m, now)) {
+        if (found) {
+            /* why it is hidden, as memcached tells (flush checked first):
+             * get_flushed, get_expired */
+            if (ref.m.cas <
+                    __atomic_load_n(&heap.flush_cas[db], __ATOMIC_ACQUIRE)) {
+                INCR(seg_metrics, seg_get_flushed);
+            } else {
+                INCR(seg_metrics, seg_get_expired);
+            }
+            drop_invisible(h, &ref);
+        }
         INCR(seg_metrics, seg_get_miss);
         ops_view_none(it);
         return STORAGE_NOT_FOUND;

@@ -44,6 +44,8 @@
     ACTION( seg_get,               METRIC_COUNTER, "# lookups"              ) \
     ACTION( seg_get_hit,           METRIC_COUNTER, "# lookups found"        ) \
     ACTION( seg_get_miss,          METRIC_COUNTER, "# lookups missed"       ) \
+    ACTION( seg_get_expired,       METRIC_COUNTER, "# lookups that found the item expired" ) \
+    ACTION( seg_get_flushed,       METRIC_COUNTER, "# lookups that found the item flushed" ) \
     ACTION( seg_write,             METRIC_COUNTER, "# items written"        ) \
     ACTION( seg_write_ex,          METRIC_COUNTER, "# writes out of memory" ) \
     ACTION( seg_delete,            METRIC_COUNTER, "# items deleted"        ) \

@@ -84,7 +84,9 @@ test_compose_errors(void **state)
     for (int e = 1; e < MEMCACHE_ERR_SENTINEL; e++) {
         assert_int_equal(memcache_error_len((memcache_error_e)e),
                 strlen(memcache_error_str((memcache_error_e)e)));
-        assert_true(memcache_error_len((memcache_error_e)e) > 0);
+        /* every refusal has its line but HTTP's, hung up on unanswered */
+        assert_true(memcache_error_len((memcache_error_e)e) > 0 ||
+                    e == MEMCACHE_ERR_HTTP);
     }
 }
 
