@@ -6,7 +6,7 @@
  *
  *   +----------------+---------------+-------+-----------+-----+----------+
  *   | hash buckets   | overflow pool | locks | seg hdrs  | TTL | segments |
- *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x80 | 1025| n_seg x  |
+ *   | n_bucket x 64B | n_overflow x64| 1B/bk | n_seg x128| 1025| n_seg x  |
  *   |                |               |       |           |     | seg_size |
  *   +----------------+---------------+-------+-----------+-----+----------+
  *   everything is inside seg.memory; nothing else is allocated at runtime
@@ -74,6 +74,11 @@ struct epoch_slot {
     uint8_t used;
     uint8_t pad[CACHE_LINE - sizeof(uint64_t) - 1];
 };
+
+/* a reader's only shared write, once per quiescent period, is its own
+ * slot: one line each */
+_Static_assert(sizeof(struct epoch_slot) == CACHE_LINE,
+        "an epoch slot is one cache line");
 
 static struct epoch_slot slots[STORAGE_THREADS_MAX]
         __attribute__((aligned(CACHE_LINE)));
