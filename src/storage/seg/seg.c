@@ -344,6 +344,10 @@ static void *
 bg_main(void *arg)
 {
     (void)arg;
+    /* expiry and merges unlink items (seg_item_curr, seg_item_bytes) and
+     * count: into a shard of its own, not with locked adds on the metric
+     * rows that every worker reads */
+    metric_thread_register();
     pthread_mutex_lock(&bg_mutex);
     while (!bg_stop) {
         pthread_mutex_unlock(&bg_mutex);
