@@ -8,6 +8,11 @@
  *   zipf  get a Zipf-distributed key, set it on a miss (miss ratio)
  *   rr    batches of `pipeline` requests per connection, as redis-benchmark
  *         -P does, with the latency of every batch (throughput, ping)
+ *   overwrite  sets of random keys in [1, keys] for `seconds`, as fast as
+ *         the server answers, remembering every key that got STORED / +OK
+ *         and the latency of every set; then every such key is read back
+ *         and counted present or missing (issue 13: overwrites must not
+ *         push out live items)
  *
  * Keys are 16 bytes (a prefix, "k" by default, then digits: "key:" and 12
  * digits are redis-benchmark's keys); values are `value` bytes. */
@@ -26,16 +31,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_LEN    16
-#define RBUF_SIZE  (256 * 1024)
-#define MAX_CONNS  1024
-#define NS_PER_SEC 1000000000ULL
+#define KEY_LEN               16
+#define RBUF_SIZE             (256 * 1024)
+#define MAX_CONNS             1024
+#define NS_PER_SEC            1000000000ULL
+/* overwrite's set latencies: 1 us buckets to 100 ms, then 1 ms buckets to
+ * 10 s (the last one holds everything slower); the maximum is kept exact */
+#define LAT_US_BUCKETS        100000
+#define LAT_MS_BUCKETS        9900
+#define LAT_BUCKETS           (LAT_US_BUCKETS + LAT_MS_BUCKETS)
+/* bounds on overwrite's options: the written-key map is one byte a key */
+#define OVERWRITE_MAX_KEYS    100000000ULL
+#define OVERWRITE_MAX_SECONDS 3600
 
 enum mode_e {
     MODE_FILL,
     MODE_READ,
     MODE_ZIPF,
-    MODE_RR
+    MODE_RR,
+    MODE_OVERWRITE
 };
 enum proto_e {
     PROTO_MEMCACHE,
@@ -57,6 +71,7 @@ enum result_e {
 struct pending {
     uint8_t kind;
     uint64_t key;
+    uint64_t sent; /* overwrite: when it was queued, in ns */
 };
 
 struct conn {
@@ -89,6 +104,8 @@ struct opts {
     uint32_t windows;
     const char *kind;   /* rr: get, set or ping */
     const char *prefix; /* of every key; digits fill it to KEY_LEN */
+    uint32_t seconds;   /* overwrite: length of the write phase */
+    uint32_t timeout;   /* overwrite: limit on each phase's overrun */
 };
 
 /* what the run has done so far */
@@ -107,6 +124,15 @@ struct state {
     uint64_t *lat;
     size_t lat_count, lat_cap;
     char *value;
+    /* overwrite */
+    bool readback;         /* second phase: get every key written */
+    uint8_t *written;      /* [keys + 1]: 1 once a set of it succeeded */
+    uint64_t keys_written; /* keys with written[] set */
+    uint64_t read_errors;  /* replies to read-back gets that were neither */
+    uint64_t phase_end;    /* no new set after this (ns) */
+    uint64_t deadline;     /* run() gives up after this (ns); 0: never */
+    uint64_t *hist;        /* [LAT_BUCKETS] set latencies */
+    uint64_t hist_count, lat_max;
 };
 
 static uint64_t
@@ -433,6 +459,32 @@ zipf_next_request(struct state *st, struct pending *p)
     return true;
 }
 
+/* the write phase sets random keys until phase_end; the read-back gets
+ * each key written once, in order */
+static bool
+overwrite_next_request(struct state *st, struct pending *p)
+{
+    if (st->readback) {
+        while (st->next_key <= st->o.keys && !st->written[st->next_key]) {
+            st->next_key++;
+        }
+        if (st->next_key > st->o.keys) {
+            return false;
+        }
+        p->kind = KIND_GET;
+        p->key = st->next_key++;
+        st->issued++;
+        return true;
+    }
+    if (now_ns() >= st->phase_end) {
+        return false;
+    }
+    p->kind = KIND_SET;
+    p->key = 1 + splitmix64(&st->rng) % st->o.keys;
+    st->issued++;
+    return true;
+}
+
 static bool
 next_request(struct state *st, struct pending *p)
 {
@@ -458,14 +510,64 @@ next_request(struct state *st, struct pending *p)
         p->key = splitmix64(&st->rng) % st->o.keys;
         st->issued++;
         return true;
+    case MODE_OVERWRITE:
+        return overwrite_next_request(st, p);
     }
     return false;
+}
+
+static void
+lat_record(struct state *st, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    size_t i = (size_t)us;
+    if (us >= LAT_US_BUCKETS) {
+        i = LAT_US_BUCKETS + (size_t)((us - LAT_US_BUCKETS) / 1000);
+    }
+    if (i >= LAT_BUCKETS) {
+        i = LAT_BUCKETS - 1;
+    }
+    st->hist[i]++;
+    st->hist_count++;
+    if (ns > st->lat_max) {
+        st->lat_max = ns;
+    }
+}
+
+static void
+overwrite_on_reply(struct state *st, const struct pending *p, enum result_e res)
+{
+    st->done++;
+    if (st->readback) {
+        if (res == RESULT_HIT) {
+            st->hits++;
+        } else if (res == RESULT_MISS) {
+            st->misses++;
+        } else {
+            st->read_errors++;
+        }
+        return;
+    }
+    st->sets++;
+    lat_record(st, now_ns() - p->sent);
+    if (res != RESULT_OK) {
+        st->errors++;
+        return;
+    }
+    if (!st->written[p->key]) {
+        st->written[p->key] = 1;
+        st->keys_written++;
+    }
 }
 
 static void
 on_reply(struct state *st, struct conn *c, const struct pending *p,
         enum result_e res)
 {
+    if (st->o.mode == MODE_OVERWRITE) {
+        overwrite_on_reply(st, p, res);
+        return;
+    }
     if (res == RESULT_ERROR) {
         st->errors++;
     } else if (res == RESULT_HIT) {
@@ -546,6 +648,9 @@ fill_requests(struct state *st, struct conn *c)
         struct pending p;
         if (!next_request(st, &p)) {
             break;
+        }
+        if (st->o.mode == MODE_OVERWRITE) {
+            p.sent = now_ns();
         }
         encode(st, c, &p);
         c->q[(c->qhead + c->qcount) % st->o.pipeline] = p;
@@ -644,6 +749,9 @@ finished(const struct state *st, struct conn *conns)
         return st->setq_count == 0 && st->issued >= st->o.requests;
     case MODE_RR:
         return st->issued >= st->o.requests;
+    case MODE_OVERWRITE:
+        return st->readback ? st->next_key > st->o.keys
+                            : now_ns() >= st->phase_end;
     }
     return true;
 }
@@ -688,6 +796,13 @@ run(struct state *st)
     st->start = now_ns();
     struct epoll_event evs[MAX_CONNS];
     while (!finished(st, conns)) {
+        if (st->deadline > 0 && now_ns() > st->deadline) {
+            fprintf(stderr,
+                    "loadgen: %s: phase not over after its --timeout "
+                    "(%u s)\n",
+                    st->o.server, (unsigned)st->o.timeout);
+            exit(1);
+        }
         for (uint32_t i = 0; i < st->o.conns; i++) {
             if (conns[i].wlen == 0) {
                 fill_requests(st, &conns[i]);
@@ -732,6 +847,67 @@ percentile_us(const struct state *st, double pct)
     return (double)st->lat[i] / 1000.0;
 }
 
+/* the lower edge of the bucket that holds the pct-th percentile, in us */
+static double
+hist_percentile_us(const struct state *st, double pct)
+{
+    if (st->hist_count == 0) {
+        return 0.0;
+    }
+    uint64_t rank = (uint64_t)ceil(pct / 100.0 * (double)st->hist_count);
+    uint64_t seen = 0;
+    for (size_t i = 0; i < LAT_BUCKETS; i++) {
+        seen += st->hist[i];
+        if (seen >= rank && i < LAT_US_BUCKETS) {
+            return (double)i;
+        }
+        if (seen >= rank) {
+            return (double)(LAT_US_BUCKETS + (i - LAT_US_BUCKETS) * 1000);
+        }
+    }
+    return (double)st->lat_max / 1000.0;
+}
+
+static void
+overwrite_report(const struct state *st, uint64_t write_ns)
+{
+    double secs = (double)write_ns / (double)NS_PER_SEC;
+    printf("seconds=%.3f sets=%llu sets_per_s=%.0f p50_us=%.0f p99_us=%.0f "
+           "p999_us=%.0f max_us=%.0f errors=%llu keys=%llu keys_written=%llu "
+           "keys_present=%llu keys_missing=%llu read_errors=%llu\n",
+            secs, (unsigned long long)st->sets, (double)st->sets / secs,
+            hist_percentile_us(st, 50), hist_percentile_us(st, 99),
+            hist_percentile_us(st, 99.9), (double)st->lat_max / 1000.0,
+            (unsigned long long)st->errors, (unsigned long long)st->o.keys,
+            (unsigned long long)st->keys_written, (unsigned long long)st->hits,
+            (unsigned long long)st->misses,
+            (unsigned long long)st->read_errors);
+}
+
+/* the write phase on o.conns connections, then the read-back on a few
+ * connections with many gets in flight; each phase may overrun its end by
+ * o.timeout seconds before loadgen gives up */
+static void
+overwrite_run(struct state *st)
+{
+    st->written = xcalloc(st->o.keys + 1, 1);
+    st->hist = xcalloc(LAT_BUCKETS, sizeof(uint64_t));
+    uint64_t t0 = now_ns();
+    st->phase_end = t0 + (uint64_t)st->o.seconds * NS_PER_SEC;
+    st->deadline = st->phase_end + (uint64_t)st->o.timeout * NS_PER_SEC;
+    run(st);
+    uint64_t write_ns = now_ns() - t0;
+    st->readback = true;
+    st->next_key = 1;
+    st->o.conns = st->o.conns < 4 ? st->o.conns : 4;
+    st->o.pipeline = 64;
+    st->deadline = now_ns() + (uint64_t)st->o.timeout * NS_PER_SEC;
+    run(st);
+    overwrite_report(st, write_ns);
+    free(st->written);
+    free(st->hist);
+}
+
 static void
 report(struct state *st, uint64_t elapsed)
 {
@@ -768,7 +944,8 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: loadgen fill|read|zipf|rr -s HOST:PORT [options]\n"
+            "usage: loadgen fill|read|zipf|rr|overwrite -s HOST:PORT "
+            "[options]\n"
             "  -P memcache|resp|ping  protocol (memcache)\n"
             "  --from N --to N        key range (fill, read)\n"
             "  --value N              value bytes (32)\n"
@@ -783,7 +960,15 @@ usage(void)
             "  --ttl-short S --ttl-long S --short-frac F\n"
             "                         zipf TTLs in seconds (0: none)\n"
             "  --rate N               zipf gets per second (0: no limit)\n"
-            "  --windows N            zipf miss counts per window (10)\n");
+            "  --windows N            zipf miss counts per window (10)\n"
+            "overwrite: sets of random keys in [1, keys], then every key\n"
+            "written read back; defaults --conns 50 --pipeline 1\n"
+            "--value 1000 --keys 7000\n"
+            "  --seconds N            length of the write phase (10)\n"
+            "  --ex N                 TTL in seconds on every set: RESP\n"
+            "                         SET k v EX N, memcache exptime (0)\n"
+            "  --timeout N            seconds either phase may overrun\n"
+            "                         before loadgen fails (60)\n");
     exit(64);
 }
 
@@ -808,6 +993,12 @@ parse_mode(struct opts *o, const char *m)
     } else if (strcmp(m, "rr") == 0) {
         o->mode = MODE_RR;
         o->pipeline = 1;
+    } else if (strcmp(m, "overwrite") == 0) {
+        o->mode = MODE_OVERWRITE;
+        o->conns = 50;
+        o->pipeline = 1;
+        o->value = 1000;
+        o->keys = 7000;
     } else {
         usage();
     }
@@ -840,7 +1031,9 @@ parse_args(struct opts *o, int argc, char **argv)
             .seed = 1,
             .windows = 10,
             .kind = "get",
-            .prefix = "k"};
+            .prefix = "k",
+            .seconds = 10,
+            .timeout = 60};
     if (argc < 2) {
         usage();
     }
@@ -883,6 +1076,12 @@ parse_args(struct opts *o, int argc, char **argv)
             o->rate = num_arg(argc, argv, &i);
         } else if (strcmp(a, "--windows") == 0) {
             o->windows = (uint32_t)num_arg(argc, argv, &i);
+        } else if (strcmp(a, "--seconds") == 0) {
+            o->seconds = (uint32_t)num_arg(argc, argv, &i);
+        } else if (strcmp(a, "--ex") == 0) {
+            o->ttl_long = (uint32_t)num_arg(argc, argv, &i);
+        } else if (strcmp(a, "--timeout") == 0) {
+            o->timeout = (uint32_t)num_arg(argc, argv, &i);
         } else {
             usage();
         }
@@ -890,6 +1089,12 @@ parse_args(struct opts *o, int argc, char **argv)
     if (o->server == NULL || o->conns == 0 || o->conns > MAX_CONNS ||
             o->pipeline == 0 || o->keys == 0 || o->windows == 0 ||
             o->requests == 0 || strlen(o->prefix) >= KEY_LEN - 6) {
+        usage();
+    }
+    if (o->mode == MODE_OVERWRITE &&
+            (o->proto == PROTO_PING || o->keys > OVERWRITE_MAX_KEYS ||
+                    o->seconds == 0 || o->seconds > OVERWRITE_MAX_SECONDS ||
+                    o->timeout == 0 || o->timeout > OVERWRITE_MAX_SECONDS)) {
         usage();
     }
 }
@@ -909,6 +1114,11 @@ main(int argc, char **argv)
         zipf_init(&st);
         st.win_gets = xcalloc(st.o.windows, sizeof(uint64_t));
         st.win_misses = xcalloc(st.o.windows, sizeof(uint64_t));
+    }
+    if (st.o.mode == MODE_OVERWRITE) {
+        overwrite_run(&st);
+        free(st.value);
+        return 0;
     }
     uint64_t t0 = now_ns();
     run(&st);

@@ -56,6 +56,10 @@ LOADS = {
           ["miss_ratio"]),
     "6": ("Worker threads: segcached -t N against memcached -t N",
           ["rps", "cpu_us", "server_cpu", "user_pct"], ["rps", "cpu_us"]),
+    # its own tables (overwrite_tables): one row per run, not medians
+    "7": ("Overwrites: 50 connections set 1000-byte values over keys "
+          "1..7000 as fast as the server takes them, then every key written "
+          "is read back", [], []),
 }
 
 
@@ -150,6 +154,84 @@ def load_table(fig, load, metrics, behind):
                     behind.append((load, case, label, p, r, noise))
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ---- load 7: one row per run ----
+
+def opt(v, f=fmt):
+    return "-" if v is None else f(v)
+
+
+def count(v):
+    """A counter with thousands separators, a figure as fmt does."""
+    if isinstance(v, int):
+        return f"{v:,}"
+    return opt(v)
+
+
+def overwrite_rows(records):
+    rows = [r for r in records if r["load"] == "7"]
+    order = {s: i for i, s in enumerate(SERVERS)}
+    rows.sort(key=lambda r: (r["seconds"], r["mib"], r["proto"],
+                             order.get(r["server"], 9), r["threads"],
+                             r["rep"]))
+    return rows
+
+
+def overwrite_tables(records):
+    """The run table, then segcached's counters per run (whichever the
+    binary had: the store may add compaction and wait counters)."""
+    rows = overwrite_rows(records)
+    lines = ["| server | -t | -m MiB | seconds | protocol | keys written | "
+             "keys present | missing | live items evicted | seg_hash_evict | "
+             "bytes copied per byte written | sets/s | set p99 us | "
+             "set max us | errors |",
+             "|" + "---|" * 15]
+    for r in rows:
+        t = "-" if r["server"] == "redis" else str(r["threads"])
+        lines.append("| " + " | ".join([
+            r["server"], t, str(r["mib"]), str(r["seconds"]), r["proto"],
+            f"{r['keys_written']:,}", f"{r['keys_present']:,}",
+            f"{r['keys_missing']:,}", count(r.get("evicted")),
+            count(r.get("hash_evict")), opt(r.get("copy_per_byte")),
+            fmt(r["sets_per_s"]), fmt(r["set_p99_us"]),
+            fmt(r["set_max_us"]),
+            str(r["errors"] + r.get("read_errors", 0))]) + " |")
+    seg = [r for r in rows if r["server"] == "segcached"]
+    names = []
+    for r in seg:
+        for k in r.get("counters", {}):
+            if k not in names:
+                names.append(k)
+    if not names:
+        return lines
+    lines += ["", "segcached's counters after each run (admin port "
+              "`stats`):", "",
+              "| -t | -m MiB | seconds | protocol | " +
+              " | ".join(f"`{n}`" for n in names) + " |",
+              "|" + "---|" * (4 + len(names))]
+    for r in seg:
+        c = r.get("counters", {})
+        lines.append("| " + " | ".join(
+            [str(r["threads"]), str(r["mib"]), str(r["seconds"]),
+             r["proto"]] + [count(c.get(n)) for n in names]) + " |")
+    return lines
+
+
+def overwrite_losses(records):
+    """Lines for "where segcached is behind": every segcached run that
+    lost a key or evicted a live item."""
+    out = []
+    for r in overwrite_rows(records):
+        if r["server"] != "segcached":
+            continue
+        ev, he = r.get("evicted") or 0, r.get("hash_evict") or 0
+        if r["keys_missing"] or ev or he:
+            out.append(f"- load 7, {r['proto']} -t {r['threads']} -m "
+                       f"{r['mib']} {r['seconds']} s: {r['keys_missing']:,} "
+                       f"of {r['keys_written']:,} keys written missing, "
+                       f"seg_evict_item {ev:,}, seg_hash_evict {he:,}")
+    return out
 
 
 # ---- plots ----
@@ -268,9 +350,9 @@ def header(meta, noise):
         "(segcached: merge eviction, `seg.memory` as above; run as `nobody` "
         "when started by root, as memcached is).",
         f"- One server thread each (segcached `-t 1`, memcached `-t 1`, "
-        "Redis's single command thread) except in load 6. Servers pinned "
-        f"with taskset to CPU {meta.get('server_cpus')}, clients to CPU "
-        f"{meta.get('client_cpu')}.",
+        "Redis's single command thread) except in loads 6 and 7. Servers "
+        f"pinned with taskset to CPU {meta.get('server_cpus')}, clients to "
+        f"CPU {meta.get('client_cpu')}.",
         f"- {p.get('reps')} repetition{'s' if p.get('reps') != 1 else ''}; every case runs against each server "
         "in turn, and each repetition starts with the next server. Cells "
         "are `median [min-max]`; ratios are segcached's median over the "
@@ -312,6 +394,9 @@ def write(out):
         if load not in fig.cases:
             continue
         lines += LOAD_NOTES.get(load, lambda m: [])(meta)
+        if load == "7":
+            lines += overwrite_tables(records)
+            continue
         lines.append(load_table(fig, load, metrics, behind))
         png = plot_load(fig, load, plotted, out)
         if png:
@@ -321,8 +406,10 @@ def write(out):
             if png:
                 lines += ["", f"![load 5 by window]({png})"]
     lines += ["", "## Where segcached is behind", ""]
-    if not behind:
+    losses = overwrite_losses(records)
+    if not behind and not losses:
         lines.append("Nowhere in this run.")
+    lines += losses
     for load, case, label, peer, r, noisy in behind:
         lines.append(f"- load {load}, {case}, {label}: {r:.2f} x {peer}"
                      f"{' (the ranges overlap: within noise)' if noisy else ''}")
@@ -387,8 +474,25 @@ def notes2(meta):
             "the bucket that holds the 99th percentile.", ""]
 
 
+def notes7(meta):
+    return ["The reproduction of issue 13, with loadgen's `overwrite` mode: "
+            "50 connections, one set in flight each, 1000-byte values over "
+            "random keys 1..7000 (about 7 MB live) for the given seconds; "
+            "the client remembers every key that got `STORED` / `+OK` and "
+            "reads each back afterwards. memcache `set k 0 0 1000`; RESP "
+            "`SET k v EX 3600`. A fresh server for every run, pinned to one "
+            "CPU even with `-t 2` (the client on the other), with the byte "
+            "budget of its row (segcached `-m`, memcached `-m`, Redis "
+            "`maxmemory` with `allkeys-lru`; Redis has one command thread). "
+            "Live items evicted: segcached `seg_evict_item`, memcached "
+            "`evictions`, Redis `evicted_keys`. Bytes copied per byte "
+            "written: `seg_compact_bytes` over sets x 1000, when the binary "
+            "counts compaction. Set latencies are the client's, per request "
+            "(queued to reply), from 1 us buckets; max is exact.", ""]
+
+
 LOAD_NOTES = {"1": notes1, "2": notes2, "3": notes3, "4": notes4, "5": notes5,
-              "6": notes6}
+              "6": notes6, "7": notes7}
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 # writes build/bench/report.md with its plots (docs/benchmarks.md says how to
 # read it). Installs what is missing and builds build/release first, unless
 # --bin names a segcached binary to use as it is.
-#   scripts/bench/run.sh                 the full run (~12 minutes on 2 cores)
-#   scripts/bench/run.sh --quick         a smoke run (under 2 minutes)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6  --report-only
+#   scripts/bench/run.sh                 the full run (~30 minutes on 2 cores,
+#                                        17 of them load 7's overwrite runs)
+#   scripts/bench/run.sh --quick         a smoke run (under 3 minutes)
+#   scripts/bench/run.sh --loads 7       only the overwrite load (issue 13)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6,7
+#            --ow-seconds 10,60  --ow-budgets 64,256  --report-only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command="scripts/bench/run.sh${*:+ $*}"

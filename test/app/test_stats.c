@@ -210,7 +210,8 @@ test_stats_memcache_groups(void **state)
     const struct metric *m = (const struct metric *)&stats.seg;
     for (size_t i = 0; i < sizeof(stats.seg) / sizeof(struct metric); i++) {
         char want[128];
-        snprintf(want, sizeof(want), "STAT %s ", m[i].name);
+        snprintf(want, sizeof(want), "STAT %s%s ", m[i].name,
+                m[i].type == METRIC_HISTOGRAM ? "_p99" : "");
         assert_true(has_line(out, want));
     }
     out = mc_text("settings", STATUS_OK);

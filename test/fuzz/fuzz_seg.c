@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Store operations decoded from bytes and checked against a reference
  * model: a small array of keys with value, flags, expiry and CAS. The store
- * uses policy `none` on a small heap, so nothing may disappear except by
- * expiry, delete or flush; any difference aborts. */
+ * runs the default merge policy on a small heap that the inputs overwrite
+ * many times over, but the model's live bytes stay far below the threshold
+ * under which no live item may be evicted (checked at setup), so nothing
+ * may disappear except by expiry, delete or flush: dead copies are
+ * reclaimed by compaction and whole-segment expiry, and seg_evict_item and
+ * seg_hash_evict must stay 0. Any difference aborts. */
 #include "fuzz.h"
 
 #include "base/log.h"
@@ -332,18 +336,36 @@ pool_unlink(void)
     unlink(pool_path);
 }
 
+static seg_metrics_st metrics;
+
 static void
 store_setup(void)
 {
     seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 4 * MiB;
+    o.seg_memory.val.OPTION_SIZE = 2 * MiB;
     o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
-    o.seg_evict.val.OPTION_STR = "none";
     o.seg_background.val.OPTION_BOOL = false;
     o.seg_datapool.val.OPTION_STR = pool_path;
-    if (seg_setup(&o, NULL) != STATUS_OK) {
+    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    if (seg_setup(&o, &metrics) != STATUS_OK) {
         abort();
     }
+    /* the threshold (storage.md): live bytes of the sealed segments below
+     * half their space; at most every segment but the open ones, the
+     * reserve and the spare is sealed. The model at its largest: every key
+     * of both databases with the longest value and header. */
+    struct seg_layout l;
+    seg_layout_get(&l);
+    size_t sealed = l.n_segment - l.open_max - l.reserve - 1;
+    size_t model_max = 2 * NKEY * (35 + 8 + VMAX * 4 + 18);
+    CHECK(model_max < sealed * l.segment_size / 2 / 4);
+}
+
+static void
+check_no_eviction(void)
+{
+    CHECK(metric_counter(&metrics.seg_evict_item) == 0);
+    CHECK(metric_counter(&metrics.seg_hash_evict) == 0);
 }
 
 static void
@@ -423,6 +445,7 @@ one_op(struct in *in)
         check_get(db, i);
         break;
     }
+    check_no_eviction();
 }
 
 int
@@ -442,6 +465,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             model_flush_check();
             check_get(db, i);
         }
+    }
+    if (getenv("FUZZ_SEG_TRACE") != NULL) {
+        fprintf(stderr, "compact %lu items %lu, expire_seg %lu, merge %lu\n",
+                (unsigned long)metric_counter(&metrics.seg_compact),
+                (unsigned long)metric_counter(&metrics.seg_compact_item),
+                (unsigned long)metric_counter(&metrics.seg_expire_seg),
+                (unsigned long)metric_counter(&metrics.seg_merge));
     }
     return 0;
 }

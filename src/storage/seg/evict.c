@@ -8,7 +8,9 @@
  * frequently read live items into one free segment, and frees the rest;
  * when no bucket has two mergeable segments it falls back to fifo, so a
  * small heap filling fast always finds something to evict. Nothing waits
- * on segment age: whatever is sealed is a candidate.
+ * on segment age: whatever is sealed is a candidate. Before any of them,
+ * compaction (below) reclaims dead space without evicting: a policy runs
+ * only when live bytes are above the threshold it defines.
  *
  * Lock order: TTL bucket lock, then heap lock; hash locks alone. */
 #include "seg_internal.h"
@@ -167,6 +169,7 @@ struct merge {
     uint8_t cutoff;
     uint64_t room; /* bytes left for items one below the cutoff */
     uint64_t now;
+    bool compact; /* compaction: keep every visible item and its frequency */
 };
 
 /* Where a merge of bucket tb would start (bucket lock held): at its cursor,
@@ -271,10 +274,13 @@ merge_cutoff(struct merge *mg)
 }
 
 /* Copies one live item to dst and relinks it with the replace primitive;
- * drops it when it is cold, expired or does not fit. */
+ * drops it when it is cold, expired or does not fit. The first pass over a
+ * source (locked false) only peeks, lock-free, and leaves alone what no
+ * entry points at; the second (locked true, rare: see merge_source) takes
+ * the key's locks for every item. */
 static void
-merge_item(
-        struct merge *mg, uint32_t sid, uint32_t off, const struct item_meta *m)
+merge_item(struct merge *mg, uint32_t sid, uint32_t off,
+        const struct item_meta *m, bool locked)
 {
     const uint8_t *item = seg_data(sid) + off;
     const uint8_t *key = item + m->hdr_len;
@@ -282,14 +288,17 @@ merge_item(
     /* the lock-free peek only chooses; the swaps below decide under the
      * key's locks, so no entry is left pointing into a source segment */
     bool seen = hash_peek_location(h, sid, off, &v);
+    if (!seen && !locked) {
+        return;
+    }
     struct seg *d = &heap.segs[mg->dst];
     struct item_meta nm = *m;
     nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
+    uint8_t freq = hash_entry_freq(v);
     /* below the cutoff by one: while the room it leaves lasts */
-    bool extra = hash_entry_freq(v) + 1 == mg->cutoff && mg->room >= stride;
-    bool keep = seen && item_visible(m, mg->now) &&
-                (hash_entry_freq(v) >= mg->cutoff || extra) &&
+    bool extra = freq + 1 == mg->cutoff && mg->room >= stride;
+    bool keep = item_visible(m, mg->now) && (freq >= mg->cutoff || extra) &&
                 mg->used + stride <= heap.seg_size;
     if (keep) {
         uint8_t *p = seg_data(mg->dst) + mg->used;
@@ -297,12 +306,21 @@ merge_item(
                 item_atime_ms(item_atime(item), &heap.segs[sid]), d);
         item_encode(p, &nm, d->cas_base, d->exp_base, item_mflags(item), atime);
         memcpy(p + nm.hdr_len, key, (size_t)m->klen + m->vlen);
-        uint64_t nval = hash_entry(h, mg->dst, mg->used, 0);
-        if (hash_swap_location(h, sid, off, nval, &(uint8_t){0})) {
+        /* merge halves the frequency (items earn their next merge again);
+         * compaction only moves an item and keeps what it earned */
+        uint64_t nval =
+                hash_entry(h, mg->dst, mg->used, mg->compact ? freq : 0);
+        if (hash_swap_location(
+                    h, sid, off, nval, mg->compact ? NULL : &(uint8_t){0})) {
             item_linked(mg->dst, item_size(&nm), nm.db);
             mg->used += stride;
             mg->room -= extra ? stride : 0;
-            INCR(seg_metrics, seg_merge_keep);
+            if (mg->compact) {
+                INCR(seg_metrics, seg_compact_item);
+                INCR_N(seg_metrics, seg_compact_bytes, stride);
+            } else {
+                INCR(seg_metrics, seg_merge_keep);
+            }
             if (nm.expiry > __atomic_load_n(&d->max_exp, __ATOMIC_RELAXED)) {
                 __atomic_store_n(&d->max_exp, nm.expiry, __ATOMIC_RELAXED);
             }
@@ -317,6 +335,26 @@ merge_item(
             INCR(seg_metrics, seg_evict_item);
         } else {
             INCR(seg_metrics, seg_expire_item);
+        }
+    }
+}
+
+/* Moves or drops every live item of a claimed source. The walk stops once
+ * the source holds nothing live (live_items counts every link and unlink
+ * under the key's locks, and nothing links into a claimed segment), so a
+ * mostly dead segment costs a peek per item up to its last live one, not a
+ * locked lookup per item. A peek can miss an entry that a chain compaction
+ * moves at that moment; what is still live after the first pass is found
+ * by the second, locked one. */
+static void
+merge_source(struct merge *mg, uint32_t sid)
+{
+    for (int pass = 0; pass < 2 && !seg_skip_dead(sid); pass++) {
+        struct item_meta m;
+        for (uint32_t off = 0;
+                !seg_skip_dead(sid) && seg_items_decode(sid, off, &m);
+                off += item_stride(item_size(&m))) {
+            merge_item(mg, sid, off, &m, pass == 1);
         }
     }
 }
@@ -337,6 +375,15 @@ merge_dst_init(struct merge *mg)
                 src->create_ms > d->create_ms ? src->create_ms : d->create_ms;
         seq = src->seq > seq ? src->seq : seq;
     }
+    if (mg->compact) {
+        /* access times are minutes since create_ms: from the oldest
+         * source every moved item's stays what it was (up to 255 min) */
+        for (uint32_t i = 0; i < mg->n; i++) {
+            const struct seg *src = &heap.segs[mg->src[i]];
+            d->create_ms = src->create_ms < d->create_ms ? src->create_ms
+                                                         : d->create_ms;
+        }
+    }
     __atomic_store_n(&d->seq, seq, __ATOMIC_RELAXED);
     __atomic_store_n(&d->max_exp, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->write_offset, 0, __ATOMIC_RELAXED);
@@ -355,8 +402,10 @@ merge_finish(struct merge *mg)
     struct ttl_bucket *tb = &heap.ttl[d->bucket];
     __atomic_store_n(&d->write_offset, mg->used, __ATOMIC_RELEASE);
     seg_lock(&tb->lock);
-    /* the next merge starts after the sources: dst waits a whole pass */
-    tb->merge_at = heap.segs[mg->src[mg->n - 1]].next;
+    if (!mg->compact) {
+        /* the next merge starts after the sources: dst waits a pass */
+        tb->merge_at = heap.segs[mg->src[mg->n - 1]].next;
+    }
     if (mg->used > 0) {
         uint32_t at = mg->src[0];
         d->prev = heap.segs[at].prev;
@@ -389,13 +438,7 @@ merge_run(uint64_t now)
     if (!merge_claim(&mg, now)) {
         return false;
     }
-    seg_lock(&heap.lock);
-    mg.dst = heap.free_head;
-    if (mg.dst != SEG_NIL) {
-        heap.free_head = heap.segs[mg.dst].next;
-        __atomic_fetch_sub(&heap.n_free, 1, __ATOMIC_RELAXED);
-    }
-    seg_unlock(&heap.lock);
+    mg.dst = seg_take_spare();
     if (mg.dst == SEG_NIL) {
         for (uint32_t i = 0; i < mg.n; i++) {
             seg_unclaim(mg.src[i]);
@@ -410,22 +453,165 @@ merge_run(uint64_t now)
     /* newest source first: the room below the cutoff goes to the items
      * that had the least time to be read */
     for (uint32_t i = mg.n; i-- > 0;) {
-        struct item_meta m;
-        if (seg_skip_dead(mg.src[i])) {
-            continue;
-        }
         bool dead = seg_dead(mg.src[i]);
         uint32_t used = mg.used;
-        for (uint32_t off = 0; seg_items_decode(mg.src[i], off, &m);
-                off += item_stride(item_size(&m))) {
-            merge_item(&mg, mg.src[i], off, &m);
-        }
+        merge_source(&mg, mg.src[i]);
         ASSERT(!dead || mg.used == used);
+        ASSERT(seg_dead(mg.src[i]));
     }
     merge_finish(&mg);
     INCR(seg_metrics, seg_merge);
     INCR_N(seg_metrics, seg_evict_seg, mg.n - 1);
     return true;
+}
+
+/* --- compaction ---------------------------------------------------------
+ * Dead copies (overwritten or deleted items) are reclaimed before any live
+ * item is evicted. Compaction takes the sealed segments with the fewest
+ * live bytes, of any TTL bucket, as many as fit together in one segment,
+ * copies their live items into one free segment (keeping CAS, expiry,
+ * client flags, fetched and access bytes, and hash frequency) and frees
+ * the rest: k sources cost one destination and give k back. It needs no
+ * policy and drops nothing but expired items.
+ *
+ * When it is possible: two sealed segments whose live bytes (plus an
+ * allowance per item for a longer header in the destination) fit in one.
+ * The two emptiest of S sealed segments hold at most 2/S of their live
+ * bytes, so compaction always succeeds while the live bytes of the sealed
+ * segments are below half of their space (the threshold; open segments,
+ * the free reserve, the destination kept for merges and compaction, and
+ * segments in limbo are not sealed and not counted). Only above it does
+ * making room evict live items, by the policy (evict_run). */
+
+/* typical header growth when an item's CAS and expiry are re-based */
+#define COMPACT_GROW_EST 4
+/* the most it can grow: CAS and expiry deltas of 10 bytes each, 1 before */
+#define COMPACT_GROW_MAX 18
+
+static uint64_t
+compact_need(uint32_t sid, uint32_t grow)
+{
+    const struct seg *s = &heap.segs[sid];
+    int32_t items = __atomic_load_n(&s->live_items, __ATOMIC_RELAXED);
+    int32_t bytes = __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED);
+    items = items < 0 ? 0 : items;
+    bytes = bytes < 0 ? 0 : bytes;
+    return (uint64_t)bytes + (uint64_t)items * (grow + heap.unit - 1);
+}
+
+struct compact_pick {
+    uint32_t sid[MERGE_MAX];
+    uint64_t need[MERGE_MAX];
+    uint32_t n;
+    uint32_t sealed; /* candidates seen */
+};
+
+/* The MERGE_MAX sealed segments with the fewest live bytes, emptiest first
+ * (one pass over the segment headers, no lock). */
+static void
+compact_scan(struct compact_pick *p)
+{
+    p->n = p->sealed = 0;
+    for (uint32_t sid = 0; sid < heap.n_seg; sid++) {
+        if (!candidate(sid)) {
+            continue;
+        }
+        p->sealed++;
+        uint64_t need = compact_need(sid, COMPACT_GROW_EST);
+        if (p->n == MERGE_MAX && need >= p->need[MERGE_MAX - 1]) {
+            continue;
+        }
+        uint32_t i = p->n < MERGE_MAX ? p->n++ : MERGE_MAX - 1;
+        for (; i > 0 && p->need[i - 1] > need; i--) {
+            p->sid[i] = p->sid[i - 1];
+            p->need[i] = p->need[i - 1];
+        }
+        p->sid[i] = sid;
+        p->need[i] = need;
+    }
+}
+
+/* Claims the emptiest prefix that fits in one segment; the source of the
+ * longest-lived TTL bucket goes first (the destination takes its place in
+ * its chain, so no item lands in a chain that expires before it). */
+static uint32_t
+compact_claim(struct merge *mg, const struct compact_pick *p)
+{
+    uint64_t budget = heap.seg_size - heap.seg_size / 32, sum = 0;
+    mg->n = 0;
+    for (uint32_t i = 0; i < p->n && sum + p->need[i] <= budget; i++) {
+        if (seg_claim(p->sid[i])) {
+            mg->src[mg->n++] = p->sid[i];
+            sum += p->need[i];
+        }
+    }
+    uint32_t first = 0;
+    for (uint32_t i = 1; i < mg->n; i++) {
+        if (heap.segs[mg->src[i]].bucket > heap.segs[mg->src[first]].bucket) {
+            first = i;
+        }
+    }
+    uint32_t t = mg->src[0];
+    mg->src[0] = mg->src[first];
+    mg->src[first] = t;
+    return mg->n;
+}
+
+compact_e
+compact_run(uint64_t now)
+{
+    struct compact_pick p;
+    compact_scan(&p);
+    if (p.sealed < 2) {
+        return COMPACT_NONE;
+    }
+    if (p.n < 2 || p.need[0] + p.need[1] > heap.seg_size - heap.seg_size / 32) {
+        return COMPACT_NO_PAIR;
+    }
+    __atomic_fetch_add(&heap.n_busy, 1, __ATOMIC_RELAXED);
+    struct merge mg = {.now = now, .compact = true};
+    compact_e ret = COMPACT_BUSY;
+    if (compact_claim(&mg, &p) < 2) {
+        goto unclaim;
+    }
+    mg.dst = seg_take_spare();
+    if (mg.dst == SEG_NIL) {
+        ret = COMPACT_NO_DST;
+        goto unclaim;
+    }
+    merge_dst_init(&mg);
+    /* cutoff 0 keeps every visible item; a source whose items might not
+     * fit with their longest headers waits for another round */
+    uint32_t done = 0;
+    for (; done < mg.n; done++) {
+        uint32_t sid = mg.src[done];
+        if (mg.used + compact_need(sid, COMPACT_GROW_MAX) > heap.seg_size) {
+            break;
+        }
+        merge_source(&mg, sid);
+        ASSERT(seg_dead(sid));
+        /* writers waiting on this compaction see it advance */
+        __atomic_fetch_add(&heap.progress, 1, __ATOMIC_RELAXED);
+    }
+    for (uint32_t i = done; i < mg.n; i++) {
+        seg_unclaim(mg.src[i]);
+    }
+    mg.n = done;
+    merge_finish(&mg);
+    INCR(seg_metrics, seg_compact);
+    INCR_N(seg_metrics, seg_compact_seg, done - (mg.used > 0 ? 1 : 0));
+    __atomic_fetch_add(&heap.progress, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&heap.n_busy, 1, __ATOMIC_RELAXED);
+    /* one source moved into one destination gains nothing: the rest would
+     * not fit with their longest headers, which is high occupancy */
+    return done >= 2 || (done == 1 && mg.used == 0) ? COMPACT_DONE
+                                                    : COMPACT_NO_PAIR;
+unclaim:
+    for (uint32_t i = 0; i < mg.n; i++) {
+        seg_unclaim(mg.src[i]);
+    }
+    __atomic_fetch_sub(&heap.n_busy, 1, __ATOMIC_RELAXED);
+    return ret;
 }
 
 bool

@@ -111,11 +111,21 @@ storage_maintain(uint64_t now)
     for (uint32_t i = 0; i < heap.n_seg && seg_expire_one(now); i++) {
     }
     seg_reclaim();
-    for (uint32_t i = 0;
-            i < heap.n_seg * 2 && heap.evict != EVICT_NONE &&
-            __atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) < heap.reserve;
-            i++) {
-        if (!evict_run(now)) {
+    /* the reserve: compaction of dead space first; segments in limbo count
+     * as on their way (readers leave their epochs within a batch, and a
+     * writer that finds none free waits a bounded time for them); live
+     * items are evicted only above the threshold (evict.c) */
+    for (uint32_t i = 0; i < heap.n_seg * 2; i++) {
+        uint32_t n_free = __atomic_load_n(&heap.n_free, __ATOMIC_RELAXED);
+        uint32_t n_limbo = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED);
+        if (n_free + n_limbo >= heap.reserve) {
+            break;
+        }
+        compact_e c = compact_run(now);
+        if (c != COMPACT_DONE &&
+                (c != COMPACT_NO_PAIR || n_limbo > 0 ||
+                        __atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0 ||
+                        heap.evict == EVICT_NONE || !evict_run(now))) {
             break;
         }
         seg_reclaim();

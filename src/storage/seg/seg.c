@@ -320,11 +320,11 @@ heap_init(const seg_options_st *o)
     heap.open_max = open > 0 ? (uint32_t)open : heap.n_seg / 8;
     heap.open_max = heap.open_max < 1 ? 1 : heap.open_max;
     uint64_t reserve = option_uint(&o->seg_reserve);
-    /* merge eviction needs one free segment to merge into, kept apart */
-    /* merge keeps one free segment to merge into; a heap of fewer than 16
-     * segments cannot spare it and merges only when one happens to be free
-     * (else FIFO) */
-    uint32_t keep = heap.evict == EVICT_MERGE && heap.n_seg >= 16 ? 1 : 0;
+    /* one free segment is kept apart for compaction and merges to copy
+     * into: without it, dead space could only be reclaimed by evicting
+     * (writers take every other free segment). A heap of fewer than 4
+     * segments cannot spare it. */
+    uint32_t keep = heap.n_seg >= 4 ? 1 : 0;
     heap.merge_keep = keep;
     heap.reserve =
             reserve > 0 ? (uint32_t)reserve : keep + 1 + heap.n_seg / 256;

@@ -68,7 +68,16 @@
     ACTION( seg_hash_evict,        METRIC_COUNTER, "# items dropped: chain full" ) \
     ACTION( seg_hash_seg,          METRIC_GAUGE,   "# segments lent to the hash table" ) \
     ACTION( seg_hash_tag_collision, METRIC_COUNTER, "# tag matched, key not" ) \
-    ACTION( seg_wait,              METRIC_COUNTER, "# writer waits for readers" )
+    ACTION( seg_wait,              METRIC_COUNTER, "# writer waits for readers" ) \
+    ACTION( seg_wait_timeout,      METRIC_COUNTER, "# waits for readers that hit the bound" ) \
+    ACTION( seg_take_slow,         METRIC_COUNTER, "# free segment takes past the free list" ) \
+    ACTION( seg_take_slow_us,      METRIC_COUNTER, "us writers spent taking a segment past the free list" ) \
+    ACTION( seg_take_slow_max_us,  METRIC_GAUGE,   "longest such take since start, us" ) \
+    ACTION( seg_take_slow_lat,     METRIC_HISTOGRAM, "time to take a segment past the free list, ns" ) \
+    ACTION( seg_compact,           METRIC_COUNTER, "# compactions (live items of mostly dead segments copied forward)" ) \
+    ACTION( seg_compact_seg,       METRIC_COUNTER, "# segments freed by compaction" ) \
+    ACTION( seg_compact_item,      METRIC_COUNTER, "# live items copied by compaction" ) \
+    ACTION( seg_compact_bytes,     METRIC_COUNTER, "bytes copied by compaction" )
 /* clang-format on */
 
 typedef struct {

@@ -124,7 +124,7 @@ struct res {
  *
  *   read-mostly   layout, flush thresholds: set up once, or by a flush
  *   per write     cas_next, count[]: every set (one atomic add each)
- *   segment lists heap lock: a segment taken, retired or freed
+ *   segment lists heap lock: a segment taken, retired or freed; compaction
  *   overflow pool pool lock: a hash chain grows or shrinks */
 struct heap {
     uint8_t *base;
@@ -161,6 +161,8 @@ struct heap {
     uint32_t n_open;      /* atomic */
     uint64_t seg_seq;     /* atomic: segments opened */
     uint64_t turnover_ms; /* atomic: average segment age at eviction */
+    uint32_t n_busy;      /* atomic: compactions under way */
+    uint64_t progress;    /* atomic: segments back from limbo, compactions */
 
     _Alignas(CACHE_LINE) uint8_t pool_lock;
     uint32_t pool_next;     /* static pool: never used from here (pool lock) */
@@ -359,6 +361,9 @@ void res_close(struct res *r);
 /* A free segment, evicting if needed; SEG_NIL when none. */
 uint32_t seg_take_free(uint64_t now, bool may_wait);
 void seg_put_free_locked(uint32_t sid);
+/* Any free segment, the one kept for merges and compaction included: for
+ * their destinations. SEG_NIL if none. */
+uint32_t seg_take_spare(void);
 /* A free segment for the hash table's overflow buckets, without evicting
  * (called under hash locks); SEG_NIL if none. */
 uint32_t seg_take_for_hash(void);
@@ -380,6 +385,16 @@ evict_policy_e evict_parse(const char *name);
 const char *evict_name(evict_policy_e p);
 /* Frees at least one segment by the policy; false when nothing could be. */
 bool evict_run(uint64_t now);
+typedef enum {
+    COMPACT_DONE,    /* segments freed (to limbo) */
+    COMPACT_NONE,    /* fewer than two sealed segments to look at */
+    COMPACT_NO_PAIR, /* no two fit in one: live bytes above the threshold */
+    COMPACT_BUSY,    /* the chosen segments were claimed by others */
+    COMPACT_NO_DST,  /* no free segment to copy into */
+} compact_e;
+/* Copies the live items of the emptiest sealed segments into one free
+ * segment and retires them (evict.c; the comment there says when it can). */
+compact_e compact_run(uint64_t now);
 
 /* The layouts the store's scaling depends on (docs/storage.md, "What a
  * get writes"); test_seg_layout checks them at run time too. */

@@ -126,12 +126,19 @@ seg_reclaim(void)
         if (epoch_passed(s->retire_epoch)) {
             *link = s->next;
             __atomic_fetch_sub(&heap.n_limbo, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&heap.progress, 1, __ATOMIC_RELAXED);
             seg_put_free_locked(sid);
         } else {
             link = &s->next;
         }
     }
     seg_unlock(&heap.lock);
+}
+
+uint32_t
+seg_take_spare(void)
+{
+    return pop_free(0);
 }
 
 static void
@@ -141,10 +148,49 @@ nap(unsigned us)
     nanosleep(&ts, NULL);
 }
 
-/* A free segment for a writer or a merge. Evicts by the policy when there
- * is none. The slow path goes offline (the caller holds no view: see
- * storage.h) so this thread's own retired segments can come back, and
- * waits for other readers at most about two seconds. */
+static uint64_t
+clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* How long a writer waits for readers to leave their epoch (segments in
+ * limbo) or for a compaction under way, rather than evict live items while
+ * live bytes are below the threshold (evict.c). A reader holds its epoch
+ * for one event-loop batch, a preempted one for a scheduler slice (a few
+ * ms on an oversubscribed CPU); a compaction copies at most one segment.
+ * The wait ends when WAIT_STALL_US pass with neither a segment coming back
+ * from limbo nor a compaction finishing, or after WAIT_MAX_US in all; then
+ * the writer evicts by the policy and seg_wait_timeout counts it. */
+#define WAIT_STALL_US 100000
+#define WAIT_MAX_US   2000000
+
+static void
+note_slow(uint64_t t0)
+{
+    if (seg_metrics == NULL) {
+        return;
+    }
+    uint64_t us = clock_us() - t0;
+    INCR_N(seg_metrics, seg_take_slow_us, us);
+    RECORD(seg_metrics, seg_take_slow_lat, us * 1000);
+    int64_t *max = &seg_metrics->seg_take_slow_max_us.gauge;
+    int64_t cur = __atomic_load_n(max, __ATOMIC_RELAXED);
+    while ((int64_t)us > cur &&
+            !__atomic_compare_exchange_n(max, &cur, (int64_t)us, true,
+                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+/* A free segment for a writer. When the free list is down to the spare
+ * kept for merges, in this order: segments back from limbo, segments with
+ * nothing live, compaction of dead space; then, while that space is only
+ * waiting for readers and live bytes are below the threshold, a bounded
+ * wait; only then eviction by the policy. The slow path goes offline (the
+ * caller holds no view: see storage.h) so this thread's own retired
+ * segments can come back. */
 uint32_t
 seg_take_free(uint64_t now, bool may_wait)
 {
@@ -153,23 +199,55 @@ seg_take_free(uint64_t now, bool may_wait)
     if (sid != SEG_NIL) {
         return sid;
     }
+    INCR(seg_metrics, seg_take_slow);
+    uint64_t t0 = clock_us();
     bool registered = epoch_thread_registered();
+    bool timed_out = false;
+    uint64_t seen = __atomic_load_n(&heap.progress, __ATOMIC_RELAXED);
+    uint64_t stall = t0;
     epoch_offline();
-    for (unsigned i = 0; i < 20000 && sid == SEG_NIL; i++) {
+    for (unsigned i = 0; i < 100000 && sid == SEG_NIL; i++) {
         seg_reclaim();
         if ((sid = pop_free(keep)) != SEG_NIL) {
             break;
         }
-        uint32_t limbo = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED);
-        if (limbo > 0 && i < 8) {
-            nap(10); /* readers are finishing; cheaper than evicting */
+        if (seg_expire_one(now)) {
             continue;
         }
-        if (seg_expire_one(now) || evict_run(now)) {
+        compact_e c = compact_run(now);
+        if (c == COMPACT_DONE) {
+            continue;
+        }
+        bool pending = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED) > 0 ||
+                       __atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0;
+        /* Live bytes above the threshold, or nothing that could change.
+         * Segments in limbo are dead space on its way back, and a
+         * compaction under way holds the emptiest segments claimed: while
+         * either lasts, the sealed segments left are the newest and
+         * fullest, so no pair fitting is no sign of pressure yet. */
+        bool pressure =
+                !pending && (c == COMPACT_NO_PAIR || c == COMPACT_NONE ||
+                                    c == COMPACT_NO_DST);
+        uint64_t progress = __atomic_load_n(&heap.progress, __ATOMIC_RELAXED);
+        uint64_t t = clock_us();
+        if (progress != seen) {
+            seen = progress;
+            stall = t;
+        }
+        if (!pressure && may_wait && !timed_out) {
+            if (t - stall < WAIT_STALL_US && t - t0 < WAIT_MAX_US) {
+                INCR(seg_metrics, seg_wait);
+                nap(i < 8 ? 10 : 100);
+                continue;
+            }
+            timed_out = true;
+            INCR(seg_metrics, seg_wait_timeout);
+        }
+        if (evict_run(now)) {
             INCR(seg_metrics, seg_evict_inline);
             continue;
         }
-        if ((sid = pop_free(0)) != SEG_NIL || limbo == 0 || !may_wait) {
+        if ((sid = pop_free(0)) != SEG_NIL || !pending || !may_wait) {
             break;
         }
         INCR(seg_metrics, seg_wait);
@@ -181,6 +259,7 @@ seg_take_free(uint64_t now, bool may_wait)
     if (sid == SEG_NIL) {
         INCR(seg_metrics, seg_evict_ex);
     }
+    note_slow(t0);
     return sid;
 }
 
@@ -444,24 +523,34 @@ seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
     return item_decode(seg_data(sid) + off, s->cas_base, s->exp_base, m);
 }
 
+/* Two passes, as merge_source (evict.c): lock-free peeks first, a locked
+ * lookup only for items still linked, stopping once nothing is live; a
+ * locked pass over every item for what a peek missed. */
 uint32_t
 seg_unlink_all(uint32_t sid, uint32_t *unfetched)
 {
     uint32_t n = 0;
     uint32_t never_read = 0;
-    struct item_meta m;
-    for (uint32_t off = 0; seg_items_decode(sid, off, &m);
-            off += item_stride(item_size(&m))) {
-        const uint8_t *item = seg_data(sid) + off;
-        const uint8_t *key = item + m.hdr_len;
-        uint64_t h = hash_of(m.db, key, m.klen);
-        if (hash_swap_location(h, sid, off, 0, NULL)) {
-            n++;
-            if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
-                never_read++;
+    for (int pass = 0; pass < 2 && !seg_skip_dead(sid); pass++) {
+        struct item_meta m;
+        for (uint32_t off = 0;
+                !seg_skip_dead(sid) && seg_items_decode(sid, off, &m);
+                off += item_stride(item_size(&m))) {
+            const uint8_t *item = seg_data(sid) + off;
+            const uint8_t *key = item + m.hdr_len;
+            uint64_t h = hash_of(m.db, key, m.klen), v;
+            if (pass == 0 && !hash_peek_location(h, sid, off, &v)) {
+                continue;
+            }
+            if (hash_swap_location(h, sid, off, 0, NULL)) {
+                n++;
+                if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
+                    never_read++;
+                }
             }
         }
     }
+    ASSERT(seg_dead(sid));
     if (unfetched != NULL) {
         *unfetched = never_read;
     }

@@ -292,6 +292,66 @@ test_evict_expired_first(void **state)
     seg_teardown();
 }
 
+/* Issue 13: overwrites leave each segment mostly dead with a few live
+ * items; room is made by compaction, never by evicting them, and a moved
+ * item keeps its value, CAS, expiry, client flags, fetched bit, access
+ * time and read frequency. */
+#define STICKY 150
+static void
+test_issue_13_compaction_keeps_items(void **state)
+{
+    (void)state;
+    setup_policy("merge");
+    struct storage_item before[STICKY];
+    uint8_t v[VLEN];
+    uint64_t t = NOW;
+    for (int s = 0; s < STICKY; s++, t += 60000) {
+        char key[16];
+        snprintf(key, sizeof(key), "sticky-%04d", s);
+        value_of(v, s);
+        struct storage_write w = {.expiry = s % 3 == 0 ? 0 : t + 86400000,
+                .cflags = (uint32_t)s * 7};
+        assert_int_equal(
+                storage_set(0, key, strlen(key), v, VLEN, &w, t, NULL, NULL),
+                STORAGE_OK);
+        for (int r = 0; r < s % 4; r++) { /* fetched, frequency 0..3 */
+            assert_int_equal(
+                    storage_get(0, key, strlen(key), t, NULL), STORAGE_OK);
+        }
+        assert_int_equal(
+                storage_peek(0, key, strlen(key), t, &before[s]), STORAGE_OK);
+        /* a segment and a half of overwrites of 20 keys */
+        for (int f = 0; f < 450; f++) {
+            char fk[16];
+            snprintf(fk, sizeof(fk), "fill-%02d", f % 20);
+            struct storage_write fw = {0};
+            assert_int_equal(
+                    storage_set(0, fk, strlen(fk), v, VLEN, &fw, t, NULL, NULL),
+                    STORAGE_OK);
+        }
+    }
+    /* 150 x 1.5 segments written through a heap of about 40 */
+    assert_true(metric_counter(&metrics.seg_compact_item) > 0);
+    assert_int_equal(metric_counter(&metrics.seg_evict_item), 0);
+    assert_int_equal(metric_counter(&metrics.seg_hash_evict), 0);
+    for (int s = 0; s < STICKY; s++) {
+        char key[16];
+        struct storage_item it;
+        snprintf(key, sizeof(key), "sticky-%04d", s);
+        value_of(v, s);
+        assert_int_equal(storage_peek(0, key, strlen(key), t, &it), STORAGE_OK);
+        assert_int_equal(it.vlen, VLEN);
+        assert_memory_equal(it.value, v, VLEN);
+        assert_int_equal(it.cas, before[s].cas);
+        assert_int_equal(it.expiry, before[s].expiry);
+        assert_int_equal(it.cflags, before[s].cflags);
+        assert_int_equal(it.fetched, before[s].fetched);
+        assert_int_equal(it.last_access, before[s].last_access);
+        assert_int_equal(it.freq, before[s].freq);
+    }
+    seg_teardown();
+}
+
 static int
 teardown_store(void **state)
 {
@@ -318,6 +378,7 @@ main(void)
             cmocka_unit_test_teardown(
                     test_evict_merge_keeps_hot_many_segments, teardown_store),
             cmocka_unit_test_teardown(test_evict_expired_first, teardown_store),
+            cmocka_unit_test(test_issue_13_compaction_keeps_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
