@@ -24,7 +24,7 @@ static const char *const quantile_label[] = {
 
 /* ---- per-thread counter shards ---- */
 
-#define SHARD_SLOTS 8192 /* counter slots ever handed out (64 KiB a shard) */
+#define SHARD_SLOTS 8192 /* slots ever handed out (64 KiB a shard) */
 #define SHARD_MAX   256  /* threads with a shard */
 
 __thread uint64_t *metric_shard;
@@ -41,8 +41,12 @@ metric_thread_register(void)
     }
     pthread_mutex_lock(&shard_lock);
     uint32_t n = __atomic_load_n(&nshard, __ATOMIC_RELAXED);
-    uint64_t *s = n < SHARD_MAX ? mm_zalloc(SHARD_SLOTS * sizeof(*s)) : NULL;
+    /* aligned: no line of a shard is shared with another allocation */
+    uint64_t *s = n < SHARD_MAX ? mm_aligned_alloc(
+                                          CACHE_LINE, SHARD_SLOTS * sizeof(*s))
+                                : NULL;
     if (s != NULL) {
+        memset(s, 0, SHARD_SLOTS * sizeof(*s));
         __atomic_store_n(&shards[n], s, __ATOMIC_RELEASE);
         __atomic_store_n(&nshard, n + 1, __ATOMIC_RELEASE);
     }
@@ -88,12 +92,9 @@ metric_init(struct metric *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (m[i].type != METRIC_HISTOGRAM) {
-            m[i].slot = 0;
-            if (m[i].type == METRIC_COUNTER) {
-                uint32_t slot =
-                        __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED);
-                m[i].slot = slot < SHARD_SLOTS ? slot : 0;
-            }
+            /* gauges too: the store's item gauges change on every write */
+            uint32_t slot = __atomic_fetch_add(&next_slot, 1, __ATOMIC_RELAXED);
+            m[i].slot = slot < SHARD_SLOTS ? slot : 0;
             __atomic_store_n(&m[i].counter, 0, __ATOMIC_RELAXED);
             continue;
         }

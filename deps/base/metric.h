@@ -13,12 +13,14 @@
  * Counters and gauges are relaxed atomics: any thread may update or read
  * them. A histogram is created by metric_init and freed by metric_deinit.
  *
- * Counters are sharded per thread: metric_init gives each counter a slot,
- * and a thread that called metric_thread_register (the workers and the
- * server thread) adds to its own array of slots with a plain store, no
- * locked instruction and no cache line shared with another thread; a read
- * sums the counter and every thread's slot. Other threads, and counters
- * never passed to metric_init, add to the counter itself atomically. */
+ * Counters and gauges are sharded per thread: metric_init gives each a
+ * slot, and a thread that called metric_thread_register (the workers and
+ * the server thread) adds to its own array of slots with a plain store, no
+ * locked instruction and no cache line shared with another thread (a
+ * shard is cache-line aligned); a read sums the value and every thread's
+ * slot. Other threads, and metrics never passed to metric_init, add to the
+ * value itself atomically. Setting a sharded value stores it minus the
+ * shards' sum, so a read gives what was set. */
 #pragma once
 
 #include "base/status.h"
@@ -38,7 +40,7 @@ struct metric {
     const char *name;
     const char *desc;
     metric_type_e type;
-    uint32_t slot; /* counters: per-thread shard slot; 0: none */
+    uint32_t slot; /* counters, gauges: per-thread shard slot; 0: none */
     union {
         uint64_t counter;
         int64_t gauge;
@@ -59,15 +61,15 @@ void metric_deinit(struct metric *m, size_t n);
  * is, not what happened). */
 void metric_reset(struct metric *m, size_t n);
 
-/* The calling thread's counter shard; NULL until metric_thread_register. */
+/* The calling thread's shard; NULL until metric_thread_register. */
 extern __thread uint64_t *metric_shard;
 
-/* Gives the calling thread a counter shard (idempotent). Shards live until
+/* Gives the calling thread a shard (idempotent). Shards live until
  * metric_shards_teardown, so what a thread counted outlives it. */
 rstatus_i metric_thread_register(void);
 /* Frees every shard; only when no registered thread runs any more. */
 void metric_shards_teardown(void);
-/* A counter slot summed over every shard. */
+/* A slot summed over every shard. */
 uint64_t metric_shard_sum(uint32_t slot);
 
 static inline void
@@ -105,7 +107,8 @@ metric_counter(const struct metric *m)
 static inline int64_t
 metric_gauge(const struct metric *m)
 {
-    return __atomic_load_n(&m->gauge, __ATOMIC_RELAXED);
+    uint64_t v = __atomic_load_n(&m->counter, __ATOMIC_RELAXED);
+    return (int64_t)(m->slot != 0 ? v + metric_shard_sum(m->slot) : v);
 }
 
 /* Records one value (nanoseconds) into a histogram metric. */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct pool_hdr {
     struct pool_hdr *next; /* free list link while free */
@@ -90,14 +91,18 @@ pool_at_max(const struct pool *p)
     return p->max != 0 && p->nused + p->nfree >= p->max;
 }
 
-/* A new zeroed object, pushed on the free list. */
+/* A new zeroed object, pushed on the free list. Whole cache lines of its
+ * own: pooled objects (connections) are handed to different threads, and
+ * one thread's writes must not land on a line of another's object. */
 static bool
 pool_add_free(struct pool *p)
 {
-    struct pool_hdr *h = mm_zalloc(POOL_HDR_SIZE + p->obj_size);
+    size_t size = size_align(POOL_HDR_SIZE + p->obj_size, CACHE_LINE);
+    struct pool_hdr *h = mm_aligned_alloc(CACHE_LINE, size);
     if (h == NULL) {
         return false;
     }
+    memset(h, 0, size);
     h->next = p->free;
     p->free = h;
     p->nfree++;

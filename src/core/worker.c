@@ -10,6 +10,7 @@
 #include "base/ring_array.h"
 #include "base/tcp.h"
 #include "base/time.h"
+#include "base/util.h"
 #include "core/conn.h"
 
 #include <errno.h>
@@ -25,8 +26,12 @@
 #define SPARE_BUF_MAX 64   /* empty buffers a worker keeps for reuse */
 #define MAX_CPUS      1024 /* largest CPU id accepted in worker.cpus */
 
+/* Workers sit in one array; each is aligned to a cache line and a whole
+ * number of lines long, so what a worker writes on every event (nevent,
+ * now_ms, buf_bytes) never shares a line with a neighbour's fields (its
+ * stop flag is read on every loop). */
 struct worker {
-    unsigned id;
+    _Alignas(CACHE_LINE) unsigned id;
     int cpu; /* -1: not pinned */
     pthread_t thread;
     bool started;
@@ -48,6 +53,9 @@ struct worker {
     unsigned nspare;
     size_t buf_bytes; /* sum of conn buf_bytes; read by stats (atomic) */
 };
+
+_Static_assert(sizeof(struct worker) % CACHE_LINE == 0,
+        "a worker ends on a cache line boundary");
 
 static struct worker *workers;
 static unsigned nworker;
@@ -672,10 +680,11 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
                 &ncpu, why, sizeof(why)) != STATUS_OK) {
         return STATUS_EINVAL; /* checked above: cannot happen */
     }
-    workers = mm_zalloc(sizeof(*workers) * nworker);
+    workers = mm_aligned_alloc(CACHE_LINE, sizeof(*workers) * nworker);
     if (workers == NULL) {
         return STATUS_ENOMEM;
     }
+    memset(workers, 0, sizeof(*workers) * nworker);
     size_t ring = option_uint(&options->worker_ring_size);
     for (unsigned i = 0; i < nworker; i++) {
         int cpu = ncpu > 0 ? cpus[i % ncpu] : -1;

@@ -47,14 +47,19 @@ struct cmdcount {
     uint64_t rejected;
 };
 
-/* One thread's counters (or, summed, everyone's). */
+/* One thread's counters (or, summed, everyone's). Aligned, and its size
+ * a whole number of cache lines: a worker's counting writes only its own
+ * lines. */
 struct statblock {
-    struct statblock *next;
+    _Alignas(CACHE_LINE) struct statblock *next;
     struct cmdcount cmd[RESP_NCOMMAND_ALL];
     uint64_t errors[NERROR_CODE + 1]; /* the last: other codes */
     uint64_t hits;
     uint64_t misses;
 };
+
+_Static_assert(sizeof(struct statblock) % CACHE_LINE == 0,
+        "a thread's stat block ends on a cache line boundary");
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct statblock *blocks;  /* every thread's, under stats_lock */
@@ -175,10 +180,11 @@ my_block(void)
     if (mine != NULL && mine_generation == gen) {
         return mine;
     }
-    mine = mm_zalloc(sizeof(*mine));
+    mine = mm_aligned_alloc(CACHE_LINE, sizeof(*mine));
     if (mine == NULL) {
         return NULL;
     }
+    memset(mine, 0, sizeof(*mine));
     mine_generation = gen;
     pthread_mutex_lock(&stats_lock);
     mine->next = blocks;

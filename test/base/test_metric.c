@@ -4,6 +4,7 @@
 #include "base/metric.h"
 
 #include "base/histogram.h"
+#include "base/util.h"
 
 #include "unit.h"
 
@@ -105,11 +106,14 @@ sharded_updater(void *arg)
     for (int i = 0; i < NITER; i++) {
         INCR(m, test_get);
         INCR_N(m, test_get, 2);
-        INCR(m, test_conns); /* gauges stay atomic */
+        INCR(m, test_conns); /* gauges are sharded too */
     }
-    /* the thread's own slot holds its count: nothing went to the shared
-     * counter */
+    /* the thread's own slots hold its counts: nothing went to the shared
+     * values */
     assert_int_equal(mine[m->test_get.slot], 3 * NITER);
+    assert_int_equal(mine[m->test_conns.slot], NITER);
+    /* a shard shares no cache line with another allocation */
+    assert_int_equal((uintptr_t)mine % CACHE_LINE, 0);
     return NULL;
 }
 
@@ -123,7 +127,8 @@ test_metric_sharded_threads(void **state)
     metric_reset((struct metric *)&metrics, NMETRIC);
     UPDATE_VAL(&metrics, test_conns, 0);
     assert_true(metrics.test_get.slot != 0);
-    assert_int_equal(metrics.test_conns.slot, 0);
+    assert_true(metrics.test_conns.slot != 0);
+    assert_true(metrics.test_conns.slot != metrics.test_get.slot);
     pthread_t t[NTHREAD];
     for (int i = 0; i < NTHREAD; i++) {
         assert_int_equal(
@@ -147,6 +152,9 @@ test_metric_sharded_threads(void **state)
     assert_int_equal(metric_counter(&metrics.test_get), 3 * NITER);
     UPDATE_VAL(&metrics, test_get, 5); /* set: the sum reads 5 */
     assert_int_equal(metric_counter(&metrics.test_get), 5);
+    /* a gauge set while shards hold increments reads what was set */
+    UPDATE_VAL(&metrics, test_conns, -7);
+    assert_int_equal(metric_gauge(&metrics.test_conns), -7);
     /* a slot handed out by a new init starts from zero in every shard */
     metric_deinit((struct metric *)&metrics, NMETRIC);
     assert_int_equal(

@@ -29,6 +29,10 @@ test_pool_borrow_return(void **state)
     assert_int_equal(a->id, 0); /* zeroed the first time */
     assert_null(a->owned);
     assert_int_equal((uintptr_t)a % alignof(max_align_t), 0);
+    /* objects go to different threads: no cache line holds two */
+    uintptr_t a0 = (uintptr_t)a / 64, a1 = ((uintptr_t)(a + 1) - 1) / 64;
+    uintptr_t b0 = (uintptr_t)b / 64, b1 = ((uintptr_t)(b + 1) - 1) / 64;
+    assert_true(a1 < b0 || b1 < a0);
     assert_int_equal(pool_nused(p), 2);
     assert_int_equal(pool_nfree(p), 0);
     a->id = 7;

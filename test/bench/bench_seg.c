@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Storage benchmark (not a test): per-item overhead, items held,
- * throughput at 90% get / 10% set for 1 and 2 threads, and miss ratio on a
- * Zipf(1.0) workload with a fixed seed for every eviction policy.
+ * throughput of a get/set mix for 1..16 threads with uniform or Zipf(1.0)
+ * keys, and miss ratio on a Zipf(1.0) workload with a fixed seed for every
+ * eviction policy.
  *
  *   bench_seg overhead MEMORY KLEN VLEN [ITEM_SIZE_HINT]
- *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT]
+ *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT [GET_PCT
+ *             [uniform|zipf]]]
  *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]
  *
- * MEMORY in MiB. Numbers go to stdout, one "name value" per line.
- * BENCH_NO_METRICS=1 runs the store without counting (to see what the
- * shared counters cost). */
+ * MEMORY in MiB; ITEM_SIZE_HINT 0 is the default; GET_PCT defaults to 90
+ * and the keys to uniform. Numbers go to stdout, one "name value" per line.
+ * The store's threads are set up as the server sets up its workers:
+ * counters passed to metric_init, a counter shard and an epoch slot per
+ * thread (metric_thread_register, storage_thread_register), a quiescent
+ * point every 64 operations. BENCH_NO_METRICS=1 runs the store without
+ * counting. */
 #include "base/time.h"
+#include "base/util.h"
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +66,15 @@ setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
         o.seg_item_size.val.OPTION_SIZE = item_hint;
     }
     *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    if (seg_setup(&o, getenv("BENCH_NO_METRICS") ? NULL : m) != STATUS_OK) {
+    bool count = getenv("BENCH_NO_METRICS") == NULL;
+    /* as src/main.c does: counters get shard slots, so a registered
+     * thread counts with plain stores into its own cache lines */
+    if (count && metric_init((struct metric *)m, METRIC_CARDINALITY(*m)) !=
+                         STATUS_OK) {
+        fprintf(stderr, "metric_init failed\n");
+        exit(1);
+    }
+    if (seg_setup(&o, count ? m : NULL) != STATUS_OK) {
         fprintf(stderr, "seg_setup failed\n");
         exit(1);
     }
@@ -109,12 +125,58 @@ overhead(int argc, char **argv)
     return 0;
 }
 
+/* Zipf(1.0) over ranks 1..n by rejection-inversion (Hoermann and
+ * Derflinger 1996, as in Apache Commons RNG), specialised to exponent 1:
+ * h(x) = 1/x, H(x) = log x, H^-1(x) = exp x. O(1) a draw, no table, so
+ * the generator costs the same at any n and touches no shared memory. */
+struct zipf {
+    double n;
+    double h_x1; /* H(1.5) - h(1) */
+    double h_n;  /* H(n + 0.5) */
+    double s;    /* 2 - H^-1(H(2.5) - h(2)) */
+};
+
+static void
+zipf_init(struct zipf *z, uint64_t n)
+{
+    z->n = (double)n;
+    z->h_x1 = log(1.5) - 1.0;
+    z->h_n = log((double)n + 0.5);
+    z->s = 2.0 - exp(log(2.5) - 0.5);
+}
+
+static double
+unit_draw(uint64_t *seed)
+{
+    return (double)(xorshift(seed) >> 11) / 9007199254740992.0;
+}
+
+/* A rank in 0..n-1, rank 0 the most popular. */
+static uint64_t
+zipf_rank(const struct zipf *z, uint64_t *seed)
+{
+    for (;;) {
+        double u = z->h_n + unit_draw(seed) * (z->h_x1 - z->h_n);
+        double x = exp(u);
+        double k = floor(x + 0.5);
+        k = k < 1.0 ? 1.0 : k > z->n ? z->n : k;
+        if (k - x <= z->s || u >= log(k + 0.5) - 1.0 / k) {
+            return (uint64_t)k - 1;
+        }
+    }
+}
+
+/* One benchmark thread. Aligned to a cache line and written only at the
+ * start and the end: the loop keeps its state in locals, so the bench
+ * itself shares no written line between threads. */
 struct tp {
-    pthread_t tid;
+    _Alignas(CACHE_LINE) pthread_t tid;
     uint64_t keys;
     uint64_t seed;
     uint64_t ops;
     uint64_t stop_ms;
+    unsigned get_pct;
+    const struct zipf *zipf; /* NULL: uniform keys */
 };
 
 static volatile int go;
@@ -126,29 +188,37 @@ tp_main(void *arg)
     char key[16];
     uint8_t val[32] = {0};
     struct storage_write w = {0};
+    uint64_t seed = t->seed, ops = 0, keys = t->keys, stop = t->stop_ms;
+    const struct zipf *z = t->zipf;
+    uint64_t set_below = (uint64_t)(100 - t->get_pct) * 1024 / 100;
+    metric_thread_register();
     storage_thread_register();
     while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) {
     }
     uint64_t now = time_now_ms();
     for (;;) {
         for (int i = 0; i < 64; i++) {
-            uint64_t r = xorshift(&t->seed);
-            make_key(key, 16, r % t->keys);
-            if (r % 10 == 0) {
+            uint64_t r = xorshift(&seed);
+            /* a fixed permutation spreads popular ranks over segments */
+            uint64_t k = z == NULL ? r % keys
+                                   : zipf_rank(z, &seed) * 2654435761ULL % keys;
+            make_key(key, 16, k);
+            if ((r >> 54) < set_below) {
                 storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
             } else {
                 struct storage_item it;
                 storage_get(0, key, 16, now, &it);
             }
         }
-        t->ops += 64;
+        ops += 64;
         storage_quiescent(); /* once per "loop iteration" */
         now = time_now_ms();
-        if (now >= t->stop_ms) {
+        if (now >= stop) {
             break;
         }
     }
     storage_thread_unregister();
+    t->ops = ops;
     return NULL;
 }
 
@@ -162,8 +232,15 @@ throughput(int argc, char **argv)
     int threads = atoi(argv[3]);
     uint64_t secs = strtoull(argv[4], NULL, 10);
     uint64_t hint = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
+    unsigned get_pct = argc > 6 ? (unsigned)atoi(argv[6]) : 90;
+    const char *dist = argc > 7 ? argv[7] : "uniform";
+    if (get_pct > 100 ||
+            (strcmp(dist, "uniform") != 0 && strcmp(dist, "zipf") != 0)) {
+        return 2;
+    }
     seg_metrics_st m;
     setup(mem, "merge", hint, true, &m);
+    metric_thread_register(); /* the preload counts like a worker */
     /* preload about half of what fits, so gets mostly hit */
     uint64_t keys = (uint64_t)mem * 1024 * 1024 / 72 / 2;
     char key[16];
@@ -174,12 +251,18 @@ throughput(int argc, char **argv)
         make_key(key, 16, i);
         storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
     }
-    struct tp t[16];
+    struct zipf z;
+    zipf_init(&z, keys);
+    static struct tp t[16];
     threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
     for (int i = 0; i < threads; i++) {
-        t[i] = (struct tp){
-                .keys = keys, .seed = 88172645463325252ULL + i, .stop_ms = 0};
+        t[i] = (struct tp){.keys = keys,
+                .seed = 88172645463325252ULL + (uint64_t)i,
+                .get_pct = get_pct,
+                .zipf = strcmp(dist, "zipf") == 0 ? &z : NULL};
     }
+    uint64_t gets0 = metric_counter(&m.seg_get);
+    uint64_t hits0 = metric_counter(&m.seg_get_hit);
     uint64_t start = time_now_ms();
     for (int i = 0; i < threads; i++) {
         t[i].stop_ms = start + secs * 1000;
@@ -192,11 +275,12 @@ throughput(int argc, char **argv)
         total += t[i].ops;
     }
     double elapsed = (double)(time_now_ms() - start) / 1000.0;
-    uint64_t gets = metric_counter(&m.seg_get);
-    uint64_t hits = metric_counter(&m.seg_get_hit);
-    printf("threads %d\nkeys %lu\nops %lu\nseconds %.2f\nops_per_sec %.0f\n",
-            threads, (unsigned long)keys, (unsigned long)total, elapsed,
-            (double)total / elapsed);
+    uint64_t gets = metric_counter(&m.seg_get) - gets0;
+    uint64_t hits = metric_counter(&m.seg_get_hit) - hits0;
+    printf("threads %d\nget_pct %u\nkeys_dist %s\nkeys %lu\nops %lu\n"
+           "seconds %.2f\nops_per_sec %.0f\n",
+            threads, get_pct, dist, (unsigned long)keys, (unsigned long)total,
+            elapsed, (double)total / elapsed);
     printf("get_hit_ratio %.4f\n", gets ? (double)hits / (double)gets : 0.0);
     seg_teardown();
     return 0;
@@ -221,7 +305,7 @@ zipf_cdf(uint64_t n)
 static uint64_t
 zipf_draw(const double *cdf, uint64_t n, uint64_t *seed)
 {
-    double u = (double)(xorshift(seed) >> 11) / 9007199254740992.0;
+    double u = unit_draw(seed);
     uint64_t lo = 0, hi = n - 1;
     while (lo < hi) {
         uint64_t mid = (lo + hi) / 2;
@@ -309,7 +393,8 @@ main(int argc, char **argv)
     if (rc == 2) {
         fprintf(stderr,
                 "usage: bench_seg overhead MiB KLEN VLEN [HINT] | "
-                "throughput MiB THREADS SECONDS [HINT] | "
+                "throughput MiB THREADS SECONDS [HINT [GET_PCT "
+                "[uniform|zipf]]] | "
                 "missratio MiB KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]\n");
     }
     return rc;

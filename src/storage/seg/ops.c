@@ -387,7 +387,11 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
     bool vis = found && item_visible(&ref.m, now);
     storage_status_e st = cond_check(c, found, vis, &ref);
     if (st == STORAGE_OK) {
-        uint64_t nval = hash_entry(h, r->sid, r->off, 0);
+        /* a new version keeps the key's read frequency (as Redis keeps
+         * the LFU counter on overwrite): merge eviction ranks keys, not
+         * versions, and readers need not bump the counter up again */
+        uint64_t nval = hash_entry(
+                h, r->sid, r->off, vis ? hash_entry_freq(ref.val) : 0);
         if (found) {
             hash_swap_locked(h, &ref, nval);
             if (!vis) {

@@ -6,7 +6,7 @@
  *
  *   +--------------+--------------+-------+---------+---------+----+-------+
  *   | hash buckets | overflow pool| locks | summary | seg hdrs| TTL|segments|
- *   | n_bucket x64B| n_overflow x64| 1B/bk | ~1B/8bk | n_seg x80|1025|n_seg x|
+ *   | n_bucket x64B| n_overflow x64| 1B/bk | ~1B/8bk | n_seg x128|1025|n_seg x|
  *   |              |              |       |         |         |    |seg_size|
  *   +--------------+--------------+-------+---------+---------+----+-------+
  *   everything is inside seg.memory; nothing else is allocated at runtime
@@ -77,6 +77,11 @@ struct epoch_slot {
     uint8_t used;
     uint8_t pad[CACHE_LINE - sizeof(uint64_t) - 1];
 };
+
+/* a reader's only shared write, once per quiescent period, is its own
+ * slot: one line each */
+_Static_assert(sizeof(struct epoch_slot) == CACHE_LINE,
+        "an epoch slot is one cache line");
 
 static struct epoch_slot slots[STORAGE_THREADS_MAX]
         __attribute__((aligned(CACHE_LINE)));
@@ -423,6 +428,10 @@ bg_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "bg");
+    /* expiry and merges unlink items (seg_item_curr, seg_item_bytes) and
+     * count: into a shard of its own, not with locked adds on the metric
+     * rows that every worker reads */
+    metric_thread_register();
     pthread_mutex_lock(&bg_mutex);
     while (!bg_stop) {
         pthread_mutex_unlock(&bg_mutex);

@@ -49,24 +49,37 @@ typedef enum {
 } seg_state_e;
 
 /* One segment header, in an array apart from segment data. Atomics noted;
- * prev/next under the TTL bucket lock (or the heap lock for free/limbo). */
+ * prev/next under the TTL bucket lock (or the heap lock for free/limbo).
+ *
+ * Two cache lines, so that a get never reads a line a set writes:
+ *
+ *   line 0  cas_base exp_base create_ms seq retire_epoch prev next gen
+ *           bucket state: read by every get (item_decode, access time),
+ *           written when the segment opens, moves or changes state
+ *   line 1  write_offset w_ref live_items live_bytes max_exp: written by
+ *           every write into the segment (and live_* by every overwrite
+ *           or delete of one of its items)
+ *
+ * The header array starts on a cache line (seg.c), and 128 bytes for a
+ * segment of 64 KiB or more is under 0.2% of it. */
 struct seg {
-    uint32_t write_offset; /* atomic; may pass the segment size when full */
-    uint32_t w_ref;        /* atomic; writers with a reservation open */
-    int32_t live_items;    /* atomic */
-    int32_t live_bytes;    /* atomic */
+    uint64_t cas_base; /* CAS of items is stored relative to these */
+    uint64_t exp_base;
+    uint64_t create_ms;
+    uint64_t seq; /* atomic; opening order: FIFO age without clock ties */
+    uint64_t retire_epoch;
     uint32_t prev;
     uint32_t next;
     uint32_t gen;    /* atomic; bumped each time it is freed */
     uint16_t bucket; /* TTL bucket */
     uint8_t state;   /* atomic, seg_state_e */
     uint8_t unused;
-    uint64_t cas_base; /* CAS of items is stored relative to these */
-    uint64_t exp_base;
-    uint64_t max_exp; /* atomic max of item expiries; UINT64_MAX: never */
-    uint64_t create_ms;
-    uint64_t seq; /* atomic; opening order: FIFO age without clock ties */
-    uint64_t retire_epoch;
+    _Alignas(CACHE_LINE) uint32_t write_offset; /* atomic; may pass the
+                                                 * segment size when full */
+    uint32_t w_ref;     /* atomic; writers with a reservation open */
+    int32_t live_items; /* atomic */
+    int32_t live_bytes; /* atomic */
+    uint64_t max_exp;   /* atomic max of item expiries; UINT64_MAX: never */
 };
 
 struct ttl_bucket {
@@ -104,7 +117,15 @@ struct res {
     uint64_t expiry;
 };
 
-/* The heap: one mapping of seg.memory bytes holding everything. */
+/* The heap: one mapping of seg.memory bytes holding everything, and this
+ * struct describing it. Fields are grouped by who writes them, each
+ * written group on cache lines of its own, so the fields every operation
+ * reads (the first group) stay shared in every core's cache:
+ *
+ *   read-mostly   layout, flush thresholds: set up once, or by a flush
+ *   per write     cas_next, count[]: every set (one atomic add each)
+ *   segment lists heap lock: a segment taken, retired or freed; compaction
+ *   overflow pool pool lock: a hash chain grows or shrinks */
 struct heap {
     uint8_t *base;
     size_t memory;
@@ -119,35 +140,38 @@ struct heap {
     uint8_t *locks;    /* one byte per head bucket */
     uint32_t n_bucket;
     uint32_t n_overflow;
+    size_t metadata;
+    uint32_t open_max;
+    uint32_t reserve;
+    uint32_t merge_keep; /* free segments writers leave for merging */
+    uint32_t n_merge;
+    int evict;                            /* evict_policy_e */
+    uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
+    uint64_t flush_cas[STORAGE_DB_COUNT]; /* atomic: older items invisible */
+    uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
+
+    _Alignas(CACHE_LINE) uint64_t cas_next; /* atomic */
+    int64_t count[STORAGE_DB_COUNT];        /* atomic */
+    int64_t expires[STORAGE_DB_COUNT];      /* atomic: those with an expiry */
+
+    _Alignas(CACHE_LINE) uint8_t lock; /* free and limbo lists */
+    uint32_t free_head;
+    uint32_t n_free;     /* atomic reads */
+    uint32_t limbo_head; /* retired, oldest last */
+    uint32_t n_limbo;
+    uint32_t n_open;      /* atomic */
+    uint64_t seg_seq;     /* atomic: segments opened */
+    uint64_t turnover_ms; /* atomic: average segment age at eviction */
+    uint32_t n_busy;      /* atomic: compactions under way */
+    uint64_t progress;    /* atomic: segments back from limbo, compactions */
+
+    _Alignas(CACHE_LINE) uint8_t pool_lock;
     uint32_t pool_next;     /* static pool: never used from here (pool lock) */
     uint64_t pool_free;     /* free overflow buckets, a link (pool lock) */
     uint32_t pool_ret_head; /* ring of unlinked buckets awaiting readers */
     uint32_t pool_ret_n;
     uint64_t pool_ret_link[POOL_RETIRED];
     uint64_t pool_ret_stamp[POOL_RETIRED];
-    uint8_t pool_lock;
-    size_t metadata;
-    uint8_t lock; /* free and limbo lists */
-    uint32_t free_head;
-    uint32_t n_free;     /* atomic reads */
-    uint32_t limbo_head; /* retired, oldest last */
-    uint32_t n_limbo;
-    uint32_t n_open; /* atomic */
-    uint32_t open_max;
-    uint32_t reserve;
-    uint32_t merge_keep; /* free segments writers leave for merging */
-    uint32_t n_merge;
-    int evict;                            /* evict_policy_e */
-    uint64_t cas_next;                    /* atomic */
-    uint64_t seg_seq;                     /* atomic: segments opened */
-    uint64_t flush_cas[STORAGE_DB_COUNT]; /* atomic: older items invisible */
-    uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
-    uint64_t flush_pending;               /* atomic: min flush_at, or MAX */
-    int64_t count[STORAGE_DB_COUNT];      /* atomic */
-    int64_t expires[STORAGE_DB_COUNT];    /* atomic: those with an expiry */
-    uint64_t turnover_ms; /* atomic: average segment age at eviction */
-    uint32_t n_busy;      /* atomic: compactions under way */
-    uint64_t progress;    /* atomic: segments back from limbo, compactions */
 };
 
 typedef enum {
@@ -390,4 +414,22 @@ typedef enum {
  * segment and retires them (evict.c; the comment there says when it can). */
 compact_e compact_run(uint64_t now);
 
-_Static_assert(sizeof(struct seg) == 80, "segment header size changed");
+/* The layouts the store's scaling depends on (docs/storage.md, "What a
+ * get writes"); test_seg_layout checks them at run time too. */
+_Static_assert(sizeof(struct seg) == 2 * CACHE_LINE,
+        "segment header: one read-mostly line, one written line");
+_Static_assert(offsetof(struct seg, write_offset) == CACHE_LINE,
+        "what writes change starts the second line of a segment header");
+_Static_assert(offsetof(struct seg, unused) < CACHE_LINE,
+        "what gets read fits the first line of a segment header");
+_Static_assert(_Alignof(struct heap) == CACHE_LINE &&
+                       sizeof(struct heap) % CACHE_LINE == 0,
+        "the heap descriptor shares no line with another global");
+_Static_assert(
+        offsetof(struct heap, flush_at) + sizeof(uint64_t) * STORAGE_DB_COUNT <=
+                offsetof(struct heap, cas_next),
+        "the read-mostly heap fields precede the written ones");
+_Static_assert(offsetof(struct heap, cas_next) % CACHE_LINE == 0 &&
+                       offsetof(struct heap, lock) % CACHE_LINE == 0 &&
+                       offsetof(struct heap, pool_lock) % CACHE_LINE == 0,
+        "each written group of the heap starts a cache line");

@@ -169,12 +169,27 @@ test_explicit_cas_and_freq(void **state)
     assert_int_equal(cas, 777777);
     assert_int_equal(cas_of("e"), 777777);
     struct storage_item it;
-    for (int i = 0; i < 5; i++) {
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.freq, 0); /* a peek is no access */
+    assert_false(it.fetched);
+    /* the first read always counts */
+    assert_int_equal(storage_get(0, "e", 1, NOW, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.freq, 1);
+    assert_true(it.fetched);
+    /* then about 4 log2 of the reads: 1024 reads reach 32 on average;
+     * the bounds fail with probability below 1e-4 */
+    for (int i = 1; i < 1024; i++) {
         assert_int_equal(storage_get(0, "e", 1, NOW, NULL), STORAGE_OK);
     }
     assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
-    assert_int_equal(it.freq, 5);
-    assert_true(it.fetched);
+    assert_in_range(it.freq, 20, 48);
+    /* a new version keeps the key's frequency */
+    uint8_t f = it.freq;
+    assert_int_equal(
+            storage_set(0, "e", 1, "w", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.freq, f);
 }
 
 static void
