@@ -22,6 +22,7 @@ struct stats stats = {
         .server = {SERVER_METRIC(INIT_METRIC)},
         .worker = {WORKER_METRIC(INIT_METRIC)},
         .admin = {ADMIN_METRIC(INIT_METRIC)},
+        .tls = {TLS_METRIC(INIT_METRIC)},
         .seg = {SEG_METRIC(INIT_METRIC)},
         .memcache_parse = {MEMCACHE_PARSE_METRIC(INIT_METRIC)},
         .memcache = {PROC_MEMCACHE_METRIC(INIT_METRIC)},
@@ -337,7 +338,59 @@ mc_general(struct buf *b, size_t max)
     MC("reclaimed", "%llu", (unsigned long long)cnt(&sg->seg_expire_item));
     MC("expired_unfetched", "%llu",
             (unsigned long long)cnt(&sg->seg_expire_unfetched));
+    if (tls_enabled()) {
+        /* memcached's TLS fields, under its names */
+        const tls_metrics_st *t = &stats.tls;
+        uint64_t at = tls_loaded_at();
+        uint64_t now = time_now_ms() / 1000;
+        MC("time_since_server_cert_refresh", "%llu",
+                (unsigned long long)(at > 0 && now > at ? now - at : 0));
+        MC("ssl_handshake_errors", "%llu",
+                (unsigned long long)cnt(&t->tls_handshake_ex));
+        MC("ssl_new_sessions", "%llu",
+                (unsigned long long)cnt(&t->tls_session_new));
+    }
 #undef MC
+    return st;
+}
+
+/* memcached's ssl_* lines of `stats settings`, from the TLS options. */
+static rstatus_i
+mc_settings_tls(struct buf *b, size_t max)
+{
+    bool on = tls_enabled();
+    char cert[1024], key[1024], ca[1024];
+    tls_get_file(TLS_FILE_CERT, cert, sizeof(cert));
+    tls_get_file(TLS_FILE_KEY, key, sizeof(key));
+    tls_get_file(TLS_FILE_CA, ca, sizeof(ca));
+    const char *ciphers = option_str(&setting.tls.tls_ciphers);
+    rstatus_i st = mc_stat(b, max, "ssl_enabled", "%s", on ? "yes" : "no");
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_chain_cert", "%s", cert);
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_key", "%s", key);
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_verify_mode", "%u", tls_verify_mode());
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_keyformat", "%d", 1); /* PEM */
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_ciphers", "%s",
+                ciphers[0] != '\0' ? ciphers : "NULL");
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_ca_cert", "%s", ca[0] != '\0' ? ca : "NULL");
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_session_cache", "%s",
+                option_uint(&setting.tls.tls_session_cache) > 0 ? "yes" : "no");
+    }
+    if (st == STATUS_OK && on) {
+        st = mc_stat(b, max, "ssl_min_version", "tlsv1.%u", tls_min_version());
+    }
     return st;
 }
 
@@ -370,6 +423,9 @@ mc_settings(struct buf *b, size_t max)
     if (st == STATUS_OK) {
         st = mc_stat(b, max, "eviction_policy", "%s",
                 option_str(&setting.seg.seg_evict));
+    }
+    if (st == STATUS_OK) {
+        st = mc_settings_tls(b, max);
     }
     return st;
 }
@@ -602,6 +658,44 @@ resp_maxclients(void)
     return option_uint(&setting.server.server_max_connections);
 }
 
+/* Redis's tls-* CONFIG parameters from segcached's options. */
+static void
+resp_tls_get(const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (strcmp(name, "tls-port") == 0) {
+        const char *spec = option_str(&setting.listen.resp_tls_listen);
+        const char *colon = strrchr(spec, ':');
+        snprintf(out, cap, "%llu",
+                colon != NULL ? strtoull(colon + 1, NULL, 10) : 0ULL);
+    } else if (strcmp(name, "tls-cert-file") == 0) {
+        tls_get_file(TLS_FILE_CERT, out, cap);
+    } else if (strcmp(name, "tls-key-file") == 0) {
+        tls_get_file(TLS_FILE_KEY, out, cap);
+    } else if (strcmp(name, "tls-ca-cert-file") == 0) {
+        tls_get_file(TLS_FILE_CA, out, cap);
+    } else if (strcmp(name, "tls-auth-clients") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_auth_clients));
+    } else if (strcmp(name, "tls-protocols") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_protocols));
+    } else if (strcmp(name, "tls-ciphers") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphers));
+    } else if (strcmp(name, "tls-ciphersuites") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphersuites));
+    }
+}
+
+static rstatus_i
+resp_tls_set(const char *cert, const char *key, const char *ca, char *why,
+        size_t cap)
+{
+    if (!tls_enabled()) {
+        snprintf(why, cap, "TLS is not configured");
+        return STATUS_EINVAL;
+    }
+    return tls_set_files(cert, key, ca, why, cap);
+}
+
 const struct resp_info_source stats_resp_source = {
         .info = resp_info,
         .maxmemory = resp_maxmemory,
@@ -610,4 +704,6 @@ const struct resp_info_source stats_resp_source = {
         .timeout_s = resp_timeout_s,
         .maxclients = resp_maxclients,
         .reset = stats_reset,
+        .tls_get = resp_tls_get,
+        .tls_set = resp_tls_set,
 };
