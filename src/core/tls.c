@@ -71,6 +71,8 @@ ssl_reason(char *buf, size_t cap)
     unsigned long e = ERR_peek_last_error();
     if (e == 0) {
         snprintf(buf, cap, "unknown error");
+    } else if (ERR_SYSTEM_ERROR(e)) {
+        snprintf(buf, cap, "%s", strerror(ERR_GET_REASON(e))); /* errno */
     } else {
         ERR_error_string_n(e, buf, cap);
         const char *r = ERR_reason_error_string(e);
