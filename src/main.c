@@ -442,6 +442,9 @@ main(int argc, char **argv)
     cli_parse(&cli, argc, argv);
     load_config(&cli);
     log_level_e level = config_log_level(&cli);
+    if (cli.print_config || cli.print_stats) {
+        cli_free(&cli); /* the overrides are applied: nothing leaks */
+    }
     if (cli.print_config) {
         option_print_all(stdout, setting_options(), SETTING_NOPT);
         return EX_OK;
@@ -453,11 +456,11 @@ main(int argc, char **argv)
     struct listener ls[MAX_LISTENER];
     setup_tls();                     /* protected mode looks at its policy */
     unsigned n = make_listeners(ls); /* validates before anything starts */
+    cli_free(&cli);
     if (cli.check_config) {
         printf("segcached: configuration OK\n");
         return EX_OK;
     }
-    cli_free(&cli);
     char err[256];
     if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
         die(EX_USAGE, "%s", err);

@@ -363,9 +363,12 @@ def test_session_resumption(tls_server, certs):
         session = c.session
     with tls_connect(s.tls_ports["memcache"], ctx, session=session) as c:
         assert c.session_reused
-    st = s.stats()
-    assert st["tls_session_reused"] >= 1
-    assert st["tls_session_new"] >= 1
+        # the server's side ends on the client's Finished, which the client
+        # sent as its own handshake ended: wait for it
+        c.sendall(b"version\r\n")
+        c.recv(100)
+    assert s.wait_stat("tls_session_reused", lambda v: v >= 1) >= 1
+    assert s.stats()["tls_session_new"] >= 1
 
 
 def command(sock, line):
