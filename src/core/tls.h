@@ -32,7 +32,8 @@
     ACTION( tls_session_cache,    OPTION_UINT,  20480,                "sessions kept for resumption (0: no session cache) (tls-session-cache-size)") \
     ACTION( tls_session_timeout,  OPTION_DURATION, 300000,            "how long a cached session or ticket may be resumed (tls-session-cache-timeout)") \
     ACTION( tls_session_tickets,  OPTION_BOOL,  true,                 "resume through session tickets (RFC 5077 / TLS 1.3 tickets)") \
-    ACTION( tls_ktls,             OPTION_BOOL,  false,                "ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS) where both support it")
+    ACTION( tls_ktls,             OPTION_BOOL,  false,                "ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS) where both support it") \
+    ACTION( tls_release_buffers,  OPTION_BOOL,  false,                "free a connection's TLS buffers whenever they empty: less memory per idle connection, about 1 us more CPU per request")
 
 /*          name                     type            description */
 #define TLS_METRIC(ACTION)                                                     \
