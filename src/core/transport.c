@@ -41,7 +41,7 @@ rstatus_i
 transport_attach(struct conn *c, const struct transport *tp)
 {
     c->tp = tp;
-    c->want = 0;
+    c->want = EVENT_READ; /* every protocol here waits for the client first */
     if (tp->handshake != NULL) {
         c->flags |= CONN_HANDSHAKE;
     }
