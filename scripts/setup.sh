@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev
-    libyaml-dev libcmocka-dev libxxhash-dev
+    libyaml-dev libcmocka-dev libxxhash-dev libssl-dev openssl
     python3-pytest python3-redis python3-pymemcache python3-pylibmc
     python3-prometheus-client
     redis-tools redis-server memcached libmemcached-tools nutcracker gnuplot

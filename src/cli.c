@@ -16,6 +16,11 @@ static const char usage[] =
         "  --resp ADDR:PORT       resp (Redis) listener, or off\n"
         "  --ping ADDR:PORT       ping listener, or off (default off)\n"
         "  --admin ADDR:PORT      admin listener, or off\n"
+        "  --memcache-tls ADDR:PORT  memcache over TLS (memcache.tls_listen)\n"
+        "  --resp-tls ADDR:PORT   resp over TLS (resp.tls_listen)\n"
+        "  -Z                     memcache listener speaks TLS (memcached's\n"
+        "                         -Z: its address moves to "
+        "memcache.tls_listen)\n"
         "  -p PORT                memcache port (memcached's -p)\n"
         "  -l ADDR                host of the data listeners (not admin)\n"
         "  -m MB                  store memory in MiB, or a size (64, 1GiB)\n"
@@ -51,6 +56,8 @@ enum {
     OPT_HELP,
     OPT_PIDFILE,
     OPT_DAEMONIZE,
+    OPT_MEMCACHE_TLS,
+    OPT_RESP_TLS,
 };
 
 static const struct option longs[] = {
@@ -59,6 +66,8 @@ static const struct option longs[] = {
         {"resp", required_argument, NULL, OPT_RESP},
         {"ping", required_argument, NULL, OPT_PING},
         {"admin", required_argument, NULL, OPT_ADMIN},
+        {"memcache-tls", required_argument, NULL, OPT_MEMCACHE_TLS},
+        {"resp-tls", required_argument, NULL, OPT_RESP_TLS},
         {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
         {"print-stats", no_argument, NULL, OPT_PRINT_STATS},
         {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
@@ -108,6 +117,15 @@ parse_one(struct cli *cli, int c)
         break;
     case OPT_ADMIN:
         push(cli, "admin.listen", optarg, "");
+        break;
+    case OPT_MEMCACHE_TLS:
+        push(cli, "memcache.tls_listen", optarg, "");
+        break;
+    case OPT_RESP_TLS:
+        push(cli, "resp.tls_listen", optarg, "");
+        break;
+    case 'Z':
+        cli->tls = true;
         break;
     case 'p':
         cli->port = optarg;
@@ -176,8 +194,8 @@ cli_parse(struct cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     int c;
-    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:e:u:dvVh", longs, NULL)) !=
-            -1) {
+    while ((c = getopt_long(
+                    argc, argv, "o:p:l:m:t:c:e:u:dvVhZ", longs, NULL)) != -1) {
         parse_one(cli, c);
     }
     if (optind < argc) {

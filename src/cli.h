@@ -16,6 +16,7 @@ struct cli {
     const char *host; /* -l: host of the data listeners */
     const char *port; /* -p: port of the memcache listener */
     int verbose;      /* -v count */
+    bool tls;         /* -Z: the memcache listener speaks TLS */
     bool print_config;
     bool print_stats;
     bool check_config;

@@ -9,6 +9,7 @@
 #include "core/admin.h"
 #include "core/process.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "processor/admin.h"
 #include "processor/memcache.h"
@@ -96,6 +97,29 @@ apply_host_port(const struct cli *cli)
     }
 }
 
+/* memcached's -Z: the memcache listener speaks TLS. Its address moves to
+ * memcache.tls_listen, so the port a memcached operator gave (-p) is the
+ * TLS port, as with memcached. */
+static void
+apply_tls_flag(const struct cli *cli)
+{
+    if (!cli->tls) {
+        return;
+    }
+    const char *spec = option_str(&setting.listen.memcache_listen);
+    if (strcmp(spec, "off") == 0 || spec[0] == '\0') {
+        return;
+    }
+    char addr[300], err[256];
+    snprintf(addr, sizeof(addr), "%s", spec);
+    if (option_set(setting_options(), SETTING_NOPT, "memcache.tls_listen", addr,
+                err, sizeof(err)) != STATUS_OK ||
+            option_set(setting_options(), SETTING_NOPT, "memcache.listen",
+                    "off", err, sizeof(err)) != STATUS_OK) {
+        die(EX_USAGE, "-Z: %s", err);
+    }
+}
+
 static void
 load_config(struct cli *cli)
 {
@@ -112,6 +136,7 @@ load_config(struct cli *cli)
         }
     }
     apply_host_port(cli);
+    apply_tls_flag(cli);
 }
 
 /* log.level was checked (check_config). */
@@ -203,8 +228,11 @@ check_exposure(struct checks *c, const char *name, const struct option *o,
         return;
     }
     const char *pass = option_str(&setting.resp_proc.resp_requirepass);
-    if (strcmp(name, "resp") == 0 && pass != NULL && pass[0] != '\0') {
+    if (strncmp(name, "resp", 4) == 0 && pass != NULL && pass[0] != '\0') {
         return; /* resp clients must AUTH */
+    }
+    if (strstr(name, "-tls") != NULL && tls_clients_authenticated()) {
+        return; /* clients must present a certificate our CA signed */
     }
     char where[300];
     tcp_addr_str(addr, where, sizeof(where));
@@ -218,16 +246,50 @@ static const struct {
     const char *name;
     struct option *opt;
     const struct processor *proc;
+    const struct transport *tp;
 } listen_table[] = {
-        {"memcache", &setting.listen.memcache_listen, &proc_memcache},
-        {"resp", &setting.listen.resp_listen, &proc_resp},
-        {"ping", &setting.listen.ping_listen, &proc_ping},
-        {"admin", &setting.admin.admin_listen, NULL},
+        {"memcache", &setting.listen.memcache_listen, &proc_memcache,
+                &transport_tcp},
+        {"resp", &setting.listen.resp_listen, &proc_resp, &transport_tcp},
+        {"ping", &setting.listen.ping_listen, &proc_ping, &transport_tcp},
+        {"memcache-tls", &setting.listen.memcache_tls_listen, &proc_memcache,
+                &transport_tls},
+        {"resp-tls", &setting.listen.resp_tls_listen, &proc_resp,
+                &transport_tls},
+        {"admin", &setting.admin.admin_listen, NULL, NULL},
+        {"admin-tls", &setting.admin.admin_tls_listen, NULL, NULL},
 };
 
+/* True when some listener is configured to speak TLS. */
+static bool
+tls_wanted(void)
+{
+    const struct option *opts[] = {&setting.listen.memcache_tls_listen,
+            &setting.listen.resp_tls_listen, &setting.admin.admin_tls_listen};
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+        const char *spec = option_str(opts[i]);
+        if (spec != NULL && spec[0] != '\0' && strcmp(spec, "off") != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Loads the certificate when a TLS listener is configured, so a bad file
+ * stops startup (and --check-config) with the option and the reason. */
+static void
+setup_tls(void)
+{
+    char err[1200];
+    if (tls_wanted() && tls_setup(&setting.tls, &stats.tls, err, sizeof(err)) !=
+                                STATUS_OK) {
+        die(EX_CONFIG, "%s", err);
+    }
+}
+
 /* Builds the data listeners from the configuration into ls (the admin
- * listener is only checked: admin_setup binds it); reports bad addresses,
- * protected mode and two listeners on one address. */
+ * listeners are only checked: admin_setup binds them); reports bad
+ * addresses, protected mode and two listeners on one address. */
 static unsigned
 check_listeners(struct checks *c, struct listener *ls)
 {
@@ -263,6 +325,7 @@ check_listeners(struct checks *c, struct listener *ls)
         ls[n].addr.mode = mode;
         ls[n].name = listen_table[i].name;
         ls[n].proc = listen_table[i].proc;
+        ls[n].tp = listen_table[i].tp;
         n++;
     }
     return n;
@@ -405,9 +468,21 @@ static const struct worker_hooks worker_hooks = {
         .stop = worker_stop_hook,
 };
 
+/* memcached's refresh_certs, on the worker that read it: the reload reads
+ * the files there, as memcached does (milliseconds, rare, operator-sent). */
+static rstatus_i
+refresh_certs(char *err, size_t errlen)
+{
+    if (!tls_enabled()) {
+        return STATUS_ENOTFOUND;
+    }
+    return tls_reload(err, errlen);
+}
+
 static const struct memcache_stats_source memcache_source = {
         .stats = stats_print_memcache,
         .reset = stats_reset,
+        .refresh_certs = refresh_certs,
 };
 
 static const struct admin_source admin_source = {
@@ -504,6 +579,7 @@ teardown(void)
     admin_teardown();
     server_teardown();
     workers_teardown();
+    tls_teardown();
     proc_memcache_teardown();
     proc_resp_teardown();
     resp_teardown();
@@ -544,6 +620,8 @@ main(int argc, char **argv)
     }
     struct listener ls[MAX_LISTENER];
     unsigned n;
+    setup_tls(); /* a bad certificate stops startup; protected mode
+                  * looks at the client-certificate policy */
     int code = check_config(ls, &n); /* before anything starts */
     if (code != EX_OK || cli.check_config) {
         if (code == EX_OK) {

@@ -12,6 +12,7 @@ struct setting setting = {
         .server = {SERVER_OPTION(INIT_OPTION)},
         .worker = {WORKER_OPTION(INIT_OPTION)},
         .admin = {ADMIN_OPTION(INIT_OPTION)},
+        .tls = {TLS_OPTION(INIT_OPTION)},
         .seg = {SEG_OPTION(INIT_OPTION)},
         .memcache = {MEMCACHE_PARSE_OPTION(INIT_OPTION)},
         .resp = {RESP_OPTION(INIT_OPTION)},

@@ -7,6 +7,7 @@
 #include "core/admin.h"
 #include "core/process.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "processor/resp.h"
 #include "protocol/memcache/parse.h"
@@ -18,7 +19,9 @@
 #define LISTEN_OPTION(ACTION)                                                  \
     ACTION( memcache_listen,  OPTION_STR,  "127.0.0.1:11211", "memcache listener (host:port, or off)") \
     ACTION( resp_listen,      OPTION_STR,  "127.0.0.1:6379",  "resp (Redis) listener (host:port, or off)") \
-    ACTION( ping_listen,      OPTION_STR,  "off",             "ping listener (host:port, or off)")
+    ACTION( ping_listen,      OPTION_STR,  "off",             "ping listener (host:port, or off)") \
+    ACTION( memcache_tls_listen, OPTION_STR, "off",           "memcache listener over TLS (host:port, or off; see tls.*)") \
+    ACTION( resp_tls_listen,  OPTION_STR,  "off",             "resp listener over TLS (host:port, or off; Redis tls-port)")
 
 /*          name              type         default            description */
 #define LOG_OPTION(ACTION)                                                     \
@@ -37,6 +40,7 @@ struct setting {
     server_options_st server;
     worker_options_st worker;
     admin_options_st admin;
+    tls_options_st tls;
     seg_options_st seg;
     memcache_parse_options_st memcache;
     resp_options_st resp;           /* resp.max_args ... (protocol) */

@@ -22,6 +22,7 @@ struct stats stats = {
         .server = {SERVER_METRIC(INIT_METRIC)},
         .worker = {WORKER_METRIC(INIT_METRIC)},
         .admin = {ADMIN_METRIC(INIT_METRIC)},
+        .tls = {TLS_METRIC(INIT_METRIC)},
         .seg = {SEG_METRIC(INIT_METRIC)},
         .memcache_parse = {MEMCACHE_PARSE_METRIC(INIT_METRIC)},
         .memcache = {PROC_MEMCACHE_METRIC(INIT_METRIC)},
@@ -434,6 +435,16 @@ mc_general(struct buf *b, size_t max)
             "moves_within_lru");
     mc_u64(&o, "direct_reclaims", cnt(&sg->seg_evict_inline));
     mc_u64(&o, "lru_bumps_dropped", 0);
+    if (tls_enabled()) {
+        /* memcached's TLS fields, under its names */
+        const tls_metrics_st *t = &stats.tls;
+        uint64_t at = tls_loaded_at();
+        uint64_t now = time_now_ms() / 1000;
+        mc_u64(&o, "ssl_handshake_errors", cnt(&t->tls_handshake_ex));
+        mc_u64(&o, "ssl_new_sessions", cnt(&t->tls_session_new));
+        mc_u64(&o, "time_since_server_cert_refresh",
+                at > 0 && now > at ? now - at : 0);
+    }
     return o.st;
 }
 
@@ -555,18 +566,32 @@ mc_settings(struct buf *b, size_t max)
     mc_put(&o, "ext_max_frag", "%s", "0.00");
     mc_put(&o, "slab_automove_freeratio", "%s", "0.000");
     mc_put(&o, "ext_drop_unread", "%s", "no");
-    /* no TLS: what memcached prints with TLS off */
-    mc_put(&o, "ssl_enabled", "%s", "no");
-    mc_put(&o, "ssl_chain_cert", "%s", "(null)");
-    mc_put(&o, "ssl_key", "%s", "(null)");
-    mc_u64(&o, "ssl_verify_mode", 0);
-    mc_u64(&o, "ssl_keyformat", 1);
-    mc_put(&o, "ssl_ciphers", "%s", "NULL");
-    mc_put(&o, "ssl_ca_cert", "%s", "NULL");
+    /* TLS as memcached prints it; with TLS off, what it prints then */
+    bool tls_on = tls_enabled();
+    char cert[1024], key[1024], ca[1024];
+    tls_get_file(TLS_FILE_CERT, cert, sizeof(cert));
+    tls_get_file(TLS_FILE_KEY, key, sizeof(key));
+    tls_get_file(TLS_FILE_CA, ca, sizeof(ca));
+    const char *ciphers = option_str(&setting.tls.tls_ciphers);
+    mc_put(&o, "ssl_enabled", "%s", tls_on ? "yes" : "no");
+    mc_put(&o, "ssl_chain_cert", "%s", tls_on ? cert : "(null)");
+    mc_put(&o, "ssl_key", "%s", tls_on ? key : "(null)");
+    mc_u64(&o, "ssl_verify_mode", tls_on ? tls_verify_mode() : 0);
+    mc_u64(&o, "ssl_keyformat", 1); /* PEM */
+    mc_put(&o, "ssl_ciphers", "%s",
+            tls_on && ciphers[0] != '\0' ? ciphers : "NULL");
+    mc_put(&o, "ssl_ca_cert", "%s", tls_on && ca[0] != '\0' ? ca : "NULL");
     mc_u64(&o, "ssl_wbuf_size", 0);
-    mc_put(&o, "ssl_session_cache", "%s", "no");
-    mc_put(&o, "ssl_kernel_tls", "%s", "no");
-    mc_put(&o, "ssl_min_version", "%s", "tlsv1.2");
+    mc_put(&o, "ssl_session_cache", "%s",
+            tls_on && option_uint(&setting.tls.tls_session_cache) > 0 ? "yes"
+                                                                      : "no");
+    mc_put(&o, "ssl_kernel_tls", "%s",
+            tls_on && option_bool(&setting.tls.tls_ktls) ? "yes" : "no");
+    if (tls_on) {
+        mc_put(&o, "ssl_min_version", "tlsv1.%u", tls_min_version());
+    } else {
+        mc_put(&o, "ssl_min_version", "%s", "tlsv1.2");
+    }
     mc_put(&o, "num_napi_ids", "%s", "(null)");
     const char *pool = option_str(&setting.seg.seg_datapool);
     mc_put(&o, "memory_file", "%s", pool[0] != '\0' ? pool : "(null)");
@@ -888,6 +913,44 @@ resp_maxclients(void)
     return option_uint(&setting.server.server_max_connections);
 }
 
+/* Redis's tls-* CONFIG parameters from segcached's options. */
+static void
+resp_tls_get(const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (strcmp(name, "tls-port") == 0) {
+        const char *spec = option_str(&setting.listen.resp_tls_listen);
+        const char *colon = strrchr(spec, ':');
+        snprintf(out, cap, "%llu",
+                colon != NULL ? strtoull(colon + 1, NULL, 10) : 0ULL);
+    } else if (strcmp(name, "tls-cert-file") == 0) {
+        tls_get_file(TLS_FILE_CERT, out, cap);
+    } else if (strcmp(name, "tls-key-file") == 0) {
+        tls_get_file(TLS_FILE_KEY, out, cap);
+    } else if (strcmp(name, "tls-ca-cert-file") == 0) {
+        tls_get_file(TLS_FILE_CA, out, cap);
+    } else if (strcmp(name, "tls-auth-clients") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_auth_clients));
+    } else if (strcmp(name, "tls-protocols") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_protocols));
+    } else if (strcmp(name, "tls-ciphers") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphers));
+    } else if (strcmp(name, "tls-ciphersuites") == 0) {
+        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphersuites));
+    }
+}
+
+static rstatus_i
+resp_tls_set(const char *cert, const char *key, const char *ca, char *why,
+        size_t cap)
+{
+    if (!tls_enabled()) {
+        snprintf(why, cap, "TLS is not configured");
+        return STATUS_EINVAL;
+    }
+    return tls_set_files(cert, key, ca, why, cap);
+}
+
 const struct resp_info_source stats_resp_source = {
         .info = resp_info,
         .maxmemory = resp_maxmemory,
@@ -897,4 +960,6 @@ const struct resp_info_source stats_resp_source = {
         .set_timeout_s = resp_set_timeout_s,
         .maxclients = resp_maxclients,
         .reset = stats_reset,
+        .tls_get = resp_tls_get,
+        .tls_set = resp_tls_set,
 };

@@ -8,6 +8,7 @@
 #include "base/metric.h"
 #include "core/admin.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "processor/memcache.h"
 #include "processor/resp.h"
@@ -37,6 +38,7 @@ struct stats {
     server_metrics_st server;
     worker_metrics_st worker;
     admin_metrics_st admin;
+    tls_metrics_st tls;
     seg_metrics_st seg;
     memcache_parse_metrics_st memcache_parse;
     proc_memcache_metrics_st memcache;

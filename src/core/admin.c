@@ -10,6 +10,8 @@
 #include "base/time.h"
 #include "base/util.h"
 #include "core/conn.h"
+#include "core/tls.h"
+#include "core/transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,7 @@ static struct event_base *evb;
 static struct timing_wheel *wheel;
 static struct notifier *wake;
 static int listen_fd = -1;
+static int tls_fd = -1; /* admin.tls_listen */
 static int sig_fd = -1;
 static int bound_port;
 /* A descriptor in reserve, so an operator can still connect when client
@@ -55,6 +58,7 @@ static const struct proc_limits limits = {
 
 /* epoll data tags */
 static char listen_tag;
+static char tls_tag;
 static char signal_tag;
 static char wake_tag;
 
@@ -82,6 +86,7 @@ admin_close(struct conn *c)
     if (admin_proc->error != NULL) {
         admin_proc->error(c);
     }
+    transport_release(c);
     tcp_close(c->fd);
     buf_deinit(&c->rbuf);
     buf_deinit(&c->wbuf);
@@ -99,14 +104,24 @@ admin_close(struct conn *c)
     spare_open(); /* the reserve comes back as soon as it can */
 }
 
-/* STATUS_OK when wbuf is empty, EAGAIN when waiting to write, ERROR. */
+static void
+admin_interest(struct conn *c, uint32_t interest)
+{
+    if (c->interest != interest &&
+            event_modify(evb, c->fd, interest, c) == STATUS_OK) {
+        c->interest = interest;
+    }
+}
+
+/* STATUS_OK when wbuf is empty, EAGAIN when waiting for what the
+ * transport wants (c->want), ERROR. */
 static rstatus_i
 admin_flush(struct conn *c)
 {
     while (!buf_empty(&c->wbuf)) {
-        ssize_t n = tcp_send(c->fd, c->wbuf.rpos, buf_rsize(&c->wbuf));
+        ssize_t n = c->tp->send(c, c->wbuf.rpos, buf_rsize(&c->wbuf));
         if (n == STATUS_EAGAIN) {
-            event_modify(evb, c->fd, EVENT_WRITE, c);
+            admin_interest(c, c->want);
             return STATUS_EAGAIN;
         }
         if (n < 0) {
@@ -116,7 +131,7 @@ admin_flush(struct conn *c)
         c->last_ms = time_mono_ms();
     }
     buf_clear(&c->wbuf);
-    event_modify(evb, c->fd, EVENT_READ, c);
+    admin_interest(c, EVENT_READ);
     return STATUS_OK;
 }
 
@@ -140,44 +155,51 @@ admin_process(struct conn *c)
 static void
 admin_read(struct conn *c)
 {
-    if (buf_wsize(&c->rbuf) == 0 &&
-            buf_reserve(&c->rbuf, buf_capacity(&c->rbuf), ADMIN_RBUF_MAX) !=
-                    STATUS_OK) {
-        admin_close(c); /* a request line longer than anything we answer */
-        return;
-    }
-    ssize_t n = tcp_recv(c->fd, c->rbuf.wpos, buf_wsize(&c->rbuf));
-    if (n == STATUS_EAGAIN) {
-        return;
-    }
-    if (n <= 0) {
-        admin_close(c);
-        return;
-    }
-    c->rbuf.wpos += n;
+    /* reads until the transport holds nothing more (TLS may hold records
+     * that no event will announce): admin requests are small, so all of
+     * it fits the read buffer or the connection is over its cap */
+    do {
+        if (buf_wsize(&c->rbuf) == 0 &&
+                buf_reserve(&c->rbuf, buf_capacity(&c->rbuf), ADMIN_RBUF_MAX) !=
+                        STATUS_OK) {
+            admin_close(c); /* longer than anything we answer */
+            return;
+        }
+        ssize_t n = c->tp->recv(c, c->rbuf.wpos, buf_wsize(&c->rbuf));
+        if (n == STATUS_EAGAIN) {
+            admin_interest(c, c->want);
+            return;
+        }
+        if (n <= 0) {
+            admin_close(c);
+            return;
+        }
+        c->rbuf.wpos += n;
+    } while (c->tp->pending != NULL && c->tp->pending(c) > 0);
     c->last_ms = time_mono_ms();
+    admin_interest(c, EVENT_READ);
     admin_process(c);
 }
 
 /* Accepts one admin connection, spending the spare descriptor when the
  * process has run out. */
 static int
-admin_accept_one(void)
+admin_accept_one(int lfd)
 {
-    int fd = tcp_accept(listen_fd);
+    int fd = tcp_accept(lfd);
     if (fd == STATUS_ENOMEM && spare_fd >= 0) {
         close(spare_fd);
         spare_fd = -1;
-        fd = tcp_accept(listen_fd);
+        fd = tcp_accept(lfd);
     }
     return fd;
 }
 
 static void
-admin_accept(void)
+admin_accept(int lfd, const struct transport *tp)
 {
     for (;;) {
-        int fd = admin_accept_one();
+        int fd = admin_accept_one(lfd);
         if (fd < 0) {
             return; /* EAGAIN, or an error retried on the next event */
         }
@@ -203,6 +225,10 @@ admin_accept(void)
         }
         nconn++;
         c->fd = fd;
+        c->want = c->interest = EVENT_READ;
+        if (transport_attach(c, tp) != STATUS_OK) {
+            c->flags &= ~CONN_HANDSHAKE;
+        }
         c->last_ms = time_mono_ms();
         c->id = next_id++;
         c->proc = admin_proc;
@@ -214,7 +240,56 @@ admin_accept(void)
         event_register(evb, fd, EVENT_READ, c);
         INCR(metrics, admin_conn_total);
         INCR(metrics, admin_conn_curr);
+        if (c->tp_state == NULL && tp->open != NULL) {
+            admin_close(c); /* no memory for its TLS state */
+        }
     }
+}
+
+/* One handshake step (admin connections are few: no budget here). */
+static void
+admin_handshake(struct conn *c)
+{
+    rstatus_i st = c->tp->handshake(c);
+    if (st == STATUS_EAGAIN) {
+        admin_interest(c, c->want);
+        return;
+    }
+    if (st != STATUS_OK) {
+        admin_close(c);
+        return;
+    }
+    c->flags &= ~CONN_HANDSHAKE;
+    c->last_ms = time_mono_ms();
+    admin_interest(c, EVENT_READ);
+    admin_read(c);
+}
+
+/* As the worker's conn_event, for the admin thread: the connection's
+ * state says what to do, whatever the event; TLS bytes already decrypted
+ * are read at once, since no event will announce them. */
+static void
+admin_conn_event(struct conn *c, uint32_t events)
+{
+    if (!(events & (EVENT_READ | EVENT_WRITE))) {
+        admin_close(c);
+        return;
+    }
+    if (c->flags & CONN_HANDSHAKE) {
+        admin_handshake(c);
+        return;
+    }
+    if (!buf_empty(&c->wbuf)) {
+        rstatus_i st = admin_flush(c);
+        if (st == STATUS_ERROR ||
+                (st == STATUS_OK && (c->flags & CONN_CLOSE))) {
+            admin_close(c);
+        } else if (st == STATUS_OK && !buf_empty(&c->rbuf)) {
+            admin_process(c);
+        }
+        return;
+    }
+    admin_read(c);
 }
 
 static void
@@ -226,6 +301,10 @@ admin_signal(void)
         if (si.ssi_signo == SIGHUP) {
             log_info("SIGHUP: reopening the log file");
             log_reopen();
+            if (tls_enabled()) {
+                char err[1200];
+                tls_reload(err, sizeof(err)); /* logs either way */
+            }
         } else if (si.ssi_signo == SIGUSR2) {
             /* memcached uses it for nothing segcached does; a stray one
              * (a script meant for another daemon) must not stop a cache */
@@ -246,25 +325,41 @@ static void
 admin_event(void *arg, uint32_t events)
 {
     if (arg == &listen_tag) {
-        admin_accept();
+        admin_accept(listen_fd, &transport_tcp);
+    } else if (arg == &tls_tag) {
+        admin_accept(tls_fd, &transport_tls);
     } else if (arg == &signal_tag) {
         admin_signal();
     } else if (arg == &wake_tag) {
         notifier_drain(wake);
     } else {
-        struct conn *c = arg;
-        if (events & EVENT_WRITE) {
-            rstatus_i st = admin_flush(c);
-            if (st == STATUS_ERROR ||
-                    (st == STATUS_OK && (c->flags & CONN_CLOSE))) {
-                admin_close(c);
-            } else if (st == STATUS_OK && !buf_empty(&c->rbuf)) {
-                admin_process(c);
-            }
-        } else if (events & (EVENT_READ | EVENT_ERR)) {
-            admin_read(c);
-        }
+        admin_conn_event(arg, events);
     }
+}
+
+/* Binds one admin listener unless its option is "off". */
+static rstatus_i
+admin_bind(const struct option *opt, int *fd, void *tag)
+{
+    const char *addr = option_str(opt);
+    if (addr == NULL || strcmp(addr, "off") == 0 || addr[0] == '\0') {
+        return STATUS_OK;
+    }
+    struct tcp_addr ta;
+    char err[256], name[64];
+    option_dotted_name(opt, name, sizeof(name));
+    if (tcp_parse_addr(addr, &ta, err, sizeof(err)) != STATUS_OK) {
+        log_crit("%s: %s", name, err);
+        return STATUS_EINVAL;
+    }
+    *fd = tcp_listen(&ta, 128, err, sizeof(err));
+    if (*fd < 0) {
+        log_crit("admin listener %s: %s", addr, err);
+        return STATUS_ERROR;
+    }
+    event_register(evb, *fd, EVENT_READ, tag);
+    log_info("admin listening on %s%s", addr, tag == &tls_tag ? " (TLS)" : "");
+    return STATUS_OK;
 }
 
 rstatus_i
@@ -297,26 +392,15 @@ admin_setup(const admin_options_st *options, admin_metrics_st *m,
     if (sig_fd >= 0) {
         event_register(evb, sig_fd, EVENT_READ, &signal_tag);
     }
-    const char *addr = option_str(&options->admin_listen);
-    if (strcmp(addr, "off") == 0 || addr[0] == '\0') {
-        return STATUS_OK;
+    rstatus_i st = admin_bind(&options->admin_listen, &listen_fd, &listen_tag);
+    if (st == STATUS_OK) {
+        st = admin_bind(&options->admin_tls_listen, &tls_fd, &tls_tag);
     }
-    struct tcp_addr ta;
-    char err[256];
-    if (tcp_parse_addr(addr, &ta, err, sizeof(err)) != STATUS_OK) {
-        log_crit("admin.listen: %s", err);
-        return STATUS_EINVAL;
+    if (listen_fd >= 0) {
+        bound_port = tcp_local_port(listen_fd);
     }
-    listen_fd = tcp_listen(&ta, 128, err, sizeof(err));
-    if (listen_fd < 0) {
-        log_crit("admin listener %s: %s", addr, err);
-        return STATUS_ERROR;
-    }
-    bound_port = tcp_local_port(listen_fd);
     spare_open();
-    event_register(evb, listen_fd, EVENT_READ, &listen_tag);
-    log_info("admin listening on %s", addr);
-    return STATUS_OK;
+    return st;
 }
 
 void
@@ -329,6 +413,9 @@ admin_teardown(void)
         if (listen_fd >= 0) {
             event_deregister(evb, listen_fd);
         }
+        if (tls_fd >= 0) {
+            event_deregister(evb, tls_fd);
+        }
         if (sig_fd >= 0) {
             event_deregister(evb, sig_fd);
         }
@@ -338,6 +425,8 @@ admin_teardown(void)
     }
     tcp_close(listen_fd);
     listen_fd = -1;
+    tcp_close(tls_fd);
+    tls_fd = -1;
     if (spare_fd >= 0) {
         close(spare_fd);
         spare_fd = -1;

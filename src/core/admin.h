@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The admin thread: the operators' port (text commands and HTTP GET
  * /metrics, through the admin processor), periodic jobs on a timing wheel,
- * and signals (SIGTERM/SIGINT stop, SIGHUP reopens the log). It runs in the
- * thread that calls admin_run, normally main's. */
+ * and signals (SIGTERM/SIGINT stop, SIGHUP reopens the log and reloads the
+ * TLS certificate). It runs in the thread that calls admin_run, normally
+ * main's. Admin connections move bytes through their transport
+ * (core/transport.h): plain on admin.listen, TLS on admin.tls_listen. */
 #pragma once
 
 #include "base/metric.h"
@@ -17,6 +19,7 @@
 /*          name            type         default            description */
 #define ADMIN_OPTION(ACTION)                                                   \
     ACTION( admin_listen,   OPTION_STR,  "127.0.0.1:9999",  "admin address (host:port, or off)") \
+    ACTION( admin_tls_listen, OPTION_STR, "off",            "admin address over TLS (host:port, or off; see tls.*)") \
     ACTION( admin_tick,     OPTION_DURATION, 10,            "timing wheel tick of periodic jobs") \
     ACTION( admin_max_connections, OPTION_UINT, 64,         "most admin connections at once; more are accepted and closed") \
     ACTION( admin_idle_timeout, OPTION_DURATION, 300000,    "close admin connections idle this long (0: never)")

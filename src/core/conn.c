@@ -2,6 +2,8 @@
 /* Connection objects. */
 #include "core/conn.h"
 
+#include "core/transport.h"
+
 #include <string.h>
 
 void
@@ -9,4 +11,5 @@ conn_reset(struct conn *c)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    c->tp = &transport_tcp;
 }

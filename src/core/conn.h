@@ -10,6 +10,15 @@
  * Buffers are lent by the worker while a connection has bytes in them and
  * taken back when they empty, so an idle connection holds no buffer memory.
  *
+ * Bytes move through the connection's transport (core/transport.h): tp
+ * says how (plain TCP and Unix sockets, or TLS), tp_state is that
+ * transport's own state (an SSL object for TLS), and want is the epoll
+ * interest the transport asked for when a call returned STATUS_EAGAIN.
+ * The worker loop never calls tcp_recv/tcp_send on a connection; it calls
+ * c->tp, and handles every transport's wants in one place (worker.c,
+ * conn_event). Processors never see the transport: they work on rbuf and
+ * wbuf, which hold plaintext whatever the wire carries.
+ *
  * Processors may touch: rbuf, wbuf, data, now_ms, flags (CONN_CLOSE), id,
  * db. Everything else belongs to core. */
 #pragma once
@@ -21,11 +30,14 @@
 #include <sys/uio.h>
 
 struct processor;
+struct transport;
 struct worker;
 
 /* clang-format off */
 #define CONN_CLOSE      0x1u /* close once wbuf is flushed (quit, fatal error) */
 #define CONN_STALLED    0x2u /* processor stopped: wbuf over its high mark */
+#define CONN_HANDSHAKE  0x4u /* transport handshake not finished yet */
+#define CONN_READY      0x8u /* on the worker's ready list (bytes pending) */
 /* clang-format on */
 
 struct conn {
@@ -33,9 +45,14 @@ struct conn {
     struct conn *prev;
     int fd;
     uint32_t flags;
-    uint64_t id;      /* unique per process, for CLIENT ID and logs */
-    uint64_t now_ms;  /* unix ms of the current event batch */
-    uint64_t last_ms; /* monotonic ms of the last read or write */
+    const struct transport *tp; /* how bytes move; set before a loop */
+    void *tp_state;             /* the transport's (SSL * for TLS) */
+    uint32_t want;              /* interest asked for on STATUS_EAGAIN */
+    uint32_t interest;          /* epoll interest registered now */
+    struct conn *ready_next;    /* worker's ready list (CONN_READY) */
+    uint64_t id;                /* unique per process, for CLIENT ID and logs */
+    uint64_t now_ms;            /* unix ms of the current event batch */
+    uint64_t last_ms;           /* monotonic ms of the last read or write */
     const struct processor *proc;
     struct worker *owner;
     struct buf rbuf;

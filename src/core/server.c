@@ -9,6 +9,7 @@
 #include "base/pool.h"
 #include "base/time.h"
 #include "core/conn.h"
+#include "core/transport.h"
 #include "core/worker.h"
 
 #include <errno.h>
@@ -155,6 +156,7 @@ hand_off(struct conn *c)
 static void
 reclaim(struct conn *c)
 {
+    transport_release(c); /* a worker released it, unless never served */
     tcp_close(c->fd);
     c->fd = -1;
     for (unsigned i = 0; i < workers_count(); i++) {
@@ -240,6 +242,7 @@ accept_all(struct listener *l)
         c->fd = fd;
         c->id = next_id++;
         c->proc = l->proc;
+        c->tp = l->tp != NULL ? l->tp : &transport_tcp;
         c->listener = (uint32_t)(l - listeners);
         peer_name(c);
         nconn++;

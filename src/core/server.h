@@ -42,10 +42,13 @@ typedef struct {
     SERVER_METRIC(DECLARE_METRIC)
 } server_metrics_st;
 
+struct transport;
+
 struct listener {
-    const char *name; /* "memcache", "resp", "ping" */
+    const char *name; /* "memcache", "resp", "ping", "memcache-tls" ... */
     struct tcp_addr addr;
     const struct processor *proc;
+    const struct transport *tp; /* its connections' transport; NULL: tcp */
     int fd;
     uint64_t accepted; /* connections accepted here (relaxed) */
 };

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Worker threads: epoll loop, read -> processor -> write, back-pressure,
- * idle timeout, and the hand-off rings with the server thread. */
+/* Worker threads: epoll loop, handshake -> read -> processor -> write,
+ * back-pressure, idle and handshake timeouts, and the hand-off rings with
+ * the server thread. Bytes move only through each connection's transport
+ * (core/transport.h); what a transport wants next is handled in one place,
+ * conn_event. */
 #include "core/worker.h"
 
 #include "base/event.h"
@@ -8,10 +11,10 @@
 #include "base/mm.h"
 #include "base/notifier.h"
 #include "base/ring_array.h"
-#include "base/tcp.h"
 #include "base/time.h"
 #include "base/util.h"
 #include "core/conn.h"
+#include "core/transport.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,6 +51,11 @@ struct worker {
     uint64_t mono_ms;
     uint64_t last_idle_scan;
     bool clock_stale;
+    struct conn *ready;      /* connections to serve without an epoll event */
+    struct conn *closed;     /* the last connection closed: compared, never
+                                dereferenced (it may already be reused) */
+    unsigned hs_budget;      /* handshake steps left in this batch */
+    uint64_t nhandshake;     /* connections still in their handshake */
     struct conn notify_conn; /* epoll data of the new-connection notifier */
     struct buf spare[SPARE_BUF_MAX];
     unsigned nspare;
@@ -65,6 +73,8 @@ static struct proc_limits limits;
 static size_t buf_size;
 static size_t buf_budget; /* per worker; 0: no limit */
 static uint64_t idle_timeout_ms;
+static uint64_t handshake_timeout_ms;
+static unsigned handshake_batch;
 static int nevent;
 
 static void worker_event(void *arg, uint32_t events);
@@ -163,12 +173,40 @@ notify(struct worker *w, struct notifier *n)
 
 /* Gives c back to the server thread, which closes the socket. */
 static void
+ready_remove(struct worker *w, struct conn *c)
+{
+    for (struct conn **p = &w->ready; *p != NULL; p = &(*p)->ready_next) {
+        if (*p == c) {
+            *p = c->ready_next;
+            break;
+        }
+    }
+    c->ready_next = NULL;
+    c->flags &= ~CONN_READY;
+}
+
+static void
+ready_push(struct worker *w, struct conn *c)
+{
+    c->flags |= CONN_READY;
+    c->ready_next = w->ready;
+    w->ready = c;
+}
+
+static void
 conn_close(struct worker *w, struct conn *c)
 {
     event_deregister(w->evb, c->fd);
+    if (c->flags & CONN_READY) {
+        ready_remove(w, c); /* rare: a close while bytes were pending */
+    }
+    if (c->flags & CONN_HANDSHAKE) {
+        w->nhandshake--;
+    }
     if (c->proc->error != NULL) {
         c->proc->error(c);
     }
+    transport_release(c); /* the SSL belongs to this thread: freed here */
     buf_clear(&c->rbuf);
     buf_clear(&c->wbuf);
     buf_reclaim(w, &c->rbuf);
@@ -176,6 +214,7 @@ conn_close(struct worker *w, struct conn *c)
     buf_account(w, c);
     list_remove(w, c);
     INCR(metrics, worker_conn_close);
+    w->closed = c;
     while (ring_array_push(w->term_ring, &c) != STATUS_OK) {
         /* the server is behind: wake it and let it drain */
         INCR(metrics, worker_term_full);
@@ -185,12 +224,18 @@ conn_close(struct worker *w, struct conn *c)
     notify(w, w->term_notify);
 }
 
+/* Changes the epoll interest only when it differs from what is set. */
 static void
 conn_set_interest(struct worker *w, struct conn *c, uint32_t interest)
 {
+    if (c->interest == interest) {
+        return;
+    }
     if (event_modify(w->evb, c->fd, interest, c) != STATUS_OK) {
         log_warn("conn %" PRIu64 ": cannot change epoll interest", c->id);
+        return;
     }
+    c->interest = interest;
 }
 
 /* ---- read, process, write ---- */
@@ -198,17 +243,17 @@ conn_set_interest(struct worker *w, struct conn *c, uint32_t interest)
 static void conn_process(struct worker *w, struct conn *c);
 
 /* Sends what wbuf holds. Returns STATUS_OK when it is empty, STATUS_EAGAIN
- * when bytes are left (write interest set), STATUS_ERROR when the peer is
+ * when bytes are left (c->want says what the transport waits for: write
+ * room for TCP, maybe a read for TLS), STATUS_ERROR when the peer is
  * gone. */
 static rstatus_i
 conn_flush(struct worker *w, struct conn *c)
 {
     struct buf *b = &c->wbuf;
     while (!buf_empty(b)) {
-        ssize_t n = tcp_send(c->fd, b->rpos, buf_rsize(b));
+        ssize_t n = c->tp->send(c, b->rpos, buf_rsize(b));
         INCR(metrics, worker_write);
         if (n == STATUS_EAGAIN) {
-            conn_set_interest(w, c, EVENT_WRITE);
             return STATUS_EAGAIN;
         }
         if (n < 0) {
@@ -219,6 +264,7 @@ conn_flush(struct worker *w, struct conn *c)
     }
     buf_reclaim(w, b);
     c->last_ms = w->mono_ms;
+    c->want = EVENT_READ;
     if (c->proc->write != NULL) {
         c->proc->write(c);
     }
@@ -282,7 +328,7 @@ conn_read(struct worker *w, struct conn *c)
         conn_close(w, c);
         return;
     }
-    ssize_t n = tcp_recv(c->fd, b->wpos, buf_wsize(b));
+    ssize_t n = c->tp->recv(c, b->wpos, buf_wsize(b));
     if (n == STATUS_EAGAIN) {
         buf_reclaim(w, b);
         buf_account(w, c);
@@ -294,6 +340,7 @@ conn_read(struct worker *w, struct conn *c)
     }
     b->wpos += n;
     c->last_ms = w->mono_ms;
+    c->want = EVENT_READ;
     INCR(metrics, worker_read);
     INCR_N(metrics, worker_read_byte, n);
     conn_process(w, c);
@@ -310,7 +357,6 @@ conn_write_ready(struct worker *w, struct conn *c)
         conn_close(w, c);
         return;
     }
-    conn_set_interest(w, c, EVENT_READ);
     if (c->flags & CONN_STALLED) {
         conn_process(w, c);
     } else {
@@ -318,20 +364,87 @@ conn_write_ready(struct worker *w, struct conn *c)
     }
 }
 
+/* One step of the transport's handshake, within the batch's budget: a
+ * flood of handshakes (each costs a signature) must not hold back the
+ * replies of connections already served, so past the budget a handshake
+ * waits, with no epoll interest, on the ready list for the next batch. */
+static void
+conn_handshake(struct worker *w, struct conn *c)
+{
+    if (w->hs_budget == 0) {
+        INCR(metrics, worker_handshake_deferred);
+        conn_set_interest(w, c, 0);
+        ready_push(w, c);
+        return;
+    }
+    w->hs_budget--;
+    rstatus_i st = c->tp->handshake(c);
+    if (st == STATUS_EAGAIN) {
+        return;
+    }
+    if (st != STATUS_OK) {
+        conn_close(w, c); /* counted and logged by the transport */
+        return;
+    }
+    c->flags &= ~CONN_HANDSHAKE;
+    w->nhandshake--;
+    c->want = EVENT_READ;
+    c->last_ms = w->mono_ms;
+    conn_read(w, c); /* the client's first request may have come along */
+}
+
+/* Every event of a connection comes here, and so does every resumption
+ * from the ready list (events 0). This is the one place that handles what
+ * transports want, whatever the event was:
+ *  - the state, not the event, says what to do: a handshake goes on; a
+ *    write buffer not yet flushed is flushed (TLS may have asked for a
+ *    read to do it); else the connection reads (TLS may have asked for a
+ *    write to do that);
+ *  - afterwards the epoll interest becomes what the transport asked for
+ *    (c->want), and a connection whose transport holds bytes that no
+ *    event will announce (TLS records decrypted but not yet read) goes on
+ *    the ready list, served after this batch. */
 static void
 conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
-    if (events & EVENT_WRITE) {
+    w->closed = NULL;
+    if (events != 0 && !(events & (EVENT_READ | EVENT_WRITE))) {
+        conn_close(w, c); /* error or hang-up and nothing to read */
+        return;
+    }
+    if (c->flags & CONN_HANDSHAKE) {
+        conn_handshake(w, c);
+    } else if (!buf_empty(&c->wbuf)) {
         conn_write_ready(w, c);
-        return;
-    }
-    if (events & EVENT_READ) {
+    } else {
         conn_read(w, c); /* a hang-up shows as EOF on recv */
+    }
+    if (w->closed == c || (c->flags & CONN_READY)) {
         return;
     }
-    if (events & EVENT_ERR) {
-        conn_close(w, c);
+    conn_set_interest(w, c, c->want);
+    if (c->tp->pending != NULL && !(c->flags & CONN_HANDSHAKE) &&
+            buf_empty(&c->wbuf) && !(c->flags & CONN_STALLED) &&
+            c->tp->pending(c) > 0) {
+        ready_push(w, c);
     }
+}
+
+/* Serves the connections the ready list holds; returns true when some are
+ * left for the next batch (so the loop does not wait for events). */
+static bool
+serve_ready(struct worker *w)
+{
+    struct conn *c = w->ready;
+    w->ready = NULL;
+    while (c != NULL) {
+        struct conn *next = c->ready_next;
+        c->ready_next = NULL;
+        c->flags &= ~CONN_READY;
+        conn_event(w, c, 0);
+        c = next;
+    }
+    return w->ready != NULL;
 }
 
 /* ---- hand-off from the server ---- */
@@ -344,7 +457,15 @@ take_new(struct worker *w)
     while (ring_array_pop(w->new_ring, &c) == STATUS_OK) {
         c->owner = w;
         c->last_ms = w->mono_ms;
-        if (event_register(w->evb, c->fd, EVENT_READ, c) != STATUS_OK) {
+        c->want = c->interest = EVENT_READ;
+        /* the transport's state (an SSL) is made on the worker that
+         * serves the connection, which spreads the cost over workers */
+        rstatus_i st = transport_attach(c, c->tp);
+        if (c->flags & CONN_HANDSHAKE) {
+            w->nhandshake++;
+        }
+        if (st != STATUS_OK ||
+                event_register(w->evb, c->fd, EVENT_READ, c) != STATUS_OK) {
             list_add(w, c);
             conn_close(w, c);
             continue;
@@ -375,18 +496,32 @@ worker_event(void *arg, uint32_t events)
     conn_event(w, c, events);
 }
 
+/* Once a second: closes connections idle past worker.idle_timeout, and
+ * connections that have not finished their handshake within
+ * worker.handshake_timeout of being accepted (a client that opens
+ * connections and never completes them must not hold them forever). */
 static void
 scan_idle(struct worker *w)
 {
     uint64_t timeout = workers_idle_timeout();
-    if (timeout == 0 || w->mono_ms - w->last_idle_scan < 1000) {
+    bool handshakes = handshake_timeout_ms > 0 && w->nhandshake > 0;
+    if ((timeout == 0 && !handshakes) ||
+            w->mono_ms - w->last_idle_scan < 1000) {
         return;
     }
     w->last_idle_scan = w->mono_ms;
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (w->mono_ms - c->last_ms >= timeout) {
+        uint64_t idle = w->mono_ms - c->last_ms;
+        if (handshakes && (c->flags & CONN_HANDSHAKE) &&
+                idle >= handshake_timeout_ms) {
+            log_debug("conn %" PRIu64 " from %s: handshake not done in "
+                      "%" PRIu64 " ms, closing",
+                    c->id, c->peer, idle);
+            INCR(metrics, worker_handshake_timeout);
+            conn_close(w, c);
+        } else if (timeout > 0 && idle >= timeout) {
             INCR(metrics, worker_conn_idle);
             conn_close(w, c);
         }
@@ -426,8 +561,10 @@ close_all(struct worker *w)
         struct conn *c = w->conns;
         if (!buf_empty(&c->wbuf)) {
             /* one last non-blocking attempt to deliver what was answered */
-            ssize_t n = tcp_send(c->fd, c->wbuf.rpos, buf_rsize(&c->wbuf));
-            (void)n;
+            if (!(c->flags & CONN_HANDSHAKE)) {
+                ssize_t n = c->tp->send(c, c->wbuf.rpos, buf_rsize(&c->wbuf));
+                (void)n;
+            }
         }
         conn_close(w, c);
     }
@@ -447,8 +584,14 @@ worker_main(void *arg)
     w->now_ms = time_now_ms();
     w->mono_ms = time_mono_ms();
     while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        w->hs_budget = handshake_batch;
+        /* what is ready without an event goes first, and while some is
+         * left the loop only polls for events */
+        bool more = w->ready != NULL && serve_ready(w);
         w->clock_stale = true;
-        int n = event_wait(w->evb, workers_idle_timeout() > 0 ? 1000 : 5000);
+        int timeout =
+                workers_idle_timeout() > 0 || w->nhandshake > 0 ? 1000 : 5000;
+        int n = event_wait(w->evb, more ? 0 : timeout);
         if (w->clock_stale) { /* timed out: no event read the clock */
             w->now_ms = time_now_ms();
             w->mono_ms = time_mono_ms();
@@ -663,6 +806,11 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
     limits.wbuf_high = option_uint(&options->worker_wbuf_high);
     limits.wbuf_max = option_uint(&options->worker_wbuf_max);
     workers_set_idle_timeout(option_uint(&options->worker_idle_timeout));
+    handshake_timeout_ms = option_uint(&options->worker_handshake_timeout);
+    handshake_batch = (unsigned)option_uint(&options->worker_handshake_batch);
+    if (handshake_batch == 0) {
+        handshake_batch = 1;
+    }
     nevent = (int)option_uint(&options->worker_nevent);
     buf_budget = option_uint(&options->worker_buffer_memory) / nworker;
     /* one connection with a full read buffer and a write buffer at its

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Worker threads: each runs its own epoll loop over the connections the
  * server thread hands it, optionally pinned to a CPU. A worker knows no
- * protocol: it reads, runs the connection's processor, and writes.
+ * protocol and no transport: it runs the connection's transport handshake,
+ * reads, runs the connection's processor, and writes, all through the
+ * connection's transport (core/transport.h).
  *
  *   server --(new ring + notifier)--> worker --(term ring + notifier)--> server
  */
@@ -30,6 +32,8 @@
     ACTION( worker_wbuf_high,   OPTION_SIZE,  1 * MiB, "stop parsing while a write buffer holds more") \
     ACTION( worker_wbuf_max,    OPTION_SIZE,  64 * MiB, "most a write buffer may grow to"            ) \
     ACTION( worker_idle_timeout, OPTION_DURATION, 0,   "close connections idle this long (0: never)") \
+    ACTION( worker_handshake_timeout, OPTION_DURATION, 10000, "close connections whose TLS handshake is not done this long after accept (0: never)") \
+    ACTION( worker_handshake_batch, OPTION_UINT, 64,   "most handshake steps a worker runs per event batch; the rest wait for the next") \
     ACTION( worker_buffer_memory, OPTION_SIZE, 256 * MiB, "most memory all connection buffers may hold together; past it the connections holding most are closed (0: no limit)")
 
 /*          name                   type            description */
@@ -43,6 +47,8 @@
     ACTION( worker_conn_open,      METRIC_COUNTER, "# connections taken from the server") \
     ACTION( worker_conn_close,     METRIC_COUNTER, "# connections given back"           ) \
     ACTION( worker_conn_idle,      METRIC_COUNTER, "# connections closed for idleness"  ) \
+    ACTION( worker_handshake_timeout, METRIC_COUNTER, "# connections closed: handshake not done in worker.handshake_timeout") \
+    ACTION( worker_handshake_deferred, METRIC_COUNTER, "# handshake steps put off to the next batch (worker.handshake_batch)") \
     ACTION( worker_conn_overflow,  METRIC_COUNTER, "# connections closed: read buffer over its cap") \
     ACTION( worker_conn_evict_buf, METRIC_COUNTER, "# connections closed: buffers over worker.buffer_memory") \
     ACTION( worker_buf_bytes,      METRIC_GAUGE,   "# bytes of buffers lent to connections now") \

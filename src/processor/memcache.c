@@ -500,6 +500,30 @@ refuse_line(struct conn *c, const char *msg, size_t max)
     return memcache_compose_line(&c->wbuf, msg, strlen(msg), max);
 }
 
+/* memcached's refresh_certs: "OK", or why the old certificate stays.
+ * Without TLS memcached does not know the command: "ERROR". */
+static rstatus_i
+refresh_certs(struct conn *c, struct mc_state *st, size_t max)
+{
+    const struct memcache_stats_source *src = mc_stats_source();
+    char err[512], line[600];
+    rstatus_i rc = src != NULL && src->refresh_certs != NULL
+                           ? src->refresh_certs(err, sizeof(err))
+                           : STATUS_ENOTFOUND;
+    if (rc == STATUS_ENOTFOUND) {
+        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
+    }
+    if (rc == STATUS_OK) {
+        return rsp(c, st, MEMCACHE_RSP_OK, max);
+    }
+    if (st->req.noreply) {
+        return STATUS_OK;
+    }
+    snprintf(line, sizeof(line), "SERVER_ERROR failed to refresh certs: %s",
+            err);
+    return refuse_line(c, line, max);
+}
+
 static rstatus_i
 other(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -519,6 +543,8 @@ other(struct conn *c, struct mc_state *st, size_t max)
         return stats(c, st, max);
     case MEMCACHE_REQ_SHUTDOWN:
         return refuse_line(c, "ERROR: shutdown not enabled", max);
+    case MEMCACHE_REQ_REFRESH_CERTS:
+        return refresh_certs(c, st, max);
     case MEMCACHE_REQ_CACHE_MEMLIMIT:
         return mc_memlimit(c, st, max);
     case MEMCACHE_REQ_SLABS:

@@ -68,6 +68,9 @@ struct memcache_stats_source {
      * STATUS_EINVAL for a group it does not know. */
     rstatus_i (*stats)(struct buf *b, size_t max, const struct bstring *group);
     void (*reset)(void); /* stats reset */
+    /* memcached's refresh_certs: reloads the TLS certificate. NULL, or
+     * STATUS_ENOTFOUND when TLS is off; another failure with a reason. */
+    rstatus_i (*refresh_certs)(char *err, size_t errlen);
 };
 
 /* Before the workers start. metrics NULL: nothing counted. */

@@ -82,6 +82,15 @@ struct resp_info_source {
     void (*set_timeout_s)(uint64_t seconds);
     uint64_t (*maxclients)(void);
     void (*reset)(void); /* CONFIG RESETSTAT: the binary's counters */
+    /* CONFIG GET of Redis's tls-* parameters (tls-port, tls-cert-file
+     * ...): the current value of name into out ("" when unknown). */
+    void (*tls_get)(const char *name, char *out, size_t cap);
+    /* CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: sets the
+     * files given (NULL: unchanged) and reloads the certificate once
+     * (connections open keep theirs). STATUS_OK, or a failure with the
+     * reason in why. */
+    rstatus_i (*tls_set)(const char *cert, const char *key, const char *ca,
+            char *why, size_t cap);
 };
 
 /* Before the workers start. options NULL: defaults; metrics NULL: nothing

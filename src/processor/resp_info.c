@@ -239,6 +239,14 @@ typedef enum {
     P_DAEMONIZE,
     P_SLOWLOG_SLOWER_THAN,
     P_SLOWLOG_MAX_LEN,
+    P_TLS_PORT,
+    P_TLS_CERT_FILE,
+    P_TLS_KEY_FILE,
+    P_TLS_CA_CERT_FILE,
+    P_TLS_AUTH_CLIENTS,
+    P_TLS_PROTOCOLS,
+    P_TLS_CIPHERS,
+    P_TLS_CIPHERSUITES,
     NPARAM
 } param_e;
 
@@ -259,7 +267,23 @@ static const char *const param_names[NPARAM] = {
         [P_DAEMONIZE] = "daemonize",
         [P_SLOWLOG_SLOWER_THAN] = "slowlog-log-slower-than",
         [P_SLOWLOG_MAX_LEN] = "slowlog-max-len",
+        [P_TLS_PORT] = "tls-port",
+        [P_TLS_CERT_FILE] = "tls-cert-file",
+        [P_TLS_KEY_FILE] = "tls-key-file",
+        [P_TLS_CA_CERT_FILE] = "tls-ca-cert-file",
+        [P_TLS_AUTH_CLIENTS] = "tls-auth-clients",
+        [P_TLS_PROTOCOLS] = "tls-protocols",
+        [P_TLS_CIPHERS] = "tls-ciphers",
+        [P_TLS_CIPHERSUITES] = "tls-ciphersuites",
 };
+
+/* The files a CONFIG SET may change at run time: a certificate reload. */
+static bool
+param_is_tls_file(param_e p)
+{
+    return p == P_TLS_CERT_FILE || p == P_TLS_KEY_FILE ||
+           p == P_TLS_CA_CERT_FILE;
+}
 
 static uint64_t
 call_u64(uint64_t (*fn)(void))
@@ -316,6 +340,19 @@ param_value(param_e p, char *out, size_t cap)
     case P_DAEMONIZE:
         snprintf(out, cap, "no");
         return;
+    case P_TLS_PORT:
+    case P_TLS_CERT_FILE:
+    case P_TLS_KEY_FILE:
+    case P_TLS_CA_CERT_FILE:
+    case P_TLS_AUTH_CLIENTS:
+    case P_TLS_PROTOCOLS:
+    case P_TLS_CIPHERS:
+    case P_TLS_CIPHERSUITES:
+        out[0] = '\0';
+        if (resp_source.tls_get != NULL) {
+            resp_source.tls_get(param_names[p], out, cap);
+        }
+        return;
     default: /* save, notify-keyspace-events: empty; requirepass: below */
         out[0] = '\0';
         return;
@@ -339,7 +376,7 @@ param_match(param_e p, const struct resp_ctx *x)
 static rstatus_i
 param_reply(struct resp_ctx *x, param_e p)
 {
-    char value[256];
+    char value[1100];
     param_value(p, value, sizeof(value));
     rstatus_i rc =
             resp_compose_bulk(x->w, param_names[p], strlen(param_names[p]));
@@ -401,12 +438,51 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
     return true;
 }
 
+/* Applies the tls-*-file pairs of a CONFIG SET that passed every check
+ * in one reload, so a new certificate and its key change together. */
+static rstatus_i
+config_set_tls(struct resp_ctx *x, bool *failed)
+{
+    char path[3][1024];
+    const char *set[3] = {NULL, NULL, NULL};
+    const char *last = NULL;
+    *failed = false;
+    for (uint32_t i = 2; i < x->argc; i += 2) {
+        int p = param_find(&x->argv[i]);
+        if (p < 0 || !param_is_tls_file((param_e)p)) {
+            continue;
+        }
+        int k = p - P_TLS_CERT_FILE; /* cert, key, ca in that order */
+        const struct resp_arg *v = &x->argv[i + 1];
+        size_t n = v->len < sizeof(path[k]) ? v->len : sizeof(path[k]) - 1;
+        memcpy(path[k], v->data, n);
+        path[k][n] = '\0';
+        set[k] = path[k];
+        last = param_names[p];
+    }
+    if (last == NULL) {
+        return STATUS_OK;
+    }
+    char why[600] = "TLS is not configured";
+    if (resp_source.tls_set != NULL &&
+            resp_source.tls_set(set[0], set[1], set[2], why, sizeof(why)) ==
+                    STATUS_OK) {
+        return STATUS_OK;
+    }
+    *failed = true;
+    return resp_compose_error_fmt(x->w,
+            "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+            last, why);
+}
+
 /* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
  * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
- * change at run time; any other parameter is accepted when
- * its value is the current one (what tools send to make sure: save "",
- * appendonly no), as segcached sets it at startup only. Nothing changes
- * unless every pair is accepted. */
+ * change at run time, and tls-cert-file, tls-key-file and
+ * tls-ca-cert-file reload the certificate; any other parameter is accepted
+ * when its value is the current one (what tools send to make sure: save
+ * "", appendonly no), as segcached sets it at startup only: tls-port is
+ * refused, as listeners are opened at startup. Nothing changes unless
+ * every pair passes its checks. */
 static rstatus_i
 config_set(struct resp_ctx *x)
 {
@@ -441,7 +517,10 @@ config_set(struct resp_ctx *x)
                                          : &max_len) = n;
             continue;
         }
-        char value[256];
+        if (param_is_tls_file((param_e)p)) {
+            continue; /* applied below, once every pair has passed */
+        }
+        char value[1100];
         param_value((param_e)p, value, sizeof(value));
         if (p == P_REQUIREPASS ? !resp_requirepass_is(v)
                                : !resp_arg_is(v, value)) {
@@ -452,6 +531,11 @@ config_set(struct resp_ctx *x)
                     p == P_DATABASES ? "can't set immutable config"
                                      : "segcached sets it at startup only");
         }
+    }
+    bool failed;
+    rstatus_i rc = config_set_tls(x, &failed);
+    if (rc != STATUS_OK || failed) {
+        return rc;
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
     if (timeout >= 0) {

@@ -830,6 +830,9 @@ dispatch(struct memcache_request *req, const struct line *l, struct buf *b)
     case MEMCACHE_REQ_LRU_CRAWLER:
     case MEMCACHE_REQ_WATCH:
         return parse_args(req, l, b);
+    case MEMCACHE_REQ_REFRESH_CERTS:
+        req->noreply = last_is_noreply(l);
+        return accepted(req, b);
     default: /* mn, version, quit: arguments are ignored */
         return accepted(req, b);
     }

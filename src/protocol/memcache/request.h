@@ -59,7 +59,8 @@
     ACTION( MEMCACHE_REQ_SLABS,          "slabs",          1, 0 ) \
     ACTION( MEMCACHE_REQ_LRU,            "lru",            2, 0 ) \
     ACTION( MEMCACHE_REQ_LRU_CRAWLER,    "lru_crawler",    1, 0 ) \
-    ACTION( MEMCACHE_REQ_WATCH,          "watch",          1, 0 )
+    ACTION( MEMCACHE_REQ_WATCH,          "watch",          1, 0 ) \
+    ACTION( MEMCACHE_REQ_REFRESH_CERTS,  "refresh_certs",  1, 2 )
 
 /* Why a request was refused, and the exact line memcached sends for it
  * (without "\r\n"). The processor sends it with memcache_compose_error

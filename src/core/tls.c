@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* TLS over OpenSSL 3: the shared server context, its reload, and the TLS
+ * transport.
+ *
+ * Threads: the context pointer and the configured paths are guarded by
+ * `lock` (taken for a pointer swap or an SSL_new, never across I/O); an
+ * SSL object belongs to the one thread that serves its connection. */
+#include "core/tls.h"
+
+#include "base/event.h"
+#include "base/log.h"
+#include "base/mm.h"
+#include "core/conn.h"
+
+#include <inttypes.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define PATH_CAP 1024
+
+enum auth_mode {
+    AUTH_NO,
+    AUTH_OPTIONAL,
+    AUTH_REQUIRED,
+};
+
+/* What a context is built from: copied out of the options at setup, so a
+ * run-time change (CONFIG SET) never races a reader of the option table. */
+struct tls_conf {
+    char cert[PATH_CAP];
+    char key[PATH_CAP];
+    char ca[PATH_CAP];
+    enum auth_mode auth;
+    int min_version; /* TLS1_2_VERSION ... */
+    int max_version;
+    char ciphers[512];
+    char ciphersuites[512];
+    uint64_t session_cache;
+    uint64_t session_timeout_ms;
+    bool tickets;
+    bool ktls;
+    bool release_buffers;
+};
+
+/* Per connection. */
+struct tls_conn {
+    SSL *ssl;
+    bool more;   /* the last recv stopped on a full buffer with records
+                    still held: no epoll event will announce them */
+    bool polite; /* close_notify may be sent: handshake done and no
+                    fatal error since (OpenSSL forbids it after one) */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *ctx;         /* guarded by lock */
+static struct tls_conf conf; /* guarded by lock */
+static uint64_t loaded_at;   /* unix seconds; atomic */
+static tls_metrics_st *metrics;
+
+/* ---- building a context ---- */
+
+/* The first queued OpenSSL error as text ("no such file" ...), cleared. */
+static const char *
+ssl_reason(char *buf, size_t cap)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e == 0) {
+        snprintf(buf, cap, "unknown error");
+    } else if (ERR_SYSTEM_ERROR(e)) {
+        snprintf(buf, cap, "%s", strerror(ERR_GET_REASON(e))); /* errno */
+    } else {
+        ERR_error_string_n(e, buf, cap);
+        const char *r = ERR_reason_error_string(e);
+        if (r != NULL) {
+            snprintf(buf, cap, "%s", r);
+        }
+    }
+    ERR_clear_error();
+    return buf;
+}
+
+static rstatus_i
+parse_auth(const char *s, enum auth_mode *mode)
+{
+    if (strcmp(s, "no") == 0 || strcmp(s, "none") == 0) {
+        *mode = AUTH_NO;
+    } else if (strcmp(s, "optional") == 0) {
+        *mode = AUTH_OPTIONAL;
+    } else if (strcmp(s, "yes") == 0 || strcmp(s, "required") == 0) {
+        *mode = AUTH_REQUIRED;
+    } else {
+        return STATUS_EINVAL;
+    }
+    return STATUS_OK;
+}
+
+/* "TLSv1.2 TLSv1.3" (spaces or commas, Redis's syntax) into a range. */
+static rstatus_i
+parse_protocols(const char *s, int *min, int *max, char *err, size_t errlen)
+{
+    bool v12 = false, v13 = false;
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", s);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " ,", &save); t != NULL;
+            t = strtok_r(NULL, " ,", &save)) {
+        if (strcasecmp(t, "TLSv1.2") == 0) {
+            v12 = true;
+        } else if (strcasecmp(t, "TLSv1.3") == 0) {
+            v13 = true;
+        } else {
+            snprintf(err, errlen,
+                    "tls.protocols: %s is not supported (TLSv1.2, TLSv1.3)", t);
+            return STATUS_EINVAL;
+        }
+    }
+    if (!v12 && !v13) {
+        snprintf(err, errlen, "tls.protocols: names no protocol");
+        return STATUS_EINVAL;
+    }
+    *min = v12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+    *max = v13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    return STATUS_OK;
+}
+
+static rstatus_i
+conf_from_options(
+        struct tls_conf *c, const tls_options_st *o, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->cert, sizeof(c->cert), "%s", option_str(&o->tls_cert_file));
+    snprintf(c->key, sizeof(c->key), "%s", option_str(&o->tls_key_file));
+    snprintf(c->ca, sizeof(c->ca), "%s", option_str(&o->tls_ca_cert_file));
+    if (parse_auth(option_str(&o->tls_auth_clients), &c->auth) != STATUS_OK) {
+        snprintf(err, errlen, "tls.auth_clients: not no, optional or yes: %s",
+                option_str(&o->tls_auth_clients));
+        return STATUS_EINVAL;
+    }
+    if (parse_protocols(option_str(&o->tls_protocols), &c->min_version,
+                &c->max_version, err, errlen) != STATUS_OK) {
+        return STATUS_EINVAL;
+    }
+    snprintf(c->ciphers, sizeof(c->ciphers), "%s", option_str(&o->tls_ciphers));
+    snprintf(c->ciphersuites, sizeof(c->ciphersuites), "%s",
+            option_str(&o->tls_ciphersuites));
+    c->session_cache = option_uint(&o->tls_session_cache);
+    c->session_timeout_ms = option_uint(&o->tls_session_timeout);
+    c->tickets = option_bool(&o->tls_session_tickets);
+    c->ktls = option_bool(&o->tls_ktls);
+    c->release_buffers = option_bool(&o->tls_release_buffers);
+    return STATUS_OK;
+}
+
+/* Warns when the certificate just loaded is expired or not yet valid:
+ * clients will refuse it, and the reason is easier found here. */
+static void
+check_validity(SSL_CTX *x, const char *path)
+{
+    X509 *cert = SSL_CTX_get0_certificate(x);
+    if (cert == NULL) {
+        return;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+        log_error(
+                "tls.cert_file: %s has expired; clients will refuse it", path);
+    } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+        log_error("tls.cert_file: %s is not valid yet", path);
+    }
+}
+
+static rstatus_i
+ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
+{
+    char why[256];
+    if (c->cert[0] == '\0' || c->key[0] == '\0') {
+        snprintf(err, errlen,
+                "tls.cert_file and tls.key_file are required for a TLS "
+                "listener");
+        return STATUS_EINVAL;
+    }
+    if (SSL_CTX_use_certificate_chain_file(x, c->cert) != 1) {
+        snprintf(err, errlen, "tls.cert_file: %s: %s", c->cert,
+                ssl_reason(why, sizeof(why)));
+        return STATUS_EINVAL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(x, c->key, SSL_FILETYPE_PEM) != 1) {
+        snprintf(err, errlen, "tls.key_file: %s: %s", c->key,
+                ssl_reason(why, sizeof(why)));
+        return STATUS_EINVAL;
+    }
+    if (SSL_CTX_check_private_key(x) != 1) {
+        snprintf(err, errlen, "tls.key_file: %s does not match %s", c->key,
+                c->cert);
+        ERR_clear_error();
+        return STATUS_EINVAL;
+    }
+    check_validity(x, c->cert);
+    if (c->ca[0] != '\0') {
+        if (SSL_CTX_load_verify_locations(x, c->ca, NULL) != 1) {
+            snprintf(err, errlen, "tls.ca_cert_file: %s: %s", c->ca,
+                    ssl_reason(why, sizeof(why)));
+            return STATUS_EINVAL;
+        }
+        /* tells clients which CAs we accept, so they pick a certificate */
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->ca);
+        if (names != NULL) {
+            SSL_CTX_set_client_CA_list(x, names);
+        }
+    } else if (c->auth != AUTH_NO) {
+        snprintf(err, errlen,
+                "tls.ca_cert_file is required when tls.auth_clients is "
+                "optional or yes");
+        return STATUS_EINVAL;
+    }
+    return STATUS_OK;
+}
+
+static void
+ctx_session_setup(SSL_CTX *x, const struct tls_conf *c)
+{
+    /* resumption needs one context id across every context we build, so
+     * a session from before a reload is at least recognised as ours */
+    static const unsigned char sid_ctx[] = "segcached";
+    SSL_CTX_set_session_id_context(x, sid_ctx, sizeof(sid_ctx) - 1);
+    if (c->session_cache > 0) {
+        SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(x, (long)c->session_cache);
+    } else {
+        SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_OFF);
+    }
+    long secs = (long)(c->session_timeout_ms / 1000);
+    SSL_CTX_set_timeout(x, secs > 0 ? secs : 1);
+    if (!c->tickets) {
+        SSL_CTX_set_options(x, SSL_OP_NO_TICKET);
+        /* TLS 1.3 sends tickets after the handshake even with a server
+         * cache; none are wanted here */
+        SSL_CTX_set_num_tickets(x, 0);
+    }
+}
+
+/* A new server context from c; NULL with a reason in err. */
+static SSL_CTX *
+ctx_build(const struct tls_conf *c, char *err, size_t errlen)
+{
+    char why[256];
+    SSL_CTX *x = SSL_CTX_new(TLS_server_method());
+    if (x == NULL) {
+        snprintf(err, errlen, "tls: %s", ssl_reason(why, sizeof(why)));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(x, c->min_version);
+    SSL_CTX_set_max_proto_version(x, c->max_version);
+    /* renegotiation is refused: it lets a client make the server redo
+     * expensive work on an open connection, and no cache client needs it */
+    uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                    SSL_OP_CIPHER_SERVER_PREFERENCE;
+    if (c->ktls) {
+        opts |= SSL_OP_ENABLE_KTLS;
+    }
+    SSL_CTX_set_options(x, opts);
+    /* partial writes: a send returns after each record, like send(2);
+     * moving buffer: a write buffer may be reallocated between retries */
+    SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (c->release_buffers) {
+        /* an idle connection then holds no TLS buffer (about 34 KiB
+         * otherwise), as the worker's own buffers do; measured at -P 1 it
+         * costs about 1 us of CPU per request (a free and a malloc of each
+         * buffer per request), so it is off by default, as in Redis */
+        SSL_CTX_set_mode(x, SSL_MODE_RELEASE_BUFFERS);
+    }
+    /* one read(2) takes every record the socket holds */
+    SSL_CTX_set_read_ahead(x, 1);
+    if (c->ciphers[0] != '\0' && SSL_CTX_set_cipher_list(x, c->ciphers) != 1) {
+        snprintf(err, errlen, "tls.ciphers: %s: %s", c->ciphers,
+                ssl_reason(why, sizeof(why)));
+        goto fail;
+    }
+    if (c->ciphersuites[0] != '\0' &&
+            SSL_CTX_set_ciphersuites(x, c->ciphersuites) != 1) {
+        snprintf(err, errlen, "tls.ciphersuites: %s: %s", c->ciphersuites,
+                ssl_reason(why, sizeof(why)));
+        goto fail;
+    }
+    int verify = c->auth == AUTH_NO ? SSL_VERIFY_NONE
+                 : c->auth == AUTH_OPTIONAL
+                         ? SSL_VERIFY_PEER
+                         : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(x, verify, NULL);
+    if (ctx_load_files(x, c, err, errlen) != STATUS_OK) {
+        goto fail;
+    }
+    ctx_session_setup(x, c);
+    return x;
+fail:
+    SSL_CTX_free(x);
+    return NULL;
+}
+
+/* ---- setup, reload ---- */
+
+rstatus_i
+tls_setup(const tls_options_st *options, tls_metrics_st *m, char *err,
+        size_t errlen)
+{
+    tls_options_st defaults = {TLS_OPTION(INIT_OPTION)};
+    if (options == NULL) {
+        options = &defaults;
+    }
+    struct tls_conf c;
+    if (conf_from_options(&c, options, err, errlen) != STATUS_OK) {
+        return STATUS_EINVAL;
+    }
+    SSL_CTX *x = ctx_build(&c, err, errlen);
+    if (x == NULL) {
+        return STATUS_EINVAL;
+    }
+    pthread_mutex_lock(&lock);
+    metrics = m;
+    conf = c;
+    ctx = x;
+    pthread_mutex_unlock(&lock);
+    __atomic_store_n(&loaded_at, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+    log_info("tls: certificate %s loaded (client certificates: %s)", c.cert,
+            c.auth == AUTH_NO         ? "no"
+            : c.auth == AUTH_OPTIONAL ? "optional"
+                                      : "required");
+    return STATUS_OK;
+}
+
+void
+tls_teardown(void)
+{
+    pthread_mutex_lock(&lock);
+    SSL_CTX_free(ctx);
+    ctx = NULL;
+    metrics = NULL;
+    pthread_mutex_unlock(&lock);
+    __atomic_store_n(&loaded_at, 0, __ATOMIC_RELAXED);
+}
+
+bool
+tls_enabled(void)
+{
+    pthread_mutex_lock(&lock);
+    bool on = ctx != NULL;
+    pthread_mutex_unlock(&lock);
+    return on;
+}
+
+/* Builds from c and swaps it in; the lock is not held while files load. */
+static rstatus_i
+reload_with(const struct tls_conf *c, char *err, size_t errlen)
+{
+    SSL_CTX *x = ctx_build(c, err, errlen);
+    if (x == NULL) {
+        INCR(metrics, tls_reload_ex);
+        log_warn("tls: reload refused, old certificate kept: %s", err);
+        return STATUS_EINVAL;
+    }
+    pthread_mutex_lock(&lock);
+    SSL_CTX *old = ctx;
+    ctx = x;
+    conf = *c;
+    pthread_mutex_unlock(&lock);
+    /* open connections hold their own references to the old context */
+    SSL_CTX_free(old);
+    __atomic_store_n(&loaded_at, (uint64_t)time(NULL), __ATOMIC_RELAXED);
+    INCR(metrics, tls_reload);
+    log_info("tls: certificate %s reloaded", c->cert);
+    return STATUS_OK;
+}
+
+rstatus_i
+tls_reload(char *err, size_t errlen)
+{
+    pthread_mutex_lock(&lock);
+    struct tls_conf c = conf;
+    bool on = ctx != NULL;
+    pthread_mutex_unlock(&lock);
+    if (!on) {
+        snprintf(err, errlen, "TLS is not configured");
+        return STATUS_EINVAL;
+    }
+    return reload_with(&c, err, errlen);
+}
+
+static char *
+conf_file(struct tls_conf *c, tls_file_e which)
+{
+    return which == TLS_FILE_CERT  ? c->cert
+           : which == TLS_FILE_KEY ? c->key
+                                   : c->ca;
+}
+
+rstatus_i
+tls_set_files(const char *cert, const char *key, const char *ca, char *err,
+        size_t errlen)
+{
+    pthread_mutex_lock(&lock);
+    struct tls_conf c = conf;
+    bool on = ctx != NULL;
+    pthread_mutex_unlock(&lock);
+    if (!on) {
+        snprintf(err, errlen, "TLS is not configured");
+        return STATUS_EINVAL;
+    }
+    const char *paths[] = {cert, key, ca};
+    const tls_file_e which[] = {TLS_FILE_CERT, TLS_FILE_KEY, TLS_FILE_CA};
+    for (size_t i = 0; i < 3; i++) {
+        if (paths[i] == NULL) {
+            continue;
+        }
+        if (strlen(paths[i]) >= PATH_CAP) {
+            snprintf(err, errlen, "path too long");
+            return STATUS_EINVAL;
+        }
+        snprintf(conf_file(&c, which[i]), PATH_CAP, "%s", paths[i]);
+    }
+    return reload_with(&c, err, errlen);
+}
+
+void
+tls_get_file(tls_file_e which, char *out, size_t cap)
+{
+    pthread_mutex_lock(&lock);
+    snprintf(out, cap, "%s", conf_file(&conf, which));
+    pthread_mutex_unlock(&lock);
+}
+
+unsigned
+tls_verify_mode(void)
+{
+    pthread_mutex_lock(&lock);
+    enum auth_mode a = conf.auth;
+    pthread_mutex_unlock(&lock);
+    return a == AUTH_NO ? 0 : a == AUTH_OPTIONAL ? 1 : 2;
+}
+
+unsigned
+tls_min_version(void)
+{
+    pthread_mutex_lock(&lock);
+    int v = conf.min_version;
+    pthread_mutex_unlock(&lock);
+    return v == TLS1_3_VERSION ? 3 : 2;
+}
+
+uint64_t
+tls_loaded_at(void)
+{
+    return __atomic_load_n(&loaded_at, __ATOMIC_RELAXED);
+}
+
+bool
+tls_clients_authenticated(void)
+{
+    pthread_mutex_lock(&lock);
+    bool yes = ctx != NULL && conf.auth == AUTH_REQUIRED;
+    pthread_mutex_unlock(&lock);
+    return yes;
+}
+
+/* ---- the transport ---- */
+
+/* A new SSL on the current context, in server mode; NULL without one. */
+static struct tls_conn *
+conn_state_create(void)
+{
+    struct tls_conn *t = mm_zalloc(sizeof(*t));
+    if (t == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    t->ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+    pthread_mutex_unlock(&lock);
+    if (t->ssl == NULL) {
+        mm_free(&t);
+        return NULL;
+    }
+    SSL_set_accept_state(t->ssl);
+    return t;
+}
+
+static rstatus_i
+tls_open(struct conn *c)
+{
+    struct tls_conn *t = conn_state_create();
+    if (t == NULL || SSL_set_fd(t->ssl, c->fd) != 1) {
+        if (t != NULL) {
+            SSL_free(t->ssl);
+            mm_free(&t);
+        }
+        INCR(metrics, tls_open_ex);
+        ERR_clear_error();
+        return STATUS_ENOMEM;
+    }
+    c->tp_state = t;
+    return STATUS_OK;
+}
+
+rstatus_i
+tls_open_bio(struct conn *c, void *rbio, void *wbio)
+{
+    struct tls_conn *t = conn_state_create();
+    if (t == NULL) {
+        return STATUS_ENOMEM;
+    }
+    SSL_set_bio(t->ssl, rbio, wbio);
+    c->tp = &transport_tls;
+    c->tp_state = t;
+    c->flags |= CONN_HANDSHAKE;
+    return STATUS_OK;
+}
+
+/* Counts and logs why a handshake failed. The log is rate limited per
+ * call site (base/log.h), so a flood of bad clients costs a few lines. */
+static void
+handshake_failed(struct conn *c, struct tls_conn *t, int e)
+{
+    INCR(metrics, tls_handshake_ex);
+    long verify = SSL_get_verify_result(t->ssl);
+    unsigned long code = ERR_peek_last_error();
+    if (verify != X509_V_OK && code != 0) {
+        INCR(metrics, tls_handshake_verify_ex);
+        log_info("tls: conn %" PRIu64 " from %s: client certificate "
+                 "refused: %s",
+                c->id, c->peer, X509_verify_cert_error_string(verify));
+    } else if (code == 0 &&
+               (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)) {
+        /* closed before finishing: port scanners, health checks */
+        INCR(metrics, tls_handshake_eof);
+        log_debug("tls: conn %" PRIu64 " from %s: closed during the "
+                  "handshake",
+                c->id, c->peer);
+    } else {
+        char why[256];
+        log_info("tls: conn %" PRIu64 " from %s: handshake failed: %s", c->id,
+                c->peer, ssl_reason(why, sizeof(why)));
+    }
+    ERR_clear_error();
+}
+
+/* Sets c->want from an SSL error; false when it is not a want. */
+static bool
+want_of(struct conn *c, int e)
+{
+    if (e == SSL_ERROR_WANT_READ) {
+        c->want = EVENT_READ;
+        return true;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        c->want = EVENT_WRITE;
+        return true;
+    }
+    return false;
+}
+
+static rstatus_i
+tls_handshake(struct conn *c)
+{
+    struct tls_conn *t = c->tp_state;
+    ERR_clear_error();
+    int r = SSL_do_handshake(t->ssl);
+    if (r == 1) {
+        t->polite = true;
+        INCR(metrics, tls_handshake);
+        if (SSL_session_reused(t->ssl)) {
+            INCR(metrics, tls_session_reused);
+        } else {
+            INCR(metrics, tls_session_new);
+        }
+        if (BIO_get_ktls_send(SSL_get_wbio(t->ssl))) {
+            INCR(metrics, tls_ktls_send);
+        }
+        return STATUS_OK;
+    }
+    int e = SSL_get_error(t->ssl, r);
+    if (want_of(c, e)) {
+        return STATUS_EAGAIN;
+    }
+    handshake_failed(c, t, e);
+    return STATUS_ERROR;
+}
+
+/* Decrypts into buf what one read(2) brought (read ahead takes every
+ * record the socket held), without a second read(2) that would only say
+ * EAGAIN. */
+static ssize_t
+tls_recv(struct conn *c, void *buf, size_t n)
+{
+    struct tls_conn *t = c->tp_state;
+    size_t got = 0;
+    t->more = false;
+    do {
+        size_t k = 0;
+        ERR_clear_error();
+        int r = SSL_read_ex(t->ssl, (char *)buf + got, n - got, &k);
+        if (r == 1) {
+            got += k;
+            continue;
+        }
+        if (got > 0) {
+            ERR_clear_error();
+            return (ssize_t)got; /* the error, if any, shows next time */
+        }
+        int e = SSL_get_error(t->ssl, r);
+        if (want_of(c, e)) {
+            return STATUS_EAGAIN;
+        }
+        ERR_clear_error();
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            return STATUS_EOF; /* close_notify received: answer it */
+        }
+        t->polite = false;
+        return STATUS_ERROR;
+    } while (got < n && SSL_has_pending(t->ssl));
+    t->more = got == n && SSL_has_pending(t->ssl);
+    return (ssize_t)got;
+}
+
+static ssize_t
+tls_send(struct conn *c, const void *buf, size_t n)
+{
+    struct tls_conn *t = c->tp_state;
+    size_t k = 0;
+    ERR_clear_error();
+    int r = SSL_write_ex(t->ssl, buf, n, &k);
+    if (r == 1) {
+        return (ssize_t)k;
+    }
+    int e = SSL_get_error(t->ssl, r);
+    if (want_of(c, e)) {
+        return STATUS_EAGAIN;
+    }
+    ERR_clear_error();
+    t->polite = false;
+    return STATUS_ERROR;
+}
+
+static size_t
+tls_pending(const struct conn *c)
+{
+    const struct tls_conn *t = c->tp_state;
+    if (t == NULL || !t->more) {
+        return 0;
+    }
+    int n = SSL_pending(t->ssl);
+    return n > 0 ? (size_t)n : 1; /* records held, not yet decrypted */
+}
+
+static void
+tls_release(struct conn *c)
+{
+    struct tls_conn *t = c->tp_state;
+    if (t->polite) {
+        /* one non-blocking close_notify; a peer that is gone is fine */
+        SSL_shutdown(t->ssl);
+    }
+    SSL_free(t->ssl);
+    ERR_clear_error();
+    mm_free(&t);
+    c->tp_state = NULL;
+}
+
+const struct transport transport_tls = {
+        .name = "tls",
+        .open = tls_open,
+        .handshake = tls_handshake,
+        .recv = tls_recv,
+        .send = tls_send,
+        .pending = tls_pending,
+        .release = tls_release,
+};

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for the transport seam (core/transport.h): the plain transport on
+ * a socket pair, and the TLS transport on an in-memory BIO pair against an
+ * OpenSSL client: handshake, wants, bytes held that no event announces,
+ * garbage, counters, and a reload that leaves open connections alone. */
+#include "core/transport.h"
+
+#include "base/event.h"
+#include "core/conn.h"
+#include "core/tls.h"
+
+#include "tls_cert.h"
+#include "unit.h"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct test_cert cert1, cert2;
+static tls_metrics_st metrics;
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    if (test_cert_make(&cert1, "one", 1) != 0 ||
+            test_cert_make(&cert2, "two", 1) != 0) {
+        return -1;
+    }
+    tls_options_st o = {TLS_OPTION(INIT_OPTION)};
+    o.tls_cert_file.val.OPTION_STR = cert1.cert;
+    o.tls_key_file.val.OPTION_STR = cert1.key;
+    metrics = (tls_metrics_st){TLS_METRIC(INIT_METRIC)};
+    char err[512];
+    return tls_setup(&o, &metrics, err, sizeof(err)) == STATUS_OK ? 0 : -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    tls_teardown();
+    test_cert_remove(&cert1);
+    test_cert_remove(&cert2);
+    return 0;
+}
+
+/* ---- plain ---- */
+
+static void
+test_tcp_recv_send_wants(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct conn c;
+    conn_reset(&c);
+    assert_ptr_equal(c.tp, &transport_tcp); /* the default */
+    c.fd = sv[0];
+    assert_int_equal(transport_attach(&c, &transport_tcp), STATUS_OK);
+    assert_false(c.flags & CONN_HANDSHAKE);
+    char buf[16];
+    assert_int_equal(c.tp->recv(&c, buf, sizeof(buf)), STATUS_EAGAIN);
+    assert_int_equal(c.want, EVENT_READ);
+    assert_int_equal(c.tp->send(&c, "hello", 5), 5);
+    assert_int_equal(read(sv[1], buf, sizeof(buf)), 5);
+    assert_int_equal(write(sv[1], "abc", 3), 3);
+    assert_int_equal(c.tp->recv(&c, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "abc", 3);
+    /* a full socket: the transport wants to write */
+    static char big[1 << 16];
+    ssize_t n;
+    while ((n = c.tp->send(&c, big, sizeof(big))) > 0) {
+    }
+    assert_int_equal(n, STATUS_EAGAIN);
+    assert_int_equal(c.want, EVENT_WRITE);
+    transport_release(&c); /* nothing to free; idempotent */
+    transport_release(&c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void
+test_tcp_eof(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(
+            socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct conn c;
+    conn_reset(&c);
+    c.fd = sv[0];
+    assert_int_equal(transport_attach(&c, &transport_tcp), STATUS_OK);
+    close(sv[1]);
+    char buf[8];
+    assert_int_equal(c.tp->recv(&c, buf, sizeof(buf)), STATUS_EOF);
+    close(sv[0]);
+}
+
+/* ---- TLS over a BIO pair ---- */
+
+struct pair {
+    struct conn c;
+    SSL_CTX *cctx;
+    SSL *client;
+};
+
+static void
+pair_open(struct pair *p)
+{
+    conn_reset(&p->c);
+    BIO *sbio, *cbio;
+    assert_int_equal(BIO_new_bio_pair(&sbio, 1 << 17, &cbio, 1 << 17), 1);
+    assert_int_equal(tls_open_bio(&p->c, sbio, sbio), STATUS_OK);
+    assert_true(p->c.flags & CONN_HANDSHAKE);
+    p->cctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(p->cctx, SSL_VERIFY_NONE, NULL);
+    p->client = SSL_new(p->cctx);
+    SSL_set_bio(p->client, cbio, cbio);
+    SSL_set_connect_state(p->client);
+}
+
+/* Takes turns until the server's handshake is done. */
+static rstatus_i
+pair_handshake(struct pair *p)
+{
+    rstatus_i st = STATUS_EAGAIN;
+    for (int i = 0; i < 20 && st == STATUS_EAGAIN; i++) {
+        SSL_do_handshake(p->client);
+        st = p->c.tp->handshake(&p->c);
+        if (st == STATUS_EAGAIN) {
+            assert_int_equal(p->c.want, EVENT_READ);
+        }
+    }
+    if (st == STATUS_OK) {
+        p->c.flags &= ~CONN_HANDSHAKE;
+        SSL_do_handshake(p->client);
+    }
+    return st;
+}
+
+static void
+pair_close(struct pair *p)
+{
+    transport_release(&p->c);
+    assert_null(p->c.tp_state);
+    SSL_free(p->client);
+    SSL_CTX_free(p->cctx);
+}
+
+static void
+test_tls_handshake_and_data(void **state)
+{
+    (void)state;
+    uint64_t before = metric_counter(&metrics.tls_handshake);
+    struct pair p;
+    pair_open(&p);
+    char buf[64];
+    /* nothing from the client yet: the server waits to read */
+    assert_int_equal(p.c.tp->handshake(&p.c), STATUS_EAGAIN);
+    assert_int_equal(p.c.want, EVENT_READ);
+    assert_int_equal(pair_handshake(&p), STATUS_OK);
+    assert_int_equal(metric_counter(&metrics.tls_handshake), before + 1);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), STATUS_EAGAIN);
+    assert_int_equal(p.c.want, EVENT_READ);
+    assert_int_equal(SSL_write(p.client, "get a\r\n", 7), 7);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), 7);
+    assert_memory_equal(buf, "get a\r\n", 7);
+    assert_int_equal(p.c.tp->send(&p.c, "END\r\n", 5), 5);
+    int n = SSL_read(p.client, buf, sizeof(buf));
+    assert_int_equal(n, 5);
+    assert_memory_equal(buf, "END\r\n", 5);
+    pair_close(&p);
+}
+
+/* Three records arrive together; a small buffer takes part of them: the
+ * transport says bytes are held (no epoll event would announce them), and
+ * they come out on the next recv without any new input. */
+static void
+test_tls_pending_bytes(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p);
+    assert_int_equal(pair_handshake(&p), STATUS_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(SSL_write(p.client, "0123456789", 10), 10);
+    }
+    char buf[32];
+    assert_int_equal(p.c.tp->recv(&p.c, buf, 15), 15);
+    assert_true(p.c.tp->pending(&p.c) > 0);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), 15);
+    assert_int_equal(p.c.tp->pending(&p.c), 0);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), STATUS_EAGAIN);
+    pair_close(&p);
+}
+
+static void
+test_tls_garbage_fails_counted(void **state)
+{
+    (void)state;
+    uint64_t before = metric_counter(&metrics.tls_handshake_ex);
+    struct conn c;
+    conn_reset(&c);
+    BIO *sbio, *cbio;
+    assert_int_equal(BIO_new_bio_pair(&sbio, 4096, &cbio, 4096), 1);
+    assert_int_equal(tls_open_bio(&c, sbio, sbio), STATUS_OK);
+    const char *plain = "get foo\r\nget bar\r\n";
+    assert_int_equal(
+            BIO_write(cbio, plain, (int)strlen(plain)), (int)strlen(plain));
+    assert_int_equal(c.tp->handshake(&c), STATUS_ERROR);
+    assert_int_equal(metric_counter(&metrics.tls_handshake_ex), before + 1);
+    transport_release(&c);
+    BIO_free(cbio);
+}
+
+/* The client closes politely: the server reads EOF. */
+static void
+test_tls_close_notify_is_eof(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p);
+    assert_int_equal(pair_handshake(&p), STATUS_OK);
+    SSL_shutdown(p.client);
+    char buf[8];
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), STATUS_EOF);
+    pair_close(&p);
+}
+
+static void
+test_tls_reload_keeps_open_connections(void **state)
+{
+    (void)state;
+    struct pair before;
+    pair_open(&before); /* accepted before the reload */
+    char err[512];
+    assert_int_equal(
+            tls_set_files(cert2.cert, cert2.key, NULL, err, sizeof(err)),
+            STATUS_OK);
+    struct pair after;
+    pair_open(&after);
+    assert_int_equal(pair_handshake(&before), STATUS_OK);
+    assert_int_equal(pair_handshake(&after), STATUS_OK);
+    X509 *old = SSL_get1_peer_certificate(before.client);
+    X509 *new = SSL_get1_peer_certificate(after.client);
+    char cn[32];
+    X509_NAME_get_text_by_NID(
+            X509_get_subject_name(old), NID_commonName, cn, sizeof(cn));
+    assert_string_equal(cn, "one");
+    X509_NAME_get_text_by_NID(
+            X509_get_subject_name(new), NID_commonName, cn, sizeof(cn));
+    assert_string_equal(cn, "two");
+    X509_free(old);
+    X509_free(new);
+    /* a bad file is refused and the context in use stays */
+    assert_int_equal(
+            tls_set_files("/nonexistent.pem", NULL, NULL, err, sizeof(err)),
+            STATUS_EINVAL);
+    assert_non_null(strstr(err, "tls.cert_file: /nonexistent.pem"));
+    char path[128];
+    tls_get_file(TLS_FILE_CERT, path, sizeof(path));
+    assert_string_equal(path, cert2.cert);
+    assert_int_equal(metric_counter(&metrics.tls_reload), 1);
+    assert_int_equal(metric_counter(&metrics.tls_reload_ex), 1);
+    pair_close(&before);
+    pair_close(&after);
+    assert_int_equal(
+            tls_set_files(cert1.cert, cert1.key, NULL, err, sizeof(err)),
+            STATUS_OK);
+}
+
+static void
+test_tls_setup_errors_name_the_option(void **state)
+{
+    (void)state;
+    /* a second setup would replace the context: only errors are tried,
+     * which return before anything changes */
+    tls_options_st o = {TLS_OPTION(INIT_OPTION)};
+    char err[512];
+    o.tls_protocols.val.OPTION_STR = "TLSv1.0";
+    assert_int_equal(tls_setup(&o, NULL, err, sizeof(err)), STATUS_EINVAL);
+    assert_non_null(strstr(err, "tls.protocols: TLSv1.0"));
+    o.tls_protocols.val.OPTION_STR = "TLSv1.3";
+    o.tls_auth_clients.val.OPTION_STR = "maybe";
+    assert_int_equal(tls_setup(&o, NULL, err, sizeof(err)), STATUS_EINVAL);
+    assert_non_null(strstr(err, "tls.auth_clients"));
+    o.tls_auth_clients.val.OPTION_STR = "yes";
+    o.tls_cert_file.val.OPTION_STR = cert1.cert;
+    o.tls_key_file.val.OPTION_STR = cert2.key;
+    assert_int_equal(tls_setup(&o, NULL, err, sizeof(err)), STATUS_EINVAL);
+    assert_non_null(strstr(err, "tls.key_file"));
+    assert_true(tls_enabled()); /* the group's context is untouched */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_tcp_recv_send_wants),
+            cmocka_unit_test(test_tcp_eof),
+            cmocka_unit_test(test_tls_handshake_and_data),
+            cmocka_unit_test(test_tls_pending_bytes),
+            cmocka_unit_test(test_tls_garbage_fails_counted),
+            cmocka_unit_test(test_tls_close_notify_is_eof),
+            cmocka_unit_test(test_tls_reload_keeps_open_connections),
+            cmocka_unit_test(test_tls_setup_errors_name_the_option),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
