@@ -619,3 +619,15 @@ option_print_all(FILE *out, const struct option *opts, size_t n)
         }
     }
 }
+
+rstatus_i
+option_refuse(const struct option *o, const struct option **bad, char *why,
+        size_t cap, const char *fmt, ...)
+{
+    *bad = o;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, cap, fmt, args);
+    va_end(args);
+    return STATUS_EINVAL;
+}

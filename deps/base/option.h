@@ -150,6 +150,11 @@ rstatus_i option_set_assignment(struct option *opts, size_t n,
 struct option *option_find(struct option *opts, size_t n, const char *name);
 /* Writes the dotted name of o into buf ("seg_memory" -> "seg.memory"). */
 const char *option_dotted_name(const struct option *o, char *buf, size_t cap);
+/* For the modules' option checks (seg_options_check, workers_options_check):
+ * sets *bad to o and formats the reason into why; returns STATUS_EINVAL. */
+rstatus_i option_refuse(const struct option *o, const struct option **bad,
+        char *why, size_t cap, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 /* Where o's value came from, followed by its dotted name, for a message
  * about a value that loaded but cannot be used: "app.yml:12: seg.evict"
  * (from a file), "-o seg.evict" (an override), "seg.evict" (the default).

@@ -716,40 +716,24 @@ worker_parse_cpus(const char *list, int *cpus, size_t cap, size_t *n, char *err,
     return STATUS_OK;
 }
 
-static rstatus_i refuse(const struct option *o, const struct option **bad,
-        char *why, size_t cap, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-
-static rstatus_i
-refuse(const struct option *o, const struct option **bad, char *why, size_t cap,
-        const char *fmt, ...)
-{
-    *bad = o;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(why, cap, fmt, args);
-    va_end(args);
-    return STATUS_EINVAL;
-}
-
 rstatus_i
 workers_options_check(const worker_options_st *o, const struct option **bad,
         char *why, size_t cap)
 {
     uint64_t threads = option_uint(&o->worker_threads);
     if (threads > WORKERS_MAX) {
-        return refuse(&o->worker_threads, bad, why, cap,
+        return option_refuse(&o->worker_threads, bad, why, cap,
                 "%" PRIu64 ": more than the %d worker threads the store "
                 "serves",
                 threads, WORKERS_MAX);
     }
     uint64_t events = option_uint(&o->worker_nevent);
     if (events == 0 || events > INT_MAX) {
-        return refuse(&o->worker_nevent, bad, why, cap,
+        return option_refuse(&o->worker_nevent, bad, why, cap,
                 "%" PRIu64 ": not in 1..%d", events, INT_MAX);
     }
     if (option_uint(&o->worker_ring_size) == 0) {
-        return refuse(&o->worker_ring_size, bad, why, cap,
+        return option_refuse(&o->worker_ring_size, bad, why, cap,
                 "0: a worker needs at least one slot for new connections");
     }
     static int cpus[MAX_CPUS]; /* only counted here */

@@ -236,29 +236,13 @@ fixed_bytes(const seg_options_st *o, uint32_t *n_bucket, uint32_t *n_overflow)
            TTL_BUCKETS * sizeof(struct ttl_bucket);
 }
 
-static rstatus_i refuse(const struct option *o, const struct option **bad,
-        char *why, size_t cap, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-
-static rstatus_i
-refuse(const struct option *o, const struct option **bad, char *why, size_t cap,
-        const char *fmt, ...)
-{
-    *bad = o;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(why, cap, fmt, args);
-    va_end(args);
-    return STATUS_EINVAL;
-}
-
 /* The options one at a time, then memory against what they ask for. */
 rstatus_i
 seg_options_check(const seg_options_st *o, const struct option **bad, char *why,
         size_t cap)
 {
     if ((int)evict_parse(option_str(&o->seg_evict)) < 0) {
-        return refuse(&o->seg_evict, bad, why, cap,
+        return option_refuse(&o->seg_evict, bad, why, cap,
                 "not one of merge fifo random cte util none: %s",
                 option_str(&o->seg_evict) == NULL ? "~"
                                                   : option_str(&o->seg_evict));
@@ -266,25 +250,25 @@ seg_options_check(const seg_options_st *o, const struct option **bad, char *why,
     uint64_t size = option_uint(&o->seg_segment_size);
     if (size < 64 * KiB || size > 8 * MiB || size % (4 * KiB) != 0) {
         /* whole pages: lent segments are carved into 64-byte buckets */
-        return refuse(&o->seg_segment_size, bad, why, cap,
+        return option_refuse(&o->seg_segment_size, bad, why, cap,
                 "%" PRIu64 " bytes: not a multiple of 4KiB in 64KiB..8MiB",
                 size);
     }
     uint64_t power = option_uint(&o->seg_hash_power);
     if (power != 0 && (power < HASH_POWER_MIN || power > HASH_POWER_MAX)) {
-        return refuse(&o->seg_hash_power, bad, why, cap,
+        return option_refuse(&o->seg_hash_power, bad, why, cap,
                 "%" PRIu64 ": not 0 (auto) or in %d..%d", power, HASH_POWER_MIN,
                 HASH_POWER_MAX);
     }
     uint64_t merge = option_uint(&o->seg_merge_segments);
     if (merge < MERGE_MIN || merge > MERGE_MAX) {
         /* a merge walks its segments under one lock: more stalls writers */
-        return refuse(&o->seg_merge_segments, bad, why, cap,
+        return option_refuse(&o->seg_merge_segments, bad, why, cap,
                 "%" PRIu64 ": not in %d..%d", merge, MERGE_MIN, MERGE_MAX);
     }
     if (option_bool(&o->seg_background) &&
             option_uint(&o->seg_expire_interval) == 0) {
-        return refuse(&o->seg_expire_interval, bad, why, cap,
+        return option_refuse(&o->seg_expire_interval, bad, why, cap,
                 "0: the background thread needs a period of at least 1ms");
     }
     uint32_t nb, no;
@@ -292,14 +276,14 @@ seg_options_check(const seg_options_st *o, const struct option **bad, char *why,
     uint64_t memory = option_uint(&o->seg_memory);
     uint64_t per_seg = size + sizeof(struct seg);
     if (memory < fixed + 2 * per_seg) {
-        return refuse(&o->seg_memory, bad, why, cap,
+        return option_refuse(&o->seg_memory, bad, why, cap,
                 "%" PRIu64 " bytes: too small for 2 segments of %" PRIu64
                 " and %zu bytes of hash table",
                 memory, size, fixed);
     }
     uint64_t n_seg = (memory - fixed) / per_seg;
     if (n_seg > SEG_ID_MAX) {
-        return refuse(&o->seg_memory, bad, why, cap,
+        return option_refuse(&o->seg_memory, bad, why, cap,
                 "%" PRIu64 " bytes: more than %u segments of %" PRIu64
                 "; raise seg.segment_size",
                 memory, SEG_ID_MAX, size);
@@ -307,7 +291,7 @@ seg_options_check(const seg_options_st *o, const struct option **bad, char *why,
     /* seg.open_max above the segment count is a cap that never binds:
      * taken as given. A reserve of every segment leaves writers none. */
     if (option_uint(&o->seg_reserve) >= n_seg) {
-        return refuse(&o->seg_reserve, bad, why, cap,
+        return option_refuse(&o->seg_reserve, bad, why, cap,
                 "%" PRIu64 ": not below the %" PRIu64 " segments there are",
                 option_uint(&o->seg_reserve), n_seg);
     }
