@@ -657,6 +657,7 @@ main(int argc, char **argv)
         log_crit("cannot start the admin thread");
         die_logged(EX_OSERR, "cannot start threads");
     }
+    pthread_setname_np(admin, "admin"); /* as soon as it exists, too */
     pthread_join(admin, NULL);
     teardown();
     return EX_OK;

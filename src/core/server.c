@@ -383,6 +383,7 @@ server_start(void)
         log_crit("cannot start the server thread: %s", strerror(errno));
         return STATUS_ERROR;
     }
+    pthread_setname_np(thread, "server"); /* named before ready, too */
     started = true;
     return STATUS_OK;
 }

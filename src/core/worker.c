@@ -863,6 +863,11 @@ workers_start(void)
             return STATUS_ERROR;
         }
         w->started = true;
+        /* named here as well as in the thread: by the time startup says
+         * it is ready, every worker shows its name (ps, top -H) */
+        char name[16];
+        snprintf(name, sizeof(name), "worker-%u", w->id);
+        pthread_setname_np(w->thread, name);
         if (w->cpu >= 0) {
             cpu_set_t set;
             CPU_ZERO(&set);

@@ -219,10 +219,15 @@ def test_process_keeps_its_name_threads_have_theirs():
     proc, _ = start(["-t", "2"])
     try:
         assert comm(proc.pid) == "segcached"
-        names = sorted(comm(proc.pid, t)
-                       for t in os.listdir(f"/proc/{proc.pid}/task"))
-        for want in ("segcached", "admin", "server", "bg", "worker-0",
-                     "worker-1"):
+        wants = ("segcached", "admin", "server", "bg", "worker-0", "worker-1")
+        deadline = time.time() + 5 * SLOW  # a thread names itself as it starts
+        while True:
+            names = sorted(comm(proc.pid, t)
+                           for t in os.listdir(f"/proc/{proc.pid}/task"))
+            if all(w in names for w in wants) or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        for want in wants:
             assert want in names, names
         found = subprocess.run(["pgrep", "-x", "segcached"],
                                capture_output=True, text=True).stdout.split()

@@ -477,6 +477,7 @@ seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
             seg_teardown();
             return STATUS_ERROR;
         }
+        pthread_setname_np(bg_thread, "bg"); /* named before ready, too */
         bg_running = true;
     }
     return STATUS_OK;
