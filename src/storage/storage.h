@@ -48,7 +48,38 @@
 #define STORAGE_DB_ALL      0xff    /* storage_flush: every database */
 #define STORAGE_KEY_MAX     65535   /* bytes */
 #define STORAGE_EXPIRY_KEEP UINT64_MAX /* storage_invalidate: keep expiry */
+#define STORAGE_DB_PARTS    0x10    /* db | this: the parts namespace of db */
 /* clang-format on */
+
+/* Every item has a type. The store keeps it with the bytes and knows
+ * nothing else of it: encodings live in src/types/, their rules in
+ * src/processor/. A string is what both protocols store; an item of another
+ * type is never read, incremented or appended to as a string (the string
+ * read-modify-write functions answer STORAGE_EWRONGTYPE). A typed item
+ * carries no memcache client flags and is never stale (those are string
+ * things); the type costs one header byte, a string none.
+ *
+ * Parts: a value that does not fit one item (a large collection, a large
+ * value) is a root item plus part items. The root is written with
+ * storage_write.parts: its value starts with an 8-byte id, unique to this
+ * incarnation of the root. Its parts are items in the namespace
+ * db | STORAGE_DB_PARTS, keyed root key + id (8 bytes) + index (4 bytes,
+ * big-endian), written with the root's expiry. That namespace is invisible
+ * to every whole-database operation (counts, scan, random key) but flushed
+ * with db. Whoever deletes or replaces a root deletes its parts; eviction
+ * keeps a part while its root is linked and read, reads the root's
+ * frequency for it, and when it drops a live part it evicts the root with
+ * it (the key goes whole); a part whose root is gone or has another id is
+ * dead and dropped at its segment's next merge or eviction. */
+typedef enum {
+    STORAGE_TYPE_STRING = 0,
+    STORAGE_TYPE_HASH = 1,
+    STORAGE_TYPE_SET = 2,
+    STORAGE_TYPE_ZSET = 3,
+    STORAGE_TYPE_LIST = 4,
+    STORAGE_TYPE_MAX = 15,
+} storage_type_e;
+#define STORAGE_PART_SUFFIX 12 /* id 8 + index 4, after the root key */
 
 typedef enum {
     STORAGE_OK = 0,
@@ -61,6 +92,7 @@ typedef enum {
     STORAGE_ENAN,       /* the value is not a number of the asked kind */
     STORAGE_EOVERFLOW,  /* signed increment out of int64 range */
     STORAGE_EINVAL,     /* bad argument: db out of range, empty key */
+    STORAGE_EWRONGTYPE, /* a string operation on an item of another type */
 } storage_status_e;
 
 /* A short constant name ("STORAGE_EXISTS"), for logs and tests. */
@@ -79,13 +111,15 @@ struct storage_item {
     uint64_t expiry;      /* unix ms; TIME_NEVER for none */
     uint64_t last_access; /* unix ms, to the minute; see docs/storage.md */
     uint32_t cflags;      /* memcache client flags, 0 if never set */
-    uint8_t db;
-    uint8_t freq;  /* read frequency counter, 0..255, log-like above 8
-                      (Redis OBJECT FREQ) */
-    bool fetched;  /* read before this access (meta `h`) */
-    bool stale;    /* marked stale by storage_invalidate (meta `X`) */
-    bool win_sent; /* a win token was already handed out (meta `Z`) */
-    void *priv;    /* the store's; do not touch */
+    uint8_t db;           /* namespace: | STORAGE_DB_PARTS for a part */
+    uint8_t type;         /* storage_type_e */
+    bool parts;           /* a root: value starts with its parts' 8-byte id */
+    uint8_t freq;         /* read frequency counter, 0..255, log-like above 8
+                             (Redis OBJECT FREQ) */
+    bool fetched;         /* read before this access (meta `h`) */
+    bool stale;           /* marked stale by storage_invalidate (meta `X`) */
+    bool win_sent;        /* a win token was already handed out (meta `Z`) */
+    void *priv;           /* the store's; do not touch */
 };
 
 /* Meta commands' recache/stale protocol: atomically takes the item's win
@@ -116,6 +150,8 @@ struct storage_write {
     bool win_sent;    /* store with the win token taken (meta vivify) */
     uint64_t new_cas; /* not 0: the item's CAS (meta set E); else a fresh
                          unique one */
+    uint8_t type;     /* storage_type_e; not STRING: cflags, stale ignored */
+    bool parts;       /* a root of parts (see storage_type_e above) */
 };
 
 /* Thread registration for zero-copy reads (see top of file). register:
@@ -194,6 +230,10 @@ storage_status_e storage_touch(uint8_t db, const void *key, size_t klen,
         uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
         struct storage_item *it);
 
+/* String read-modify-writes: invalidate, incr (both kinds), append and
+ * setrange answer EWRONGTYPE, atomically with the operation, when the key
+ * holds an item of another type (storage_type_e). */
+
 /* Marks the item stale with a new CAS and a fresh win token (meta delete
  * with I); expiry STORAGE_EXPIRY_KEEP keeps the expiry. OK, NOT_FOUND. */
 storage_status_e storage_invalidate(uint8_t db, const void *key, size_t klen,
@@ -253,7 +293,9 @@ typedef enum {
     STORAGE_NO_OVERWRITE, /* RENAMENX, COPY, MOVE */
 } storage_overwrite_e;
 
-/* Redis RENAME: the value, flags and expiry move to dst (new CAS). Not
+/* Rename and copy keep the type. A root of parts answers EWRONGTYPE: its
+ * parts are keyed by its name, so the caller moves them.
+ * Redis RENAME: the value, flags and expiry move to dst (new CAS). Not
  * atomic as one step: dst is written, then src removed if unchanged; a
  * concurrent write to src wins and src stays. OK, NOT_FOUND (src),
  * NOT_STORED (NO_OVERWRITE and dst live), ENOMEM. src == dst: OK (or

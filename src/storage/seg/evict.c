@@ -119,13 +119,14 @@ evict_segment(uint32_t sid, uint64_t now)
     uint32_t unfetched = 0;
     uint32_t n = 0;
     bool dead = seg_dead(sid);
-    if (!seg_skip_dead(sid)) {
-        n = seg_unlink_all(sid, &unfetched);
-        ASSERT(!dead || n == 0);
-    }
     uint64_t max_exp =
             __atomic_load_n(&heap.segs[sid].max_exp, __ATOMIC_RELAXED);
-    if (max_exp != UINT64_MAX && max_exp <= now) {
+    bool expired = max_exp != UINT64_MAX && max_exp <= now;
+    if (!seg_skip_dead(sid)) {
+        n = seg_unlink_all(sid, &unfetched, expired ? 0 : now);
+        ASSERT(!dead || n == 0);
+    }
+    if (expired) {
         INCR_N(seg_metrics, seg_expire_item, n);
         INCR_N(seg_metrics, seg_expire_unfetched, unfetched);
         INCR(seg_metrics, seg_expire_seg);
@@ -296,9 +297,17 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
     nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
     uint8_t freq = hash_entry_freq(v);
+    /* a part lives and is read as its root is; without it, it is dead */
+    bool part = (m->type & ITEM_T_PART) != 0, dead_part = false;
+    uint8_t root_freq = 0;
+    if (part && item_visible(m, mg->now)) {
+        dead_part = !parts_root_freq(m, key, mg->now, &root_freq);
+        freq = root_freq > freq ? root_freq : freq;
+    }
     /* below the cutoff by one: while the room it leaves lasts */
     bool extra = freq + 1 == mg->cutoff && mg->room >= stride;
-    bool keep = item_visible(m, mg->now) && (freq >= mg->cutoff || extra) &&
+    bool keep = item_visible(m, mg->now) && !dead_part &&
+                (freq >= mg->cutoff || extra) &&
                 mg->used + stride <= heap.seg_size;
     if (keep) {
         uint8_t *p = seg_data(mg->dst) + mg->used;
@@ -331,8 +340,13 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
         return;
     }
     if (hash_swap_location(h, sid, off, 0, NULL)) {
-        if (item_visible(m, mg->now)) {
+        if (dead_part) {
+            INCR(seg_metrics, seg_part_dead);
+        } else if (item_visible(m, mg->now)) {
             INCR(seg_metrics, seg_evict_item);
+            if (part) {
+                parts_evict_root(m, key, mg->now);
+            }
         } else {
             INCR(seg_metrics, seg_expire_item);
         }

@@ -3,7 +3,7 @@
  * (with the default 1 MiB segments), so every multi-byte field is a varint
  * and nothing is read through a cast:
  *
- *   +0  flags    db (bits 0-3) | EXP | CFLAGS | STALE       immutable
+ *   +0  flags    db (bits 0-3) | EXP | CFLAGS | STALE | TYPED  immutable
  *   +1  mflags   FETCHED | WIN                             atomic byte
  *   +2  atime    minutes since the segment was created     atomic byte
  *   +3  klen     LEB128 varint
@@ -11,6 +11,7 @@
  *       cas      zigzag varint of (cas - segment cas_base)
  *      [expiry]  zigzag varint of (expiry - segment exp_base), if EXP
  *      [cflags]  LEB128 varint, if CFLAGS (client flags not 0)
+ *      [type]    one byte, if TYPED: storage type (bits 0-3), PARTS, PART
  *       key bytes, value bytes
  *
  * A 16-byte key with a 32-byte value and no expiry takes 8 header bytes.
@@ -87,14 +88,18 @@ item_hdr_len(const struct item_meta *m, uint64_t cas_base, uint64_t exp_base)
     if (m->cflags != 0) {
         n += varint_len(m->cflags);
     }
-    return n;
+    return n + (m->type != 0);
 }
 
 uint32_t
 item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
         uint64_t exp_base, uint8_t mflags, uint8_t atime)
 {
-    uint8_t flags = (uint8_t)((m->db & 0x0f) | (m->flags & ITEM_F_STALE));
+    uint8_t flags = (uint8_t)((m->db & DB_MASK) | (m->flags & ITEM_F_STALE));
+    ASSERT(m->type == 0 || (m->cflags == 0 && (flags & ITEM_F_STALE) == 0));
+    if (m->type != 0) {
+        flags |= ITEM_F_TYPED;
+    }
     if (m->expiry != 0) {
         flags |= ITEM_F_EXP;
     }
@@ -114,6 +119,9 @@ item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
     if (m->cflags != 0) {
         n += varint_put(dst + n, m->cflags);
     }
+    if (m->type != 0) {
+        dst[n++] = m->type;
+    }
     return n;
 }
 
@@ -128,7 +136,7 @@ item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
     uint64_t v;
     uint32_t n = 3;
     m->flags = flags;
-    m->db = flags & 0x0f;
+    m->db = flags & DB_MASK;
     n += varint_get(p + n, &v);
     m->klen = (uint32_t)v;
     n += varint_get(p + n, &v);
@@ -144,6 +152,13 @@ item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
     if (flags & ITEM_F_CFLAGS) {
         n += varint_get(p + n, &v);
         m->cflags = (uint32_t)v;
+    }
+    m->type = 0;
+    if (flags & ITEM_F_TYPED) {
+        m->type = p[n++];
+        if (m->type & ITEM_T_PART) {
+            m->db |= STORAGE_DB_PARTS;
+        }
     }
     m->hdr_len = n;
     return true;

@@ -29,9 +29,11 @@ item_linked(uint32_t sid, uint32_t size, const struct item_meta *m)
     struct seg *s = &heap.segs[sid];
     __atomic_fetch_add(&s->live_items, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&s->live_bytes, (int32_t)size, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&heap.count[m->db], 1, __ATOMIC_RELAXED);
-    if (m->expiry != 0) {
-        __atomic_fetch_add(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+    if (m->db < STORAGE_DB_COUNT) { /* parts are not keys */
+        __atomic_fetch_add(&heap.count[m->db], 1, __ATOMIC_RELAXED);
+        if (m->expiry != 0) {
+            __atomic_fetch_add(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+        }
     }
     INCR(seg_metrics, seg_item_curr);
     INCR_N(seg_metrics, seg_item_bytes, size);
@@ -43,9 +45,11 @@ item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m)
     struct seg *s = &heap.segs[sid];
     __atomic_fetch_sub(&s->live_items, 1, __ATOMIC_RELAXED);
     __atomic_fetch_sub(&s->live_bytes, (int32_t)size, __ATOMIC_RELAXED);
-    __atomic_fetch_sub(&heap.count[m->db], 1, __ATOMIC_RELAXED);
-    if (m->expiry != 0) {
-        __atomic_fetch_sub(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+    if (m->db < STORAGE_DB_COUNT) {
+        __atomic_fetch_sub(&heap.count[m->db], 1, __ATOMIC_RELAXED);
+        if (m->expiry != 0) {
+            __atomic_fetch_sub(&heap.expires[m->db], 1, __ATOMIC_RELAXED);
+        }
     }
     DECR(seg_metrics, seg_item_curr);
     DECR_N(seg_metrics, seg_item_bytes, size);
@@ -55,7 +59,8 @@ bool
 item_visible(const struct item_meta *m, uint64_t now)
 {
     return !time_expired(m->expiry, now) &&
-           m->cas >= __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE);
+           m->cas >= __atomic_load_n(&heap.flush_cas[m->db & DB_MASK],
+                             __ATOMIC_ACQUIRE);
 }
 
 /* --- flush -------------------------------------------------------------- */
@@ -66,8 +71,9 @@ static bool
 flushed(const struct item_meta *m, void *arg)
 {
     const uint16_t *mask = arg;
-    return (*mask & (1u << m->db)) != 0 &&
-           m->cas < __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE);
+    uint8_t db = m->db & DB_MASK;
+    return (*mask & (1u << db)) != 0 &&
+           m->cas < __atomic_load_n(&heap.flush_cas[db], __ATOMIC_ACQUIRE);
 }
 
 /* Items of the databases in mask with a CAS below the threshold are
@@ -153,7 +159,8 @@ storage_flush(uint8_t db, uint64_t at, uint64_t now)
 storage_status_e
 ops_begin(uint8_t db, size_t klen, uint64_t now)
 {
-    if (db >= STORAGE_DB_COUNT || klen == 0 || klen > STORAGE_KEY_MAX) {
+    if ((db & ~STORAGE_DB_PARTS) >= STORAGE_DB_COUNT || klen == 0 ||
+            klen > STORAGE_KEY_MAX) {
         return STORAGE_EINVAL;
     }
     epoch_enter();
@@ -179,6 +186,8 @@ ops_view_fill(struct storage_item *it, const struct hash_ref *ref, bool record,
         it->last_access = item_atime_ms(item_atime(ref->item), s);
         it->cflags = ref->m.cflags;
         it->db = ref->m.db;
+        it->type = ref->m.type & ITEM_T_TYPE;
+        it->parts = (ref->m.type & ITEM_T_PARTS) != 0;
         it->fetched = (mflags & ITEM_M_FETCHED) != 0;
         it->stale = (ref->m.flags & ITEM_F_STALE) != 0;
         it->win_sent = (mflags & ITEM_M_WIN) != 0;
@@ -241,8 +250,8 @@ read_item(uint8_t db, const void *key, size_t klen, uint64_t now,
         if (found) {
             /* why it is hidden, as memcached tells (flush checked first):
              * get_flushed, get_expired */
-            if (ref.m.cas <
-                    __atomic_load_n(&heap.flush_cas[db], __ATOMIC_ACQUIRE)) {
+            if (ref.m.cas < __atomic_load_n(&heap.flush_cas[db & DB_MASK],
+                                    __ATOMIC_ACQUIRE)) {
                 INCR(seg_metrics, seg_get_flushed);
             } else {
                 INCR(seg_metrics, seg_get_expired);
@@ -370,7 +379,8 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
     struct item_meta m;
     const struct seg *s = &heap.segs[r->sid];
     item_decode(r->item, s->cas_base, s->exp_base, &m);
-    if (r->cas < __atomic_load_n(&heap.flush_cas[m.db], __ATOMIC_ACQUIRE)) {
+    if (r->cas < __atomic_load_n(
+                         &heap.flush_cas[m.db & DB_MASK], __ATOMIC_ACQUIRE)) {
         storage_status_e st = res_refresh(r, now);
         if (st != STORAGE_OK) {
             res_close(r);
@@ -413,17 +423,23 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
     return st;
 }
 
+/* A typed item (or a part) carries no client flags and is never stale. */
 static void
 meta_for(struct item_meta *m, uint8_t db, size_t klen, size_t vlen,
-        uint64_t expiry, uint32_t cflags, bool stale)
+        uint64_t expiry, const struct storage_write *w)
 {
     memset(m, 0, sizeof(*m));
     m->db = db;
     m->klen = (uint32_t)klen;
     m->vlen = (uint32_t)vlen;
     m->expiry = expiry;
-    m->cflags = cflags;
-    m->flags = stale ? ITEM_F_STALE : 0;
+    m->type =
+            (uint8_t)((w->type & ITEM_T_TYPE) | (w->parts ? ITEM_T_PARTS : 0) |
+                      ((db & STORAGE_DB_PARTS) ? ITEM_T_PART : 0));
+    if (m->type == 0) {
+        m->cflags = w->cflags;
+        m->flags = w->stale ? ITEM_F_STALE : 0;
+    }
 }
 
 /* --- writes ------------------------------------------------------------- */
@@ -437,7 +453,7 @@ ops_reserve(struct res *r, uint8_t db, const void *key, size_t klen,
         return STORAGE_EOVERSIZE;
     }
     struct item_meta m;
-    meta_for(&m, db, klen, vlen, expiry, w->cflags, w->stale);
+    meta_for(&m, db, klen, vlen, expiry, w);
     m.cas = w->new_cas;
     storage_status_e st = res_open(r, &m, w->win_sent ? ITEM_M_WIN : 0, now);
     if (st == STORAGE_OK) {

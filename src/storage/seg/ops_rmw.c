@@ -145,6 +145,9 @@ storage_invalidate(
         if (!ops_lookup(db, key, klen, h, now, &ref)) {
             return STORAGE_NOT_FOUND;
         }
+        if (ref.m.type != 0) {
+            return STORAGE_EWRONGTYPE;
+        }
         struct item_meta m = ref.m;
         m.cas = 0;
         m.flags |= ITEM_F_STALE;
@@ -292,6 +295,9 @@ storage_incr_unsigned_cas(uint8_t db, const void *key, size_t klen,
         if (!ops_lookup(db, key, klen, h, now, &ref)) {
             return STORAGE_NOT_FOUND;
         }
+        if (ref.m.type != 0) {
+            return STORAGE_EWRONGTYPE;
+        }
         if (expect != 0 && ref.m.cas != expect) {
             INCR(seg_metrics, seg_cas_mismatch);
             return STORAGE_EXISTS;
@@ -359,6 +365,9 @@ storage_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
         struct hash_ref ref;
         int64_t v = 0;
         bool found = ops_lookup(db, key, klen, h, now, &ref);
+        if (found && ref.m.type != 0) {
+            return STORAGE_EWRONGTYPE;
+        }
         if (found && !parse_i64(ref.item + ref.m.hdr_len + ref.m.klen,
                              ref.m.vlen, &v)) {
             return STORAGE_ENAN;
@@ -454,6 +463,9 @@ storage_append(uint8_t db, const void *key, size_t klen, const void *data,
             }
             continue;
         }
+        if (ref.m.type != 0) {
+            return STORAGE_EWRONGTYPE;
+        }
         if (cas != 0 && ref.m.cas != cas) {
             INCR(seg_metrics, seg_cas_mismatch);
             return STORAGE_EXISTS;
@@ -492,6 +504,8 @@ storage_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
                 st = create_value(db, key, klen, "", 0, offset, data, len, now);
                 out = offset + len;
             }
+        } else if (ref.m.type != 0) {
+            return STORAGE_EWRONGTYPE;
         } else if (len == 0) {
             out = ref.m.vlen;
         } else {
@@ -524,6 +538,9 @@ copy_item(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
         struct hash_ref ref;
         if (!ops_lookup(sdb, src, slen, h, now, &ref)) {
             return STORAGE_NOT_FOUND;
+        }
+        if (ref.m.type & ITEM_T_PARTS) {
+            return STORAGE_EWRONGTYPE; /* its parts are keyed by its name */
         }
         uint32_t gen =
                 __atomic_load_n(&heap.segs[ref.sid].gen, __ATOMIC_ACQUIRE);

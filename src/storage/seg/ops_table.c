@@ -209,6 +209,8 @@ storage_status_str(storage_status_e status)
         return "STORAGE_EOVERFLOW";
     case STORAGE_EINVAL:
         return "STORAGE_EINVAL";
+    case STORAGE_EWRONGTYPE:
+        return "STORAGE_EWRONGTYPE";
     }
     return "STORAGE_?";
 }

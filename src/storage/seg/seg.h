@@ -79,7 +79,9 @@
     ACTION( seg_compact,           METRIC_COUNTER, "# compactions (live items of mostly dead segments copied forward)" ) \
     ACTION( seg_compact_seg,       METRIC_COUNTER, "# segments freed by compaction" ) \
     ACTION( seg_compact_item,      METRIC_COUNTER, "# live items copied by compaction" ) \
-    ACTION( seg_compact_bytes,     METRIC_COUNTER, "bytes copied by compaction" )
+    ACTION( seg_compact_bytes,     METRIC_COUNTER, "bytes copied by compaction" ) \
+    ACTION( seg_part_evict_root,   METRIC_COUNTER, "# keys evicted whole because eviction dropped one of their parts" ) \
+    ACTION( seg_part_dead,         METRIC_COUNTER, "# parts dropped because their root was gone" )
 /* clang-format on */
 
 typedef struct {

@@ -34,6 +34,18 @@
 #define ITEM_F_EXP       0x10
 #define ITEM_F_CFLAGS    0x20
 #define ITEM_F_STALE     0x40
+#define ITEM_F_TYPED     0x80           /* a type byte follows: never with
+                                           CFLAGS or STALE, so a typed item's
+                                           flags byte is never ITEM_END */
+/* the type byte: bits 0-3 storage_type_e, then */
+#define ITEM_T_TYPE      0x0f
+#define ITEM_T_PARTS     0x10           /* a root: value starts with the
+                                           8-byte id of its parts */
+#define ITEM_T_PART      0x20           /* a part, in its db's namespace
+                                           STORAGE_DB_PARTS */
+#define DB_MASK          0x0f           /* item_meta.db: the namespace,
+                                           db | STORAGE_DB_PARTS for parts;
+                                           arrays by db use db & DB_MASK */
 /* mutable bits, item byte 1, atomic */
 #define ITEM_M_FETCHED   0x01
 #define ITEM_M_WIN       0x02
@@ -93,8 +105,9 @@ struct ttl_bucket {
 
 /* Decoded item header (immutable part). */
 struct item_meta {
-    uint8_t flags; /* ITEM_F_*, database in bits 0-3 */
-    uint8_t db;
+    uint8_t flags;    /* ITEM_F_*, database in bits 0-3 */
+    uint8_t db;       /* namespace: database, | STORAGE_DB_PARTS for a part */
+    uint8_t type;     /* ITEM_T_* byte; 0 for a string */
     uint32_t hdr_len; /* bytes before the key */
     uint32_t klen;
     uint32_t vlen;
@@ -370,6 +383,15 @@ storage_status_e ops_commit(struct res *r, const struct cond *c, uint64_t now,
         struct storage_item *old);
 /* Deletes only the copy ref points at; RETRY if it changed. */
 storage_status_e ops_remove_expected(uint64_t h, const struct hash_ref *ref);
+/* parts.c: a part's root, as eviction sees it. root_freq: true (and the
+ * root's read frequency) if the part's root is linked, visible and has the
+ * part's id; false: the part is dead. evict_root: unlinks that root (the
+ * key is evicted whole; counted). Lock-free lookups, inside an epoch,
+ * holding no hash lock. */
+bool parts_root_freq(const struct item_meta *m, const uint8_t *key,
+        uint64_t now, uint8_t *freq);
+void parts_evict_root(
+        const struct item_meta *m, const uint8_t *key, uint64_t now);
 
 /* --- segments (segment.c) --- */
 uint32_t ttl_bucket_of(uint64_t expiry, uint64_t now);
@@ -394,7 +416,9 @@ bool seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m);
 uint32_t seg_walk_end(uint32_t sid);
 /* unlinks every entry still pointing into a claimed segment; returns the
  * number unlinked */
-uint32_t seg_unlink_all(uint32_t sid, uint32_t *unfetched);
+/* evict_now not 0: the segment is evicted at that time, and each live part
+ * unlinked takes its root (parts.c); 0: expired, nothing more to do. */
+uint32_t seg_unlink_all(uint32_t sid, uint32_t *unfetched, uint64_t evict_now);
 bool seg_expire_one(uint64_t now);
 void seg_gauges(void);
 

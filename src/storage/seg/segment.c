@@ -527,7 +527,7 @@ seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
  * lookup only for items still linked, stopping once nothing is live; a
  * locked pass over every item for what a peek missed. */
 uint32_t
-seg_unlink_all(uint32_t sid, uint32_t *unfetched)
+seg_unlink_all(uint32_t sid, uint32_t *unfetched, uint64_t evict_now)
 {
     uint32_t n = 0;
     uint32_t never_read = 0;
@@ -546,6 +546,12 @@ seg_unlink_all(uint32_t sid, uint32_t *unfetched)
                 n++;
                 if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
                     never_read++;
+                }
+                /* an evicted part takes its root (an expired part's root
+                 * expired with it: they share the expiry) */
+                if ((m.type & ITEM_T_PART) && evict_now != 0 &&
+                        item_visible(&m, evict_now)) {
+                    parts_evict_root(&m, key, evict_now);
                 }
             }
         }
@@ -600,7 +606,7 @@ seg_expire_one(uint64_t now)
          * nothing to unlink */
         bool dead = seg_dead(sid);
         if (!seg_skip_dead(sid)) {
-            n = seg_unlink_all(sid, &unfetched);
+            n = seg_unlink_all(sid, &unfetched, 0);
             ASSERT(!dead || n == 0);
         }
         INCR_N(seg_metrics, seg_expire_item, n);

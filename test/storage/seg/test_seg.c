@@ -325,7 +325,9 @@ test_bad_arguments(void **state)
     (void)state;
     struct storage_item it;
     struct storage_write w = {0};
-    assert_int_equal(storage_get(16, "k", 1, NOW, &it), STORAGE_EINVAL);
+    /* 16..31: the parts namespaces of 0..15 (test_seg_types) */
+    assert_int_equal(storage_get(32, "k", 1, NOW, &it), STORAGE_EINVAL);
+    assert_int_equal(storage_get(15 | 0x40, "k", 1, NOW, &it), STORAGE_EINVAL);
     assert_int_equal(storage_get(0, "", 0, NOW, &it), STORAGE_EINVAL);
     assert_int_equal(storage_set(0, "k", 1, "v", storage_value_max(1) + 1, &w,
                              NOW, NULL, NULL),
