@@ -400,63 +400,69 @@ splice_op(struct model *m)
 }
 
 static void
+delete_op(struct model *m, size_t k)
+{
+    if (m->n < k) {
+        return;
+    }
+    size_t at = rnd_below(m->n - k + 1);
+    size_t off = pack_offset(img, img_len, at);
+    size_t size = pack_delete_size(img, img_len, off, k);
+    uint8_t *dst = img_next(size);
+    img_take(dst, size, pack_delete_write(dst, img, img_len, off, k));
+    model_delete(m, at, k);
+}
+
+/* Inserts anywhere, appends included. */
+static void
+insert_op(struct model *m)
+{
+    size_t at = rnd_below(m->n + 1);
+    uint8_t *e;
+    size_t len = gen(&e);
+    size_t off = pack_offset(img, img_len, at);
+    size_t size = pack_insert_size(img, img_len, off, len);
+    uint8_t *dst = img_next(size);
+    img_take(dst, size, pack_insert_write(dst, img, img_len, off, e, len));
+    model_insert(m, at, e, len);
+}
+
+static void
+replace_op(struct model *m)
+{
+    if (m->n == 0) {
+        return;
+    }
+    size_t at = rnd_below(m->n);
+    uint8_t *e;
+    size_t len = gen(&e);
+    size_t off = pack_offset(img, img_len, at);
+    size_t size = pack_replace_size(img, img_len, off, len);
+    uint8_t *dst = img_next(size);
+    img_take(dst, size, pack_replace_write(dst, img, img_len, off, e, len));
+    free(m->elem[at]);
+    m->elem[at] = e;
+    m->len[at] = len;
+}
+
+static void
 one_op(struct model *m)
 {
-    size_t op = rnd_below(m->n >= MODEL_MAX - 4 ? 2 : 10);
-    size_t at = rnd_below(m->n);
-    switch (op) {
-    case 0: /* delete one */
-    case 1: /* or two */
-        if (m->n >= op + 1) {
-            at = rnd_below(m->n - op);
-            size_t size = pack_delete_size(
-                    img, img_len, pack_offset(img, img_len, at), op + 1);
-            uint8_t *dst = img_next(size);
-            img_take(dst, size,
-                    pack_delete_write(dst, img, img_len,
-                            pack_offset(img, img_len, at), op + 1));
-            model_delete(m, at, op + 1);
-        }
-        break;
-    case 2:
-    case 3:
-    case 4: { /* insert anywhere, appends included */
-        at = rnd_below(m->n + 1);
-        uint8_t *e;
-        size_t len = gen(&e);
-        size_t off = pack_offset(img, img_len, at);
-        size_t size = pack_insert_size(img, img_len, off, len);
-        uint8_t *dst = img_next(size);
-        img_take(dst, size, pack_insert_write(dst, img, img_len, off, e, len));
-        model_insert(m, at, e, len);
-        break;
-    }
-    case 5: /* replace */
-        if (m->n > 0) {
-            uint8_t *e;
-            size_t len = gen(&e);
-            size_t off = pack_offset(img, img_len, at);
-            size_t size = pack_replace_size(img, img_len, off, len);
-            uint8_t *dst = img_next(size);
-            img_take(dst, size,
-                    pack_replace_write(dst, img, img_len, off, e, len));
-            free(m->elem[at]);
-            m->elem[at] = e;
-            m->len[at] = len;
-        }
-        break;
-    case 6:
-    case 7:
+    /* growth outweighs deletes and the halving filters, so the image
+     * fills up to MODEL_MAX now and then */
+    size_t op = rnd_below(m->n >= MODEL_MAX - 4 ? 2 : 20);
+    if (op < 2) {
+        delete_op(m, op + 1);
+    } else if (op < 10) {
+        insert_op(m);
+    } else if (op < 13) {
+        replace_op(m);
+    } else if (op < 18) {
         splice_op(m);
-        break;
-    case 8:
+    } else if (op == 18) {
         filter_op(m, 1);
-        break;
-    default:
-        if (m->n % 2 == 0) {
-            filter_op(m, 2);
-        }
-        break;
+    } else if (m->n % 2 == 0) {
+        filter_op(m, 2);
     }
 }
 
@@ -469,6 +475,7 @@ test_pack_random(void **state)
     img = img_next(1);
     img_len = pack_head_write(img, 0);
     check(&m);
+    size_t max_n = 0, big = 0;
     for (int step = 0; step < 20000; step++) {
         if (step % 2500 == 2499) {
             model_clear(&m);
@@ -481,7 +488,14 @@ test_pack_random(void **state)
         if (step % 50 == 0) {
             check_truncations(img, img_len);
         }
+        max_n = m.n > max_n ? m.n : max_n;
+        big += img_len > 16384;
     }
+    /* the sequence did reach full images and 16 KiB elements */
+    assert_true(max_n >= MODEL_MAX - 4);
+    assert_true(big > 100);
+    print_message(
+            "pack: up to %zu elements, %zu steps over 16 KiB\n", max_n, big);
     model_clear(&m);
     free(img);
     img = NULL;
