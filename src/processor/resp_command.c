@@ -65,6 +65,18 @@ keyspec(struct resp_writer *w, const struct resp_keyspec *ks)
     rc = rc == STATUS_OK ? resp_compose_integer(w, ks->index) : rc;
     rc = rc == STATUS_OK ? bulk_str(w, "find_keys") : rc;
     rc = rc == STATUS_OK ? resp_compose_map(w, 2) : rc;
+    if (ks->keynum) {
+        rc = rc == STATUS_OK ? bulk_str(w, "type") : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "keynum") : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "spec") : rc;
+        rc = rc == STATUS_OK ? resp_compose_map(w, 3) : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "keynumidx") : rc;
+        rc = rc == STATUS_OK ? resp_compose_integer(w, ks->lastkey) : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "firstkey") : rc;
+        rc = rc == STATUS_OK ? resp_compose_integer(w, ks->keystep) : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "keystep") : rc;
+        return rc == STATUS_OK ? resp_compose_integer(w, ks->limit) : rc;
+    }
     rc = rc == STATUS_OK ? bulk_str(w, "type") : rc;
     rc = rc == STATUS_OK ? bulk_str(w, "range") : rc;
     rc = rc == STATUS_OK ? bulk_str(w, "spec") : rc;
@@ -324,7 +336,7 @@ command_getkeys(struct resp_ctx *x)
         return resp_err(
                 x, "ERR Invalid number of arguments specified for command");
     }
-    size_t n = resp_command_keys(cmd, argc, NULL, 0);
+    size_t n = resp_command_keys(cmd, argv, argc, NULL, 0);
     if (n == 0) {
         return resp_err(x, "ERR Invalid arguments specified for command");
     }
@@ -332,7 +344,7 @@ command_getkeys(struct resp_ctx *x)
     if (pos == NULL) {
         return resp_err(x, "ERR out of memory");
     }
-    resp_command_keys(cmd, argc, pos, n);
+    resp_command_keys(cmd, argv, argc, pos, n);
     rstatus_i rc = resp_compose_array(x->w, n);
     for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
         rc = resp_compose_bulk(x->w, argv[pos[i]].data, argv[pos[i]].len);

@@ -112,11 +112,46 @@ resp_command_lookup(const struct resp_arg *argv, uint32_t argc)
     return resp_command_find_sub(base, argv[1].data, argv[1].len);
 }
 
+/* keynum: the count at index + keynumidx, then count keys from index +
+ * firstkey by keystep; 0 when the count is not a positive integer or
+ * the keys run past argc. */
+static size_t
+keys_keynum(const struct resp_keyspec *ks, const struct resp_arg *argv,
+        uint32_t argc, uint32_t *pos, size_t cap)
+{
+    uint32_t at = (uint32_t)(ks->index + ks->lastkey);
+    if (argv == NULL || at >= argc || argv[at].len == 0 || argv[at].len > 10) {
+        return 0;
+    }
+    uint64_t count = 0;
+    for (size_t i = 0; i < argv[at].len; i++) {
+        uint8_t c = (uint8_t)argv[at].data[i];
+        if (c < '0' || c > '9') {
+            return 0;
+        }
+        count = count * 10 + (c - '0');
+    }
+    uint64_t first = (uint64_t)(ks->index + ks->keystep);
+    uint64_t step = ks->limit > 0 ? (uint64_t)ks->limit : 1;
+    if (count == 0 || first + (count - 1) * step >= argc) {
+        return 0;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        if (i < cap) {
+            pos[i] = (uint32_t)(first + i * step);
+        }
+    }
+    return (size_t)count;
+}
+
 size_t
-resp_command_keys(const struct resp_command *cmd, uint32_t argc, uint32_t *pos,
-        size_t cap)
+resp_command_keys(const struct resp_command *cmd, const struct resp_arg *argv,
+        uint32_t argc, uint32_t *pos, size_t cap)
 {
     size_t n = 0;
+    if (cmd->first_key == 0 && cmd->nkeyspec > 0 && cmd->keyspecs[0].keynum) {
+        return keys_keynum(&cmd->keyspecs[0], argv, argc, pos, cap);
+    }
     if (cmd->first_key <= 0 || cmd->step <= 0) {
         return 0;
     }

@@ -92,13 +92,15 @@ extern const char *const resp_command_flag_names[RESP_CMD_NFLAG];
 extern const char *const resp_acl_category_names[RESP_ACL_NCATEGORY];
 
 /* One key spec of the kinds every tabled command uses: begin_search by
- * index, find_keys by range (COMMAND INFO prints these). */
+ * index, find_keys by range or by keynum (COMMAND INFO prints these). */
 struct resp_keyspec {
     const char *flags; /* space-separated: "RW access update" */
     int32_t index;     /* begin_search index */
-    int32_t lastkey;   /* find_keys range: relative last key, -1 = end */
-    int32_t keystep;
-    int32_t limit;
+    int32_t lastkey;   /* range: relative last key, -1 = end;
+                          keynum: keynumidx (relative to index) */
+    int32_t keystep;   /* range: step; keynum: firstkey (relative) */
+    int32_t limit;     /* range: limit; keynum: keystep */
+    bool keynum;       /* find_keys by keynum (SINTERCARD, ZUNION ...) */
 };
 
 /* One command or subcommand. name_len is strlen(name). arity follows Redis:
@@ -188,10 +190,12 @@ const struct resp_command *resp_command_lookup(
         const struct resp_arg *argv, uint32_t argc);
 
 /* Key positions (argument indexes) of cmd called with argc arguments, from
- * first_key/last_key/step as Redis's legacy range does; writes at most cap
- * of them to pos and returns how many there are. */
-size_t resp_command_keys(const struct resp_command *cmd, uint32_t argc,
-        uint32_t *pos, size_t cap);
+ * first_key/last_key/step as Redis's legacy range does, or from the keynum
+ * key spec of a movable-keys command (which reads its count in argv; 0 when
+ * argv is NULL or the count is bad); writes at most cap of them to pos and
+ * returns how many there are. */
+size_t resp_command_keys(const struct resp_command *cmd,
+        const struct resp_arg *argv, uint32_t argc, uint32_t *pos, size_t cap);
 
 /* The error replies Redis gives before running a command, byte for byte
  * (Redis 7.0 processCommand; CR and LF in user text become spaces):

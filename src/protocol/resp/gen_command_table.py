@@ -26,6 +26,10 @@ getrange substr setrange incr decr incrby decrby incrbyfloat
 del unlink exists touch type rename renamenx copy expire pexpire expireat
 pexpireat expiretime pexpiretime ttl pttl persist keys scan randomkey dbsize
 flushdb flushall
+hset hsetnx hget hmget hmset hdel hexists hlen hstrlen hkeys hvals hgetall
+hincrby hincrbyfloat hrandfield hscan
+sadd srem scard sismember smismember smembers srandmember spop smove sinter
+sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
@@ -165,10 +169,16 @@ def keyspecs(row):
     out = []
     for ks in row['keyspecs']:
         bs, fk = pairs(ks['begin_search']), pairs(ks['find_keys'])
-        assert bs['type'] == 'index' and fk['type'] == 'range'
+        assert bs['type'] == 'index' and fk['type'] in ('range', 'keynum')
         spec = pairs(bs['spec'])
         rng = pairs(fk['spec'])
-        out.append('{%s, %d, %d, %d, %d}' % (
+        if fk['type'] == 'keynum':
+            # keynum: lastkey = keynumidx, keystep = firstkey, limit = step
+            out.append('{%s, %d, %d, %d, %d, true}' % (
+                cstr(' '.join(ks['flags'])), spec['index'],
+                rng['keynumidx'], rng['firstkey'], rng['keystep']))
+            continue
+        out.append('{%s, %d, %d, %d, %d, false}' % (
             cstr(' '.join(ks['flags'])), spec['index'], rng['lastkey'],
             rng['keystep'], rng['limit']))
     assert len(out) <= 2

@@ -218,18 +218,18 @@ test_keys(void **state)
 {
     (void)state;
     uint32_t pos[8];
-    assert_int_equal(resp_command_keys(find("get"), 2, pos, 8), 1);
+    assert_int_equal(resp_command_keys(find("get"), NULL, 2, pos, 8), 1);
     assert_int_equal(pos[0], 1);
     /* COMMAND GETKEYS mset a b c -> a c (Redis) */
-    assert_int_equal(resp_command_keys(find("mset"), 4, pos, 8), 2);
+    assert_int_equal(resp_command_keys(find("mset"), NULL, 4, pos, 8), 2);
     assert_int_equal(pos[0], 1);
     assert_int_equal(pos[1], 3);
-    assert_int_equal(resp_command_keys(find("del"), 5, pos, 2), 4);
+    assert_int_equal(resp_command_keys(find("del"), NULL, 5, pos, 2), 4);
     assert_int_equal(pos[1], 2);
-    assert_int_equal(resp_command_keys(find("rename"), 3, pos, 8), 2);
+    assert_int_equal(resp_command_keys(find("rename"), NULL, 3, pos, 8), 2);
     assert_int_equal(pos[1], 2);
-    assert_int_equal(resp_command_keys(find("ping"), 1, pos, 8), 0);
-    assert_int_equal(resp_command_keys(find("keys"), 2, pos, 8), 0);
+    assert_int_equal(resp_command_keys(find("ping"), NULL, 1, pos, 8), 0);
+    assert_int_equal(resp_command_keys(find("keys"), NULL, 2, pos, 8), 0);
 }
 
 /* Each expectation is redis-server 7.0.15's reply to the same argv. */
