@@ -152,7 +152,14 @@ void
 ks_lock(uint32_t stripe)
 {
     pthread_once(&stripes_once, stripes_init);
-    pthread_mutex_lock(&stripes[stripe % KS_STRIPES].m);
+    pthread_mutex_t *m = &stripes[stripe % KS_STRIPES].m;
+    if (pthread_mutex_trylock(m) != 0) {
+        /* The holder may be waiting for memory, which waits for every
+         * thread to pass a quiescent point: wait for it as a quiescent
+         * thread, or the two wait for each other. */
+        storage_quiescent();
+        pthread_mutex_lock(m);
+    }
 }
 
 void

@@ -61,7 +61,9 @@ void ks_new_id(uint8_t id[8]);
 
 /* ---- per-key locks ---- */
 
-/* The stripe of a key; keys of one stripe share a lock. */
+/* The stripe of a key; keys of one stripe share a lock. Taking a lock that
+ * is held waits as a quiescent thread (storage_quiescent()): it ends every
+ * view the thread holds, so take locks before looking keys up. */
 uint32_t ks_stripe(uint8_t db, const void *key, size_t klen);
 void ks_lock(uint32_t stripe);
 void ks_unlock(uint32_t stripe);

@@ -199,6 +199,45 @@ rstatus_i resp_cmd_setrange(struct resp_ctx *x);
 rstatus_i resp_cmd_incr(struct resp_ctx *x);
 rstatus_i resp_cmd_incrbyfloat(struct resp_ctx *x);
 
+/* resp_hash.c */
+rstatus_i resp_cmd_hset(struct resp_ctx *x); /* HSET HMSET HSETNX */
+rstatus_i resp_cmd_hget(struct resp_ctx *x);
+rstatus_i resp_cmd_hmget(struct resp_ctx *x);
+rstatus_i resp_cmd_hexists(struct resp_ctx *x);
+rstatus_i resp_cmd_hstrlen(struct resp_ctx *x);
+rstatus_i resp_cmd_hlen(struct resp_ctx *x);    /* HLEN SCARD */
+rstatus_i resp_cmd_hgetall(struct resp_ctx *x); /* HKEYS HVALS HGETALL */
+rstatus_i resp_cmd_hdel(struct resp_ctx *x);
+rstatus_i resp_cmd_hincrby(struct resp_ctx *x);
+rstatus_i resp_cmd_hincrbyfloat(struct resp_ctx *x);
+rstatus_i resp_cmd_hrandfield(struct resp_ctx *x);
+rstatus_i resp_cmd_hscan(struct resp_ctx *x);
+/* shared by the collection commands */
+struct coll;
+struct pack_elem;
+rstatus_i resp_coll_err(struct resp_ctx *x, int coll_status);
+uint64_t resp_rand64(void);
+/* SCAN-style arguments from argv[from] (cursor, MATCH, COUNT); -1: an error
+ * was replied. */
+int resp_scan_args(struct resp_ctx *x, uint32_t from, uint64_t *cursor,
+        uint64_t *count, const struct resp_arg **pattern);
+rstatus_i resp_coll_scan(struct resp_ctx *x, uint8_t type);
+bool resp_coll_snapshot(struct coll *c, struct pack_elem **a,
+        struct pack_elem **b, uint8_t **bytes, uint64_t *n);
+
+/* resp_set.c */
+rstatus_i resp_cmd_sadd(struct resp_ctx *x);
+rstatus_i resp_cmd_srem(struct resp_ctx *x);
+rstatus_i resp_cmd_sismember(struct resp_ctx *x);
+rstatus_i resp_cmd_smismember(struct resp_ctx *x);
+rstatus_i resp_cmd_smembers(struct resp_ctx *x);
+rstatus_i resp_cmd_srandmember(struct resp_ctx *x);
+rstatus_i resp_cmd_spop(struct resp_ctx *x);
+rstatus_i resp_cmd_smove(struct resp_ctx *x);
+rstatus_i resp_cmd_setop(struct resp_ctx *x); /* SINTER SUNION SDIFF, STORE */
+rstatus_i resp_cmd_sintercard(struct resp_ctx *x);
+rstatus_i resp_cmd_sscan(struct resp_ctx *x);
+
 /* resp_keys.c */
 rstatus_i resp_cmd_del(struct resp_ctx *x);
 rstatus_i resp_cmd_exists(struct resp_ctx *x);

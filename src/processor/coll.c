@@ -1,0 +1,1065 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Collections in the keyspace (coll.h). */
+#include "processor/coll.h"
+
+#include "base/time.h"
+#include "base/util.h"
+#include "types/hashpack.h"
+#include "types/intset.h"
+#include "types/lhash.h"
+#include "types/types.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct coll_limits coll_limits = {128, 64, 512};
+
+static uint64_t
+limit(const uint64_t *v)
+{
+    return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* ---- per-thread scratch ------------------------------------------------ */
+
+/* Images are built in the thread's scratch, since a store write ends every
+ * view (storage.h) and a collection's new image is made from its old one.
+ * Byte 0 of each buffer is left free for the enc byte of an inline value,
+ * so a root is written from scratch without another copy. Grown on demand,
+ * freed when the thread exits. */
+#define NSCRATCH 3
+struct scratch {
+    uint8_t *p[NSCRATCH];
+    size_t cap[NSCRATCH];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_free(void *arg)
+{
+    struct scratch *s = arg;
+    for (int i = 0; i < NSCRATCH; i++) {
+        free(s->p[i]);
+    }
+    free(s);
+}
+
+static void
+scratch_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* Buffer i with room for n image bytes after the enc byte; NULL: no
+ * memory. */
+static uint8_t *
+scratch(int i, size_t n)
+{
+    pthread_once(&scratch_once, scratch_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap[i] < n + 1) {
+        size_t cap = s->cap[i] < 4096 ? 4096 : s->cap[i];
+        while (cap < n + 1) {
+            cap *= 2;
+        }
+        uint8_t *p = realloc(s->p[i], cap);
+        if (p == NULL) {
+            return NULL;
+        }
+        s->p[i] = p;
+        s->cap[i] = cap;
+    }
+    return s->p[i] + 1;
+}
+
+/* The inline image's next buffer: the scratch buffer img is not in. */
+static uint8_t *
+next_img(struct coll *c, size_t n, int *which)
+{
+    *which = c->cur == 0 ? 1 : 0;
+    return scratch(*which, n);
+}
+
+static void
+set_img(struct coll *c, uint8_t *p, size_t n, int which)
+{
+    c->img = p;
+    c->len = n;
+    c->cur = which;
+    c->dirty = true;
+}
+
+/* ---- roots -------------------------------------------------------------- */
+
+static void
+be_put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    }
+}
+
+static uint64_t
+be_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static uint64_t
+img_count(uint8_t enc, uint8_t type, const uint8_t *p, size_t len)
+{
+    if (enc == COLL_ENC_INTSET) {
+        return intset_count(p, len);
+    }
+    return type == STORAGE_TYPE_HASH ? hashpack_count(p, len)
+                                     : pack_count(p, len);
+}
+
+static bool
+root_decode(struct coll *c, const struct storage_item *it)
+{
+    c->cas = it->cas;
+    c->expiry = it->expiry;
+    c->parts = c->was_parts = it->parts;
+    const uint8_t *v = it->value;
+    if (it->parts) {
+        if (it->vlen < COLL_ROOT_LEN) {
+            return false;
+        }
+        memcpy(c->id, v, 8);
+        c->nparts = (uint32_t)be_get(v + 8, 4);
+        c->enc = v[12];
+        c->count = be_get(v + 13, 8);
+        c->bytes = be_get(v + 21, 8);
+        c->img = NULL;
+        c->len = 0;
+        memcpy(c->old_id, c->id, 8);
+        c->old_nparts = c->nparts;
+        return c->nparts > 0;
+    }
+    if (it->vlen < 1 || v[0] > COLL_ENC_TABLE) {
+        return false;
+    }
+    c->enc = v[0];
+    c->img = v + 1;
+    c->len = it->vlen - 1;
+    c->cur = -1;
+    c->count = img_count(c->enc, c->type, c->img, c->len);
+    return true;
+}
+
+static void
+empty_init(struct coll *c)
+{
+    c->parts = c->was_parts = false;
+    c->count = 0;
+    c->cur = -1;
+    c->enc = c->type == STORAGE_TYPE_HASH ? COLL_ENC_LISTPACK : COLL_ENC_INTSET;
+    /* both empty images: a pack of 0 elements, an intset {2, 0} */
+    static const uint8_t empty_pack[1] = {0};
+    static const uint8_t empty_intset[INTSET_EMPTY_SIZE] = {2, 0};
+    if (c->enc == COLL_ENC_INTSET) {
+        c->img = empty_intset;
+        c->len = sizeof(empty_intset);
+    } else {
+        c->img = empty_pack;
+        c->len = sizeof(empty_pack);
+    }
+}
+
+coll_status_e
+coll_open(struct coll *c, uint8_t db, const void *key, size_t klen,
+        uint8_t type, bool write, unsigned flags, uint64_t now)
+{
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->type = type;
+    c->key = key;
+    c->klen = klen;
+    c->now = now;
+    c->write = write;
+    c->cur = -1;
+    c->stripe = ks_stripe(db, key, klen);
+    if (write && !(flags & COLL_LOCKED)) {
+        ks_lock(c->stripe);
+        c->locked = true;
+    }
+    unsigned kf = flags & (KS_NOTOUCH | KS_NOSTATS);
+    struct storage_item it;
+    for (;;) {
+        ks_lookup_e l = ks_lookup(db, key, klen, type, kf, now, &it);
+        if (l == KS_WRONGTYPE) {
+            return COLL_WRONGTYPE;
+        }
+        if (l == KS_MISS) {
+            empty_init(c);
+            return COLL_MISS;
+        }
+        if (it.parts && !c->locked && !(flags & COLL_LOCKED)) {
+            /* a reader of parts: under the lock, from the top */
+            ks_lock(c->stripe);
+            c->locked = true;
+            kf |= KS_NOSTATS;
+            continue;
+        }
+        break;
+    }
+    if (!root_decode(c, &it)) {
+        /* not one of ours (a damaged item): treat as missing */
+        empty_init(c);
+        return COLL_MISS;
+    }
+    c->exists = true;
+    return COLL_OK;
+}
+
+void
+coll_close(struct coll *c)
+{
+    if (c->locked) {
+        ks_unlock(c->stripe);
+        c->locked = false;
+    }
+}
+
+/* ---- parts -------------------------------------------------------------- */
+
+static size_t
+part_key(const struct coll *c, uint8_t *dst, uint32_t i)
+{
+    return ks_part_key(dst, c->key, c->klen, c->id, i);
+}
+
+/* A part's view; false when it is missing (evicted with its root, which
+ * eviction is removing at that moment). */
+static bool
+part_read(const struct coll *c, uint32_t i, struct storage_item *it)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(c, pk, i);
+    return storage_peek(c->db | STORAGE_DB_PARTS, pk, n, c->now, it) ==
+           STORAGE_OK;
+}
+
+static coll_status_e
+status_of(storage_status_e st)
+{
+    switch (st) {
+    case STORAGE_OK:
+        return COLL_OK;
+    case STORAGE_ENOMEM:
+        return COLL_ENOMEM;
+    case STORAGE_EOVERSIZE:
+        return COLL_EOVERSIZE;
+    default:
+        return COLL_RETRY;
+    }
+}
+
+static coll_status_e
+part_write(struct coll *c, uint32_t i, const uint8_t *img, size_t n)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t kn = part_key(c, pk, i);
+    struct storage_write w = {.expiry = c->build ? TIME_NEVER : c->expiry};
+    return status_of(storage_set(
+            c->db | STORAGE_DB_PARTS, pk, kn, img, n, &w, c->now, NULL, NULL));
+}
+
+static void
+parts_delete(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
+        uint32_t from, uint32_t to, uint64_t now)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    for (uint32_t i = from; i < to; i++) {
+        size_t n = ks_part_key(pk, key, klen, id, i);
+        storage_delete(db | STORAGE_DB_PARTS, pk, n, 0, now);
+    }
+}
+
+/* Writes the root as it is now: the inline image, or the parts header. On
+ * success the struct is at the new version (a later write CASes on it). */
+static coll_status_e
+root_write(struct coll *c)
+{
+    struct storage_write w = {.type = c->type, .parts = c->parts};
+    if (c->build) {
+        w.mode = STORAGE_SET;
+    } else if (c->exists) {
+        w.mode = STORAGE_CAS;
+        w.cas = c->cas;
+        w.keep_ttl = true; /* an EXPIRE that raced us stands */
+    } else {
+        w.mode = STORAGE_ADD;
+    }
+    uint8_t head[COLL_ROOT_LEN];
+    const uint8_t *v;
+    size_t vlen;
+    if (c->parts) {
+        memcpy(head, c->id, 8);
+        be_put(head + 8, c->nparts, 4);
+        head[12] = c->enc;
+        be_put(head + 13, c->count, 8);
+        be_put(head + 21, c->bytes, 8);
+        v = head;
+        vlen = sizeof(head);
+    } else {
+        if (c->cur < 0) { /* the store's view: into scratch first */
+            int which;
+            uint8_t *dst = next_img(c, c->len, &which);
+            if (dst == NULL) {
+                return COLL_ENOMEM;
+            }
+            memcpy(dst, c->img, c->len);
+            set_img(c, dst, c->len, which);
+        }
+        uint8_t *buf = (uint8_t *)c->img - 1;
+        buf[0] = c->enc;
+        v = buf;
+        vlen = c->len + 1;
+    }
+    struct storage_item old;
+    uint64_t cas = 0;
+    storage_status_e st = storage_set(c->db, c->key, c->klen, v, vlen, &w,
+            c->now, c->build ? &old : NULL, &cas);
+    if (st != STORAGE_OK) {
+        return status_of(st);
+    }
+    if (c->build) {
+        ks_drop_parts(c->db, &old, c->now);
+        c->build = false;
+        c->expiry = TIME_NEVER;
+    }
+    c->cas = cas;
+    c->exists = true;
+    return COLL_OK;
+}
+
+/* A part was missing: eviction is taking the key. Finish that and let the
+ * command run again on the key as it is then. */
+static coll_status_e
+broken(struct coll *c)
+{
+    struct storage_item it;
+    if (storage_peek(c->db, c->key, c->klen, c->now, &it) == STORAGE_OK &&
+            it.cas == c->cas) {
+        ks_delete(c->db, c->key, c->klen, c->now);
+    }
+    return COLL_RETRY;
+}
+
+static size_t
+stride_of(const struct coll *c)
+{
+    return c->type == STORAGE_TYPE_HASH ? 2 : 1;
+}
+
+struct split_arg {
+    uint64_t n;
+    bool move;
+};
+
+static bool
+split_keep(const uint8_t *e, size_t elen, void *arg)
+{
+    const struct split_arg *a = arg;
+    return lhash_split_moves(types_hash(e, elen), a->n) == a->move;
+}
+
+/* Grows the parts by one: splits the source part in two. The root is
+ * written at once, so every step leaves the collection whole. */
+static coll_status_e
+split(struct coll *c)
+{
+    uint64_t n = c->nparts;
+    uint32_t s = (uint32_t)lhash_split_source(n);
+    struct storage_item pit;
+    if (!part_read(c, s, &pit)) {
+        return broken(c);
+    }
+    size_t stride = stride_of(c);
+    struct split_arg stay = {n, false}, move = {n, true};
+    size_t sn =
+            pack_filter_size(pit.value, pit.vlen, stride, split_keep, &stay);
+    size_t mn =
+            pack_filter_size(pit.value, pit.vlen, stride, split_keep, &move);
+    uint8_t *a = scratch(0, sn), *b = scratch(1, mn);
+    if (a == NULL || b == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_filter_write(a, pit.value, pit.vlen, stride, split_keep, &stay);
+    pack_filter_write(b, pit.value, pit.vlen, stride, split_keep, &move);
+    size_t old = pit.vlen;
+    coll_status_e st = part_write(c, (uint32_t)n, b, mn);
+    if (st == COLL_OK) {
+        c->nparts++;
+        c->bytes += mn;
+        st = root_write(c);
+        if (st != COLL_OK) {
+            c->nparts--;
+            c->bytes -= mn;
+            parts_delete(c->db, c->key, c->klen, c->id, (uint32_t)n,
+                    (uint32_t)n + 1, c->now);
+            return st;
+        }
+    }
+    if (st == COLL_OK) {
+        /* the moved elements are in both parts until this write: readers
+         * hold the lock, and a lookup only looks in its own part */
+        st = part_write(c, s, a, sn);
+        if (st == COLL_OK) {
+            c->bytes = c->bytes + sn - old;
+        }
+    }
+    return st;
+}
+
+static coll_status_e
+grow(struct coll *c)
+{
+    coll_status_e st = COLL_OK;
+    while (st == COLL_OK && c->nparts < UINT32_MAX / 2 &&
+            c->bytes > (uint64_t)c->nparts * COLL_PART_TARGET) {
+        st = split(c);
+    }
+    return st;
+}
+
+/* An inline TABLE image into parts: one pass sizes every part, one writes
+ * them, each element once. */
+static coll_status_e
+spill(struct coll *c)
+{
+    size_t stride = stride_of(c);
+    uint32_t n = (uint32_t)(c->len / COLL_PART_TARGET + 1);
+    n = n < 2 ? 2 : n;
+    size_t *cnt = calloc(n, sizeof(*cnt)); /* elements, then write offset */
+    size_t *sz = calloc(n, sizeof(*sz));   /* body bytes, then part bytes */
+    size_t *at = calloc(n, sizeof(*at));   /* where each part starts */
+    uint8_t *all = malloc(c->len + (size_t)n * TYPES_VARINT_MAX);
+    coll_status_e st = COLL_ENOMEM;
+    if (cnt == NULL || sz == NULL || at == NULL || all == NULL) {
+        goto done;
+    }
+    struct pack_iter it;
+    struct pack_elem e[2];
+    pack_iter_init(&it, c->img, c->len);
+    while (pack_next(&it, &e[0])) {
+        if (stride == 2) {
+            pack_next(&it, &e[1]);
+        }
+        uint32_t b = (uint32_t)lhash_bucket(types_hash(e[0].p, e[0].len), n);
+        cnt[b] += stride;
+        for (size_t k = 0; k < stride; k++) {
+            sz[b] += pack_elem_size(e[k].len);
+        }
+    }
+    size_t off = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        at[b] = off;
+        size_t head = pack_head_write(all + off, cnt[b]);
+        cnt[b] = off + head;
+        sz[b] += head;
+        off += sz[b];
+    }
+    pack_iter_init(&it, c->img, c->len);
+    while (pack_next(&it, &e[0])) {
+        if (stride == 2) {
+            pack_next(&it, &e[1]);
+        }
+        uint32_t b = (uint32_t)lhash_bucket(types_hash(e[0].p, e[0].len), n);
+        for (size_t k = 0; k < stride; k++) {
+            cnt[b] += pack_elem_write(all + cnt[b], e[k].p, e[k].len);
+        }
+    }
+    ks_new_id(c->id);
+    uint64_t bytes = 0;
+    st = COLL_OK;
+    for (uint32_t b = 0; b < n && st == COLL_OK; b++) {
+        ASSERT(cnt[b] == at[b] + sz[b]);
+        st = part_write(c, b, all + at[b], sz[b]);
+        bytes += sz[b];
+    }
+    if (st == COLL_OK) {
+        c->parts = true;
+        c->nparts = n;
+        c->bytes = bytes;
+        c->img = NULL;
+        c->len = 0;
+        c->dirty = true;
+    } else {
+        parts_delete(c->db, c->key, c->klen, c->id, 0, n, c->now);
+    }
+done:
+    free(cnt);
+    free(sz);
+    free(at);
+    free(all);
+    return st;
+}
+
+/* After an inline change: into parts once a TABLE image is too big. */
+static coll_status_e
+after_inline(struct coll *c)
+{
+    if (c->enc == COLL_ENC_TABLE && c->len > COLL_INLINE_MAX) {
+        return spill(c);
+    }
+    return COLL_OK;
+}
+
+coll_status_e
+coll_commit(struct coll *c)
+{
+    if (!c->dirty && !c->build) {
+        return COLL_OK;
+    }
+    if (c->count == 0) {
+        if (c->build || c->exists) {
+            struct storage_item old;
+            storage_status_e st = c->build ? storage_getdel(c->db, c->key,
+                                                     c->klen, c->now, &old)
+                                           : storage_delete(c->db, c->key,
+                                                     c->klen, c->cas, c->now);
+            if (c->build && st == STORAGE_OK) {
+                ks_drop_parts(c->db, &old, c->now);
+            } else if (!c->build && st == STORAGE_EXISTS) {
+                return COLL_RETRY;
+            }
+            if (!c->build && c->parts) {
+                parts_delete(
+                        c->db, c->key, c->klen, c->id, 0, c->nparts, c->now);
+            }
+        }
+        c->dirty = false;
+        return COLL_OK;
+    }
+    coll_status_e st = root_write(c);
+    if (st == COLL_OK) {
+        c->dirty = false;
+    }
+    return st;
+}
+
+/* ---- changes in parts ---------------------------------------------------- */
+
+enum {
+    OP_SET,
+    OP_DEL,
+    OP_ADD
+};
+
+/* One element's change in its part: set a field (hash), delete a field or
+ * member, add a member (set). *changed: the element count moved. */
+static coll_status_e
+parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
+        size_t vlen, bool *changed)
+{
+    *changed = false;
+    uint32_t b = (uint32_t)lhash_bucket(types_hash(e, elen), c->nparts);
+    struct storage_item pit;
+    if (!part_read(c, b, &pit)) {
+        return broken(c);
+    }
+    const uint8_t *p = pit.value;
+    size_t len = pit.vlen, n;
+    struct pack_pos pos;
+    bool hash = c->type == STORAGE_TYPE_HASH;
+    bool found = hash ? hashpack_find(p, len, e, elen, &pos)
+                      : pack_find(p, len, e, elen, 1, &pos);
+    uint8_t *dst;
+    switch (op) {
+    case OP_SET:
+        n = hashpack_set_size(p, len, &pos, elen, vlen);
+        if ((dst = scratch(2, n)) == NULL) {
+            return COLL_ENOMEM;
+        }
+        hashpack_set_write(dst, p, len, &pos, e, elen, v, vlen);
+        *changed = !found;
+        break;
+    case OP_DEL:
+        if (!found) {
+            return COLL_OK;
+        }
+        n = hash ? hashpack_delete_size(p, len, &pos)
+                 : pack_delete_size(p, len, pos.off, 1);
+        if ((dst = scratch(2, n)) == NULL) {
+            return COLL_ENOMEM;
+        }
+        if (hash) {
+            hashpack_delete_write(dst, p, len, &pos);
+        } else {
+            pack_delete_write(dst, p, len, pos.off, 1);
+        }
+        *changed = true;
+        break;
+    default: /* OP_ADD */
+        if (found) {
+            return COLL_OK;
+        }
+        n = pack_insert_size(p, len, len, elen);
+        if ((dst = scratch(2, n)) == NULL) {
+            return COLL_ENOMEM;
+        }
+        pack_insert_write(dst, p, len, len, e, elen);
+        *changed = true;
+        break;
+    }
+    coll_status_e st = part_write(c, b, dst, n);
+    if (st != COLL_OK) {
+        return st;
+    }
+    c->bytes = c->bytes + n - len;
+    c->dirty = true;
+    if (*changed) {
+        c->count = op == OP_DEL ? c->count - 1 : c->count + 1;
+    }
+    return op == OP_DEL ? COLL_OK : grow(c);
+}
+
+/* ---- hashes -------------------------------------------------------------- */
+
+coll_status_e
+coll_hash_get(struct coll *c, const void *f, size_t flen, struct pack_elem *v)
+{
+    if (!c->exists && !c->dirty) {
+        return COLL_MISS;
+    }
+    if (!c->parts) {
+        return hashpack_get(c->img, c->len, f, flen, v) ? COLL_OK : COLL_MISS;
+    }
+    uint32_t b = (uint32_t)lhash_bucket(types_hash(f, flen), c->nparts);
+    struct storage_item pit;
+    if (!part_read(c, b, &pit)) {
+        return COLL_MISS;
+    }
+    return hashpack_get(pit.value, pit.vlen, f, flen, v) ? COLL_OK : COLL_MISS;
+}
+
+coll_status_e
+coll_hash_set(struct coll *c, const void *f, size_t flen, const void *v,
+        size_t vlen, bool *added)
+{
+    if (c->parts) {
+        return parts_change(c, OP_SET, f, flen, v, vlen, added);
+    }
+    struct pack_pos pos;
+    *added = !hashpack_find(c->img, c->len, f, flen, &pos);
+    size_t n = hashpack_set_size(c->img, c->len, &pos, flen, vlen);
+    int which;
+    uint8_t *dst = next_img(c, n, &which);
+    if (dst == NULL) {
+        return COLL_ENOMEM;
+    }
+    hashpack_set_write(dst, c->img, c->len, &pos, f, flen, v, vlen);
+    set_img(c, dst, n, which);
+    c->count += *added;
+    if (c->enc == COLL_ENC_LISTPACK &&
+            (c->count > limit(&coll_limits.hash_max_listpack_entries) ||
+                    flen > limit(&coll_limits.hash_max_listpack_value) ||
+                    vlen > limit(&coll_limits.hash_max_listpack_value))) {
+        c->enc = COLL_ENC_TABLE;
+    }
+    return after_inline(c);
+}
+
+coll_status_e
+coll_hash_del(struct coll *c, const void *f, size_t flen, bool *removed)
+{
+    *removed = false;
+    if (!c->exists && !c->dirty) {
+        return COLL_OK;
+    }
+    if (c->parts) {
+        return parts_change(c, OP_DEL, f, flen, NULL, 0, removed);
+    }
+    struct pack_pos pos;
+    if (!hashpack_find(c->img, c->len, f, flen, &pos)) {
+        return COLL_OK;
+    }
+    size_t n = hashpack_delete_size(c->img, c->len, &pos);
+    int which;
+    uint8_t *dst = next_img(c, n, &which);
+    if (dst == NULL) {
+        return COLL_ENOMEM;
+    }
+    hashpack_delete_write(dst, c->img, c->len, &pos);
+    set_img(c, dst, n, which);
+    c->count--;
+    *removed = true;
+    return COLL_OK;
+}
+
+/* ---- sets ---------------------------------------------------------------- */
+
+coll_status_e
+coll_set_has(struct coll *c, const void *m, size_t mlen)
+{
+    if (!c->exists && !c->dirty) {
+        return COLL_MISS;
+    }
+    if (c->parts) {
+        uint32_t b = (uint32_t)lhash_bucket(types_hash(m, mlen), c->nparts);
+        struct storage_item pit;
+        struct pack_pos pos;
+        if (!part_read(c, b, &pit)) {
+            return COLL_MISS;
+        }
+        return pack_find(pit.value, pit.vlen, m, mlen, 1, &pos) ? COLL_OK
+                                                                : COLL_MISS;
+    }
+    if (c->enc == COLL_ENC_INTSET) {
+        int64_t v;
+        return intset_parse(m, mlen, &v) && intset_find(c->img, c->len, v, NULL)
+                       ? COLL_OK
+                       : COLL_MISS;
+    }
+    struct pack_pos pos;
+    return pack_find(c->img, c->len, m, mlen, 1, &pos) ? COLL_OK : COLL_MISS;
+}
+
+/* An intset image as a pack of decimal members (to TABLE). */
+static coll_status_e
+intset_to_pack(struct coll *c)
+{
+    char num[INTSET_FMT_MAX];
+    size_t n = pack_head_size(c->count);
+    struct intset_iter it;
+    int64_t v;
+    intset_iter_init(&it, c->img, c->len);
+    while (intset_next(&it, &v)) {
+        n += pack_elem_size(intset_fmt(v, num));
+    }
+    int which;
+    uint8_t *dst = next_img(c, n, &which);
+    if (dst == NULL) {
+        return COLL_ENOMEM;
+    }
+    size_t off = pack_head_write(dst, c->count);
+    intset_iter_init(&it, c->img, c->len);
+    while (intset_next(&it, &v)) {
+        size_t k = intset_fmt(v, num);
+        off += pack_elem_write(dst + off, num, k);
+    }
+    set_img(c, dst, n, which);
+    c->enc = COLL_ENC_TABLE;
+    return COLL_OK;
+}
+
+coll_status_e
+coll_set_add(struct coll *c, const void *m, size_t mlen, bool *added)
+{
+    *added = false;
+    if (c->parts) {
+        return parts_change(c, OP_ADD, m, mlen, NULL, 0, added);
+    }
+    if (c->enc == COLL_ENC_INTSET) {
+        int64_t v;
+        size_t idx;
+        bool is_int = intset_parse(m, mlen, &v);
+        if (is_int && intset_find(c->img, c->len, v, &idx)) {
+            return COLL_OK;
+        }
+        if (is_int &&
+                c->count + 1 <= limit(&coll_limits.set_max_intset_entries)) {
+            size_t n = intset_add_size(c->img, c->len, v);
+            int which;
+            uint8_t *dst = next_img(c, n, &which);
+            if (dst == NULL) {
+                return COLL_ENOMEM;
+            }
+            intset_add_write(dst, c->img, c->len, v);
+            set_img(c, dst, n, which);
+            c->count++;
+            *added = true;
+            return COLL_OK;
+        }
+        coll_status_e st = intset_to_pack(c);
+        if (st != COLL_OK) {
+            return st;
+        }
+    }
+    struct pack_pos pos;
+    if (pack_find(c->img, c->len, m, mlen, 1, &pos)) {
+        return COLL_OK;
+    }
+    size_t n = pack_insert_size(c->img, c->len, c->len, mlen);
+    int which;
+    uint8_t *dst = next_img(c, n, &which);
+    if (dst == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_insert_write(dst, c->img, c->len, c->len, m, mlen);
+    set_img(c, dst, n, which);
+    c->count++;
+    *added = true;
+    return after_inline(c);
+}
+
+coll_status_e
+coll_set_rem(struct coll *c, const void *m, size_t mlen, bool *removed)
+{
+    *removed = false;
+    if (!c->exists && !c->dirty) {
+        return COLL_OK;
+    }
+    if (c->parts) {
+        return parts_change(c, OP_DEL, m, mlen, NULL, 0, removed);
+    }
+    int which;
+    uint8_t *dst;
+    size_t n;
+    if (c->enc == COLL_ENC_INTSET) {
+        int64_t v;
+        if (!intset_parse(m, mlen, &v) ||
+                !intset_find(c->img, c->len, v, NULL)) {
+            return COLL_OK;
+        }
+        n = intset_remove_size(c->img, c->len, v);
+        if ((dst = next_img(c, n, &which)) == NULL) {
+            return COLL_ENOMEM;
+        }
+        intset_remove_write(dst, c->img, c->len, v);
+    } else {
+        struct pack_pos pos;
+        if (!pack_find(c->img, c->len, m, mlen, 1, &pos)) {
+            return COLL_OK;
+        }
+        n = pack_delete_size(c->img, c->len, pos.off, 1);
+        if ((dst = next_img(c, n, &which)) == NULL) {
+            return COLL_ENOMEM;
+        }
+        pack_delete_write(dst, c->img, c->len, pos.off, 1);
+    }
+    set_img(c, dst, n, which);
+    c->count--;
+    *removed = true;
+    return COLL_OK;
+}
+
+/* ---- walking ------------------------------------------------------------- */
+
+/* Every element of one image; false when fn stopped. */
+static bool
+img_each(const struct coll *c, uint8_t enc, const uint8_t *p, size_t len,
+        coll_each_fn *fn, void *arg, uint64_t *n)
+{
+    if (enc == COLL_ENC_INTSET) {
+        struct intset_iter it;
+        int64_t v;
+        char num[INTSET_FMT_MAX];
+        intset_iter_init(&it, p, len);
+        while (intset_next(&it, &v)) {
+            struct pack_elem e = {(const uint8_t *)num, intset_fmt(v, num)};
+            (*n)++;
+            if (!fn(&e, NULL, arg)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    struct pack_iter it;
+    struct pack_elem a, b;
+    pack_iter_init(&it, p, len);
+    if (c->type == STORAGE_TYPE_HASH) {
+        while (hashpack_next(&it, &a, &b)) {
+            (*n)++;
+            if (!fn(&a, &b, arg)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    while (pack_next(&it, &a)) {
+        (*n)++;
+        if (!fn(&a, NULL, arg)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+coll_status_e
+coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
+        void *arg, uint64_t *next)
+{
+    *next = 0;
+    uint64_t n = 0;
+    if (!c->exists && !c->dirty) {
+        return COLL_MISS;
+    }
+    if (!c->parts) {
+        img_each(c, c->enc, c->img, c->len, fn, arg, &n);
+        return COLL_OK;
+    }
+    for (uint64_t i = cursor; i < c->nparts; i++) {
+        struct storage_item pit;
+        if (!part_read(c, (uint32_t)i, &pit)) {
+            return COLL_MISS;
+        }
+        if (!img_each(c, COLL_ENC_TABLE, pit.value, pit.vlen, fn, arg, &n)) {
+            return COLL_OK;
+        }
+        if (n >= count && i + 1 < c->nparts) {
+            *next = i + 1;
+            return COLL_OK;
+        }
+    }
+    return COLL_OK;
+}
+
+coll_status_e
+coll_each(struct coll *c, coll_each_fn *fn, void *arg)
+{
+    uint64_t next;
+    return coll_scan(c, 0, UINT64_MAX, fn, arg, &next);
+}
+
+coll_status_e
+coll_random(
+        struct coll *c, uint64_t r, struct pack_elem *a, struct pack_elem *b)
+{
+    if (c->count == 0) {
+        return COLL_MISS;
+    }
+    const uint8_t *p = c->img;
+    size_t len = c->len;
+    uint64_t cnt = c->count;
+    struct storage_item pit;
+    if (c->parts) {
+        uint32_t start = (uint32_t)(r % c->nparts);
+        for (uint32_t k = 0;; k++) {
+            if (k == c->nparts) {
+                return COLL_MISS;
+            }
+            if (!part_read(c, (start + k) % c->nparts, &pit)) {
+                return COLL_MISS;
+            }
+            cnt = pack_count(pit.value, pit.vlen) / stride_of(c);
+            if (cnt > 0) {
+                break;
+            }
+        }
+        p = pit.value;
+        len = pit.vlen;
+        r >>= 20;
+    }
+    uint64_t i = r % cnt;
+    if (!c->parts && c->enc == COLL_ENC_INTSET) {
+        size_t k = intset_fmt(intset_at(p, len, i), c->num);
+        *a = (struct pack_elem){(const uint8_t *)c->num, k};
+        return COLL_OK;
+    }
+    if (c->type == STORAGE_TYPE_HASH) {
+        struct pack_elem v;
+        hashpack_at(p, len, i, a, &v);
+        if (b != NULL) {
+            *b = v;
+        }
+        return COLL_OK;
+    }
+    *a = pack_at(p, len, i);
+    return COLL_OK;
+}
+
+const char *
+coll_encoding_name(const struct storage_item *it)
+{
+    if (it->parts || it->vlen < 1) {
+        return "hashtable";
+    }
+    switch (it->value[0]) {
+    case COLL_ENC_LISTPACK:
+        return "listpack";
+    case COLL_ENC_INTSET:
+        return "intset";
+    default:
+        return "hashtable";
+    }
+}
+
+size_t
+coll_memory_usage(uint8_t db, const struct storage_item *it, uint64_t now)
+{
+    size_t total = storage_item_footprint(it);
+    uint32_t n = ks_root_nparts(it);
+    if (n == 0) {
+        return total;
+    }
+    uint8_t id[8];
+    memcpy(id, it->value, 8);
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t klen = it->klen;
+    memcpy(pk, it->key, klen);
+    for (uint32_t i = 0; i < n; i++) {
+        struct storage_item p;
+        size_t plen = ks_part_key(pk, pk, klen, id, i);
+        if (storage_peek(db | STORAGE_DB_PARTS, pk, plen, now, &p) ==
+                STORAGE_OK) {
+            total += storage_item_footprint(&p);
+        }
+    }
+    return total;
+}
+
+/* ---- several keys ---------------------------------------------------------
+ */
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+coll_lock_stripes(uint32_t *s, uint32_t n)
+{
+    qsort(s, n, sizeof(*s), u32_cmp);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == 0 || s[i] != s[i - 1]) {
+            ks_lock(s[i]);
+        }
+    }
+}
+
+void
+coll_unlock_stripes(const uint32_t *s, uint32_t n)
+{
+    for (uint32_t i = n; i > 0; i--) {
+        if (i == 1 || s[i - 1] != s[i - 2]) {
+            ks_unlock(s[i - 1]);
+        }
+    }
+}
+
+coll_status_e
+coll_build_begin(struct coll *c, uint8_t db, const void *key, size_t klen,
+        uint8_t type, uint64_t now)
+{
+    memset(c, 0, sizeof(*c));
+    c->db = db;
+    c->type = type;
+    c->key = key;
+    c->klen = klen;
+    c->now = now;
+    c->write = true;
+    c->build = true;
+    c->stripe = ks_stripe(db, key, klen);
+    empty_init(c);
+    return COLL_OK;
+}
