@@ -170,10 +170,18 @@ intset_add_write(uint8_t *dst, const uint8_t *p, size_t len, int64_t v)
         memcpy(dst + w + (at + 1) * width, q + at * width,
                 (h.count - at) * width);
     } else {
-        /* upgrade: every value rewritten wider */
-        for (size_t i = 0, o = 0; o <= h.count; o++) {
-            int64_t x = o == at ? v : value_read(q + (i++) * h.width, h.width);
-            value_write(dst + w + o * width, width, x);
+        /* upgrade: every value rewritten wider, v at its place */
+        uint8_t *out = dst + w;
+        for (size_t i = 0; i < h.count; i++) {
+            if (i == at) {
+                value_write(out, width, v);
+                out += width;
+            }
+            value_write(out, width, value_read(q + i * h.width, h.width));
+            out += width;
+        }
+        if (at == h.count) {
+            value_write(out, width, v);
         }
     }
     return w + (h.count + 1) * width;

@@ -87,7 +87,8 @@ size_t pack_elem_write(uint8_t *dst, const void *elem, size_t elen);
 
 /* The general splice: remove ndel elements starting at byte offset off (the
  * start of an element, or len to append) and put the nins elements of ins
- * in their place. The wrappers below are splices. */
+ * in their place (pack_splice_size() reads only their lengths). The
+ * wrappers below are splices. */
 size_t pack_splice_size(const uint8_t *p, size_t len, size_t off, size_t ndel,
         const struct pack_elem *ins, size_t nins);
 size_t pack_splice_write(uint8_t *dst, const uint8_t *p, size_t len, size_t off,
