@@ -452,6 +452,9 @@ resp_cmd_hincrbyfloat(struct resp_ctx *x)
     if (!resp_parse_long_double(x->argv[3].data, x->argv[3].len, &incr)) {
         return resp_err(x, "ERR value is not a valid float");
     }
+    if (isnan(incr) || isinf(incr)) {
+        return resp_err(x, "ERR value is NaN or Infinity");
+    }
     const struct resp_arg *k = &x->argv[1], *f = &x->argv[2];
     coll_status_e st = COLL_RETRY;
     char out[5 * 1024];
@@ -562,8 +565,12 @@ resp_cmd_hrandfield(struct resp_ctx *x)
         if (!resp_arg_int64(&x->argv[2], &count)) {
             return resp_err_int(x);
         }
-        if (count == INT64_MIN ||
-                (withvalues && count < 0 && -count > INT64_MAX / 2)) {
+        if (count == INT64_MIN) {
+            return resp_err(x, "ERR value is out of range, value must between "
+                               "-9223372036854775807 and "
+                               "9223372036854775807");
+        }
+        if (withvalues && count < 0 && -count > INT64_MAX / 2) {
             return resp_err(x, "ERR value is out of range");
         }
     }

@@ -2,6 +2,7 @@
 /* INFO (Redis's sections and field names where the meaning is the same;
  * the numbers only the binary knows come from the info source) and CONFIG
  * GET/SET/RESETSTAT over the parameters that mean something here. */
+#include "processor/coll.h"
 #include "processor/resp_internal.h"
 
 #include "base/log.h"
@@ -247,6 +248,9 @@ typedef enum {
     P_TLS_PROTOCOLS,
     P_TLS_CIPHERS,
     P_TLS_CIPHERSUITES,
+    P_HASH_MAX_LISTPACK_ENTRIES,
+    P_HASH_MAX_LISTPACK_VALUE,
+    P_SET_MAX_INTSET_ENTRIES,
     NPARAM
 } param_e;
 
@@ -275,7 +279,26 @@ static const char *const param_names[NPARAM] = {
         [P_TLS_PROTOCOLS] = "tls-protocols",
         [P_TLS_CIPHERS] = "tls-ciphers",
         [P_TLS_CIPHERSUITES] = "tls-ciphersuites",
+        [P_HASH_MAX_LISTPACK_ENTRIES] = "hash-max-listpack-entries",
+        [P_HASH_MAX_LISTPACK_VALUE] = "hash-max-listpack-value",
+        [P_SET_MAX_INTSET_ENTRIES] = "set-max-intset-entries",
 };
+
+/* The collection thresholds (coll.h), live. */
+static uint64_t *
+param_limit(param_e p)
+{
+    switch (p) {
+    case P_HASH_MAX_LISTPACK_ENTRIES:
+        return &coll_limits.hash_max_listpack_entries;
+    case P_HASH_MAX_LISTPACK_VALUE:
+        return &coll_limits.hash_max_listpack_value;
+    case P_SET_MAX_INTSET_ENTRIES:
+        return &coll_limits.set_max_intset_entries;
+    default:
+        return NULL;
+    }
+}
 
 /* The files a CONFIG SET may change at run time: a certificate reload. */
 static bool
@@ -324,6 +347,12 @@ param_value(param_e p, char *out, size_t cap)
         return;
     case P_TIMEOUT:
         snprintf(out, cap, "%" PRIu64, call_u64(resp_source.timeout_s));
+        return;
+    case P_HASH_MAX_LISTPACK_ENTRIES:
+    case P_HASH_MAX_LISTPACK_VALUE:
+    case P_SET_MAX_INTSET_ENTRIES:
+        snprintf(out, cap, "%" PRIu64,
+                __atomic_load_n(param_limit(p), __ATOMIC_RELAXED));
         return;
     case P_MAXCLIENTS:
         snprintf(out, cap, "%" PRIu64, call_u64(resp_source.maxclients));
@@ -492,6 +521,10 @@ config_set(struct resp_ctx *x)
     int64_t slower = resp_slowlog_slower_than();
     int64_t max_len = (int64_t)resp_slowlog_max_len();
     int64_t timeout = -1; /* unchanged */
+    int64_t limits[NPARAM];
+    for (int p = 0; p < NPARAM; p++) {
+        limits[p] = -1;
+    }
     for (uint32_t i = 2; i < x->argc; i += 2) {
         const struct resp_arg *name = &x->argv[i];
         const struct resp_arg *v = &x->argv[i + 1];
@@ -520,6 +553,15 @@ config_set(struct resp_ctx *x)
         if (param_is_tls_file((param_e)p)) {
             continue; /* applied below, once every pair has passed */
         }
+        if (param_limit((param_e)p) != NULL) {
+            if (!param_parse((param_e)p, v, &limits[p], why, sizeof(why))) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], why);
+            }
+            continue;
+        }
         char value[1100];
         param_value((param_e)p, value, sizeof(value));
         if (p == P_REQUIREPASS ? !resp_requirepass_is(v)
@@ -538,6 +580,12 @@ config_set(struct resp_ctx *x)
         return rc;
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
+    for (int p = 0; p < NPARAM; p++) {
+        if (limits[p] >= 0) {
+            __atomic_store_n(param_limit((param_e)p), (uint64_t)limits[p],
+                    __ATOMIC_RELAXED);
+        }
+    }
     if (timeout >= 0) {
         resp_source.set_timeout_s((uint64_t)timeout);
     }

@@ -182,7 +182,9 @@ resp_cmd_srandmember(struct resp_ctx *x)
             return resp_err_int(x);
         }
         if (count == INT64_MIN) {
-            return resp_err(x, "ERR value is out of range");
+            return resp_err(x, "ERR value is out of range, value must between "
+                               "-9223372036854775807 and "
+                               "9223372036854775807");
         }
     }
     struct coll c;
@@ -317,10 +319,7 @@ resp_cmd_spop(struct resp_ctx *x)
         return resp_err_syntax(x);
     }
     if (with_count) {
-        if (!resp_arg_int64(&x->argv[2], &count)) {
-            return resp_err_int(x);
-        }
-        if (count < 0) {
+        if (!resp_arg_int64(&x->argv[2], &count) || count < 0) {
             return err_range_positive(x);
         }
     }
@@ -635,16 +634,16 @@ setop(struct resp_ctx *x, int op, uint32_t from, uint32_t to, uint64_t limit,
     bool missing = false;
     for (uint32_t i = 0; ok && i < n; i++) {
         const struct resp_arg *k = &x->argv[from + i];
+        order[i] = i;
         coll_status_e st = coll_open(&sets[i], resp_db(x), k->data, k->len,
                 STORAGE_TYPE_SET, false, COLL_LOCKED, x->c->now_ms);
         if (st == COLL_WRONGTYPE) {
             *rc = resp_coll_err(x, st);
             ok = false;
-        } else if (st == COLL_MISS && op == OP_INTER) {
-            missing = true; /* Redis answers empty at the first missing key */
             break;
+        } else if (st == COLL_MISS && op == OP_INTER) {
+            missing = true; /* empty, once every key's type is checked */
         }
-        order[i] = i;
     }
     if (ok && !missing && n > 0) {
         struct uniq u = {0};

@@ -1457,9 +1457,9 @@ def test_issue_23_cluster_and_unknown_match_redis(seg, oracle):
 def test_issue_23_unsupported_types_get_the_unknown_command_error(w):
     """Commands of types segcached does not hold yet get Redis's reply to
     a command it does not know, byte for byte (docs/protocol-resp.md)."""
-    assert w.cmd("HSET", "h", "a", "b") == \
-        b"-ERR unknown command 'HSET', with args beginning with: " \
-        b"'h' 'a' 'b' \r\n"
+    assert w.cmd("ZADD", "z", "1", "b") == \
+        b"-ERR unknown command 'ZADD', with args beginning with: " \
+        b"'z' '1' 'b' \r\n"
     assert w.cmd("LPUSH", "l") == \
         b"-ERR unknown command 'LPUSH', with args beginning with: 'l' \r\n"
     assert w.cmd("CLUSTER", "SLOTS") == \

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Collections (processor/coll.h) against a model: random changes to a hash
+ * and a set, with thresholds low enough that every conversion happens
+ * (listpack -> hashtable, intset -> hashtable, inline -> parts, parts
+ * growing), each checked element by element, by count and by a full walk
+ * and a cursor scan; and several threads changing one hash and one set,
+ * which must lose no update (run under TSan too). */
+#include "unit.h"
+
+#include "base/time.h"
+#include "processor/coll.h"
+#include "storage/seg/seg.h"
+#include "storage/storage.h"
+#include "types/pack.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW   1700000000000ULL
+#define NELEM 3000
+
+static seg_metrics_st metrics;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 32 * MiB;
+    o.seg_segment_size.val.OPTION_SIZE = 256 * KiB;
+    o.seg_background.val.OPTION_BOOL = false;
+    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    coll_limits = (struct coll_limits){16, 24, 32};
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    seg_teardown();
+    coll_limits = (struct coll_limits){128, 64, 512};
+    return 0;
+}
+
+/* the model: element i present with value version[i] (0: absent) */
+static uint32_t version[NELEM];
+static uint64_t present;
+
+static size_t
+elem_name(char *buf, uint32_t i, bool ints)
+{
+    if (ints && i < NELEM / 2) {
+        return (size_t)snprintf(buf, 32, "%d", (int)i - NELEM / 4);
+    }
+    return (size_t)snprintf(buf, 32, "elem-%u", i);
+}
+
+static size_t
+value_of(char *buf, uint32_t i, uint32_t v)
+{
+    /* some values pass the listpack value limit */
+    return (size_t)snprintf(buf, 64, "v%u.%u%s", i, v,
+            v % 5 == 0 ? "-a-long-value-past-24-bytes" : "");
+}
+
+struct walk {
+    uint64_t n;
+    bool hash;
+    bool ints;
+    uint8_t *seen;
+};
+
+static bool
+walk_fn(const struct pack_elem *a, const struct pack_elem *b, void *arg)
+{
+    struct walk *w = arg;
+    char name[32];
+    /* find which element this is */
+    uint32_t i;
+    for (i = 0; i < NELEM; i++) {
+        size_t n = elem_name(name, i, w->ints);
+        if (n == a->len && memcmp(name, a->p, n) == 0) {
+            break;
+        }
+    }
+    assert_true(i < NELEM);
+    assert_true(version[i] != 0);
+    if (w->hash) {
+        char v[64];
+        size_t vn = value_of(v, i, version[i]);
+        assert_int_equal(b->len, vn);
+        assert_memory_equal(b->p, v, vn);
+    } else {
+        assert_null(b);
+    }
+    w->seen[i]++;
+    w->n++;
+    return true;
+}
+
+static void
+check_all(uint8_t type, bool ints)
+{
+    struct coll c;
+    coll_status_e st = coll_open(&c, 0, "k", 1, type, false, KS_NOSTATS, NOW);
+    if (present == 0) {
+        assert_int_equal(st, COLL_MISS);
+        coll_close(&c);
+        return;
+    }
+    assert_int_equal(st, COLL_OK);
+    assert_int_equal(coll_count(&c), present);
+    char name[32];
+    for (uint32_t i = 0; i < NELEM; i += 7) {
+        size_t n = elem_name(name, i, ints);
+        if (type == STORAGE_TYPE_HASH) {
+            struct pack_elem v;
+            st = coll_hash_get(&c, name, n, &v);
+            assert_int_equal(st, version[i] ? COLL_OK : COLL_MISS);
+        } else {
+            st = coll_set_has(&c, name, n);
+            assert_int_equal(st, version[i] ? COLL_OK : COLL_MISS);
+        }
+    }
+    static uint8_t seen[NELEM];
+    memset(seen, 0, sizeof(seen));
+    struct walk w = {0, type == STORAGE_TYPE_HASH, ints, seen};
+    assert_int_equal(coll_each(&c, walk_fn, &w), COLL_OK);
+    assert_int_equal(w.n, present);
+    /* a cursor scan reports every element at least once */
+    memset(seen, 0, sizeof(seen));
+    uint64_t cursor = 0, next;
+    do {
+        assert_int_equal(
+                coll_scan(&c, cursor, 50, walk_fn, &w, &next), COLL_OK);
+        cursor = next;
+    } while (cursor != 0);
+    for (uint32_t i = 0; i < NELEM; i++) {
+        assert_int_equal(seen[i] != 0, version[i] != 0);
+    }
+    coll_close(&c);
+}
+
+static void
+random_ops(uint8_t type, bool ints, unsigned seed, int nops)
+{
+    memset(version, 0, sizeof(version));
+    present = 0;
+    srand(seed);
+    bool saw_parts = false, saw_table = false, saw_small = false;
+    for (int op = 0; op < nops; op++) {
+        struct coll c;
+        coll_status_e st =
+                coll_open(&c, 0, "k", 1, type, true, KS_NOSTATS, NOW);
+        assert_true(st == COLL_OK || st == COLL_MISS);
+        saw_parts |= c.parts;
+        saw_table |= c.enc == COLL_ENC_TABLE && !c.parts;
+        saw_small |= c.enc != COLL_ENC_TABLE && c.exists;
+        /* grow for most of the run, then shrink to nothing */
+        bool shrink = op > nops * 3 / 4;
+        int batch = 1 + rand() % 8;
+        for (int b = 0; b < batch; b++) {
+            uint32_t i = (uint32_t)rand() % NELEM;
+            char name[32], v[64];
+            size_t n = elem_name(name, i, ints);
+            bool del = shrink ? rand() % 8 != 0 : rand() % 4 == 0;
+            bool changed;
+            if (del) {
+                st = type == STORAGE_TYPE_HASH
+                             ? coll_hash_del(&c, name, n, &changed)
+                             : coll_set_rem(&c, name, n, &changed);
+                assert_int_equal(st, COLL_OK);
+                assert_int_equal(changed, version[i] != 0);
+                present -= changed;
+                version[i] = 0;
+            } else if (type == STORAGE_TYPE_HASH) {
+                uint32_t ver = (uint32_t)op + 1;
+                size_t vn = value_of(v, i, ver);
+                st = coll_hash_set(&c, name, n, v, vn, &changed);
+                assert_int_equal(st, COLL_OK);
+                assert_int_equal(changed, version[i] == 0);
+                present += changed;
+                version[i] = ver;
+            } else {
+                st = coll_set_add(&c, name, n, &changed);
+                assert_int_equal(st, COLL_OK);
+                assert_int_equal(changed, version[i] == 0);
+                present += changed;
+                version[i] = version[i] ? version[i] : 1;
+            }
+        }
+        assert_int_equal(coll_count(&c), present);
+        assert_int_equal(coll_commit(&c), COLL_OK);
+        coll_close(&c);
+        if (op % 97 == 0) {
+            check_all(type, ints);
+        }
+        storage_quiescent();
+    }
+    check_all(type, ints);
+    assert_true(saw_parts);
+    assert_true(saw_table);
+    /* a set of strings is a hashtable from its first member, as Redis's */
+    assert_true(saw_small == (type == STORAGE_TYPE_HASH || ints));
+}
+
+static void
+test_hash_against_model(void **state)
+{
+    (void)state;
+    random_ops(STORAGE_TYPE_HASH, false, 1, 4000);
+}
+
+static void
+test_set_of_strings_against_model(void **state)
+{
+    (void)state;
+    random_ops(STORAGE_TYPE_SET, false, 2, 4000);
+}
+
+static void
+test_set_of_ints_against_model(void **state)
+{
+    (void)state;
+    random_ops(STORAGE_TYPE_SET, true, 3, 4000);
+}
+
+static void
+test_encoding_names(void **state)
+{
+    (void)state;
+    struct coll c;
+    bool added;
+    struct storage_item it;
+    coll_open(&c, 0, "s", 1, STORAGE_TYPE_SET, true, 0, NOW);
+    coll_set_add(&c, "12", 2, &added);
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    coll_close(&c);
+    assert_int_equal(storage_get(0, "s", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.type, STORAGE_TYPE_SET);
+    assert_string_equal(coll_encoding_name(&it), "intset");
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
+    coll_hash_set(&c, "f", 1, "v", 1, &added);
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    coll_close(&c);
+    assert_int_equal(storage_get(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_string_equal(coll_encoding_name(&it), "listpack");
+    assert_int_equal(coll_open(&c, 0, "h", 1, STORAGE_TYPE_SET, false, 0, NOW),
+            COLL_WRONGTYPE);
+    coll_close(&c);
+}
+
+/* Threads adding disjoint members to one set and incrementing one hash
+ * field: nothing lost. */
+#define THREADS 4
+#define PER     400
+
+static void *
+adder(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    storage_thread_register();
+    for (int i = 0; i < PER; i++) {
+        char m[32];
+        int n = snprintf(m, sizeof(m), "t%d-m%d", t, i);
+        coll_status_e st;
+        do {
+            struct coll c;
+            bool added;
+            st = coll_open(&c, 0, "set", 3, STORAGE_TYPE_SET, true, 0, NOW);
+            st = coll_set_add(&c, m, (size_t)n, &added);
+            st = st == COLL_OK ? coll_commit(&c) : st;
+            coll_close(&c);
+        } while (st == COLL_RETRY);
+        assert_int_equal(st, COLL_OK);
+        do {
+            struct coll c;
+            bool added;
+            struct pack_elem v;
+            st = coll_open(&c, 0, "cnt", 3, STORAGE_TYPE_HASH, true, 0, NOW);
+            long cur = 0;
+            if (coll_hash_get(&c, "f", 1, &v) == COLL_OK) {
+                char buf[32];
+                memcpy(buf, v.p, v.len);
+                buf[v.len] = '\0';
+                cur = strtol(buf, NULL, 10);
+            }
+            char nb[32];
+            int k = snprintf(nb, sizeof(nb), "%ld", cur + 1);
+            st = coll_hash_set(&c, "f", 1, nb, (size_t)k, &added);
+            st = st == COLL_OK ? coll_commit(&c) : st;
+            coll_close(&c);
+        } while (st == COLL_RETRY);
+        assert_int_equal(st, COLL_OK);
+        storage_quiescent();
+    }
+    storage_thread_unregister();
+    return NULL;
+}
+
+static void
+test_threads_lose_no_update(void **state)
+{
+    (void)state;
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        pthread_create(&th[t], NULL, adder, (void *)(intptr_t)t);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    struct coll c;
+    assert_int_equal(
+            coll_open(&c, 0, "set", 3, STORAGE_TYPE_SET, false, 0, NOW),
+            COLL_OK);
+    assert_int_equal(coll_count(&c), THREADS * PER);
+    coll_close(&c);
+    struct pack_elem v;
+    assert_int_equal(
+            coll_open(&c, 0, "cnt", 3, STORAGE_TYPE_HASH, false, 0, NOW),
+            COLL_OK);
+    assert_int_equal(coll_hash_get(&c, "f", 1, &v), COLL_OK);
+    char want[32];
+    int n = snprintf(want, sizeof(want), "%d", THREADS * PER);
+    assert_int_equal(v.len, n);
+    assert_memory_equal(v.p, want, (size_t)n);
+    coll_close(&c);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(
+                    test_hash_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_set_of_strings_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_set_of_ints_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_encoding_names, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_threads_lose_no_update, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
