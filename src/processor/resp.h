@@ -29,7 +29,14 @@
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_slowlog,         METRIC_COUNTER, "# commands recorded in the slow log" ) \
     ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
-    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         )
+    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \
+    ACTION( resp_pubsub_publish,  METRIC_COUNTER, "# PUBLISH and SPUBLISH run"         ) \
+    ACTION( resp_pubsub_delivered, METRIC_COUNTER, "# messages written to subscribers (message, pmessage, smessage)") \
+    ACTION( resp_pubsub_obuf_kill, METRIC_COUNTER, "# subscribers closed over client-output-buffer-limit pubsub") \
+    ACTION( resp_pubsub_ex,       METRIC_COUNTER, "# subscriptions or messages refused: no memory") \
+    ACTION( resp_monitor_line,    METRIC_COUNTER, "# MONITOR lines written to watchers") \
+    ACTION( resp_monitor_drop,    METRIC_COUNTER, "# MONITOR lines dropped: the watcher's write buffer over its bound") \
+    ACTION( resp_client_kill,     METRIC_COUNTER, "# connections CLIENT KILL asked to close")
 /* clang-format on */
 
 typedef struct {

@@ -111,11 +111,14 @@ info_stats(struct buf *b, size_t max)
     return resp_buf_printf(b, max,
             "total_commands_processed:%" PRIu64 "\r\n"
             "instantaneous_ops_per_sec:0\r\nkeyspace_hits:%" PRIu64 "\r\n"
-            "keyspace_misses:%" PRIu64 "\r\npubsub_channels:0\r\n"
-            "pubsub_patterns:0\r\npubsubshard_channels:0\r\n"
-            "total_forks:0\r\nunexpected_error_replies:0\r\n"
+            "keyspace_misses:%" PRIu64 "\r\npubsub_channels:%" PRIu64
+            "\r\npubsub_patterns:%" PRIu64 "\r\npubsubshard_channels:%" PRIu64
+            "\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\n"
             "total_error_replies:%" PRIu64 "\r\n",
-            cmds, hits, misses, m != NULL ? counter(&m->resp_error) : 0);
+            cmds, hits, misses, resp_pubsub_names(RESP_PUBSUB_CHANNELS),
+            resp_pubsub_names(RESP_PUBSUB_PATTERNS),
+            resp_pubsub_names(RESP_PUBSUB_SHARDS),
+            m != NULL ? counter(&m->resp_error) : 0);
 }
 
 static rstatus_i
@@ -247,6 +250,7 @@ typedef enum {
     P_TLS_PROTOCOLS,
     P_TLS_CIPHERS,
     P_TLS_CIPHERSUITES,
+    P_OBUF_LIMIT,
     NPARAM
 } param_e;
 
@@ -275,6 +279,7 @@ static const char *const param_names[NPARAM] = {
         [P_TLS_PROTOCOLS] = "tls-protocols",
         [P_TLS_CIPHERS] = "tls-ciphers",
         [P_TLS_CIPHERSUITES] = "tls-ciphersuites",
+        [P_OBUF_LIMIT] = "client-output-buffer-limit",
 };
 
 /* The files a CONFIG SET may change at run time: a certificate reload. */
@@ -352,6 +357,9 @@ param_value(param_e p, char *out, size_t cap)
         if (resp_source.tls_get != NULL) {
             resp_source.tls_get(param_names[p], out, cap);
         }
+        return;
+    case P_OBUF_LIMIT:
+        resp_obuf_limit_format(out, cap);
         return;
     default: /* save, notify-keyspace-events: empty; requirepass: below */
         out[0] = '\0';
@@ -520,6 +528,16 @@ config_set(struct resp_ctx *x)
         if (param_is_tls_file((param_e)p)) {
             continue; /* applied below, once every pair has passed */
         }
+        if (p == P_OBUF_LIMIT) {
+            const char *bad = resp_obuf_limit_set(v->data, v->len, false);
+            if (bad != NULL) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], bad);
+            }
+            continue; /* applied below, once every pair has passed */
+        }
         char value[1100];
         param_value((param_e)p, value, sizeof(value));
         if (p == P_REQUIREPASS ? !resp_requirepass_is(v)
@@ -538,6 +556,11 @@ config_set(struct resp_ctx *x)
         return rc;
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
+    for (uint32_t i = 2; i < x->argc; i += 2) {
+        if (param_find(&x->argv[i]) == P_OBUF_LIMIT) {
+            resp_obuf_limit_set(x->argv[i + 1].data, x->argv[i + 1].len, true);
+        }
+    }
     if (timeout >= 0) {
         resp_source.set_timeout_s((uint64_t)timeout);
     }

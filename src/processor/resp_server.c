@@ -18,6 +18,19 @@ resp_cmd_ping(struct resp_ctx *x)
     if (x->argc > 2) {
         return resp_compose_err_arity(x->w, x->cmd);
     }
+    if (!resp_is3(x) && x->st->pubsub != NULL && resp_pubsub_count(x->st) > 0) {
+        /* subscribed under RESP2: an array, as a message would be */
+        rstatus_i rc = resp_compose_array(x->w, 2);
+        if (rc == STATUS_OK) {
+            rc = resp_compose_bulk(x->w, "pong", 4);
+        }
+        if (rc != STATUS_OK) {
+            return rc;
+        }
+        return x->argc == 2 ? resp_compose_bulk(
+                                      x->w, x->argv[1].data, x->argv[1].len)
+                            : resp_compose_bulk(x->w, "", 0);
+    }
     if (x->argc == 2) {
         return resp_compose_bulk(x->w, x->argv[1].data, x->argv[1].len);
     }
@@ -326,6 +339,7 @@ client_list(struct resp_ctx *x, bool self_only)
     struct buf b;
     uint64_t ids[64];
     size_t nid = 0;
+    int type = -1;
     if (!self_only && x->argc == 4 && resp_arg_is(&x->argv[2], "type")) {
         const struct resp_arg *t = &x->argv[3];
         if (!resp_arg_is(t, "normal") && !resp_arg_is(t, "master") &&
@@ -335,9 +349,10 @@ client_list(struct resp_ctx *x, bool self_only)
                     "ERR Unknown client type '%.*s'",
                     (int)(t->len > 128 ? 128 : t->len), t->data);
         }
-        if (!resp_arg_is(t, "normal")) {
-            return resp_reply_text(x, "", 0);
+        if (!resp_arg_is(t, "normal") && !resp_arg_is(t, "pubsub")) {
+            return resp_reply_text(x, "", 0); /* no replicas here */
         }
+        type = resp_arg_is(t, "pubsub") ? 1 : 0;
     } else if (!self_only && x->argc > 3 && resp_arg_is(&x->argv[2], "id")) {
         for (uint32_t j = 3; j < x->argc; j++) {
             int64_t id;
@@ -355,7 +370,7 @@ client_list(struct resp_ctx *x, bool self_only)
         return resp_err(x, "ERR out of memory");
     }
     rstatus_i rc = resp_client_list(&b, x->w->max, x->c->now_ms,
-            nid > 0 ? ids : NULL, nid, &x->st->client, self_only);
+            nid > 0 ? ids : NULL, nid, &x->st->client, self_only, type);
     if (rc == STATUS_OK) {
         rc = resp_reply_text(x, b.rpos, buf_rsize(&b));
     }
