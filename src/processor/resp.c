@@ -183,6 +183,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     }
     resp_slowlog_setup();
     resp_pubsub_setup();
+    resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
             requirepass != NULL ? "password required (AUTH)" : "no password");
@@ -195,6 +196,7 @@ proc_resp_teardown(void)
     resp_stats_teardown();
     resp_slowlog_teardown();
     resp_pubsub_teardown();
+    resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
     resp_proc_metrics = NULL;
@@ -261,6 +263,7 @@ resp_state_reset(struct resp_ctx *x)
     st->reply = RESP_REPLY_ON;
     st->client.no_evict = false;
     resp_pubsub_release(x->c, st);
+    resp_monitor_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -276,6 +279,7 @@ resp_error(struct conn *c)
     resp_unwatch(st);
     mm_release(st->watch);
     resp_pubsub_release(c, st);
+    resp_monitor_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -522,6 +526,7 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_CLIENT_HELP] = resp_cmd_help,
         [RESP_CMD_CLIENT_ID] = cmd_client_all,
         [RESP_CMD_CLIENT_INFO] = cmd_client_all,
+        [RESP_CMD_CLIENT_KILL] = cmd_client_all,
         [RESP_CMD_CLIENT_LIST] = cmd_client_all,
         [RESP_CMD_CLIENT_NO_EVICT] = cmd_client_all,
         [RESP_CMD_CLIENT_REPLY] = cmd_client_all,
@@ -574,6 +579,7 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_MEMORY_STATS] = resp_cmd_memory,
         [RESP_CMD_MEMORY_USAGE] = resp_cmd_memory,
         [RESP_CMD_MGET] = resp_cmd_mget,
+        [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
         [RESP_CMD_MULTI] = cmd_multi,
@@ -652,6 +658,9 @@ run_command(struct resp_ctx *x)
                               : resp_compose_err_unknown_command(
                                         x->w, x->argv, x->argc);
     uint64_t ns = time_mono_ns() - t0;
+    if (resp_monitor_active()) {
+        resp_monitor_feed(x); /* after the command, as Redis's call() */
+    }
     const char *reply = x->w->buf->rpos + mark;
     bool failed = wmark(x) > mark && reply[0] == '-';
     resp_cmdstat_record(x->cmd->id, ns, failed);
@@ -769,6 +778,17 @@ process(struct resp_ctx *x)
                 "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
                 "context",
                 cmd->fullname);
+        count_error_reply(x, mark);
+        return rc;
+    }
+    if (__atomic_load_n(&st->client.monitor, __ATOMIC_RELAXED) &&
+            (cmd->flags & (RESP_CMD_F_READONLY | RESP_CMD_F_WRITE |
+                                  RESP_CMD_F_MAY_REPLICATE))) {
+        /* a MONITOR client is a replica to Redis */
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty |= st->in_multi;
+        rc = resp_err(x, "ERR Replica can't interact with the keyspace");
         count_error_reply(x, mark);
         return rc;
     }

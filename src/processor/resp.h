@@ -14,7 +14,8 @@
 /* clang-format off */
 /*          name                 type        default  description */
 #define PROC_RESP_OPTION(ACTION)                                               \
-    ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)")
+    ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)") \
+    ACTION( resp_monitor_buffer, OPTION_SIZE, 16 * MiB, "most MONITOR output waiting for one watcher; past it lines are dropped (counted)")
 
 /*          name                  type            description */
 #define PROC_RESP_METRIC(ACTION)                                               \

@@ -268,6 +268,33 @@ void resp_obuf_limit_format(char *out, size_t cap);
  * 60 ..."), and applies it when apply; NULL, or Redis's reason. */
 const char *resp_obuf_limit_set(const char *s, size_t len, bool apply);
 
+/* resp_monitor.c: MONITOR across workers */
+rstatus_i resp_cmd_monitor(struct resp_ctx *x);
+void resp_monitor_setup(size_t buffer_max);
+void resp_monitor_teardown(void);
+/* Someone watches (a relaxed load); then feed each command that ran. */
+bool resp_monitor_active(void);
+void resp_monitor_feed(const struct resp_ctx *x);
+/* Ends MONITOR for the connection (RESET, close); any state. */
+void resp_monitor_release(struct conn *c, struct resp_state *st);
+
+/* CLIENT KILL's filters (Redis 7.0.15's); zero fields match any client. */
+struct resp_kill_filter {
+    uint64_t id;
+    int type; /* -1 any, 0 normal, 1 pubsub, 2 matches none (replicas) */
+    const struct resp_arg *addr;
+    const struct resp_arg *laddr;
+    bool skipme;
+};
+struct resp_kill_target {
+    uint64_t id;
+    unsigned worker;
+};
+/* The clients f matches (self skipped when f->skipme), in *out (caller
+ * releases with mm_release); returns how many, or -1 out of memory. */
+long resp_client_match(const struct resp_kill_filter *f,
+        const struct resp_client *self, struct resp_kill_target **out);
+
 /* resp_info.c */
 rstatus_i resp_cmd_info(struct resp_ctx *x);
 rstatus_i resp_cmd_config(struct resp_ctx *x);

@@ -716,6 +716,58 @@ id_wanted(uint64_t id, const uint64_t *ids, size_t nid)
     return false;
 }
 
+static bool
+arg_equal(const struct resp_arg *a, const char *s)
+{
+    return a->len == strlen(s) && memcmp(a->data, s, a->len) == 0;
+}
+
+static bool
+kill_wanted(const struct resp_kill_filter *f, const struct resp_client *cl,
+        const struct resp_client *self)
+{
+    if (f->skipme && cl == self) {
+        return false;
+    }
+    if (f->type == 2 || (f->id != 0 && cl->id != f->id)) {
+        return false;
+    }
+    if (f->type >= 0 && (f->type == 1) != resp_client_is_pubsub(cl)) {
+        return false;
+    }
+    return (f->addr == NULL || arg_equal(f->addr, cl->addr)) &&
+           (f->laddr == NULL || arg_equal(f->laddr, cl->laddr));
+}
+
+long
+resp_client_match(const struct resp_kill_filter *f,
+        const struct resp_client *self, struct resp_kill_target **out)
+{
+    long n = 0;
+    size_t cap = 0;
+    *out = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (const struct resp_client *cl = registry; cl != NULL; cl = cl->next) {
+        if (!kill_wanted(f, cl, self)) {
+            continue;
+        }
+        if ((size_t)n == cap) {
+            cap = cap == 0 ? 16 : cap * 2;
+            void *p = mm_realloc(*out, cap * sizeof(**out));
+            if (p == NULL) {
+                n = -1;
+                break;
+            }
+            *out = p;
+        }
+        (*out)[n].id = cl->id;
+        (*out)[n].worker = cl->worker;
+        n++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return n;
+}
+
 bool
 resp_client_is_pubsub(const struct resp_client *cl)
 {

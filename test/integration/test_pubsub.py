@@ -133,7 +133,10 @@ def test_resp3_pushes_like_redis(seg, oracle):
 
 CROSS = [
     ("a", "SUBSCRIBE ch1 ch2"),
+    ("a", "<read>"),  # a command with n names has n replies
     ("a", "PSUBSCRIBE h* x? [ab]c"),
+    ("a", "<read>"),
+    ("a", "<read>"),
     ("a", "SSUBSCRIBE sh"),
     ("b", "HELLO 3"),
     ("b", "PSUBSCRIBE *"),
@@ -237,6 +240,7 @@ def read_messages(sock, n, channel, out, idx):
     buf = b""
     head = b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$" % (len(channel), channel)
     got = []
+    out[idx] = got  # grows as messages come: readers' progress
     while len(got) < n:
         chunk = sock.recv(1 << 20)
         if not chunk:
@@ -322,19 +326,23 @@ def test_slow_subscriber_is_disconnected(server_factory):
     good = Wire(port)
     good.cmd("SUBSCRIBE", "slow")
     nmsg, size = 400, 32 * 1024
-    out = [None]
+    out = [[]]
     t = threading.Thread(target=read_messages,
                          args=(good.s, nmsg, b"slow", out, 0))
     t.start()
     pub = Wire(port)
-    t0 = time.time()
     for i in range(nmsg):
         body = b"%012d" % i + b"x" * size
         pub.send(b"*3\r\n$7\r\nPUBLISH\r\n$4\r\nslow\r\n$%d\r\n%s\r\n"
                  % (len(body), body))
         r = pub.reply()
         assert r in (b":2\r\n", b":1\r\n"), r
-    elapsed = time.time() - t0
+        # the reading subscriber stays well under the limit, however
+        # loaded the machine: it is not the one to be closed
+        deadline = time.time() + 30 * SLOW
+        while isinstance(out[0], list) and len(out[0]) < i - 8 and \
+                time.time() < deadline:
+            time.sleep(0.001)
     t.join(timeout=60 * SLOW)
     assert out[0] == list(range(nmsg))
     assert s.wait_stat("resp_pubsub_obuf_kill", lambda v: v >= 1) >= 1
@@ -347,7 +355,6 @@ def test_slow_subscriber_is_disconnected(server_factory):
         pass
     assert ctl.cmd("PUBSUB", "NUMSUB", "slow") == \
         b"*2\r\n$4\r\nslow\r\n:1\r\n"
-    assert elapsed < 30 * SLOW  # bounded, never a timing assertion per se
     for c in (ctl, good, pub):
         c.close()
     slow.close()
