@@ -624,7 +624,9 @@ write_frame(struct conn *c, const char *head, size_t hlen, const char *body,
     }
     char *p = c->wbuf.wpos;
     memcpy(p, head, hlen);
-    memcpy(p + hlen, body, blen);
+    if (blen > 0) {
+        memcpy(p + hlen, body, blen);
+    }
     if (st->w.proto == RESP_PROTO_3) {
         p[0] = '>';
     }
