@@ -7,6 +7,7 @@
 #include "base/tcp.h"
 #include "cli.h"
 #include "core/admin.h"
+#include "core/msg.h"
 #include "core/process.h"
 #include "core/server.h"
 #include "core/tls.h"
@@ -462,10 +463,32 @@ worker_stop_hook(unsigned id)
     storage_thread_unregister();
 }
 
+/* Messages from other threads (core/msg.h) wake a worker through the
+ * eventfd of the server's hand-off; it delivers them here. */
+static void
+worker_wake_hook(unsigned id)
+{
+    msg_drain(id);
+}
+
+static void
+msg_wake(unsigned to)
+{
+    worker_wake(worker_get(to));
+}
+
+/* CLIENT KILL and the like, for a connection on this worker. */
+static void
+msg_kill(unsigned to, struct msg *m)
+{
+    worker_kill_id(worker_get(to), m->arg);
+}
+
 static const struct worker_hooks worker_hooks = {
         .start = worker_start_hook,
         .loop = worker_loop_hook,
         .stop = worker_stop_hook,
+        .wake = worker_wake_hook,
 };
 
 /* memcached's refresh_certs, on the worker that read it: the reload reads
@@ -541,6 +564,11 @@ setup(struct listener *ls, unsigned n)
             STATUS_OK) {
         die_logged(EX_CONFIG, "cannot set up workers");
     }
+    if (msg_setup(&setting.msg, &stats.msg, workers_count(), msg_wake) !=
+            STATUS_OK) {
+        die(EX_OSERR, "%s", "out of memory for the message path");
+    }
+    msg_handle(MSG_KIND_KILL, msg_kill);
     if (server_setup(&setting.server, &stats.server, ls, n) != STATUS_OK) {
         die_logged(EX_OSERR, "cannot listen");
     }
@@ -578,6 +606,7 @@ teardown(void)
     server_stop();
     admin_teardown();
     server_teardown();
+    msg_teardown(); /* every sender and receiver has stopped */
     workers_teardown();
     tls_teardown();
     proc_memcache_teardown();

@@ -11,6 +11,7 @@ struct setting setting = {
         .process = {PROCESS_OPTION(INIT_OPTION)},
         .server = {SERVER_OPTION(INIT_OPTION)},
         .worker = {WORKER_OPTION(INIT_OPTION)},
+        .msg = {MSG_OPTION(INIT_OPTION)},
         .admin = {ADMIN_OPTION(INIT_OPTION)},
         .tls = {TLS_OPTION(INIT_OPTION)},
         .seg = {SEG_OPTION(INIT_OPTION)},

@@ -5,6 +5,7 @@
 
 #include "base/option.h"
 #include "core/admin.h"
+#include "core/msg.h"
 #include "core/process.h"
 #include "core/server.h"
 #include "core/tls.h"
@@ -39,6 +40,7 @@ struct setting {
     process_options_st process;
     server_options_st server;
     worker_options_st worker;
+    msg_options_st msg;
     admin_options_st admin;
     tls_options_st tls;
     seg_options_st seg;

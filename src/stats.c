@@ -21,6 +21,7 @@ struct stats stats = {
         .process = {PROCESS_METRIC(INIT_METRIC)},
         .server = {SERVER_METRIC(INIT_METRIC)},
         .worker = {WORKER_METRIC(INIT_METRIC)},
+        .msg = {MSG_METRIC(INIT_METRIC)},
         .admin = {ADMIN_METRIC(INIT_METRIC)},
         .tls = {TLS_METRIC(INIT_METRIC)},
         .seg = {SEG_METRIC(INIT_METRIC)},

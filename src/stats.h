@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/metric.h"
 #include "core/admin.h"
+#include "core/msg.h"
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/worker.h"
@@ -37,6 +38,7 @@ struct stats {
     } process;
     server_metrics_st server;
     worker_metrics_st worker;
+    msg_metrics_st msg;
     admin_metrics_st admin;
     tls_metrics_st tls;
     seg_metrics_st seg;

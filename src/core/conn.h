@@ -19,8 +19,9 @@
  * conn_event). Processors never see the transport: they work on rbuf and
  * wbuf, which hold plaintext whatever the wire carries.
  *
- * Processors may touch: rbuf, wbuf, data, now_ms, flags (CONN_CLOSE), id,
- * db. Everything else belongs to core. */
+ * Processors may touch: rbuf, wbuf, data, now_ms, flags (CONN_CLOSE,
+ * CONN_NO_IDLE), id, db; CONN_KILL only through worker_conn_kill.
+ * Everything else belongs to core. */
 #pragma once
 
 #include "base/buf.h"
@@ -38,6 +39,8 @@ struct worker;
 #define CONN_STALLED    0x2u /* processor stopped: wbuf over its high mark */
 #define CONN_HANDSHAKE  0x4u /* transport handshake not finished yet */
 #define CONN_READY      0x8u /* on the worker's ready list (bytes pending) */
+#define CONN_KILL       0x10u /* close at the next turn, unsent bytes dropped */
+#define CONN_NO_IDLE    0x20u /* exempt from worker.idle_timeout (subscribers) */
 /* clang-format on */
 
 struct conn {

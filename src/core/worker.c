@@ -408,6 +408,10 @@ static void
 conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
     w->closed = NULL;
+    if (c->flags & CONN_KILL) {
+        conn_close(w, c); /* worker_conn_kill: unsent bytes are dropped */
+        return;
+    }
     if (events != 0 && !(events & (EVENT_READ | EVENT_WRITE))) {
         conn_close(w, c); /* error or hang-up and nothing to read */
         return;
@@ -473,6 +477,9 @@ take_new(struct worker *w)
         list_add(w, c);
         INCR(metrics, worker_conn_open);
     }
+    if (hooks.wake != NULL) {
+        hooks.wake(w->id); /* messages from other threads */
+    }
 }
 
 /* The notifier's epoll data is w->notify_conn: a conn with no processor
@@ -514,6 +521,9 @@ scan_idle(struct worker *w)
     while (c != NULL) {
         struct conn *next = c->next;
         uint64_t idle = w->mono_ms - c->last_ms;
+        if (c->flags & CONN_NO_IDLE) {
+            idle = 0; /* Redis never times out a subscriber */
+        }
         if (handshakes && (c->flags & CONN_HANDSHAKE) &&
                 idle >= handshake_timeout_ms) {
             log_debug("conn %" PRIu64 " from %s: handshake not done in "
@@ -912,6 +922,57 @@ worker_give(struct worker *w, struct conn *c)
     }
     notify(w, w->new_notify);
     return STATUS_OK;
+}
+
+void
+worker_wake(struct worker *w)
+{
+    notify(w, w->new_notify);
+}
+
+unsigned
+worker_id(const struct worker *w)
+{
+    return w->id;
+}
+
+rstatus_i
+worker_conn_wbuf(struct conn *c)
+{
+    return buf_lend(c->owner, &c->wbuf);
+}
+
+/* The ready list serves c at the top of the next loop turn (conn_event
+ * with no event): it flushes wbuf, or closes c when it is to be killed. */
+void
+worker_conn_flush_later(struct conn *c)
+{
+    struct worker *w = c->owner;
+    buf_account(w, c);
+    if (!(c->flags & (CONN_READY | CONN_HANDSHAKE))) {
+        ready_push(w, c);
+    }
+}
+
+void
+worker_conn_kill(struct conn *c)
+{
+    c->flags |= CONN_KILL;
+    if (!(c->flags & CONN_READY)) {
+        ready_push(c->owner, c);
+    }
+}
+
+bool
+worker_kill_id(struct worker *w, uint64_t id)
+{
+    for (struct conn *c = w->conns; c != NULL; c = c->next) {
+        if (c->id == id) {
+            worker_conn_kill(c);
+            return true;
+        }
+    }
+    return false;
 }
 
 rstatus_i

@@ -68,11 +68,13 @@ typedef struct {
 
 /* Called in each worker thread: at start, once per event batch after every
  * reply of the batch is in a write buffer (the storage's quiescent point),
- * and at stop. Any may be NULL. */
+ * at stop, and when woken by worker_wake (messages from other threads:
+ * core/msg.h). Any may be NULL. */
 struct worker_hooks {
     void (*start)(unsigned id);
     void (*loop)(unsigned id, uint64_t now_ms);
     void (*stop)(unsigned id);
+    void (*wake)(unsigned id);
 };
 
 struct conn;
@@ -123,6 +125,25 @@ rstatus_i worker_take_unserved(struct worker *w, struct conn **c);
 int worker_term_fd(const struct worker *w);
 /* Drains w's term notifier; server thread only. */
 void worker_term_drain(struct worker *w);
+
+/* Any thread: wakes w's loop, which calls hooks.wake (through the eventfd
+ * the server's hand-off uses). */
+void worker_wake(struct worker *w);
+unsigned worker_id(const struct worker *w);
+
+/* For bytes a processor writes into a connection outside its read call (a
+ * message from another connection): the owning worker's thread only.
+ * worker_conn_wbuf lends c a write buffer if it has none (STATUS_ENOMEM);
+ * worker_conn_flush_later sends what c->wbuf holds after the current
+ * event, and worker_conn_kill closes c then (unsent bytes dropped, as
+ * Redis drops a client over its output buffer limit). Neither closes c
+ * on the spot: the caller may be serving another connection's event. */
+rstatus_i worker_conn_wbuf(struct conn *c);
+void worker_conn_flush_later(struct conn *c);
+void worker_conn_kill(struct conn *c);
+/* w's thread only: worker_conn_kill on w's connection with this id, if
+ * w holds it; true when it does. */
+bool worker_kill_id(struct worker *w, uint64_t id);
 
 /* Connections w holds now (a relaxed snapshot), for stats. */
 uint64_t worker_nconn(const struct worker *w);

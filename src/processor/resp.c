@@ -182,6 +182,8 @@ proc_resp_setup(const proc_resp_options_st *options,
         }
     }
     resp_slowlog_setup();
+    resp_pubsub_setup();
+    resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
             requirepass != NULL ? "password required (AUTH)" : "no password");
@@ -193,6 +195,8 @@ proc_resp_teardown(void)
 {
     resp_stats_teardown();
     resp_slowlog_teardown();
+    resp_pubsub_teardown();
+    resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
     resp_proc_metrics = NULL;
@@ -258,6 +262,8 @@ resp_state_reset(struct resp_ctx *x)
     __atomic_store_n(&st->client.proto, 2, __ATOMIC_RELAXED);
     st->reply = RESP_REPLY_ON;
     st->client.no_evict = false;
+    resp_pubsub_release(x->c, st);
+    resp_monitor_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -272,6 +278,8 @@ resp_error(struct conn *c)
     queue_clear(st);
     resp_unwatch(st);
     mm_release(st->watch);
+    resp_pubsub_release(c, st);
+    resp_monitor_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -518,6 +526,7 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_CLIENT_HELP] = resp_cmd_help,
         [RESP_CMD_CLIENT_ID] = cmd_client_all,
         [RESP_CMD_CLIENT_INFO] = cmd_client_all,
+        [RESP_CMD_CLIENT_KILL] = cmd_client_all,
         [RESP_CMD_CLIENT_LIST] = cmd_client_all,
         [RESP_CMD_CLIENT_NO_EVICT] = cmd_client_all,
         [RESP_CMD_CLIENT_REPLY] = cmd_client_all,
@@ -603,6 +612,7 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SDIFFSTORE] = resp_cmd_setop,
         [RESP_CMD_SINTERCARD] = resp_cmd_sintercard,
         [RESP_CMD_SSCAN] = resp_cmd_sscan,
+        [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
         [RESP_CMD_MULTI] = cmd_multi,
@@ -616,6 +626,15 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_PEXPIREAT] = resp_cmd_expire,
         [RESP_CMD_PEXPIRETIME] = resp_cmd_ttl,
         [RESP_CMD_PING] = resp_cmd_ping,
+        [RESP_CMD_PSUBSCRIBE] = resp_cmd_subscribe,
+        [RESP_CMD_PUBLISH] = resp_cmd_publish,
+        [RESP_CMD_PUBSUB_CHANNELS] = resp_cmd_pubsub,
+        [RESP_CMD_PUBSUB_HELP] = resp_cmd_help,
+        [RESP_CMD_PUBSUB_NUMPAT] = resp_cmd_pubsub,
+        [RESP_CMD_PUBSUB_NUMSUB] = resp_cmd_pubsub,
+        [RESP_CMD_PUBSUB_SHARDCHANNELS] = resp_cmd_pubsub,
+        [RESP_CMD_PUBSUB_SHARDNUMSUB] = resp_cmd_pubsub,
+        [RESP_CMD_PUNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_PSETEX] = resp_cmd_setex,
         [RESP_CMD_PTTL] = resp_cmd_ttl,
         [RESP_CMD_QUIT] = resp_cmd_quit,
@@ -635,13 +654,18 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SLOWLOG_HELP] = resp_cmd_slowlog,
         [RESP_CMD_SLOWLOG_LEN] = resp_cmd_slowlog,
         [RESP_CMD_SLOWLOG_RESET] = resp_cmd_slowlog,
+        [RESP_CMD_SPUBLISH] = resp_cmd_publish,
+        [RESP_CMD_SSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_STRLEN] = resp_cmd_strlen,
+        [RESP_CMD_SUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_SUBSTR] = resp_cmd_getrange,
+        [RESP_CMD_SUNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_TIME] = resp_cmd_time,
         [RESP_CMD_TOUCH] = resp_cmd_touch,
         [RESP_CMD_TTL] = resp_cmd_ttl,
         [RESP_CMD_TYPE] = resp_cmd_type,
         [RESP_CMD_UNLINK] = resp_cmd_del,
+        [RESP_CMD_UNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_UNWATCH] = cmd_unwatch,
         [RESP_CMD_WATCH] = cmd_watch,
 };
@@ -667,6 +691,9 @@ run_command(struct resp_ctx *x)
                               : resp_compose_err_unknown_command(
                                         x->w, x->argv, x->argc);
     uint64_t ns = time_mono_ns() - t0;
+    if (resp_monitor_active()) {
+        resp_monitor_feed(x); /* after the command, as Redis's call() */
+    }
     const char *reply = x->w->buf->rpos + mark;
     bool failed = wmark(x) > mark && reply[0] == '-';
     resp_cmdstat_record(x->cmd->id, ns, failed);
@@ -697,6 +724,27 @@ runs_in_multi(resp_command_e id)
     return id == RESP_CMD_EXEC || id == RESP_CMD_DISCARD ||
            id == RESP_CMD_MULTI || id == RESP_CMD_WATCH ||
            id == RESP_CMD_QUIT || id == RESP_CMD_RESET;
+}
+
+/* What a RESP2 connection with subscriptions may run (Redis's
+ * processCommand). */
+static bool
+runs_subscribed(resp_command_e id)
+{
+    switch (id) {
+    case RESP_CMD_PING:
+    case RESP_CMD_SUBSCRIBE:
+    case RESP_CMD_SSUBSCRIBE:
+    case RESP_CMD_UNSUBSCRIBE:
+    case RESP_CMD_SUNSUBSCRIBE:
+    case RESP_CMD_PSUBSCRIBE:
+    case RESP_CMD_PUNSUBSCRIBE:
+    case RESP_CMD_QUIT:
+    case RESP_CMD_RESET:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* Redis's securityWarningCommand: "POST" and "Host:" start HTTP requests,
@@ -750,6 +798,30 @@ process(struct resp_ctx *x)
         resp_cmdstat_reject(cmd->id);
         st->multi_dirty |= st->in_multi;
         rc = resp_err(x, "NOAUTH Authentication required.");
+        count_error_reply(x, mark);
+        return rc;
+    }
+    if (st->w.proto == RESP_PROTO_2 && st->pubsub != NULL &&
+            resp_pubsub_count(st) > 0 && !runs_subscribed(cmd->id)) {
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty |= st->in_multi;
+        rc = resp_compose_error_fmt(x->w,
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+                "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+                "context",
+                cmd->fullname);
+        count_error_reply(x, mark);
+        return rc;
+    }
+    if (__atomic_load_n(&st->client.monitor, __ATOMIC_RELAXED) &&
+            (cmd->flags & (RESP_CMD_F_READONLY | RESP_CMD_F_WRITE |
+                                  RESP_CMD_F_MAY_REPLICATE))) {
+        /* a MONITOR client is a replica to Redis */
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty |= st->in_multi;
+        rc = resp_err(x, "ERR Replica can't interact with the keyspace");
         count_error_reply(x, mark);
         return rc;
     }

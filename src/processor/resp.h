@@ -14,7 +14,8 @@
 /* clang-format off */
 /*          name                 type        default  description */
 #define PROC_RESP_OPTION(ACTION)                                               \
-    ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)")
+    ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)") \
+    ACTION( resp_monitor_buffer, OPTION_SIZE, 16 * MiB, "most MONITOR output waiting for one watcher; past it lines are dropped (counted)")
 
 /*          name                  type            description */
 #define PROC_RESP_METRIC(ACTION)                                               \
@@ -29,7 +30,14 @@
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_slowlog,         METRIC_COUNTER, "# commands recorded in the slow log" ) \
     ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
-    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         )
+    ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \
+    ACTION( resp_pubsub_publish,  METRIC_COUNTER, "# PUBLISH and SPUBLISH run"         ) \
+    ACTION( resp_pubsub_delivered, METRIC_COUNTER, "# messages written to subscribers (message, pmessage, smessage)") \
+    ACTION( resp_pubsub_obuf_kill, METRIC_COUNTER, "# subscribers closed over client-output-buffer-limit pubsub") \
+    ACTION( resp_pubsub_ex,       METRIC_COUNTER, "# subscriptions or messages refused: no memory") \
+    ACTION( resp_monitor_line,    METRIC_COUNTER, "# MONITOR lines written to watchers") \
+    ACTION( resp_monitor_drop,    METRIC_COUNTER, "# MONITOR lines dropped: the watcher's write buffer over its bound") \
+    ACTION( resp_client_kill,     METRIC_COUNTER, "# connections CLIENT KILL asked to close")
 /* clang-format on */
 
 typedef struct {

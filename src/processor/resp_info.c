@@ -112,11 +112,14 @@ info_stats(struct buf *b, size_t max)
     return resp_buf_printf(b, max,
             "total_commands_processed:%" PRIu64 "\r\n"
             "instantaneous_ops_per_sec:0\r\nkeyspace_hits:%" PRIu64 "\r\n"
-            "keyspace_misses:%" PRIu64 "\r\npubsub_channels:0\r\n"
-            "pubsub_patterns:0\r\npubsubshard_channels:0\r\n"
-            "total_forks:0\r\nunexpected_error_replies:0\r\n"
+            "keyspace_misses:%" PRIu64 "\r\npubsub_channels:%" PRIu64
+            "\r\npubsub_patterns:%" PRIu64 "\r\npubsubshard_channels:%" PRIu64
+            "\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\n"
             "total_error_replies:%" PRIu64 "\r\n",
-            cmds, hits, misses, m != NULL ? counter(&m->resp_error) : 0);
+            cmds, hits, misses, resp_pubsub_names(RESP_PUBSUB_CHANNELS),
+            resp_pubsub_names(RESP_PUBSUB_PATTERNS),
+            resp_pubsub_names(RESP_PUBSUB_SHARDS),
+            m != NULL ? counter(&m->resp_error) : 0);
 }
 
 static rstatus_i
@@ -251,6 +254,7 @@ typedef enum {
     P_HASH_MAX_LISTPACK_ENTRIES,
     P_HASH_MAX_LISTPACK_VALUE,
     P_SET_MAX_INTSET_ENTRIES,
+    P_OBUF_LIMIT,
     NPARAM
 } param_e;
 
@@ -282,6 +286,7 @@ static const char *const param_names[NPARAM] = {
         [P_HASH_MAX_LISTPACK_ENTRIES] = "hash-max-listpack-entries",
         [P_HASH_MAX_LISTPACK_VALUE] = "hash-max-listpack-value",
         [P_SET_MAX_INTSET_ENTRIES] = "set-max-intset-entries",
+        [P_OBUF_LIMIT] = "client-output-buffer-limit",
 };
 
 /* The collection thresholds (coll.h), live. */
@@ -381,6 +386,9 @@ param_value(param_e p, char *out, size_t cap)
         if (resp_source.tls_get != NULL) {
             resp_source.tls_get(param_names[p], out, cap);
         }
+        return;
+    case P_OBUF_LIMIT:
+        resp_obuf_limit_format(out, cap);
         return;
     default: /* save, notify-keyspace-events: empty; requirepass: below */
         out[0] = '\0';
@@ -562,6 +570,16 @@ config_set(struct resp_ctx *x)
             }
             continue;
         }
+        if (p == P_OBUF_LIMIT) {
+            const char *bad = resp_obuf_limit_set(v->data, v->len, false);
+            if (bad != NULL) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], bad);
+            }
+            continue; /* applied below, once every pair has passed */
+        }
         char value[1100];
         param_value((param_e)p, value, sizeof(value));
         if (p == P_REQUIREPASS ? !resp_requirepass_is(v)
@@ -584,6 +602,11 @@ config_set(struct resp_ctx *x)
         if (limits[p] >= 0) {
             __atomic_store_n(param_limit((param_e)p), (uint64_t)limits[p],
                     __ATOMIC_RELAXED);
+        }
+    }
+    for (uint32_t i = 2; i < x->argc; i += 2) {
+        if (param_find(&x->argv[i]) == P_OBUF_LIMIT) {
+            resp_obuf_limit_set(x->argv[i + 1].data, x->argv[i + 1].len, true);
         }
     }
     if (timeout >= 0) {

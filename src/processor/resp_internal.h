@@ -34,6 +34,11 @@ struct resp_client {
     uint32_t proto;    /* atomic */
     int32_t multi;     /* atomic: -1, or commands queued */
     uint32_t last_cmd; /* atomic: resp_command_e, RESP_NCOMMAND_ALL none */
+    uint32_t sub;      /* atomic: channels subscribed */
+    uint32_t psub;     /* atomic: patterns */
+    uint32_t ssub;     /* atomic: shard channels */
+    uint32_t monitor;  /* atomic: 1 in MONITOR */
+    unsigned worker;   /* the owning worker (CLIENT KILL) */
     bool no_evict;
     bool registered;
     char *name; /* under the lock; NULL: none */
@@ -83,6 +88,7 @@ struct resp_state {
     struct resp_watched **watch;
     uint32_t nwatch;
     uint32_t watch_cap;
+    struct resp_pubsub *pubsub; /* NULL until the first (P|S)SUBSCRIBE */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -136,10 +142,13 @@ void resp_select(struct resp_ctx *x, uint32_t db);
 void resp_client_set_name(struct resp_client *cl, const char *name, size_t len);
 void resp_client_set_lib(
         struct resp_client *cl, bool ver, const char *s, size_t len);
-/* Appends CLIENT LIST lines to b: every client, or only ids[0..nid). */
+/* Appends CLIENT LIST lines to b: every client, or only ids[0..nid);
+ * type -1 any, 0 normal, 1 pubsub. */
 rstatus_i resp_client_list(struct buf *b, size_t max, uint64_t now_ms,
         const uint64_t *ids, size_t nid, const struct resp_client *self,
-        bool self_only);
+        bool self_only, int type);
+/* Holds a subscription (Redis's pubsub client type); any thread. */
+bool resp_client_is_pubsub(const struct resp_client *cl);
 /* Replies a text as a bulk string (RESP2) or verbatim "txt" (RESP3). */
 rstatus_i resp_reply_text(struct resp_ctx *x, const char *s, size_t len);
 /* Resets the connection as RESET does (and ends MULTI, WATCH). */
@@ -269,6 +278,61 @@ rstatus_i resp_cmd_function(struct resp_ctx *x);
 rstatus_i resp_cmd_script(struct resp_ctx *x);
 rstatus_i resp_cmd_debug(struct resp_ctx *x);
 rstatus_i resp_cmd_help(struct resp_ctx *x);
+
+/* resp_pubsub.c: SUBSCRIBE and the rest of pub/sub, across workers */
+rstatus_i resp_cmd_subscribe(struct resp_ctx *x); /* and the unsubscribes */
+rstatus_i resp_cmd_publish(struct resp_ctx *x);   /* and SPUBLISH */
+rstatus_i resp_cmd_pubsub(struct resp_ctx *x);
+void resp_pubsub_setup(void);
+void resp_pubsub_teardown(void);
+/* Subscriptions of every kind the connection holds (RESP2: > 0 is
+ * Redis's subscribed mode). */
+uint32_t resp_pubsub_count(const struct resp_state *st);
+/* Drops every subscription without a reply (RESET, close); any state. */
+void resp_pubsub_release(struct conn *c, struct resp_state *st);
+typedef enum {
+    RESP_PUBSUB_CHANNELS,
+    RESP_PUBSUB_PATTERNS,
+    RESP_PUBSUB_SHARDS,
+} resp_pubsub_names_e;
+/* Distinct channels, patterns or shard channels subscribed now, all
+ * workers (INFO, PUBSUB NUMPAT); any thread. */
+uint64_t resp_pubsub_names(resp_pubsub_names_e which);
+/* client-output-buffer-limit pubsub <hard> <soft> <seconds>; any thread. */
+void resp_pubsub_obuf_limit(uint64_t *hard, uint64_t *soft, uint64_t *seconds);
+void resp_pubsub_set_obuf_limit(uint64_t hard, uint64_t soft, uint64_t seconds);
+/* CONFIG GET client-output-buffer-limit's value (every class). */
+void resp_obuf_limit_format(char *out, size_t cap);
+/* Checks a CONFIG SET client-output-buffer-limit value ("pubsub 32mb 8mb
+ * 60 ..."), and applies it when apply; NULL, or Redis's reason. */
+const char *resp_obuf_limit_set(const char *s, size_t len, bool apply);
+
+/* resp_monitor.c: MONITOR across workers */
+rstatus_i resp_cmd_monitor(struct resp_ctx *x);
+void resp_monitor_setup(size_t buffer_max);
+void resp_monitor_teardown(void);
+/* Someone watches (a relaxed load); then feed each command that ran. */
+bool resp_monitor_active(void);
+void resp_monitor_feed(const struct resp_ctx *x);
+/* Ends MONITOR for the connection (RESET, close); any state. */
+void resp_monitor_release(struct conn *c, struct resp_state *st);
+
+/* CLIENT KILL's filters (Redis 7.0.15's); zero fields match any client. */
+struct resp_kill_filter {
+    uint64_t id;
+    int type; /* -1 any, 0 normal, 1 pubsub, 2 matches none (replicas) */
+    const struct resp_arg *addr;
+    const struct resp_arg *laddr;
+    bool skipme;
+};
+struct resp_kill_target {
+    uint64_t id;
+    unsigned worker;
+};
+/* The clients f matches (self skipped when f->skipme), in *out (caller
+ * releases with mm_release); returns how many, or -1 out of memory. */
+long resp_client_match(const struct resp_kill_filter *f,
+        const struct resp_client *self, struct resp_kill_target **out);
 
 /* resp_info.c */
 rstatus_i resp_cmd_info(struct resp_ctx *x);

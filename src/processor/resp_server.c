@@ -5,6 +5,8 @@
 #include "processor/resp_internal.h"
 
 #include "base/mm.h"
+#include "core/msg.h"
+#include "core/worker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,19 @@ resp_cmd_ping(struct resp_ctx *x)
 {
     if (x->argc > 2) {
         return resp_compose_err_arity(x->w, x->cmd);
+    }
+    if (!resp_is3(x) && x->st->pubsub != NULL && resp_pubsub_count(x->st) > 0) {
+        /* subscribed under RESP2: an array, as a message would be */
+        rstatus_i rc = resp_compose_array(x->w, 2);
+        if (rc == STATUS_OK) {
+            rc = resp_compose_bulk(x->w, "pong", 4);
+        }
+        if (rc != STATUS_OK) {
+            return rc;
+        }
+        return x->argc == 2 ? resp_compose_bulk(
+                                      x->w, x->argv[1].data, x->argv[1].len)
+                            : resp_compose_bulk(x->w, "", 0);
     }
     if (x->argc == 2) {
         return resp_compose_bulk(x->w, x->argv[1].data, x->argv[1].len);
@@ -326,6 +341,7 @@ client_list(struct resp_ctx *x, bool self_only)
     struct buf b;
     uint64_t ids[64];
     size_t nid = 0;
+    int type = -1;
     if (!self_only && x->argc == 4 && resp_arg_is(&x->argv[2], "type")) {
         const struct resp_arg *t = &x->argv[3];
         if (!resp_arg_is(t, "normal") && !resp_arg_is(t, "master") &&
@@ -335,9 +351,10 @@ client_list(struct resp_ctx *x, bool self_only)
                     "ERR Unknown client type '%.*s'",
                     (int)(t->len > 128 ? 128 : t->len), t->data);
         }
-        if (!resp_arg_is(t, "normal")) {
-            return resp_reply_text(x, "", 0);
+        if (!resp_arg_is(t, "normal") && !resp_arg_is(t, "pubsub")) {
+            return resp_reply_text(x, "", 0); /* no replicas here */
         }
+        type = resp_arg_is(t, "pubsub") ? 1 : 0;
     } else if (!self_only && x->argc > 3 && resp_arg_is(&x->argv[2], "id")) {
         for (uint32_t j = 3; j < x->argc; j++) {
             int64_t id;
@@ -355,7 +372,7 @@ client_list(struct resp_ctx *x, bool self_only)
         return resp_err(x, "ERR out of memory");
     }
     rstatus_i rc = resp_client_list(&b, x->w->max, x->c->now_ms,
-            nid > 0 ? ids : NULL, nid, &x->st->client, self_only);
+            nid > 0 ? ids : NULL, nid, &x->st->client, self_only, type);
     if (rc == STATUS_OK) {
         rc = resp_reply_text(x, b.rpos, buf_rsize(&b));
     }
@@ -404,6 +421,110 @@ client_reply(struct resp_ctx *x)
     return resp_err_syntax(x);
 }
 
+/* CLIENT KILL's filter pairs (Redis 7.0.15's clientKillCommand); false
+ * after the error reply. */
+static bool
+kill_filter(struct resp_ctx *x, struct resp_kill_filter *f, rstatus_i *rc)
+{
+    for (uint32_t j = 2; j < x->argc; j += 2) {
+        const struct resp_arg *k = &x->argv[j];
+        const struct resp_arg *v = &x->argv[j + 1];
+        int64_t id;
+        if (resp_arg_is(k, "id")) {
+            if (!resp_arg_int64(v, &id) || id <= 0) {
+                *rc = resp_err(x, "ERR client-id should be greater than 0");
+                return false;
+            }
+            f->id = (uint64_t)id;
+        } else if (resp_arg_is(k, "type")) {
+            if (resp_arg_is(v, "normal")) {
+                f->type = 0;
+            } else if (resp_arg_is(v, "pubsub")) {
+                f->type = 1;
+            } else if (resp_arg_is(v, "slave") || resp_arg_is(v, "replica") ||
+                       resp_arg_is(v, "master")) {
+                f->type = 2; /* none here */
+            } else {
+                *rc = resp_compose_error_fmt(x->w,
+                        "ERR Unknown client type '%.*s'",
+                        (int)(v->len > 128 ? 128 : v->len), v->data);
+                return false;
+            }
+        } else if (resp_arg_is(k, "addr")) {
+            f->addr = v;
+        } else if (resp_arg_is(k, "laddr")) {
+            f->laddr = v;
+        } else if (resp_arg_is(k, "user")) {
+            if (!(v->len == 7 && memcmp(v->data, "default", 7) == 0)) {
+                *rc = resp_compose_error_fmt(x->w, "ERR No such user '%.*s'",
+                        (int)(v->len > 128 ? 128 : v->len), v->data);
+                return false;
+            }
+        } else if (resp_arg_is(k, "skipme")) {
+            if (resp_arg_is(v, "yes")) {
+                f->skipme = true;
+            } else if (resp_arg_is(v, "no")) {
+                f->skipme = false;
+            } else {
+                *rc = resp_err_syntax(x);
+                return false;
+            }
+        } else {
+            *rc = resp_err_syntax(x);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* CLIENT KILL addr | CLIENT KILL <filter value> ...: the matching
+ * connections close, on whichever worker serves them (a KILL message
+ * through core/msg; the caller's own closes after this reply). */
+static rstatus_i
+client_kill(struct resp_ctx *x)
+{
+    struct resp_kill_filter f = {.type = -1, .skipme = true};
+    bool old_form = x->argc == 3;
+    rstatus_i rc = STATUS_OK;
+    if (old_form) {
+        f.addr = &x->argv[2];
+        f.skipme = false; /* the old form may kill the caller */
+    } else if ((x->argc - 2) % 2 != 0) {
+        return resp_err_syntax(x);
+    } else if (!kill_filter(x, &f, &rc)) {
+        return rc;
+    }
+    struct resp_kill_target *t;
+    long n = resp_client_match(&f, &x->st->client, &t);
+    if (n < 0) {
+        return resp_err(x, "ERR out of memory");
+    }
+    unsigned self = x->c->owner != NULL ? worker_id(x->c->owner) : 0;
+    for (long i = 0; i < n; i++) {
+        INCR(resp_proc_metrics, resp_client_kill);
+        if (t[i].id == x->c->id) {
+            x->c->flags |= CONN_CLOSE; /* after this reply, as Redis */
+        } else if (x->c->owner == NULL) {
+            continue;
+        } else if (t[i].worker == self) {
+            worker_kill_id(x->c->owner, t[i].id);
+        } else {
+            struct msg *m = msg_create(MSG_KIND_KILL, 0);
+            if (m != NULL) {
+                m->arg = t[i].id;
+                msg_send(self, t[i].worker, m);
+                msg_release(&m);
+            }
+        }
+    }
+    mm_release(t);
+    if (old_form) {
+        return n == 0 ? resp_err(x, "ERR No such client")
+                      : resp_compose_ok(x->w);
+    }
+    return resp_compose_integer(x->w, n);
+}
+
 rstatus_i
 resp_cmd_client(struct resp_ctx *x)
 {
@@ -438,6 +559,8 @@ resp_cmd_client(struct resp_ctx *x)
         return resp_err_syntax(x);
     case RESP_CMD_CLIENT_REPLY:
         return client_reply(x);
+    case RESP_CMD_CLIENT_KILL:
+        return client_kill(x);
     default:
         return resp_compose_err_unknown_subcommand(x->w, x->argv);
     }

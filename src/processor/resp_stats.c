@@ -19,6 +19,7 @@
 #include "base/tcp.h"
 #include "base/time.h"
 #include "base/util.h"
+#include "core/worker.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -582,6 +583,8 @@ resp_client_register(struct resp_client *cl, const struct conn *c)
     cl->proto = 2;
     cl->multi = -1;
     cl->last_cmd = RESP_NCOMMAND_ALL;
+    cl->sub = cl->psub = cl->ssub = cl->monitor = 0;
+    cl->worker = c->owner != NULL ? worker_id(c->owner) : 0;
     pthread_mutex_lock(&registry_lock);
     cl->next = NULL;
     cl->prev = registry_tail;
@@ -663,13 +666,28 @@ client_line(struct buf *b, size_t max, const struct resp_client *cl,
     uint32_t cmd = __atomic_load_n(&cl->last_cmd, __ATOMIC_RELAXED);
     int32_t multi = __atomic_load_n(&cl->multi, __ATOMIC_RELAXED);
     const struct resp_command *rc = resp_command_by_id((resp_command_e)cmd);
-    char flags[4] = "N";
-    if (multi >= 0) {
-        flags[0] = 'x';
+    uint32_t sub = __atomic_load_n(&cl->sub, __ATOMIC_RELAXED);
+    uint32_t psub = __atomic_load_n(&cl->psub, __ATOMIC_RELAXED);
+    uint32_t ssub = __atomic_load_n(&cl->ssub, __ATOMIC_RELAXED);
+    /* Redis's order: O (monitor), P (pubsub), x (multi); N for none */
+    char flags[8];
+    size_t nf = 0;
+    if (__atomic_load_n(&cl->monitor, __ATOMIC_RELAXED)) {
+        flags[nf++] = 'O';
     }
+    if (sub + psub + ssub > 0) {
+        flags[nf++] = 'P';
+    }
+    if (multi >= 0) {
+        flags[nf++] = 'x';
+    }
+    if (nf == 0) {
+        flags[nf++] = 'N';
+    }
+    flags[nf] = '\0';
     return resp_buf_printf(b, max,
             "id=%" PRIu64 " addr=%s laddr=%s fd=%d name=%s age=%" PRIu64
-            " idle=%" PRIu64 " flags=%s db=%u sub=0 psub=0 ssub=0 multi=%d "
+            " idle=%" PRIu64 " flags=%s db=%u sub=%u psub=%u ssub=%u multi=%d "
             "qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 "
             "oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 "
             "resp=%u lib-name=%s lib-ver=%s\n",
@@ -677,7 +695,7 @@ client_line(struct buf *b, size_t max, const struct resp_client *cl,
             cl->name != NULL ? cl->name : "",
             now_ms > cl->created_ms ? (now_ms - cl->created_ms) / 1000 : 0,
             now_ms > last ? (now_ms - last) / 1000 : 0, flags,
-            __atomic_load_n(&cl->db, __ATOMIC_RELAXED), multi,
+            __atomic_load_n(&cl->db, __ATOMIC_RELAXED), sub, psub, ssub, multi,
             rc != NULL ? rc->fullname : "NULL",
             __atomic_load_n(&cl->proto, __ATOMIC_RELAXED),
             cl->lib_name != NULL ? cl->lib_name : "",
@@ -698,10 +716,77 @@ id_wanted(uint64_t id, const uint64_t *ids, size_t nid)
     return false;
 }
 
+static bool
+arg_equal(const struct resp_arg *a, const char *s)
+{
+    return a->len == strlen(s) && memcmp(a->data, s, a->len) == 0;
+}
+
+static bool
+kill_wanted(const struct resp_kill_filter *f, const struct resp_client *cl,
+        const struct resp_client *self)
+{
+    if (f->skipme && cl == self) {
+        return false;
+    }
+    if (f->type == 2 || (f->id != 0 && cl->id != f->id)) {
+        return false;
+    }
+    if (f->type >= 0 && (f->type == 1) != resp_client_is_pubsub(cl)) {
+        return false;
+    }
+    return (f->addr == NULL || arg_equal(f->addr, cl->addr)) &&
+           (f->laddr == NULL || arg_equal(f->laddr, cl->laddr));
+}
+
+long
+resp_client_match(const struct resp_kill_filter *f,
+        const struct resp_client *self, struct resp_kill_target **out)
+{
+    long n = 0;
+    size_t cap = 0;
+    *out = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (const struct resp_client *cl = registry; cl != NULL; cl = cl->next) {
+        if (!kill_wanted(f, cl, self)) {
+            continue;
+        }
+        if ((size_t)n == cap) {
+            cap = cap == 0 ? 16 : cap * 2;
+            void *p = mm_realloc(*out, cap * sizeof(**out));
+            if (p == NULL) {
+                n = -1;
+                break;
+            }
+            *out = p;
+        }
+        (*out)[n].id = cl->id;
+        (*out)[n].worker = cl->worker;
+        n++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return n;
+}
+
+bool
+resp_client_is_pubsub(const struct resp_client *cl)
+{
+    return __atomic_load_n(&cl->sub, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&cl->psub, __ATOMIC_RELAXED) +
+                   __atomic_load_n(&cl->ssub, __ATOMIC_RELAXED) >
+           0;
+}
+
+static bool
+type_wanted(const struct resp_client *cl, int type)
+{
+    return type < 0 || (type == 1) == resp_client_is_pubsub(cl);
+}
+
 rstatus_i
 resp_client_list(struct buf *b, size_t max, uint64_t now_ms,
         const uint64_t *ids, size_t nid, const struct resp_client *self,
-        bool self_only)
+        bool self_only, int type)
 {
     rstatus_i st = STATUS_OK;
     pthread_mutex_lock(&registry_lock);
@@ -710,7 +795,7 @@ resp_client_list(struct buf *b, size_t max, uint64_t now_ms,
     } else {
         for (const struct resp_client *cl = registry;
                 cl != NULL && st == STATUS_OK; cl = cl->next) {
-            if (id_wanted(cl->id, ids, nid)) {
+            if (id_wanted(cl->id, ids, nid) && type_wanted(cl, type)) {
                 st = client_line(b, max, cl, now_ms);
             }
         }

@@ -34,10 +34,14 @@ ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
 cluster readonly readwrite asking
+subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish
+spublish pubsub monitor
 """.split()
 
 SUBCOMMANDS = {
-    'client': 'id setname getname info list setinfo no-evict reply help',
+    'client': 'id setname getname info list setinfo no-evict reply help kill '
+              'pause unpause',
+    'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
     'function': 'flush list help',
@@ -204,7 +208,7 @@ def emit_row(row, parent, sub):
          + '}'),
         ('keyspecs', keyspecs(row)),
         ('summary', cstr(d['summary'])), ('since', cstr(d['since'])),
-        ('group', cstr(d['group'])), ('complexity', cstr(d['complexity'])),
+        ('group', cstr(d['group'])), ('complexity', cstr(d.get('complexity'))),
         ('doc_flags', cstr(doc_flags[0] if doc_flags else None)),
         ('deprecated_since', cstr(d.get('deprecated_since'))),
         ('replaced_by', cstr(d.get('replaced_by'))),
