@@ -336,7 +336,8 @@ expire_event(uint64_t expiry, uint64_t now)
     if (expiry == TIME_NEVER) {
         return "persist";
     }
-    return expiry <= now ? "expired" : "expire";
+    /* a time in the past deletes the key: Redis reports that as "del" */
+    return expiry <= now ? "del" : "expire";
 }
 
 /* A root of parts: the root, then its parts, under the stripe lock so

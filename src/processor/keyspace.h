@@ -65,10 +65,10 @@ void ks_count_lookup(bool hit);
  *   flags); the hot-key sampler (issue 20) samples here. it is the view.
  * change: every change of a key made through this path, after it is made,
  *   with Redis's keyspace-notification event name: "set" (a whole value
- *   written: set, add, replace, cas, vivify), "del", "expire" (an expiry
- *   set or changed), "persist", "expired" (an expiry in the past deleted
- *   it), "rename_from", "rename_to", "copy_to", "incrby" (incr and decr of
- *   both protocols), "append" (append, prepend), "setrange", "invalidate"
+ *   written: set, add, replace, cas, vivify), "del" (also an expiry in the
+ *   past, as Redis reports it), "expire" (an expiry set or changed),
+ *   "persist", "rename_from", "rename_to", "copy_to", "incrby" (incr and decr
+ * of both protocols), "append" (append, prepend), "setrange", "invalidate"
  *   (meta delete with I); "flushdb" with key NULL and db, or db
  *   STORAGE_DB_ALL for "flushall". Eviction and background expiry are
  *   not reported yet (they happen inside the store). Keyspace

@@ -576,6 +576,8 @@ test_hooks(void **state)
     expect_resp("RENAME a b\r\n", "+OK\r\n");
     expect_resp("COPY b c\r\n", ":1\r\n");
     expect_resp("DEL b\r\n", ":1\r\n");
+    expect_resp("SET e 1\r\n", "+OK\r\n");
+    expect_resp("PEXPIRE e -5\r\n", ":1\r\n");
     expect_mc("set m 0 0 1\r\n1\r\nincr m 1\r\nget m\r\n",
             "STORED\r\n2\r\nVALUE m 0 1\r\n2\r\nEND\r\n");
     expect_resp("FLUSHALL\r\n", "+OK\r\n");
@@ -583,7 +585,8 @@ test_hooks(void **state)
     ks_on_read(NULL);
     assert_string_equal(events,
             "0:a:set 0:a:incrby 0:a:append 0:a:expire 0:a:persist "
-            "0:a:rename_from 0:b:rename_to 0:c:copy_to 0:b:del 0:m:set "
+            "0:a:rename_from 0:b:rename_to 0:c:copy_to 0:b:del 0:e:set 0:e:del "
+            "0:m:set "
             "0:m:incrby 255::flushall ");
     /* GET a, the RENAME/COPY source lookups do not call it (store only),
      * COPY's counted lookup does, get m */
