@@ -428,14 +428,154 @@ ks_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
     return st;
 }
 
+/* ---- numbers: each protocol's rules, over storage_update ---- */
+
+static bool
+is_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Decimal digits that fit in 64 bits, from p to its first non-digit;
+ * returns how many digits, 0 when none or on overflow. */
+static size_t
+scan_digits(const uint8_t *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return i;
+}
+
+/* A number as memcached's incr reads it (strtoull): leading white space,
+ * an optional '+', decimal digits (leading zeros allowed) that fit in 64
+ * bits, then the end or white space (anything after that is ignored). */
+static bool
+parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < n && is_space(p[i])) {
+        i++;
+    }
+    if (i < n && p[i] == '+') {
+        i++;
+    }
+    size_t digits = scan_digits(p + i, n - i, out);
+    i += digits;
+    return digits > 0 && (i == n || is_space(p[i]));
+}
+
+/* Redis's string2ll: optional '-', no leading zeros, no spaces, int64. */
+static bool
+parse_i64(const uint8_t *p, size_t n, int64_t *out)
+{
+    bool neg = n > 0 && p[0] == '-';
+    size_t i = neg ? 1 : 0;
+    uint64_t v;
+    if (n == 1 && p[0] == '0') {
+        *out = 0;
+        return true;
+    }
+    if (i >= n || p[i] == '0' || scan_digits(p + i, n - i, &v) != n - i) {
+        return false;
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+static size_t
+format_u64(uint8_t *buf, uint64_t v)
+{
+    uint8_t tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (uint8_t)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+static size_t
+format_i64(uint8_t *buf, int64_t v)
+{
+    if (v < 0) {
+        buf[0] = '-';
+        return 1 + format_u64(buf + 1, 0 - (uint64_t)v);
+    }
+    return format_u64(buf, (uint64_t)v);
+}
+
+struct incr_arg {
+    uint64_t delta;
+    int64_t sdelta;
+    ks_incr_e dir;
+    uint64_t value; /* the result, unsigned */
+    int64_t svalue; /* the result, signed */
+};
+
+/* memcached: incr wraps at 2^64, decr stops at 0. */
+static storage_status_e
+incr_unsigned_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    struct incr_arg *a = arg;
+    uint64_t v;
+    if (!found || !parse_u64(old, olen, &v)) {
+        return STORAGE_ENAN;
+    }
+    if (a->dir == KS_INCR) {
+        v += a->delta; /* wraps at 2^64, as memcached */
+    } else {
+        v = v > a->delta ? v - a->delta : 0;
+    }
+    a->value = v;
+    *outlen = format_u64(out, v);
+    return STORAGE_OK;
+}
+
+/* Redis: a missing key is 0; a result out of int64 range changes nothing. */
+static storage_status_e
+incr_signed_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    struct incr_arg *a = arg;
+    int64_t v = 0;
+    if (found && !parse_i64(old, olen, &v)) {
+        return STORAGE_ENAN;
+    }
+    if (__builtin_add_overflow(v, a->sdelta, &v)) {
+        return STORAGE_EOVERFLOW;
+    }
+    a->svalue = v;
+    *outlen = format_i64(out, v);
+    return STORAGE_OK;
+}
+
 storage_status_e
 ks_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
-        storage_incr_e dir, uint64_t expect, uint64_t now, uint64_t *value,
+        ks_incr_e dir, uint64_t expect, uint64_t now, uint64_t *value,
         uint64_t *cas)
 {
-    storage_status_e st = storage_incr_unsigned_cas(
-            db, key, klen, delta, dir, expect, now, value, cas);
+    struct incr_arg a = {.delta = delta, .dir = dir};
+    storage_status_e st = storage_update(db, key, klen, incr_unsigned_fn, &a,
+            STORAGE_MISSING_FAIL, expect, now, cas);
     if (st == STORAGE_OK) {
+        if (value != NULL) {
+            *value = a.value;
+        }
         changed(db, key, klen, "incrby");
     }
     return st;
@@ -445,8 +585,13 @@ storage_status_e
 ks_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
         uint64_t now, int64_t *value)
 {
-    storage_status_e st = storage_incr_signed(db, key, klen, delta, now, value);
+    struct incr_arg a = {.sdelta = delta};
+    storage_status_e st = storage_update(db, key, klen, incr_signed_fn, &a,
+            STORAGE_MISSING_CREATE, 0, now, NULL);
     if (st == STORAGE_OK) {
+        if (value != NULL) {
+            *value = a.svalue;
+        }
         changed(db, key, klen, "incrby");
     }
     return st;

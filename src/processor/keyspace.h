@@ -124,9 +124,24 @@ storage_status_e ks_append(uint8_t db, const void *key, size_t klen,
 storage_status_e ks_setrange(uint8_t db, const void *key, size_t klen,
         size_t offset, const void *data, size_t len, uint64_t now,
         size_t *new_len);
+/* The protocols' number rules, each one storage_update (atomic, as the
+ * store's read-modify-writes are; EWRONGTYPE on another type).
+ * memcached incr/decr: the value must be what strtoull takes as memcached
+ * checks it (white space, '+', 1..20 digits fitting 64 bits, then the end
+ * or white space), else ENAN; incr wraps at 2^64, decr stops at 0; a
+ * missing key is NOT_FOUND; expect not 0: only that CAS (EXISTS). Keeps
+ * expiry and flags, new CAS (*value, *cas: may be NULL). */
+typedef enum {
+    KS_INCR,
+    KS_DECR,
+} ks_incr_e;
 storage_status_e ks_incr_unsigned(uint8_t db, const void *key, size_t klen,
-        uint64_t delta, storage_incr_e dir, uint64_t expect, uint64_t now,
+        uint64_t delta, ks_incr_e dir, uint64_t expect, uint64_t now,
         uint64_t *value, uint64_t *cas);
+/* Redis INCRBY/DECRBY (decrement: pass -n): the value must be a Redis
+ * integer (optional '-', no leading zeros or spaces, int64), else ENAN; a
+ * result out of int64 range is EOVERFLOW and changes nothing. A missing
+ * key counts as 0 and is created without expiry. Keeps the expiry. */
 storage_status_e ks_incr_signed(uint8_t db, const void *key, size_t klen,
         int64_t delta, uint64_t now, int64_t *value);
 storage_status_e ks_invalidate(uint8_t db, const void *key, size_t klen,

@@ -447,8 +447,7 @@ arith(struct conn *c, struct mc_state *st, size_t max)
     }
     uint64_t value;
     storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
-            req->delta, incr ? STORAGE_INCR : STORAGE_DECR, 0, c->now_ms,
-            &value, NULL);
+            req->delta, incr ? KS_INCR : KS_DECR, 0, c->now_ms, &value, NULL);
     switch (s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s) {
     case STORAGE_OK:
         if (incr) {

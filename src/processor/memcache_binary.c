@@ -274,8 +274,8 @@ bin_arith(struct conn *c, const struct memcache_bin_request *req, size_t max)
     }
     uint64_t value = 0, cas = 0;
     storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
-            req->delta, incr ? STORAGE_INCR : STORAGE_DECR, req->cas, c->now_ms,
-            &value, &cas);
+            req->delta, incr ? KS_INCR : KS_DECR, req->cas, c->now_ms, &value,
+            &cas);
     if (s == STORAGE_EWRONGTYPE) {
         s = STORAGE_NOT_FOUND; /* no number memcache can read: missing */
     }

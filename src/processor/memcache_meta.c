@@ -436,8 +436,8 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
     uint64_t cas = 0;
     /* with C, the CAS check and the increment are one atomic step */
     storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
-            m->delta, decr ? STORAGE_DECR : STORAGE_INCR,
-            HAS(m, 'C') ? m->cas : 0, c->now_ms, &value, &cas);
+            m->delta, decr ? KS_DECR : KS_INCR, HAS(m, 'C') ? m->cas : 0,
+            c->now_ms, &value, &cas);
     if (s == STORAGE_EWRONGTYPE) {
         s = STORAGE_NOT_FOUND; /* no number memcache can read: missing */
     }

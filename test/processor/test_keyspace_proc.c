@@ -768,6 +768,145 @@ test_memcache_binary_other_type(void **state)
     expect_resp("EXISTS h\r\n", ":0\r\n");
 }
 
+/* ---- the protocols' number rules (over storage_update) ---- */
+
+static storage_status_e
+put_str(uint8_t db, const char *key, const char *val, uint64_t expiry)
+{
+    struct storage_write w = {.expiry = expiry, .cflags = 42};
+    return storage_set(
+            db, key, strlen(key), val, strlen(val), &w, NOW, NULL, NULL);
+}
+
+static void
+expect_str(uint8_t db, const char *key, const char *val)
+{
+    struct storage_item it;
+    assert_int_equal(storage_peek(db, key, strlen(key), NOW, &it), STORAGE_OK);
+    assert_int_equal(it.vlen, strlen(val));
+    assert_memory_equal(it.value, val, it.vlen);
+}
+
+static void
+test_number_incr_unsigned_wrap_and_clamp(void **state)
+{
+    (void)state;
+    uint64_t v, cas;
+    assert_int_equal(put_str(0, "n", "18446744073709551614", NOW + 60000), 0);
+    uint64_t c0 = cas_of("n");
+    assert_int_equal(ks_incr_unsigned(0, "n", 1, 1, KS_INCR, 0, NOW, &v, &cas),
+            STORAGE_OK);
+    assert_true(v == UINT64_MAX);
+    assert_int_not_equal(cas, c0);
+    assert_int_equal(ks_incr_unsigned(0, "n", 1, 2, KS_INCR, 0, NOW, &v, NULL),
+            STORAGE_OK);
+    assert_int_equal(v, 1); /* wrapped */
+    expect_str(0, "n", "1");
+    assert_int_equal(ks_incr_unsigned(0, "n", 1, 5, KS_DECR, 0, NOW, &v, NULL),
+            STORAGE_OK);
+    assert_int_equal(v, 0); /* clamps at 0 */
+    expect_str(0, "n", "0");
+    /* expiry and flags survive */
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "n", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.expiry, NOW + 60000);
+    assert_int_equal(it.cflags, 42);
+}
+
+static void
+test_number_incr_unsigned_cas(void **state)
+{
+    (void)state;
+    uint64_t v, cas;
+    assert_int_equal(put_str(0, "nc", "10", 0), 0);
+    uint64_t c0 = cas_of("nc");
+    assert_int_equal(
+            ks_incr_unsigned(0, "nc", 2, 1, KS_INCR, c0 + 1, NOW, &v, &cas),
+            STORAGE_EXISTS);
+    expect_str(0, "nc", "10");
+    assert_int_equal(
+            ks_incr_unsigned(0, "nc", 2, 1, KS_INCR, c0, NOW, &v, &cas),
+            STORAGE_OK);
+    assert_int_equal(v, 11);
+    assert_int_equal(
+            ks_incr_unsigned(0, "nc", 2, 1, KS_INCR, c0, NOW, &v, NULL),
+            STORAGE_EXISTS);
+    assert_int_equal(cas_of("nc"), cas);
+}
+
+static void
+test_number_incr_unsigned_errors(void **state)
+{
+    (void)state;
+    uint64_t v;
+    assert_int_equal(
+            ks_incr_unsigned(0, "none", 4, 1, KS_INCR, 0, NOW, &v, NULL),
+            STORAGE_NOT_FOUND);
+    /* memcached reads the value with strtoull: white space around the
+     * digits and a '+' are fine, anything else is not a number */
+    const char *bad[] = {"abc", "-1", "12a", "", " ", "+",
+            "18446744073709551616", "123456789012345678901", "1.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(put_str(0, "b", bad[i], 0), STORAGE_OK);
+        assert_int_equal(
+                ks_incr_unsigned(0, "b", 1, 1, KS_INCR, 0, NOW, &v, NULL),
+                STORAGE_ENAN);
+        expect_str(0, "b", bad[i]); /* unchanged */
+    }
+}
+
+static void
+test_number_incr_unsigned_memcached_numbers(void **state)
+{
+    (void)state;
+    const struct {
+        const char *stored;
+        uint64_t after;
+    } ok[] = {{" 5", 6}, {"+7", 8}, {"007", 8}, {"9 tail", 10}, {"3\r", 4},
+            {"18446744073709551615", 0}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t v;
+        assert_int_equal(put_str(0, "m", ok[i].stored, 0), STORAGE_OK);
+        assert_int_equal(
+                ks_incr_unsigned(0, "m", 1, 1, KS_INCR, 0, NOW, &v, NULL),
+                STORAGE_OK);
+        assert_true(v == ok[i].after);
+    }
+}
+
+static void
+test_number_incr_signed_overflow(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(ks_incr_signed(0, "s", 1, 5, NOW, &v), STORAGE_OK);
+    assert_int_equal(v, 5); /* missing counts as 0 */
+    assert_int_equal(ks_incr_signed(0, "s", 1, -10, NOW, &v), STORAGE_OK);
+    assert_int_equal(v, -5);
+    expect_str(0, "s", "-5");
+    assert_int_equal(put_str(0, "s", "9223372036854775807", NOW + 5000), 0);
+    assert_int_equal(ks_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_EOVERFLOW);
+    expect_str(0, "s", "9223372036854775807");
+    assert_int_equal(put_str(0, "s", "-9223372036854775808", 0), 0);
+    assert_int_equal(ks_incr_signed(0, "s", 1, -1, NOW, &v), STORAGE_EOVERFLOW);
+    assert_int_equal(ks_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_OK);
+    assert_true(v == INT64_MIN + 1);
+    const char *bad[] = {
+            "abc", "01", "+1", " 1", "1 ", "-", "9223372036854775808", "1.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(put_str(0, "s", bad[i], 0), STORAGE_OK);
+        assert_int_equal(ks_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_ENAN);
+    }
+    /* expiry kept by INCR */
+    assert_int_equal(put_str(0, "t", "1", NOW + 7000), 0);
+    assert_int_equal(ks_incr_signed(0, "t", 1, 1, NOW, &v), STORAGE_OK);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "t", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.expiry, NOW + 7000);
+}
+
+/* --- append / prepend --------------------------------------------------- */
+
 int
 main(void)
 {
@@ -786,6 +925,15 @@ main(void)
             cmocka_unit_test_setup(test_memcache_text_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_meta_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_binary_other_type, flush_each),
+            cmocka_unit_test_setup(
+                    test_number_incr_unsigned_wrap_and_clamp, flush_each),
+            cmocka_unit_test_setup(test_number_incr_unsigned_cas, flush_each),
+            cmocka_unit_test_setup(
+                    test_number_incr_unsigned_errors, flush_each),
+            cmocka_unit_test_setup(
+                    test_number_incr_unsigned_memcached_numbers, flush_each),
+            cmocka_unit_test_setup(
+                    test_number_incr_signed_overflow, flush_each),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
