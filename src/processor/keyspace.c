@@ -1,23 +1,81 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The keyspace path (keyspace.h). */
+/* The keyspace path (keyspace.h).
+ *
+ * Lock order: stripe locks in ascending order (ks_lock_many); no other
+ * lock is taken here. The store's own locks are below all of them. */
 #include "processor/keyspace.h"
 
 #include "base/hash.h"
+#include "base/mm.h"
+#include "base/time.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
+/* ---- hooks ---- */
+
+static ks_count_fn count_hook;
+static ks_read_fn read_hook;
+static ks_change_fn change_hook;
+
+void
+ks_on_count(ks_count_fn fn)
+{
+    __atomic_store_n(&count_hook, fn, __ATOMIC_RELAXED);
+}
+
+void
+ks_on_read(ks_read_fn fn)
+{
+    __atomic_store_n(&read_hook, fn, __ATOMIC_RELAXED);
+}
+
+void
+ks_on_change(ks_change_fn fn)
+{
+    __atomic_store_n(&change_hook, fn, __ATOMIC_RELAXED);
+}
+
+void
+ks_count_lookup(bool hit)
+{
+    ks_count_fn fn = __atomic_load_n(&count_hook, __ATOMIC_RELAXED);
+    if (fn != NULL) {
+        fn(hit);
+    }
+}
+
+static inline void
+changed(uint8_t db, const void *key, size_t klen, const char *event)
+{
+    ks_change_fn fn = __atomic_load_n(&change_hook, __ATOMIC_RELAXED);
+    if (fn != NULL) {
+        fn(db, key, klen, event);
+    }
+}
+
 ks_lookup_e
 ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it)
 {
+    struct storage_item local;
+    if (it == NULL) {
+        it = &local;
+    }
     storage_status_e st = (flags & KS_NOTOUCH)
                                   ? storage_peek(db, key, klen, now, it)
                                   : storage_get(db, key, klen, now, it);
+    if (!(flags & KS_NOSTATS)) {
+        ks_count_lookup(st == STORAGE_OK);
+    }
     if (st != STORAGE_OK) {
         return KS_MISS;
+    }
+    ks_read_fn fn = __atomic_load_n(&read_hook, __ATOMIC_RELAXED);
+    if (fn != NULL) {
+        fn(db, key, klen, it);
     }
     if (type != KS_ANY && it->type != type) {
         return KS_WRONGTYPE;
@@ -70,32 +128,694 @@ ks_part_key(uint8_t *dst, const void *key, size_t klen, const uint8_t id[8],
     return klen + STORAGE_PART_SUFFIX;
 }
 
+/* What identifies a root's parts, copied out of its view (a write ends
+ * the view). */
+struct root_ref {
+    uint8_t id[8];
+    uint32_t n;
+    bool root;
+};
+
+static void
+root_ref_of(const struct storage_item *it, struct root_ref *r)
+{
+    r->root = it != NULL && it->key != NULL && it->parts &&
+              it->vlen >= KS_ROOT_HDR;
+    r->n = r->root ? ks_root_nparts(it) : 0;
+    if (r->root) {
+        memcpy(r->id, it->value, 8);
+    }
+}
+
+/* Deletes parts [0, n) of a root of key keyed by id. */
+static void
+drop_parts(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
+        uint32_t n, uint64_t now)
+{
+    uint8_t *pk = mm_alloc(klen + STORAGE_PART_SUFFIX);
+    if (pk == NULL) {
+        return; /* parts without their root are dead: merge drops them */
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        size_t plen = ks_part_key(pk, key, klen, id, i);
+        storage_delete(db | STORAGE_DB_PARTS, pk, plen, 0, now);
+    }
+    mm_release(pk);
+}
+
 void
 ks_drop_parts(uint8_t db, const struct storage_item *old, uint64_t now)
 {
-    if (old == NULL || old->key == NULL || !old->parts) {
+    struct root_ref r;
+    root_ref_of(old, &r);
+    if (!r.root) {
         return;
     }
-    uint32_t n = ks_root_nparts(old);
-    uint8_t id[8];
-    memcpy(id, old->value, 8);
     /* the view ends at the first delete: copy the key first */
-    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t klen = old->klen;
-    memcpy(pk, old->key, klen);
-    for (uint32_t i = 0; i < n; i++) {
-        size_t plen = ks_part_key(pk, pk, klen, id, i);
-        storage_delete(db | STORAGE_DB_PARTS, pk, plen, 0, now);
+    uint8_t *key = mm_alloc(klen);
+    if (key == NULL) {
+        return;
     }
+    memcpy(key, old->key, klen);
+    drop_parts(db, key, klen, r.id, r.n, now);
+    mm_release(key);
+}
+
+storage_status_e
+ks_getdel(uint8_t db, const void *key, size_t klen, uint64_t now,
+        struct storage_item *it)
+{
+    struct storage_item local;
+    if (it == NULL) {
+        it = &local;
+    }
+    storage_status_e st = storage_getdel(db, key, klen, now, it);
+    if (st != STORAGE_OK) {
+        return st;
+    }
+    struct root_ref r;
+    root_ref_of(it, &r);
+    if (r.root) {
+        drop_parts(db, key, klen, r.id, r.n, now);
+        memset(it, 0, sizeof(*it));
+    }
+    changed(db, key, klen, "del");
+    return st;
 }
 
 storage_status_e
 ks_delete(uint8_t db, const void *key, size_t klen, uint64_t now)
 {
-    struct storage_item old;
-    storage_status_e st = storage_getdel(db, key, klen, now, &old);
-    if (st == STORAGE_OK && old.parts) {
-        ks_drop_parts(db, &old, now);
+    return ks_getdel(db, key, klen, now, NULL);
+}
+
+storage_status_e
+ks_delete_cas(
+        uint8_t db, const void *key, size_t klen, uint64_t cas, uint64_t now)
+{
+    if (cas == 0) {
+        return ks_delete(db, key, klen, now);
+    }
+    struct storage_item it;
+    if (storage_peek(db, key, klen, now, &it) != STORAGE_OK) {
+        return STORAGE_NOT_FOUND;
+    }
+    struct root_ref r;
+    root_ref_of(&it, &r);
+    storage_status_e st = storage_delete(db, key, klen, cas, now);
+    if (st == STORAGE_OK) {
+        /* the version deleted is the one peeked: its CAS matched */
+        if (r.root && it.cas == cas) {
+            drop_parts(db, key, klen, r.id, r.n, now);
+        }
+        changed(db, key, klen, "del");
+    }
+    return st;
+}
+
+/* ---- writes ---- */
+
+/* storage_set, dropping a replaced root's parts; reports nothing. */
+static storage_status_e
+set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
+        size_t vlen, const struct storage_write *w, uint64_t now,
+        struct storage_item *old, uint64_t *cas)
+{
+    struct storage_item local;
+    if (old == NULL) {
+        old = &local;
+    }
+    old->key = NULL;
+    storage_status_e st =
+            storage_set(db, key, klen, value, vlen, w, now, old, cas);
+    if (st != STORAGE_OK) {
+        return st;
+    }
+    if (old->key != NULL && old->parts) {
+        struct root_ref r;
+        root_ref_of(old, &r);
+        drop_parts(db, key, klen, r.id, r.n, now);
+        memset(old, 0, sizeof(*old));
+    }
+    return st;
+}
+
+storage_status_e
+ks_set(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
+        const struct storage_write *w, uint64_t now, struct storage_item *old,
+        uint64_t *cas)
+{
+    storage_status_e st =
+            set_quiet(db, key, klen, value, vlen, w, now, old, cas);
+    if (st == STORAGE_OK) {
+        changed(db, key, klen, "set");
+    }
+    return st;
+}
+
+storage_status_e
+ks_reserve(struct storage_reservation *r, uint8_t db, const void *key,
+        size_t klen, size_t vlen, const struct storage_write *w, uint64_t now)
+{
+    return storage_reserve(r, db, key, klen, vlen, w, now);
+}
+
+storage_status_e
+ks_commit(struct storage_reservation *r, uint8_t db, const void *key,
+        size_t klen, uint64_t now, uint64_t *cas)
+{
+    struct storage_item old = {.key = NULL};
+    storage_status_e st = storage_commit(r, now, &old, cas);
+    if (st != STORAGE_OK) {
+        return st;
+    }
+    if (old.key != NULL && old.parts) {
+        struct root_ref ref;
+        root_ref_of(&old, &ref);
+        drop_parts(db, key, klen, ref.id, ref.n, now);
+    }
+    changed(db, key, klen, "set");
+    return st;
+}
+
+void
+ks_abort(struct storage_reservation *r)
+{
+    storage_abort(r);
+}
+
+/* Sets every part of a root to expiry (the root's). */
+static void
+expire_parts(uint8_t db, const void *key, size_t klen, const struct root_ref *r,
+        uint64_t expiry, uint64_t now)
+{
+    uint8_t *pk = mm_alloc(klen + STORAGE_PART_SUFFIX);
+    if (pk == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < r->n; i++) {
+        size_t plen = ks_part_key(pk, key, klen, r->id, i);
+        storage_touch(db | STORAGE_DB_PARTS, pk, plen, expiry,
+                STORAGE_TTL_ALWAYS, now, NULL);
+    }
+    mm_release(pk);
+}
+
+static const char *
+expire_event(uint64_t expiry, uint64_t now)
+{
+    if (expiry == TIME_NEVER) {
+        return "persist";
+    }
+    /* a time in the past deletes the key: Redis reports that as "del" */
+    return expiry <= now ? "del" : "expire";
+}
+
+/* A root of parts: the root, then its parts, under the stripe lock so
+ * that no collection write comes between. */
+static storage_status_e
+expire_root_locked(uint8_t db, const void *key, size_t klen, uint8_t type,
+        uint64_t expiry, storage_ttl_cond_e cond, uint64_t now)
+{
+    struct storage_item it;
+    if (storage_peek(db, key, klen, now, &it) != STORAGE_OK) {
+        return STORAGE_NOT_FOUND;
+    }
+    if (type != KS_ANY && it.type != type) {
+        return STORAGE_EWRONGTYPE;
+    }
+    struct root_ref r;
+    root_ref_of(&it, &r);
+    storage_status_e st = storage_touch(db, key, klen, expiry, cond, now, NULL);
+    if (st != STORAGE_OK || !r.root) {
+        return st;
+    }
+    if (expiry != TIME_NEVER && expiry <= now) {
+        drop_parts(db, key, klen, r.id, r.n, now); /* the root went */
+    } else {
+        expire_parts(db, key, klen, &r, expiry, now);
+    }
+    return st;
+}
+
+storage_status_e
+ks_expire(uint8_t db, const void *key, size_t klen, uint8_t type,
+        uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
+        struct storage_item *it)
+{
+    struct storage_item peeked;
+    if (storage_peek(db, key, klen, now, &peeked) != STORAGE_OK) {
+        return STORAGE_NOT_FOUND;
+    }
+    if (type != KS_ANY && peeked.type != type) {
+        return STORAGE_EWRONGTYPE;
+    }
+    storage_status_e st;
+    if (peeked.parts) {
+        uint32_t s = ks_stripe(db, key, klen);
+        ks_lock(s);
+        st = expire_root_locked(db, key, klen, type, expiry, cond, now);
+        ks_unlock(s);
+        if (it != NULL) {
+            it->key = NULL;
+        }
+    } else {
+        /* a key that becomes a root between the peek and the touch keeps
+         * its parts' expiry: a collection write holds the stripe lock */
+        st = storage_touch(db, key, klen, expiry, cond, now, it);
+    }
+    if (st == STORAGE_OK) {
+        changed(db, key, klen, expire_event(expiry, now));
+    }
+    return st;
+}
+
+storage_status_e
+ks_append(uint8_t db, const void *key, size_t klen, const void *data,
+        size_t len, storage_side_e side, storage_missing_e missing,
+        uint64_t cas, uint64_t now, size_t *new_len, uint64_t *new_cas)
+{
+    storage_status_e st = storage_append(db, key, klen, data, len, side,
+            missing, cas, now, new_len, new_cas);
+    if (st == STORAGE_OK) {
+        changed(db, key, klen, "append");
+    }
+    return st;
+}
+
+storage_status_e
+ks_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
+        const void *data, size_t len, uint64_t now, size_t *new_len)
+{
+    size_t n = 0;
+    storage_status_e st =
+            storage_setrange(db, key, klen, offset, data, len, now, &n);
+    if (st == STORAGE_OK && len > 0) {
+        changed(db, key, klen, "setrange");
+    }
+    if (new_len != NULL) {
+        *new_len = n;
+    }
+    return st;
+}
+
+/* ---- numbers: each protocol's rules, over storage_update ---- */
+
+static bool
+is_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Decimal digits that fit in 64 bits, from p to its first non-digit;
+ * returns how many digits, 0 when none or on overflow. */
+static size_t
+scan_digits(const uint8_t *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return i;
+}
+
+/* A number as memcached's incr reads it (strtoull): leading white space,
+ * an optional '+', decimal digits (leading zeros allowed) that fit in 64
+ * bits, then the end or white space (anything after that is ignored). */
+static bool
+parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < n && is_space(p[i])) {
+        i++;
+    }
+    if (i < n && p[i] == '+') {
+        i++;
+    }
+    size_t digits = scan_digits(p + i, n - i, out);
+    i += digits;
+    return digits > 0 && (i == n || is_space(p[i]));
+}
+
+/* Redis's string2ll: optional '-', no leading zeros, no spaces, int64. */
+static bool
+parse_i64(const uint8_t *p, size_t n, int64_t *out)
+{
+    bool neg = n > 0 && p[0] == '-';
+    size_t i = neg ? 1 : 0;
+    uint64_t v;
+    if (n == 1 && p[0] == '0') {
+        *out = 0;
+        return true;
+    }
+    if (i >= n || p[i] == '0' || scan_digits(p + i, n - i, &v) != n - i) {
+        return false;
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+static size_t
+format_u64(uint8_t *buf, uint64_t v)
+{
+    uint8_t tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (uint8_t)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+static size_t
+format_i64(uint8_t *buf, int64_t v)
+{
+    if (v < 0) {
+        buf[0] = '-';
+        return 1 + format_u64(buf + 1, 0 - (uint64_t)v);
+    }
+    return format_u64(buf, (uint64_t)v);
+}
+
+struct incr_arg {
+    uint64_t delta;
+    int64_t sdelta;
+    ks_incr_e dir;
+    uint64_t value; /* the result, unsigned */
+    int64_t svalue; /* the result, signed */
+};
+
+/* memcached: incr wraps at 2^64, decr stops at 0. */
+static storage_status_e
+incr_unsigned_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    struct incr_arg *a = arg;
+    uint64_t v;
+    if (!found || !parse_u64(old, olen, &v)) {
+        return STORAGE_ENAN;
+    }
+    if (a->dir == KS_INCR) {
+        v += a->delta; /* wraps at 2^64, as memcached */
+    } else {
+        v = v > a->delta ? v - a->delta : 0;
+    }
+    a->value = v;
+    *outlen = format_u64(out, v);
+    return STORAGE_OK;
+}
+
+/* Redis: a missing key is 0; a result out of int64 range changes nothing. */
+static storage_status_e
+incr_signed_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    struct incr_arg *a = arg;
+    int64_t v = 0;
+    if (found && !parse_i64(old, olen, &v)) {
+        return STORAGE_ENAN;
+    }
+    if (__builtin_add_overflow(v, a->sdelta, &v)) {
+        return STORAGE_EOVERFLOW;
+    }
+    a->svalue = v;
+    *outlen = format_i64(out, v);
+    return STORAGE_OK;
+}
+
+storage_status_e
+ks_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
+        ks_incr_e dir, uint64_t expect, uint64_t now, uint64_t *value,
+        uint64_t *cas)
+{
+    struct incr_arg a = {.delta = delta, .dir = dir};
+    storage_status_e st = storage_update(db, key, klen, incr_unsigned_fn, &a,
+            STORAGE_MISSING_FAIL, expect, now, cas);
+    if (st == STORAGE_OK) {
+        if (value != NULL) {
+            *value = a.value;
+        }
+        changed(db, key, klen, "incrby");
+    }
+    return st;
+}
+
+storage_status_e
+ks_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
+        uint64_t now, int64_t *value)
+{
+    struct incr_arg a = {.sdelta = delta};
+    storage_status_e st = storage_update(db, key, klen, incr_signed_fn, &a,
+            STORAGE_MISSING_CREATE, 0, now, NULL);
+    if (st == STORAGE_OK) {
+        if (value != NULL) {
+            *value = a.svalue;
+        }
+        changed(db, key, klen, "incrby");
+    }
+    return st;
+}
+
+storage_status_e
+ks_invalidate(
+        uint8_t db, const void *key, size_t klen, uint64_t expiry, uint64_t now)
+{
+    storage_status_e st = storage_invalidate(db, key, klen, expiry, now);
+    if (st == STORAGE_OK) {
+        changed(db, key, klen, "invalidate");
+    }
+    return st;
+}
+
+/* ---- rename and copy ---- */
+
+static bool
+same_key(uint8_t adb, const void *a, size_t alen, uint8_t bdb, const void *b,
+        size_t blen)
+{
+    return adb == bdb && alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* A copy of a root's view (the writes below end the view). */
+struct root_copy {
+    uint8_t *value;
+    size_t vlen;
+    uint64_t cas;
+    uint64_t expiry;
+    uint8_t type;
+    struct root_ref ref;
+};
+
+/* Deletes parts [0, n) written under dst with id (a copy given up). */
+static storage_status_e
+copy_undo(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
+        uint32_t n, uint64_t now, storage_status_e st)
+{
+    drop_parts(db, key, klen, id, n, now);
+    return st;
+}
+
+/* Copies each part of root rc of (sdb, src) under (ddb, dst) with id,
+ * then the root; both stripes locked. OK, NOT_FOUND (a part is gone: the
+ * source is going away), NOT_STORED (NO_OVERWRITE and dst live), ENOMEM,
+ * EOVERSIZE. */
+static storage_status_e
+copy_parts_locked(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
+        const void *dst, size_t dlen, const struct root_copy *rc,
+        storage_overwrite_e ow, uint64_t now)
+{
+    uint8_t id[8];
+    ks_new_id(id);
+    size_t cap = storage_item_size_max();
+    uint8_t *buf = mm_alloc(cap + slen + dlen + 2 * STORAGE_PART_SUFFIX);
+    if (buf == NULL) {
+        return STORAGE_ENOMEM;
+    }
+    uint8_t *spk = buf + cap;
+    uint8_t *dpk = spk + slen + STORAGE_PART_SUFFIX;
+    storage_status_e st = STORAGE_OK;
+    uint32_t i = 0;
+    for (; i < rc->ref.n && st == STORAGE_OK; i++) {
+        struct storage_item part;
+        size_t splen = ks_part_key(spk, src, slen, rc->ref.id, i);
+        size_t dplen = ks_part_key(dpk, dst, dlen, id, i);
+        st = storage_peek(sdb | STORAGE_DB_PARTS, spk, splen, now, &part);
+        if (st != STORAGE_OK || part.vlen > cap) {
+            st = STORAGE_NOT_FOUND;
+            break;
+        }
+        size_t vlen = part.vlen;
+        memcpy(buf, part.value, vlen); /* the write ends the view */
+        struct storage_write w = {
+                .expiry = rc->expiry, .type = part.type, .parts = false};
+        st = storage_set(ddb | STORAGE_DB_PARTS, dpk, dplen, buf, vlen, &w, now,
+                NULL, NULL);
+    }
+    mm_release(buf);
+    if (st != STORAGE_OK) {
+        return copy_undo(ddb, dst, dlen, id, i, now, st);
+    }
+    /* the root: the new id, then what followed the old one */
+    uint8_t *root = mm_alloc(rc->vlen);
+    if (root == NULL) {
+        return copy_undo(ddb, dst, dlen, id, i, now, STORAGE_ENOMEM);
+    }
+    memcpy(root, id, 8);
+    memcpy(root + 8, rc->value + 8, rc->vlen - 8);
+    struct storage_write w = {
+            .mode = ow == STORAGE_NO_OVERWRITE ? STORAGE_ADD : STORAGE_SET,
+            .expiry = rc->expiry,
+            .type = rc->type,
+            .parts = true,
+    };
+    st = set_quiet(ddb, dst, dlen, root, rc->vlen, &w, now, NULL, NULL);
+    mm_release(root);
+    if (st == STORAGE_EXISTS) {
+        st = STORAGE_NOT_STORED;
+    }
+    return st == STORAGE_OK ? st : copy_undo(ddb, dst, dlen, id, i, now, st);
+}
+
+/* The root at (sdb, src) copied out, if it is one; false otherwise (or
+ * missing: *missing). */
+static bool
+root_copy_of(uint8_t sdb, const void *src, size_t slen, uint64_t now,
+        struct root_copy *rc, bool *missing)
+{
+    struct storage_item it;
+    memset(rc, 0, sizeof(*rc));
+    *missing = storage_peek(sdb, src, slen, now, &it) != STORAGE_OK;
+    if (*missing) {
+        return false;
+    }
+    root_ref_of(&it, &rc->ref);
+    if (!rc->ref.root) {
+        return false;
+    }
+    rc->value = mm_alloc(it.vlen);
+    if (rc->value == NULL) {
+        rc->ref.root = false;
+        return false;
+    }
+    memcpy(rc->value, it.value, it.vlen);
+    rc->vlen = it.vlen;
+    rc->cas = it.cas;
+    rc->expiry = it.expiry;
+    rc->type = it.type;
+    return true;
+}
+
+/* The parts of a live root at (db, key), to drop once it is replaced. */
+static void
+dst_ref_of(uint8_t db, const void *key, size_t klen, uint64_t now,
+        struct root_ref *r)
+{
+    struct storage_item it;
+    if (storage_peek(db, key, klen, now, &it) == STORAGE_OK) {
+        root_ref_of(&it, r);
+    } else {
+        r->root = false;
+    }
+}
+
+/* Rename (move) or copy of any key, both stripes locked. */
+static storage_status_e
+transfer_locked(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
+        const void *dst, size_t dlen, storage_overwrite_e ow, bool move,
+        uint64_t now)
+{
+    struct root_copy rc;
+    bool missing;
+    if (!root_copy_of(sdb, src, slen, now, &rc, &missing)) {
+        if (missing) {
+            return STORAGE_NOT_FOUND;
+        }
+        struct root_ref old;
+        dst_ref_of(ddb, dst, dlen, now, &old);
+        storage_status_e st =
+                move ? storage_rename(sdb, src, slen, dst, dlen, ow, now)
+                     : storage_copy(sdb, src, slen, ddb, dst, dlen, ow, now);
+        if (st == STORAGE_OK && old.root &&
+                !same_key(sdb, src, slen, ddb, dst, dlen)) {
+            drop_parts(ddb, dst, dlen, old.id, old.n, now);
+        }
+        return st;
+    }
+    storage_status_e st;
+    if (same_key(sdb, src, slen, ddb, dst, dlen)) {
+        /* storage_rename's rule: nothing changes */
+        st = ow == STORAGE_NO_OVERWRITE ? STORAGE_NOT_STORED : STORAGE_OK;
+    } else {
+        st = copy_parts_locked(sdb, src, slen, ddb, dst, dlen, &rc, ow, now);
+        if (st == STORAGE_OK && move &&
+                storage_delete(sdb, src, slen, rc.cas, now) == STORAGE_OK) {
+            /* a concurrent write to src wins, as in storage_rename */
+            drop_parts(sdb, src, slen, rc.ref.id, rc.ref.n, now);
+        }
+    }
+    mm_release(rc.value);
+    return st;
+}
+
+static storage_status_e
+transfer(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
+        const void *dst, size_t dlen, storage_overwrite_e ow, bool move,
+        uint64_t now)
+{
+    uint32_t s[2] = {ks_stripe(sdb, src, slen), ks_stripe(ddb, dst, dlen)};
+    ks_lock_many(s, 2);
+    storage_status_e st =
+            transfer_locked(sdb, src, slen, ddb, dst, dlen, ow, move, now);
+    ks_unlock_many(s, 2);
+    return st;
+}
+
+storage_status_e
+ks_rename(uint8_t db, const void *src, size_t slen, const void *dst,
+        size_t dlen, storage_overwrite_e ow, uint64_t now)
+{
+    storage_status_e st = transfer(db, src, slen, db, dst, dlen, ow, true, now);
+    if (st == STORAGE_OK && !same_key(db, src, slen, db, dst, dlen)) {
+        changed(db, src, slen, "rename_from");
+        changed(db, dst, dlen, "rename_to");
+    }
+    return st;
+}
+
+storage_status_e
+ks_copy(uint8_t src_db, const void *src, size_t slen, uint8_t dst_db,
+        const void *dst, size_t dlen, storage_overwrite_e ow, uint64_t now)
+{
+    if (same_key(src_db, src, slen, dst_db, dst, dlen)) {
+        return STORAGE_EINVAL;
+    }
+    storage_status_e st =
+            transfer(src_db, src, slen, dst_db, dst, dlen, ow, false, now);
+    if (st == STORAGE_OK) {
+        changed(dst_db, dst, dlen, "copy_to");
+    }
+    return st;
+}
+
+storage_status_e
+ks_flush(uint8_t db, uint64_t at, uint64_t now)
+{
+    storage_status_e st = storage_flush(db, at, now);
+    if (st == STORAGE_OK) {
+        changed(db, NULL, 0, db == STORAGE_DB_ALL ? "flushall" : "flushdb");
     }
     return st;
 }

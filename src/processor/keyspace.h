@@ -2,15 +2,21 @@
 /* The keyspace path: every keyed command of every protocol reads and writes
  * keys through here. It adds to the store (storage/storage.h) what is the
  * same for every protocol: the type check (Redis's WRONGTYPE), a key taken
- * whole (a root and its parts), the per-key locks that make a collection's
- * read-modify-write atomic across workers, and the places where accesses
- * and changes are observed (hit and miss counts, and the hooks hot keys,
- * keyspace notifications and client tracking hang on).
+ * whole (a root and its parts: deleted, expired, renamed and copied
+ * together), the per-key locks that make a collection's read-modify-write
+ * atomic across workers, and the places where accesses and changes are
+ * observed (hit and miss counts, and the hooks hot keys, keyspace
+ * notifications and client tracking hang on). The processors call no keyed
+ * storage function themselves; docs/storage.md "Keyspace path".
  *
  * A value stored in parts (a large collection) is a root item whose value
  * starts with KS_ROOT_HDR bytes: the 8-byte id its parts are keyed by and
  * the number of parts (4 bytes, big-endian); part i is the item
- * ks_part_key(key, id, i) in db | STORAGE_DB_PARTS. */
+ * ks_part_key(key, id, i) in db | STORAGE_DB_PARTS, with the root's expiry.
+ *
+ * Threads: every function may be called from any thread, under the view
+ * rules of storage.h (a ks_* write ends the caller's views, as a storage
+ * write does). The hooks are set at setup, before workers run. */
 #pragma once
 
 #include "storage/storage.h"
@@ -35,9 +41,123 @@ typedef enum {
 } ks_lookup_e;
 
 /* Looks a key up for a command that wants `type` (storage_type_e or
- * KS_ANY). The view is valid as storage.h says. */
+ * KS_ANY); it may be NULL (existence only). The view is valid as storage.h
+ * says. Counts one keyspace hit or miss unless KS_NOSTATS, with Redis
+ * 7.0.15's rule: a read lookup counts (lookupKeyRead), a key of another
+ * type is a hit (the type is checked after the lookup); write lookups and
+ * lookups that are not Redis's pass KS_NOSTATS. Calls the read hook for
+ * every key it finds, whatever the flags. */
 ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it);
+/* Counts a key looked up without ks_lookup (SCAN .. TYPE checks each key
+ * it reports inside a scan callback, where no storage call is allowed). */
+void ks_count_lookup(bool hit);
+
+/* ---- hooks ----
+ *
+ * Set once at setup, before any worker runs; NULL (the default) disables.
+ * A hook runs on the worker thread of the command, inline: it must be
+ * cheap and must not call storage or ks_* functions.
+ *
+ * count: one call per counted lookup (see ks_lookup); the resp processor
+ *   sets it to count Redis's keyspace_hits and keyspace_misses.
+ * read: every key ks_lookup finds (a read access of any protocol, any
+ *   flags); the hot-key sampler (issue 20) samples here. it is the view.
+ * change: every change of a key made through this path, after it is made,
+ *   with Redis's keyspace-notification event name: "set" (a whole value
+ *   written: set, add, replace, cas, vivify), "del" (also an expiry in the
+ *   past, as Redis reports it), "expire" (an expiry set or changed),
+ *   "persist", "rename_from", "rename_to", "copy_to", "incrby" (incr and decr
+ * of both protocols), "append" (append, prepend), "setrange", "invalidate"
+ *   (meta delete with I); "flushdb" with key NULL and db, or db
+ *   STORAGE_DB_ALL for "flushall". Eviction and background expiry are
+ *   not reported yet (they happen inside the store). Keyspace
+ *   notifications and client-tracking invalidations (issue 19) hang here. */
+typedef void (*ks_count_fn)(bool hit);
+typedef void (*ks_read_fn)(uint8_t db, const void *key, size_t klen,
+        const struct storage_item *it);
+typedef void (*ks_change_fn)(
+        uint8_t db, const void *key, size_t klen, const char *event);
+void ks_on_count(ks_count_fn fn);
+void ks_on_read(ks_read_fn fn);
+void ks_on_change(ks_change_fn fn);
+
+/* OBJECT ENCODING of an item that is not a string: coll.h's
+ * coll_encoding_name(). */
+
+/* ---- writes, each reporting its change ---- */
+
+/* storage_set; when it replaced a root of parts, the parts are dropped
+ * (*old, if asked, is then cleared: old->key NULL). */
+storage_status_e ks_set(uint8_t db, const void *key, size_t klen,
+        const void *value, size_t vlen, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas);
+/* Streaming writes (storage_reserve / storage_commit / storage_abort);
+ * commit takes the key again (the store copied it at reserve; the change
+ * is reported under it) and drops a replaced root's parts. */
+storage_status_e ks_reserve(struct storage_reservation *r, uint8_t db,
+        const void *key, size_t klen, size_t vlen,
+        const struct storage_write *w, uint64_t now);
+storage_status_e ks_commit(struct storage_reservation *r, uint8_t db,
+        const void *key, size_t klen, uint64_t now, uint64_t *cas);
+void ks_abort(struct storage_reservation *r);
+
+/* Sets a key's expiry as storage_touch does (TIME_NEVER removes it; at or
+ * before now deletes the key), on a key of `type` (KS_ANY: any):
+ * EWRONGTYPE, touching nothing, on a key of another type. A root of parts
+ * has its parts set to the same expiry under the key's stripe lock; it
+ * (may be NULL) then gets no view (it->key NULL). OK, NOT_FOUND,
+ * NOT_STORED (cond said no), EWRONGTYPE, ENOMEM. */
+storage_status_e ks_expire(uint8_t db, const void *key, size_t klen,
+        uint8_t type, uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
+        struct storage_item *it);
+
+/* String read-modify-writes: the storage.h functions of the same names
+ * (EWRONGTYPE on an item of another type, atomically), reporting the
+ * change. */
+storage_status_e ks_append(uint8_t db, const void *key, size_t klen,
+        const void *data, size_t len, storage_side_e side,
+        storage_missing_e missing, uint64_t cas, uint64_t now, size_t *new_len,
+        uint64_t *new_cas);
+storage_status_e ks_setrange(uint8_t db, const void *key, size_t klen,
+        size_t offset, const void *data, size_t len, uint64_t now,
+        size_t *new_len);
+/* The protocols' number rules, each one storage_update (atomic, as the
+ * store's read-modify-writes are; EWRONGTYPE on another type).
+ * memcached incr/decr: the value must be what strtoull takes as memcached
+ * checks it (white space, '+', 1..20 digits fitting 64 bits, then the end
+ * or white space), else ENAN; incr wraps at 2^64, decr stops at 0; a
+ * missing key is NOT_FOUND; expect not 0: only that CAS (EXISTS). Keeps
+ * expiry and flags, new CAS (*value, *cas: may be NULL). */
+typedef enum {
+    KS_INCR,
+    KS_DECR,
+} ks_incr_e;
+storage_status_e ks_incr_unsigned(uint8_t db, const void *key, size_t klen,
+        uint64_t delta, ks_incr_e dir, uint64_t expect, uint64_t now,
+        uint64_t *value, uint64_t *cas);
+/* Redis INCRBY/DECRBY (decrement: pass -n): the value must be a Redis
+ * integer (optional '-', no leading zeros or spaces, int64), else ENAN; a
+ * result out of int64 range is EOVERFLOW and changes nothing. A missing
+ * key counts as 0 and is created without expiry. Keeps the expiry. */
+storage_status_e ks_incr_signed(uint8_t db, const void *key, size_t klen,
+        int64_t delta, uint64_t now, int64_t *value);
+storage_status_e ks_invalidate(uint8_t db, const void *key, size_t klen,
+        uint64_t expiry, uint64_t now);
+
+/* Redis RENAME/RENAMENX and COPY/MOVE, under both keys' stripe locks: as
+ * storage_rename and storage_copy, for every type. A root of parts (which
+ * the store refuses) is moved here: each part copied under the new key
+ * with a new id, then the new root written, then (rename) the old root and
+ * its parts deleted. A replaced destination root loses its parts. */
+storage_status_e ks_rename(uint8_t db, const void *src, size_t slen,
+        const void *dst, size_t dlen, storage_overwrite_e ow, uint64_t now);
+storage_status_e ks_copy(uint8_t src_db, const void *src, size_t slen,
+        uint8_t dst_db, const void *dst, size_t dlen, storage_overwrite_e ow,
+        uint64_t now);
+
+/* storage_flush (parts go with their db), reported as "flushdb". */
+storage_status_e ks_flush(uint8_t db, uint64_t at, uint64_t now);
 
 /* Redis's TYPE names: "string", "hash", "set", "zset", "list"; "none" for
  * a missing key (type KS_ANY). */
@@ -48,6 +168,14 @@ const char *ks_type_name(uint8_t type);
 /* Deletes a key and its parts. OK, NOT_FOUND. */
 storage_status_e ks_delete(
         uint8_t db, const void *key, size_t klen, uint64_t now);
+/* The same, only if the key's CAS is cas (0: any): EXISTS otherwise
+ * (memcache delete of a version: meta C, binary CAS). */
+storage_status_e ks_delete_cas(
+        uint8_t db, const void *key, size_t klen, uint64_t cas, uint64_t now);
+/* Removes and returns the key (Redis GETDEL). *it is a view as storage.h
+ * says; for a root of parts, the parts are dropped and *it cleared. */
+storage_status_e ks_getdel(uint8_t db, const void *key, size_t klen,
+        uint64_t now, struct storage_item *it);
 /* The parts of a root that was just replaced or deleted (old view of a set
  * or getdel): deletes them. Nothing for a view that is not a root. */
 void ks_drop_parts(uint8_t db, const struct storage_item *old, uint64_t now);

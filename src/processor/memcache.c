@@ -82,6 +82,39 @@ server_error(
     return memcache_compose_server_error(&c->wbuf, msg, strlen(msg), max);
 }
 
+/* ---- the keyspace path, as memcache sees it ---- */
+
+storage_status_e
+mc_fetch(const void *key, size_t klen, bool touch, uint64_t expiry,
+        uint64_t now, struct storage_item *it)
+{
+    if (touch) {
+        storage_status_e s = ks_expire(MC_DB, key, klen, STORAGE_TYPE_STRING,
+                expiry, STORAGE_TTL_ALWAYS, now, it);
+        return s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s;
+    }
+    return mc_lookup(key, klen, 0, now, it);
+}
+
+storage_status_e
+mc_lookup(const void *key, size_t klen, unsigned flags, uint64_t now,
+        struct storage_item *it)
+{
+    /* memcache counts its own hits and misses (get_hits ...): not Redis's
+     * keyspace_hits */
+    return ks_lookup(MC_DB, key, klen, STORAGE_TYPE_STRING, flags | KS_NOSTATS,
+                   now, it) == KS_OK
+                   ? STORAGE_OK
+                   : STORAGE_NOT_FOUND;
+}
+
+bool
+mc_other_type(const void *key, size_t klen, uint64_t now)
+{
+    return ks_lookup(MC_DB, key, klen, STORAGE_TYPE_STRING,
+                   KS_NOTOUCH | KS_NOSTATS, now, NULL) == KS_WRONGTYPE;
+}
+
 /* ---- retrieval: get gets gat gats ---- */
 
 /* Answers keys from st->resume_skip on; stalls (rewinding rbuf to the line
@@ -115,11 +148,8 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
         }
         struct storage_item it;
         bool drop = touch && time_expired(expiry, c->now_ms);
-        storage_status_e s =
-                touch && !drop
-                        ? storage_touch(MC_DB, key.data, key.len, expiry,
-                                  STORAGE_TTL_ALWAYS, c->now_ms, &it)
-                        : storage_get(MC_DB, key.data, key.len, c->now_ms, &it);
+        storage_status_e s = mc_fetch(
+                key.data, key.len, touch && !drop, expiry, c->now_ms, &it);
         INCR(mc_metrics, memcache_get_key);
         mc_detail_record(key.data, key.len, MC_DETAIL_GET, s == STORAGE_OK);
         if (s != STORAGE_OK) {
@@ -143,7 +173,7 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
         if (drop) {
             /* gat with a past exptime: memcached answers with the item,
              * which is expired from then on (the view is copied already) */
-            storage_delete(MC_DB, key.data, key.len, it.cas, c->now_ms);
+            ks_delete_cas(MC_DB, key.data, key.len, it.cas, c->now_ms);
         }
     }
     st->resume_skip = 0;
@@ -204,7 +234,7 @@ store_reply(struct conn *c, struct mc_state *st, memcache_req_type_e type,
         /* memcached drops the old value when a set (only a set) is
          * refused as too large, so a reader never sees the stale one */
         if (key != NULL && type == MEMCACHE_REQ_SET) {
-            storage_delete(MC_DB, key->data, key->len, 0, c->now_ms);
+            ks_delete(MC_DB, key->data, key->len, c->now_ms);
         }
         return server_error(c, st, "object too large for cache", max);
     case STORAGE_ENOMEM:
@@ -273,15 +303,20 @@ store(struct conn *c, struct mc_state *st, size_t max)
     mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     storage_status_e s;
     if (req->type == MEMCACHE_REQ_APPEND || req->type == MEMCACHE_REQ_PREPEND) {
-        s = storage_append(MC_DB, req->key.data, req->key.len, req->value.data,
+        s = ks_append(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len,
                 req->type == MEMCACHE_REQ_APPEND ? STORAGE_APPEND
                                                  : STORAGE_PREPEND,
                 STORAGE_MISSING_FAIL, 0, c->now_ms, NULL, NULL);
+        /* a key of another type has no value to append to: missing */
+        s = s == STORAGE_EWRONGTYPE ? STORAGE_NOT_STORED : s;
+    } else if (req->type == MEMCACHE_REQ_CAS &&
+               mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+        s = STORAGE_NOT_FOUND; /* no version a client could have read */
     } else {
         struct storage_write w;
         write_of(req, c->now_ms, &w);
-        s = storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+        s = ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len, &w, c->now_ms, NULL, NULL);
     }
     return store_reply(c, st, req->type, &req->key, s, max);
@@ -323,16 +358,24 @@ stream_begin(struct conn *c, struct mc_state *st)
     count_storage_cmd(req->type);
     mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     INCR(mc_metrics, memcache_stream);
-    st->stream_status = storage_reserve(&st->res, MC_DB, req->key.data,
-            req->key.len, req->vlen, &w, c->now_ms);
+    if (req->type == MEMCACHE_REQ_CAS &&
+            mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+        st->stream_status = STORAGE_NOT_FOUND; /* as in store() */
+    } else {
+        st->stream_status = ks_reserve(&st->res, MC_DB, req->key.data,
+                req->key.len, req->vlen, &w, c->now_ms);
+    }
     if (st->stream_status != STORAGE_OK) {
         stream_slot_release(); /* nothing held: the value is discarded */
     }
     if (st->stream_status == STORAGE_EOVERSIZE &&
             req->type == MEMCACHE_REQ_SET) {
         /* drop the old value now: the key view dies with the line */
-        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
     }
+    /* the commit names the key again (keyspace.h) */
+    st->stream_klen = (uint8_t)req->key.len;
+    memcpy(st->stream_key, req->key.data, req->key.len);
     st->filled = 0;
     st->streaming = true;
     memcache_parse_value_begin(req, &c->rbuf);
@@ -359,14 +402,15 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
     }
     if (p == MEMCACHE_PARSE_EINVALID) {
         if (st->stream_status == STORAGE_OK) {
-            storage_abort(&st->res);
+            ks_abort(&st->res);
         }
         INCR(mc_metrics, memcache_error);
         return memcache_compose_error(&c->wbuf, req->error, max);
     }
     storage_status_e s = st->stream_status;
     if (s == STORAGE_OK) {
-        s = storage_commit(&st->res, c->now_ms, NULL, NULL);
+        s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
+                c->now_ms, NULL);
     }
     /* key NULL: an oversized set's old value went at stream_begin */
     return store_reply(c, st, req->type, NULL, s, max);
@@ -380,8 +424,9 @@ delete_key(struct conn *c, struct mc_state *st, size_t max)
     struct memcache_request *req = &st->req;
     INCR(mc_metrics, memcache_delete);
     mc_detail_record(req->key.data, req->key.len, MC_DETAIL_DEL, false);
+    /* a key of any type goes, whole */
     storage_status_e s =
-            storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+            ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_delete_hit);
         return rsp(c, st, MEMCACHE_RSP_DELETED, max);
@@ -401,10 +446,9 @@ arith(struct conn *c, struct mc_state *st, size_t max)
         INCR(mc_metrics, memcache_decr);
     }
     uint64_t value;
-    storage_status_e s = storage_incr_unsigned(MC_DB, req->key.data,
-            req->key.len, req->delta, incr ? STORAGE_INCR : STORAGE_DECR,
-            c->now_ms, &value, NULL);
-    switch (s) {
+    storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
+            req->delta, incr ? KS_INCR : KS_DECR, 0, c->now_ms, &value, NULL);
+    switch (s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s) {
     case STORAGE_OK:
         if (incr) {
             INCR(mc_metrics, memcache_incr_hit);
@@ -444,8 +488,8 @@ touch(struct conn *c, struct mc_state *st, size_t max)
     /* with a view the store records the access: memcached's touch marks
      * the item fetched (meta h) */
     struct storage_item it;
-    storage_status_e s = storage_touch(MC_DB, req->key.data, req->key.len,
-            expiry, STORAGE_TTL_ALWAYS, c->now_ms, &it);
+    storage_status_e s =
+            mc_fetch(req->key.data, req->key.len, true, expiry, c->now_ms, &it);
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_touch_hit);
         return rsp(c, st, MEMCACHE_RSP_TOUCHED, max);
@@ -461,7 +505,7 @@ flush_all(struct conn *c, struct mc_state *st, size_t max)
     int32_t delay = st->req.exptime;
     uint64_t at =
             delay <= 0 ? c->now_ms : time_memcache_expiry(delay, c->now_ms);
-    storage_flush(MC_DB, at, c->now_ms);
+    ks_flush(MC_DB, at, c->now_ms);
     mc_note_flush(at);
     return rsp(c, st, MEMCACHE_RSP_OK, max);
 }
@@ -675,7 +719,7 @@ refused(struct conn *c, struct mc_state *st, memcache_parse_e p, size_t max)
             (req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS)) {
         /* memcached drops the old value of a key refused as too large by
          * set or ms (not add, replace, cas, append, prepend) */
-        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
     }
     if (req->error == MEMCACHE_ERR_LINE_TOO_LONG) {
         /* memcached closes silently; we say why first (documented) */
@@ -794,7 +838,7 @@ mc_error(struct conn *c)
         return;
     }
     if (st->streaming && st->stream_status == STORAGE_OK) {
-        storage_abort(&st->res); /* the client left mid-value */
+        ks_abort(&st->res); /* the client left mid-value */
         stream_slot_release();
     }
     mm_free(&c->data);

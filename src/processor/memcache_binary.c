@@ -71,11 +71,8 @@ bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
     uint64_t expiry = touch ? expiry_of(req->exptime, c->now_ms) : 0;
     bool drop = touch && time_expired(expiry, c->now_ms);
     struct storage_item it;
-    storage_status_e s =
-            touch && !drop ? storage_touch(MC_DB, req->key.data, req->key.len,
-                                     expiry, STORAGE_TTL_ALWAYS, c->now_ms, &it)
-                           : storage_get(MC_DB, req->key.data, req->key.len,
-                                     c->now_ms, &it);
+    storage_status_e s = mc_fetch(req->key.data, req->key.len, touch && !drop,
+            expiry, c->now_ms, &it);
     if (touch_only) {
         INCR(mc_metrics, memcache_touch);
     } else {
@@ -127,7 +124,7 @@ bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
     rstatus_i rc = memcache_bin_compose_rsp(&c->wbuf, &rsp, max);
     if (rc == STATUS_OK && drop) {
         /* a past exptime: answered with the item, expired from then on */
-        storage_delete(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
+        ks_delete_cas(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
     }
     return rc;
 }
@@ -169,10 +166,12 @@ bin_store(struct conn *c, const struct memcache_bin_request *req, size_t max)
     uint64_t cas = 0;
     storage_status_e s;
     if (loud == MEMCACHE_BIN_APPEND || loud == MEMCACHE_BIN_PREPEND) {
-        s = storage_append(MC_DB, req->key.data, req->key.len, req->value.data,
+        s = ks_append(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len,
                 loud == MEMCACHE_BIN_APPEND ? STORAGE_APPEND : STORAGE_PREPEND,
                 STORAGE_MISSING_FAIL, req->cas, c->now_ms, NULL, &cas);
+        /* another type has no value to append to: as missing */
+        s = s == STORAGE_EWRONGTYPE ? STORAGE_NOT_STORED : s;
         count_store(loud, false, s);
         switch (s) {
         case STORAGE_OK:
@@ -198,8 +197,13 @@ bin_store(struct conn *c, const struct memcache_bin_request *req, size_t max)
     } else {
         w.mode = STORAGE_SET;
     }
-    s = storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
-            req->value.len, &w, c->now_ms, NULL, &cas);
+    if (req->cas != 0 &&
+            mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+        s = STORAGE_NOT_FOUND; /* no version a client could have read */
+    } else {
+        s = ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
+                req->value.len, &w, c->now_ms, NULL, &cas);
+    }
     count_store(loud, req->cas != 0, s);
     switch (s) {
     case STORAGE_OK:
@@ -213,7 +217,7 @@ bin_store(struct conn *c, const struct memcache_bin_request *req, size_t max)
     case STORAGE_ENOMEM:
         /* memcached fails the allocation before it looks at the mode, and
          * drops the old value so a reader never sees a stale one */
-        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
         return error_reply(c, req,
                 s == STORAGE_ENOMEM ? MEMCACHE_BIN_ENOMEM : MEMCACHE_BIN_E2BIG,
                 max);
@@ -228,7 +232,8 @@ static rstatus_i
 bin_delete(struct conn *c, const struct memcache_bin_request *req, size_t max)
 {
     INCR(mc_metrics, memcache_delete);
-    storage_status_e s = storage_delete(
+    /* a key of any type goes, whole */
+    storage_status_e s = ks_delete_cas(
             MC_DB, req->key.data, req->key.len, req->cas, c->now_ms);
     switch (s) {
     case STORAGE_OK:
@@ -268,9 +273,12 @@ bin_arith(struct conn *c, const struct memcache_bin_request *req, size_t max)
         INCR(mc_metrics, memcache_decr);
     }
     uint64_t value = 0, cas = 0;
-    storage_status_e s = storage_incr_unsigned_cas(MC_DB, req->key.data,
-            req->key.len, req->delta, incr ? STORAGE_INCR : STORAGE_DECR,
-            req->cas, c->now_ms, &value, &cas);
+    storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
+            req->delta, incr ? KS_INCR : KS_DECR, req->cas, c->now_ms, &value,
+            &cas);
+    if (s == STORAGE_EWRONGTYPE) {
+        s = STORAGE_NOT_FOUND; /* no number memcache can read: missing */
+    }
     switch (s) {
     case STORAGE_OK:
         if (incr) {
@@ -312,8 +320,8 @@ bin_arith(struct conn *c, const struct memcache_bin_request *req, size_t max)
     memset(&w, 0, sizeof(w));
     w.mode = STORAGE_ADD;
     w.expiry = expiry_of(req->exptime, c->now_ms);
-    s = storage_set(MC_DB, req->key.data, req->key.len, digits, n, &w,
-            c->now_ms, NULL, &cas);
+    s = ks_set(MC_DB, req->key.data, req->key.len, digits, n, &w, c->now_ms,
+            NULL, &cas);
     if (s == STORAGE_OK) {
         return number_reply(c, req, req->initial, cas, max);
     }
@@ -330,7 +338,7 @@ bin_flush(struct conn *c, const struct memcache_bin_request *req, size_t max)
     INCR(mc_metrics, memcache_flush);
     uint64_t at =
             req->exptime > 0 ? expiry_of(req->exptime, c->now_ms) : c->now_ms;
-    storage_flush(MC_DB, at, c->now_ms);
+    ks_flush(MC_DB, at, c->now_ms);
     return ok_empty(c, req, 0, max);
 }
 
@@ -523,8 +531,7 @@ mc_binary_read(
             if (loud != MEMCACHE_BIN_APPEND && loud != MEMCACHE_BIN_PREPEND) {
                 /* memcached drops the old value of a set/add/replace
                  * refused as too large */
-                storage_delete(
-                        MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+                ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
             }
             rc = error_reply(c, req, MEMCACHE_BIN_E2BIG, max);
             break;

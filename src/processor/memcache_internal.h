@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/conn.h"
+#include "processor/keyspace.h"
 #include "processor/memcache.h"
 #include "protocol/memcache/binary.h"
 #include "protocol/memcache/compose.h"
@@ -30,6 +31,8 @@ struct mc_state {
     storage_status_e stream_status; /* not OK: discard, then report this */
     struct storage_reservation res;
     size_t filled;
+    uint8_t stream_klen;
+    uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
     /* a key dump (metadump, cachedump) paused for a full write buffer */
     bool dump_active;
@@ -58,6 +61,18 @@ const struct memcache_stats_source *mc_stats_source(void);
 /* The read loop of a binary-protocol connection (memcache_binary.c). */
 rstatus_i mc_binary_read(
         struct conn *c, struct mc_state *st, const struct proc_limits *limits);
+
+/* The keyspace path (keyspace.h) for memcache: a key of another type is a
+ * key with no value memcache can read. mc_lookup: a string key's view
+ * (flags: KS_NOTOUCH), STORAGE_NOT_FOUND for a missing key or one of
+ * another type; not counted as Redis keyspace hits. mc_fetch: the same, or
+ * with touch its expiry set first (gat, touch, meta T). mc_other_type:
+ * whether the key is live with another type (cas answers NOT_FOUND). */
+storage_status_e mc_lookup(const void *key, size_t klen, unsigned flags,
+        uint64_t now, struct storage_item *it);
+storage_status_e mc_fetch(const void *key, size_t klen, bool touch,
+        uint64_t expiry, uint64_t now, struct storage_item *it);
+bool mc_other_type(const void *key, size_t klen, uint64_t now);
 
 /* Counts a storage command's outcome (both protocols): a CAS as hit,
  * bad value or miss; any other as stored, refused for memory or size, or

@@ -69,18 +69,17 @@ vivify(struct conn *c, const struct memcache_request *req,
             .expiry = meta_expiry(vivify_ttl(&req->meta), c->now_ms),
             .win_sent = true,
     };
-    storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, "", 0,
-            &w, c->now_ms, NULL, NULL);
+    storage_status_e s = ks_set(MC_DB, req->key.data, req->key.len, "", 0, &w,
+            c->now_ms, NULL, NULL);
     *won = s == STORAGE_OK;
     if (s != STORAGE_OK && s != STORAGE_EXISTS) {
         return s;
     }
-    /* ours, or someone else's that appeared meanwhile; read as a fetch
-     * unless u (memcached marks the new item fetched without u) */
-    if (HAS(&req->meta, 'u')) {
-        return storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, it);
-    }
-    return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+    /* ours, or someone else's that appeared meanwhile (a key of another
+     * type stays a miss); read as a fetch unless u (memcached marks the
+     * new item fetched without u) */
+    return mc_lookup(req->key.data, req->key.len,
+            HAS(&req->meta, 'u') ? KS_NOTOUCH : 0, c->now_ms, it);
 }
 
 /* True when flag a comes before flag b in the request (both sent). */
@@ -124,27 +123,25 @@ meta_lookup(struct conn *c, const struct memcache_request *req, bool drop,
     const struct memcache_meta *m = &req->meta;
     if (HAS(m, 'T') && !drop) {
         if (sent_before(m, 't', 'T') &&
-                storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms,
+                mc_lookup(req->key.data, req->key.len, KS_NOTOUCH, c->now_ms,
                         it) == STORAGE_OK) {
             *ttl_before = mc_ttl_left(it, c->now_ms);
         }
         uint64_t expiry = meta_expiry(m->ttl, c->now_ms);
         if (!HAS(m, 'u')) {
-            return storage_touch(MC_DB, req->key.data, req->key.len, expiry,
-                    STORAGE_TTL_ALWAYS, c->now_ms, it);
+            return mc_fetch(
+                    req->key.data, req->key.len, true, expiry, c->now_ms, it);
         }
         /* u: touched without recording the access (no view), then read */
-        storage_status_e s = storage_touch(MC_DB, req->key.data, req->key.len,
-                expiry, STORAGE_TTL_ALWAYS, c->now_ms, NULL);
+        storage_status_e s = mc_fetch(
+                req->key.data, req->key.len, true, expiry, c->now_ms, NULL);
         return s != STORAGE_OK ? s
-                               : storage_peek(MC_DB, req->key.data,
-                                         req->key.len, c->now_ms, it);
+                               : mc_lookup(req->key.data, req->key.len,
+                                         KS_NOTOUCH, c->now_ms, it);
     }
-    if (HAS(m, 'u')) {
-        /* u: no LRU bump, so memcached does not mark the item fetched */
-        return storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, it);
-    }
-    return storage_get(MC_DB, req->key.data, req->key.len, c->now_ms, it);
+    /* u: no LRU bump, so memcached does not mark the item fetched */
+    return mc_lookup(req->key.data, req->key.len, HAS(m, 'u') ? KS_NOTOUCH : 0,
+            c->now_ms, it);
 }
 
 /* W, Z, X of an mg reply: a stale item, or one whose TTL is below R, gives
@@ -207,7 +204,7 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
     }
     if (drop) {
         /* T with a past TTL: answered, then expired (view already copied) */
-        storage_delete(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
+        ks_delete_cas(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
     }
     return rc;
 }
@@ -226,8 +223,8 @@ meta_store_stale(struct conn *c, const struct memcache_request *req,
     const struct memcache_meta *m = &req->meta;
     for (;;) {
         struct storage_item it;
-        storage_status_e s = storage_peek(
-                MC_DB, req->key.data, req->key.len, c->now_ms, &it);
+        storage_status_e s = mc_lookup(
+                req->key.data, req->key.len, KS_NOTOUCH, c->now_ms, &it);
         if (s != STORAGE_OK) {
             return s;
         }
@@ -239,13 +236,13 @@ meta_store_stale(struct conn *c, const struct memcache_request *req,
         sw.stale = true;
         sw.expiry = it.expiry;
         sw.win_sent = it.win_sent;
-        s = storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+        s = ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len, &sw, c->now_ms, NULL, cas);
         if (s != STORAGE_EXISTS) {
             return s;
         }
     }
-    return storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+    return ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
             req->value.len, w, c->now_ms, NULL, cas);
 }
 
@@ -260,12 +257,15 @@ meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
     if (mode == 'A' || mode == 'P') {
         /* memcached 1.6.18 does not vivify in append mode: N is ignored
          * and a miss is NS; a joined value too large is NS too */
-        storage_status_e s = storage_append(MC_DB, req->key.data, req->key.len,
+        storage_status_e s = ks_append(MC_DB, req->key.data, req->key.len,
                 req->value.data, req->value.len,
                 mode == 'A' ? STORAGE_APPEND : STORAGE_PREPEND,
                 STORAGE_MISSING_FAIL, HAS(m, 'C') ? m->cas : 0, c->now_ms, NULL,
                 cas);
-        return s == STORAGE_EOVERSIZE ? STORAGE_NOT_STORED : s;
+        /* another type has no value to append to: as missing */
+        return s == STORAGE_EOVERSIZE || s == STORAGE_EWRONGTYPE
+                       ? STORAGE_NOT_STORED
+                       : s;
     }
     struct storage_write w = {
             .mode = STORAGE_SET,
@@ -282,12 +282,15 @@ meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
          * with C is a plain add */
         w.mode = STORAGE_CAS;
         w.cas = m->cas;
+        if (mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+            return STORAGE_NOT_FOUND; /* no version a client could read */
+        }
         /* only such a CAS store honours I */
         if (HAS(m, 'I')) {
             return meta_store_stale(c, req, &w, cas);
         }
     }
-    return storage_set(MC_DB, req->key.data, req->key.len, req->value.data,
+    return ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
             req->value.len, &w, c->now_ms, NULL, cas);
 }
 
@@ -322,7 +325,7 @@ mc_meta_set(struct conn *c, struct mc_state *st, size_t max)
         break;
     case STORAGE_EOVERSIZE:
         INCR(mc_metrics, memcache_store_ex);
-        storage_delete(MC_DB, req->key.data, req->key.len, 0, c->now_ms);
+        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
         return meta_error(c, "SERVER_ERROR object too large for cache", max);
     default:
         INCR(mc_metrics, memcache_store_ex);
@@ -343,22 +346,27 @@ mc_meta_delete(struct conn *c, struct mc_state *st, size_t max)
     if (HAS(m, 'C') && cas == 0) {
         /* memcached compares C0 too, and no item has CAS 0; the store
          * reads 0 as "no compare" */
-        s = storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, NULL);
-        s = s == STORAGE_OK ? STORAGE_EXISTS : s;
+        s = ks_lookup(MC_DB, req->key.data, req->key.len, KS_ANY,
+                    KS_NOTOUCH | KS_NOSTATS, c->now_ms, NULL) != KS_MISS
+                    ? STORAGE_EXISTS
+                    : STORAGE_NOT_FOUND;
     } else if (HAS(m, 'I')) {
-        /* invalidate: keep the item, stale, for one client to recache */
+        /* invalidate: keep the item, stale, for one client to recache; a
+         * key of another type has no value to keep: as missing */
         struct storage_item it;
-        s = storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it);
+        s = mc_lookup(req->key.data, req->key.len, KS_NOTOUCH, c->now_ms, &it);
         if (s == STORAGE_OK && cas != 0 && it.cas != cas) {
             s = STORAGE_EXISTS;
         } else if (s == STORAGE_OK) {
-            s = storage_invalidate(MC_DB, req->key.data, req->key.len,
+            s = ks_invalidate(MC_DB, req->key.data, req->key.len,
                     HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms)
                                 : STORAGE_EXPIRY_KEEP,
                     c->now_ms);
+            s = s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s;
         }
     } else {
-        s = storage_delete(MC_DB, req->key.data, req->key.len, cas, c->now_ms);
+        /* a key of any type goes, whole */
+        s = ks_delete_cas(MC_DB, req->key.data, req->key.len, cas, c->now_ms);
     }
     struct memcache_meta_rsp rsp = {0};
     if (s == STORAGE_OK) {
@@ -387,7 +395,7 @@ arith_vivify(struct conn *c, const struct memcache_request *req,
             .mode = STORAGE_ADD,
             .expiry = meta_expiry(vivify_ttl(&req->meta), c->now_ms),
     };
-    storage_status_e s = storage_set(MC_DB, req->key.data, req->key.len, digits,
+    storage_status_e s = ks_set(MC_DB, req->key.data, req->key.len, digits,
             (size_t)n, &w, c->now_ms, NULL, cas);
     *value = req->meta.initial;
     return s;
@@ -402,7 +410,7 @@ arith_ttl(struct conn *c, const struct memcache_request *req, bool vivified)
     const struct memcache_meta *m = &req->meta;
     struct storage_item it;
     int64_t before = -1;
-    if (storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) ==
+    if (mc_lookup(req->key.data, req->key.len, KS_NOTOUCH, c->now_ms, &it) ==
             STORAGE_OK) {
         before = mc_ttl_left(&it, c->now_ms);
     }
@@ -410,7 +418,7 @@ arith_ttl(struct conn *c, const struct memcache_request *req, bool vivified)
     if (vivified || !HAS(m, 'T') || time_expired(expiry, c->now_ms)) {
         return before;
     }
-    storage_touch(MC_DB, req->key.data, req->key.len, expiry,
+    ks_expire(MC_DB, req->key.data, req->key.len, STORAGE_TYPE_STRING, expiry,
             STORAGE_TTL_ALWAYS, c->now_ms, NULL);
     return ttl_at_t(m, before, false, c->now_ms);
 }
@@ -427,9 +435,12 @@ mc_meta_arith(struct conn *c, struct mc_state *st, size_t max)
     uint64_t value = 0;
     uint64_t cas = 0;
     /* with C, the CAS check and the increment are one atomic step */
-    storage_status_e s = storage_incr_unsigned_cas(MC_DB, req->key.data,
-            req->key.len, m->delta, decr ? STORAGE_DECR : STORAGE_INCR,
-            HAS(m, 'C') ? m->cas : 0, c->now_ms, &value, &cas);
+    storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
+            m->delta, decr ? KS_DECR : KS_INCR, HAS(m, 'C') ? m->cas : 0,
+            c->now_ms, &value, &cas);
+    if (s == STORAGE_EWRONGTYPE) {
+        s = STORAGE_NOT_FOUND; /* no number memcache can read: missing */
+    }
     if (s == STORAGE_EXISTS) {
         rsp.code = MEMCACHE_META_EX;
         return meta_reply(c, st, &rsp, max);
@@ -474,7 +485,7 @@ mc_meta_debug(struct conn *c, struct mc_state *st, size_t max)
     const struct memcache_request *req = &st->req;
     INCR(mc_metrics, memcache_meta);
     struct storage_item it;
-    if (storage_peek(MC_DB, req->key.data, req->key.len, c->now_ms, &it) !=
+    if (mc_lookup(req->key.data, req->key.len, KS_NOTOUCH, c->now_ms, &it) !=
             STORAGE_OK) {
         return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_EN, max);
     }

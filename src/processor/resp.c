@@ -78,6 +78,13 @@ resp_err_expire(struct resp_ctx *x)
 }
 
 rstatus_i
+resp_err_wrongtype(struct resp_ctx *x)
+{
+    return resp_err(x, "WRONGTYPE Operation against a key holding the wrong "
+                       "kind of value");
+}
+
+rstatus_i
 resp_err_storage(struct resp_ctx *x, storage_status_e s)
 {
     switch (s) {
@@ -88,6 +95,8 @@ resp_err_storage(struct resp_ctx *x, storage_status_e s)
     case STORAGE_EOVERSIZE:
         return resp_err(x, "ERR string exceeds maximum allowed size "
                            "(proto-max-bulk-len)");
+    case STORAGE_EWRONGTYPE:
+        return resp_err_wrongtype(x);
     case STORAGE_EINVAL:
         /* Redis takes any key; the store takes 1 .. STORAGE_KEY_MAX bytes */
         return resp_err(x, "ERR invalid key: segcached keys are 1 to 65535 "
@@ -168,6 +177,7 @@ proc_resp_setup(const proc_resp_options_st *options,
         options = &defaults;
     }
     resp_proc_metrics = metrics;
+    ks_on_count(resp_count_lookup); /* Redis's keyspace_hits and misses */
     memset(&resp_source, 0, sizeof(resp_source));
     if (source != NULL) {
         resp_source = *source;
@@ -200,6 +210,7 @@ proc_resp_teardown(void)
     mm_release(requirepass);
     requirepass = NULL;
     resp_proc_metrics = NULL;
+    ks_on_count(NULL);
 }
 
 /* ---- per-connection state ---- */
@@ -378,8 +389,8 @@ watch_key(struct resp_ctx *x, const struct resp_arg *k)
     }
     struct storage_item it;
     wk->db = resp_db(x);
-    wk->exists = storage_peek(wk->db, k->data, k->len, x->c->now_ms, &it) ==
-                 STORAGE_OK;
+    wk->exists = ks_lookup(wk->db, k->data, k->len, KS_ANY,
+                         KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, &it) != KS_MISS;
     wk->cas = wk->exists ? it.cas : 0;
     wk->expiry = wk->exists ? it.expiry : 0;
     wk->klen = k->len;
@@ -418,8 +429,9 @@ watch_dirty(const struct resp_ctx *x)
     for (uint32_t i = 0; i < st->nwatch; i++) {
         const struct resp_watched *wk = st->watch[i];
         struct storage_item it;
-        bool exists = storage_peek(wk->db, wk->key, wk->klen, x->c->now_ms,
-                              &it) == STORAGE_OK;
+        bool exists =
+                ks_lookup(wk->db, wk->key, wk->klen, KS_ANY,
+                        KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, &it) != KS_MISS;
         if (exists != wk->exists ||
                 (exists && (it.cas != wk->cas || it.expiry != wk->expiry))) {
             return true;

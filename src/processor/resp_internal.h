@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/conn.h"
+#include "processor/keyspace.h"
 #include "processor/resp.h"
 #include "protocol/resp/command.h"
 #include "protocol/resp/compose.h"
@@ -127,6 +128,8 @@ rstatus_i resp_err_syntax(struct resp_ctx *x);
 rstatus_i resp_err_int(struct resp_ctx *x); /* not an integer */
 /* The reply to a failed write: OOM, too large, or a storage failure. */
 rstatus_i resp_err_storage(struct resp_ctx *x, storage_status_e s);
+/* "WRONGTYPE Operation against a key holding the wrong kind of value" */
+rstatus_i resp_err_wrongtype(struct resp_ctx *x);
 /* "invalid expire time in '<fullname>' command" */
 rstatus_i resp_err_expire(struct resp_ctx *x);
 void resp_count_lookup(bool hit);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Resp key-space and expiry commands: DEL UNLINK EXISTS TOUCH TYPE RENAME
  * RENAMENX COPY EXPIRE PEXPIRE EXPIREAT PEXPIREAT (NX XX GT LT) EXPIRETIME
- * PEXPIRETIME TTL PTTL PERSIST KEYS SCAN RANDOMKEY DBSIZE FLUSHDB FLUSHALL.
- * Every value is a string, so TYPE says "string" or "none". */
+ * PEXPIRETIME TTL PTTL PERSIST KEYS SCAN RANDOMKEY DBSIZE FLUSHDB FLUSHALL,
+ * on keys of every type, through the keyspace path (keyspace.h): a root of
+ * parts is deleted, expired, renamed and copied whole. */
 #include "processor/resp_internal.h"
 
 #include "base/mm.h"
@@ -20,8 +21,7 @@ resp_cmd_del(struct resp_ctx *x)
     int64_t n = 0;
     for (uint32_t i = 1; i < x->argc; i++) {
         const struct resp_arg *k = &x->argv[i];
-        n += storage_delete(resp_db(x), k->data, k->len, 0, x->c->now_ms) ==
-             STORAGE_OK;
+        n += ks_delete(resp_db(x), k->data, k->len, x->c->now_ms) == STORAGE_OK;
     }
     return resp_compose_integer(x->w, n);
 }
@@ -32,10 +32,9 @@ resp_cmd_exists(struct resp_ctx *x)
 {
     int64_t n = 0;
     for (uint32_t i = 1; i < x->argc; i++) {
-        struct storage_item it;
         const struct resp_arg *k = &x->argv[i];
-        n += storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) ==
-             STORAGE_OK;
+        n += ks_lookup(resp_db(x), k->data, k->len, KS_ANY, KS_NOTOUCH,
+                     x->c->now_ms, NULL) != KS_MISS;
     }
     return resp_compose_integer(x->w, n);
 }
@@ -46,10 +45,9 @@ resp_cmd_touch(struct resp_ctx *x)
 {
     int64_t n = 0;
     for (uint32_t i = 1; i < x->argc; i++) {
-        struct storage_item it;
         const struct resp_arg *k = &x->argv[i];
-        n += storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it) ==
-             STORAGE_OK;
+        n += ks_lookup(resp_db(x), k->data, k->len, KS_ANY, 0, x->c->now_ms,
+                     NULL) != KS_MISS;
     }
     return resp_compose_integer(x->w, n);
 }
@@ -59,11 +57,12 @@ resp_cmd_type(struct resp_ctx *x)
 {
     struct storage_item it;
     const struct resp_arg *k = &x->argv[1];
-    if (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) ==
-            STORAGE_OK) {
-        return resp_compose_simple(x->w, "string", 6);
+    const char *name = ks_type_name(KS_ANY);
+    if (ks_lookup(resp_db(x), k->data, k->len, KS_ANY, KS_NOTOUCH, x->c->now_ms,
+                &it) != KS_MISS) {
+        name = ks_type_name(it.type);
     }
-    return resp_compose_simple(x->w, "none", 4);
+    return resp_compose_simple(x->w, name, strlen(name));
 }
 
 /* RENAME and RENAMENX */
@@ -73,8 +72,8 @@ resp_cmd_rename(struct resp_ctx *x)
     bool nx = x->cmd->id == RESP_CMD_RENAMENX;
     const struct resp_arg *src = &x->argv[1];
     const struct resp_arg *dst = &x->argv[2];
-    storage_status_e s = storage_rename(resp_db(x), src->data, src->len,
-            dst->data, dst->len, nx ? STORAGE_NO_OVERWRITE : STORAGE_OVERWRITE,
+    storage_status_e s = ks_rename(resp_db(x), src->data, src->len, dst->data,
+            dst->len, nx ? STORAGE_NO_OVERWRITE : STORAGE_OVERWRITE,
             x->c->now_ms);
     switch (s) {
     case STORAGE_OK:
@@ -116,8 +115,13 @@ resp_cmd_copy(struct resp_ctx *x)
             memcmp(src->data, dst->data, src->len) == 0) {
         return resp_err(x, "ERR source and destination objects are the same");
     }
-    storage_status_e s = storage_copy(resp_db(x), src->data, src->len,
-            (uint8_t)dbid, dst->data, dst->len,
+    /* Redis reads the source with lookupKeyRead: counted */
+    if (ks_lookup(resp_db(x), src->data, src->len, KS_ANY, 0, x->c->now_ms,
+                NULL) == KS_MISS) {
+        return resp_compose_integer(x->w, 0);
+    }
+    storage_status_e s = ks_copy(resp_db(x), src->data, src->len, (uint8_t)dbid,
+            dst->data, dst->len,
             replace ? STORAGE_OVERWRITE : STORAGE_NO_OVERWRITE, x->c->now_ms);
     switch (s) {
     case STORAGE_OK:
@@ -219,14 +223,15 @@ resp_cmd_expire(struct resp_ctx *x)
     }
     const struct resp_arg *k = &x->argv[1];
     struct storage_item it;
-    if (xx_lt && (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms,
-                          &it) != STORAGE_OK ||
-                         it.expiry == TIME_NEVER)) {
+    if (xx_lt &&
+            (ks_lookup(resp_db(x), k->data, k->len, KS_ANY,
+                     KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, &it) == KS_MISS ||
+                    it.expiry == TIME_NEVER)) {
         return resp_compose_integer(x->w, 0); /* XX: needs an expiry */
     }
     uint64_t expiry = when <= 0 ? TIME_EXPIRED : (uint64_t)when;
-    storage_status_e s = storage_touch(
-            resp_db(x), k->data, k->len, expiry, cond, x->c->now_ms, NULL);
+    storage_status_e s = ks_expire(resp_db(x), k->data, k->len, KS_ANY, expiry,
+            cond, x->c->now_ms, NULL);
     if (s == STORAGE_OK) {
         return resp_compose_integer(x->w, 1);
     }
@@ -243,8 +248,8 @@ resp_cmd_ttl(struct resp_ctx *x)
 {
     struct storage_item it;
     const struct resp_arg *k = &x->argv[1];
-    if (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) !=
-            STORAGE_OK) {
+    if (ks_lookup(resp_db(x), k->data, k->len, KS_ANY, KS_NOTOUCH, x->c->now_ms,
+                &it) == KS_MISS) {
         return resp_compose_integer(x->w, -2);
     }
     if (it.expiry == TIME_NEVER) {
@@ -263,8 +268,8 @@ rstatus_i
 resp_cmd_persist(struct resp_ctx *x)
 {
     const struct resp_arg *k = &x->argv[1];
-    storage_status_e s = storage_touch(resp_db(x), k->data, k->len, TIME_NEVER,
-            STORAGE_TTL_XX, x->c->now_ms, NULL);
+    storage_status_e s = ks_expire(resp_db(x), k->data, k->len, KS_ANY,
+            TIME_NEVER, STORAGE_TTL_XX, x->c->now_ms, NULL);
     if (s == STORAGE_OK || s == STORAGE_NOT_FOUND || s == STORAGE_NOT_STORED) {
         return resp_compose_integer(x->w, s == STORAGE_OK);
     }
@@ -278,7 +283,9 @@ struct collect {
     size_t max;
     uint64_t n;
     const struct resp_arg *pattern; /* NULL: every key */
-    bool none;                      /* TYPE asked for a type we lack */
+    bool typed;                     /* SCAN .. TYPE: only keys of type */
+    uint8_t type;                   /* storage_type_e */
+    bool none;                      /* TYPE named no type we have */
     bool full;                      /* out could not grow */
 };
 
@@ -286,13 +293,20 @@ static void
 collect_key(const struct storage_item *it, void *arg)
 {
     struct collect *col = arg;
-    if (col->none || col->full) {
+    if (col->full) {
         return;
     }
     if (col->pattern != NULL &&
             !resp_glob_match(col->pattern->data, col->pattern->len,
                     (const char *)it->key, it->klen, false)) {
         return;
+    }
+    if (col->typed) {
+        /* Redis 7.0 looks each key up (lookupKeyRead) to learn its type */
+        ks_count_lookup(true);
+        if (col->none || it->type != col->type) {
+            return;
+        }
     }
     struct resp_writer w = {
             .buf = &col->out, .max = col->max, .proto = RESP_PROTO_2};
@@ -361,7 +375,7 @@ resp_cmd_scan(struct resp_ctx *x)
         return resp_err(x, "ERR invalid cursor");
     }
     const struct resp_arg *pattern = NULL;
-    bool none = false;
+    const struct resp_arg *type = NULL;
     for (uint32_t i = 2; i < x->argc; i += 2) {
         const struct resp_arg *a = &x->argv[i];
         if (i + 1 >= x->argc) {
@@ -377,7 +391,7 @@ resp_cmd_scan(struct resp_ctx *x)
         } else if (resp_arg_is(a, "match")) {
             pattern = pattern_all(&x->argv[i + 1]) ? NULL : &x->argv[i + 1];
         } else if (resp_arg_is(a, "type")) {
-            none = !resp_arg_is(&x->argv[i + 1], "string");
+            type = &x->argv[i + 1];
         } else {
             return resp_err_syntax(x);
         }
@@ -386,7 +400,16 @@ resp_cmd_scan(struct resp_ctx *x)
         return resp_err(x, "ERR out of memory");
     }
     col.pattern = pattern;
-    col.none = none;
+    if (type != NULL) {
+        col.typed = true;
+        col.none = true; /* an unknown name matches nothing, as in 7.0 */
+        for (uint8_t t = 0; t <= STORAGE_TYPE_LIST; t++) {
+            if (resp_arg_is(type, ks_type_name(t))) {
+                col.type = t;
+                col.none = false;
+            }
+        }
+    }
     uint64_t next = storage_scan(
             resp_db(x), cursor, (size_t)count, x->c->now_ms, collect_key, &col);
     char digits[24];
@@ -427,7 +450,7 @@ resp_cmd_flush(struct resp_ctx *x)
         return resp_err_syntax(x);
     }
     uint8_t db = x->cmd->id == RESP_CMD_FLUSHALL ? STORAGE_DB_ALL : resp_db(x);
-    storage_status_e s = storage_flush(db, x->c->now_ms, x->c->now_ms);
+    storage_status_e s = ks_flush(db, x->c->now_ms, x->c->now_ms);
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
     }

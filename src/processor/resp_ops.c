@@ -15,6 +15,7 @@
  * Lock order: rings_lock, then the rings' locks in list order (SLOWLOG
  * GET, LEN, RESET, teardown). A recording thread takes its own ring's lock
  * alone, or rings_lock alone when it creates its ring. */
+#include "processor/coll.h"
 #include "processor/resp_internal.h"
 
 #include "base/log.h"
@@ -67,7 +68,7 @@ static const char *const object_help[] = {
 static bool
 value_is_int(const struct storage_item *it, int64_t *v)
 {
-    return it->vlen <= 20 &&
+    return it->type == STORAGE_TYPE_STRING && it->vlen <= 20 &&
            resp_parse_int64((const char *)it->value, it->vlen, v);
 }
 
@@ -104,14 +105,17 @@ resp_cmd_object(struct resp_ctx *x)
     }
     const struct resp_arg *k = &x->argv[2];
     struct storage_item it;
-    if (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) !=
-            STORAGE_OK) {
+    /* Redis's objectCommandLookup: a counted read without access */
+    if (ks_lookup(resp_db(x), k->data, k->len, KS_ANY, KS_NOTOUCH, x->c->now_ms,
+                &it) == KS_MISS) {
         return resp_compose_null(x->w);
     }
     int64_t v;
     switch (x->cmd->id) {
     case RESP_CMD_OBJECT_ENCODING: {
-        const char *e = resp_object_encoding(&it);
+        const char *e = it.type == STORAGE_TYPE_STRING
+                                ? resp_object_encoding(&it)
+                                : coll_encoding_name(&it);
         return resp_compose_bulk(x->w, e, strlen(e));
     }
     case RESP_CMD_OBJECT_REFCOUNT:
@@ -172,11 +176,13 @@ memory_usage(struct resp_ctx *x)
     }
     const struct resp_arg *k = &x->argv[2];
     struct storage_item it;
-    if (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) !=
-            STORAGE_OK) {
+    if (ks_lookup(resp_db(x), k->data, k->len, KS_ANY, KS_NOTOUCH | KS_NOSTATS,
+                x->c->now_ms, &it) == KS_MISS) {
         return resp_compose_null(x->w);
     }
-    return resp_compose_integer(x->w, (int64_t)storage_item_footprint(&it));
+    /* a collection in parts: its root and every part */
+    return resp_compose_integer(
+            x->w, (int64_t)coll_memory_usage(resp_db(x), &it, x->c->now_ms));
 }
 
 /* The figures INFO memory has (used_memory, used_memory_peak,

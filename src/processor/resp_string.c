@@ -133,12 +133,24 @@ unit_of(unsigned flags)
     return flags & F_EXAT ? TIME_ABS_SEC : TIME_ABS_MS;
 }
 
-static rstatus_i
-reply_item(
-        struct resp_ctx *x, storage_status_e s, const struct storage_item *it)
+/* A string command's lookup (Redis's lookupKeyRead, or lookupKeyWrite
+ * with KS_NOSTATS): counted and checked for type in the keyspace path. */
+static ks_lookup_e
+lookup_string(struct resp_ctx *x, const struct resp_arg *k, unsigned flags,
+        struct storage_item *it)
 {
-    resp_count_lookup(s == STORAGE_OK);
-    if (s != STORAGE_OK) {
+    return ks_lookup(resp_db(x), k->data, k->len, STORAGE_TYPE_STRING, flags,
+            x->c->now_ms, it);
+}
+
+/* The value, null for a missing key, WRONGTYPE for another type. */
+static rstatus_i
+reply_item(struct resp_ctx *x, ks_lookup_e l, const struct storage_item *it)
+{
+    if (l == KS_WRONGTYPE) {
+        return resp_err_wrongtype(x);
+    }
+    if (l == KS_MISS) {
         return resp_compose_null(x->w);
     }
     return resp_compose_bulk(x->w, it->value, it->vlen);
@@ -148,9 +160,7 @@ rstatus_i
 resp_cmd_get(struct resp_ctx *x)
 {
     struct storage_item it;
-    const struct resp_arg *k = &x->argv[1];
-    return reply_item(x,
-            storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it), &it);
+    return reply_item(x, lookup_string(x, &x->argv[1], 0, &it), &it);
 }
 
 typedef enum {
@@ -172,15 +182,20 @@ set_generic(struct resp_ctx *x, const struct resp_arg *k,
     }
     w.expiry = expiry;
     w.keep_ttl = (flags & F_KEEPTTL) != 0;
+    /* GET reads first (counted, type-checked): WRONGTYPE writes nothing */
+    if ((flags & F_GET) && lookup_string(x, k, 0, NULL) == KS_WRONGTYPE) {
+        return resp_err_wrongtype(x);
+    }
     struct storage_item old = {.key = NULL};
-    storage_status_e s = storage_set(resp_db(x), k->data, k->len, v->data,
-            v->len, &w, x->c->now_ms, (flags & F_GET) ? &old : NULL, NULL);
+    storage_status_e s = ks_set(resp_db(x), k->data, k->len, v->data, v->len,
+            &w, x->c->now_ms, (flags & F_GET) ? &old : NULL, NULL);
     if (s != STORAGE_OK && s != STORAGE_EXISTS && s != STORAGE_NOT_STORED) {
         return resp_err_storage(x, s);
     }
     if (flags & F_GET) {
-        return reply_item(
-                x, old.key != NULL ? STORAGE_OK : STORAGE_NOT_FOUND, &old);
+        /* another type can only be a concurrent write: nothing to show */
+        bool shown = old.key != NULL && old.type == STORAGE_TYPE_STRING;
+        return reply_item(x, shown ? KS_OK : KS_MISS, &old);
     }
     if (kind == REPLY_ONE_ZERO) {
         return resp_compose_integer(x->w, s == STORAGE_OK);
@@ -238,9 +253,15 @@ resp_cmd_getdel(struct resp_ctx *x)
 {
     struct storage_item it;
     const struct resp_arg *k = &x->argv[1];
-    return reply_item(x,
-            storage_getdel(resp_db(x), k->data, k->len, x->c->now_ms, &it),
-            &it);
+    ks_lookup_e l = lookup_string(x, k, KS_NOTOUCH, &it);
+    if (l != KS_OK) {
+        return reply_item(x, l, &it);
+    }
+    storage_status_e s =
+            ks_getdel(resp_db(x), k->data, k->len, x->c->now_ms, &it);
+    bool shown =
+            s == STORAGE_OK && it.key != NULL && it.type == STORAGE_TYPE_STRING;
+    return reply_item(x, shown ? KS_OK : KS_MISS, &it);
 }
 
 /* GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]: replies the value,
@@ -254,19 +275,23 @@ resp_cmd_getex(struct resp_ctx *x)
     if (!opts_parse(x, 2, false, &o)) {
         return resp_err_syntax(x);
     }
+    /* Redis looks the key up before it reads the time: a missing key is
+     * null and another type WRONGTYPE, whatever the time says */
+    const struct resp_arg *k = &x->argv[1];
+    struct storage_item it;
+    ks_lookup_e l = lookup_string(x, k, 0, &it);
+    if (l != KS_OK) {
+        return reply_item(x, l, &it);
+    }
     if (o.expire != NULL &&
             !expiry_of(x, o.expire, unit_of(o.flags), &expiry, &rc)) {
         return rc;
     }
-    const struct resp_arg *k = &x->argv[1];
-    struct storage_item it;
-    storage_status_e s =
-            storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it);
-    rc = reply_item(x, s, &it);
-    if (s == STORAGE_OK && (o.flags & (F_TIME | F_PERSIST))) {
+    rc = reply_item(x, l, &it);
+    if (o.flags & (F_TIME | F_PERSIST)) {
         /* the reply holds a copy: the write may end the view */
-        storage_touch(resp_db(x), k->data, k->len, expiry, STORAGE_TTL_ALWAYS,
-                x->c->now_ms, NULL);
+        ks_expire(resp_db(x), k->data, k->len, STORAGE_TYPE_STRING, expiry,
+                STORAGE_TTL_ALWAYS, x->c->now_ms, NULL);
     }
     return rc;
 }
@@ -277,10 +302,9 @@ resp_cmd_mget(struct resp_ctx *x)
     rstatus_i rc = resp_compose_array(x->w, x->argc - 1);
     for (uint32_t i = 1; rc == STATUS_OK && i < x->argc; i++) {
         struct storage_item it;
-        const struct resp_arg *k = &x->argv[i];
-        rc = reply_item(x,
-                storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it),
-                &it);
+        /* another type is null in MGET, not WRONGTYPE */
+        ks_lookup_e l = lookup_string(x, &x->argv[i], 0, &it);
+        rc = reply_item(x, l == KS_WRONGTYPE ? KS_MISS : l, &it);
     }
     return rc;
 }
@@ -295,7 +319,7 @@ resp_cmd_mset(struct resp_ctx *x)
     for (uint32_t i = 1; i < x->argc; i += 2) {
         const struct resp_arg *k = &x->argv[i];
         const struct resp_arg *v = &x->argv[i + 1];
-        storage_status_e s = storage_set(resp_db(x), k->data, k->len, v->data,
+        storage_status_e s = ks_set(resp_db(x), k->data, k->len, v->data,
                 v->len, &w, x->c->now_ms, NULL, NULL);
         if (s != STORAGE_OK) {
             return resp_err_storage(x, s);
@@ -313,23 +337,22 @@ resp_cmd_msetnx(struct resp_ctx *x)
         return resp_compose_err_arity(x->w, x->cmd);
     }
     for (uint32_t i = 1; i < x->argc; i += 2) {
-        struct storage_item it;
         const struct resp_arg *k = &x->argv[i];
-        if (storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it) ==
-                STORAGE_OK) {
-            return resp_compose_integer(x->w, 0);
+        if (ks_lookup(resp_db(x), k->data, k->len, KS_ANY,
+                    KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, NULL) != KS_MISS) {
+            return resp_compose_integer(x->w, 0); /* a key of any type */
         }
     }
     struct storage_write w = {.mode = STORAGE_ADD};
     for (uint32_t i = 1; i < x->argc; i += 2) {
         const struct resp_arg *k = &x->argv[i];
         const struct resp_arg *v = &x->argv[i + 1];
-        storage_status_e s = storage_set(resp_db(x), k->data, k->len, v->data,
+        storage_status_e s = ks_set(resp_db(x), k->data, k->len, v->data,
                 v->len, &w, x->c->now_ms, NULL, NULL);
         if (s == STORAGE_EXISTS) {
             /* a key given twice, or a race: Redis's last value wins */
             w.mode = STORAGE_SET;
-            s = storage_set(resp_db(x), k->data, k->len, v->data, v->len, &w,
+            s = ks_set(resp_db(x), k->data, k->len, v->data, v->len, &w,
                     x->c->now_ms, NULL, NULL);
             w.mode = STORAGE_ADD;
         }
@@ -346,9 +369,9 @@ resp_cmd_append(struct resp_ctx *x)
     const struct resp_arg *k = &x->argv[1];
     const struct resp_arg *v = &x->argv[2];
     size_t len = 0;
-    storage_status_e s = storage_append(resp_db(x), k->data, k->len, v->data,
-            v->len, STORAGE_APPEND, STORAGE_MISSING_CREATE, 0, x->c->now_ms,
-            &len, NULL);
+    storage_status_e s = ks_append(resp_db(x), k->data, k->len, v->data, v->len,
+            STORAGE_APPEND, STORAGE_MISSING_CREATE, 0, x->c->now_ms, &len,
+            NULL);
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
     }
@@ -359,11 +382,11 @@ rstatus_i
 resp_cmd_strlen(struct resp_ctx *x)
 {
     struct storage_item it;
-    const struct resp_arg *k = &x->argv[1];
-    storage_status_e s =
-            storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it);
-    resp_count_lookup(s == STORAGE_OK);
-    return resp_compose_integer(x->w, s == STORAGE_OK ? (int64_t)it.vlen : 0);
+    ks_lookup_e l = lookup_string(x, &x->argv[1], 0, &it);
+    if (l == KS_WRONGTYPE) {
+        return resp_err_wrongtype(x);
+    }
+    return resp_compose_integer(x->w, l == KS_OK ? (int64_t)it.vlen : 0);
 }
 
 /* GETRANGE/SUBSTR key start end, with Redis's index rules. */
@@ -377,11 +400,11 @@ resp_cmd_getrange(struct resp_ctx *x)
         return resp_err_int(x);
     }
     struct storage_item it;
-    const struct resp_arg *k = &x->argv[1];
-    storage_status_e s =
-            storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it);
-    resp_count_lookup(s == STORAGE_OK);
-    if (s != STORAGE_OK || (start < 0 && end < 0 && start > end)) {
+    ks_lookup_e l = lookup_string(x, &x->argv[1], 0, &it);
+    if (l == KS_WRONGTYPE) {
+        return resp_err_wrongtype(x);
+    }
+    if (l != KS_OK || (start < 0 && end < 0 && start > end)) {
         return resp_compose_bulk(x->w, "", 0);
     }
     int64_t len = (int64_t)it.vlen;
@@ -414,19 +437,22 @@ resp_cmd_setrange(struct resp_ctx *x)
     if (offset < 0) {
         return resp_err(x, "ERR offset is out of range");
     }
-    if (v->len == 0) {
-        /* nothing to write: the length, without Redis's size check */
+    if (v->len == 0 || offset + (int64_t)v->len > PROTO_MAX_BULK_LEN) {
+        /* Redis checks the type before the length and the size */
         struct storage_item it;
-        storage_status_e s =
-                storage_peek(resp_db(x), k->data, k->len, x->c->now_ms, &it);
-        return resp_compose_integer(
-                x->w, s == STORAGE_OK ? (int64_t)it.vlen : 0);
-    }
-    if (offset + (int64_t)v->len > PROTO_MAX_BULK_LEN) {
+        ks_lookup_e l = lookup_string(x, k, KS_NOTOUCH | KS_NOSTATS, &it);
+        if (l == KS_WRONGTYPE) {
+            return resp_err_wrongtype(x);
+        }
+        if (v->len == 0) {
+            /* nothing to write: the length, without Redis's size check */
+            return resp_compose_integer(
+                    x->w, l == KS_OK ? (int64_t)it.vlen : 0);
+        }
         return resp_err_storage(x, STORAGE_EOVERSIZE);
     }
     size_t len = 0;
-    storage_status_e s = storage_setrange(resp_db(x), k->data, k->len,
+    storage_status_e s = ks_setrange(resp_db(x), k->data, k->len,
             (size_t)offset, v->data, v->len, x->c->now_ms, &len);
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
@@ -460,7 +486,7 @@ resp_cmd_incr(struct resp_ctx *x)
     }
     const struct resp_arg *k = &x->argv[1];
     int64_t value;
-    storage_status_e s = storage_incr_signed(
+    storage_status_e s = ks_incr_signed(
             resp_db(x), k->data, k->len, delta, x->c->now_ms, &value);
     switch (s) {
     case STORAGE_OK:
@@ -483,9 +509,13 @@ incrbyfloat_once(struct resp_ctx *x, long double incr, char *out, size_t cap,
     const struct resp_arg *k = &x->argv[1];
     struct storage_item it;
     long double value = 0;
-    storage_status_e s =
-            storage_get(resp_db(x), k->data, k->len, x->c->now_ms, &it);
-    bool found = s == STORAGE_OK;
+    ks_lookup_e l = lookup_string(x, k, KS_NOSTATS, &it);
+    if (l == KS_WRONGTYPE) {
+        *replied = true;
+        *rc = resp_err_wrongtype(x);
+        return STORAGE_EWRONGTYPE;
+    }
+    bool found = l == KS_OK;
     if (found &&
             !resp_parse_long_double((const char *)it.value, it.vlen, &value)) {
         *replied = true;
@@ -504,8 +534,8 @@ incrbyfloat_once(struct resp_ctx *x, long double incr, char *out, size_t cap,
             .cas = found ? it.cas : 0,
             .keep_ttl = true,
     };
-    return storage_set(resp_db(x), k->data, k->len, out, *outlen, &w,
-            x->c->now_ms, NULL, NULL);
+    return ks_set(resp_db(x), k->data, k->len, out, *outlen, &w, x->c->now_ms,
+            NULL, NULL);
 }
 
 /* INCRBYFLOAT: a compare-and-set loop over the store (the store has no
@@ -518,6 +548,11 @@ resp_cmd_incrbyfloat(struct resp_ctx *x)
     size_t len = 0;
     rstatus_i rc = STATUS_OK;
     bool replied = false;
+    /* Redis checks the type before it reads the increment */
+    if (lookup_string(x, &x->argv[1], KS_NOTOUCH | KS_NOSTATS, NULL) ==
+            KS_WRONGTYPE) {
+        return resp_err_wrongtype(x);
+    }
     if (!resp_parse_long_double(x->argv[2].data, x->argv[2].len, &incr)) {
         return resp_err(x, "ERR value is not a valid float");
     }

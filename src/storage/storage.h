@@ -34,7 +34,8 @@
  * Keys are 1 .. STORAGE_KEY_MAX bytes (the memcache parser refuses more than
  * 250 before it gets here). Values are bytes; the largest value for a key is
  * storage_value_max(klen) (about the segment size). Each protocol parses
- * numbers its own way; the store only does the arithmetic of incr/decr. */
+ * numbers its own way (src/processor/); the store offers the atomic
+ * read-modify-write (storage_update) they are computed in. */
 #pragma once
 
 #include "base/status.h"
@@ -89,8 +90,8 @@ typedef enum {
                            (NX XX GT LT) or a rename NX that said no */
     STORAGE_ENOMEM,     /* no memory: policy `none`, or nothing evictable */
     STORAGE_EOVERSIZE,  /* key + value would not fit in a segment */
-    STORAGE_ENAN,       /* the value is not a number of the asked kind */
-    STORAGE_EOVERFLOW,  /* signed increment out of int64 range */
+    STORAGE_ENAN,       /* not a number (a storage_update fn's answer) */
+    STORAGE_EOVERFLOW,  /* out of range (a storage_update fn's answer) */
     STORAGE_EINVAL,     /* bad argument: db out of range, empty key */
     STORAGE_EWRONGTYPE, /* a string operation on an item of another type */
 } storage_status_e;
@@ -172,11 +173,6 @@ storage_status_e storage_get(uint8_t db, const void *key, size_t klen,
         uint64_t now, struct storage_item *it);
 storage_status_e storage_peek(uint8_t db, const void *key, size_t klen,
         uint64_t now, struct storage_item *it);
-/* Redis GETRANGE index rules over a view's value (negative counts from the
- * end, clamped); *len 0 for an empty range. Pure; any thread. */
-void storage_value_range(const struct storage_item *it, int64_t start,
-        int64_t end, const uint8_t **value, size_t *len);
-
 /* Writes a whole value. Statuses: OK; EXISTS (ADD on a live item, CAS
  * mismatch); NOT_STORED (REPLACE on a missing item); NOT_FOUND (CAS on a
  * missing item); EOVERSIZE; ENOMEM; EINVAL. old (may be NULL) receives the
@@ -230,7 +226,7 @@ storage_status_e storage_touch(uint8_t db, const void *key, size_t klen,
         uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
         struct storage_item *it);
 
-/* String read-modify-writes: invalidate, incr (both kinds), append and
+/* String read-modify-writes: invalidate, update, append and
  * setrange answer EWRONGTYPE, atomically with the operation, when the key
  * holds an item of another type (storage_type_e). */
 
@@ -240,38 +236,37 @@ storage_status_e storage_invalidate(uint8_t db, const void *key, size_t klen,
         uint64_t expiry, uint64_t now);
 
 typedef enum {
-    STORAGE_INCR,
-    STORAGE_DECR,
-} storage_incr_e;
+    STORAGE_MISSING_FAIL,   /* memcache: NOT_FOUND / NOT_STORED when missing */
+    STORAGE_MISSING_CREATE, /* Redis INCR, APPEND: create without expiry */
+} storage_missing_e;
 
-/* memcached incr/decr: the value must be 1..20 decimal digits, at most
- * 2^64-1 (else ENAN); incr wraps at 2^64, decr stops at 0. Keeps expiry and
- * flags, new CAS. OK (*value, *cas set; either may be NULL), NOT_FOUND,
- * ENAN, ENOMEM. */
-storage_status_e storage_incr_unsigned(uint8_t db, const void *key, size_t klen,
-        uint64_t delta, storage_incr_e dir, uint64_t now, uint64_t *value,
-        uint64_t *cas);
-/* The same, only if the item's CAS is `expect` (meta arithmetic with C):
- * EXISTS when it differs, atomically with the increment. expect 0: any. */
-storage_status_e storage_incr_unsigned_cas(uint8_t db, const void *key,
-        size_t klen, uint64_t delta, storage_incr_e dir, uint64_t expect,
-        uint64_t now, uint64_t *value, uint64_t *cas);
-/* Redis INCRBY/DECRBY (decrement: pass -n): the value must be a Redis
- * integer (optional '-', no leading zeros or spaces, int64), else ENAN;
- * a result out of int64 range is EOVERFLOW and changes nothing. A missing
- * key counts as 0 and is created without expiry. Keeps the expiry. */
-storage_status_e storage_incr_signed(uint8_t db, const void *key, size_t klen,
-        int64_t delta, uint64_t now, int64_t *value);
+/* The atomic read-modify-write of a string value; the caller's fn computes
+ * the new value from the current one (the protocols' number rules live in
+ * src/processor/, not here). fn gets the current value (found false, old
+ * NULL: none) and writes at most STORAGE_UPDATE_MAX bytes to out, setting
+ * *outlen; it returns STORAGE_OK to store them, or another status (not
+ * OK) to change nothing: storage_update returns that status. fn runs with
+ * the item's bytes valid, may run more than once (a concurrent writer came
+ * between the read and the write: retried, as every read-modify-write
+ * here), must not call storage functions, and keeps what it computed in
+ * arg. The new value keeps the expiry and client flags, is not stale, and
+ * gets a new CAS (*cas, may be NULL). A missing key: NOT_FOUND with
+ * MISSING_FAIL (or with expect), else fn's value is created without
+ * expiry. expect not 0: only if the item's CAS is expect (EXISTS
+ * otherwise), atomically with the write. Another type: EWRONGTYPE before
+ * fn runs. Statuses: OK, NOT_FOUND, EXISTS, EWRONGTYPE, EOVERSIZE (fn said
+ * more than STORAGE_UPDATE_MAX), ENOMEM, fn's own. */
+#define STORAGE_UPDATE_MAX 64
+typedef storage_status_e (*storage_update_fn)(const uint8_t *old, size_t olen,
+        bool found, uint8_t *out, size_t *outlen, void *arg);
+storage_status_e storage_update(uint8_t db, const void *key, size_t klen,
+        storage_update_fn fn, void *arg, storage_missing_e missing,
+        uint64_t expect, uint64_t now, uint64_t *cas);
 
 typedef enum {
     STORAGE_APPEND,
     STORAGE_PREPEND,
 } storage_side_e;
-
-typedef enum {
-    STORAGE_MISSING_FAIL,   /* memcache: NOT_STORED when missing */
-    STORAGE_MISSING_CREATE, /* Redis APPEND: create without expiry */
-} storage_missing_e;
 
 /* Appends or prepends data, keeping expiry and flags; new CAS. cas 0: any
  * version, else EXISTS when the CAS differs. OK (*new_len, *new_cas: may be

@@ -203,28 +203,58 @@ do_touch(struct in *in, uint8_t db, uint8_t i)
  * checks it (white space, '+', digits that fit, then the end or white
  * space), written apart from the store's parser. */
 static bool
-digits(const struct model *m, uint64_t *v)
+digits_of(const uint8_t *mv, size_t n, uint64_t *v)
 {
     size_t j = 0;
-    while (j < m->vlen && isspace(m->v[j])) {
+    while (j < n && isspace(mv[j])) {
         j++;
     }
-    if (j < m->vlen && m->v[j] == '+') {
+    if (j < n && mv[j] == '+') {
         j++;
     }
     size_t first = j;
-    while (j < m->vlen && isdigit(m->v[j])) {
+    while (j < n && isdigit(mv[j])) {
         j++;
     }
-    if (j == first || (j < m->vlen && !isspace(m->v[j]))) {
+    if (j == first || (j < n && !isspace(mv[j])) || j - first > 64) {
         return false;
     }
-    char buf[sizeof(m->v) + 1];
-    memcpy(buf, m->v + first, j - first);
+    char buf[65];
+    memcpy(buf, mv + first, j - first);
     buf[j - first] = 0;
     errno = 0;
     *v = strtoull(buf, NULL, 10);
     return errno != ERANGE;
+}
+
+static bool
+digits(const struct model *m, uint64_t *v)
+{
+    return digits_of(m->v, m->vlen, v);
+}
+
+/* memcached's incr over storage_update, the way the memcache processor
+ * does it (with the reference parser above). */
+struct incr_arg {
+    uint64_t delta;
+    bool decr;
+    uint64_t got;
+};
+
+static storage_status_e
+incr_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    struct incr_arg *a = arg;
+    uint64_t v;
+    if (!found || !digits_of(old, olen, &v)) {
+        return STORAGE_ENAN;
+    }
+    v = a->decr ? (v > a->delta ? v - a->delta : 0) : v + a->delta;
+    a->got = v;
+    *outlen = (size_t)snprintf(
+            (char *)out, STORAGE_UPDATE_MAX, "%llu", (unsigned long long)v);
+    return STORAGE_OK;
 }
 
 static void
@@ -235,9 +265,11 @@ do_incr(struct in *in, uint8_t db, uint8_t i)
     struct model *m = live(db, i);
     uint64_t delta = next(in);
     bool decr = delta & 1;
-    uint64_t got, cas;
-    storage_status_e st = storage_incr_unsigned(db, k, strlen(k), delta,
-            decr ? STORAGE_DECR : STORAGE_INCR, now, &got, &cas);
+    uint64_t cas;
+    struct incr_arg a = {.delta = delta, .decr = decr};
+    storage_status_e st = storage_update(
+            db, k, strlen(k), incr_fn, &a, STORAGE_MISSING_FAIL, 0, now, &cas);
+    uint64_t got = a.got;
     uint64_t v;
     if (m == NULL) {
         CHECK(st == STORAGE_NOT_FOUND);

@@ -297,28 +297,6 @@ storage_item_claim_win(const struct storage_item *it)
     return (prev & ITEM_M_WIN) == 0;
 }
 
-void
-storage_value_range(const struct storage_item *it, int64_t start, int64_t end,
-        const uint8_t **value, size_t *len)
-{
-    int64_t n = (int64_t)it->vlen;
-    *value = it->value;
-    *len = 0;
-    if (n == 0 || (start < 0 && end < 0 && start > end)) {
-        return;
-    }
-    start = start < 0 ? n + start : start;
-    end = end < 0 ? n + end : end;
-    start = start < 0 ? 0 : start;
-    end = end < 0 ? 0 : end;
-    end = end >= n ? n - 1 : end;
-    if (start > end) {
-        return;
-    }
-    *value = it->value + start;
-    *len = (size_t)(end - start + 1);
-}
-
 /* --- the replace primitive ---------------------------------------------- */
 
 static storage_status_e

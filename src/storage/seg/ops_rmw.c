@@ -2,7 +2,9 @@
 /* Read-modify-write operations of the storage API: touch, invalidate,
  * incr/decr, append/prepend, setrange, rename and copy. Each reads the
  * current copy, writes a new one and links it with ops_commit() only if the
- * old copy is still current, retrying otherwise.
+ * old copy is still current, retrying otherwise. storage_update is the one
+ * for string values whose new bytes the caller computes (the protocols'
+ * number rules live in src/processor/).
  *
  * Lock order: hash bucket locks of one key only (seg_internal.h). */
 #include "seg_internal.h"
@@ -161,178 +163,25 @@ storage_invalidate(
     return st;
 }
 
-/* --- numbers ------------------------------------------------------------ */
+/* --- update: the one string read-modify-write ------------------------- */
 
-static bool
-is_space(uint8_t c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* Decimal digits that fit in 64 bits, from p to its first non-digit;
- * returns how many digits, 0 when none or on overflow. */
-static size_t
-scan_digits(const uint8_t *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    size_t i = 0;
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            return 0;
-        }
-        v = v * 10 + d;
-    }
-    *out = v;
-    return i;
-}
-
-/* Only digits, the whole of p. */
-static bool
-parse_digits(const uint8_t *p, size_t n, uint64_t *out)
-{
-    return n > 0 && scan_digits(p, n, out) == n;
-}
-
-/* A number as memcached's incr reads it (strtoull): leading white space,
- * an optional '+', decimal digits (leading zeros allowed) that fit in 64
- * bits, then the end or white space (anything after that is ignored). */
-static bool
-parse_u64(const uint8_t *p, size_t n, uint64_t *out)
-{
-    size_t i = 0;
-    while (i < n && is_space(p[i])) {
-        i++;
-    }
-    if (i < n && p[i] == '+') {
-        i++;
-    }
-    size_t digits = scan_digits(p + i, n - i, out);
-    i += digits;
-    return digits > 0 && (i == n || is_space(p[i]));
-}
-
-/* Redis's string2ll: optional '-', no leading zeros, no spaces, int64. */
-static bool
-parse_i64(const uint8_t *p, size_t n, int64_t *out)
-{
-    bool neg = n > 0 && p[0] == '-';
-    size_t i = neg ? 1 : 0;
-    uint64_t v;
-    if (n == 1 && p[0] == '0') {
-        *out = 0;
-        return true;
-    }
-    if (i >= n || p[i] == '0' || !parse_digits(p + i, n - i, &v)) {
-        return false;
-    }
-    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) {
-        return false;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return true;
-}
-
-static size_t
-format_u64(uint8_t *buf, uint64_t v)
-{
-    uint8_t tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (uint8_t)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) {
-        buf[i] = tmp[n - 1 - i];
-    }
-    return n;
-}
-
-static size_t
-format_i64(uint8_t *buf, int64_t v)
-{
-    if (v < 0) {
-        buf[0] = '-';
-        return 1 + format_u64(buf + 1, 0 - (uint64_t)v);
-    }
-    return format_u64(buf, (uint64_t)v);
-}
-
-struct num_fill {
-    uint8_t buf[24];
+struct update_fill {
+    uint8_t buf[STORAGE_UPDATE_MAX];
     size_t len;
 };
 
 static void
-fill_num(uint8_t *dst, const struct hash_ref *old, void *arg)
+fill_update(uint8_t *dst, const struct hash_ref *old, void *arg)
 {
     (void)old;
-    struct num_fill *nf = arg;
-    memcpy(dst, nf->buf, nf->len);
-}
-
-storage_status_e
-storage_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
-        storage_incr_e dir, uint64_t now, uint64_t *value, uint64_t *cas)
-{
-    return storage_incr_unsigned_cas(
-            db, key, klen, delta, dir, 0, now, value, cas);
-}
-
-storage_status_e
-storage_incr_unsigned_cas(uint8_t db, const void *key, size_t klen,
-        uint64_t delta, storage_incr_e dir, uint64_t expect, uint64_t now,
-        uint64_t *value, uint64_t *cas)
-{
-    storage_status_e st = ops_begin(db, klen, now);
-    if (st != STORAGE_OK) {
-        return st;
-    }
-    uint64_t h = hash_of(db, key, klen);
-    do {
-        struct hash_ref ref;
-        uint64_t v;
-        if (!ops_lookup(db, key, klen, h, now, &ref)) {
-            return STORAGE_NOT_FOUND;
-        }
-        if (ref.m.type != 0) {
-            return STORAGE_EWRONGTYPE;
-        }
-        if (expect != 0 && ref.m.cas != expect) {
-            INCR(seg_metrics, seg_cas_mismatch);
-            return STORAGE_EXISTS;
-        }
-        if (!parse_u64(ref.item + ref.m.hdr_len + ref.m.klen, ref.m.vlen, &v)) {
-            return STORAGE_ENAN;
-        }
-        if (dir == STORAGE_INCR) {
-            v += delta; /* wraps at 2^64, as memcached */
-        } else {
-            v = v > delta ? v - delta : 0;
-        }
-        struct num_fill nf;
-        nf.len = format_u64(nf.buf, v);
-        struct item_meta m = ref.m;
-        m.cas = 0;
-        m.vlen = (uint32_t)nf.len;
-        m.flags &= (uint8_t)~ITEM_F_STALE;
-        struct res r;
-        st = rewrite(h, key, &ref, &m, 0, fill_num, &nf, now, &r);
-        if (st == STORAGE_OK) {
-            if (value != NULL) {
-                *value = v;
-            }
-            if (cas != NULL) {
-                *cas = r.cas;
-            }
-        }
-    } while (st == RETRY);
-    return st;
+    const struct update_fill *uf = arg;
+    memcpy(dst, uf->buf, uf->len);
 }
 
 static storage_status_e
 create_value(uint8_t db, const void *key, size_t klen, const void *v1,
-        size_t n1, size_t zeros, const void *v2, size_t n2, uint64_t now)
+        size_t n1, size_t zeros, const void *v2, size_t n2, uint64_t now,
+        uint64_t *cas)
 {
     struct storage_write w = {0};
     struct res r;
@@ -348,13 +197,63 @@ create_value(uint8_t db, const void *key, size_t klen, const void *v1,
     if (n2 > 0) {
         memcpy(r.value + n1 + zeros, v2, n2);
     }
-    struct cond c = {.mode = STORAGE_SET, .expect = true, .expect_val = 0};
-    return ops_commit(&r, &c, now, NULL);
+    struct cond cd = {.mode = STORAGE_SET, .expect = true, .expect_val = 0};
+    st = ops_commit(&r, &cd, now, NULL);
+    if (st == STORAGE_OK && cas != NULL) {
+        *cas = r.cas; /* as rewrite() reads it: set by the commit */
+    }
+    return st;
+}
+
+/* One round: the current copy read, fn's value written over it (or
+ * created). RETRY when another writer came between. */
+static storage_status_e
+update_once(uint8_t db, const void *key, size_t klen, uint64_t h,
+        storage_update_fn fn, void *arg, storage_missing_e missing,
+        uint64_t expect, uint64_t now, uint64_t *cas)
+{
+    struct hash_ref ref;
+    bool found = ops_lookup(db, key, klen, h, now, &ref);
+    if (!found && (missing == STORAGE_MISSING_FAIL || expect != 0)) {
+        return STORAGE_NOT_FOUND;
+    }
+    if (found && ref.m.type != 0) {
+        return STORAGE_EWRONGTYPE;
+    }
+    if (found && expect != 0 && ref.m.cas != expect) {
+        INCR(seg_metrics, seg_cas_mismatch);
+        return STORAGE_EXISTS;
+    }
+    struct update_fill uf = {.len = 0};
+    const uint8_t *ov = found ? ref.item + ref.m.hdr_len + ref.m.klen : NULL;
+    storage_status_e st =
+            fn(ov, found ? ref.m.vlen : 0, found, uf.buf, &uf.len, arg);
+    if (st != STORAGE_OK) {
+        return st;
+    }
+    if (uf.len > STORAGE_UPDATE_MAX) {
+        return STORAGE_EOVERSIZE;
+    }
+    if (!found) {
+        return create_value(
+                db, key, klen, uf.buf, uf.len, 0, NULL, 0, now, cas);
+    }
+    struct item_meta m = ref.m;
+    m.cas = 0;
+    m.vlen = (uint32_t)uf.len;
+    m.flags &= (uint8_t)~ITEM_F_STALE;
+    struct res r;
+    st = rewrite(h, key, &ref, &m, 0, fill_update, &uf, now, &r);
+    if (st == STORAGE_OK && cas != NULL) {
+        *cas = r.cas;
+    }
+    return st;
 }
 
 storage_status_e
-storage_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
-        uint64_t now, int64_t *value)
+storage_update(uint8_t db, const void *key, size_t klen, storage_update_fn fn,
+        void *arg, storage_missing_e missing, uint64_t expect, uint64_t now,
+        uint64_t *cas)
 {
     storage_status_e st = ops_begin(db, klen, now);
     if (st != STORAGE_OK) {
@@ -362,33 +261,7 @@ storage_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
     }
     uint64_t h = hash_of(db, key, klen);
     do {
-        struct hash_ref ref;
-        int64_t v = 0;
-        bool found = ops_lookup(db, key, klen, h, now, &ref);
-        if (found && ref.m.type != 0) {
-            return STORAGE_EWRONGTYPE;
-        }
-        if (found && !parse_i64(ref.item + ref.m.hdr_len + ref.m.klen,
-                             ref.m.vlen, &v)) {
-            return STORAGE_ENAN;
-        }
-        if (__builtin_add_overflow(v, delta, &v)) {
-            return STORAGE_EOVERFLOW;
-        }
-        struct num_fill nf;
-        nf.len = format_i64(nf.buf, v);
-        if (!found) {
-            st = create_value(db, key, klen, nf.buf, nf.len, 0, NULL, 0, now);
-        } else {
-            struct item_meta m = ref.m;
-            m.cas = 0;
-            m.vlen = (uint32_t)nf.len;
-            m.flags &= (uint8_t)~ITEM_F_STALE;
-            st = rewrite(h, key, &ref, &m, 0, fill_num, &nf, now, NULL);
-        }
-        if (st == STORAGE_OK && value != NULL) {
-            *value = v;
-        }
+        st = update_once(db, key, klen, h, fn, arg, missing, expect, now, cas);
     } while (st == RETRY);
     return st;
 }
@@ -457,7 +330,7 @@ storage_append(uint8_t db, const void *key, size_t klen, const void *data,
             if (missing == STORAGE_MISSING_FAIL) {
                 return STORAGE_NOT_STORED;
             }
-            st = create_value(db, key, klen, data, len, 0, NULL, 0, now);
+            st = create_value(db, key, klen, data, len, 0, NULL, 0, now, NULL);
             if (st == STORAGE_OK && new_len != NULL) {
                 *new_len = len;
             }
@@ -501,7 +374,8 @@ storage_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
         size_t out = 0;
         if (!ops_lookup(db, key, klen, h, now, &ref)) {
             if (len > 0) {
-                st = create_value(db, key, klen, "", 0, offset, data, len, now);
+                st = create_value(
+                        db, key, klen, "", 0, offset, data, len, now, NULL);
                 out = offset + len;
             }
         } else if (ref.m.type != 0) {

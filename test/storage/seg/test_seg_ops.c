@@ -106,56 +106,103 @@ test_item_footprint(void **state)
     assert_int_equal(storage_item_footprint(&c), fa); /* same shape */
 }
 
-/* --- incr / decr -------------------------------------------------------- */
+/* --- update: the atomic read-modify-write ----------------------------- */
 
-static void
-test_incr_unsigned_wrap_and_clamp(void **state)
+/* Appends '1' to the value (or makes "1"); answers `answer` instead when
+ * it is not OK. */
+struct upd {
+    int calls;
+    storage_status_e answer;
+};
+
+static storage_status_e
+upd_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
 {
-    (void)state;
-    uint64_t v, cas;
-    assert_int_equal(put(0, "n", "18446744073709551614", NOW + 60000), 0);
-    uint64_t c0 = cas_of("n");
-    assert_int_equal(
-            storage_incr_unsigned(0, "n", 1, 1, STORAGE_INCR, NOW, &v, &cas),
-            STORAGE_OK);
-    assert_true(v == UINT64_MAX);
-    assert_int_not_equal(cas, c0);
-    assert_int_equal(
-            storage_incr_unsigned(0, "n", 1, 2, STORAGE_INCR, NOW, &v, NULL),
-            STORAGE_OK);
-    assert_int_equal(v, 1); /* wrapped */
-    expect(0, "n", "1");
-    assert_int_equal(
-            storage_incr_unsigned(0, "n", 1, 5, STORAGE_DECR, NOW, &v, NULL),
-            STORAGE_OK);
-    assert_int_equal(v, 0); /* clamps at 0 */
-    expect(0, "n", "0");
-    /* expiry and flags survive */
-    struct storage_item it;
-    assert_int_equal(storage_peek(0, "n", 1, NOW, &it), STORAGE_OK);
-    assert_int_equal(it.expiry, NOW + 60000);
-    assert_int_equal(it.cflags, 42);
+    struct upd *u = arg;
+    u->calls++;
+    if (u->answer != STORAGE_OK) {
+        return u->answer;
+    }
+    size_t n = found ? olen : 0;
+    if (n + 1 > STORAGE_UPDATE_MAX + 1) {
+        return STORAGE_EINVAL;
+    }
+    if (n > 0) {
+        memcpy(out, old, n);
+    }
+    if (n < STORAGE_UPDATE_MAX) {
+        out[n] = '1';
+    }
+    *outlen = n + 1;
+    return STORAGE_OK;
 }
 
 static void
-test_incr_unsigned_cas(void **state)
+test_update(void **state)
 {
     (void)state;
-    uint64_t v, cas;
-    assert_int_equal(put(0, "nc", "10", 0), 0);
-    uint64_t c0 = cas_of("nc");
-    assert_int_equal(storage_incr_unsigned_cas(0, "nc", 2, 1, STORAGE_INCR,
-                             c0 + 1, NOW, &v, &cas),
-            STORAGE_EXISTS);
-    expect(0, "nc", "10");
-    assert_int_equal(storage_incr_unsigned_cas(
-                             0, "nc", 2, 1, STORAGE_INCR, c0, NOW, &v, &cas),
+    struct upd u = {0};
+    uint64_t cas, c0;
+    struct storage_item it;
+    assert_int_equal(put(0, "n", "10", NOW + 60000), 0);
+    c0 = cas_of("n");
+    assert_int_equal(storage_update(0, "n", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             0, NOW, &cas),
             STORAGE_OK);
-    assert_int_equal(v, 11);
-    assert_int_equal(storage_incr_unsigned_cas(
-                             0, "nc", 2, 1, STORAGE_INCR, c0, NOW, &v, NULL),
+    expect(0, "n", "101");
+    assert_int_not_equal(cas, c0);
+    assert_int_equal(cas_of("n"), cas);
+    /* expiry and flags survive */
+    assert_int_equal(storage_peek(0, "n", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.expiry, NOW + 60000);
+    assert_int_equal(it.cflags, 42);
+    /* a missing key: NOT_FOUND without a call, or created without expiry */
+    int calls = u.calls;
+    assert_int_equal(storage_update(0, "none", 4, upd_fn, &u,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL),
+            STORAGE_NOT_FOUND);
+    assert_int_equal(u.calls, calls);
+    assert_int_equal(storage_update(0, "c", 1, upd_fn, &u,
+                             STORAGE_MISSING_CREATE, 0, NOW, &cas),
+            STORAGE_OK);
+    expect(0, "c", "1");
+    assert_int_equal(cas_of("c"), cas);
+    assert_int_equal(storage_peek(0, "c", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.expiry, TIME_NEVER);
+    /* fn's own answer changes nothing */
+    c0 = cas_of("n");
+    u.answer = STORAGE_ENAN;
+    assert_int_equal(storage_update(0, "n", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             0, NOW, NULL),
+            STORAGE_ENAN);
+    expect(0, "n", "101");
+    assert_int_equal(cas_of("n"), c0);
+    /* a CAS expected: EXISTS when it differs, atomically with the write */
+    u.answer = STORAGE_OK;
+    assert_int_equal(storage_update(0, "n", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             c0 + 1, NOW, NULL),
             STORAGE_EXISTS);
-    assert_int_equal(cas_of("nc"), cas);
+    expect(0, "n", "101");
+    assert_int_equal(storage_update(0, "n", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             c0, NOW, &cas),
+            STORAGE_OK);
+    expect(0, "n", "1011");
+    assert_int_equal(storage_update(0, "n", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             c0, NOW, NULL),
+            STORAGE_EXISTS);
+    assert_int_equal(storage_update(0, "nx", 2, upd_fn, &u,
+                             STORAGE_MISSING_CREATE, c0, NOW, NULL),
+            STORAGE_NOT_FOUND);
+    /* more than STORAGE_UPDATE_MAX bytes: refused */
+    char big[STORAGE_UPDATE_MAX + 1];
+    memset(big, '7', STORAGE_UPDATE_MAX);
+    big[STORAGE_UPDATE_MAX] = '\0';
+    assert_int_equal(put(0, "b", big, 0), 0);
+    assert_int_equal(storage_update(0, "b", 1, upd_fn, &u, STORAGE_MISSING_FAIL,
+                             0, NOW, NULL),
+            STORAGE_EOVERSIZE);
+    expect(0, "b", big);
 }
 
 static void
@@ -191,82 +238,6 @@ test_explicit_cas_and_freq(void **state)
     assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
     assert_int_equal(it.freq, f);
 }
-
-static void
-test_incr_unsigned_errors(void **state)
-{
-    (void)state;
-    uint64_t v;
-    assert_int_equal(
-            storage_incr_unsigned(0, "none", 4, 1, STORAGE_INCR, NOW, &v, NULL),
-            STORAGE_NOT_FOUND);
-    /* memcached reads the value with strtoull: white space around the
-     * digits and a '+' are fine, anything else is not a number */
-    const char *bad[] = {"abc", "-1", "12a", "", " ", "+",
-            "18446744073709551616", "123456789012345678901", "1.5"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(put(0, "b", bad[i], 0), STORAGE_OK);
-        assert_int_equal(storage_incr_unsigned(
-                                 0, "b", 1, 1, STORAGE_INCR, NOW, &v, NULL),
-                STORAGE_ENAN);
-        expect(0, "b", bad[i]); /* unchanged */
-    }
-}
-
-static void
-test_incr_unsigned_memcached_numbers(void **state)
-{
-    (void)state;
-    const struct {
-        const char *stored;
-        uint64_t after;
-    } ok[] = {{" 5", 6}, {"+7", 8}, {"007", 8}, {"9 tail", 10}, {"3\r", 4},
-            {"18446744073709551615", 0}};
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        uint64_t v;
-        assert_int_equal(put(0, "m", ok[i].stored, 0), STORAGE_OK);
-        assert_int_equal(storage_incr_unsigned(
-                                 0, "m", 1, 1, STORAGE_INCR, NOW, &v, NULL),
-                STORAGE_OK);
-        assert_true(v == ok[i].after);
-    }
-}
-
-static void
-test_incr_signed_overflow(void **state)
-{
-    (void)state;
-    int64_t v;
-    assert_int_equal(storage_incr_signed(0, "s", 1, 5, NOW, &v), STORAGE_OK);
-    assert_int_equal(v, 5); /* missing counts as 0 */
-    assert_int_equal(storage_incr_signed(0, "s", 1, -10, NOW, &v), STORAGE_OK);
-    assert_int_equal(v, -5);
-    expect(0, "s", "-5");
-    assert_int_equal(put(0, "s", "9223372036854775807", NOW + 5000), 0);
-    assert_int_equal(
-            storage_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_EOVERFLOW);
-    expect(0, "s", "9223372036854775807");
-    assert_int_equal(put(0, "s", "-9223372036854775808", 0), 0);
-    assert_int_equal(
-            storage_incr_signed(0, "s", 1, -1, NOW, &v), STORAGE_EOVERFLOW);
-    assert_int_equal(storage_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_OK);
-    assert_true(v == INT64_MIN + 1);
-    const char *bad[] = {
-            "abc", "01", "+1", " 1", "1 ", "-", "9223372036854775808", "1.5"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(put(0, "s", bad[i], 0), STORAGE_OK);
-        assert_int_equal(
-                storage_incr_signed(0, "s", 1, 1, NOW, &v), STORAGE_ENAN);
-    }
-    /* expiry kept by INCR */
-    assert_int_equal(put(0, "t", "1", NOW + 7000), 0);
-    assert_int_equal(storage_incr_signed(0, "t", 1, 1, NOW, &v), STORAGE_OK);
-    struct storage_item it;
-    assert_int_equal(storage_peek(0, "t", 1, NOW, &it), STORAGE_OK);
-    assert_int_equal(it.expiry, NOW + 7000);
-}
-
-/* --- append / prepend --------------------------------------------------- */
 
 static void
 test_append_prepend(void **state)
@@ -480,20 +451,6 @@ test_setrange_getrange(void **state)
     assert_int_equal(storage_peek(0, "q", 1, NOW, &it), STORAGE_NOT_FOUND);
     assert_int_equal(put(0, "g", "This is a string", 0), 0);
     assert_int_equal(storage_peek(0, "g", 1, NOW, &it), STORAGE_OK);
-    const uint8_t *p;
-    storage_value_range(&it, 0, 3, &p, &len);
-    assert_int_equal(len, 4);
-    assert_memory_equal(p, "This", 4);
-    storage_value_range(&it, -3, -1, &p, &len);
-    assert_memory_equal(p, "ing", 3);
-    storage_value_range(&it, 0, -1, &p, &len);
-    assert_int_equal(len, 16);
-    storage_value_range(&it, 10, 100, &p, &len);
-    assert_memory_equal(p, "string", len);
-    storage_value_range(&it, 5, 2, &p, &len);
-    assert_int_equal(len, 0);
-    storage_value_range(&it, -1, -5, &p, &len);
-    assert_int_equal(len, 0);
     assert_int_equal(
             storage_setrange(0, "g", 1, 2 * 1024 * 1024, "x", 1, NOW, &len),
             STORAGE_EOVERSIZE);
@@ -638,14 +595,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup(
-                    test_incr_unsigned_wrap_and_clamp, each_setup),
-            cmocka_unit_test_setup(test_incr_unsigned_cas, each_setup),
+            cmocka_unit_test_setup(test_update, each_setup),
             cmocka_unit_test_setup(test_explicit_cas_and_freq, each_setup),
-            cmocka_unit_test_setup(test_incr_unsigned_errors, each_setup),
-            cmocka_unit_test_setup(
-                    test_incr_unsigned_memcached_numbers, each_setup),
-            cmocka_unit_test_setup(test_incr_signed_overflow, each_setup),
             cmocka_unit_test_setup(test_append_prepend, each_setup),
             cmocka_unit_test_setup(test_append_past_size_limit, each_setup),
             cmocka_unit_test_setup(test_touch_keeps_cas, each_setup),

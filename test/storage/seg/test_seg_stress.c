@@ -119,20 +119,38 @@ do_cas_counter(struct worker *w, uint64_t now)
     }
 }
 
+/* A counter's increment: the decimal value plus one. */
+static storage_status_e
+plus_one(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    (void)arg;
+    uint64_t v = 0;
+    for (size_t i = 0; found && i < olen; i++) {
+        if (old[i] < '0' || old[i] > '9') {
+            return STORAGE_ENAN;
+        }
+        v = v * 10 + (uint64_t)(old[i] - '0');
+    }
+    *outlen = (size_t)snprintf((char *)out, STORAGE_UPDATE_MAX, "%llu",
+            (unsigned long long)(v + 1));
+    return STORAGE_OK;
+}
+
 static void
 do_incr(struct worker *w, uint64_t now)
 {
     char key[32];
     int n = snprintf(key, sizeof(key), "inc-%lu",
             (unsigned long)(rnd(&w->seed) % NCOUNTER));
-    storage_status_e st = storage_incr_unsigned(
-            0, key, (size_t)n, 1, STORAGE_INCR, now, NULL, NULL);
+    storage_status_e st = storage_update(0, key, (size_t)n, plus_one, NULL,
+            STORAGE_MISSING_FAIL, 0, now, NULL);
     if (st == STORAGE_NOT_FOUND) {
         struct storage_write sw = {.mode = STORAGE_ADD};
         st = storage_set(0, key, (size_t)n, "1", 1, &sw, now, NULL, NULL);
         if (st == STORAGE_EXISTS) {
-            st = storage_incr_unsigned(
-                    0, key, (size_t)n, 1, STORAGE_INCR, now, NULL, NULL);
+            st = storage_update(0, key, (size_t)n, plus_one, NULL,
+                    STORAGE_MISSING_FAIL, 0, now, NULL);
         }
     }
     if (st == STORAGE_OK) {

@@ -89,6 +89,20 @@ test_type_round_trips(void **state)
     }
 }
 
+/* Writes "11" and counts its calls. */
+static storage_status_e
+eleven(const uint8_t *old, size_t olen, bool found, uint8_t *out,
+        size_t *outlen, void *arg)
+{
+    (void)old;
+    (void)olen;
+    (void)found;
+    (*(int *)arg)++;
+    memcpy(out, "11", 2);
+    *outlen = 2;
+    return STORAGE_OK;
+}
+
 static void
 test_string_rmw_refuses_other_types(void **state)
 {
@@ -96,14 +110,15 @@ test_string_rmw_refuses_other_types(void **state)
     struct storage_write w = {.type = STORAGE_TYPE_SET};
     assert_int_equal(
             storage_set(0, "k", 1, "10", 2, &w, NOW, NULL, NULL), STORAGE_OK);
-    uint64_t u;
-    int64_t i;
+    int calls = 0;
     size_t len;
-    assert_int_equal(
-            storage_incr_unsigned(0, "k", 1, 1, STORAGE_INCR, NOW, &u, NULL),
+    assert_int_equal(storage_update(0, "k", 1, eleven, &calls,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL),
             STORAGE_EWRONGTYPE);
-    assert_int_equal(
-            storage_incr_signed(0, "k", 1, 1, NOW, &i), STORAGE_EWRONGTYPE);
+    assert_int_equal(storage_update(0, "k", 1, eleven, &calls,
+                             STORAGE_MISSING_CREATE, 0, NOW, NULL),
+            STORAGE_EWRONGTYPE);
+    assert_int_equal(calls, 0); /* refused before fn runs */
     assert_int_equal(storage_append(0, "k", 1, "x", 1, STORAGE_APPEND,
                              STORAGE_MISSING_FAIL, 0, NOW, &len, NULL),
             STORAGE_EWRONGTYPE);
@@ -124,8 +139,12 @@ test_string_rmw_refuses_other_types(void **state)
     struct storage_write s = {0};
     assert_int_equal(
             storage_set(0, "k", 1, "10", 2, &s, NOW, NULL, NULL), STORAGE_OK);
-    assert_int_equal(storage_incr_signed(0, "k", 1, 1, NOW, &i), STORAGE_OK);
-    assert_int_equal(i, 11);
+    assert_int_equal(storage_update(0, "k", 1, eleven, &calls,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL),
+            STORAGE_OK);
+    assert_int_equal(calls, 1);
+    assert_int_equal(storage_get(0, "k", 1, NOW, &it), STORAGE_OK);
+    assert_memory_equal(it.value, "11", 2);
 }
 
 static void
