@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct coll_limits coll_limits = {128, 64, 512};
+struct coll_limits coll_limits = {512, 64, 512}; /* Redis 7.0.15 */
 
 static uint64_t
 limit(const uint64_t *v)

@@ -49,7 +49,7 @@
 
 /* Redis's conversion thresholds (CONFIG GET/SET), relaxed atomics. */
 struct coll_limits {
-    uint64_t hash_max_listpack_entries; /* 128 */
+    uint64_t hash_max_listpack_entries; /* 512 */
     uint64_t hash_max_listpack_value;   /* 64 */
     uint64_t set_max_intset_entries;    /* 512 */
 };

@@ -251,6 +251,8 @@ typedef enum {
     P_TLS_PROTOCOLS,
     P_TLS_CIPHERS,
     P_TLS_CIPHERSUITES,
+    P_HASH_MAX_ZIPLIST_ENTRIES, /* Redis 7.0's aliases of the two below */
+    P_HASH_MAX_ZIPLIST_VALUE,
     P_HASH_MAX_LISTPACK_ENTRIES,
     P_HASH_MAX_LISTPACK_VALUE,
     P_SET_MAX_INTSET_ENTRIES,
@@ -283,6 +285,8 @@ static const char *const param_names[NPARAM] = {
         [P_TLS_PROTOCOLS] = "tls-protocols",
         [P_TLS_CIPHERS] = "tls-ciphers",
         [P_TLS_CIPHERSUITES] = "tls-ciphersuites",
+        [P_HASH_MAX_ZIPLIST_ENTRIES] = "hash-max-ziplist-entries",
+        [P_HASH_MAX_ZIPLIST_VALUE] = "hash-max-ziplist-value",
         [P_HASH_MAX_LISTPACK_ENTRIES] = "hash-max-listpack-entries",
         [P_HASH_MAX_LISTPACK_VALUE] = "hash-max-listpack-value",
         [P_SET_MAX_INTSET_ENTRIES] = "set-max-intset-entries",
@@ -294,8 +298,10 @@ static uint64_t *
 param_limit(param_e p)
 {
     switch (p) {
+    case P_HASH_MAX_ZIPLIST_ENTRIES:
     case P_HASH_MAX_LISTPACK_ENTRIES:
         return &coll_limits.hash_max_listpack_entries;
+    case P_HASH_MAX_ZIPLIST_VALUE:
     case P_HASH_MAX_LISTPACK_VALUE:
         return &coll_limits.hash_max_listpack_value;
     case P_SET_MAX_INTSET_ENTRIES:
@@ -353,6 +359,8 @@ param_value(param_e p, char *out, size_t cap)
     case P_TIMEOUT:
         snprintf(out, cap, "%" PRIu64, call_u64(resp_source.timeout_s));
         return;
+    case P_HASH_MAX_ZIPLIST_ENTRIES:
+    case P_HASH_MAX_ZIPLIST_VALUE:
     case P_HASH_MAX_LISTPACK_ENTRIES:
     case P_HASH_MAX_LISTPACK_VALUE:
     case P_SET_MAX_INTSET_ENTRIES:
@@ -461,6 +469,48 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
 {
     int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
     int64_t hi = p == P_TIMEOUT ? INT32_MAX : INT64_MAX; /* Redis's bounds */
+    if (p == P_HASH_MAX_LISTPACK_VALUE || p == P_HASH_MAX_ZIPLIST_VALUE) {
+        /* a memory value, as Redis's memtoull: digits, then b, k, kb, m,
+         * mb, g or gb in any case */
+        uint64_t n = 0, mul = 1;
+        size_t i = 0;
+        while (i < v->len && v->data[i] >= '0' && v->data[i] <= '9' &&
+                n < UINT64_MAX / 10) {
+            n = n * 10 + (uint64_t)(v->data[i++] - '0');
+        }
+        char unit[3] = "";
+        size_t ulen = v->len - i;
+        for (size_t j = 0; j < ulen && j < 2; j++) {
+            unit[j] = (char)(v->data[i + j] | 0x20);
+        }
+        bool ok = i > 0 && ulen <= 2;
+        if (ok && ulen > 0) {
+            ok = true;
+            if (!strcmp(unit, "b")) {
+                mul = 1;
+            } else if (!strcmp(unit, "k")) {
+                mul = 1000;
+            } else if (!strcmp(unit, "kb")) {
+                mul = 1024;
+            } else if (!strcmp(unit, "m")) {
+                mul = 1000 * 1000;
+            } else if (!strcmp(unit, "mb")) {
+                mul = 1024 * 1024;
+            } else if (!strcmp(unit, "g")) {
+                mul = 1000 * 1000 * 1000;
+            } else if (!strcmp(unit, "gb")) {
+                mul = 1024 * 1024 * 1024;
+            } else {
+                ok = false;
+            }
+        }
+        if (!ok || n > (uint64_t)INT64_MAX / mul) {
+            snprintf(why, cap, "argument must be a memory value");
+            return false;
+        }
+        *out = (int64_t)(n * mul);
+        return true;
+    }
     if (!resp_arg_int64(v, out)) {
         snprintf(why, cap, "argument couldn't be parsed into an integer");
         return false;

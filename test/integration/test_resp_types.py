@@ -285,7 +285,9 @@ HSET h a 1 b 2
 HGETALL h
 HGETALL nokey
 HRANDFIELD h 2 WITHVALUES
-HRANDFIELD h -1 WITHVALUES
+HSET h1 a 1
+HRANDFIELD h1 -1 WITHVALUES
+HRANDFIELD h1 -3
 SADD s 1 2 3
 SMEMBERS s
 SINTER s s
@@ -310,13 +312,13 @@ def test_resp3_replies_match_redis(seg, oracle):
 
 def test_conversions_at_thresholds_match_redis(seg, oracle):
     """OBJECT ENCODING at Redis's thresholds, and CONFIG GET/SET of them:
-    listpack up to 128 entries and 64-byte values, intset up to 512
+    listpack up to 512 entries (Redis 7.0.15's compiled default) and 64-byte values, intset up to 512
     members, converted once, never back."""
     script = []
-    for i in range(128):
+    for i in range(512):
         script.append(f"HSET h f{i} v")
-    script += ["OBJECT ENCODING h", "HSET h f128 v", "OBJECT ENCODING h",
-               "HDEL h f128 f1 f2", "OBJECT ENCODING h", "HLEN h",
+    script += ["OBJECT ENCODING h", "HSET h f512 v", "OBJECT ENCODING h",
+               "HDEL h f512 f1 f2", "OBJECT ENCODING h", "HLEN h",
                "HSET h2 a " + "x" * 64, "OBJECT ENCODING h2",
                "HSET h3 a " + "x" * 65, "OBJECT ENCODING h3",
                "HSET h4 " + "y" * 65 + " b", "OBJECT ENCODING h4"]
@@ -326,14 +328,18 @@ def test_conversions_at_thresholds_match_redis(seg, oracle):
                "OBJECT ENCODING s", "SCARD s",
                "SADD s2 1 2", "OBJECT ENCODING s2", "SADD s2 x",
                "OBJECT ENCODING s2",
-               "CONFIG GET hash-max-listpack-*",
+               "~CONFIG GET hash-max-*",
                "CONFIG GET set-max-intset-entries",
                "CONFIG SET hash-max-listpack-entries 2",
                "CONFIG SET set-max-intset-entries x",
                "CONFIG SET hash-max-listpack-value -1",
+               "CONFIG SET hash-max-listpack-value 1kb",
+               "CONFIG GET hash-max-listpack-value",
+               "CONFIG SET hash-max-ziplist-value 64",
+               "CONFIG SET hash-max-listpack-value 5x",
                "HSET h5 a 1 b 2", "OBJECT ENCODING h5", "HSET h5 c 3",
                "OBJECT ENCODING h5",
-               "CONFIG SET hash-max-listpack-entries 128",
+               "CONFIG SET hash-max-listpack-entries 512",
                "CONFIG GET hash-max-listpack-entries"]
     assert compare(seg.port("resp"), oracle.port, script) == []
 
@@ -494,8 +500,9 @@ def test_redis_py_as_applications_use_it(w, seg):
         p = r.pipeline(transaction=transaction)
         p.hset("h", "a", "1").hget("h", "a").sadd("s", "x").smembers("s")
         p.hlen("h").srem("s", "x").exists("s")
-        assert p.execute() == [1 if not transaction else 0, "1",
-                               1 if not transaction else 0, {"x"}, 1, 1, 0]
+        # the second round finds h.a set; s was emptied by the first
+        assert p.execute() == [1 if not transaction else 0, "1", 1, {"x"},
+                               1, 1, 0]
     assert r.hrandfield("user:1") in ("name", "age", "score")
     assert len(r.hrandfield("user:1", -5)) == 5
     assert r.srandmember("tags") in {f"t{i}" for i in range(300)}

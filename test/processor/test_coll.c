@@ -42,7 +42,7 @@ teardown(void **state)
 {
     (void)state;
     seg_teardown();
-    coll_limits = (struct coll_limits){128, 64, 512};
+    coll_limits = (struct coll_limits){512, 64, 512};
     return 0;
 }
 
