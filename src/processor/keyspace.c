@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The keyspace path (keyspace.h).
  *
- * Lock order: stripe locks in ascending order (ks_lock_many); no other
- * lock is taken here. The store's own locks are below all of them. */
+ * Lock order: stripe locks in ascending order (ks_lock_many, holds); a
+ * stripe held already is counted, not locked again; no other lock is
+ * taken here. The store's own locks are below all of them. */
 #include "processor/keyspace.h"
 
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/mm.h"
 #include "base/time.h"
+#include "base/util.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+static uint8_t multi[KS_STRIPES];
+static _Thread_local uint16_t held[KS_STRIPES];
+static bool lock_for_read(uint32_t s);
 
 /* ---- hooks ---- */
 
@@ -64,9 +72,22 @@ ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
     if (it == NULL) {
         it = &local;
     }
+    /* A key under another thread's hold (an EXEC, a script, a multi-key
+     * command) is read after the hold ends: its writes are seen all or
+     * none. The mark is set before a hold's first write and cleared after
+     * its last, so a reader that saw one of them sees the mark or the end
+     * on its next key. */
+    uint32_t s = ks_stripe(db, key, klen);
+    bool wait = __atomic_load_n(&multi[s], __ATOMIC_ACQUIRE) && held[s] == 0;
+    if (wait) {
+        wait = lock_for_read(s);
+    }
     storage_status_e st = (flags & KS_NOTOUCH)
                                   ? storage_peek(db, key, klen, now, it)
                                   : storage_get(db, key, klen, now, it);
+    if (wait) {
+        ks_unlock(s);
+    }
     if (!(flags & KS_NOSTATS)) {
         ks_count_lookup(st == STORAGE_OK);
     }
@@ -182,8 +203,8 @@ ks_drop_parts(uint8_t db, const struct storage_item *old, uint64_t now)
     mm_release(key);
 }
 
-storage_status_e
-ks_getdel(uint8_t db, const void *key, size_t klen, uint64_t now,
+static storage_status_e
+getdel_unlocked(uint8_t db, const void *key, size_t klen, uint64_t now,
         struct storage_item *it)
 {
     struct storage_item local;
@@ -210,8 +231,8 @@ ks_delete(uint8_t db, const void *key, size_t klen, uint64_t now)
     return ks_getdel(db, key, klen, now, NULL);
 }
 
-storage_status_e
-ks_delete_cas(
+static storage_status_e
+delete_cas_unlocked(
         uint8_t db, const void *key, size_t klen, uint64_t cas, uint64_t now)
 {
     if (cas == 0) {
@@ -261,8 +282,8 @@ set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
     return st;
 }
 
-storage_status_e
-ks_set(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
+static storage_status_e
+set_unlocked(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
         const struct storage_write *w, uint64_t now, struct storage_item *old,
         uint64_t *cas)
 {
@@ -281,8 +302,8 @@ ks_reserve(struct storage_reservation *r, uint8_t db, const void *key,
     return storage_reserve(r, db, key, klen, vlen, w, now);
 }
 
-storage_status_e
-ks_commit(struct storage_reservation *r, uint8_t db, const void *key,
+static storage_status_e
+commit_unlocked(struct storage_reservation *r, uint8_t db, const void *key,
         size_t klen, uint64_t now, uint64_t *cas)
 {
     struct storage_item old = {.key = NULL};
@@ -359,8 +380,8 @@ expire_root_locked(uint8_t db, const void *key, size_t klen, uint8_t type,
     return st;
 }
 
-storage_status_e
-ks_expire(uint8_t db, const void *key, size_t klen, uint8_t type,
+static storage_status_e
+expire_unlocked(uint8_t db, const void *key, size_t klen, uint8_t type,
         uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
         struct storage_item *it)
 {
@@ -391,8 +412,8 @@ ks_expire(uint8_t db, const void *key, size_t klen, uint8_t type,
     return st;
 }
 
-storage_status_e
-ks_append(uint8_t db, const void *key, size_t klen, const void *data,
+static storage_status_e
+append_unlocked(uint8_t db, const void *key, size_t klen, const void *data,
         size_t len, storage_side_e side, storage_missing_e missing,
         uint64_t cas, uint64_t now, size_t *new_len, uint64_t *new_cas)
 {
@@ -404,8 +425,8 @@ ks_append(uint8_t db, const void *key, size_t klen, const void *data,
     return st;
 }
 
-storage_status_e
-ks_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
+static storage_status_e
+setrange_unlocked(uint8_t db, const void *key, size_t klen, size_t offset,
         const void *data, size_t len, uint64_t now, size_t *new_len)
 {
     size_t n = 0;
@@ -556,8 +577,8 @@ incr_signed_fn(const uint8_t *old, size_t olen, bool found, uint8_t *out,
     return STORAGE_OK;
 }
 
-storage_status_e
-ks_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
+static storage_status_e
+incr_unsigned_unlocked(uint8_t db, const void *key, size_t klen, uint64_t delta,
         ks_incr_e dir, uint64_t expect, uint64_t now, uint64_t *value,
         uint64_t *cas)
 {
@@ -573,8 +594,8 @@ ks_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
     return st;
 }
 
-storage_status_e
-ks_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
+static storage_status_e
+incr_signed_unlocked(uint8_t db, const void *key, size_t klen, int64_t delta,
         uint64_t now, int64_t *value)
 {
     struct incr_arg a = {.sdelta = delta};
@@ -589,8 +610,8 @@ ks_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
     return st;
 }
 
-storage_status_e
-ks_invalidate(
+static storage_status_e
+invalidate_unlocked(
         uint8_t db, const void *key, size_t klen, uint64_t expiry, uint64_t now)
 {
     storage_status_e st = storage_invalidate(db, key, klen, expiry, now);
@@ -845,14 +866,35 @@ ks_new_id(uint8_t id[8])
     }
 }
 
-/* ---- per-key locks ---- */
+/* ---- per-key locks ----
+ *
+ * Each stripe is a mutex. A thread counts the stripes it holds (held[],
+ * thread-local: no allocation, no shared write), so a lock it holds is
+ * taken again by counting only: commands run inside an EXEC, a script or a
+ * multi-key command lock their own keys as they always do, and find them
+ * held. A hold (ks_hold_*) is a set of stripes taken together in ascending
+ * order; while it is in place its stripes are marked (multi[]), and a
+ * lookup by another thread on a marked stripe waits for the hold to end
+ * (ks_lookup): the single-key reader takes no lock otherwise, and sees a
+ * hold's writes all or none. Single-key writes take their stripe (wlock):
+ * they cannot land between two writes of a hold.
+ *
+ * Deadlock freedom: a thread waits on a stripe only when it holds no
+ * greater one (ascending order); a stripe below one it holds (a script's
+ * undeclared key) is only tried, for a bounded time (ks_hold_take). */
 
 struct stripe {
     _Alignas(64) pthread_mutex_t m;
 };
 
 static struct stripe stripes[KS_STRIPES];
+/* atomic: 1 while a hold has the stripe; read by every lookup, written
+ * only by holds, so kept apart from the mutexes the writers take */
+static uint8_t multi[KS_STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static _Thread_local uint16_t held[KS_STRIPES]; /* this thread's counts */
+static _Thread_local uint32_t nheld;             /* stripes with held > 0 */
 
 static void
 stripes_init(void)
@@ -868,11 +910,17 @@ ks_stripe(uint8_t db, const void *key, size_t klen)
     return (uint32_t)(hash_key_seed(key, klen, 0x5eed0000u + db) % KS_STRIPES);
 }
 
-void
-ks_lock(uint32_t stripe)
+bool
+ks_holds(uint32_t stripe)
+{
+    return held[stripe % KS_STRIPES] > 0;
+}
+
+static void
+mutex_take(uint32_t s)
 {
     pthread_once(&stripes_once, stripes_init);
-    pthread_mutex_t *m = &stripes[stripe % KS_STRIPES].m;
+    pthread_mutex_t *m = &stripes[s].m;
     if (pthread_mutex_trylock(m) != 0) {
         /* The holder may be waiting for memory, which waits for every
          * thread to pass a quiescent point: wait for it as a quiescent
@@ -880,12 +928,86 @@ ks_lock(uint32_t stripe)
         storage_quiescent();
         pthread_mutex_lock(m);
     }
+    held[s] = 1;
+    nheld++;
+}
+
+/* Tries stripe s for up to wait_ns, as a quiescent thread. */
+static bool
+mutex_try(uint32_t s, uint64_t wait_ns)
+{
+    pthread_once(&stripes_once, stripes_init);
+    pthread_mutex_t *m = &stripes[s].m;
+    uint64_t waited = 0;
+    while (pthread_mutex_trylock(m) != 0) {
+        if (waited >= wait_ns) {
+            return false;
+        }
+        storage_quiescent();
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+        waited += 50000;
+    }
+    held[s] = 1;
+    nheld++;
+    return true;
+}
+
+/* The greatest stripe this thread holds, or -1 (a scan: only on the paths
+ * of holds and nested locks). */
+static int32_t
+max_held(void)
+{
+    if (nheld == 0) {
+        return -1;
+    }
+    for (int32_t i = KS_STRIPES - 1; i >= 0; i--) {
+        if (held[i] > 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A lookup waiting for another thread's hold: in order it waits; out of
+ * order (this thread holds a greater stripe) it tries for a while, then
+ * reads without the lock rather than risk a deadlock. */
+static bool
+lock_for_read(uint32_t s)
+{
+    if (nheld > 0 && (int32_t)s < max_held()) {
+        return mutex_try(s, 100 * 1000 * 1000ull);
+    }
+    mutex_take(s);
+    return true;
+}
+
+void
+ks_lock(uint32_t stripe)
+{
+    uint32_t s = stripe % KS_STRIPES;
+    if (held[s] > 0) {
+        ASSERT(held[s] < UINT16_MAX);
+        held[s]++;
+        return;
+    }
+    if (nheld > 0 && (int32_t)s < max_held()) {
+        /* out of order: callers take a hold on every key first (EXEC,
+         * scripts), so this is a bug; wait rather than fail */
+        log_debug("stripe %" PRIu32 " locked out of order", s);
+    }
+    mutex_take(s);
 }
 
 void
 ks_unlock(uint32_t stripe)
 {
-    pthread_mutex_unlock(&stripes[stripe % KS_STRIPES].m);
+    uint32_t s = stripe % KS_STRIPES;
+    ASSERT(held[s] > 0);
+    if (--held[s] == 0) {
+        nheld--;
+        pthread_mutex_unlock(&stripes[s].m);
+    }
 }
 
 static uint32_t
@@ -926,4 +1048,242 @@ ks_unlock_many(const uint32_t *s, uint32_t n)
     for (uint32_t i = m; i > 0; i--) {
         ks_unlock(u[i - 1]);
     }
+}
+
+/* ---- holds ---- */
+
+void
+ks_hold_init(struct ks_hold *h)
+{
+    h->s = h->local;
+    h->n = 0;
+    h->cap = KS_HOLD_LOCAL;
+    h->ntaken = 0;
+    h->taken = false;
+}
+
+bool
+ks_hold_add_stripe(struct ks_hold *h, uint32_t stripe)
+{
+    ASSERT(!h->taken);
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap * 2;
+        uint32_t *p;
+        if (h->s == h->local) {
+            p = mm_alloc(cap * sizeof(*p));
+            if (p != NULL) {
+                memcpy(p, h->local, h->n * sizeof(*p));
+            }
+        } else {
+            p = mm_realloc(h->s, cap * sizeof(*p));
+        }
+        if (p == NULL) {
+            return false;
+        }
+        h->s = p;
+        h->cap = cap;
+    }
+    h->s[h->n++] = stripe % KS_STRIPES;
+    return true;
+}
+
+bool
+ks_hold_add(struct ks_hold *h, uint8_t db, const void *key, size_t klen)
+{
+    return ks_hold_add_stripe(h, ks_stripe(db, key, klen));
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Which of h->s[] this hold took itself (the rest were held already):
+ * the first ntaken entries after take, moved to the front. */
+bool
+ks_hold_take(struct ks_hold *h, uint64_t wait_ns)
+{
+    ASSERT(!h->taken);
+    if (h->n > 1) {
+        qsort(h->s, h->n, sizeof(*h->s), u32_cmp);
+    }
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (m == 0 || h->s[i] != h->s[m - 1]) {
+            h->s[m++] = h->s[i];
+        }
+    }
+    h->n = m;
+    int32_t top = max_held();
+    uint32_t nt = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        uint32_t s = h->s[i];
+        if (held[s] > 0) {
+            continue; /* an outer hold has it: it stays marked by that one */
+        }
+        bool ok;
+        if ((int32_t)s > top) {
+            mutex_take(s);
+            ok = true;
+        } else {
+            ok = mutex_try(s, wait_ns);
+        }
+        if (!ok) {
+            /* give back what this hold took, newest first */
+            for (uint32_t j = nt; j > 0; j--) {
+                __atomic_store_n(&multi[h->s[j - 1]], 0, __ATOMIC_RELEASE);
+                ks_unlock(h->s[j - 1]);
+            }
+            return false;
+        }
+        __atomic_store_n(&multi[s], 1, __ATOMIC_RELEASE);
+        h->s[nt++] = s; /* nt <= i: the taken ones move to the front */
+        if ((int32_t)s > top) {
+            top = (int32_t)s;
+        }
+    }
+    h->ntaken = nt;
+    h->taken = true;
+    return true;
+}
+
+void
+ks_hold_release(struct ks_hold *h)
+{
+    if (h->taken) {
+        for (uint32_t j = h->ntaken; j > 0; j--) {
+            __atomic_store_n(&multi[h->s[j - 1]], 0, __ATOMIC_RELEASE);
+            ks_unlock(h->s[j - 1]);
+        }
+        h->taken = false;
+        h->ntaken = 0;
+    }
+    if (h->s != h->local) {
+        mm_release(h->s);
+        h->s = h->local;
+    }
+    h->n = 0;
+    h->cap = KS_HOLD_LOCAL;
+}
+
+/* ---- single-key writes under their stripe ---- */
+
+static inline uint32_t
+wlock(uint8_t db, const void *key, size_t klen)
+{
+    uint32_t s = ks_stripe(db, key, klen);
+    ks_lock(s);
+    return s;
+}
+
+storage_status_e
+ks_getdel(uint8_t db, const void *key, size_t klen, uint64_t now,
+        struct storage_item *it)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = getdel_unlocked(db, key, klen, now, it);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_delete_cas(
+        uint8_t db, const void *key, size_t klen, uint64_t cas, uint64_t now)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = delete_cas_unlocked(db, key, klen, cas, now);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_set(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
+        const struct storage_write *w, uint64_t now, struct storage_item *old,
+        uint64_t *cas)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st =
+            set_unlocked(db, key, klen, value, vlen, w, now, old, cas);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_commit(struct storage_reservation *r, uint8_t db, const void *key,
+        size_t klen, uint64_t now, uint64_t *cas)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = commit_unlocked(r, db, key, klen, now, cas);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_expire(uint8_t db, const void *key, size_t klen, uint8_t type,
+        uint64_t expiry, storage_ttl_cond_e cond, uint64_t now,
+        struct storage_item *it)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st =
+            expire_unlocked(db, key, klen, type, expiry, cond, now, it);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_append(uint8_t db, const void *key, size_t klen, const void *data,
+        size_t len, storage_side_e side, storage_missing_e missing,
+        uint64_t cas, uint64_t now, size_t *new_len, uint64_t *new_cas)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = append_unlocked(db, key, klen, data, len, side,
+            missing, cas, now, new_len, new_cas);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_setrange(uint8_t db, const void *key, size_t klen, size_t offset,
+        const void *data, size_t len, uint64_t now, size_t *new_len)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st =
+            setrange_unlocked(db, key, klen, offset, data, len, now, new_len);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_incr_unsigned(uint8_t db, const void *key, size_t klen, uint64_t delta,
+        ks_incr_e dir, uint64_t expect, uint64_t now, uint64_t *value,
+        uint64_t *cas)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = incr_unsigned_unlocked(
+            db, key, klen, delta, dir, expect, now, value, cas);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_incr_signed(uint8_t db, const void *key, size_t klen, int64_t delta,
+        uint64_t now, int64_t *value)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st =
+            incr_signed_unlocked(db, key, klen, delta, now, value);
+    ks_unlock(s);
+    return st;
+}
+
+storage_status_e
+ks_invalidate(
+        uint8_t db, const void *key, size_t klen, uint64_t expiry, uint64_t now)
+{
+    uint32_t s = wlock(db, key, klen);
+    storage_status_e st = invalidate_unlocked(db, key, klen, expiry, now);
+    ks_unlock(s);
+    return st;
 }

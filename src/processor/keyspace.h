@@ -191,7 +191,13 @@ void ks_new_id(uint8_t id[8]);
 
 /* The stripe of a key; keys of one stripe share a lock. Taking a lock that
  * is held waits as a quiescent thread (storage_quiescent()): it ends every
- * view the thread holds, so take locks before looking keys up. */
+ * view the thread holds, so take locks before looking keys up.
+ *
+ * Locks are re-entrant per thread: a stripe the thread holds is counted,
+ * not locked again (a command inside an EXEC or a script locks its keys
+ * and finds them held). Every single-key write of this path (ks_set,
+ * ks_incr_*, ks_expire ...) takes its key's stripe; single-key reads take
+ * none, unless another thread has the stripe in a hold (below). */
 uint32_t ks_stripe(uint8_t db, const void *key, size_t klen);
 void ks_lock(uint32_t stripe);
 void ks_unlock(uint32_t stripe);
@@ -199,3 +205,40 @@ void ks_unlock(uint32_t stripe);
  * are taken once. n <= 16. */
 void ks_lock_many(const uint32_t *stripes, uint32_t n);
 void ks_unlock_many(const uint32_t *stripes, uint32_t n);
+/* Whether this thread holds the stripe. */
+bool ks_holds(uint32_t stripe);
+
+/* ---- holds: the stripes of several keys taken together ----
+ *
+ * What makes a transaction, a multi-key command or a script one step for
+ * every other thread: its keys' stripes, taken in ascending order before
+ * it reads or writes, released after. While a hold has a stripe, lookups
+ * of other threads on it wait for the hold to end (ks_lookup), so no
+ * reader sees part of its writes, and writers wait on the lock. Holds
+ * nest: a stripe the thread holds already is skipped (the outer hold
+ * keeps it). Deadlock-free: a stripe greater than every stripe the thread
+ * holds is waited for; a smaller one (keys the outer hold did not declare)
+ * is only tried, up to wait_ns, and take fails if it cannot have it.
+ *
+ *     struct ks_hold h;
+ *     ks_hold_init(&h);
+ *     ks_hold_add(&h, db, key, klen); ...       (false: out of memory)
+ *     if (ks_hold_take(&h, wait_ns)) { ...the keys' commands... }
+ *     ks_hold_release(&h);                       (always; after a failed
+ *                                                 take too)
+ * A hold is used by the thread that took it. Up to KS_HOLD_LOCAL keys need
+ * no allocation. */
+#define KS_HOLD_LOCAL 16
+struct ks_hold {
+    uint32_t *s; /* stripes; after take: the ones taken, ntaken first */
+    uint32_t n;
+    uint32_t cap;
+    uint32_t ntaken;
+    bool taken;
+    uint32_t local[KS_HOLD_LOCAL];
+};
+void ks_hold_init(struct ks_hold *h);
+bool ks_hold_add(struct ks_hold *h, uint8_t db, const void *key, size_t klen);
+bool ks_hold_add_stripe(struct ks_hold *h, uint32_t stripe);
+bool ks_hold_take(struct ks_hold *h, uint64_t wait_ns);
+void ks_hold_release(struct ks_hold *h);

@@ -4,11 +4,14 @@
  * (lookup, arity, AUTH, MULTI queueing), dispatch, CLIENT REPLY, and
  * transactions (MULTI EXEC DISCARD WATCH UNWATCH).
  *
- * Isolation of EXEC: the queued commands run back to back, in one call of
- * this connection's worker, with nothing of this connection in between.
- * Other connections (on other workers) may write between two of them:
- * unlike Redis, EXEC is not atomic with respect to other clients. WATCH
- * compares each watched key's CAS and expiry at EXEC with what WATCH saw. */
+ * Isolation of EXEC: EXEC holds the stripes of every key its queued
+ * commands name and every watched key (keyspace.h "holds";
+ * resp_exec.c), then checks WATCH, then runs the commands back to back:
+ * no other connection, on any worker, sees part of it or writes its keys
+ * in between, and connections on other keys go on. A command with
+ * several keys (MSET, RENAME, SMOVE ...) holds its keys the same way.
+ * WATCH compares each watched key's CAS and expiry at EXEC with what WATCH
+ * saw. */
 #include "processor/resp.h"
 
 #include "base/log.h"
@@ -449,8 +452,20 @@ cmd_exec(struct resp_ctx *x)
     if (!st->in_multi) {
         return resp_err(x, "ERR EXEC without MULTI");
     }
+    struct ks_hold h;
+    ks_hold_init(&h);
+    if (!st->multi_dirty && (!resp_hold_add_exec(&h, x) ||
+                                    !ks_hold_take(&h, RESP_HOLD_WAIT_NS))) {
+        ks_hold_release(&h);
+        queue_clear(st);
+        resp_unwatch(st);
+        INCR(resp_proc_metrics, resp_exec_abort);
+        return resp_err(x, "EXECABORT Transaction discarded: its keys could "
+                           "not be held (out of memory or busy)");
+    }
     if (st->multi_dirty || watch_dirty(x)) {
         bool dirty = st->multi_dirty;
+        ks_hold_release(&h);
         queue_clear(st);
         resp_unwatch(st);
         INCR(resp_proc_metrics, resp_exec_abort);
@@ -481,6 +496,7 @@ cmd_exec(struct resp_ctx *x)
         q = next;
     }
     st->in_exec = false;
+    ks_hold_release(&h);
     return rc;
 }
 
@@ -720,6 +736,29 @@ run_command(struct resp_ctx *x)
     return rc;
 }
 
+rstatus_i
+resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns)
+{
+    if (!always && !resp_command_multikey(x->cmd, x->argc)) {
+        return run_command(x);
+    }
+    struct ks_hold h;
+    ks_hold_init(&h);
+    rstatus_i rc;
+    if (!resp_hold_add_command(&h, resp_db(x), x->cmd, x->argv, x->argc)) {
+        rc = resp_err(x, "ERR out of memory holding the command's keys");
+    } else if (!ks_hold_take(&h, wait_ns)) {
+        INCR(resp_proc_metrics, resp_hold_busy);
+        rc = resp_err(x, "BUSYKEY a key this command names is held by "
+                         "another transaction; declare it in the script's "
+                         "KEYS");
+    } else {
+        rc = run_command(x);
+    }
+    ks_hold_release(&h);
+    return rc;
+}
+
 /* Records an error composed before the command ran. */
 static void
 count_error_reply(const struct resp_ctx *x, size_t mark)
@@ -840,7 +879,7 @@ process(struct resp_ctx *x)
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);
     }
-    return run_command(x);
+    return resp_run_held(x, false, RESP_HOLD_WAIT_NS);
 }
 
 /* One parsed request, with CLIENT REPLY OFF/SKIP applied to its reply. */

@@ -28,6 +28,7 @@
     ACTION( resp_noauth,          METRIC_COUNTER, "# commands refused before AUTH"    ) \
     ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
+    ACTION( resp_hold_busy,       METRIC_COUNTER, "# commands refused: an undeclared key held elsewhere") \
     ACTION( resp_slowlog,         METRIC_COUNTER, "# commands recorded in the slow log" ) \
     ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
     ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \

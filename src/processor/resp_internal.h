@@ -173,6 +173,24 @@ rstatus_i resp_info_latencystats(struct buf *b, size_t max);
 rstatus_i resp_info_errorstats(struct buf *b, size_t max);
 uint64_t resp_clients_count(void);
 
+/* ---- atomic execution (resp.c, resp_exec.c) ---- */
+
+/* How long a command nested in a hold (a script's undeclared key) tries a
+ * stripe it cannot wait for before failing with BUSYKEY. */
+#define RESP_HOLD_WAIT_NS (100 * 1000 * 1000ull)
+/* Runs a checked command; with several keys (resp_command_multikey), or
+ * always, under a hold of its keys (nested in the caller's hold, if any). */
+rstatus_i resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns);
+/* Whether cmd called with argc arguments names more than one key. */
+bool resp_command_multikey(const struct resp_command *cmd, uint32_t argc);
+/* Adds the keys of a command (in db) to h; false: out of memory. */
+bool resp_hold_add_command(struct ks_hold *h, uint8_t db,
+        const struct resp_command *cmd, const struct resp_arg *argv,
+        uint32_t argc);
+/* Adds the watched keys and the keys of every queued command (following
+ * SELECT in the queue) to h; false: out of memory. */
+bool resp_hold_add_exec(struct ks_hold *h, const struct resp_ctx *x);
+
 /* ---- statistics and the client registry (resp_stats.c) ---- */
 
 /* Appends printf text to b (one line of up to 1 KiB; longer is cut). */
