@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev
     libyaml-dev libcmocka-dev libxxhash-dev libssl-dev openssl
+    liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
     python3-pytest python3-redis python3-pymemcache python3-pylibmc
     python3-prometheus-client
     redis-tools redis-server memcached libmemcached-tools nutcracker gnuplot

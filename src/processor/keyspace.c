@@ -283,9 +283,9 @@ set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
 }
 
 static storage_status_e
-set_unlocked(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
-        const struct storage_write *w, uint64_t now, struct storage_item *old,
-        uint64_t *cas)
+set_unlocked(uint8_t db, const void *key, size_t klen, const void *value,
+        size_t vlen, const struct storage_write *w, uint64_t now,
+        struct storage_item *old, uint64_t *cas)
 {
     storage_status_e st =
             set_quiet(db, key, klen, value, vlen, w, now, old, cas);
@@ -894,7 +894,7 @@ static uint8_t multi[KS_STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local uint16_t held[KS_STRIPES]; /* this thread's counts */
-static _Thread_local uint32_t nheld;             /* stripes with held > 0 */
+static _Thread_local uint32_t nheld;            /* stripes with held > 0 */
 
 static void
 stripes_init(void)

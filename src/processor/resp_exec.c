@@ -67,8 +67,8 @@ resp_command_multikey(const struct resp_command *cmd, uint32_t argc)
     if (cmd->id == RESP_CMD_COPY) {
         return true;
     }
-    int64_t last = cmd->last_key < 0 ? cmd->last_key + (int64_t)argc
-                                     : cmd->last_key;
+    int64_t last =
+            cmd->last_key < 0 ? cmd->last_key + (int64_t)argc : cmd->last_key;
     return last >= cmd->first_key + cmd->step;
 }
 

@@ -285,16 +285,6 @@ resp_cmd_function(struct resp_ctx *x)
     return resp_compose_array(x->w, 0);
 }
 
-rstatus_i
-resp_cmd_script(struct resp_ctx *x)
-{
-    if (x->argc > 3 || (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
-                               !resp_arg_is(&x->argv[2], "async"))) {
-        return resp_err(x, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-    }
-    return resp_compose_ok(x->w);
-}
-
 /* <CONTAINER> HELP: the subcommands from the table, one status line each
  * (Redis's own help text is longer; documented as partial). */
 rstatus_i

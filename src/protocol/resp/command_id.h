@@ -68,6 +68,10 @@ typedef enum {
     RESP_CMD_DEL,
     RESP_CMD_DISCARD,
     RESP_CMD_ECHO,
+    RESP_CMD_EVAL,
+    RESP_CMD_EVAL_RO,
+    RESP_CMD_EVALSHA,
+    RESP_CMD_EVALSHA_RO,
     RESP_CMD_EXEC,
     RESP_CMD_EXISTS,
     RESP_CMD_EXPIRE,
@@ -152,8 +156,11 @@ typedef enum {
     RESP_CMD_SCAN,
     RESP_CMD_SCARD,
     RESP_CMD_SCRIPT,
+    RESP_CMD_SCRIPT_EXISTS,
     RESP_CMD_SCRIPT_FLUSH,
     RESP_CMD_SCRIPT_HELP,
+    RESP_CMD_SCRIPT_KILL,
+    RESP_CMD_SCRIPT_LOAD,
     RESP_CMD_SDIFF,
     RESP_CMD_SDIFFSTORE,
     RESP_CMD_SELECT,
@@ -196,4 +203,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 114 /* top-level commands */
+#define RESP_NCOMMAND 118 /* top-level commands */

@@ -33,6 +33,7 @@ sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
+eval evalsha eval_ro evalsha_ro
 cluster readonly readwrite asking
 subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish
 spublish pubsub monitor
@@ -45,7 +46,7 @@ SUBCOMMANDS = {
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
     'function': 'flush list help',
-    'script': 'flush help',
+    'script': 'flush help load exists kill',
     'object': 'encoding freq idletime refcount help',
     'memory': 'usage doctor stats malloc-stats purge help',
     'slowlog': 'get len reset help',

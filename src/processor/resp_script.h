@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lua scripting (EVAL, EVALSHA, SCRIPT) for the resp processor: the
+ * conversions between RESP replies and Lua values that Redis 7.0.15 makes
+ * (resp_script_conv.c, pure: the fuzz target drives them), and the
+ * per-worker Lua state, script cache and commands (resp_script.c).
+ * docs/protocol-resp.md "Scripting". */
+#pragma once
+
+#include "base/status.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lua_State;
+struct resp_writer;
+
+/* Max nesting of arrays and maps converted either way; deeper levels
+ * become a null (to Lua: nil) rather than recursing further. */
+#define SCRIPT_CONV_DEPTH 256
+
+/* Parses one RESP2 or RESP3 reply at p[0..len) (what a command composed)
+ * and pushes it on L as Redis's redisProtocolToLuaType does: integer ->
+ * number, bulk -> string, null bulk or null array -> false, status ->
+ * {ok=s}, error -> {err=s}, array -> table; RESP3: null -> nil, boolean,
+ * double -> {double=n}, big number -> {big_number=s}, map -> {map={}},
+ * set -> {set={k=true}}, verbatim -> {verbatim_string={format=,string=}},
+ * attributes skipped. Returns the bytes used, or 0 when the input is not
+ * one whole reply (then nothing is pushed). */
+size_t script_resp_to_lua(struct lua_State *L, const char *p, size_t len);
+
+/* Composes the Lua value at index idx as Redis's luaReplyToRedisReply:
+ * string -> bulk, number -> integer, boolean (script_resp 2) -> 1 or null,
+ * (3) -> boolean, table with err / ok / double / big_number / map / set /
+ * verbatim_string -> that reply, other table -> array up to the first nil,
+ * anything else -> null. STATUS_ENOMEM when w is full. */
+rstatus_i script_lua_to_resp(
+        struct lua_State *L, int idx, struct resp_writer *w, int script_resp);
