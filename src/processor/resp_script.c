@@ -750,8 +750,9 @@ shebang(struct resp_ctx *x, const char *body, size_t len, bool *no_writes)
         e++;
     }
     if ((size_t)(e - p) != 3 || memcmp(p, "lua", 3) != 0) {
-        resp_compose_error_fmt(x->w, "ERR Could not find engine '%.*s'",
-                (int)(e - p > 64 ? 64 : e - p), p);
+        resp_compose_error_fmt(x->w,
+                "ERR Unexpected engine in script shebang: %.*s",
+                (int)(e - body > 64 ? 64 : e - body), body);
         return -1;
     }
     p = e;
