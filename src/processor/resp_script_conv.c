@@ -345,7 +345,16 @@ table_to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
     if (field_of(L, idx, "big_number", LUA_TSTRING)) {
         size_t n;
         const char *s = lua_tolstring(L, -1, &n);
-        rc = resp_compose_bignum(w, s, n);
+        char *copy = malloc(n + 1);
+        if (copy == NULL) {
+            lua_pop(L, 1);
+            return STATUS_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) { /* one line, as a status */
+            copy[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+        }
+        rc = resp_compose_bignum(w, copy, n);
+        free(copy);
         lua_pop(L, 1);
         return rc;
     }
