@@ -891,12 +891,12 @@ static struct stripe stripes[KS_STRIPES];
 /* atomic: 1 while a hold has the stripe; read by every lookup, written
  * only by holds, so kept apart from the mutexes the writers take */
 static uint8_t multi[KS_STRIPES];
-static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local uint16_t held[KS_STRIPES]; /* this thread's counts */
 static _Thread_local uint32_t nheld;            /* stripes with held > 0 */
 
-static void
+/* before main: the lock path has no pthread_once to pass */
+__attribute__((constructor)) static void
 stripes_init(void)
 {
     for (uint32_t i = 0; i < KS_STRIPES; i++) {
@@ -919,7 +919,6 @@ ks_holds(uint32_t stripe)
 static void
 mutex_take(uint32_t s)
 {
-    pthread_once(&stripes_once, stripes_init);
     pthread_mutex_t *m = &stripes[s].m;
     if (pthread_mutex_trylock(m) != 0) {
         /* The holder may be waiting for memory, which waits for every
@@ -936,7 +935,6 @@ mutex_take(uint32_t s)
 static bool
 mutex_try(uint32_t s, uint64_t wait_ns)
 {
-    pthread_once(&stripes_once, stripes_init);
     pthread_mutex_t *m = &stripes[s].m;
     uint64_t waited = 0;
     while (pthread_mutex_trylock(m) != 0) {

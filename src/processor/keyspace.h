@@ -46,7 +46,10 @@ typedef enum {
  * 7.0.15's rule: a read lookup counts (lookupKeyRead), a key of another
  * type is a hit (the type is checked after the lookup); write lookups and
  * lookups that are not Redis's pass KS_NOSTATS. Calls the read hook for
- * every key it finds, whatever the flags. */
+ * every key it finds, whatever the flags. A key whose stripe another
+ * thread holds (a hold: EXEC, a script, a multi-key command) is looked up
+ * after the hold ends, waiting as a quiescent thread: that ends the
+ * caller's earlier views, as a ks_* write does. */
 ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it);
 /* Counts a key looked up without ks_lookup (SCAN .. TYPE checks each key

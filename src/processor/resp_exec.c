@@ -54,6 +54,7 @@ resp_hold_add_command(struct ks_hold *h, uint8_t db,
     return ok;
 }
 
+/* Several keys, or one key read then written in two steps. */
 bool
 resp_command_multikey(const struct resp_command *cmd, uint32_t argc)
 {
@@ -64,8 +65,13 @@ resp_command_multikey(const struct resp_command *cmd, uint32_t argc)
     if (cmd->first_key < 0 || cmd->step <= 0) {
         return false;
     }
-    if (cmd->id == RESP_CMD_COPY) {
+    switch (cmd->id) {
+    case RESP_CMD_COPY:
+    case RESP_CMD_MSETNX: /* checks every key, then writes: one step */
+    case RESP_CMD_GETEX:  /* reads, then changes the expiry */
         return true;
+    default:
+        break;
     }
     int64_t last =
             cmd->last_key < 0 ? cmd->last_key + (int64_t)argc : cmd->last_key;

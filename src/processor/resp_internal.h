@@ -181,7 +181,8 @@ uint64_t resp_clients_count(void);
 /* Runs a checked command; with several keys (resp_command_multikey), or
  * always, under a hold of its keys (nested in the caller's hold, if any). */
 rstatus_i resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns);
-/* Whether cmd called with argc arguments names more than one key. */
+/* Whether cmd called with argc arguments names more than one key (or is
+ * MSETNX or GETEX, which read a key and then write it). */
 bool resp_command_multikey(const struct resp_command *cmd, uint32_t argc);
 /* Adds the keys of a command (in db) to h; false: out of memory. */
 bool resp_hold_add_command(struct ks_hold *h, uint8_t db,
