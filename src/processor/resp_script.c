@@ -662,6 +662,9 @@ vm_create(void)
     lua_pushstring(L, "scripts");
     lua_newtable(L);
     lua_settable(L, LUA_REGISTRYINDEX);
+    lua_pushstring(L, "nowrites");
+    lua_newtable(L);
+    lua_settable(L, LUA_REGISTRYINDEX);
     /* KEYS and ARGV exist before the globals are closed */
     lua_newtable(L);
     lua_setglobal(L, "KEYS");
@@ -732,9 +735,33 @@ push_function(lua_State *L, const char *sha, const char *body, size_t len)
     return true;
 }
 
+/* The no-writes flag of a script compiled in this state. */
+static void
+flag_set(lua_State *L, const char *sha, bool no_writes)
+{
+    lua_pushstring(L, "nowrites");
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_pushstring(L, sha);
+    lua_pushboolean(L, no_writes);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+static bool
+flag_get(lua_State *L, const char *sha)
+{
+    lua_pushstring(L, "nowrites");
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_pushstring(L, sha);
+    lua_rawget(L, -2);
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return v;
+}
+
 /* Redis's shebang: "#!lua flags=no-writes,..." on the first line. The
- * line is blanked in *body_out (line numbers stay). 0, or -1 with an error
- * replied. */
+ * line is made a comment by compile_text (line numbers stay). 1: a
+ * shebang, 0: none, -1: a bad one, its error replied. */
 static int
 shebang(struct resp_ctx *x, const char *body, size_t len, bool *no_writes)
 {
@@ -853,6 +880,7 @@ reply_run_error(struct resp_ctx *x, lua_State *L, const char *sha)
     rstatus_i rc;
     if (err == NULL) {
         err = "ERR unknown error";
+        n = strlen(err);
     }
     if (src != NULL && line != NULL) {
         luaL_Buffer b;
@@ -936,17 +964,15 @@ resp_cmd_eval(struct resp_ctx *x)
     if (!by_sha && !cache_has(sha) && !cache_add(sha, a1->data, a1->len)) {
         return resp_err(x, "ERR out of memory caching the script");
     }
-    /* the shebang is read from the body each run (it is short) */
+    /* the shebang's flags: read from the body when there is one, else
+     * what this worker recorded when it compiled the script */
     bool no_writes = false;
-    const char *text = src;
-    size_t tlen = slen;
-    char *cached_body = NULL;
-    if (text == NULL) {
-        cached_body = cache_copy(sha, &tlen); /* compiled: for flags */
-        text = cached_body;
+    int sb = 0;
+    if (src != NULL) {
+        sb = shebang(x, src, slen, &no_writes);
+    } else {
+        no_writes = flag_get(L, sha);
     }
-    int sb = text != NULL ? shebang(x, text, tlen, &no_writes) : 0;
-    mm_release(cached_body);
     if (sb < 0) {
         mm_release(body);
         return STATUS_OK; /* the error was replied */
@@ -964,6 +990,9 @@ resp_cmd_eval(struct resp_ctx *x)
     bool ok = push_function(L, sha, ctext, slen);
     mm_release(ctext);
     mm_release(body);
+    if (ok && !compiled) {
+        flag_set(L, sha, no_writes);
+    }
     if (!ok) {
         size_t n;
         const char *m = lua_tolstring(L, -1, &n);
@@ -1037,6 +1066,9 @@ resp_cmd_script(struct resp_ctx *x)
         int top = lua_gettop(L);
         bool ok = push_function(L, sha, t, b->len);
         mm_release(t);
+        if (ok) {
+            flag_set(L, sha, no_writes);
+        }
         if (!ok) {
             size_t n;
             const char *m = lua_tolstring(L, -1, &n);

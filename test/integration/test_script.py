@@ -7,6 +7,7 @@ workers, and SCRIPT KILL of a busy script.
 Known differences (docs/protocol-resp.md "Scripting"): no FUNCTION/FCALL,
 no cmsgpack or struct libraries; library tables other than redis (string,
 math ...) are not read-only."""
+import hashlib
 import random
 import shlex
 import socket
@@ -154,6 +155,14 @@ SCRIPT FLUSH bogus
 SCRIPT KILL
 SCRIPT LOAD
 """.strip().splitlines()
+
+NO_WRITES = "#!lua flags=no-writes\nreturn redis.call('set','a','b')"
+NO_WRITES_SHA = hashlib.sha1(NO_WRITES.encode()).hexdigest()
+NO_WRITES_LINE = NO_WRITES.replace("\n", "\\n")
+SCRIPTS += ['SCRIPT LOAD "' + NO_WRITES_LINE + '"',
+            "EVALSHA " + NO_WRITES_SHA + " 0",
+            'EVAL "' + NO_WRITES_LINE + '" 0',
+            "EVALSHA " + NO_WRITES_SHA + " 0"]
 
 RESP3_SCRIPTS = r"""
 EVAL "return {double=3.5}" 0
