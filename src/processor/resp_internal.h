@@ -296,13 +296,15 @@ rstatus_i resp_cmd_select(struct resp_ctx *x);
 rstatus_i resp_cmd_client(struct resp_ctx *x);
 rstatus_i resp_cmd_command(struct resp_ctx *x);
 rstatus_i resp_cmd_time(struct resp_ctx *x);
-rstatus_i resp_cmd_function(struct resp_ctx *x);
 rstatus_i resp_cmd_debug(struct resp_ctx *x);
 rstatus_i resp_cmd_help(struct resp_ctx *x);
 
 /* resp_script.c: Lua scripting */
 rstatus_i resp_cmd_eval(struct resp_ctx *x);   /* and EVALSHA, the _RO ones */
 rstatus_i resp_cmd_script(struct resp_ctx *x); /* LOAD EXISTS FLUSH KILL */
+/* resp_function.c: FUNCTION LOAD LIST DELETE FLUSH STATS, FCALL(_RO) */
+rstatus_i resp_cmd_function(struct resp_ctx *x);
+rstatus_i resp_cmd_fcall(struct resp_ctx *x);
 
 /* resp_pubsub.c: SUBSCRIBE and the rest of pub/sub, across workers */
 rstatus_i resp_cmd_subscribe(struct resp_ctx *x); /* and the unsubscribes */

@@ -537,8 +537,8 @@ globals_index(lua_State *L)
 
 /* The error handler: the error as a table {err=, source=, line=} (Redis's
  * __redis__err__handler). */
-static int
-error_handler(lua_State *L)
+int
+script_error_handler(lua_State *L)
 {
     if (!lua_istable(L, 1)) {
         const char *m = lua_tostring(L, 1);
@@ -682,8 +682,8 @@ vm_create(void)
     return L;
 }
 
-static lua_State *
-vm_get(void)
+lua_State *
+script_vm(void)
 {
     uint64_t gen = __atomic_load_n(&cache_gen, __ATOMIC_ACQUIRE);
     if (vm.L != NULL && vm.gen != gen) {
@@ -938,7 +938,7 @@ resp_cmd_eval(struct resp_ctx *x)
     } else {
         sha1_hex(a1->data, a1->len, sha);
     }
-    lua_State *L = vm_get();
+    lua_State *L = script_vm();
     if (L == NULL) {
         return resp_err(x, "ERR out of memory creating the Lua state");
     }
@@ -986,7 +986,7 @@ resp_cmd_eval(struct resp_ctx *x)
         }
     }
     int top = lua_gettop(L);
-    lua_pushcfunction(L, error_handler);
+    lua_pushcfunction(L, script_error_handler);
     bool ok = push_function(L, sha, ctext, slen);
     mm_release(ctext);
     mm_release(body);
@@ -1002,14 +1002,21 @@ resp_cmd_eval(struct resp_ctx *x)
     }
     set_args(L, "KEYS", x->argv + 3, numkeys);
     set_args(L, "ARGV", x->argv + 3 + numkeys, (int64_t)x->argc - 3 - numkeys);
+    return script_run(
+            x, L, top, 0, sha, x->argv + 3, numkeys, readonly || no_writes);
+}
 
+rstatus_i
+script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
+        const char *name, const struct resp_arg *keys, int64_t nkeys,
+        bool readonly)
+{
     /* the declared keys, held for the whole run */
     struct ks_hold h;
     ks_hold_init(&h);
     bool held = true;
-    for (int64_t i = 0; held && i < numkeys; i++) {
-        const struct resp_arg *k = &x->argv[3 + i];
-        held = ks_hold_add(&h, resp_db(x), k->data, k->len);
+    for (int64_t i = 0; held && i < nkeys; i++) {
+        held = ks_hold_add(&h, resp_db(x), keys[i].data, keys[i].len);
     }
     if (!held || !ks_hold_take(&h, RESP_HOLD_WAIT_NS)) {
         ks_hold_release(&h);
@@ -1018,15 +1025,15 @@ resp_cmd_eval(struct resp_ctx *x)
     }
     struct run run = {
             .x = x,
-            .sha = sha,
+            .sha = name,
             .start_ms = time_now_ms(),
             .kill_epoch = __atomic_load_n(&kill_epoch, __ATOMIC_ACQUIRE),
             .resp = 2,
-            .readonly = readonly || no_writes,
+            .readonly = readonly,
     };
     uint32_t db = x->c->db;
     vm.run = &run;
-    int status = lua_pcall(L, 0, 1, top + 1);
+    int status = lua_pcall(L, nargs, 1, top + 1);
     vm.run = NULL;
     busy_end(&run);
     if (x->c->db != db) {
@@ -1034,9 +1041,9 @@ resp_cmd_eval(struct resp_ctx *x)
     }
     ks_hold_release(&h);
     rstatus_i rc = status == 0 ? script_lua_to_resp(L, -1, x->w, run.resp)
-                               : reply_run_error(x, L, sha);
+                               : reply_run_error(x, L, name);
     lua_settop(L, top);
-    /* KEYS and ARGV of this run are garbage now */
+    /* the arguments of this run are garbage now */
     lua_gc(L, LUA_GCSTEP, 1);
     return rc;
 }
@@ -1050,7 +1057,7 @@ resp_cmd_script(struct resp_ctx *x)
         const struct resp_arg *b = &x->argv[2];
         char sha[SHA_HEX + 1];
         sha1_hex(b->data, b->len, sha);
-        lua_State *L = vm_get();
+        lua_State *L = script_vm();
         if (L == NULL) {
             return resp_err(x, "ERR out of memory creating the Lua state");
         }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct lua_State;
 struct resp_writer;
@@ -35,3 +36,19 @@ size_t script_resp_to_lua(struct lua_State *L, const char *p, size_t len);
  * anything else -> null. STATUS_ENOMEM when w is full. */
 rstatus_i script_lua_to_resp(
         struct lua_State *L, int idx, struct resp_writer *w, int script_resp);
+
+/* ---- resp_script.c, for resp_function.c ---- */
+
+struct resp_ctx;
+struct resp_arg;
+/* This worker's Lua state (created on first use, renewed after SCRIPT
+ * FLUSH); NULL when out of memory. */
+struct lua_State *script_vm(void);
+/* Redis's error handler: the error as {err=, source=, line=}. */
+int script_error_handler(struct lua_State *L);
+/* Runs the function at top + 2 (the error handler at top + 1) with nargs
+ * arguments above it, holding the stripes of keys[0..nkeys) for the run,
+ * and replies its result or error (errors name `name`). Leaves L at top. */
+rstatus_i script_run(struct resp_ctx *x, struct lua_State *L, int top,
+        int nargs, const char *name, const struct resp_arg *keys, int64_t nkeys,
+        bool readonly);

@@ -248,43 +248,6 @@ resp_cmd_debug(struct resp_ctx *x)
 
 /* FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST [WITHCODE] [LIBRARYNAME
  * pattern]: there are no functions. */
-rstatus_i
-resp_cmd_function(struct resp_ctx *x)
-{
-    if (x->cmd->id == RESP_CMD_FUNCTION_FLUSH) {
-        if (x->argc > 3) {
-            return resp_compose_error_fmt(x->w,
-                    "ERR unknown subcommand or wrong number of arguments for "
-                    "'%.*s'. Try FUNCTION HELP.",
-                    (int)(x->argv[1].len > 128 ? 128 : x->argv[1].len),
-                    x->argv[1].data);
-        }
-        if (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
-                !resp_arg_is(&x->argv[2], "async")) {
-            return resp_err(
-                    x, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
-        }
-        return resp_compose_ok(x->w);
-    }
-    bool with_code = false, library = false;
-    for (uint32_t i = 2; i < x->argc; i++) {
-        const struct resp_arg *a = &x->argv[i];
-        if (!with_code && resp_arg_is(a, "withcode")) {
-            with_code = true;
-        } else if (!library && resp_arg_is(a, "libraryname")) {
-            if (i >= x->argc - 1) {
-                return resp_err(x, "ERR library name argument was not given");
-            }
-            library = true;
-            i++;
-        } else {
-            return resp_compose_error_fmt(x->w, "ERR Unknown argument %.*s",
-                    (int)(a->len > 256 ? 256 : a->len), a->data);
-        }
-    }
-    return resp_compose_array(x->w, 0);
-}
-
 /* <CONTAINER> HELP: the subcommands from the table, one status line each
  * (Redis's own help text is longer; documented as partial). */
 rstatus_i

@@ -364,7 +364,8 @@ def test_server_builds_without_test_dependencies():
     try:
         pc = os.path.join(tmp, "pc")
         os.mkdir(pc)
-        for lib in ("yaml-0.1", "libxxhash"):
+        for lib in ("yaml-0.1", "libxxhash", "lua5.1", "lua5.1-cjson",
+                    "lua5.1-bitop"):
             where = subprocess.run(["pkg-config", "--variable=pcfiledir", lib],
                                    capture_output=True, text=True).stdout
             shutil.copy(os.path.join(where.strip(), lib + ".pc"), pc)

@@ -4,8 +4,8 @@ compared byte for byte with a real redis-server 7.0.15 (RESP2 and RESP3),
 redis-py's Lock and register_script end to end, scripts atomic across
 workers, and SCRIPT KILL of a busy script.
 
-Known differences (docs/protocol-resp.md "Scripting"): no FUNCTION/FCALL,
-no cmsgpack or struct libraries; library tables other than redis (string,
+Known differences (docs/protocol-resp.md "Scripting"): no FUNCTION DUMP,
+RESTORE or KILL, no cmsgpack or struct libraries; library tables other than redis (string,
 math ...) are not read-only."""
 import hashlib
 import random
@@ -186,6 +186,76 @@ EVAL "redis.setresp(3); return redis.call('incrbyfloat', 'f', '1.5')" 0
 EVAL "return redis.call('get', 'nokey')" 0
 EVAL "error('x')" 0
 """.strip().splitlines()
+
+
+FUNCTIONS = r"""
+FUNCTION FLUSH
+FUNCTION LOAD "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return redis.call('incr', keys[1]) end)"
+FUNCTION LOAD "#!lua name=lib2\nredis.register_function{function_name='f2', callback=function(keys, args) return args[1] end, flags={'no-writes'}}"
+FUNCTION LOAD "return 1"
+FUNCTION LOAD "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)"
+FUNCTION LOAD "#!lua name=lib3\nredis.register_function('f1', function() return 1 end)"
+FUNCTION LOAD "#!lua name=lib4\nreturn 1"
+FUNCTION LOAD "#!lua name=lib5\nredis.call('ping')"
+FUNCTION LOAD "#!lua"
+FUNCTION LOAD "#!lua name=a-b\nx"
+FUNCTION LOAD "#!lua name=lib6 foo=bar\nx"
+FUNCTION LOAD "#!py name=lib7\nx"
+FUNCTION LOAD "#!lua name=lib8\nlocal x = ("
+FUNCTION LOAD "#!lua name=lib9\nredis.register_function('bad name', function() end)"
+FUNCTION LOAD "#!lua name=lib10\nredis.register_function{function_name='f10', callback=function() end, flags={'bogus'}}"
+FUNCTION LOAD "#!lua name=lib11\nx = 5"
+FUNCTION LOAD "#!lua name=lib12\nredis.register_function('f12', function(keys, args) error('boom') end)"
+FCALL f1 1 k
+FCALL f1 1 k
+SET s a
+FCALL f1 1 s
+FCALL f2 0 hi
+FCALL_RO f2 0 hi
+FCALL_RO f1 1 k
+FCALL nof 0
+FCALL f1 5 k
+FCALL f1 -1 k
+FCALL f12 0
+FUNCTION LIST LIBRARYNAME lib1
+FUNCTION LIST WITHCODE LIBRARYNAME lib2
+FUNCTION LIST bogus
+FUNCTION DELETE nolib
+FUNCTION STATS
+FUNCTION LOAD REPLACE "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return 'replaced' end)"
+FCALL f1 0
+FUNCTION DELETE lib1
+FCALL f1 0
+FUNCTION FLUSH
+FCALL f2 0
+FUNCTION LIST
+""".strip().splitlines()
+
+
+def test_functions_like_redis(seg, oracle):
+    run_compare(seg, oracle, FUNCTIONS)
+
+
+def test_functions_resp3_like_redis(seg, oracle):
+    run_compare(seg, oracle, [
+        FUNCTIONS[0], FUNCTIONS[2], "FUNCTION LIST", "FUNCTION STATS",
+        "FCALL f2 0 x", "FUNCTION FLUSH"], hello3=True)
+
+
+def test_functions_on_every_worker(seg):
+    cs = [client(seg) for _ in range(4)]
+    cs[0].function_flush()
+    cs[0].function_load("#!lua name=w\nredis.register_function("
+                        "'wf', function(keys, args) return "
+                        "redis.call('incr', keys[1]) end)")
+    assert [c.fcall("wf", 1, "wk") for c in cs] == [1, 2, 3, 4]
+    cs[2].script_flush()  # scripts go, functions stay (as in Redis)
+    assert [c.fcall("wf", 1, "wk") for c in cs] == [5, 6, 7, 8]
+    cs[1].function_delete("w")
+    for c in cs:
+        with pytest.raises(redis.exceptions.ResponseError,
+                           match="Function not found"):
+            c.fcall("wf", 1, "wk")
 
 
 def lines_with_newlines(lines):

@@ -77,12 +77,17 @@ typedef enum {
     RESP_CMD_EXPIRE,
     RESP_CMD_EXPIREAT,
     RESP_CMD_EXPIRETIME,
+    RESP_CMD_FCALL,
+    RESP_CMD_FCALL_RO,
     RESP_CMD_FLUSHALL,
     RESP_CMD_FLUSHDB,
     RESP_CMD_FUNCTION,
+    RESP_CMD_FUNCTION_DELETE,
     RESP_CMD_FUNCTION_FLUSH,
     RESP_CMD_FUNCTION_HELP,
     RESP_CMD_FUNCTION_LIST,
+    RESP_CMD_FUNCTION_LOAD,
+    RESP_CMD_FUNCTION_STATS,
     RESP_CMD_GET,
     RESP_CMD_GETDEL,
     RESP_CMD_GETEX,
@@ -203,4 +208,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 118 /* top-level commands */
+#define RESP_NCOMMAND 120 /* top-level commands */

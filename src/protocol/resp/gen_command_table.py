@@ -33,7 +33,7 @@ sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
-eval evalsha eval_ro evalsha_ro
+eval evalsha eval_ro evalsha_ro fcall fcall_ro
 cluster readonly readwrite asking
 subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish
 spublish pubsub monitor
@@ -45,7 +45,7 @@ SUBCOMMANDS = {
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
-    'function': 'flush list help',
+    'function': 'flush list help load delete stats',
     'script': 'flush help load exists kill',
     'object': 'encoding freq idletime refcount help',
     'memory': 'usage doctor stats malloc-stats purge help',

@@ -394,9 +394,9 @@ test_error_subcommand_and_arity(void **state)
     expect_reply(w, "-ERR unknown command 'client|setname', with args "
                     "beginning with: 'x' \r\n");
 
-    const char *const c9[] = {"eval", "return 1", "0"};
+    const char *const c9[] = {"zadd", "return 1", "0"};
     assert_null(resp_command_check(w, argv, args_of(argv, c9, 3)));
-    expect_reply(w, "-ERR unknown command 'eval', with args beginning with: "
+    expect_reply(w, "-ERR unknown command 'zadd', with args beginning with: "
                     "'return 1' '0' \r\n");
 
     const char *const ok[] = {"Set", "k", "v", "EX", "10"};
