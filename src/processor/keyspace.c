@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 static uint8_t multi[KS_STRIPES];
+static uint32_t holds_active;
 static _Thread_local uint16_t held[KS_STRIPES];
 static bool lock_for_read(uint32_t s);
 
@@ -79,11 +80,16 @@ ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
      * command) is read after the hold ends: its writes are seen all or
      * none. The mark is set before a hold's first write and cleared after
      * its last, so a reader that saw one of them sees the mark or the end
-     * on its next key. */
-    uint32_t s = ks_stripe(db, key, klen);
-    bool wait = __atomic_load_n(&multi[s], __ATOMIC_ACQUIRE) && held[s] == 0;
-    if (wait) {
-        wait = lock_for_read(s);
+     * on its next key. holds_active counts holds in place (raised before
+     * the marks): with none, the key is not even hashed. */
+    bool wait = false;
+    uint32_t s = 0;
+    if (__atomic_load_n(&holds_active, __ATOMIC_ACQUIRE) > 0) {
+        s = ks_stripe(db, key, klen);
+        wait = __atomic_load_n(&multi[s], __ATOMIC_ACQUIRE) && held[s] == 0;
+        if (wait) {
+            wait = lock_for_read(s);
+        }
     }
     storage_status_e st = (flags & KS_NOTOUCH)
                                   ? storage_peek(db, key, klen, now, it)
@@ -1156,9 +1162,16 @@ ks_hold_take(struct ks_hold *h, uint64_t wait_ns)
                 __atomic_store_n(&multi[h->s[j - 1]], 0, __ATOMIC_RELEASE);
                 ks_unlock(h->s[j - 1]);
             }
+            if (nt > 0) {
+                __atomic_sub_fetch(&holds_active, 1, __ATOMIC_RELEASE);
+            }
             return false;
         }
-        __atomic_store_n(&multi[s], 1, __ATOMIC_RELEASE);
+        if (nt == 0) {
+            /* before the first mark: lookups start checking marks */
+            __atomic_add_fetch(&holds_active, 1, __ATOMIC_SEQ_CST);
+        }
+        __atomic_store_n(&multi[s], 1, __ATOMIC_SEQ_CST);
         h->s[nt++] = s; /* nt <= i: the taken ones move to the front */
         if ((int32_t)s > top) {
             top = (int32_t)s;
@@ -1176,6 +1189,9 @@ ks_hold_release(struct ks_hold *h)
         for (uint32_t j = h->ntaken; j > 0; j--) {
             __atomic_store_n(&multi[h->s[j - 1]], 0, __ATOMIC_RELEASE);
             ks_unlock(h->s[j - 1]);
+        }
+        if (h->ntaken > 0) {
+            __atomic_sub_fetch(&holds_active, 1, __ATOMIC_RELEASE);
         }
         h->taken = false;
         h->ntaken = 0;
