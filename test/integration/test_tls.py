@@ -315,6 +315,17 @@ def test_handshake_never_finished_times_out(tls_server, certs):
     assert s.stats()["worker_handshake_timeout"] >= 2
 
 
+def test_admin_handshake_never_finished_times_out(tls_server, certs):
+    """The admin TLS listener closes a client that never finishes its
+    handshake too, and counts it."""
+    s = tls_server(extra=["-o", "admin.handshake_timeout=1s"])
+    silent = socket.create_connection(("127.0.0.1", s.tls_ports["admin"]))
+    silent.settimeout(10 * SLOW)
+    assert silent.recv(100) == b""  # closed by the server
+    silent.close()
+    assert s.stats()["admin_handshake_timeout"] >= 1
+
+
 def test_handshake_flood_is_bounded_per_batch(tls_server, certs):
     """With one handshake step per batch, many clients handshaking at once
     are all served, and the deferral is counted."""
