@@ -284,6 +284,20 @@ setup_tls(void)
     char err[1200];
     if (tls_wanted() && tls_setup(&setting.tls, &stats.tls, err, sizeof(err)) !=
                                 STATUS_OK) {
+        /* the message starts with the option it is about ("tls.cert_file:
+         * ..."): say where that option was set, as every config error does */
+        char name[64];
+        size_t n = strcspn(err, ": ");
+        const struct option *o = NULL;
+        if (n > 0 && n < sizeof(name) && err[n] == ':') {
+            memcpy(name, err, n);
+            name[n] = '\0';
+            o = option_find((struct option *)&setting.tls,
+                    OPTION_CARDINALITY(tls_options_st), name);
+        }
+        if (o != NULL && o->file != NULL) {
+            die(EX_CONFIG, "%s:%u: %s", o->file, o->line, err);
+        }
         die(EX_CONFIG, "%s", err);
     }
 }

@@ -503,6 +503,20 @@ def test_bad_tls_configuration_stops_startup(certs):
         r = subprocess.run(base + extra, capture_output=True, text=True)
         assert r.returncode != 0, extra
         assert want in r.stderr, (extra, r.stderr)
+    # from a file: the error names the file and line, as every config error
+    d = tempfile.mkdtemp(prefix="segcached-tlsconf-")
+    try:
+        conf = os.path.join(d, "tls.yml")
+        with open(conf, "w") as f:
+            f.write("tls:\n  key_file: %s\n  cert_file: /nonexistent.crt\n"
+                    % certs["server.key"])
+        r = subprocess.run(base + ["--config", conf], capture_output=True,
+                           text=True)
+        assert r.returncode == 78, r.stderr
+        assert f"{conf}:3: tls.cert_file: /nonexistent.crt: No such file " \
+            "or directory" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_dash_z_moves_memcache_to_tls(certs):
