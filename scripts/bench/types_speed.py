@@ -6,6 +6,7 @@ against redis-server 7.0.15 with the same client, in alternation (issue 15).
     flock /tmp/segcached-cpu.lock python3 scripts/bench/types_speed.py
     ... --parts small          only redis-benchmark's tests and the reads
     ... --parts large          only large against small collections
+    ... --parts spop           SPOP a 500,000-member set to empty, in 5 runs
 
 Both servers run one command thread (segcached -t 1, Redis's own) pinned
 with taskset to the last CPU, the client (redis-benchmark, 50 connections)
@@ -25,6 +26,8 @@ large: -P 16, the same command on a collection of 1,000,000 elements and
   on ones of about 10: HSET of an existing field, HSET of a new field,
   SADD of a new member, SADD of an existing member, HGET. Counts are
   checked after every run: a large collection must keep its size.
+spop (not in the default --parts): a set of --spop members emptied by
+  SPOP -P 16 in 5 runs, the cost per pop of each fifth.
 Medians and ranges of --reps repetitions; each repetition starts with the
 other server. Nothing here asserts a number."""
 
@@ -277,6 +280,43 @@ def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
     return rows
 
 
+def spop_drain(binary, n, chunks, budget, logdir):
+    """SPOP a set of n members to empty, chunks runs of n / chunks pops
+    (-P 16), each server in turn: the cost per pop as the set empties."""
+    cpus = sorted(os.sched_getaffinity(0))
+    client = str(cpus[0]) if len(cpus) > 1 else None
+    server_cpu = str(cpus[-1]) if len(cpus) > 1 else None
+    rows = []
+    # redis-benchmark sends whole pipelines: -n a multiple of 16 x 50
+    # connections pops exactly -n members
+    each = max(n // chunks // (16 * CONNS), 1) * 16 * CONNS
+    n = each * chunks
+    for name in ("segcached", "redis"):
+        s = Server(name, budget, 1, server_cpu, logdir, binary).start()
+        try:
+            addr = s.addr["resp"]
+            load_members(addr, b"myset", b"element:", each * chunks)
+            for k in range(chunks):
+                c0 = s.cpu_seconds()
+                rps = rb(addr, client, each, 16, ["SPOP", "myset"])
+                cpu = s.cpu_seconds() - c0
+                c = Conn(addr)
+                left = c.call(b"SCARD", b"myset")
+                c.close()
+                if left != each * (chunks - k - 1):
+                    raise RuntimeError(f"{name}: {left} members left")
+                label = f"SPOP {k * each:,}-{(k + 1) * each:,} of {n:,}"
+                rows.append({"case": label, "server": name, "rep": 0,
+                             "rps": rps, "cpu_us": cpu * 1e6 / each,
+                             "requests": each})
+                print(f"  {label:<28} {name:<9}: {rps:>11,.0f} req/s  "
+                      f"{cpu * 1e6 / each:.3f} us/req  ({left:,} left)",
+                      file=sys.stderr, flush=True)
+        finally:
+            s.stop()
+    return rows
+
+
 def fmt(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
@@ -325,6 +365,8 @@ def main():
                     help="requests per large/small run (-P 16)")
     ap.add_argument("--memory", default=4096, type=int,
                     help="MiB: segcached seg.memory and Redis maxmemory")
+    ap.add_argument("--spop", type=int, default=500000,
+                    help="members of the set --parts spop empties")
     ap.add_argument("--big", type=int, default=BIG,
                     help="elements of the large hash and set")
     ap.add_argument("--out", default="build/bench-types")
@@ -336,6 +378,12 @@ def main():
     allrows = []
     try:
         for part in args.parts.split(","):
+            if part == "spop":
+                rows = spop_drain(args.bin, args.spop, 5, args.memory * MiB,
+                                  logdir)
+                print("\nspop: a set emptied by SPOP, 5 runs of -P 16\n")
+                print(table(rows), flush=True)
+                continue
             rows = run(args.bin, part, args.reps, args.n1, args.n16,
                        args.nlarge, args.memory * MiB, logdir)
             allrows += rows
