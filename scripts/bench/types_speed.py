@@ -168,7 +168,8 @@ def large_cases(n):
     out = []
     for label, big, small in pairs:
         # redis-benchmark takes options before the command
-        for size, a in (("1M", big), ("10", small)):
+        name = "1M" if BIG == 1_000_000 else f"{BIG:,}"
+        for size, a in ((name, big), ("10", small)):
             opts, words = a[-2:], a[:-2]
             out.append((f"{label}, {size}", 16, n, opts + words, "check"))
     return out
@@ -255,8 +256,10 @@ def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
                                                f"a large collection: {big}")
                         # the new-element runs must have grown the large
                         # collection by about the requests sent
-                        grew = {"HSET new field, 1M": "bigh",
-                                "SADD new member, 1M": "bigs"}.get(label)
+                        grew = ("bigh" if label.startswith("HSET new field")
+                                else "bigs" if label.startswith("SADD new")
+                                else None)
+                        grew = None if label.endswith(", 10") else grew
                         was = last.get(name)
                         if grew and was and big[grew] - was[grew] < 0.9 * n:
                             raise RuntimeError(f"{name}: {grew} grew from "
