@@ -512,6 +512,54 @@ done:
     return st;
 }
 
+/* Parts that deletions left under a quarter full on average: every
+ * element into fewer parts under a new id, in one pass (spill). The old
+ * parts are dropped once the new root is committed; a scan cursor carries
+ * the id's tag, so a scan that meets a shrink starts over (it may repeat
+ * elements, never miss one). */
+static coll_status_e
+shrink(struct coll *c)
+{
+    size_t stride = stride_of(c);
+    uint8_t *img = malloc(c->bytes + TYPES_VARINT_MAX);
+    if (img == NULL) {
+        return COLL_ENOMEM;
+    }
+    size_t off = pack_head_write(img, c->count * stride);
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        struct storage_item pit;
+        if (!part_read(c, i, &pit)) {
+            free(img);
+            return broken(c);
+        }
+        size_t head = pack_head_size(pack_count(pit.value, pit.vlen));
+        if (off + pit.vlen - head > c->bytes + TYPES_VARINT_MAX) {
+            free(img); /* the root's byte count is wrong: not ours */
+            return broken(c);
+        }
+        memcpy(img + off, pit.value + head, pit.vlen - head);
+        off += pit.vlen - head;
+    }
+    memcpy(c->old_id, c->id, 8);
+    uint32_t old_n = c->nparts;
+    c->parts = false;
+    c->img = img;
+    c->len = off;
+    coll_status_e st = spill(c);
+    if (st == COLL_OK) {
+        c->old_nparts = old_n;
+        c->drop_old = true;
+    } else {
+        memcpy(c->id, c->old_id, 8);
+        c->parts = true;
+        c->nparts = old_n;
+    }
+    c->img = NULL;
+    c->len = 0;
+    free(img);
+    return st;
+}
+
 /* After an inline change: into parts once a TABLE image is too big. */
 static coll_status_e
 after_inline(struct coll *c)
@@ -551,6 +599,11 @@ coll_commit(struct coll *c)
     coll_status_e st = root_write(c);
     if (st == COLL_OK) {
         c->dirty = false;
+        if (c->drop_old) {
+            parts_delete(c->db, c->key, c->klen, c->old_id, 0, c->old_nparts,
+                    c->now);
+            c->drop_old = false;
+        }
     }
     return st;
 }
@@ -628,7 +681,12 @@ parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
     if (*changed) {
         c->count = op == OP_DEL ? c->count - 1 : c->count + 1;
     }
-    return op == OP_DEL ? COLL_OK : grow(c);
+    if (op == OP_DEL) {
+        bool sparse = c->nparts > 2 &&
+                      c->bytes * 4 < (uint64_t)c->nparts * COLL_PART_TARGET;
+        return sparse ? shrink(c) : COLL_OK;
+    }
+    return grow(c);
 }
 
 /* ---- hashes -------------------------------------------------------------- */
@@ -906,7 +964,11 @@ coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
         img_each(c, c->enc, c->img, c->len, fn, arg, &n);
         return COLL_OK;
     }
-    for (uint64_t i = cursor; i < c->nparts; i++) {
+    /* cursor: the id's tag (never 0) above a part index; a cursor of
+     * another id (the parts were shrunk since) starts over */
+    uint64_t tag = ((uint64_t)c->id[6] << 8 | c->id[7]) + 1;
+    uint64_t from = cursor >> 32 == tag ? (cursor & 0xffffffffu) : 0;
+    for (uint64_t i = from; i < c->nparts; i++) {
         struct storage_item pit;
         if (!part_read(c, (uint32_t)i, &pit)) {
             return COLL_MISS;
@@ -915,7 +977,7 @@ coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
             return COLL_OK;
         }
         if (n >= count && i + 1 < c->nparts) {
-            *next = i + 1;
+            *next = tag << 32 | (i + 1);
             return COLL_OK;
         }
     }
@@ -941,12 +1003,16 @@ coll_random(
     uint64_t cnt = c->count;
     struct storage_item pit;
     if (c->parts) {
+        /* parts are at least a quarter full on average (shrink): a few
+         * random picks find a non-empty one, then a walk from the last */
         uint32_t start = (uint32_t)(r % c->nparts);
         for (uint32_t k = 0;; k++) {
-            if (k == c->nparts) {
+            if (k == c->nparts + 4) {
                 return COLL_MISS;
             }
-            if (!part_read(c, (start + k) % c->nparts, &pit)) {
+            uint32_t at = k < 4 ? (uint32_t)((r >> (8 * k + 8)) % c->nparts)
+                                : (start + k - 4) % c->nparts;
+            if (!part_read(c, at, &pit)) {
                 return COLL_MISS;
             }
             cnt = pack_count(pit.value, pit.vlen) / stride_of(c);
@@ -956,7 +1022,8 @@ coll_random(
         }
         p = pit.value;
         len = pit.vlen;
-        r >>= 20;
+        r = (r ^ (r >> 31)) * 0x9E3779B97F4A7C15ULL; /* fresh bits */
+        r ^= r >> 29;
     }
     uint64_t i = r % cnt;
     if (!c->parts && c->enc == COLL_ENC_INTSET) {
