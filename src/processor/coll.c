@@ -302,7 +302,11 @@ root_write(struct coll *c)
     } else if (c->exists) {
         w.mode = STORAGE_CAS;
         w.cas = c->cas;
-        w.keep_ttl = true; /* an EXPIRE that raced us stands */
+        /* an EXPIRE of a root in parts takes our lock (ks_expire), so its
+         * expiry is the one we read; one of an inline root does not: keep
+         * whatever it set (one more lookup in the store) */
+        w.keep_ttl = !c->was_parts;
+        w.expiry = c->expiry;
     } else {
         w.mode = STORAGE_ADD;
     }
