@@ -7,6 +7,11 @@ typedef enum {
     RESP_CMD_APPEND,
     RESP_CMD_ASKING,
     RESP_CMD_AUTH,
+    RESP_CMD_BITCOUNT,
+    RESP_CMD_BITFIELD,
+    RESP_CMD_BITFIELD_RO,
+    RESP_CMD_BITOP,
+    RESP_CMD_BITPOS,
     RESP_CMD_CLIENT,
     RESP_CMD_CLIENT_GETNAME,
     RESP_CMD_CLIENT_HELP,
@@ -77,6 +82,7 @@ typedef enum {
     RESP_CMD_FUNCTION_HELP,
     RESP_CMD_FUNCTION_LIST,
     RESP_CMD_GET,
+    RESP_CMD_GETBIT,
     RESP_CMD_GETDEL,
     RESP_CMD_GETEX,
     RESP_CMD_GETRANGE,
@@ -103,6 +109,7 @@ typedef enum {
     RESP_CMD_INCRBYFLOAT,
     RESP_CMD_INFO,
     RESP_CMD_KEYS,
+    RESP_CMD_LCS,
     RESP_CMD_MEMORY,
     RESP_CMD_MEMORY_DOCTOR,
     RESP_CMD_MEMORY_HELP,
@@ -111,6 +118,7 @@ typedef enum {
     RESP_CMD_MEMORY_STATS,
     RESP_CMD_MEMORY_USAGE,
     RESP_CMD_MGET,
+    RESP_CMD_MOVE,
     RESP_CMD_MSET,
     RESP_CMD_MSETNX,
     RESP_CMD_MULTI,
@@ -124,6 +132,9 @@ typedef enum {
     RESP_CMD_PEXPIRE,
     RESP_CMD_PEXPIREAT,
     RESP_CMD_PEXPIRETIME,
+    RESP_CMD_PFADD,
+    RESP_CMD_PFCOUNT,
+    RESP_CMD_PFMERGE,
     RESP_CMD_PING,
     RESP_CMD_PSETEX,
     RESP_CMD_PTTL,
@@ -144,6 +155,7 @@ typedef enum {
     RESP_CMD_SDIFFSTORE,
     RESP_CMD_SELECT,
     RESP_CMD_SET,
+    RESP_CMD_SETBIT,
     RESP_CMD_SETEX,
     RESP_CMD_SETNX,
     RESP_CMD_SETRANGE,
@@ -177,4 +189,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 104 /* top-level commands */
+#define RESP_NCOMMAND 116 /* top-level commands */
