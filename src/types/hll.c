@@ -415,6 +415,26 @@ hll_add(uint8_t *buf, size_t *len, size_t cap, const void *ele, size_t elen,
     return hll_raise(buf, len, cap, idx, count, sparse_max);
 }
 
+int
+hll_register(const uint8_t *p, size_t len, uint32_t idx)
+{
+    if (p[4] == HLL_DENSE) {
+        return dense_get(p + HLL_HDR_SIZE, idx);
+    }
+    const uint8_t *q = p + HLL_HDR_SIZE, *end = p + len;
+    uint64_t first = 0;
+    while (q < end) {
+        size_t oplen;
+        uint32_t run = op_span(q, end, &oplen);
+        if (idx < first + run) {
+            return is_val(q) ? (int)val_value(q) : 0;
+        }
+        first += run;
+        q += oplen;
+    }
+    return -1;
+}
+
 /* ---- merge and count ---- */
 
 hll_status_e

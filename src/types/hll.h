@@ -79,5 +79,8 @@ uint64_t hll_cache_get(const uint8_t *p);
 void hll_cache_set(uint8_t *p, uint64_t card);
 void hll_cache_invalidate(uint8_t *p);
 
+/* Register idx of an image, or -1 when the sparse runs do not reach it. */
+int hll_register(const uint8_t *p, size_t len, uint32_t idx);
+
 /* The register index and run length of an element (Redis's hllPatLen). */
 uint32_t hll_pattern(const void *ele, size_t elen, uint8_t *count);
