@@ -680,6 +680,18 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_UNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_UNWATCH] = cmd_unwatch,
         [RESP_CMD_WATCH] = cmd_watch,
+        [RESP_CMD_SETBIT] = resp_cmd_setbit,
+        [RESP_CMD_GETBIT] = resp_cmd_getbit,
+        [RESP_CMD_BITCOUNT] = resp_cmd_bitcount,
+        [RESP_CMD_BITPOS] = resp_cmd_bitpos,
+        [RESP_CMD_BITOP] = resp_cmd_bitop,
+        [RESP_CMD_BITFIELD] = resp_cmd_bitfield,
+        [RESP_CMD_BITFIELD_RO] = resp_cmd_bitfield,
+        [RESP_CMD_PFADD] = resp_cmd_pfadd,
+        [RESP_CMD_PFCOUNT] = resp_cmd_pfcount,
+        [RESP_CMD_PFMERGE] = resp_cmd_pfmerge,
+        [RESP_CMD_LCS] = resp_cmd_lcs,
+        [RESP_CMD_MOVE] = resp_cmd_move,
 };
 
 /* Bytes of replies in wbuf; rpos does not move while we compose. */

@@ -257,6 +257,7 @@ typedef enum {
     P_HASH_MAX_LISTPACK_VALUE,
     P_SET_MAX_INTSET_ENTRIES,
     P_OBUF_LIMIT,
+    P_HLL_SPARSE_MAX_BYTES,
     NPARAM
 } param_e;
 
@@ -291,9 +292,10 @@ static const char *const param_names[NPARAM] = {
         [P_HASH_MAX_LISTPACK_VALUE] = "hash-max-listpack-value",
         [P_SET_MAX_INTSET_ENTRIES] = "set-max-intset-entries",
         [P_OBUF_LIMIT] = "client-output-buffer-limit",
+        [P_HLL_SPARSE_MAX_BYTES] = "hll-sparse-max-bytes",
 };
 
-/* The collection thresholds (coll.h), live. */
+/* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
 static uint64_t *
 param_limit(param_e p)
 {
@@ -306,6 +308,8 @@ param_limit(param_e p)
         return &coll_limits.hash_max_listpack_value;
     case P_SET_MAX_INTSET_ENTRIES:
         return &coll_limits.set_max_intset_entries;
+    case P_HLL_SPARSE_MAX_BYTES:
+        return &resp_hll_sparse_max;
     default:
         return NULL;
     }
@@ -364,6 +368,7 @@ param_value(param_e p, char *out, size_t cap)
     case P_HASH_MAX_LISTPACK_ENTRIES:
     case P_HASH_MAX_LISTPACK_VALUE:
     case P_SET_MAX_INTSET_ENTRIES:
+    case P_HLL_SPARSE_MAX_BYTES:
         snprintf(out, cap, "%" PRIu64,
                 __atomic_load_n(param_limit(p), __ATOMIC_RELAXED));
         return;

@@ -266,6 +266,27 @@ rstatus_i resp_cmd_randomkey(struct resp_ctx *x);
 rstatus_i resp_cmd_dbsize(struct resp_ctx *x);
 rstatus_i resp_cmd_flush(struct resp_ctx *x);
 
+/* resp_bits.c */
+rstatus_i resp_cmd_setbit(struct resp_ctx *x);
+rstatus_i resp_cmd_getbit(struct resp_ctx *x);
+rstatus_i resp_cmd_bitcount(struct resp_ctx *x);
+rstatus_i resp_cmd_bitpos(struct resp_ctx *x);
+rstatus_i resp_cmd_bitop(struct resp_ctx *x);
+rstatus_i resp_cmd_bitfield(struct resp_ctx *x); /* and BITFIELD_RO */
+
+/* resp_hll.c */
+rstatus_i resp_cmd_pfadd(struct resp_ctx *x);
+rstatus_i resp_cmd_pfcount(struct resp_ctx *x);
+rstatus_i resp_cmd_pfmerge(struct resp_ctx *x);
+/* hll-sparse-max-bytes (CONFIG GET/SET), a relaxed atomic */
+extern uint64_t resp_hll_sparse_max;
+
+/* resp_lcs.c */
+rstatus_i resp_cmd_lcs(struct resp_ctx *x);
+
+/* resp_move.c */
+rstatus_i resp_cmd_move(struct resp_ctx *x);
+
 /* resp_server.c */
 rstatus_i resp_cmd_ping(struct resp_ctx *x);
 rstatus_i resp_cmd_echo(struct resp_ctx *x);

@@ -23,6 +23,8 @@ import sys
 COMMANDS = """
 get set setnx setex psetex getset getdel getex mget mset msetnx append strlen
 getrange substr setrange incr decr incrby decrby incrbyfloat
+setbit getbit bitcount bitpos bitop bitfield bitfield_ro pfadd pfcount pfmerge
+lcs move
 del unlink exists touch type rename renamenx copy expire pexpire expireat
 pexpireat expiretime pexpiretime ttl pttl persist keys scan randomkey dbsize
 flushdb flushall
