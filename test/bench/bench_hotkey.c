@@ -10,7 +10,6 @@
  * of the same loop without it, their difference, and ms per tick. */
 #include "hotkey/hotkey.h"
 
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
