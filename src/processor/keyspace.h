@@ -62,7 +62,8 @@ void ks_count_lookup(bool hit);
  * count: one call per counted lookup (see ks_lookup); the resp processor
  *   sets it to count Redis's keyspace_hits and keyspace_misses.
  * read: every key ks_lookup finds (a read access of any protocol, any
- *   flags); the hot-key sampler (issue 20) samples here. it is the view.
+ *   flags); it is the view. (The hot-key sampler hangs on the access hook
+ *   below, which also hears misses and writes.)
  * change: every change of a key made through this path, after it is made,
  *   with Redis's keyspace-notification event name: "set" (a whole value
  *   written: set, add, replace, cas, vivify), "del" (also an expiry in the
