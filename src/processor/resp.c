@@ -904,6 +904,7 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     if (st == NULL) {
         return STATUS_ENOMEM;
     }
+    ks_set_protocol(KS_PROTO_RESP);
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
     while (!(c->flags & CONN_CLOSE)) {

@@ -157,6 +157,7 @@ info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
     }
     case RESP_INFO_MEMORY:
     case RESP_INFO_CPU:
+    case RESP_INFO_HOTKEYS: /* segcached's own (hotkey/hotkey.h) */
         return info_source(b, max, sec);
     case RESP_INFO_PERSISTENCE:
         return resp_buf_printf(b, max,
