@@ -15,6 +15,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_zset.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -624,6 +625,31 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SDIFFSTORE] = resp_cmd_setop,
         [RESP_CMD_SINTERCARD] = resp_cmd_sintercard,
         [RESP_CMD_SSCAN] = resp_cmd_sscan,
+        [RESP_CMD_ZADD] = resp_cmd_zadd,
+        [RESP_CMD_ZINCRBY] = resp_cmd_zincrby,
+        [RESP_CMD_ZREM] = resp_cmd_zrem,
+        [RESP_CMD_ZCARD] = resp_cmd_zcard,
+        [RESP_CMD_ZSCORE] = resp_cmd_zscore,
+        [RESP_CMD_ZMSCORE] = resp_cmd_zmscore,
+        [RESP_CMD_ZRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZREVRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZCOUNT] = resp_cmd_zcount,
+        [RESP_CMD_ZLEXCOUNT] = resp_cmd_zlexcount,
+        [RESP_CMD_ZRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGESTORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZREMRANGEBYRANK] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYSCORE] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYLEX] = resp_cmd_zremrange,
+        [RESP_CMD_ZPOPMIN] = resp_cmd_zpop,
+        [RESP_CMD_ZPOPMAX] = resp_cmd_zpop,
+        [RESP_CMD_ZMPOP] = resp_cmd_zmpop,
+        [RESP_CMD_ZRANDMEMBER] = resp_cmd_zrandmember,
+        [RESP_CMD_ZSCAN] = resp_cmd_zscan,
         [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
