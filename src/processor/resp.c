@@ -194,6 +194,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     }
     resp_slowlog_setup();
     resp_pubsub_setup();
+    resp_block_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
@@ -207,6 +208,7 @@ proc_resp_teardown(void)
     resp_stats_teardown();
     resp_slowlog_teardown();
     resp_pubsub_teardown();
+    resp_block_teardown();
     resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
@@ -276,6 +278,7 @@ resp_state_reset(struct resp_ctx *x)
     st->client.no_evict = false;
     resp_pubsub_release(x->c, st);
     resp_monitor_release(x->c, st);
+    resp_block_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -292,6 +295,7 @@ resp_error(struct conn *c)
     mm_release(st->watch);
     resp_pubsub_release(c, st);
     resp_monitor_release(c, st);
+    resp_block_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -667,6 +671,15 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_LTRIM] = resp_cmd_ltrim,
         [RESP_CMD_LMOVE] = resp_cmd_lmove,
         [RESP_CMD_RPOPLPUSH] = resp_cmd_lmove,
+        [RESP_CMD_BLPOP] = resp_cmd_bpop,
+        [RESP_CMD_BRPOP] = resp_cmd_bpop,
+        [RESP_CMD_BLMOVE] = resp_cmd_bpop,
+        [RESP_CMD_BRPOPLPUSH] = resp_cmd_bpop,
+        [RESP_CMD_BLMPOP] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMIN] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMAX] = resp_cmd_bpop,
+        [RESP_CMD_BZMPOP] = resp_cmd_bpop,
+        [RESP_CMD_CLIENT_UNBLOCK] = resp_cmd_client_unblock,
         [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
@@ -938,6 +951,9 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
     while (!(c->flags & CONN_CLOSE)) {
+        if (st->block != NULL) {
+            return STATUS_OK; /* blocked: the rest waits for its reply */
+        }
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
             c->flags |= CONN_STALLED;
             return STATUS_OK;

@@ -331,6 +331,9 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
     if (st != COLL_OK) {
         return resp_coll_err(x, st);
     }
+    if (added > 0) {
+        resp_list_signal(x, k); /* clients blocked in BZPOPMIN & co */
+    }
     if (incr) {
         return processed ? resp_compose_double(x->w, newscore)
                          : resp_compose_null(x->w);
@@ -752,6 +755,9 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
                     n, x->c->now_ms);
             rc = st == COLL_OK ? resp_compose_integer(x->w, (int64_t)n)
                                : resp_coll_err(x, st);
+            if (st == COLL_OK && n > 0) {
+                resp_list_signal(x, &x->argv[1]);
+            }
             free(ents);
         }
     } else {

@@ -79,3 +79,13 @@ coll_status_e resp_list_move(struct resp_ctx *x, const struct resp_arg *src,
 /* A list or sorted set key got elements: wakes clients blocked on it
  * (resp_block.c). */
 void resp_list_signal(struct resp_ctx *x, const struct resp_arg *key);
+
+/* resp_block.c: blocking pops, woken across workers (core/msg.h) */
+struct resp_waiter;
+/* BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP */
+rstatus_i resp_cmd_bpop(struct resp_ctx *x);
+rstatus_i resp_cmd_client_unblock(struct resp_ctx *x);
+void resp_block_setup(void);
+void resp_block_teardown(void);
+/* Drops the connection's block without a reply (close, RESET). */
+void resp_block_release(struct conn *c, struct resp_state *st);

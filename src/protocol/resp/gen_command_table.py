@@ -47,7 +47,7 @@ spublish pubsub monitor
 
 SUBCOMMANDS = {
     'client': 'id setname getname info list setinfo no-evict reply help kill '
-              'pause unpause',
+              'pause unpause unblock',
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
