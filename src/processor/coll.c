@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Collections in the keyspace (coll.h). */
 #include "processor/coll.h"
+#include "processor/zcoll.h"
 
 #include "base/time.h"
 #include "base/util.h"
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct coll_limits coll_limits = {512, 64, 512}; /* Redis 7.0.15 */
+struct coll_limits coll_limits = {512, 64, 512, 128, 64}; /* Redis 7.0.15 */
 
 static uint64_t
 limit(const uint64_t *v)
@@ -1050,6 +1051,12 @@ coll_random(
 const char *
 coll_encoding_name(const struct storage_item *it)
 {
+    if (it->type == STORAGE_TYPE_ZSET) {
+        return zset_encoding_name(it);
+    }
+    if (it->type == STORAGE_TYPE_LIST) {
+        return "quicklist"; /* Redis 7.0 says it of every list */
+    }
     if (it->parts || it->vlen < 1) {
         return "hashtable";
     }

@@ -54,6 +54,8 @@ struct coll_limits {
     uint64_t hash_max_listpack_entries; /* 512 */
     uint64_t hash_max_listpack_value;   /* 64 */
     uint64_t set_max_intset_entries;    /* 512 */
+    uint64_t zset_max_listpack_entries; /* 128 (zcoll.h) */
+    uint64_t zset_max_listpack_value;   /* 64 */
 };
 extern struct coll_limits coll_limits;
 

@@ -15,6 +15,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_zset.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -193,6 +194,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     }
     resp_slowlog_setup();
     resp_pubsub_setup();
+    resp_block_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
@@ -206,6 +208,7 @@ proc_resp_teardown(void)
     resp_stats_teardown();
     resp_slowlog_teardown();
     resp_pubsub_teardown();
+    resp_block_teardown();
     resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
@@ -275,6 +278,7 @@ resp_state_reset(struct resp_ctx *x)
     st->client.no_evict = false;
     resp_pubsub_release(x->c, st);
     resp_monitor_release(x->c, st);
+    resp_block_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -291,6 +295,7 @@ resp_error(struct conn *c)
     mm_release(st->watch);
     resp_pubsub_release(c, st);
     resp_monitor_release(c, st);
+    resp_block_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -624,6 +629,57 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SDIFFSTORE] = resp_cmd_setop,
         [RESP_CMD_SINTERCARD] = resp_cmd_sintercard,
         [RESP_CMD_SSCAN] = resp_cmd_sscan,
+        [RESP_CMD_ZADD] = resp_cmd_zadd,
+        [RESP_CMD_ZINCRBY] = resp_cmd_zincrby,
+        [RESP_CMD_ZREM] = resp_cmd_zrem,
+        [RESP_CMD_ZCARD] = resp_cmd_zcard,
+        [RESP_CMD_ZSCORE] = resp_cmd_zscore,
+        [RESP_CMD_ZMSCORE] = resp_cmd_zmscore,
+        [RESP_CMD_ZRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZREVRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZCOUNT] = resp_cmd_zcount,
+        [RESP_CMD_ZLEXCOUNT] = resp_cmd_zlexcount,
+        [RESP_CMD_ZRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGESTORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZREMRANGEBYRANK] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYSCORE] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYLEX] = resp_cmd_zremrange,
+        [RESP_CMD_ZPOPMIN] = resp_cmd_zpop,
+        [RESP_CMD_ZPOPMAX] = resp_cmd_zpop,
+        [RESP_CMD_ZMPOP] = resp_cmd_zmpop,
+        [RESP_CMD_ZRANDMEMBER] = resp_cmd_zrandmember,
+        [RESP_CMD_ZSCAN] = resp_cmd_zscan,
+        [RESP_CMD_LPUSH] = resp_cmd_push,
+        [RESP_CMD_RPUSH] = resp_cmd_push,
+        [RESP_CMD_LPUSHX] = resp_cmd_push,
+        [RESP_CMD_RPUSHX] = resp_cmd_push,
+        [RESP_CMD_LPOP] = resp_cmd_pop,
+        [RESP_CMD_RPOP] = resp_cmd_pop,
+        [RESP_CMD_LMPOP] = resp_cmd_lmpop,
+        [RESP_CMD_LLEN] = resp_cmd_llen,
+        [RESP_CMD_LINDEX] = resp_cmd_lindex,
+        [RESP_CMD_LRANGE] = resp_cmd_lrange,
+        [RESP_CMD_LPOS] = resp_cmd_lpos,
+        [RESP_CMD_LSET] = resp_cmd_lset,
+        [RESP_CMD_LINSERT] = resp_cmd_linsert,
+        [RESP_CMD_LREM] = resp_cmd_lrem,
+        [RESP_CMD_LTRIM] = resp_cmd_ltrim,
+        [RESP_CMD_LMOVE] = resp_cmd_lmove,
+        [RESP_CMD_RPOPLPUSH] = resp_cmd_lmove,
+        [RESP_CMD_BLPOP] = resp_cmd_bpop,
+        [RESP_CMD_BRPOP] = resp_cmd_bpop,
+        [RESP_CMD_BLMOVE] = resp_cmd_bpop,
+        [RESP_CMD_BRPOPLPUSH] = resp_cmd_bpop,
+        [RESP_CMD_BLMPOP] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMIN] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMAX] = resp_cmd_bpop,
+        [RESP_CMD_BZMPOP] = resp_cmd_bpop,
+        [RESP_CMD_CLIENT_UNBLOCK] = resp_cmd_client_unblock,
         [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
@@ -908,6 +964,9 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
     while (!(c->flags & CONN_CLOSE)) {
+        if (st->block != NULL) {
+            return STATUS_OK; /* blocked: the rest waits for its reply */
+        }
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
             c->flags |= CONN_STALLED;
             return STATUS_OK;

@@ -90,6 +90,7 @@ struct resp_state {
     uint32_t nwatch;
     uint32_t watch_cap;
     struct resp_pubsub *pubsub; /* NULL until the first (P|S)SUBSCRIBE */
+    struct resp_waiter *block;  /* blocked in BLPOP & co (resp_block.c) */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued

@@ -33,7 +33,7 @@ setup(void **state)
     o.seg_background.val.OPTION_BOOL = false;
     metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
     assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
-    coll_limits = (struct coll_limits){16, 24, 32};
+    coll_limits = (struct coll_limits){16, 24, 32, 128, 64};
     return 0;
 }
 
@@ -42,7 +42,7 @@ teardown(void **state)
 {
     (void)state;
     seg_teardown();
-    coll_limits = (struct coll_limits){512, 64, 512};
+    coll_limits = (struct coll_limits){512, 64, 512, 128, 64};
     return 0;
 }
 

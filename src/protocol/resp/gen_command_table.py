@@ -32,6 +32,13 @@ hset hsetnx hget hmget hmset hdel hexists hlen hstrlen hkeys hvals hgetall
 hincrby hincrbyfloat hrandfield hscan
 sadd srem scard sismember smismember smembers srandmember spop smove sinter
 sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
+zadd zincrby zrem zcard zscore zmscore zrank zrevrank zcount zlexcount zrange
+zrangestore zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange
+zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zmpop
+zrandmember zunion zinter zdiff zunionstore zinterstore zdiffstore zintercard
+zscan bzpopmin bzpopmax bzmpop
+lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim
+lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
@@ -42,7 +49,7 @@ spublish pubsub monitor
 
 SUBCOMMANDS = {
     'client': 'id setname getname info list setinfo no-evict reply help kill '
-              'pause unpause',
+              'pause unpause unblock',
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
