@@ -102,24 +102,6 @@ set_img(struct coll *c, uint8_t *p, size_t n, int which)
 
 /* ---- roots -------------------------------------------------------------- */
 
-static void
-be_put(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    }
-}
-
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 static uint64_t
 img_count(uint8_t enc, uint8_t type, const uint8_t *p, size_t len)
 {
@@ -142,10 +124,10 @@ root_decode(struct coll *c, const struct storage_item *it)
             return false;
         }
         memcpy(c->id, v, 8);
-        c->nparts = (uint32_t)be_get(v + 8, 4);
+        c->nparts = (uint32_t)types_be_get(v + 8, 4);
         c->enc = v[12];
-        c->count = be_get(v + 13, 8);
-        c->bytes = be_get(v + 21, 8);
+        c->count = types_be_get(v + 13, 8);
+        c->bytes = types_be_get(v + 21, 8);
         c->img = NULL;
         c->len = 0;
         memcpy(c->old_id, c->id, 8);
@@ -256,8 +238,8 @@ part_read(const struct coll *c, uint32_t i, struct storage_item *it)
            STORAGE_OK;
 }
 
-static coll_status_e
-status_of(storage_status_e st)
+coll_status_e
+coll_status_of(storage_status_e st)
 {
     switch (st) {
     case STORAGE_OK:
@@ -277,7 +259,7 @@ part_write(struct coll *c, uint32_t i, const uint8_t *img, size_t n)
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t kn = part_key(c, pk, i);
     struct storage_write w = {.expiry = c->build ? TIME_NEVER : c->expiry};
-    return status_of(storage_set(
+    return coll_status_of(storage_set(
             c->db | STORAGE_DB_PARTS, pk, kn, img, n, &w, c->now, NULL, NULL));
 }
 
@@ -316,10 +298,10 @@ root_write(struct coll *c)
     size_t vlen;
     if (c->parts) {
         memcpy(head, c->id, 8);
-        be_put(head + 8, c->nparts, 4);
+        types_be_put(head + 8, c->nparts, 4);
         head[12] = c->enc;
-        be_put(head + 13, c->count, 8);
-        be_put(head + 21, c->bytes, 8);
+        types_be_put(head + 13, c->count, 8);
+        types_be_put(head + 21, c->bytes, 8);
         v = head;
         vlen = sizeof(head);
     } else {
@@ -342,7 +324,7 @@ root_write(struct coll *c)
     storage_status_e st = storage_set(c->db, c->key, c->klen, v, vlen, &w,
             c->now, c->build ? &old : NULL, &cas);
     if (st != STORAGE_OK) {
-        return status_of(st);
+        return coll_status_of(st);
     }
     if (c->build) {
         ks_drop_parts(c->db, &old, c->now);

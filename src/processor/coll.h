@@ -110,6 +110,9 @@ coll_status_e coll_open(struct coll *c, uint8_t db, const void *key,
 /* Writes the change (or deletes a collection left empty). COLL_OK,
  * COLL_RETRY, COLL_ENOMEM, COLL_EOVERSIZE. */
 coll_status_e coll_commit(struct coll *c);
+/* A store write's status as a collection status (ENOMEM, EOVERSIZE; a
+ * failed condition is COLL_RETRY). */
+coll_status_e coll_status_of(storage_status_e st);
 /* Releases the lock; always call after coll_open. */
 void coll_close(struct coll *c);
 

@@ -4,42 +4,10 @@
 
 #include "base/time.h"
 #include "base/util.h"
+#include "types/types.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static void
-be_put(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    }
-}
-
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static coll_status_e
-status_of(storage_status_e st)
-{
-    switch (st) {
-    case STORAGE_OK:
-        return COLL_OK;
-    case STORAGE_ENOMEM:
-        return COLL_ENOMEM;
-    case STORAGE_EOVERSIZE:
-        return COLL_EOVERSIZE;
-    default:
-        return COLL_RETRY;
-    }
-}
 
 static bool
 dir_reserve(struct list *l, uint32_t n)
@@ -84,15 +52,15 @@ decode(struct list *l, const struct storage_item *it)
         return false;
     }
     memcpy(l->id, it->value, 8);
-    uint32_t n = (uint32_t)be_get(it->value + 8, 4);
+    uint32_t n = (uint32_t)types_be_get(it->value + 8, 4);
     if (it->vlen != LIST_ROOT_HEAD + (size_t)n * 8 || !dir_reserve(l, n)) {
         return false;
     }
-    l->count = be_get(it->value + 12, 8);
+    l->count = types_be_get(it->value + 12, 8);
     const uint8_t *d = it->value + LIST_ROOT_HEAD;
     for (uint32_t i = 0; i < n; i++) {
-        l->no[i] = (uint32_t)be_get(d + 8 * i, 4);
-        l->cnt[i] = (uint32_t)be_get(d + 8 * i + 4, 4);
+        l->no[i] = (uint32_t)types_be_get(d + 8 * i, 4);
+        l->cnt[i] = (uint32_t)types_be_get(d + 8 * i + 4, 4);
     }
     l->nparts = n;
     return n > 0;
@@ -257,7 +225,7 @@ write_no(struct list *l, uint32_t no, const uint8_t *img, size_t len)
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t n = part_key(l, pk, no);
     struct storage_write w = {.expiry = l->expiry};
-    return status_of(storage_set(
+    return coll_status_of(storage_set(
             l->db | STORAGE_DB_PARTS, pk, n, img, len, &w, l->now, NULL, NULL));
 }
 
@@ -592,11 +560,11 @@ list_commit(struct list *l)
     }
     if (l->parts) {
         memcpy(v, l->id, 8);
-        be_put(v + 8, l->nparts, 4);
-        be_put(v + 12, l->count, 8);
+        types_be_put(v + 8, l->nparts, 4);
+        types_be_put(v + 12, l->count, 8);
         for (uint32_t i = 0; i < l->nparts; i++) {
-            be_put(v + LIST_ROOT_HEAD + 8 * i, l->no[i], 4);
-            be_put(v + LIST_ROOT_HEAD + 8 * i + 4, l->cnt[i], 4);
+            types_be_put(v + LIST_ROOT_HEAD + 8 * i, l->no[i], 4);
+            types_be_put(v + LIST_ROOT_HEAD + 8 * i + 4, l->cnt[i], 4);
         }
     } else {
         v[0] = LIST_ENC_PACK;
@@ -607,7 +575,7 @@ list_commit(struct list *l)
             l->db, l->key, l->klen, v, vlen, &w, l->now, NULL, &cas);
     free(v);
     if (st != STORAGE_OK) {
-        return status_of(st);
+        return coll_status_of(st);
     }
     l->cas = cas;
     l->exists = true;

@@ -3,6 +3,7 @@
 #include "processor/zcoll.h"
 
 #include "base/time.h"
+#include "types/types.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -131,21 +132,6 @@ fits_listpack(const struct zpack_ent *e, size_t n)
     return true;
 }
 
-static coll_status_e
-status_of(storage_status_e st)
-{
-    switch (st) {
-    case STORAGE_OK:
-        return COLL_OK;
-    case STORAGE_ENOMEM:
-        return COLL_ENOMEM;
-    case STORAGE_EOVERSIZE:
-        return COLL_EOVERSIZE;
-    default:
-        return COLL_RETRY;
-    }
-}
-
 /* Writes [enc][image of e] with w; the image is built in a fresh buffer
  * first (a store write ends the views it is made from). */
 static coll_status_e
@@ -167,7 +153,7 @@ write_image(uint8_t db, const void *key, size_t klen, uint8_t enc,
     storage_status_e st =
             storage_set(db, key, klen, buf, len, w, now, old, NULL);
     free(buf);
-    return status_of(st);
+    return coll_status_of(st);
 }
 
 coll_status_e
