@@ -4,7 +4,8 @@
  * order, a duplicate member, NaN and a non-canonical score; then 20,000
  * random ZADD/ZREM steps (fixed seed) on a decoded array re-encoded each
  * time, against a model kept sorted by a different method (insertion
- * sort on an independent array), every accessor after each step. */
+ * sort on an independent array), every accessor after each step (the full model
+ * check every 16th). */
 #include "types/zpack.h"
 
 #include "unit.h"
@@ -149,7 +150,7 @@ test_zpack_random(void **state)
         }
         assert_int_equal(zpack_count(img, len), cnt);
         zpack_decode(img, len, e);
-        for (size_t i = 0; i < cnt; i++) {
+        for (size_t i = 0; step % 16 == 0 && i < cnt; i++) {
             size_t below = 0; /* e[i]'s rank in the model */
             long mi = -1;
             for (int k = 0; k < NMEM; k++) {
