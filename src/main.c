@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/option.h"
 #include "base/tcp.h"
+#include "base/time.h"
 #include "cli.h"
 #include "core/admin.h"
 #include "core/msg.h"
@@ -12,7 +13,9 @@
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/worker.h"
+#include "hotkey/hotkey.h"
 #include "processor/admin.h"
+#include "processor/keyspace.h"
 #include "processor/memcache.h"
 #include "processor/ping.h"
 #include "processor/resp.h"
@@ -284,6 +287,20 @@ setup_tls(void)
     char err[1200];
     if (tls_wanted() && tls_setup(&setting.tls, &stats.tls, err, sizeof(err)) !=
                                 STATUS_OK) {
+        /* the message starts with the option it is about ("tls.cert_file:
+         * ..."): say where that option was set, as every config error does */
+        char name[64];
+        size_t n = strcspn(err, ": ");
+        const struct option *o = NULL;
+        if (n > 0 && n < sizeof(name) && err[n] == ':') {
+            memcpy(name, err, n);
+            name[n] = '\0';
+            o = option_find((struct option *)&setting.tls,
+                    OPTION_CARDINALITY(tls_options_st), name);
+        }
+        if (o != NULL && o->file != NULL) {
+            die(EX_CONFIG, "%s:%u: %s", o->file, o->line, err);
+        }
         die(EX_CONFIG, "%s", err);
     }
 }
@@ -446,6 +463,7 @@ worker_start_hook(unsigned id)
         log_crit("worker %u: cannot register with the store", id);
         exit(EX_SOFTWARE);
     }
+    hotkey_worker_attach(id);
 }
 
 static void
@@ -460,6 +478,7 @@ static void
 worker_stop_hook(unsigned id)
 {
     (void)id;
+    hotkey_worker_detach();
     storage_thread_unregister();
 }
 
@@ -469,6 +488,25 @@ static void
 worker_wake_hook(unsigned id)
 {
     msg_drain(id);
+}
+
+/* The keyspace path's accesses, to the hot-key sampler (set only when it
+ * samples: with hotkey.sample_rate 0 the path pays nothing). */
+static void
+hotkey_access(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    ks_proto_e p = ks_protocol();
+    hotkey_sample(db, key, klen, (hk_kind_e)kind,
+            p == KS_PROTO_RESP       ? HOTKEY_PROTO_RESP
+            : p == KS_PROTO_MEMCACHE ? HOTKEY_PROTO_MEMCACHE
+                                     : 0);
+}
+
+static void
+hotkey_job(void *arg)
+{
+    (void)arg;
+    hotkey_tick(time_mono_ms());
 }
 
 static void
@@ -512,6 +550,7 @@ static const struct admin_source admin_source = {
         .stats = stats_print_text,
         .metrics = stats_print_prometheus,
         .reset = stats_reset,
+        .hotkeys = hotkey_print_admin,
 };
 
 /* A setup step failed and logged why at crit: when the log is a file, one
@@ -569,6 +608,13 @@ setup(struct listener *ls, unsigned n)
         die(EX_OSERR, "%s", "out of memory for the message path");
     }
     msg_handle(MSG_KIND_KILL, msg_kill);
+    if (hotkey_setup(&setting.hotkey, &stats.hotkey, workers_count()) !=
+            STATUS_OK) {
+        die(EX_OSERR, "%s", "out of memory for hot-key summaries");
+    }
+    if (hotkey_enabled()) {
+        ks_on_access(hotkey_access);
+    }
     if (server_setup(&setting.server, &stats.server, ls, n) != STATUS_OK) {
         die_logged(EX_OSERR, "cannot listen");
     }
@@ -577,6 +623,9 @@ setup(struct listener *ls, unsigned n)
         die_logged(EX_OSERR, "cannot set up the admin port");
     }
     admin_add_job(1000, refresh_job, NULL);
+    if (hotkey_enabled()) {
+        admin_add_job(1000, hotkey_job, NULL);
+    }
     char err[256];
     if (process_pidfile_write(&setting.process, err, sizeof(err)) !=
             STATUS_OK) {
@@ -605,6 +654,8 @@ teardown(void)
     workers_join();
     server_stop();
     admin_teardown();
+    ks_on_access(NULL);
+    hotkey_teardown(); /* workers and admin thread have stopped */
     server_teardown();
     msg_teardown(); /* every sender and receiver has stopped */
     workers_teardown();

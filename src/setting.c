@@ -18,4 +18,5 @@ struct setting setting = {
         .memcache = {MEMCACHE_PARSE_OPTION(INIT_OPTION)},
         .resp = {RESP_OPTION(INIT_OPTION)},
         .resp_proc = {PROC_RESP_OPTION(INIT_OPTION)},
+        .hotkey = {HOTKEY_OPTION(INIT_OPTION)},
 };

@@ -10,6 +10,7 @@
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/worker.h"
+#include "hotkey/hotkey.h"
 #include "processor/resp.h"
 #include "protocol/memcache/parse.h"
 #include "protocol/resp/request.h"
@@ -47,6 +48,7 @@ struct setting {
     memcache_parse_options_st memcache;
     resp_options_st resp;           /* resp.max_args ... (protocol) */
     proc_resp_options_st resp_proc; /* resp.requirepass (processor) */
+    hotkey_options_st hotkey;
 };
 
 extern struct setting setting;

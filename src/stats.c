@@ -29,6 +29,7 @@ struct stats stats = {
         .memcache = {PROC_MEMCACHE_METRIC(INIT_METRIC)},
         .resp_parse = {RESP_METRIC(INIT_METRIC)},
         .resp = {PROC_RESP_METRIC(INIT_METRIC)},
+        .hotkey = {HOTKEY_METRIC(INIT_METRIC)},
 };
 
 static uint64_t start_ms;
@@ -215,7 +216,10 @@ stats_print_prometheus(struct buf *b, size_t max)
                 (unsigned long long)worker_nconn(worker_get(i)));
         st = buf_append(b, line, (size_t)n, max);
     }
-    return st == STATUS_OK ? proc_resp_print_cmdstats_prometheus(b, max) : st;
+    if (st == STATUS_OK) {
+        st = proc_resp_print_cmdstats_prometheus(b, max);
+    }
+    return st == STATUS_OK ? hotkey_print_prometheus(b, max) : st;
 }
 
 void
@@ -223,6 +227,7 @@ stats_reset(void)
 {
     metric_reset(stats_metrics(), STATS_NMETRIC);
     proc_resp_reset_cmdstats();
+    hotkey_reset();
 }
 
 void
@@ -711,6 +716,9 @@ stats_print_memcache(struct buf *b, size_t max, const struct bstring *group)
     if (bstring_equal_cstr(group, "sizes")) {
         return mc_stat(b, max, "sizes_status", "%s", "disabled");
     }
+    if (bstring_equal_cstr(group, "hotkeys")) {
+        return hotkey_print_stats(b, max);
+    }
     if (bstring_equal_cstr(group, "conns")) {
         return STATUS_OK; /* connections belong to their workers: none */
     }
@@ -867,6 +875,8 @@ resp_info(struct buf *b, size_t max, resp_info_section_e sec)
                 "used_cpu_user_children:0.000000\r\n",
                 (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
                 (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    case RESP_INFO_HOTKEYS:
+        return hotkey_print_info(b, max);
     default:
         return STATUS_OK;
     }

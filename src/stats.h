@@ -11,6 +11,7 @@
 #include "core/server.h"
 #include "core/tls.h"
 #include "core/worker.h"
+#include "hotkey/hotkey.h"
 #include "processor/memcache.h"
 #include "processor/resp.h"
 #include "protocol/memcache/parse.h"
@@ -46,6 +47,7 @@ struct stats {
     proc_memcache_metrics_st memcache;
     resp_metrics_st resp_parse;
     proc_resp_metrics_st resp;
+    hotkey_metrics_st hotkey;
 };
 
 extern struct stats stats;

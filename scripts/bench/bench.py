@@ -23,6 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
 import servers  # noqa: E402
+import types_memory  # noqa: E402
+import types_speed  # noqa: E402
 from servers import Server  # noqa: E402
 
 MiB = 1 << 20
@@ -543,6 +545,39 @@ class Bench:
                     self.record("7", f"{proto} t={t} m={mib} {seconds}s",
                                 name, rep, **r)
 
+    # ---- load 8: hashes and sets, bytes per element (types_memory.py) ----
+
+    def load8(self):
+        if not self.resp_ok:
+            self.notes["8"] = ["Skipped: no resp listener in this build."]
+            return
+        scale = 0.1 if self.args.quick else self.args.types_scale
+
+        def record(case, server, r):
+            self.record("8", case, server, 0, **{
+                k: v for k, v in r.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        types_memory.run(self.bin, scale, 2048 * MiB, self.server_cpus(1),
+                         self.logdir, record=record)
+
+    # ---- load 9: hashes and sets, speed (types_speed.py) ----
+
+    def load9(self):
+        if not self.resp_ok:
+            self.notes["9"] = ["Skipped: no resp listener in this build."]
+            return
+        q = self.args.quick
+        reps = 1 if q else self.p["reps"]
+
+        def record(case, server, rep, r):
+            self.record("9", case, server, rep, rps=r["rps"],
+                        cpu_us=r["cpu_us"], requests=r["requests"])
+        for part in ("small", "large"):
+            types_speed.run(self.bin, part, reps,
+                            10000 if q else 100000, 50000 if q else 500000,
+                            20000 if q else 200000, 4096 * MiB, self.logdir,
+                            record=record, big=100000 if q else 1000000)
+
     # ---- the run ----
 
     def describe(self):
@@ -599,7 +634,9 @@ class Bench:
                  "4": ("memory efficiency", self.load4),
                  "5": ("miss ratio under Zipf(1.0)", self.load5),
                  "6": ("worker threads", self.load6),
-                 "7": ("overwrites of a small key set", self.load7)}
+                 "7": ("overwrites of a small key set", self.load7),
+                 "8": ("hashes and sets: bytes per element", self.load8),
+                 "9": ("hashes and sets: speed", self.load9)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()
@@ -655,6 +692,8 @@ def main():
     ap.add_argument("--ow-budgets", default="",
                     help="load 7's budgets, comma separated MiB "
                     "(default: 64,256; quick 64)")
+    ap.add_argument("--types-scale", type=float, default=1.0,
+                    help="load 8's data sets: 1,000,000 x this (quick 0.1)")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite report.md and the plots from results.json")
     ap.add_argument("--command", default=" ".join(sys.argv),

@@ -32,6 +32,13 @@ METRICS = {
     "miss_ratio": ("misses per get, last 30%", "lower"),
     "miss_ratio_all": ("misses per get, whole run", "lower"),
     "gets_per_s": ("gets/s achieved", None),
+    "bytes_per_elem": ("B/element: Redis used_memory, segcached live items "
+                       "+ 8 B slot", "lower"),
+    "segments_per_elem": ("B/element: segcached segments taken (with dead "
+                          "copies)", None),
+    "rss_per_elem": ("B/element: RSS growth", "lower"),
+    "used_memory_rss_per_elem": ("B/element: Redis used_memory_rss", None),
+    "load_s": ("seconds to load", None),
 }
 
 LOADS = {
@@ -60,6 +67,13 @@ LOADS = {
     "7": ("Overwrites: 50 connections set 1000-byte values over keys "
           "1..7000 as fast as the server takes them, then every key written "
           "is read back", [], []),
+    "8": ("Hashes and sets: bytes per element for the same data "
+          "(scripts/bench/types_memory.py)",
+          ["bytes_per_elem", "segments_per_elem", "rss_per_elem",
+           "used_memory_rss_per_elem", "load_s"], ["bytes_per_elem"]),
+    "9": ("Hashes and sets: redis-benchmark hset/sadd/spop and reads, then "
+          "large against small collections (scripts/bench/types_speed.py)",
+          ["rps", "cpu_us"], ["rps", "cpu_us"]),
 }
 
 
@@ -491,8 +505,25 @@ def notes7(meta):
             "(queued to reply), from 1 us buckets; max is exact.", ""]
 
 
+def notes8(meta):
+    return ["Each data set is loaded into a fresh segcached (2 GiB "
+            "`seg.memory`) and a fresh redis-server, over one connection in "
+            "pipelined batches of 1000, and checked (HLEN/SCARD of every "
+            "key, spot reads). Redis: delta of INFO `used_memory`. "
+            "segcached: delta of (`seg_item_bytes` + 8 x `seg_item_curr`), "
+            "the live items and their hash slots; `segments taken` is the "
+            "delta of `seg_seg_free` x 1 MiB, which also holds dead copies "
+            "not yet reclaimed. See types_memory.py's docstring.", ""]
+
+
+def notes9(meta):
+    return ["One command thread each (segcached `-t 1`), server pinned to "
+            "one CPU and redis-benchmark (50 connections) to the other; "
+            "see types_speed.py's docstring for every case.", ""]
+
+
 LOAD_NOTES = {"1": notes1, "2": notes2, "3": notes3, "4": notes4, "5": notes5,
-              "6": notes6, "7": notes7}
+              "6": notes6, "7": notes7, "8": notes8, "9": notes9}
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@
 #                                        17 of them load 7's overwrite runs)
 #   scripts/bench/run.sh --quick         a smoke run (under 3 minutes)
 #   scripts/bench/run.sh --loads 7       only the overwrite load (issue 13)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6,7
-#            --ow-seconds 10,60  --ow-budgets 64,256  --report-only
+#   scripts/bench/run.sh --loads 8,9     hashes and sets: memory, speed
+#                                        (issue 15; not in the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6,7,8,9
+#            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
+#            --report-only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command="scripts/bench/run.sh${*:+ $*}"

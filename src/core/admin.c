@@ -51,6 +51,7 @@ static struct conn *conns;
 static uint64_t nconn;
 static uint64_t max_conns;
 static uint64_t idle_timeout_ms;
+static uint64_t handshake_timeout_ms;
 static uint64_t last_idle_scan;
 static uint64_t next_id = 1;
 static const struct proc_limits limits = {
@@ -376,6 +377,7 @@ admin_setup(const admin_options_st *options, admin_metrics_st *m,
     nconn = 0;
     max_conns = option_uint(&options->admin_max_connections);
     idle_timeout_ms = option_uint(&options->admin_idle_timeout);
+    handshake_timeout_ms = option_uint(&options->admin_handshake_timeout);
     uint64_t now = time_mono_ms();
     last_idle_scan = now;
     evb = event_base_create(256, admin_event);
@@ -448,18 +450,27 @@ admin_add_job(uint64_t interval_ms, timer_cb_fn cb, void *arg)
     return timing_wheel_add(wheel, interval_ms, TIMER_RECURRING, cb, arg);
 }
 
-/* Closes connections idle for idle_timeout, looking once a second. */
+/* Closes connections idle for idle_timeout, and TLS connections whose
+ * handshake is not done handshake_timeout after accept (last_ms is the
+ * accept time until the handshake ends), looking every 100 ms. With at
+ * most admin.max_connections connections, a flood of handshakes is
+ * bounded by that cap: the admin thread has no per-batch budget. */
 static void
 admin_close_idle(uint64_t now)
 {
-    if (idle_timeout_ms == 0 || now - last_idle_scan < 1000) {
+    if ((idle_timeout_ms == 0 && handshake_timeout_ms == 0) ||
+            now - last_idle_scan < 100) {
         return;
     }
     last_idle_scan = now;
     struct conn *c = conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (now - c->last_ms >= idle_timeout_ms) {
+        if ((c->flags & CONN_HANDSHAKE) && handshake_timeout_ms > 0 &&
+                now - c->last_ms >= handshake_timeout_ms) {
+            INCR(metrics, admin_handshake_timeout);
+            admin_close(c);
+        } else if (idle_timeout_ms > 0 && now - c->last_ms >= idle_timeout_ms) {
             INCR(metrics, admin_conn_idle);
             admin_close(c);
         }

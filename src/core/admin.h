@@ -22,7 +22,8 @@
     ACTION( admin_tls_listen, OPTION_STR, "off",            "admin address over TLS (host:port, or off; see tls.*)") \
     ACTION( admin_tick,     OPTION_DURATION, 10,            "timing wheel tick of periodic jobs") \
     ACTION( admin_max_connections, OPTION_UINT, 64,         "most admin connections at once; more are accepted and closed") \
-    ACTION( admin_idle_timeout, OPTION_DURATION, 300000,    "close admin connections idle this long (0: never)")
+    ACTION( admin_idle_timeout, OPTION_DURATION, 300000,    "close admin connections idle this long (0: never)") \
+    ACTION( admin_handshake_timeout, OPTION_DURATION, 10000, "close admin TLS connections whose handshake is not done this long after accept (0: never)")
 
 /*          name                 type            description */
 #define ADMIN_METRIC(ACTION)                                                   \
@@ -30,6 +31,7 @@
     ACTION( admin_conn_total,    METRIC_COUNTER, "# admin connections accepted"    ) \
     ACTION( admin_conn_refused,  METRIC_COUNTER, "# admin connections refused: max_connections reached or no memory") \
     ACTION( admin_conn_idle,     METRIC_COUNTER, "# admin connections closed by idle_timeout") \
+    ACTION( admin_handshake_timeout, METRIC_COUNTER, "# admin connections closed: handshake not done in admin.handshake_timeout") \
     ACTION( admin_event_loop,    METRIC_COUNTER, "# admin thread epoll waits"      ) \
     ACTION( admin_job_run,       METRIC_COUNTER, "# periodic jobs run"             ) \
     ACTION( admin_signal,        METRIC_COUNTER, "# signals handled"               )

@@ -68,6 +68,9 @@ typedef enum {
     MSG_KIND_MONITOR, /* resp: a MONITOR line */
     MSG_KIND_WATCH,   /* memcache: a watch line */
     MSG_KIND_KILL,    /* close connection id (arg) if it is here */
+    MSG_KIND_BLOCK,   /* resp: blocked client id (arg): a key it waits on
+                         got elements, its timeout passed, or CLIENT
+                         UNBLOCK (off[0] says which) */
     MSG_KIND_TEST,    /* unit tests */
     MSG_NKIND,
 } msg_kind_e;
@@ -93,7 +96,8 @@ typedef void (*msg_wake_fn)(unsigned to);
 
 /* Sender ids beyond the workers. */
 #define MSG_SENDER_ADMIN 0 /* + nworker: the admin thread */
-#define MSG_NEXTRA       1
+#define MSG_SENDER_BLOCK 1 /* + nworker: the blocked clients' timer */
+#define MSG_NEXTRA       2
 
 /* nworker receivers (and senders), plus MSG_NEXTRA other senders. */
 rstatus_i msg_setup(const msg_options_st *options, msg_metrics_st *metrics,

@@ -12,6 +12,7 @@
 #include "base/mm.h"
 #include "core/conn.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PATH_CAP 1024
 
@@ -183,6 +185,17 @@ ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
                 "tls.cert_file and tls.key_file are required for a TLS "
                 "listener");
         return STATUS_EINVAL;
+    }
+    /* a missing or unreadable file: the system's reason, not OpenSSL's
+     * "system lib" */
+    const char *files[3][2] = {{"tls.cert_file", c->cert},
+            {"tls.key_file", c->key}, {"tls.ca_cert_file", c->ca}};
+    for (int i = 0; i < 3; i++) {
+        if (files[i][1][0] != '\0' && access(files[i][1], R_OK) != 0) {
+            snprintf(err, errlen, "%s: %s: %s", files[i][0], files[i][1],
+                    strerror(errno));
+            return STATUS_EINVAL;
+        }
     }
     if (SSL_CTX_use_certificate_chain_file(x, c->cert) != 1) {
         snprintf(err, errlen, "tls.cert_file: %s: %s", c->cert,

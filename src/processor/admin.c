@@ -41,6 +41,14 @@ text_command(struct conn *c, const struct admin_request *req, size_t max)
         }
         return st != STATUS_OK ? st : append_str(w, max, "END\r\n");
     }
+    if (bstring_equal_cstr(&req->verb, "hotkeys") && source.hotkeys != NULL) {
+        rstatus_i st = source.hotkeys(w, max, &req->arg);
+        if (st == STATUS_EINVAL) {
+            return append_str(w, max,
+                    "CLIENT_ERROR hotkeys takes a count from 1 to 100\r\n");
+        }
+        return st != STATUS_OK ? st : append_str(w, max, "END\r\n");
+    }
     if (bstring_equal_cstr(&req->verb, "version")) {
         return append_str(w, max, "VERSION " SEGCACHED_VERSION "\r\n");
     }

@@ -16,6 +16,9 @@ struct admin_source {
     rstatus_i (*metrics)(struct buf *b, size_t max);
     /* Zeroes the counters (`stats reset`). */
     void (*reset)(void);
+    /* `hotkeys [N]`: lines for the hot keys (NULL: unknown command);
+     * STATUS_EINVAL for an argument it does not take. */
+    rstatus_i (*hotkeys)(struct buf *b, size_t max, const struct bstring *arg);
 };
 
 /* Before the admin thread starts. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Collections in the keyspace (coll.h). */
 #include "processor/coll.h"
+#include "processor/zcoll.h"
 
 #include "base/time.h"
 #include "base/util.h"
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct coll_limits coll_limits = {512, 64, 512}; /* Redis 7.0.15 */
+struct coll_limits coll_limits = {512, 64, 512, 128, 64}; /* Redis 7.0.15 */
 
 static uint64_t
 limit(const uint64_t *v)
@@ -101,24 +102,6 @@ set_img(struct coll *c, uint8_t *p, size_t n, int which)
 
 /* ---- roots -------------------------------------------------------------- */
 
-static void
-be_put(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    }
-}
-
-static uint64_t
-be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
 static uint64_t
 img_count(uint8_t enc, uint8_t type, const uint8_t *p, size_t len)
 {
@@ -141,10 +124,10 @@ root_decode(struct coll *c, const struct storage_item *it)
             return false;
         }
         memcpy(c->id, v, 8);
-        c->nparts = (uint32_t)be_get(v + 8, 4);
+        c->nparts = (uint32_t)types_be_get(v + 8, 4);
         c->enc = v[12];
-        c->count = be_get(v + 13, 8);
-        c->bytes = be_get(v + 21, 8);
+        c->count = types_be_get(v + 13, 8);
+        c->bytes = types_be_get(v + 21, 8);
         c->img = NULL;
         c->len = 0;
         memcpy(c->old_id, c->id, 8);
@@ -255,8 +238,8 @@ part_read(const struct coll *c, uint32_t i, struct storage_item *it)
            STORAGE_OK;
 }
 
-static coll_status_e
-status_of(storage_status_e st)
+coll_status_e
+coll_status_of(storage_status_e st)
 {
     switch (st) {
     case STORAGE_OK:
@@ -276,7 +259,7 @@ part_write(struct coll *c, uint32_t i, const uint8_t *img, size_t n)
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t kn = part_key(c, pk, i);
     struct storage_write w = {.expiry = c->build ? TIME_NEVER : c->expiry};
-    return status_of(storage_set(
+    return coll_status_of(storage_set(
             c->db | STORAGE_DB_PARTS, pk, kn, img, n, &w, c->now, NULL, NULL));
 }
 
@@ -302,7 +285,11 @@ root_write(struct coll *c)
     } else if (c->exists) {
         w.mode = STORAGE_CAS;
         w.cas = c->cas;
-        w.keep_ttl = true; /* an EXPIRE that raced us stands */
+        /* an EXPIRE of a root in parts takes our lock (ks_expire), so its
+         * expiry is the one we read; one of an inline root does not: keep
+         * whatever it set (one more lookup in the store) */
+        w.keep_ttl = !c->was_parts;
+        w.expiry = c->expiry;
     } else {
         w.mode = STORAGE_ADD;
     }
@@ -311,10 +298,10 @@ root_write(struct coll *c)
     size_t vlen;
     if (c->parts) {
         memcpy(head, c->id, 8);
-        be_put(head + 8, c->nparts, 4);
+        types_be_put(head + 8, c->nparts, 4);
         head[12] = c->enc;
-        be_put(head + 13, c->count, 8);
-        be_put(head + 21, c->bytes, 8);
+        types_be_put(head + 13, c->count, 8);
+        types_be_put(head + 21, c->bytes, 8);
         v = head;
         vlen = sizeof(head);
     } else {
@@ -337,7 +324,7 @@ root_write(struct coll *c)
     storage_status_e st = storage_set(c->db, c->key, c->klen, v, vlen, &w,
             c->now, c->build ? &old : NULL, &cas);
     if (st != STORAGE_OK) {
-        return status_of(st);
+        return coll_status_of(st);
     }
     if (c->build) {
         ks_drop_parts(c->db, &old, c->now);
@@ -512,6 +499,54 @@ done:
     return st;
 }
 
+/* Parts that deletions left under a quarter full on average: every
+ * element into fewer parts under a new id, in one pass (spill). The old
+ * parts are dropped once the new root is committed; a scan cursor carries
+ * the id's tag, so a scan that meets a shrink starts over (it may repeat
+ * elements, never miss one). */
+static coll_status_e
+shrink(struct coll *c)
+{
+    size_t stride = stride_of(c);
+    uint8_t *img = malloc(c->bytes + TYPES_VARINT_MAX);
+    if (img == NULL) {
+        return COLL_ENOMEM;
+    }
+    size_t off = pack_head_write(img, c->count * stride);
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        struct storage_item pit;
+        if (!part_read(c, i, &pit)) {
+            free(img);
+            return broken(c);
+        }
+        size_t head = pack_head_size(pack_count(pit.value, pit.vlen));
+        if (off + pit.vlen - head > c->bytes + TYPES_VARINT_MAX) {
+            free(img); /* the root's byte count is wrong: not ours */
+            return broken(c);
+        }
+        memcpy(img + off, pit.value + head, pit.vlen - head);
+        off += pit.vlen - head;
+    }
+    memcpy(c->old_id, c->id, 8);
+    uint32_t old_n = c->nparts;
+    c->parts = false;
+    c->img = img;
+    c->len = off;
+    coll_status_e st = spill(c);
+    if (st == COLL_OK) {
+        c->old_nparts = old_n;
+        c->drop_old = true;
+    } else {
+        memcpy(c->id, c->old_id, 8);
+        c->parts = true;
+        c->nparts = old_n;
+    }
+    c->img = NULL;
+    c->len = 0;
+    free(img);
+    return st;
+}
+
 /* After an inline change: into parts once a TABLE image is too big. */
 static coll_status_e
 after_inline(struct coll *c)
@@ -551,6 +586,11 @@ coll_commit(struct coll *c)
     coll_status_e st = root_write(c);
     if (st == COLL_OK) {
         c->dirty = false;
+        if (c->drop_old) {
+            parts_delete(c->db, c->key, c->klen, c->old_id, 0, c->old_nparts,
+                    c->now);
+            c->drop_old = false;
+        }
     }
     return st;
 }
@@ -628,7 +668,12 @@ parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
     if (*changed) {
         c->count = op == OP_DEL ? c->count - 1 : c->count + 1;
     }
-    return op == OP_DEL ? COLL_OK : grow(c);
+    if (op == OP_DEL) {
+        bool sparse = c->nparts > 2 &&
+                      c->bytes * 4 < (uint64_t)c->nparts * COLL_PART_TARGET;
+        return sparse ? shrink(c) : COLL_OK;
+    }
+    return grow(c);
 }
 
 /* ---- hashes -------------------------------------------------------------- */
@@ -906,7 +951,11 @@ coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
         img_each(c, c->enc, c->img, c->len, fn, arg, &n);
         return COLL_OK;
     }
-    for (uint64_t i = cursor; i < c->nparts; i++) {
+    /* cursor: the id's tag (never 0) above a part index; a cursor of
+     * another id (the parts were shrunk since) starts over */
+    uint64_t tag = ((uint64_t)c->id[6] << 8 | c->id[7]) + 1;
+    uint64_t from = cursor >> 32 == tag ? (cursor & 0xffffffffu) : 0;
+    for (uint64_t i = from; i < c->nparts; i++) {
         struct storage_item pit;
         if (!part_read(c, (uint32_t)i, &pit)) {
             return COLL_MISS;
@@ -915,7 +964,7 @@ coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
             return COLL_OK;
         }
         if (n >= count && i + 1 < c->nparts) {
-            *next = i + 1;
+            *next = tag << 32 | (i + 1);
             return COLL_OK;
         }
     }
@@ -941,12 +990,16 @@ coll_random(
     uint64_t cnt = c->count;
     struct storage_item pit;
     if (c->parts) {
+        /* parts are at least a quarter full on average (shrink): a few
+         * random picks find a non-empty one, then a walk from the last */
         uint32_t start = (uint32_t)(r % c->nparts);
         for (uint32_t k = 0;; k++) {
-            if (k == c->nparts) {
+            if (k == c->nparts + 4) {
                 return COLL_MISS;
             }
-            if (!part_read(c, (start + k) % c->nparts, &pit)) {
+            uint32_t at = k < 4 ? (uint32_t)((r >> (8 * k + 8)) % c->nparts)
+                                : (start + k - 4) % c->nparts;
+            if (!part_read(c, at, &pit)) {
                 return COLL_MISS;
             }
             cnt = pack_count(pit.value, pit.vlen) / stride_of(c);
@@ -956,7 +1009,8 @@ coll_random(
         }
         p = pit.value;
         len = pit.vlen;
-        r >>= 20;
+        r = (r ^ (r >> 31)) * 0x9E3779B97F4A7C15ULL; /* fresh bits */
+        r ^= r >> 29;
     }
     uint64_t i = r % cnt;
     if (!c->parts && c->enc == COLL_ENC_INTSET) {
@@ -979,6 +1033,12 @@ coll_random(
 const char *
 coll_encoding_name(const struct storage_item *it)
 {
+    if (it->type == STORAGE_TYPE_ZSET) {
+        return zset_encoding_name(it);
+    }
+    if (it->type == STORAGE_TYPE_LIST) {
+        return "quicklist"; /* Redis 7.0 says it of every list */
+    }
     if (it->parts || it->vlen < 1) {
         return "hashtable";
     }

@@ -12,7 +12,9 @@
  *     and nparts part items, each a pack of the elements that linear
  *     hashing (types/lhash.h) puts in it. Parts grow one at a time, when
  *     their average passes COLL_PART_TARGET bytes, so a change costs about
- *     one part's bytes whatever the collection's size.
+ *     one part's bytes whatever the collection's size; when deletions
+ *     leave them under a quarter full on average, they are rewritten into
+ *     fewer parts under a new id (an O(n) pass, at most once per halving).
  * Encodings convert at Redis's thresholds (hash-max-listpack-entries,
  * hash-max-listpack-value, set-max-intset-entries), never back, as Redis's.
  *
@@ -41,7 +43,7 @@
 #define COLL_ENC_INTSET   1
 #define COLL_ENC_TABLE    2
 #define COLL_INLINE_MAX   4096  /* bytes of a TABLE image kept inline */
-#define COLL_PART_TARGET  2048  /* average bytes per part */
+#define COLL_PART_TARGET  1024  /* average bytes per part */
 #define COLL_ROOT_LEN     29    /* id 8, nparts 4, enc 1, count 8, bytes 8 */
 #define COLL_LOCKED       0x100 /* coll_open flag: the caller holds the
                                    key's stripe lock */
@@ -52,6 +54,8 @@ struct coll_limits {
     uint64_t hash_max_listpack_entries; /* 512 */
     uint64_t hash_max_listpack_value;   /* 64 */
     uint64_t set_max_intset_entries;    /* 512 */
+    uint64_t zset_max_listpack_entries; /* 128 (zcoll.h) */
+    uint64_t zset_max_listpack_value;   /* 64 */
 };
 extern struct coll_limits coll_limits;
 
@@ -93,7 +97,8 @@ struct coll {
     /* parts of the version opened, dropped once a build replaced it */
     uint8_t old_id[8];
     uint32_t old_nparts;
-    char num[24]; /* an intset member as text, for coll_random */
+    bool drop_old; /* a shrink rewrote the parts: drop old_id's at commit */
+    char num[24];  /* an intset member as text, for coll_random */
 };
 
 /* Opens key for reading (write false) or for a change (write true, under
@@ -105,6 +110,9 @@ coll_status_e coll_open(struct coll *c, uint8_t db, const void *key,
 /* Writes the change (or deletes a collection left empty). COLL_OK,
  * COLL_RETRY, COLL_ENOMEM, COLL_EOVERSIZE. */
 coll_status_e coll_commit(struct coll *c);
+/* A store write's status as a collection status (ENOMEM, EOVERSIZE; a
+ * failed condition is COLL_RETRY). */
+coll_status_e coll_status_of(storage_status_e st);
 /* Releases the lock; always call after coll_open. */
 void coll_close(struct coll *c);
 

@@ -31,6 +31,35 @@ static bool lock_for_read(uint32_t s);
 static ks_count_fn count_hook;
 static ks_read_fn read_hook;
 static ks_change_fn change_hook;
+static ks_access_fn access_hook;
+static __thread ks_proto_e thread_proto;
+
+void
+ks_on_access(ks_access_fn fn)
+{
+    __atomic_store_n(&access_hook, fn, __ATOMIC_RELAXED);
+}
+
+void
+ks_set_protocol(ks_proto_e proto)
+{
+    thread_proto = proto;
+}
+
+ks_proto_e
+ks_protocol(void)
+{
+    return thread_proto;
+}
+
+static inline void
+accessed(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    ks_access_fn fn = __atomic_load_n(&access_hook, __ATOMIC_RELAXED);
+    if (fn != NULL) {
+        fn(db, key, klen, kind);
+    }
+}
 
 void
 ks_on_count(ks_count_fn fn)
@@ -66,6 +95,9 @@ changed(uint8_t db, const void *key, size_t klen, const char *event)
     if (fn != NULL) {
         fn(db, key, klen, event);
     }
+    if (key != NULL) {
+        accessed(db, key, klen, KS_ACCESS_WRITE);
+    }
 }
 
 ks_lookup_e
@@ -99,6 +131,10 @@ ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
     }
     if (!(flags & KS_NOSTATS)) {
         ks_count_lookup(st == STORAGE_OK);
+    }
+    if ((flags & (KS_NOTOUCH | KS_NOSTATS)) != (KS_NOTOUCH | KS_NOSTATS)) {
+        accessed(db, key, klen,
+                st == STORAGE_OK ? KS_ACCESS_HIT : KS_ACCESS_MISS);
     }
     if (st != STORAGE_OK) {
         return KS_MISS;

@@ -65,7 +65,8 @@ void ks_count_lookup(bool hit);
  * count: one call per counted lookup (see ks_lookup); the resp processor
  *   sets it to count Redis's keyspace_hits and keyspace_misses.
  * read: every key ks_lookup finds (a read access of any protocol, any
- *   flags); the hot-key sampler (issue 20) samples here. it is the view.
+ *   flags); it is the view. (The hot-key sampler hangs on the access hook
+ *   below, which also hears misses and writes.)
  * change: every change of a key made through this path, after it is made,
  *   with Redis's keyspace-notification event name: "set" (a whole value
  *   written: set, add, replace, cas, vivify), "del" (also an expiry in the
@@ -76,6 +77,32 @@ void ks_count_lookup(bool hit);
  *   STORAGE_DB_ALL for "flushall". Eviction and background expiry are
  *   not reported yet (they happen inside the store). Keyspace
  *   notifications and client-tracking invalidations (issue 19) hang here. */
+/* access: every keyed access, for the hot-key sampler (issue 20), with
+ *   its kind: KS_ACCESS_HIT and KS_ACCESS_MISS for each ks_lookup, but a
+ *   peek that neither touches nor counts (KS_NOTOUCH | KS_NOSTATS: the
+ *   check a command makes before it writes, WATCH's version), and
+ *   KS_ACCESS_WRITE for each change the change hook hears of (not
+ *   flushes). A command that reads and then writes a key is both. The
+ *   protocol is the calling thread's ks_protocol(). Costs one load and a
+ *   test per access when NULL. */
+typedef enum {
+    KS_ACCESS_HIT = 0,
+    KS_ACCESS_MISS,
+    KS_ACCESS_WRITE,
+} ks_access_e;
+typedef void (*ks_access_fn)(
+        uint8_t db, const void *key, size_t klen, ks_access_e kind);
+void ks_on_access(ks_access_fn fn);
+/* The protocol of the commands this thread runs now: each processor sets
+ * it as it starts on a connection's bytes. KS_PROTO_NONE until then. */
+typedef enum {
+    KS_PROTO_NONE = 0,
+    KS_PROTO_MEMCACHE, /* text, meta and binary */
+    KS_PROTO_RESP,
+} ks_proto_e;
+void ks_set_protocol(ks_proto_e proto);
+ks_proto_e ks_protocol(void);
+
 typedef void (*ks_count_fn)(bool hit);
 typedef void (*ks_read_fn)(uint8_t db, const void *key, size_t klen,
         const struct storage_item *it);

@@ -771,6 +771,7 @@ mc_read(struct conn *c, const struct proc_limits *limits)
     if (st == NULL) {
         return STATUS_ENOMEM;
     }
+    ks_set_protocol(KS_PROTO_MEMCACHE);
     if (st->proto != MC_PROTO_TEXT) {
         /* the first byte decides, for the life of the connection */
         if (st->proto == MC_PROTO_UNKNOWN && !buf_empty(&c->rbuf)) {

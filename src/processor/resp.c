@@ -18,6 +18,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_zset.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -196,6 +197,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     }
     resp_slowlog_setup();
     resp_pubsub_setup();
+    resp_block_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
@@ -209,6 +211,7 @@ proc_resp_teardown(void)
     resp_stats_teardown();
     resp_slowlog_teardown();
     resp_pubsub_teardown();
+    resp_block_teardown();
     resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
@@ -278,6 +281,7 @@ resp_state_reset(struct resp_ctx *x)
     st->client.no_evict = false;
     resp_pubsub_release(x->c, st);
     resp_monitor_release(x->c, st);
+    resp_block_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -294,6 +298,7 @@ resp_error(struct conn *c)
     mm_release(st->watch);
     resp_pubsub_release(c, st);
     resp_monitor_release(c, st);
+    resp_block_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -649,6 +654,57 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SDIFFSTORE] = resp_cmd_setop,
         [RESP_CMD_SINTERCARD] = resp_cmd_sintercard,
         [RESP_CMD_SSCAN] = resp_cmd_sscan,
+        [RESP_CMD_ZADD] = resp_cmd_zadd,
+        [RESP_CMD_ZINCRBY] = resp_cmd_zincrby,
+        [RESP_CMD_ZREM] = resp_cmd_zrem,
+        [RESP_CMD_ZCARD] = resp_cmd_zcard,
+        [RESP_CMD_ZSCORE] = resp_cmd_zscore,
+        [RESP_CMD_ZMSCORE] = resp_cmd_zmscore,
+        [RESP_CMD_ZRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZREVRANK] = resp_cmd_zrank,
+        [RESP_CMD_ZCOUNT] = resp_cmd_zcount,
+        [RESP_CMD_ZLEXCOUNT] = resp_cmd_zlexcount,
+        [RESP_CMD_ZRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGESTORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYSCORE] = resp_cmd_zrange,
+        [RESP_CMD_ZRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGEBYLEX] = resp_cmd_zrange,
+        [RESP_CMD_ZREVRANGE] = resp_cmd_zrange,
+        [RESP_CMD_ZREMRANGEBYRANK] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYSCORE] = resp_cmd_zremrange,
+        [RESP_CMD_ZREMRANGEBYLEX] = resp_cmd_zremrange,
+        [RESP_CMD_ZPOPMIN] = resp_cmd_zpop,
+        [RESP_CMD_ZPOPMAX] = resp_cmd_zpop,
+        [RESP_CMD_ZMPOP] = resp_cmd_zmpop,
+        [RESP_CMD_ZRANDMEMBER] = resp_cmd_zrandmember,
+        [RESP_CMD_ZSCAN] = resp_cmd_zscan,
+        [RESP_CMD_LPUSH] = resp_cmd_push,
+        [RESP_CMD_RPUSH] = resp_cmd_push,
+        [RESP_CMD_LPUSHX] = resp_cmd_push,
+        [RESP_CMD_RPUSHX] = resp_cmd_push,
+        [RESP_CMD_LPOP] = resp_cmd_pop,
+        [RESP_CMD_RPOP] = resp_cmd_pop,
+        [RESP_CMD_LMPOP] = resp_cmd_lmpop,
+        [RESP_CMD_LLEN] = resp_cmd_llen,
+        [RESP_CMD_LINDEX] = resp_cmd_lindex,
+        [RESP_CMD_LRANGE] = resp_cmd_lrange,
+        [RESP_CMD_LPOS] = resp_cmd_lpos,
+        [RESP_CMD_LSET] = resp_cmd_lset,
+        [RESP_CMD_LINSERT] = resp_cmd_linsert,
+        [RESP_CMD_LREM] = resp_cmd_lrem,
+        [RESP_CMD_LTRIM] = resp_cmd_ltrim,
+        [RESP_CMD_LMOVE] = resp_cmd_lmove,
+        [RESP_CMD_RPOPLPUSH] = resp_cmd_lmove,
+        [RESP_CMD_BLPOP] = resp_cmd_bpop,
+        [RESP_CMD_BRPOP] = resp_cmd_bpop,
+        [RESP_CMD_BLMOVE] = resp_cmd_bpop,
+        [RESP_CMD_BRPOPLPUSH] = resp_cmd_bpop,
+        [RESP_CMD_BLMPOP] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMIN] = resp_cmd_bpop,
+        [RESP_CMD_BZPOPMAX] = resp_cmd_bpop,
+        [RESP_CMD_BZMPOP] = resp_cmd_bpop,
+        [RESP_CMD_CLIENT_UNBLOCK] = resp_cmd_client_unblock,
         [RESP_CMD_MONITOR] = resp_cmd_monitor,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
@@ -708,6 +764,18 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_UNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_UNWATCH] = cmd_unwatch,
         [RESP_CMD_WATCH] = cmd_watch,
+        [RESP_CMD_SETBIT] = resp_cmd_setbit,
+        [RESP_CMD_GETBIT] = resp_cmd_getbit,
+        [RESP_CMD_BITCOUNT] = resp_cmd_bitcount,
+        [RESP_CMD_BITPOS] = resp_cmd_bitpos,
+        [RESP_CMD_BITOP] = resp_cmd_bitop,
+        [RESP_CMD_BITFIELD] = resp_cmd_bitfield,
+        [RESP_CMD_BITFIELD_RO] = resp_cmd_bitfield,
+        [RESP_CMD_PFADD] = resp_cmd_pfadd,
+        [RESP_CMD_PFCOUNT] = resp_cmd_pfcount,
+        [RESP_CMD_PFMERGE] = resp_cmd_pfmerge,
+        [RESP_CMD_LCS] = resp_cmd_lcs,
+        [RESP_CMD_MOVE] = resp_cmd_move,
 };
 
 /* Bytes of replies in wbuf; rpos does not move while we compose. */
@@ -943,9 +1011,13 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     if (st == NULL) {
         return STATUS_ENOMEM;
     }
+    ks_set_protocol(KS_PROTO_RESP);
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
     while (!(c->flags & CONN_CLOSE)) {
+        if (st->block != NULL) {
+            return STATUS_OK; /* blocked: the rest waits for its reply */
+        }
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
             c->flags |= CONN_STALLED;
             return STATUS_OK;

@@ -64,7 +64,8 @@ typedef struct {
     ACTION( ERRORSTATS,   "errorstats",   "Errorstats",   1 ) \
     ACTION( LATENCYSTATS, "latencystats", "Latencystats", 0 ) \
     ACTION( CLUSTER,      "cluster",      "Cluster",      1 ) \
-    ACTION( KEYSPACE,     "keyspace",     "Keyspace",     1 )
+    ACTION( KEYSPACE,     "keyspace",     "Keyspace",     1 ) \
+    ACTION( HOTKEYS,      "hotkeys",      "Hotkeys",      0 )
 /* clang-format on */
 #define RESP_INFO_ENUM(_id, _name, _title, _default) RESP_INFO_##_id,
 typedef enum {

@@ -48,6 +48,14 @@ resp_hold_add_command(struct ks_hold *h, uint8_t db,
             ok = ks_hold_add(h, ddb, argv[2].data, argv[2].len);
         }
     }
+    /* MOVE key db: the key in the destination database too, so no reader
+     * sees it in both databases or in neither */
+    int64_t mdb;
+    if (ok && cmd->id == RESP_CMD_MOVE && argc == 3 &&
+            resp_arg_int64(&argv[2], &mdb) && mdb >= 0 &&
+            mdb < STORAGE_DB_COUNT && (uint8_t)mdb != db) {
+        ok = ks_hold_add(h, (uint8_t)mdb, argv[1].data, argv[1].len);
+    }
     if (pos != local) {
         mm_release(pos);
     }
@@ -67,6 +75,7 @@ resp_command_multikey(const struct resp_command *cmd, uint32_t argc)
     }
     switch (cmd->id) {
     case RESP_CMD_COPY:
+    case RESP_CMD_MOVE:   /* one key, two databases */
     case RESP_CMD_MSETNX: /* checks every key, then writes: one step */
     case RESP_CMD_GETEX:  /* reads, then changes the expiry */
         return true;

@@ -157,6 +157,7 @@ info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
     }
     case RESP_INFO_MEMORY:
     case RESP_INFO_CPU:
+    case RESP_INFO_HOTKEYS: /* segcached's own (hotkey/hotkey.h) */
         return info_source(b, max, sec);
     case RESP_INFO_PERSISTENCE:
         return resp_buf_printf(b, max,
@@ -256,7 +257,12 @@ typedef enum {
     P_HASH_MAX_LISTPACK_ENTRIES,
     P_HASH_MAX_LISTPACK_VALUE,
     P_SET_MAX_INTSET_ENTRIES,
+    P_ZSET_MAX_ZIPLIST_ENTRIES, /* Redis 7.0's aliases of the two below */
+    P_ZSET_MAX_ZIPLIST_VALUE,
+    P_ZSET_MAX_LISTPACK_ENTRIES,
+    P_ZSET_MAX_LISTPACK_VALUE,
     P_OBUF_LIMIT,
+    P_HLL_SPARSE_MAX_BYTES,
     NPARAM
 } param_e;
 
@@ -290,10 +296,15 @@ static const char *const param_names[NPARAM] = {
         [P_HASH_MAX_LISTPACK_ENTRIES] = "hash-max-listpack-entries",
         [P_HASH_MAX_LISTPACK_VALUE] = "hash-max-listpack-value",
         [P_SET_MAX_INTSET_ENTRIES] = "set-max-intset-entries",
+        [P_ZSET_MAX_ZIPLIST_ENTRIES] = "zset-max-ziplist-entries",
+        [P_ZSET_MAX_ZIPLIST_VALUE] = "zset-max-ziplist-value",
+        [P_ZSET_MAX_LISTPACK_ENTRIES] = "zset-max-listpack-entries",
+        [P_ZSET_MAX_LISTPACK_VALUE] = "zset-max-listpack-value",
         [P_OBUF_LIMIT] = "client-output-buffer-limit",
+        [P_HLL_SPARSE_MAX_BYTES] = "hll-sparse-max-bytes",
 };
 
-/* The collection thresholds (coll.h), live. */
+/* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
 static uint64_t *
 param_limit(param_e p)
 {
@@ -306,6 +317,14 @@ param_limit(param_e p)
         return &coll_limits.hash_max_listpack_value;
     case P_SET_MAX_INTSET_ENTRIES:
         return &coll_limits.set_max_intset_entries;
+    case P_HLL_SPARSE_MAX_BYTES:
+        return &resp_hll_sparse_max;
+    case P_ZSET_MAX_ZIPLIST_ENTRIES:
+    case P_ZSET_MAX_LISTPACK_ENTRIES:
+        return &coll_limits.zset_max_listpack_entries;
+    case P_ZSET_MAX_ZIPLIST_VALUE:
+    case P_ZSET_MAX_LISTPACK_VALUE:
+        return &coll_limits.zset_max_listpack_value;
     default:
         return NULL;
     }
@@ -364,6 +383,11 @@ param_value(param_e p, char *out, size_t cap)
     case P_HASH_MAX_LISTPACK_ENTRIES:
     case P_HASH_MAX_LISTPACK_VALUE:
     case P_SET_MAX_INTSET_ENTRIES:
+    case P_HLL_SPARSE_MAX_BYTES:
+    case P_ZSET_MAX_ZIPLIST_ENTRIES:
+    case P_ZSET_MAX_ZIPLIST_VALUE:
+    case P_ZSET_MAX_LISTPACK_ENTRIES:
+    case P_ZSET_MAX_LISTPACK_VALUE:
         snprintf(out, cap, "%" PRIu64,
                 __atomic_load_n(param_limit(p), __ATOMIC_RELAXED));
         return;
@@ -469,7 +493,8 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
 {
     int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
     int64_t hi = p == P_TIMEOUT ? INT32_MAX : INT64_MAX; /* Redis's bounds */
-    if (p == P_HASH_MAX_LISTPACK_VALUE || p == P_HASH_MAX_ZIPLIST_VALUE) {
+    if (p == P_HASH_MAX_LISTPACK_VALUE || p == P_HASH_MAX_ZIPLIST_VALUE ||
+            p == P_ZSET_MAX_LISTPACK_VALUE || p == P_ZSET_MAX_ZIPLIST_VALUE) {
         /* a memory value, as Redis's memtoull: digits, then b, k, kb, m,
          * mb, g or gb in any case */
         uint64_t n = 0, mul = 1;

@@ -90,6 +90,7 @@ struct resp_state {
     uint32_t nwatch;
     uint32_t watch_cap;
     struct resp_pubsub *pubsub; /* NULL until the first (P|S)SUBSCRIBE */
+    struct resp_waiter *block;  /* blocked in BLPOP & co (resp_block.c) */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -284,6 +285,27 @@ rstatus_i resp_cmd_scan(struct resp_ctx *x);
 rstatus_i resp_cmd_randomkey(struct resp_ctx *x);
 rstatus_i resp_cmd_dbsize(struct resp_ctx *x);
 rstatus_i resp_cmd_flush(struct resp_ctx *x);
+
+/* resp_bits.c */
+rstatus_i resp_cmd_setbit(struct resp_ctx *x);
+rstatus_i resp_cmd_getbit(struct resp_ctx *x);
+rstatus_i resp_cmd_bitcount(struct resp_ctx *x);
+rstatus_i resp_cmd_bitpos(struct resp_ctx *x);
+rstatus_i resp_cmd_bitop(struct resp_ctx *x);
+rstatus_i resp_cmd_bitfield(struct resp_ctx *x); /* and BITFIELD_RO */
+
+/* resp_hll.c */
+rstatus_i resp_cmd_pfadd(struct resp_ctx *x);
+rstatus_i resp_cmd_pfcount(struct resp_ctx *x);
+rstatus_i resp_cmd_pfmerge(struct resp_ctx *x);
+/* hll-sparse-max-bytes (CONFIG GET/SET), a relaxed atomic */
+extern uint64_t resp_hll_sparse_max;
+
+/* resp_lcs.c */
+rstatus_i resp_cmd_lcs(struct resp_ctx *x);
+
+/* resp_move.c */
+rstatus_i resp_cmd_move(struct resp_ctx *x);
 
 /* resp_server.c */
 rstatus_i resp_cmd_ping(struct resp_ctx *x);

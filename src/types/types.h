@@ -89,3 +89,23 @@ types_varint_read_checked(const uint8_t *p, size_t len, uint64_t *v)
     }
     return 0;
 }
+
+/* Big-endian fixed-width integers of n bytes (n <= 8), as roots and part
+ * keys store them (byte order is numeric order). */
+static inline void
+types_be_put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    }
+}
+
+static inline uint64_t
+types_be_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}

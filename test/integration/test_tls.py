@@ -315,6 +315,17 @@ def test_handshake_never_finished_times_out(tls_server, certs):
     assert s.stats()["worker_handshake_timeout"] >= 2
 
 
+def test_admin_handshake_never_finished_times_out(tls_server, certs):
+    """The admin TLS listener closes a client that never finishes its
+    handshake too, and counts it."""
+    s = tls_server(extra=["-o", "admin.handshake_timeout=1s"])
+    silent = socket.create_connection(("127.0.0.1", s.tls_ports["admin"]))
+    silent.settimeout(10 * SLOW)
+    assert silent.recv(100) == b""  # closed by the server
+    silent.close()
+    assert s.stats()["admin_handshake_timeout"] >= 1
+
+
 def test_handshake_flood_is_bounded_per_batch(tls_server, certs):
     """With one handshake step per batch, many clients handshaking at once
     are all served, and the deferral is counted."""
@@ -492,6 +503,20 @@ def test_bad_tls_configuration_stops_startup(certs):
         r = subprocess.run(base + extra, capture_output=True, text=True)
         assert r.returncode != 0, extra
         assert want in r.stderr, (extra, r.stderr)
+    # from a file: the error names the file and line, as every config error
+    d = tempfile.mkdtemp(prefix="segcached-tlsconf-")
+    try:
+        conf = os.path.join(d, "tls.yml")
+        with open(conf, "w") as f:
+            f.write("tls:\n  key_file: %s\n  cert_file: /nonexistent.crt\n"
+                    % certs["server.key"])
+        r = subprocess.run(base + ["--config", conf], capture_output=True,
+                           text=True)
+        assert r.returncode == 78, r.stderr
+        assert f"{conf}:3: tls.cert_file: /nonexistent.crt: No such file " \
+            "or directory" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_dash_z_moves_memcache_to_tls(certs):

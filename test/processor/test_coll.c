@@ -33,7 +33,7 @@ setup(void **state)
     o.seg_background.val.OPTION_BOOL = false;
     metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
     assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
-    coll_limits = (struct coll_limits){16, 24, 32};
+    coll_limits = (struct coll_limits){16, 24, 32, 128, 64};
     return 0;
 }
 
@@ -42,7 +42,7 @@ teardown(void **state)
 {
     (void)state;
     seg_teardown();
-    coll_limits = (struct coll_limits){512, 64, 512};
+    coll_limits = (struct coll_limits){512, 64, 512, 128, 64};
     return 0;
 }
 
@@ -155,22 +155,31 @@ random_ops(uint8_t type, bool ints, unsigned seed, int nops)
     present = 0;
     srand(seed);
     bool saw_parts = false, saw_table = false, saw_small = false;
+    bool saw_shrink = false;
+    uint32_t last_nparts = 0;
     for (int op = 0; op < nops; op++) {
         struct coll c;
         coll_status_e st =
                 coll_open(&c, 0, "k", 1, type, true, KS_NOSTATS, NOW);
         assert_true(st == COLL_OK || st == COLL_MISS);
         saw_parts |= c.parts;
+        saw_shrink |= c.parts && c.nparts < last_nparts;
+        if (getenv("COLL_DEBUG") && op % 100 == 0) {
+            fprintf(stderr, "op %d parts %d nparts %u bytes %lu count %lu\n",
+                    op, c.parts, c.nparts, (unsigned long)c.bytes,
+                    (unsigned long)c.count);
+        }
+        last_nparts = c.parts ? c.nparts : 0;
         saw_table |= c.enc == COLL_ENC_TABLE && !c.parts;
         saw_small |= c.enc != COLL_ENC_TABLE && c.exists;
         /* grow for most of the run, then shrink to nothing */
-        bool shrink = op > nops * 3 / 4;
+        bool shrink = op > nops * 2 / 3;
         int batch = 1 + rand() % 8;
         for (int b = 0; b < batch; b++) {
             uint32_t i = (uint32_t)rand() % NELEM;
             char name[32], v[64];
             size_t n = elem_name(name, i, ints);
-            bool del = shrink ? rand() % 8 != 0 : rand() % 4 == 0;
+            bool del = shrink ? rand() % 16 != 0 : rand() % 4 == 0;
             bool changed;
             if (del) {
                 st = type == STORAGE_TYPE_HASH
@@ -206,6 +215,7 @@ random_ops(uint8_t type, bool ints, unsigned seed, int nops)
     }
     check_all(type, ints);
     assert_true(saw_parts);
+    assert_true(saw_shrink); /* deletions rewrote the parts into fewer */
     assert_true(saw_table);
     /* a set of strings is a hashtable from its first member, as Redis's */
     assert_true(saw_small == (type == STORAGE_TYPE_HASH || ints));

@@ -593,6 +593,39 @@ test_hooks(void **state)
     assert_int_equal(reads, 3);
 }
 
+/* issue 20: the access hook tells hits, misses and writes, the protocol
+ * and the db apart, for both protocols; a write's own peek is not a read */
+static char accesses[512];
+
+static void
+on_access(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    static const char *const names[] = {"hit", "miss", "write"};
+    static const char *const protos[] = {"none", "mc", "resp"};
+    size_t n = strlen(accesses);
+    snprintf(accesses + n, sizeof(accesses) - n, "%s:%u:%.*s:%s ",
+            protos[ks_protocol()], db, (int)klen, (const char *)key,
+            names[kind]);
+}
+
+static void
+test_issue_20_access_hook(void **state)
+{
+    (void)state;
+    accesses[0] = '\0';
+    ks_on_access(on_access);
+    expect_resp("SET a 1\r\n", "+OK\r\n");
+    expect_resp("GET a\r\n", "$1\r\n1\r\n");
+    expect_resp("SELECT 2\r\nGET nx\r\nSETNX nx 1\r\n", "+OK\r\n$-1\r\n:1\r\n");
+    expect_mc("get a b\r\nset m 0 0 1\r\n1\r\nmg m v\r\n",
+            "VALUE a 0 1\r\n1\r\nEND\r\nSTORED\r\nVA 1\r\n1\r\n");
+    ks_on_access(NULL);
+    expect_resp("GET a\r\n", "$1\r\n1\r\n"); /* off: nothing */
+    assert_string_equal(accesses,
+            "resp:0:a:write resp:0:a:hit resp:2:nx:miss resp:2:nx:write "
+            "mc:0:a:hit mc:0:b:miss mc:0:m:write mc:0:m:hit ");
+}
+
 /* ---- memcache: another type is a key with no value to read ---- */
 
 static uint64_t
@@ -922,6 +955,7 @@ main(void)
             cmocka_unit_test_setup(test_parts_expiry, flush_each),
             cmocka_unit_test_setup(test_parts_rename_copy, flush_each),
             cmocka_unit_test_setup(test_hooks, flush_each),
+            cmocka_unit_test_setup(test_issue_20_access_hook, flush_each),
             cmocka_unit_test_setup(test_memcache_text_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_meta_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_binary_other_type, flush_each),

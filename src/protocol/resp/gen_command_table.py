@@ -23,6 +23,8 @@ import sys
 COMMANDS = """
 get set setnx setex psetex getset getdel getex mget mset msetnx append strlen
 getrange substr setrange incr decr incrby decrby incrbyfloat
+setbit getbit bitcount bitpos bitop bitfield bitfield_ro pfadd pfcount pfmerge
+lcs move
 del unlink exists touch type rename renamenx copy expire pexpire expireat
 pexpireat expiretime pexpiretime ttl pttl persist keys scan randomkey dbsize
 flushdb flushall
@@ -30,6 +32,13 @@ hset hsetnx hget hmget hmset hdel hexists hlen hstrlen hkeys hvals hgetall
 hincrby hincrbyfloat hrandfield hscan
 sadd srem scard sismember smismember smembers srandmember spop smove sinter
 sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
+zadd zincrby zrem zcard zscore zmscore zrank zrevrank zcount zlexcount zrange
+zrangestore zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange
+zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zmpop
+zrandmember zunion zinter zdiff zunionstore zinterstore zdiffstore zintercard
+zscan bzpopmin bzpopmax bzmpop
+lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim
+lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
@@ -41,7 +50,7 @@ spublish pubsub monitor
 
 SUBCOMMANDS = {
     'client': 'id setname getname info list setinfo no-evict reply help kill '
-              'pause unpause',
+              'pause unpause unblock',
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lists in the keyspace (lcoll.h). */
+#include "processor/lcoll.h"
+
+#include "base/time.h"
+#include "base/util.h"
+#include "types/types.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+dir_reserve(struct list *l, uint32_t n)
+{
+    if (n <= l->cap) {
+        return true;
+    }
+    uint32_t cap = l->cap < 8 ? 8 : l->cap;
+    while (cap < n) {
+        cap *= 2;
+    }
+    uint32_t *no = realloc(l->no, cap * sizeof(*no));
+    if (no == NULL) {
+        return false;
+    }
+    l->no = no;
+    uint32_t *cnt = realloc(l->cnt, cap * sizeof(*cnt));
+    if (cnt == NULL) {
+        return false;
+    }
+    l->cnt = cnt;
+    l->cap = cap;
+    return true;
+}
+
+static bool
+decode(struct list *l, const struct storage_item *it)
+{
+    l->cas = it->cas;
+    l->expiry = it->expiry;
+    l->parts = it->parts;
+    if (!it->parts) {
+        if (it->vlen < 2 || it->value[0] != LIST_ENC_PACK) {
+            return false;
+        }
+        l->img = it->value + 1;
+        l->len = it->vlen - 1;
+        l->count = pack_count(l->img, l->len);
+        return true;
+    }
+    if (it->vlen < LIST_ROOT_HEAD) {
+        return false;
+    }
+    memcpy(l->id, it->value, 8);
+    uint32_t n = (uint32_t)types_be_get(it->value + 8, 4);
+    if (it->vlen != LIST_ROOT_HEAD + (size_t)n * 8 || !dir_reserve(l, n)) {
+        return false;
+    }
+    l->count = types_be_get(it->value + 12, 8);
+    const uint8_t *d = it->value + LIST_ROOT_HEAD;
+    for (uint32_t i = 0; i < n; i++) {
+        l->no[i] = (uint32_t)types_be_get(d + 8 * i, 4);
+        l->cnt[i] = (uint32_t)types_be_get(d + 8 * i + 4, 4);
+    }
+    l->nparts = n;
+    return n > 0;
+}
+
+coll_status_e
+list_open(struct list *l, uint8_t db, const void *key, size_t klen, bool write,
+        unsigned flags, uint64_t now)
+{
+    memset(l, 0, sizeof(*l));
+    l->db = db;
+    l->key = key;
+    l->klen = klen;
+    l->now = now;
+    l->stripe = ks_stripe(db, key, klen);
+    if (write && !(flags & COLL_LOCKED)) {
+        ks_lock(l->stripe);
+        l->locked = true;
+    }
+    unsigned kf = flags & (KS_NOTOUCH | KS_NOSTATS);
+    struct storage_item it;
+    for (;;) {
+        ks_lookup_e r =
+                ks_lookup(db, key, klen, STORAGE_TYPE_LIST, kf, now, &it);
+        if (r == KS_WRONGTYPE) {
+            return COLL_WRONGTYPE;
+        }
+        if (r == KS_MISS) {
+            return COLL_MISS;
+        }
+        if (it.parts && !l->locked && !(flags & COLL_LOCKED)) {
+            ks_lock(l->stripe); /* a reader of parts: under the lock */
+            l->locked = true;
+            kf |= KS_NOSTATS;
+            continue;
+        }
+        break;
+    }
+    if (!decode(l, &it)) {
+        l->parts = false;
+        l->nparts = 0;
+        l->count = 0;
+        l->img = NULL;
+        return COLL_MISS;
+    }
+    l->exists = true;
+    return COLL_OK;
+}
+
+void
+list_close(struct list *l)
+{
+    if (l->locked) {
+        ks_unlock(l->stripe);
+        l->locked = false;
+    }
+    free(l->own);
+    free(l->no);
+    free(l->cnt);
+    l->own = NULL;
+    l->no = l->cnt = NULL;
+}
+
+uint32_t
+list_nparts(const struct list *l)
+{
+    if (l->parts) {
+        return l->nparts;
+    }
+    return l->count > 0 ? 1 : 0;
+}
+
+uint32_t
+list_part_count(const struct list *l, uint32_t k)
+{
+    return l->parts ? l->cnt[k] : (uint32_t)l->count;
+}
+
+uint32_t
+list_locate(const struct list *l, uint64_t i, uint64_t *in)
+{
+    if (!l->parts) {
+        *in = i;
+        return 0;
+    }
+    if (i >= l->count - l->cnt[l->nparts - 1]) { /* the tail, at once */
+        *in = i - (l->count - l->cnt[l->nparts - 1]);
+        return l->nparts - 1;
+    }
+    uint32_t k = 0;
+    while (i >= l->cnt[k]) {
+        i -= l->cnt[k];
+        k++;
+    }
+    *in = i;
+    return k;
+}
+
+static size_t
+part_key(const struct list *l, uint8_t *dst, uint32_t no)
+{
+    return ks_part_key(dst, l->key, l->klen, l->id, no);
+}
+
+/* A part was missing: eviction is taking the key; finish that. */
+static coll_status_e
+broken(struct list *l)
+{
+    struct storage_item it;
+    if (storage_peek(l->db, l->key, l->klen, l->now, &it) == STORAGE_OK &&
+            it.cas == l->cas) {
+        ks_delete(l->db, l->key, l->klen, l->now);
+    }
+    return COLL_RETRY;
+}
+
+static coll_status_e
+read_no(struct list *l, uint32_t no, const uint8_t **img, size_t *len)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(l, pk, no);
+    struct storage_item it;
+    if (storage_peek(l->db | STORAGE_DB_PARTS, pk, n, l->now, &it) !=
+            STORAGE_OK) {
+        return broken(l);
+    }
+    *img = it.value;
+    *len = it.vlen;
+    return COLL_OK;
+}
+
+coll_status_e
+list_part(struct list *l, uint32_t k, const uint8_t **img, size_t *len)
+{
+    if (!l->parts) {
+        *img = l->img;
+        *len = l->len;
+        return COLL_OK;
+    }
+    return read_no(l, l->no[k], img, len);
+}
+
+coll_status_e
+list_part_elems(struct list *l, uint32_t k, struct pack_elem *out)
+{
+    const uint8_t *img;
+    size_t len;
+    coll_status_e st = list_part(l, k, &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    struct pack_iter it;
+    pack_iter_init(&it, img, len);
+    for (size_t i = 0; pack_next(&it, &out[i]); i++) {
+    }
+    return COLL_OK;
+}
+
+static coll_status_e
+write_no(struct list *l, uint32_t no, const uint8_t *img, size_t len)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(l, pk, no);
+    struct storage_write w = {.expiry = l->expiry};
+    return coll_status_of(storage_set(
+            l->db | STORAGE_DB_PARTS, pk, n, img, len, &w, l->now, NULL, NULL));
+}
+
+static void
+delete_no(struct list *l, uint32_t no)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(l, pk, no);
+    storage_delete(l->db | STORAGE_DB_PARTS, pk, n, 0, l->now);
+}
+
+/* The elements cut into chunks of at most LIST_PART_MAX image bytes (at
+ * least one element each), written as pack images into one heap buffer:
+ * chunk j is buf[at[j] .. at[j + 1]) holding cnt[j] elements. */
+struct chunks {
+    uint8_t *buf;
+    size_t *at;
+    uint32_t *cnt;
+    uint32_t n;
+};
+
+static void
+chunks_release(struct chunks *c)
+{
+    free(c->buf);
+    free(c->at);
+    free(c->cnt);
+    memset(c, 0, sizeof(*c));
+}
+
+static bool
+chunks_make(struct chunks *c, const struct pack_elem *e, size_t n, size_t max)
+{
+    memset(c, 0, sizeof(*c));
+    /* pass 1: sizes */
+    size_t nch = 0, total = 0;
+    size_t body = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t s = pack_elem_size(e[i].len);
+        if (k > 0 && pack_head_size(k + 1) + body + s > max) {
+            total += pack_head_size(k) + body;
+            nch++;
+            body = 0;
+            k = 0;
+        }
+        body += s;
+        k++;
+    }
+    if (k > 0) {
+        total += pack_head_size(k) + body;
+        nch++;
+    }
+    c->buf = malloc(total + 1);
+    c->at = malloc((nch + 1) * sizeof(*c->at));
+    c->cnt = malloc((nch + 1) * sizeof(*c->cnt));
+    if (c->buf == NULL || c->at == NULL || c->cnt == NULL) {
+        chunks_release(c);
+        return false;
+    }
+    /* pass 2: the same cut, written */
+    size_t off = 0, i = 0;
+    for (size_t j = 0; j < nch; j++) {
+        size_t first = i;
+        body = 0;
+        k = 0;
+        while (i < n) {
+            size_t s = pack_elem_size(e[i].len);
+            if (k > 0 && pack_head_size(k + 1) + body + s > max) {
+                break;
+            }
+            body += s;
+            k++;
+            i++;
+        }
+        c->at[j] = off;
+        c->cnt[j] = (uint32_t)k;
+        off += pack_head_write(c->buf + off, k);
+        for (size_t m = first; m < first + k; m++) {
+            off += pack_elem_write(c->buf + off, e[m].p, e[m].len);
+        }
+    }
+    c->at[nch] = off;
+    c->n = (uint32_t)nch;
+    return true;
+}
+
+/* Inline to parts: every element of the inline image and the change. */
+static coll_status_e
+replace_inline(struct list *l, uint32_t a, uint32_t b,
+        const struct pack_elem *e, size_t n)
+{
+    /* the new sequence: e (a == 0), then the old image unless replaced */
+    size_t old = (b > a) ? 0 : (size_t)l->count;
+    size_t total = n + old;
+    struct pack_elem *all = malloc((total + 1) * sizeof(*all));
+    if (all == NULL) {
+        return COLL_ENOMEM;
+    }
+    size_t m = 0;
+    if (a == 0) {
+        memcpy(all, e, n * sizeof(*e));
+        m = n;
+    }
+    if (old > 0) {
+        struct pack_iter it;
+        pack_iter_init(&it, l->img, l->len);
+        while (pack_next(&it, &all[m])) {
+            m++;
+        }
+    }
+    if (a != 0) {
+        memcpy(all + m, e, n * sizeof(*e));
+        m += n;
+    }
+    size_t size = pack_head_size(m);
+    for (size_t i = 0; i < m; i++) {
+        size += pack_elem_size(all[i].len);
+    }
+    coll_status_e st = COLL_OK;
+    if (size <= LIST_INLINE_MAX) {
+        uint8_t *img = malloc(size + 1);
+        if (img == NULL) {
+            free(all);
+            return COLL_ENOMEM;
+        }
+        size_t off = pack_head_write(img + 1, m);
+        for (size_t i = 0; i < m; i++) {
+            off += pack_elem_write(img + 1 + off, all[i].p, all[i].len);
+        }
+        free(l->own);
+        l->own = img;
+        l->img = img + 1;
+        l->len = size;
+        l->count = m;
+        l->dirty = true;
+        free(all);
+        return COLL_OK;
+    }
+    struct chunks c;
+    if (!chunks_make(&c, all, m, LIST_PART_MAX)) {
+        free(all);
+        return COLL_ENOMEM;
+    }
+    free(all);
+    if (!dir_reserve(l, c.n)) {
+        chunks_release(&c);
+        return COLL_ENOMEM;
+    }
+    ks_new_id(l->id);
+    for (uint32_t j = 0; j < c.n && st == COLL_OK; j++) {
+        st = write_no(l, j, c.buf + c.at[j], c.at[j + 1] - c.at[j]);
+        l->no[j] = j;
+        l->cnt[j] = c.cnt[j];
+    }
+    if (st == COLL_OK) {
+        l->parts = true;
+        l->nparts = c.n;
+        l->count = m;
+        l->dirty = true;
+        free(l->own);
+        l->own = NULL;
+        l->img = NULL;
+        l->len = 0;
+    }
+    chunks_release(&c);
+    return st;
+}
+
+coll_status_e
+list_replace(struct list *l, uint32_t a, uint32_t b, const struct pack_elem *e,
+        size_t n)
+{
+    if (!l->parts) {
+        return replace_inline(l, a, b, e, n);
+    }
+    struct chunks c;
+    if (!chunks_make(&c, e, n, LIST_PART_MAX)) {
+        return COLL_ENOMEM;
+    }
+    uint32_t old = b - a, nw = c.n;
+    uint32_t total = l->nparts - old + nw;
+    if (!dir_reserve(l, l->nparts + nw + 1)) {
+        chunks_release(&c);
+        return COLL_ENOMEM;
+    }
+    /* numbers: reuse the replaced parts', then fresh ones past the end */
+    uint32_t *nos = malloc((nw + old + 1) * sizeof(*nos));
+    if (nos == NULL) {
+        chunks_release(&c);
+        return COLL_ENOMEM;
+    }
+    uint32_t next = l->nparts;
+    for (uint32_t j = 0; j < nw; j++) {
+        nos[j] = j < old ? l->no[a + j] : next++;
+    }
+    coll_status_e st = COLL_OK;
+    uint64_t removed = 0;
+    for (uint32_t j = a; j < b; j++) {
+        removed += l->cnt[j];
+    }
+    for (uint32_t j = 0; j < nw && st == COLL_OK; j++) {
+        st = write_no(l, nos[j], c.buf + c.at[j], c.at[j + 1] - c.at[j]);
+    }
+    if (st != COLL_OK) {
+        free(nos);
+        chunks_release(&c);
+        return st;
+    }
+    /* freed numbers: the replaced parts beyond the chunks */
+    uint32_t nfree = old > nw ? old - nw : 0;
+    uint32_t *freed = nos + nw;
+    for (uint32_t j = 0; j < nfree; j++) {
+        freed[j] = l->no[a + nw + j];
+    }
+    /* the directory: [0, a), the chunks, [b, nparts) */
+    memmove(l->no + a + nw, l->no + b, (l->nparts - b) * sizeof(*l->no));
+    memmove(l->cnt + a + nw, l->cnt + b, (l->nparts - b) * sizeof(*l->cnt));
+    for (uint32_t j = 0; j < nw; j++) {
+        l->no[a + j] = nos[j];
+        l->cnt[a + j] = c.cnt[j];
+    }
+    l->nparts = total;
+    l->count = l->count - removed + n;
+    chunks_release(&c);
+    /* keep numbers 0 .. total-1: a freed number below total takes the
+     * part holding a number at or past total */
+    for (uint32_t j = 0; j < nfree && st == COLL_OK; j++) {
+        if (freed[j] >= total) {
+            delete_no(l, freed[j]);
+            continue;
+        }
+        uint32_t k = 0;
+        while (k < total && l->no[k] < total) {
+            k++;
+        }
+        ASSERT(k < total);
+        const uint8_t *img;
+        size_t len;
+        st = read_no(l, l->no[k], &img, &len);
+        if (st != COLL_OK) {
+            break;
+        }
+        uint8_t *copy = malloc(len + 1);
+        if (copy == NULL) {
+            st = COLL_ENOMEM;
+            break;
+        }
+        memcpy(copy, img, len);
+        st = write_no(l, freed[j], copy, len);
+        free(copy);
+        if (st == COLL_OK) {
+            delete_no(l, l->no[k]);
+            l->no[k] = freed[j];
+        }
+    }
+    free(nos);
+    l->dirty = true;
+    return st;
+}
+
+coll_status_e
+list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
+        const struct pack_elem *ins, size_t nins)
+{
+    size_t cnt = list_part_count(l, k);
+    if (cnt - ndel + nins == 0) {
+        return COLL_EOVERSIZE; /* the part goes: list_replace */
+    }
+    const uint8_t *img;
+    size_t len;
+    coll_status_e st = list_part(l, k, &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    size_t off = at == cnt ? len : pack_offset(img, len, at);
+    size_t size = pack_splice_size(img, len, off, ndel, ins, nins);
+    if (size > (l->parts ? LIST_PART_MAX : LIST_INLINE_MAX)) {
+        return COLL_EOVERSIZE;
+    }
+    uint8_t *buf = malloc(size + 1);
+    if (buf == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_splice_write(buf + 1, img, len, off, ndel, ins, nins);
+    l->count = l->count - ndel + nins;
+    l->dirty = true;
+    if (!l->parts) {
+        free(l->own);
+        l->own = buf;
+        l->img = buf + 1;
+        l->len = size;
+        return COLL_OK;
+    }
+    st = write_no(l, l->no[k], buf + 1, size);
+    free(buf);
+    if (st == COLL_OK) {
+        l->cnt[k] = (uint32_t)(l->cnt[k] - ndel + nins);
+    }
+    return st;
+}
+
+coll_status_e
+list_commit(struct list *l)
+{
+    if (!l->dirty) {
+        return COLL_OK;
+    }
+    if (l->count == 0) {
+        if (l->exists) {
+            storage_status_e st =
+                    storage_delete(l->db, l->key, l->klen, l->cas, l->now);
+            if (st == STORAGE_EXISTS) {
+                return COLL_RETRY;
+            }
+        }
+        l->dirty = false;
+        return COLL_OK;
+    }
+    struct storage_write w = {.type = STORAGE_TYPE_LIST, .parts = l->parts};
+    if (l->exists) {
+        w.mode = STORAGE_CAS;
+        w.cas = l->cas;
+        w.keep_ttl = true;
+    } else {
+        w.mode = STORAGE_ADD;
+    }
+    size_t vlen =
+            l->parts ? LIST_ROOT_HEAD + (size_t)l->nparts * 8 : 1 + l->len;
+    uint8_t *v = malloc(vlen);
+    if (v == NULL) {
+        return COLL_ENOMEM;
+    }
+    if (l->parts) {
+        memcpy(v, l->id, 8);
+        types_be_put(v + 8, l->nparts, 4);
+        types_be_put(v + 12, l->count, 8);
+        for (uint32_t i = 0; i < l->nparts; i++) {
+            types_be_put(v + LIST_ROOT_HEAD + 8 * i, l->no[i], 4);
+            types_be_put(v + LIST_ROOT_HEAD + 8 * i + 4, l->cnt[i], 4);
+        }
+    } else {
+        v[0] = LIST_ENC_PACK;
+        memcpy(v + 1, l->img, l->len);
+    }
+    uint64_t cas = 0;
+    storage_status_e st = storage_set(
+            l->db, l->key, l->klen, v, vlen, &w, l->now, NULL, &cas);
+    free(v);
+    if (st != STORAGE_OK) {
+        return coll_status_of(st);
+    }
+    l->cas = cas;
+    l->exists = true;
+    l->dirty = false;
+    return COLL_OK;
+}

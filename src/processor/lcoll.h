@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lists stored in the keyspace, quicklist-like. A key's item (type LIST)
+ * holds either
+ *   - inline: [LIST_ENC_PACK][pack image] (types/pack.h) of the elements
+ *     in order, while the image is at most LIST_INLINE_MAX bytes;
+ *   - parts (a root, storage.h): [id 8][nparts 4][count 8] then a
+ *     directory of nparts entries [part 4][count 4] in list order; part
+ *     item i (i < nparts, every number used once) is a pack of up to about
+ *     LIST_PART_MAX bytes of consecutive elements.
+ * A push or pop at either end rewrites one end part (at most
+ * LIST_PART_MAX bytes) and the root (12 + 8 + 8 per part bytes), whatever
+ * the list's length; an index walks the directory (8 bytes a part) and
+ * reads one part. Part numbers stay 0 .. nparts-1 (the keyspace path
+ * copies, renames, expires and deletes parts by that range): a part that
+ * empties takes the highest number's part into its number.
+ *
+ * Commands see virtual parts: an inline list is one part (none when it is
+ * empty). A change replaces a run of parts with a sequence of elements
+ * (list_replace), which is cut into parts again; commit writes the root
+ * with a CAS on the version opened, under the key's stripe lock (taken by
+ * list_open for a change and by any reader of a list in parts). A write
+ * that is not a list change racing it makes the commit answer COLL_RETRY.
+ *
+ * Views: a part's image is valid until the next change through the same
+ * struct list or the thread's quiescent point; list_replace copies what it
+ * is given before it writes. Worker threads. */
+#pragma once
+
+#include "processor/coll.h"
+#include "types/pack.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* clang-format off */
+#define LIST_ENC_PACK    0
+#define LIST_INLINE_MAX  8192 /* bytes of an inline image (quicklist's
+                                 list-max-listpack-size -2: 8 KiB nodes) */
+#define LIST_PART_MAX    8192 /* bytes of a part's image */
+#define LIST_ROOT_HEAD   20   /* id 8, nparts 4, count 8 */
+/* clang-format on */
+
+struct list {
+    uint8_t db;
+    const void *key;
+    size_t klen;
+    uint64_t now;
+    uint32_t stripe;
+    bool locked;
+    bool exists;
+    bool dirty;
+    bool parts;
+    uint64_t cas;
+    uint64_t expiry;
+    uint64_t count;
+    /* inline: the image (the store's view, or heap when changed) */
+    const uint8_t *img;
+    size_t len;
+    uint8_t *own; /* heap image owned, or NULL */
+    /* parts */
+    uint8_t id[8];
+    uint32_t nparts;
+    uint32_t cap;
+    uint32_t *no;  /* part number of each directory entry */
+    uint32_t *cnt; /* elements in each */
+};
+
+/* Opens key for reading or a change (write: under the stripe lock until
+ * list_close, unless flags has COLL_LOCKED). COLL_OK, COLL_MISS (an empty
+ * list), COLL_WRONGTYPE, COLL_ENOMEM. */
+coll_status_e list_open(struct list *l, uint8_t db, const void *key,
+        size_t klen, bool write, unsigned flags, uint64_t now);
+void list_close(struct list *l);
+
+/* Virtual parts: their number and each one's element count. */
+uint32_t list_nparts(const struct list *l);
+uint32_t list_part_count(const struct list *l, uint32_t k);
+/* Part k's pack image; COLL_RETRY when it is missing (eviction is taking
+ * the key: the key is deleted and the command runs again). */
+coll_status_e list_part(
+        struct list *l, uint32_t k, const uint8_t **img, size_t *len);
+/* The part holding index i (0 <= i < count) and i's index in it. */
+uint32_t list_locate(const struct list *l, uint64_t i, uint64_t *in);
+
+/* Replaces parts [a, b) with the n elements e (copied first); a == b
+ * inserts before part a. COLL_OK, COLL_ENOMEM, COLL_EOVERSIZE, COLL_RETRY. */
+coll_status_e list_replace(struct list *l, uint32_t a, uint32_t b,
+        const struct pack_elem *e, size_t n);
+/* The cheap change of one part: removes ndel elements at index at of
+ * part k and inserts the nins elements ins there, copying the untouched
+ * bytes (no decoding). COLL_EOVERSIZE when the part would pass its limit
+ * or empty: the caller uses list_replace then. */
+coll_status_e list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
+        const struct pack_elem *ins, size_t nins);
+/* Writes the root (or deletes the key when it is empty). */
+coll_status_e list_commit(struct list *l);
+
+/* Every element of part k into out[0..count) (views into its image). */
+coll_status_e list_part_elems(
+        struct list *l, uint32_t k, struct pack_elem *out);

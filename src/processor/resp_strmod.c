@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* String read-modify-write under the key's stripe lock (resp_strmod.h). */
+#include "processor/resp_strmod.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ks_lookup_e
+strmod_read(struct strmod *m, uint8_t db, const void *key, size_t klen,
+        size_t need, unsigned flags, uint64_t now, bool *oom)
+{
+    struct storage_item it;
+    *oom = false;
+    ks_lookup_e l =
+            ks_lookup(db, key, klen, STORAGE_TYPE_STRING, flags, now, &it);
+    if (l == KS_WRONGTYPE) {
+        return l;
+    }
+    m->exists = l == KS_OK;
+    m->len = m->exists ? it.vlen : 0;
+    m->cas = m->exists ? it.cas : 0;
+    size_t cap = need > m->len ? need : m->len;
+    cap = cap == 0 ? 1 : cap;
+    if (cap > m->cap) {
+        uint8_t *b = realloc(m->buf, cap);
+        if (b == NULL) {
+            *oom = true;
+            return l;
+        }
+        m->buf = b;
+        m->cap = cap;
+    }
+    if (m->len > 0) {
+        memcpy(m->buf, it.value, m->len);
+    }
+    memset(m->buf + m->len, 0, m->cap - m->len);
+    return l;
+}
+
+storage_status_e
+strmod_commit(struct strmod *m, uint8_t db, const void *key, size_t klen,
+        uint64_t now)
+{
+    struct storage_write w = {
+            .mode = m->exists ? STORAGE_CAS : STORAGE_ADD,
+            .cas = m->cas,
+            .keep_ttl = true,
+    };
+    return storage_set(db, key, klen, m->buf, m->len, &w, now, NULL, NULL);
+}
+
+bool
+strmod_retry(storage_status_e s)
+{
+    return s == STORAGE_EXISTS || s == STORAGE_NOT_STORED ||
+           s == STORAGE_NOT_FOUND;
+}
+
+void
+strmod_release(struct strmod *m)
+{
+    free(m->buf);
+    m->buf = NULL;
+    m->cap = 0;
+}

@@ -1,0 +1,1193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Resp sorted-set commands: ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK
+ * ZREVRANK ZCOUNT ZLEXCOUNT ZRANGE ZRANGESTORE ZRANGEBYSCORE
+ * ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZREVRANGE ZREMRANGEBYRANK
+ * ZREMRANGEBYSCORE ZREMRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZSCAN
+ * ZUNION ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD, with
+ * Redis 7.0.15's replies, option rules and errors (its t_zset.c), over the
+ * sorted sets of zcoll.h. */
+#include "processor/resp_zset.h"
+#include "processor/coll.h"
+#include "processor/resp_internal.h"
+#include "processor/zcoll.h"
+
+#include "base/buf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_MAX 64
+
+/* ---- numbers as Redis reads them ---- */
+
+/* A NUL-terminated copy of an argument in buf (or the heap: *heap). */
+static char *
+cstr(const struct resp_arg *a, char *buf, size_t cap, char **heap)
+{
+    *heap = NULL;
+    char *s = buf;
+    if (a->len + 1 > cap) {
+        s = *heap = malloc(a->len + 1);
+        if (s == NULL) {
+            return NULL;
+        }
+    }
+    memcpy(s, a->data, a->len);
+    s[a->len] = '\0';
+    return s;
+}
+
+/* getDoubleFromObject: strtod, no leading space, nothing after, no NaN,
+ * no overflow. */
+bool
+resp_zset_parse_double(const struct resp_arg *a, double *v)
+{
+    char buf[128], *heap;
+    char *s = cstr(a, buf, sizeof(buf), &heap);
+    if (s == NULL || a->len == 0 || memchr(a->data, '\0', a->len) != NULL) {
+        free(heap);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    bool ok = !isspace((unsigned char)s[0]) && *end == '\0' &&
+              !(errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL ||
+                                           fpclassify(d) == FP_ZERO)) &&
+              !isnan(d);
+    free(heap);
+    *v = d;
+    return ok;
+}
+
+static rstatus_i
+err_float(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR value is not a valid float");
+}
+
+struct zrange {
+    double min, max;
+    bool minex, maxex;
+};
+
+/* zslParseRange's one bound. */
+static bool
+parse_bound(const struct resp_arg *a, double *v, bool *ex)
+{
+    char buf[128], *heap;
+    char *s = cstr(a, buf, sizeof(buf), &heap);
+    if (s == NULL) {
+        return false;
+    }
+    *ex = s[0] == '(';
+    char *p = *ex ? s + 1 : s, *end;
+    double d = strtod(p, &end);
+    bool ok = *end == '\0' && !isnan(d) && memchr(a->data, 0, a->len) == NULL;
+    free(heap);
+    *v = d;
+    return ok;
+}
+
+static bool
+parse_range(const struct resp_arg *min, const struct resp_arg *max,
+        struct zrange *r)
+{
+    return parse_bound(min, &r->min, &r->minex) &&
+           parse_bound(max, &r->max, &r->maxex);
+}
+
+static bool
+gte_min(double v, const struct zrange *r)
+{
+    return r->minex ? v > r->min : v >= r->min;
+}
+
+static bool
+lte_max(double v, const struct zrange *r)
+{
+    return r->maxex ? v < r->max : v <= r->max;
+}
+
+/* zslParseLexRangeItem: "-", "+", "[x", "(x". */
+struct lexbound {
+    int kind; /* -1: "-", 1: "+", 0: a string */
+    bool ex;
+    const uint8_t *p;
+    size_t len;
+};
+
+static bool
+parse_lex(const struct resp_arg *a, struct lexbound *b)
+{
+    if (a->len == 0) {
+        return false;
+    }
+    b->kind = 0;
+    b->p = (const uint8_t *)a->data + 1;
+    b->len = a->len - 1;
+    switch (a->data[0]) {
+    case '+':
+    case '-':
+        if (a->len != 1) {
+            return false;
+        }
+        b->kind = a->data[0] == '+' ? 1 : -1;
+        return true;
+    case '(':
+        b->ex = true;
+        return true;
+    case '[':
+        b->ex = false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+struct lexrange {
+    struct lexbound min, max;
+};
+
+static bool
+lex_gte_min(const struct zpack_ent *e, const struct lexrange *r)
+{
+    if (r->min.kind != 0) {
+        return r->min.kind < 0;
+    }
+    int c = zpack_member_cmp(e->m, e->mlen, r->min.p, r->min.len);
+    return r->min.ex ? c > 0 : c >= 0;
+}
+
+static bool
+lex_lte_max(const struct zpack_ent *e, const struct lexrange *r)
+{
+    if (r->max.kind != 0) {
+        return r->max.kind > 0;
+    }
+    int c = zpack_member_cmp(e->m, e->mlen, r->max.p, r->max.len);
+    return r->max.ex ? c < 0 : c <= 0;
+}
+
+static rstatus_i
+err_range_float(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR min or max is not a float");
+}
+
+static rstatus_i
+err_range_lex(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR min or max not valid string range item");
+}
+
+/* Opens a sorted set for reading; false after replying WRONGTYPE. */
+static bool
+open_read(struct resp_ctx *x, const struct resp_arg *k, struct zset *z,
+        coll_status_e *st, rstatus_i *rc)
+{
+    *st = zset_open(z, resp_db(x), k->data, k->len, false, 0, x->c->now_ms);
+    if (*st == COLL_WRONGTYPE || *st == COLL_ENOMEM) {
+        zset_close(z);
+        *rc = resp_coll_err(x, *st);
+        return false;
+    }
+    return true;
+}
+
+/* ---- ZADD ZINCRBY ---- */
+
+enum {
+    ZF_NX = 1,
+    ZF_XX = 2,
+    ZF_GT = 4,
+    ZF_LT = 8,
+    ZF_CH = 16,
+    ZF_INCR = 32,
+};
+
+static rstatus_i
+zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
+{
+    uint32_t i = from;
+    for (; i < x->argc; i++) {
+        const struct resp_arg *a = &x->argv[i];
+        if (resp_arg_is(a, "nx")) {
+            flags |= ZF_NX;
+        } else if (resp_arg_is(a, "xx")) {
+            flags |= ZF_XX;
+        } else if (resp_arg_is(a, "gt")) {
+            flags |= ZF_GT;
+        } else if (resp_arg_is(a, "lt")) {
+            flags |= ZF_LT;
+        } else if (resp_arg_is(a, "ch")) {
+            flags |= ZF_CH;
+        } else if (resp_arg_is(a, "incr")) {
+            flags |= ZF_INCR;
+        } else {
+            break;
+        }
+    }
+    uint32_t elements = x->argc - i;
+    if (elements % 2 != 0 || elements == 0) {
+        return resp_err_syntax(x);
+    }
+    elements /= 2;
+    bool incr = flags & ZF_INCR;
+    if (incr && elements > 1) {
+        return resp_err(x, "ERR INCR option supports a single "
+                           "increment-element pair");
+    }
+    if ((flags & ZF_NX) && (flags & ZF_XX)) {
+        return resp_err(x, "ERR XX and NX options at the same time are not "
+                           "compatible");
+    }
+    if (((flags & ZF_GT) && (flags & ZF_NX)) ||
+            ((flags & ZF_LT) && (flags & ZF_NX)) ||
+            ((flags & ZF_GT) && (flags & ZF_LT))) {
+        return resp_err(x, "ERR GT, LT, and/or NX options at the same time "
+                           "are not compatible");
+    }
+    double stack[16];
+    double *scores = elements <= 16 ? stack : malloc(elements * sizeof(double));
+    if (scores == NULL) {
+        return resp_err(x, "ERR out of memory");
+    }
+    for (uint32_t j = 0; j < elements; j++) {
+        if (!resp_zset_parse_double(&x->argv[i + 2 * j], &scores[j])) {
+            if (scores != stack) {
+                free(scores);
+            }
+            return err_float(x);
+        }
+    }
+    const struct resp_arg *k = &x->argv[1];
+    coll_status_e st = COLL_RETRY;
+    int64_t added = 0, updated = 0, processed = 0;
+    double newscore = 0;
+    bool nan = false;
+    for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
+        struct zset z;
+        added = updated = processed = 0;
+        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
+                x->c->now_ms);
+        if (st == COLL_MISS && (flags & ZF_XX)) {
+            st = COLL_OK;
+        } else if (st == COLL_OK || st == COLL_MISS) {
+            st = COLL_OK;
+            for (uint32_t j = 0; j < elements && st == COLL_OK; j++) {
+                const struct resp_arg *m = &x->argv[i + 2 * j + 1];
+                double s = scores[j];
+                long at = zset_find(&z, m->data, m->len);
+                if (at >= 0) {
+                    if (flags & ZF_NX) {
+                        continue;
+                    }
+                    double cur = z.e[at].score;
+                    if (incr) {
+                        s += cur;
+                        if (isnan(s)) {
+                            nan = true;
+                            break;
+                        }
+                    }
+                    if (((flags & ZF_LT) && s >= cur) ||
+                            ((flags & ZF_GT) && s <= cur)) {
+                        continue;
+                    }
+                    newscore = s;
+                    processed++;
+                    if (s != cur) {
+                        st = zset_put(&z, m->data, m->len, s);
+                        updated++;
+                    }
+                } else {
+                    if (flags & ZF_XX) {
+                        continue;
+                    }
+                    newscore = s;
+                    processed++;
+                    st = zset_put(&z, m->data, m->len, s);
+                    added++;
+                }
+            }
+            if (st == COLL_OK && !nan) {
+                st = zset_commit(&z);
+            }
+        }
+        zset_close(&z);
+    }
+    if (scores != stack) {
+        free(scores);
+    }
+    if (nan) {
+        return resp_err(x, "ERR resulting score is not a number (NaN)");
+    }
+    if (st != COLL_OK) {
+        return resp_coll_err(x, st);
+    }
+    if (added > 0) {
+        resp_list_signal(x, k); /* clients blocked in BZPOPMIN & co */
+    }
+    if (incr) {
+        return processed ? resp_compose_double(x->w, newscore)
+                         : resp_compose_null(x->w);
+    }
+    return resp_compose_integer(
+            x->w, (flags & ZF_CH) ? added + updated : added);
+}
+
+rstatus_i
+resp_cmd_zadd(struct resp_ctx *x)
+{
+    return zadd(x, 0, 2);
+}
+
+rstatus_i
+resp_cmd_zincrby(struct resp_ctx *x)
+{
+    return zadd(x, ZF_INCR, 2);
+}
+
+/* ---- ZREM ZCARD ZSCORE ZMSCORE ZRANK ZCOUNT ZLEXCOUNT ---- */
+
+rstatus_i
+resp_cmd_zrem(struct resp_ctx *x)
+{
+    const struct resp_arg *k = &x->argv[1];
+    coll_status_e st = COLL_RETRY;
+    int64_t n = 0;
+    for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
+        struct zset z;
+        n = 0;
+        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
+                x->c->now_ms);
+        if (st == COLL_MISS) {
+            st = COLL_OK;
+        } else if (st == COLL_OK) {
+            for (uint32_t i = 2; i < x->argc; i++) {
+                long at = zset_find(&z, x->argv[i].data, x->argv[i].len);
+                if (at >= 0) {
+                    zset_remove(&z, (size_t)at, 1);
+                    n++;
+                }
+            }
+            st = zset_commit(&z);
+        }
+        zset_close(&z);
+    }
+    if (st != COLL_OK) {
+        return resp_coll_err(x, st);
+    }
+    return resp_compose_integer(x->w, n);
+}
+
+rstatus_i
+resp_cmd_zcard(struct resp_ctx *x)
+{
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    rc = resp_compose_integer(x->w, (int64_t)z.n);
+    zset_close(&z);
+    return rc;
+}
+
+rstatus_i
+resp_cmd_zscore(struct resp_ctx *x)
+{
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    long at = zset_find(&z, x->argv[2].data, x->argv[2].len);
+    rc = at >= 0 ? resp_compose_double(x->w, z.e[at].score)
+                 : resp_compose_null(x->w);
+    zset_close(&z);
+    return rc;
+}
+
+rstatus_i
+resp_cmd_zmscore(struct resp_ctx *x)
+{
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    rc = resp_compose_array(x->w, x->argc - 2);
+    for (uint32_t i = 2; rc == STATUS_OK && i < x->argc; i++) {
+        long at = zset_find(&z, x->argv[i].data, x->argv[i].len);
+        rc = at >= 0 ? resp_compose_double(x->w, z.e[at].score)
+                     : resp_compose_null(x->w);
+    }
+    zset_close(&z);
+    return rc;
+}
+
+rstatus_i
+resp_cmd_zrank(struct resp_ctx *x)
+{
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    bool rev = x->cmd->id == RESP_CMD_ZREVRANK;
+    long at = zset_find(&z, x->argv[2].data, x->argv[2].len);
+    rc = at >= 0 ? resp_compose_integer(
+                           x->w, rev ? (int64_t)z.n - 1 - at : (int64_t)at)
+                 : resp_compose_null(x->w);
+    zset_close(&z);
+    return rc;
+}
+
+/* [*lo, *hi): the entries within a score range. */
+static void
+score_span(const struct zset *z, const struct zrange *r, size_t *lo, size_t *hi)
+{
+    size_t i = 0;
+    while (i < z->n && !gte_min(z->e[i].score, r)) {
+        i++;
+    }
+    size_t j = i;
+    while (j < z->n && lte_max(z->e[j].score, r)) {
+        j++;
+    }
+    *lo = i;
+    *hi = j;
+}
+
+/* [*lo, *hi): the entries within a lex range, walked as Redis walks it. */
+static void
+lex_span(const struct zset *z, const struct lexrange *r, size_t *lo, size_t *hi)
+{
+    size_t i = 0;
+    while (i < z->n && !lex_gte_min(&z->e[i], r)) {
+        i++;
+    }
+    size_t j = i;
+    while (j < z->n && lex_lte_max(&z->e[j], r)) {
+        j++;
+    }
+    *lo = i;
+    *hi = j;
+}
+
+/* zslParseLexRange: also refuses min > max as an empty range (the walk
+ * finds nothing then anyway). */
+static bool
+parse_lexrange(const struct resp_arg *min, const struct resp_arg *max,
+        struct lexrange *r)
+{
+    return parse_lex(min, &r->min) && parse_lex(max, &r->max);
+}
+
+rstatus_i
+resp_cmd_zcount(struct resp_ctx *x)
+{
+    struct zrange r;
+    if (!parse_range(&x->argv[2], &x->argv[3], &r)) {
+        return err_range_float(x);
+    }
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    size_t lo, hi;
+    score_span(&z, &r, &lo, &hi);
+    rc = resp_compose_integer(x->w, (int64_t)(hi - lo));
+    zset_close(&z);
+    return rc;
+}
+
+rstatus_i
+resp_cmd_zlexcount(struct resp_ctx *x)
+{
+    struct lexrange r;
+    if (!parse_lexrange(&x->argv[2], &x->argv[3], &r)) {
+        return err_range_lex(x);
+    }
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    size_t lo, hi;
+    lex_span(&z, &r, &lo, &hi);
+    rc = resp_compose_integer(x->w, (int64_t)(hi - lo));
+    zset_close(&z);
+    return rc;
+}
+
+/* ---- replies of entries ---- */
+
+/* An entry: member, then its score when withscores (RESP3: a pair). */
+static rstatus_i
+emit_ent(struct resp_ctx *x, const struct zpack_ent *e, bool withscores)
+{
+    rstatus_i rc = STATUS_OK;
+    if (withscores && resp_is3(x)) {
+        rc = resp_compose_array(x->w, 2);
+    }
+    rc = rc == STATUS_OK ? resp_compose_bulk(x->w, (const char *)e->m, e->mlen)
+                         : rc;
+    if (withscores && rc == STATUS_OK) {
+        rc = resp_compose_double(x->w, e->score);
+    }
+    return rc;
+}
+
+static rstatus_i
+emit_list(struct resp_ctx *x, const struct zpack_ent *const *v, size_t n,
+        bool withscores)
+{
+    rstatus_i rc = resp_compose_array(
+            x->w, withscores && !resp_is3(x) ? 2 * (uint64_t)n : n);
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
+        rc = emit_ent(x, v[i], withscores);
+    }
+    return rc;
+}
+
+/* ---- ZRANGE and its family ---- */
+
+typedef enum {
+    RT_AUTO,
+    RT_RANK,
+    RT_SCORE,
+    RT_LEX,
+} rtype_e;
+
+typedef enum {
+    DIR_AUTO,
+    DIR_FWD,
+    DIR_REV,
+} dir_e;
+
+/* Picks the entries of a range into out (pointers into z->e, in reply
+ * order); returns how many. */
+static size_t
+pick_rank(const struct zset *z, int64_t start, int64_t end, bool rev,
+        const struct zpack_ent **out)
+{
+    int64_t llen = (int64_t)z->n;
+    if (start < 0) {
+        start += llen;
+    }
+    if (end < 0) {
+        end += llen;
+    }
+    if (start < 0) {
+        start = 0;
+    }
+    if (start > end || start >= llen) {
+        return 0;
+    }
+    if (end >= llen) {
+        end = llen - 1;
+    }
+    size_t n = 0;
+    for (int64_t i = start; i <= end; i++) {
+        out[n++] = &z->e[rev ? llen - 1 - i : i];
+    }
+    return n;
+}
+
+static size_t
+pick_span(const struct zset *z, size_t lo, size_t hi, bool rev, int64_t offset,
+        int64_t limit, const struct zpack_ent **out)
+{
+    size_t n = 0;
+    if (offset < 0) {
+        return 0; /* Redis's "while (ln && offset--)" walks off the end */
+    }
+    size_t span = hi - lo;
+    for (size_t k = (size_t)offset; k < span && limit != 0; k++) {
+        out[n++] = &z->e[rev ? hi - 1 - k : lo + k];
+        if (limit > 0) {
+            limit--;
+        }
+    }
+    return n;
+}
+
+/* A reverse lex or score walk starts from the top, as Redis's: the span
+ * is the same set of entries. */
+static rstatus_i
+zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
+        dir_e dir)
+{
+    uint32_t minidx = argc_start + 1, maxidx = argc_start + 2;
+    int64_t start = 0, end = 0, offset = 0, limit = -1;
+    bool withscores = false;
+    for (uint32_t j = argc_start + 3; j < x->argc; j++) {
+        uint32_t left = x->argc - j - 1;
+        const struct resp_arg *a = &x->argv[j];
+        if (!store && resp_arg_is(a, "withscores")) {
+            withscores = true;
+        } else if (resp_arg_is(a, "limit") && left >= 2) {
+            if (!resp_arg_int64(&x->argv[j + 1], &offset) ||
+                    !resp_arg_int64(&x->argv[j + 2], &limit)) {
+                return resp_err_int(x);
+            }
+            j += 2;
+        } else if (dir == DIR_AUTO && resp_arg_is(a, "rev")) {
+            dir = DIR_REV;
+        } else if (rt == RT_AUTO && resp_arg_is(a, "bylex")) {
+            rt = RT_LEX;
+        } else if (rt == RT_AUTO && resp_arg_is(a, "byscore")) {
+            rt = RT_SCORE;
+        } else {
+            return resp_err_syntax(x);
+        }
+    }
+    dir = dir == DIR_AUTO ? DIR_FWD : dir;
+    rt = rt == RT_AUTO ? RT_RANK : rt;
+    if (limit != -1 && rt == RT_RANK) {
+        return resp_err(x, "ERR syntax error, LIMIT is only supported in "
+                           "combination with either BYSCORE or BYLEX");
+    }
+    if (withscores && rt == RT_LEX) {
+        return resp_err(x, "ERR syntax error, WITHSCORES not supported in "
+                           "combination with BYLEX");
+    }
+    bool rev = dir == DIR_REV;
+    if (rev && rt != RT_RANK) {
+        uint32_t t = minidx;
+        minidx = maxidx;
+        maxidx = t;
+    }
+    struct zrange r;
+    struct lexrange lr;
+    switch (rt) {
+    case RT_SCORE:
+        if (!parse_range(&x->argv[minidx], &x->argv[maxidx], &r)) {
+            return err_range_float(x);
+        }
+        break;
+    case RT_LEX:
+        if (!parse_lexrange(&x->argv[minidx], &x->argv[maxidx], &lr)) {
+            return err_range_lex(x);
+        }
+        break;
+    default:
+        if (!resp_arg_int64(&x->argv[minidx], &start) ||
+                !resp_arg_int64(&x->argv[maxidx], &end)) {
+            return resp_err_int(x);
+        }
+        break;
+    }
+    const struct resp_arg *src = &x->argv[argc_start];
+    struct zset z;
+    coll_status_e st;
+    uint32_t s[2];
+    if (store) {
+        s[0] = ks_stripe(resp_db(x), x->argv[1].data, x->argv[1].len);
+        s[1] = ks_stripe(resp_db(x), src->data, src->len);
+        ks_lock_many(s, 2);
+    }
+    st = zset_open(&z, resp_db(x), src->data, src->len, false,
+            store ? COLL_LOCKED : 0, x->c->now_ms);
+    rstatus_i rc;
+    if (st == COLL_WRONGTYPE || st == COLL_ENOMEM) {
+        rc = resp_coll_err(x, st);
+        goto done;
+    }
+    const struct zpack_ent **out = malloc((z.n + 1) * sizeof(*out));
+    if (out == NULL) {
+        rc = resp_err(x, "ERR out of memory");
+        goto done;
+    }
+    size_t n = 0, lo, hi;
+    switch (rt) {
+    case RT_SCORE:
+        score_span(&z, &r, &lo, &hi);
+        n = pick_span(&z, lo, hi, rev, offset, limit, out);
+        break;
+    case RT_LEX:
+        if (rev) {
+            /* zzlLastInLexRange: from the tail, the first <= max, then
+             * while >= min */
+            size_t j = z.n;
+            while (j > 0 && !lex_lte_max(&z.e[j - 1], &lr)) {
+                j--;
+            }
+            size_t i = j;
+            while (i > 0 && lex_gte_min(&z.e[i - 1], &lr)) {
+                i--;
+            }
+            lo = i;
+            hi = j;
+        } else {
+            lex_span(&z, &lr, &lo, &hi);
+        }
+        n = pick_span(&z, lo, hi, rev, offset, limit, out);
+        break;
+    default:
+        n = pick_rank(&z, start, end, rev, out);
+        break;
+    }
+    if (store) {
+        struct zpack_ent *ents = malloc((n + 1) * sizeof(*ents));
+        if (ents == NULL) {
+            rc = resp_err(x, "ERR out of memory");
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                ents[i] = *out[rev ? n - 1 - i : i];
+            }
+            st = zset_store(resp_db(x), x->argv[1].data, x->argv[1].len, ents,
+                    n, x->c->now_ms);
+            rc = st == COLL_OK ? resp_compose_integer(x->w, (int64_t)n)
+                               : resp_coll_err(x, st);
+            if (st == COLL_OK && n > 0) {
+                resp_list_signal(x, &x->argv[1]);
+            }
+            free(ents);
+        }
+    } else {
+        rc = emit_list(x, out, n, withscores);
+    }
+    free(out);
+done:
+    zset_close(&z);
+    if (store) {
+        ks_unlock_many(s, 2);
+    }
+    return rc;
+}
+
+rstatus_i
+resp_cmd_zrange(struct resp_ctx *x)
+{
+    switch (x->cmd->id) {
+    case RESP_CMD_ZRANGESTORE:
+        return zrange_generic(x, 2, true, RT_AUTO, DIR_AUTO);
+    case RESP_CMD_ZRANGEBYSCORE:
+        return zrange_generic(x, 1, false, RT_SCORE, DIR_FWD);
+    case RESP_CMD_ZREVRANGEBYSCORE:
+        return zrange_generic(x, 1, false, RT_SCORE, DIR_REV);
+    case RESP_CMD_ZRANGEBYLEX:
+        return zrange_generic(x, 1, false, RT_LEX, DIR_FWD);
+    case RESP_CMD_ZREVRANGEBYLEX:
+        return zrange_generic(x, 1, false, RT_LEX, DIR_REV);
+    case RESP_CMD_ZREVRANGE:
+        return zrange_generic(x, 1, false, RT_RANK, DIR_REV);
+    default:
+        return zrange_generic(x, 1, false, RT_AUTO, DIR_AUTO);
+    }
+}
+
+/* ---- ZREMRANGEBY* ---- */
+
+rstatus_i
+resp_cmd_zremrange(struct resp_ctx *x)
+{
+    resp_command_e id = x->cmd->id;
+    int64_t start = 0, end = 0;
+    struct zrange r;
+    struct lexrange lr;
+    if (id == RESP_CMD_ZREMRANGEBYRANK) {
+        if (!resp_arg_int64(&x->argv[2], &start) ||
+                !resp_arg_int64(&x->argv[3], &end)) {
+            return resp_err_int(x);
+        }
+    } else if (id == RESP_CMD_ZREMRANGEBYSCORE) {
+        if (!parse_range(&x->argv[2], &x->argv[3], &r)) {
+            return err_range_float(x);
+        }
+    } else if (!parse_lexrange(&x->argv[2], &x->argv[3], &lr)) {
+        return err_range_lex(x);
+    }
+    const struct resp_arg *k = &x->argv[1];
+    coll_status_e st = COLL_RETRY;
+    int64_t removed = 0;
+    for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
+        struct zset z;
+        removed = 0;
+        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
+                x->c->now_ms);
+        if (st == COLL_MISS) {
+            st = COLL_OK;
+        } else if (st == COLL_OK) {
+            size_t lo = 0, hi = 0;
+            if (id == RESP_CMD_ZREMRANGEBYRANK) {
+                int64_t llen = (int64_t)z.n, s0 = start, e0 = end;
+                s0 = s0 < 0 ? s0 + llen : s0;
+                e0 = e0 < 0 ? e0 + llen : e0;
+                s0 = s0 < 0 ? 0 : s0;
+                if (!(s0 > e0 || s0 >= llen)) {
+                    e0 = e0 >= llen ? llen - 1 : e0;
+                    lo = (size_t)s0;
+                    hi = (size_t)e0 + 1;
+                }
+            } else if (id == RESP_CMD_ZREMRANGEBYSCORE) {
+                score_span(&z, &r, &lo, &hi);
+            } else {
+                lex_span(&z, &lr, &lo, &hi);
+            }
+            removed = (int64_t)(hi - lo);
+            zset_remove(&z, lo, hi - lo);
+            st = zset_commit(&z);
+        }
+        zset_close(&z);
+    }
+    if (st != COLL_OK) {
+        return resp_coll_err(x, st);
+    }
+    return resp_compose_integer(x->w, removed);
+}
+
+/* ---- pops ---- */
+
+/* genericZpopCommand over keys[0..nkeys): the first that exists is popped.
+ * Returns true when it replied (a pop, WRONGTYPE, or an error); false
+ * when every key was missing and nothing was replied (the caller replies
+ * empty, or blocks). */
+bool
+resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
+        bool max, bool emitkey, int64_t count, bool nested, rstatus_i *rc)
+{
+    for (uint32_t k = 0; k < nkeys; k++) {
+        coll_status_e st = COLL_RETRY;
+        for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY;
+                attempt++) {
+            struct zset z;
+            st = zset_open(&z, resp_db(x), keys[k].data, keys[k].len, true,
+                    KS_NOSTATS, x->c->now_ms);
+            if (st == COLL_MISS) {
+                zset_close(&z);
+                break;
+            }
+            if (st != COLL_OK) {
+                zset_close(&z);
+                *rc = resp_coll_err(x, st);
+                return true;
+            }
+            if (count == 0) {
+                zset_close(&z);
+                *rc = resp_compose_array(x->w, 0);
+                return true;
+            }
+            int64_t c = count == -1 ? 1 : count;
+            size_t n = (size_t)c > z.n ? z.n : (size_t)c;
+            /* copy what is popped: the commit ends the views */
+            size_t bytes = 0;
+            for (size_t i = 0; i < n; i++) {
+                bytes += z.e[max ? z.n - 1 - i : i].mlen;
+            }
+            struct zpack_ent *pop = malloc(n * sizeof(*pop) + bytes + 1);
+            if (pop == NULL) {
+                zset_close(&z);
+                *rc = resp_err(x, "ERR out of memory");
+                return true;
+            }
+            uint8_t *b = (uint8_t *)(pop + n);
+            for (size_t i = 0; i < n; i++) {
+                const struct zpack_ent *e = &z.e[max ? z.n - 1 - i : i];
+                memcpy(b, e->m, e->mlen);
+                pop[i] = (struct zpack_ent){b, e->mlen, e->score};
+                b += e->mlen;
+            }
+            zset_remove(&z, max ? z.n - n : 0, n);
+            st = zset_commit(&z);
+            zset_close(&z);
+            if (st == COLL_RETRY) {
+                free(pop);
+                continue;
+            }
+            if (st != COLL_OK) {
+                free(pop);
+                *rc = resp_coll_err(x, st);
+                return true;
+            }
+            rstatus_i r = STATUS_OK;
+            if (!nested && !emitkey) {
+                r = resp_compose_array(x->w, 2 * (uint64_t)n);
+            } else if (nested && !emitkey) {
+                r = resp_compose_array(x->w, n);
+            } else if (!nested) {
+                r = resp_compose_array(x->w, 2 * (uint64_t)n + 1);
+                r = r == STATUS_OK
+                            ? resp_compose_bulk(x->w, keys[k].data, keys[k].len)
+                            : r;
+            } else {
+                r = resp_compose_array(x->w, 2);
+                r = r == STATUS_OK
+                            ? resp_compose_bulk(x->w, keys[k].data, keys[k].len)
+                            : r;
+                r = r == STATUS_OK ? resp_compose_array(x->w, n) : r;
+            }
+            for (size_t i = 0; r == STATUS_OK && i < n; i++) {
+                if (nested) {
+                    r = resp_compose_array(x->w, 2);
+                }
+                r = r == STATUS_OK
+                            ? resp_compose_bulk(
+                                      x->w, (const char *)pop[i].m, pop[i].mlen)
+                            : r;
+                r = r == STATUS_OK ? resp_compose_double(x->w, pop[i].score)
+                                   : r;
+            }
+            free(pop);
+            *rc = r;
+            return true;
+        }
+        if (st == COLL_RETRY) {
+            *rc = resp_coll_err(x, st);
+            return true;
+        }
+    }
+    return false;
+}
+
+static rstatus_i
+err_positive(struct resp_ctx *x)
+{
+    return resp_err(x, "ERR value is out of range, must be positive");
+}
+
+rstatus_i
+resp_cmd_zpop(struct resp_ctx *x)
+{
+    if (x->argc > 3) {
+        return resp_err_syntax(x);
+    }
+    int64_t count = -1;
+    if (x->argc == 3) {
+        if (!resp_arg_int64(&x->argv[2], &count) || count < 0) {
+            return err_positive(x); /* getPositiveLongFromObjectOrReply */
+        }
+    }
+    bool nested = resp_is3(x) && count != -1;
+    rstatus_i rc;
+    if (resp_zset_pop(x, &x->argv[1], 1, x->cmd->id == RESP_CMD_ZPOPMAX, false,
+                count, nested, &rc)) {
+        return rc;
+    }
+    return resp_compose_array(x->w, 0);
+}
+
+/* getRangeLongFromObjectOrReply(1, LONG_MAX, msg) */
+static bool
+range_positive(struct resp_ctx *x, const struct resp_arg *a, int64_t *v,
+        const char *msg, rstatus_i *rc)
+{
+    if (!resp_arg_int64(a, v) || *v < 1) {
+        *rc = resp_err(x, msg);
+        return false;
+    }
+    return true;
+}
+
+/* ZMPOP's arguments from argv[numkeys_idx]: keys, MIN|MAX, COUNT. */
+int
+resp_zset_mpop_args(struct resp_ctx *x, uint32_t numkeys_idx, uint32_t *nkeys,
+        bool *max, int64_t *count, rstatus_i *rc)
+{
+    int64_t numkeys;
+    if (!range_positive(x, &x->argv[numkeys_idx], &numkeys,
+                "ERR numkeys should be greater than 0", rc)) {
+        return -1;
+    }
+    uint64_t where = (uint64_t)numkeys_idx + (uint64_t)numkeys + 1;
+    if (where >= x->argc) {
+        *rc = resp_err_syntax(x);
+        return -1;
+    }
+    const struct resp_arg *w = &x->argv[where];
+    if (resp_arg_is(w, "min")) {
+        *max = false;
+    } else if (resp_arg_is(w, "max")) {
+        *max = true;
+    } else {
+        *rc = resp_err_syntax(x);
+        return -1;
+    }
+    *count = -1;
+    for (uint64_t j = where + 1; j < x->argc; j++) {
+        uint64_t more = x->argc - 1 - j;
+        if (*count == -1 && resp_arg_is(&x->argv[j], "count") && more > 0) {
+            j++;
+            if (!range_positive(x, &x->argv[j], count,
+                        "ERR count should be greater than 0", rc)) {
+                return -1;
+            }
+        } else {
+            *rc = resp_err_syntax(x);
+            return -1;
+        }
+    }
+    if (*count == -1) {
+        *count = 1;
+    }
+    *nkeys = (uint32_t)numkeys;
+    return 0;
+}
+
+rstatus_i
+resp_cmd_zmpop(struct resp_ctx *x)
+{
+    uint32_t nkeys;
+    bool max;
+    int64_t count;
+    rstatus_i rc;
+    if (resp_zset_mpop_args(x, 1, &nkeys, &max, &count, &rc) != 0) {
+        return rc;
+    }
+    if (resp_zset_pop(x, &x->argv[2], nkeys, max, true, count, true, &rc)) {
+        return rc;
+    }
+    return resp_compose_null_array(x->w);
+}
+
+/* ---- ZRANDMEMBER ---- */
+
+rstatus_i
+resp_cmd_zrandmember(struct resp_ctx *x)
+{
+    int64_t count = 0;
+    bool with_count = x->argc >= 3, withscores = false;
+    if (x->argc > 4) {
+        return resp_err_syntax(x);
+    }
+    if (x->argc == 4) {
+        if (!resp_arg_is(&x->argv[3], "withscores")) {
+            return resp_err_syntax(x);
+        }
+        withscores = true;
+    }
+    if (with_count) {
+        if (!resp_arg_int64(&x->argv[2], &count)) {
+            return resp_err_int(x);
+        }
+        if (count < -INT64_MAX / 2 && withscores) {
+            return resp_err(x, "ERR value is out of range");
+        }
+        if (count == INT64_MIN) {
+            return resp_err(x, "ERR value is out of range");
+        }
+    }
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    if (!with_count) {
+        rc = z.n == 0 ? resp_compose_null(x->w)
+                      : emit_ent(x, &z.e[resp_rand64() % z.n], false);
+        zset_close(&z);
+        return rc;
+    }
+    if (z.n == 0 || count == 0) {
+        zset_close(&z);
+        return resp_compose_array(x->w, 0);
+    }
+    size_t n = count < 0 ? (size_t)-count
+                         : ((size_t)count > z.n ? z.n : (size_t)count);
+    const struct zpack_ent **out = malloc(n * sizeof(*out));
+    if (out == NULL) {
+        zset_close(&z);
+        return resp_err(x, "ERR out of memory");
+    }
+    if (count < 0) {
+        for (size_t i = 0; i < n; i++) {
+            out[i] = &z.e[resp_rand64() % z.n];
+        }
+    } else {
+        const struct zpack_ent **all = malloc(z.n * sizeof(*all));
+        if (all == NULL) {
+            free(out);
+            zset_close(&z);
+            return resp_err(x, "ERR out of memory");
+        }
+        for (size_t i = 0; i < z.n; i++) {
+            all[i] = &z.e[i];
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t j = i + resp_rand64() % (z.n - i);
+            const struct zpack_ent *t = all[i];
+            all[i] = all[j];
+            all[j] = t;
+            out[i] = all[i];
+        }
+        free(all);
+    }
+    rc = emit_list(x, out, n, withscores);
+    free(out);
+    zset_close(&z);
+    return rc;
+}
+
+/* ---- ZSCAN ---- */
+
+/* Redis's d2string: integers without a fraction, else "%.17g". */
+static int
+d2string(char *buf, size_t cap, double v)
+{
+    if (isinf(v)) {
+        return snprintf(buf, cap, "%s", v < 0 ? "-inf" : "inf");
+    }
+    if (v == 0) {
+        return snprintf(buf, cap, "%s", 1.0 / v < 0 ? "-0" : "0");
+    }
+    if (v > -4503599627370495.0 && v < 4503599627370496.0 &&
+            v == (double)(long long)v) {
+        return snprintf(buf, cap, "%lld", (long long)v);
+    }
+    return snprintf(buf, cap, "%.17g", v);
+}
+
+rstatus_i
+resp_cmd_zscan(struct resp_ctx *x)
+{
+    uint64_t cursor, count;
+    const struct resp_arg *pattern;
+    if (resp_scan_args(x, 2, &cursor, &count, &pattern) != 0) {
+        return STATUS_OK;
+    }
+    struct zset z;
+    coll_status_e st;
+    rstatus_i rc;
+    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+        return rc;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < z.n; i++) {
+        n += pattern == NULL ||
+             resp_glob_match(pattern->data, pattern->len,
+                     (const char *)z.e[i].m, z.e[i].mlen, false);
+    }
+    rc = resp_compose_array(x->w, 2);
+    rc = rc == STATUS_OK ? resp_compose_bulk(x->w, "0", 1) : rc;
+    rc = rc == STATUS_OK ? resp_compose_array(x->w, 2 * (uint64_t)n) : rc;
+    for (size_t i = 0; rc == STATUS_OK && i < z.n; i++) {
+        if (pattern != NULL &&
+                !resp_glob_match(pattern->data, pattern->len,
+                        (const char *)z.e[i].m, z.e[i].mlen, false)) {
+            continue;
+        }
+        char num[64];
+        int len = d2string(num, sizeof(num), z.e[i].score);
+        rc = resp_compose_bulk(x->w, (const char *)z.e[i].m, z.e[i].mlen);
+        rc = rc == STATUS_OK ? resp_compose_bulk(x->w, num, (size_t)len) : rc;
+    }
+    zset_close(&z);
+    return rc;
+}
