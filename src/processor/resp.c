@@ -819,7 +819,7 @@ run_command(struct resp_ctx *x)
 rstatus_i
 resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns)
 {
-    if (!always && !resp_command_multikey(x->cmd, x->argc)) {
+    if (!always && x->argc < x->cmd->hold_argc) {
         return run_command(x);
     }
     struct ks_hold h;
@@ -958,6 +958,9 @@ process(struct resp_ctx *x)
     }
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);
+    }
+    if (x->argc < cmd->hold_argc) {
+        return run_command(x); /* one key (or none): no hold */
     }
     return resp_run_held(x, false, RESP_HOLD_WAIT_NS);
 }

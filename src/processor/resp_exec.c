@@ -62,31 +62,6 @@ resp_hold_add_command(struct ks_hold *h, uint8_t db,
     return ok;
 }
 
-/* Several keys, or one key read then written in two steps. */
-bool
-resp_command_multikey(const struct resp_command *cmd, uint32_t argc)
-{
-    if (cmd->first_key == 0) {
-        /* keynum commands (SINTERCARD, EVAL ...) */
-        return cmd->nkeyspec > 0 && cmd->keyspecs[0].keynum;
-    }
-    if (cmd->first_key < 0 || cmd->step <= 0) {
-        return false;
-    }
-    switch (cmd->id) {
-    case RESP_CMD_COPY:
-    case RESP_CMD_MOVE:   /* one key, two databases */
-    case RESP_CMD_MSETNX: /* checks every key, then writes: one step */
-    case RESP_CMD_GETEX:  /* reads, then changes the expiry */
-        return true;
-    default:
-        break;
-    }
-    int64_t last =
-            cmd->last_key < 0 ? cmd->last_key + (int64_t)argc : cmd->last_key;
-    return last >= cmd->first_key + cmd->step;
-}
-
 bool
 resp_hold_add_exec(struct ks_hold *h, const struct resp_ctx *x)
 {

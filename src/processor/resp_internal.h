@@ -179,12 +179,10 @@ uint64_t resp_clients_count(void);
 /* How long a command nested in a hold (a script's undeclared key) tries a
  * stripe it cannot wait for before failing with BUSYKEY. */
 #define RESP_HOLD_WAIT_NS (100 * 1000 * 1000ull)
-/* Runs a checked command; with several keys (resp_command_multikey), or
- * always, under a hold of its keys (nested in the caller's hold, if any). */
+/* Runs a checked command; with several keys (argc at or past the command
+ * table's hold_argc), or always, under a hold of its keys (nested in the
+ * caller's hold, if any). */
 rstatus_i resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns);
-/* Whether cmd called with argc arguments names more than one key (or is
- * MSETNX or GETEX, which read a key and then write it). */
-bool resp_command_multikey(const struct resp_command *cmd, uint32_t argc);
 /* Adds the keys of a command (in db) to h; false: out of memory. */
 bool resp_hold_add_command(struct ks_hold *h, uint8_t db,
         const struct resp_command *cmd, const struct resp_arg *argv,

@@ -123,6 +123,10 @@ struct resp_command {
     uint8_t nsub;
     uint8_t ntip;
     uint8_t nkeyspec;
+    /* from this many arguments on, the command names several keys (or must
+     * run as one step anyway: COPY, MOVE, MSETNX, GETEX) and runs under a
+     * hold of its keys (resp_run_held); 0 always, RESP_HOLD_NEVER never */
+    uint32_t hold_argc;
     uint32_t flags; /* RESP_CMD_F_* */
     uint32_t acl;   /* RESP_ACL_* */
     const char *tips[3];
@@ -137,8 +141,14 @@ struct resp_command {
     const struct resp_command *sub;
 };
 
+#define RESP_HOLD_NEVER 0xffffffffu
+
 /* Generated data (command_table.c): the top-level rows sorted by name, and
- * every row (subcommands too) by id. Use the functions below. */
+ * every row (subcommands too) by id, and the hash index of the top-level
+ * names (FNV-1a of the lowercase name, linear probing, row index + 1). Use
+ * the functions below. */
+#define RESP_COMMAND_HASH_SIZE 1024
+extern const uint16_t resp_command_hash[RESP_COMMAND_HASH_SIZE];
 extern const struct resp_command resp_command_table[RESP_NCOMMAND];
 extern const struct resp_command
         *const resp_command_by_id_table[RESP_NCOMMAND_ALL];

@@ -199,6 +199,45 @@ def keyspecs(row):
     return '{' + ', '.join(out) + '}' if out else '{{0}}'
 
 
+# Commands with one key that still run held (resp_run_held): COPY and MOVE
+# write the key in a second database, MSETNX checks every key then writes,
+# GETEX reads then changes the expiry.
+HOLD_ALWAYS = {'copy', 'move', 'msetnx', 'getex'}
+HOLD_NEVER = 0xFFFFFFFF
+
+
+def hold_argc(row):
+    """The least argc at which the command names several keys (or must run
+    held anyway): it then runs under a hold of its keys' stripes."""
+    if row['name'] in HOLD_ALWAYS:
+        return 0
+    first, last, step = row['first'], row['last'], row['step']
+    if first == 0:
+        # keynum commands (SINTERCARD, EVAL ...) run held whatever argc
+        ks = row['keyspecs']
+        keynum = bool(ks) and pairs(ks[0]['find_keys'])['type'] == 'keynum'
+        return 0 if keynum else HOLD_NEVER
+    if first < 0 or step <= 0:
+        return HOLD_NEVER
+    if last < 0:
+        # last = last + argc >= first + step
+        return max(0, first + step - last)
+    return 0 if last >= first + step else HOLD_NEVER
+
+
+# Top-level lookup by name: FNV-1a (32 bits) of the lowercase name, open
+# addressing with linear probing; slot = row index + 1, 0 empty. command.c
+# computes the same hash (resp_command_find).
+HASH_SIZE = 1024
+
+
+def name_hash(name):
+    h = 2166136261
+    for b in name.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
 def emit_row(row, parent, sub):
     d = row['docs']
     name = row['name'].split('|')[-1]
@@ -212,6 +251,8 @@ def emit_row(row, parent, sub):
         ('step', str(row['step'])), ('nsub', str(len(row.get('subs', [])))),
         ('ntip', str(len(row['tips']))),
         ('nkeyspec', str(len(row['keyspecs']))),
+        ('hold_argc', '%#x' % hold_argc(row) if hold_argc(row) == HOLD_NEVER
+         else str(hold_argc(row))),
         ('flags', bits(row['flags'], FLAGS, 'RESP_CMD_F_')),
         ('acl', bits(row['acl'], ACL, 'RESP_ACL_')),
         ('tips', '{' + (', '.join(cstr(t) for t in row['tips']) or 'NULL')
@@ -278,6 +319,18 @@ def emit(rows, outdir):
                 where[s['name']] = '&sub_%s[%d]' % (r['name'], j)
         for i in ids:
             f.write('    [%s] = %s,\n' % (ident(i), where[i]))
+        f.write('};\n\n')
+        slots = [0] * HASH_SIZE
+        for i, r in enumerate(rows):
+            h = name_hash(r['name'])
+            while slots[h % HASH_SIZE]:
+                h += 1
+            slots[h % HASH_SIZE] = i + 1
+        f.write('const uint16_t resp_command_hash[RESP_COMMAND_HASH_SIZE] = '
+                '{\n')
+        for k in range(0, HASH_SIZE, 16):
+            f.write('    ' + ' '.join('%d,' % v for v in slots[k:k + 16])
+                    + '\n')
         f.write('};\n/* clang-format on */\n')
 
 

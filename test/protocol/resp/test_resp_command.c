@@ -86,6 +86,29 @@ test_table_sorted_and_indexed(void **state)
         }
     }
     assert_int_equal(seen, RESP_NCOMMAND_ALL);
+    /* the hash index finds every top-level row by its name in any case,
+     * and names every row once */
+    size_t slots = 0;
+    for (size_t i = 0; i < RESP_COMMAND_HASH_SIZE; i++) {
+        slots += resp_command_hash[i] != 0;
+        assert_true(resp_command_hash[i] <= RESP_NCOMMAND);
+    }
+    assert_int_equal(slots, RESP_NCOMMAND);
+    for (size_t i = 0; i < RESP_NCOMMAND; i++) {
+        const struct resp_command *c = resp_command_at(i);
+        char upper[64];
+        assert_true(c->name_len < sizeof(upper));
+        for (size_t k = 0; k < c->name_len; k++) {
+            char ch = c->name[k];
+            upper[k] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+        }
+        assert_ptr_equal(resp_command_find(c->name, c->name_len), c);
+        assert_ptr_equal(resp_command_find(upper, c->name_len), c);
+        /* a prefix or an extension of a name is another name or none */
+        const struct resp_command *p =
+                resp_command_find(c->name, c->name_len - 1);
+        assert_true(p == NULL || p->name_len == c->name_len - 1);
+    }
     assert_null(resp_command_at(RESP_NCOMMAND));
     assert_null(resp_command_by_id(RESP_NCOMMAND_ALL));
 }
@@ -161,6 +184,52 @@ test_table_has_issue_commands(void **state)
                 resp_command_find_fullname(names[i], strlen(names[i]));
         assert_non_null(c);
         assert_string_equal(c->fullname, names[i]);
+    }
+}
+
+/* Which commands run under a hold of their keys, and from how many
+ * arguments (the generator's hold_argc; resp_run_held). */
+static void
+test_hold_argc(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint32_t from;
+    } rows[] = {
+            {"get", RESP_HOLD_NEVER},
+            {"set", RESP_HOLD_NEVER},
+            {"incr", RESP_HOLD_NEVER},
+            {"hset", RESP_HOLD_NEVER},
+            {"lpush", RESP_HOLD_NEVER},
+            {"publish", RESP_HOLD_NEVER},
+            {"ping", RESP_HOLD_NEVER},
+            {"keys", RESP_HOLD_NEVER},
+            {"del", 3},   /* DEL a b */
+            {"mget", 3},  /* MGET a b */
+            {"mset", 4},  /* MSET a 1 b 2 */
+            {"blpop", 4}, /* BLPOP a b 0 */
+            {"bitop", 4}, /* BITOP AND dst src */
+            {"rename", 0},
+            {"smove", 0},
+            {"lmove", 0},
+            {"copy", 0},
+            {"move", 0},   /* one key, two databases */
+            {"msetnx", 0}, /* checks, then writes */
+            {"getex", 0},  /* reads, then changes the expiry */
+            {"eval", 0},
+            {"fcall", 0},
+            {"zunion", 0},
+            {"sintercard", 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct resp_command *c =
+                resp_command_find(rows[i].name, strlen(rows[i].name));
+        assert_non_null(c);
+        if (c->hold_argc != rows[i].from) {
+            fail_msg("%s: hold_argc %u, want %u", rows[i].name, c->hold_argc,
+                    rows[i].from);
+        }
     }
 }
 
@@ -417,6 +486,7 @@ main(void)
             T(test_table_rows_match_redis),
             T(test_table_has_issue_commands),
             T(test_lookup_case_insensitive),
+            T(test_hold_argc),
             T(test_arity),
             T(test_keys),
             T(test_error_unknown_command),
