@@ -391,6 +391,48 @@ test_issue_23_scan_dense_table(void **state)
     assert_int_equal(setup_memory(1024 * MiB), 0);
 }
 
+/* Eviction, merge and compaction move and drop entries through their own
+ * paths (location swaps, the hash table's coldest-entry eviction): every
+ * database's summary stays exact through them, and a scan of each database
+ * reports its items and nothing else. */
+static void
+test_issue_23_summary_exact_through_eviction(void **state)
+{
+    (void)state;
+    seg_teardown();
+    assert_int_equal(setup_memory(4 * MiB), 0);
+    char key[32], val[100];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < 100000; i++) {
+        snprintf(key, sizeof(key), "e:%d", i);
+        struct storage_write w = {0};
+        uint8_t db = (uint8_t)(i % 3);
+        storage_set(db, key, strlen(key), val,
+                (size_t)(1 + i % (int)sizeof(val)), &w, NOW, NULL, NULL);
+        if (i % 7 == 0) { /* and some deletes and overwrites */
+            snprintf(key, sizeof(key), "e:%d", i / 2);
+            storage_delete((uint8_t)((i / 2) % 3), key, strlen(key), 0, NOW);
+        }
+        if (i % 1000 == 999) {
+            storage_maintain(NOW);
+        }
+    }
+    assert_true(metric_counter(&metrics.seg_evict_item) +
+                        metric_counter(&metrics.seg_merge) +
+                        metric_counter(&metrics.seg_compact_item) >
+                0);
+    uint64_t all = summary_exact();
+    assert_int_equal(
+            all, storage_count(0) + storage_count(1) + storage_count(2));
+    for (uint8_t db = 0; db < 4; db++) {
+        struct seen s = {.prefix = "e:"};
+        full_scan(db, 50, &s);
+        assert_int_equal(s.items, storage_count(db));
+    }
+    seg_teardown();
+    assert_int_equal(setup_memory(1024 * MiB), 0);
+}
+
 int
 main(void)
 {
@@ -406,6 +448,8 @@ main(void)
                     test_issue_23_random_key_in_a_sparse_table, each_setup),
             cmocka_unit_test_setup(test_issue_23_scan_under_churn, each_setup),
             cmocka_unit_test_setup(test_issue_23_scan_dense_table, each_setup),
+            cmocka_unit_test_setup(
+                    test_issue_23_summary_exact_through_eviction, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
