@@ -635,12 +635,18 @@ mc_class_of(struct mc_class *k)
     }
 }
 
+/* memcached lists a class here only while it holds items: an empty cache
+ * answers END alone. */
 static rstatus_i
 mc_items(struct buf *b, size_t max)
 {
     struct mc_out o = {b, max, STATUS_OK};
     const seg_metrics_st *sg = &stats.seg;
-    mc_u64(&o, "items:1:number", storage_count(0));
+    uint64_t items = storage_count(0);
+    if (items == 0) {
+        return STATUS_OK;
+    }
+    mc_u64(&o, "items:1:number", items);
     MC_ZEROS(&o, "items:1:number_hot", "items:1:number_warm",
             "items:1:number_cold", "items:1:age_hot", "items:1:age_warm",
             "items:1:age");
@@ -661,6 +667,9 @@ mc_items(struct buf *b, size_t max)
     return o.st;
 }
 
+/* memcached lists a class here once it has pages (and keeps it after a
+ * flush, as segments stay in use until reclaimed): before any, only the
+ * totals, both 0. */
 static rstatus_i
 mc_slabs(struct buf *b, size_t max)
 {
@@ -670,6 +679,11 @@ mc_slabs(struct buf *b, size_t max)
     mc_class_of(&k);
     struct seg_layout lay;
     seg_layout_get(&lay);
+    if (k.pages == 0) {
+        mc_u64(&o, "active_slabs", 0);
+        mc_u64(&o, "total_malloced", 0);
+        return o.st;
+    }
     mc_u64(&o, "1:chunk_size", k.chunk);
     mc_u64(&o, "1:chunks_per_page", k.per_page);
     mc_u64(&o, "1:total_pages", k.pages);
@@ -721,6 +735,9 @@ stats_print_memcache(struct buf *b, size_t max, const struct bstring *group)
     }
     if (bstring_equal_cstr(group, "conns")) {
         return STATUS_OK; /* connections belong to their workers: none */
+    }
+    if (bstring_equal_cstr(group, "extstore")) {
+        return STATUS_OK; /* memcached without extstore: END alone */
     }
     return STATUS_EINVAL;
 }

@@ -182,6 +182,21 @@ def test_stats_items_slabs_one_class(seg):
     assert int(slabs["total_malloced"]) >= 1024 * 1024
 
 
+def test_issue_23_empty_cache_lists_no_class(fresh):
+    """Before its first item memcached lists no class: `stats items` is END
+    alone, `stats slabs` only its totals; `stats extstore` without extstore
+    is END (segcached listed class 1 with zeros and answered ERROR)."""
+    seg, peer = fresh
+    same(seg, peer, b"stats items\r\nstats slabs\r\nstats extstore\r\n")
+    assert talk(port(seg), b"stats items\r\n") == b"END\r\n"
+    # memcached-tool shows no row then, and one once an item is stored
+    for srv in (seg, peer):
+        talk(port(srv), b"set first 0 0 1\r\na\r\n")
+    for group in (b"items", b"slabs"):
+        assert ([n for n, _ in stat_lines(seg, group)] ==
+                [n for n, _ in stat_lines(peer, group)]), group
+
+
 def test_memcached_tool_display_shows_the_class(seg):
     perl = shutil.which("perl")
     if perl is None or not os.path.exists(MEMCACHED_TOOL):

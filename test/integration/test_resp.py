@@ -1083,6 +1083,30 @@ def test_redis_cli_pipe_and_scan(seg):
     assert len(cli(port, "--scan").stdout.split()) == n
 
 
+@pytest.mark.skipif(REDIS_CLI is None, reason="redis-cli is not installed")
+def test_issue_23_scan_of_a_small_db_beside_a_full_one(server_factory):
+    """`redis-cli -n 1 --scan` over 10 keys beside 20,000 in database 0
+    takes the calls its own keys take, as in Redis (1-2), however large
+    -m: before the summary per database it took about 140 calls at
+    -m 1024; RANDOMKEY there finds database 1's keys."""
+    s = server_factory(protocols=("resp",), args=["-m", "1024"])
+    port = s.port("resp")
+    bulk = b"".join(enc(["SET", f"bulk:{i}", "v"]) for i in range(20000))
+    assert b"errors: 0" in cli(port, "--pipe", stdin=bulk).stdout
+    few = b"".join(enc(["SET", f"few:{i}", "v"]) for i in range(10))
+    assert b"errors: 0" in cli(port, "-n", "1", "--pipe", stdin=few).stdout
+    assert cli(port, "CONFIG", "RESETSTAT").stdout == b"OK\n"
+    keys = cli(port, "-n", "1", "--scan").stdout.split()
+    assert sorted(keys) == sorted(b"few:%d" % i for i in range(10))
+    info = cli(port, "INFO", "commandstats").stdout.decode()
+    calls = int(re.search(r"cmdstat_scan:calls=(\d+)", info).group(1))
+    assert calls <= 3, info
+    for _ in range(20):
+        assert cli(port, "-n", "1", "RANDOMKEY").stdout.startswith(b"few:")
+    assert len(cli(port, "--scan").stdout.split()) == \
+        20000
+
+
 @pytest.mark.skipif(REDIS_BENCHMARK is None,
                     reason="redis-benchmark is not installed")
 def test_redis_benchmark(seg):

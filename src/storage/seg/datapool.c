@@ -26,8 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* version 2: expiry counts, the table's summary; 3: a summary per db */
 #define POOL_MAGIC   "SEGCPOOL"
-#define POOL_VERSION 2u /* 2: expiry counts, the table's summary */
+#define POOL_VERSION 3u
 #define POOL_HEADER  4096
 
 struct pool_header {

@@ -373,37 +373,20 @@ chain_each(uint32_t b, slot_fn visit, void *arg)
     }
 }
 
-static bool
-any_visit(uint64_t *slot, uint64_t v, void *arg)
-{
-    (void)slot;
-    (void)v;
-    (void)arg;
-    return true;
-}
-
-/* Under chain b's lock, after an entry left it: the summary drops the
- * chain once it holds none. */
+/* A slot of key h's chains was emptied of an entry of database db (both
+ * locks held): the chain compacts, and db's summary counts one entry
+ * fewer there, after the removal. */
 static void
-chain_left(uint32_t b)
-{
-    if (!chain_each(b, any_visit, NULL)) {
-        hash_summary_sub(b);
-    }
-}
-
-/* A slot of key h's chains was emptied (both locks held). */
-static void
-key_hole(uint64_t h, uint64_t *hole)
+key_hole(uint64_t h, uint64_t *hole, uint8_t db)
 {
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
     if (chain_holds(b1, hole)) {
         chain_compact(b1, hole);
-        chain_left(b1);
+        hash_summary_sub(db, b1);
     } else if (b2 != b1 && chain_holds(b2, hole)) {
         chain_compact(b2, hole);
-        chain_left(b2);
+        hash_summary_sub(db, b2);
     }
 }
 
@@ -522,8 +505,11 @@ slot_swap(uint64_t *slot, uint64_t old, uint64_t nval)
 
 /* The dead copy's accounting: its segment loses live bytes, its db an item.
  * Reads the header under the bucket lock: the segment cannot be retired
- * while an entry still points into it. */
-static void
+ * while an entry still points into it. Returns the item's database (its
+ * summary's to update), or DB_NONE if the header does not decode: then no
+ * summary counts one fewer, which only costs readers a look. */
+#define DB_NONE 0xff
+static uint8_t
 entry_died(uint64_t v)
 {
     uint32_t sid = entry_sid(v);
@@ -532,7 +518,9 @@ entry_died(uint64_t v)
     if (item_decode(
                 seg_data(sid) + entry_off(v), s->cas_base, s->exp_base, &m)) {
         item_unlinked(sid, item_size(&m), &m);
+        return m.db;
     }
+    return DB_NONE;
 }
 
 bool
@@ -543,7 +531,7 @@ hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval)
     }
     item_unlinked(ref->sid, item_size(&ref->m), &ref->m);
     if (nval == 0) {
-        key_hole(h, ref->slot);
+        key_hole(h, ref->slot, ref->m.db);
     }
     return true;
 }
@@ -586,9 +574,9 @@ hash_swap_location(
         }
         done = slot_swap(la.slot, la.val, nval);
         if (done) {
-            entry_died(la.val);
-            if (nval == 0) {
-                key_hole(h, la.slot);
+            uint8_t db = entry_died(la.val);
+            if (nval == 0) { /* else the same item moved: same db, chain */
+                key_hole(h, la.slot, db);
             }
         }
     }
@@ -667,7 +655,7 @@ chain_extend(struct chain_info *ci)
 }
 
 bool
-hash_insert_locked(uint64_t h, uint64_t val)
+hash_insert_locked(uint64_t h, uint8_t db, uint64_t val)
 {
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
@@ -700,17 +688,18 @@ hash_insert_locked(uint64_t h, uint64_t val)
         if (pick->coldest == NULL) {
             return false;
         }
+        uint32_t b = pick == &c1 ? b1 : b2;
         uint64_t old = __atomic_load_n(pick->coldest, __ATOMIC_ACQUIRE);
+        hash_summary_add(db, b); /* before readers see it */
         if (!slot_swap(pick->coldest, old, val)) {
+            hash_summary_sub(db, b);
             return false;
         }
-        entry_died(old);
+        hash_summary_sub(entry_died(old), b);
         INCR(seg_metrics, seg_hash_evict);
         return true;
     }
-    if (pick->entries == 0) {
-        hash_summary_add(pick == &c1 ? b1 : b2); /* before readers see it */
-    }
+    hash_summary_add(db, pick == &c1 ? b1 : b2); /* before readers see it */
     __atomic_store_n(slot, val, __ATOMIC_RELEASE);
     return true;
 }
@@ -831,6 +820,7 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
                 item_unlinked(sid, item_size(&m), &m);
                 n++;
                 chain_compact(b, &bk[i]);
+                hash_summary_sub(m.db, b);
                 i--; /* the hole may hold a moved entry now */
             }
         }
@@ -838,9 +828,6 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
             break;
         }
         bk = pool_bucket(next);
-    }
-    if (n > 0) {
-        chain_left(b);
     }
     bucket_unlock(b);
     return n;

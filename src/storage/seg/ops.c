@@ -385,7 +385,7 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
             if (!vis) {
                 INCR(seg_metrics, seg_expire_item);
             }
-        } else if (!hash_insert_locked(h, nval)) {
+        } else if (!hash_insert_locked(h, m.db, nval)) {
             st = STORAGE_ENOMEM;
         }
         if (st == STORAGE_OK) {

@@ -46,15 +46,17 @@ walk_visit(uint64_t v, void *arg)
 }
 
 /* What one SCAN call may do beyond reporting `count` items. The cursor is
- * a head bucket index; the summary (hash_summary.c) skips empty stretches
- * of the table, so a call's work follows the keys, not seg.memory:
+ * a head bucket index; the database's summary (hash_summary.c) skips the
+ * stretches of the table holding none of its keys, so a call's work
+ * follows that database's keys, not seg.memory nor the other databases:
  * - summary counters read: SCAN_SUMMARY_READS (64 Ki: a table of 2^31
  *   buckets has 64 Ki level-3 counters, so even then one call crosses the
  *   emptiness of the whole table), a few hundred microseconds at most;
  * - head buckets visited, each one cache line: SCAN_VISIT_COST counters'
  *   worth of that budget;
- * - entries of other databases looked at: SCAN_OTHER_DB per item asked
- *   for (databases share the table, as in no Redis). */
+ * - entries of other databases looked at, in the chains that also hold
+ *   this one's: SCAN_OTHER_DB per item asked for (databases share the
+ *   table, as in no Redis). */
 #define SCAN_SUMMARY_READS (64 * 1024)
 #define SCAN_VISIT_COST    16
 #define SCAN_OTHER_DB      8
@@ -77,7 +79,7 @@ storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
     uint32_t budget = SCAN_SUMMARY_READS + (uint32_t)want * SCAN_VISIT_COST;
     uint32_t b = (uint32_t)cursor;
     for (;;) {
-        b = hash_summary_next(b, &budget);
+        b = hash_summary_next(db, b, &budget);
         if (b >= heap.n_bucket) {
             return 0;
         }
@@ -107,14 +109,15 @@ storage_random_key(uint8_t db, uint64_t now, struct storage_item *it)
     }
     struct walk wk = {.db = db, .now = now, .first = it};
     /* the first live item at or after a random bucket, wrapping once; the
-     * summary skips empty chains, so the cost follows the keys */
+     * database's summary skips chains without its keys, so the cost follows
+     * them, not the table or the other databases' keys */
     uint32_t start = (uint32_t)(seg_rand() % heap.n_bucket);
     uint32_t from[2] = {start, 0}, to[2] = {heap.n_bucket, start};
     for (int pass = 0; pass < 2 && !wk.found; pass++) {
         uint32_t b = from[pass];
         while (!wk.found) {
             uint32_t budget = UINT32_MAX;
-            b = hash_summary_next(b, &budget);
+            b = hash_summary_next(db, b, &budget);
             if (b >= to[pass]) {
                 break;
             }

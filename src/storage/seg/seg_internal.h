@@ -311,7 +311,7 @@ bool hash_find_locked(uint64_t h, uint8_t db, const void *key, size_t klen,
         struct hash_ref *ref);
 /* Under the key's locks: put val in a free slot of the key's chains. false
  * when no slot could be made (pool empty and nothing to drop). */
-bool hash_insert_locked(uint64_t h, uint64_t val);
+bool hash_insert_locked(uint64_t h, uint8_t db, uint64_t val);
 /* The one replace primitive: under the key's locks, if *ref->slot still
  * holds ref->val, store nval (0 removes) and mark the old copy dead. */
 bool hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval);
@@ -333,22 +333,25 @@ uint32_t hash_val_off(uint64_t v);
 /* Lock-free: the entry pointing at (sid, off), if any. */
 bool hash_peek_location(uint64_t h, uint32_t sid, uint32_t off, uint64_t *val);
 
-/* --- the table's occupancy summary (hash_summary.c) --- */
-/* Bytes it takes for n_bucket head buckets (whole cache lines). */
+/* --- the table's occupancy summaries (hash_summary.c) --- */
+/* Bytes they take for n_bucket head buckets (whole cache lines). */
 size_t hash_summary_size(uint32_t n_bucket);
-/* Places it at at (zeroed memory, or a warm datapool's); at setup. */
+/* Places them at at (zeroed memory, or a warm datapool's); at setup. */
 void hash_summary_map(uint8_t *at, uint32_t n_bucket);
-/* Under chain b's lock: it gains its first entry (call before the entry
- * is stored) or lost its last (after). */
-void hash_summary_add(uint32_t b);
-void hash_summary_sub(uint32_t b);
-/* Lock-free: the first head bucket >= b whose chain may hold an entry, or
- * n_bucket; reads at most *budget counters, counting them off. When the
- * budget runs out it returns where to go on from (not yet known to hold
- * anything). */
-uint32_t hash_summary_next(uint32_t b, uint32_t *budget);
-/* Non-empty chains, for tests and checks. */
-uint64_t hash_summary_chains(void);
+/* Under chain b's lock: an entry of database db joins the chain (call
+ * before the entry is stored) or left it (after). db >= STORAGE_DB_COUNT
+ * (a collection part) counts nowhere. */
+void hash_summary_add(uint8_t db, uint32_t b);
+void hash_summary_sub(uint8_t db, uint32_t b);
+/* Lock-free: the first head bucket >= b whose chain may hold an entry of
+ * db, or n_bucket; reads at most *budget counters, counting them off. When
+ * the budget runs out it returns where to go on from (not yet known to
+ * hold anything). */
+uint32_t hash_summary_next(uint8_t db, uint32_t b, uint32_t *budget);
+/* For tests and checks: db's entries in the table; db's entries in the
+ * level-1 range (16 head buckets) holding head bucket b. */
+uint64_t hash_summary_entries(uint8_t db);
+uint64_t hash_summary_range(uint8_t db, uint32_t b);
 
 /* --- accounting when an entry dies (ops.c) --- */
 void item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m);
