@@ -268,6 +268,10 @@ ZADD big 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 ZUNIONSTORE d2 2 big a
 OBJECT ENCODING d2
 ZUNION 2 big a withscores
+COMMAND GETKEYS zunionstore d 2 a b
+COMMAND GETKEYS zinterstore d 1 a weights 2
+COMMAND GETKEYS zintercard 2 a b limit 1
+COMMAND INFO zunionstore zinterstore zdiffstore zunion zinter zdiff zintercard
 """
 
 # (SORT f follows every other numeric SORT: Redis does not clear errno before its strtod, so the
@@ -369,6 +373,10 @@ RPUSH f 1e400 2
 SORT f
 HSET hash a b
 SORT hash
+COMMAND GETKEYS sort k limit store 1 get store store x by
+COMMAND GETKEYS sort k store d
+COMMAND GETKEYS sort_ro k by x get y
+COMMAND INFO sort sort_ro
 """
 
 LISTS = """
@@ -652,6 +660,46 @@ def test_zset_algebra_random_against_redis(seg, oracle):
             assert a.cmd(*q) == b.cmd(*q), cmd
     a.close()
     b.close()
+
+
+def test_zset_store_reads_its_sources_in_one_step(seg):
+    """A transaction on another worker adds a member to two sorted sets, or
+    removes it from both: ZUNIONSTORE/ZINTERSTORE (held on every key they
+    name, sources included) see both or neither, never one (regression:
+    only the destination was held)."""
+    port = seg.port("resp")
+    Wire(port).cmd("FLUSHALL")
+    stop = threading.Event()
+
+    def writer():
+        w = Wire(port)
+        while not stop.is_set():
+            for cmds in ((("ZADD", "a", "1", "x"), ("ZADD", "b", "1", "x")),
+                         (("ZREM", "a", "x"), ("ZREM", "b", "x"))):
+                w.cmd("MULTI")
+                for c in cmds:
+                    w.cmd(*c)
+                w.cmd("EXEC")
+        w.close()
+    # connections alternate workers: the writer and the reader differ
+    t = threading.Thread(target=writer)
+    t.start()
+    r = Wire(port)
+    seen = set()
+    try:
+        for _ in range(1500):
+            for store in ("ZUNIONSTORE", "ZINTERSTORE"):
+                n = r.cmd(store, "d", "2", "a", "b")
+                got = r.cmd("ZRANGE", "d", "0", "-1", "WITHSCORES")
+                seen.add((store, n, got))
+    finally:
+        stop.set()
+        t.join()
+        r.close()
+    both = b"*2\r\n$1\r\nx\r\n$1\r\n2\r\n"
+    for store, n, got in seen:
+        assert (n, got) in ((b":0\r\n", b"*0\r\n"), (b":1\r\n", both)), \
+            (store, n, got)
 
 
 def test_no_lost_update_across_workers(seg):

@@ -219,6 +219,14 @@ resp_command_keys(const struct resp_command *cmd, const struct resp_arg *argv,
         }
         n++;
     }
+    /* keys counted by a later key spec: ZUNIONSTORE's sources after its
+     * destination (the legacy range names the destination only) */
+    for (uint8_t i = 1; i < cmd->nkeyspec; i++) {
+        if (cmd->keyspecs[i].keynum) {
+            n += keys_keynum(&cmd->keyspecs[i], argv, argc,
+                    n < cap ? pos + n : pos, n < cap ? cap - n : 0);
+        }
+    }
     return n;
 }
 

@@ -218,12 +218,14 @@ def hold_argc(row):
     held anyway): it then runs under a hold of its keys' stripes."""
     if row['name'] in HOLD_ALWAYS:
         return 0
+    if any(pairs(ks['find_keys'])['type'] == 'keynum'
+           for ks in row['keyspecs']):
+        # keynum keys (SINTERCARD, EVAL, and ZUNIONSTORE's sources after
+        # its destination) run held whatever argc
+        return 0
     first, last, step = row['first'], row['last'], row['step']
     if first == 0:
-        # keynum commands (SINTERCARD, EVAL ...) run held whatever argc
-        ks = row['keyspecs']
-        keynum = bool(ks) and pairs(ks[0]['find_keys'])['type'] == 'keynum'
-        return 0 if keynum else HOLD_NEVER
+        return HOLD_NEVER
     if first < 0 or step <= 0:
         return HOLD_NEVER
     if last < 0:
