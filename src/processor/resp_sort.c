@@ -350,7 +350,9 @@ load_keys(struct resp_ctx *x, const struct sort_args *o, struct svec *s,
             s->oom = true;
             break;
         }
-        memcpy(str, by, bylen);
+        if (bylen > 0) {
+            memcpy(str, by, bylen);
+        }
         str[bylen] = '\0';
         char *end;
         errno = 0;
@@ -561,7 +563,9 @@ resp_cmd_sort(struct resp_ctx *x)
         }
         struct sort_cmp c = {
                 &s, o.desc, o.alpha, o.by != NULL, o.store != NULL};
-        qsort_r(s.v, s.n, sizeof(*s.v), sort_cmp, &c);
+        if (s.n > 1) { /* a missing key has no vector (qsort's base) */
+            qsort_r(s.v, s.n, sizeof(*s.v), sort_cmp, &c);
+        }
         if (!conv_ok) {
             rc = resp_err(
                     x, "ERR One or more scores can't be converted into double");

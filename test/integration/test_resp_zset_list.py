@@ -607,14 +607,18 @@ def test_zsets_random_against_redis(seg, oracle):
     b.close()
 
 
-def test_zset_algebra_random_against_redis(seg, oracle):
+@pytest.mark.parametrize("hello3", [False, True])
+def test_zset_algebra_random_against_redis(seg, oracle, hello3):
     """Random ZUNION/ZINTER/ZDIFF (and STORE forms, ZINTERCARD) over
     sorted sets, sets and missing keys, with weights and aggregates whose
-    sums round: every reply compared byte for byte with Redis."""
+    sums round: every reply compared byte for byte with Redis, RESP2 and
+    RESP3 (doubles)."""
     a, b = Wire(oracle.port), Wire(seg.port("resp"))
     for c in (a, b):
         c.cmd("FLUSHALL")
-    rnd = random.Random(11)
+        if hello3:
+            c.cmd("HELLO", "3")
+    rnd = random.Random(11 + hello3)
     keys = ["A", "B", "C", "S", "T", "N"]
 
     def score():
