@@ -9,6 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+int32_t list_max_listpack_size = -2;
+
+size_t
+list_part_max(void)
+{
+    int32_t fill = __atomic_load_n(&list_max_listpack_size, __ATOMIC_RELAXED);
+    if (fill >= 0) {
+        return 8192;
+    }
+    return fill <= -5 ? 65536 : (size_t)4096 << (-fill - 1);
+}
+
 static bool
 dir_reserve(struct list *l, uint32_t n)
 {
@@ -237,7 +249,7 @@ delete_no(struct list *l, uint32_t no)
     storage_delete(l->db | STORAGE_DB_PARTS, pk, n, 0, l->now);
 }
 
-/* The elements cut into chunks of at most LIST_PART_MAX image bytes (at
+/* The elements cut into chunks of at most list_part_max() image bytes (at
  * least one element each), written as pack images into one heap buffer:
  * chunk j is buf[at[j] .. at[j + 1]) holding cnt[j] elements. */
 struct chunks {
@@ -345,7 +357,7 @@ replace_inline(struct list *l, uint32_t a, uint32_t b,
         size += pack_elem_size(all[i].len);
     }
     coll_status_e st = COLL_OK;
-    if (size <= LIST_INLINE_MAX) {
+    if (size <= list_part_max()) {
         uint8_t *img = malloc(size + 1);
         if (img == NULL) {
             free(all);
@@ -365,7 +377,7 @@ replace_inline(struct list *l, uint32_t a, uint32_t b,
         return COLL_OK;
     }
     struct chunks c;
-    if (!chunks_make(&c, all, m, LIST_PART_MAX)) {
+    if (!chunks_make(&c, all, m, list_part_max())) {
         free(all);
         return COLL_ENOMEM;
     }
@@ -402,7 +414,7 @@ list_replace(struct list *l, uint32_t a, uint32_t b, const struct pack_elem *e,
         return replace_inline(l, a, b, e, n);
     }
     struct chunks c;
-    if (!chunks_make(&c, e, n, LIST_PART_MAX)) {
+    if (!chunks_make(&c, e, n, list_part_max())) {
         return COLL_ENOMEM;
     }
     uint32_t old = b - a, nw = c.n;
@@ -502,7 +514,7 @@ list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
     }
     size_t off = at == cnt ? len : pack_offset(img, len, at);
     size_t size = pack_splice_size(img, len, off, ndel, ins, nins);
-    if (size > (l->parts ? LIST_PART_MAX : LIST_INLINE_MAX)) {
+    if (size > list_part_max()) {
         return COLL_EOVERSIZE;
     }
     uint8_t *buf = malloc(size + 1);
@@ -545,7 +557,10 @@ list_commit(struct list *l)
         return COLL_OK;
     }
     struct storage_write w = {.type = STORAGE_TYPE_LIST, .parts = l->parts};
-    if (l->exists) {
+    if (l->replace) {
+        w.mode = STORAGE_SET;
+        w.expiry = TIME_NEVER;
+    } else if (l->exists) {
         w.mode = STORAGE_CAS;
         w.cas = l->cas;
         w.keep_ttl = true;
@@ -571,14 +586,43 @@ list_commit(struct list *l)
         memcpy(v + 1, l->img, l->len);
     }
     uint64_t cas = 0;
-    storage_status_e st = storage_set(
-            l->db, l->key, l->klen, v, vlen, &w, l->now, NULL, &cas);
+    struct storage_item old = {.key = NULL};
+    storage_status_e st = storage_set(l->db, l->key, l->klen, v, vlen, &w,
+            l->now, l->replace ? &old : NULL, &cas);
     free(v);
     if (st != STORAGE_OK) {
         return coll_status_of(st);
+    }
+    if (l->replace && old.key != NULL) {
+        ks_drop_parts(l->db, &old, l->now);
+        l->replace = false;
     }
     l->cas = cas;
     l->exists = true;
     l->dirty = false;
     return COLL_OK;
+}
+
+coll_status_e
+list_store(uint8_t db, const void *key, size_t klen, const struct pack_elem *e,
+        size_t n, uint64_t now)
+{
+    if (n == 0) {
+        ks_delete(db, key, klen, now);
+        return COLL_OK;
+    }
+    struct list l;
+    memset(&l, 0, sizeof(l));
+    l.db = db;
+    l.key = key;
+    l.klen = klen;
+    l.now = now;
+    l.stripe = ks_stripe(db, key, klen);
+    l.replace = true;
+    coll_status_e st = list_replace(&l, 0, 0, e, n);
+    if (st == COLL_OK) {
+        st = list_commit(&l);
+    }
+    list_close(&l);
+    return st;
 }

@@ -2,13 +2,13 @@
 /* Lists stored in the keyspace, quicklist-like. A key's item (type LIST)
  * holds either
  *   - inline: [LIST_ENC_PACK][pack image] (types/pack.h) of the elements
- *     in order, while the image is at most LIST_INLINE_MAX bytes;
+ *     in order, while the image is at most list_part_max() bytes;
  *   - parts (a root, storage.h): [id 8][nparts 4][count 8] then a
  *     directory of nparts entries [part 4][count 4] in list order; part
  *     item i (i < nparts, every number used once) is a pack of up to about
- *     LIST_PART_MAX bytes of consecutive elements.
+ *     list_part_max() bytes of consecutive elements.
  * A push or pop at either end rewrites one end part (at most
- * LIST_PART_MAX bytes) and the root (12 + 8 + 8 per part bytes), whatever
+ * list_part_max() bytes) and the root (12 + 8 + 8 per part bytes), whatever
  * the list's length; an index walks the directory (8 bytes a part) and
  * reads one part. Part numbers stay 0 .. nparts-1 (the keyspace path
  * copies, renames, expires and deletes parts by that range): a part that
@@ -35,9 +35,6 @@
 
 /* clang-format off */
 #define LIST_ENC_PACK    0
-#define LIST_INLINE_MAX  8192 /* bytes of an inline image (quicklist's
-                                 list-max-listpack-size -2: 8 KiB nodes) */
-#define LIST_PART_MAX    8192 /* bytes of a part's image */
 #define LIST_ROOT_HEAD   20   /* id 8, nparts 4, count 8 */
 /* clang-format on */
 
@@ -51,6 +48,7 @@ struct list {
     bool exists;
     bool dirty;
     bool parts;
+    bool replace; /* list_store: the commit replaces any key, no TTL */
     uint64_t cas;
     uint64_t expiry;
     uint64_t count;
@@ -65,6 +63,16 @@ struct list {
     uint32_t *no;  /* part number of each directory entry */
     uint32_t *cnt; /* elements in each */
 };
+
+/* list-max-listpack-size (CONFIG GET/SET; relaxed atomic, any thread):
+ * Redis's quicklist fill, -2 by default. Here it sets how many bytes a part
+ * (and an inline image) may take when it is written from then on: -1 4 KiB,
+ * -2 8 KiB, -3 16 KiB, -4 32 KiB, -5 and below 64 KiB, as quicklist's node
+ * sizes; 0 or a count gives 8 KiB parts (quicklist's safety limit for
+ * counted nodes; the count itself is not applied). Parts written before a
+ * change keep their size until a change rewrites them. */
+extern int32_t list_max_listpack_size;
+size_t list_part_max(void);
 
 /* Opens key for reading or a change (write: under the stripe lock until
  * list_close, unless flags has COLL_LOCKED). COLL_OK, COLL_MISS (an empty
@@ -95,6 +103,11 @@ coll_status_e list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
         const struct pack_elem *ins, size_t nins);
 /* Writes the root (or deletes the key when it is empty). */
 coll_status_e list_commit(struct list *l);
+/* Replaces key, whatever it holds, with a list of the n elements e (SORT
+ * ... STORE): the caller holds the key's stripe lock; no TTL; n == 0
+ * deletes the key. A replaced root's parts are dropped. */
+coll_status_e list_store(uint8_t db, const void *key, size_t klen,
+        const struct pack_elem *e, size_t n, uint64_t now);
 
 /* Every element of part k into out[0..count) (views into its image). */
 coll_status_e list_part_elems(

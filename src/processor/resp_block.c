@@ -176,15 +176,21 @@ signal_locked(unsigned from, uint8_t db, const void *key, size_t klen)
 }
 
 void
-resp_list_signal(struct resp_ctx *x, const struct resp_arg *key)
+resp_block_signal(struct resp_ctx *x, uint8_t db, const void *key, size_t klen)
 {
     if (__atomic_load_n(&nwaiting, __ATOMIC_RELAXED) == 0 ||
             x->c->owner == NULL) {
         return;
     }
     pthread_mutex_lock(&lock);
-    signal_locked(self_worker(x->c), resp_db(x), key->data, key->len);
+    signal_locked(self_worker(x->c), db, key, klen);
     pthread_mutex_unlock(&lock);
+}
+
+void
+resp_list_signal(struct resp_ctx *x, const struct resp_arg *key)
+{
+    resp_block_signal(x, resp_db(x), key->data, key->len);
 }
 
 /* ---- registering ---- */

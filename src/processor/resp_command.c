@@ -49,12 +49,44 @@ bulk_str(struct resp_writer *w, const char *s)
 
 /* {"flags": ..., "begin_search": {"type": "index", "spec": {"index": i}},
  *  "find_keys": {"type": "range", "spec": {lastkey, keystep, limit}}} */
+/* The notes (when there are), the flags. */
+static rstatus_i
+keyspec_head(struct resp_writer *w, const struct resp_keyspec *ks)
+{
+    rstatus_i rc = resp_compose_map(w, ks->notes != NULL ? 4 : 3);
+    if (ks->notes != NULL) {
+        rc = rc == STATUS_OK ? bulk_str(w, "notes") : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, ks->notes) : rc;
+    }
+    rc = rc == STATUS_OK ? bulk_str(w, "flags") : rc;
+    return rc == STATUS_OK ? words(w, ks->flags) : rc;
+}
+
+/* SORT's: {"notes": ..., "flags": ..., "begin_search": {"type": "unknown",
+ * "spec": {}}, "find_keys": {"type": "unknown", "spec": {}}} */
+static rstatus_i
+keyspec_unknown(struct resp_writer *w, const struct resp_keyspec *ks)
+{
+    rstatus_i rc = keyspec_head(w, ks);
+    const char *part[2] = {"begin_search", "find_keys"};
+    for (int i = 0; i < 2; i++) {
+        rc = rc == STATUS_OK ? bulk_str(w, part[i]) : rc;
+        rc = rc == STATUS_OK ? resp_compose_map(w, 2) : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "type") : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "unknown") : rc;
+        rc = rc == STATUS_OK ? bulk_str(w, "spec") : rc;
+        rc = rc == STATUS_OK ? resp_compose_map(w, 0) : rc;
+    }
+    return rc;
+}
+
 static rstatus_i
 keyspec(struct resp_writer *w, const struct resp_keyspec *ks)
 {
-    rstatus_i rc = resp_compose_map(w, 3);
-    rc = rc == STATUS_OK ? bulk_str(w, "flags") : rc;
-    rc = rc == STATUS_OK ? words(w, ks->flags) : rc;
+    if (ks->unknown) {
+        return keyspec_unknown(w, ks);
+    }
+    rstatus_i rc = keyspec_head(w, ks);
     rc = rc == STATUS_OK ? bulk_str(w, "begin_search") : rc;
     rc = rc == STATUS_OK ? resp_compose_map(w, 2) : rc;
     rc = rc == STATUS_OK ? bulk_str(w, "type") : rc;

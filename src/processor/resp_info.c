@@ -3,6 +3,7 @@
  * the numbers only the binary knows come from the info source) and CONFIG
  * GET/SET/RESETSTAT over the parameters that mean something here. */
 #include "processor/coll.h"
+#include "processor/lcoll.h"
 #include "processor/resp_internal.h"
 
 #include "base/log.h"
@@ -263,6 +264,8 @@ typedef enum {
     P_ZSET_MAX_LISTPACK_VALUE,
     P_OBUF_LIMIT,
     P_HLL_SPARSE_MAX_BYTES,
+    P_LIST_MAX_ZIPLIST_SIZE, /* Redis 7.0's alias of the one below */
+    P_LIST_MAX_LISTPACK_SIZE,
     NPARAM
 } param_e;
 
@@ -302,6 +305,8 @@ static const char *const param_names[NPARAM] = {
         [P_ZSET_MAX_LISTPACK_VALUE] = "zset-max-listpack-value",
         [P_OBUF_LIMIT] = "client-output-buffer-limit",
         [P_HLL_SPARSE_MAX_BYTES] = "hll-sparse-max-bytes",
+        [P_LIST_MAX_ZIPLIST_SIZE] = "list-max-ziplist-size",
+        [P_LIST_MAX_LISTPACK_SIZE] = "list-max-listpack-size",
 };
 
 /* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
@@ -393,6 +398,11 @@ param_value(param_e p, char *out, size_t cap)
         return;
     case P_MAXCLIENTS:
         snprintf(out, cap, "%" PRIu64, call_u64(resp_source.maxclients));
+        return;
+    case P_LIST_MAX_ZIPLIST_SIZE:
+    case P_LIST_MAX_LISTPACK_SIZE:
+        snprintf(out, cap, "%" PRId32,
+                __atomic_load_n(&list_max_listpack_size, __ATOMIC_RELAXED));
         return;
     case P_SLOWLOG_SLOWER_THAN:
         snprintf(out, cap, "%" PRId64, resp_slowlog_slower_than());
@@ -491,8 +501,9 @@ static bool
 param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
         size_t cap)
 {
-    int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : 0;
-    int64_t hi = p == P_TIMEOUT ? INT32_MAX : INT64_MAX; /* Redis's bounds */
+    bool fill = p == P_LIST_MAX_ZIPLIST_SIZE || p == P_LIST_MAX_LISTPACK_SIZE;
+    int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : fill ? INT32_MIN : 0;
+    int64_t hi = p == P_TIMEOUT || fill ? INT32_MAX : INT64_MAX; /* Redis's */
     if (p == P_HASH_MAX_LISTPACK_VALUE || p == P_HASH_MAX_ZIPLIST_VALUE ||
             p == P_ZSET_MAX_LISTPACK_VALUE || p == P_ZSET_MAX_ZIPLIST_VALUE) {
         /* a memory value, as Redis's memtoull: digits, then b, k, kb, m,
@@ -589,9 +600,11 @@ config_set_tls(struct resp_ctx *x, bool *failed)
 
 /* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
  * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
- * change at run time, and tls-cert-file, tls-key-file and
- * tls-ca-cert-file reload the certificate; any other parameter is accepted
- * when its value is the current one (what tools send to make sure: save
+ * change at run time, as do the collection thresholds (coll.h) and
+ * list-max-listpack-size (lcoll.h: the size of list parts), and tls-cert-file,
+ * tls-key-file and tls-ca-cert-file reload the certificate; any other parameter
+ * is accepted when its value is the current one (what tools send to make sure:
+ * save
  * "", appendonly no), as segcached sets it at startup only: tls-port is
  * refused, as listeners are opened at startup. Nothing changes unless
  * every pair passes its checks. */
@@ -603,7 +616,8 @@ config_set(struct resp_ctx *x)
     }
     int64_t slower = resp_slowlog_slower_than();
     int64_t max_len = (int64_t)resp_slowlog_max_len();
-    int64_t timeout = -1; /* unchanged */
+    int64_t timeout = -1;     /* unchanged */
+    int64_t fill = INT64_MIN; /* unchanged */
     int64_t limits[NPARAM];
     for (int p = 0; p < NPARAM; p++) {
         limits[p] = -1;
@@ -635,6 +649,15 @@ config_set(struct resp_ctx *x)
         }
         if (param_is_tls_file((param_e)p)) {
             continue; /* applied below, once every pair has passed */
+        }
+        if (p == P_LIST_MAX_ZIPLIST_SIZE || p == P_LIST_MAX_LISTPACK_SIZE) {
+            if (!param_parse((param_e)p, v, &fill, why, sizeof(why))) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], why);
+            }
+            continue;
         }
         if (param_limit((param_e)p) != NULL) {
             if (!param_parse((param_e)p, v, &limits[p], why, sizeof(why))) {
@@ -686,6 +709,10 @@ config_set(struct resp_ctx *x)
     }
     if (timeout >= 0) {
         resp_source.set_timeout_s((uint64_t)timeout);
+    }
+    if (fill != INT64_MIN) {
+        __atomic_store_n(
+                &list_max_listpack_size, (int32_t)fill, __ATOMIC_RELAXED);
     }
     return resp_compose_ok(x->w);
 }

@@ -5,6 +5,7 @@
  * on keys of every type, through the keyspace path (keyspace.h): a root of
  * parts is deleted, expired, renamed and copied whole. */
 #include "processor/resp_internal.h"
+#include "processor/resp_zset.h"
 
 #include "base/mm.h"
 #include "base/time.h"
@@ -77,6 +78,7 @@ resp_cmd_rename(struct resp_ctx *x)
             x->c->now_ms);
     switch (s) {
     case STORAGE_OK:
+        resp_block_signal(x, resp_db(x), dst->data, dst->len);
         return nx ? resp_compose_integer(x->w, 1) : resp_compose_ok(x->w);
     case STORAGE_NOT_FOUND:
         return resp_err(x, "ERR no such key");
@@ -125,6 +127,7 @@ resp_cmd_copy(struct resp_ctx *x)
             replace ? STORAGE_OVERWRITE : STORAGE_NO_OVERWRITE, x->c->now_ms);
     switch (s) {
     case STORAGE_OK:
+        resp_block_signal(x, (uint8_t)dbid, dst->data, dst->len);
         return resp_compose_integer(x->w, 1);
     case STORAGE_NOT_FOUND:
     case STORAGE_NOT_STORED:

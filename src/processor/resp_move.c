@@ -7,6 +7,7 @@
  * namespace, then the root written there; the source goes last, only if it
  * is still the version copied. */
 #include "processor/resp_internal.h"
+#include "processor/resp_zset.h"
 
 #include "processor/keyspace.h"
 
@@ -113,6 +114,7 @@ resp_cmd_move(struct resp_ctx *x)
     ks_unlock_many(stripes, 2);
     switch (s) {
     case STORAGE_OK:
+        resp_block_signal(x, ddb, k->data, k->len);
         return resp_compose_integer(x->w, 1);
     case STORAGE_NOT_FOUND:
     case STORAGE_NOT_STORED:

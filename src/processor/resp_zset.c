@@ -2,10 +2,10 @@
 /* Resp sorted-set commands: ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK
  * ZREVRANK ZCOUNT ZLEXCOUNT ZRANGE ZRANGESTORE ZRANGEBYSCORE
  * ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZREVRANGE ZREMRANGEBYRANK
- * ZREMRANGEBYSCORE ZREMRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZSCAN
- * ZUNION ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD, with
- * Redis 7.0.15's replies, option rules and errors (its t_zset.c), over the
- * sorted sets of zcoll.h. */
+ * ZREMRANGEBYSCORE ZREMRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZSCAN,
+ * with Redis 7.0.15's replies, option rules and errors (its t_zset.c), over
+ * the sorted sets of zcoll.h. ZUNION, ZINTER, ZDIFF and their kin are in
+ * resp_zsetop.c. */
 #include "processor/resp_zset.h"
 #include "processor/coll.h"
 #include "processor/resp_internal.h"

@@ -28,6 +28,10 @@ rstatus_i resp_cmd_zpop(struct resp_ctx *x); /* ZPOPMIN ZPOPMAX */
 rstatus_i resp_cmd_zmpop(struct resp_ctx *x);
 rstatus_i resp_cmd_zrandmember(struct resp_ctx *x);
 rstatus_i resp_cmd_zscan(struct resp_ctx *x);
+/* resp_zsetop.c: ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD */
+rstatus_i resp_cmd_zsetop(struct resp_ctx *x);
+/* resp_sort.c: SORT SORT_RO over lists, sets and sorted sets */
+rstatus_i resp_cmd_sort(struct resp_ctx *x);
 
 /* Redis's getDoubleFromObject. */
 bool resp_zset_parse_double(const struct resp_arg *a, double *v);
@@ -79,6 +83,11 @@ coll_status_e resp_list_move(struct resp_ctx *x, const struct resp_arg *src,
 /* A list or sorted set key got elements: wakes clients blocked on it
  * (resp_block.c). */
 void resp_list_signal(struct resp_ctx *x, const struct resp_arg *key);
+/* A key in db was created or replaced whole (RENAME, COPY, MOVE, the STORE
+ * commands): wakes its first waiter, as Redis signals every key it adds; a
+ * waiter finding a key of another type stays blocked. */
+void resp_block_signal(
+        struct resp_ctx *x, uint8_t db, const void *key, size_t klen);
 
 /* resp_block.c: blocking pops, woken across workers (core/msg.h) */
 struct resp_waiter;

@@ -167,6 +167,218 @@ ZADD lp 1 a 2 b
 OBJECT ENCODING lp
 """
 
+ZSETOPS = """
+ZADD a 1 x 2 y 3 z
+ZADD b 10 y 20 z 30 w
+ZADD c 1.5 z -inf x 0 q
+SADD s y q 7
+SADD si 1 2 3
+SET str v
+ZUNION 2 a b
+ZUNION 2 a b WITHSCORES
+ZUNION 3 a b c withscores aggregate min
+ZUNION 3 a b c withscores aggregate max
+ZUNION 3 a b c weights 1 2 0.5 withscores
+ZUNION 2 a a weights inf -inf withscores
+ZUNION 1 a weights inf withscores
+ZUNION 2 a s withscores
+ZUNION 2 si s withscores weights 2 3
+ZUNION 2 a nokey withscores
+ZUNION 1 nokey withscores
+ZUNION 0 a
+ZUNION -1 a
+ZUNION x a
+ZUNION 3 a b
+ZUNION 2 a str weights x
+ZUNION 2 str a
+ZUNION 2 a b weights x 1
+ZUNION 2 a b weights 1
+ZUNION 2 a b weights 1 nan
+ZUNION 2 a b aggregate foo
+ZUNION 2 a b aggregate
+ZUNION 2 a b withscores withscores
+ZUNION 2 a b foo
+ZUNION 2 a b weights 1 2 weights 3 4 withscores
+ZUNION 2 a b aggregate max aggregate min withscores
+ZINTER 2 a b
+ZINTER 2 a b withscores
+ZINTER 3 a b c withscores
+ZINTER 2 a b withscores aggregate max weights 2 -1
+ZINTER 2 a s withscores
+ZINTER 2 s a withscores weights 0 inf
+ZINTER 2 a nokey withscores
+ZINTER 2 nokey str
+ZINTER 1 str
+ZINTER 2 a c withscores weights inf 0
+ZINTER 2 a c withscores weights inf 0 aggregate min
+ZDIFF 2 a b
+ZDIFF 2 a b withscores
+ZDIFF 3 a b c withscores
+ZDIFF 2 a s withscores
+ZDIFF 2 s a withscores
+ZDIFF 1 nokey
+ZDIFF 2 a b weights 1 2
+ZDIFF 2 a b aggregate sum
+ZDIFF 0 a
+ZUNIONSTORE d 2 a b
+ZRANGE d 0 -1 withscores
+OBJECT ENCODING d
+ZUNIONSTORE d 2 a b withscores
+ZUNIONSTORE d 2 a b weights 2 3 aggregate max
+ZRANGE d 0 -1 withscores
+ZUNIONSTORE d 0 a
+ZUNIONSTORE d 1 nokey
+EXISTS d
+ZINTERSTORE d 2 a b
+ZRANGE d 0 -1 withscores
+ZINTERSTORE d 2 a nokey
+EXISTS d
+ZINTERSTORE str2 2 a str
+ZDIFFSTORE d 2 a b
+ZRANGE d 0 -1 withscores
+ZDIFFSTORE d 2 a a
+EXISTS d
+ZDIFFSTORE d 1 nokey
+ZUNIONSTORE a 2 a b
+ZRANGE a 0 -1 withscores
+ZUNIONSTORE str 1 b
+TYPE str
+ZRANGE str 0 -1 withscores
+ZUNIONSTORE s 1 s
+TYPE s
+ZRANGE s 0 -1 withscores
+ZINTERCARD 2 a b
+ZINTERCARD 2 a b limit 1
+ZINTERCARD 2 a b limit 0
+ZINTERCARD 1 a limit 100
+ZINTERCARD 2 a nokey
+ZINTERCARD 0 a
+ZINTERCARD x a
+ZINTERCARD 3 a b
+ZINTERCARD 1 a limit -1
+ZINTERCARD 1 a limit x
+ZINTERCARD 1 a limit
+ZINTERCARD 2 a b weights 1 1
+ZINTERCARD 2 a b withscores
+ZINTERCARD 2 a b aggregate max
+SET str v
+ZINTERCARD 2 a str
+ZUNION 2 a b withscores weights 0.1 0.2
+ZADD big 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+ZUNIONSTORE d2 2 big a
+OBJECT ENCODING d2
+ZUNION 2 big a withscores
+COMMAND GETKEYS zunionstore d 2 a b
+COMMAND GETKEYS zinterstore d 1 a weights 2
+COMMAND GETKEYS zintercard 2 a b limit 1
+COMMAND INFO zunionstore zinterstore zdiffstore zunion zinter zdiff zintercard
+"""
+
+# (SORT f follows every other numeric SORT: Redis does not clear errno before its strtod, so the
+# ERANGE it leaves fails the next numeric SORT on the same connection)
+SORTS = """
+RPUSH n 3 1 2 10 -5 1.5
+RPUSH l 3 1 2 10 b
+MSET w_3 30 w_1 10 w_2 20 w_10 5 o_1 one o_2 two wa_1 b wa_2 a wa_3 c
+HSET h_1 f x1
+HSET h_2 f x2 g y2
+HSET h_3 f
+SORT n
+SORT n ASC
+SORT n DESC
+SORT l
+SORT l ALPHA
+SORT l ALPHA DESC
+SORT n LIMIT 1 2
+SORT n DESC LIMIT 1 2
+SORT n LIMIT 0 0
+SORT n LIMIT 10 5
+SORT n LIMIT -5 2
+SORT n LIMIT 2 -1
+SORT n LIMIT 0
+SORT n LIMIT x 1
+SORT n LIMIT 1 y
+SORT n BY w_*
+SORT n BY w_* DESC
+SORT n BY w_* ALPHA
+SORT n BY wa_* ALPHA LIMIT 0 3
+SORT n BY nosort
+SORT n BY nosort DESC
+SORT n BY nosort LIMIT 1 2
+SORT n BY nosort DESC LIMIT 1 2
+SORT n BY h_*->f ALPHA
+SORT n BY w_* GET # GET o_* GET h_*->f GET h_*->g GET h_*->
+SORT n GET #
+SORT n GET o_*
+SORT n GET nostar
+SORT n GET ##
+SORT n BY w_* GET o_* LIMIT 1 3
+SORT n GET o_*->f
+SORT l BY nosort GET #
+SORT n STORE
+SORT n GET
+SORT n BY
+SORT n foo
+SORT_RO n STORE d
+SORT_RO n BY w_* GET o_* DESC
+SORT n STORE d
+LRANGE d 0 -1
+TYPE d
+SORT n GET o_* STORE d2
+LRANGE d2 0 -1
+SORT n STORE d STORE d3
+EXISTS d3
+LRANGE d 0 -1
+SORT nokey
+SORT nokey STORE d2
+EXISTS d2
+SORT nokey BY w_* GET #
+SET str v
+SORT str
+SORT_RO str
+SORT n STORE str
+TYPE str
+SORT l STORE d4
+EXISTS d4
+ZADD z 3 c 1 a 2 b 0 d
+SORT z
+SORT z ALPHA
+SORT z BY nosort
+SORT z BY nosort DESC
+SORT z BY nosort LIMIT 1 2
+SORT z BY nosort DESC LIMIT 1 2
+SORT z ALPHA DESC LIMIT 0 2
+ZADD zn 1 10 2 9 3 8
+SORT zn
+SORT zn BY nosort
+SORT zn STORE zd
+LRANGE zd 0 -1
+SADD s 5 3 9 1
+SORT s
+SORT s DESC
+SORT s ALPHA
+SORT s BY nosort STORE sd
+LRANGE sd 0 -1
+SADD sa b a c
+SORT sa
+SORT sa ALPHA
+SORT sa ALPHA LIMIT 1 1
+SORT sa BY nosort STORE sd
+LRANGE sd 0 -1
+RPUSH g 0x10 " 7" 3
+SORT g
+RPUSH e ""
+SORT e
+RPUSH f 1e400 2
+SORT f
+HSET hash a b
+SORT hash
+COMMAND GETKEYS sort k limit store 1 get store store x by
+COMMAND GETKEYS sort k store d
+COMMAND GETKEYS sort_ro k by x get y
+COMMAND INFO sort sort_ro
+"""
+
 LISTS = """
 RPUSH l a b c
 LPUSH l x y z
@@ -265,11 +477,23 @@ LLEN s
 LMPOP 2 nokey s left
 OBJECT ENCODING d2
 TYPE d2
+CONFIG GET list-max-listpack-size
+CONFIG GET list-max-ziplist-size
+CONFIG SET list-max-listpack-size x
+CONFIG SET list-max-listpack-size 5000000000
+CONFIG SET list-max-listpack-size -2147483649
+CONFIG SET list-max-listpack-size -5
+CONFIG GET list-max-listpack-size
+CONFIG SET list-max-ziplist-size 100
+CONFIG GET list-max-listpack-size
+CONFIG SET list-max-listpack-size -2
+CONFIG GET list-max-ziplist-size
 """
 
 
 @pytest.mark.parametrize("hello3", [False, True])
-@pytest.mark.parametrize("script", [ZSETS, LISTS], ids=["zsets", "lists"])
+@pytest.mark.parametrize("script", [ZSETS, ZSETOPS, SORTS, LISTS],
+                         ids=["zsets", "zsetops", "sorts", "lists"])
 def test_replies_match_redis(seg, oracle, script, hello3):
     lines = [ln for ln in script.strip().splitlines() if ln.strip()]
     assert compare(seg.port("resp"), oracle.port, lines, hello3) == []
@@ -314,18 +538,25 @@ def _random_list_ops(rnd, n, grow):
             yield ["LRANGE", "L", "0", "-1"]
 
 
-@pytest.mark.parametrize("seed,grow", [(1, False), (2, True), (3, True)])
-def test_lists_in_parts_match_redis(seg, oracle, seed, grow):
+@pytest.mark.parametrize("seed,grow,fill", [
+    (1, False, "-2"), (2, True, "-2"), (3, True, "-2"), (4, True, "-1"),
+    (5, True, "-5"), (6, True, "10")])
+def test_lists_in_parts_match_redis(seg, oracle, seed, grow, fill):
     """Elements up to 1500 bytes put a list in parts within a few pushes:
     every command on it is compared with Redis, parts split, emptied and
-    renumbered on the way."""
+    renumbered on the way; with list-max-listpack-size at 4 KiB, 8 KiB and
+    64 KiB parts (and a count, which keeps 8 KiB)."""
     a, b = Wire(oracle.port), Wire(seg.port("resp"))
     for c in (a, b):
         c.cmd("FLUSHALL")
+        assert c.cmd("CONFIG", "SET", "list-max-listpack-size", fill) == \
+            b"+OK\r\n"
     rnd = random.Random(seed)
     for cmd in _random_list_ops(rnd, 3000, grow):
         assert a.cmd(*cmd) == b.cmd(*cmd), cmd[:4]
     assert a.cmd("LRANGE", "L", "0", "-1") == b.cmd("LRANGE", "L", "0", "-1")
+    for c in (a, b):
+        c.cmd("CONFIG", "SET", "list-max-listpack-size", "-2")
     a.close()
     b.close()
 
@@ -374,6 +605,105 @@ def test_zsets_random_against_redis(seg, oracle):
         assert a.cmd(*cmd) == b.cmd(*cmd), cmd
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("hello3", [False, True])
+def test_zset_algebra_random_against_redis(seg, oracle, hello3):
+    """Random ZUNION/ZINTER/ZDIFF (and STORE forms, ZINTERCARD) over
+    sorted sets, sets and missing keys, with weights and aggregates whose
+    sums round: every reply compared byte for byte with Redis, RESP2 and
+    RESP3 (doubles)."""
+    a, b = Wire(oracle.port), Wire(seg.port("resp"))
+    for c in (a, b):
+        c.cmd("FLUSHALL")
+        if hello3:
+            c.cmd("HELLO", "3")
+    rnd = random.Random(11 + hello3)
+    keys = ["A", "B", "C", "S", "T", "N"]
+
+    def score():
+        return rnd.choice([str(rnd.randint(-5, 5)), "0.1", "0.2", "0.3",
+                           "inf", "-inf", str(rnd.random()), "1e300"])
+
+    def weight():
+        return rnd.choice(["1", "2", "-1", "0", "0.5", "inf", "-inf", "0.1",
+                           "3e-5"])
+    for _ in range(2000):
+        op = rnd.randint(0, 9)
+        if op <= 2:
+            cmd = ["ZADD", rnd.choice(["A", "B", "C"])]
+            for _ in range(rnd.randint(1, 6)):
+                cmd += [score(), f"m{rnd.randint(0, 25)}"]
+        elif op == 3:
+            cmd = ["SADD", rnd.choice(["S", "T"])] + \
+                [rnd.choice([f"m{rnd.randint(0, 25)}", str(rnd.randint(0, 9))])
+                 for _ in range(rnd.randint(1, 4))]
+        elif op == 4:
+            cmd = [rnd.choice(["ZREM", "SREM"]), rnd.choice(keys),
+                   f"m{rnd.randint(0, 25)}"]
+        else:
+            name = rnd.choice(["ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE",
+                               "ZINTERSTORE", "ZDIFFSTORE", "ZINTERCARD"])
+            ks = [rnd.choice(keys) for _ in range(rnd.randint(1, 4))]
+            cmd = [name]
+            if name.endswith("STORE"):
+                cmd.append(rnd.choice(["D", "E", "A"]))
+            cmd += [str(len(ks))] + ks
+            if name in ("ZUNION", "ZINTER", "ZUNIONSTORE", "ZINTERSTORE"):
+                if rnd.random() < 0.6:
+                    cmd += ["WEIGHTS"] + [weight() for _ in ks]
+                if rnd.random() < 0.6:
+                    cmd += ["AGGREGATE", rnd.choice(["SUM", "MIN", "MAX"])]
+            if name in ("ZUNION", "ZINTER", "ZDIFF") and rnd.random() < 0.7:
+                cmd.append("WITHSCORES")
+            if name == "ZINTERCARD" and rnd.random() < 0.5:
+                cmd += ["LIMIT", str(rnd.randint(0, 4))]
+        assert a.cmd(*cmd) == b.cmd(*cmd), cmd
+        if cmd[0].endswith("STORE"):
+            q = ["ZRANGE", cmd[1], "0", "-1", "WITHSCORES"]
+            assert a.cmd(*q) == b.cmd(*q), cmd
+    a.close()
+    b.close()
+
+
+def test_zset_store_reads_its_sources_in_one_step(seg):
+    """A transaction on another worker adds a member to two sorted sets, or
+    removes it from both: ZUNIONSTORE/ZINTERSTORE (held on every key they
+    name, sources included) see both or neither, never one (regression:
+    only the destination was held)."""
+    port = seg.port("resp")
+    Wire(port).cmd("FLUSHALL")
+    stop = threading.Event()
+
+    def writer():
+        w = Wire(port)
+        while not stop.is_set():
+            for cmds in ((("ZADD", "a", "1", "x"), ("ZADD", "b", "1", "x")),
+                         (("ZREM", "a", "x"), ("ZREM", "b", "x"))):
+                w.cmd("MULTI")
+                for c in cmds:
+                    w.cmd(*c)
+                w.cmd("EXEC")
+        w.close()
+    # connections alternate workers: the writer and the reader differ
+    t = threading.Thread(target=writer)
+    t.start()
+    r = Wire(port)
+    seen = set()
+    try:
+        for _ in range(1500):
+            for store in ("ZUNIONSTORE", "ZINTERSTORE"):
+                n = r.cmd(store, "d", "2", "a", "b")
+                got = r.cmd("ZRANGE", "d", "0", "-1", "WITHSCORES")
+                seen.add((store, n, got))
+    finally:
+        stop.set()
+        t.join()
+        r.close()
+    both = b"*2\r\n$1\r\nx\r\n$1\r\n2\r\n"
+    for store, n, got in seen:
+        assert (n, got) in ((b":0\r\n", b"*0\r\n"), (b":1\r\n", both)), \
+            (store, n, got)
 
 
 def test_no_lost_update_across_workers(seg):
@@ -492,6 +822,77 @@ def test_blocking_pops_across_workers(seg, oracle):
                 a.cmd("BZPOPMIN", "nokey", "str", "0")]
         for x in (a, c, u):
             x.close()
+        return log
+    assert scenario(seg.port("resp")) == scenario(oracle.port)
+
+
+def test_keys_made_whole_wake_waiters(seg, oracle):
+    """A key that becomes a list or sorted set by RENAME, COPY (to its own
+    or another database), MOVE or a STORE command wakes the clients blocked
+    on it, on either worker; one that becomes a string leaves them blocked.
+    Same replies from both servers (regression: these woke nobody)."""
+    def scenario(port):
+        log = []
+        a = Wire(port)
+        a.cmd("FLUSHALL")
+
+        def blocked(name, *cmd, db=0):
+            def run():
+                w = Wire(port)
+                if db:
+                    w.cmd("SELECT", str(db))
+                res[name] = w.cmd(*cmd)
+                w.close()
+            t = threading.Thread(target=run)
+            t.start()
+            time.sleep(0.15)
+            return t
+        res = {}
+        # (the waiters' command, its database, what makes the source, what
+        # makes the key whole, what feeds a waiter left blocked)
+        cases = [
+            (("BLPOP", "k1", "5"), 0, ("RPUSH", "t1", "a", "b"),
+             ("RENAME", "t1", "k1"), ("RPUSH", "k1", "late")),
+            (("BRPOP", "k2", "5"), 0, ("RPUSH", "t2", "c"),
+             ("COPY", "t2", "k2"), ("RPUSH", "k2", "late")),
+            (("BZPOPMIN", "k3", "5"), 3, ("ZADD", "t3", "1", "m"),
+             ("COPY", "t3", "k3", "DB", "3"), ("ZADD", "k3", "9", "late")),
+            (("BLMPOP", "5", "1", "k4", "LEFT"), 0, ("RPUSH", "k4x", "d"),
+             ("RENAMENX", "k4x", "k4"), ("RPUSH", "k4", "late")),
+            (("BZPOPMAX", "k5", "5"), 0, ("ZADD", "t5", "1", "x", "2", "y"),
+             ("ZUNIONSTORE", "k5", "1", "t5"), ("ZADD", "k5", "9", "late")),
+            (("BZPOPMIN", "k6", "5"), 0, ("ZADD", "t6", "4", "x"),
+             ("ZINTERSTORE", "k6", "2", "t6", "t6"),
+             ("ZADD", "k6", "9", "late")),
+            (("BZMPOP", "5", "1", "k7", "MIN"), 0, ("ZADD", "t7", "4", "x"),
+             ("ZDIFFSTORE", "k7", "1", "t7"), ("ZADD", "k7", "9", "late")),
+            (("BZPOPMIN", "k8", "5"), 0, ("ZADD", "t8", "5", "z"),
+             ("ZRANGESTORE", "k8", "t8", "0", "-1"),
+             ("ZADD", "k8", "9", "late")),
+        ]
+        for i, (wait, db, make, act, feed) in enumerate(cases):
+            ts = [blocked(f"c{i}w{j}", *wait, db=db) for j in range(2)]
+            log += [a.cmd(*make), a.cmd(*act)]
+            ts[0].join()
+            log.append(res.pop(f"c{i}w0"))
+            time.sleep(0.2)  # the second is served now, or stays blocked
+            log += [a.cmd("SELECT", str(db)), a.cmd(*feed),
+                    a.cmd("SELECT", "0")]
+            ts[1].join()
+            log.append(res.pop(f"c{i}w1"))
+        # MOVE into the waiter's database
+        t = blocked("mv", "BLPOP", "mk", "5", db=5)
+        log += [a.cmd("RPUSH", "mk", "moved"), a.cmd("MOVE", "mk", "5")]
+        t.join()
+        log.append(res.pop("mv"))
+        # a string made by RENAME leaves the waiter blocked until a list
+        t = blocked("str", "BLPOP", "sk", "5")
+        log += [a.cmd("SET", "tmp", "v"), a.cmd("RENAME", "tmp", "sk")]
+        time.sleep(0.2)
+        log += [a.cmd("DEL", "sk"), a.cmd("RPUSH", "sk", "after")]
+        t.join()
+        log.append(res.pop("str"))
+        a.close()
         return log
     assert scenario(seg.port("resp")) == scenario(oracle.port)
 

@@ -10,6 +10,7 @@
 #include "base/util.h"
 
 #include <string.h>
+#include <strings.h>
 
 #define RESP_CMD_FLAG_NAME(_name, _str) _str,
 #define RESP_ACL_NAME(_name, _str)      _str,
@@ -164,11 +165,41 @@ keys_keynum(const struct resp_keyspec *ks, const struct resp_arg *argv,
     return (size_t)count;
 }
 
+/* sortGetKeys: the last STORE's key (LIMIT skips 2, GET and BY 1), or 0. */
+static uint32_t
+sort_store_key(const struct resp_arg *argv, uint32_t argc)
+{
+    uint32_t at = 0;
+    for (uint32_t i = 2; argv != NULL && i < argc; i++) {
+        const struct resp_arg *a = &argv[i];
+        if (a->len == 5 && strncasecmp(a->data, "limit", 5) == 0) {
+            i += 2;
+        } else if (a->len == 5 && strncasecmp(a->data, "store", 5) == 0 &&
+                   i + 1 < argc) {
+            at = i + 1;
+        } else if ((a->len == 3 && strncasecmp(a->data, "get", 3) == 0) ||
+                   (a->len == 2 && strncasecmp(a->data, "by", 2) == 0)) {
+            i += 1;
+        }
+    }
+    return at;
+}
+
 size_t
 resp_command_keys(const struct resp_command *cmd, const struct resp_arg *argv,
         uint32_t argc, uint32_t *pos, size_t cap)
 {
     size_t n = 0;
+    if (cmd->id == RESP_CMD_SORT) {
+        uint32_t st = argc >= 2 ? sort_store_key(argv, argc) : 0;
+        if (argc >= 2 && cap > 0) {
+            pos[0] = 1;
+        }
+        if (st != 0 && cap > 1) {
+            pos[1] = st;
+        }
+        return argc < 2 ? 0 : st != 0 ? 2 : 1;
+    }
     if (cmd->first_key == 0 && cmd->nkeyspec > 0 && cmd->keyspecs[0].keynum) {
         return keys_keynum(&cmd->keyspecs[0], argv, argc, pos, cap);
     }
@@ -187,6 +218,14 @@ resp_command_keys(const struct resp_command *cmd, const struct resp_arg *argv,
             pos[n] = (uint32_t)j;
         }
         n++;
+    }
+    /* keys counted by a later key spec: ZUNIONSTORE's sources after its
+     * destination (the legacy range names the destination only) */
+    for (uint8_t i = 1; i < cmd->nkeyspec; i++) {
+        if (cmd->keyspecs[i].keynum) {
+            n += keys_keynum(&cmd->keyspecs[i], argv, argc,
+                    n < cap ? pos + n : pos, n < cap ? cap - n : 0);
+        }
     }
     return n;
 }

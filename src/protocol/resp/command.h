@@ -92,7 +92,8 @@ extern const char *const resp_command_flag_names[RESP_CMD_NFLAG];
 extern const char *const resp_acl_category_names[RESP_ACL_NCATEGORY];
 
 /* One key spec of the kinds every tabled command uses: begin_search by
- * index, find_keys by range or by keynum (COMMAND INFO prints these). */
+ * index, find_keys by range or by keynum, or both "unknown" (SORT's BY/GET
+ * and STORE keys, with notes); COMMAND INFO prints these. */
 struct resp_keyspec {
     const char *flags; /* space-separated: "RW access update" */
     int32_t index;     /* begin_search index */
@@ -101,6 +102,8 @@ struct resp_keyspec {
     int32_t keystep;   /* range: step; keynum: firstkey (relative) */
     int32_t limit;     /* range: limit; keynum: keystep */
     bool keynum;       /* find_keys by keynum (SINTERCARD, ZUNION ...) */
+    bool unknown;      /* begin_search and find_keys "unknown" */
+    const char *notes; /* or NULL */
 };
 
 /* One command or subcommand. name_len is strlen(name). arity follows Redis:
@@ -130,7 +133,7 @@ struct resp_command {
     uint32_t flags; /* RESP_CMD_F_* */
     uint32_t acl;   /* RESP_ACL_* */
     const char *tips[3];
-    struct resp_keyspec keyspecs[2];
+    struct resp_keyspec keyspecs[3];
     const char *summary;
     const char *since;
     const char *group;
@@ -202,8 +205,9 @@ const struct resp_command *resp_command_lookup(
 /* Key positions (argument indexes) of cmd called with argc arguments, from
  * first_key/last_key/step as Redis's legacy range does, or from the keynum
  * key spec of a movable-keys command (which reads its count in argv; 0 when
- * argv is NULL or the count is bad); writes at most cap of them to pos and
- * returns how many there are. */
+ * argv is NULL or the count is bad), plus SORT's STORE key found as Redis's
+ * sortGetKeys finds it (argv NULL: none); writes at most cap of them to pos
+ * and returns how many there are. */
 size_t resp_command_keys(const struct resp_command *cmd,
         const struct resp_arg *argv, uint32_t argc, uint32_t *pos, size_t cap);
 

@@ -223,6 +223,8 @@ typedef enum {
     RESP_CMD_SMEMBERS,
     RESP_CMD_SMISMEMBER,
     RESP_CMD_SMOVE,
+    RESP_CMD_SORT,
+    RESP_CMD_SORT_RO,
     RESP_CMD_SPOP,
     RESP_CMD_SPUBLISH,
     RESP_CMD_SRANDMEMBER,
@@ -278,4 +280,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 189 /* top-level commands */
+#define RESP_NCOMMAND 191 /* top-level commands */

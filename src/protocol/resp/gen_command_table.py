@@ -38,7 +38,7 @@ zremrangebyrank zremrangebyscore zremrangebylex zpopmin zpopmax zmpop
 zrandmember zunion zinter zdiff zunionstore zinterstore zdiffstore zintercard
 zscan bzpopmin bzpopmax bzmpop
 lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim
-lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop
+lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop sort sort_ro
 ping echo quit reset hello auth select client command config info time
 function script debug object memory slowlog
 multi exec discard watch unwatch
@@ -183,19 +183,26 @@ def keyspecs(row):
     out = []
     for ks in row['keyspecs']:
         bs, fk = pairs(ks['begin_search']), pairs(ks['find_keys'])
+        if bs['type'] == 'unknown':
+            # SORT's BY/GET and STORE keys: found by the command itself
+            assert fk['type'] == 'unknown'
+            out.append('{%s, 0, 0, 0, 0, false, true, %s}' % (
+                cstr(' '.join(ks['flags'])), cstr(ks.get('notes'))))
+            continue
         assert bs['type'] == 'index' and fk['type'] in ('range', 'keynum')
         spec = pairs(bs['spec'])
         rng = pairs(fk['spec'])
         if fk['type'] == 'keynum':
             # keynum: lastkey = keynumidx, keystep = firstkey, limit = step
-            out.append('{%s, %d, %d, %d, %d, true}' % (
+            out.append('{%s, %d, %d, %d, %d, true, false, %s}' % (
                 cstr(' '.join(ks['flags'])), spec['index'],
-                rng['keynumidx'], rng['firstkey'], rng['keystep']))
+                rng['keynumidx'], rng['firstkey'], rng['keystep'],
+                cstr(ks.get('notes'))))
             continue
-        out.append('{%s, %d, %d, %d, %d, false}' % (
+        out.append('{%s, %d, %d, %d, %d, false, false, %s}' % (
             cstr(' '.join(ks['flags'])), spec['index'], rng['lastkey'],
-            rng['keystep'], rng['limit']))
-    assert len(out) <= 2
+            rng['keystep'], rng['limit'], cstr(ks.get('notes'))))
+    assert len(out) <= 3
     return '{' + ', '.join(out) + '}' if out else '{{0}}'
 
 
@@ -211,12 +218,14 @@ def hold_argc(row):
     held anyway): it then runs under a hold of its keys' stripes."""
     if row['name'] in HOLD_ALWAYS:
         return 0
+    if any(pairs(ks['find_keys'])['type'] == 'keynum'
+           for ks in row['keyspecs']):
+        # keynum keys (SINTERCARD, EVAL, and ZUNIONSTORE's sources after
+        # its destination) run held whatever argc
+        return 0
     first, last, step = row['first'], row['last'], row['step']
     if first == 0:
-        # keynum commands (SINTERCARD, EVAL ...) run held whatever argc
-        ks = row['keyspecs']
-        keynum = bool(ks) and pairs(ks[0]['find_keys'])['type'] == 'keynum'
-        return 0 if keynum else HOLD_NEVER
+        return HOLD_NEVER
     if first < 0 or step <= 0:
         return HOLD_NEVER
     if last < 0:

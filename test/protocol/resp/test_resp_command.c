@@ -197,30 +197,23 @@ test_hold_argc(void **state)
         const char *name;
         uint32_t from;
     } rows[] = {
-            {"get", RESP_HOLD_NEVER},
-            {"set", RESP_HOLD_NEVER},
-            {"incr", RESP_HOLD_NEVER},
-            {"hset", RESP_HOLD_NEVER},
-            {"lpush", RESP_HOLD_NEVER},
-            {"publish", RESP_HOLD_NEVER},
-            {"ping", RESP_HOLD_NEVER},
-            {"keys", RESP_HOLD_NEVER},
+            {"get", RESP_HOLD_NEVER}, {"set", RESP_HOLD_NEVER},
+            {"incr", RESP_HOLD_NEVER}, {"hset", RESP_HOLD_NEVER},
+            {"lpush", RESP_HOLD_NEVER}, {"publish", RESP_HOLD_NEVER},
+            {"ping", RESP_HOLD_NEVER}, {"keys", RESP_HOLD_NEVER},
             {"del", 3},   /* DEL a b */
             {"mget", 3},  /* MGET a b */
             {"mset", 4},  /* MSET a 1 b 2 */
             {"blpop", 4}, /* BLPOP a b 0 */
             {"bitop", 4}, /* BITOP AND dst src */
-            {"rename", 0},
-            {"smove", 0},
-            {"lmove", 0},
-            {"copy", 0},
+            {"rename", 0}, {"smove", 0}, {"lmove", 0}, {"copy", 0},
             {"move", 0},   /* one key, two databases */
             {"msetnx", 0}, /* checks, then writes */
             {"getex", 0},  /* reads, then changes the expiry */
-            {"eval", 0},
-            {"fcall", 0},
-            {"zunion", 0},
-            {"sintercard", 0},
+            {"eval", 0}, {"fcall", 0}, {"zunion", 0}, {"sintercard", 0},
+            {"zunionstore", 0}, /* regression: its sources were not held */
+            {"zinterstore", 0}, {"zdiffstore", 0},
+            {"sort", RESP_HOLD_NEVER}, /* pattern keys are not declared */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const struct resp_command *c =
@@ -300,6 +293,39 @@ test_keys(void **state)
     assert_int_equal(pos[1], 2);
     assert_int_equal(resp_command_keys(find("ping"), NULL, 1, pos, 8), 0);
     assert_int_equal(resp_command_keys(find("keys"), NULL, 2, pos, 8), 0);
+}
+
+/* COMMAND GETKEYS as Redis 7.0.15 answers: a keynum spec after a range
+ * (ZUNIONSTORE's sources), SORT's last STORE past LIMIT, GET and BY. */
+static void
+test_keys_movable(void **state)
+{
+    (void)state;
+    uint32_t pos[8];
+    struct resp_arg argv[10];
+    const char *zu[] = {"zunionstore", "d", "2", "a", "b", "weights", "1"};
+    args_of(argv, zu, 7);
+    assert_int_equal(
+            resp_command_keys(find("zunionstore"), argv, 7, pos, 8), 3);
+    assert_int_equal(pos[0], 1);
+    assert_int_equal(pos[1], 3);
+    assert_int_equal(pos[2], 4);
+    /* only the first fits: the count is still all of them */
+    assert_int_equal(
+            resp_command_keys(find("zunionstore"), argv, 7, pos, 1), 3);
+    const char *bad[] = {"zunionstore", "d", "5", "a"};
+    args_of(argv, bad, 4);
+    assert_int_equal(
+            resp_command_keys(find("zunionstore"), argv, 4, pos, 8), 1);
+    const char *so[] = {"sort", "k", "limit", "store", "1", "get", "store",
+            "store", "x", "by"};
+    args_of(argv, so, 10);
+    /* LIMIT skips "store" "1", GET skips "store": the key after STORE */
+    assert_int_equal(resp_command_keys(find("sort"), argv, 10, pos, 8), 2);
+    assert_int_equal(pos[0], 1);
+    assert_int_equal(pos[1], 8);
+    assert_int_equal(resp_command_keys(find("sort"), argv, 2, pos, 8), 1);
+    assert_int_equal(resp_command_keys(find("sort_ro"), argv, 4, pos, 8), 1);
 }
 
 /* Each expectation is redis-server 7.0.15's reply to the same argv. */
@@ -489,6 +515,7 @@ main(void)
             T(test_hold_argc),
             T(test_arity),
             T(test_keys),
+            T(test_keys_movable),
             T(test_error_unknown_command),
             T(test_error_subcommand_and_arity),
 #undef T

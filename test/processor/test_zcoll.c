@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Sorted sets in the keyspace (processor/zcoll.h) against a model: random
+ * puts and removes with thresholds low enough that the listpack ->
+ * skiplist conversion happens (and never goes back), each version checked
+ * entry by entry in (score, member) order and by member lookups; a commit
+ * racing a plain write answers COLL_RETRY; zset_store replaces a key of
+ * any type, with no TTL, and deletes it when empty. */
+#include "unit.h"
+
+#include "base/time.h"
+#include "processor/coll.h"
+#include "processor/zcoll.h"
+#include "storage/seg/seg.h"
+#include "storage/storage.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW   1700000000000ULL
+#define NELEM 400
+
+static seg_metrics_st metrics;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 32 * MiB;
+    o.seg_segment_size.val.OPTION_SIZE = 256 * KiB;
+    o.seg_background.val.OPTION_BOOL = false;
+    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    /* 16 entries, 24-byte members: both thresholds are crossed */
+    coll_limits = (struct coll_limits){512, 64, 512, 16, 24};
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    seg_teardown();
+    coll_limits = (struct coll_limits){512, 64, 512, 128, 64};
+    return 0;
+}
+
+/* the model: member i present with score[i] */
+static bool has[NELEM];
+static double score[NELEM];
+
+static size_t
+member(char *buf, uint32_t i)
+{
+    /* one in 50 passes the 24-byte value limit */
+    return (size_t)snprintf(buf, 64, "%s%u",
+            i % 50 == 7 ? "a-member-name-past-24-bytes-" : "m", i);
+}
+
+static double
+random_score(void)
+{
+    switch (rand() % 8) {
+    case 0:
+        return INFINITY;
+    case 1:
+        return -INFINITY;
+    case 2:
+        return 0.0;
+    case 3:
+        return -0.0; /* stored as 0 */
+    default:
+        return (double)(rand() % 41 - 20) / (rand() % 2 ? 1 : 4);
+    }
+}
+
+/* The model's entries in (score, member) order. */
+static size_t
+model_sorted(struct zpack_ent *out, char names[][64])
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < NELEM; i++) {
+        if (has[i]) {
+            size_t len = member(names[n], i);
+            out[n] = (struct zpack_ent){(const uint8_t *)names[n], len,
+                    score[i] == 0 ? 0.0 : score[i]};
+            n++;
+        }
+    }
+    for (size_t i = 1; i < n; i++) { /* insertion sort: independent */
+        struct zpack_ent t = out[i];
+        size_t j = i;
+        while (j > 0 && zpack_ent_cmp(&out[j - 1], &t) > 0) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = t;
+    }
+    return n;
+}
+
+static void
+check(uint8_t want_enc)
+{
+    static struct zpack_ent want[NELEM];
+    static char names[NELEM][64];
+    size_t n = model_sorted(want, names);
+    struct zset z;
+    coll_status_e st = zset_open(&z, 0, "z", 1, false, KS_NOSTATS, NOW);
+    if (n == 0) {
+        assert_int_equal(st, COLL_MISS);
+        zset_close(&z);
+        return;
+    }
+    assert_int_equal(st, COLL_OK);
+    assert_int_equal(z.enc, want_enc);
+    assert_int_equal(z.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(z.e[i].mlen, want[i].mlen);
+        assert_memory_equal(z.e[i].m, want[i].m, want[i].mlen);
+        assert_true(z.e[i].score == want[i].score);
+        assert_int_equal(zset_find(&z, want[i].m, want[i].mlen), (long)i);
+    }
+    assert_int_equal(zset_find(&z, "absent", 6), -1);
+    zset_close(&z);
+}
+
+static void
+test_zset_against_model(void **state)
+{
+    (void)state;
+    memset(has, 0, sizeof(has));
+    srand(16);
+    uint8_t enc = ZSET_ENC_LISTPACK;
+    bool saw_listpack = false, saw_skiplist = false;
+    size_t count = 0;
+    for (int op = 0; op < 3000; op++) {
+        struct zset z;
+        coll_status_e st = zset_open(&z, 0, "z", 1, true, KS_NOSTATS, NOW);
+        assert_true(st == COLL_OK || st == COLL_MISS);
+        bool shrink = op > 2000;
+        int batch = 1 + rand() % 6;
+        for (int b = 0; b < batch; b++) {
+            /* few members early on, so the listpack stage is seen */
+            uint32_t range = op < 200 ? 12 : NELEM;
+            uint32_t i = (uint32_t)rand() % range;
+            if (op < 200 && i % 50 == 7) {
+                i++;
+            }
+            char name[64];
+            size_t len = member(name, i);
+            long at = zset_find(&z, name, len);
+            assert_int_equal(at >= 0, has[i]);
+            if (shrink ? rand() % 8 != 0 : rand() % 4 == 0) {
+                if (at >= 0) {
+                    zset_remove(&z, (size_t)at, 1);
+                    has[i] = false;
+                    count--;
+                }
+                continue;
+            }
+            /* the member's bytes must outlive the commit: keep a copy */
+            static char keep[64][64];
+            char *m = keep[b];
+            memcpy(m, name, len);
+            double s = random_score();
+            assert_int_equal(zset_put(&z, m, len, s), COLL_OK);
+            count += !has[i];
+            has[i] = true;
+            score[i] = s;
+        }
+        assert_int_equal(z.n, count);
+        assert_int_equal(zset_commit(&z), COLL_OK);
+        zset_close(&z);
+        /* Redis's rule: past either threshold it converts, never back */
+        bool small = count <= 16;
+        for (uint32_t i = 0; small && i < NELEM; i++) {
+            small = !has[i] || i % 50 != 7;
+        }
+        if (count == 0) {
+            enc = ZSET_ENC_LISTPACK; /* deleted: a new key starts small */
+        } else if (!small) {
+            enc = ZSET_ENC_SKIPLIST;
+        }
+        saw_listpack |= count > 0 && enc == ZSET_ENC_LISTPACK;
+        saw_skiplist |= enc == ZSET_ENC_SKIPLIST;
+        check(enc);
+    }
+    assert_true(saw_listpack);
+    assert_true(saw_skiplist);
+}
+
+static void
+test_zset_commit_races_a_write(void **state)
+{
+    (void)state;
+    struct zset z;
+    assert_int_equal(
+            zset_open(&z, 0, "r", 1, true, KS_NOSTATS, NOW), COLL_MISS);
+    assert_int_equal(zset_put(&z, "a", 1, 1.0), COLL_OK);
+    assert_int_equal(zset_commit(&z), COLL_OK);
+    zset_close(&z);
+    assert_int_equal(zset_open(&z, 0, "r", 1, true, KS_NOSTATS, NOW), COLL_OK);
+    assert_int_equal(zset_put(&z, "b", 1, 2.0), COLL_OK);
+    /* a plain write lands between the open and the commit */
+    struct storage_write w = {.mode = STORAGE_SET, .type = STORAGE_TYPE_ZSET};
+    uint8_t img[1 + 64];
+    struct zpack_ent one = {(const uint8_t *)"c", 1, 3.0};
+    img[0] = ZSET_ENC_LISTPACK;
+    size_t len = 1 + zpack_write(img + 1, &one, 1);
+    assert_int_equal(
+            storage_set(0, "r", 1, img, len, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(zset_commit(&z), COLL_RETRY);
+    zset_close(&z);
+    assert_int_equal(zset_open(&z, 0, "r", 1, false, KS_NOSTATS, NOW), COLL_OK);
+    assert_int_equal(z.n, 1);
+    assert_memory_equal(z.e[0].m, "c", 1);
+    zset_close(&z);
+}
+
+static void
+test_zset_store_replaces_any_key(void **state)
+{
+    (void)state;
+    struct storage_write w = {.mode = STORAGE_SET, .expiry = NOW + 60000};
+    assert_int_equal(
+            storage_set(0, "d", 1, "str", 3, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct zpack_ent e[20];
+    char names[20][8];
+    for (int i = 0; i < 20; i++) {
+        size_t len = (size_t)snprintf(names[i], sizeof(names[i]), "e%02d", i);
+        e[i] = (struct zpack_ent){(const uint8_t *)names[i], len, (double)i};
+    }
+    uint32_t s = ks_stripe(0, "d", 1);
+    ks_lock(s);
+    assert_int_equal(zset_store(0, "d", 1, e, 3, NOW), COLL_OK);
+    ks_unlock(s);
+    struct storage_item it;
+    assert_int_equal(storage_get(0, "d", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.type, STORAGE_TYPE_ZSET);
+    assert_int_equal(it.expiry, TIME_NEVER);
+    assert_string_equal(zset_encoding_name(&it), "listpack");
+    /* past 16 entries: stored as a skiplist */
+    ks_lock(s);
+    assert_int_equal(zset_store(0, "d", 1, e, 20, NOW), COLL_OK);
+    ks_unlock(s);
+    assert_int_equal(storage_get(0, "d", 1, NOW, &it), STORAGE_OK);
+    assert_string_equal(zset_encoding_name(&it), "skiplist");
+    struct zset z;
+    assert_int_equal(zset_open(&z, 0, "d", 1, false, KS_NOSTATS, NOW), COLL_OK);
+    assert_int_equal(z.n, 20);
+    zset_close(&z);
+    /* nothing: the key goes */
+    ks_lock(s);
+    assert_int_equal(zset_store(0, "d", 1, e, 0, NOW), COLL_OK);
+    ks_unlock(s);
+    assert_int_equal(storage_get(0, "d", 1, NOW, &it), STORAGE_NOT_FOUND);
+}
+
+static void
+test_zset_wrongtype(void **state)
+{
+    (void)state;
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(
+            storage_set(0, "s", 1, "v", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct zset z;
+    assert_int_equal(
+            zset_open(&z, 0, "s", 1, true, KS_NOSTATS, NOW), COLL_WRONGTYPE);
+    zset_close(&z);
+    assert_int_equal(
+            zset_open(&z, 0, "s", 1, false, KS_NOSTATS, NOW), COLL_WRONGTYPE);
+    zset_close(&z);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(
+                    test_zset_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_zset_commit_races_a_write, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_zset_store_replaces_any_key, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_zset_wrongtype, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
