@@ -4,6 +4,7 @@
  * GET/SET/RESETSTAT over the parameters that mean something here. */
 #include "processor/coll.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_script.h"
 
 #include "base/log.h"
 
@@ -263,6 +264,8 @@ typedef enum {
     P_ZSET_MAX_LISTPACK_VALUE,
     P_OBUF_LIMIT,
     P_HLL_SPARSE_MAX_BYTES,
+    P_BUSY_REPLY_THRESHOLD,
+    P_LUA_TIME_LIMIT, /* Redis 7.0's alias of the one above */
     NPARAM
 } param_e;
 
@@ -302,6 +305,8 @@ static const char *const param_names[NPARAM] = {
         [P_ZSET_MAX_LISTPACK_VALUE] = "zset-max-listpack-value",
         [P_OBUF_LIMIT] = "client-output-buffer-limit",
         [P_HLL_SPARSE_MAX_BYTES] = "hll-sparse-max-bytes",
+        [P_BUSY_REPLY_THRESHOLD] = "busy-reply-threshold",
+        [P_LUA_TIME_LIMIT] = "lua-time-limit",
 };
 
 /* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
@@ -319,6 +324,9 @@ param_limit(param_e p)
         return &coll_limits.set_max_intset_entries;
     case P_HLL_SPARSE_MAX_BYTES:
         return &resp_hll_sparse_max;
+    case P_BUSY_REPLY_THRESHOLD:
+    case P_LUA_TIME_LIMIT:
+        return &resp_script_busy_ms;
     case P_ZSET_MAX_ZIPLIST_ENTRIES:
     case P_ZSET_MAX_LISTPACK_ENTRIES:
         return &coll_limits.zset_max_listpack_entries;
@@ -388,6 +396,8 @@ param_value(param_e p, char *out, size_t cap)
     case P_ZSET_MAX_ZIPLIST_VALUE:
     case P_ZSET_MAX_LISTPACK_ENTRIES:
     case P_ZSET_MAX_LISTPACK_VALUE:
+    case P_BUSY_REPLY_THRESHOLD:
+    case P_LUA_TIME_LIMIT:
         snprintf(out, cap, "%" PRIu64,
                 __atomic_load_n(param_limit(p), __ATOMIC_RELAXED));
         return;
