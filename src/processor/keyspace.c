@@ -1231,6 +1231,24 @@ ks_hold_take(struct ks_hold *h, uint64_t wait_ns)
 }
 
 void
+ks_stripe_set_mark(uint32_t stripe, uint8_t mark)
+{
+    ASSERT(mark < 255);
+    uint32_t s = stripe % KS_STRIPES;
+    if (held[s] > 0 && __atomic_load_n(&multi[s], __ATOMIC_RELAXED) != 0) {
+        /* multi[] stays non-zero: lookups still wait for the hold */
+        __atomic_store_n(&multi[s], (uint8_t)(mark + 1), __ATOMIC_RELEASE);
+    }
+}
+
+uint8_t
+ks_stripe_mark(uint32_t stripe)
+{
+    uint8_t m = __atomic_load_n(&multi[stripe % KS_STRIPES], __ATOMIC_ACQUIRE);
+    return m > 1 && held[stripe % KS_STRIPES] == 0 ? (uint8_t)(m - 1) : 0;
+}
+
+void
 ks_hold_release(struct ks_hold *h)
 {
     if (h->taken) {

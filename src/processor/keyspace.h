@@ -272,3 +272,12 @@ bool ks_hold_add(struct ks_hold *h, uint8_t db, const void *key, size_t klen);
 bool ks_hold_add_stripe(struct ks_hold *h, uint32_t stripe);
 bool ks_hold_take(struct ks_hold *h, uint64_t wait_ns);
 void ks_hold_release(struct ks_hold *h);
+/* Marks a stripe this thread holds in a hold (its own or an outer one)
+ * with mark (1..254; 0: back to plain held): a busy script says so to
+ * other threads, which answer BUSY instead of waiting for it
+ * (ks_stripe_mark). The mark goes when the hold holding it is released.
+ * A stripe this thread does not hold is left alone. */
+void ks_stripe_set_mark(uint32_t stripe, uint8_t mark);
+/* The mark of a stripe held by another thread's hold (0: none, or not
+ * held). Any thread. */
+uint8_t ks_stripe_mark(uint32_t stripe);

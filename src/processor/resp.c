@@ -18,6 +18,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_script.h"
 #include "processor/resp_zset.h"
 
 #include <inttypes.h>
@@ -199,6 +200,8 @@ proc_resp_setup(const proc_resp_options_st *options,
     resp_pubsub_setup();
     resp_block_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
+    __atomic_store_n(&resp_script_busy_ms,
+            option_uint(&options->resp_busy_reply_threshold), __ATOMIC_RELAXED);
     rstatus_i st = resp_stats_setup(metrics != NULL);
     log_info("resp processor: %s",
             requirepass != NULL ? "password required (AUTH)" : "no password");
@@ -598,10 +601,13 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_FCALL] = resp_cmd_fcall,
         [RESP_CMD_FCALL_RO] = resp_cmd_fcall,
         [RESP_CMD_FUNCTION_DELETE] = resp_cmd_function,
+        [RESP_CMD_FUNCTION_DUMP] = resp_cmd_function,
         [RESP_CMD_FUNCTION_FLUSH] = resp_cmd_function,
         [RESP_CMD_FUNCTION_HELP] = resp_cmd_help,
+        [RESP_CMD_FUNCTION_KILL] = resp_cmd_function,
         [RESP_CMD_FUNCTION_LIST] = resp_cmd_function,
         [RESP_CMD_FUNCTION_LOAD] = resp_cmd_function,
+        [RESP_CMD_FUNCTION_RESTORE] = resp_cmd_function,
         [RESP_CMD_FUNCTION_STATS] = resp_cmd_function,
         [RESP_CMD_GET] = resp_cmd_get,
         [RESP_CMD_GETDEL] = resp_cmd_getdel,
@@ -897,6 +903,32 @@ cross_protocol(const struct resp_arg *name)
            bstring_equal_cstr_nocase(&s, "host:");
 }
 
+/* Redis's BUSY reply when a key of the command (of EXEC: of its queue) is
+ * held by a busy script on another worker, else NULL. Redis answers BUSY
+ * to every command while a script is busy; here commands on other keys go
+ * on. */
+static const char *
+busy_keys(struct resp_ctx *x)
+{
+    struct ks_hold h;
+    ks_hold_init(&h);
+    const char *busy = NULL;
+    bool ok = x->cmd->id == RESP_CMD_EXEC
+                      ? resp_hold_add_exec(&h, x)
+                      : resp_hold_add_command(
+                                &h, resp_db(x), x->cmd, x->argv, x->argc);
+    for (uint32_t i = 0; ok && busy == NULL && i < h.n; i++) {
+        uint8_t m = ks_stripe_mark(h.s[i]);
+        if (m == RESP_BUSY_MARK_EVAL) {
+            busy = RESP_SCRIPT_BUSY_EVAL;
+        } else if (m == RESP_BUSY_MARK_FUNCTION) {
+            busy = RESP_SCRIPT_BUSY_FUNCTION;
+        }
+    }
+    ks_hold_release(&h);
+    return busy;
+}
+
 /* processCommand: lookup, arity, auth, queueing, then the command. */
 static rstatus_i
 process(struct resp_ctx *x)
@@ -967,6 +999,19 @@ process(struct resp_ctx *x)
     }
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);
+    }
+    if (__builtin_expect(
+                __atomic_load_n(&resp_script_busy, __ATOMIC_RELAXED) > 0, 0) &&
+            !(cmd->flags & RESP_CMD_F_ALLOW_BUSY)) {
+        const char *busy = busy_keys(x);
+        if (busy != NULL) {
+            INCR(resp_proc_metrics, resp_busy);
+            INCR(resp_proc_metrics, resp_cmd_rejected);
+            resp_cmdstat_reject(cmd->id);
+            rc = resp_err(x, busy);
+            count_error_reply(x, mark);
+            return rc;
+        }
     }
     if (x->argc < cmd->hold_argc) {
         return run_command(x); /* one key (or none): no hold */

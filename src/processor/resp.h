@@ -15,7 +15,8 @@
 /*          name                 type        default  description */
 #define PROC_RESP_OPTION(ACTION)                                               \
     ACTION( resp_requirepass,    OPTION_STR, "",      "password clients must AUTH with (empty: none)") \
-    ACTION( resp_monitor_buffer, OPTION_SIZE, 16 * MiB, "most MONITOR output waiting for one watcher; past it lines are dropped (counted)")
+    ACTION( resp_monitor_buffer, OPTION_SIZE, 16 * MiB, "most MONITOR output waiting for one watcher; past it lines are dropped (counted)") \
+    ACTION( resp_busy_reply_threshold, OPTION_DURATION, 5000, "a Lua script or function running this long is busy: SCRIPT KILL or FUNCTION KILL may stop it (Redis's busy-reply-threshold, alias lua-time-limit; CONFIG SET changes it)")
 
 /*          name                  type            description */
 #define PROC_RESP_METRIC(ACTION)                                               \
@@ -29,6 +30,7 @@
     ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_hold_busy,       METRIC_COUNTER, "# commands refused: an undeclared key held elsewhere") \
+    ACTION( resp_busy,            METRIC_COUNTER, "# commands answered BUSY: a key held by a busy script") \
     ACTION( resp_slowlog,         METRIC_COUNTER, "# commands recorded in the slow log" ) \
     ACTION( resp_conn_curr,       METRIC_GAUGE,   "# resp connections now"            ) \
     ACTION( resp_conn_total,      METRIC_COUNTER, "# resp connections served"         ) \

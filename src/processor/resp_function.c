@@ -11,6 +11,7 @@
  * redis library once loaded; no globals may be created. Functions are not
  * kept across a restart (docs/protocol-resp.md "Scripting"). */
 #include "base/mm.h"
+#include "processor/resp_fdump.h"
 #include "processor/resp_internal.h"
 #include "processor/resp_script.h"
 
@@ -360,44 +361,25 @@ functions_ready(void)
     return L;
 }
 
-/* ---- commands ---- */
+/* ---- preparing and joining libraries ---- */
 
-static rstatus_i
-function_load(struct resp_ctx *x)
+/* Checks and compiles one library's code in L and returns it (not linked
+ * yet), or NULL with the error reply in *err: a constant, or a string on
+ * L's stack until the caller restores L's top. */
+static struct lib *
+lib_prepare(lua_State *L, const char *code, size_t len, char *ebuf, size_t cap,
+        const char **err)
 {
-    bool replace = false;
-    uint32_t i = 2;
-    if (x->argc == 4) {
-        if (!resp_arg_is(&x->argv[2], "replace")) {
-            return resp_compose_error_fmt(x->w,
-                    "ERR Unknown option given: %.*s",
-                    (int)(x->argv[2].len > 64 ? 64 : x->argv[2].len),
-                    x->argv[2].data);
-        }
-        replace = true;
-        i = 3;
-    } else if (x->argc != 3) {
-        return resp_err(x, "ERR Function LOAD: wrong number of arguments");
-    }
-    const struct resp_arg *code = &x->argv[i];
     const char *name;
     size_t nlen;
-    char ebuf[160];
-    const char *err =
-            metadata(code->data, code->len, &name, &nlen, ebuf, sizeof(ebuf));
-    if (err != NULL) {
-        return resp_err(x, err);
-    }
-    lua_State *L = functions_ready();
-    if (L == NULL) {
-        return resp_err(x, "ERR out of memory creating the Lua state");
+    *err = metadata(code, len, &name, &nlen, ebuf, cap);
+    if (*err != NULL) {
+        return NULL;
     }
     int top = lua_gettop(L);
-    err = load_library(L, code->data, code->len);
-    if (err != NULL) {
-        rstatus_i rc = resp_err(x, err);
-        lua_settop(L, top);
-        return rc;
+    *err = load_library(L, code, len);
+    if (*err != NULL) {
+        return NULL;
     }
     uint32_t nfn = 0;
     lua_pushnil(L);
@@ -407,17 +389,18 @@ function_load(struct resp_ctx *x)
     }
     if (nfn == 0) {
         lua_settop(L, top);
-        return resp_err(x, "ERR No functions registered");
+        *err = "ERR No functions registered";
+        return NULL;
     }
-    struct lib *nl = mm_alloc(sizeof(*nl));
+    struct lib *nl = mm_zalloc(sizeof(*nl));
     if (nl == NULL) {
         lua_settop(L, top);
-        return resp_err(x, "ERR out of memory");
+        *err = "ERR out of memory";
+        return NULL;
     }
-    memset(nl, 0, sizeof(*nl));
     nl->name = dup_n(name, nlen);
-    nl->code = dup_n(code->data, code->len);
-    nl->len = code->len;
+    nl->code = dup_n(code, len);
+    nl->len = len;
     nl->fns = mm_alloc(nfn * sizeof(*nl->fns));
     bool ok = nl->name != NULL && nl->code != NULL && nl->fns != NULL;
     lua_pushnil(L);
@@ -437,50 +420,261 @@ function_load(struct resp_ctx *x)
     lua_settop(L, top);
     if (!ok) {
         lib_destroy(nl);
-        return resp_err(x, "ERR out of memory");
+        *err = "ERR out of memory";
+        return NULL;
     }
-    char msg[200];
-    const char *refuse = NULL;
-    pthread_mutex_lock(&lib_lock);
-    struct lib **old = NULL;
-    for (struct lib **p = &libs; *p != NULL; p = &(*p)->next) {
-        if (strcmp((*p)->name, nl->name) == 0) {
-            old = p;
+    return nl;
+}
+
+static void
+libs_destroy(struct lib *l)
+{
+    while (l != NULL) {
+        struct lib *next = l->next;
+        lib_destroy(l);
+        l = next;
+    }
+}
+
+static const struct lib *
+lib_named(const struct lib *list, const char *name)
+{
+    for (; list != NULL; list = list->next) {
+        if (strcmp(list->name, name) == 0) {
+            return list;
+        }
+    }
+    return NULL;
+}
+
+/* Why the libraries of add cannot join dst (NULL: they can). With
+ * replace, a library of dst named as one of add goes; else it is
+ * refused, its name quoted as FUNCTION LOAD says it (quoted) or as
+ * libraryJoin does (FUNCTION RESTORE). A function may not be in two
+ * libraries that stay. */
+static const char *
+libs_conflict(const struct lib *dst, const struct lib *add, bool replace,
+        bool quoted, char *msg, size_t cap)
+{
+    for (const struct lib *a = add; !replace && a != NULL; a = a->next) {
+        if (lib_named(dst, a->name) != NULL) {
+            snprintf(msg, cap,
+                    quoted ? "ERR Library '%.64s' already exists"
+                           : "ERR Library %.64s already exists",
+                    a->name);
+            return msg;
+        }
+    }
+    for (const struct lib *d = dst; d != NULL; d = d->next) {
+        if (replace && lib_named(add, d->name) != NULL) {
             continue;
         }
-        for (uint32_t a = 0; refuse == NULL && a < (*p)->nfn; a++) {
-            for (uint32_t b = 0; b < nl->nfn; b++) {
-                if (strcmp((*p)->fns[a].name, nl->fns[b].name) == 0) {
-                    snprintf(msg, sizeof(msg),
-                            "ERR Function %.64s already exists",
-                            nl->fns[b].name);
-                    refuse = msg;
-                    break;
+        for (const struct lib *a = add; a != NULL; a = a->next) {
+            for (uint32_t i = 0; i < d->nfn; i++) {
+                for (uint32_t j = 0; j < a->nfn; j++) {
+                    if (strcmp(d->fns[i].name, a->fns[j].name) == 0) {
+                        snprintf(msg, cap, "ERR Function %.64s already exists",
+                                a->fns[j].name);
+                        return msg;
+                    }
                 }
             }
         }
     }
-    if (old != NULL && !replace) {
-        snprintf(msg, sizeof(msg), "ERR Library '%.64s' already exists",
-                nl->name);
-        refuse = msg;
-    }
+    return NULL;
+}
+
+/* Joins the libraries of *add to the server's (replacing those of the same
+ * names when replace), or all of them with flush; NULL and *add moved, or
+ * the refusal and *add untouched. */
+static const char *
+libs_join(struct lib **add, bool replace, bool flush, bool quoted, char *msg,
+        size_t cap)
+{
+    pthread_mutex_lock(&lib_lock);
+    const char *refuse =
+            flush ? NULL : libs_conflict(libs, *add, replace, quoted, msg, cap);
     if (refuse == NULL) {
-        if (old != NULL) {
-            struct lib *o = *old;
-            *old = o->next;
-            lib_destroy(o);
+        struct lib *old = NULL;
+        if (flush) {
+            old = libs;
+            libs = NULL;
         }
-        nl->next = libs;
-        libs = nl;
+        for (struct lib **p = &libs; *p != NULL;) {
+            if (lib_named(*add, (*p)->name) != NULL) {
+                struct lib *o = *p;
+                *p = o->next;
+                o->next = old;
+                old = o;
+            } else {
+                p = &(*p)->next;
+            }
+        }
+        struct lib *last = *add;
+        while (last->next != NULL) {
+            last = last->next;
+        }
+        last->next = libs;
+        libs = *add;
+        *add = NULL;
         __atomic_add_fetch(&lib_gen, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&lib_lock);
+        libs_destroy(old);
+        return NULL;
     }
     pthread_mutex_unlock(&lib_lock);
+    return refuse;
+}
+
+/* ---- commands ---- */
+
+/* Redis's addReplySubcommandSyntaxError. */
+static rstatus_i
+subcommand_syntax_error(struct resp_ctx *x)
+{
+    return resp_compose_error_fmt(x->w,
+            "ERR unknown subcommand or wrong number of arguments for "
+            "'%.*s'. Try FUNCTION HELP.",
+            (int)(x->argv[1].len > 128 ? 128 : x->argv[1].len),
+            x->argv[1].data);
+}
+
+static rstatus_i
+function_load(struct resp_ctx *x)
+{
+    bool replace = false;
+    uint32_t i = 2;
+    if (x->argc == 4) {
+        if (!resp_arg_is(&x->argv[2], "replace")) {
+            return resp_compose_error_fmt(x->w,
+                    "ERR Unknown option given: %.*s",
+                    (int)(x->argv[2].len > 64 ? 64 : x->argv[2].len),
+                    x->argv[2].data);
+        }
+        replace = true;
+        i = 3;
+    } else if (x->argc != 3) {
+        return resp_err(x, "ERR Function LOAD: wrong number of arguments");
+    }
+    const struct resp_arg *code = &x->argv[i];
+    char ebuf[160];
+    const char *name;
+    size_t nlen;
+    const char *err =
+            metadata(code->data, code->len, &name, &nlen, ebuf, sizeof(ebuf));
+    if (err != NULL) {
+        return resp_err(x, err);
+    }
+    lua_State *L = functions_ready();
+    if (L == NULL) {
+        return resp_err(x, "ERR out of memory creating the Lua state");
+    }
+    int top = lua_gettop(L);
+    struct lib *nl =
+            lib_prepare(L, code->data, code->len, ebuf, sizeof(ebuf), &err);
+    if (nl == NULL) {
+        rstatus_i rc = resp_err(x, err);
+        lua_settop(L, top);
+        return rc;
+    }
+    char msg[200];
+    const char *refuse = libs_join(&nl, replace, false, true, msg, sizeof(msg));
     if (refuse != NULL) {
         lib_destroy(nl);
         return resp_err(x, refuse);
     }
     return resp_compose_bulk(x->w, name, nlen);
+}
+
+/* FUNCTION DUMP: every library's code in Redis's payload format. */
+static rstatus_i
+function_dump(struct resp_ctx *x)
+{
+    pthread_mutex_lock(&lib_lock);
+    size_t size = FDUMP_FOOTER;
+    for (struct lib *l = libs; l != NULL; l = l->next) {
+        size += fdump_entry_size(l->len);
+    }
+    char *payload = mm_alloc(size);
+    char *end = payload;
+    for (struct lib *l = libs; payload != NULL && l != NULL; l = l->next) {
+        end = fdump_put_entry(end, l->code, l->len);
+    }
+    pthread_mutex_unlock(&lib_lock);
+    if (payload == NULL) {
+        return resp_err(x, "ERR out of memory");
+    }
+    end = fdump_put_footer(payload, end);
+    rstatus_i rc = resp_compose_bulk(x->w, payload, (size_t)(end - payload));
+    mm_release(payload);
+    return rc;
+}
+
+struct restore {
+    lua_State *L;
+    struct lib *libs; /* read so far, in reverse order */
+    char ebuf[200];
+    int top;
+};
+
+static const char *
+restore_one(void *arg, const char *code, size_t len)
+{
+    struct restore *r = arg;
+    const char *err;
+    struct lib *nl =
+            lib_prepare(r->L, code, len, r->ebuf, sizeof(r->ebuf), &err);
+    if (nl == NULL) {
+        return err;
+    }
+    /* two libraries of the payload are refused as FUNCTION LOAD would */
+    err = libs_conflict(r->libs, nl, false, true, r->ebuf, sizeof(r->ebuf));
+    if (err != NULL) {
+        lib_destroy(nl);
+        return err;
+    }
+    nl->next = r->libs;
+    r->libs = nl;
+    return NULL;
+}
+
+/* FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all or nothing. */
+static rstatus_i
+function_restore(struct resp_ctx *x)
+{
+    if (x->argc > 4) {
+        return subcommand_syntax_error(x);
+    }
+    bool flush = false, replace = false;
+    if (x->argc == 4) {
+        flush = resp_arg_is(&x->argv[3], "flush");
+        replace = resp_arg_is(&x->argv[3], "replace");
+        if (!flush && !replace && !resp_arg_is(&x->argv[3], "append")) {
+            return resp_err(x, "ERR Wrong restore policy given, value should "
+                               "be either FLUSH, APPEND or REPLACE.");
+        }
+    }
+    lua_State *L = functions_ready();
+    if (L == NULL) {
+        return resp_err(x, "ERR out of memory creating the Lua state");
+    }
+    struct restore r = {.L = L, .top = lua_gettop(L)};
+    const char *err =
+            fdump_read(x->argv[2].data, x->argv[2].len, restore_one, &r);
+    if (err == NULL && r.libs != NULL) {
+        err = libs_join(&r.libs, replace, flush, false, r.ebuf, sizeof(r.ebuf));
+    } else if (err == NULL && flush) {
+        pthread_mutex_lock(&lib_lock);
+        struct lib *old = libs;
+        libs = NULL;
+        __atomic_add_fetch(&lib_gen, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&lib_lock);
+        libs_destroy(old);
+    }
+    rstatus_i rc = err == NULL ? resp_compose_ok(x->w) : resp_err(x, err);
+    lua_settop(L, r.top);
+    libs_destroy(r.libs);
+    return rc;
 }
 
 static rstatus_i
@@ -551,6 +745,12 @@ resp_cmd_function(struct resp_ctx *x)
         return function_load(x);
     case RESP_CMD_FUNCTION_LIST:
         return function_list(x);
+    case RESP_CMD_FUNCTION_DUMP:
+        return function_dump(x);
+    case RESP_CMD_FUNCTION_RESTORE:
+        return function_restore(x);
+    case RESP_CMD_FUNCTION_KILL:
+        return script_kill(x, true);
     case RESP_CMD_FUNCTION_DELETE: {
         const struct resp_arg *a = &x->argv[2];
         bool found = false;
@@ -593,11 +793,7 @@ resp_cmd_function(struct resp_ctx *x)
     }
     default: /* FLUSH */
         if (x->argc > 3) {
-            return resp_compose_error_fmt(x->w,
-                    "ERR unknown subcommand or wrong number of arguments for "
-                    "'%.*s'. Try FUNCTION HELP.",
-                    (int)(x->argv[1].len > 128 ? 128 : x->argv[1].len),
-                    x->argv[1].data);
+            return subcommand_syntax_error(x);
         }
         if (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
                 !resp_arg_is(&x->argv[2], "async")) {
@@ -670,5 +866,6 @@ resp_cmd_fcall(struct resp_ctx *x)
     snprintf(name, sizeof(name), "%.*s",
             (int)(x->argv[1].len > 100 ? 100 : x->argv[1].len),
             x->argv[1].data);
-    return script_run(x, L, top, 2, name, x->argv + 3, numkeys, no_writes);
+    return script_run(x, L, top, 2, name, x->argv + 3, numkeys,
+            SCRIPT_FUNCTION | (no_writes ? SCRIPT_READONLY : SCRIPT_EVAL));
 }

@@ -5,6 +5,7 @@
 #include "processor/coll.h"
 #include "processor/lcoll.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_script.h"
 
 #include "base/log.h"
 
@@ -266,6 +267,8 @@ typedef enum {
     P_HLL_SPARSE_MAX_BYTES,
     P_LIST_MAX_ZIPLIST_SIZE, /* Redis 7.0's alias of the one below */
     P_LIST_MAX_LISTPACK_SIZE,
+    P_BUSY_REPLY_THRESHOLD,
+    P_LUA_TIME_LIMIT, /* Redis 7.0's alias of the one above */
     NPARAM
 } param_e;
 
@@ -307,6 +310,8 @@ static const char *const param_names[NPARAM] = {
         [P_HLL_SPARSE_MAX_BYTES] = "hll-sparse-max-bytes",
         [P_LIST_MAX_ZIPLIST_SIZE] = "list-max-ziplist-size",
         [P_LIST_MAX_LISTPACK_SIZE] = "list-max-listpack-size",
+        [P_BUSY_REPLY_THRESHOLD] = "busy-reply-threshold",
+        [P_LUA_TIME_LIMIT] = "lua-time-limit",
 };
 
 /* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
@@ -324,6 +329,9 @@ param_limit(param_e p)
         return &coll_limits.set_max_intset_entries;
     case P_HLL_SPARSE_MAX_BYTES:
         return &resp_hll_sparse_max;
+    case P_BUSY_REPLY_THRESHOLD:
+    case P_LUA_TIME_LIMIT:
+        return &resp_script_busy_ms;
     case P_ZSET_MAX_ZIPLIST_ENTRIES:
     case P_ZSET_MAX_LISTPACK_ENTRIES:
         return &coll_limits.zset_max_listpack_entries;
@@ -393,6 +401,8 @@ param_value(param_e p, char *out, size_t cap)
     case P_ZSET_MAX_ZIPLIST_VALUE:
     case P_ZSET_MAX_LISTPACK_ENTRIES:
     case P_ZSET_MAX_LISTPACK_VALUE:
+    case P_BUSY_REPLY_THRESHOLD:
+    case P_LUA_TIME_LIMIT:
         snprintf(out, cap, "%" PRIu64,
                 __atomic_load_n(param_limit(p), __ATOMIC_RELAXED));
         return;

@@ -25,6 +25,7 @@
 #include "base/time.h"
 #include "processor/resp_internal.h"
 
+#include <inttypes.h>
 #include <lauxlib.h>
 #include <lua-bitop.h>
 #include <lua-cjson.h>
@@ -35,9 +36,10 @@
 #include <string.h>
 
 #define SHA_HEX           40
-/* busy-reply-threshold (lua-time-limit), Redis's default */
-#define SCRIPT_BUSY_MS    5000
 #define SCRIPT_HOOK_COUNT 100000
+
+/* busy-reply-threshold (lua-time-limit) in ms: CONFIG SET changes it */
+uint64_t resp_script_busy_ms = RESP_SCRIPT_BUSY_MS;
 
 /* ---- the script cache, shared by every worker ---- */
 
@@ -157,9 +159,14 @@ sha1_hex(const void *data, size_t len, char out[SHA_HEX + 1])
 
 /* ---- busy scripts and SCRIPT KILL ---- */
 
-static uint32_t busy_killable;   /* atomic: busy scripts that wrote nothing */
-static uint32_t busy_unkillable; /* atomic: busy scripts that wrote */
-static uint64_t kill_epoch;      /* atomic: bumped by SCRIPT KILL */
+/* Per kind of script (EVAL 0, FCALL 1), atomic: the busy ones that wrote
+ * nothing, those that wrote, and an epoch SCRIPT KILL (FUNCTION KILL)
+ * bumps; a busy script of that kind that has not written stops when it
+ * sees the epoch move. */
+uint32_t resp_script_busy;
+static uint32_t busy_killable[2];
+static uint32_t busy_unkillable[2];
+static uint64_t kill_epoch[2];
 
 /* ---- one run of a script, on this worker ---- */
 
@@ -168,8 +175,12 @@ struct run {
     const char *sha;
     uint64_t start_ms;
     uint64_t kill_epoch;
-    int resp;      /* redis.setresp: 2 or 3 */
+    int resp;                    /* redis.setresp: 2 or 3 */
+    const struct resp_arg *keys; /* the declared keys, held */
+    int64_t nkeys;
+    uint8_t db;
     bool readonly; /* EVAL_RO, EVALSHA_RO, flags=no-writes */
+    bool function; /* FCALL, FCALL_RO */
     bool wrote;
     bool busy;
     bool killed;
@@ -213,13 +224,29 @@ vm_key_init(void)
     pthread_key_create(&vm_key, vm_destructor);
 }
 
+/* The stripes of the declared keys, held by this thread (by the script's
+ * hold or by the command's around it): marked busy, or back to held. */
+static void
+mark_keys(const struct run *r, uint8_t mark)
+{
+    for (int64_t i = 0; i < r->nkeys; i++) {
+        ks_stripe_set_mark(
+                ks_stripe(r->db, r->keys[i].data, r->keys[i].len), mark);
+    }
+}
+
 static void
 busy_mark(struct run *r)
 {
     if (!r->busy) {
         r->busy = true;
-        __atomic_add_fetch(r->wrote ? &busy_unkillable : &busy_killable, 1,
-                __ATOMIC_RELAXED);
+        /* commands of other workers on its keys answer BUSY from now on */
+        mark_keys(
+                r, r->function ? RESP_BUSY_MARK_FUNCTION : RESP_BUSY_MARK_EVAL);
+        __atomic_add_fetch(&resp_script_busy, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(r->wrote ? &busy_unkillable[r->function]
+                                    : &busy_killable[r->function],
+                1, __ATOMIC_RELAXED);
     }
 }
 
@@ -227,8 +254,11 @@ static void
 busy_end(struct run *r)
 {
     if (r->busy) {
-        __atomic_sub_fetch(r->wrote ? &busy_unkillable : &busy_killable, 1,
-                __ATOMIC_RELAXED);
+        mark_keys(r, 0);
+        __atomic_sub_fetch(&resp_script_busy, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(r->wrote ? &busy_unkillable[r->function]
+                                    : &busy_killable[r->function],
+                1, __ATOMIC_RELAXED);
         r->busy = false;
     }
 }
@@ -238,8 +268,10 @@ busy_wrote(struct run *r)
 {
     if (!r->wrote) {
         if (r->busy) {
-            __atomic_sub_fetch(&busy_killable, 1, __ATOMIC_RELAXED);
-            __atomic_add_fetch(&busy_unkillable, 1, __ATOMIC_RELAXED);
+            __atomic_sub_fetch(
+                    &busy_killable[r->function], 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(
+                    &busy_unkillable[r->function], 1, __ATOMIC_RELAXED);
         }
         r->wrote = true;
     }
@@ -253,19 +285,23 @@ hook(lua_State *L, lua_Debug *ar)
     if (r == NULL) {
         return;
     }
-    if (!r->busy && time_now_ms() - r->start_ms >= SCRIPT_BUSY_MS) {
+    uint64_t limit = __atomic_load_n(&resp_script_busy_ms, __ATOMIC_RELAXED);
+    if (!r->busy && time_now_ms() - r->start_ms >= limit) {
         busy_mark(r);
-        log_warn("lua: a script has run for %d ms (busy); SCRIPT KILL "
+        log_warn("lua: a script has run for %" PRIu64 " ms (busy); %s "
                  "stops it if it has not written",
-                SCRIPT_BUSY_MS);
+                limit, r->function ? "FUNCTION KILL" : "SCRIPT KILL");
     }
     if (r->killed || (r->busy && !r->wrote &&
-                             __atomic_load_n(&kill_epoch, __ATOMIC_ACQUIRE) !=
-                                     r->kill_epoch)) {
+                             __atomic_load_n(&kill_epoch[r->function],
+                                     __ATOMIC_ACQUIRE) != r->kill_epoch)) {
         /* raised again at every hook: a pcall in the script cannot keep
          * it going for long */
         r->killed = true;
+        lua_newtable(L); /* as {err=...}: the handler adds no "ERR " */
+        lua_pushstring(L, "err");
         lua_pushstring(L, "ERR Script killed by user with SCRIPT KILL...");
+        lua_settable(L, -3);
         lua_error(L);
     }
 }
@@ -1002,15 +1038,16 @@ resp_cmd_eval(struct resp_ctx *x)
     }
     set_args(L, "KEYS", x->argv + 3, numkeys);
     set_args(L, "ARGV", x->argv + 3 + numkeys, (int64_t)x->argc - 3 - numkeys);
-    return script_run(
-            x, L, top, 0, sha, x->argv + 3, numkeys, readonly || no_writes);
+    return script_run(x, L, top, 0, sha, x->argv + 3, numkeys,
+            readonly || no_writes ? SCRIPT_READONLY : SCRIPT_EVAL);
 }
 
 rstatus_i
 script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
         const char *name, const struct resp_arg *keys, int64_t nkeys,
-        bool readonly)
+        script_flags_e flags)
 {
+    bool function = (flags & SCRIPT_FUNCTION) != 0;
     /* the declared keys, held for the whole run */
     struct ks_hold h;
     ks_hold_init(&h);
@@ -1027,9 +1064,14 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
             .x = x,
             .sha = name,
             .start_ms = time_now_ms(),
-            .kill_epoch = __atomic_load_n(&kill_epoch, __ATOMIC_ACQUIRE),
+            .kill_epoch =
+                    __atomic_load_n(&kill_epoch[function], __ATOMIC_ACQUIRE),
             .resp = 2,
-            .readonly = readonly,
+            .keys = keys,
+            .nkeys = nkeys,
+            .db = resp_db(x),
+            .readonly = (flags & SCRIPT_READONLY) != 0,
+            .function = function,
     };
     uint32_t db = x->c->db;
     vm.run = &run;
@@ -1046,6 +1088,34 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
     /* the arguments of this run are garbage now */
     lua_gc(L, LUA_GCSTEP, 1);
     return rc;
+}
+
+/* SCRIPT KILL (function false) and FUNCTION KILL, as Redis's scriptKill
+ * answers them: a busy script of the command's kind that wrote nothing is
+ * killed; else one that wrote is UNKILLABLE; else one of the other kind
+ * is BUSY, naming the command that would kill it; else NOTBUSY. Redis
+ * runs one script at a time; here each worker may run one, and a kill
+ * stops every busy script of its kind that has not written. */
+rstatus_i
+script_kill(struct resp_ctx *x, bool function)
+{
+    if (__atomic_load_n(&busy_killable[function], __ATOMIC_RELAXED) > 0) {
+        __atomic_add_fetch(&kill_epoch[function], 1, __ATOMIC_RELEASE);
+        return resp_compose_ok(x->w);
+    }
+    if (__atomic_load_n(&busy_unkillable[0], __ATOMIC_RELAXED) > 0 ||
+            __atomic_load_n(&busy_unkillable[1], __ATOMIC_RELAXED) > 0) {
+        return resp_err(x, "UNKILLABLE Sorry the script already executed "
+                           "write commands against the dataset. You can "
+                           "either wait the script termination or kill "
+                           "the server in a hard way using the SHUTDOWN "
+                           "NOSAVE command.");
+    }
+    if (__atomic_load_n(&busy_killable[!function], __ATOMIC_RELAXED) > 0) {
+        return resp_err(x,
+                function ? RESP_SCRIPT_BUSY_EVAL : RESP_SCRIPT_BUSY_FUNCTION);
+    }
+    return resp_err(x, "NOTBUSY No scripts in execution right now.");
 }
 
 /* SCRIPT LOAD EXISTS FLUSH KILL */
@@ -1108,18 +1178,7 @@ resp_cmd_script(struct resp_ctx *x)
         return rc;
     }
     case RESP_CMD_SCRIPT_KILL:
-        if (__atomic_load_n(&busy_killable, __ATOMIC_RELAXED) > 0) {
-            __atomic_add_fetch(&kill_epoch, 1, __ATOMIC_RELEASE);
-            return resp_compose_ok(x->w);
-        }
-        if (__atomic_load_n(&busy_unkillable, __ATOMIC_RELAXED) > 0) {
-            return resp_err(x, "UNKILLABLE Sorry the script already executed "
-                               "write commands against the dataset. You can "
-                               "either wait the script termination or kill "
-                               "the server in a hard way using the SHUTDOWN "
-                               "NOSAVE command.");
-        }
-        return resp_err(x, "NOTBUSY No scripts in execution right now.");
+        return script_kill(x, false);
     default: /* FLUSH */
         if (x->argc > 3 || (x->argc == 3 && !resp_arg_is(&x->argv[2], "sync") &&
                                    !resp_arg_is(&x->argv[2], "async"))) {

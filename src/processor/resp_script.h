@@ -46,9 +46,35 @@ struct resp_arg;
 struct lua_State *script_vm(void);
 /* Redis's error handler: the error as {err=, source=, line=}. */
 int script_error_handler(struct lua_State *L);
+typedef enum {
+    SCRIPT_EVAL = 0,
+    SCRIPT_READONLY = 1, /* *_RO or flags=no-writes: no write commands */
+    SCRIPT_FUNCTION = 2, /* FCALL: FUNCTION KILL stops it, not SCRIPT KILL */
+} script_flags_e;
 /* Runs the function at top + 2 (the error handler at top + 1) with nargs
  * arguments above it, holding the stripes of keys[0..nkeys) for the run,
  * and replies its result or error (errors name `name`). Leaves L at top. */
 rstatus_i script_run(struct resp_ctx *x, struct lua_State *L, int top,
         int nargs, const char *name, const struct resp_arg *keys, int64_t nkeys,
-        bool readonly);
+        script_flags_e flags);
+/* SCRIPT KILL (function false) or FUNCTION KILL (true), replied. */
+rstatus_i script_kill(struct resp_ctx *x, bool function);
+
+/* busy-reply-threshold (alias lua-time-limit): a script that has run this
+ * many ms is busy and may be killed. Read and set atomically; Redis's
+ * default. */
+#define RESP_SCRIPT_BUSY_MS 5000
+extern uint64_t resp_script_busy_ms;
+/* Busy scripts now (atomic): while it is 0 nothing is checked. A busy
+ * script marks its keys' stripes (ks_stripe_set_mark) with its kind. */
+extern uint32_t resp_script_busy;
+#define RESP_BUSY_MARK_EVAL     1
+#define RESP_BUSY_MARK_FUNCTION 2
+/* Redis's replies to a command that would wait for a busy EVAL script or
+ * function (shared.slowevalerr and shared.slowscripterr). */
+#define RESP_SCRIPT_BUSY_EVAL                                                  \
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or "   \
+    "SHUTDOWN NOSAVE."
+#define RESP_SCRIPT_BUSY_FUNCTION                                              \
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL "    \
+    "or SHUTDOWN NOSAVE."

@@ -220,3 +220,82 @@ def test_exec_with_select_and_copy_db(seg):
     p.execute_command("SELECT", "0")
     assert p.execute() == [True, True, True, 1, True]
     assert c.mget("s1", "s2") == [b"a", b"b"]
+
+
+MOVE_SCRIPT = """
+local n = tonumber(ARGV[1])
+redis.call('decrby', KEYS[1], n)
+redis.call('incrby', KEYS[2], n)
+return 1
+"""
+SUM_SCRIPT = """
+local s = 0
+for _, v in ipairs(redis.call('mget', unpack(KEYS))) do s = s + tonumber(v) end
+return s
+"""
+
+
+def run_invariant(seg, transfers, nwriters=16, nreaders=4):
+    """The issue's invariant test: nwriters connections (spread over every
+    worker) move random amounts between 100 counters, half with MULTI/EXEC
+    and half with an EVALSHA script, `transfers` in all, while nreaders
+    take MGET of all 100 inside MULTI (half) and by script (half). Returns
+    the number of sums seen and the wrong ones."""
+    keys = [f"inv:{i}" for i in range(NKEYS)]
+    r = client(seg)
+    r.delete(*keys)
+    r.mset({k: START for k in keys})
+    total = NKEYS * START
+    per_writer = transfers // nwriters
+    violations = []
+    sums = [0]
+    done = threading.Event()
+
+    def writer(seed):
+        rng = random.Random(seed)
+        c = client(seg)
+        move = c.register_script(MOVE_SCRIPT)
+        for _ in range(per_writer):
+            a, b = rng.sample(keys, 2)
+            n = rng.randint(1, 50)
+            if seed % 2:
+                move(keys=[a, b], args=[n])
+            else:
+                p = c.pipeline(transaction=True)
+                p.decrby(a, n)
+                p.incrby(b, n)
+                p.execute()
+
+    def reader(by_script):
+        c = client(seg)
+        total_of = c.register_script(SUM_SCRIPT)
+        seen = 0
+        while not done.is_set() or seen < 5:
+            if by_script:
+                s = total_of(keys=keys)
+            else:
+                p = c.pipeline(transaction=True)
+                p.mget(keys)
+                s = sum(int(v) for v in p.execute()[0])
+            if s != total:
+                violations.append(s)
+            seen += 1
+        sums[0] += seen
+
+    writers = [lambda s=s: writer(s) for s in range(nwriters)]
+    readers = [lambda b=b: reader(b % 2 == 1) for b in range(nreaders)]
+    rt = threading.Thread(target=lambda: run_threads(readers))
+    rt.start()
+    run_threads(writers)
+    done.set()
+    rt.join(timeout=300)
+    assert sum(int(v) for v in r.mget(keys)) == total
+    return sums[0], violations
+
+
+def test_invariant_mixed(seg):
+    """The issue's invariant test at a small size (the full size, 1,000,000
+    transfers, is test_atomic_heavy.py, labelled heavy)."""
+    seen, violations = run_invariant(seg, 8000 // SCALE)
+    assert seen > 0
+    assert not violations, violations[:10]

@@ -2,11 +2,13 @@
 """Lua scripting (issue 17): EVAL, EVALSHA, their _RO forms and SCRIPT,
 compared byte for byte with a real redis-server 7.0.15 (RESP2 and RESP3),
 redis-py's Lock and register_script end to end, scripts atomic across
-workers, and SCRIPT KILL of a busy script.
+workers, SCRIPT KILL and FUNCTION KILL of a busy script with Redis's
+replies, FUNCTION DUMP / RESTORE both ways with a real Redis, and
+busy-reply-threshold (lua-time-limit).
 
-Known differences (docs/protocol-resp.md "Scripting"): no FUNCTION DUMP,
-RESTORE or KILL, no cmsgpack or struct libraries; library tables other than redis (string,
-math ...) are not read-only."""
+Known differences (docs/protocol-resp.md "Scripting"): no cmsgpack or struct
+libraries; library tables other than redis (string, math ...) are not
+read-only; FUNCTION DUMP writes its strings uncompressed (Redis reads them)."""
 import hashlib
 import random
 import shlex
@@ -18,7 +20,7 @@ import pytest
 import redis
 
 from conftest import SANITIZED, Server
-from test_resp import REDIS_SERVER, NO_REDIS, RedisServer, Wire, compare
+from test_resp import REDIS_SERVER, NO_REDIS, RedisServer, Wire, compare, enc
 
 SCALE = 10 if SANITIZED else 1
 
@@ -426,15 +428,15 @@ def test_undeclared_keys_still_work(seg):
                   "return redis.call('get', 'u1')", 0) == b"a"
 
 
-def test_script_kill(seg):
+def test_script_kill(fresh):
     """A script past busy-reply-threshold (5 s) that wrote nothing is
     killed by SCRIPT KILL from another connection; the other worker keeps
     serving meanwhile."""
-    r = client(seg)
+    r = client(fresh)
     result = {}
 
     def busy():
-        c = client(seg)
+        c = client(fresh)
         try:
             c.eval("local i = 0 while true do i = i + 1 end", 0)
         except redis.exceptions.ResponseError as e:
@@ -457,3 +459,291 @@ def test_script_kill(seg):
     t.join(timeout=60)
     assert killed
     assert "Script killed by user with SCRIPT KILL" in result["err"]
+
+
+# ---- FUNCTION DUMP / RESTORE / KILL, busy-reply-threshold ----
+
+def crc64(data):
+    """Redis's crc64 (Jones polynomial, reflected)."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x95ac9329ac4bc9b5 if crc & 1 else 0)
+    return crc
+
+
+def payload(body, version=10):
+    """A FUNCTION RESTORE payload: body, RDB version, CRC-64."""
+    d = body + version.to_bytes(2, "little")
+    return d + crc64(d).to_bytes(8, "little")
+
+
+def entry(code):
+    """One library as Redis's RDB_OPCODE_FUNCTION2 and a plain string."""
+    assert len(code) < 1 << 14
+    n = len(code)
+    head = bytes([n]) if n < 64 else bytes([0x40 | (n >> 8), n & 255])
+    return b"\xf5" + head + code
+
+
+LIB_A = (b"#!lua name=liba\nredis.register_function('fa', "
+         b"function(keys, args) return 'a' end)")
+LIB_A2 = (b"#!lua name=liba\nredis.register_function('fa', "
+          b"function(keys, args) return 'a2' end)")
+LIB_B = (b"#!lua name=libb\nredis.register_function{function_name='fb', "
+         b"callback=function(keys, args) return 'b' end, "
+         b"flags={'no-writes'}}")
+LIB_C = (b"#!lua name=libc\nredis.register_function('fa', "
+         b"function(keys, args) return 'c' end)")
+
+RESTORES = [
+    ("FUNCTION", "DUMP"),
+    ("FUNCTION", "RESTORE", payload(b"")),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A) + entry(LIB_B))),
+    ("FCALL", "fa", "0"),
+    ("FCALL_RO", "fb", "0"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A2))),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A2)), "append"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A2)), "REPLACE"),
+    ("FCALL", "fa", "0"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_C)), "REPLACE"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_C)), "FLUSH"),
+    ("FCALL", "fa", "0"),
+    ("FCALL", "fb", "0"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A) + entry(LIB_A)), "FLUSH"),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A) + entry(LIB_C)), "FLUSH"),
+    ("FUNCTION", "RESTORE", payload(b"\x00\x03abc")),
+    ("FUNCTION", "RESTORE", payload(b"\xf5\x30abc")),
+    ("FUNCTION", "RESTORE", payload(b"\xf5\xc0\x05")),
+    ("FUNCTION", "RESTORE", payload(entry(b"return 1"))),
+    ("FUNCTION", "RESTORE", payload(entry(b"#!lua name=x\nreturn 1"))),
+    ("FUNCTION", "RESTORE", payload(entry(b"#!lua name=x\nlocal a = ("))),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A), version=11)),
+    ("FUNCTION", "RESTORE", payload(entry(LIB_A))[:-1] + b"\x00"),
+    ("FUNCTION", "RESTORE", b""),
+    ("FUNCTION", "RESTORE", b"123456789"),
+    ("FUNCTION", "RESTORE", b"x", "bogus"),
+    ("FUNCTION", "RESTORE", payload(b""), "APPEND", "x"),
+    ("FUNCTION", "RESTORE"),
+    ("FUNCTION", "DUMP", "x"),
+    ("FUNCTION", "KILL"),
+    ("FUNCTION", "KILL", "x"),
+    ("FCALL", "fc", "0"),
+    ("FUNCTION", "RESTORE", payload(b""), "FLUSH"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "DUMP"),
+]
+
+
+def test_function_restore_like_redis(seg, oracle):
+    """FUNCTION RESTORE's policies, refusals and errors, byte for byte."""
+    a, b = Wire(oracle.port), Wire(seg.port("resp"))
+    diffs = []
+    for c in (a, b):
+        assert c.cmd("FUNCTION", "FLUSH") == b"+OK\r\n"
+    for args in RESTORES:
+        ra, rb = a.cmd(*args), b.cmd(*args)
+        if ra != rb:
+            diffs.append((args, ra, rb))
+    a.close()
+    b.close()
+    assert not diffs, "\n".join(f"{d[0]!r}:\n  redis {d[1]!r}\n  seg   {d[2]!r}"
+                                for d in diffs)
+
+
+def test_function_dump_both_ways(seg, oracle):
+    """What segcached dumps real Redis restores, and the reverse (Redis
+    compresses with LZF): the libraries and their functions arrive."""
+    rs, ro = client(seg), redis.Redis(port=oracle.port)
+    for c in (rs, ro):
+        c.function_flush()
+    long_lib = (b"#!lua name=long\n" + b"-- padding padding padding\n" * 40 +
+                b"redis.register_function('fl', function(keys, args) "
+                b"return #args end)")
+    for code in (LIB_A, LIB_B, long_lib):
+        rs.function_load(code.decode())
+    dumped = rs.function_dump()
+    assert ro.execute_command("FUNCTION", "RESTORE", dumped) == b"OK"
+    assert ro.fcall("fa", 0) == b"a"
+    assert ro.fcall_ro("fb", 0) == b"b"
+    assert ro.fcall("fl", 0, "x", "y") == 2
+    from_redis = ro.function_dump()
+    assert from_redis != dumped  # Redis compresses: another encoding
+    assert rs.execute_command("FUNCTION", "RESTORE", from_redis,
+                              "FLUSH") == b"OK"
+    assert rs.fcall("fa", 0) == b"a"
+    assert rs.fcall_ro("fb", 0) == b"b"
+    assert rs.fcall("fl", 0, "x", "y", "z") == 3
+    assert len(rs.function_list()) == len(ro.function_list()) == 3
+    # every worker runs the restored functions
+    cs = [client(seg) for _ in range(4)]
+    assert [c.fcall("fa", 0) for c in cs] == [b"a"] * 4
+    for c in (rs, ro):
+        c.function_flush()
+
+
+@pytest.fixture
+def fresh():
+    """A server of two workers with no connection yet: of the next two
+    connections (least connections first) each gets its own worker, so the
+    one that waits on a busy script is not on the worker running it."""
+    s = Server(protocols=("resp",), threads=2)
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+
+
+def busy_exchange(port, spin, cmds, setup=(), poll=False):
+    """Runs setup, then starts `spin` (a command that loops) on a second
+    connection with busy-reply-threshold at 100 ms, then sends cmds from
+    the first: their replies and the spinning command's. cmds[0] must not
+    stop the script; with poll it is repeated while it answers NOTBUSY
+    (segcached answers at once before the threshold; Redis after it)."""
+    k = Wire(port)
+    for c in setup:
+        k.cmd(*c)
+    assert k.cmd("CONFIG", "SET", "busy-reply-threshold", "100") == b"+OK\r\n"
+    s = Wire(port)
+    s.send(enc(spin))
+    time.sleep(0.3)
+    deadline = time.time() + 20 * (5 if SANITIZED else 1)
+    first = k.cmd(*cmds[0])
+    while poll and first.startswith(b"-NOTBUSY") and time.time() < deadline:
+        time.sleep(0.1)
+        first = k.cmd(*cmds[0])
+    out = [first] + [k.cmd(*c) for c in cmds[1:]] + [s.reply()]
+    assert k.cmd("CONFIG", "SET", "busy-reply-threshold", "5000") == \
+        b"+OK\r\n"
+    k.close()
+    s.close()
+    return out
+
+
+SPIN_LIB = ("#!lua name=spinlib\nredis.register_function('spin', "
+            "function(keys, args) while true do end end)")
+
+
+@pytest.mark.parametrize("case", ["function", "eval"])
+def test_kill_like_redis(fresh, oracle, case):
+    """A busy function: SCRIPT KILL answers BUSY naming FUNCTION KILL,
+    FUNCTION KILL stops it; a busy EVAL the other way round. Replies
+    byte for byte as Redis's."""
+    if case == "function":
+        spin = ("FCALL", "spin", "0")
+        kills = (("SCRIPT", "KILL"), ("FUNCTION", "KILL"))
+    else:
+        spin = ("EVAL", "while true do end", "0")
+        kills = (("FUNCTION", "KILL"), ("SCRIPT", "KILL"))
+    got = {}
+    for name, port in (("redis", oracle.port), ("seg", fresh.port("resp"))):
+        got[name] = busy_exchange(
+            port, spin, kills,
+            setup=[("FUNCTION", "LOAD", "REPLACE", SPIN_LIB)],
+            poll=name == "seg")
+    assert got["seg"] == got["redis"]
+    assert got["seg"][1] == b"+OK\r\n"
+
+
+def test_function_kill_unkillable(fresh):
+    """A busy function that wrote: FUNCTION KILL and SCRIPT KILL answer
+    UNKILLABLE (Redis's text); it ends on its own when told to by a key it
+    polls (another worker writes it)."""
+    wspin = ("#!lua name=wspin\nredis.register_function('wspin', "
+             "function(keys, args) redis.call('set', keys[1], '1') "
+             "while redis.call('get', 'stop:u') ~= 'stop' do end "
+             "return 'done' end)")
+    unkillable = (b"-UNKILLABLE Sorry the script already executed write "
+                  b"commands against the dataset. You can either wait the "
+                  b"script termination or kill the server in a hard way "
+                  b"using the SHUTDOWN NOSAVE command.\r\n")
+    k = Wire(fresh.port("resp"))
+    assert k.cmd("FUNCTION", "LOAD", wspin) == b"$5\r\nwspin\r\n"
+    assert k.cmd("CONFIG", "SET", "lua-time-limit", "100") == b"+OK\r\n"
+    assert k.cmd("CONFIG", "GET", "busy-reply-threshold") == \
+        b"*2\r\n$20\r\nbusy-reply-threshold\r\n$3\r\n100\r\n"
+    s = Wire(fresh.port("resp"))
+    s.send(enc(("FCALL", "wspin", "1", "wk:u")))
+    deadline = time.time() + 20 * (5 if SANITIZED else 1)
+    first = k.cmd("FUNCTION", "KILL")
+    while first.startswith(b"-NOTBUSY") and time.time() < deadline:
+        time.sleep(0.1)
+        first = k.cmd("FUNCTION", "KILL")
+    assert first == unkillable
+    assert k.cmd("SCRIPT", "KILL") == unkillable
+    assert k.cmd("SET", "stop:u", "stop") == b"+OK\r\n"
+    assert s.reply() == b"$4\r\ndone\r\n"
+    assert k.cmd("FUNCTION", "KILL") == \
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    assert k.cmd("CONFIG", "SET", "busy-reply-threshold", "5000") == \
+        b"+OK\r\n"
+    k.close()
+    s.close()
+
+
+def test_busy_threshold_config_like_redis(seg, oracle):
+    run_compare(seg, oracle, [
+        "CONFIG SET busy-reply-threshold 1234",
+        "CONFIG GET busy-reply-threshold",
+        "CONFIG GET lua-time-limit",
+        "CONFIG SET lua-time-limit 4321",
+        "CONFIG GET busy-reply-threshold",
+        "CONFIG SET busy-reply-threshold -1",
+        "CONFIG SET busy-reply-threshold abc",
+        "CONFIG SET busy-reply-threshold 5000",
+        "CONFIG GET lua-time-limit",
+    ])
+
+
+def test_busy_threshold_option():
+    """resp.busy_reply_threshold from the command line is what CONFIG GET
+    shows."""
+    s = Server(args=("-o", "resp.busy_reply_threshold=250ms"),
+               protocols=("resp",), threads=1)
+    try:
+        w = Wire(s.port("resp"))
+        assert w.cmd("CONFIG", "GET", "lua-time-limit") == \
+            b"*2\r\n$14\r\nlua-time-limit\r\n$3\r\n250\r\n"
+        w.close()
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("case", ["function", "eval"])
+def test_busy_keys_like_redis(fresh, oracle, case):
+    """Past busy-reply-threshold, a command on a key of the busy script
+    (from another worker) answers Redis's BUSY instead of waiting; the
+    kill still reaches the script; then the key serves again."""
+    if case == "function":
+        spin = ("FCALL", "spin", "1", "bk")
+        cmds = [("SCRIPT", "KILL"), ("GET", "bk"), ("SET", "bk", "1"),
+                ("FUNCTION", "KILL")]
+    else:
+        spin = ("EVAL", "while true do end", "1", "bk")
+        cmds = [("FUNCTION", "KILL"), ("GET", "bk"), ("SET", "bk", "1"),
+                ("SCRIPT", "KILL")]
+    got = {}
+    for name, port in (("redis", oracle.port), ("seg", fresh.port("resp"))):
+        got[name] = busy_exchange(
+            port, spin, cmds,
+            setup=[("FUNCTION", "LOAD", "REPLACE", SPIN_LIB),
+                   ("SET", "bk", "v")],
+            poll=name == "seg")
+    assert got["seg"] == got["redis"]
+    assert got["seg"][1].startswith(b"-BUSY ")
+    w = Wire(fresh.port("resp"))
+    assert w.cmd("GET", "bk") == b"$1\r\nv\r\n"
+    w.close()
+
+
+def test_busy_script_other_keys_go_on(fresh):
+    """Where segcached differs from Redis: a command on another key, on
+    another worker, is served while a script is busy."""
+    got = busy_exchange(fresh.port("resp"), ("FCALL", "spin", "1", "bk2"),
+                        [("SCRIPT", "KILL"), ("GET", "free"),
+                         ("FUNCTION", "KILL")],
+                        setup=[("FUNCTION", "LOAD", "REPLACE", SPIN_LIB),
+                               ("SET", "free", "yes")], poll=True)
+    assert got[1] == b"$3\r\nyes\r\n"
+    assert got[2] == b"+OK\r\n"

@@ -54,7 +54,7 @@ SUBCOMMANDS = {
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
-    'function': 'flush list help load delete stats',
+    'function': 'flush list help load delete stats dump restore kill',
     'script': 'flush help load exists kill',
     'object': 'encoding freq idletime refcount help',
     'memory': 'usage doctor stats malloc-stats purge help',
