@@ -133,11 +133,17 @@ load_config(struct cli *cli)
                     sizeof(err)) != STATUS_OK) {
         die(EX_CONFIG, "%s", err);
     }
+    /* every bad override is reported, then the command line is refused */
+    bool refused = false;
     for (size_t i = 0; i < cli->noverride; i++) {
         if (option_set_assignment(setting_options(), SETTING_NOPT,
                     cli->overrides[i], err, sizeof(err)) != STATUS_OK) {
-            die(EX_USAGE, "%s", err);
+            fprintf(stderr, "segcached: %s\n", err);
+            refused = true;
         }
+    }
+    if (refused) {
+        exit(EX_USAGE);
     }
     apply_host_port(cli);
     apply_tls_flag(cli);
@@ -356,20 +362,71 @@ physical_memory(void)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
+/* A module's check of its option table (seg_options_check and the like):
+ * the first option it refuses in *bad, with the reason. */
+typedef rstatus_i (*options_check_fn)(const struct option *opts,
+        const struct option **bad, char *why, size_t cap);
+
+static rstatus_i
+seg_check(const struct option *opts, const struct option **bad, char *why,
+        size_t cap)
+{
+    return seg_options_check((const seg_options_st *)opts, bad, why, cap);
+}
+
+static rstatus_i
+workers_check(const struct option *opts, const struct option **bad, char *why,
+        size_t cap)
+{
+    return workers_options_check(
+            (const worker_options_st *)opts, bad, why, cap);
+}
+
+/* Reports every option of a module's table that its check refuses, not
+ * only the first: the check runs again on a copy with each refused option
+ * put back to its default, until it passes or refuses an option it
+ * refused before (a default that conflicts with another value, reported
+ * once already). Each later problem is thus judged as if the earlier ones
+ * were fixed, which is what the operator will do. */
+static void
+check_each(struct checks *c, const struct option *opts, size_t n,
+        options_check_fn check)
+{
+    struct option *copy = malloc(n * sizeof(*copy));
+    bool *refused = calloc(n, sizeof(*refused));
+    if (copy == NULL || refused == NULL) {
+        free(copy);
+        free(refused);
+        report(c, EX_OSERR, NULL, "out of memory checking the options");
+        return;
+    }
+    memcpy(copy, opts, n * sizeof(*copy)); /* values only read, not freed */
+    const struct option *bad = NULL;
+    char why[256];
+    while (check(copy, &bad, why, sizeof(why)) != STATUS_OK && bad != NULL) {
+        uintptr_t at = (uintptr_t)bad, first = (uintptr_t)copy;
+        size_t i = (size_t)(at - first) / sizeof(*copy);
+        if (at < first || i >= n || refused[i]) {
+            break;
+        }
+        refused[i] = true;
+        report(c, EX_CONFIG, &opts[i], "%s", why);
+        copy[i].val = copy[i].default_val;
+        bad = NULL;
+    }
+    free(refused);
+    free(copy);
+}
+
 /* Store, workers, server and admin options: what each module's setup
  * would refuse, and values taken as given that may surprise. */
 static void
 check_modules(struct checks *c)
 {
-    const struct option *bad;
-    char why[256];
-    if (seg_options_check(&setting.seg, &bad, why, sizeof(why)) != STATUS_OK) {
-        report(c, EX_CONFIG, bad, "%s", why);
-    }
-    if (workers_options_check(&setting.worker, &bad, why, sizeof(why)) !=
-            STATUS_OK) {
-        report(c, EX_CONFIG, bad, "%s", why);
-    }
+    check_each(c, (const struct option *)&setting.seg,
+            OPTION_CARDINALITY(seg_options_st), seg_check);
+    check_each(c, (const struct option *)&setting.worker,
+            OPTION_CARDINALITY(worker_options_st), workers_check);
     const struct option *conns = &setting.server.server_max_connections;
     if (option_uint(conns) == 0) {
         report(c, EX_CONFIG, conns,

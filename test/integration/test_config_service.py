@@ -92,6 +92,42 @@ def test_check_config_two_listeners_on_one_address(tmp_path):
     assert f"{path}:4: worker.cpus" in chk.stderr
 
 
+def test_issue_23_every_problem_of_a_module_reported(tmp_path):
+    """The store's and the workers' checks named only their first
+    refused option: an operator fixed one, ran again, met the next."""
+    path = write(str(tmp_path), "seg:\n  evict: lru\n  segment_size: 100000\n"
+                                "  merge_segments: 40\n  hash_power: 3\n"
+                                "worker:\n  threads: 500\n  cpus: 4096\n")
+    for args in (["--check-config"], []):
+        r = run(["--config", path, "--admin", "off"] + args + USER + QUIET)
+        assert r.returncode == 78, r.stderr
+        for line, words in ((2, "seg.evict: not one of"),
+                            (3, "seg.segment_size: 100000 bytes"),
+                            (4, "seg.merge_segments: 40: not in 2..16"),
+                            (5, "seg.hash_power: 3: not 0 (auto)"),
+                            (7, "worker.threads: 500: more than the 128"),
+                            (8, "worker.cpus")):
+            assert f"{path}:{line}: {words}" in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 6, r.stderr  # each once, no more
+    # a later problem is judged as if the earlier were fixed: with the
+    # segment size refused, memory is checked against the default size
+    r = run(["-o", "seg.segment_size=100000", "-o", "seg.memory=1MiB",
+             "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "-o seg.segment_size: 100000 bytes" in r.stderr
+    assert "-o seg.memory: 1048576 bytes: too small for 2 segments of " \
+           "1048576" in r.stderr
+
+
+def test_issue_23_every_bad_override_reported():
+    r = run(["-o", "worker.idle_timeout=30", "-o", "seg.memory=1x", "-o",
+             "admin.idle_timeout=5", "--check-config"] + USER)
+    assert r.returncode == 64, r.stderr  # EX_USAGE, as one bad -o
+    assert "-o worker.idle_timeout: needs a unit" in r.stderr
+    assert "-o seg.memory: not a size: 1x" in r.stderr
+    assert "-o admin.idle_timeout: needs a unit" in r.stderr
+
+
 def test_nothing_lowered_in_silence():
     r = run(["-o", "seg.merge_segments=40", "--check-config"] + USER + QUIET +
             ["--admin", "off"])
@@ -219,7 +255,8 @@ def test_process_keeps_its_name_threads_have_theirs():
     proc, _ = start(["-t", "2"])
     try:
         assert comm(proc.pid) == "segcached"
-        wants = ("segcached", "admin", "server", "bg", "worker-0", "worker-1")
+        wants = ("segcached", "admin", "server", "bg", "worker-0", "worker-1",
+                 "block-timer")
         deadline = time.time() + 5 * SLOW  # a thread names itself as it starts
         while True:
             names = sorted(comm(proc.pid, t)
@@ -229,6 +266,9 @@ def test_process_keeps_its_name_threads_have_theirs():
             time.sleep(0.05)
         for want in wants:
             assert want in names, names
+        # the main thread alone carries the process's name: a thread left
+        # unnamed inherits it (the blocked clients' timer did)
+        assert names.count("segcached") == 1, names
         found = subprocess.run(["pgrep", "-x", "segcached"],
                                capture_output=True, text=True).stdout.split()
         assert str(proc.pid) in found
