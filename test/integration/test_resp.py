@@ -1049,7 +1049,8 @@ def test_redis_cli(seg):
     assert cli(port, "GET", "a").stdout == b"hello\n"
     assert cli(port, "GET", "nope").stdout == b"\n"
     assert cli(port, "INCR", "n").stdout == b"1\n"
-    assert cli(port, "XADD", "l", "x").stdout.startswith(
+    assert cli(port, "LPUSH", "l", "x").stdout == b"1\n"  # issue 16
+    assert cli(port, "XADD", "s", "*", "f", "v").stdout.startswith(
         b"ERR unknown command 'XADD'")
     # interactive (commands on stdin, one session)
     out = cli(port, stdin=b"SET b 1\nINCRBY b 41\nGET b\nSELECT 2\nDBSIZE\n")
