@@ -418,6 +418,24 @@ check_each(struct checks *c, const struct option *opts, size_t n,
     free(copy);
 }
 
+/* Hot keys: values the sampler would otherwise cap or never act on. */
+static void
+check_hotkey(struct checks *c)
+{
+    const struct option *export = &setting.hotkey.hotkey_export;
+    if (option_uint(export) > HOTKEY_TOP_MAX) {
+        report(c, EX_CONFIG, export,
+                "%" PRIu64 ": more than the %d keys a report lists",
+                option_uint(export), HOTKEY_TOP_MAX);
+    }
+    const struct option *threshold = &setting.hotkey.hotkey_threshold;
+    double share = option_fpn(threshold);
+    if (!(share > 0.0 && share <= 1.0)) {
+        report(c, EX_CONFIG, threshold,
+                "%g: not a share of accesses in (0, 1] (0.01 is 1%%)", share);
+    }
+}
+
 /* Store, workers, server and admin options: what each module's setup
  * would refuse, and values taken as given that may surprise. */
 static void
@@ -433,6 +451,17 @@ check_modules(struct checks *c)
                 "0 would refuse every client; give 1 or "
                 "more");
     }
+    const struct option *admins = &setting.admin.admin_max_connections;
+    if (option_uint(admins) == 0) {
+        report(c, EX_CONFIG, admins,
+                "0 would refuse every operator; give 1 or more");
+    }
+    const struct option *ring = &setting.msg.msg_ring_size;
+    if (option_uint(ring) == 0) {
+        report(c, EX_CONFIG, ring,
+                "0: a ring between two workers needs at least one slot");
+    }
+    check_hotkey(c);
     const struct option *backlog = &setting.server.server_backlog;
     if (option_uint(backlog) > INT_MAX) {
         report(c, EX_CONFIG, backlog, "%" PRIu64 ": more than %d",

@@ -58,6 +58,20 @@ CASES = [
     ("server:\n  max_connections: 0\n", 2, "server.max_connections"),
     ("server:\n  protected_mode: true\nmemcache:\n  listen: 0.0.0.0:7\n", 4,
      "memcache.listen"),
+    # taken until issue 23's second pass: a buffer of 0 hung every client,
+    # 0 admin connections locked operators out, the others were raised or
+    # capped in silence
+    ("worker:\n  buf_size: 0\n", 2, "worker.buf_size: 0: a connection buffer"),
+    ("worker:\n  handshake_batch: 0\n", 2,
+     "worker.handshake_batch: 0 would never finish"),
+    ("admin:\n  max_connections: 0\n", 2,
+     "admin.max_connections: 0 would refuse every operator"),
+    ("msg:\n  ring_size: 0\n", 2, "msg.ring_size: 0: a ring"),
+    ("hotkey:\n  export: 101\n", 2,
+     "hotkey.export: 101: more than the 100 keys"),
+    ("hotkey:\n  threshold: 5\n", 2,
+     "hotkey.threshold: 5: not a share of accesses in (0, 1]"),
+    ("hotkey:\n  threshold: 0\n", 2, "hotkey.threshold: 0: not a share"),
 ]
 
 
