@@ -98,6 +98,7 @@ apply_host_port(const struct cli *cli)
                         err, sizeof(err)) != STATUS_OK) {
             die(EX_USAGE, "bad -l/-p for %s", name);
         }
+        option_set_by_flag(ls[i], port != NULL ? "-p" : "-l");
     }
 }
 
@@ -136,10 +137,24 @@ load_config(struct cli *cli)
     /* every bad override is reported, then the command line is refused */
     bool refused = false;
     for (size_t i = 0; i < cli->noverride; i++) {
+        const char *flag = cli->flags[i];
         if (option_set_assignment(setting_options(), SETTING_NOPT,
                     cli->overrides[i], err, sizeof(err)) != STATUS_OK) {
-            fprintf(stderr, "segcached: %s\n", err);
+            /* "-o seg.memory: not a size: x", or "-m seg.memory: ..." for
+             * the flag the operator typed */
+            bool o = flag == NULL || strncmp(err, "-o ", 3) != 0;
+            fprintf(stderr, "segcached: %s%s%s\n", o ? "" : flag, o ? "" : " ",
+                    o ? err : err + 3);
             refused = true;
+        } else if (flag != NULL) {
+            char name[64];
+            size_t n = strcspn(cli->overrides[i], "=");
+            snprintf(name, sizeof(name), "%.*s", (int)n, cli->overrides[i]);
+            struct option *opt =
+                    option_find(setting_options(), SETTING_NOPT, name);
+            if (opt != NULL) {
+                option_set_by_flag(opt, flag);
+            }
         }
     }
     if (refused) {
@@ -304,11 +319,25 @@ setup_tls(void)
             o = option_find((struct option *)&setting.tls,
                     OPTION_CARDINALITY(tls_options_st), name);
         }
-        if (o != NULL && o->file != NULL) {
+        if (o != NULL && o->file != NULL && o->line > 0) {
             die(EX_CONFIG, "%s:%u: %s", o->file, o->line, err);
         }
         die(EX_CONFIG, "%s", err);
     }
+}
+
+/* Where o's value came from, alone: "app.yml:2", "-p", "-o" or "its
+ * default", for a message about another option. */
+static const char *
+origin(const struct option *o, char *buf, size_t cap)
+{
+    if (o->file != NULL && o->line > 0) {
+        snprintf(buf, cap, "%s:%u", o->file, o->line);
+    } else {
+        snprintf(buf, cap, "%s",
+                o->file != NULL ? o->file : (o->set ? "-o" : "its default"));
+    }
+    return buf;
 }
 
 /* Builds the data listeners from the configuration into ls (the admin
@@ -335,10 +364,11 @@ check_listeners(struct checks *c, struct listener *ls)
         used[i] = true;
         for (size_t j = 0; j < i; j++) {
             if (used[j] && tcp_addr_overlap(&addr[j], &addr[i])) {
-                char name[64];
-                report(c, EX_CONFIG, o, "%s: the same address as %s", spec,
-                        option_dotted_name(
-                                listen_table[j].opt, name, sizeof(name)));
+                char name[64], from[300];
+                const struct option *other = listen_table[j].opt;
+                report(c, EX_CONFIG, o, "%s: the same address as %s (%s)", spec,
+                        option_dotted_name(other, name, sizeof(name)),
+                        origin(other, from, sizeof(from)));
             }
         }
         if (listen_table[i].proc == NULL) {

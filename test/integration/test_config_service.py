@@ -142,6 +142,34 @@ def test_issue_23_every_bad_override_reported():
     assert "-o admin.idle_timeout: needs a unit" in r.stderr
 
 
+def test_issue_23_flags_named_as_typed():
+    """A value from -m, -t, -c, -p, --resp... was reported as an -o the
+    operator never wrote."""
+    r = run(["-m", "1", "-t", "200", "-c", "0", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "segcached: -m seg.memory: 1048576 bytes: too small" in r.stderr
+    assert "segcached: -t worker.threads: 200: more than the 128" in r.stderr
+    assert "segcached: -c server.max_connections: 0 would refuse" in r.stderr
+    assert "-o " not in r.stderr
+    r = run(["-t", "x", "-m", "1x", "--check-config"] + USER)
+    assert r.returncode == 64
+    assert "segcached: -t worker.threads: not an unsigned integer: x" \
+        in r.stderr
+    assert "segcached: -m seg.memory: not a size: 1x" in r.stderr
+    # two listeners: the other one's origin is named too
+    r = run(["-p", "6379", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "resp.listen: 127.0.0.1:6379: the same address as " \
+           "memcache.listen (-p)" in r.stderr
+    r = run(["--resp", "127.0.0.1:11211", "--check-config"] + USER)
+    assert "segcached: --resp resp.listen: 127.0.0.1:11211: the same " \
+           "address as memcache.listen (its default)" in r.stderr
+    r = run(["-l", "0.0.0.0", "--resp", "off", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "segcached: -l memcache.listen: 0.0.0.0:11211 is reachable" \
+        in r.stderr
+
+
 def test_nothing_lowered_in_silence():
     r = run(["-o", "seg.merge_segments=40", "--check-config"] + USER + QUIET +
             ["--admin", "off"])
@@ -194,7 +222,7 @@ def test_limits_threads_memory_connections():
     # more memory than the machine has: taken, with a warning
     r = run(["-m", str(1024 * 1024), "--check-config"] + USER)  # 1 TiB
     assert r.returncode == 0, r.stderr
-    assert "warning: -o seg.memory" in r.stderr
+    assert "warning: -m seg.memory" in r.stderr
     assert "physical memory" in r.stderr
 
 
