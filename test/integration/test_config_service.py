@@ -286,6 +286,25 @@ def test_daemonize_detaches_from_a_stderr_pipe():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_daemonize_startup_failure_reaches_the_caller():
+    """-d with an address in use: the caller gets the reason on stderr and
+    the exit code README gives (71), not a 0 from a parent that left."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        r = subprocess.run([BIN, "-d", "--memcache", f"127.0.0.1:{port}",
+                            "--resp", "off", "--admin",
+                            f"127.0.0.1:{free_port()}"] + USER,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=20 * SLOW)
+        assert r.returncode == 71, r.stderr  # EX_OSERR
+        assert b"address already in use" in r.stderr
+    finally:
+        busy.close()
+
+
 def comm(pid, tid=None):
     path = f"/proc/{pid}/comm" if tid is None else \
         f"/proc/{pid}/task/{tid}/comm"
