@@ -482,6 +482,9 @@ def test_server_builds_without_test_dependencies():
         libs = subprocess.run(["ldd", os.path.join(build, "segcached")],
                               capture_output=True, text=True).stdout
         assert "cmocka" not in libs and "libyaml" in libs
+        # the run-time libraries README names, and no others of ours
+        for lib in ("libxxhash", "libssl", "libcrypto"):
+            assert lib in libs, libs
         assert not os.path.exists(os.path.join(build, "test"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
