@@ -448,6 +448,33 @@ check_each(struct checks *c, const struct option *opts, size_t n,
     free(copy);
 }
 
+/* worker.buffer_memory below what one large request needs per worker is
+ * raised by workers_setup (a single request is never refused); said here
+ * too, so --check-config shows it. */
+static void
+check_buffer_memory(void)
+{
+    const worker_options_st *w = &setting.worker;
+    uint64_t threads = option_uint(&w->worker_threads);
+    if (threads == 0) {
+        threads = workers_auto_count();
+    }
+    if (threads == 0 || threads > WORKERS_MAX) {
+        return; /* refused above */
+    }
+    uint64_t budget = option_uint(&w->worker_buffer_memory);
+    uint64_t floor = option_uint(&w->worker_rbuf_max) +
+                     option_uint(&w->worker_wbuf_high) +
+                     2 * option_uint(&w->worker_buf_size);
+    if (budget > 0 && budget / threads < floor) {
+        warn(&w->worker_buffer_memory,
+                "%" PRIu64 " bytes for %" PRIu64 " workers is less than one "
+                "large request needs in each (worker.rbuf_max + "
+                "worker.wbuf_high); each gets %" PRIu64 " bytes",
+                budget, threads, floor);
+    }
+}
+
 /* Hot keys: values the sampler would otherwise cap or never act on. */
 static void
 check_hotkey(struct checks *c)
@@ -503,6 +530,7 @@ check_modules(struct checks *c)
                 "0: periodic jobs need a tick of at "
                 "least 1ms");
     }
+    check_buffer_memory();
     uint64_t phys = physical_memory();
     const struct option *mem = &setting.seg.seg_memory;
     if (phys > 0 && option_uint(mem) > phys) {

@@ -226,6 +226,19 @@ def test_limits_threads_memory_connections():
     assert "physical memory" in r.stderr
 
 
+def test_issue_23_buffer_memory_raise_shown_by_check_config():
+    """worker.buffer_memory below one large request per worker is raised
+    at start (a request is never refused for it): --check-config said
+    'configuration OK' and nothing else."""
+    r = run(["-t", "2", "-o", "worker.buffer_memory=1MiB", "--check-config"]
+            + USER)
+    assert r.returncode == 0, r.stderr
+    assert "warning: -o worker.buffer_memory: 1048576 bytes for 2 workers " \
+           "is less than one large request needs" in r.stderr
+    r = run(["-t", "2", "--check-config"] + USER)
+    assert r.returncode == 0 and r.stderr == ""
+
+
 def test_config_set_timeout_is_seconds_and_live():
     import redis
     rp = free_port()
