@@ -78,9 +78,11 @@ static const struct option longs[] = {
         {NULL, 0, NULL, 0},
 };
 
-/* Records "name=value" (or an "-o" argument as it is) for later. */
+/* Records "name=value" (or an "-o" argument as it is) for later, and the
+ * flag it came from (NULL: -o). */
 static void
-push(struct cli *cli, const char *name, const char *value, const char *unit)
+push_flag(struct cli *cli, const char *flag, const char *name,
+        const char *value, const char *unit)
 {
     if (cli->noverride == CLI_MAX_OVERRIDES) {
         fprintf(stderr, "segcached: more than %d overrides\n",
@@ -93,6 +95,7 @@ push(struct cli *cli, const char *name, const char *value, const char *unit)
     if (rc < 0) {
         exit(EX_OSERR);
     }
+    cli->flags[cli->noverride] = flag;
     cli->overrides[cli->noverride++] = s;
 }
 
@@ -104,25 +107,25 @@ parse_one(struct cli *cli, int c)
         cli->config = optarg;
         break;
     case 'o':
-        push(cli, NULL, optarg, "");
+        push_flag(cli, NULL, NULL, optarg, "");
         break;
     case OPT_MEMCACHE:
-        push(cli, "memcache.listen", optarg, "");
+        push_flag(cli, "--memcache", "memcache.listen", optarg, "");
         break;
     case OPT_RESP:
-        push(cli, "resp.listen", optarg, "");
+        push_flag(cli, "--resp", "resp.listen", optarg, "");
         break;
     case OPT_PING:
-        push(cli, "ping.listen", optarg, "");
+        push_flag(cli, "--ping", "ping.listen", optarg, "");
         break;
     case OPT_ADMIN:
-        push(cli, "admin.listen", optarg, "");
+        push_flag(cli, "--admin", "admin.listen", optarg, "");
         break;
     case OPT_MEMCACHE_TLS:
-        push(cli, "memcache.tls_listen", optarg, "");
+        push_flag(cli, "--memcache-tls", "memcache.tls_listen", optarg, "");
         break;
     case OPT_RESP_TLS:
-        push(cli, "resp.tls_listen", optarg, "");
+        push_flag(cli, "--resp-tls", "resp.tls_listen", optarg, "");
         break;
     case 'Z':
         cli->tls = true;
@@ -136,33 +139,33 @@ parse_one(struct cli *cli, int c)
     case 'm':
         /* memcached's -m 64 is MiB; a size with its own unit (64MiB, 1g)
          * is taken as written, never given a second unit */
-        push(cli, "seg.memory", optarg,
+        push_flag(cli, "-m", "seg.memory", optarg,
                 optarg[0] != '\0' &&
                                 optarg[strspn(optarg, "0123456789")] == '\0'
                         ? "MiB"
                         : "");
         break;
     case 't':
-        push(cli, "worker.threads", optarg, "");
+        push_flag(cli, "-t", "worker.threads", optarg, "");
         break;
     case 'c':
-        push(cli, "server.max_connections", optarg, "");
+        push_flag(cli, "-c", "server.max_connections", optarg, "");
         break;
     case 'e':
-        push(cli, "seg.datapool", optarg, "");
+        push_flag(cli, "-e", "seg.datapool", optarg, "");
         break;
     case 'v':
         cli->verbose++;
         break;
     case 'u':
-        push(cli, "process.user", optarg, "");
+        push_flag(cli, "-u", "process.user", optarg, "");
         break;
     case 'd':
     case OPT_DAEMONIZE:
-        push(cli, "process.daemonize", "true", "");
+        push_flag(cli, "-d", "process.daemonize", "true", "");
         break;
     case OPT_PIDFILE:
-        push(cli, "process.pidfile", optarg, "");
+        push_flag(cli, "--pidfile", "process.pidfile", optarg, "");
         break;
     case OPT_PRINT_CONFIG:
         cli->print_config = true;

@@ -12,6 +12,9 @@
 struct cli {
     const char *config;                 /* --config FILE, or NULL */
     char *overrides[CLI_MAX_OVERRIDES]; /* "section.name=value" */
+    /* the flag each came from ("-m", "--memcache"), named in messages about
+     * its value; NULL for -o */
+    const char *flags[CLI_MAX_OVERRIDES];
     size_t noverride;
     const char *host; /* -l: host of the data listeners */
     const char *port; /* -p: port of the memcache listener */

@@ -98,6 +98,7 @@ apply_host_port(const struct cli *cli)
                         err, sizeof(err)) != STATUS_OK) {
             die(EX_USAGE, "bad -l/-p for %s", name);
         }
+        option_set_by_flag(ls[i], port != NULL ? "-p" : "-l");
     }
 }
 
@@ -133,11 +134,31 @@ load_config(struct cli *cli)
                     sizeof(err)) != STATUS_OK) {
         die(EX_CONFIG, "%s", err);
     }
+    /* every bad override is reported, then the command line is refused */
+    bool refused = false;
     for (size_t i = 0; i < cli->noverride; i++) {
+        const char *flag = cli->flags[i];
         if (option_set_assignment(setting_options(), SETTING_NOPT,
                     cli->overrides[i], err, sizeof(err)) != STATUS_OK) {
-            die(EX_USAGE, "%s", err);
+            /* "-o seg.memory: not a size: x", or "-m seg.memory: ..." for
+             * the flag the operator typed */
+            bool o = flag == NULL || strncmp(err, "-o ", 3) != 0;
+            fprintf(stderr, "segcached: %s%s%s\n", o ? "" : flag, o ? "" : " ",
+                    o ? err : err + 3);
+            refused = true;
+        } else if (flag != NULL) {
+            char name[64];
+            size_t n = strcspn(cli->overrides[i], "=");
+            snprintf(name, sizeof(name), "%.*s", (int)n, cli->overrides[i]);
+            struct option *opt =
+                    option_find(setting_options(), SETTING_NOPT, name);
+            if (opt != NULL) {
+                option_set_by_flag(opt, flag);
+            }
         }
+    }
+    if (refused) {
+        exit(EX_USAGE);
     }
     apply_host_port(cli);
     apply_tls_flag(cli);
@@ -298,11 +319,25 @@ setup_tls(void)
             o = option_find((struct option *)&setting.tls,
                     OPTION_CARDINALITY(tls_options_st), name);
         }
-        if (o != NULL && o->file != NULL) {
+        if (o != NULL && o->file != NULL && o->line > 0) {
             die(EX_CONFIG, "%s:%u: %s", o->file, o->line, err);
         }
         die(EX_CONFIG, "%s", err);
     }
+}
+
+/* Where o's value came from, alone: "app.yml:2", "-p", "-o" or "its
+ * default", for a message about another option. */
+static const char *
+origin(const struct option *o, char *buf, size_t cap)
+{
+    if (o->file != NULL && o->line > 0) {
+        snprintf(buf, cap, "%s:%u", o->file, o->line);
+    } else {
+        snprintf(buf, cap, "%s",
+                o->file != NULL ? o->file : (o->set ? "-o" : "its default"));
+    }
+    return buf;
 }
 
 /* Builds the data listeners from the configuration into ls (the admin
@@ -329,10 +364,11 @@ check_listeners(struct checks *c, struct listener *ls)
         used[i] = true;
         for (size_t j = 0; j < i; j++) {
             if (used[j] && tcp_addr_overlap(&addr[j], &addr[i])) {
-                char name[64];
-                report(c, EX_CONFIG, o, "%s: the same address as %s", spec,
-                        option_dotted_name(
-                                listen_table[j].opt, name, sizeof(name)));
+                char name[64], from[300];
+                const struct option *other = listen_table[j].opt;
+                report(c, EX_CONFIG, o, "%s: the same address as %s (%s)", spec,
+                        option_dotted_name(other, name, sizeof(name)),
+                        origin(other, from, sizeof(from)));
             }
         }
         if (listen_table[i].proc == NULL) {
@@ -356,26 +392,133 @@ physical_memory(void)
     return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
+/* A module's check of its option table (seg_options_check and the like):
+ * the first option it refuses in *bad, with the reason. */
+typedef rstatus_i (*options_check_fn)(const struct option *opts,
+        const struct option **bad, char *why, size_t cap);
+
+static rstatus_i
+seg_check(const struct option *opts, const struct option **bad, char *why,
+        size_t cap)
+{
+    return seg_options_check((const seg_options_st *)opts, bad, why, cap);
+}
+
+static rstatus_i
+workers_check(const struct option *opts, const struct option **bad, char *why,
+        size_t cap)
+{
+    return workers_options_check(
+            (const worker_options_st *)opts, bad, why, cap);
+}
+
+/* Reports every option of a module's table that its check refuses, not
+ * only the first: the check runs again on a copy with each refused option
+ * put back to its default, until it passes or refuses an option it
+ * refused before (a default that conflicts with another value, reported
+ * once already). Each later problem is thus judged as if the earlier ones
+ * were fixed, which is what the operator will do. */
+static void
+check_each(struct checks *c, const struct option *opts, size_t n,
+        options_check_fn check)
+{
+    struct option *copy = malloc(n * sizeof(*copy));
+    bool *refused = calloc(n, sizeof(*refused));
+    if (copy == NULL || refused == NULL) {
+        free(copy);
+        free(refused);
+        report(c, EX_OSERR, NULL, "out of memory checking the options");
+        return;
+    }
+    memcpy(copy, opts, n * sizeof(*copy)); /* values only read, not freed */
+    const struct option *bad = NULL;
+    char why[256];
+    while (check(copy, &bad, why, sizeof(why)) != STATUS_OK && bad != NULL) {
+        uintptr_t at = (uintptr_t)bad, first = (uintptr_t)copy;
+        size_t i = (size_t)(at - first) / sizeof(*copy);
+        if (at < first || i >= n || refused[i]) {
+            break;
+        }
+        refused[i] = true;
+        report(c, EX_CONFIG, &opts[i], "%s", why);
+        copy[i].val = copy[i].default_val;
+        bad = NULL;
+    }
+    free(refused);
+    free(copy);
+}
+
+/* worker.buffer_memory below what one large request needs per worker is
+ * raised by workers_setup (a single request is never refused); said here
+ * too, so --check-config shows it. */
+static void
+check_buffer_memory(void)
+{
+    const worker_options_st *w = &setting.worker;
+    uint64_t threads = option_uint(&w->worker_threads);
+    if (threads == 0) {
+        threads = workers_auto_count();
+    }
+    if (threads == 0 || threads > WORKERS_MAX) {
+        return; /* refused above */
+    }
+    uint64_t budget = option_uint(&w->worker_buffer_memory);
+    uint64_t floor = option_uint(&w->worker_rbuf_max) +
+                     option_uint(&w->worker_wbuf_high) +
+                     2 * option_uint(&w->worker_buf_size);
+    if (budget > 0 && budget / threads < floor) {
+        warn(&w->worker_buffer_memory,
+                "%" PRIu64 " bytes for %" PRIu64 " workers is less than one "
+                "large request needs in each (worker.rbuf_max + "
+                "worker.wbuf_high); each gets %" PRIu64 " bytes",
+                budget, threads, floor);
+    }
+}
+
+/* Hot keys: values the sampler would otherwise cap or never act on. */
+static void
+check_hotkey(struct checks *c)
+{
+    const struct option *export = &setting.hotkey.hotkey_export;
+    if (option_uint(export) > HOTKEY_TOP_MAX) {
+        report(c, EX_CONFIG, export,
+                "%" PRIu64 ": more than the %d keys a report lists",
+                option_uint(export), HOTKEY_TOP_MAX);
+    }
+    const struct option *threshold = &setting.hotkey.hotkey_threshold;
+    double share = option_fpn(threshold);
+    if (!(share > 0.0 && share <= 1.0)) {
+        report(c, EX_CONFIG, threshold,
+                "%g: not a share of accesses in (0, 1] (0.01 is 1%%)", share);
+    }
+}
+
 /* Store, workers, server and admin options: what each module's setup
  * would refuse, and values taken as given that may surprise. */
 static void
 check_modules(struct checks *c)
 {
-    const struct option *bad;
-    char why[256];
-    if (seg_options_check(&setting.seg, &bad, why, sizeof(why)) != STATUS_OK) {
-        report(c, EX_CONFIG, bad, "%s", why);
-    }
-    if (workers_options_check(&setting.worker, &bad, why, sizeof(why)) !=
-            STATUS_OK) {
-        report(c, EX_CONFIG, bad, "%s", why);
-    }
+    check_each(c, (const struct option *)&setting.seg,
+            OPTION_CARDINALITY(seg_options_st), seg_check);
+    check_each(c, (const struct option *)&setting.worker,
+            OPTION_CARDINALITY(worker_options_st), workers_check);
     const struct option *conns = &setting.server.server_max_connections;
     if (option_uint(conns) == 0) {
         report(c, EX_CONFIG, conns,
                 "0 would refuse every client; give 1 or "
                 "more");
     }
+    const struct option *admins = &setting.admin.admin_max_connections;
+    if (option_uint(admins) == 0) {
+        report(c, EX_CONFIG, admins,
+                "0 would refuse every operator; give 1 or more");
+    }
+    const struct option *ring = &setting.msg.msg_ring_size;
+    if (option_uint(ring) == 0) {
+        report(c, EX_CONFIG, ring,
+                "0: a ring between two workers needs at least one slot");
+    }
+    check_hotkey(c);
     const struct option *backlog = &setting.server.server_backlog;
     if (option_uint(backlog) > INT_MAX) {
         report(c, EX_CONFIG, backlog, "%" PRIu64 ": more than %d",
@@ -387,6 +530,7 @@ check_modules(struct checks *c)
                 "0: periodic jobs need a tick of at "
                 "least 1ms");
     }
+    check_buffer_memory();
     uint64_t phys = physical_memory();
     const struct option *mem = &setting.seg.seg_memory;
     if (phys > 0 && option_uint(mem) > phys) {

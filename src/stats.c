@@ -186,14 +186,39 @@ stats_print_text(struct buf *b, size_t max, const struct bstring *arg)
     return st == STATUS_OK ? proc_resp_print_cmdstats(b, max) : st;
 }
 
+/* Metrics whose table name lacks the unit Prometheus names carry (the
+ * table keeps memcached's stats names: uptime, time). */
+static const char *
+prometheus_family(const struct metric *m)
+{
+    const struct {
+        const struct metric *m;
+        const char *family;
+    } named[] = {
+            {&stats.process.uptime, "segcached_uptime_seconds"},
+            {&stats.process.time, "segcached_time_seconds"},
+            {&stats.hotkey.hotkey_memory, "segcached_hotkey_memory_bytes"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(named); i++) {
+        if (named[i].m == m) {
+            return named[i].family;
+        }
+    }
+    return NULL;
+}
+
 rstatus_i
 stats_print_prometheus(struct buf *b, size_t max)
 {
     stats_refresh();
     struct metric *m = stats_metrics();
     for (size_t i = 0; i < STATS_NMETRIC; i++) {
-        rstatus_i st = print_into(
-                b, max, metric_print_prometheus, &m[i], "segcached_");
+        const char *family = prometheus_family(&m[i]);
+        rstatus_i st = family != NULL
+                               ? print_into(b, max, metric_print_prometheus_as,
+                                         &m[i], family)
+                               : print_into(b, max, metric_print_prometheus,
+                                         &m[i], "segcached_");
         if (st != STATUS_OK) {
             return st;
         }

@@ -291,6 +291,10 @@ prom_name_of(struct prom_name *pn, const struct metric *m, const char *p)
     if (pn->digits != 0) {
         size_t n = strlen(pn->family);
         snprintf(pn->family + n, sizeof(pn->family) - n, "_seconds");
+    } else if (strip_suffix(pn->family, "_byte")) {
+        /* base units are plural in Prometheus names: _bytes */
+        size_t n = strlen(pn->family);
+        snprintf(pn->family + n, sizeof(pn->family) - n, "_bytes");
     }
 }
 
@@ -336,9 +340,9 @@ prometheus_summary(
     out_printf(o, "\n%s_count %" PRIu64 "\n", pn->family, count);
 }
 
-rstatus_i
-metric_print_prometheus(char *out, size_t cap, size_t *len,
-        const struct metric *m, const char *prefix)
+static rstatus_i
+prometheus_print(char *out, size_t cap, size_t *len, const struct metric *m,
+        const struct prom_name *name)
 {
     static const char *const type_name[] = {
             [METRIC_COUNTER] = "counter",
@@ -349,8 +353,7 @@ metric_print_prometheus(char *out, size_t cap, size_t *len,
         return STATUS_EFULL;
     }
     struct out o = {out, cap, *len, false};
-    struct prom_name pn;
-    prom_name_of(&pn, m, prefix == NULL ? "" : prefix);
+    struct prom_name pn = *name;
     const char *total = m->type == METRIC_COUNTER ? "_total" : "";
     out_printf(&o, "# HELP %s%s ", pn.family, total);
     out_help(&o, m->desc);
@@ -367,4 +370,26 @@ metric_print_prometheus(char *out, size_t cap, size_t *len,
         prometheus_summary(&o, m, &pn);
     }
     return out_finish(&o, len);
+}
+
+rstatus_i
+metric_print_prometheus(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *prefix)
+{
+    struct prom_name pn;
+    prom_name_of(&pn, m, prefix == NULL ? "" : prefix);
+    return prometheus_print(out, cap, len, m, &pn);
+}
+
+rstatus_i
+metric_print_prometheus_as(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *family)
+{
+    struct prom_name pn;
+    int n = snprintf(pn.family, sizeof(pn.family), "%s", family);
+    if (n < 0 || (size_t)n >= sizeof(pn.family)) {
+        return STATUS_EINVAL;
+    }
+    pn.digits = m->type == METRIC_HISTOGRAM ? 9 : 0;
+    return prometheus_print(out, cap, len, m, &pn);
 }

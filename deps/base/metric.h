@@ -157,8 +157,16 @@ rstatus_i metric_print_stat(char *out, size_t cap, size_t *len,
  * exposition conventions: the name is prefix + m->name, a counter's ends
  * in "_total" (once: a name ending so keeps it), durations in seconds (a
  * name ending "_ms", "_us" or "_ns" ends "_seconds" instead, its value
- * scaled), histograms (nanoseconds) are summaries named "<name>_seconds"
- * with quantiles 0.5 .. 0.9999 plus _sum and _count, and a description
+ * scaled), a name ending "_byte" ends "_bytes" (units are plural),
+ * histograms (nanoseconds) are summaries named "<name>_seconds" with
+ * quantiles 0.5 .. 0.9999 plus _sum and _count, and a description
  * starting "# " reads "Number of ...". */
 rstatus_i metric_print_prometheus(char *out, size_t cap, size_t *len,
         const struct metric *m, const char *prefix);
+/* The same for a metric whose table name does not carry its unit
+ * ("uptime", in seconds): family is the whole name ("segcached_uptime_
+ * seconds"; a counter's gains "_total"); values are not scaled, but a
+ * histogram's, in nanoseconds, are printed in seconds. STATUS_EINVAL when
+ * family is over 127 bytes. */
+rstatus_i metric_print_prometheus_as(char *out, size_t cap, size_t *len,
+        const struct metric *m, const char *family);

@@ -93,12 +93,21 @@ option_where(const struct option *o, char *buf, size_t cap)
 {
     char name[OPTION_NAME_MAX];
     option_dotted_name(o, name, sizeof(name));
-    if (o->file != NULL) {
+    if (o->file != NULL && o->line == 0) {
+        snprintf(buf, cap, "%s %s", o->file, name); /* a flag */
+    } else if (o->file != NULL) {
         snprintf(buf, cap, "%s:%u: %s", o->file, o->line, name);
     } else {
         snprintf(buf, cap, "%s%s", o->set ? "-o " : "", name);
     }
     return buf;
+}
+
+void
+option_set_by_flag(struct option *o, const char *flag)
+{
+    o->file = flag;
+    o->line = 0;
 }
 
 const char *

@@ -70,7 +70,8 @@ struct option {
     union option_val val;
     /* where the value came from, for messages about it after loading: the
      * file name given to option_load_* (which must outlive the options)
-     * and the line; NULL when set by an override or left at the default */
+     * and the line; NULL when set by an override or left at the default;
+     * a command-line flag ("-m") with line 0 (option_set_by_flag) */
     const char *file;
     unsigned line;
 };
@@ -157,9 +158,13 @@ rstatus_i option_refuse(const struct option *o, const struct option **bad,
         __attribute__((format(printf, 5, 6)));
 /* Where o's value came from, followed by its dotted name, for a message
  * about a value that loaded but cannot be used: "app.yml:12: seg.evict"
- * (from a file), "-o seg.evict" (an override), "seg.evict" (the default).
- * Returns buf. */
+ * (from a file), "-o seg.evict" (an override), "-m seg.memory" (a flag,
+ * option_set_by_flag), "seg.evict" (the default). Returns buf. */
 const char *option_where(const struct option *o, char *buf, size_t cap);
+/* Records that the command-line flag flag ("-m", a string that must
+ * outlive the options) set o's value, for option_where: o->file is flag
+ * and o->line 0 (a file's lines count from 1). */
+void option_set_by_flag(struct option *o, const char *flag);
 /* Formats the value (sizes and durations with the largest exact unit,
  * numbers so they read back exactly; a NULL string is "~"). */
 const char *option_format(const struct option *o, const union option_val *v,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 static int ready_fd = -1; /* the child's end of the pipe to the parent */
@@ -43,7 +44,9 @@ wait_for_child(pid_t child, int fd)
     }
     int status = 0;
     waitpid(child, &status, 0);
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAILURE);
+    /* the child's own code; one killed by a signal before it was ready
+     * (a crash in setup) is EX_SOFTWARE, as README's table says */
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
 }
 
 void
@@ -55,12 +58,12 @@ process_daemonize_begin(const process_options_st *options)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
         fprintf(stderr, "segcached: pipe: %s\n", strerror(errno));
-        exit(EXIT_FAILURE);
+        exit(EX_OSERR);
     }
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "segcached: fork: %s\n", strerror(errno));
-        exit(EXIT_FAILURE);
+        exit(EX_OSERR);
     }
     if (pid > 0) {
         close(fds[1]);

@@ -746,6 +746,16 @@ workers_options_check(const worker_options_st *o, const struct option **bad,
         return option_refuse(&o->worker_ring_size, bad, why, cap,
                 "0: a worker needs at least one slot for new connections");
     }
+    if (option_uint(&o->worker_buf_size) == 0) {
+        /* a buffer of 0 bytes reads nothing: every client would hang */
+        return option_refuse(&o->worker_buf_size, bad, why, cap,
+                "0: a connection buffer needs at least 1 byte (it grows "
+                "on demand)");
+    }
+    if (option_uint(&o->worker_handshake_batch) == 0) {
+        return option_refuse(&o->worker_handshake_batch, bad, why, cap,
+                "0 would never finish a TLS handshake; give 1 or more");
+    }
     static int cpus[MAX_CPUS]; /* only counted here */
     size_t ncpu;
     if (worker_parse_cpus(option_str(&o->worker_cpus), cpus, MAX_CPUS, &ncpu,
@@ -802,9 +812,6 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
     workers_set_idle_timeout(option_uint(&options->worker_idle_timeout));
     handshake_timeout_ms = option_uint(&options->worker_handshake_timeout);
     handshake_batch = (unsigned)option_uint(&options->worker_handshake_batch);
-    if (handshake_batch == 0) {
-        handshake_batch = 1;
-    }
     nevent = (int)option_uint(&options->worker_nevent);
     buf_budget = option_uint(&options->worker_buffer_memory) / nworker;
     /* one connection with a full read buffer and a write buffer at its

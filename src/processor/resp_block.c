@@ -39,6 +39,8 @@
 #include <string.h>
 #include <time.h>
 
+#define TIMER_THREAD_NAME "block-timer" /* ps -L, top -H */
+
 #define KBUCKETS 4096
 
 enum {
@@ -616,6 +618,9 @@ static void *
 timer_main(void *arg)
 {
     (void)arg;
+    /* its own name: an unnamed thread shows as another "segcached" in
+     * ps -L and pgrep -w, beside the main thread */
+    pthread_setname_np(pthread_self(), TIMER_THREAD_NAME);
     pthread_mutex_lock(&lock);
     while (!timer_stop) {
         uint64_t now = time_mono_ms(), next = now + 1000;
@@ -653,7 +658,9 @@ resp_block_setup(void)
     timer_running = pthread_create(&timer, NULL, timer_main, NULL) == 0;
     if (!timer_running) {
         log_error("blocked clients' timer thread: not started");
+        return;
     }
+    pthread_setname_np(timer, TIMER_THREAD_NAME); /* at once, too */
 }
 
 void

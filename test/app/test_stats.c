@@ -130,6 +130,12 @@ test_stats_prometheus_has_every_metric(void **state)
                                     strcmp(name + n - 3, "_ms") == 0 ||
                                     strcmp(name + n - 3, "_ns") == 0)) {
             snprintf(name + n - 3, sizeof(name) - n + 3, "_seconds");
+        } else if (n > 5 && strcmp(name + n - 5, "_byte") == 0) {
+            snprintf(name + n - 5, sizeof(name) - n + 5, "_bytes");
+        } else if (strcmp(name, "uptime") == 0 || strcmp(name, "time") == 0) {
+            snprintf(name + n, sizeof(name) - n, "_seconds");
+        } else if (strcmp(name, "hotkey_memory") == 0) {
+            snprintf(name + n, sizeof(name) - n, "_bytes");
         }
         n = strlen(name);
         if (m[i].type == METRIC_COUNTER) {
@@ -147,6 +153,13 @@ test_stats_prometheus_has_every_metric(void **state)
         assert_false(has_line(out, want));
     }
     assert_true(has_line(out, "# TYPE segcached_worker_conn_curr gauge\n"));
+    /* units in the names (issue 23) */
+    assert_true(has_line(out, "segcached_worker_read_bytes_total "));
+    assert_true(has_line(out, "segcached_uptime_seconds "));
+    assert_true(has_line(out, "segcached_time_seconds "));
+    assert_true(has_line(out, "segcached_hotkey_memory_bytes "));
+    assert_false(has_line(out, "segcached_uptime "));
+    assert_false(has_line(out, "segcached_worker_read_byte_total "));
     assert_true(
             has_line(out, "segcached_build_info{version=\"" SEGCACHED_VERSION
                           "\",commit=\"" SEGCACHED_COMMIT "\"} 1\n"));

@@ -302,6 +302,65 @@ test_issue_23_prometheus_names_and_units(void **state)
 #undef UNIT_METRIC
 }
 
+/* Regression (issue 23): units are plural in Prometheus names ("_bytes",
+ * not "_byte"), and a metric whose table name lacks its unit is printed
+ * under a whole family name that has it. */
+static void
+test_issue_23_prometheus_plural_units_and_named_family(void **state)
+{
+    (void)state;
+    /* clang-format off */
+#define UNIT_METRIC(ACTION)                                              \
+    ACTION( read_byte,  METRIC_COUNTER, "# bytes read"               ) \
+    ACTION( held_byte,  METRIC_GAUGE,   "bytes held"                 ) \
+    ACTION( uptime,     METRIC_GAUGE,   "seconds since start"        ) \
+    ACTION( req,        METRIC_COUNTER, "# requests"                 )
+    /* clang-format on */
+    struct {
+        UNIT_METRIC(DECLARE_METRIC)
+    } u = {UNIT_METRIC(INIT_METRIC)};
+    metric_incr_n(&u.read_byte, 10);
+    metric_set(&u.held_byte, 7);
+    metric_set(&u.uptime, 5);
+    metric_incr_n(&u.req, 2);
+    char out[2048];
+    size_t len = 0;
+    assert_int_equal(
+            metric_print_prometheus(out, sizeof(out), &len, &u.read_byte, "s_"),
+            STATUS_OK);
+    assert_int_equal(
+            metric_print_prometheus(out, sizeof(out), &len, &u.held_byte, "s_"),
+            STATUS_OK);
+    assert_int_equal(metric_print_prometheus_as(out, sizeof(out), &len,
+                             &u.uptime, "s_uptime_seconds"),
+            STATUS_OK);
+    assert_int_equal(metric_print_prometheus_as(
+                             out, sizeof(out), &len, &u.req, "s_requests"),
+            STATUS_OK);
+    assert_string_equal(out, "# HELP s_read_bytes_total Number of bytes read\n"
+                             "# TYPE s_read_bytes_total counter\n"
+                             "s_read_bytes_total 10\n"
+                             "# HELP s_held_bytes bytes held\n"
+                             "# TYPE s_held_bytes gauge\n"
+                             "s_held_bytes 7\n"
+                             "# HELP s_uptime_seconds seconds since start\n"
+                             "# TYPE s_uptime_seconds gauge\n"
+                             "s_uptime_seconds 5\n"
+                             "# HELP s_requests_total Number of requests\n"
+                             "# TYPE s_requests_total counter\n"
+                             "s_requests_total 2\n");
+    /* a family name that does not fit is refused, nothing written */
+    char big[200];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    size_t before = len;
+    assert_int_equal(
+            metric_print_prometheus_as(out, sizeof(out), &len, &u.uptime, big),
+            STATUS_EINVAL);
+    assert_int_equal(len, before);
+#undef UNIT_METRIC
+}
+
 static void
 test_metric_print_full(void **state)
 {
@@ -367,6 +426,8 @@ main(void)
             cmocka_unit_test(test_metric_print_stat),
             cmocka_unit_test(test_metric_print_prometheus),
             cmocka_unit_test(test_issue_23_prometheus_names_and_units),
+            cmocka_unit_test(
+                    test_issue_23_prometheus_plural_units_and_named_family),
             cmocka_unit_test(test_metric_print_full),
             cmocka_unit_test(test_metric_uninitialized_histogram),
     };

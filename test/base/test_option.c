@@ -725,6 +725,22 @@ test_option_where(void **state)
             option_set(opts, NOPT, "seg.evict", "lru", err, sizeof(err)),
             STATUS_OK);
     assert_string_equal(option_where(evict, buf, sizeof(buf)), "-o seg.evict");
+    /* a flag that set it is named as the operator typed it (-m for
+     * seg.memory), not as an -o they never wrote */
+    assert_int_equal(
+            option_set(opts, NOPT, "seg.memory", "1MiB", err, sizeof(err)),
+            STATUS_OK);
+    option_set_by_flag(mem, "-m");
+    assert_string_equal(option_where(mem, buf, sizeof(buf)), "-m seg.memory");
+    /* a later file or override is where the value comes from then */
+    assert_int_equal(load("seg:\n  memory: 2GiB\n"), STATUS_OK);
+    assert_string_equal(
+            option_where(mem, buf, sizeof(buf)), "t.yml:2: seg.memory");
+    option_set_by_flag(mem, "-m");
+    assert_int_equal(
+            option_set(opts, NOPT, "seg.memory", "1MiB", err, sizeof(err)),
+            STATUS_OK);
+    assert_string_equal(option_where(mem, buf, sizeof(buf)), "-o seg.memory");
     option_load_default(opts, NOPT);
     assert_string_equal(option_where(mem, buf, sizeof(buf)), "seg.memory");
 }

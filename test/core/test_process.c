@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #define NO_SUCH_USER "segcached-no-such-user"
@@ -276,10 +278,17 @@ struct daemon_report {
     int cwd_root;
 };
 
-/* Forks a child that daemonizes; the daemon reports and then either says
- * it is ready or dies with code 5. Returns the child's exit code. */
+/* How the daemon of daemonize_child ends its startup. */
+typedef enum {
+    DAEMON_READY,  /* says it is ready */
+    DAEMON_EXIT_5, /* exits 5 first */
+    DAEMON_KILLED, /* dies of SIGKILL first (a crash in setup) */
+} daemon_end_e;
+
+/* Forks a child that daemonizes; the daemon reports and then ends its
+ * startup as told. Returns the child's exit code. */
 static int
-daemonize_child(bool ready, struct daemon_report *r)
+daemonize_child(daemon_end_e end, struct daemon_report *r)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -300,7 +309,10 @@ daemonize_child(bool ready, struct daemon_report *r)
         };
         ssize_t n = write(fds[1], &mine, sizeof(mine));
         close(fds[1]);
-        if (n != (ssize_t)sizeof(mine) || !ready) {
+        if (end == DAEMON_KILLED) {
+            raise(SIGKILL);
+        }
+        if (n != (ssize_t)sizeof(mine) || end != DAEMON_READY) {
             _exit(5);
         }
         process_ready();
@@ -323,13 +335,16 @@ test_process_daemonize(void **state)
     (void)state;
     struct daemon_report r;
     /* ready: the waiting parent exits 0 */
-    assert_int_equal(daemonize_child(true, &r), 0);
+    assert_int_equal(daemonize_child(DAEMON_READY, &r), 0);
     assert_true(r.pid != r.parent_was); /* a new process serves */
     assert_true(r.own_session);
     assert_true(r.cwd_root);
     /* dead before ready: the parent exits with the daemon's code */
-    assert_int_equal(daemonize_child(false, &r), 5);
+    assert_int_equal(daemonize_child(DAEMON_EXIT_5, &r), 5);
     assert_true(r.pid != r.parent_was);
+    /* killed before ready: EX_SOFTWARE, as README's table says (issue 23:
+     * it was 1, a code the table did not have) */
+    assert_int_equal(daemonize_child(DAEMON_KILLED, &r), EX_SOFTWARE);
 }
 
 static int

@@ -607,6 +607,10 @@ test_issue_23_worker_options_check(void **state)
             {"worker.ring_size", "0", "0: a worker needs"},
             {"worker.cpus", "4096", "CPU 4096 is not available"},
             {"worker.cpus", "x", "not a CPU list: x"},
+            /* were taken: 0 bytes hung every client; a batch of 0 was
+             * raised to 1 in silence */
+            {"worker.buf_size", "0", "0: a connection buffer needs"},
+            {"worker.handshake_batch", "0", "0 would never finish"},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         worker_options_st o = {WORKER_OPTION(INIT_OPTION)};

@@ -58,6 +58,20 @@ CASES = [
     ("server:\n  max_connections: 0\n", 2, "server.max_connections"),
     ("server:\n  protected_mode: true\nmemcache:\n  listen: 0.0.0.0:7\n", 4,
      "memcache.listen"),
+    # taken until issue 23's second pass: a buffer of 0 hung every client,
+    # 0 admin connections locked operators out, the others were raised or
+    # capped in silence
+    ("worker:\n  buf_size: 0\n", 2, "worker.buf_size: 0: a connection buffer"),
+    ("worker:\n  handshake_batch: 0\n", 2,
+     "worker.handshake_batch: 0 would never finish"),
+    ("admin:\n  max_connections: 0\n", 2,
+     "admin.max_connections: 0 would refuse every operator"),
+    ("msg:\n  ring_size: 0\n", 2, "msg.ring_size: 0: a ring"),
+    ("hotkey:\n  export: 101\n", 2,
+     "hotkey.export: 101: more than the 100 keys"),
+    ("hotkey:\n  threshold: 5\n", 2,
+     "hotkey.threshold: 5: not a share of accesses in (0, 1]"),
+    ("hotkey:\n  threshold: 0\n", 2, "hotkey.threshold: 0: not a share"),
 ]
 
 
@@ -90,6 +104,70 @@ def test_check_config_two_listeners_on_one_address(tmp_path):
               QUIET)
     assert f"{path}:2: seg.evict" in chk.stderr
     assert f"{path}:4: worker.cpus" in chk.stderr
+
+
+def test_issue_23_every_problem_of_a_module_reported(tmp_path):
+    """The store's and the workers' checks named only their first
+    refused option: an operator fixed one, ran again, met the next."""
+    path = write(str(tmp_path), "seg:\n  evict: lru\n  segment_size: 100000\n"
+                                "  merge_segments: 40\n  hash_power: 3\n"
+                                "worker:\n  threads: 500\n  cpus: 4096\n")
+    for args in (["--check-config"], []):
+        r = run(["--config", path, "--admin", "off"] + args + USER + QUIET)
+        assert r.returncode == 78, r.stderr
+        for line, words in ((2, "seg.evict: not one of"),
+                            (3, "seg.segment_size: 100000 bytes"),
+                            (4, "seg.merge_segments: 40: not in 2..16"),
+                            (5, "seg.hash_power: 3: not 0 (auto)"),
+                            (7, "worker.threads: 500: more than the 128"),
+                            (8, "worker.cpus")):
+            assert f"{path}:{line}: {words}" in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 6, r.stderr  # each once, no more
+    # a later problem is judged as if the earlier were fixed: with the
+    # segment size refused, memory is checked against the default size
+    r = run(["-o", "seg.segment_size=100000", "-o", "seg.memory=1MiB",
+             "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "-o seg.segment_size: 100000 bytes" in r.stderr
+    assert "-o seg.memory: 1048576 bytes: too small for 2 segments of " \
+           "1048576" in r.stderr
+
+
+def test_issue_23_every_bad_override_reported():
+    r = run(["-o", "worker.idle_timeout=30", "-o", "seg.memory=1x", "-o",
+             "admin.idle_timeout=5", "--check-config"] + USER)
+    assert r.returncode == 64, r.stderr  # EX_USAGE, as one bad -o
+    assert "-o worker.idle_timeout: needs a unit" in r.stderr
+    assert "-o seg.memory: not a size: 1x" in r.stderr
+    assert "-o admin.idle_timeout: needs a unit" in r.stderr
+
+
+def test_issue_23_flags_named_as_typed():
+    """A value from -m, -t, -c, -p, --resp... was reported as an -o the
+    operator never wrote."""
+    r = run(["-m", "1", "-t", "200", "-c", "0", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "segcached: -m seg.memory: 1048576 bytes: too small" in r.stderr
+    assert "segcached: -t worker.threads: 200: more than the 128" in r.stderr
+    assert "segcached: -c server.max_connections: 0 would refuse" in r.stderr
+    assert "-o " not in r.stderr
+    r = run(["-t", "x", "-m", "1x", "--check-config"] + USER)
+    assert r.returncode == 64
+    assert "segcached: -t worker.threads: not an unsigned integer: x" \
+        in r.stderr
+    assert "segcached: -m seg.memory: not a size: 1x" in r.stderr
+    # two listeners: the other one's origin is named too
+    r = run(["-p", "6379", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "resp.listen: 127.0.0.1:6379: the same address as " \
+           "memcache.listen (-p)" in r.stderr
+    r = run(["--resp", "127.0.0.1:11211", "--check-config"] + USER)
+    assert "segcached: --resp resp.listen: 127.0.0.1:11211: the same " \
+           "address as memcache.listen (its default)" in r.stderr
+    r = run(["-l", "0.0.0.0", "--resp", "off", "--check-config"] + USER)
+    assert r.returncode == 78
+    assert "segcached: -l memcache.listen: 0.0.0.0:11211 is reachable" \
+        in r.stderr
 
 
 def test_nothing_lowered_in_silence():
@@ -144,8 +222,21 @@ def test_limits_threads_memory_connections():
     # more memory than the machine has: taken, with a warning
     r = run(["-m", str(1024 * 1024), "--check-config"] + USER)  # 1 TiB
     assert r.returncode == 0, r.stderr
-    assert "warning: -o seg.memory" in r.stderr
+    assert "warning: -m seg.memory" in r.stderr
     assert "physical memory" in r.stderr
+
+
+def test_issue_23_buffer_memory_raise_shown_by_check_config():
+    """worker.buffer_memory below one large request per worker is raised
+    at start (a request is never refused for it): --check-config said
+    'configuration OK' and nothing else."""
+    r = run(["-t", "2", "-o", "worker.buffer_memory=1MiB", "--check-config"]
+            + USER)
+    assert r.returncode == 0, r.stderr
+    assert "warning: -o worker.buffer_memory: 1048576 bytes for 2 workers " \
+           "is less than one large request needs" in r.stderr
+    r = run(["-t", "2", "--check-config"] + USER)
+    assert r.returncode == 0 and r.stderr == ""
 
 
 def test_config_set_timeout_is_seconds_and_live():
@@ -208,6 +299,25 @@ def test_daemonize_detaches_from_a_stderr_pipe():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_daemonize_startup_failure_reaches_the_caller():
+    """-d with an address in use: the caller gets the reason on stderr and
+    the exit code README gives (71), not a 0 from a parent that left."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        r = subprocess.run([BIN, "-d", "--memcache", f"127.0.0.1:{port}",
+                            "--resp", "off", "--admin",
+                            f"127.0.0.1:{free_port()}"] + USER,
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=20 * SLOW)
+        assert r.returncode == 71, r.stderr  # EX_OSERR
+        assert b"address already in use" in r.stderr
+    finally:
+        busy.close()
+
+
 def comm(pid, tid=None):
     path = f"/proc/{pid}/comm" if tid is None else \
         f"/proc/{pid}/task/{tid}/comm"
@@ -219,7 +329,8 @@ def test_process_keeps_its_name_threads_have_theirs():
     proc, _ = start(["-t", "2"])
     try:
         assert comm(proc.pid) == "segcached"
-        wants = ("segcached", "admin", "server", "bg", "worker-0", "worker-1")
+        wants = ("segcached", "admin", "server", "bg", "worker-0", "worker-1",
+                 "block-timer")
         deadline = time.time() + 5 * SLOW  # a thread names itself as it starts
         while True:
             names = sorted(comm(proc.pid, t)
@@ -229,6 +340,9 @@ def test_process_keeps_its_name_threads_have_theirs():
             time.sleep(0.05)
         for want in wants:
             assert want in names, names
+        # the main thread alone carries the process's name: a thread left
+        # unnamed inherits it (the blocked clients' timer did)
+        assert names.count("segcached") == 1, names
         found = subprocess.run(["pgrep", "-x", "segcached"],
                                capture_output=True, text=True).stdout.split()
         assert str(proc.pid) in found
@@ -382,6 +496,9 @@ def test_server_builds_without_test_dependencies():
         libs = subprocess.run(["ldd", os.path.join(build, "segcached")],
                               capture_output=True, text=True).stdout
         assert "cmocka" not in libs and "libyaml" in libs
+        # the run-time libraries README names, and no others of ours
+        for lib in ("libxxhash", "libssl", "libcrypto"):
+            assert lib in libs, libs
         assert not os.path.exists(os.path.join(build, "test"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ the HTTP side is driven with the standard library's HTTP client."""
 import http.client
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -77,6 +78,8 @@ def test_issue_23_exposition_follows_prometheus_conventions(seg):
         assert fam.documentation, name
         # durations in seconds: no unit of another scale in any name
         assert not re.search(r"_(us|ns|ms|usec|msec|nsec)(_|$)", name), name
+        # base units, plural: _bytes and _seconds, never _byte
+        assert not re.search(r"_(byte|second)(_|$)", name), name
         for s in fam.samples:
             assert not re.search(r"_(us|ns|ms|usec)(_|$)", s.name), s.name
             if fam.type == "counter":
@@ -97,6 +100,19 @@ def test_issue_23_exposition_follows_prometheus_conventions(seg):
     assert s.value == 1
     assert re.fullmatch(r"\d+\.\d+\.\d+", s.labels["version"])
     assert re.fullmatch(r"[0-9a-f]{4,40}|unknown", s.labels["commit"])
+    # names carry their unit (issue 23): bytes, seconds
+    read = fams["segcached_worker_read_bytes"]
+    assert read.type == "counter"
+    assert read.samples[0].name == "segcached_worker_read_bytes_total"
+    assert read.samples[0].value > 0
+    up = fams["segcached_uptime_seconds"]
+    assert up.type == "gauge" and 0 <= up.samples[0].value < 3600
+    now = fams["segcached_time_seconds"]
+    assert abs(now.samples[0].value - time.time()) < 3600
+    assert fams["segcached_hotkey_memory_bytes"].samples[0].value > 0
+    for gone in ("segcached_uptime", "segcached_time",
+                 "segcached_worker_read_byte", "segcached_hotkey_memory"):
+        assert gone not in fams, gone
     # CPU time: seconds, as a counter
     cpu = fams["segcached_rusage_user_seconds"]
     assert cpu.type == "counter" and 0 <= cpu.samples[0].value < 3600
