@@ -513,6 +513,16 @@ check_modules(struct checks *c)
         report(c, EX_CONFIG, admins,
                 "0 would refuse every operator; give 1 or more");
     }
+    /* protocol limits of 0 would refuse every request of their protocol */
+    const struct option *limits[] = {&setting.memcache.memcache_line_max,
+            &setting.memcache.memcache_get_line_max,
+            &setting.resp.resp_max_args, &setting.resp.resp_max_request};
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (option_uint(limits[i]) == 0) {
+            report(c, EX_CONFIG, limits[i],
+                    "0 would refuse every request; give 1 or more");
+        }
+    }
     const struct option *ring = &setting.msg.msg_ring_size;
     if (option_uint(ring) == 0) {
         report(c, EX_CONFIG, ring,
