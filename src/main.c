@@ -128,11 +128,18 @@ apply_tls_flag(const struct cli *cli)
 static void
 load_config(struct cli *cli)
 {
-    char err[512];
+    char err[4096]; /* every problem of the file, a line each */
     if (cli->config != NULL &&
             option_load_file(setting_options(), SETTING_NOPT, cli->config, err,
                     sizeof(err)) != STATUS_OK) {
-        die(EX_CONFIG, "%s", err);
+        for (char *line = err, *nl; line != NULL; line = nl) {
+            nl = strchr(line, '\n');
+            if (nl != NULL) {
+                *nl++ = '\0';
+            }
+            fprintf(stderr, "segcached: %s\n", line);
+        }
+        exit(EX_CONFIG);
     }
     /* every bad override is reported, then the command line is refused */
     bool refused = false;

@@ -4,7 +4,9 @@
  *
  * A document is checked whole before anything is set, so a file with an
  * error changes no option; then a second pass over the same document sets
- * the values (the only failure left is running out of memory). */
+ * the values (the only failure left is running out of memory). The check
+ * reports every bad value, option and section of the document, one line
+ * each (as many as fit in the caller's buffer), not only the first. */
 #include "base/option.h"
 
 #include "base/mm.h"
@@ -27,26 +29,45 @@ struct load {
     bool apply; /* false: only check; true: set values */
     char *err;
     size_t errlen;
+    unsigned nerr; /* problems written to err, one line each */
 };
 
-static rstatus_i load_error(const struct load *ld, const yaml_node_t *at,
+static rstatus_i load_error(struct load *ld, const yaml_node_t *at,
         const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* "<file>:<line>: <message>"; returns STATUS_EINVAL. */
+/* "<file>:<line>: <message>", on a line of its own after the problems
+ * found before it; returns STATUS_EINVAL. A line that does not fit whole
+ * is left out (the first is truncated instead). */
 static rstatus_i
-load_error(const struct load *ld, const yaml_node_t *at, const char *fmt, ...)
+load_error(struct load *ld, const yaml_node_t *at, const char *fmt, ...)
 {
     if (ld->err == NULL || ld->errlen == 0) {
         return STATUS_EINVAL;
     }
-    int k = snprintf(ld->err, ld->errlen, "%s:%zu: ", ld->name,
-            (size_t)at->start_mark.line + 1);
-    if (k >= 0 && (size_t)k < ld->errlen) {
+    size_t used = ld->nerr == 0 ? 0 : strlen(ld->err);
+    char *out = ld->err + used;
+    size_t room = ld->errlen - used;
+    if (ld->nerr > 0) {
+        if (room < 2) {
+            return STATUS_EINVAL;
+        }
+        *out++ = '\n';
+        room--;
+    }
+    int k = snprintf(
+            out, room, "%s:%zu: ", ld->name, (size_t)at->start_mark.line + 1);
+    if (k >= 0 && (size_t)k < room) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ld->err + k, ld->errlen - (size_t)k, fmt, ap);
+        int m = vsnprintf(out + k, room - (size_t)k, fmt, ap);
         va_end(ap);
+        k += m < 0 ? 0 : m;
     }
+    if (ld->nerr > 0 && (k < 0 || (size_t)k >= room)) {
+        ld->err[used] = '\0'; /* keep the lines that fit whole */
+        return STATUS_EINVAL;
+    }
+    ld->nerr++;
     return STATUS_EINVAL;
 }
 
@@ -234,6 +255,7 @@ load_section(struct load *ld, const yaml_node_t *sec, const yaml_node_t *val)
                 "%s: expected a mapping of options, got a %s", e,
                 kind_str(val));
     }
+    bool bad = false;
     for (yaml_node_pair_t *p = val->data.mapping.pairs.start;
             p < val->data.mapping.pairs.top; p++) {
         struct option *o = NULL;
@@ -242,11 +264,13 @@ load_section(struct load *ld, const yaml_node_t *sec, const yaml_node_t *val)
         if (rc == STATUS_OK) {
             rc = load_option(ld, o, yaml_document_get_node(ld->doc, p->value));
         }
-        if (rc != STATUS_OK) {
+        if (rc == STATUS_EINVAL && !ld->apply) {
+            bad = true; /* reported; go on to the next option */
+        } else if (rc != STATUS_OK) {
             return rc;
         }
     }
-    return STATUS_OK;
+    return bad ? STATUS_EINVAL : STATUS_OK;
 }
 
 static bool
@@ -294,6 +318,7 @@ load_root(struct load *ld)
         return load_error(ld, root, "not a mapping of sections");
     }
     memset(ld->seen, 0, ld->n * sizeof(bool));
+    bool bad = false;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
             p < root->data.mapping.pairs.top; p++) {
         rstatus_i rc = check_section_key(ld, root, p);
@@ -301,11 +326,13 @@ load_root(struct load *ld)
             rc = load_section(ld, yaml_document_get_node(ld->doc, p->key),
                     yaml_document_get_node(ld->doc, p->value));
         }
-        if (rc != STATUS_OK) {
+        if (rc == STATUS_EINVAL && !ld->apply) {
+            bad = true; /* reported; go on to the next section */
+        } else if (rc != STATUS_OK) {
             return rc;
         }
     }
-    return STATUS_OK;
+    return bad ? STATUS_EINVAL : STATUS_OK;
 }
 
 /* A libyaml failure as "<file>:<line>: syntax error: <problem>". */
@@ -363,7 +390,7 @@ rstatus_i
 option_load_yaml(struct option *opts, size_t n, const char *name,
         const char *yaml, size_t len, char *err, size_t errlen)
 {
-    struct load ld = {opts, n, name, NULL, NULL, false, err, errlen};
+    struct load ld = {opts, n, name, NULL, NULL, false, err, errlen, 0};
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {

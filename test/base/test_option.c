@@ -32,7 +32,7 @@ typedef struct {
 
 static test_options_st opt = {TEST_OPTION(INIT_OPTION)};
 static struct option *const opts = (struct option *)&opt;
-static char err[256];
+static char err[1024];
 
 static int
 reset(void **state)
@@ -435,6 +435,38 @@ test_option_bad_values(void **state)
     assert_false(any_set());
 }
 
+/* Every bad value, option and section of a file is reported, a line
+ * each, not only the first (an operator fixed one, ran again, met the
+ * next); nothing is set. */
+static void
+test_option_every_problem_reported(void **state)
+{
+    (void)state;
+    assert_load_error("seg:\n  memory: abc\n  nosuch: 1\n"
+                      "nosection:\n  a: 1\n"
+                      "server:\n  port: -1\n  daemonize: maybe\n"
+                      "  daemonize: no\n",
+            "t.yml:2: seg.memory: not a size: abc\n"
+            "t.yml:3: seg.nosuch: unknown option\n"
+            "t.yml:4: nosection: unknown section\n"
+            "t.yml:7: server.port: not an unsigned integer: -1\n"
+            "t.yml:8: server.daemonize: not a bool: maybe\n"
+            "t.yml:9: server.daemonize: duplicate option");
+    assert_false(any_set());
+    /* lines that do not fit whole are left out, the first one kept */
+    char small[48];
+    const char *two = "seg:\n  memory: abc\n  ratio: half\n";
+    assert_int_equal(option_load_yaml(opts, NOPT, "t.yml", two, strlen(two),
+                             small, sizeof(small)),
+            STATUS_EINVAL);
+    assert_string_equal(small, "t.yml:2: seg.memory: not a size: abc");
+    char tiny[16];
+    assert_int_equal(option_load_yaml(opts, NOPT, "t.yml", two, strlen(two),
+                             tiny, sizeof(tiny)),
+            STATUS_EINVAL);
+    assert_string_equal(tiny, "t.yml:2: seg.me");
+}
+
 static void
 test_option_bad_shape(void **state)
 {
@@ -762,6 +794,7 @@ main(void)
             cmocka_unit_test_setup(test_option_sequence, reset),
             cmocka_unit_test_setup(test_option_unknown, reset),
             cmocka_unit_test_setup(test_option_bad_values, reset),
+            cmocka_unit_test_setup(test_option_every_problem_reported, reset),
             cmocka_unit_test_setup(test_option_bad_shape, reset),
             cmocka_unit_test_setup(test_option_duplicate, reset),
             cmocka_unit_test_setup(test_option_syntax_error, reset),

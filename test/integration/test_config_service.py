@@ -142,6 +142,24 @@ def test_issue_23_every_problem_of_a_module_reported(tmp_path):
            "1048576" in r.stderr
 
 
+def test_issue_23_every_bad_value_of_a_file_reported(tmp_path):
+    """A YAML file's values were reported one at a time: the first bad one
+    stopped the load, so an operator fixed it, ran again, met the next."""
+    path = write(str(tmp_path), "seg:\n  memory: abc\n  nosuch: 1\n"
+                                "worker:\n  idle_timeout: 30\n"
+                                "admin:\n  idle_timeout: 5 minutes\n")
+    for args in (["--check-config"], []):
+        r = run(["--config", path] + args + USER + QUIET)
+        assert r.returncode == 78, r.stderr
+        assert r.stderr.splitlines() == [
+            f"segcached: {path}:2: seg.memory: not a size: abc",
+            f"segcached: {path}:3: seg.nosuch: unknown option",
+            f"segcached: {path}:5: worker.idle_timeout: needs a unit "
+            "(ms, s, m or min, h, d): 30",
+            f"segcached: {path}:7: admin.idle_timeout: not a duration: "
+            "5 minutes"], r.stderr
+
+
 def test_issue_23_every_bad_override_reported():
     r = run(["-o", "worker.idle_timeout=30", "-o", "seg.memory=1x", "-o",
              "admin.idle_timeout=5", "--check-config"] + USER)
