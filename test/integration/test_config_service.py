@@ -451,6 +451,22 @@ def test_sigusr1_stops_gracefully_and_keeps_the_datapool():
         shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.mark.skipif(not ROOT or shutil.which("setpriv") is None,
+                    reason="needs root and util-linux's setpriv")
+def test_user_switch_failure_exits_77():
+    """README's exit-code table: 77 (EX_NOPERM) when -u USER was given
+    but switching to that user failed; here the process may not change
+    its ids (setuid and setgid dropped from its bounding set)."""
+    port = free_port()
+    r = subprocess.run(["setpriv", "--bounding-set", "-setuid,-setgid", BIN,
+                        "-u", "nobody", "--memcache", f"127.0.0.1:{port}",
+                        "--resp", "off", "--admin", "off"],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 77, r.stderr
+    assert "segcached: cannot become nobody: Operation not permitted" \
+        in r.stderr
+
+
 def test_sigusr2_is_ignored():
     proc, admin = start([])
     try:
