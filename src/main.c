@@ -651,13 +651,13 @@ worker_wake_hook(unsigned id)
     msg_drain(id);
 }
 
-/* The keyspace path's accesses, to the hot-key sampler (set only when it
- * samples: with hotkey.sample_rate 0 the path pays nothing). */
-static void
+/* The keyspace path's sampled accesses, to the hot-key sampler (set only
+ * when it samples: with hotkey.sample_rate 0 the path pays nothing). */
+static uint32_t
 hotkey_access(uint8_t db, const void *key, size_t klen, ks_access_e kind)
 {
     ks_proto_e p = ks_protocol();
-    hotkey_sample(db, key, klen, (hk_kind_e)kind,
+    return hotkey_record(db, key, klen, (hk_kind_e)kind,
             p == KS_PROTO_RESP       ? HOTKEY_PROTO_RESP
             : p == KS_PROTO_MEMCACHE ? HOTKEY_PROTO_MEMCACHE
                                      : 0);

@@ -7,6 +7,10 @@ client (loadgen rr), to measure a change to a hot path before it lands.
     git stash pop
     python3 scripts/bench/ab.py --a /tmp/seg-a --b /tmp/seg-b
 
+One binary against itself with a setting changed on one side:
+
+    python3 scripts/bench/ab.py --a B --b B --b-opts '-o hotkey.sample_rate=0'
+
 Each repetition runs every case against A and B in turn (alternating which
 goes first), server on one CPU and client on another as bench.py does, and
 the table gives medians of requests/s and server CPU time per request, and
@@ -37,6 +41,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--a", required=True, help="segcached binary A (before)")
     ap.add_argument("--b", required=True, help="segcached binary B (after)")
+    ap.add_argument("--a-opts", default="", help="more arguments for A")
+    ap.add_argument("--b-opts", default="", help="more arguments for B")
+    ap.add_argument("--cases", default="",
+                    help="comma-separated case labels to run (default all)")
     ap.add_argument("--loadgen", default="build/bench/loadgen")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--conns", type=int, default=50)
@@ -59,6 +67,9 @@ def main():
     if args.threads > 1:
         server_cpu = None
     logdir = tempfile.mkdtemp(prefix="segcached-ab-")
+    cases = [c for c in CASES
+             if not args.cases or c[0] in args.cases.split(",")]
+    opts = {"A": args.a_opts.split(), "B": args.b_opts.split()}
 
     def client(argv):
         import subprocess
@@ -74,14 +85,15 @@ def main():
     try:
         for name, path in (("A", args.a), ("B", args.b)):
             srv[name] = Server("segcached", 64 << 20, args.threads,
-                               server_cpu, logdir, path).start()
+                               server_cpu, logdir, path,
+                               extra=opts[name]).start()
             for proto in ("memcache", "resp"):
                 client([args.loadgen, "fill", "-s", srv[name].addr[proto],
                         "-P", proto, "--from", 0, "--to", KEYS])
         res = {}  # (case, name) -> [(rps, cpu_us)]
         for rep in range(args.reps):
             order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
-            for label, proto, kind, pl, n in CASES:
+            for label, proto, kind, pl, n in cases:
                 for name in order:
                     s = srv[name]
                     c0 = s.cpu_seconds()
@@ -97,13 +109,14 @@ def main():
                           flush=True)
     finally:
         servers.stop_all()
-    print(f"\nA = {args.a}\nB = {args.b}\n{args.reps} repetitions, "
+    print(f"\nA = {args.a} {args.a_opts}\nB = {args.b} {args.b_opts}\n"
+          f"{args.reps} repetitions, "
           f"{args.conns} connections, {args.threads} worker thread(s), "
           f"medians\n")
     print("| case | A requests/s | B requests/s | B/A | A CPU us/req | "
           "B CPU us/req | B/A |")
     print("|---|---|---|---|---|---|---|")
-    for label, *_ in CASES:
+    for label, *_ in cases:
         a, b = res[(label, "A")], res[(label, "B")]
         ar = statistics.median(x[0] for x in a)
         br = statistics.median(x[0] for x in b)

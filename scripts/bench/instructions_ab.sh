@@ -10,6 +10,13 @@
 #
 #   scripts/bench/instructions_ab.sh /tmp/seg-a /tmp/seg-b [get set ...]
 #
+# PROTO=memcache counts the memcache port instead of resp. A_OPTS and B_OPTS
+# add options to one side, so one binary can be counted against itself
+# with a setting changed (both sides start with hotkey.sample_rate=0):
+#
+#   B_OPTS='-o hotkey.sample_rate=100' scripts/bench/instructions_ab.sh \
+#       build/release/segcached build/release/segcached get
+#
 # Per-function differences: callgrind_annotate the two .out files it keeps
 # in $OUT (default /tmp/segcached-instructions).
 set -euo pipefail
@@ -20,6 +27,9 @@ KINDS=${*:-get set}
 N1=${N1:-20000}
 N2=${N2:-120000}
 OUT=${OUT:-/tmp/segcached-instructions}
+PROTO=${PROTO:-resp}
+A_OPTS=${A_OPTS:-}
+B_OPTS=${B_OPTS:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LOADGEN=${LOADGEN:-$OUT/loadgen}
 mkdir -p "$OUT"
@@ -30,23 +40,24 @@ command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 as_user=()
 [ "$(id -u)" = 0 ] && as_user=(runuser -u nobody --) # it refuses root
 
-# count BIN TAG KIND N: prints the run's instructions
+# count BIN TAG KIND N [OPTION...]: prints the run's instructions
 count() {
     local bin=$1 tag=$2 kind=$3 n=$4 port vpid
+    shift 4
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     local f="$OUT/$tag.$kind.$n.out"
     "${as_user[@]}" valgrind --tool=callgrind --callgrind-out-file="$f" \
-        "$bin" --memcache off --ping off --admin off \
-        --resp "127.0.0.1:$port" -t 1 -o seg.memory=67108864 \
-        -o hotkey.sample_rate=0 >"$OUT/$tag.log" 2>&1 &
+        "$bin" --memcache off --resp off --ping off --admin off \
+        "--$PROTO" "127.0.0.1:$port" -t 1 -o seg.memory=67108864 \
+        -o hotkey.sample_rate=0 "$@" >"$OUT/$tag.log" 2>&1 &
     vpid=$!
     for _ in $(seq 300); do
-        "$LOADGEN" rr -s "127.0.0.1:$port" -P resp --kind get --conns 1 \
+        "$LOADGEN" rr -s "127.0.0.1:$port" -P "$PROTO" --kind get --conns 1 \
             --requests 1 --keys 1 >/dev/null 2>&1 && break
         sleep 0.2
     done
-    "$LOADGEN" fill -s "127.0.0.1:$port" -P resp --from 0 --to 10000 >/dev/null
-    "$LOADGEN" rr -s "127.0.0.1:$port" -P resp --kind "$kind" --conns 10 \
+    "$LOADGEN" fill -s "127.0.0.1:$port" -P "$PROTO" --from 0 --to 10000 >/dev/null
+    "$LOADGEN" rr -s "127.0.0.1:$port" -P "$PROTO" --kind "$kind" --conns 10 \
         --pipeline 16 --requests "$n" --keys 10000 >/dev/null
     pkill -TERM -f -- "--callgrind-out-file=$f" || true
     wait "$vpid" || true
@@ -55,9 +66,15 @@ count() {
 
 printf '| request | A instructions/req | B instructions/req | B/A |\n|---|---|---|---|\n'
 for kind in $KINDS; do
-    a1=$(count "$A" a "$kind" "$N1"); a2=$(count "$A" a "$kind" "$N2")
-    b1=$(count "$B" b "$kind" "$N1"); b2=$(count "$B" b "$kind" "$N2")
+    # shellcheck disable=SC2086 # the options split into words
+    a1=$(count "$A" a "$kind" "$N1" $A_OPTS)
+    # shellcheck disable=SC2086
+    a2=$(count "$A" a "$kind" "$N2" $A_OPTS)
+    # shellcheck disable=SC2086
+    b1=$(count "$B" b "$kind" "$N1" $B_OPTS)
+    # shellcheck disable=SC2086
+    b2=$(count "$B" b "$kind" "$N2" $B_OPTS)
     python3 -c "
 a = ($a2 - $a1) / ($N2 - $N1); b = ($b2 - $b1) / ($N2 - $N1)
-print(f'| resp {\"$kind\".upper()} P16 | {a:.0f} | {b:.0f} | {b / a:.3f} |')"
+print(f'| $PROTO {\"$kind\".upper()} P16 | {a:.0f} | {b:.0f} | {b / a:.3f} |')"
 done

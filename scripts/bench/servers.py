@@ -139,7 +139,7 @@ class Server:
     """One server process. kind: segcached, memcached or redis."""
 
     def __init__(self, kind, budget, threads, cpus, logdir, segcached_bin,
-                 resp=True):
+                 resp=True, extra=()):
         self.kind = kind
         self.budget = budget  # bytes
         self.threads = threads
@@ -147,6 +147,7 @@ class Server:
         self.logdir = logdir
         self.bin = segcached_bin
         self.resp = resp
+        self.extra = list(extra)  # more segcached arguments (-o k=v ...)
         self.proc = None
         self.addr = {}  # protocol -> "host:port"
 
@@ -162,6 +163,7 @@ class Server:
                     "-t", str(self.threads), "-o", f"seg.memory={self.budget}"]
             if os.geteuid() == 0:
                 argv += ["-u", "nobody"]  # it refuses to run as root
+            argv += self.extra
             if self.resp:
                 self.addr["resp"] = f"{HOST}:{ports[1]}"
                 return argv + ["--resp", self.addr["resp"]]

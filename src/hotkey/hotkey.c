@@ -273,15 +273,14 @@ next_gap(struct slot *s)
     return 1 + (uint32_t)(x % (2 * sample_rate - 1));
 }
 
-void
-hotkey_sample(
+uint32_t
+hotkey_record(
         uint8_t db, const void *key, size_t klen, hk_kind_e kind, uint8_t proto)
 {
     struct slot *s = self;
-    if (s == NULL || --s->countdown > 0) {
-        return;
+    if (s == NULL) {
+        return UINT32_MAX; /* not a sampling thread */
     }
-    s->countdown = next_gap(s);
     uint64_t h = hk_hash(db, key, klen);
     __atomic_store_n(&s->busy, 1, __ATOMIC_SEQ_CST);
     uint64_t e = __atomic_load_n(&epoch, __ATOMIC_SEQ_CST);
@@ -296,6 +295,18 @@ hotkey_sample(
         hk_summary_add(s->sum[p][1], h, db, key, klen, kind, proto);
     }
     __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+    return next_gap(s);
+}
+
+void
+hotkey_sample(
+        uint8_t db, const void *key, size_t klen, hk_kind_e kind, uint8_t proto)
+{
+    struct slot *s = self;
+    if (s == NULL || --s->countdown > 0) {
+        return;
+    }
+    s->countdown = hotkey_record(db, key, klen, kind, proto);
 }
 
 /* ---- the admin thread's side ---- */

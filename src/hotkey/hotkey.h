@@ -80,6 +80,11 @@ void hotkey_worker_detach(void);
 /* Worker thread, every keyed access: cheap unless picked. */
 void hotkey_sample(uint8_t db, const void *key, size_t klen, hk_kind_e kind,
         uint8_t proto);
+/* Worker thread, an access already picked (the keyspace path keeps the
+ * countdown, see ks_on_access): records it, returns how many accesses to
+ * let pass before the next pick (UINT32_MAX on a thread not attached). */
+uint32_t hotkey_record(uint8_t db, const void *key, size_t klen, hk_kind_e kind,
+        uint8_t proto);
 
 /* Admin thread, about once a second: closes the second, updates the
  * windows, logs and publishes. now_ms: a monotonic clock. */

@@ -33,11 +33,13 @@ static ks_read_fn read_hook;
 static ks_change_fn change_hook;
 static ks_access_fn access_hook;
 static __thread ks_proto_e thread_proto;
+static __thread uint32_t access_skip = 1; /* accesses until the hook hears */
 
 void
 ks_on_access(ks_access_fn fn)
 {
     __atomic_store_n(&access_hook, fn, __ATOMIC_RELAXED);
+    access_skip = 1;
 }
 
 void
@@ -52,12 +54,21 @@ ks_protocol(void)
     return thread_proto;
 }
 
+static void __attribute__((noinline))
+access_heard(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    ks_access_fn fn = __atomic_load_n(&access_hook, __ATOMIC_RELAXED);
+    uint32_t skip = fn == NULL ? KS_ACCESS_IDLE : fn(db, key, klen, kind);
+    access_skip = skip == 0 ? 1 : skip;
+}
+
+/* The access hook's countdown: the sampler hears of one access in its
+ * rate, the others cost a decrement and a test. */
 static inline void
 accessed(uint8_t db, const void *key, size_t klen, ks_access_e kind)
 {
-    ks_access_fn fn = __atomic_load_n(&access_hook, __ATOMIC_RELAXED);
-    if (fn != NULL) {
-        fn(db, key, klen, kind);
+    if (__builtin_expect(--access_skip == 0, 0)) {
+        access_heard(db, key, klen, kind);
     }
 }
 

@@ -77,20 +77,26 @@ void ks_count_lookup(bool hit);
  *   STORAGE_DB_ALL for "flushall". Eviction and background expiry are
  *   not reported yet (they happen inside the store). Keyspace
  *   notifications and client-tracking invalidations (issue 19) hang here. */
-/* access: every keyed access, for the hot-key sampler (issue 20), with
- *   its kind: KS_ACCESS_HIT and KS_ACCESS_MISS for each ks_lookup, but a
- *   peek that neither touches nor counts (KS_NOTOUCH | KS_NOSTATS: the
- *   check a command makes before it writes, WATCH's version), and
+/* access: keyed accesses, sampled, for the hot-key sampler (issue 20),
+ *   with their kind: KS_ACCESS_HIT and KS_ACCESS_MISS for each ks_lookup,
+ *   but a peek that neither touches nor counts (KS_NOTOUCH | KS_NOSTATS:
+ *   the check a command makes before it writes, WATCH's version), and
  *   KS_ACCESS_WRITE for each change the change hook hears of (not
  *   flushes). A command that reads and then writes a key is both. The
- *   protocol is the calling thread's ks_protocol(). Costs one load and a
- *   test per access when NULL. */
+ *   protocol is the calling thread's ks_protocol(). The hook hears of one
+ *   access and returns how many this thread lets pass before it hears of
+ *   the next (1: the very next; 0 is taken as 1), so an access it does
+ *   not hear of costs a decrement and a test of a thread-local counter.
+ *   With no hook a thread looks again every KS_ACCESS_IDLE accesses;
+ *   ks_on_access applies to the calling thread at once, to others within
+ *   that many of their accesses (set it before workers start). */
+#define KS_ACCESS_IDLE 4096
 typedef enum {
     KS_ACCESS_HIT = 0,
     KS_ACCESS_MISS,
     KS_ACCESS_WRITE,
 } ks_access_e;
-typedef void (*ks_access_fn)(
+typedef uint32_t (*ks_access_fn)(
         uint8_t db, const void *key, size_t klen, ks_access_e kind);
 void ks_on_access(ks_access_fn fn);
 /* The protocol of the commands this thread runs now: each processor sets

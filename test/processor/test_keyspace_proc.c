@@ -597,7 +597,7 @@ test_hooks(void **state)
  * and the db apart, for both protocols; a write's own peek is not a read */
 static char accesses[512];
 
-static void
+static uint32_t
 on_access(uint8_t db, const void *key, size_t klen, ks_access_e kind)
 {
     static const char *const names[] = {"hit", "miss", "write"};
@@ -606,6 +606,7 @@ on_access(uint8_t db, const void *key, size_t klen, ks_access_e kind)
     snprintf(accesses + n, sizeof(accesses) - n, "%s:%u:%.*s:%s ",
             protos[ks_protocol()], db, (int)klen, (const char *)key,
             names[kind]);
+    return 1; /* hear of every access */
 }
 
 static void
@@ -624,6 +625,48 @@ test_issue_20_access_hook(void **state)
     assert_string_equal(accesses,
             "resp:0:a:write resp:0:a:hit resp:2:nx:miss resp:2:nx:write "
             "mc:0:a:hit mc:0:b:miss mc:0:m:write mc:0:m:hit ");
+}
+
+/* The hook hears of one access, then lets as many pass as it returns: the
+ * sampler's countdown lives on the keyspace path (a decrement and a test
+ * per access), not behind a call per access. */
+static unsigned heard;
+
+static uint32_t
+every_third(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    (void)db, (void)key, (void)klen, (void)kind;
+    heard++;
+    return 3;
+}
+
+static uint32_t
+gap_zero(uint8_t db, const void *key, size_t klen, ks_access_e kind)
+{
+    (void)db, (void)key, (void)klen, (void)kind;
+    heard++;
+    return 0; /* taken as 1 */
+}
+
+static void
+test_issue_20_access_hook_countdown(void **state)
+{
+    (void)state;
+    heard = 0;
+    ks_on_access(every_third);
+    for (int i = 0; i < 9; i++) {
+        expect_resp("GET nothing\r\n", "$-1\r\n");
+    }
+    assert_int_equal(heard, 3); /* accesses 1, 4 and 7 */
+    heard = 0;
+    ks_on_access(gap_zero);
+    expect_resp("GET a\r\nGET b\r\n", "$-1\r\n$-1\r\n");
+    assert_int_equal(heard, 2);
+    ks_on_access(NULL);
+    for (int i = 0; i < 5; i++) {
+        expect_resp("GET nothing\r\n", "$-1\r\n");
+    }
+    assert_int_equal(heard, 2);
 }
 
 /* ---- memcache: another type is a key with no value to read ---- */
@@ -956,6 +999,8 @@ main(void)
             cmocka_unit_test_setup(test_parts_rename_copy, flush_each),
             cmocka_unit_test_setup(test_hooks, flush_each),
             cmocka_unit_test_setup(test_issue_20_access_hook, flush_each),
+            cmocka_unit_test_setup(
+                    test_issue_20_access_hook_countdown, flush_each),
             cmocka_unit_test_setup(test_memcache_text_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_meta_other_type, flush_each),
             cmocka_unit_test_setup(test_memcache_binary_other_type, flush_each),
