@@ -235,3 +235,41 @@ def test_issue_20_reset_and_off():
         assert "hotkey_top_rate" not in scrape(off)
     finally:
         assert off.stop() == 0
+
+
+def test_issue_20_meta_and_binary_protocols_sampled():
+    """Every memcache dialect goes through the keyspace path the sampler
+    hangs on: the meta protocol (raw socket) and the binary protocol
+    (pylibmc, binary=True) are counted, reads and writes apart, with the
+    memcache protocol shown. sample_rate=1: every access is sampled."""
+    pylibmc = pytest.importorskip("pylibmc")
+    s = Server(protocols=("memcache",), threads=1,
+               args=("-o", "hotkey.sample_rate=1"))
+    try:
+        b = pylibmc.Client([f"127.0.0.1:{s.port('memcache')}"], binary=True)
+        b.set("bin:k", "v")
+        for _ in range(30):
+            assert b.get("bin:k") == "v"
+        with socket.create_connection(("127.0.0.1", s.port("memcache")),
+                                      timeout=10 * SLOW) as m:
+            m.sendall(b"ms meta:k 1\r\nv\r\n" + b"mg meta:k v\r\n" * 20 +
+                      b"mn\r\n")
+            data = b""
+            while not data.endswith(b"MN\r\n"):
+                chunk = m.recv(65536)
+                assert chunk, data
+                data += chunk
+            assert data.count(b"VA 1") == 20, data
+        text = wait_for(lambda: admin_lines(s, "hotkeys 5"),
+                        lambda t: "key=bin%3Ak " in t and
+                        "key=meta%3Ak " in t)
+        hot = hot_rows(text)
+        for key, reads in (("bin%3Ak", 30), ("meta%3Ak", 20)):
+            row = hot[key]
+            assert row["proto"] == "memcache", row
+            # rates are per second of the window: compare their ratio
+            assert float(row["writes"]) > 0, row
+            assert float(row["reads"]) == pytest.approx(
+                reads * float(row["writes"]), rel=0.01), row
+    finally:
+        assert s.stop() == 0
