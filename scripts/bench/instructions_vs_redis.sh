@@ -11,6 +11,10 @@
 # Nothing here asserts a number.
 #
 #   scripts/bench/instructions_vs_redis.sh build/release/segcached hset sadd
+#
+# The test evalsha is issue 17's short script (GET of one key, INCR of
+# another, keys from 100,000), loaded with SCRIPT LOAD first and called by
+# redis-benchmark as EVALSHA <sha> 2 a:__rand_int__ b:__rand_int__.
 set -euo pipefail
 SEG=$1
 shift
@@ -18,6 +22,7 @@ TESTS=${*:-hset}
 N1=${N1:-20000}
 N2=${N2:-120000}
 OUT=${OUT:-/tmp/segcached-instructions}
+SCRIPT="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[2])"
 mkdir -p "$OUT"
 chmod 777 "$OUT"
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
@@ -45,8 +50,15 @@ count() {
         redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
         sleep 0.2
     done
-    redis-benchmark -p "$port" -t "$t" -n "$n" -r 100000 -P 16 -c 10 -q \
-        >/dev/null 2>&1
+    if [ "$t" = evalsha ]; then
+        local sha
+        sha=$(redis-cli -p "$port" SCRIPT LOAD "$SCRIPT")
+        redis-benchmark -p "$port" -n "$n" -r 100000 -P 16 -c 10 -q \
+            EVALSHA "$sha" 2 a:__rand_int__ b:__rand_int__ >/dev/null 2>&1
+    else
+        redis-benchmark -p "$port" -t "$t" -n "$n" -r 100000 -P 16 -c 10 -q \
+            >/dev/null 2>&1
+    fi
     pkill -TERM -f -- "--callgrind-out-file=$f" || true
     wait "$vpid" || true
     sed -n 's/^summary: //p' "$f"
