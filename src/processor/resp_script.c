@@ -24,6 +24,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/resp_internal.h"
+#include "processor/resp_script_alloc.h"
 
 #include <inttypes.h>
 #include <lauxlib.h>
@@ -203,11 +204,21 @@ static _Thread_local struct vm vm;
 static pthread_key_t vm_key;
 static pthread_once_t vm_once = PTHREAD_ONCE_INIT;
 
+/* lua_close, then the state's allocator */
+static void
+state_close(lua_State *L)
+{
+    void *a = NULL;
+    lua_getallocf(L, &a);
+    lua_close(L);
+    script_alloc_destroy(a);
+}
+
 static void
 vm_close(struct vm *v)
 {
     if (v->L != NULL) {
-        lua_close(v->L);
+        state_close(v->L);
         v->L = NULL;
     }
     if (v->reply_ready) {
@@ -647,13 +658,25 @@ open_bit(lua_State *L)
     return 0;
 }
 
+/* An error outside any protected call: Lua exits after this. */
+static int
+vm_panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    log_error("Lua: unprotected error: %s", msg != NULL ? msg : "?");
+    return 0;
+}
+
 static lua_State *
 vm_create(void)
 {
-    lua_State *L = luaL_newstate();
+    struct script_alloc *a = script_alloc_create();
+    lua_State *L = a == NULL ? NULL : lua_newstate(script_alloc_fn, a);
     if (L == NULL) {
+        script_alloc_destroy(a);
         return NULL;
     }
+    lua_atpanic(L, vm_panic);
     open_lib(L, "", luaopen_base);
     open_lib(L, LUA_TABLIBNAME, luaopen_table);
     open_lib(L, LUA_STRLIBNAME, luaopen_string);
@@ -727,7 +750,7 @@ script_vm(void)
 {
     uint64_t gen = __atomic_load_n(&cache_gen, __ATOMIC_ACQUIRE);
     if (vm.L != NULL && vm.gen != gen) {
-        lua_close(vm.L); /* SCRIPT FLUSH: start again */
+        state_close(vm.L); /* SCRIPT FLUSH: start again */
         vm.L = NULL;
     }
     if (vm.L == NULL) {
