@@ -138,3 +138,19 @@ event_wait(struct event_base *evb, int timeout_ms)
     }
     return n;
 }
+
+int
+event_ready_now(struct event_base *evb, void **arg, uint32_t *events, int cap)
+{
+    struct epoll_event ev[64];
+    cap = cap < 64 ? cap : 64;
+    int n = epoll_wait(evb->epfd, ev, cap, 0);
+    if (n < 0) {
+        return errno == EINTR ? 0 : STATUS_ERROR;
+    }
+    for (int i = 0; i < n; i++) {
+        arg[i] = ev[i].data.ptr;
+        events[i] = ready_bits(ev[i].events);
+    }
+    return n;
+}

@@ -33,3 +33,9 @@ rstatus_i event_deregister(struct event_base *evb, int fd);
  * marked dead) until event_wait returns, as a later event of the same batch
  * may still carry the pointer. */
 int event_wait(struct event_base *evb, int timeout_ms);
+/* What is ready now, without waiting and without calling the callback:
+ * up to cap (arg, events) pairs into arg[] and events[]. Safe while an
+ * event_wait of evb is serving its batch (its own arrays). Returns how
+ * many, 0 on EINTR, STATUS_ERROR. */
+int event_ready_now(
+        struct event_base *evb, void **arg, uint32_t *events, int cap);

@@ -31,6 +31,13 @@ struct processor {
     /* Called once when the connection closes (peer gone, error, shutdown):
      * frees c->data. NULL-safe for c->data == NULL. */
     void (*error)(struct conn *c);
+    /* Optional: called instead of read while another connection of the
+     * same worker is inside a long request (a busy script) that holds the
+     * worker: answers what the protocol answers then (Redis's BUSY), runs
+     * nothing that could wait for the long request, and never asks for a
+     * close on the spot (CONN_CLOSE is honoured after the long request).
+     * NULL: the connection waits for the long request to end. */
+    rstatus_i (*busy)(struct conn *c, const struct proc_limits *limits);
     /* Optional: the line a connection refused for server.max_connections
      * reads before the close, in the protocol's own words (the peer
      * server's: clients recognise it). NULL: closed without a word. */

@@ -951,6 +951,59 @@ worker_conn_wbuf(struct conn *c)
 
 /* The ready list serves c at the top of the next loop turn (conn_event
  * with no event): it flushes wbuf, or closes c when it is to be killed. */
+#define BUSY_EVENTS 64
+
+void
+worker_serve_while_busy(struct conn *running)
+{
+    struct worker *w = running->owner;
+    if (w == NULL) {
+        return; /* a connection no worker serves (unit tests) */
+    }
+    void *arg[BUSY_EVENTS];
+    uint32_t events[BUSY_EVENTS];
+    /* its own arrays: the loop's batch (w->evb's) is still being served */
+    int n = event_ready_now(w->evb, arg, events, BUSY_EVENTS);
+    for (int i = 0; i < n; i++) {
+        struct conn *c = arg[i];
+        if (c == running || c->proc == NULL || c->proc->busy == NULL ||
+                (c->flags & (CONN_HANDSHAKE | CONN_KILL | CONN_CLOSE |
+                                    CONN_STALLED | CONN_READY)) ||
+                !buf_empty(&c->wbuf) || events[i] != EVENT_READ) {
+            continue; /* waits for the loop, after the long request */
+        }
+        struct buf *b = &c->rbuf;
+        if (buf_lend(w, b) != STATUS_OK ||
+                (buf_wsize(b) == 0 &&
+                        buf_reserve(b, 1, limits.rbuf_max) != STATUS_OK)) {
+            continue;
+        }
+        ssize_t got = c->tp->recv(c, b->wpos, buf_wsize(b));
+        if (got <= 0) {
+            buf_reclaim(w, b);
+            continue; /* EAGAIN, end of file or error: the loop's, later */
+        }
+        b->wpos += got;
+        c->last_ms = w->mono_ms;
+        INCR(metrics, worker_read);
+        INCR_N(metrics, worker_read_byte, got);
+        if (buf_lend(w, &c->wbuf) != STATUS_OK ||
+                c->proc->busy(c, &limits) != STATUS_OK) {
+            worker_conn_kill(c); /* closed by the loop, not here */
+            continue;
+        }
+        buf_reclaim(w, b);
+        rstatus_i st = conn_flush(w, c);
+        if (st == STATUS_ERROR ||
+                (st == STATUS_OK && (c->flags & CONN_CLOSE))) {
+            worker_conn_kill(c); /* closed by the loop, after its reply */
+        } else if (st == STATUS_EAGAIN) {
+            conn_set_interest(w, c, c->want);
+        }
+        buf_account(w, c);
+    }
+}
+
 void
 worker_conn_flush_later(struct conn *c)
 {

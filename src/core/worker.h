@@ -141,6 +141,14 @@ unsigned worker_id(const struct worker *w);
 rstatus_i worker_conn_wbuf(struct conn *c);
 void worker_conn_flush_later(struct conn *c);
 void worker_conn_kill(struct conn *c);
+/* From inside a long request of connection running (a busy script), on
+ * its worker's thread: serves the worker's other connections once, without
+ * waiting, through their processors' busy callbacks (which answer, say,
+ * BUSY), and flushes those replies at once. Connections without a busy
+ * callback, in a handshake, with output pending or with nothing to read
+ * wait; none is closed here (an end of file or error is met again by the
+ * worker's loop after the long request). */
+void worker_serve_while_busy(struct conn *running);
 /* w's thread only: worker_conn_kill on w's connection with this id, if
  * w holds it; true when it does. */
 bool worker_kill_id(struct worker *w, uint64_t id);

@@ -997,12 +997,25 @@ process(struct resp_ctx *x)
         count_error_reply(x, mark);
         return rc;
     }
+    bool busy_now = __builtin_expect(__atomic_load_n(&resp_script_busy,
+                                             __ATOMIC_RELAXED) > 0,
+                            0) &&
+                    !(cmd->flags & RESP_CMD_F_ALLOW_BUSY);
+    if (busy_now && resp_busy_here != NULL) {
+        /* a busy script of this worker let this connection in: as Redis,
+         * every command but the allowed few answers BUSY, queued or not */
+        INCR(resp_proc_metrics, resp_busy);
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty |= st->in_multi;
+        rc = resp_err(x, resp_busy_here);
+        count_error_reply(x, mark);
+        return rc;
+    }
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);
     }
-    if (__builtin_expect(
-                __atomic_load_n(&resp_script_busy, __ATOMIC_RELAXED) > 0, 0) &&
-            !(cmd->flags & RESP_CMD_F_ALLOW_BUSY)) {
+    if (busy_now) {
         const char *busy = busy_keys(x);
         if (busy != NULL) {
             INCR(resp_proc_metrics, resp_busy);
@@ -1110,6 +1123,7 @@ resp_read(struct conn *c, const struct proc_limits *limits)
 const struct processor proc_resp = {
         .name = "resp",
         .read = resp_read,
+        .busy = resp_read, /* process() answers BUSY (resp_busy_here) */
         .write = NULL,
         .error = resp_error,
         .refusal = "-ERR max number of clients reached\r\n", /* Redis's */

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/mm.h"
 #include "base/time.h"
+#include "core/worker.h"
 #include "processor/resp_internal.h"
 #include "processor/resp_script_alloc.h"
 
@@ -168,6 +169,7 @@ uint32_t resp_script_busy;
 static uint32_t busy_killable[2];
 static uint32_t busy_unkillable[2];
 static uint64_t kill_epoch[2];
+_Thread_local const char *resp_busy_here;
 
 /* ---- one run of a script, on this worker ---- */
 
@@ -306,6 +308,16 @@ hook(lua_State *L, lua_Debug *ar)
         log_warn("lua: a script has run for %" PRIu64 " ms (busy); %s "
                  "stops it if it has not written",
                 limit, r->function ? "FUNCTION KILL" : "SCRIPT KILL");
+    }
+    if (r->busy) {
+        /* as Redis, the worker keeps answering its other connections
+         * while the script runs: BUSY, but SCRIPT KILL / FUNCTION KILL
+         * (and the few commands allowed) run, so a script can be stopped
+         * from a connection of its own worker, even with one worker */
+        resp_busy_here =
+                r->function ? RESP_SCRIPT_BUSY_FUNCTION : RESP_SCRIPT_BUSY_EVAL;
+        worker_serve_while_busy(r->x->c);
+        resp_busy_here = NULL;
     }
     if (r->killed || (r->busy && !r->wrote &&
                              __atomic_load_n(&kill_epoch[r->function],

@@ -68,6 +68,10 @@ extern uint64_t resp_script_busy_ms;
 /* Busy scripts now (atomic): while it is 0 nothing is checked. A busy
  * script marks its keys' stripes (ks_stripe_set_mark) with its kind. */
 extern uint32_t resp_script_busy;
+/* While a busy script lets the other connections of its worker in
+ * (worker_serve_while_busy), the reply they get: RESP_SCRIPT_BUSY_EVAL or
+ * _FUNCTION; NULL at every other time. This thread's. */
+extern _Thread_local const char *resp_busy_here;
 #define RESP_BUSY_MARK_EVAL     1
 #define RESP_BUSY_MARK_FUNCTION 2
 /* Redis's replies to a command that would wait for a busy EVAL script or

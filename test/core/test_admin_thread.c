@@ -59,7 +59,7 @@ line_error(struct conn *c)
 }
 
 static const struct processor line_proc = {
-        "line", line_read, NULL, line_error, NULL};
+        .name = "line", .read = line_read, .error = line_error};
 
 /* ---- the admin thread under test ---- */
 

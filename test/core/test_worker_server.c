@@ -74,7 +74,7 @@ line_read(struct conn *c, const struct proc_limits *limits)
     }
 }
 
-static const struct processor line_proc = {"line", line_read, NULL, NULL, NULL};
+static const struct processor line_proc = {.name = "line", .read = line_read};
 
 /* ---- the server under test ---- */
 

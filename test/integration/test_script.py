@@ -670,6 +670,30 @@ def test_kill_like_redis(fresh, oracle, case):
     assert got["seg"][1] == b"+OK\r\n"
 
 
+def test_busy_script_serves_its_own_worker_like_redis(oracle):
+    """With one worker every connection shares the busy script's worker:
+    it keeps answering them as Redis does (BUSY, MULTI and DISCARD
+    allowed), and SCRIPT KILL from one of them stops the script. Before,
+    nothing was read until the script ended: a runaway script on a
+    one-worker server could not be killed."""
+    one = Server(protocols=("resp",), threads=1)
+    try:
+        got = {}
+        for name, port in (("redis", oracle.port), ("seg", one.port("resp"))):
+            got[name] = busy_exchange(
+                port, ("EVAL", "while true do end", "0"),
+                [("PING",), ("GET", "x"), ("MULTI",), ("SET", "a", "b"),
+                 ("DISCARD",), ("SCRIPT", "KILL")])
+        assert got["seg"] == got["redis"]
+        assert got["seg"][0].startswith(b"-BUSY Redis is busy running")
+        assert got["seg"][5] == b"+OK\r\n"
+        k = Wire(one.port("resp"))
+        assert k.cmd("PING") == b"+PONG\r\n"
+        k.close()
+    finally:
+        assert one.stop() == 0
+
+
 def test_function_kill_unkillable(fresh):
     """A busy function that wrote: FUNCTION KILL and SCRIPT KILL answer
     UNKILLABLE (Redis's text); it ends on its own when told to by a key it
