@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import atomic_isolation  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import types_memory  # noqa: E402
@@ -578,6 +579,24 @@ class Bench:
                             20000 if q else 200000, 4096 * MiB, self.logdir,
                             record=record, big=100000 if q else 1000000)
 
+    # ---- load 10: transactions beside other clients (issue 17) ----
+
+    def load10(self):
+        if not self.resp_ok:
+            self.notes["10"] = ["Skipped: no resp listener in this build."]
+            return
+        q = self.args.quick
+
+        def record(case, rep, rps, tx):
+            self.record("10", case, "segcached", rep, rps=rps,
+                        **({"tx_per_s": tx} if tx else {}))
+        _, _, total = atomic_isolation.run(
+            self.bin, self.args.loadgen, 1 if q else self.p["reps"],
+            200000 if q else 600000, 4, 8, 20000, self.logdir,
+            record=record)
+        if total != 0:
+            raise RuntimeError(f"load 10: the accounts sum to {total}, not 0")
+
     # ---- the run ----
 
     def describe(self):
@@ -636,7 +655,8 @@ class Bench:
                  "6": ("worker threads", self.load6),
                  "7": ("overwrites of a small key set", self.load7),
                  "8": ("hashes and sets: bytes per element", self.load8),
-                 "9": ("hashes and sets: speed", self.load9)}
+                 "9": ("hashes and sets: speed", self.load9),
+                 "10": ("transactions beside other clients", self.load10)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()

@@ -9,7 +9,9 @@
 #   scripts/bench/run.sh --loads 7       only the overwrite load (issue 13)
 #   scripts/bench/run.sh --loads 8,9     hashes and sets: memory, speed
 #                                        (issue 15; not in the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,2,3,4,5,6,7,8,9
+#   scripts/bench/run.sh --loads 10      transactions beside other clients
+#                                        (issue 17; not in the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,10
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail
