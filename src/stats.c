@@ -82,6 +82,7 @@ stats_refresh(void)
     metric_set(&stats.process.time, (int64_t)(time_now_ms() / 1000));
     metric_set(&stats.process.threads, workers_count());
     metric_set(&stats.worker.worker_buf_bytes, (int64_t)workers_buf_bytes());
+    metric_set(&stats.worker.worker_tls_bytes, (int64_t)workers_tls_bytes());
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         metric_set(&stats.process.rusage_user_us,
                 ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec);

@@ -74,7 +74,7 @@ def certs():
 class TlsServer(Server):
     """segcached with TLS listeners for memcache and resp (and admin)."""
 
-    def __init__(self, certs, extra=(), auth="no"):
+    def __init__(self, certs, extra=(), auth="no", threads=2):
         self.tls_ports = {"memcache": free_port(), "resp": free_port(),
                           "admin": free_port()}
         args = ["--memcache-tls", f"127.0.0.1:{self.tls_ports['memcache']}",
@@ -84,7 +84,8 @@ class TlsServer(Server):
                 "-o", f"tls.key_file={certs['server.key']}",
                 "-o", f"tls.ca_cert_file={certs['ca.crt']}",
                 "-o", f"tls.auth_clients={auth}", *extra]
-        super().__init__(args=args, protocols=("memcache", "resp"))
+        super().__init__(args=args, protocols=("memcache", "resp"),
+                         threads=threads)
 
 
 @pytest.fixture
@@ -349,6 +350,43 @@ def test_handshake_flood_is_bounded_per_batch(tls_server, certs):
     st = s.stats()
     assert st["tls_handshake"] >= 40
     assert st["worker_handshake_deferred"] >= 1
+
+
+def test_idle_tls_connections_count_against_buffer_memory(tls_server, certs):
+    """What OpenSSL holds for a TLS connection (about 50 KiB with its record
+    buffers, more while handshaking) counts against worker.buffer_memory:
+    an idle TLS connection holds no buffer of ours, yet a flood of them is
+    bounded by the same budget, and the connections over it are closed."""
+    budget = 200 * 1024  # one worker: about three idle TLS connections
+    s = tls_server(threads=1, extra=[
+        "-o", f"worker.buffer_memory={budget}", "-o", "worker.rbuf_max=64KiB",
+        "-o", "worker.wbuf_high=64KiB", "-o", "worker.buf_size=4KiB"])
+    ctx = client_ctx(certs)
+    served = []
+    for _ in range(12):
+        try:
+            c = tls_connect(s.tls_ports["resp"], ctx)
+            c.sendall(b"PING\r\n")
+            if c.recv(100) == b"+PONG\r\n":
+                served.append(c)  # then idle: no buffer of ours is lent
+        except OSError:
+            pass  # closed over the budget during its handshake
+    assert len(served) >= 3  # the budget holds a few
+    st = s.wait_stat("worker_conn_evict_buf", lambda v: v >= 1)
+    held = s.stats()["worker_tls_bytes"]
+    assert 0 < held <= budget
+    assert s.stats()["worker_buf_bytes"] == 0  # idle: only TLS state
+    # the connections still open are served, as many as the budget holds
+    alive = 0
+    for c in served:
+        try:
+            c.sendall(b"PING\r\n")
+            if c.recv(100) == b"+PONG\r\n":
+                alive += 1
+        except OSError:
+            pass
+        c.close()
+    assert 1 <= alive <= budget // (40 * 1024), (alive, st)
 
 
 def test_renegotiation_refused(tls_server, certs):
