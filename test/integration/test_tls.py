@@ -270,6 +270,95 @@ def test_protected_mode_counts_required_client_certs(certs):
     assert r.returncode == 0, r.stderr
 
 
+# ---- Unix sockets ----
+
+def unix_tls_connect(path, ctx):
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10 * SLOW)
+    raw.connect(path)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def read_until(sock, end):
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def unix_tls_server(certs):
+    """TLS on Unix-socket listeners for memcache, resp and admin."""
+    d = tempfile.mkdtemp(prefix="segcached-tls-unix-")
+    os.chmod(d, 0o777)
+    paths = {p: os.path.join(d, f"{p}.sock")
+             for p in ("memcache", "resp", "admin")}
+    s = Server(args=["--memcache-tls", f"unix:{paths['memcache']}",
+                     "--resp-tls", f"unix:{paths['resp']}",
+                     "-o", f"admin.tls_listen=unix:{paths['admin']}",
+                     "-o", "server.unix_mode=0777",
+                     "-o", f"tls.cert_file={certs['server.crt']}",
+                     "-o", f"tls.key_file={certs['server.key']}",
+                     "-o", f"tls.ca_cert_file={certs['ca.crt']}"],
+               protocols=("memcache", "resp"))
+    yield s, paths
+    if s.proc.poll() is None:
+        assert s.stop() == 0, s.stderr
+    shutil.rmtree(s.logdir, ignore_errors=True)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_tls_over_unix_sockets(unix_tls_server, certs):
+    """A TLS listener may be a Unix socket (unix:/path), for memcache, resp
+    and admin alike: Python's ssl over AF_UNIX speaks each protocol."""
+    s, paths = unix_tls_server
+    ctx = client_ctx(certs)
+    with unix_tls_connect(paths["memcache"], ctx) as c:
+        c.sendall(b"set k 0 0 5\r\nhello\r\nget k\r\n")
+        assert read_until(c, b"END\r\n") == \
+            b"STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n"
+    with unix_tls_connect(paths["resp"], ctx) as c:
+        c.sendall(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")  # one store
+        assert read_until(c, b"hello\r\n") == b"$5\r\nhello\r\n"
+    with unix_tls_connect(paths["admin"], ctx) as c:
+        c.sendall(b"stats\r\n")
+        assert b"STAT tls_handshake " in read_until(c, b"END\r\n")
+    assert s.stats()["tls_handshake"] >= 2  # workers' handshakes
+    # plain text to a Unix TLS socket fails the handshake and is closed
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10 * SLOW)
+    raw.connect(paths["resp"])
+    raw.sendall(b"PING\r\n" * 10)
+    data = read_until(raw, b"never")  # an alert at most, then the close
+    assert b"PONG" not in data
+    raw.close()
+    s.wait_stat("tls_handshake_ex", lambda v: v >= 1)
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli")
+def test_redis_cli_tls_over_unix_socket(unix_tls_server, certs):
+    s, paths = unix_tls_server
+    args = ["redis-cli", "--tls", "--cacert", certs["ca.crt"], "-s",
+            paths["resp"]]
+    r = subprocess.run(args + ["set", "u", "1"], capture_output=True,
+                       text=True, timeout=20 * SLOW)
+    assert r.stdout.strip() == "OK", r.stderr
+    assert redis.Redis(port=s.port("resp")).get("u") == b"1"
+
+
+def test_openssl_s_client_over_unix_socket(unix_tls_server, certs):
+    s, paths = unix_tls_server
+    r = subprocess.run(["openssl", "s_client", "-quiet", "-unix",
+                        paths["memcache"], "-CAfile", certs["ca.crt"],
+                        "-verify_return_error"],
+                       input=b"version\r\nquit\r\n", capture_output=True,
+                       timeout=20 * SLOW)
+    assert r.stdout.startswith(b"VERSION "), r.stderr
+
+
 # ---- hostile input ----
 
 def test_plain_text_to_tls_port(tls_server, certs):
