@@ -38,8 +38,9 @@ struct tls_conf {
     char cert[PATH_CAP];
     char key[PATH_CAP];
     char ca[PATH_CAP];
-    enum auth_mode auth;
-    int min_version; /* TLS1_2_VERSION ... */
+    enum auth_mode auth;                              /* tls.auth_clients */
+    enum auth_mode listener_auth[TLS_LISTENER_COUNT]; /* resolved */
+    int min_version;                                  /* TLS1_2_VERSION ... */
     int max_version;
     char ciphers[512];
     char ciphersuites[512];
@@ -164,6 +165,21 @@ conf_from_options(
                 option_str(&o->tls_auth_clients));
         return STATUS_EINVAL;
     }
+    const struct option *per[TLS_LISTENER_COUNT] = {
+            [TLS_LISTENER_MEMCACHE] = &o->memcache_tls_auth_clients,
+            [TLS_LISTENER_RESP] = &o->resp_tls_auth_clients,
+            [TLS_LISTENER_ADMIN] = &o->admin_tls_auth_clients};
+    for (int l = 0; l < TLS_LISTENER_COUNT; l++) {
+        const char *v = option_str(per[l]);
+        c->listener_auth[l] = c->auth; /* empty: tls.auth_clients */
+        if (v != NULL && v[0] != '\0' &&
+                parse_auth(v, &c->listener_auth[l]) != STATUS_OK) {
+            char name[64];
+            snprintf(err, errlen, "%s: not no, optional, yes or empty: %s",
+                    option_dotted_name(per[l], name, sizeof(name)), v);
+            return STATUS_EINVAL;
+        }
+    }
     if (parse_protocols(option_str(&o->tls_protocols), &c->min_version,
                 &c->max_version, err, errlen) != STATUS_OK) {
         return STATUS_EINVAL;
@@ -245,11 +261,16 @@ ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
         if (names != NULL) {
             SSL_CTX_set_client_CA_list(x, names);
         }
-    } else if (c->auth != AUTH_NO) {
-        snprintf(err, errlen,
-                "tls.ca_cert_file is required when tls.auth_clients is "
-                "optional or yes");
-        return STATUS_EINVAL;
+    } else {
+        for (int l = 0; l < TLS_LISTENER_COUNT; l++) {
+            if (c->listener_auth[l] != AUTH_NO) {
+                snprintf(err, errlen,
+                        "tls.ca_cert_file is required when client "
+                        "certificates are optional or yes (tls.auth_clients, "
+                        "<listener>.tls_auth_clients)");
+                return STATUS_EINVAL;
+            }
+        }
     }
     return STATUS_OK;
 }
@@ -275,6 +296,15 @@ ctx_session_setup(SSL_CTX *x, const struct tls_conf *c)
          * cache; none are wanted here */
         SSL_CTX_set_num_tickets(x, 0);
     }
+}
+
+static int
+verify_of(enum auth_mode a)
+{
+    return a == AUTH_NO ? SSL_VERIFY_NONE
+           : a == AUTH_OPTIONAL
+                   ? SSL_VERIFY_PEER
+                   : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 }
 
 /* A new server context from c; NULL with a reason in err. */
@@ -321,11 +351,8 @@ ctx_build(const struct tls_conf *c, char *err, size_t errlen)
                 ssl_reason(why, sizeof(why)));
         goto fail;
     }
-    int verify = c->auth == AUTH_NO ? SSL_VERIFY_NONE
-                 : c->auth == AUTH_OPTIONAL
-                         ? SSL_VERIFY_PEER
-                         : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(x, verify, NULL);
+    /* each SSL gets its listener's policy (conn_state_create) */
+    SSL_CTX_set_verify(x, verify_of(c->auth), NULL);
     if (ctx_load_files(x, c, err, errlen) != STATUS_OK) {
         goto fail;
     }
@@ -334,6 +361,13 @@ ctx_build(const struct tls_conf *c, char *err, size_t errlen)
 fail:
     SSL_CTX_free(x);
     return NULL;
+}
+
+/* As Redis's tls-auth-clients says it. */
+static const char *
+auth_name(enum auth_mode a)
+{
+    return a == AUTH_NO ? "no" : a == AUTH_OPTIONAL ? "optional" : "yes";
 }
 
 /* ---- setup, reload ---- */
@@ -360,10 +394,11 @@ tls_setup(const tls_options_st *options, tls_metrics_st *m, char *err,
     ctx = x;
     pthread_mutex_unlock(&lock);
     __atomic_store_n(&loaded_at, (uint64_t)time(NULL), __ATOMIC_RELAXED);
-    log_info("tls: certificate %s loaded (client certificates: %s)", c.cert,
-            c.auth == AUTH_NO         ? "no"
-            : c.auth == AUTH_OPTIONAL ? "optional"
-                                      : "required");
+    log_info("tls: certificate %s loaded (client certificates: memcache %s, "
+             "resp %s, admin %s)",
+            c.cert, auth_name(c.listener_auth[TLS_LISTENER_MEMCACHE]),
+            auth_name(c.listener_auth[TLS_LISTENER_RESP]),
+            auth_name(c.listener_auth[TLS_LISTENER_ADMIN]));
     return STATUS_OK;
 }
 
@@ -467,13 +502,26 @@ tls_get_file(tls_file_e which, char *out, size_t cap)
     pthread_mutex_unlock(&lock);
 }
 
-unsigned
-tls_verify_mode(void)
+static enum auth_mode
+listener_auth(tls_listener_e l)
 {
     pthread_mutex_lock(&lock);
-    enum auth_mode a = conf.auth;
+    enum auth_mode a = ctx != NULL ? conf.listener_auth[l] : AUTH_NO;
     pthread_mutex_unlock(&lock);
+    return a;
+}
+
+unsigned
+tls_verify_mode(tls_listener_e l)
+{
+    enum auth_mode a = listener_auth(l);
     return a == AUTH_NO ? 0 : a == AUTH_OPTIONAL ? 1 : 2;
+}
+
+const char *
+tls_auth_clients(tls_listener_e l)
+{
+    return auth_name(listener_auth(l));
 }
 
 unsigned
@@ -492,28 +540,41 @@ tls_loaded_at(void)
 }
 
 bool
-tls_clients_authenticated(void)
+tls_clients_authenticated(tls_listener_e l)
 {
-    pthread_mutex_lock(&lock);
-    bool yes = ctx != NULL && conf.auth == AUTH_REQUIRED;
-    pthread_mutex_unlock(&lock);
-    return yes;
+    return listener_auth(l) == AUTH_REQUIRED;
 }
 
 /* ---- the transport ---- */
 
-/* A new SSL on the current context, in server mode; NULL without one. */
+/* A new SSL on the current context, in server mode, with listener l's
+ * client-certificate policy; NULL without a context. */
 static struct tls_conn *
-conn_state_create(void)
+conn_state_create(tls_listener_e l)
 {
+    /* the session id context names the policy: OpenSSL resumes a session
+     * (from its cache or a ticket) only under the context it was made in,
+     * so a session from a listener that asked for no certificate never
+     * skips the certificate on one that requires it */
+    static const char *const sid_ctx[] = {[AUTH_NO] = "segcached/no",
+            [AUTH_OPTIONAL] = "segcached/optional",
+            [AUTH_REQUIRED] = "segcached/yes"};
     struct tls_conn *t = mm_zalloc(sizeof(*t));
     if (t == NULL) {
         return NULL;
     }
     pthread_mutex_lock(&lock);
     t->ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+    enum auth_mode auth = conf.listener_auth[l];
     pthread_mutex_unlock(&lock);
     if (t->ssl == NULL) {
+        mm_free(&t);
+        return NULL;
+    }
+    SSL_set_verify(t->ssl, verify_of(auth), NULL);
+    if (SSL_set_session_id_context(t->ssl, (const unsigned char *)sid_ctx[auth],
+                (unsigned)strlen(sid_ctx[auth])) != 1) {
+        SSL_free(t->ssl);
         mm_free(&t);
         return NULL;
     }
@@ -525,7 +586,9 @@ conn_state_create(void)
 static rstatus_i
 tls_open(struct conn *c)
 {
-    struct tls_conn *t = conn_state_create();
+    /* which listener: c->tp is one of transport_tls[] */
+    struct tls_conn *t =
+            conn_state_create((tls_listener_e)(c->tp - transport_tls));
     if (t == NULL || SSL_set_fd(t->ssl, c->fd) != 1) {
         if (t != NULL) {
             SSL_free(t->ssl);
@@ -540,14 +603,14 @@ tls_open(struct conn *c)
 }
 
 rstatus_i
-tls_open_bio(struct conn *c, void *rbio, void *wbio)
+tls_open_bio(struct conn *c, tls_listener_e l, void *rbio, void *wbio)
 {
-    struct tls_conn *t = conn_state_create();
+    struct tls_conn *t = conn_state_create(l);
     if (t == NULL) {
         return STATUS_ENOMEM;
     }
     SSL_set_bio(t->ssl, rbio, wbio);
-    c->tp = &transport_tls;
+    c->tp = &transport_tls[l];
     c->tp_state = t;
     c->flags |= CONN_HANDSHAKE;
     return STATUS_OK;
@@ -714,13 +777,17 @@ tls_memory(const struct conn *c)
     return t->release_buffers ? n : n + TLS_BUFFER_BYTES;
 }
 
-const struct transport transport_tls = {
-        .name = "tls",
-        .open = tls_open,
-        .handshake = tls_handshake,
-        .recv = tls_recv,
-        .send = tls_send,
-        .pending = tls_pending,
-        .release = tls_release,
-        .memory = tls_memory,
+#define TLS_TRANSPORT                                                          \
+    {                                                                          \
+        .name = "tls", .open = tls_open, .handshake = tls_handshake,           \
+        .recv = tls_recv, .send = tls_send, .pending = tls_pending,            \
+        .release = tls_release, .memory = tls_memory,                          \
+    }
+
+/* One per listener, alike: which one a connection holds says whose
+ * client-certificate policy its SSL gets (tls_open). */
+const struct transport transport_tls[TLS_LISTENER_COUNT] = {
+        [TLS_LISTENER_MEMCACHE] = TLS_TRANSPORT,
+        [TLS_LISTENER_RESP] = TLS_TRANSPORT,
+        [TLS_LISTENER_ADMIN] = TLS_TRANSPORT,
 };

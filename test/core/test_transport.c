@@ -186,7 +186,8 @@ pair_open(struct pair *p)
     conn_reset(&p->c);
     BIO *sbio, *cbio;
     assert_int_equal(BIO_new_bio_pair(&sbio, 1 << 17, &cbio, 1 << 17), 1);
-    assert_int_equal(tls_open_bio(&p->c, sbio, sbio), STATUS_OK);
+    assert_int_equal(
+            tls_open_bio(&p->c, TLS_LISTENER_RESP, sbio, sbio), STATUS_OK);
     assert_true(p->c.flags & CONN_HANDSHAKE);
     p->cctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(p->cctx, SSL_VERIFY_NONE, NULL);
@@ -279,7 +280,8 @@ test_tls_garbage_fails_counted(void **state)
     conn_reset(&c);
     BIO *sbio, *cbio;
     assert_int_equal(BIO_new_bio_pair(&sbio, 4096, &cbio, 4096), 1);
-    assert_int_equal(tls_open_bio(&c, sbio, sbio), STATUS_OK);
+    assert_int_equal(
+            tls_open_bio(&c, TLS_LISTENER_RESP, sbio, sbio), STATUS_OK);
     const char *plain = "get foo\r\nget bar\r\n";
     assert_int_equal(
             BIO_write(cbio, plain, (int)strlen(plain)), (int)strlen(plain));
@@ -386,7 +388,8 @@ counted_open(struct pair *p)
     assert_int_equal(BIO_new_bio_pair(&sbio, 1 << 17, &cbio, 1 << 17), 1);
     counted_bytes = counted_blocks = 0;
     counting = true;
-    assert_int_equal(tls_open_bio(&p->c, sbio, sbio), STATUS_OK);
+    assert_int_equal(
+            tls_open_bio(&p->c, TLS_LISTENER_RESP, sbio, sbio), STATUS_OK);
     counting = false;
     p->cctx = SSL_CTX_new(TLS_client_method());
     p->client = SSL_new(p->cctx);

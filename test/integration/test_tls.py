@@ -248,6 +248,81 @@ def test_client_certificates_optional(tls_server, certs):
             c.recv(100)
 
 
+def tls_exchange(port, ctx, line, session=None):
+    """Sends line over a new TLS connection; returns (reply, session,
+    session_reused), or raises when the server refuses the client."""
+    with tls_connect(port, ctx, session=session) as c:
+        c.sendall(line)
+        reply = c.recv(100)
+        if not reply:
+            raise ConnectionError("closed by the server")
+        return reply, c.session, c.session_reused
+
+
+def test_client_certificate_policy_per_listener(tls_server, certs):
+    """Each TLS listener has its own client-certificate policy: here resp
+    requires one, memcache asks for none (tls.auth_clients) and admin takes
+    one if offered. Redis's tls-auth-clients is the resp listener's,
+    memcached's ssl_verify_mode the memcache listener's."""
+    s = tls_server(auth="no", extra=["-o", "resp.tls_auth_clients=yes",
+                                     "-o", "admin.tls_auth_clients=optional"])
+    resp, mc, admin = (s.tls_ports[p] for p in ("resp", "memcache", "admin"))
+    # resp: redis-cli --tls without a certificate is refused, with one served
+    if shutil.which("redis-cli") is not None:
+        assert "PONG" not in redis_cli(resp, certs, "ping").stdout
+        ok = redis_cli(resp, certs, "config", "get", "tls-auth-clients",
+                       cert="client")
+        assert ok.stdout.split() == ["tls-auth-clients", "yes"], ok.stderr
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(resp, client_ctx(certs), b"PING\r\n")
+    assert tls_exchange(resp, client_ctx(certs, cert="client"),
+                        b"PING\r\n")[0] == b"+PONG\r\n"
+    r = redis.Redis(port=resp, ssl=True, ssl_ca_certs=certs["ca.crt"],
+                    ssl_certfile=certs["client.crt"],
+                    ssl_keyfile=certs["client.key"])
+    assert r.config_get("tls-auth-clients") == {"tls-auth-clients": "yes"}
+    # the value it has is accepted; another is refused (set at startup)
+    assert r.config_set("tls-auth-clients", "yes")
+    with pytest.raises(redis.ResponseError):
+        r.config_set("tls-auth-clients", "no")
+    r.close()
+    # memcache: no certificate asked for; memcached's ssl_verify_mode 0
+    reply, session, _ = tls_exchange(mc, client_ctx(certs), b"version\r\n")
+    assert reply.startswith(b"VERSION ")
+    m = MemcacheClient(("127.0.0.1", mc), tls_context=client_ctx(certs))
+    assert m.stats("settings")[b"ssl_verify_mode"] == 0
+    m.close()
+    # admin: optional, so with or without a good one, never a stranger
+    for cert in (None, "client"):
+        assert tls_exchange(admin, client_ctx(certs, cert=cert),
+                            b"version\r\n")[0].startswith(b"VERSION ")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(admin, client_ctx(certs, cert="stranger"),
+                     b"version\r\n")
+
+
+def test_session_from_a_listener_without_certificates_does_not_resume_where_required(
+        tls_server, certs):
+    """One context serves every listener, so a session made where no
+    certificate was asked for must not let its client skip the
+    certificate on a listener that requires one (resumption carries the
+    peer's certificate, or its absence). Sessions resume within a policy."""
+    s = tls_server(auth="no", extra=["-o", "resp.tls_auth_clients=yes"])
+    for tls12 in (True, False):  # session cache id, and TLS 1.3 tickets
+        ctx = client_ctx(certs, maximum=ssl.TLSVersion.TLSv1_2
+                         if tls12 else None)
+        _, session, _ = tls_exchange(s.tls_ports["memcache"], ctx,
+                                     b"version\r\n")
+        # resumes on its own listener
+        assert tls_exchange(s.tls_ports["memcache"], ctx, b"version\r\n",
+                            session=session)[2]
+        # not on the listener that requires a certificate
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            tls_exchange(s.tls_ports["resp"], ctx, b"PING\r\n",
+                         session=session)
+    assert s.stats()["tls_session_reused"] >= 2
+
+
 def test_protected_mode_counts_required_client_certs(certs):
     """A TLS listener off loopback is allowed when clients need a
     certificate; the same without client certificates is refused."""
@@ -266,6 +341,26 @@ def test_protected_mode_counts_required_client_certs(certs):
     assert r.returncode != 0, r.stderr
     assert "resp.tls_listen" in r.stderr and "protected_mode" in r.stderr
     r = subprocess.run([BIN, *base, *wide, "-o", "tls.auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the listener's own policy is the one that counts
+    r = subprocess.run([BIN, *base, *wide, "-o", "tls.auth_clients=yes",
+                        "-o", "resp.tls_auth_clients=optional"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "resp.tls_listen" in r.stderr, r.stderr
+    r = subprocess.run([BIN, *base, *wide, "-o", "resp.tls_auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    mc_wide = ["--memcache-tls", f"0.0.0.0:{free_port()}"]
+    r = subprocess.run([BIN, *base, *wide, *mc_wide,
+                        "-o", "resp.tls_auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0, r.stderr
+    assert "memcache.tls_listen" in r.stderr
+    assert "resp.tls_listen" not in r.stderr
+    r = subprocess.run([BIN, *base, *wide, *mc_wide,
+                        "-o", "resp.tls_auth_clients=yes",
+                        "-o", "memcache.tls_auth_clients=yes"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -625,6 +720,13 @@ def test_bad_tls_configuration_stops_startup(certs):
         (["-o", f"tls.cert_file={certs['server.crt']}",
           "-o", f"tls.key_file={certs['server.key']}",
           "-o", "tls.ciphers=NOPE"], "tls.ciphers: NOPE"),
+        (["-o", f"tls.cert_file={certs['server.crt']}",
+          "-o", f"tls.key_file={certs['server.key']}",
+          "-o", "admin.tls_auth_clients=yes"], "tls.ca_cert_file is required"),
+        (["-o", f"tls.cert_file={certs['server.crt']}",
+          "-o", f"tls.key_file={certs['server.key']}",
+          "-o", "memcache.tls_auth_clients=maybe"],
+         "memcache.tls_auth_clients: not no, optional, yes or empty: maybe"),
     ]
     for extra, want in cases:
         r = subprocess.run(base + extra, capture_output=True, text=True)
@@ -642,6 +744,15 @@ def test_bad_tls_configuration_stops_startup(certs):
         assert r.returncode == 78, r.stderr
         assert f"{conf}:3: tls.cert_file: /nonexistent.crt: No such file " \
             "or directory" in r.stderr, r.stderr
+        with open(conf, "w") as f:
+            f.write("tls:\n  key_file: %s\n  cert_file: %s\n"
+                    "resp:\n  tls_auth_clients: always\n"
+                    % (certs["server.key"], certs["server.crt"]))
+        r = subprocess.run(base + ["--config", conf], capture_output=True,
+                           text=True)
+        assert r.returncode == 78, r.stderr
+        assert f"{conf}:5: resp.tls_auth_clients: not no, optional, yes " \
+            "or empty: always" in r.stderr, r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
