@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -291,6 +292,31 @@ test_tls_garbage_fails_counted(void **state)
     BIO_free(cbio);
 }
 
+/* An error some other OpenSSL call left queued on this thread must not be
+ * taken for the connection's (SSL_get_error reads the queue first): a
+ * recv with nothing to read still waits, a send still sends. The
+ * transport clears the queue only when it holds something, which this
+ * case takes. */
+static void
+test_tls_stale_error_queue_is_not_the_connections(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_open(&p);
+    assert_int_equal(pair_handshake(&p), STATUS_OK);
+    char buf[16];
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), STATUS_EAGAIN);
+    assert_int_equal(p.c.want, EVENT_READ);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    assert_int_equal(p.c.tp->send(&p.c, "END\r\n", 5), 5);
+    assert_int_equal(SSL_read(p.client, buf, sizeof(buf)), 5);
+    ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+    assert_int_equal(SSL_write(p.client, "get a\r\n", 7), 7);
+    assert_int_equal(p.c.tp->recv(&p.c, buf, sizeof(buf)), 7);
+    pair_close(&p);
+}
+
 /* The client closes politely: the server reads EOF. */
 static void
 test_tls_close_notify_is_eof(void **state)
@@ -496,6 +522,7 @@ main(void)
             cmocka_unit_test(test_tls_pending_bytes),
             cmocka_unit_test(test_tls_garbage_fails_counted),
             cmocka_unit_test(test_tls_close_notify_is_eof),
+            cmocka_unit_test(test_tls_stale_error_queue_is_not_the_connections),
             cmocka_unit_test(test_tls_reload_keeps_open_connections),
             cmocka_unit_test(test_tls_setup_errors_name_the_option),
             cmocka_unit_test(test_tls_memory_estimate_is_honest),
