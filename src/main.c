@@ -263,7 +263,10 @@ check_exposure(struct checks *c, const char *name, const struct option *o,
     if (strncmp(name, "resp", 4) == 0 && pass != NULL && pass[0] != '\0') {
         return; /* resp clients must AUTH */
     }
-    if (strstr(name, "-tls") != NULL && tls_clients_authenticated()) {
+    if (strcmp(name, "memcache-tls") == 0
+                    ? tls_clients_authenticated(TLS_LISTENER_MEMCACHE)
+                    : strcmp(name, "resp-tls") == 0 &&
+                              tls_clients_authenticated(TLS_LISTENER_RESP)) {
         return; /* clients must present a certificate our CA signed */
     }
     char where[300];
@@ -285,9 +288,9 @@ static const struct {
         {"resp", &setting.listen.resp_listen, &proc_resp, &transport_tcp},
         {"ping", &setting.listen.ping_listen, &proc_ping, &transport_tcp},
         {"memcache-tls", &setting.listen.memcache_tls_listen, &proc_memcache,
-                &transport_tls},
+                &transport_tls[TLS_LISTENER_MEMCACHE]},
         {"resp-tls", &setting.listen.resp_tls_listen, &proc_resp,
-                &transport_tls},
+                &transport_tls[TLS_LISTENER_RESP]},
         {"admin", &setting.admin.admin_listen, NULL, NULL},
         {"admin-tls", &setting.admin.admin_tls_listen, NULL, NULL},
 };

@@ -82,6 +82,7 @@ stats_refresh(void)
     metric_set(&stats.process.time, (int64_t)(time_now_ms() / 1000));
     metric_set(&stats.process.threads, workers_count());
     metric_set(&stats.worker.worker_buf_bytes, (int64_t)workers_buf_bytes());
+    metric_set(&stats.worker.worker_tls_bytes, (int64_t)workers_tls_bytes());
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         metric_set(&stats.process.rusage_user_us,
                 ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec);
@@ -607,7 +608,7 @@ mc_settings(struct buf *b, size_t max)
     mc_put(&o, "ssl_enabled", "%s", tls_on ? "yes" : "no");
     mc_put(&o, "ssl_chain_cert", "%s", tls_on ? cert : "(null)");
     mc_put(&o, "ssl_key", "%s", tls_on ? key : "(null)");
-    mc_u64(&o, "ssl_verify_mode", tls_on ? tls_verify_mode() : 0);
+    mc_u64(&o, "ssl_verify_mode", tls_verify_mode(TLS_LISTENER_MEMCACHE));
     mc_u64(&o, "ssl_keyformat", 1); /* PEM */
     mc_put(&o, "ssl_ciphers", "%s",
             tls_on && ciphers[0] != '\0' ? ciphers : "NULL");
@@ -983,7 +984,7 @@ resp_tls_get(const char *name, char *out, size_t cap)
     } else if (strcmp(name, "tls-ca-cert-file") == 0) {
         tls_get_file(TLS_FILE_CA, out, cap);
     } else if (strcmp(name, "tls-auth-clients") == 0) {
-        snprintf(out, cap, "%s", option_str(&setting.tls.tls_auth_clients));
+        snprintf(out, cap, "%s", tls_auth_clients(TLS_LISTENER_RESP));
     } else if (strcmp(name, "tls-protocols") == 0) {
         snprintf(out, cap, "%s", option_str(&setting.tls.tls_protocols));
     } else if (strcmp(name, "tls-ciphers") == 0) {

@@ -328,7 +328,7 @@ admin_event(void *arg, uint32_t events)
     if (arg == &listen_tag) {
         admin_accept(listen_fd, &transport_tcp);
     } else if (arg == &tls_tag) {
-        admin_accept(tls_fd, &transport_tls);
+        admin_accept(tls_fd, &transport_tls[TLS_LISTENER_ADMIN]);
     } else if (arg == &signal_tag) {
         admin_signal();
     } else if (arg == &wake_tag) {

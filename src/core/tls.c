@@ -38,8 +38,9 @@ struct tls_conf {
     char cert[PATH_CAP];
     char key[PATH_CAP];
     char ca[PATH_CAP];
-    enum auth_mode auth;
-    int min_version; /* TLS1_2_VERSION ... */
+    enum auth_mode auth;                              /* tls.auth_clients */
+    enum auth_mode listener_auth[TLS_LISTENER_COUNT]; /* resolved */
+    int min_version;                                  /* TLS1_2_VERSION ... */
     int max_version;
     char ciphers[512];
     char ciphersuites[512];
@@ -53,11 +54,31 @@ struct tls_conf {
 /* Per connection. */
 struct tls_conn {
     SSL *ssl;
-    bool more;   /* the last recv stopped on a full buffer with records
-                    still held: no epoll event will announce them */
-    bool polite; /* close_notify may be sent: handshake done and no
-                    fatal error since (OpenSSL forbids it after one) */
+    bool more;            /* the last recv stopped on a full buffer with records
+                             still held: no epoll event will announce them */
+    bool polite;          /* close_notify may be sent: handshake done and no
+                             fatal error since (OpenSSL forbids it after one) */
+    bool release_buffers; /* the context frees idle record buffers */
 };
+
+/* What OpenSSL holds for one server connection, measured with a counting
+ * allocator (test/core/test_transport.c, test_tls_memory_estimate_is_honest,
+ * which fails when these fall below what OpenSSL really holds, or more than
+ * a quarter above it). On Debian's OpenSSL 3.0, TLS 1.3, a P-256
+ * certificate, with glibc's 16 bytes a block:
+ *  - the SSL object, its record layer, cipher contexts and session: 14,194
+ *    bytes;
+ *  - the read and write record buffers (16 KiB of plaintext each, plus
+ *    record overhead; read ahead makes the read one larger): 33,328 bytes,
+ *    held for the connection's life unless tls.release_buffers frees them
+ *    whenever they empty (also between handshake messages);
+ *  - at the handshake's peak, its transcript, key exchange and messages:
+ *    30,096 bytes more.
+ * Rounded up a little. Counted against worker.buffer_memory
+ * (core/transport.h, memory). */
+#define TLS_STATE_BYTES     (16 * 1024)
+#define TLS_BUFFER_BYTES    (34 * 1024)
+#define TLS_HANDSHAKE_BYTES (32 * 1024)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static SSL_CTX *ctx;         /* guarded by lock */
@@ -144,6 +165,21 @@ conf_from_options(
                 option_str(&o->tls_auth_clients));
         return STATUS_EINVAL;
     }
+    const struct option *per[TLS_LISTENER_COUNT] = {
+            [TLS_LISTENER_MEMCACHE] = &o->memcache_tls_auth_clients,
+            [TLS_LISTENER_RESP] = &o->resp_tls_auth_clients,
+            [TLS_LISTENER_ADMIN] = &o->admin_tls_auth_clients};
+    for (int l = 0; l < TLS_LISTENER_COUNT; l++) {
+        const char *v = option_str(per[l]);
+        c->listener_auth[l] = c->auth; /* empty: tls.auth_clients */
+        if (v != NULL && v[0] != '\0' &&
+                parse_auth(v, &c->listener_auth[l]) != STATUS_OK) {
+            char name[64];
+            snprintf(err, errlen, "%s: not no, optional, yes or empty: %s",
+                    option_dotted_name(per[l], name, sizeof(name)), v);
+            return STATUS_EINVAL;
+        }
+    }
     if (parse_protocols(option_str(&o->tls_protocols), &c->min_version,
                 &c->max_version, err, errlen) != STATUS_OK) {
         return STATUS_EINVAL;
@@ -225,11 +261,16 @@ ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
         if (names != NULL) {
             SSL_CTX_set_client_CA_list(x, names);
         }
-    } else if (c->auth != AUTH_NO) {
-        snprintf(err, errlen,
-                "tls.ca_cert_file is required when tls.auth_clients is "
-                "optional or yes");
-        return STATUS_EINVAL;
+    } else {
+        for (int l = 0; l < TLS_LISTENER_COUNT; l++) {
+            if (c->listener_auth[l] != AUTH_NO) {
+                snprintf(err, errlen,
+                        "tls.ca_cert_file is required when client "
+                        "certificates are optional or yes (tls.auth_clients, "
+                        "<listener>.tls_auth_clients)");
+                return STATUS_EINVAL;
+            }
+        }
     }
     return STATUS_OK;
 }
@@ -255,6 +296,15 @@ ctx_session_setup(SSL_CTX *x, const struct tls_conf *c)
          * cache; none are wanted here */
         SSL_CTX_set_num_tickets(x, 0);
     }
+}
+
+static int
+verify_of(enum auth_mode a)
+{
+    return a == AUTH_NO ? SSL_VERIFY_NONE
+           : a == AUTH_OPTIONAL
+                   ? SSL_VERIFY_PEER
+                   : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 }
 
 /* A new server context from c; NULL with a reason in err. */
@@ -301,11 +351,8 @@ ctx_build(const struct tls_conf *c, char *err, size_t errlen)
                 ssl_reason(why, sizeof(why)));
         goto fail;
     }
-    int verify = c->auth == AUTH_NO ? SSL_VERIFY_NONE
-                 : c->auth == AUTH_OPTIONAL
-                         ? SSL_VERIFY_PEER
-                         : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(x, verify, NULL);
+    /* each SSL gets its listener's policy (conn_state_create) */
+    SSL_CTX_set_verify(x, verify_of(c->auth), NULL);
     if (ctx_load_files(x, c, err, errlen) != STATUS_OK) {
         goto fail;
     }
@@ -314,6 +361,13 @@ ctx_build(const struct tls_conf *c, char *err, size_t errlen)
 fail:
     SSL_CTX_free(x);
     return NULL;
+}
+
+/* As Redis's tls-auth-clients says it. */
+static const char *
+auth_name(enum auth_mode a)
+{
+    return a == AUTH_NO ? "no" : a == AUTH_OPTIONAL ? "optional" : "yes";
 }
 
 /* ---- setup, reload ---- */
@@ -340,10 +394,11 @@ tls_setup(const tls_options_st *options, tls_metrics_st *m, char *err,
     ctx = x;
     pthread_mutex_unlock(&lock);
     __atomic_store_n(&loaded_at, (uint64_t)time(NULL), __ATOMIC_RELAXED);
-    log_info("tls: certificate %s loaded (client certificates: %s)", c.cert,
-            c.auth == AUTH_NO         ? "no"
-            : c.auth == AUTH_OPTIONAL ? "optional"
-                                      : "required");
+    log_info("tls: certificate %s loaded (client certificates: memcache %s, "
+             "resp %s, admin %s)",
+            c.cert, auth_name(c.listener_auth[TLS_LISTENER_MEMCACHE]),
+            auth_name(c.listener_auth[TLS_LISTENER_RESP]),
+            auth_name(c.listener_auth[TLS_LISTENER_ADMIN]));
     return STATUS_OK;
 }
 
@@ -447,13 +502,26 @@ tls_get_file(tls_file_e which, char *out, size_t cap)
     pthread_mutex_unlock(&lock);
 }
 
-unsigned
-tls_verify_mode(void)
+static enum auth_mode
+listener_auth(tls_listener_e l)
 {
     pthread_mutex_lock(&lock);
-    enum auth_mode a = conf.auth;
+    enum auth_mode a = ctx != NULL ? conf.listener_auth[l] : AUTH_NO;
     pthread_mutex_unlock(&lock);
+    return a;
+}
+
+unsigned
+tls_verify_mode(tls_listener_e l)
+{
+    enum auth_mode a = listener_auth(l);
     return a == AUTH_NO ? 0 : a == AUTH_OPTIONAL ? 1 : 2;
+}
+
+const char *
+tls_auth_clients(tls_listener_e l)
+{
+    return auth_name(listener_auth(l));
 }
 
 unsigned
@@ -472,39 +540,55 @@ tls_loaded_at(void)
 }
 
 bool
-tls_clients_authenticated(void)
+tls_clients_authenticated(tls_listener_e l)
 {
-    pthread_mutex_lock(&lock);
-    bool yes = ctx != NULL && conf.auth == AUTH_REQUIRED;
-    pthread_mutex_unlock(&lock);
-    return yes;
+    return listener_auth(l) == AUTH_REQUIRED;
 }
 
 /* ---- the transport ---- */
 
-/* A new SSL on the current context, in server mode; NULL without one. */
+/* A new SSL on the current context, in server mode, with listener l's
+ * client-certificate policy; NULL without a context. */
 static struct tls_conn *
-conn_state_create(void)
+conn_state_create(tls_listener_e l)
 {
+    /* the session id context names the policy: OpenSSL resumes a session
+     * (from its cache or a ticket) only under the context it was made in,
+     * so a session from a listener that asked for no certificate never
+     * skips the certificate on one that requires it */
+    static const char *const sid_ctx[] = {[AUTH_NO] = "segcached/no",
+            [AUTH_OPTIONAL] = "segcached/optional",
+            [AUTH_REQUIRED] = "segcached/yes"};
     struct tls_conn *t = mm_zalloc(sizeof(*t));
     if (t == NULL) {
         return NULL;
     }
     pthread_mutex_lock(&lock);
     t->ssl = ctx != NULL ? SSL_new(ctx) : NULL;
+    enum auth_mode auth = conf.listener_auth[l];
     pthread_mutex_unlock(&lock);
     if (t->ssl == NULL) {
         mm_free(&t);
         return NULL;
     }
+    SSL_set_verify(t->ssl, verify_of(auth), NULL);
+    if (SSL_set_session_id_context(t->ssl, (const unsigned char *)sid_ctx[auth],
+                (unsigned)strlen(sid_ctx[auth])) != 1) {
+        SSL_free(t->ssl);
+        mm_free(&t);
+        return NULL;
+    }
     SSL_set_accept_state(t->ssl);
+    t->release_buffers = (SSL_get_mode(t->ssl) & SSL_MODE_RELEASE_BUFFERS) != 0;
     return t;
 }
 
 static rstatus_i
 tls_open(struct conn *c)
 {
-    struct tls_conn *t = conn_state_create();
+    /* which listener: c->tp is one of transport_tls[] */
+    struct tls_conn *t =
+            conn_state_create((tls_listener_e)(c->tp - transport_tls));
     if (t == NULL || SSL_set_fd(t->ssl, c->fd) != 1) {
         if (t != NULL) {
             SSL_free(t->ssl);
@@ -519,14 +603,14 @@ tls_open(struct conn *c)
 }
 
 rstatus_i
-tls_open_bio(struct conn *c, void *rbio, void *wbio)
+tls_open_bio(struct conn *c, tls_listener_e l, void *rbio, void *wbio)
 {
-    struct tls_conn *t = conn_state_create();
+    struct tls_conn *t = conn_state_create(l);
     if (t == NULL) {
         return STATUS_ENOMEM;
     }
     SSL_set_bio(t->ssl, rbio, wbio);
-    c->tp = &transport_tls;
+    c->tp = &transport_tls[l];
     c->tp_state = t;
     c->flags |= CONN_HANDSHAKE;
     return STATUS_OK;
@@ -560,6 +644,21 @@ handshake_failed(struct conn *c, struct tls_conn *t, int e)
     ERR_clear_error();
 }
 
+/* OpenSSL needs the thread's error queue empty before an I/O call, or
+ * SSL_get_error may misread its result. Every path here that leaves an
+ * error behind clears it, so the queue is nearly always empty already:
+ * peeking is cheap (about 200 instructions), while OpenSSL 3.0's
+ * ERR_clear_error walks every slot of the queue (about 850): clearing only
+ * what is there took an unpipelined TLS GET from 16,726 instructions to
+ * 15,445 (callgrind, scripts/bench/tls_instructions.py; docs/benchmarks.md). */
+static inline void
+queue_clear(void)
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
 /* Sets c->want from an SSL error; false when it is not a want. */
 static bool
 want_of(struct conn *c, int e)
@@ -579,7 +678,7 @@ static rstatus_i
 tls_handshake(struct conn *c)
 {
     struct tls_conn *t = c->tp_state;
-    ERR_clear_error();
+    queue_clear();
     int r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->polite = true;
@@ -613,7 +712,7 @@ tls_recv(struct conn *c, void *buf, size_t n)
     t->more = false;
     do {
         size_t k = 0;
-        ERR_clear_error();
+        queue_clear();
         int r = SSL_read_ex(t->ssl, (char *)buf + got, n - got, &k);
         if (r == 1) {
             got += k;
@@ -643,7 +742,7 @@ tls_send(struct conn *c, const void *buf, size_t n)
 {
     struct tls_conn *t = c->tp_state;
     size_t k = 0;
-    ERR_clear_error();
+    queue_clear();
     int r = SSL_write_ex(t->ssl, buf, n, &k);
     if (r == 1) {
         return (ssize_t)k;
@@ -682,12 +781,28 @@ tls_release(struct conn *c)
     c->tp_state = NULL;
 }
 
-const struct transport transport_tls = {
-        .name = "tls",
-        .open = tls_open,
-        .handshake = tls_handshake,
-        .recv = tls_recv,
-        .send = tls_send,
-        .pending = tls_pending,
-        .release = tls_release,
+static size_t
+tls_memory(const struct conn *c)
+{
+    const struct tls_conn *t = c->tp_state;
+    size_t n = sizeof(*t) + TLS_STATE_BYTES;
+    if (!SSL_is_init_finished(t->ssl)) {
+        n += TLS_HANDSHAKE_BYTES;
+    }
+    return t->release_buffers ? n : n + TLS_BUFFER_BYTES;
+}
+
+#define TLS_TRANSPORT                                                          \
+    {                                                                          \
+        .name = "tls", .open = tls_open, .handshake = tls_handshake,           \
+        .recv = tls_recv, .send = tls_send, .pending = tls_pending,            \
+        .release = tls_release, .memory = tls_memory,                          \
+    }
+
+/* One per listener, alike: which one a connection holds says whose
+ * client-certificate policy its SSL gets (tls_open). */
+const struct transport transport_tls[TLS_LISTENER_COUNT] = {
+        [TLS_LISTENER_MEMCACHE] = TLS_TRANSPORT,
+        [TLS_LISTENER_RESP] = TLS_TRANSPORT,
+        [TLS_LISTENER_ADMIN] = TLS_TRANSPORT,
 };

@@ -7,7 +7,13 @@
  * from the files and swaps it in: connections accepted afterwards get the
  * new certificate, connections already open keep the context (and so the
  * certificate) they were accepted with, since each SSL holds a reference
- * to its context. A reload that fails keeps the old context. */
+ * to its context. A reload that fails keeps the old context.
+ *
+ * Each TLS listener (memcache, resp, admin) has its own client-certificate
+ * policy (<listener>.tls_auth_clients, tls.auth_clients when empty), set
+ * on each SSL as it is made, with a session id context per policy so a
+ * session made where no certificate was asked for never resumes where one
+ * is required. */
 #pragma once
 
 #include "base/metric.h"
@@ -33,7 +39,10 @@
     ACTION( tls_session_timeout,  OPTION_DURATION, 300000,            "how long a cached session or ticket may be resumed (tls-session-cache-timeout)") \
     ACTION( tls_session_tickets,  OPTION_BOOL,  true,                 "resume through session tickets (RFC 5077 / TLS 1.3 tickets)") \
     ACTION( tls_ktls,             OPTION_BOOL,  false,                "ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS) where both support it") \
-    ACTION( tls_release_buffers,  OPTION_BOOL,  false,                "free a connection's TLS buffers whenever they empty: less memory per idle connection, about 1 us more CPU per request")
+    ACTION( tls_release_buffers,  OPTION_BOOL,  false,                "free a connection's TLS buffers whenever they empty: less memory per idle connection, about 1 us more CPU per request") \
+    ACTION( memcache_tls_auth_clients, OPTION_STR, "",                "client certificates on memcache.tls_listen: no, optional, yes, or empty for tls.auth_clients (memcached ssl_verify_mode)") \
+    ACTION( resp_tls_auth_clients, OPTION_STR,  "",                   "client certificates on resp.tls_listen: no, optional, yes, or empty for tls.auth_clients (Redis tls-auth-clients)") \
+    ACTION( admin_tls_auth_clients, OPTION_STR, "",                   "client certificates on admin.tls_listen: no, optional, yes, or empty for tls.auth_clients")
 
 /*          name                     type            description */
 #define TLS_METRIC(ACTION)                                                     \
@@ -84,20 +93,34 @@ rstatus_i tls_set_files(const char *cert, const char *key, const char *ca,
 /* Copies the current path (or setting) into out; any thread. */
 void tls_get_file(tls_file_e which, char *out, size_t cap);
 
-/* For memcached's stats settings: ssl_verify_mode (0 none, 1 optional,
- * 2 required: memcached's numbering) and ssl_min_version (2 TLSv1.2,
- * 3 TLSv1.3). */
-unsigned tls_verify_mode(void);
+/* The TLS listeners, each with its own client-certificate policy. */
+typedef enum {
+    TLS_LISTENER_MEMCACHE,
+    TLS_LISTENER_RESP,
+    TLS_LISTENER_ADMIN,
+    TLS_LISTENER_COUNT,
+} tls_listener_e;
+
+/* For memcached's stats settings: ssl_verify_mode of listener l (0 none,
+ * 1 optional, 2 required: memcached's numbering) and ssl_min_version
+ * (2 TLSv1.2, 3 TLSv1.3). Any thread. */
+unsigned tls_verify_mode(tls_listener_e l);
 unsigned tls_min_version(void);
+/* Listener l's policy as Redis's tls-auth-clients prints it: "no",
+ * "optional" or "yes"; "no" without TLS. Any thread. */
+const char *tls_auth_clients(tls_listener_e l);
 /* Unix seconds of the last successful (re)load; 0 when none. */
 uint64_t tls_loaded_at(void);
-/* True when clients must present a certificate signed by the CA. */
-bool tls_clients_authenticated(void);
+/* True when listener l's clients must present a certificate signed by
+ * the CA (protected mode counts them as authenticated). */
+bool tls_clients_authenticated(tls_listener_e l);
 
-/* The TLS transport: open makes an SSL on c->fd in accept state. */
-extern const struct transport transport_tls;
+/* The TLS transport of each listener: open makes an SSL on c->fd in
+ * accept state, with that listener's client-certificate policy. */
+extern const struct transport transport_tls[TLS_LISTENER_COUNT];
 
 /* For tests and the fuzz target: opens c over a memory BIO (an SSL_BIO
- * pair end or a mem BIO) instead of a socket. bio is a BIO *; the SSL
- * takes ownership of it for reading and writing. */
-rstatus_i tls_open_bio(struct conn *c, void *rbio, void *wbio);
+ * pair end or a mem BIO) instead of a socket, as listener l would. bio is
+ * a BIO *; the SSL takes ownership of it for reading and writing. */
+rstatus_i tls_open_bio(
+        struct conn *c, tls_listener_e l, void *rbio, void *wbio);

@@ -35,6 +35,7 @@ const struct transport transport_tcp = {
         .send = plain_send,
         .pending = NULL,
         .release = NULL,
+        .memory = NULL,
 };
 
 rstatus_i

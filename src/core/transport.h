@@ -17,6 +17,9 @@
  *  - release frees the transport's state; it never closes the descriptor,
  *    which the server thread closes when it reclaims the connection.
  *
+ *  - memory says what the transport's state costs, so a flood of idle
+ *    connections is bounded by the same budget as their buffers.
+ *
  * Plain TCP has no handshake, always wants EVENT_WRITE after a short send
  * and EVENT_READ after an empty recv, and never holds bytes. */
 #pragma once
@@ -49,6 +52,12 @@ struct transport {
     /* NULL: nothing to free. One non-blocking attempt to say goodbye
      * (TLS close_notify), then frees c->tp_state and sets it NULL. */
     void (*release)(struct conn *c);
+    /* NULL: the transport holds no memory of its own. Else the bytes its
+     * state for c holds now (an SSL and its record buffers), which the
+     * worker counts against worker.buffer_memory beside the connection's
+     * buffers. Called when the connection opens, when its handshake ends
+     * and when it closes; never per request. 0 once released. */
+    size_t (*memory)(const struct conn *c);
 };
 
 /* Plain stream sockets: TCP and Unix. Stateless, any thread. */

@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ struct worker {
     struct buf spare[SPARE_BUF_MAX];
     unsigned nspare;
     size_t buf_bytes; /* sum of conn buf_bytes; read by stats (atomic) */
+    size_t tp_bytes;  /* sum of conn tp_bytes (TLS state); atomic too */
 };
 
 _Static_assert(sizeof(struct worker) % CACHE_LINE == 0,
@@ -129,6 +131,22 @@ buf_account(struct worker *w, struct conn *c)
         __atomic_store_n(&w->buf_bytes, w->buf_bytes - c->buf_bytes + now,
                 __ATOMIC_RELAXED);
         c->buf_bytes = now;
+    }
+}
+
+/* Brings the worker's count of transport memory (an SSL and its record
+ * buffers) up to date with c's. Only at open, end of handshake and close:
+ * a plain connection's transport has no memory hook and costs nothing. */
+static void
+tp_account(struct worker *w, struct conn *c)
+{
+    size_t now = c->tp != NULL && c->tp->memory != NULL && c->tp_state != NULL
+                         ? c->tp->memory(c)
+                         : 0;
+    if (now != c->tp_bytes) {
+        __atomic_store_n(&w->tp_bytes, w->tp_bytes - c->tp_bytes + now,
+                __ATOMIC_RELAXED);
+        c->tp_bytes = now;
     }
 }
 
@@ -207,6 +225,7 @@ conn_close(struct worker *w, struct conn *c)
         c->proc->error(c);
     }
     transport_release(c); /* the SSL belongs to this thread: freed here */
+    tp_account(w, c);
     buf_clear(&c->rbuf);
     buf_clear(&c->wbuf);
     buf_reclaim(w, &c->rbuf);
@@ -388,6 +407,7 @@ conn_handshake(struct worker *w, struct conn *c)
     }
     c->flags &= ~CONN_HANDSHAKE;
     w->nhandshake--;
+    tp_account(w, c); /* the handshake's state is freed */
     c->want = EVENT_READ;
     c->last_ms = w->mono_ms;
     conn_read(w, c); /* the client's first request may have come along */
@@ -475,6 +495,7 @@ take_new(struct worker *w)
             continue;
         }
         list_add(w, c);
+        tp_account(w, c);
         INCR(metrics, worker_conn_open);
     }
     if (hooks.wake != NULL) {
@@ -541,24 +562,29 @@ scan_idle(struct worker *w)
 
 /* Past its share of worker.buffer_memory, a worker closes the connections
  * holding the most buffer memory until it is back under (Redis's
- * maxmemory-clients does the same). Runs between event batches, so no
- * connection is in the middle of being served. */
+ * maxmemory-clients does the same). What a TLS connection's OpenSSL state
+ * holds counts as buffer memory too, so idle TLS connections, which hold
+ * no buffer of ours, are bounded as well. Runs between event batches, so
+ * no connection is in the middle of being served. */
 static void
 evict_buffers(struct worker *w)
 {
-    while (buf_budget > 0 && w->buf_bytes > buf_budget) {
+    while (buf_budget > 0 && w->buf_bytes + w->tp_bytes > buf_budget) {
         struct conn *big = NULL;
+        size_t most = 0;
         for (struct conn *c = w->conns; c != NULL; c = c->next) {
-            if (big == NULL || c->buf_bytes > big->buf_bytes) {
+            if (big == NULL || c->buf_bytes + c->tp_bytes > most) {
                 big = c;
+                most = c->buf_bytes + c->tp_bytes;
             }
         }
-        if (big == NULL || big->buf_bytes == 0) {
+        if (big == NULL || most == 0) {
             return;
         }
         log_warn("conn %" PRIu64 " from %s: closed, holding %zu bytes of "
-                 "buffers with all connections over worker.buffer_memory",
-                big->id, big->peer, big->buf_bytes);
+                 "buffers (%zu of them TLS state) with all connections over "
+                 "worker.buffer_memory",
+                big->id, big->peer, most, big->tp_bytes);
         INCR(metrics, worker_conn_evict_buf);
         conn_close(w, big);
     }
@@ -1060,14 +1086,29 @@ worker_term_drain(struct worker *w)
     notifier_drain(w->term_notify);
 }
 
-size_t
-workers_buf_bytes(void)
+/* The sum over workers of the size_t at offset in struct worker, each
+ * written by its worker with an atomic store; any thread. */
+static size_t
+workers_sum(size_t offset)
 {
     size_t sum = 0;
     for (unsigned i = 0; i < nworker; i++) {
-        sum += __atomic_load_n(&workers[i].buf_bytes, __ATOMIC_RELAXED);
+        size_t *field = (size_t *)((char *)&workers[i] + offset);
+        sum += __atomic_load_n(field, __ATOMIC_RELAXED);
     }
     return sum;
+}
+
+size_t
+workers_buf_bytes(void)
+{
+    return workers_sum(offsetof(struct worker, buf_bytes));
+}
+
+size_t
+workers_tls_bytes(void)
+{
+    return workers_sum(offsetof(struct worker, tp_bytes));
 }
 
 uint64_t

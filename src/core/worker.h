@@ -52,6 +52,7 @@
     ACTION( worker_conn_overflow,  METRIC_COUNTER, "# connections closed: read buffer over its cap") \
     ACTION( worker_conn_evict_buf, METRIC_COUNTER, "# connections closed: buffers over worker.buffer_memory") \
     ACTION( worker_buf_bytes,      METRIC_GAUGE,   "# bytes of buffers lent to connections now") \
+    ACTION( worker_tls_bytes,      METRIC_GAUGE,   "# bytes OpenSSL holds for TLS connections now (estimated per connection; counted in worker.buffer_memory)") \
     ACTION( worker_stall,          METRIC_COUNTER, "# times reading paused for a full write buffer") \
     ACTION( worker_buf_ex,         METRIC_COUNTER, "# buffer allocation failures"       ) \
     ACTION( worker_notify_ex,      METRIC_COUNTER, "# notifier errors"                  ) \
@@ -106,6 +107,10 @@ unsigned workers_count(void);
 struct worker *worker_get(unsigned id);
 /* Bytes of buffers lent to connections, all workers together; any thread. */
 size_t workers_buf_bytes(void);
+/* Bytes the transports' state holds (OpenSSL, estimated per connection by
+ * transport.memory), all workers together; any thread. Counted against
+ * worker.buffer_memory with the buffers. */
+size_t workers_tls_bytes(void);
 /* Starts every worker thread. */
 rstatus_i workers_start(void);
 /* Asks every worker to close its connections and stop; any thread. */

@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (BIO_new_bio_pair(&sbio, 1 << 17, &cbio, 1 << 17) != 1) {
         abort();
     }
-    if (tls_open_bio(&c, sbio, sbio) != STATUS_OK) {
+    if (tls_open_bio(&c, TLS_LISTENER_RESP, sbio, sbio) != STATUS_OK) {
         abort();
     }
     SSL *client = NULL;

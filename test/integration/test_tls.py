@@ -74,7 +74,7 @@ def certs():
 class TlsServer(Server):
     """segcached with TLS listeners for memcache and resp (and admin)."""
 
-    def __init__(self, certs, extra=(), auth="no"):
+    def __init__(self, certs, extra=(), auth="no", threads=2):
         self.tls_ports = {"memcache": free_port(), "resp": free_port(),
                           "admin": free_port()}
         args = ["--memcache-tls", f"127.0.0.1:{self.tls_ports['memcache']}",
@@ -84,7 +84,8 @@ class TlsServer(Server):
                 "-o", f"tls.key_file={certs['server.key']}",
                 "-o", f"tls.ca_cert_file={certs['ca.crt']}",
                 "-o", f"tls.auth_clients={auth}", *extra]
-        super().__init__(args=args, protocols=("memcache", "resp"))
+        super().__init__(args=args, protocols=("memcache", "resp"),
+                         threads=threads)
 
 
 @pytest.fixture
@@ -247,6 +248,81 @@ def test_client_certificates_optional(tls_server, certs):
             c.recv(100)
 
 
+def tls_exchange(port, ctx, line, session=None):
+    """Sends line over a new TLS connection; returns (reply, session,
+    session_reused), or raises when the server refuses the client."""
+    with tls_connect(port, ctx, session=session) as c:
+        c.sendall(line)
+        reply = c.recv(100)
+        if not reply:
+            raise ConnectionError("closed by the server")
+        return reply, c.session, c.session_reused
+
+
+def test_client_certificate_policy_per_listener(tls_server, certs):
+    """Each TLS listener has its own client-certificate policy: here resp
+    requires one, memcache asks for none (tls.auth_clients) and admin takes
+    one if offered. Redis's tls-auth-clients is the resp listener's,
+    memcached's ssl_verify_mode the memcache listener's."""
+    s = tls_server(auth="no", extra=["-o", "resp.tls_auth_clients=yes",
+                                     "-o", "admin.tls_auth_clients=optional"])
+    resp, mc, admin = (s.tls_ports[p] for p in ("resp", "memcache", "admin"))
+    # resp: redis-cli --tls without a certificate is refused, with one served
+    if shutil.which("redis-cli") is not None:
+        assert "PONG" not in redis_cli(resp, certs, "ping").stdout
+        ok = redis_cli(resp, certs, "config", "get", "tls-auth-clients",
+                       cert="client")
+        assert ok.stdout.split() == ["tls-auth-clients", "yes"], ok.stderr
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(resp, client_ctx(certs), b"PING\r\n")
+    assert tls_exchange(resp, client_ctx(certs, cert="client"),
+                        b"PING\r\n")[0] == b"+PONG\r\n"
+    r = redis.Redis(port=resp, ssl=True, ssl_ca_certs=certs["ca.crt"],
+                    ssl_certfile=certs["client.crt"],
+                    ssl_keyfile=certs["client.key"])
+    assert r.config_get("tls-auth-clients") == {"tls-auth-clients": "yes"}
+    # the value it has is accepted; another is refused (set at startup)
+    assert r.config_set("tls-auth-clients", "yes")
+    with pytest.raises(redis.ResponseError):
+        r.config_set("tls-auth-clients", "no")
+    r.close()
+    # memcache: no certificate asked for; memcached's ssl_verify_mode 0
+    reply, session, _ = tls_exchange(mc, client_ctx(certs), b"version\r\n")
+    assert reply.startswith(b"VERSION ")
+    m = MemcacheClient(("127.0.0.1", mc), tls_context=client_ctx(certs))
+    assert m.stats("settings")[b"ssl_verify_mode"] == 0
+    m.close()
+    # admin: optional, so with or without a good one, never a stranger
+    for cert in (None, "client"):
+        assert tls_exchange(admin, client_ctx(certs, cert=cert),
+                            b"version\r\n")[0].startswith(b"VERSION ")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(admin, client_ctx(certs, cert="stranger"),
+                     b"version\r\n")
+
+
+def test_session_from_a_listener_without_certificates_does_not_resume_where_required(
+        tls_server, certs):
+    """One context serves every listener, so a session made where no
+    certificate was asked for must not let its client skip the
+    certificate on a listener that requires one (resumption carries the
+    peer's certificate, or its absence). Sessions resume within a policy."""
+    s = tls_server(auth="no", extra=["-o", "resp.tls_auth_clients=yes"])
+    for tls12 in (True, False):  # session cache id, and TLS 1.3 tickets
+        ctx = client_ctx(certs, maximum=ssl.TLSVersion.TLSv1_2
+                         if tls12 else None)
+        _, session, _ = tls_exchange(s.tls_ports["memcache"], ctx,
+                                     b"version\r\n")
+        # resumes on its own listener
+        assert tls_exchange(s.tls_ports["memcache"], ctx, b"version\r\n",
+                            session=session)[2]
+        # not on the listener that requires a certificate
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            tls_exchange(s.tls_ports["resp"], ctx, b"PING\r\n",
+                         session=session)
+    assert s.stats()["tls_session_reused"] >= 2
+
+
 def test_protected_mode_counts_required_client_certs(certs):
     """A TLS listener off loopback is allowed when clients need a
     certificate; the same without client certificates is refused."""
@@ -267,6 +343,115 @@ def test_protected_mode_counts_required_client_certs(certs):
     r = subprocess.run([BIN, *base, *wide, "-o", "tls.auth_clients=yes"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    # the listener's own policy is the one that counts
+    r = subprocess.run([BIN, *base, *wide, "-o", "tls.auth_clients=yes",
+                        "-o", "resp.tls_auth_clients=optional"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "resp.tls_listen" in r.stderr, r.stderr
+    r = subprocess.run([BIN, *base, *wide, "-o", "resp.tls_auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    mc_wide = ["--memcache-tls", f"0.0.0.0:{free_port()}"]
+    r = subprocess.run([BIN, *base, *wide, *mc_wide,
+                        "-o", "resp.tls_auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0, r.stderr
+    assert "memcache.tls_listen" in r.stderr
+    assert "resp.tls_listen" not in r.stderr
+    r = subprocess.run([BIN, *base, *wide, *mc_wide,
+                        "-o", "resp.tls_auth_clients=yes",
+                        "-o", "memcache.tls_auth_clients=yes"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+# ---- Unix sockets ----
+
+def unix_tls_connect(path, ctx):
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10 * SLOW)
+    raw.connect(path)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def read_until(sock, end):
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def unix_tls_server(certs):
+    """TLS on Unix-socket listeners for memcache, resp and admin."""
+    d = tempfile.mkdtemp(prefix="segcached-tls-unix-")
+    os.chmod(d, 0o777)
+    paths = {p: os.path.join(d, f"{p}.sock")
+             for p in ("memcache", "resp", "admin")}
+    s = Server(args=["--memcache-tls", f"unix:{paths['memcache']}",
+                     "--resp-tls", f"unix:{paths['resp']}",
+                     "-o", f"admin.tls_listen=unix:{paths['admin']}",
+                     "-o", "server.unix_mode=0777",
+                     "-o", f"tls.cert_file={certs['server.crt']}",
+                     "-o", f"tls.key_file={certs['server.key']}",
+                     "-o", f"tls.ca_cert_file={certs['ca.crt']}"],
+               protocols=("memcache", "resp"))
+    yield s, paths
+    if s.proc.poll() is None:
+        assert s.stop() == 0, s.stderr
+    shutil.rmtree(s.logdir, ignore_errors=True)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_tls_over_unix_sockets(unix_tls_server, certs):
+    """A TLS listener may be a Unix socket (unix:/path), for memcache, resp
+    and admin alike: Python's ssl over AF_UNIX speaks each protocol."""
+    s, paths = unix_tls_server
+    ctx = client_ctx(certs)
+    with unix_tls_connect(paths["memcache"], ctx) as c:
+        c.sendall(b"set k 0 0 5\r\nhello\r\nget k\r\n")
+        assert read_until(c, b"END\r\n") == \
+            b"STORED\r\nVALUE k 0 5\r\nhello\r\nEND\r\n"
+    with unix_tls_connect(paths["resp"], ctx) as c:
+        c.sendall(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")  # one store
+        assert read_until(c, b"hello\r\n") == b"$5\r\nhello\r\n"
+    with unix_tls_connect(paths["admin"], ctx) as c:
+        c.sendall(b"stats\r\n")
+        assert b"STAT tls_handshake " in read_until(c, b"END\r\n")
+    assert s.stats()["tls_handshake"] >= 2  # workers' handshakes
+    # plain text to a Unix TLS socket fails the handshake and is closed
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10 * SLOW)
+    raw.connect(paths["resp"])
+    raw.sendall(b"PING\r\n" * 10)
+    data = read_until(raw, b"never")  # an alert at most, then the close
+    assert b"PONG" not in data
+    raw.close()
+    s.wait_stat("tls_handshake_ex", lambda v: v >= 1)
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli")
+def test_redis_cli_tls_over_unix_socket(unix_tls_server, certs):
+    s, paths = unix_tls_server
+    args = ["redis-cli", "--tls", "--cacert", certs["ca.crt"], "-s",
+            paths["resp"]]
+    r = subprocess.run(args + ["set", "u", "1"], capture_output=True,
+                       text=True, timeout=20 * SLOW)
+    assert r.stdout.strip() == "OK", r.stderr
+    assert redis.Redis(port=s.port("resp")).get("u") == b"1"
+
+
+def test_openssl_s_client_over_unix_socket(unix_tls_server, certs):
+    s, paths = unix_tls_server
+    r = subprocess.run(["openssl", "s_client", "-quiet", "-unix",
+                        paths["memcache"], "-CAfile", certs["ca.crt"],
+                        "-verify_return_error"],
+                       input=b"version\r\nquit\r\n", capture_output=True,
+                       timeout=20 * SLOW)
+    assert r.stdout.startswith(b"VERSION "), r.stderr
 
 
 # ---- hostile input ----
@@ -349,6 +534,43 @@ def test_handshake_flood_is_bounded_per_batch(tls_server, certs):
     st = s.stats()
     assert st["tls_handshake"] >= 40
     assert st["worker_handshake_deferred"] >= 1
+
+
+def test_idle_tls_connections_count_against_buffer_memory(tls_server, certs):
+    """What OpenSSL holds for a TLS connection (about 50 KiB with its record
+    buffers, more while handshaking) counts against worker.buffer_memory:
+    an idle TLS connection holds no buffer of ours, yet a flood of them is
+    bounded by the same budget, and the connections over it are closed."""
+    budget = 200 * 1024  # one worker: about three idle TLS connections
+    s = tls_server(threads=1, extra=[
+        "-o", f"worker.buffer_memory={budget}", "-o", "worker.rbuf_max=64KiB",
+        "-o", "worker.wbuf_high=64KiB", "-o", "worker.buf_size=4KiB"])
+    ctx = client_ctx(certs)
+    served = []
+    for _ in range(12):
+        try:
+            c = tls_connect(s.tls_ports["resp"], ctx)
+            c.sendall(b"PING\r\n")
+            if c.recv(100) == b"+PONG\r\n":
+                served.append(c)  # then idle: no buffer of ours is lent
+        except OSError:
+            pass  # closed over the budget during its handshake
+    assert len(served) >= 3  # the budget holds a few
+    st = s.wait_stat("worker_conn_evict_buf", lambda v: v >= 1)
+    held = s.stats()["worker_tls_bytes"]
+    assert 0 < held <= budget
+    assert s.stats()["worker_buf_bytes"] == 0  # idle: only TLS state
+    # the connections still open are served, as many as the budget holds
+    alive = 0
+    for c in served:
+        try:
+            c.sendall(b"PING\r\n")
+            if c.recv(100) == b"+PONG\r\n":
+                alive += 1
+        except OSError:
+            pass
+        c.close()
+    assert 1 <= alive <= budget // (40 * 1024), (alive, st)
 
 
 def test_renegotiation_refused(tls_server, certs):
@@ -498,6 +720,13 @@ def test_bad_tls_configuration_stops_startup(certs):
         (["-o", f"tls.cert_file={certs['server.crt']}",
           "-o", f"tls.key_file={certs['server.key']}",
           "-o", "tls.ciphers=NOPE"], "tls.ciphers: NOPE"),
+        (["-o", f"tls.cert_file={certs['server.crt']}",
+          "-o", f"tls.key_file={certs['server.key']}",
+          "-o", "admin.tls_auth_clients=yes"], "tls.ca_cert_file is required"),
+        (["-o", f"tls.cert_file={certs['server.crt']}",
+          "-o", f"tls.key_file={certs['server.key']}",
+          "-o", "memcache.tls_auth_clients=maybe"],
+         "memcache.tls_auth_clients: not no, optional, yes or empty: maybe"),
     ]
     for extra, want in cases:
         r = subprocess.run(base + extra, capture_output=True, text=True)
@@ -515,6 +744,15 @@ def test_bad_tls_configuration_stops_startup(certs):
         assert r.returncode == 78, r.stderr
         assert f"{conf}:3: tls.cert_file: /nonexistent.crt: No such file " \
             "or directory" in r.stderr, r.stderr
+        with open(conf, "w") as f:
+            f.write("tls:\n  key_file: %s\n  cert_file: %s\n"
+                    "resp:\n  tls_auth_clients: always\n"
+                    % (certs["server.key"], certs["server.crt"]))
+        r = subprocess.run(base + ["--config", conf], capture_output=True,
+                           text=True)
+        assert r.returncode == 78, r.stderr
+        assert f"{conf}:5: resp.tls_auth_clients: not no, optional, yes " \
+            "or empty: always" in r.stderr, r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
