@@ -1005,6 +1005,48 @@ resp_tls_set(const char *cert, const char *key, const char *ca, char *why,
     return tls_set_files(cert, key, ca, why, cap);
 }
 
+/* CONFIG SET tls-auth-clients: protected mode holds at run time as at
+ * startup (check_exposure in main.c): a resp TLS listener other machines
+ * reach keeps requiring certificates unless clients need a password. */
+static rstatus_i
+resp_tls_set_auth(const char *value, bool apply, char *why, size_t cap)
+{
+    if (strcmp(value, "no") != 0 && strcmp(value, "optional") != 0 &&
+            strcmp(value, "yes") != 0) {
+        snprintf(why, cap,
+                "argument(s) must be one of the following: no, "
+                "yes, optional"); /* Redis's */
+        return STATUS_EINVAL;
+    }
+    if (!tls_enabled()) {
+        snprintf(why, cap, "TLS is not configured");
+        return STATUS_EINVAL;
+    }
+    char ca[16];
+    tls_get_file(TLS_FILE_CA, ca, sizeof(ca));
+    if (strcmp(value, "no") != 0 && ca[0] == '\0') {
+        snprintf(why, cap, "client certificates need tls-ca-cert-file");
+        return STATUS_EINVAL;
+    }
+    const char *pass = option_str(&setting.resp_proc.resp_requirepass);
+    const char *spec = option_str(&setting.listen.resp_tls_listen);
+    struct tcp_addr addr;
+    char perr[128];
+    if (strcmp(value, "yes") != 0 &&
+            option_bool(&setting.server.server_protected_mode) &&
+            (pass == NULL || pass[0] == '\0') && spec != NULL &&
+            strcmp(spec, "off") != 0 && spec[0] != '\0' &&
+            tcp_parse_addr(spec, &addr, perr, sizeof(perr)) == STATUS_OK &&
+            !tcp_addr_is_local(&addr)) {
+        snprintf(why, cap,
+                "protected mode: the resp TLS listener is reachable from "
+                "other machines and its clients would need no password");
+        return STATUS_EINVAL;
+    }
+    return apply ? tls_set_listener_auth(TLS_LISTENER_RESP, value, why, cap)
+                 : STATUS_OK;
+}
+
 const struct resp_info_source stats_resp_source = {
         .info = resp_info,
         .maxmemory = resp_maxmemory,
@@ -1016,4 +1058,5 @@ const struct resp_info_source stats_resp_source = {
         .reset = stats_reset,
         .tls_get = resp_tls_get,
         .tls_set = resp_tls_set,
+        .tls_set_auth = resp_tls_set_auth,
 };

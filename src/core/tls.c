@@ -539,6 +539,41 @@ tls_loaded_at(void)
     return __atomic_load_n(&loaded_at, __ATOMIC_RELAXED);
 }
 
+rstatus_i
+tls_set_listener_auth(
+        tls_listener_e l, const char *value, char *why, size_t cap)
+{
+    enum auth_mode a;
+    if (strcmp(value, "no") != 0 && strcmp(value, "optional") != 0 &&
+            strcmp(value, "yes") != 0) {
+        snprintf(why, cap,
+                "argument(s) must be one of the following: no, "
+                "yes, optional");
+        return STATUS_EINVAL;
+    }
+    parse_auth(value, &a);
+    pthread_mutex_lock(&lock);
+    rstatus_i rc = STATUS_OK;
+    if (ctx == NULL) {
+        snprintf(why, cap, "TLS is not configured");
+        rc = STATUS_EINVAL;
+    } else if (a != AUTH_NO && conf.ca[0] == '\0') {
+        snprintf(why, cap, "client certificates need tls-ca-cert-file");
+        rc = STATUS_EINVAL;
+    } else {
+        conf.listener_auth[l] = a; /* read by each new connection */
+    }
+    pthread_mutex_unlock(&lock);
+    if (rc == STATUS_OK) {
+        log_info("tls: client certificates on the %s listener: %s",
+                l == TLS_LISTENER_MEMCACHE ? "memcache"
+                : l == TLS_LISTENER_RESP   ? "resp"
+                                           : "admin",
+                auth_name(a));
+    }
+    return rc;
+}
+
 bool
 tls_clients_authenticated(tls_listener_e l)
 {

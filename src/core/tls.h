@@ -109,6 +109,13 @@ unsigned tls_min_version(void);
 /* Listener l's policy as Redis's tls-auth-clients prints it: "no",
  * "optional" or "yes"; "no" without TLS. Any thread. */
 const char *tls_auth_clients(tls_listener_e l);
+/* Sets listener l's policy at run time ("no", "optional" or "yes", as
+ * Redis's CONFIG SET tls-auth-clients takes them): connections accepted
+ * from now on follow it, open ones keep theirs, a reload keeps it.
+ * STATUS_EINVAL with why: not one of those, TLS not configured, or no CA
+ * to check certificates with. Any thread. */
+rstatus_i tls_set_listener_auth(
+        tls_listener_e l, const char *value, char *why, size_t cap);
 /* Unix seconds of the last successful (re)load; 0 when none. */
 uint64_t tls_loaded_at(void);
 /* True when listener l's clients must present a certificate signed by

@@ -103,6 +103,11 @@ struct resp_info_source {
      * reason in why. */
     rstatus_i (*tls_set)(const char *cert, const char *key, const char *ca,
             char *why, size_t cap);
+    /* CONFIG SET tls-auth-clients: the resp TLS listener's policy for new
+     * connections; with apply false only checked (value, TLS configured,
+     * a CA, protected mode). */
+    rstatus_i (*tls_set_auth)(
+            const char *value, bool apply, char *why, size_t cap);
 };
 
 /* Before the workers start. options NULL: defaults; metrics NULL: nothing

@@ -611,7 +611,8 @@ config_set_tls(struct resp_ctx *x, bool *failed)
 /* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
  * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
  * change at run time, as do the collection thresholds (coll.h) and
- * list-max-listpack-size (lcoll.h: the size of list parts), and tls-cert-file,
+ * list-max-listpack-size (lcoll.h: the size of list parts), tls-auth-clients
+ * (the resp TLS listener's policy for new connections), and tls-cert-file,
  * tls-key-file and tls-ca-cert-file reload the certificate; any other parameter
  * is accepted when its value is the current one (what tools send to make sure:
  * save
@@ -660,6 +661,20 @@ config_set(struct resp_ctx *x)
         if (param_is_tls_file((param_e)p)) {
             continue; /* applied below, once every pair has passed */
         }
+        if (p == P_TLS_AUTH_CLIENTS) {
+            char val[16], bad[200] = "TLS is not configured";
+            snprintf(val, sizeof(val), "%.*s", (int)(v->len < 15 ? v->len : 15),
+                    v->data);
+            if (resp_source.tls_set_auth == NULL ||
+                    resp_source.tls_set_auth(val, false, bad, sizeof(bad)) !=
+                            STATUS_OK) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - %s",
+                        param_names[p], bad);
+            }
+            continue; /* applied below, once every pair has passed */
+        }
         if (p == P_LIST_MAX_ZIPLIST_SIZE || p == P_LIST_MAX_LISTPACK_SIZE) {
             if (!param_parse((param_e)p, v, &fill, why, sizeof(why))) {
                 return resp_compose_error_fmt(x->w,
@@ -704,6 +719,15 @@ config_set(struct resp_ctx *x)
     rstatus_i rc = config_set_tls(x, &failed);
     if (rc != STATUS_OK || failed) {
         return rc;
+    }
+    for (uint32_t i = 2; i < x->argc; i += 2) {
+        if (param_find(&x->argv[i]) == P_TLS_AUTH_CLIENTS) {
+            const struct resp_arg *v = &x->argv[i + 1];
+            char val[16], why[200];
+            snprintf(val, sizeof(val), "%.*s", (int)(v->len < 15 ? v->len : 15),
+                    v->data);
+            resp_source.tls_set_auth(val, true, why, sizeof(why));
+        }
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
     for (int p = 0; p < NPARAM; p++) {

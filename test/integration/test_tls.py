@@ -281,10 +281,25 @@ def test_client_certificate_policy_per_listener(tls_server, certs):
                     ssl_certfile=certs["client.crt"],
                     ssl_keyfile=certs["client.key"])
     assert r.config_get("tls-auth-clients") == {"tls-auth-clients": "yes"}
-    # the value it has is accepted; another is refused (set at startup)
+    # CONFIG SET tls-auth-clients, as Redis: new connections follow it,
+    # this one (verified already) goes on
+    assert r.config_set("tls-auth-clients", "no")
+    assert r.config_get("tls-auth-clients") == {"tls-auth-clients": "no"}
+    assert tls_exchange(resp, client_ctx(certs), b"PING\r\n")[0] == \
+        b"+PONG\r\n"
+    assert r.config_set("tls-auth-clients", "optional")
+    assert tls_exchange(resp, client_ctx(certs), b"PING\r\n")[0] == \
+        b"+PONG\r\n"
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(resp, client_ctx(certs, cert="stranger"), b"PING\r\n")
     assert r.config_set("tls-auth-clients", "yes")
-    with pytest.raises(redis.ResponseError):
-        r.config_set("tls-auth-clients", "no")
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(resp, client_ctx(certs), b"PING\r\n")
+    with pytest.raises(redis.ResponseError,
+                       match="argument.s. must be one of the following: "
+                             "no, yes, optional"):
+        r.config_set("tls-auth-clients", "maybe")
+    assert r.ping()
     r.close()
     # memcache: no certificate asked for; memcached's ssl_verify_mode 0
     reply, session, _ = tls_exchange(mc, client_ctx(certs), b"version\r\n")
@@ -363,6 +378,35 @@ def test_protected_mode_counts_required_client_certs(certs):
                         "-o", "memcache.tls_auth_clients=yes"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_protected_mode_holds_for_config_set(certs):
+    """CONFIG SET tls-auth-clients cannot open a resp TLS listener that
+    other machines reach to clients without a certificate or password, as
+    startup would refuse it; on loopback the same is allowed."""
+    wide = Server(args=["--resp-tls", f"0.0.0.0:{free_port()}",
+                        "-o", f"tls.cert_file={certs['server.crt']}",
+                        "-o", f"tls.key_file={certs['server.key']}",
+                        "-o", f"tls.ca_cert_file={certs['ca.crt']}",
+                        "-o", "resp.tls_auth_clients=yes"],
+                  protocols=("resp",))
+    try:
+        r = redis.Redis(port=wide.port("resp"))
+        for value in ("no", "optional"):
+            with pytest.raises(redis.ResponseError, match="protected mode"):
+                r.config_set("tls-auth-clients", value)
+        assert r.config_get("tls-auth-clients") == {"tls-auth-clients": "yes"}
+        r.close()
+    finally:
+        assert wide.stop() == 0
+    plain = Server(protocols=("resp",))
+    try:
+        r = redis.Redis(port=plain.port("resp"))
+        with pytest.raises(redis.ResponseError, match="TLS is not configured"):
+            r.config_set("tls-auth-clients", "yes")
+        r.close()
+    finally:
+        assert plain.stop() == 0
 
 
 # ---- Unix sockets ----
