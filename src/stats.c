@@ -986,23 +986,22 @@ resp_tls_get(const char *name, char *out, size_t cap)
     } else if (strcmp(name, "tls-auth-clients") == 0) {
         snprintf(out, cap, "%s", tls_auth_clients(TLS_LISTENER_RESP));
     } else if (strcmp(name, "tls-protocols") == 0) {
-        snprintf(out, cap, "%s", option_str(&setting.tls.tls_protocols));
+        tls_get_file(TLS_SET_PROTOCOLS, out, cap);
     } else if (strcmp(name, "tls-ciphers") == 0) {
-        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphers));
+        tls_get_file(TLS_SET_CIPHERS, out, cap);
     } else if (strcmp(name, "tls-ciphersuites") == 0) {
-        snprintf(out, cap, "%s", option_str(&setting.tls.tls_ciphersuites));
+        tls_get_file(TLS_SET_CIPHERSUITES, out, cap);
     }
 }
 
 static rstatus_i
-resp_tls_set(const char *cert, const char *key, const char *ca, char *why,
-        size_t cap)
+resp_tls_set(const char *const v[TLS_NSET], char *why, size_t cap)
 {
     if (!tls_enabled()) {
         snprintf(why, cap, "TLS is not configured");
         return STATUS_EINVAL;
     }
-    return tls_set_files(cert, key, ca, why, cap);
+    return tls_set_conf(v, why, cap);
 }
 
 /* CONFIG SET tls-auth-clients: protected mode holds at run time as at

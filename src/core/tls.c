@@ -42,6 +42,7 @@ struct tls_conf {
     enum auth_mode listener_auth[TLS_LISTENER_COUNT]; /* resolved */
     int min_version;                                  /* TLS1_2_VERSION ... */
     int max_version;
+    char protocols[64]; /* as given: CONFIG GET tls-protocols */
     char ciphers[512];
     char ciphersuites[512];
     uint64_t session_cache;
@@ -184,6 +185,8 @@ conf_from_options(
                 &c->max_version, err, errlen) != STATUS_OK) {
         return STATUS_EINVAL;
     }
+    snprintf(c->protocols, sizeof(c->protocols), "%s",
+            option_str(&o->tls_protocols));
     snprintf(c->ciphers, sizeof(c->ciphers), "%s", option_str(&o->tls_ciphers));
     snprintf(c->ciphersuites, sizeof(c->ciphersuites), "%s",
             option_str(&o->tls_ciphersuites));
@@ -460,16 +463,32 @@ tls_reload(char *err, size_t errlen)
 }
 
 static char *
-conf_file(struct tls_conf *c, tls_file_e which)
+conf_file(struct tls_conf *c, tls_file_e which, size_t *cap)
 {
-    return which == TLS_FILE_CERT  ? c->cert
-           : which == TLS_FILE_KEY ? c->key
-                                   : c->ca;
+    switch (which) {
+    case TLS_FILE_CERT:
+        *cap = sizeof(c->cert);
+        return c->cert;
+    case TLS_FILE_KEY:
+        *cap = sizeof(c->key);
+        return c->key;
+    case TLS_FILE_CA:
+        *cap = sizeof(c->ca);
+        return c->ca;
+    case TLS_SET_PROTOCOLS:
+        *cap = sizeof(c->protocols);
+        return c->protocols;
+    case TLS_SET_CIPHERS:
+        *cap = sizeof(c->ciphers);
+        return c->ciphers;
+    default:
+        *cap = sizeof(c->ciphersuites);
+        return c->ciphersuites;
+    }
 }
 
 rstatus_i
-tls_set_files(const char *cert, const char *key, const char *ca, char *err,
-        size_t errlen)
+tls_set_conf(const char *const v[TLS_NSET], char *err, size_t errlen)
 {
     pthread_mutex_lock(&lock);
     struct tls_conf c = conf;
@@ -479,26 +498,42 @@ tls_set_files(const char *cert, const char *key, const char *ca, char *err,
         snprintf(err, errlen, "TLS is not configured");
         return STATUS_EINVAL;
     }
-    const char *paths[] = {cert, key, ca};
-    const tls_file_e which[] = {TLS_FILE_CERT, TLS_FILE_KEY, TLS_FILE_CA};
-    for (size_t i = 0; i < 3; i++) {
-        if (paths[i] == NULL) {
+    for (int i = 0; i < TLS_NSET; i++) {
+        if (v[i] == NULL) {
             continue;
         }
-        if (strlen(paths[i]) >= PATH_CAP) {
-            snprintf(err, errlen, "path too long");
+        size_t cap;
+        char *field = conf_file(&c, (tls_file_e)i, &cap);
+        if (strlen(v[i]) >= cap) {
+            snprintf(err, errlen, "%s too long",
+                    i < TLS_SET_PROTOCOLS ? "path" : "value");
             return STATUS_EINVAL;
         }
-        snprintf(conf_file(&c, which[i]), PATH_CAP, "%s", paths[i]);
+        snprintf(field, cap, "%s", v[i]);
+    }
+    if (v[TLS_SET_PROTOCOLS] != NULL &&
+            parse_protocols(c.protocols, &c.min_version, &c.max_version, err,
+                    errlen) != STATUS_OK) {
+        return STATUS_EINVAL;
     }
     return reload_with(&c, err, errlen);
+}
+
+rstatus_i
+tls_set_files(const char *cert, const char *key, const char *ca, char *err,
+        size_t errlen)
+{
+    const char *v[TLS_NSET] = {
+            [TLS_FILE_CERT] = cert, [TLS_FILE_KEY] = key, [TLS_FILE_CA] = ca};
+    return tls_set_conf(v, err, errlen);
 }
 
 void
 tls_get_file(tls_file_e which, char *out, size_t cap)
 {
     pthread_mutex_lock(&lock);
-    snprintf(out, cap, "%s", conf_file(&conf, which));
+    size_t field_cap;
+    snprintf(out, cap, "%s", conf_file(&conf, which, &field_cap));
     pthread_mutex_unlock(&lock);
 }
 

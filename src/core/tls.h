@@ -79,12 +79,21 @@ bool tls_enabled(void);  /* a context is loaded */
  * keeps the old context and puts the reason in err. */
 rstatus_i tls_reload(char *err, size_t errlen);
 
-/* Which file a run-time change names. */
+/* What a run-time change names: a file, or a setting a reload applies. */
 typedef enum {
     TLS_FILE_CERT,
     TLS_FILE_KEY,
     TLS_FILE_CA,
+    TLS_SET_PROTOCOLS,    /* "TLSv1.2 TLSv1.3", as tls.protocols */
+    TLS_SET_CIPHERS,      /* TLS 1.2 cipher list */
+    TLS_SET_CIPHERSUITES, /* TLS 1.3 cipher suites */
+    TLS_NSET,
 } tls_file_e;
+/* Sets any of them (v[which], NULL: keep) and reloads once: a bad value
+ * (an unknown protocol, a cipher list OpenSSL refuses, a file that does
+ * not load) keeps the old context and every old value. Any thread
+ * (CONFIG SET tls-cert-file, tls-protocols, tls-ciphers ...). */
+rstatus_i tls_set_conf(const char *const v[TLS_NSET], char *err, size_t errlen);
 /* Sets the files' paths (NULL: keep that one) and reloads once, so a new
  * certificate and its new key change together; on failure the old paths
  * and context stay. Any thread (CONFIG SET tls-cert-file ...). */

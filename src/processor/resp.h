@@ -8,6 +8,7 @@
 #include "base/metric.h"
 #include "base/option.h"
 #include "core/processor.h"
+#include "core/tls.h"
 
 #include <stdint.h>
 
@@ -97,12 +98,12 @@ struct resp_info_source {
     /* CONFIG GET of Redis's tls-* parameters (tls-port, tls-cert-file
      * ...): the current value of name into out ("" when unknown). */
     void (*tls_get)(const char *name, char *out, size_t cap);
-    /* CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file: sets the
-     * files given (NULL: unchanged) and reloads the certificate once
+    /* CONFIG SET tls-cert-file, tls-key-file, tls-ca-cert-file,
+     * tls-protocols, tls-ciphers, tls-ciphersuites: sets those given
+     * (v[tls_file_e], NULL: unchanged) and reloads the certificate once
      * (connections open keep theirs). STATUS_OK, or a failure with the
-     * reason in why. */
-    rstatus_i (*tls_set)(const char *cert, const char *key, const char *ca,
-            char *why, size_t cap);
+     * reason in why and nothing changed. */
+    rstatus_i (*tls_set)(const char *const v[TLS_NSET], char *why, size_t cap);
     /* CONFIG SET tls-auth-clients: the resp TLS listener's policy for new
      * connections; with apply false only checked (value, TLS configured,
      * a CA, protected mode). */

@@ -343,12 +343,27 @@ param_limit(param_e p)
     }
 }
 
-/* The files a CONFIG SET may change at run time: a certificate reload. */
-static bool
-param_is_tls_file(param_e p)
+/* What a CONFIG SET may change at run time through a certificate reload:
+ * its slot (tls_file_e), or -1. */
+static int
+param_tls_slot(param_e p)
 {
-    return p == P_TLS_CERT_FILE || p == P_TLS_KEY_FILE ||
-           p == P_TLS_CA_CERT_FILE;
+    switch (p) {
+    case P_TLS_CERT_FILE:
+        return TLS_FILE_CERT;
+    case P_TLS_KEY_FILE:
+        return TLS_FILE_KEY;
+    case P_TLS_CA_CERT_FILE:
+        return TLS_FILE_CA;
+    case P_TLS_PROTOCOLS:
+        return TLS_SET_PROTOCOLS;
+    case P_TLS_CIPHERS:
+        return TLS_SET_CIPHERS;
+    case P_TLS_CIPHERSUITES:
+        return TLS_SET_CIPHERSUITES;
+    default:
+        return -1;
+    }
 }
 
 static uint64_t
@@ -571,26 +586,27 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
     return true;
 }
 
-/* Applies the tls-*-file pairs of a CONFIG SET that passed every check
- * in one reload, so a new certificate and its key change together. */
+/* Applies the tls-* pairs of a CONFIG SET (files, protocols, ciphers)
+ * that passed every check in one reload, so a new certificate and its key
+ * change together. */
 static rstatus_i
 config_set_tls(struct resp_ctx *x, bool *failed)
 {
-    char path[3][1024];
-    const char *set[3] = {NULL, NULL, NULL};
+    char val[TLS_NSET][1024];
+    const char *set[TLS_NSET] = {NULL};
     const char *last = NULL;
     *failed = false;
     for (uint32_t i = 2; i < x->argc; i += 2) {
         int p = param_find(&x->argv[i]);
-        if (p < 0 || !param_is_tls_file((param_e)p)) {
+        int k = p < 0 ? -1 : param_tls_slot((param_e)p);
+        if (k < 0) {
             continue;
         }
-        int k = p - P_TLS_CERT_FILE; /* cert, key, ca in that order */
         const struct resp_arg *v = &x->argv[i + 1];
-        size_t n = v->len < sizeof(path[k]) ? v->len : sizeof(path[k]) - 1;
-        memcpy(path[k], v->data, n);
-        path[k][n] = '\0';
-        set[k] = path[k];
+        size_t n = v->len < sizeof(val[k]) ? v->len : sizeof(val[k]) - 1;
+        memcpy(val[k], v->data, n);
+        val[k][n] = '\0';
+        set[k] = val[k];
         last = param_names[p];
     }
     if (last == NULL) {
@@ -598,8 +614,7 @@ config_set_tls(struct resp_ctx *x, bool *failed)
     }
     char why[600] = "TLS is not configured";
     if (resp_source.tls_set != NULL &&
-            resp_source.tls_set(set[0], set[1], set[2], why, sizeof(why)) ==
-                    STATUS_OK) {
+            resp_source.tls_set(set, why, sizeof(why)) == STATUS_OK) {
         return STATUS_OK;
     }
     *failed = true;
@@ -613,7 +628,8 @@ config_set_tls(struct resp_ctx *x, bool *failed)
  * change at run time, as do the collection thresholds (coll.h) and
  * list-max-listpack-size (lcoll.h: the size of list parts), tls-auth-clients
  * (the resp TLS listener's policy for new connections), and tls-cert-file,
- * tls-key-file and tls-ca-cert-file reload the certificate; any other parameter
+ * tls-key-file, tls-ca-cert-file, tls-protocols, tls-ciphers and
+ * tls-ciphersuites reload the certificate; any other parameter
  * is accepted when its value is the current one (what tools send to make sure:
  * save
  * "", appendonly no), as segcached sets it at startup only: tls-port is
@@ -658,7 +674,7 @@ config_set(struct resp_ctx *x)
                                          : &max_len) = n;
             continue;
         }
-        if (param_is_tls_file((param_e)p)) {
+        if (param_tls_slot((param_e)p) >= 0) {
             continue; /* applied below, once every pair has passed */
         }
         if (p == P_TLS_AUTH_CLIENTS) {

@@ -739,6 +739,32 @@ def test_config_get_and_refused_set(tls_server, certs):
     assert got["tls-protocols"] == "TLSv1.2 TLSv1.3"
     with pytest.raises(redis.ResponseError, match="startup only"):
         r.config_set("tls-port", "1")
+    # protocols and ciphers change at run time, as in Redis, for the
+    # connections accepted afterwards
+    port = s.tls_ports["resp"]
+    v12 = client_ctx(certs, maximum=ssl.TLSVersion.TLSv1_2)
+    assert tls_exchange(port, v12, b"PING\r\n")[0] == b"+PONG\r\n"
+    assert r.config_set("tls-protocols", "TLSv1.3")
+    assert r.config_get("tls-protocols") == {"tls-protocols": "TLSv1.3"}
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_exchange(port, v12, b"PING\r\n")
+    assert tls_exchange(port, client_ctx(certs), b"PING\r\n")[0] == \
+        b"+PONG\r\n"
+    assert r.config_set("tls-protocols", "TLSv1.2 TLSv1.3",
+                        "tls-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    assert r.config_get("tls-ciphers") == \
+        {"tls-ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256"}
+    reply = tls_exchange(port, v12, b"PING\r\n")[0]
+    assert reply == b"+PONG\r\n"
+    # a bad value changes nothing
+    with pytest.raises(redis.ResponseError, match="tls-protocols"):
+        r.config_set("tls-protocols", "SSLv3")
+    with pytest.raises(redis.ResponseError, match="tls-ciphers"):
+        r.config_set("tls-ciphers", "NO-SUCH-CIPHER")
+    assert r.config_get("tls-protocols") == \
+        {"tls-protocols": "TLSv1.2 TLSv1.3"}
+    assert tls_exchange(port, client_ctx(certs), b"PING\r\n")[0] == \
+        b"+PONG\r\n"
 
 
 # ---- configuration errors ----
