@@ -184,19 +184,17 @@ ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
     }
     if (!(flags & KS_NOSTATS)) {
         ks_count_lookup(st == STORAGE_OK);
-        if (st != STORAGE_OK) {
-            /* Redis's "keymiss": a read's lookup of a missing key */
-            ks_change_fn fn = __atomic_load_n(&change_hook, __ATOMIC_RELAXED);
-            if (fn != NULL) {
-                fn(db, key, klen, "keymiss");
-            }
-        }
     }
     if ((flags & (KS_NOTOUCH | KS_NOSTATS)) != (KS_NOTOUCH | KS_NOSTATS)) {
         accessed(db, key, klen,
                 st == STORAGE_OK ? KS_ACCESS_HIT : KS_ACCESS_MISS);
     }
     if (st != STORAGE_OK) {
+        if (!(flags & KS_NOSTATS)) {
+            /* Redis's "keymiss": a read's lookup of a missing key (here,
+             * off the hit path: a hit pays nothing for it) */
+            heard(db, key, klen, "keymiss");
+        }
         return KS_MISS;
     }
     ks_read_fn fn = __atomic_load_n(&read_hook, __ATOMIC_RELAXED);
@@ -1386,8 +1384,10 @@ ks_delete_cas(
     return st;
 }
 
-storage_status_e
-ks_set_as(const char *event, uint8_t db, const void *key, size_t klen,
+/* Inlined into both entry points: a SET pays no extra call for the event
+ * name (callgrind: 15 instructions a SET as a wrapper). */
+static inline __attribute__((always_inline)) storage_status_e
+set_locked(const char *event, uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,
         uint64_t now, struct storage_item *old, uint64_t *cas)
 {
@@ -1399,11 +1399,19 @@ ks_set_as(const char *event, uint8_t db, const void *key, size_t klen,
 }
 
 storage_status_e
+ks_set_as(const char *event, uint8_t db, const void *key, size_t klen,
+        const void *value, size_t vlen, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas)
+{
+    return set_locked(event, db, key, klen, value, vlen, w, now, old, cas);
+}
+
+storage_status_e
 ks_set(uint8_t db, const void *key, size_t klen, const void *value, size_t vlen,
         const struct storage_write *w, uint64_t now, struct storage_item *old,
         uint64_t *cas)
 {
-    return ks_set_as("set", db, key, klen, value, vlen, w, now, old, cas);
+    return set_locked("set", db, key, klen, value, vlen, w, now, old, cas);
 }
 
 storage_status_e
