@@ -67,6 +67,34 @@ static msg_metrics_st *metrics;
 static msg_wake_fn wake_fn;
 static msg_handler_fn handlers[MSG_NKIND];
 
+static __thread int thread_sender = -1; /* -1: not yet; -2: none left */
+static __thread uint64_t thread_gen;    /* the setup it belongs to */
+static uint32_t any_taken; /* atomic: spare sender ids handed out */
+static uint64_t setup_gen; /* each msg_setup's own (tests set up again) */
+
+void
+msg_set_sender(unsigned id)
+{
+    thread_sender = (int)id;
+    thread_gen = __atomic_load_n(&setup_gen, __ATOMIC_RELAXED);
+}
+
+int
+msg_sender(void)
+{
+    uint64_t gen = __atomic_load_n(&setup_gen, __ATOMIC_RELAXED);
+    if (thread_gen != gen) {
+        thread_gen = gen;
+        thread_sender = -1;
+    }
+    if (thread_sender == -1 && nworker > 0) {
+        uint32_t i = __atomic_fetch_add(&any_taken, 1, __ATOMIC_RELAXED);
+        /* -2: none was left for this thread; it asks no more */
+        thread_sender = i < MSG_NANY ? (int)(nworker + MSG_SENDER_ANY + i) : -2;
+    }
+    return thread_sender < 0 ? -1 : thread_sender;
+}
+
 static struct pair *
 pair_of(unsigned from, unsigned to)
 {
@@ -86,6 +114,8 @@ msg_setup(const msg_options_st *options, msg_metrics_st *m, unsigned n,
     wake_fn = wake;
     nworker = n;
     nsender = n + MSG_NEXTRA;
+    __atomic_store_n(&any_taken, 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&setup_gen, 1, __ATOMIC_RELAXED);
     ring_size = option_uint(&options->msg_ring_size);
     if (ring_size == 0) {
         ring_size = 1;

@@ -97,7 +97,11 @@ typedef void (*msg_wake_fn)(unsigned to);
 /* Sender ids beyond the workers. */
 #define MSG_SENDER_ADMIN 0 /* + nworker: the admin thread */
 #define MSG_SENDER_BLOCK 1 /* + nworker: the blocked clients' timer */
-#define MSG_NEXTRA       2
+#define MSG_SENDER_ANY                                                         \
+    2 /* + nworker: MSG_NANY ids msg_sender() hands to                         \
+         other threads (the store's background thread) */
+#define MSG_NANY   4
+#define MSG_NEXTRA (2 + MSG_NANY)
 
 /* nworker receivers (and senders), plus MSG_NEXTRA other senders. */
 rstatus_i msg_setup(const msg_options_st *options, msg_metrics_st *metrics,
@@ -113,6 +117,13 @@ struct msg *msg_create(msg_kind_e kind, size_t len);
 void msg_retain(struct msg *m);
 /* NULL-safe; *m = NULL; the last reference frees the message. */
 void msg_release(struct msg **m);
+
+/* The calling thread's sender id: a worker's id once the worker set it
+ * (msg_set_sender), else one of the MSG_NANY spare ids, taken on the
+ * thread's first call and kept for its life; -1 when none is left (the
+ * caller counts what it could not send). Any thread. */
+int msg_sender(void);
+void msg_set_sender(unsigned id);
 
 /* Sender thread `from` only (a worker id, or nworker + MSG_SENDER_*):
  * queues m for receiver `to` (taking a reference) and wakes it. Never

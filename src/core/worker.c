@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "base/util.h"
 #include "core/conn.h"
+#include "core/msg.h"
 #include "core/transport.h"
 
 #include <errno.h>
@@ -614,6 +615,7 @@ worker_main(void *arg)
     snprintf(name, sizeof(name), "worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
     metric_thread_register(); /* counters without locked adds */
+    msg_set_sender(w->id);
     if (hooks.start != NULL) {
         hooks.start(w->id);
     }

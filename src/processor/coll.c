@@ -332,6 +332,7 @@ root_write(struct coll *c)
         c->expiry = TIME_NEVER;
     }
     c->cas = cas;
+    c->created = !c->exists;
     c->exists = true;
     return COLL_OK;
 }

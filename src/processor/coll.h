@@ -75,11 +75,12 @@ struct coll {
     size_t klen;
     uint64_t now;
     uint32_t stripe;
-    bool locked; /* this struct took the stripe lock */
-    bool write;  /* opened for a change */
-    bool exists; /* the key existed when opened */
-    bool dirty;  /* changed since opened */
-    bool parts;  /* stored in parts */
+    bool locked;  /* this struct took the stripe lock */
+    bool write;   /* opened for a change */
+    bool exists;  /* the key existed when opened (true after a commit) */
+    bool created; /* the commit wrote a key that did not exist */
+    bool dirty;   /* changed since opened */
+    bool parts;   /* stored in parts */
     bool was_parts;
     uint8_t enc;
     uint64_t cas;    /* the version opened */

@@ -58,7 +58,8 @@ void ks_count_lookup(bool hit);
 
 /* ---- hooks ----
  *
- * Set once at setup, before any worker runs; NULL (the default) disables.
+ * Set at setup, before any worker runs (the change hook: at any time);
+ * NULL (the default) disables.
  * A hook runs on the worker thread of the command, inline: it must be
  * cheap and must not call storage or ks_* functions.
  *
@@ -68,15 +69,21 @@ void ks_count_lookup(bool hit);
  *   flags); it is the view. (The hot-key sampler hangs on the access hook
  *   below, which also hears misses and writes.)
  * change: every change of a key made through this path, after it is made,
- *   with Redis's keyspace-notification event name: "set" (a whole value
- *   written: set, add, replace, cas, vivify), "del" (also an expiry in the
+ *   with Redis's keyspace-notification event name: "new" (before the
+ *   event of a whole value written where no live key was), "set" (a
+ *   whole value written: set, add, replace, cas, vivify; ks_set_as names
+ *   another event), then "expire" when that write set an expiry (not
+ *   KEEPTTL), "del" (also an expiry in the
  *   past, as Redis reports it), "expire" (an expiry set or changed),
  *   "persist", "rename_from", "rename_to", "copy_to", "incrby" (incr and decr
  * of both protocols), "append" (append, prepend), "setrange", "invalidate"
  *   (meta delete with I); "flushdb" with key NULL and db, or db
- *   STORAGE_DB_ALL for "flushall". Eviction and background expiry are
- *   not reported yet (they happen inside the store). Keyspace
- *   notifications and client-tracking invalidations (issue 19) hang here. */
+ *   STORAGE_DB_ALL for "flushall"; "keymiss" for a counted lookup (not
+ *   KS_NOSTATS) that found no key. Processors that change keys without
+ *   this path (collections) report with ks_changed. Expiry and eviction
+ *   happen inside the store: storage_on_drop tells of them. The hook may
+ *   be set or cleared at any time (CONFIG SET notify-keyspace-events);
+ *   keyspace notifications (notify.h) hang here. */
 /* access: keyed accesses, sampled, for the hot-key sampler (issue 20),
  *   with their kind: KS_ACCESS_HIT and KS_ACCESS_MISS for each ks_lookup,
  *   but a peek that neither touches nor counts (KS_NOTOUCH | KS_NOSTATS:
@@ -117,6 +124,24 @@ typedef void (*ks_change_fn)(
 void ks_on_count(ks_count_fn fn);
 void ks_on_read(ks_read_fn fn);
 void ks_on_change(ks_change_fn fn);
+/* Reports a change made by a processor (the change and access hooks), for
+ * writes that do not go through the ks_* functions (collections, MOVE). */
+void ks_changed(uint8_t db, const void *key, size_t klen, const char *event);
+/* The change hook alone, no access counted: an event that comes with
+ * another for the same write (MOVE's "new" for its destination). */
+void ks_heard(uint8_t db, const void *key, size_t klen, const char *event);
+/* A collection command's change, with Redis's events (the change hook
+ * only; collections write through coll.h, not the ks_* writes): "new"
+ * when the key did not exist and now does, the command's event ("hset",
+ * "lpush" ...), then "del" when the change emptied an existing key (the
+ * collection code deletes it). */
+void ks_coll_changed(uint8_t db, const void *key, size_t klen,
+        const char *event, bool existed, bool empty);
+/* A STORE command's destination (SINTERSTORE, ZUNIONSTORE ...), as Redis
+ * reports it: an empty result deletes the key ("del" when it existed);
+ * else "new" when it did not exist, then event. */
+void ks_stored(uint8_t db, const void *key, size_t klen, const char *event,
+        bool existed, bool empty);
 
 /* OBJECT ENCODING of an item that is not a string: coll.h's
  * coll_encoding_name(). */
@@ -128,6 +153,11 @@ void ks_on_change(ks_change_fn fn);
 storage_status_e ks_set(uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,
         uint64_t now, struct storage_item *old, uint64_t *cas);
+/* ks_set reporting `event` instead of "set" (INCRBYFLOAT: "incrbyfloat"). */
+storage_status_e ks_set_as(const char *event, uint8_t db, const void *key,
+        size_t klen, const void *value, size_t vlen,
+        const struct storage_write *w, uint64_t now, struct storage_item *old,
+        uint64_t *cas);
 /* Streaming writes (storage_reserve / storage_commit / storage_abort);
  * commit takes the key again (the store copied it at reserve; the change
  * is reported under it) and drops a replaced root's parts. */

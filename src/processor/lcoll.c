@@ -598,6 +598,7 @@ list_commit(struct list *l)
         l->replace = false;
     }
     l->cas = cas;
+    l->created = !l->exists;
     l->exists = true;
     l->dirty = false;
     return COLL_OK;

@@ -46,6 +46,7 @@ struct list {
     uint32_t stripe;
     bool locked;
     bool exists;
+    bool created; /* the commit wrote a key that did not exist */
     bool dirty;
     bool parts;
     bool replace; /* list_store: the commit replaces any key, no TTL */

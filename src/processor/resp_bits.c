@@ -100,6 +100,10 @@ resp_cmd_setbit(struct resp_ctx *x)
         }
         m.len = grows ? need : m.len;
         s = strmod_commit(&m, resp_db(x), k->data, k->len, x->c->now_ms);
+        if (s == STORAGE_OK) { /* Redis: only a change notifies */
+            ks_coll_changed(
+                    resp_db(x), k->data, k->len, "setbit", m.exists, false);
+        }
     }
     ks_unlock(stripe);
     strmod_release(&m);
@@ -273,6 +277,7 @@ bitop_store(struct resp_ctx *x, const uint8_t *res, size_t len)
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
     }
+    ks_coll_changed(resp_db(x), d->data, d->len, "set", old.key != NULL, false);
     ks_drop_parts(resp_db(x), &old, x->c->now_ms);
     return resp_compose_integer(x->w, (int64_t)len);
 }
@@ -462,6 +467,9 @@ field_modify(struct resp_ctx *x, const struct bitops_field_op *ops, size_t n,
                              : field_write(m.buf, m.len, &ops[i]);
         }
         s = strmod_commit(&m, resp_db(x), k->data, k->len, x->c->now_ms);
+    }
+    if (!replied && s == STORAGE_OK) {
+        ks_coll_changed(resp_db(x), k->data, k->len, "setbit", m.exists, false);
     }
     ks_unlock(stripe);
     strmod_release(&m);

@@ -214,6 +214,10 @@ resp_cmd_hset(struct resp_ctx *x)
             if (st == COLL_OK) {
                 st = coll_commit(&c);
             }
+            if (st == COLL_OK) {
+                ks_coll_changed(
+                        c.db, c.key, c.klen, "hset", !c.created, c.count == 0);
+            }
         }
         coll_close(&c);
     }
@@ -384,6 +388,10 @@ resp_cmd_hdel(struct resp_ctx *x)
             if (st == COLL_OK) {
                 st = coll_commit(&c);
             }
+            if (st == COLL_OK && removed > 0) {
+                ks_coll_changed(
+                        c.db, c.key, c.klen, "hdel", !c.created, c.count == 0);
+            }
         }
         coll_close(&c);
     }
@@ -436,6 +444,10 @@ resp_cmd_hincrby(struct resp_ctx *x)
             if (st == COLL_OK) {
                 st = coll_commit(&c);
             }
+            if (st == COLL_OK) {
+                ks_coll_changed(c.db, c.key, c.klen, "hincrby", !c.created,
+                        c.count == 0);
+            }
         }
         coll_close(&c);
     }
@@ -482,6 +494,10 @@ resp_cmd_hincrbyfloat(struct resp_ctx *x)
             st = coll_hash_set(&c, f->data, f->len, out, outlen, &added);
             if (st == COLL_OK) {
                 st = coll_commit(&c);
+            }
+            if (st == COLL_OK) {
+                ks_coll_changed(c.db, c.key, c.klen, "hincrbyfloat", !c.created,
+                        c.count == 0);
             }
         }
         coll_close(&c);

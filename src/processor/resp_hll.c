@@ -181,6 +181,10 @@ resp_cmd_pfadd(struct resp_ctx *x)
         }
         hll_cache_invalidate(m.buf);
         s = strmod_commit(&m, resp_db(x), k->data, k->len, x->c->now_ms);
+        if (s == STORAGE_OK) {
+            ks_coll_changed(
+                    resp_db(x), k->data, k->len, "pfadd", !created, false);
+        }
     }
     ks_unlock(stripe);
     strmod_release(&m);
@@ -325,6 +329,10 @@ resp_cmd_pfmerge(struct resp_ctx *x)
             break;
         }
         s = strmod_commit(&m, resp_db(x), k->data, k->len, x->c->now_ms);
+        if (s == STORAGE_OK) {
+            ks_coll_changed(
+                    resp_db(x), k->data, k->len, "pfadd", !created, false);
+        }
     }
     ks_unlock(stripe);
     strmod_release(&m);

@@ -4,6 +4,7 @@
  * GET/SET/RESETSTAT over the parameters that mean something here. */
 #include "processor/coll.h"
 #include "processor/lcoll.h"
+#include "processor/notify.h"
 #include "processor/resp_internal.h"
 #include "processor/resp_script.h"
 
@@ -457,7 +458,12 @@ param_value(param_e p, char *out, size_t cap)
     case P_OBUF_LIMIT:
         resp_obuf_limit_format(out, cap);
         return;
-    default: /* save, notify-keyspace-events: empty; requirepass: below */
+    case P_NOTIFY:
+        if (cap >= NOTIFY_FLAGS_MAX) {
+            notify_flags_format(notify_get(), out);
+        }
+        return;
+    default: /* save: empty; requirepass: below */
         out[0] = '\0';
         return;
     }
@@ -626,10 +632,11 @@ config_set_tls(struct resp_ctx *x, bool *failed)
 /* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
  * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
  * change at run time, as do the collection thresholds (coll.h) and
- * list-max-listpack-size (lcoll.h: the size of list parts), tls-auth-clients
- * (the resp TLS listener's policy for new connections), and tls-cert-file,
- * tls-key-file, tls-ca-cert-file, tls-protocols, tls-ciphers and
- * tls-ciphersuites reload the certificate; any other parameter
+ * list-max-listpack-size (lcoll.h: the size of list parts),
+ * notify-keyspace-events (notify.h), tls-auth-clients (the resp TLS
+ * listener's policy for new connections), and tls-cert-file, tls-key-file,
+ * tls-ca-cert-file, tls-protocols, tls-ciphers and tls-ciphersuites reload
+ * the certificate; any other parameter
  * is accepted when its value is the current one (what tools send to make sure:
  * save
  * "", appendonly no), as segcached sets it at startup only: tls-port is
@@ -645,6 +652,7 @@ config_set(struct resp_ctx *x)
     int64_t max_len = (int64_t)resp_slowlog_max_len();
     int64_t timeout = -1;     /* unchanged */
     int64_t fill = INT64_MIN; /* unchanged */
+    int notify = -1;          /* unchanged */
     int64_t limits[NPARAM];
     for (int p = 0; p < NPARAM; p++) {
         limits[p] = -1;
@@ -709,6 +717,17 @@ config_set(struct resp_ctx *x)
             }
             continue;
         }
+        if (p == P_NOTIFY) {
+            notify = notify_flags_parse(v->data, v->len);
+            if (notify < 0) {
+                return resp_compose_error_fmt(x->w,
+                        "ERR CONFIG SET failed (possibly related to argument "
+                        "'%s') - Invalid event class character. Use "
+                        "'Ag$lshzxeKEtmdn'.",
+                        param_names[p]);
+            }
+            continue;
+        }
         if (p == P_OBUF_LIMIT) {
             const char *bad = resp_obuf_limit_set(v->data, v->len, false);
             if (bad != NULL) {
@@ -763,6 +782,9 @@ config_set(struct resp_ctx *x)
     if (fill != INT64_MIN) {
         __atomic_store_n(
                 &list_max_listpack_size, (int32_t)fill, __ATOMIC_RELAXED);
+    }
+    if (notify >= 0) {
+        notify_set(notify);
     }
     return resp_compose_ok(x->w);
 }

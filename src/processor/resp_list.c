@@ -218,6 +218,10 @@ resp_cmd_push(struct resp_ctx *x)
             st = push(&l, left, &x->argv[2], x->argc - 2);
             st = st == COLL_OK ? list_commit(&l) : st;
             len = l.count;
+            if (st == COLL_OK) {
+                ks_coll_changed(l.db, l.key, l.klen, left ? "lpush" : "rpush",
+                        !l.created, false);
+            }
         }
         list_close(&l);
     }
@@ -249,6 +253,10 @@ resp_list_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             if (st == COLL_OK) {
                 st = pop(&l, left, count < 0 ? 1 : (uint64_t)count, &c);
                 st = st == COLL_OK ? list_commit(&l) : st;
+                if (st == COLL_OK) {
+                    ks_coll_changed(l.db, l.key, l.klen, left ? "lpop" : "rpop",
+                            true, l.count == 0);
+                }
             }
             list_close(&l);
         }
@@ -641,6 +649,10 @@ resp_cmd_lset(struct resp_ctx *x)
                     st = list_replace(&l, p, p + 1, e, list_part_count(&l, p));
                     free(e);
                     st = st == COLL_OK ? list_commit(&l) : st;
+                    if (st == COLL_OK) {
+                        ks_coll_changed(
+                                l.db, l.key, l.klen, "lset", true, false);
+                    }
                 }
             }
         }
@@ -700,6 +712,10 @@ resp_cmd_linsert(struct resp_ctx *x)
                     st = list_replace(&l, p, p + 1, e, n + 1);
                     st = st == COLL_OK ? list_commit(&l) : st;
                     reply = (int64_t)l.count;
+                    if (st == COLL_OK) {
+                        ks_coll_changed(
+                                l.db, l.key, l.klen, "linsert", true, false);
+                    }
                     free(e);
                     break;
                 }
@@ -788,6 +804,10 @@ resp_cmd_lrem(struct resp_ctx *x)
                 free(e);
             }
             st = st == COLL_OK ? list_commit(&l) : st;
+            if (st == COLL_OK && removed > 0) {
+                ks_coll_changed(
+                        l.db, l.key, l.klen, "lrem", true, l.count == 0);
+            }
         }
         list_close(&l);
     }
@@ -833,6 +853,10 @@ resp_cmd_ltrim(struct resp_ctx *x)
             st = st == COLL_OK ? pop(&l, false, rtrim, &c) : st;
             copies_release(&c);
             st = st == COLL_OK ? list_commit(&l) : st;
+            if (st == COLL_OK) {
+                ks_coll_changed(
+                        l.db, l.key, l.klen, "ltrim", true, l.count == 0);
+            }
         }
         list_close(&l);
     }
@@ -881,6 +905,16 @@ resp_list_move(struct resp_ctx *x, const struct resp_arg *src,
                     st = st == COLL_OK ? list_commit(&a) : st;
                     if (!same && st == COLL_OK) {
                         st = list_commit(&b);
+                    }
+                    if (st == COLL_OK) {
+                        /* Redis's order: the push (the destination made
+                         * anew if it was not there), then the pop */
+                        ks_coll_changed(d->db, d->key, d->klen,
+                                to_left ? "lpush" : "rpush", same || !b.created,
+                                false);
+                        ks_coll_changed(a.db, a.key, a.klen,
+                                from_left ? "lpop" : "rpop", true,
+                                a.count == 0);
                     }
                     if (st == COLL_OK) {
                         moved->bytes = malloc(c.e[0].len + 1);

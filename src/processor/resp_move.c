@@ -109,6 +109,11 @@ resp_cmd_move(struct resp_ctx *x)
                                STORAGE_NO_OVERWRITE, now);
         if (s == STORAGE_OK) {
             drop_source(sdb, k->data, k->len, cas, now);
+            /* Redis's order: the key added to the destination ("new"),
+             * removed from the source, then the two events */
+            ks_heard(ddb, k->data, k->len, "new");
+            ks_changed(sdb, k->data, k->len, "move_from");
+            ks_changed(ddb, k->data, k->len, "move_to");
         }
     }
     ks_unlock_many(stripes, 2);

@@ -26,6 +26,7 @@
 #include "base/time.h"
 #include "core/msg.h"
 #include "core/worker.h"
+#include "processor/notify.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -242,7 +243,36 @@ struct lentry {
 
 struct local {
     struct dict names[NKIND];
+    uint64_t notify_subs; /* subscriptions a notification may match */
 };
+
+/* atomic: bit w set while worker w has a subscription a keyspace
+ * notification may reach (a __key* channel or any pattern); only worker w
+ * changes its bit. A notification is sent to those workers with no lock
+ * (the registry's lock is PUBLISH's, not every write's). */
+static uint64_t notify_mask[MASK_WORDS];
+
+static bool
+notify_relevant(sub_kind_e k, const struct dent *name)
+{
+    return k == KIND_PATTERN || (k == KIND_CHANNEL && name->len >= 5 &&
+                                        memcmp(name->name, "__key", 5) == 0);
+}
+
+static void
+notify_count(struct local *l, unsigned worker, sub_kind_e k,
+        const struct dent *name, int delta)
+{
+    if (!notify_relevant(k, name)) {
+        return;
+    }
+    uint64_t bit = 1ull << (worker % 64);
+    if (delta > 0 && l->notify_subs++ == 0) {
+        __atomic_fetch_or(&notify_mask[worker / 64], bit, __ATOMIC_SEQ_CST);
+    } else if (delta < 0 && --l->notify_subs == 0) {
+        __atomic_fetch_and(&notify_mask[worker / 64], ~bit, __ATOMIC_SEQ_CST);
+    }
+}
 
 static struct local *locals[WORKERS_MAX]; /* [i]: worker i's thread only */
 
@@ -359,6 +389,7 @@ subscribe_one(struct resp_ctx *x, sub_kind_e k, const struct resp_arg *a)
     }
     e->subs[e->nsub++] = x->c;
     ps->list[k][ps->n[k]++] = e;
+    notify_count(l, wid, k, &e->d, 1);
     return STATUS_OK;
 }
 
@@ -377,6 +408,7 @@ unsubscribe_at(struct conn *c, struct resp_pubsub *ps, sub_kind_e k, uint32_t i)
         }
     }
     unsigned wid = worker_of(c);
+    notify_count(locals[wid], wid, k, &e->d, -1);
     registry_del(k, &e->d, wid, e->nsub == 0);
     if (e->nsub == 0) {
         dict_remove(&locals[wid]->names[k], &e->d);
@@ -763,6 +795,43 @@ resp_cmd_publish(struct resp_ctx *x)
     return resp_compose_integer(x->w, (int64_t)n);
 }
 
+/* A keyspace notification (notify.h's publisher): to every worker with a
+ * subscription it may match, this one's too, through the message path
+ * from whichever thread changed or dropped the key (a worker, or the
+ * store's background thread). Never delivered inline: the key's change
+ * may be in the middle of a command composing its reply. Redis counts
+ * no receivers for it, so neither does this. */
+static void
+notify_publish(const char *ch, size_t chlen, const char *msg, size_t mlen)
+{
+    uint64_t mask[MASK_WORDS];
+    uint64_t any = 0;
+    for (int i = 0; i < MASK_WORDS; i++) {
+        mask[i] = __atomic_load_n(&notify_mask[i], __ATOMIC_ACQUIRE);
+        any |= mask[i];
+    }
+    if (any == 0) {
+        return;
+    }
+    int from = msg_sender();
+    struct resp_arg c = {.len = chlen, .data = ch};
+    struct resp_arg p = {.len = mlen, .data = msg};
+    struct msg *m = from < 0 ? NULL : message_create(false, &c, &p);
+    if (m == NULL) {
+        INCR(resp_proc_metrics, resp_pubsub_ex);
+        return;
+    }
+    INCR(resp_proc_metrics, resp_notify);
+    unsigned nw = msg_nworker();
+    for (unsigned w = 0; w < nw; w++) {
+        if ((mask[w / 64] & (1ull << (w % 64))) &&
+                msg_send((unsigned)from, w, m) != STATUS_OK) {
+            INCR(resp_proc_metrics, resp_pubsub_ex);
+        }
+    }
+    msg_release(&m);
+}
+
 /* ---- PUBSUB ---- */
 
 static rstatus_i
@@ -985,6 +1054,7 @@ resp_pubsub_setup(void)
 {
     msg_handle(MSG_KIND_PUBSUB, deliver_msg);
     msg_handle(MSG_KIND_SPUBSUB, deliver_msg);
+    notify_setup(notify_publish);
     resp_pubsub_set_obuf_limit(32 * MiB, 8 * MiB, 60);
     other_limits[0][0] = other_limits[0][1] = other_limits[0][2] = 0;
     other_limits[1][0] = 256 * MiB;
@@ -995,6 +1065,10 @@ resp_pubsub_setup(void)
 void
 resp_pubsub_teardown(void)
 {
+    notify_teardown();
+    for (int i = 0; i < MASK_WORDS; i++) {
+        __atomic_store_n(&notify_mask[i], 0, __ATOMIC_RELAXED);
+    }
     for (unsigned i = 0; i < WORKERS_MAX; i++) {
         if (locals[i] == NULL) {
             continue;

@@ -50,6 +50,10 @@ add_rem(struct resp_ctx *x, bool add)
             if (st == COLL_OK) {
                 st = coll_commit(&c);
             }
+            if (st == COLL_OK && n > 0) {
+                ks_coll_changed(c.db, c.key, c.klen, add ? "sadd" : "srem",
+                        !c.created, c.count == 0);
+            }
         }
         coll_close(&c);
     }
@@ -371,6 +375,9 @@ resp_cmd_spop(struct resp_ctx *x)
         if (st == COLL_OK) {
             st = coll_commit(&c);
         }
+        if (st == COLL_OK && out.n > 0) {
+            ks_coll_changed(c.db, c.key, c.klen, "spop", true, c.count == 0);
+        }
         coll_close(&c);
     }
     if (st != COLL_OK) {
@@ -460,12 +467,18 @@ resp_cmd_smove(struct resp_ctx *x)
                                : COLL_RETRY;
             st = st == COLL_OK ? coll_commit(&s) : st;
             if (st == COLL_OK) {
+                ks_coll_changed(
+                        s.db, s.key, s.klen, "srem", true, s.count == 0);
                 ds = coll_open(&d, resp_db(x), dst->data, dst->len,
                         STORAGE_TYPE_SET, true, COLL_LOCKED | KS_NOSTATS, now);
                 st = ds == COLL_WRONGTYPE
                              ? ds
                              : coll_set_add(&d, m->data, m->len, &done);
                 st = st == COLL_OK ? coll_commit(&d) : st;
+                if (st == COLL_OK && done) {
+                    ks_coll_changed(
+                            d.db, d.key, d.klen, "sadd", !d.created, false);
+                }
             }
         }
     }
@@ -734,6 +747,9 @@ resp_cmd_setop(struct resp_ctx *x)
         return rc;
     }
     const struct resp_arg *dst = &x->argv[1];
+    bool existed =
+            ks_lookup(resp_db(x), dst->data, dst->len, KS_ANY,
+                    KS_NOSTATS | KS_NOTOUCH, x->c->now_ms, NULL) == KS_OK;
     struct coll d;
     coll_build_begin(&d, resp_db(x), dst->data, dst->len, STORAGE_TYPE_SET,
             x->c->now_ms);
@@ -743,6 +759,13 @@ resp_cmd_setop(struct resp_ctx *x)
         st = coll_set_add(&d, out.e[i].p, out.e[i].len, &added);
     }
     st = st == COLL_OK ? coll_commit(&d) : st;
+    if (st == COLL_OK) {
+        ks_stored(d.db, d.key, d.klen,
+                op == OP_INTER   ? "sinterstore"
+                : op == OP_UNION ? "sunionstore"
+                                 : "sdiffstore",
+                existed, out.n == 0);
+    }
     coll_close(&d);
     unlock_keys(&l);
     uint64_t n = out.n;

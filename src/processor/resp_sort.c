@@ -502,8 +502,15 @@ store(struct resp_ctx *x, const struct sort_args *o, struct svec *s,
     const struct resp_arg *d = o->store;
     uint32_t stripe = ks_stripe(resp_db(x), d->data, d->len);
     ks_lock(stripe);
+    bool existed =
+            ks_lookup(resp_db(x), d->data, d->len, KS_ANY,
+                    KS_NOSTATS | KS_NOTOUCH, x->c->now_ms, NULL) == KS_OK;
     coll_status_e st =
             list_store(resp_db(x), d->data, d->len, pe, res.n, x->c->now_ms);
+    if (st == COLL_OK && res.n > 0) { /* an empty result: list_store's del */
+        ks_coll_changed(
+                resp_db(x), d->data, d->len, "sortstore", existed, false);
+    }
     ks_unlock(stripe);
     free(pe);
     svec_free(&res);

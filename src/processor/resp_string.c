@@ -534,8 +534,8 @@ incrbyfloat_once(struct resp_ctx *x, long double incr, char *out, size_t cap,
             .cas = found ? it.cas : 0,
             .keep_ttl = true,
     };
-    return ks_set(resp_db(x), k->data, k->len, out, *outlen, &w, x->c->now_ms,
-            NULL, NULL);
+    return ks_set_as("incrbyfloat", resp_db(x), k->data, k->len, out, *outlen,
+            &w, x->c->now_ms, NULL, NULL);
 }
 
 /* INCRBYFLOAT: a compare-and-set loop over the store (the store has no

@@ -318,6 +318,10 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
             }
             if (st == COLL_OK && !nan) {
                 st = zset_commit(&z);
+                if (st == COLL_OK && added + updated > 0) {
+                    ks_coll_changed(z.db, z.key, z.klen,
+                            incr ? "zincr" : "zadd", z.exists, z.n == 0);
+                }
             }
         }
         zset_close(&z);
@@ -378,6 +382,9 @@ resp_cmd_zrem(struct resp_ctx *x)
                 }
             }
             st = zset_commit(&z);
+            if (st == COLL_OK && n > 0) {
+                ks_coll_changed(z.db, z.key, z.klen, "zrem", true, z.n == 0);
+            }
         }
         zset_close(&z);
     }
@@ -751,8 +758,16 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
             for (size_t i = 0; i < n; i++) {
                 ents[i] = *out[rev ? n - 1 - i : i];
             }
+            bool existed =
+                    ks_lookup(resp_db(x), x->argv[1].data, x->argv[1].len,
+                            KS_ANY, KS_NOSTATS | KS_NOTOUCH, x->c->now_ms,
+                            NULL) == KS_OK;
             st = zset_store(resp_db(x), x->argv[1].data, x->argv[1].len, ents,
                     n, x->c->now_ms);
+            if (st == COLL_OK && n > 0) {
+                ks_coll_changed(resp_db(x), x->argv[1].data, x->argv[1].len,
+                        "zrangestore", existed, false);
+            }
             rc = st == COLL_OK ? resp_compose_integer(x->w, (int64_t)n)
                                : resp_coll_err(x, st);
             if (st == COLL_OK && n > 0) {
@@ -844,6 +859,13 @@ resp_cmd_zremrange(struct resp_ctx *x)
             removed = (int64_t)(hi - lo);
             zset_remove(&z, lo, hi - lo);
             st = zset_commit(&z);
+            if (st == COLL_OK && removed > 0) {
+                ks_coll_changed(z.db, z.key, z.klen,
+                        id == RESP_CMD_ZREMRANGEBYRANK    ? "zremrangebyrank"
+                        : id == RESP_CMD_ZREMRANGEBYSCORE ? "zremrangebyscore"
+                                                          : "zremrangebylex",
+                        true, z.n == 0);
+            }
         }
         zset_close(&z);
     }
@@ -906,6 +928,10 @@ resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             }
             zset_remove(&z, max ? z.n - n : 0, n);
             st = zset_commit(&z);
+            if (st == COLL_OK && n > 0) {
+                ks_coll_changed(z.db, z.key, z.klen,
+                        max ? "zpopmax" : "zpopmin", true, z.n == 0);
+            }
             zset_close(&z);
             if (st == COLL_RETRY) {
                 free(pop);

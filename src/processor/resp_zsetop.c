@@ -562,13 +562,23 @@ reply_list(struct resp_ctx *x, const struct zres *r, bool withscores)
 /* Replaces argv[1] with the result (deleting it when empty) under its
  * stripe lock (held already: re-entrant). */
 static rstatus_i
-reply_store(struct resp_ctx *x, const struct zres *r)
+reply_store(struct resp_ctx *x, const struct zres *r, int op)
 {
     const struct resp_arg *dst = &x->argv[1];
     uint32_t s = ks_stripe(resp_db(x), dst->data, dst->len);
     ks_lock(s);
+    bool existed =
+            ks_lookup(resp_db(x), dst->data, dst->len, KS_ANY,
+                    KS_NOSTATS | KS_NOTOUCH, x->c->now_ms, NULL) == KS_OK;
     coll_status_e st = zset_store(
             resp_db(x), dst->data, dst->len, r->e, r->n, x->c->now_ms);
+    if (st == COLL_OK && r->n > 0) { /* an empty result: zset_store's del */
+        ks_coll_changed(resp_db(x), dst->data, dst->len,
+                op == ZOP_UNION   ? "zunionstore"
+                : op == ZOP_INTER ? "zinterstore"
+                                  : "zdiffstore",
+                existed, false);
+    }
     ks_unlock(s);
     if (st != COLL_OK) {
         return resp_coll_err(x, st);
@@ -610,7 +620,7 @@ zsetop(struct resp_ctx *x, struct zop_args *a)
             rc = resp_compose_integer(x->w, (int64_t)o.card);
         } else {
             zres_fix(&out);
-            rc = a->store ? reply_store(x, &out)
+            rc = a->store ? reply_store(x, &out, a->op)
                           : reply_list(x, &out, a->withscores);
         }
     }

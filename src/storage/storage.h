@@ -341,6 +341,25 @@ uint64_t storage_scan(uint8_t db, uint64_t cursor, size_t count, uint64_t now,
 size_t storage_item_size_max(void);
 size_t storage_value_max(size_t klen);
 
+/* Items that leave the store by themselves: a hook told of every key
+ * (not a part) dropped because it expired (found expired by a read or a
+ * write, or unlinked with its expired segment) or was evicted (its
+ * segment evicted, not kept by a merge, or the root of an evicted part),
+ * once per key. (An entry pushed out of a hash table that cannot grow,
+ * seg_hash_evict, is not reported: that happens under the table's lock.)
+ * Flushed items and deleted or replaced ones are not reported. It runs on the
+ * thread that dropped the item (a worker or the background thread), with no
+ * store lock held; it must not call storage functions. The key is valid
+ * for the call. NULL (the default) turns it off; any thread may set it at
+ * any time. */
+typedef enum {
+    STORAGE_DROP_EXPIRED,
+    STORAGE_DROP_EVICTED,
+} storage_drop_e;
+typedef void (*storage_drop_fn)(
+        uint8_t db, const void *key, size_t klen, storage_drop_e why);
+void storage_on_drop(storage_drop_fn fn);
+
 /* One round of the background work, synchronously: pending flushes, whole
  * expired segments, the free-segment reserve. The background thread calls
  * it; tests with an injected clock call it directly. */

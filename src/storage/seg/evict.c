@@ -340,6 +340,9 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
         return;
     }
     if (hash_swap_location(h, sid, off, 0, NULL)) {
+        if (!dead_part) {
+            item_dropped(m, key, mg->now);
+        }
         if (dead_part) {
             INCR(seg_metrics, seg_part_dead);
         } else if (item_visible(m, mg->now)) {

@@ -208,15 +208,54 @@ ops_view_none(struct storage_item *it)
     }
 }
 
+/* --- items dropped by the store (storage_on_drop) ----------------------- */
+
+static storage_drop_fn drop_hook;
+
+void
+storage_on_drop(storage_drop_fn fn)
+{
+    __atomic_store_n(&drop_hook, fn, __ATOMIC_RELAXED);
+}
+
+void
+item_dropped_key(
+        uint8_t db, const uint8_t *key, size_t klen, storage_drop_e why)
+{
+    storage_drop_fn fn = __atomic_load_n(&drop_hook, __ATOMIC_RELAXED);
+    if (fn != NULL && db < STORAGE_DB_COUNT) {
+        fn(db, key, klen, why);
+    }
+}
+
+void
+item_dropped(const struct item_meta *m, const uint8_t *key, uint64_t evict_now)
+{
+    if (__atomic_load_n(&drop_hook, __ATOMIC_RELAXED) == NULL ||
+            m->db >= STORAGE_DB_COUNT) {
+        return; /* off, or a part (not a key) */
+    }
+    if (m->cas < __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE)) {
+        return; /* flushed: the flush was the change */
+    }
+    bool live = evict_now != 0 && !time_expired(m->expiry, evict_now);
+    item_dropped_key(m->db, key, m->klen,
+            live ? STORAGE_DROP_EVICTED : STORAGE_DROP_EXPIRED);
+}
+
 /* Removes an entry found expired or flushed, if it is still there. */
 static void
 drop_invisible(uint64_t h, const struct hash_ref *ref)
 {
     hash_lock_key(h);
-    if (hash_swap_locked(h, ref, 0)) {
+    bool dropped = hash_swap_locked(h, ref, 0);
+    if (dropped) {
         INCR(seg_metrics, seg_expire_item);
     }
     hash_unlock_key(h);
+    if (dropped) {
+        item_dropped(&ref->m, ref->item + ref->m.hdr_len, 0);
+    }
 }
 
 /* A live item of (db, key): true fills ref. Drops what it finds dead. */

@@ -53,6 +53,8 @@ parts_evict_root(const struct item_meta *m, const uint8_t *key, uint64_t now)
         bool done = hash_swap_locked(h, &ref, 0);
         hash_unlock_key(h);
         if (done) {
+            item_dropped_key(m->db & DB_MASK, key,
+                    m->klen - STORAGE_PART_SUFFIX, STORAGE_DROP_EVICTED);
             INCR(seg_metrics, seg_evict_item);
             INCR(seg_metrics, seg_part_evict_root);
             return;

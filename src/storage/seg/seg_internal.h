@@ -355,6 +355,13 @@ uint64_t hash_summary_range(uint8_t db, uint32_t b);
 
 /* --- accounting when an entry dies (ops.c) --- */
 void item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m);
+/* Tells the storage_on_drop hook of an item just unlinked by the store
+ * itself (no store lock held): expired, or evicted when evict_now is not 0
+ * and the item was live then; nothing for parts and flushed items. */
+void item_dropped(
+        const struct item_meta *m, const uint8_t *key, uint64_t evict_now);
+void item_dropped_key(
+        uint8_t db, const uint8_t *key, size_t klen, storage_drop_e why);
 void item_linked(uint32_t sid, uint32_t size, const struct item_meta *m);
 bool item_visible(const struct item_meta *m, uint64_t now);
 

@@ -544,6 +544,7 @@ seg_unlink_all(uint32_t sid, uint32_t *unfetched, uint64_t evict_now)
             }
             if (hash_swap_location(h, sid, off, 0, NULL)) {
                 n++;
+                item_dropped(&m, key, evict_now);
                 if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {
                     never_read++;
                 }
