@@ -623,9 +623,14 @@ worker_start_hook(unsigned id)
 static void
 worker_loop_hook(unsigned id, uint64_t now_ms)
 {
-    (void)id;
-    (void)now_ms;
     storage_quiescent();
+    proc_resp_worker_tick(id, now_ms);
+}
+
+static int
+worker_wait_hook(unsigned id, uint64_t now_ms)
+{
+    return proc_resp_worker_wait_ms(id, now_ms);
 }
 
 static void
@@ -681,6 +686,7 @@ static const struct worker_hooks worker_hooks = {
         .loop = worker_loop_hook,
         .stop = worker_stop_hook,
         .wake = worker_wake_hook,
+        .wait_ms = worker_wait_hook,
 };
 
 /* memcached's refresh_certs, on the worker that read it: the reload reads

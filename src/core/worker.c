@@ -420,6 +420,11 @@ conn_event(struct worker *w, struct conn *c, uint32_t events)
         conn_handshake(w, c);
     } else if (!buf_empty(&c->wbuf)) {
         conn_write_ready(w, c);
+    } else if (c->flags & CONN_STALLED) {
+        /* its processor stopped with requests in rbuf and asks to go on
+         * (worker_conn_flush_later with CONN_STALLED and nothing to send:
+         * a client CLIENT PAUSE held is let go) */
+        conn_process(w, c);
     } else {
         conn_read(w, c); /* a hang-up shows as EOF on recv */
     }
@@ -601,6 +606,10 @@ worker_main(void *arg)
         w->clock_stale = true;
         int timeout =
                 workers_idle_timeout() > 0 || w->nhandshake > 0 ? 1000 : 5000;
+        if (hooks.wait_ms != NULL) {
+            int bound = hooks.wait_ms(w->id, w->now_ms);
+            timeout = bound >= 0 && bound < timeout ? bound : timeout;
+        }
         int n = event_wait(w->evb, more ? 0 : timeout);
         if (w->clock_stale) { /* timed out: no event read the clock */
             w->now_ms = time_now_ms();

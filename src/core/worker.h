@@ -75,6 +75,9 @@ struct worker_hooks {
     void (*loop)(unsigned id, uint64_t now_ms);
     void (*stop)(unsigned id);
     void (*wake)(unsigned id);
+    /* the most ms the loop may sleep now (-1: no bound): a processor that
+     * must act at a time (CLIENT PAUSE's end) without an event */
+    int (*wait_ms)(unsigned id, uint64_t now_ms);
 };
 
 struct conn;
@@ -135,7 +138,9 @@ unsigned worker_id(const struct worker *w);
  * message from another connection): the owning worker's thread only.
  * worker_conn_wbuf lends c a write buffer if it has none (STATUS_ENOMEM);
  * worker_conn_flush_later sends what c->wbuf holds after the current
- * event, and worker_conn_kill closes c then (unsent bytes dropped, as
+ * event (with CONN_STALLED set, it then runs c's processor on what rbuf
+ * holds, whether or not there was anything to send), and worker_conn_kill
+ * closes c then (unsent bytes dropped, as
  * Redis drops a client over its output buffer limit). Neither closes c
  * on the spot: the caller may be serving another connection's event. */
 rstatus_i worker_conn_wbuf(struct conn *c);
