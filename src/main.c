@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "cli.h"
 #include "core/admin.h"
+#include "core/conns.h"
 #include "core/msg.h"
 #include "core/process.h"
 #include "core/server.h"
@@ -711,6 +712,8 @@ static const struct admin_source admin_source = {
         .metrics = stats_print_prometheus,
         .reset = stats_reset,
         .hotkeys = hotkey_print_admin,
+        .clients = conns_list,
+        .kill = conns_kill,
 };
 
 /* A setup step failed and logged why at crit: when the log is a file, one
@@ -768,6 +771,7 @@ setup(struct listener *ls, unsigned n)
         die(EX_OSERR, "%s", "out of memory for the message path");
     }
     msg_handle(MSG_KIND_KILL, msg_kill);
+    conns_setup();
     if (hotkey_setup(&setting.hotkey, &stats.hotkey, workers_count()) !=
             STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for hot-key summaries");

@@ -80,6 +80,7 @@ struct worker_hooks {
     int (*wait_ms)(unsigned id, uint64_t now_ms);
 };
 
+struct buf;
 struct conn;
 struct worker;
 
@@ -149,6 +150,14 @@ void worker_conn_kill(struct conn *c);
 /* w's thread only: worker_conn_kill on w's connection with this id, if
  * w holds it; true when it does. */
 bool worker_kill_id(struct worker *w, uint64_t id);
+/* w's thread only: whether w holds connection id (and is not closing
+ * it). */
+bool worker_has_id(struct worker *w, uint64_t id);
+/* w's thread only: appends one line per connection w holds (core/conns.h
+ * shows the format): id, peer address, processor, worker, seconds since
+ * w took it and since its last read or write, and each buffer's unsent
+ * bytes over its capacity; not those it is closing. */
+rstatus_i worker_describe(struct worker *w, struct buf *b, size_t max);
 
 /* Connections w holds now (a relaxed snapshot), for stats. */
 uint64_t worker_nconn(const struct worker *w);
