@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "cli.h"
 #include "core/admin.h"
+#include "core/conns.h"
 #include "core/msg.h"
 #include "core/process.h"
 #include "core/server.h"
@@ -633,9 +634,14 @@ worker_start_hook(unsigned id)
 static void
 worker_loop_hook(unsigned id, uint64_t now_ms)
 {
-    (void)id;
-    (void)now_ms;
     storage_quiescent();
+    proc_resp_worker_tick(id, now_ms);
+}
+
+static int
+worker_wait_hook(unsigned id, uint64_t now_ms)
+{
+    return proc_resp_worker_wait_ms(id, now_ms);
 }
 
 static void
@@ -691,6 +697,7 @@ static const struct worker_hooks worker_hooks = {
         .loop = worker_loop_hook,
         .stop = worker_stop_hook,
         .wake = worker_wake_hook,
+        .wait_ms = worker_wait_hook,
 };
 
 /* memcached's refresh_certs, on the worker that read it: the reload reads
@@ -715,6 +722,8 @@ static const struct admin_source admin_source = {
         .metrics = stats_print_prometheus,
         .reset = stats_reset,
         .hotkeys = hotkey_print_admin,
+        .clients = conns_list,
+        .kill = conns_kill,
 };
 
 /* A setup step failed and logged why at crit: when the log is a file, one
@@ -772,6 +781,7 @@ setup(struct listener *ls, unsigned n)
         die(EX_OSERR, "%s", "out of memory for the message path");
     }
     msg_handle(MSG_KIND_KILL, msg_kill);
+    conns_setup();
     if (hotkey_setup(&setting.hotkey, &stats.hotkey, workers_count()) !=
             STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for hot-key summaries");

@@ -56,6 +56,7 @@ struct conn {
     uint64_t id;                /* unique per process, for CLIENT ID and logs */
     uint64_t now_ms;            /* unix ms of the current event batch */
     uint64_t last_ms;           /* monotonic ms of the last read or write */
+    uint64_t start_ms;          /* monotonic ms its worker took it */
     const struct processor *proc;
     struct worker *owner;
     struct buf rbuf;

@@ -71,6 +71,8 @@ typedef enum {
     MSG_KIND_BLOCK,   /* resp: blocked client id (arg): a key it waits on
                          got elements, its timeout passed, or CLIENT
                          UNBLOCK (off[0] says which) */
+    MSG_KIND_UNPAUSE, /* resp: CLIENT UNPAUSE; held clients run again */
+    MSG_KIND_CLIENTS, /* admin: describe or find connections (conns.c) */
     MSG_KIND_TEST,    /* unit tests */
     MSG_NKIND,
 } msg_kind_e;

@@ -441,6 +441,11 @@ conn_event(struct worker *w, struct conn *c, uint32_t events)
         conn_handshake(w, c);
     } else if (!buf_empty(&c->wbuf)) {
         conn_write_ready(w, c);
+    } else if (c->flags & CONN_STALLED) {
+        /* its processor stopped with requests in rbuf and asks to go on
+         * (worker_conn_flush_later with CONN_STALLED and nothing to send:
+         * a client CLIENT PAUSE held is let go) */
+        conn_process(w, c);
     } else {
         conn_read(w, c); /* a hang-up shows as EOF on recv */
     }
@@ -481,7 +486,7 @@ take_new(struct worker *w)
     notifier_drain(w->new_notify);
     while (ring_array_pop(w->new_ring, &c) == STATUS_OK) {
         c->owner = w;
-        c->last_ms = w->mono_ms;
+        c->last_ms = c->start_ms = w->mono_ms;
         c->want = c->interest = EVENT_READ;
         /* the transport's state (an SSL) is made on the worker that
          * serves the connection, which spreads the cost over workers */
@@ -629,6 +634,10 @@ worker_main(void *arg)
         w->clock_stale = true;
         int timeout =
                 workers_idle_timeout() > 0 || w->nhandshake > 0 ? 1000 : 5000;
+        if (hooks.wait_ms != NULL) {
+            int bound = hooks.wait_ms(w->id, w->now_ms);
+            timeout = bound >= 0 && bound < timeout ? bound : timeout;
+        }
         int n = event_wait(w->evb, more ? 0 : timeout);
         if (w->clock_stale) { /* timed out: no event read the clock */
             w->now_ms = time_now_ms();
@@ -1051,16 +1060,58 @@ worker_conn_kill(struct conn *c)
     }
 }
 
-bool
-worker_kill_id(struct worker *w, uint64_t id)
+static struct conn *
+find_conn(struct worker *w, uint64_t id)
 {
     for (struct conn *c = w->conns; c != NULL; c = c->next) {
         if (c->id == id) {
-            worker_conn_kill(c);
-            return true;
+            return c;
         }
     }
-    return false;
+    return NULL;
+}
+
+bool
+worker_kill_id(struct worker *w, uint64_t id)
+{
+    struct conn *c = find_conn(w, id);
+    if (c != NULL) {
+        worker_conn_kill(c);
+    }
+    return c != NULL;
+}
+
+bool
+worker_has_id(struct worker *w, uint64_t id)
+{
+    struct conn *c = find_conn(w, id);
+    return c != NULL && !(c->flags & CONN_KILL); /* not one closing now */
+}
+
+rstatus_i
+worker_describe(struct worker *w, struct buf *b, size_t max)
+{
+    for (struct conn *c = w->conns; c != NULL; c = c->next) {
+        if (c->flags & CONN_KILL) {
+            continue; /* closes at the next turn */
+        }
+        char line[256];
+        uint64_t now = w->mono_ms;
+        int n = snprintf(line, sizeof(line),
+                "client id=%" PRIu64 " addr=%s proto=%s worker=%u age=%" PRIu64
+                " idle=%" PRIu64 " rbuf=%zu/%zu wbuf=%zu/%zu\r\n",
+                c->id, c->peer, c->proc != NULL ? c->proc->name : "-", w->id,
+                (now - c->start_ms) / 1000,
+                (now > c->last_ms ? now - c->last_ms : 0) / 1000,
+                buf_rsize(&c->rbuf), buf_capacity(&c->rbuf),
+                buf_rsize(&c->wbuf), buf_capacity(&c->wbuf));
+        rstatus_i st = buf_append(
+                b, line, (size_t)n < sizeof(line) ? (size_t)n : 0, max);
+        if (st != STATUS_OK) {
+            return st;
+        }
+    }
+    return STATUS_OK;
 }
 
 rstatus_i

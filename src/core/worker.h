@@ -76,8 +76,12 @@ struct worker_hooks {
     void (*loop)(unsigned id, uint64_t now_ms);
     void (*stop)(unsigned id);
     void (*wake)(unsigned id);
+    /* the most ms the loop may sleep now (-1: no bound): a processor that
+     * must act at a time (CLIENT PAUSE's end) without an event */
+    int (*wait_ms)(unsigned id, uint64_t now_ms);
 };
 
+struct buf;
 struct conn;
 struct worker;
 
@@ -140,7 +144,9 @@ unsigned worker_id(const struct worker *w);
  * message from another connection): the owning worker's thread only.
  * worker_conn_wbuf lends c a write buffer if it has none (STATUS_ENOMEM);
  * worker_conn_flush_later sends what c->wbuf holds after the current
- * event, and worker_conn_kill closes c then (unsent bytes dropped, as
+ * event (with CONN_STALLED set, it then runs c's processor on what rbuf
+ * holds, whether or not there was anything to send), and worker_conn_kill
+ * closes c then (unsent bytes dropped, as
  * Redis drops a client over its output buffer limit). Neither closes c
  * on the spot: the caller may be serving another connection's event. */
 rstatus_i worker_conn_wbuf(struct conn *c);
@@ -157,6 +163,14 @@ void worker_serve_while_busy(struct conn *running);
 /* w's thread only: worker_conn_kill on w's connection with this id, if
  * w holds it; true when it does. */
 bool worker_kill_id(struct worker *w, uint64_t id);
+/* w's thread only: whether w holds connection id (and is not closing
+ * it). */
+bool worker_has_id(struct worker *w, uint64_t id);
+/* w's thread only: appends one line per connection w holds (core/conns.h
+ * shows the format): id, peer address, processor, worker, seconds since
+ * w took it and since its last read or write, and each buffer's unsent
+ * bytes over its capacity; not those it is closing. */
+rstatus_i worker_describe(struct worker *w, struct buf *b, size_t max);
 
 /* Connections w holds now (a relaxed snapshot), for stats. */
 uint64_t worker_nconn(const struct worker *w);

@@ -24,6 +24,30 @@ append_str(struct buf *b, size_t max, const char *s)
     return buf_append(b, s, strlen(s), max);
 }
 
+/* kill <id>: the id `clients` shows (the same as CLIENT ID's). */
+static rstatus_i
+kill_command(struct buf *w, size_t max, const struct bstring *arg)
+{
+    uint64_t id = 0;
+    bool ok = arg->len > 0 && arg->len <= 19;
+    for (size_t i = 0; ok && i < arg->len; i++) {
+        ok = arg->data[i] >= '0' && arg->data[i] <= '9';
+        id = id * 10 + (uint64_t)(arg->data[i] - '0');
+    }
+    if (!ok) {
+        return append_str(w, max,
+                "CLIENT_ERROR kill takes a connection id (see clients)\r\n");
+    }
+    rstatus_i st = source.kill(id);
+    if (st == STATUS_ENOTFOUND) {
+        return append_str(w, max, "NOT_FOUND\r\n");
+    }
+    if (st != STATUS_OK) {
+        return append_str(w, max, "SERVER_ERROR out of memory\r\n");
+    }
+    return append_str(w, max, "OK\r\n");
+}
+
 static rstatus_i
 text_command(struct conn *c, const struct admin_request *req, size_t max)
 {
@@ -48,6 +72,18 @@ text_command(struct conn *c, const struct admin_request *req, size_t max)
                     "CLIENT_ERROR hotkeys takes a count from 1 to 100\r\n");
         }
         return st != STATUS_OK ? st : append_str(w, max, "END\r\n");
+    }
+    if (bstring_equal_cstr(&req->verb, "clients") && source.clients != NULL) {
+        rstatus_i st = source.clients(w, max);
+        if (st == STATUS_EAGAIN) {
+            return append_str(w, max,
+                    "SERVER_ERROR a worker did not answer: list "
+                    "incomplete\r\n");
+        }
+        return st != STATUS_OK ? st : append_str(w, max, "END\r\n");
+    }
+    if (bstring_equal_cstr(&req->verb, "kill") && source.kill != NULL) {
+        return kill_command(w, max, &req->arg);
     }
     if (bstring_equal_cstr(&req->verb, "version")) {
         return append_str(w, max, "VERSION " SEGCACHED_VERSION "\r\n");

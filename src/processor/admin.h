@@ -19,6 +19,13 @@ struct admin_source {
     /* `hotkeys [N]`: lines for the hot keys (NULL: unknown command);
      * STATUS_EINVAL for an argument it does not take. */
     rstatus_i (*hotkeys)(struct buf *b, size_t max, const struct bstring *arg);
+    /* `clients`: one line per connection of every worker (NULL: unknown
+     * command); STATUS_EAGAIN when a worker did not answer in time (the
+     * others' lines are in b). */
+    rstatus_i (*clients)(struct buf *b, size_t max);
+    /* `kill <id>`: closes that connection on its worker; STATUS_ENOTFOUND
+     * when no worker holds it. */
+    rstatus_i (*kill)(uint64_t id);
 };
 
 /* Before the admin thread starts. */

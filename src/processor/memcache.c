@@ -32,6 +32,7 @@ proc_memcache_setup(proc_memcache_metrics_st *metrics,
         const struct memcache_stats_source *source)
 {
     mc_metrics = metrics;
+    mc_watch_setup();
     if (source != NULL) {
         stats_source = *source;
     }
@@ -46,6 +47,7 @@ mc_stats_source(void)
 void
 proc_memcache_teardown(void)
 {
+    mc_watch_teardown();
     mc_metrics = NULL;
 }
 
@@ -152,6 +154,10 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
                 key.data, key.len, touch && !drop, expiry, c->now_ms, &it);
         INCR(mc_metrics, memcache_get_key);
         mc_detail_record(key.data, key.len, MC_DETAIL_GET, s == STORAGE_OK);
+        if (mc_watching(MC_WATCH_FETCHERS)) {
+            mc_watch_get(c, key.data, key.len, s == STORAGE_OK,
+                    s == STORAGE_OK ? it.vlen : 0);
+        }
         if (s != STORAGE_OK) {
             if (touch) {
                 INCR(mc_metrics, memcache_gat_miss);
@@ -319,6 +325,11 @@ store(struct conn *c, struct mc_state *st, size_t max)
         s = ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len, &w, c->now_ms, NULL, NULL);
     }
+    if (mc_watching(MC_WATCH_MUTATIONS)) {
+        mc_watch_store(c, req->type, req->key.data, req->key.len, s,
+                time_memcache_expiry(req->exptime, c->now_ms),
+                (uint32_t)req->value.len);
+    }
     return store_reply(c, st, req->type, &req->key, s, max);
 }
 
@@ -412,6 +423,12 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
         s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
                 c->now_ms, NULL);
     }
+    if (mc_watching(MC_WATCH_MUTATIONS)) {
+        mc_watch_store(c, req->type, (const char *)st->stream_key,
+                st->stream_klen, s,
+                time_memcache_expiry(req->exptime, c->now_ms),
+                (uint32_t)st->filled);
+    }
     /* key NULL: an oversized set's old value went at stream_begin */
     return store_reply(c, st, req->type, NULL, s, max);
 }
@@ -427,6 +444,11 @@ delete_key(struct conn *c, struct mc_state *st, size_t max)
     /* a key of any type goes, whole */
     storage_status_e s =
             ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
+    if (mc_watching(MC_WATCH_FETCHERS)) {
+        /* memcached's delete fetches the item first: a fetcher line; the
+         * size is not known here (0) */
+        mc_watch_get(c, req->key.data, req->key.len, s == STORAGE_OK, 0);
+    }
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_delete_hit);
         return rsp(c, st, MEMCACHE_RSP_DELETED, max);
@@ -448,6 +470,11 @@ arith(struct conn *c, struct mc_state *st, size_t max)
     uint64_t value;
     storage_status_e s = ks_incr_unsigned(MC_DB, req->key.data, req->key.len,
             req->delta, incr ? KS_INCR : KS_DECR, 0, c->now_ms, &value, NULL);
+    if (mc_watching(MC_WATCH_FETCHERS)) {
+        /* memcached's incr/decr fetch the item first */
+        mc_watch_get(c, req->key.data, req->key.len,
+                s == STORAGE_OK || s == STORAGE_ENAN, 0);
+    }
     switch (s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s) {
     case STORAGE_OK:
         if (incr) {
@@ -490,6 +517,10 @@ touch(struct conn *c, struct mc_state *st, size_t max)
     struct storage_item it;
     storage_status_e s =
             mc_fetch(req->key.data, req->key.len, true, expiry, c->now_ms, &it);
+    if (mc_watching(MC_WATCH_FETCHERS)) {
+        mc_watch_get(c, req->key.data, req->key.len, s == STORAGE_OK,
+                s == STORAGE_OK ? it.vlen : 0);
+    }
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_touch_hit);
         return rsp(c, st, MEMCACHE_RSP_TOUCHED, max);
@@ -760,6 +791,11 @@ state_of(struct conn *c)
 {
     if (c->data == NULL) {
         c->data = mm_zalloc(sizeof(struct mc_state));
+        /* a connection's state is made with its first bytes: that is
+         * when watch sees it open */
+        if (c->data != NULL && mc_watching(MC_WATCH_CONNEVENTS)) {
+            mc_watch_conn(c, true);
+        }
     }
     return c->data;
 }
@@ -772,6 +808,12 @@ mc_read(struct conn *c, const struct proc_limits *limits)
         return STATUS_ENOMEM;
     }
     ks_set_protocol(KS_PROTO_MEMCACHE);
+    if (st->watch_kinds != 0) {
+        /* a watcher's connection only listens, as memcached's (which hands
+         * it to the logger thread): what it sends is dropped */
+        buf_clear(&c->rbuf);
+        return STATUS_OK;
+    }
     if (st->proto != MC_PROTO_TEXT) {
         /* the first byte decides, for the life of the connection */
         if (st->proto == MC_PROTO_UNKNOWN && !buf_empty(&c->rbuf)) {
@@ -785,6 +827,10 @@ mc_read(struct conn *c, const struct proc_limits *limits)
     }
     size_t max = mc_max(limits);
     while (!(c->flags & CONN_CLOSE)) {
+        if (st->watch_kinds != 0) {
+            buf_clear(&c->rbuf); /* what came after `watch`, as above */
+            return STATUS_OK;
+        }
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
             c->flags |= CONN_STALLED;
             return STATUS_OK;
@@ -841,6 +887,10 @@ mc_error(struct conn *c)
     if (st->streaming && st->stream_status == STORAGE_OK) {
         ks_abort(&st->res); /* the client left mid-value */
         stream_slot_release();
+    }
+    mc_watch_release(c, st);
+    if (mc_watching(MC_WATCH_CONNEVENTS)) {
+        mc_watch_conn(c, false);
     }
     mm_free(&c->data);
 }

@@ -53,6 +53,8 @@
     ACTION( memcache_error,         METRIC_COUNTER, "# requests answered with an error") \
     ACTION( memcache_stream,        METRIC_COUNTER, "# values streamed into the store") \
     ACTION( memcache_binary,        METRIC_COUNTER, "# binary-protocol requests") \
+    ACTION( memcache_watch_line,    METRIC_COUNTER, "# watch lines written to watchers") \
+    ACTION( memcache_watch_skip,    METRIC_COUNTER, "# watch lines a watcher lost: its unsent output over 256 KiB (it reads skipped=N)") \
     ACTION( memcache_lat_get,       METRIC_HISTOGRAM, "get/gets/gat/gats/mg latency (1 in 16 sampled)") \
     ACTION( memcache_lat_set,       METRIC_HISTOGRAM, "set/add/replace/append/prepend/cas/ms latency (sampled)") \
     ACTION( memcache_lat_other,     METRIC_HISTOGRAM, "other commands' latency (sampled)")

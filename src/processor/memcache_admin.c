@@ -312,31 +312,47 @@ mc_lru(struct conn *c, struct mc_state *st, size_t max)
     return say(c, quiet, false, "OK", max);
 }
 
-/* watch [what]...: memcached streams its logs to the connection; segcached
- * has no log watchers, and answers a good request as memcached does with
- * watchers disabled. Bad ones first get memcached's default replies. */
+/* watch [what]...: memcached 1.6.18's log watcher (memcache_watch.c).
+ * With no argument it watches fetchers, as memcached. fetchers, mutations
+ * and connevents produce lines; evictions, rawcmds, sysevents and the
+ * proxy kinds are taken and produce none here (docs/protocol-memcache.md).
+ * Bad requests get memcached's replies. */
 rstatus_i
 mc_watch(struct conn *c, struct mc_state *st, size_t max)
 {
-    static const char *const kinds[] = {"rawcmds", "evictions", "fetchers",
-            "mutations", "sysevents", "connevents", "proxyreqs", "proxyevents",
-            "proxyuser"};
+    static const struct {
+        const char *name;
+        unsigned kind;
+    } kinds[] = {{"rawcmds", 0}, {"evictions", MC_WATCH_EVICTIONS},
+            {"fetchers", MC_WATCH_FETCHERS}, {"mutations", MC_WATCH_MUTATIONS},
+            {"sysevents", 0}, {"connevents", MC_WATCH_CONNEVENTS},
+            {"proxyreqs", 0}, {"proxyevents", 0}, {"proxyuser", 0}};
     const struct memcache_request *req = &st->req;
     bool quiet = last_is_noreply(req);
     if (!buf_empty(&c->wbuf)) {
         return say(c, quiet, true,
                 "ERROR cannot pipeline other commands before watch", max);
     }
+    unsigned want = req->narg == 0 ? MC_WATCH_FETCHERS : 0;
     for (uint32_t i = 0; i < req->narg; i++) {
         bool known = false;
         for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-            known = known || bstring_equal_cstr(&req->arg[i], kinds[k]);
+            if (bstring_equal_cstr(&req->arg[i], kinds[k].name)) {
+                known = true;
+                want |= kinds[k].kind;
+            }
         }
         if (!known) {
             return say(c, quiet, true, "ERROR", max);
         }
     }
-    return say(c, quiet, true, "CLIENT_ERROR watch commands not allowed", max);
+    rstatus_i rc = say(c, false, false, "OK", max);
+    if (rc == STATUS_OK) {
+        /* a watcher of kinds that make no lines here still watches: its
+         * connection only listens from now on, as memcached's */
+        rc = mc_watch_start(c, st, want != 0 ? want : MC_WATCH_EVICTIONS);
+    }
+    return rc;
 }
 
 /* cache_memlimit <MiB>: the store is sized at startup (seg.memory), so a

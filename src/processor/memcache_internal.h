@@ -6,6 +6,7 @@
 #include "core/conn.h"
 #include "processor/keyspace.h"
 #include "processor/memcache.h"
+#include "processor/memcache_watch.h"
 #include "protocol/memcache/binary.h"
 #include "protocol/memcache/compose.h"
 #include "protocol/memcache/parse.h"
@@ -40,6 +41,10 @@ struct mc_state {
     uint64_t dump_left;
     size_t dump_bytes;
     uint32_t nreq; /* for latency sampling */
+    /* `watch`: what this connection watches (MC_WATCH_*; 0: not a
+     * watcher), and the lines it lost since the last one it got */
+    unsigned watch_kinds;
+    uint64_t watch_skipped;
 };
 
 extern proc_memcache_metrics_st *mc_metrics;
@@ -113,5 +118,31 @@ typedef enum {
 void mc_detail_record(const void *key, size_t klen, mc_detail_e what, bool hit);
 /* Forgets every prefix (stats reset). */
 void mc_detail_reset(void);
+/* `watch` (memcache_watch.c). mc_watching(kind): whether anyone watches
+ * that MC_WATCH_* kind; one relaxed load when nobody watches at all. The
+ * mc_watch_* feeds format one line and send it to every watcher of its
+ * kind, on any worker; the worker's thread only. */
+extern uint32_t mc_watch_nwatcher;
+bool mc_watch_kind_on(unsigned kind);
+static inline bool
+mc_watching(unsigned kind)
+{
+    return __atomic_load_n(&mc_watch_nwatcher, __ATOMIC_RELAXED) > 0 &&
+           mc_watch_kind_on(kind);
+}
+void mc_watch_get(const struct conn *c, const char *key, size_t klen,
+        bool found, uint32_t size);
+/* expiry: unix ms, TIME_NEVER for none */
+void mc_watch_store(const struct conn *c, memcache_req_type_e type,
+        const char *key, size_t klen, storage_status_e s, uint64_t expiry,
+        uint32_t size);
+void mc_watch_conn(const struct conn *c, bool opened);
+/* Makes c a watcher of kinds; STATUS_ENOMEM. */
+rstatus_i mc_watch_start(struct conn *c, struct mc_state *st, unsigned kinds);
+/* c stops watching (it closes); NULL-safe on a non-watcher. */
+void mc_watch_release(struct conn *c, struct mc_state *st);
+void mc_watch_setup(void);
+void mc_watch_teardown(void);
+
 /* Remembers when flush_all last ran (stats settings `oldest`). */
 void mc_note_flush(uint64_t now);

@@ -173,6 +173,10 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
                 time_expired(meta_expiry(m->ttl, c->now_ms), c->now_ms);
     int64_t ttl_before = -1;
     storage_status_e s = meta_lookup(c, req, drop, &it, &ttl_before);
+    if (mc_watching(MC_WATCH_FETCHERS)) {
+        mc_watch_get(c, req->key.data, req->key.len, s == STORAGE_OK,
+                s == STORAGE_OK ? it.vlen : 0);
+    }
     bool won = false;
     bool vivified = false;
     if (s != STORAGE_OK && HAS(m, 'N')) {
@@ -294,6 +298,39 @@ meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
             req->value.len, &w, c->now_ms, NULL, cas);
 }
 
+/* ms as memcached's watch names it: the classic command its mode is */
+static void
+watch_meta_store(const struct conn *c, const struct memcache_request *req,
+        storage_status_e s)
+{
+    const struct memcache_meta *m = &req->meta;
+    memcache_req_type_e type;
+    switch (m->mode) {
+    case 'E':
+    case 'e':
+        type = MEMCACHE_REQ_ADD;
+        break;
+    case 'A':
+    case 'a':
+        type = MEMCACHE_REQ_APPEND;
+        break;
+    case 'P':
+    case 'p':
+        type = MEMCACHE_REQ_PREPEND;
+        break;
+    case 'R':
+    case 'r':
+        type = MEMCACHE_REQ_REPLACE;
+        break;
+    default:
+        type = HAS(m, 'C') ? MEMCACHE_REQ_CAS : MEMCACHE_REQ_SET;
+        break;
+    }
+    mc_watch_store(c, type, req->key.data, req->key.len, s,
+            HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms) : TIME_NEVER,
+            (uint32_t)req->value.len);
+}
+
 rstatus_i
 mc_meta_set(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -302,6 +339,9 @@ mc_meta_set(struct conn *c, struct mc_state *st, size_t max)
     INCR(mc_metrics, memcache_set);
     uint64_t cas = 0;
     storage_status_e s = meta_store(c, req, &cas);
+    if (mc_watching(MC_WATCH_MUTATIONS)) {
+        watch_meta_store(c, req, s);
+    }
     struct memcache_meta_rsp rsp = {.cas = cas};
     switch (s) {
     case STORAGE_OK:

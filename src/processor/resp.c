@@ -199,6 +199,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     resp_slowlog_setup();
     resp_pubsub_setup();
     resp_block_setup();
+    resp_pause_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
     __atomic_store_n(&resp_script_busy_ms,
             option_uint(&options->resp_busy_reply_threshold), __ATOMIC_RELAXED);
@@ -215,6 +216,7 @@ proc_resp_teardown(void)
     resp_slowlog_teardown();
     resp_pubsub_teardown();
     resp_block_teardown();
+    resp_pause_teardown();
     resp_monitor_teardown();
     mm_release(requirepass);
     requirepass = NULL;
@@ -302,6 +304,7 @@ resp_error(struct conn *c)
     resp_pubsub_release(c, st);
     resp_monitor_release(c, st);
     resp_block_release(c, st);
+    resp_pause_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -721,6 +724,8 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_BZMPOP] = resp_cmd_bpop,
         [RESP_CMD_CLIENT_UNBLOCK] = resp_cmd_client_unblock,
         [RESP_CMD_MONITOR] = resp_cmd_monitor,
+        [RESP_CMD_CLIENT_PAUSE] = resp_cmd_client_pause,
+        [RESP_CMD_CLIENT_UNPAUSE] = resp_cmd_client_unpause,
         [RESP_CMD_MSET] = resp_cmd_mset,
         [RESP_CMD_MSETNX] = resp_cmd_msetnx,
         [RESP_CMD_MULTI] = cmd_multi,
@@ -1012,6 +1017,10 @@ process(struct resp_ctx *x)
         count_error_reply(x, mark);
         return rc;
     }
+    if (__builtin_expect(resp_pause_maybe(), 0) && resp_pause_holds(x)) {
+        /* held, not refused: resp_read keeps the request for later */
+        return resp_pause_hold(x->c, st);
+    }
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);
     }
@@ -1044,11 +1053,16 @@ process_request(struct conn *c, struct resp_state *st)
             .argc = st->req.argc,
     };
     size_t mark = wmark(&x);
+    uint8_t reply = st->reply;
     if (st->reply == RESP_REPLY_SKIP_NEXT) {
         st->reply = RESP_REPLY_SKIP_THIS;
     }
     __atomic_store_n(&st->client.last_ms, c->now_ms, __ATOMIC_RELAXED);
     rstatus_i rc = process(&x);
+    if (st->paused) {
+        st->reply = reply; /* it has not run: it runs later */
+        return rc;
+    }
     if (st->reply == RESP_REPLY_SKIP_THIS) {
         st->reply = RESP_REPLY_ON;
         c->wbuf.wpos = c->wbuf.rpos + mark;
@@ -1085,7 +1099,7 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
     while (!(c->flags & CONN_CLOSE)) {
-        if (st->block != NULL) {
+        if (st->block != NULL || st->paused) {
             return STATUS_OK; /* blocked: the rest waits for its reply */
         }
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
@@ -1096,6 +1110,7 @@ resp_read(struct conn *c, const struct proc_limits *limits)
             return STATUS_OK;
         }
         st->req.unauthenticated = !st->authenticated;
+        char *start = c->rbuf.rpos;
         resp_parse_e p = resp_parse_req(&st->req, &c->rbuf);
         rstatus_i rc = STATUS_OK;
         if (p == RESP_PARSE_UNFIN) {
@@ -1109,6 +1124,9 @@ resp_read(struct conn *c, const struct proc_limits *limits)
         }
         if (p == RESP_PARSE_OK) {
             rc = process_request(c, st);
+            if (st->paused) {
+                c->rbuf.rpos = start; /* parsed again when it resumes */
+            }
         } else {
             refused(c, st, p);
         }

@@ -42,6 +42,8 @@
     ACTION( resp_notify,          METRIC_COUNTER, "# keyspace notification messages sent to workers with a subscriber (__keyspace@, __keyevent@)") \
     ACTION( resp_monitor_line,    METRIC_COUNTER, "# MONITOR lines written to watchers") \
     ACTION( resp_monitor_drop,    METRIC_COUNTER, "# MONITOR lines dropped: the watcher's write buffer over its bound") \
+    ACTION( resp_pause,           METRIC_COUNTER, "# CLIENT PAUSE commands") \
+    ACTION( resp_pause_held,      METRIC_COUNTER, "# commands held by a CLIENT PAUSE (each time one is held)") \
     ACTION( resp_client_kill,     METRIC_COUNTER, "# connections CLIENT KILL asked to close")
 /* clang-format on */
 
@@ -133,3 +135,10 @@ rstatus_i proc_resp_print_cmdstats_prometheus(struct buf *b, size_t max);
 void proc_resp_reset_cmdstats(void);
 
 extern const struct processor proc_resp;
+
+/* CLIENT PAUSE across workers (resp_pause.c), from the worker loop (main.c
+ * wires them as worker hooks); worker id's thread only. tick resumes the
+ * connections id holds once the pause is over or lifted; wait_ms is the
+ * most the loop may sleep before tick must run (-1: no bound). */
+void proc_resp_worker_tick(unsigned id, uint64_t now_ms);
+int proc_resp_worker_wait_ms(unsigned id, uint64_t now_ms);

@@ -91,6 +91,8 @@ struct resp_state {
     uint32_t watch_cap;
     struct resp_pubsub *pubsub; /* NULL until the first (P|S)SUBSCRIBE */
     struct resp_waiter *block;  /* blocked in BLPOP & co (resp_block.c) */
+    bool paused;                /* held by CLIENT PAUSE (resp_pause.c) */
+    uint64_t pause_gen;         /* the pause that held it */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -360,6 +362,26 @@ void resp_monitor_setup(size_t buffer_max);
 void resp_monitor_teardown(void);
 /* Someone watches (a relaxed load); then feed each command that ran. */
 bool resp_monitor_active(void);
+
+/* ---- CLIENT PAUSE (resp_pause.c) ---- */
+
+/* Non-zero while a pause may be in force (one relaxed load). */
+extern uint32_t resp_pause_mode;
+static inline bool
+resp_pause_maybe(void)
+{
+    return __atomic_load_n(&resp_pause_mode, __ATOMIC_RELAXED) != 0;
+}
+/* Whether cmd waits for the pause to end (after the checks that answer at
+ * once: lookup, arity, auth, subscribed mode). */
+bool resp_pause_holds(const struct resp_ctx *x);
+/* Holds c (st->paused): it reads nothing more until the pause ends. */
+rstatus_i resp_pause_hold(struct conn *c, struct resp_state *st);
+void resp_pause_release(struct conn *c, struct resp_state *st);
+rstatus_i resp_cmd_client_pause(struct resp_ctx *x);
+rstatus_i resp_cmd_client_unpause(struct resp_ctx *x);
+void resp_pause_setup(void);
+void resp_pause_teardown(void);
 void resp_monitor_feed(const struct resp_ctx *x);
 /* Ends MONITOR for the connection (RESET, close); any state. */
 void resp_monitor_release(struct conn *c, struct resp_state *st);

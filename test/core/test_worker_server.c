@@ -4,6 +4,8 @@
  * max_connections, reclaiming closed connections, idle timeout,
  * worker.buffer_memory, back-pressure, and a clean teardown. */
 #include "core/conn.h"
+#include "core/conns.h"
+#include "core/msg.h"
 #include "core/server.h"
 #include "core/worker.h"
 
@@ -87,6 +89,7 @@ static bool running;
 static int port;
 static int clients[MAX_CLIENT];
 static unsigned nclient;
+static const struct worker_hooks *hooks; /* start()'s; NULL: none */
 
 static void
 set_defaults(unsigned nworker)
@@ -110,7 +113,7 @@ start(void)
     assert_int_equal(
             tcp_parse_addr("127.0.0.1:0", &ls[0].addr, err, sizeof(err)),
             STATUS_OK);
-    assert_int_equal(workers_setup(&wopt, &wm, NULL), STATUS_OK);
+    assert_int_equal(workers_setup(&wopt, &wm, hooks), STATUS_OK);
     running = true;
     assert_int_equal(server_setup(&sopt, &sm, ls, 1), STATUS_OK);
     port = tcp_local_port(ls[0].fd);
@@ -639,6 +642,79 @@ test_issue_23_worker_options_check(void **state)
     assert_true(workers_auto_count() <= WORKERS_MAX);
 }
 
+/* ---- the admin port's clients and kill (core/conns.h) ---- */
+
+static void
+drain_hook(unsigned id)
+{
+    msg_drain(id);
+}
+
+static void
+wake_worker(unsigned to)
+{
+    worker_wake(worker_get(to));
+}
+
+static void
+kill_handler(unsigned to, struct msg *m)
+{
+    worker_kill_id(worker_get(to), m->arg);
+}
+
+/* conns_list has a line per connection of every worker; conns_kill closes
+ * one on whichever worker holds it, and then knows it no more. */
+static void
+test_conns_list_and_kill(void **state)
+{
+    (void)state;
+    static const struct worker_hooks msg_hooks = {.wake = drain_hook};
+    set_defaults(2);
+    assert_int_equal(msg_setup(NULL, NULL, 2, wake_worker), STATUS_OK);
+    msg_handle(MSG_KIND_KILL, kill_handler);
+    conns_setup();
+    hooks = &msg_hooks;
+    start();
+    hooks = NULL;
+    int fd[2];
+    for (int i = 0; i < 2; i++) {
+        fd[i] = client_open();
+        round_trip(fd[i], "hello\r\n");
+    }
+    struct buf b;
+    assert_int_equal(buf_init(&b, 64), STATUS_OK);
+    assert_int_equal(conns_list(&b, 1 << 20), STATUS_OK);
+    assert_int_equal(buf_append(&b, "", 1, 1 << 20), STATUS_OK);
+    const char *text = b.rpos;
+    assert_non_null(strstr(text, " proto=line worker=0 age="));
+    assert_non_null(strstr(text, " proto=line worker=1 age="));
+    assert_null(strstr(strchr(text, '\n') + 1, "\n"
+                                               "client"));
+    unsigned long long id;
+    unsigned peer_port;
+    assert_int_equal(
+            sscanf(text, "client id=%llu addr=127.0.0.1:%u ", &id, &peer_port),
+            2);
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    assert_int_equal(getsockname(fd[0], (struct sockaddr *)&sin, &len), 0);
+    unsigned gone = ntohs(sin.sin_port) == peer_port ? 0 : 1;
+    assert_int_equal(conns_kill(id), STATUS_OK);
+    assert_true(closed_by_server(fd[gone]));
+    WAIT_FOR(conns_kill(id) == STATUS_ENOTFOUND);
+    assert_int_equal(conns_kill(0), STATUS_ENOTFOUND);
+    buf_clear(&b);
+    assert_int_equal(conns_list(&b, 1 << 20), STATUS_OK);
+    assert_int_equal(buf_append(&b, "", 1, 1 << 20), STATUS_OK);
+    assert_null(strstr(b.rpos, "\n"
+                               "client")); /* one line left */
+    assert_non_null(strstr(b.rpos, "client id="));
+    buf_deinit(&b);
+    round_trip(fd[1 - gone], "still here\r\n");
+    stop(NULL);
+    msg_teardown();
+}
+
 int
 main(void)
 {
@@ -651,6 +727,7 @@ main(void)
             cmocka_unit_test_teardown(test_worker_buffer_memory, stop),
             cmocka_unit_test_teardown(test_worker_back_pressure, stop),
             cmocka_unit_test_teardown(test_server_teardown_with_clients, stop),
+            cmocka_unit_test_teardown(test_conns_list_and_kill, stop),
             cmocka_unit_test(test_conn_reset),
             cmocka_unit_test(test_issue_23_worker_options_check),
     };

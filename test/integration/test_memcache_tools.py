@@ -352,10 +352,13 @@ def test_admin_bad_arguments_as_memcached(seg, peer):
     same(seg, peer, b"watch junk\r\n")
     same(seg, peer, b"watch fetchers junk\r\n")
     same(seg, peer, b"verbosity 0\r\nwatch junk\r\n")
-    # what segcached answers where memcached would act
+    # what segcached answers where memcached would act (watch is served
+    # since issue 19: test_watch.py)
     for line in (b"watch\r\n", b"watch fetchers mutations\r\n"):
-        assert talk(port(seg), line) == (
-            b"CLIENT_ERROR watch commands not allowed\r\n")
+        for srv in (seg, peer):
+            with socket.create_connection(("127.0.0.1", port(srv))) as w:
+                w.sendall(line)
+                assert w.recv(100) == b"OK\r\n"
     assert talk(port(seg), b"cache_memlimit 100\r\n") == (
         b"MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n")
     assert talk(port(seg), b"slabs reassign 1 0\r\n") == (

@@ -195,3 +195,70 @@ def test_client_kill_across_workers(server_factory):
     assert closed(victims[5])
     assert closed(killer)
     assert s.wait_stat("resp_client_kill", lambda v: v >= 7) >= 7
+
+
+# ---- the admin port's clients and kill ----
+
+def admin_lines(s, line):
+    """Sends one admin line; returns the reply lines up to END or the
+    first line of a one-line reply."""
+    with socket.create_connection(("127.0.0.1", s.admin_port),
+                                  timeout=10 * SLOW) as a:
+        a.sendall(line.encode() + b"\r\n")
+        data = b""
+        while not (data.endswith(b"END\r\n") or
+                   (data.endswith(b"\r\n") and not line == "clients")):
+            chunk = a.recv(1 << 16)
+            assert chunk, data
+            data += chunk
+    return data.decode().splitlines()
+
+
+CLIENT_LINE = re.compile(
+    r"^client id=(\d+) addr=127\.0\.0\.1:(\d+) proto=(\w+) worker=(\d+) "
+    r"age=\d+ idle=\d+ rbuf=\d+/\d+ wbuf=\d+/\d+$")
+
+
+def test_admin_clients_and_kill(server_factory):
+    """`clients` lists every connection of every worker (id, address,
+    protocol, worker, age, idle, buffers); `kill <id>` closes one on
+    whichever worker serves it."""
+    s = server_factory(protocols=("resp", "memcache", "ping"), threads=3)
+    resp = [Wire(s.port("resp")) for _ in range(3)]
+    ids = [client_id(w) for w in resp]
+    mc = socket.create_connection(("127.0.0.1", s.port("memcache")))
+    mc.sendall(b"version\r\n")
+    assert mc.recv(100).startswith(b"VERSION ")
+    ping = socket.create_connection(("127.0.0.1", s.port("ping")))
+    ping.sendall(b"PING\r\n")
+    assert ping.recv(100) == b"PONG\r\n"
+    lines = admin_lines(s, "clients")
+    assert lines[-1] == "END"
+    rows = [CLIENT_LINE.match(l) for l in lines[:-1]]
+    assert all(rows), lines
+    seen = {int(r.group(1)): (int(r.group(2)), r.group(3), int(r.group(4)))
+            for r in rows}
+    assert len(seen) == 5
+    for w, i in zip(resp, ids):
+        assert seen[i][0] == w.s.getsockname()[1] and seen[i][1] == "resp"
+    assert {w for _, _, w in seen.values()} == {0, 1, 2}
+    by_port = {p: (i, proto) for i, (p, proto, _) in seen.items()}
+    assert by_port[mc.getsockname()[1]][1] == "memcache"
+    assert by_port[ping.getsockname()[1]][1] == "ping"
+    # kill on each worker: the resp connections (one per worker) and the
+    # memcache one
+    for w, i in zip(resp, ids):
+        assert admin_lines(s, f"kill {i}") == ["OK"]
+        assert closed(w)
+        assert admin_lines(s, f"kill {i}") == ["NOT_FOUND"]
+    mc_id = by_port[mc.getsockname()[1]][0]
+    assert admin_lines(s, f"kill {mc_id}") == ["OK"]
+    mc.settimeout(10 * SLOW)
+    assert mc.recv(100) == b""
+    for bad in ("kill", "kill x", "kill -1", "kill 1 2"):
+        assert admin_lines(s, bad) == \
+            ["CLIENT_ERROR kill takes a connection id (see clients)"], bad
+    left = admin_lines(s, "clients")
+    assert len(left) == 2 and CLIENT_LINE.match(left[0]).group(3) == "ping"
+    ping.close()
+    mc.close()

@@ -759,8 +759,159 @@ test_issue_23_admin_arguments(void **state)
     expect(&c, "cache_memlimit 4\r\n",
             "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
     expect(&c, "watch nosuch\r\n", "ERROR\r\n");
-    expect(&c, "watch\r\n", "CLIENT_ERROR watch commands not allowed\r\n");
+    expect(&c, "watch fetchers noreply\r\n", "");
+    expect(&c, "mn\r\nwatch\r\n",
+            "MN\r\nERROR cannot pipeline other commands before watch\r\n");
     conn_close(&c);
+}
+
+/* Drops each line's "ts=<s>.<us> gid=<n> " in place; returns text. */
+static char *
+unstamp(char *text)
+{
+    char *in = text, *out = text;
+    while (*in != '\0') {
+        if (strncmp(in, "ts=", 3) == 0) {
+            char *gid = strstr(in, " gid=");
+            assert_non_null(gid);
+            in = strchr(gid + 1, ' ');
+            assert_non_null(in);
+            in++;
+        }
+        char *nl = strchr(in, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - in + 1) : strlen(in);
+        memmove(out, in, n);
+        out += n;
+        in += n;
+    }
+    *out = '\0';
+    return text;
+}
+
+/* Issue 19: watch streams memcached's lines for the kinds asked (with no
+ * argument: fetchers); the watcher's own input is dropped; a watcher
+ * whose output passes 256 KiB loses lines and then reads skipped=N; a
+ * closed watcher gets nothing more. */
+static void
+test_issue_19_watch(void **state)
+{
+    (void)state;
+    struct conn w, f, c;
+    char out[8192];
+    conn_open(&w, 1901);
+    conn_open(&f, 1902);
+    conn_open(&c, 1903);
+    expect(&f, "watch\r\n", "OK\r\n");
+    expect(&w, "watch mutations fetchers connevents\r\n", "OK\r\n");
+    expect(&w, "get x\r\n", ""); /* a watcher only listens */
+    expect(&c,
+            "set wk 0 0 2\r\nhi\r\nget wk w%\r\nadd wk 0 100 1\r\nx\r\n"
+            "cas wk 0 0 1 1\r\ny\r\ntouch wk 10\r\ndelete wk\r\n"
+            "incr wk 1\r\nmg wk v\r\nms wk 3 T0\r\nabc\r\n",
+            "STORED\r\nVALUE wk 0 2\r\nhi\r\nEND\r\nNOT_STORED\r\n"
+            "EXISTS\r\nTOUCHED\r\nDELETED\r\nNOT_FOUND\r\nEN\r\nHD\r\n");
+    const char *fetches =
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=2\n"
+            "type=item_get key=w%25 status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=2\n"
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=0\n"
+            "type=item_get key=wk status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=item_get key=wk status=not_found clsid=0 cfd=-1 size=0\n";
+    assert_string_equal(
+            unstamp((char *)replies(&f, out, sizeof(out))), fetches);
+    assert_string_equal(unstamp((char *)replies(&w, out, sizeof(out))),
+            "type=conn_new rip=127.0.0.1 rport=2903 transport=tcp cfd=-1\n"
+            "type=item_store key=wk status=stored cmd=set ttl=0 clsid=0 "
+            "cfd=-1 size=2\n"
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=2\n"
+            "type=item_get key=w%25 status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=item_store key=wk status=not_stored cmd=add ttl=100 "
+            "clsid=0 cfd=-1 size=1\n"
+            "type=item_store key=wk status=exists cmd=cas ttl=0 clsid=0 "
+            "cfd=-1 size=1\n"
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=2\n"
+            "type=item_get key=wk status=found clsid=0 cfd=-1 size=0\n"
+            "type=item_get key=wk status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=item_get key=wk status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=item_store key=wk status=stored cmd=set ttl=0 clsid=0 "
+            "cfd=-1 size=3\n");
+    /* the fetcher watcher falls behind: 256 KiB of lines, then skips */
+    uint64_t skip0 = metrics.memcache_watch_skip.counter;
+    for (int i = 0; i < 4000; i++) {
+        expect(&c, "get a-key-long-enough-to-fill-the-buffer\r\n", "END\r\n");
+    }
+    /* both watch fetchers, from empty buffers: each lost the same */
+    uint64_t skipped = metrics.memcache_watch_skip.counter - skip0;
+    assert_true(skipped % 2 == 0);
+    skipped /= 2;
+    assert_true(skipped > 0 && skipped < 4000);
+    buf_clear(&f.wbuf);
+    buf_clear(&w.wbuf);
+    expect(&c, "get z\r\n", "END\r\n");
+    snprintf(out, sizeof(out),
+            "skipped=%" PRIu64
+            "\ntype=item_get key=z status=not_found clsid=0 cfd=-1 size=0\n",
+            skipped);
+    char got[512];
+    assert_string_equal(unstamp((char *)replies(&f, got, sizeof(got))), out);
+    conn_close(&f);
+    conn_close(&c); /* w sees both go */
+    snprintf(out, sizeof(out),
+            "skipped=%" PRIu64
+            "\ntype=item_get key=z status=not_found clsid=0 cfd=-1 size=0\n"
+            "type=conn_close rip=127.0.0.1 rport=2902 transport=tcp "
+            "reason=normal cfd=-1\n"
+            "type=conn_close rip=127.0.0.1 rport=2903 transport=tcp "
+            "reason=normal cfd=-1\n",
+            skipped);
+    char all[1024];
+    assert_string_equal(unstamp((char *)replies(&w, all, sizeof(all))), out);
+    conn_close(&w);
+    assert_int_equal(mc_watch_nwatcher, 0);
+    conn_open(&c, 1904); /* no watcher left to write to */
+    expect(&c, "get zz\r\n", "END\r\n");
+    conn_close(&c);
+}
+
+/* Issue 19: watch's line formats, byte for byte as memcached 1.6.18's
+ * logger prints them (the microseconds unpadded, as memcached's). */
+static void
+test_issue_19_watch_formats(void **state)
+{
+    (void)state;
+    char out[MC_WATCH_LINE_MAX];
+    struct mc_watch_stamp ts = {.sec = 1796605003, .usec = 866, .gid = 15};
+    size_t n = mc_watch_fmt_get(out, &ts, "a", 1, true, 26, 2);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "ts=1796605003.866 gid=15 type=item_get key=a "
+                             "status=found clsid=0 cfd=26 size=2\n");
+    mc_watch_fmt_store(out, &ts, "s\"p", 3, MC_WATCH_STORED, "set", 0, 26, 1);
+    assert_string_equal(out, "ts=1796605003.866 gid=15 type=item_store "
+                             "key=s%22p status=stored cmd=set ttl=0 clsid=0 "
+                             "cfd=26 size=1\n");
+    mc_watch_fmt_store(out, &ts, "k", 1, MC_WATCH_NO_MEMORY, "cas", 5, 3, 9);
+    assert_non_null(strstr(out, " status=no_memory cmd=cas ttl=5 "));
+    mc_watch_fmt_conn(out, &ts, "127.0.0.1:35600", true, NULL, 25);
+    assert_string_equal(out, "ts=1796605003.866 gid=15 type=conn_new "
+                             "rip=127.0.0.1 rport=35600 transport=tcp "
+                             "cfd=25\n");
+    mc_watch_fmt_conn(out, &ts, "[::1]:5", false, "normal", 7);
+    assert_string_equal(out, "ts=1796605003.866 gid=15 type=conn_close "
+                             "rip=::1 rport=5 transport=tcp reason=normal "
+                             "cfd=7\n");
+    mc_watch_fmt_conn(out, &ts, "unix:/tmp/s", true, NULL, 8);
+    assert_non_null(strstr(out, " rip=unix rport=0 transport=local cfd=8\n"));
+    assert_int_equal(mc_watch_fmt_skipped(out, 42), 11);
+    assert_string_equal(out, "skipped=42\n");
+    /* every byte but letters, digits and -._~ as %XX; the longest key */
+    char key[MEMCACHE_KEY_MAXLEN], enc[3 * MEMCACHE_KEY_MAXLEN];
+    memset(key, 0xff, sizeof(key));
+    assert_int_equal(mc_watch_uriencode(enc, "aZ09-._~ %\x7f", 11),
+            strlen("aZ09-._~%20%25%7F"));
+    assert_memory_equal(enc, "aZ09-._~%20%25%7F", 17);
+    n = mc_watch_fmt_get(out, &ts, key, sizeof(key), false, 1, 0);
+    assert_true(n < MC_WATCH_LINE_MAX);
+    assert_non_null(strstr(out, "key=%FF%FF"));
 }
 
 /* Issue 23: stats detail counts per prefix (memcached's example). */
@@ -840,6 +991,8 @@ main(void)
             cmocka_unit_test(test_issue_23_admin_arguments),
             cmocka_unit_test(test_issue_23_stats_detail),
             cmocka_unit_test(test_issue_23_meta_set_invalidate),
+            cmocka_unit_test(test_issue_19_watch),
+            cmocka_unit_test(test_issue_19_watch_formats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -248,6 +248,66 @@ test_commandstats_count(void **state)
     conn_close(&c);
 }
 
+/* An EVAL request of body with no keys, as RESP. */
+static const char *
+eval_req(char *out, size_t cap, const char *body)
+{
+    snprintf(out, cap, "*3\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$1\r\n0\r\n",
+            strlen(body), body);
+    return out;
+}
+
+/* Issue 19: CLIENT PAUSE holds what it covers, in the read buffer, until
+ * UNPAUSE or the timeout; the held client then runs it in order; errors
+ * that answer at once still do; a no-writes script runs during WRITE;
+ * a second pause keeps the stricter mode and the later end. */
+static void
+test_issue_19_client_pause(void **state)
+{
+    (void)state;
+    struct conn a, b, c;
+    char req[128];
+    conn_open(&a, 1901);
+    conn_open(&b, 1902);
+    conn_open(&c, 1903);
+    expect(&a, "CLIENT PAUSE 100000 WRITE\r\n", "+OK\r\n");
+    expect(&b, "SET pk v\r\nGET pk\r\n", ""); /* held, both kept */
+    assert_true(buf_rsize(&b.rbuf) > 0);
+    expect(&b, "PING\r\n", ""); /* behind the held SET */
+    expect(&a, "GET pk\r\nSET pk\r\nPUBLISH c m\r\nMULTI\r\nGET pk\r\nEXEC\r\n",
+            "$-1\r\n-ERR wrong number of arguments for 'set' command\r\n");
+    /* a's PUBLISH is held, and what follows it */
+    expect(&c, "CLIENT UNPAUSE\r\n", "+OK\r\n");
+    proc_resp_worker_tick(0, NOW); /* the worker's loop hook */
+    expect(&b, "", "+OK\r\n$1\r\nv\r\n+PONG\r\n");
+    expect(&a, "", ":0\r\n+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n");
+    /* no-writes scripts run in a WRITE pause; others wait */
+    expect(&a, "CLIENT PAUSE 100000 WRITE\r\n", "+OK\r\n");
+    expect(&b, eval_req(req, sizeof(req), "#!lua flags=no-writes\nreturn 1"),
+            ":1\r\n");
+    expect(&b, "EVAL_RO \"return 2\" 0\r\n", ":2\r\n");
+    expect(&b, eval_req(req, sizeof(req), "return 3"), "");
+    /* 0 ms with ALL: the stricter mode until the WRITE pause's end */
+    expect(&a, "CLIENT PAUSE 0 ALL\r\n", "+OK\r\n");
+    expect(&a, "GET pk\r\n", "");
+    proc_resp_worker_tick(0, NOW + 99999);
+    expect(&a, "", "");
+    proc_resp_worker_tick(0, NOW + 100000); /* the end: both run */
+    expect(&b, "", ":3\r\n");
+    expect(&a, "", "$1\r\nv\r\n");
+    assert_int_equal(proc_resp_worker_wait_ms(0, NOW), -1);
+    /* a held client that closes leaves no trace */
+    expect(&a, "CLIENT PAUSE 100 ALL\r\n", "+OK\r\n");
+    expect(&b, "GET pk\r\n", "");
+    assert_int_equal(proc_resp_worker_wait_ms(0, NOW), 100);
+    conn_close(&b);
+    assert_int_equal(proc_resp_worker_wait_ms(0, NOW), -1);
+    a.now_ms = NOW + 100; /* over: nothing is held */
+    expect(&a, "GET pk\r\n", "$1\r\nv\r\n");
+    conn_close(&a);
+    conn_close(&c);
+}
+
 int
 main(void)
 {
@@ -259,6 +319,7 @@ main(void)
             cmocka_unit_test(test_client_reply_and_select),
             cmocka_unit_test(test_protocol_error_closes),
             cmocka_unit_test(test_commandstats_count),
+            cmocka_unit_test(test_issue_19_client_pause),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
