@@ -63,17 +63,18 @@ typedef struct {
 
 /* What a message is for; each kind has one handler (msg_handle). */
 typedef enum {
-    MSG_KIND_PUBSUB,  /* resp: a PUBLISH to deliver to local subscribers */
-    MSG_KIND_SPUBSUB, /* resp: an SPUBLISH */
-    MSG_KIND_MONITOR, /* resp: a MONITOR line */
-    MSG_KIND_WATCH,   /* memcache: a watch line */
-    MSG_KIND_KILL,    /* close connection id (arg) if it is here */
-    MSG_KIND_BLOCK,   /* resp: blocked client id (arg): a key it waits on
-                         got elements, its timeout passed, or CLIENT
-                         UNBLOCK (off[0] says which) */
-    MSG_KIND_UNPAUSE, /* resp: CLIENT UNPAUSE; held clients run again */
-    MSG_KIND_CLIENTS, /* admin: describe or find connections (conns.c) */
-    MSG_KIND_TEST,    /* unit tests */
+    MSG_KIND_PUBSUB,   /* resp: a PUBLISH to deliver to local subscribers */
+    MSG_KIND_SPUBSUB,  /* resp: an SPUBLISH */
+    MSG_KIND_MONITOR,  /* resp: a MONITOR line */
+    MSG_KIND_WATCH,    /* memcache: a watch line */
+    MSG_KIND_KILL,     /* close connection id (arg) if it is here */
+    MSG_KIND_BLOCK,    /* resp: blocked client id (arg): a key it waits on
+                          got elements, its timeout passed, or CLIENT
+                          UNBLOCK (off[0] says which) */
+    MSG_KIND_UNPAUSE,  /* resp: CLIENT UNPAUSE; held clients run again */
+    MSG_KIND_CLIENTS,  /* admin: describe or find connections (conns.c) */
+    MSG_KIND_TRACKING, /* resp: an invalidation for client id (arg) */
+    MSG_KIND_TEST,     /* unit tests */
     MSG_NKIND,
 } msg_kind_e;
 

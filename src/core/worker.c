@@ -1071,6 +1071,13 @@ find_conn(struct worker *w, uint64_t id)
     return NULL;
 }
 
+struct conn *
+worker_conn_by_id(struct worker *w, uint64_t id)
+{
+    struct conn *c = find_conn(w, id);
+    return c != NULL && !(c->flags & CONN_KILL) ? c : NULL;
+}
+
 bool
 worker_kill_id(struct worker *w, uint64_t id)
 {

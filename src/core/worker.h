@@ -166,6 +166,9 @@ bool worker_kill_id(struct worker *w, uint64_t id);
 /* w's thread only: whether w holds connection id (and is not closing
  * it). */
 bool worker_has_id(struct worker *w, uint64_t id);
+/* w's thread only: w's connection with this id (not closing), or NULL; a
+ * walk of w's connections. */
+struct conn *worker_conn_by_id(struct worker *w, uint64_t id);
 /* w's thread only: appends one line per connection w holds (core/conns.h
  * shows the format): id, peer address, processor, worker, seconds since
  * w took it and since its last read or write, and each buffer's unsent

@@ -84,10 +84,66 @@ ks_on_read(ks_read_fn fn)
     __atomic_store_n(&read_hook, fn, __ATOMIC_RELAXED);
 }
 
-void
-ks_on_change(ks_change_fn fn)
+static pthread_mutex_t listen_lock = PTHREAD_MUTEX_INITIALIZER;
+static ks_change_fn change_fns[KS_NLISTEN]; /* atomic; set under the lock */
+static storage_drop_fn drop_fns[KS_NLISTEN];
+
+static void
+change_all(uint8_t db, const void *key, size_t klen, const char *event)
 {
-    __atomic_store_n(&change_hook, fn, __ATOMIC_RELAXED);
+    for (int i = 0; i < KS_NLISTEN; i++) {
+        ks_change_fn fn = __atomic_load_n(&change_fns[i], __ATOMIC_RELAXED);
+        if (fn != NULL) {
+            fn(db, key, klen, event);
+        }
+    }
+}
+
+static void
+drop_all(uint8_t db, const void *key, size_t klen, storage_drop_e why)
+{
+    for (int i = 0; i < KS_NLISTEN; i++) {
+        storage_drop_fn fn = __atomic_load_n(&drop_fns[i], __ATOMIC_RELAXED);
+        if (fn != NULL) {
+            fn(db, key, klen, why);
+        }
+    }
+}
+
+/* under listen_lock: the one listener set, or both through one call */
+static void
+listen_install(void)
+{
+    ks_change_fn change = NULL;
+    storage_drop_fn drop = NULL;
+    for (int i = 0; i < KS_NLISTEN; i++) {
+        if (change_fns[i] != NULL) {
+            change = change == NULL ? change_fns[i] : change_all;
+        }
+        if (drop_fns[i] != NULL) {
+            drop = drop == NULL ? drop_fns[i] : drop_all;
+        }
+    }
+    __atomic_store_n(&change_hook, change, __ATOMIC_RELAXED);
+    storage_on_drop(drop);
+}
+
+void
+ks_listen_change(ks_listener_e who, ks_change_fn fn)
+{
+    pthread_mutex_lock(&listen_lock);
+    __atomic_store_n(&change_fns[who], fn, __ATOMIC_RELAXED);
+    listen_install();
+    pthread_mutex_unlock(&listen_lock);
+}
+
+void
+ks_listen_drop(ks_listener_e who, storage_drop_fn fn)
+{
+    pthread_mutex_lock(&listen_lock);
+    __atomic_store_n(&drop_fns[who], fn, __ATOMIC_RELAXED);
+    listen_install();
+    pthread_mutex_unlock(&listen_lock);
 }
 
 void

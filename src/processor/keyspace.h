@@ -123,7 +123,17 @@ typedef void (*ks_change_fn)(
         uint8_t db, const void *key, size_t klen, const char *event);
 void ks_on_count(ks_count_fn fn);
 void ks_on_read(ks_read_fn fn);
-void ks_on_change(ks_change_fn fn);
+/* The change hook and the store's drop hook (storage_on_drop) each have
+ * a listener per user: keyspace notifications and client tracking. With
+ * one listener set it is the hook itself; with both, one call runs them
+ * in turn. Any thread, any time. */
+typedef enum {
+    KS_LISTEN_NOTIFY = 0,
+    KS_LISTEN_TRACKING,
+    KS_NLISTEN,
+} ks_listener_e;
+void ks_listen_change(ks_listener_e who, ks_change_fn fn);
+void ks_listen_drop(ks_listener_e who, storage_drop_fn fn);
 /* Reports a change made by a processor (the change and access hooks), for
  * writes that do not go through the ks_* functions (collections, MOVE). */
 void ks_changed(uint8_t db, const void *key, size_t klen, const char *event);

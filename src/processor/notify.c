@@ -189,8 +189,8 @@ notify_set(int f)
     /* nothing is published without K or E, or without a class */
     bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) != 0 &&
               (f & ~(NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) != 0;
-    ks_on_change(on ? on_change : NULL);
-    storage_on_drop(
+    ks_listen_change(KS_LISTEN_NOTIFY, on ? on_change : NULL);
+    ks_listen_drop(KS_LISTEN_NOTIFY,
             on && (f & (NOTIFY_EXPIRED | NOTIFY_EVICTED)) ? on_drop : NULL);
 }
 

@@ -198,6 +198,7 @@ proc_resp_setup(const proc_resp_options_st *options,
     }
     resp_slowlog_setup();
     resp_pubsub_setup();
+    resp_tracking_setup();
     resp_block_setup();
     resp_pause_setup();
     resp_monitor_setup(option_uint(&options->resp_monitor_buffer));
@@ -214,6 +215,7 @@ proc_resp_teardown(void)
 {
     resp_stats_teardown();
     resp_slowlog_teardown();
+    resp_tracking_teardown();
     resp_pubsub_teardown();
     resp_block_teardown();
     resp_pause_teardown();
@@ -287,6 +289,7 @@ resp_state_reset(struct resp_ctx *x)
     resp_pubsub_release(x->c, st);
     resp_monitor_release(x->c, st);
     resp_block_release(x->c, st);
+    resp_tracking_release(x->c, st);
     resp_client_set_name(&st->client, NULL, 0);
     st->authenticated = !resp_password_required();
 }
@@ -305,6 +308,7 @@ resp_error(struct conn *c)
     resp_monitor_release(c, st);
     resp_block_release(c, st);
     resp_pause_release(c, st);
+    resp_tracking_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -571,6 +575,10 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_CLIENT_REPLY] = cmd_client_all,
         [RESP_CMD_CLIENT_SETINFO] = cmd_client_all,
         [RESP_CMD_CLIENT_SETNAME] = cmd_client_all,
+        [RESP_CMD_CLIENT_TRACKING] = resp_cmd_client_tracking,
+        [RESP_CMD_CLIENT_CACHING] = resp_cmd_client_tracking,
+        [RESP_CMD_CLIENT_GETREDIR] = resp_cmd_client_tracking,
+        [RESP_CMD_CLIENT_TRACKINGINFO] = resp_cmd_client_tracking,
         [RESP_CMD_COMMAND] = resp_cmd_command,
         [RESP_CMD_COMMAND_COUNT] = resp_cmd_command,
         [RESP_CMD_COMMAND_DOCS] = resp_cmd_command,
@@ -814,11 +822,18 @@ run_command(struct resp_ctx *x)
     size_t mark = wmark(x);
     __atomic_store_n(
             &x->st->client.last_cmd, (uint32_t)x->cmd->id, __ATOMIC_RELAXED);
+    bool tracking = resp_tracking_active();
+    if (tracking) {
+        resp_tracking_before(x);
+    }
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = fn != NULL ? fn(x)
                               : resp_compose_err_unknown_command(
                                         x->w, x->argv, x->argc);
     uint64_t ns = time_mono_ns() - t0;
+    if (tracking) {
+        resp_tracking_after(x);
+    }
     if (resp_monitor_active()) {
         resp_monitor_feed(x); /* after the command, as Redis's call() */
     }

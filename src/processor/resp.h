@@ -39,6 +39,9 @@
     ACTION( resp_pubsub_delivered, METRIC_COUNTER, "# messages written to subscribers (message, pmessage, smessage)") \
     ACTION( resp_pubsub_obuf_kill, METRIC_COUNTER, "# subscribers closed over client-output-buffer-limit pubsub") \
     ACTION( resp_pubsub_ex,       METRIC_COUNTER, "# subscriptions or messages refused: no memory") \
+    ACTION( resp_tracking_sent,   METRIC_COUNTER, "# client-side caching invalidations written (CLIENT TRACKING)") \
+    ACTION( resp_tracking_trimmed, METRIC_COUNTER, "# keys invalidated to keep the tracking table under tracking-table-max-keys") \
+    ACTION( resp_tracking_ex,     METRIC_COUNTER, "# invalidations or tracked keys lost: no memory") \
     ACTION( resp_notify,          METRIC_COUNTER, "# keyspace notification messages sent to workers with a subscriber (__keyspace@, __keyevent@)") \
     ACTION( resp_monitor_line,    METRIC_COUNTER, "# MONITOR lines written to watchers") \
     ACTION( resp_monitor_drop,    METRIC_COUNTER, "# MONITOR lines dropped: the watcher's write buffer over its bound") \

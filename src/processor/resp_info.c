@@ -112,16 +112,21 @@ info_stats(struct buf *b, size_t max)
         return rc;
     }
     resp_keyspace_counts(&cmds, &hits, &misses);
+    uint64_t tclients, tkeys, titems, tprefixes;
+    resp_tracking_stats(&tclients, &tkeys, &titems, &tprefixes);
     return resp_buf_printf(b, max,
             "total_commands_processed:%" PRIu64 "\r\n"
             "instantaneous_ops_per_sec:0\r\nkeyspace_hits:%" PRIu64 "\r\n"
             "keyspace_misses:%" PRIu64 "\r\npubsub_channels:%" PRIu64
             "\r\npubsub_patterns:%" PRIu64 "\r\npubsubshard_channels:%" PRIu64
-            "\r\ntotal_forks:0\r\nunexpected_error_replies:0\r\n"
+            "\r\ntotal_forks:0\r\ntracking_total_keys:%" PRIu64
+            "\r\ntracking_total_items:%" PRIu64
+            "\r\ntracking_total_prefixes:%" PRIu64
+            "\r\nunexpected_error_replies:0\r\n"
             "total_error_replies:%" PRIu64 "\r\n",
             cmds, hits, misses, resp_pubsub_names(RESP_PUBSUB_CHANNELS),
             resp_pubsub_names(RESP_PUBSUB_PATTERNS),
-            resp_pubsub_names(RESP_PUBSUB_SHARDS),
+            resp_pubsub_names(RESP_PUBSUB_SHARDS), tkeys, titems, tprefixes,
             m != NULL ? counter(&m->resp_error) : 0);
 }
 
@@ -151,12 +156,15 @@ info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
         return info_server(b, max, now_ms);
     case RESP_INFO_CLIENTS: {
         rstatus_i rc = info_source(b, max, sec);
-        return rc != STATUS_OK
-                       ? rc
-                       : resp_buf_printf(b, max,
-                                 "cluster_connections:0\r\n"
-                                 "blocked_clients:0\r\ntracking_clients:0\r\n"
-                                 "clients_in_timeout_table:0\r\n");
+        uint64_t tclients, tkeys, titems, tprefixes;
+        resp_tracking_stats(&tclients, &tkeys, &titems, &tprefixes);
+        return rc != STATUS_OK ? rc
+                               : resp_buf_printf(b, max,
+                                         "cluster_connections:0\r\n"
+                                         "blocked_clients:0\r\ntracking_"
+                                         "clients:%" PRIu64
+                                         "\r\nclients_in_timeout_table:0\r\n",
+                                         tclients);
     }
     case RESP_INFO_MEMORY:
     case RESP_INFO_CPU:
@@ -247,6 +255,7 @@ typedef enum {
     P_DAEMONIZE,
     P_SLOWLOG_SLOWER_THAN,
     P_SLOWLOG_MAX_LEN,
+    P_TRACKING_TABLE_MAX_KEYS,
     P_TLS_PORT,
     P_TLS_CERT_FILE,
     P_TLS_KEY_FILE,
@@ -290,6 +299,7 @@ static const char *const param_names[NPARAM] = {
         [P_DAEMONIZE] = "daemonize",
         [P_SLOWLOG_SLOWER_THAN] = "slowlog-log-slower-than",
         [P_SLOWLOG_MAX_LEN] = "slowlog-max-len",
+        [P_TRACKING_TABLE_MAX_KEYS] = "tracking-table-max-keys",
         [P_TLS_PORT] = "tls-port",
         [P_TLS_CERT_FILE] = "tls-cert-file",
         [P_TLS_KEY_FILE] = "tls-key-file",
@@ -435,6 +445,9 @@ param_value(param_e p, char *out, size_t cap)
         return;
     case P_SLOWLOG_MAX_LEN:
         snprintf(out, cap, "%" PRIu64, resp_slowlog_max_len());
+        return;
+    case P_TRACKING_TABLE_MAX_KEYS:
+        snprintf(out, cap, "%" PRIu64, resp_tracking_max_keys());
         return;
     case P_APPENDONLY:
     case P_LAZYFREE_USER_FLUSH:
@@ -666,6 +679,7 @@ config_set(struct resp_ctx *x)
     int64_t timeout = -1;     /* unchanged */
     int64_t fill = INT64_MIN; /* unchanged */
     int notify = -1;          /* unchanged */
+    int64_t track_max = -1;   /* unchanged */
     int64_t limits[NPARAM];
     for (int p = 0; p < NPARAM; p++) {
         limits[p] = -1;
@@ -682,6 +696,7 @@ config_set(struct resp_ctx *x)
         }
         char why[128];
         if (p == P_SLOWLOG_SLOWER_THAN || p == P_SLOWLOG_MAX_LEN ||
+                p == P_TRACKING_TABLE_MAX_KEYS ||
                 (p == P_TIMEOUT && resp_source.set_timeout_s != NULL)) {
             int64_t n;
             if (!param_parse((param_e)p, v, &n, why, sizeof(why))) {
@@ -690,9 +705,10 @@ config_set(struct resp_ctx *x)
                         "'%s') - %s",
                         param_names[p], why);
             }
-            *(p == P_SLOWLOG_SLOWER_THAN ? &slower
-                    : p == P_TIMEOUT     ? &timeout
-                                         : &max_len) = n;
+            *(p == P_SLOWLOG_SLOWER_THAN             ? &slower
+                    : p == P_TIMEOUT                 ? &timeout
+                    : p == P_TRACKING_TABLE_MAX_KEYS ? &track_max
+                                                     : &max_len) = n;
             continue;
         }
         if (param_tls_slot((param_e)p) >= 0) {
@@ -775,6 +791,9 @@ config_set(struct resp_ctx *x)
         }
     }
     resp_slowlog_configure(slower, (uint64_t)max_len);
+    if (track_max >= 0) {
+        resp_tracking_set_max_keys((uint64_t)track_max);
+    }
     for (int p = 0; p < NPARAM; p++) {
         if (limits[p] >= 0) {
             __atomic_store_n(param_limit((param_e)p), (uint64_t)limits[p],

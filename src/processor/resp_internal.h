@@ -89,10 +89,11 @@ struct resp_state {
     struct resp_watched **watch;
     uint32_t nwatch;
     uint32_t watch_cap;
-    struct resp_pubsub *pubsub; /* NULL until the first (P|S)SUBSCRIBE */
-    struct resp_waiter *block;  /* blocked in BLPOP & co (resp_block.c) */
-    bool paused;                /* held by CLIENT PAUSE (resp_pause.c) */
-    uint64_t pause_gen;         /* the pause that held it */
+    struct resp_pubsub *pubsub;     /* NULL until the first (P|S)SUBSCRIBE */
+    struct resp_waiter *block;      /* blocked in BLPOP & co (resp_block.c) */
+    bool paused;                    /* held by CLIENT PAUSE (resp_pause.c) */
+    struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
+    uint64_t pause_gen;             /* the pause that held it */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -175,6 +176,31 @@ rstatus_i resp_info_cmdstats(struct buf *b, size_t max);
 rstatus_i resp_info_latencystats(struct buf *b, size_t max);
 rstatus_i resp_info_errorstats(struct buf *b, size_t max);
 uint64_t resp_clients_count(void);
+/* The worker of resp client id; false when there is no such client. */
+bool resp_client_worker(uint64_t id, unsigned *worker);
+
+/* ---- client-side caching (resp_tracking.c) ---- */
+struct resp_tracking;
+/* CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO */
+rstatus_i resp_cmd_client_tracking(struct resp_ctx *x);
+/* Whether some client tracks; then run_command calls the two below
+ * around every command (inline: one load per command otherwise). */
+extern size_t resp_tracking_n; /* tracking clients; resp_tracking.c's */
+static inline bool
+resp_tracking_active(void)
+{
+    return __atomic_load_n(&resp_tracking_n, __ATOMIC_RELAXED) > 0;
+}
+void resp_tracking_before(struct resp_ctx *x);
+void resp_tracking_after(struct resp_ctx *x);
+/* Tracking off for a connection closing or RESET. */
+void resp_tracking_release(struct conn *c, struct resp_state *st);
+void resp_tracking_stats(
+        uint64_t *clients, uint64_t *keys, uint64_t *items, uint64_t *prefixes);
+uint64_t resp_tracking_max_keys(void);
+void resp_tracking_set_max_keys(uint64_t n);
+void resp_tracking_setup(void);
+void resp_tracking_teardown(void);
 
 /* ---- atomic execution (resp.c, resp_exec.c) ---- */
 

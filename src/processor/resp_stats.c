@@ -624,6 +624,22 @@ resp_client_unregister(struct resp_client *cl)
     pthread_mutex_unlock(&registry_lock);
 }
 
+bool
+resp_client_worker(uint64_t id, unsigned *worker)
+{
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (const struct resp_client *cl = registry; cl != NULL; cl = cl->next) {
+        if (cl->id == id) {
+            *worker = cl->worker;
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
 uint64_t
 resp_clients_count(void)
 {

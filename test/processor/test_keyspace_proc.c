@@ -564,7 +564,7 @@ test_hooks(void **state)
     (void)state;
     events[0] = '\0';
     reads = 0;
-    ks_on_change(on_change);
+    ks_listen_change(KS_LISTEN_NOTIFY, on_change);
     ks_on_read(on_read);
     expect_resp("SET a 1\r\n", "+OK\r\n");
     expect_resp("GET a\r\n", "$1\r\n1\r\n");
@@ -581,7 +581,7 @@ test_hooks(void **state)
     expect_mc("set m 0 0 1\r\n1\r\nincr m 1\r\nget m\r\n",
             "STORED\r\n2\r\nVALUE m 0 1\r\n2\r\nEND\r\n");
     expect_resp("FLUSHALL\r\n", "+OK\r\n");
-    ks_on_change(NULL);
+    ks_listen_change(KS_LISTEN_NOTIFY, NULL);
     ks_on_read(NULL);
     /* "new" before a write that made the key (Redis's order; a rename's
      * or copy's destination always, as Redis adds it anew), "keymiss"

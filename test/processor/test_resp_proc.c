@@ -308,6 +308,84 @@ test_issue_19_client_pause(void **state)
     conn_close(&c);
 }
 
+/* INFO's tracking fields of the Stats section, as "keys items prefixes" */
+static const char *
+tracking_info(struct conn *c, char *out, size_t cap)
+{
+    char reply[4096];
+    assert_int_equal(feed(c, "INFO stats\r\n", 12), STATUS_OK);
+    replies(c, reply, sizeof(reply));
+    unsigned long k = 0, i = 0, p = 0;
+    const char *at = strstr(reply, "tracking_total_keys:");
+    assert_non_null(at);
+    assert_int_equal(sscanf(at,
+                             "tracking_total_keys:%lu\r\n"
+                             "tracking_total_items:%lu\r\n"
+                             "tracking_total_prefixes:%lu",
+                             &k, &i, &p),
+            3);
+    snprintf(out, cap, "%lu %lu %lu", k, i, p);
+    return out;
+}
+
+/* Client-side caching's table without workers (no invalidation can be
+ * delivered here: integration tests cover that): reads remember keys, a
+ * write takes them out, FLUSHALL empties the table, OPTIN remembers only
+ * after CLIENT CACHING yes, the table stays under tracking-table-max-keys,
+ * BCAST prefixes are counted, and a close ends the tracking. */
+static void
+test_issue_19_tracking_table(void **state)
+{
+    (void)state;
+    struct conn a, b;
+    char t[64];
+    conn_open(&a, 1911);
+    conn_open(&b, 1912);
+    expect(&a, "FLUSHALL\r\nCLIENT TRACKING on\r\nGET t1\r\nMGET t2 t3\r\n",
+            "+OK\r\n+OK\r\n$-1\r\n*2\r\n$-1\r\n$-1\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "3 3 0");
+    expect(&b, "CLIENT TRACKING on\r\nGET t1\r\n", "+OK\r\n$-1\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "3 4 0");
+    expect(&b, "SET t1 v\r\nDEL t2\r\n", "+OK\r\n:0\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "2 2 0");
+    expect(&b, "SET t3 v\r\n", "+OK\r\n"); /* a write that is a change */
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "1 1 0");
+    expect(&b, "CLIENT TRACKING off\r\nFLUSHALL\r\n", "+OK\r\n+OK\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "0 0 0");
+    /* OPTIN: only the read right after CLIENT CACHING yes */
+    expect(&a,
+            "CLIENT TRACKING off\r\nCLIENT TRACKING on OPTIN\r\n"
+            "GET o1\r\nCLIENT CACHING yes\r\nGET o2\r\nGET o3\r\n",
+            "+OK\r\n+OK\r\n$-1\r\n+OK\r\n$-1\r\n$-1\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "1 1 0");
+    /* bounded: past the limit other keys go */
+    expect(&b, "CONFIG SET tracking-table-max-keys 4\r\n", "+OK\r\n");
+    expect(&a,
+            "CLIENT TRACKING off\r\nCLIENT TRACKING on\r\n"
+            "MGET m1 m2 m3 m4 m5 m6 m7 m8\r\n",
+            "+OK\r\n+OK\r\n*8\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n"
+            "$-1\r\n$-1\r\n$-1\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "4 4 0");
+    expect(&b, "CONFIG SET tracking-table-max-keys 1000000\r\n", "+OK\r\n");
+    /* BCAST prefixes are counted; a close ends the tracking */
+    expect(&b, "CLIENT TRACKING on BCAST PREFIX p: PREFIX q:\r\n", "+OK\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "4 4 2");
+    conn_close(&b);
+    conn_open(&b, 1913);
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "4 4 0");
+    char info[4096];
+    assert_int_equal(feed(&b, "INFO clients\r\n", 14), STATUS_OK);
+    assert_non_null(strstr(
+            replies(&b, info, sizeof(info)), "tracking_clients:1\r\n")); /* a */
+    conn_close(&a);
+    assert_int_equal(feed(&b, "INFO clients\r\n", 14), STATUS_OK);
+    assert_non_null(
+            strstr(replies(&b, info, sizeof(info)), "tracking_clients:0\r\n"));
+    expect(&b, "FLUSHALL\r\n", "+OK\r\n");
+    assert_string_equal(tracking_info(&b, t, sizeof(t)), "0 0 0");
+    conn_close(&b);
+}
+
 int
 main(void)
 {
@@ -320,6 +398,7 @@ main(void)
             cmocka_unit_test(test_protocol_error_closes),
             cmocka_unit_test(test_commandstats_count),
             cmocka_unit_test(test_issue_19_client_pause),
+            cmocka_unit_test(test_issue_19_tracking_table),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

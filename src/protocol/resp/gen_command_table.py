@@ -50,7 +50,7 @@ spublish pubsub monitor
 
 SUBCOMMANDS = {
     'client': 'id setname getname info list setinfo no-evict reply help kill '
-              'pause unpause unblock',
+              'pause unpause unblock tracking caching getredir trackinginfo',
     'pubsub': 'channels numsub numpat shardchannels shardnumsub help',
     'command': 'count info docs list getkeys help',
     'config': 'get set resetstat help',
