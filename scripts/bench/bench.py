@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atomic_isolation  # noqa: E402
+import pubsub  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import types_memory  # noqa: E402
@@ -597,6 +598,32 @@ class Bench:
         if total != 0:
             raise RuntimeError(f"load 10: the accounts sum to {total}, not 0")
 
+    # ---- load 11: pub/sub beside Redis (issue 19) ----
+
+    def load11(self):
+        if not self.resp_ok:
+            self.notes["11"] = ["Skipped: no resp listener in this build."]
+            return
+        q = self.args.quick
+        scale = 0.1 if q else 1.0
+        cases = [(1, int(200000 * scale)), (100, int(20000 * scale))]
+        runs = [("redis", 1), ("segcached", 1), ("segcached", 2)]
+        for rep in range(1 if q else self.p["reps"]):
+            for kind, threads in self.alternate(runs, rep):
+                port = pubsub.free_ports(1)[0]
+                p = pubsub.start(kind, port, self.bin, threads)
+                try:
+                    for nsub, nmsg in cases:
+                        rate, ns = pubsub.run_case(port, p.pid, nsub, nmsg)
+                        case = f"{nsub} subscriber{'s' if nsub > 1 else ''}"
+                        if threads == 2:
+                            case += ", 2 workers"
+                        self.record("11", case, kind, rep, msgs_per_s=rate,
+                                    cpu_ns_per_msg=ns)
+                finally:
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(timeout=30)
+
     # ---- the run ----
 
     def describe(self):
@@ -656,7 +683,9 @@ class Bench:
                  "7": ("overwrites of a small key set", self.load7),
                  "8": ("hashes and sets: bytes per element", self.load8),
                  "9": ("hashes and sets: speed", self.load9),
-                 "10": ("transactions beside other clients", self.load10)}
+                 "10": ("transactions beside other clients", self.load10),
+                 "11": ("pub/sub: PUBLISH to 1 and 100 subscribers",
+                        self.load11)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()

@@ -11,7 +11,9 @@
 #                                        (issue 15; not in the default set)
 #   scripts/bench/run.sh --loads 10      transactions beside other clients
 #                                        (issue 17; not in the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,10
+#   scripts/bench/run.sh --loads 11      pub/sub beside Redis (issue 19;
+#                                        not in the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,11
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail

@@ -100,12 +100,13 @@ change_all(uint8_t db, const void *key, size_t klen, const char *event)
 }
 
 static void
-drop_all(uint8_t db, const void *key, size_t klen, storage_drop_e why)
+drop_all(uint8_t db, const void *key, size_t klen, storage_drop_e why,
+        const struct storage_drop_info *info)
 {
     for (int i = 0; i < KS_NLISTEN; i++) {
         storage_drop_fn fn = __atomic_load_n(&drop_fns[i], __ATOMIC_RELAXED);
         if (fn != NULL) {
-            fn(db, key, klen, why);
+            fn(db, key, klen, why, info);
         }
     }
 }

@@ -124,12 +124,14 @@ typedef void (*ks_change_fn)(
 void ks_on_count(ks_count_fn fn);
 void ks_on_read(ks_read_fn fn);
 /* The change hook and the store's drop hook (storage_on_drop) each have
- * a listener per user: keyspace notifications and client tracking. With
+ * a listener per user: keyspace notifications, client tracking and
+ * memcached's watch. With
  * one listener set it is the hook itself; with both, one call runs them
  * in turn. Any thread, any time. */
 typedef enum {
     KS_LISTEN_NOTIFY = 0,
     KS_LISTEN_TRACKING,
+    KS_LISTEN_WATCH, /* memcached's watch evictions (drops only) */
     KS_NLISTEN,
 } ks_listener_e;
 void ks_listen_change(ks_listener_e who, ks_change_fn fn);

@@ -19,9 +19,11 @@
 #include "base/time.h"
 #include "core/msg.h"
 #include "core/worker.h"
+#include "processor/keyspace.h"
 #include "processor/memcache_internal.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -149,6 +151,21 @@ mc_watch_fmt_conn(char *out, const struct mc_watch_stamp *ts, const char *peer,
 }
 
 size_t
+mc_watch_fmt_evict(char *out, const struct mc_watch_stamp *ts, const char *key,
+        size_t klen, bool fetched, int64_t ttl, uint32_t la, uint32_t size)
+{
+    char *p = out + stamp(out, ts);
+    p += sprintf(p, "type=eviction ");
+    p += key_field(p, key, klen);
+    /* every item is in class 1 (stats items, stats slabs) */
+    p += sprintf(p,
+            " fetch=%s ttl=%" PRId64 " la=%" PRIu32 " clsid=1 size=%" PRIu32
+            "\n",
+            fetched ? "yes" : "no", ttl, la, size);
+    return (size_t)(p - out);
+}
+
+size_t
 mc_watch_fmt_skipped(char *out, uint64_t skipped)
 {
     return (size_t)sprintf(out, "skipped=%" PRIu64 "\n", skipped);
@@ -162,14 +179,28 @@ worker_of(const struct conn *c)
     return c->owner != NULL ? worker_id(c->owner) : 0;
 }
 
+static void on_drop(uint8_t db, const void *key, size_t klen,
+        storage_drop_e why, const struct storage_drop_info *info);
+static pthread_mutex_t evict_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 count_kinds(unsigned w, unsigned kinds, int delta)
 {
     for (unsigned k = 0; k < MC_WATCH_NKIND; k++) {
-        if (kinds & (1u << k)) {
-            __atomic_add_fetch(
-                    &on_worker[w][k], (uint32_t)delta, __ATOMIC_RELAXED);
-            __atomic_add_fetch(&nkind[k], (uint32_t)delta, __ATOMIC_RELAXED);
+        if (!(kinds & (1u << k))) {
+            continue;
+        }
+        bool evictions = (1u << k) == MC_WATCH_EVICTIONS;
+        if (evictions) {
+            pthread_mutex_lock(&evict_lock);
+        }
+        __atomic_add_fetch(&on_worker[w][k], (uint32_t)delta, __ATOMIC_RELAXED);
+        uint32_t n = __atomic_add_fetch(
+                &nkind[k], (uint32_t)delta, __ATOMIC_RELAXED);
+        if (evictions) {
+            /* the store's drops are heard only while someone watches */
+            ks_listen_drop(KS_LISTEN_WATCH, n > 0 ? on_drop : NULL);
+            pthread_mutex_unlock(&evict_lock);
         }
     }
 }
@@ -399,6 +430,53 @@ mc_watch_store(const struct conn *c, memcache_req_type_e type, const char *key,
     }
 }
 
+/* The store evicted an item (any thread: a worker or the background
+ * thread, maybe in the middle of a command): its line goes through the
+ * message path to every worker with an evictions watcher, its own too.
+ * Only the memcache port's database; keys evicted whole with their parts
+ * (no item at hand) show ttl -1, la 0, size 0. */
+static void
+on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
+        const struct storage_drop_info *info)
+{
+    unsigned k = (unsigned)__builtin_ctz(MC_WATCH_EVICTIONS);
+    if (why != STORAGE_DROP_EVICTED || db != MC_DB ||
+            __atomic_load_n(&nkind[k], __ATOMIC_RELAXED) == 0) {
+        return;
+    }
+    int from = msg_sender();
+    struct mc_watch_stamp ts;
+    struct msg *m = from < 0 ? NULL : line_begin(MC_WATCH_EVICTIONS, &ts);
+    if (m == NULL) {
+        INCR(mc_metrics, memcache_watch_skip);
+        return;
+    }
+    uint64_t now = (uint64_t)ts.sec * 1000 + (uint64_t)ts.usec / 1000;
+    int64_t ttl = -1;
+    uint32_t la = 0, size = 0;
+    bool fetched = false;
+    if (info != NULL) {
+        if (info->expiry != TIME_NEVER) {
+            ttl = ((int64_t)info->expiry - (int64_t)now + 999) / 1000;
+        }
+        la = info->last_access < now
+                     ? (uint32_t)((now - info->last_access) / 1000)
+                     : 0;
+        size = info->vlen;
+        fetched = info->fetched;
+    }
+    m->len = (uint32_t)mc_watch_fmt_evict(
+            m->data, &ts, key, klen, fetched, ttl, la, size);
+    unsigned nw = msg_nworker();
+    for (unsigned w = 0; w < nw; w++) {
+        if (__atomic_load_n(&on_worker[w][k], __ATOMIC_RELAXED) > 0 &&
+                msg_send((unsigned)from, w, m) != STATUS_OK) {
+            INCR(mc_metrics, memcache_watch_skip);
+        }
+    }
+    msg_release(&m);
+}
+
 void
 mc_watch_conn(const struct conn *c, bool opened)
 {
@@ -431,4 +509,5 @@ mc_watch_teardown(void)
         __atomic_store_n(&nkind[k], 0, __ATOMIC_RELAXED);
     }
     __atomic_store_n(&mc_watch_nwatcher, 0, __ATOMIC_RELAXED);
+    ks_listen_drop(KS_LISTEN_WATCH, NULL);
 }

@@ -61,6 +61,11 @@ size_t mc_watch_fmt_store(char *out, const struct mc_watch_stamp *ts,
  * conn_close with reason */
 size_t mc_watch_fmt_conn(char *out, const struct mc_watch_stamp *ts,
         const char *peer, bool opened, const char *reason, int cfd);
+/* memcached's eviction line; ttl: seconds left, -1 for none; la: seconds
+ * since the last access */
+size_t mc_watch_fmt_evict(char *out, const struct mc_watch_stamp *ts,
+        const char *key, size_t klen, bool fetched, int64_t ttl, uint32_t la,
+        uint32_t size);
 size_t mc_watch_fmt_skipped(char *out, uint64_t skipped);
 /* memcached's uriencode: returns the encoded length (at most 3 * len) */
 size_t mc_watch_uriencode(char *out, const char *s, size_t len);

@@ -173,8 +173,10 @@ on_change(uint8_t db, const void *key, size_t klen, const char *event)
 }
 
 static void
-on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why)
+on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
+        const struct storage_drop_info *info)
 {
+    (void)info;
     if (why == STORAGE_DROP_EXPIRED) {
         notify_event(NOTIFY_EXPIRED, "expired", db, key, klen);
     } else {

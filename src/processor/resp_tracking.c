@@ -574,8 +574,10 @@ on_change(uint8_t db, const void *key, size_t klen, const char *event)
 }
 
 static void
-on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why)
+on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
+        const struct storage_drop_info *info)
 {
+    (void)info;
     (void)db;
     (void)why;
     uint64_t writer = writer_id;

@@ -356,8 +356,17 @@ typedef enum {
     STORAGE_DROP_EXPIRED,
     STORAGE_DROP_EVICTED,
 } storage_drop_e;
-typedef void (*storage_drop_fn)(
-        uint8_t db, const void *key, size_t klen, storage_drop_e why);
+/* What the store knows of a dropped item, for memcached's `watch
+ * evictions` (NULL where the store does not know it: a large value's root
+ * evicted through a part). */
+struct storage_drop_info {
+    uint64_t expiry;      /* unix ms; TIME_NEVER for none */
+    uint64_t last_access; /* unix ms, to the minute */
+    uint32_t vlen;
+    bool fetched; /* read since it was written */
+};
+typedef void (*storage_drop_fn)(uint8_t db, const void *key, size_t klen,
+        storage_drop_e why, const struct storage_drop_info *info);
 void storage_on_drop(storage_drop_fn fn);
 
 /* One round of the background work, synchronously: pending flushes, whole

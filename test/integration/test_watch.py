@@ -240,3 +240,50 @@ def test_watch_refusals_like_memcached(server_factory):
         got += c.recv(100)
     assert got == b"MN\r\nERROR cannot pipeline other commands before watch\r\n"
     c.close()
+
+
+def evictions_of(port, n=1500, size=4000):
+    """Writes n values of size bytes with a TTL (the first one read back),
+    more than the server holds; returns the first 20 eviction lines a
+    watcher on another connection saw."""
+    w = Watcher(port, b"evictions")
+    c = pymemcache.Client(("127.0.0.1", port), timeout=10 * SLOW)
+    v = b"e" * size
+    c.set(b"ev:0", v, expire=1000)
+    assert c.get(b"ev:0") == v
+    for i in range(1, n):
+        c.set(b"ev:%d" % i, v, expire=1000)
+    c.close()
+    seen = []
+    w.lines_until(lambda l: b"type=eviction" in l and
+                  seen.append(l) is None and len(seen) >= 20)
+    w.close()
+    return seen
+
+
+@pytest.mark.skipif(MEMCACHED is None, reason="memcached is not installed")
+def test_watch_evictions_like_memcached(server_factory):
+    """Filling a small cache: eviction lines with memcached 1.6.18's fields
+    in its order, the TTL left and the value's size; fetch=yes only for the
+    key that was read (segcached's merge eviction tends to keep that one,
+    memcached's LRU evicts it first)."""
+    s = server_factory(protocols=("memcache",), threads=2,
+                       args=["-m", "1", "-o", "seg.segment_size=64KiB"])
+    ref = Memcached(["-m", "2", "-I", "512k"])
+    try:
+        got = evictions_of(s.port("memcache"))
+        want = evictions_of(ref.port)
+    finally:
+        ref.stop()
+    for lines in (got, want):
+        names = [tuple(f.split(b"=", 1)[0] for f in
+                       STAMP.match(l).group(2).split(b" ")) for l in lines]
+        assert set(names) == {(b"type", b"key", b"fetch", b"ttl", b"la",
+                               b"clsid", b"size")}, names
+        for line in lines:
+            kv = fields(line)[1]
+            assert kv[b"fetch"] == (b"yes" if kv[b"key"] == b"ev%3A0"
+                                    else b"no"), line
+            assert 990 <= int(kv[b"ttl"]) <= 1000, line
+            assert kv[b"size"] == b"4000" and int(kv[b"la"]) < 120, line
+    assert s.stats()["memcache_watch_line"] >= len(got)

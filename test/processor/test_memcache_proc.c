@@ -891,6 +891,16 @@ test_issue_19_watch_formats(void **state)
                              "cfd=26 size=1\n");
     mc_watch_fmt_store(out, &ts, "k", 1, MC_WATCH_NO_MEMORY, "cas", 5, 3, 9);
     assert_non_null(strstr(out, " status=no_memory cmd=cas ttl=5 "));
+    /* memcached 1.6.18's eviction line (seen from a real one: "ts=...
+     * gid=2 type=eviction key=evk%3A0 fetch=no ttl=100 la=0 clsid=12
+     * size=1000"); every item is in class 1 here */
+    n = mc_watch_fmt_evict(out, &ts, "ev:0", 4, true, 998, 61, 4000);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "ts=1796605003.866 gid=15 type=eviction "
+                             "key=ev%3A0 fetch=yes ttl=998 la=61 clsid=1 "
+                             "size=4000\n");
+    mc_watch_fmt_evict(out, &ts, "k", 1, false, -1, 0, 0);
+    assert_non_null(strstr(out, " fetch=no ttl=-1 la=0 clsid=1 size=0\n"));
     mc_watch_fmt_conn(out, &ts, "127.0.0.1:35600", true, NULL, 25);
     assert_string_equal(out, "ts=1796605003.866 gid=15 type=conn_new "
                              "rip=127.0.0.1 rport=35600 transport=tcp "

@@ -219,12 +219,12 @@ storage_on_drop(storage_drop_fn fn)
 }
 
 void
-item_dropped_key(
-        uint8_t db, const uint8_t *key, size_t klen, storage_drop_e why)
+item_dropped_key(uint8_t db, const uint8_t *key, size_t klen,
+        storage_drop_e why, const struct storage_drop_info *info)
 {
     storage_drop_fn fn = __atomic_load_n(&drop_hook, __ATOMIC_RELAXED);
     if (fn != NULL && db < STORAGE_DB_COUNT) {
-        fn(db, key, klen, why);
+        fn(db, key, klen, why, info);
     }
 }
 
@@ -239,8 +239,17 @@ item_dropped(const struct item_meta *m, const uint8_t *key, uint64_t evict_now)
         return; /* flushed: the flush was the change */
     }
     bool live = evict_now != 0 && !time_expired(m->expiry, evict_now);
+    /* the item is in the heap, its segment found from its address */
+    const uint8_t *item = key - m->hdr_len;
+    uint32_t sid = (uint32_t)((size_t)(item - heap.data) / heap.seg_size);
+    struct storage_drop_info info = {
+            .expiry = m->expiry,
+            .last_access = item_atime_ms(item_atime(item), &heap.segs[sid]),
+            .vlen = m->vlen,
+            .fetched = (item_mflags(item) & ITEM_M_FETCHED) != 0,
+    };
     item_dropped_key(m->db, key, m->klen,
-            live ? STORAGE_DROP_EVICTED : STORAGE_DROP_EXPIRED);
+            live ? STORAGE_DROP_EVICTED : STORAGE_DROP_EXPIRED, &info);
 }
 
 /* Removes an entry found expired or flushed, if it is still there. */

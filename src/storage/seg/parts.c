@@ -54,7 +54,7 @@ parts_evict_root(const struct item_meta *m, const uint8_t *key, uint64_t now)
         hash_unlock_key(h);
         if (done) {
             item_dropped_key(m->db & DB_MASK, key,
-                    m->klen - STORAGE_PART_SUFFIX, STORAGE_DROP_EVICTED);
+                    m->klen - STORAGE_PART_SUFFIX, STORAGE_DROP_EVICTED, NULL);
             INCR(seg_metrics, seg_evict_item);
             INCR(seg_metrics, seg_part_evict_root);
             return;

@@ -360,8 +360,8 @@ void item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m);
  * and the item was live then; nothing for parts and flushed items. */
 void item_dropped(
         const struct item_meta *m, const uint8_t *key, uint64_t evict_now);
-void item_dropped_key(
-        uint8_t db, const uint8_t *key, size_t klen, storage_drop_e why);
+void item_dropped_key(uint8_t db, const uint8_t *key, size_t klen,
+        storage_drop_e why, const struct storage_drop_info *info);
 void item_linked(uint32_t sid, uint32_t size, const struct item_meta *m);
 bool item_visible(const struct item_meta *m, uint64_t now);
 
