@@ -297,6 +297,20 @@ throughput(int argc, char **argv)
             threads, get_pct, dist, (unsigned long)keys, (unsigned long)total,
             elapsed, (double)total / elapsed);
     printf("get_hit_ratio %.4f\n", gets ? (double)hits / (double)gets : 0.0);
+    /* how the run made room (cumulative, preload included) */
+    printf("writes %lu\nslow_takes %lu\nslow_take_us %lu\nwaits %lu\n"
+           "compactions %lu\ncompact_items %lu\nmerges %lu\n"
+           "evict_items %lu\nevict_inline %lu\nroom_ahead %lu\n",
+            (unsigned long)metric_counter(&m.seg_write),
+            (unsigned long)metric_counter(&m.seg_take_slow),
+            (unsigned long)metric_counter(&m.seg_take_slow_us),
+            (unsigned long)metric_counter(&m.seg_wait),
+            (unsigned long)metric_counter(&m.seg_compact),
+            (unsigned long)metric_counter(&m.seg_compact_item),
+            (unsigned long)metric_counter(&m.seg_merge),
+            (unsigned long)metric_counter(&m.seg_evict_item),
+            (unsigned long)metric_counter(&m.seg_evict_inline),
+            (unsigned long)metric_counter(&m.seg_room_ahead));
     seg_teardown();
     return 0;
 }
