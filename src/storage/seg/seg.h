@@ -70,6 +70,7 @@
     ACTION( seg_hash_evict,        METRIC_COUNTER, "# items dropped: chain full" ) \
     ACTION( seg_hash_seg,          METRIC_GAUGE,   "# segments lent to the hash table" ) \
     ACTION( seg_hash_tag_collision, METRIC_COUNTER, "# tag matched, key not" ) \
+    ACTION( seg_room_ahead,        METRIC_COUNTER, "# writers making room ahead of need" ) \
     ACTION( seg_wait,              METRIC_COUNTER, "# writer waits for readers" ) \
     ACTION( seg_wait_timeout,      METRIC_COUNTER, "# waits for readers that hit the bound" ) \
     ACTION( seg_take_slow,         METRIC_COUNTER, "# free segment takes past the free list" ) \

@@ -411,6 +411,9 @@ void res_close(struct res *r);
 /* A free segment, evicting if needed; SEG_NIL when none. */
 uint32_t seg_take_free(uint64_t now, bool may_wait);
 void seg_put_free_locked(uint32_t sid);
+/* A writer that opened a segment: one step of making room (never an
+ * eviction) when free segments run low; no lock held, no view open. */
+void seg_room_ahead(uint64_t now);
 /* Any free segment, the one kept for merges and compaction included: for
  * their destinations. SEG_NIL if none. */
 uint32_t seg_take_spare(void);

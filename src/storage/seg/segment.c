@@ -263,6 +263,41 @@ seg_take_free(uint64_t now, bool may_wait)
     return sid;
 }
 
+/* Making room ahead of need, by the writer that just opened a segment
+ * (after it is installed, so the bucket's other writers go on into it):
+ * when free and limbo segments are down to the writers' low-water mark
+ * (seg.reserve + 1), one step of what seg_take_free does past the free
+ * list (segments back from limbo, a dead segment freed, one compaction),
+ * never an eviction, and none of it while another thread compacts. Under
+ * a steady stream of sets this keeps free segments ahead of the writers,
+ * so a writer rarely reaches the slow path and naps there while another
+ * compacts; the work is shared by the writers in proportion to the
+ * segments they fill, without a third thread competing for their CPUs. */
+void
+seg_room_ahead(uint64_t now)
+{
+    uint32_t low = heap.reserve + 1;
+    if (__atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) +
+                    __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED) >=
+            low) {
+        return;
+    }
+    if (__atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0) {
+        return; /* another writer or the background thread is on it */
+    }
+    INCR(seg_metrics, seg_room_ahead);
+    bool registered = epoch_thread_registered();
+    epoch_offline(); /* as the slow path: our own retired segments too */
+    seg_reclaim();
+    if (__atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) < low &&
+            !seg_expire_one(now)) {
+        compact_run(now);
+    }
+    if (registered) {
+        epoch_enter();
+    }
+}
+
 /* --- chains (TTL bucket lock) ------------------------------------------- */
 
 static void
@@ -423,6 +458,8 @@ active_segment(uint32_t bucket, uint64_t expiry, uint64_t now)
         seg_lock(&heap.lock);
         seg_put_free_locked(fresh);
         seg_unlock(&heap.lock);
+    } else {
+        seg_room_ahead(now);
     }
     return sid;
 }
