@@ -399,6 +399,7 @@ split_keep(uint32_t h, void *arg)
 static coll_status_e
 split(struct coll *c)
 {
+    ASSERT(c->indexed); /* parts_change made them ipacks first */
     uint64_t n = c->nparts;
     uint32_t s = (uint32_t)lhash_split_source(n);
     struct storage_item pit;
