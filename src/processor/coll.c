@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "types/hashpack.h"
 #include "types/intset.h"
+#include "types/ipack.h"
 #include "types/lhash.h"
 #include "types/types.h"
 
@@ -123,9 +124,12 @@ root_decode(struct coll *c, const struct storage_item *it)
         if (it->vlen < COLL_ROOT_LEN) {
             return false;
         }
+        memcpy(c->head, v, COLL_ROOT_LEN);
+        c->head_set = true;
         memcpy(c->id, v, 8);
         c->nparts = (uint32_t)types_be_get(v + 8, 4);
-        c->enc = v[12];
+        c->enc = v[12] & ~COLL_ROOT_INDEXED;
+        c->indexed = (v[12] & COLL_ROOT_INDEXED) != 0;
         c->count = types_be_get(v + 13, 8);
         c->bytes = types_be_get(v + 21, 8);
         c->img = NULL;
@@ -238,6 +242,16 @@ part_read(const struct coll *c, uint32_t i, struct storage_item *it)
            STORAGE_OK;
 }
 
+/* The part's pack: the whole value of a plain pack, the prefix of an
+ * ipack. */
+static size_t
+part_pack_len(const struct coll *c, const struct storage_item *pit)
+{
+    size_t stride = c->type == STORAGE_TYPE_HASH ? 2 : 1;
+    return c->indexed ? ipack_pack_len(pit->value, pit->vlen, stride)
+                      : pit->vlen;
+}
+
 coll_status_e
 coll_status_of(storage_status_e st)
 {
@@ -274,6 +288,17 @@ parts_delete(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
     }
 }
 
+/* The root of a collection in parts as it is now. */
+static void
+root_head(const struct coll *c, uint8_t head[COLL_ROOT_LEN])
+{
+    memcpy(head, c->id, 8);
+    types_be_put(head + 8, c->nparts, 4);
+    head[12] = (uint8_t)(c->enc | (c->indexed ? COLL_ROOT_INDEXED : 0));
+    types_be_put(head + 13, c->count, 8);
+    types_be_put(head + 21, c->bytes, 8);
+}
+
 /* Writes the root as it is now: the inline image, or the parts header. On
  * success the struct is at the new version (a later write CASes on it). */
 static coll_status_e
@@ -297,11 +322,7 @@ root_write(struct coll *c)
     const uint8_t *v;
     size_t vlen;
     if (c->parts) {
-        memcpy(head, c->id, 8);
-        types_be_put(head + 8, c->nparts, 4);
-        head[12] = c->enc;
-        types_be_put(head + 13, c->count, 8);
-        types_be_put(head + 21, c->bytes, 8);
+        root_head(c, head);
         v = head;
         vlen = sizeof(head);
     } else {
@@ -332,6 +353,10 @@ root_write(struct coll *c)
         c->expiry = TIME_NEVER;
     }
     c->cas = cas;
+    c->head_set = c->parts;
+    if (c->parts) {
+        memcpy(c->head, v, COLL_ROOT_LEN);
+    }
     c->created = !c->exists;
     c->exists = true;
     return COLL_OK;
@@ -361,11 +386,12 @@ struct split_arg {
     bool move;
 };
 
+/* Reads the bucket bit from the part's index: no element hashed again. */
 static bool
-split_keep(const uint8_t *e, size_t elen, void *arg)
+split_keep(uint32_t h, void *arg)
 {
     const struct split_arg *a = arg;
-    return lhash_split_moves(types_hash(e, elen), a->n) == a->move;
+    return lhash_split_moves(h, a->n) == a->move;
 }
 
 /* Grows the parts by one: splits the source part in two. The root is
@@ -373,6 +399,7 @@ split_keep(const uint8_t *e, size_t elen, void *arg)
 static coll_status_e
 split(struct coll *c)
 {
+    ASSERT(c->indexed); /* parts_change made them ipacks first */
     uint64_t n = c->nparts;
     uint32_t s = (uint32_t)lhash_split_source(n);
     struct storage_item pit;
@@ -382,15 +409,15 @@ split(struct coll *c)
     size_t stride = stride_of(c);
     struct split_arg stay = {n, false}, move = {n, true};
     size_t sn =
-            pack_filter_size(pit.value, pit.vlen, stride, split_keep, &stay);
+            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &stay);
     size_t mn =
-            pack_filter_size(pit.value, pit.vlen, stride, split_keep, &move);
+            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &move);
     uint8_t *a = scratch(0, sn), *b = scratch(1, mn);
     if (a == NULL || b == NULL) {
         return COLL_ENOMEM;
     }
-    pack_filter_write(a, pit.value, pit.vlen, stride, split_keep, &stay);
-    pack_filter_write(b, pit.value, pit.vlen, stride, split_keep, &move);
+    ipack_filter_write(a, pit.value, pit.vlen, stride, split_keep, &stay);
+    ipack_filter_write(b, pit.value, pit.vlen, stride, split_keep, &move);
     size_t old = pit.vlen;
     coll_status_e st = part_write(c, (uint32_t)n, b, mn);
     if (st == COLL_OK) {
@@ -427,30 +454,37 @@ grow(struct coll *c)
     return st;
 }
 
-/* An inline TABLE image into parts: one pass sizes every part, one writes
- * them, each element once. */
+/* An inline TABLE image (or a collection's every element, respill) into
+ * ipack parts: one pass hashes and sizes every part, one writes them, each
+ * element once. */
 static coll_status_e
 spill(struct coll *c)
 {
     size_t stride = stride_of(c);
-    uint32_t n = (uint32_t)(c->len / COLL_PART_TARGET + 1);
+    size_t g = pack_count(c->img, c->len) / stride;
+    size_t total = c->len + g * IPACK_HASH_SIZE;
+    uint32_t n = (uint32_t)(total / COLL_PART_TARGET + 1);
     n = n < 2 ? 2 : n;
-    size_t *cnt = calloc(n, sizeof(*cnt)); /* elements, then write offset */
-    size_t *sz = calloc(n, sizeof(*sz));   /* body bytes, then part bytes */
+    size_t *cnt = calloc(n, sizeof(*cnt)); /* elements, then pack cursor */
+    size_t *sz = calloc(n, sizeof(*sz));   /* pack bytes, head included */
     size_t *at = calloc(n, sizeof(*at));   /* where each part starts */
-    uint8_t *all = malloc(c->len + (size_t)n * TYPES_VARINT_MAX);
+    size_t *hat = calloc(n, sizeof(*hat)); /* index cursor */
+    uint32_t *hs = malloc((g + 1) * sizeof(*hs));
+    uint8_t *all = malloc(total + (size_t)n * TYPES_VARINT_MAX);
     coll_status_e st = COLL_ENOMEM;
-    if (cnt == NULL || sz == NULL || at == NULL || all == NULL) {
+    if (cnt == NULL || sz == NULL || at == NULL || hat == NULL || hs == NULL ||
+            all == NULL) {
         goto done;
     }
     struct pack_iter it;
     struct pack_elem e[2];
     pack_iter_init(&it, c->img, c->len);
-    while (pack_next(&it, &e[0])) {
+    for (size_t i = 0; pack_next(&it, &e[0]); i++) {
         if (stride == 2) {
             pack_next(&it, &e[1]);
         }
-        uint32_t b = (uint32_t)lhash_bucket(types_hash(e[0].p, e[0].len), n);
+        hs[i] = ipack_hash_of(types_hash(e[0].p, e[0].len));
+        uint32_t b = (uint32_t)lhash_bucket(hs[i], n);
         cnt[b] += stride;
         for (size_t k = 0; k < stride; k++) {
             sz[b] += pack_elem_size(e[k].len);
@@ -460,30 +494,35 @@ spill(struct coll *c)
     for (uint32_t b = 0; b < n; b++) {
         at[b] = off;
         size_t head = pack_head_write(all + off, cnt[b]);
-        cnt[b] = off + head;
         sz[b] += head;
-        off += sz[b];
+        hat[b] = off + sz[b];
+        off += sz[b] + cnt[b] / stride * IPACK_HASH_SIZE;
+        cnt[b] = at[b] + head;
     }
     pack_iter_init(&it, c->img, c->len);
-    while (pack_next(&it, &e[0])) {
+    for (size_t i = 0; pack_next(&it, &e[0]); i++) {
         if (stride == 2) {
             pack_next(&it, &e[1]);
         }
-        uint32_t b = (uint32_t)lhash_bucket(types_hash(e[0].p, e[0].len), n);
+        uint32_t b = (uint32_t)lhash_bucket(hs[i], n);
         for (size_t k = 0; k < stride; k++) {
             cnt[b] += pack_elem_write(all + cnt[b], e[k].p, e[k].len);
         }
+        hat[b] += ipack_hash_write(all + hat[b], hs[i]);
     }
     ks_new_id(c->id);
     uint64_t bytes = 0;
     st = COLL_OK;
     for (uint32_t b = 0; b < n && st == COLL_OK; b++) {
         ASSERT(cnt[b] == at[b] + sz[b]);
-        st = part_write(c, b, all + at[b], sz[b]);
-        bytes += sz[b];
+        size_t plen = (b + 1 < n ? at[b + 1] : off) - at[b];
+        ASSERT(hat[b] == at[b] + plen);
+        st = part_write(c, b, all + at[b], plen);
+        bytes += plen;
     }
     if (st == COLL_OK) {
         c->parts = true;
+        c->indexed = true;
         c->nparts = n;
         c->bytes = bytes;
         c->img = NULL;
@@ -496,17 +535,20 @@ done:
     free(cnt);
     free(sz);
     free(at);
+    free(hat);
+    free(hs);
     free(all);
     return st;
 }
 
-/* Parts that deletions left under a quarter full on average: every
- * element into fewer parts under a new id, in one pass (spill). The old
- * parts are dropped once the new root is committed; a scan cursor carries
- * the id's tag, so a scan that meets a shrink starts over (it may repeat
- * elements, never miss one). */
+/* Every element into new parts under a new id, in one pass (spill): when
+ * deletions left the parts under a quarter full on average (fewer parts),
+ * and to rewrite plain-pack parts as ipacks (a collection a warm restart
+ * kept from before the index). The old parts are dropped once the new root
+ * is committed; a scan cursor carries the id's tag, so a scan that meets a
+ * respill starts over (it may repeat elements, never miss one). */
 static coll_status_e
-shrink(struct coll *c)
+respill(struct coll *c)
 {
     size_t stride = stride_of(c);
     uint8_t *img = malloc(c->bytes + TYPES_VARINT_MAX);
@@ -521,15 +563,17 @@ shrink(struct coll *c)
             return broken(c);
         }
         size_t head = pack_head_size(pack_count(pit.value, pit.vlen));
-        if (off + pit.vlen - head > c->bytes + TYPES_VARINT_MAX) {
+        size_t plen = part_pack_len(c, &pit);
+        if (off + plen - head > c->bytes + TYPES_VARINT_MAX) {
             free(img); /* the root's byte count is wrong: not ours */
             return broken(c);
         }
-        memcpy(img + off, pit.value + head, pit.vlen - head);
-        off += pit.vlen - head;
+        memcpy(img + off, pit.value + head, plen - head);
+        off += plen - head;
     }
     memcpy(c->old_id, c->id, 8);
     uint32_t old_n = c->nparts;
+    bool old_indexed = c->indexed;
     c->parts = false;
     c->img = img;
     c->len = off;
@@ -540,6 +584,7 @@ shrink(struct coll *c)
     } else {
         memcpy(c->id, c->old_id, 8);
         c->parts = true;
+        c->indexed = old_indexed;
         c->nparts = old_n;
     }
     c->img = NULL;
@@ -556,6 +601,20 @@ after_inline(struct coll *c)
         return spill(c);
     }
     return COLL_OK;
+}
+
+/* Whether a change in parts left the root as it was opened (a value
+ * replaced by one of the same length): then it is not rewritten. */
+static bool
+root_same(const struct coll *c)
+{
+    if (!c->parts || !c->head_set || c->build || c->drop_old ||
+            !ks_holds(c->stripe)) {
+        return false;
+    }
+    uint8_t head[COLL_ROOT_LEN];
+    root_head(c, head);
+    return memcmp(head, c->head, COLL_ROOT_LEN) == 0;
 }
 
 coll_status_e
@@ -581,6 +640,13 @@ coll_commit(struct coll *c)
                         c->db, c->key, c->klen, c->id, 0, c->nparts, c->now);
             }
         }
+        c->dirty = false;
+        return COLL_OK;
+    }
+    if (root_same(c)) {
+        /* one write per change: the part's; WATCH learns of it from the
+         * stripe, readers take the lock, and the root's bytes are these */
+        ks_stripe_changed(c->stripe);
         c->dirty = false;
         return COLL_OK;
     }
@@ -611,55 +677,48 @@ parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
         size_t vlen, bool *changed)
 {
     *changed = false;
-    uint32_t b = (uint32_t)lhash_bucket(types_hash(e, elen), c->nparts);
+    if (!c->indexed) {
+        coll_status_e st = respill(c); /* plain packs: into ipacks first */
+        if (st != COLL_OK) {
+            return st;
+        }
+    }
+    uint64_t h = types_hash(e, elen);
+    uint32_t b = (uint32_t)lhash_bucket(h, c->nparts);
     struct storage_item pit;
     if (!part_read(c, b, &pit)) {
         return broken(c);
     }
     const uint8_t *p = pit.value;
-    size_t len = pit.vlen, n;
+    size_t len = pit.vlen, n, stride = stride_of(c);
     struct pack_pos pos;
-    bool hash = c->type == STORAGE_TYPE_HASH;
-    bool found = hash ? hashpack_find(p, len, e, elen, &pos)
-                      : pack_find(p, len, e, elen, 1, &pos);
+    bool found = ipack_find(p, len, stride, ipack_hash_of(h), e, elen, &pos);
+    struct pack_elem g[2] = {{e, elen}, {v, vlen}};
     uint8_t *dst;
-    switch (op) {
-    case OP_SET:
-        n = hashpack_set_size(p, len, &pos, elen, vlen);
-        if ((dst = scratch(2, n)) == NULL) {
-            return COLL_ENOMEM;
-        }
-        hashpack_set_write(dst, p, len, &pos, e, elen, v, vlen);
-        *changed = !found;
-        break;
-    case OP_DEL:
-        if (!found) {
-            return COLL_OK;
-        }
-        n = hash ? hashpack_delete_size(p, len, &pos)
-                 : pack_delete_size(p, len, pos.off, 1);
-        if ((dst = scratch(2, n)) == NULL) {
-            return COLL_ENOMEM;
-        }
-        if (hash) {
-            hashpack_delete_write(dst, p, len, &pos);
-        } else {
-            pack_delete_write(dst, p, len, pos.off, 1);
-        }
-        *changed = true;
-        break;
-    default: /* OP_ADD */
-        if (found) {
-            return COLL_OK;
-        }
-        n = pack_insert_size(p, len, len, elen);
-        if ((dst = scratch(2, n)) == NULL) {
-            return COLL_ENOMEM;
-        }
-        pack_insert_write(dst, p, len, len, e, elen);
-        *changed = true;
-        break;
+    if (op == OP_DEL && !found) {
+        return COLL_OK;
     }
+    if (op == OP_ADD && found) {
+        return COLL_OK;
+    }
+    if (op == OP_DEL) {
+        n = ipack_delete_size(p, len, stride, &pos);
+    } else if (found) { /* OP_SET of a field there: its value */
+        n = ipack_replace_size(p, len, stride, &pos, 1, vlen);
+    } else {
+        n = ipack_append_size(p, len, stride, g);
+    }
+    if ((dst = scratch(2, n)) == NULL) {
+        return COLL_ENOMEM;
+    }
+    if (op == OP_DEL) {
+        ipack_delete_write(dst, p, len, stride, &pos);
+    } else if (found) {
+        ipack_replace_write(dst, p, len, stride, &pos, 1, v, vlen);
+    } else {
+        ipack_append_write(dst, p, len, stride, g, ipack_hash_of(h));
+    }
+    *changed = op == OP_DEL || !found;
     coll_status_e st = part_write(c, b, dst, n);
     if (st != COLL_OK) {
         return st;
@@ -672,9 +731,31 @@ parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
     if (op == OP_DEL) {
         bool sparse = c->nparts > 2 &&
                       c->bytes * 4 < (uint64_t)c->nparts * COLL_PART_TARGET;
-        return sparse ? shrink(c) : COLL_OK;
+        return sparse ? respill(c) : COLL_OK;
     }
     return grow(c);
+}
+
+/* ---- reads in parts ------------------------------------------------------ */
+
+/* Finds a member or field in its part: true, the part's view and the
+ * element's position in the part's pack; false when it is not there (or the
+ * part is missing: eviction is taking the key). */
+static bool
+part_find(const struct coll *c, const void *e, size_t elen,
+        struct storage_item *pit, struct pack_pos *pos)
+{
+    uint64_t h = types_hash(e, elen);
+    uint32_t b = (uint32_t)lhash_bucket(h, c->nparts);
+    if (!part_read(c, b, pit)) {
+        return false;
+    }
+    size_t stride = stride_of(c);
+    if (c->indexed) {
+        return ipack_find(
+                pit->value, pit->vlen, stride, ipack_hash_of(h), e, elen, pos);
+    }
+    return pack_find(pit->value, pit->vlen, e, elen, stride, pos);
 }
 
 /* ---- hashes -------------------------------------------------------------- */
@@ -688,12 +769,13 @@ coll_hash_get(struct coll *c, const void *f, size_t flen, struct pack_elem *v)
     if (!c->parts) {
         return hashpack_get(c->img, c->len, f, flen, v) ? COLL_OK : COLL_MISS;
     }
-    uint32_t b = (uint32_t)lhash_bucket(types_hash(f, flen), c->nparts);
     struct storage_item pit;
-    if (!part_read(c, b, &pit)) {
+    struct pack_pos pos;
+    if (!part_find(c, f, flen, &pit, &pos)) {
         return COLL_MISS;
     }
-    return hashpack_get(pit.value, pit.vlen, f, flen, v) ? COLL_OK : COLL_MISS;
+    *v = hashpack_value_at(pit.value, part_pack_len(c, &pit), &pos);
+    return COLL_OK;
 }
 
 coll_status_e
@@ -759,14 +841,9 @@ coll_set_has(struct coll *c, const void *m, size_t mlen)
         return COLL_MISS;
     }
     if (c->parts) {
-        uint32_t b = (uint32_t)lhash_bucket(types_hash(m, mlen), c->nparts);
         struct storage_item pit;
         struct pack_pos pos;
-        if (!part_read(c, b, &pit)) {
-            return COLL_MISS;
-        }
-        return pack_find(pit.value, pit.vlen, m, mlen, 1, &pos) ? COLL_OK
-                                                                : COLL_MISS;
+        return part_find(c, m, mlen, &pit, &pos) ? COLL_OK : COLL_MISS;
     }
     if (c->enc == COLL_ENC_INTSET) {
         int64_t v;
@@ -961,7 +1038,8 @@ coll_scan(struct coll *c, uint64_t cursor, uint64_t count, coll_each_fn *fn,
         if (!part_read(c, (uint32_t)i, &pit)) {
             return COLL_MISS;
         }
-        if (!img_each(c, COLL_ENC_TABLE, pit.value, pit.vlen, fn, arg, &n)) {
+        if (!img_each(c, COLL_ENC_TABLE, pit.value, part_pack_len(c, &pit), fn,
+                    arg, &n)) {
             return COLL_OK;
         }
         if (n >= count && i + 1 < c->nparts) {
@@ -1009,7 +1087,7 @@ coll_random(
             }
         }
         p = pit.value;
-        len = pit.vlen;
+        len = part_pack_len(c, &pit);
         r = (r ^ (r >> 31)) * 0x9E3779B97F4A7C15ULL; /* fresh bits */
         r ^= r >> 29;
     }

@@ -9,20 +9,26 @@
  *     COLL_ENC_INTSET (an intset) or COLL_ENC_TABLE (a pack: members, or
  *     fields and values), while the image is at most COLL_INLINE_MAX bytes;
  *   - parts (a root, storage.h): [id 8][nparts 4][enc][count 8][bytes 8],
- *     and nparts part items, each a pack of the elements that linear
- *     hashing (types/lhash.h) puts in it. Parts grow one at a time, when
- *     their average passes COLL_PART_TARGET bytes, so a change costs about
- *     one part's bytes whatever the collection's size; when deletions
- *     leave them under a quarter full on average, they are rewritten into
- *     fewer parts under a new id (an O(n) pass, at most once per halving).
- * Encodings convert at Redis's thresholds (hash-max-listpack-entries,
- * hash-max-listpack-value, set-max-intset-entries), never back, as Redis's.
+ *     and nparts part items, each an ipack (types/ipack.h: a pack and a
+ *     32-bit hash per element) of the elements that linear hashing
+ *     (types/lhash.h) puts in it; enc carries COLL_ROOT_INDEXED (a root
+ *     without it has plain-pack parts, from before the index: read as
+ *     they are, rewritten as ipacks by the first change). Parts grow one at a
+ * time, when their average passes COLL_PART_TARGET bytes, so a change costs
+ * about one part's bytes whatever the collection's size; when deletions leave
+ * them under a quarter full on average, they are rewritten into fewer parts
+ * under a new id (an O(n) pass, at most once per halving). Encodings convert at
+ * Redis's thresholds (hash-max-listpack-entries, hash-max-listpack-value,
+ * set-max-intset-entries), never back, as Redis's.
  *
  * Atomicity. Every change of a collection runs under its key's stripe lock
  * (keyspace.h), and the key's item is replaced with a CAS on the version
  * the change started from, so a change is never lost to another worker; a
  * write that is not a collection change (SET, DEL, RENAME) racing it makes
- * the commit answer COLL_RETRY and the command runs again. Readers of an
+ * the commit answer COLL_RETRY and the command runs again. A change in
+ * parts that leaves the root's bytes as they were (a value replaced by one
+ * of the same length) writes its part only, and counts itself on the
+ * stripe for WATCH (ks_stripe_changed). Readers of an
  * inline collection take no lock (one immutable item); readers of one in
  * parts take the stripe lock, so they never see a split half done.
  *
@@ -45,6 +51,9 @@
 #define COLL_INLINE_MAX   4096  /* bytes of a TABLE image kept inline */
 #define COLL_PART_TARGET  1024  /* average bytes per part */
 #define COLL_ROOT_LEN     29    /* id 8, nparts 4, enc 1, count 8, bytes 8 */
+#define COLL_ROOT_INDEXED 0x80  /* in the root's enc byte: the parts are
+                                   ipacks (types/ipack.h); without it,
+                                   plain packs (before 2026-12-07) */
 #define COLL_LOCKED       0x100 /* coll_open flag: the caller holds the
                                    key's stripe lock */
 /* clang-format on */
@@ -81,6 +90,8 @@ struct coll {
     bool created; /* the commit wrote a key that did not exist */
     bool dirty;   /* changed since opened */
     bool parts;   /* stored in parts */
+    bool indexed; /* the parts are ipacks; else packs, rewritten as
+                     ipacks by the first change */
     bool was_parts;
     uint8_t enc;
     uint64_t cas;    /* the version opened */
@@ -95,6 +106,8 @@ struct coll {
     uint8_t id[8];
     uint32_t nparts;
     uint64_t bytes;
+    uint8_t head[COLL_ROOT_LEN]; /* the root in the store, if head_set */
+    bool head_set;
     /* parts of the version opened, dropped once a build replaced it */
     uint8_t old_id[8];
     uint32_t old_nparts;

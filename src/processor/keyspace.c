@@ -1084,6 +1084,7 @@ ks_new_id(uint8_t id[8])
  * tracks per thread (64); TSan still sees the acquire/release order. */
 struct stripe {
     _Alignas(64) uint32_t state;
+    uint64_t changes; /* ks_stripe_changed: written under the lock */
 };
 
 static bool
@@ -1132,6 +1133,23 @@ bool
 ks_holds(uint32_t stripe)
 {
     return held[stripe % KS_STRIPES] > 0;
+}
+
+void
+ks_stripe_changed(uint32_t stripe)
+{
+    struct stripe *st = &stripes[stripe % KS_STRIPES];
+    ASSERT(ks_holds(stripe));
+    __atomic_store_n(&st->changes,
+            __atomic_load_n(&st->changes, __ATOMIC_RELAXED) + 1,
+            __ATOMIC_RELEASE);
+}
+
+uint64_t
+ks_stripe_changes(uint32_t stripe)
+{
+    return __atomic_load_n(
+            &stripes[stripe % KS_STRIPES].changes, __ATOMIC_ACQUIRE);
 }
 
 static void

@@ -407,6 +407,9 @@ watch_key(struct resp_ctx *x, const struct resp_arg *k)
     }
     struct storage_item it;
     wk->db = resp_db(x);
+    /* read before the lookup: a change in parts between the two makes EXEC
+     * abort, never pass unseen */
+    wk->changes = ks_stripe_changes(ks_stripe(wk->db, k->data, k->len));
     wk->exists = ks_lookup(wk->db, k->data, k->len, KS_ANY,
                          KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, &it) != KS_MISS;
     wk->cas = wk->exists ? it.cas : 0;
@@ -439,7 +442,10 @@ cmd_unwatch(struct resp_ctx *x)
 }
 
 /* Whether a watched key changed (written, deleted, expired, its expiry
- * changed) since WATCH. */
+ * changed) since WATCH. A collection in parts is also taken as changed
+ * when its stripe counted a change that did not rewrite a root
+ * (ks_stripe_changed): that may have been another key of the stripe (one
+ * in KS_STRIPES), an abort Redis would not make, never a change missed. */
 static bool
 watch_dirty(const struct resp_ctx *x)
 {
@@ -452,6 +458,11 @@ watch_dirty(const struct resp_ctx *x)
                         KS_NOTOUCH | KS_NOSTATS, x->c->now_ms, &it) != KS_MISS;
         if (exists != wk->exists ||
                 (exists && (it.cas != wk->cas || it.expiry != wk->expiry))) {
+            return true;
+        }
+        if (exists && it.parts &&
+                ks_stripe_changes(ks_stripe(wk->db, wk->key, wk->klen)) !=
+                        wk->changes) {
             return true;
         }
     }

@@ -62,6 +62,8 @@ struct resp_watched {
     bool exists;
     uint64_t cas;
     uint64_t expiry;
+    uint64_t changes; /* its stripe's ks_stripe_changes(), for a root in
+                         parts (its CAS does not tell every change) */
     size_t klen;
     char key[];
 };

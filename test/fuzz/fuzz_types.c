@@ -6,12 +6,15 @@
  * trip through intset_fmt(). Then the bytes as a program of operations on a
  * pack hash, a pack set and an intset, each checked against a model after
  * every step: exact sizes (each new image is a malloc of exactly the size
- * X_size() gave, so ASan sees an overrun), valid(), contents, order. Any
- * difference aborts. */
+ * X_size() gave, so ASan sees an overrun), valid(), contents, order. The
+ * hash and the set are kept twice, as packs and as ipacks (the parts of
+ * large collections), the same operations on both. Any difference
+ * aborts. */
 #include "fuzz.h"
 
 #include "types/hashpack.h"
 #include "types/intset.h"
+#include "types/ipack.h"
 #include "types/lhash.h"
 #include "types/pack.h"
 #include "types/types.h"
@@ -109,6 +112,29 @@ walk_intset(const uint8_t *p, size_t len)
     CHECK(i == count);
 }
 
+/* An ipack it accepts: every group's first element found at its place or
+ * at an equal one before it (ipack_valid() does not ask for unique ones). */
+static void
+walk_ipack(const uint8_t *p, size_t len, size_t stride)
+{
+    size_t plen = ipack_pack_len(p, len, stride);
+    CHECK(pack_valid(p, plen));
+    struct pack_iter it;
+    struct pack_elem e;
+    pack_iter_init(&it, p, plen);
+    for (size_t i = 0; pack_next(&it, &e); i++) {
+        if (i % stride != 0) {
+            continue;
+        }
+        struct pack_pos pos;
+        CHECK(ipack_find(p, len, stride, ipack_hash_of(types_hash(e.p, e.len)),
+                e.p, e.len, &pos));
+        CHECK(pos.index <= i && pos.index % stride == 0);
+        struct pack_elem f = pack_at_offset(p, plen, pos.off);
+        CHECK(same(f.p, f.len, e.p, e.len));
+    }
+}
+
 static void
 raw_checks(const uint8_t *data, size_t size)
 {
@@ -119,6 +145,11 @@ raw_checks(const uint8_t *data, size_t size)
         }
         if (intset_valid(data, len)) {
             walk_intset(data, len);
+        }
+        for (size_t stride = 1; stride <= 2; stride++) {
+            if (ipack_valid(data, len, stride)) {
+                walk_ipack(data, len, stride);
+            }
         }
     }
     size_t slen = size < 24 ? size : 24;
@@ -149,6 +180,9 @@ static size_t int_n, int_width;
 
 static uint8_t *hash_img, *set_img, *int_img;
 static size_t hash_len, set_len, int_len;
+/* the same hash and set as ipacks */
+static uint8_t *ihash_img, *iset_img;
+static size_t ihash_len, iset_len;
 
 /* An element: one of 16 short names mostly (so operations hit), else
  * bytes from the input with lengths up to and across 127/128. */
@@ -242,6 +276,9 @@ check_hash(void)
         i++;
     }
     CHECK(i == hash_n);
+    CHECK(ipack_valid(ihash_img, ihash_len, 2));
+    size_t plen = ipack_pack_len(ihash_img, ihash_len, 2);
+    CHECK(same(ihash_img, plen, hash_img, hash_len)); /* the same pack */
 }
 
 static void
@@ -258,6 +295,49 @@ check_set(void)
         i++;
     }
     CHECK(i == set_n);
+    CHECK(ipack_valid(iset_img, iset_len, 1));
+    size_t plen = ipack_pack_len(iset_img, iset_len, 1);
+    CHECK(same(iset_img, plen, set_img, set_len));
+}
+
+static uint32_t
+h32(const struct str *s)
+{
+    return ipack_hash_of(types_hash(s->b, s->len));
+}
+
+/* The ipack side of one change: find e, then append the group g (when
+ * missing and add), replace element 1 of it (a hash's value), or delete
+ * it. Checks the find against the model's answer. */
+static void
+ipack_change(uint8_t **img, size_t *len, size_t stride, const struct str *e,
+        const struct str *v, bool add, bool found_model, size_t at)
+{
+    struct pack_pos pos;
+    bool found = ipack_find(*img, *len, stride, h32(e), e->b, e->len, &pos);
+    CHECK(found == found_model);
+    CHECK(!found || pos.index == stride * at);
+    size_t size;
+    uint8_t *dst;
+    if (add && !found) {
+        struct pack_elem g[2] = {
+                {e->b, e->len}, {v ? v->b : NULL, v ? v->len : 0}};
+        size = ipack_append_size(*img, *len, stride, g);
+        dst = fresh(size);
+        replace(img, len, dst, size,
+                ipack_append_write(dst, *img, *len, stride, g, h32(e)));
+    } else if (add && stride == 2) {
+        size = ipack_replace_size(*img, *len, stride, &pos, 1, v->len);
+        dst = fresh(size);
+        replace(img, len, dst, size,
+                ipack_replace_write(
+                        dst, *img, *len, stride, &pos, 1, v->b, v->len));
+    } else if (!add && found) {
+        size = ipack_delete_size(*img, *len, stride, &pos);
+        dst = fresh(size);
+        replace(img, len, dst, size,
+                ipack_delete_write(dst, *img, *len, stride, &pos));
+    }
 }
 
 static void
@@ -287,6 +367,7 @@ op_hset(struct in *in)
     bool found = hashpack_find(hash_img, hash_len, f.b, f.len, &pos);
     CHECK(found == (at < hash_n));
     CHECK(pos.index == 2 * at);
+    ipack_change(&ihash_img, &ihash_len, 2, &f, &v, true, found, at);
     size_t size = hashpack_set_size(hash_img, hash_len, &pos, f.len, v.len);
     uint8_t *dst = fresh(size);
     replace(&hash_img, &hash_len, dst, size,
@@ -307,6 +388,7 @@ op_hdel(struct in *in)
     struct pack_pos pos;
     bool found = hashpack_find(hash_img, hash_len, f.b, f.len, &pos);
     CHECK(found == (at < hash_n));
+    ipack_change(&ihash_img, &ihash_len, 2, &f, NULL, false, found, at);
     struct pack_elem v;
     CHECK(hashpack_get(hash_img, hash_len, f.b, f.len, &v) == found);
     if (!found) {
@@ -339,6 +421,9 @@ op_set(struct in *in, bool add)
     if (intset_parse(m.b, m.len, &v)) {
         char buf[INTSET_FMT_MAX];
         CHECK(same((const uint8_t *)buf, intset_fmt(v, buf), m.b, m.len));
+    }
+    if ((add && set_n < NMEM) || !add) {
+        ipack_change(&iset_img, &iset_len, 1, &m, NULL, add, found, at);
     }
     if (add && !found && set_n < NMEM) {
         size_t size = pack_insert_size(set_img, set_len, pos.off, m.len);
@@ -412,6 +497,13 @@ keep_side(const uint8_t *e, size_t len, void *arg)
     return lhash_split_moves(types_hash(e, len), s->n) == s->moving;
 }
 
+static bool
+keep_hash(uint32_t h, void *arg)
+{
+    const struct split *s = arg;
+    return lhash_split_moves(h, s->n) == s->moving;
+}
+
 static void
 op_split(struct in *in)
 {
@@ -428,6 +520,14 @@ op_split(struct in *in)
         }
     }
     hash_n = w;
+    size = ipack_filter_size(ihash_img, ihash_len, 2, keep_hash, &s);
+    dst = fresh(size);
+    replace(&ihash_img, &ihash_len, dst, size,
+            ipack_filter_write(dst, ihash_img, ihash_len, 2, keep_hash, &s));
+    size = ipack_filter_size(iset_img, iset_len, 1, keep_hash, &s);
+    dst = fresh(size);
+    replace(&iset_img, &iset_len, dst, size,
+            ipack_filter_write(dst, iset_img, iset_len, 1, keep_hash, &s));
     size = pack_filter_size(set_img, set_len, 1, keep_side, &s);
     dst = fresh(size);
     replace(&set_img, &set_len, dst, size,
@@ -447,6 +547,12 @@ reset(void)
     free(hash_img);
     free(set_img);
     free(int_img);
+    free(ihash_img);
+    free(iset_img);
+    ihash_img = fresh(1);
+    ihash_len = pack_head_write(ihash_img, 0);
+    iset_img = fresh(1);
+    iset_len = pack_head_write(iset_img, 0);
     hash_img = fresh(1);
     hash_len = pack_head_write(hash_img, 0);
     set_img = fresh(1);
@@ -499,6 +605,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(hash_img);
     free(set_img);
     free(int_img);
-    hash_img = set_img = int_img = NULL;
+    free(ihash_img);
+    free(iset_img);
+    hash_img = set_img = int_img = ihash_img = iset_img = NULL;
     return 0;
 }

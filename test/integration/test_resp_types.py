@@ -522,15 +522,21 @@ def test_redis_py_as_applications_use_it(w, seg):
 
 def test_watch_sees_collection_changes(seg):
     """WATCH over a hash or set: a change by another connection, inline or
-    in parts, aborts the EXEC; no change lets it run."""
+    in parts, aborts the EXEC; no change lets it run. A value replaced by
+    one of the same length in a hash in parts leaves its root as it was
+    (one store write): WATCH sees that change too."""
     port = seg.port("resp")
     r, other = redis.Redis(port=port), redis.Redis(port=port)
-    r.delete("wh", "ws", "big")
+    r.delete("wh", "ws", "big", "bigh")
     r.hset("wh", "a", "1")
     r.sadd("big", *[f"m{i}" for i in range(3000)])  # in parts
+    r.hset("bigh", mapping={f"f{i}": f"v{i:05d}" for i in range(3000)})
     for key, change in (("wh", lambda: other.hset("wh", "a", "2")),
                         ("big", lambda: other.sadd("big", "new")),
-                        ("big", lambda: other.srem("big", "m1"))):
+                        ("big", lambda: other.srem("big", "m1")),
+                        ("bigh", lambda: other.hset("bigh", "f1", "w00001")),
+                        ("bigh", lambda: other.hincrby("bigh", "n", 1)),
+                        ("bigh", lambda: other.hincrby("bigh", "n", 1))):
         p = r.pipeline()
         p.watch(key)
         change()
@@ -543,6 +549,14 @@ def test_watch_sees_collection_changes(seg):
     p.multi()
     p.scard("big")
     assert p.execute() == [3000]
+    # a write of another key (a string) does not abort it
+    p = r.pipeline()
+    p.watch("bigh")
+    other.set("x", "2")
+    p.multi()
+    p.hget("bigh", "f1")
+    p.hlen("bigh")
+    assert p.execute() == [b"w00001", 3001]
 
 
 def test_warm_restart_keeps_collections():

@@ -9,9 +9,12 @@
 
 #include "base/time.h"
 #include "processor/coll.h"
+#include "processor/keyspace.h"
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
+#include "types/lhash.h"
 #include "types/pack.h"
+#include "types/types.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -315,6 +318,27 @@ adder(void *arg)
     return NULL;
 }
 
+/* Fills a hash with n padding fields, past the inline limit: in parts. */
+static void
+fill_hash(const char *key, int n)
+{
+    struct coll c;
+    bool added;
+    assert_int_equal(
+            coll_open(&c, 0, key, strlen(key), STORAGE_TYPE_HASH, true, 0, NOW),
+            COLL_MISS);
+    for (int i = 0; i < n; i++) {
+        char f[32];
+        int k = snprintf(f, sizeof(f), "pad-%05d", i);
+        assert_int_equal(
+                coll_hash_set(&c, f, (size_t)k, "0123456789abcdef", 16, &added),
+                COLL_OK);
+    }
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    assert_true(c.parts);
+    coll_close(&c);
+}
+
 static void
 test_threads_lose_no_update(void **state)
 {
@@ -344,6 +368,186 @@ test_threads_lose_no_update(void **state)
     coll_close(&c);
 }
 
+/* The same threads with "cnt" in parts: most increments replace a value
+ * by one of the same length, one store write each (the root stays), and
+ * none is lost. */
+static void
+test_threads_lose_no_update_in_parts(void **state)
+{
+    fill_hash("cnt", 600);
+    test_threads_lose_no_update(state);
+}
+
+/* A value replaced by one of the same length in a hash in parts leaves the
+ * root as it was (same CAS) and counts a change on the key's stripe, which
+ * WATCH reads; one of another length, or a new field, rewrites the root. */
+static void
+test_root_kept_on_same_length_change(void **state)
+{
+    (void)state;
+    fill_hash("h", 600);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_true(it.parts);
+    uint64_t cas = it.cas;
+    uint32_t stripe = ks_stripe(0, "h", 1);
+    uint64_t changes = ks_stripe_changes(stripe);
+    struct coll c;
+    bool added;
+    struct pack_elem v;
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
+    assert_int_equal(
+            coll_hash_set(&c, "pad-00007", 9, "fedcba9876543210", 16, &added),
+            COLL_OK);
+    assert_false(added);
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    coll_close(&c);
+    assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.cas, cas);
+    assert_int_equal(ks_stripe_changes(stripe), changes + 1);
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, false, 0, NOW);
+    assert_int_equal(coll_hash_get(&c, "pad-00007", 9, &v), COLL_OK);
+    assert_int_equal(v.len, 16);
+    assert_memory_equal(v.p, "fedcba9876543210", 16);
+    assert_int_equal(coll_count(&c), 600);
+    coll_close(&c);
+    /* a longer value: the root's bytes change, so it is rewritten */
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
+    coll_hash_set(&c, "pad-00007", 9, "longer", 6, &added);
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    coll_close(&c);
+    assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_true(it.cas != cas);
+    assert_int_equal(ks_stripe_changes(stripe), changes + 1);
+}
+
+/* A collection a warm restart kept from before the index: a root without
+ * COLL_ROOT_INDEXED and parts that are plain packs. Readers find its
+ * elements as they are; the first change rewrites it into ipack parts
+ * under a new id and drops the old parts. */
+static void
+write_old_format(const char *key, uint8_t type, uint32_t n, uint32_t nparts)
+{
+    size_t klen = strlen(key);
+    size_t stride = type == STORAGE_TYPE_HASH ? 2 : 1;
+    uint8_t id[8] = {0, 0, 0, 0, 0, 0, 0x0d, 0x1d};
+    uint64_t bytes = 0;
+    for (uint32_t b = 0; b < nparts; b++) {
+        uint8_t img[65536];
+        size_t cnt = 0, off = 0;
+        uint8_t body[65536];
+        for (uint32_t i = 0; i < n; i++) {
+            char m[32];
+            size_t k = (size_t)snprintf(m, sizeof(m), "old-%u", i);
+            if (lhash_bucket(types_hash(m, k), nparts) != b) {
+                continue;
+            }
+            off += pack_elem_write(body + off, m, k);
+            if (stride == 2) {
+                off += pack_elem_write(body + off, "val", 3);
+            }
+            cnt += stride;
+        }
+        size_t h = pack_head_write(img, cnt);
+        memcpy(img + h, body, off);
+        uint8_t pk[64];
+        size_t pn = ks_part_key(pk, key, klen, id, b);
+        struct storage_write w = {.mode = STORAGE_SET};
+        assert_int_equal(storage_set(0 | STORAGE_DB_PARTS, pk, pn, img, h + off,
+                                 &w, NOW, NULL, NULL),
+                STORAGE_OK);
+        bytes += h + off;
+    }
+    uint8_t root[COLL_ROOT_LEN];
+    memcpy(root, id, 8);
+    types_be_put(root + 8, nparts, 4);
+    root[12] = COLL_ENC_TABLE; /* no COLL_ROOT_INDEXED */
+    types_be_put(root + 13, n, 8);
+    types_be_put(root + 21, bytes, 8);
+    struct storage_write w = {.mode = STORAGE_SET, .type = type, .parts = true};
+    assert_int_equal(
+            storage_set(0, key, klen, root, sizeof(root), &w, NOW, NULL, NULL),
+            STORAGE_OK);
+}
+
+static bool
+each_fn(const struct pack_elem *a, const struct pack_elem *b, void *arg)
+{
+    (void)a;
+    (void)b;
+    (*(uint64_t *)arg)++;
+    return true;
+}
+
+static void
+test_old_format_read_then_converted(void **state)
+{
+    (void)state;
+    const uint32_t n = 500, nparts = 8;
+    for (int t = 0; t < 2; t++) {
+        uint8_t type = t == 0 ? STORAGE_TYPE_SET : STORAGE_TYPE_HASH;
+        const char *key = t == 0 ? "olds" : "oldh";
+        write_old_format(key, type, n, nparts);
+        struct coll c;
+        struct pack_elem v;
+        coll_open(&c, 0, key, 4, type, false, 0, NOW);
+        assert_true(c.parts);
+        assert_false(c.indexed);
+        assert_int_equal(coll_count(&c), n);
+        uint64_t walked = 0;
+        assert_int_equal(coll_each(&c, each_fn, &walked), COLL_OK);
+        assert_int_equal(walked, n);
+        for (uint32_t i = 0; i < n; i += 7) {
+            char m[32];
+            size_t k = (size_t)snprintf(m, sizeof(m), "old-%u", i);
+            if (type == STORAGE_TYPE_SET) {
+                assert_int_equal(coll_set_has(&c, m, k), COLL_OK);
+            } else {
+                assert_int_equal(coll_hash_get(&c, m, k, &v), COLL_OK);
+                assert_int_equal(v.len, 3);
+            }
+        }
+        assert_int_equal(type == STORAGE_TYPE_SET
+                                 ? coll_set_has(&c, "new", 3)
+                                 : coll_hash_get(&c, "new", 3, &v),
+                COLL_MISS);
+        coll_close(&c);
+        /* the first change: into ipacks, the old parts dropped */
+        bool added;
+        coll_open(&c, 0, key, 4, type, true, 0, NOW);
+        assert_int_equal(type == STORAGE_TYPE_SET
+                                 ? coll_set_add(&c, "new", 3, &added)
+                                 : coll_hash_set(&c, "new", 3, "v", 1, &added),
+                COLL_OK);
+        assert_true(added);
+        assert_int_equal(coll_commit(&c), COLL_OK);
+        coll_close(&c);
+        uint8_t pk[64];
+        uint8_t old_id[8] = {0, 0, 0, 0, 0, 0, 0x0d, 0x1d};
+        for (uint32_t b = 0; b < nparts; b++) {
+            size_t pn = ks_part_key(pk, key, 4, old_id, b);
+            assert_int_equal(
+                    storage_peek(0 | STORAGE_DB_PARTS, pk, pn, NOW, NULL),
+                    STORAGE_NOT_FOUND);
+        }
+        coll_open(&c, 0, key, 4, type, false, 0, NOW);
+        assert_true(c.indexed);
+        assert_int_equal(coll_count(&c), n + 1);
+        walked = 0;
+        assert_int_equal(coll_each(&c, each_fn, &walked), COLL_OK);
+        assert_int_equal(walked, n + 1);
+        for (uint32_t i = 0; i < n; i++) {
+            char m[32];
+            size_t k = (size_t)snprintf(m, sizeof(m), "old-%u", i);
+            assert_int_equal(type == STORAGE_TYPE_SET
+                                     ? coll_set_has(&c, m, k)
+                                     : coll_hash_get(&c, m, k, &v),
+                    COLL_OK);
+        }
+        coll_close(&c);
+    }
+}
+
 int
 main(void)
 {
@@ -358,6 +562,12 @@ main(void)
                     test_encoding_names, setup, teardown),
             cmocka_unit_test_setup_teardown(
                     test_threads_lose_no_update, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_threads_lose_no_update_in_parts, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_root_kept_on_same_length_change, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_old_format_read_then_converted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

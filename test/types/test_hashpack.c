@@ -5,6 +5,7 @@
  * checked after each; fields and values of 0, 127, 128 and 16384 bytes. */
 #include "types/hashpack.h"
 
+#include "splitmix.h"
 #include "unit.h"
 
 #include <stdbool.h>
@@ -12,17 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static size_t
 rnd_below(size_t n)

@@ -8,6 +8,7 @@
 #include "types/pack.h"
 #include "types/types.h"
 
+#include "splitmix.h"
 #include "unit.h"
 
 #include <stdbool.h>
@@ -15,17 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng_state;
-
-static uint64_t
-rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static void
 test_lhash_small(void **state)
