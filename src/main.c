@@ -726,17 +726,15 @@ die_logged(int code, const char *what)
     exit(code);
 }
 
-/* The resp parser's limits, lowered to what the store and a read buffer
- * can hold, so a larger request is refused with a reply, not a close. */
+/* The resp parser's limits, the request size lowered to what a read
+ * buffer can hold, so a larger request is refused with a reply, not a
+ * close. A bulk larger than one item is stored in parts: resp.max_bulk
+ * is not bounded by the store. */
 static void
 resp_setup_limited(void)
 {
     resp_options_st o = setting.resp;
-    uint64_t item = storage_item_size_max();
     uint64_t rbuf = option_uint(&setting.worker.worker_rbuf_max);
-    if (option_uint(&o.resp_max_bulk) > item) {
-        o.resp_max_bulk.val.OPTION_SIZE = item;
-    }
     if (option_uint(&o.resp_max_request) > rbuf) {
         o.resp_max_request.val.OPTION_SIZE = rbuf;
     }

@@ -14,6 +14,15 @@
  * the number of parts (4 bytes, big-endian); part i is the item
  * ks_part_key(key, id, i) in db | STORAGE_DB_PARTS, with the root's expiry.
  *
+ * Strings in parts. A string too large for one item (a write the store
+ * answers EOVERSIZE) is a root of type STORAGE_TYPE_STRING_PARTS whose
+ * parts hold ks_str_chunk() bytes each (keyspace_str.c draws the root). It
+ * is a string to every command: ks_lookup for a STORAGE_TYPE_STRING hands
+ * out a copy of the whole value in the thread's scratch (read under the
+ * key's stripe lock, released by ks_scratch_release), APPEND and SETRANGE
+ * rewrite only the parts they touch, and the rest of this path takes the
+ * key whole as for any root.
+ *
  * Threads: every function may be called from any thread, under the view
  * rules of storage.h (a ks_* write ends the caller's views, as a storage
  * write does). The hooks are set at setup, before workers run. */
@@ -32,6 +41,11 @@
 /* ks_lookup flags */
 #define KS_NOTOUCH    0x1   /* peek: no access recorded (TYPE, EXISTS, TTL) */
 #define KS_NOSTATS    0x2   /* no hit or miss counted (a write's lookup) */
+#define KS_RAW        0x8   /* a string in parts: *it is its root, not a
+                               copy of its value (ks_str_len) */
+#define KS_COPY       0x10  /* any string: *it views a copy in scratch, which
+                               no later lock or write ends (commands that
+                               hold several keys' values: BITOP, LCS) */
 /* clang-format on */
 
 typedef enum {
@@ -52,6 +66,31 @@ typedef enum {
  * caller's earlier views, as a ks_* write does. */
 ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it);
+/* A string in parts found by ks_lookup for a string is copied whole into
+ * the thread's scratch, so *it views an ordinary string; the copy lives
+ * until ks_scratch_release(), which each processor calls after each
+ * request. Copying takes the key's stripe lock (counted if this thread
+ * holds it already: a write's read-modify-write, a hold): a lock another
+ * thread has ends this thread's views (see the locks below), so a command
+ * that looks up several keys copies what it needs of one before it looks
+ * up the next (KS_COPY). */
+void ks_scratch_release(void);
+/* STORAGE_TYPE_STRING or STORAGE_TYPE_STRING_PARTS. */
+bool ks_is_string(uint8_t type);
+/* The length of a string (a root's value's, with KS_RAW); 0 for another
+ * type. */
+uint64_t ks_str_len(const struct storage_item *it);
+/* Bytes per part of a new string in parts: a sixteenth of the largest
+ * item (so a large value wastes at most that per segment), at least 1 KiB. */
+size_t ks_str_chunk(void);
+/* A string value written whole in parts; the caller holds the key's
+ * stripe lock (ks_set under its own, resp_strmod.c under a command's).
+ * storage_set's statuses (mode, CAS and keep_ttl as w says; old as
+ * ks_set's); no change reported. */
+storage_status_e ks_str_set_locked(uint8_t db, const void *key, size_t klen,
+        const void *value, size_t vlen, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas);
+
 /* Counts a key looked up without ks_lookup (SCAN .. TYPE checks each key
  * it reports inside a scan callback, where no storage call is allowed). */
 void ks_count_lookup(bool hit);
@@ -124,7 +163,8 @@ void ks_on_change(ks_change_fn fn);
 /* ---- writes, each reporting its change ---- */
 
 /* storage_set; when it replaced a root of parts, the parts are dropped
- * (*old, if asked, is then cleared: old->key NULL). */
+ * (*old, if asked, is then cleared: old->key NULL). A string value too
+ * large for one item is written in parts (see above). */
 storage_status_e ks_set(uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,
         uint64_t now, struct storage_item *old, uint64_t *cas);

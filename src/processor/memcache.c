@@ -674,11 +674,14 @@ execute_timed(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits)
 {
     if (mc_metrics == NULL || ++st->nreq % MC_SAMPLE != 0) {
-        return execute(c, st, line, limits);
+        rstatus_i rc = execute(c, st, line, limits);
+        ks_scratch_release(); /* copies of values in parts: replied */
+        return rc;
     }
     family_e family = family_of(st->req.type);
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = execute(c, st, line, limits);
+    ks_scratch_release();
     uint64_t ns = time_mono_ns() - t0;
     if (family == FAMILY_GET) {
         RECORD(mc_metrics, memcache_lat_get, ns);

@@ -1036,6 +1036,7 @@ process_request(struct conn *c, struct resp_state *st)
     }
     __atomic_store_n(&st->client.last_ms, c->now_ms, __ATOMIC_RELAXED);
     rstatus_i rc = process(&x);
+    ks_scratch_release(); /* copies of values in parts, now in the reply */
     if (st->reply == RESP_REPLY_SKIP_THIS) {
         st->reply = RESP_REPLY_ON;
         c->wbuf.wpos = c->wbuf.rpos + mark;

@@ -3,10 +3,9 @@
  * BITFIELD_RO, with Redis 7.0.15's argument order, replies and errors, over
  * the arithmetic of types/bitops.h. Writes run under the key's stripe lock
  * and commit with a CAS (resp_strmod.h), keeping the expiry; BITOP writes
- * its destination as SET does. A value is limited by the store
- * (storage_value_max): an offset past it is refused with its own error
- * until large values are stored (issue 18); past proto-max-bulk-len it is
- * Redis's offset error. */
+ * its destination as SET does. A value too large for one item is stored
+ * in parts (keyspace.h); an offset past proto-max-bulk-len is Redis's
+ * offset error. */
 #include "processor/resp_internal.h"
 #include "processor/resp_strmod.h"
 
@@ -36,16 +35,6 @@ static struct bitops_arg
 arg_of(const struct resp_arg *a)
 {
     return (struct bitops_arg){.p = a->data, .len = a->len};
-}
-
-/* The value would pass what one item holds (see the file comment). */
-static rstatus_i
-err_too_large(struct resp_ctx *x, size_t klen)
-{
-    return resp_compose_error_fmt(x->w,
-            "ERR bit offset past the largest value this server stores "
-            "(%zu bytes)",
-            storage_value_max(klen));
 }
 
 static rstatus_i
@@ -85,10 +74,9 @@ resp_cmd_setbit(struct resp_ctx *x)
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,
                 KS_NOSTATS, x->c->now_ms, &oom);
-        if (l == KS_WRONGTYPE || oom || need > storage_value_max(k->len)) {
+        if (l == KS_WRONGTYPE || oom) {
             rc = l == KS_WRONGTYPE ? resp_err(x, ERR_WRONGTYPE)
-                 : oom             ? resp_err_storage(x, STORAGE_ENOMEM)
-                                   : err_too_large(x, k->len);
+                                   : resp_err_storage(x, STORAGE_ENOMEM);
             replied = true;
             break;
         }
@@ -267,13 +255,11 @@ bitop_store(struct resp_ctx *x, const uint8_t *res, size_t len)
         return resp_compose_integer(x->w, 0);
     }
     struct storage_write w = {.mode = STORAGE_SET};
-    struct storage_item old = {.key = NULL};
-    storage_status_e s = storage_set(resp_db(x), d->data, d->len, res, len, &w,
-            x->c->now_ms, &old, NULL);
+    storage_status_e s = ks_set(resp_db(x), d->data, d->len, res, len, &w,
+            x->c->now_ms, NULL, NULL);
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
     }
-    ks_drop_parts(resp_db(x), &old, x->c->now_ms);
     return resp_compose_integer(x->w, (int64_t)len);
 }
 
@@ -302,8 +288,9 @@ resp_cmd_bitop(struct resp_ctx *x)
     for (size_t j = 0; j < n; j++) {
         const struct resp_arg *k = &x->argv[j + 3];
         struct storage_item it;
+        /* copies: looking up a string in parts may end earlier views */
         ks_lookup_e l = ks_lookup(resp_db(x), k->data, k->len,
-                STORAGE_TYPE_STRING, 0, x->c->now_ms, &it);
+                STORAGE_TYPE_STRING, KS_COPY, x->c->now_ms, &it);
         if (l == KS_WRONGTYPE) {
             rc = resp_err(x, ERR_WRONGTYPE);
             goto out;
@@ -448,10 +435,9 @@ field_modify(struct resp_ctx *x, const struct bitops_field_op *ops, size_t n,
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,
                 KS_NOSTATS, x->c->now_ms, &oom);
-        if (l == KS_WRONGTYPE || oom || need > storage_value_max(k->len)) {
+        if (l == KS_WRONGTYPE || oom) {
             rc = l == KS_WRONGTYPE ? resp_err(x, ERR_WRONGTYPE)
-                 : oom             ? resp_err_storage(x, STORAGE_ENOMEM)
-                                   : err_too_large(x, k->len);
+                                   : resp_err_storage(x, STORAGE_ENOMEM);
             replied = true;
             break;
         }

@@ -22,6 +22,7 @@
 #include "base/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NOW 1700000000000ULL /* injected clock, unix ms */
@@ -981,6 +982,143 @@ test_number_incr_signed_overflow(void **state)
     assert_int_equal(it.expiry, NOW + 7000);
 }
 
+/* --- strings in parts (keyspace_str.c) ---------------------------------- */
+
+/* The value of key as a string lookup sees it, against a model. */
+static void
+check_value(const char *key, const uint8_t *model, size_t len)
+{
+    struct storage_item it;
+    assert_int_equal(ks_lookup(0, key, strlen(key), STORAGE_TYPE_STRING,
+                             KS_NOSTATS, NOW, &it),
+            KS_OK);
+    assert_int_equal(it.vlen, len);
+    assert_memory_equal(it.value, model, len);
+    ks_scratch_release();
+    assert_int_equal(ks_lookup(0, key, strlen(key), STORAGE_TYPE_STRING,
+                             KS_NOSTATS | KS_RAW, NOW, &it),
+            KS_OK);
+    assert_int_equal(ks_str_len(&it), len);
+}
+
+/* Parts of the root at key that are still in the store. */
+static uint32_t
+parts_present(const char *key, const uint8_t id[8], uint32_t n)
+{
+    uint8_t pk[64];
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t plen = ks_part_key(pk, key, strlen(key), id, i);
+        found += storage_peek(0 | STORAGE_DB_PARTS, pk, plen, NOW, NULL) ==
+                 STORAGE_OK;
+    }
+    return found;
+}
+
+static void
+test_str_parts_set_get_change(void **state)
+{
+    (void)state;
+    size_t n = 3 * MiB + 17, cap = 6 * MiB;
+    uint8_t *model = calloc(1, cap);
+    assert_non_null(model);
+    for (size_t i = 0; i < n; i++) {
+        model[i] = (uint8_t)(i * 131 + 7);
+    }
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(
+            ks_set(0, "big", 3, model, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "big", 3, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.type, STORAGE_TYPE_STRING_PARTS);
+    assert_true(it.parts);
+    assert_string_equal(ks_type_name(it.type), "string");
+    check_value("big", model, n);
+    /* SETRANGE in the middle, across a part boundary, then past the end */
+    size_t chunk = ks_str_chunk(), len = 0;
+    memcpy(model + chunk - 2, "ABCD", 4);
+    assert_int_equal(ks_setrange(0, "big", 3, chunk - 2, "ABCD", 4, NOW, &len),
+            STORAGE_OK);
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    memcpy(model + 5 * MiB, "END", 3);
+    assert_int_equal(
+            ks_setrange(0, "big", 3, 5 * MiB, "END", 3, NOW, &len), STORAGE_OK);
+    n = 5 * MiB + 3;
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    /* APPEND, and PREPEND (memcache's: a new id) */
+    assert_int_equal(ks_append(0, "big", 3, "xy", 2, STORAGE_APPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, &len, NULL),
+            STORAGE_OK);
+    memcpy(model + n, "xy", 2);
+    n += 2;
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    memmove(model + 1, model, n);
+    model[0] = 'P';
+    n++;
+    assert_int_equal(ks_append(0, "big", 3, "P", 1, STORAGE_PREPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, &len, NULL),
+            STORAGE_OK);
+    check_value("big", model, n);
+    /* a number it is not; another type's commands see a string */
+    int64_t v;
+    assert_int_equal(ks_incr_signed(0, "big", 3, 1, NOW, &v), STORAGE_ENAN);
+    assert_int_equal(
+            ks_lookup(0, "big", 3, STORAGE_TYPE_HASH, KS_NOSTATS, NOW, NULL),
+            KS_WRONGTYPE);
+    free(model);
+}
+
+static void
+test_str_parts_taken_whole(void **state)
+{
+    (void)state;
+    size_t n = 2 * MiB;
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    memset(v, 'q', n);
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    uint8_t id[8];
+    memcpy(id, it.value, 8);
+    uint32_t np = ks_root_nparts(&it);
+    assert_true(np > 1);
+    assert_int_equal(parts_present("k", id, np), np);
+    /* GETDEL hands the value out, then the parts go */
+    assert_int_equal(ks_getdel(0, "k", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.vlen, n);
+    assert_memory_equal(it.value, v, n);
+    ks_scratch_release();
+    assert_int_equal(parts_present("k", id, np), 0);
+    /* a small SET over it drops them too; NX over it writes none */
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    memcpy(id, it.value, 8);
+    struct storage_write nx = {.mode = STORAGE_ADD};
+    assert_int_equal(
+            ks_set(0, "k", 1, v, n, &nx, NOW, NULL, NULL), STORAGE_EXISTS);
+    assert_int_equal(
+            ks_set(0, "k", 1, "s", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(parts_present("k", id, np), 0);
+    check_value("k", (const uint8_t *)"s", 1);
+    /* an expiry in the past takes root and parts */
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    memcpy(id, it.value, 8);
+    assert_int_equal(ks_expire(0, "k", 1, STORAGE_TYPE_STRING, NOW - 1,
+                             STORAGE_TTL_ALWAYS, NOW, NULL),
+            STORAGE_OK);
+    assert_int_equal(parts_present("k", id, np), 0);
+    assert_int_equal(
+            ks_lookup(0, "k", 1, STORAGE_TYPE_STRING, KS_NOSTATS, NOW, NULL),
+            KS_MISS);
+    free(v);
+}
+
 /* --- append / prepend --------------------------------------------------- */
 
 int
@@ -1013,6 +1151,8 @@ main(void)
                     test_number_incr_unsigned_memcached_numbers, flush_each),
             cmocka_unit_test_setup(
                     test_number_incr_signed_overflow, flush_each),
+            cmocka_unit_test_setup(test_str_parts_set_get_change, flush_each),
+            cmocka_unit_test_setup(test_str_parts_taken_whole, flush_each),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
