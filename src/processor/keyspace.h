@@ -90,6 +90,19 @@ size_t ks_str_chunk(void);
 storage_status_e ks_str_set_locked(uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,
         uint64_t now, struct storage_item *old, uint64_t *cas);
+/* SETRANGE of a string in parts, or of an inline one (moved into parts),
+ * writing only the parts the range touches; the caller holds the key's
+ * stripe lock; no change reported (SETBIT's large path, resp_bits.c).
+ * The storage_setrange statuses. */
+storage_status_e ks_str_setrange_locked(uint8_t db, const void *key,
+        size_t klen, size_t offset, const void *data, size_t len, uint64_t now,
+        size_t *new_len);
+/* Bytes [from, from + len) of the string at key, inline or in parts, into
+ * dst (zeros past its end), without copying the rest; *slen its length.
+ * The caller holds the key's stripe lock. OK, NOT_FOUND (no key: *slen 0),
+ * EWRONGTYPE, ENOMEM. */
+storage_status_e ks_str_read_locked(uint8_t db, const void *key, size_t klen,
+        uint64_t from, size_t len, uint8_t *dst, uint64_t *slen, uint64_t now);
 
 /* Counts a key looked up without ks_lookup (SCAN .. TYPE checks each key
  * it reports inside a scan callback, where no storage call is allowed). */

@@ -27,16 +27,13 @@ storage_status_e ks_set_quiet(uint8_t db, const void *key, size_t klen,
  * memory for the copy (logged), and *it is not valid. */
 bool ks_str_materialize(uint8_t db, const void *key, size_t klen, uint64_t now,
         struct storage_item *it);
-/* APPEND/PREPEND and SETRANGE of a string in parts, or of an inline one
- * whose result does not fit one item; the caller holds the key's stripe
- * lock. The storage_append and storage_setrange statuses. */
+/* APPEND/PREPEND of a string in parts, or of an inline one whose result
+ * does not fit one item; the caller holds the key's stripe lock. The
+ * storage_append statuses. (SETRANGE's is in keyspace.h.) */
 storage_status_e ks_str_append_locked(uint8_t db, const void *key, size_t klen,
         const void *data, size_t len, storage_side_e side,
         storage_missing_e missing, uint64_t cas, uint64_t now, size_t *new_len,
         uint64_t *new_cas);
-storage_status_e ks_str_setrange_locked(uint8_t db, const void *key,
-        size_t klen, size_t offset, const void *data, size_t len, uint64_t now,
-        size_t *new_len);
 /* The value of a string root (a view `root`) copied to scratch: *it is
  * *root with the value's bytes; the caller holds the key's stripe lock.
  * OK, NOT_FOUND (not a string root, a part missing, or no memory). */

@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "types/types.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #define STR_ROOT_LEN  28
@@ -274,6 +275,20 @@ parts_write(uint8_t db, const void *key, size_t klen, const struct str_root *r,
         size_t pklen = ks_part_key(pk, key, klen, r->id, i);
         st = storage_set(db | STORAGE_DB_PARTS, pk, pklen, buf, plen, &w, now,
                 NULL, NULL);
+    }
+    /* A write larger than what the store can free evicts its own first
+     * parts while it writes the last: answered as no memory, never as a
+     * value stored without them. */
+    for (uint32_t i = first; st == STORAGE_OK && i <= last && i < r->n; i++) {
+        struct storage_item part;
+        size_t pklen = ks_part_key(pk, key, klen, r->id, i);
+        if (storage_peek(db | STORAGE_DB_PARTS, pk, pklen, now, &part) !=
+                STORAGE_OK) {
+            log_debug("part %" PRIu32 " of a %" PRIu64
+                      "-byte value evicted while it was written",
+                    i, r->len);
+            st = STORAGE_ENOMEM;
+        }
     }
     mm_release(buf);
     mm_release(pk);
@@ -614,4 +629,38 @@ ks_str_copy_out(uint8_t db, const void *key, size_t klen,
     *it = *root;
     return copy_out_locked(db, key, klen, &r, now, it) ? STORAGE_OK
                                                        : STORAGE_NOT_FOUND;
+}
+
+storage_status_e
+ks_str_read_locked(uint8_t db, const void *key, size_t klen, uint64_t from,
+        size_t len, uint8_t *dst, uint64_t *slen, uint64_t now)
+{
+    ASSERT(ks_holds(ks_stripe(db, key, klen)));
+    struct storage_item it;
+    struct str_root r;
+    memset(dst, 0, len);
+    *slen = 0;
+    storage_status_e st = root_peek(db, key, klen, now, &it, &r);
+    if (st == STORAGE_NOT_FOUND) {
+        return st;
+    }
+    if (st == STORAGE_EWRONGTYPE && it.type != STORAGE_TYPE_STRING) {
+        return st;
+    }
+    *slen = st == STORAGE_OK ? r.len : it.vlen;
+    uint64_t end = from + len < *slen ? from + len : *slen;
+    if (from >= end) {
+        return STORAGE_OK;
+    }
+    if (st != STORAGE_OK) { /* an inline string */
+        memcpy(dst, it.value + from, (size_t)(end - from));
+        return STORAGE_OK;
+    }
+    uint8_t *pk = part_key_buf(klen);
+    if (pk == NULL) {
+        return STORAGE_ENOMEM;
+    }
+    st = parts_read(db, key, klen, &r, from, end - from, dst, pk, now);
+    mm_release(pk);
+    return st;
 }

@@ -49,6 +49,49 @@ err_commit(struct resp_ctx *x, storage_status_e s)
 
 /* ---- SETBIT GETBIT ---- */
 
+/* SETBIT on a string in parts, or on one it grows past one item: the one
+ * byte is read and written in place (ks_str_setrange_locked rewrites the
+ * part holding it, and adds zeroed parts when the string grows), never a
+ * copy of the whole value. The caller holds the key's stripe lock. false:
+ * a string of one item that stays one, for the copy path below. */
+static bool
+setbit_large(struct resp_ctx *x, const struct resp_arg *k, uint64_t bit, int on,
+        rstatus_i *rc)
+{
+    struct storage_item it;
+    size_t at = (size_t)(bit >> 3);
+    ks_lookup_e l = ks_lookup(resp_db(x), k->data, k->len, STORAGE_TYPE_STRING,
+            KS_NOSTATS | KS_RAW, x->c->now_ms, &it);
+    if (l == KS_WRONGTYPE) {
+        *rc = resp_err(x, ERR_WRONGTYPE);
+        return true;
+    }
+    bool parts = l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS;
+    if (!parts && at < storage_value_max(k->len)) {
+        return false;
+    }
+    uint8_t byte;
+    uint64_t len;
+    storage_status_e s = ks_str_read_locked(
+            resp_db(x), k->data, k->len, at, 1, &byte, &len, x->c->now_ms);
+    if (s == STORAGE_EWRONGTYPE) {
+        *rc = resp_err(x, ERR_WRONGTYPE);
+        return true;
+    }
+    int old = bitops_set(&byte, bit & 7, on);
+    if (s == STORAGE_OK && at < len && old == on) {
+        *rc = resp_compose_integer(x->w, old); /* nothing changes */
+        return true;
+    }
+    if (s == STORAGE_OK || s == STORAGE_NOT_FOUND) {
+        s = ks_str_setrange_locked(
+                resp_db(x), k->data, k->len, at, &byte, 1, x->c->now_ms, NULL);
+    }
+    *rc = s == STORAGE_OK ? resp_compose_integer(x->w, old)
+                          : resp_err_storage(x, s);
+    return true;
+}
+
 rstatus_i
 resp_cmd_setbit(struct resp_ctx *x)
 {
@@ -70,6 +113,10 @@ resp_cmd_setbit(struct resp_ctx *x)
     int old = 0;
     bool replied = false;
     ks_lock(stripe);
+    if (setbit_large(x, k, bit, (int)on, &rc)) {
+        ks_unlock(stripe);
+        return rc;
+    }
     for (int i = 0; i < STRMOD_RETRY_MAX && strmod_retry(s); i++) {
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,
