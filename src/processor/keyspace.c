@@ -362,6 +362,34 @@ delete_cas_unlocked(
 
 /* ---- writes ---- */
 
+static size_t memcache_value_max; /* 0: memcache values in one item */
+
+void
+ks_set_memcache_value_max(size_t max)
+{
+    memcache_value_max = max;
+}
+
+bool
+ks_memcache_fits(size_t klen, uint64_t vlen, uint32_t cflags)
+{
+    /* memcached 1.6.18's item: a 48-byte header, an 8-byte CAS, the key
+     * and a NUL, the value and its \r\n, and 4 bytes of client flags when
+     * they are not 0 (measured on memcached -I 2m) */
+    uint64_t total = 59 + klen + vlen + (cflags != 0 ? 4 : 0);
+    return memcache_value_max > 0 && total <= memcache_value_max;
+}
+
+/* A value the store refused as one item goes in parts: any RESP string
+ * (its parser bounds it), a memcache value only when memcache.item_size_max
+ * allows it as memcached would. */
+static bool
+parts_allowed(size_t klen, size_t vlen, uint32_t cflags)
+{
+    return ks_protocol() != KS_PROTO_MEMCACHE ||
+           ks_memcache_fits(klen, vlen, cflags);
+}
+
 storage_status_e
 ks_set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
         size_t vlen, const struct storage_write *w, uint64_t now,
@@ -375,7 +403,7 @@ ks_set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
     storage_status_e st =
             storage_set(db, key, klen, value, vlen, w, now, old, cas);
     if (st == STORAGE_EOVERSIZE && w->type == STORAGE_TYPE_STRING &&
-            !w->parts && ks_protocol() != KS_PROTO_MEMCACHE) {
+            !w->parts && parts_allowed(klen, vlen, w->cflags)) {
         /* too large for one item: the value goes in parts */
         return ks_str_set_locked(db, key, klen, value, vlen, w, now, old, cas);
     }
@@ -538,8 +566,10 @@ append_unlocked(uint8_t db, const void *key, size_t klen, const void *data,
 {
     storage_status_e st = storage_append(db, key, klen, data, len, side,
             missing, cas, now, new_len, new_cas);
-    if ((ks_protocol() != KS_PROTO_MEMCACHE && st == STORAGE_EOVERSIZE) ||
+    if ((st == STORAGE_EOVERSIZE && (ks_protocol() != KS_PROTO_MEMCACHE ||
+                                            ks_memcache_fits(klen, 0, 0))) ||
             (st == STORAGE_EWRONGTYPE && is_string_root(db, key, klen, now))) {
+        /* (a memcache append is bounded there by item_size_max) */
         st = ks_str_append_locked(db, key, klen, data, len, side, missing, cas,
                 now, new_len, new_cas);
     }

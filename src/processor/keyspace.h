@@ -191,6 +191,31 @@ storage_status_e ks_commit(struct storage_reservation *r, uint8_t db,
         const void *key, size_t klen, uint64_t now, uint64_t *cas);
 void ks_abort(struct storage_reservation *r);
 
+/* A string value received in pieces straight into parts (memcache values
+ * larger than one item: nothing the size of the value is buffered). begin
+ * sizes it (vlen bytes, written with w) and answers NULL with *st
+ * EOVERSIZE or ENOMEM; write takes the next bytes in order (a failure to
+ * store a part is kept, the rest discarded); commit, once all vlen bytes
+ * came, writes the root under the key's stripe lock with w's mode and CAS
+ * (storage_set's statuses; EINVAL when bytes are missing; ENOMEM when a
+ * part was evicted meanwhile), reports "set" and frees the stream; abort
+ * deletes what was written and frees it (NULL-safe). A stream belongs to
+ * one connection; its parts are invisible until the root is written. */
+struct ks_stream;
+struct ks_stream *ks_stream_begin(uint8_t db, const void *key, size_t klen,
+        size_t vlen, const struct storage_write *w, uint64_t now,
+        storage_status_e *st);
+void ks_stream_write(
+        struct ks_stream *s, const void *data, size_t len, uint64_t now);
+storage_status_e ks_stream_commit(
+        struct ks_stream **s, uint64_t now, uint64_t *cas);
+void ks_stream_abort(struct ks_stream **s, uint64_t now);
+/* memcache values larger than one item are kept in parts while the item
+ * memcached would make of them (key, value, its header) is at most max
+ * bytes (memcache.item_size_max, memcached's -I); 0, the default, keeps
+ * them to one item (too large past it). Set at setup, before workers run. */
+void ks_set_memcache_value_max(size_t max);
+
 /* Sets a key's expiry as storage_touch does (TIME_NEVER removes it; at or
  * before now deletes the key), on a key of `type` (KS_ANY: any):
  * EWRONGTYPE, touching nothing, on a key of another type. A root of parts

@@ -12,6 +12,10 @@ void ks_parts_delete(uint8_t db, const void *key, size_t klen,
  * hold (counted when this thread has it; tried for a bounded time when
  * out of order). false: not taken, read without it. */
 bool ks_lock_for_read(uint32_t stripe);
+/* A memcache value of vlen bytes (key klen, client flags cflags) is within
+ * memcache.item_size_max as memcached sizes an item, and may be kept in
+ * parts (ks_set_memcache_value_max; false when it is 0). */
+bool ks_memcache_fits(size_t klen, uint64_t vlen, uint32_t cflags);
 /* Reports a change to the change and access hooks. */
 void ks_changed(uint8_t db, const void *key, size_t klen, const char *event);
 /* storage_set, dropping a replaced root's parts; reports nothing. */

@@ -30,9 +30,10 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define STR_ROOT_LEN  28
-#define STR_CHUNK_MIN 1024
-#define SCRATCH_MAX   64 /* copies held by one thread until released */
+#define STR_ROOT_LEN   28
+#define STR_CHUNK_MIN  1024
+#define SCRATCH_MAX    64  /* copies held by one thread until released */
+#define STREAM_KEY_MAX 255 /* a streamed value's key (memcache: 250) */
 
 struct str_root {
     uint8_t id[8];
@@ -250,6 +251,28 @@ ks_str_materialize(uint8_t db, const void *key, size_t klen, uint64_t now,
 
 /* ---- writes ---- */
 
+/* A write larger than what the store can free evicts its own first parts
+ * while it writes the last: checked before the root goes in, so that is
+ * answered as no memory (ENOMEM), never as a value stored without them. */
+static storage_status_e
+parts_present(uint8_t db, const void *key, size_t klen,
+        const struct str_root *r, uint32_t first, uint32_t last, uint8_t *pk,
+        uint64_t now)
+{
+    for (uint32_t i = first; i <= last && i < r->n; i++) {
+        struct storage_item part;
+        size_t pklen = ks_part_key(pk, key, klen, r->id, i);
+        if (storage_peek(db | STORAGE_DB_PARTS, pk, pklen, now, &part) !=
+                STORAGE_OK) {
+            log_debug("part %" PRIu32 " of a %" PRIu64
+                      "-byte value evicted while it was written",
+                    i, r->len);
+            return STORAGE_ENOMEM;
+        }
+    }
+    return STORAGE_OK;
+}
+
 /* Writes parts [first, last] of r, each built by fill (which writes part
  * i's bytes to buf). The caller deletes the parts of a fresh root again
  * when this fails. */
@@ -276,19 +299,8 @@ parts_write(uint8_t db, const void *key, size_t klen, const struct str_root *r,
         st = storage_set(db | STORAGE_DB_PARTS, pk, pklen, buf, plen, &w, now,
                 NULL, NULL);
     }
-    /* A write larger than what the store can free evicts its own first
-     * parts while it writes the last: answered as no memory, never as a
-     * value stored without them. */
-    for (uint32_t i = first; st == STORAGE_OK && i <= last && i < r->n; i++) {
-        struct storage_item part;
-        size_t pklen = ks_part_key(pk, key, klen, r->id, i);
-        if (storage_peek(db | STORAGE_DB_PARTS, pk, pklen, now, &part) !=
-                STORAGE_OK) {
-            log_debug("part %" PRIu32 " of a %" PRIu64
-                      "-byte value evicted while it was written",
-                    i, r->len);
-            st = STORAGE_ENOMEM;
-        }
+    if (st == STORAGE_OK) {
+        st = parts_present(db, key, klen, r, first, last, pk, now);
     }
     mm_release(buf);
     mm_release(pk);
@@ -551,7 +563,10 @@ ks_str_append_locked(uint8_t db, const void *key, size_t klen, const void *data,
     current_read(db, key, klen, now, &cur);
     uint64_t oldlen = cur.root ? cur.r.len : cur.vlen;
     storage_status_e st = cur.st;
-    if (st == STORAGE_NOT_FOUND && missing == STORAGE_MISSING_CREATE) {
+    if (st == STORAGE_OK && ks_protocol() == KS_PROTO_MEMCACHE &&
+            !ks_memcache_fits(klen, oldlen + len, cur.cflags)) {
+        st = STORAGE_EOVERSIZE; /* memcached: past item_size_max */
+    } else if (st == STORAGE_NOT_FOUND && missing == STORAGE_MISSING_CREATE) {
         st = STORAGE_OK;
     } else if (st == STORAGE_NOT_FOUND) {
         st = STORAGE_NOT_STORED;
@@ -662,5 +677,130 @@ ks_str_read_locked(uint8_t db, const void *key, size_t klen, uint64_t from,
     }
     st = parts_read(db, key, klen, &r, from, end - from, dst, pk, now);
     mm_release(pk);
+    return st;
+}
+
+/* ---- a value received in pieces ---- */
+
+struct ks_stream {
+    struct str_root r;
+    struct storage_write w;
+    uint8_t db;
+    uint8_t klen;
+    uint8_t key[STREAM_KEY_MAX];
+    storage_status_e st; /* the first failure; the rest is discarded */
+    uint32_t next;       /* the part being filled */
+    size_t fill;         /* its bytes so far */
+    uint8_t *pk;         /* a part key */
+    uint8_t buf[];       /* one part (r.chunk bytes) */
+};
+
+struct ks_stream *
+ks_stream_begin(uint8_t db, const void *key, size_t klen, size_t vlen,
+        const struct storage_write *w, uint64_t now, storage_status_e *st)
+{
+    (void)now;
+    if (klen > STREAM_KEY_MAX || vlen / ks_str_chunk() >= UINT32_MAX ||
+            (ks_protocol() == KS_PROTO_MEMCACHE &&
+                    !ks_memcache_fits(klen, vlen, w->cflags))) {
+        *st = STORAGE_EOVERSIZE;
+        return NULL;
+    }
+    size_t chunk = ks_str_chunk();
+    struct ks_stream *s = mm_alloc(sizeof(*s) + chunk);
+    uint8_t *pk = part_key_buf(klen);
+    if (s == NULL || pk == NULL) {
+        mm_release(s);
+        mm_release(pk);
+        *st = STORAGE_ENOMEM;
+        return NULL;
+    }
+    root_init(&s->r, vlen, w->cflags, w->expiry);
+    s->w = *w;
+    s->db = db;
+    s->klen = (uint8_t)klen;
+    memcpy(s->key, key, klen);
+    s->st = STORAGE_OK;
+    s->next = 0;
+    s->fill = 0;
+    s->pk = pk;
+    *st = STORAGE_OK;
+    return s;
+}
+
+/* Writes the part being filled; the next one starts. */
+static void
+stream_flush(struct ks_stream *s, uint64_t now)
+{
+    struct storage_write pw = {.expiry = s->r.expiry};
+    size_t pklen = ks_part_key(s->pk, s->key, s->klen, s->r.id, s->next);
+    if (s->st == STORAGE_OK) {
+        s->st = storage_set(s->db | STORAGE_DB_PARTS, s->pk, pklen, s->buf,
+                s->fill, &pw, now, NULL, NULL);
+    }
+    s->next++;
+    s->fill = 0;
+}
+
+void
+ks_stream_write(struct ks_stream *s, const void *data, size_t len, uint64_t now)
+{
+    const uint8_t *p = data;
+    while (len > 0 && s->next < s->r.n) {
+        size_t want = part_len(&s->r, s->next) - s->fill;
+        size_t take = len < want ? len : want;
+        if (s->st == STORAGE_OK) {
+            memcpy(s->buf + s->fill, p, take);
+        }
+        s->fill += take;
+        p += take;
+        len -= take;
+        if (s->fill == part_len(&s->r, s->next)) {
+            stream_flush(s, now);
+        }
+    }
+}
+
+static void
+stream_destroy(struct ks_stream **s)
+{
+    mm_release((*s)->pk);
+    mm_release(*s);
+    *s = NULL;
+}
+
+void
+ks_stream_abort(struct ks_stream **s, uint64_t now)
+{
+    if (*s == NULL) {
+        return;
+    }
+    ks_parts_delete(
+            (*s)->db, (*s)->key, (*s)->klen, (*s)->r.id, (*s)->next, now);
+    stream_destroy(s);
+}
+
+storage_status_e
+ks_stream_commit(struct ks_stream **sp, uint64_t now, uint64_t *cas)
+{
+    struct ks_stream *s = *sp;
+    storage_status_e st = s->next == s->r.n ? s->st : STORAGE_EINVAL;
+    if (st == STORAGE_OK) {
+        st = parts_present(
+                s->db, s->key, s->klen, &s->r, 0, s->r.n - 1, s->pk, now);
+    }
+    if (st != STORAGE_OK) {
+        ks_stream_abort(sp, now);
+        return st;
+    }
+    uint32_t stripe = ks_stripe(s->db, s->key, s->klen);
+    ks_lock(stripe);
+    /* on a failure (mode, CAS) root_commit deletes the parts */
+    st = root_commit(s->db, s->key, s->klen, &s->r, &s->w, now, NULL, cas);
+    ks_unlock(stripe);
+    if (st == STORAGE_OK) {
+        ks_changed(s->db, s->key, s->klen, "set");
+    }
+    stream_destroy(sp);
     return st;
 }
