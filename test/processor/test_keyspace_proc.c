@@ -1258,8 +1258,11 @@ test_str_read_range(void **state)
             STORAGE_OK);
     assert_memory_equal(buf, v + n - 2, 2);
     assert_int_equal(buf[2] | buf[3], 0);
+    uint32_t s2 = ks_stripe(0, "none", 4);
+    ks_lock(s2);
     assert_int_equal(ks_str_read_locked(0, "none", 4, 0, 4, buf, &len, NOW),
             STORAGE_NOT_FOUND);
+    ks_unlock(s2);
     assert_int_equal(len, 0);
     /* a one-byte SETRANGE in place grows it with zeros */
     uint8_t one = 0x80;
