@@ -486,6 +486,39 @@ check_buffer_memory(void)
     }
 }
 
+/* memcache.item_size_max (memcached's -I) within memcached 1.6.18's
+ * bounds, refused in its words: at least 1024 bytes, at most half of the
+ * store (seg.memory, memcached's -m) and at most 1 GB. (memcached's rules
+ * about its slab chunk size have no counterpart here.) */
+#define MC_REQUEST_HEADROOM (64 * KiB) /* line or header, key, extras */
+
+static void
+check_item_size(struct checks *c)
+{
+    const struct option *o = &setting.memcache.memcache_item_size_max;
+    uint64_t v = option_uint(o);
+    uint64_t mem = option_uint(&setting.seg.seg_memory);
+    if (v < 1024) {
+        report(c, EX_USAGE, o, "Item max size cannot be less than 1024 bytes.");
+    } else if (v > mem / 2) {
+        report(c, EX_USAGE, o,
+                "Cannot set item size limit higher than 1/2 of memory max. "
+                "(%" PRIu64 " bytes; seg.memory, -m, is %" PRIu64 ")",
+                v, mem);
+    } else if (v > GiB) {
+        report(c, EX_USAGE, o,
+                "Cannot set item size limit higher than a gigabyte.");
+    }
+    const struct option *rbuf = &setting.worker.worker_rbuf_max;
+    if (v >= 1024 && option_uint(rbuf) < v + MC_REQUEST_HEADROOM) {
+        warn(rbuf,
+                "raised to %" PRIu64 " bytes: a memcache binary or meta "
+                "request of memcache.item_size_max (%" PRIu64 ") is read "
+                "whole",
+                (uint64_t)(v + MC_REQUEST_HEADROOM), v);
+    }
+}
+
 /* Hot keys: values the sampler would otherwise cap or never act on. */
 static void
 check_hotkey(struct checks *c)
@@ -540,6 +573,7 @@ check_modules(struct checks *c)
                 "0: a ring between two workers needs at least one slot");
     }
     check_hotkey(c);
+    check_item_size(c);
     const struct option *backlog = &setting.server.server_backlog;
     if (option_uint(backlog) > INT_MAX) {
         report(c, EX_CONFIG, backlog, "%" PRIu64 ": more than %d",
@@ -738,21 +772,39 @@ die_logged(int code, const char *what)
     exit(code);
 }
 
-/* The resp parser's limits, lowered to what the store and a read buffer
- * can hold, so a larger request is refused with a reply, not a close. */
+/* The resp parser's limits, the request size lowered to what a read
+ * buffer can hold, so a larger request is refused with a reply, not a
+ * close. A bulk larger than one item is stored in parts: resp.max_bulk
+ * is not bounded by the store. */
 static void
 resp_setup_limited(void)
 {
     resp_options_st o = setting.resp;
-    uint64_t item = storage_item_size_max();
     uint64_t rbuf = option_uint(&setting.worker.worker_rbuf_max);
-    if (option_uint(&o.resp_max_bulk) > item) {
-        o.resp_max_bulk.val.OPTION_SIZE = item;
-    }
     if (option_uint(&o.resp_max_request) > rbuf) {
         o.resp_max_request.val.OPTION_SIZE = rbuf;
     }
     resp_setup(&o, &stats.resp_parse);
+}
+
+/* memcache values past one item, up to memcache.item_size_max (-I) as
+ * memcached sizes an item, are kept in parts. A text storage command's value
+ * streams into them as it arrives; a binary or meta request is read whole,
+ * so a read buffer must be able to hold the largest: worker.rbuf_max is
+ * raised to that (logged), never left to refuse what -I allows. */
+static void
+memcache_setup_large(void)
+{
+    uint64_t max = option_uint(&setting.memcache.memcache_item_size_max);
+    ks_set_memcache_value_max(max);
+    struct option *rbuf = &setting.worker.worker_rbuf_max;
+    if (option_uint(rbuf) < max + MC_REQUEST_HEADROOM) {
+        log_info("worker.rbuf_max raised from %" PRIu64 " to %" PRIu64
+                 " bytes: a memcache binary or meta request of "
+                 "memcache.item_size_max (%" PRIu64 ") is read whole",
+                option_uint(rbuf), (uint64_t)(max + MC_REQUEST_HEADROOM), max);
+        rbuf->val.OPTION_SIZE = max + MC_REQUEST_HEADROOM;
+    }
 }
 
 static void
@@ -765,6 +817,7 @@ setup(struct listener *ls, unsigned n)
     if (seg_setup(&setting.seg, &stats.seg) != STATUS_OK) {
         die_logged(EX_CONFIG, "cannot set up the store");
     }
+    memcache_setup_large();
     memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
     proc_memcache_setup(&stats.memcache, &memcache_source);
     resp_setup_limited();

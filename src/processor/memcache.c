@@ -114,7 +114,7 @@ bool
 mc_other_type(const void *key, size_t klen, uint64_t now)
 {
     return ks_lookup(MC_DB, key, klen, STORAGE_TYPE_STRING,
-                   KS_NOTOUCH | KS_NOSTATS, now, NULL) == KS_WRONGTYPE;
+                   KS_NOTOUCH | KS_NOSTATS | KS_RAW, now, NULL) == KS_WRONGTYPE;
 }
 
 /* ---- retrieval: get gets gat gats ---- */
@@ -376,6 +376,12 @@ stream_begin(struct conn *c, struct mc_state *st)
         st->stream_status = ks_reserve(&st->res, MC_DB, req->key.data,
                 req->key.len, req->vlen, &w, c->now_ms);
     }
+    st->big = NULL;
+    if (st->stream_status == STORAGE_EOVERSIZE) {
+        /* past one item: into parts as it arrives, when -I allows it */
+        st->big = ks_stream_begin(MC_DB, req->key.data, req->key.len, req->vlen,
+                &w, c->now_ms, &st->stream_status);
+    }
     if (st->stream_status != STORAGE_OK) {
         stream_slot_release(); /* nothing held: the value is discarded */
     }
@@ -392,6 +398,17 @@ stream_begin(struct conn *c, struct mc_state *st)
     memcache_parse_value_begin(req, &c->rbuf);
 }
 
+/* Drops what an open stream holds (a reservation, or parts written). */
+static void
+stream_abort(struct conn *c, struct mc_state *st)
+{
+    if (st->big != NULL) {
+        ks_stream_abort(&st->big, c->now_ms);
+    } else {
+        ks_abort(&st->res);
+    }
+}
+
 /* Takes what value bytes have arrived; finishes the request once whole. */
 static rstatus_i
 stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
@@ -399,7 +416,9 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
     struct memcache_request *req = &st->req;
     struct bstring chunk;
     memcache_parse_e p = memcache_parse_value(req, &c->rbuf, &chunk);
-    if (st->stream_status == STORAGE_OK && chunk.len > 0) {
+    if (st->stream_status == STORAGE_OK && chunk.len > 0 && st->big != NULL) {
+        ks_stream_write(st->big, chunk.data, chunk.len, c->now_ms);
+    } else if (st->stream_status == STORAGE_OK && chunk.len > 0) {
         memcpy(st->res.value + st->filled, chunk.data, chunk.len);
     }
     st->filled += chunk.len;
@@ -413,13 +432,15 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
     }
     if (p == MEMCACHE_PARSE_EINVALID) {
         if (st->stream_status == STORAGE_OK) {
-            ks_abort(&st->res);
+            stream_abort(c, st);
         }
         INCR(mc_metrics, memcache_error);
         return memcache_compose_error(&c->wbuf, req->error, max);
     }
     storage_status_e s = st->stream_status;
-    if (s == STORAGE_OK) {
+    if (s == STORAGE_OK && st->big != NULL) {
+        s = ks_stream_commit(&st->big, c->now_ms, NULL);
+    } else if (s == STORAGE_OK) {
         s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
                 c->now_ms, NULL);
     }
@@ -705,11 +726,14 @@ execute_timed(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits)
 {
     if (mc_metrics == NULL || ++st->nreq % MC_SAMPLE != 0) {
-        return execute(c, st, line, limits);
+        rstatus_i rc = execute(c, st, line, limits);
+        ks_scratch_release(); /* copies of values in parts: replied */
+        return rc;
     }
     family_e family = family_of(st->req.type);
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = execute(c, st, line, limits);
+    ks_scratch_release();
     uint64_t ns = time_mono_ns() - t0;
     if (family == FAMILY_GET) {
         RECORD(mc_metrics, memcache_lat_get, ns);
@@ -885,7 +909,7 @@ mc_error(struct conn *c)
         return;
     }
     if (st->streaming && st->stream_status == STORAGE_OK) {
-        ks_abort(&st->res); /* the client left mid-value */
+        stream_abort(c, st); /* the client left mid-value */
         stream_slot_release();
     }
     mc_watch_release(c, st);

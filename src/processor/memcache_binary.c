@@ -499,6 +499,7 @@ mc_binary_read(
         case MEMCACHE_BIN_PARSE_OK:
             INCR(mc_metrics, memcache_binary);
             rc = bin_execute(c, req, max);
+            ks_scratch_release();
             break;
         case MEMCACHE_BIN_PARSE_UNFIN: {
             size_t have = buf_rsize(&c->rbuf);

@@ -31,6 +31,7 @@ struct mc_state {
     bool streaming;
     storage_status_e stream_status; /* not OK: discard, then report this */
     struct storage_reservation res;
+    struct ks_stream *big; /* instead of res: a value past one item */
     size_t filled;
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
