@@ -1010,21 +1010,9 @@ resp_tls_set(const char *const v[TLS_NSET], char *why, size_t cap)
 static rstatus_i
 resp_tls_set_auth(const char *value, bool apply, char *why, size_t cap)
 {
-    if (strcmp(value, "no") != 0 && strcmp(value, "optional") != 0 &&
-            strcmp(value, "yes") != 0) {
-        snprintf(why, cap,
-                "argument(s) must be one of the following: no, "
-                "yes, optional"); /* Redis's */
-        return STATUS_EINVAL;
-    }
-    if (!tls_enabled()) {
-        snprintf(why, cap, "TLS is not configured");
-        return STATUS_EINVAL;
-    }
-    char ca[16];
-    tls_get_file(TLS_FILE_CA, ca, sizeof(ca));
-    if (strcmp(value, "no") != 0 && ca[0] == '\0') {
-        snprintf(why, cap, "client certificates need tls-ca-cert-file");
+    /* the value, TLS and the CA first, with Redis's error for a bad value */
+    if (tls_set_listener_auth(TLS_LISTENER_RESP, value, false, why, cap) !=
+            STATUS_OK) {
         return STATUS_EINVAL;
     }
     const char *pass = option_str(&setting.resp_proc.resp_requirepass);
@@ -1042,7 +1030,8 @@ resp_tls_set_auth(const char *value, bool apply, char *why, size_t cap)
                 "other machines and its clients would need no password");
         return STATUS_EINVAL;
     }
-    return apply ? tls_set_listener_auth(TLS_LISTENER_RESP, value, why, cap)
+    return apply ? tls_set_listener_auth(
+                           TLS_LISTENER_RESP, value, true, why, cap)
                  : STATUS_OK;
 }
 

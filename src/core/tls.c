@@ -576,7 +576,7 @@ tls_loaded_at(void)
 
 rstatus_i
 tls_set_listener_auth(
-        tls_listener_e l, const char *value, char *why, size_t cap)
+        tls_listener_e l, const char *value, bool apply, char *why, size_t cap)
 {
     enum auth_mode a;
     if (strcmp(value, "no") != 0 && strcmp(value, "optional") != 0 &&
@@ -595,11 +595,11 @@ tls_set_listener_auth(
     } else if (a != AUTH_NO && conf.ca[0] == '\0') {
         snprintf(why, cap, "client certificates need tls-ca-cert-file");
         rc = STATUS_EINVAL;
-    } else {
+    } else if (apply) {
         conf.listener_auth[l] = a; /* read by each new connection */
     }
     pthread_mutex_unlock(&lock);
-    if (rc == STATUS_OK) {
+    if (rc == STATUS_OK && apply) {
         log_info("tls: client certificates on the %s listener: %s",
                 l == TLS_LISTENER_MEMCACHE ? "memcache"
                 : l == TLS_LISTENER_RESP   ? "resp"

@@ -120,11 +120,12 @@ unsigned tls_min_version(void);
 const char *tls_auth_clients(tls_listener_e l);
 /* Sets listener l's policy at run time ("no", "optional" or "yes", as
  * Redis's CONFIG SET tls-auth-clients takes them): connections accepted
- * from now on follow it, open ones keep theirs, a reload keeps it.
- * STATUS_EINVAL with why: not one of those, TLS not configured, or no CA
- * to check certificates with. Any thread. */
+ * from now on follow it, open ones keep theirs, a reload keeps it. With
+ * apply false it only checks. STATUS_EINVAL with why (Redis's words for a
+ * bad value): not one of those, TLS not configured, or no CA to check
+ * certificates with. Any thread. */
 rstatus_i tls_set_listener_auth(
-        tls_listener_e l, const char *value, char *why, size_t cap);
+        tls_listener_e l, const char *value, bool apply, char *why, size_t cap);
 /* Unix seconds of the last successful (re)load; 0 when none. */
 uint64_t tls_loaded_at(void);
 /* True when listener l's clients must present a certificate signed by

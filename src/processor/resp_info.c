@@ -668,6 +668,19 @@ config_set_tls(struct resp_ctx *x, bool *failed)
             last, why);
 }
 
+/* A tls-auth-clients value as a C string: one longer than out, or with a
+ * NUL inside, becomes one no check accepts. */
+static void
+auth_value(const struct resp_arg *v, char *out, size_t cap)
+{
+    if (v->len >= cap || memchr(v->data, '\0', v->len) != NULL) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    memcpy(out, v->data, v->len);
+    out[v->len] = '\0';
+}
+
 /* CONFIG SET name value [name value ...]: slowlog-log-slower-than,
  * slowlog-max-len and timeout (seconds, as in Redis: worker.idle_timeout)
  * change at run time, as do the collection thresholds (coll.h) and
@@ -726,8 +739,7 @@ config_set(struct resp_ctx *x)
         }
         if (p == P_TLS_AUTH_CLIENTS) {
             char val[16], bad[200] = "TLS is not configured";
-            snprintf(val, sizeof(val), "%.*s", (int)(v->len < 15 ? v->len : 15),
-                    v->data);
+            auth_value(v, val, sizeof(val));
             if (resp_source.tls_set_auth == NULL ||
                     resp_source.tls_set_auth(val, false, bad, sizeof(bad)) !=
                             STATUS_OK) {
@@ -798,10 +810,8 @@ config_set(struct resp_ctx *x)
     }
     for (uint32_t i = 2; i < x->argc; i += 2) {
         if (param_find(&x->argv[i]) == P_TLS_AUTH_CLIENTS) {
-            const struct resp_arg *v = &x->argv[i + 1];
             char val[16], why[200];
-            snprintf(val, sizeof(val), "%.*s", (int)(v->len < 15 ? v->len : 15),
-                    v->data);
+            auth_value(&x->argv[i + 1], val, sizeof(val));
             resp_source.tls_set_auth(val, true, why, sizeof(why));
         }
     }
