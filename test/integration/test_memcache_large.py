@@ -10,11 +10,12 @@ arrives. Replies to a script of large sets, appends, meta commands and a
 value past -I are compared byte for byte with memcached 1.6.18 -I 8m.
 """
 import os
+import socket
 import subprocess
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, recv_exact
 from memcache_wire import MEMCACHED, Memcached, Wire
 
 MiB = 1024 * 1024
@@ -177,5 +178,81 @@ def test_default_keeps_one_item(seg):
             v = b"d" * MiB
             assert w.talk(b"set d 0 0 %d\r\n" % len(v) + v + b"\r\n") == \
                 b"SERVER_ERROR object too large for cache\r\n"
+    finally:
+        assert s.stop() == 0
+
+
+def bin_set(key, value):
+    """A binary-protocol SET request (flags 0, no expiry)."""
+    extras = bytes(8)
+    body = len(extras) + len(key) + len(value)
+    head = bytes([0x80, 0x01]) + len(key).to_bytes(2, "big") + \
+        bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + bytes(12)
+    return head + extras + key + value
+
+
+def test_issue_18_large_values_past_a_small_read_buffer():
+    """-I 8m alone carries values past worker.rbuf_max, which is no longer
+    raised at startup (it was, silently, to -I + 64 KiB): a text set streams
+    into the store, a meta set, an append and a binary set are received whole
+    past it (memcache.item_size_max bounds them, not worker.rbuf_max)."""
+    s = Server(protocols=("memcache",), threads=1,
+               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
+    try:
+        v = os.urandom(3 * MiB)
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"set t 0 0 %d\r\n" % len(v) + v + b"\r\n") == \
+                b"STORED\r\n"
+            assert w.talk(b"ms m %d T0\r\n" % len(v) + v + b"\r\n") == \
+                b"HD\r\n"
+            assert w.talk(b"append t 0 0 %d\r\n" % MiB + v[:MiB] + b"\r\n") \
+                == b"STORED\r\n"
+            assert w.talk(b"mg m v\r\n") == \
+                b"VA %d\r\n" % len(v) + v + b"\r\n"
+            assert w.talk(b"get t\r\n") == b"VALUE t 0 %d\r\n" % (4 * MiB) + \
+                v + v[:MiB] + b"\r\nEND\r\n"
+        b = socket.create_connection(("127.0.0.1", s.port("memcache")),
+                                     timeout=60)
+        b.sendall(bin_set(b"b", v))
+        head = recv_exact(b, 24)
+        assert head[0] == 0x81 and head[6:8] == b"\x00\x00", head  # success
+        recv_exact(b, int.from_bytes(head[8:12], "big"))
+        b.close()
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"get b\r\n") == b"VALUE b 0 %d\r\n" % len(v) + \
+                v + b"\r\nEND\r\n"
+    finally:
+        assert s.stop() == 0
+    assert "raised" not in s.stderr and "raised" not in s.log()
+
+
+@pytest.mark.parametrize("rbuf,size", [("64KiB", 900 * 1024),
+                                       ("2MiB", 3 * MiB)])
+def test_issue_18_more_streams_than_slots(rbuf, size):
+    """Four values stream into reserved items at once; a fifth and sixth
+    that the read buffer (worker.rbuf_max) cannot hold stream into parts
+    (they once closed the connection)."""
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", f"worker.rbuf_max={rbuf}"])
+    try:
+        vals = [os.urandom(size) for _ in range(6)]
+        ws = [Wire(s.port("memcache"), timeout=60) for _ in vals]
+        sent = s.stats()["worker_read_byte"]
+        for i, (w, v) in enumerate(zip(ws, vals)):
+            half = b"set k%d %d 0 %d\r\n" % (i, i, size) + v[:size // 2]
+            w.send(half)
+            sent += len(half)
+            s.wait_stat("memcache_stream", lambda n, i=i: n >= i + 1)
+        # every half is in: none waits whole in a read buffer
+        s.wait_stat("worker_read_byte", lambda n: n >= sent)
+        assert s.stats()["worker_buf_bytes"] < size // 2
+        for w, v in zip(ws, vals):
+            w.send(v[size // 2:] + b"\r\n")
+        for w in ws:
+            assert w.recv_until(b"\r\n") == b"STORED\r\n"
+        for i, (w, v) in enumerate(zip(ws, vals)):
+            assert w.talk(b"get k%d\r\n" % i) == \
+                b"VALUE k%d %d %d\r\n" % (i, i, size) + v + b"\r\nEND\r\n"
+            w.close()
     finally:
         assert s.stop() == 0

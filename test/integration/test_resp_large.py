@@ -7,15 +7,17 @@ EXPIRE, RENAME, COPY, GETDEL and SET over it; WRONGTYPE rules hold; and
 CONFIG GET/SET proto-max-bulk-len and client-query-buffer-limit answer as
 Redis 7.0.15 does (compared byte for byte where the oracle is installed).
 The read buffer still holds a whole request (worker.rbuf_max), so these
-servers raise it: receiving a value in pieces is not done yet.
+servers raise it (resp.max_request, not given, follows it): receiving a
+RESP value in pieces is not done yet.
 """
 import os
 import random
+import subprocess
 import time
 
 import pytest
 
-from conftest import Server
+from conftest import BIN, Server
 from test_resp import NO_REDIS, REDIS_SERVER, RedisServer, Wire
 
 redis = pytest.importorskip("redis")
@@ -224,3 +226,38 @@ def test_config_bulk_limit_applies(seg):
         .startswith(b"-ERR CONFIG SET failed (possibly related to argument "
                     b"'client-query-buffer-limit') - argument must be at most")
     w.close()
+
+
+def test_max_request_above_read_buffer_refused():
+    """A resp.max_request given above worker.rbuf_max is refused at startup
+    with both names (it was lowered in silence); without a resp listener it
+    does not matter; a resp.max_request not given is worker.rbuf_max."""
+    base = [BIN, "-u", "nobody", "--check-config"]
+    p = subprocess.run(base + ["-o", "resp.max_request=64MiB"],
+                       capture_output=True, timeout=10)
+    assert p.returncode == 78, p.stderr
+    err = p.stderr.decode()
+    assert "resp.max_request" in err and "worker.rbuf_max" in err, err
+    p = subprocess.run(base + ["-o", "resp.max_request=64MiB",
+                               "-o", "resp.listen=off"],
+                       capture_output=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(base + ["-o", "resp.max_request=64MiB",
+                               "-o", "worker.rbuf_max=64MiB"],
+                       capture_output=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("args,limit", [([], b"2097152"),
+                                        (["-o", "worker.rbuf_max=80MiB"],
+                                         b"83886080")])
+def test_max_request_follows_read_buffer(args, limit):
+    s = Server(protocols=("resp",), threads=1, args=args)
+    try:
+        w = Wire(s.port("resp"))
+        assert w.cmd("CONFIG", "GET", "client-query-buffer-limit") == \
+            b"*2\r\n$25\r\nclient-query-buffer-limit\r\n$%d\r\n%s\r\n" % (
+                len(limit), limit)
+        w.close()
+    finally:
+        assert s.stop() == 0

@@ -13,8 +13,8 @@
 struct resp_limits resp_limits = {
         .max_args = 1048576,
         .max_bulk = 512 * MiB,
-        .max_request = 64 * MiB,
-        .request_cap = 64 * MiB,
+        .max_request = 2 * MiB,
+        .request_cap = 2 * MiB,
 };
 resp_metrics_st *resp_metrics = NULL;
 

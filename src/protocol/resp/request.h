@@ -27,7 +27,7 @@
 #define RESP_OPTION(ACTION)                                                    \
     ACTION( resp_max_args,    OPTION_UINT, 1048576,    "most arguments in a request; more is refused, swallowed" ) \
     ACTION( resp_max_bulk,    OPTION_SIZE, (512 * MiB), "largest bulk string (Redis's proto-max-bulk-len; CONFIG SET changes it); larger is refused, swallowed" ) \
-    ACTION( resp_max_request, OPTION_SIZE, (64 * MiB), "largest request in bytes (also capped by worker.rbuf_max); larger is refused, swallowed" )
+    ACTION( resp_max_request, OPTION_SIZE, (2 * MiB), "largest request in bytes (Redis's client-query-buffer-limit); larger is refused, swallowed; not given: worker.rbuf_max, which holds a request whole (more is refused at startup)" )
 
 /*          name               type            description */
 #define RESP_METRIC(ACTION)                                                    \
@@ -48,8 +48,9 @@ typedef struct {
 } resp_metrics_st;
 
 /* Default options and no counting when passed NULL. Not thread-safe: call
- * before the workers start. The binary lowers resp_max_request to
- * worker.rbuf_max before calling. */
+ * before the workers start. The binary passes worker.rbuf_max as
+ * resp_max_request when none was given, and refuses one given above it (a
+ * request is read whole into one buffer). */
 void resp_setup(const resp_options_st *options, resp_metrics_st *metrics);
 void resp_teardown(void);
 
