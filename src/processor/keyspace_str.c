@@ -253,7 +253,13 @@ ks_str_materialize(uint8_t db, const void *key, size_t klen, uint64_t now,
 
 /* A write larger than what the store can free evicts its own first parts
  * while it writes the last: checked before the root goes in, so that is
- * answered as no memory (ENOMEM), never as a value stored without them. */
+ * answered as no memory (ENOMEM), never as a value stored without them.
+ * A part may also be gone because the value expired while it was written
+ * (SET k v PX 1: the background thread frees an expired segment by the
+ * clock, whatever the request's `now`): that is no failure, as in Redis
+ * the write is done and the value then expires; the root still goes in
+ * (replacing the old value as the write's mode says) and a reader that
+ * meets it before its expiry finds a part missing, which reads as gone. */
 static storage_status_e
 parts_present(uint8_t db, const void *key, size_t klen,
         const struct str_root *r, uint32_t first, uint32_t last, uint8_t *pk,
@@ -264,6 +270,9 @@ parts_present(uint8_t db, const void *key, size_t klen,
         size_t pklen = ks_part_key(pk, key, klen, r->id, i);
         if (storage_peek(db | STORAGE_DB_PARTS, pk, pklen, now, &part) !=
                 STORAGE_OK) {
+            if (r->expiry != TIME_NEVER && r->expiry <= time_now_ms()) {
+                return STORAGE_OK; /* expired meanwhile, not evicted */
+            }
             log_debug("part %" PRIu32 " of a %" PRIu64
                       "-byte value evicted while it was written",
                     i, r->len);

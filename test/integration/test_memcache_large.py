@@ -256,3 +256,30 @@ def test_issue_18_more_streams_than_slots(rbuf, size):
             w.close()
     finally:
         assert s.stop() == 0
+
+
+def expired_script():
+    v = b"x" * (3 * MiB)
+    return [b"set a 0 0 3\r\nabc\r\n",
+            b"set a 0 -1 %d\r\n" % len(v) + v + b"\r\n",
+            b"get a\r\n",
+            b"ms b %d T-1\r\n" % len(v) + v + b"\r\n",
+            b"mg b v\r\n"]
+
+
+def test_issue_18_value_in_parts_expired_as_written_as_memcached(seg):
+    """A value past one item whose expiry has passed (a negative exptime)
+    is stored and gone, as memcached answers; its parts, expired as they
+    were written, were taken for evicted ones (SERVER_ERROR out of memory,
+    the old value kept)."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(["-I", "8m"])
+    try:
+        with Wire(oracle.port, timeout=60) as w:
+            want = [w.talk(c) for c in expired_script()]
+    finally:
+        oracle.stop()
+    with Wire(seg.port("memcache"), timeout=60) as w:
+        got = [w.talk(c) for c in expired_script()]
+    assert got == want
