@@ -34,7 +34,8 @@ static const char usage[] =
         "  -u USER                run as USER once listening (process.user);\n"
         "                         required when started as root\n"
         "  -d, --daemonize        run in the background (process.daemonize)\n"
-        "  --pidfile FILE         write the pid to FILE (process.pidfile)\n"
+        "  -P, --pidfile FILE     write the pid to FILE (process.pidfile;\n"
+        "                         memcached's -P)\n"
         "  -v                     more logging (repeatable)\n"
         "  --print-config         print every option, default, description\n"
         "  --print-stats          print every metric with its description\n"
@@ -194,8 +195,10 @@ parse_one(struct cli *cli, int c)
     case OPT_DAEMONIZE:
         push_flag(cli, "-d", "process.daemonize", "true", "");
         break;
+    case 'P':
     case OPT_PIDFILE:
-        push_flag(cli, "--pidfile", "process.pidfile", optarg, "");
+        push_flag(cli, c == 'P' ? "-P" : "--pidfile", "process.pidfile", optarg,
+                "");
         break;
     case OPT_PRINT_CONFIG:
         cli->print_config = true;
@@ -227,7 +230,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     int c;
-    while ((c = getopt_long(argc, argv, "o:p:l:m:I:t:c:e:u:dvVhZ", longs,
+    while ((c = getopt_long(argc, argv, "o:p:l:m:I:t:c:e:u:P:dvVhZ", longs,
                     NULL)) != -1) {
         parse_one(cli, c);
     }

@@ -215,6 +215,27 @@ check_validity(SSL_CTX *x, const char *path)
     }
 }
 
+/* A certificate file with no chain in it: OpenSSL would build the chain it
+ * sends at every handshake, by verifying our own certificate against the
+ * CA store (a store lookup, from every worker at once, and a signature
+ * check per handshake). Built once here instead, the same way (errors
+ * ignored, so what is sent is what the handshake would have built); a
+ * file that carries its chain is sent as it is, as before. */
+static void
+chain_build(SSL_CTX *x)
+{
+    STACK_OF(X509) *chain = NULL;
+    if (SSL_CTX_get0_chain_certs(x, &chain) == 1 && chain != NULL &&
+            sk_X509_num(chain) > 0) {
+        return;
+    }
+    if (SSL_CTX_build_cert_chain(x, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR) == 0) {
+        log_debug("tls: chain not built now; OpenSSL builds it per "
+                  "handshake");
+    }
+    ERR_clear_error();
+}
+
 static rstatus_i
 ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
 {
@@ -275,6 +296,7 @@ ctx_load_files(SSL_CTX *x, const struct tls_conf *c, char *err, size_t errlen)
             }
         }
     }
+    chain_build(x);
     return STATUS_OK;
 }
 

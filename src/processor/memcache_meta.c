@@ -69,8 +69,9 @@ vivify(struct conn *c, const struct memcache_request *req,
             .expiry = meta_expiry(vivify_ttl(&req->meta), c->now_ms),
             .win_sent = true,
     };
+    uint64_t cas = 0;
     storage_status_e s = ks_set(MC_DB, req->key.data, req->key.len, "", 0, &w,
-            c->now_ms, NULL, NULL);
+            c->now_ms, NULL, &cas);
     *won = s == STORAGE_OK;
     if (s != STORAGE_OK && s != STORAGE_EXISTS) {
         return s;
@@ -78,8 +79,16 @@ vivify(struct conn *c, const struct memcache_request *req,
     /* ours, or someone else's that appeared meanwhile (a key of another
      * type stays a miss); read as a fetch unless u (memcached marks the
      * new item fetched without u) */
-    return mc_lookup(req->key.data, req->key.len,
+    s = mc_lookup(req->key.data, req->key.len,
             HAS(&req->meta, 'u') ? KS_NOTOUCH : 0, c->now_ms, it);
+    if (s == STORAGE_NOT_FOUND && *won && time_expired(w.expiry, c->now_ms)) {
+        /* N with a TTL already past (N-1): memcached 1.6.18 creates the
+         * item, answers it as won, and the next request finds it gone */
+        *it = (struct storage_item){
+                .value = (const uint8_t *)"", .cas = cas, .expiry = w.expiry};
+        return STORAGE_OK;
+    }
+    return s;
 }
 
 /* True when flag a comes before flag b in the request (both sent). */
@@ -109,7 +118,10 @@ ttl_at_t(const struct memcache_meta *m, int64_t before, bool vivified,
         if (*p == 'T') {
             ttl = ttl_of(meta_expiry(m->ttl, now), now);
         } else if (*p == 'N' && vivified) {
-            ttl = ttl_of(meta_expiry(m->vivify_ttl, now), now);
+            /* a past N (N-1) shows as memcached shows it: -1 */
+            ttl = m->vivify_ttl < 0
+                          ? -1
+                          : ttl_of(meta_expiry(m->vivify_ttl, now), now);
         }
     }
     return ttl;

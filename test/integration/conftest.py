@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures that start segcached on free loopback ports and stop it by pid."""
+import collections
 import os
 import shutil
 import signal
@@ -18,10 +19,21 @@ SANITIZED = bool(os.environ.get("SEGCACHED_SANITIZE"))
 SLOW = 5 if SANITIZED else 1
 
 
+# ports handed out lately by this process: the kernel may give a port just
+# released to the next bind(0), so two listeners of one server (picked one
+# after the other) could otherwise get the same port and fail to start
+_recent_ports = collections.deque(maxlen=512)
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _recent_ports:
+            _recent_ports.append(port)
+            return port
+    raise RuntimeError("no free port that was not handed out lately")
 
 
 def wait_port(port, timeout=10.0 * SLOW):

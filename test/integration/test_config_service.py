@@ -406,7 +406,8 @@ def test_second_instance_refuses_a_live_pidfile():
     pidfile = os.path.join(d, "segcached.pid")
     try:
         first, admin = start(["--pidfile", pidfile])
-        r = run(["--pidfile", pidfile, "--admin", f"127.0.0.1:{free_port()}"]
+        # memcached's -P is the same option
+        r = run(["-P", pidfile, "--admin", f"127.0.0.1:{free_port()}"]
                 + QUIET + USER)
         assert r.returncode == 73, r.stderr  # EX_CANTCREAT
         assert f"segcached is running as pid {first.pid}" in r.stderr

@@ -989,6 +989,16 @@ def test_meta_vivify_ttl_with_t(seg, peer):
          b"mg vt:1 t\r\nmg vt:2 t\r\nmg vt:3 t\r\n", ttl="tens")
 
 
+def test_meta_vivify_with_a_past_ttl(seg, peer):
+    # N-1: memcached 1.6.18 creates the item, answers it as won (t-1), and
+    # the next request finds it gone, so it is won again (was EN)
+    ours = same(seg, peer, b"mg vp:1 c t s v f h l N-1\r\n"
+                b"mg vp:1 c t s v N-1\r\nmg vp:1 v\r\n"
+                b"mg vp:2 v N-1 q\r\nmg vp:3 k O12 v N-1\r\n"
+                b"mg vp:4 v N-1 T30\r\nmg vp:4 v\r\nmn\r\n")
+    assert ours.startswith(b"VA 0 c")
+
+
 def test_meta_flags_in_request_order(seg, peer):
     # memcached 1.6.18 applies T (and N on a vivified item) in request
     # order while it writes the flags: t tells the TTL as of its place

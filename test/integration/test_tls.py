@@ -211,6 +211,28 @@ def test_openssl_s_client_memcache_and_admin(tls_server, certs):
         assert want in out, out
 
 
+def test_chain_sent_is_built_from_the_ca_file(tls_server, certs):
+    """The certificate file holds only the server's certificate: the chain
+    sent is that certificate and its CA from tls.ca_cert_file, as OpenSSL
+    built it per handshake before segcached built it once at load, and
+    again after a reload."""
+    s = tls_server()
+
+    def chain():
+        r = subprocess.run(["openssl", "s_client", "-showcerts", "-connect",
+                            f"127.0.0.1:{s.tls_ports['resp']}"],
+                           input=b"", capture_output=True, timeout=20 * SLOW)
+        return [ln.strip() for ln in r.stdout.decode().splitlines()
+                if ln.strip()[:2] in ("0 ", "1 ", "2 ")]
+    want = ["0 s:CN = localhost", "1 s:CN = ca"]
+    assert chain() == want
+    s.proc.send_signal(signal.SIGHUP)  # reloads the certificates
+    deadline = time.time() + 10 * SLOW
+    while s.stats().get("tls_reload", 0) < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert chain() == want
+
+
 # ---- client certificates ----
 
 @pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli")
