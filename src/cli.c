@@ -24,6 +24,8 @@ static const char usage[] =
         "  -p PORT                memcache port (memcached's -p)\n"
         "  -l ADDR                host of the data listeners (not admin)\n"
         "  -m MB                  store memory in MiB, or a size (64, 1GiB)\n"
+        "  -I SIZE                largest memcache value: bytes, or 1024k,\n"
+        "                         8m (memcache.item_size_max; memcached's -I)\n"
         "  -t N                   worker threads, 1..128 (worker.threads)\n"
         "  -c N                   max connections, 1 or more\n"
         "                         (server.max_connections)\n"
@@ -100,6 +102,31 @@ push_flag(struct cli *cli, const char *flag, const char *name,
     cli->overrides[cli->noverride++] = s;
 }
 
+/* memcached's -I: digits, then k or m (either case) for KiB or MiB; plain
+ * digits are bytes. Anything else is handed to the size parser as written
+ * ("2g" reads as 2 GiB there, and is then refused as past 1 GB). */
+static void
+push_item_size(struct cli *cli, const char *arg)
+{
+    size_t n = strlen(arg);
+    size_t digits = strspn(arg, "0123456789");
+    char u = n > 0 ? (char)(arg[n - 1] | 0x20) : '\0';
+    const char *unit = digits == 0 || digits != n - 1 ? NULL
+                       : u == 'k'                     ? "KiB"
+                       : u == 'm'                     ? "MiB"
+                                                      : NULL;
+    if (unit == NULL) {
+        push_flag(cli, "-I", "memcache.item_size_max", arg, "");
+        return;
+    }
+    char *v = strndup(arg, digits);
+    if (v == NULL) {
+        exit(EX_OSERR);
+    }
+    push_flag(cli, "-I", "memcache.item_size_max", v, unit);
+    free(v);
+}
+
 static void
 parse_one(struct cli *cli, int c)
 {
@@ -145,6 +172,9 @@ parse_one(struct cli *cli, int c)
                                 optarg[strspn(optarg, "0123456789")] == '\0'
                         ? "MiB"
                         : "");
+        break;
+    case 'I':
+        push_item_size(cli, optarg);
         break;
     case 't':
         push_flag(cli, "-t", "worker.threads", optarg, "");
@@ -200,7 +230,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 {
     memset(cli, 0, sizeof(*cli));
     int c;
-    while ((c = getopt_long(argc, argv, "o:p:l:m:t:c:e:u:P:dvVhZ", longs,
+    while ((c = getopt_long(argc, argv, "o:p:l:m:I:t:c:e:u:P:dvVhZ", longs,
                     NULL)) != -1) {
         parse_one(cli, c);
     }

@@ -486,6 +486,29 @@ check_buffer_memory(void)
     }
 }
 
+/* memcache.item_size_max (memcached's -I) within memcached 1.6.18's
+ * bounds, refused in its words: at least 1024 bytes, at most half of the
+ * store (seg.memory, memcached's -m) and at most 1 GB. (memcached's rules
+ * about its slab chunk size have no counterpart here.) */
+static void
+check_item_size(struct checks *c)
+{
+    const struct option *o = &setting.memcache.memcache_item_size_max;
+    uint64_t v = option_uint(o);
+    uint64_t mem = option_uint(&setting.seg.seg_memory);
+    if (v < 1024) {
+        report(c, EX_USAGE, o, "Item max size cannot be less than 1024 bytes.");
+    } else if (v > mem / 2) {
+        report(c, EX_USAGE, o,
+                "Cannot set item size limit higher than 1/2 of memory max. "
+                "(%" PRIu64 " bytes; seg.memory, -m, is %" PRIu64 ")",
+                v, mem);
+    } else if (v > GiB) {
+        report(c, EX_USAGE, o,
+                "Cannot set item size limit higher than a gigabyte.");
+    }
+}
+
 /* Hot keys: values the sampler would otherwise cap or never act on. */
 static void
 check_hotkey(struct checks *c)
@@ -540,6 +563,7 @@ check_modules(struct checks *c)
                 "0: a ring between two workers needs at least one slot");
     }
     check_hotkey(c);
+    check_item_size(c);
     const struct option *backlog = &setting.server.server_backlog;
     if (option_uint(backlog) > INT_MAX) {
         report(c, EX_CONFIG, backlog, "%" PRIu64 ": more than %d",
@@ -565,6 +589,31 @@ check_modules(struct checks *c)
     }
 }
 
+/* A RESP request is received whole into a read buffer, so resp.max_request
+ * above worker.rbuf_max could not be reached: such a request would close
+ * its connection instead of getting the resp.max_request error. A value
+ * given above it is refused, naming both, when a resp listener is on
+ * (never lowered in silence); not given, it is worker.rbuf_max
+ * (resp_setup_limits). */
+static void
+check_resp_request(struct checks *c, const struct listener *ls, unsigned n)
+{
+    bool resp = false;
+    for (unsigned i = 0; i < n; i++) {
+        resp = resp || ls[i].proc == &proc_resp;
+    }
+    const struct option *req = &setting.resp.resp_max_request;
+    const struct option *rbuf = &setting.worker.worker_rbuf_max;
+    if (resp && req->set && option_uint(req) > option_uint(rbuf)) {
+        report(c, EX_CONFIG, req,
+                "%" PRIu64 " bytes is more than worker.rbuf_max (%" PRIu64
+                "), and a RESP request is received whole into a read buffer: "
+                "raise worker.rbuf_max to at least resp.max_request, or lower "
+                "resp.max_request",
+                option_uint(req), option_uint(rbuf));
+    }
+}
+
 /* Every check; a problem with the command line or a user is EX_USAGE, with
  * a value EX_CONFIG, as when startup meets it. */
 static int
@@ -580,6 +629,7 @@ check_config(struct listener *ls, unsigned *n)
     }
     *n = check_listeners(&c, ls);
     check_modules(&c);
+    check_resp_request(&c, ls, *n);
     char err[256];
     if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
         report(&c, EX_USAGE, NULL, "%s", err);
@@ -738,19 +788,17 @@ die_logged(int code, const char *what)
     exit(code);
 }
 
-/* The resp parser's limits, lowered to what the store and a read buffer
- * can hold, so a larger request is refused with a reply, not a close. */
+/* The resp parser's limits. resp.max_request, when not given, is
+ * worker.rbuf_max (a request is received whole into a read buffer, and
+ * raising worker.rbuf_max alone is enough to send larger ones); given, it
+ * is taken exactly (check_resp_request refused it above worker.rbuf_max). */
 static void
-resp_setup_limited(void)
+resp_setup_limits(void)
 {
     resp_options_st o = setting.resp;
-    uint64_t item = storage_item_size_max();
-    uint64_t rbuf = option_uint(&setting.worker.worker_rbuf_max);
-    if (option_uint(&o.resp_max_bulk) > item) {
-        o.resp_max_bulk.val.OPTION_SIZE = item;
-    }
-    if (option_uint(&o.resp_max_request) > rbuf) {
-        o.resp_max_request.val.OPTION_SIZE = rbuf;
+    if (!o.resp_max_request.set) {
+        o.resp_max_request.val.OPTION_SIZE =
+                option_uint(&setting.worker.worker_rbuf_max);
     }
     resp_setup(&o, &stats.resp_parse);
 }
@@ -765,9 +813,13 @@ setup(struct listener *ls, unsigned n)
     if (seg_setup(&setting.seg, &stats.seg) != STATUS_OK) {
         die_logged(EX_CONFIG, "cannot set up the store");
     }
+    /* memcache values past one item, up to memcache.item_size_max (-I) as
+     * memcached sizes an item, are kept in parts */
+    ks_set_memcache_value_max(
+            option_uint(&setting.memcache.memcache_item_size_max));
     memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
     proc_memcache_setup(&stats.memcache, &memcache_source);
-    resp_setup_limited();
+    resp_setup_limits();
     if (proc_resp_setup(&setting.resp_proc, &stats.resp, &stats_resp_source) !=
             STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for resp statistics");

@@ -6,6 +6,8 @@
  * taken here. The store's own locks are below all of them. */
 #include "processor/keyspace.h"
 
+#include "processor/keyspace_internal.h"
+
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/mm.h"
@@ -233,6 +235,26 @@ lookup_under_holds(uint8_t db, const void *key, size_t klen, unsigned flags,
     return st;
 }
 
+/* A key of type `have` serves a command that wants `want` (not KS_ANY): a
+ * string in parts is a string. */
+static bool
+type_matches(uint8_t want, uint8_t have)
+{
+    return have == want ||
+           (want == STORAGE_TYPE_STRING && have == STORAGE_TYPE_STRING_PARTS);
+}
+
+bool
+ks_lock_for_read(uint32_t stripe)
+{
+    uint32_t s = stripe % KS_STRIPES;
+    if (held[s] > 0) {
+        ks_lock(s); /* counted: this thread has it (a hold, a write) */
+        return true;
+    }
+    return lock_for_read(s);
+}
+
 ks_lookup_e
 ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it)
@@ -269,8 +291,16 @@ ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
     if (fn != NULL) {
         fn(db, key, klen, it);
     }
-    if (type != KS_ANY && it->type != type) {
+    if (type != KS_ANY && !type_matches(type, it->type)) {
         return KS_WRONGTYPE;
+    }
+    if (it->type == STORAGE_TYPE_STRING_PARTS && type == STORAGE_TYPE_STRING &&
+            !(flags & KS_RAW)) {
+        return ks_str_materialize(db, key, klen, now, it) ? KS_OK : KS_MISS;
+    }
+    if ((flags & KS_COPY) && it->type == STORAGE_TYPE_STRING &&
+            !ks_str_scratch_copy(it)) {
+        return KS_MISS; /* no memory for a copy: logged */
     }
     return KS_OK;
 }
@@ -280,6 +310,7 @@ ks_type_name(uint8_t type)
 {
     switch (type) {
     case STORAGE_TYPE_STRING:
+    case STORAGE_TYPE_STRING_PARTS:
         return "string";
     case STORAGE_TYPE_HASH:
         return "hash";
@@ -339,9 +370,8 @@ root_ref_of(const struct storage_item *it, struct root_ref *r)
     }
 }
 
-/* Deletes parts [0, n) of a root of key keyed by id. */
-static void
-drop_parts(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
+void
+ks_parts_delete(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
         uint32_t n, uint64_t now)
 {
     uint8_t *pk = mm_alloc(klen + STORAGE_PART_SUFFIX);
@@ -370,7 +400,7 @@ ks_drop_parts(uint8_t db, const struct storage_item *old, uint64_t now)
         return;
     }
     memcpy(key, old->key, klen);
-    drop_parts(db, key, klen, r.id, r.n, now);
+    ks_parts_delete(db, key, klen, r.id, r.n, now);
     mm_release(key);
 }
 
@@ -389,10 +419,17 @@ getdel_unlocked(uint8_t db, const void *key, size_t klen, uint64_t now,
     struct root_ref r;
     root_ref_of(it, &r);
     if (r.root) {
-        drop_parts(db, key, klen, r.id, r.n, now);
-        memset(it, 0, sizeof(*it));
+        bool keep = it != &local && it->type == STORAGE_TYPE_STRING_PARTS;
+        struct storage_item root = *it;
+        /* the parts are still there (the caller holds the key's stripe):
+         * a string's value is copied out */
+        if (!keep ||
+                ks_str_copy_out(db, key, klen, &root, now, it) != STORAGE_OK) {
+            memset(it, 0, sizeof(*it));
+        }
+        ks_parts_delete(db, key, klen, r.id, r.n, now);
     }
-    changed(db, key, klen, "del");
+    ks_changed(db, key, klen, "del");
     return st;
 }
 
@@ -419,14 +456,42 @@ delete_cas_unlocked(
     if (st == STORAGE_OK) {
         /* the version deleted is the one peeked: its CAS matched */
         if (r.root && it.cas == cas) {
-            drop_parts(db, key, klen, r.id, r.n, now);
+            ks_parts_delete(db, key, klen, r.id, r.n, now);
         }
-        changed(db, key, klen, "del");
+        ks_changed(db, key, klen, "del");
     }
     return st;
 }
 
 /* ---- writes ---- */
+
+static size_t memcache_value_max; /* 0: memcache values in one item */
+
+void
+ks_set_memcache_value_max(size_t max)
+{
+    memcache_value_max = max;
+}
+
+bool
+ks_memcache_fits(size_t klen, uint64_t vlen, uint32_t cflags)
+{
+    /* memcached 1.6.18's item: a 48-byte header, an 8-byte CAS, the key
+     * and a NUL, the value and its \r\n, and 4 bytes of client flags when
+     * they are not 0 (measured on memcached -I 2m) */
+    uint64_t total = 59 + klen + vlen + (cflags != 0 ? 4 : 0);
+    return memcache_value_max > 0 && total <= memcache_value_max;
+}
+
+/* A value the store refused as one item goes in parts: any RESP string
+ * (its parser bounds it), a memcache value only when memcache.item_size_max
+ * allows it as memcached would. */
+static bool
+parts_allowed(size_t klen, size_t vlen, uint32_t cflags)
+{
+    return ks_protocol() != KS_PROTO_MEMCACHE ||
+           ks_memcache_fits(klen, vlen, cflags);
+}
 
 /* storage_set, dropping a replaced root's parts; reports nothing.
  * *existed (may be NULL): whether it replaced a live key. */
@@ -442,6 +507,15 @@ set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
     old->key = NULL;
     storage_status_e st =
             storage_set(db, key, klen, value, vlen, w, now, old, cas);
+    if (st == STORAGE_EOVERSIZE && w->type == STORAGE_TYPE_STRING &&
+            !w->parts && parts_allowed(klen, vlen, w->cflags)) {
+        /* too large for one item: the value goes in parts */
+        st = ks_str_set_locked(db, key, klen, value, vlen, w, now, old, cas);
+        if (st == STORAGE_OK && existed != NULL) {
+            *existed = old->key != NULL;
+        }
+        return st;
+    }
     if (st != STORAGE_OK) {
         return st;
     }
@@ -451,10 +525,18 @@ set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
     if (old->key != NULL && old->parts) {
         struct root_ref r;
         root_ref_of(old, &r);
-        drop_parts(db, key, klen, r.id, r.n, now);
+        ks_parts_delete(db, key, klen, r.id, r.n, now);
         memset(old, 0, sizeof(*old));
     }
     return st;
+}
+
+storage_status_e
+ks_set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
+        size_t vlen, const struct storage_write *w, uint64_t now,
+        struct storage_item *old, uint64_t *cas)
+{
+    return set_quiet(db, key, klen, value, vlen, w, now, old, cas, NULL);
 }
 
 static storage_status_e
@@ -490,7 +572,7 @@ commit_unlocked(struct storage_reservation *r, uint8_t db, const void *key,
     if (old.key != NULL && old.parts) {
         struct root_ref ref;
         root_ref_of(&old, &ref);
-        drop_parts(db, key, klen, ref.id, ref.n, now);
+        ks_parts_delete(db, key, klen, ref.id, ref.n, now);
     }
     written(db, key, klen, "set", old.key != NULL, NULL);
     return st;
@@ -539,7 +621,7 @@ expire_root_locked(uint8_t db, const void *key, size_t klen, uint8_t type,
     if (storage_peek(db, key, klen, now, &it) != STORAGE_OK) {
         return STORAGE_NOT_FOUND;
     }
-    if (type != KS_ANY && it.type != type) {
+    if (type != KS_ANY && !type_matches(type, it.type)) {
         return STORAGE_EWRONGTYPE;
     }
     struct root_ref r;
@@ -549,7 +631,7 @@ expire_root_locked(uint8_t db, const void *key, size_t klen, uint8_t type,
         return st;
     }
     if (expiry != TIME_NEVER && expiry <= now) {
-        drop_parts(db, key, klen, r.id, r.n, now); /* the root went */
+        ks_parts_delete(db, key, klen, r.id, r.n, now); /* the root went */
     } else {
         expire_parts(db, key, klen, &r, expiry, now);
     }
@@ -565,7 +647,7 @@ expire_unlocked(uint8_t db, const void *key, size_t klen, uint8_t type,
     if (storage_peek(db, key, klen, now, &peeked) != STORAGE_OK) {
         return STORAGE_NOT_FOUND;
     }
-    if (type != KS_ANY && peeked.type != type) {
+    if (type != KS_ANY && !type_matches(type, peeked.type)) {
         return STORAGE_EWRONGTYPE;
     }
     storage_status_e st;
@@ -583,7 +665,7 @@ expire_unlocked(uint8_t db, const void *key, size_t klen, uint8_t type,
         st = storage_touch(db, key, klen, expiry, cond, now, it);
     }
     if (st == STORAGE_OK) {
-        changed(db, key, klen, expire_event(expiry, now));
+        ks_changed(db, key, klen, expire_event(expiry, now));
     }
     return st;
 }
@@ -599,6 +681,16 @@ exists_if_heard(uint8_t db, const void *key, size_t klen, uint64_t now)
     return storage_peek(db, key, klen, now, NULL) == STORAGE_OK;
 }
 
+/* A string in parts at key (the store's string operations answer
+ * EWRONGTYPE for it). */
+static bool
+is_string_root(uint8_t db, const void *key, size_t klen, uint64_t now)
+{
+    struct storage_item it;
+    return storage_peek(db, key, klen, now, &it) == STORAGE_OK &&
+           it.type == STORAGE_TYPE_STRING_PARTS;
+}
+
 static storage_status_e
 append_unlocked(uint8_t db, const void *key, size_t klen, const void *data,
         size_t len, storage_side_e side, storage_missing_e missing,
@@ -607,6 +699,13 @@ append_unlocked(uint8_t db, const void *key, size_t klen, const void *data,
     bool existed = exists_if_heard(db, key, klen, now);
     storage_status_e st = storage_append(db, key, klen, data, len, side,
             missing, cas, now, new_len, new_cas);
+    if ((st == STORAGE_EOVERSIZE && (ks_protocol() != KS_PROTO_MEMCACHE ||
+                                            ks_memcache_fits(klen, 0, 0))) ||
+            (st == STORAGE_EWRONGTYPE && is_string_root(db, key, klen, now))) {
+        /* (a memcache append is bounded there by item_size_max) */
+        st = ks_str_append_locked(db, key, klen, data, len, side, missing, cas,
+                now, new_len, new_cas);
+    }
     if (st == STORAGE_OK) {
         written(db, key, klen, "append", existed, NULL);
     }
@@ -621,6 +720,10 @@ setrange_unlocked(uint8_t db, const void *key, size_t klen, size_t offset,
     bool existed = len == 0 || exists_if_heard(db, key, klen, now);
     storage_status_e st =
             storage_setrange(db, key, klen, offset, data, len, now, &n);
+    if ((ks_protocol() != KS_PROTO_MEMCACHE && st == STORAGE_EOVERSIZE) ||
+            (st == STORAGE_EWRONGTYPE && is_string_root(db, key, klen, now))) {
+        st = ks_str_setrange_locked(db, key, klen, offset, data, len, now, &n);
+    }
     if (st == STORAGE_OK && len > 0) {
         written(db, key, klen, "setrange", existed, NULL);
     }
@@ -776,11 +879,14 @@ incr_unsigned_unlocked(uint8_t db, const void *key, size_t klen, uint64_t delta,
     struct incr_arg a = {.delta = delta, .dir = dir};
     storage_status_e st = storage_update(db, key, klen, incr_unsigned_fn, &a,
             STORAGE_MISSING_FAIL, expect, now, cas);
+    if (st == STORAGE_EWRONGTYPE && is_string_root(db, key, klen, now)) {
+        st = STORAGE_ENAN; /* far longer than any number */
+    }
     if (st == STORAGE_OK) {
         if (value != NULL) {
             *value = a.value;
         }
-        changed(db, key, klen, "incrby");
+        ks_changed(db, key, klen, "incrby");
     }
     return st;
 }
@@ -792,6 +898,9 @@ incr_signed_unlocked(uint8_t db, const void *key, size_t klen, int64_t delta,
     struct incr_arg a = {.sdelta = delta};
     storage_status_e st = storage_update(db, key, klen, incr_signed_fn, &a,
             STORAGE_MISSING_CREATE, 0, now, NULL);
+    if (st == STORAGE_EWRONGTYPE && is_string_root(db, key, klen, now)) {
+        st = STORAGE_ENAN; /* far longer than any number */
+    }
     if (st == STORAGE_OK) {
         if (value != NULL) {
             *value = a.svalue;
@@ -807,7 +916,7 @@ invalidate_unlocked(
 {
     storage_status_e st = storage_invalidate(db, key, klen, expiry, now);
     if (st == STORAGE_OK) {
-        changed(db, key, klen, "invalidate");
+        ks_changed(db, key, klen, "invalidate");
     }
     return st;
 }
@@ -836,7 +945,7 @@ static storage_status_e
 copy_undo(uint8_t db, const void *key, size_t klen, const uint8_t id[8],
         uint32_t n, uint64_t now, storage_status_e st)
 {
-    drop_parts(db, key, klen, id, n, now);
+    ks_parts_delete(db, key, klen, id, n, now);
     return st;
 }
 
@@ -962,7 +1071,7 @@ transfer_locked(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
                      : storage_copy(sdb, src, slen, ddb, dst, dlen, ow, now);
         if (st == STORAGE_OK && old.root &&
                 !same_key(sdb, src, slen, ddb, dst, dlen)) {
-            drop_parts(ddb, dst, dlen, old.id, old.n, now);
+            ks_parts_delete(ddb, dst, dlen, old.id, old.n, now);
         }
         return st;
     }
@@ -975,7 +1084,7 @@ transfer_locked(uint8_t sdb, const void *src, size_t slen, uint8_t ddb,
         if (st == STORAGE_OK && move &&
                 storage_delete(sdb, src, slen, rc.cas, now) == STORAGE_OK) {
             /* a concurrent write to src wins, as in storage_rename */
-            drop_parts(sdb, src, slen, rc.ref.id, rc.ref.n, now);
+            ks_parts_delete(sdb, src, slen, rc.ref.id, rc.ref.n, now);
         }
     }
     mm_release(rc.value);
@@ -1031,7 +1140,7 @@ ks_flush(uint8_t db, uint64_t at, uint64_t now)
 {
     storage_status_e st = storage_flush(db, at, now);
     if (st == STORAGE_OK) {
-        changed(db, NULL, 0, db == STORAGE_DB_ALL ? "flushall" : "flushdb");
+        ks_changed(db, NULL, 0, db == STORAGE_DB_ALL ? "flushall" : "flushdb");
     }
     return st;
 }

@@ -14,6 +14,15 @@
  * the number of parts (4 bytes, big-endian); part i is the item
  * ks_part_key(key, id, i) in db | STORAGE_DB_PARTS, with the root's expiry.
  *
+ * Strings in parts. A string too large for one item (a write the store
+ * answers EOVERSIZE) is a root of type STORAGE_TYPE_STRING_PARTS whose
+ * parts hold ks_str_chunk() bytes each (keyspace_str.c draws the root). It
+ * is a string to every command: ks_lookup for a STORAGE_TYPE_STRING hands
+ * out a copy of the whole value in the thread's scratch (read under the
+ * key's stripe lock, released by ks_scratch_release), APPEND and SETRANGE
+ * rewrite only the parts they touch, and the rest of this path takes the
+ * key whole as for any root.
+ *
  * Threads: every function may be called from any thread, under the view
  * rules of storage.h (a ks_* write ends the caller's views, as a storage
  * write does). The hooks are set at setup, before workers run. */
@@ -32,6 +41,11 @@
 /* ks_lookup flags */
 #define KS_NOTOUCH    0x1   /* peek: no access recorded (TYPE, EXISTS, TTL) */
 #define KS_NOSTATS    0x2   /* no hit or miss counted (a write's lookup) */
+#define KS_RAW        0x8   /* a string in parts: *it is its root, not a
+                               copy of its value (ks_str_len) */
+#define KS_COPY       0x10  /* any string: *it views a copy in scratch, which
+                               no later lock or write ends (commands that
+                               hold several keys' values: BITOP, LCS) */
 /* clang-format on */
 
 typedef enum {
@@ -52,6 +66,44 @@ typedef enum {
  * caller's earlier views, as a ks_* write does. */
 ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
         unsigned flags, uint64_t now, struct storage_item *it);
+/* A string in parts found by ks_lookup for a string is copied whole into
+ * the thread's scratch, so *it views an ordinary string; the copy lives
+ * until ks_scratch_release(), which each processor calls after each
+ * request. Copying takes the key's stripe lock (counted if this thread
+ * holds it already: a write's read-modify-write, a hold): a lock another
+ * thread has ends this thread's views (see the locks below), so a command
+ * that looks up several keys copies what it needs of one before it looks
+ * up the next (KS_COPY). */
+void ks_scratch_release(void);
+/* STORAGE_TYPE_STRING or STORAGE_TYPE_STRING_PARTS. */
+bool ks_is_string(uint8_t type);
+/* The length of a string (a root's value's, with KS_RAW); 0 for another
+ * type. */
+uint64_t ks_str_len(const struct storage_item *it);
+/* Bytes per part of a new string in parts: a sixteenth of the largest
+ * item (so a large value wastes at most that per segment), at least 1 KiB. */
+size_t ks_str_chunk(void);
+/* A string value written whole in parts; the caller holds the key's
+ * stripe lock (ks_set under its own, resp_strmod.c under a command's).
+ * storage_set's statuses (mode, CAS and keep_ttl as w says; old as
+ * ks_set's); no change reported. */
+storage_status_e ks_str_set_locked(uint8_t db, const void *key, size_t klen,
+        const void *value, size_t vlen, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas);
+/* SETRANGE of a string in parts, or of an inline one (moved into parts),
+ * writing only the parts the range touches; the caller holds the key's
+ * stripe lock; no change reported (SETBIT's large path, resp_bits.c).
+ * The storage_setrange statuses. */
+storage_status_e ks_str_setrange_locked(uint8_t db, const void *key,
+        size_t klen, size_t offset, const void *data, size_t len, uint64_t now,
+        size_t *new_len);
+/* Bytes [from, from + len) of the string at key, inline or in parts, into
+ * dst (zeros past its end), without copying the rest; *slen its length.
+ * The caller holds the key's stripe lock. OK, NOT_FOUND (no key: *slen 0),
+ * EWRONGTYPE, ENOMEM. */
+storage_status_e ks_str_read_locked(uint8_t db, const void *key, size_t klen,
+        uint64_t from, size_t len, uint8_t *dst, uint64_t *slen, uint64_t now);
+
 /* Counts a key looked up without ks_lookup (SCAN .. TYPE checks each key
  * it reports inside a scan callback, where no storage call is allowed). */
 void ks_count_lookup(bool hit);
@@ -161,7 +213,8 @@ void ks_stored(uint8_t db, const void *key, size_t klen, const char *event,
 /* ---- writes, each reporting its change ---- */
 
 /* storage_set; when it replaced a root of parts, the parts are dropped
- * (*old, if asked, is then cleared: old->key NULL). */
+ * (*old, if asked, is then cleared: old->key NULL). A string value too
+ * large for one item is written in parts (see above). */
 storage_status_e ks_set(uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,
         uint64_t now, struct storage_item *old, uint64_t *cas);
@@ -179,6 +232,31 @@ storage_status_e ks_reserve(struct storage_reservation *r, uint8_t db,
 storage_status_e ks_commit(struct storage_reservation *r, uint8_t db,
         const void *key, size_t klen, uint64_t now, uint64_t *cas);
 void ks_abort(struct storage_reservation *r);
+
+/* A string value received in pieces straight into parts (memcache values
+ * larger than one item: nothing the size of the value is buffered). begin
+ * sizes it (vlen bytes, written with w) and answers NULL with *st
+ * EOVERSIZE or ENOMEM; write takes the next bytes in order (a failure to
+ * store a part is kept, the rest discarded); commit, once all vlen bytes
+ * came, writes the root under the key's stripe lock with w's mode and CAS
+ * (storage_set's statuses; EINVAL when bytes are missing; ENOMEM when a
+ * part was evicted meanwhile), reports "set" and frees the stream; abort
+ * deletes what was written and frees it (NULL-safe). A stream belongs to
+ * one connection; its parts are invisible until the root is written. */
+struct ks_stream;
+struct ks_stream *ks_stream_begin(uint8_t db, const void *key, size_t klen,
+        size_t vlen, const struct storage_write *w, uint64_t now,
+        storage_status_e *st);
+void ks_stream_write(
+        struct ks_stream *s, const void *data, size_t len, uint64_t now);
+storage_status_e ks_stream_commit(
+        struct ks_stream **s, uint64_t now, uint64_t *cas);
+void ks_stream_abort(struct ks_stream **s, uint64_t now);
+/* memcache values larger than one item are kept in parts while the item
+ * memcached would make of them (key, value, its header) is at most max
+ * bytes (memcache.item_size_max, memcached's -I); 0, the default, keeps
+ * them to one item (too large past it). Set at setup, before workers run. */
+void ks_set_memcache_value_max(size_t max);
 
 /* Sets a key's expiry as storage_touch does (TIME_NEVER removes it; at or
  * before now deletes the key), on a key of `type` (KS_ANY: any):

@@ -15,11 +15,11 @@
  * a larger value is streamed into the store as it arrives. */
 #define MC_BUFFER_MAX (64 * KiB)
 #define MC_SAMPLE     16 /* 1 in MC_SAMPLE requests is timed */
-/* Values streamed into the store at once. A streamed value holds its
+/* Values streamed into one reserved item at once. Such a value holds its
  * segment until the client sends the last byte, so slow clients could pin
  * a small heap and starve every other writer; past this many, a large
- * value waits in its connection's read buffer instead (worker.rbuf_max
- * bounds that) and is stored whole. */
+ * value waits in its connection's read buffer when worker.rbuf_max holds
+ * it, else it streams into parts, which pin nothing (await_value). */
 #define MC_STREAM_MAX 4
 
 static uint32_t mc_streams; /* open stream reservations, all workers */
@@ -114,7 +114,7 @@ bool
 mc_other_type(const void *key, size_t klen, uint64_t now)
 {
     return ks_lookup(MC_DB, key, klen, STORAGE_TYPE_STRING,
-                   KS_NOTOUCH | KS_NOSTATS, now, NULL) == KS_WRONGTYPE;
+                   KS_NOTOUCH | KS_NOSTATS | KS_RAW, now, NULL) == KS_WRONGTYPE;
 }
 
 /* ---- retrieval: get gets gat gats ---- */
@@ -352,16 +352,27 @@ stream_slot_acquire(void)
     return false;
 }
 
+/* Gives back the slot the stream holds, if it holds one. */
 static void
-stream_slot_release(void)
+stream_slot_drop(struct mc_state *st)
 {
-    __atomic_sub_fetch(&mc_streams, 1, __ATOMIC_RELAXED);
+    if (st->stream_slot) {
+        __atomic_sub_fetch(&mc_streams, 1, __ATOMIC_RELAXED);
+        st->stream_slot = false;
+    }
 }
 
-/* Reserves room in the store and consumes the command line; the caller
- * holds a stream slot, kept while the reservation is. */
+/* Reserves room in the store and consumes the command line. RESERVE: the
+ * caller holds a stream slot, kept while the reservation is (parts when
+ * the value is past one item); PARTS: into parts whatever the size, with
+ * no slot (a part is written as soon as its bytes are in). */
+typedef enum {
+    MC_STREAM_RESERVE,
+    MC_STREAM_PARTS,
+} mc_stream_e;
+
 static void
-stream_begin(struct conn *c, struct mc_state *st)
+stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
 {
     struct memcache_request *req = &st->req;
     struct storage_write w;
@@ -369,15 +380,25 @@ stream_begin(struct conn *c, struct mc_state *st)
     count_storage_cmd(req->type);
     mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     INCR(mc_metrics, memcache_stream);
+    st->stream_slot = how == MC_STREAM_RESERVE;
     if (req->type == MEMCACHE_REQ_CAS &&
             mc_other_type(req->key.data, req->key.len, c->now_ms)) {
         st->stream_status = STORAGE_NOT_FOUND; /* as in store() */
+    } else if (how == MC_STREAM_PARTS) {
+        st->stream_status = STORAGE_EOVERSIZE; /* parts, below */
     } else {
         st->stream_status = ks_reserve(&st->res, MC_DB, req->key.data,
                 req->key.len, req->vlen, &w, c->now_ms);
     }
+    st->big = NULL;
+    if (st->stream_status == STORAGE_EOVERSIZE) {
+        /* past one item (or no slot): into parts as it arrives, when -I
+         * allows it */
+        st->big = ks_stream_begin(MC_DB, req->key.data, req->key.len, req->vlen,
+                &w, c->now_ms, &st->stream_status);
+    }
     if (st->stream_status != STORAGE_OK) {
-        stream_slot_release(); /* nothing held: the value is discarded */
+        stream_slot_drop(st); /* nothing held: the value is discarded */
     }
     if (st->stream_status == STORAGE_EOVERSIZE &&
             req->type == MEMCACHE_REQ_SET) {
@@ -392,6 +413,17 @@ stream_begin(struct conn *c, struct mc_state *st)
     memcache_parse_value_begin(req, &c->rbuf);
 }
 
+/* Drops what an open stream holds (a reservation, or parts written). */
+static void
+stream_abort(struct conn *c, struct mc_state *st)
+{
+    if (st->big != NULL) {
+        ks_stream_abort(&st->big, c->now_ms);
+    } else {
+        ks_abort(&st->res);
+    }
+}
+
 /* Takes what value bytes have arrived; finishes the request once whole. */
 static rstatus_i
 stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
@@ -399,7 +431,9 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
     struct memcache_request *req = &st->req;
     struct bstring chunk;
     memcache_parse_e p = memcache_parse_value(req, &c->rbuf, &chunk);
-    if (st->stream_status == STORAGE_OK && chunk.len > 0) {
+    if (st->stream_status == STORAGE_OK && chunk.len > 0 && st->big != NULL) {
+        ks_stream_write(st->big, chunk.data, chunk.len, c->now_ms);
+    } else if (st->stream_status == STORAGE_OK && chunk.len > 0) {
         memcpy(st->res.value + st->filled, chunk.data, chunk.len);
     }
     st->filled += chunk.len;
@@ -408,18 +442,18 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
         return STATUS_OK;
     }
     st->streaming = false;
-    if (st->stream_status == STORAGE_OK) {
-        stream_slot_release(); /* committed or aborted just below */
-    }
+    stream_slot_drop(st); /* committed or aborted just below */
     if (p == MEMCACHE_PARSE_EINVALID) {
         if (st->stream_status == STORAGE_OK) {
-            ks_abort(&st->res);
+            stream_abort(c, st);
         }
         INCR(mc_metrics, memcache_error);
         return memcache_compose_error(&c->wbuf, req->error, max);
     }
     storage_status_e s = st->stream_status;
-    if (s == STORAGE_OK) {
+    if (s == STORAGE_OK && st->big != NULL) {
+        s = ks_stream_commit(&st->big, c->now_ms, NULL);
+    } else if (s == STORAGE_OK) {
         s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
                 c->now_ms, NULL);
     }
@@ -705,11 +739,14 @@ execute_timed(struct conn *c, struct mc_state *st, const char *line,
         const struct proc_limits *limits)
 {
     if (mc_metrics == NULL || ++st->nreq % MC_SAMPLE != 0) {
-        return execute(c, st, line, limits);
+        rstatus_i rc = execute(c, st, line, limits);
+        ks_scratch_release(); /* copies of values in parts: replied */
+        return rc;
     }
     family_e family = family_of(st->req.type);
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = execute(c, st, line, limits);
+    ks_scratch_release();
     uint64_t ns = time_mono_ns() - t0;
     if (family == FAMILY_GET) {
         RECORD(mc_metrics, memcache_lat_get, ns);
@@ -763,25 +800,51 @@ refused(struct conn *c, struct mc_state *st, memcache_parse_e p, size_t max)
     return memcache_compose_error(&c->wbuf, req->error, max);
 }
 
-/* After UNFIN on a storage command whose line is whole: buffer the value,
- * or stream it into the store when it is large. */
+rstatus_i
+mc_await_whole(struct conn *c, size_t need, const struct proc_limits *limits)
+{
+    size_t have = buf_rsize(&c->rbuf);
+    if (need <= have) {
+        return STATUS_OK;
+    }
+    size_t cap = limits->rbuf_max;
+    /* a line or header within rbuf_max, then a value within -I, its
+     * terminator and (binary) extras and key */
+    if (need > cap &&
+            need <= cap + memcache_parse_item_size_max() + MC_BUFFER_MAX) {
+        cap = need;
+    }
+    if (buf_reserve(&c->rbuf, need - have, cap) != STATUS_OK) {
+        log_debug("conn %" PRIu64 ": no room for a request of %zu bytes", c->id,
+                need);
+        return STATUS_ENOMEM;
+    }
+    return STATUS_OK;
+}
+
+/* After UNFIN on a storage command whose line is whole: buffer the value
+ * when it is small, else stream it into the store: into one reserved item
+ * while a stream slot is free, else into parts (which hold no segment, so
+ * need no slot) once the read buffer could not hold it within
+ * worker.rbuf_max. Only append and prepend values past MC_BUFFER_MAX are
+ * still received whole (mc_await_whole). */
 static rstatus_i
 await_value(struct conn *c, struct mc_state *st,
         const struct proc_limits *limits, bool *wait)
 {
     struct memcache_request *req = &st->req;
     *wait = true;
-    if (req->need <= MC_BUFFER_MAX || !streamable(req->type) ||
-            !stream_slot_acquire()) {
-        /* room for the whole request, so the next read can complete it */
-        size_t have = buf_rsize(&c->rbuf);
-        if (req->need > have && buf_reserve(&c->rbuf, req->need - have,
-                                        limits->rbuf_max) != STATUS_OK) {
-            return STATUS_ENOMEM; /* only past rbuf_max: misconfigured */
-        }
-        return STATUS_OK;
+    if (req->need <= MC_BUFFER_MAX || !streamable(req->type)) {
+        return mc_await_whole(c, req->need, limits);
     }
-    stream_begin(c, st);
+    mc_stream_e how = MC_STREAM_RESERVE;
+    if (!stream_slot_acquire()) {
+        if (req->need <= limits->rbuf_max) {
+            return mc_await_whole(c, req->need, limits);
+        }
+        how = MC_STREAM_PARTS;
+    }
+    stream_begin(c, st, how);
     *wait = false;
     return STATUS_OK;
 }
@@ -885,9 +948,9 @@ mc_error(struct conn *c)
         return;
     }
     if (st->streaming && st->stream_status == STORAGE_OK) {
-        ks_abort(&st->res); /* the client left mid-value */
-        stream_slot_release();
+        stream_abort(c, st); /* the client left mid-value */
     }
+    stream_slot_drop(st);
     mc_watch_release(c, st);
     if (mc_watching(MC_WATCH_CONNEVENTS)) {
         mc_watch_conn(c, false);

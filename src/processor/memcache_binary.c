@@ -3,7 +3,8 @@
  * first byte is 0x80 speaks it from then on (memcached decides per
  * connection the same way). Replies as memcached 1.6.18 words them; quiet
  * opcodes answer only errors (and hits, for GETQ GETKQ GATQ GATKQ). Values
- * are buffered whole in the read buffer (worker.rbuf_max bounds that). */
+ * are buffered whole in the read buffer (memcache.item_size_max bounds
+ * them: mc_await_whole). */
 #include "base/log.h"
 #include "base/time.h"
 #include "processor/memcache_internal.h"
@@ -499,15 +500,10 @@ mc_binary_read(
         case MEMCACHE_BIN_PARSE_OK:
             INCR(mc_metrics, memcache_binary);
             rc = bin_execute(c, req, max);
+            ks_scratch_release();
             break;
-        case MEMCACHE_BIN_PARSE_UNFIN: {
-            size_t have = buf_rsize(&c->rbuf);
-            if (req->need > have && buf_reserve(&c->rbuf, req->need - have,
-                                            limits->rbuf_max) != STATUS_OK) {
-                return STATUS_ENOMEM; /* only past rbuf_max: misconfigured */
-            }
-            return STATUS_OK;
-        }
+        case MEMCACHE_BIN_PARSE_UNFIN:
+            return mc_await_whole(c, req->need, limits);
         case MEMCACHE_BIN_PARSE_EMAGIC:
             /* memcached closes without a word */
             INCR(mc_metrics, memcache_error);

@@ -30,7 +30,9 @@ struct mc_state {
     /* a storage value streamed into the store across reads */
     bool streaming;
     storage_status_e stream_status; /* not OK: discard, then report this */
+    bool stream_slot;               /* holds one of the MC_STREAM_MAX slots */
     struct storage_reservation res;
+    struct ks_stream *big; /* instead of res: a value past one item */
     size_t filled;
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
@@ -62,6 +64,15 @@ int64_t mc_ttl_left(const struct storage_item *it, uint64_t now);
 
 /* What `stats` prints (set by proc_memcache_setup). */
 const struct memcache_stats_source *mc_stats_source(void);
+
+/* Room in c->rbuf for the whole of a request of `need` bytes the parser
+ * admitted (its value within memcache.item_size_max): the read buffer may
+ * grow past worker.rbuf_max by the value, which memcache.item_size_max
+ * bounds (worker.rbuf_max bounds unparsed lines and headers, not values;
+ * worker.buffer_memory counts it like any buffer). STATUS_ENOMEM when no
+ * memory, or for a need the value does not explain. */
+rstatus_i mc_await_whole(
+        struct conn *c, size_t need, const struct proc_limits *limits);
 
 /* The read loop of a binary-protocol connection (memcache_binary.c). */
 rstatus_i mc_binary_read(

@@ -1085,6 +1085,7 @@ process_request(struct conn *c, struct resp_state *st)
     }
     __atomic_store_n(&st->client.last_ms, c->now_ms, __ATOMIC_RELAXED);
     rstatus_i rc = process(&x);
+    ks_scratch_release(); /* copies of values in parts, now in the reply */
     if (st->paused) {
         st->reply = reply; /* it has not run: it runs later */
         return rc;

@@ -3,10 +3,9 @@
  * BITFIELD_RO, with Redis 7.0.15's argument order, replies and errors, over
  * the arithmetic of types/bitops.h. Writes run under the key's stripe lock
  * and commit with a CAS (resp_strmod.h), keeping the expiry; BITOP writes
- * its destination as SET does. A value is limited by the store
- * (storage_value_max): an offset past it is refused with its own error
- * until large values are stored (issue 18); past proto-max-bulk-len it is
- * Redis's offset error. */
+ * its destination as SET does. A value too large for one item is stored
+ * in parts (keyspace.h); an offset past proto-max-bulk-len is Redis's
+ * offset error. */
 #include "processor/resp_internal.h"
 #include "processor/resp_strmod.h"
 
@@ -38,16 +37,6 @@ arg_of(const struct resp_arg *a)
     return (struct bitops_arg){.p = a->data, .len = a->len};
 }
 
-/* The value would pass what one item holds (see the file comment). */
-static rstatus_i
-err_too_large(struct resp_ctx *x, size_t klen)
-{
-    return resp_compose_error_fmt(x->w,
-            "ERR bit offset past the largest value this server stores "
-            "(%zu bytes)",
-            storage_value_max(klen));
-}
-
 static rstatus_i
 err_commit(struct resp_ctx *x, storage_status_e s)
 {
@@ -59,6 +48,49 @@ err_commit(struct resp_ctx *x, storage_status_e s)
 }
 
 /* ---- SETBIT GETBIT ---- */
+
+/* SETBIT on a string in parts, or on one it grows past one item: the one
+ * byte is read and written in place (ks_str_setrange_locked rewrites the
+ * part holding it, and adds zeroed parts when the string grows), never a
+ * copy of the whole value. The caller holds the key's stripe lock. false:
+ * a string of one item that stays one, for the copy path below. */
+static bool
+setbit_large(struct resp_ctx *x, const struct resp_arg *k, uint64_t bit, int on,
+        rstatus_i *rc)
+{
+    struct storage_item it;
+    size_t at = (size_t)(bit >> 3);
+    ks_lookup_e l = ks_lookup(resp_db(x), k->data, k->len, STORAGE_TYPE_STRING,
+            KS_NOSTATS | KS_RAW, x->c->now_ms, &it);
+    if (l == KS_WRONGTYPE) {
+        *rc = resp_err(x, ERR_WRONGTYPE);
+        return true;
+    }
+    bool parts = l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS;
+    if (!parts && at < storage_value_max(k->len)) {
+        return false;
+    }
+    uint8_t byte;
+    uint64_t len;
+    storage_status_e s = ks_str_read_locked(
+            resp_db(x), k->data, k->len, at, 1, &byte, &len, x->c->now_ms);
+    if (s == STORAGE_EWRONGTYPE) {
+        *rc = resp_err(x, ERR_WRONGTYPE);
+        return true;
+    }
+    int old = bitops_set(&byte, bit & 7, on);
+    if (s == STORAGE_OK && at < len && old == on) {
+        *rc = resp_compose_integer(x->w, old); /* nothing changes */
+        return true;
+    }
+    if (s == STORAGE_OK || s == STORAGE_NOT_FOUND) {
+        s = ks_str_setrange_locked(
+                resp_db(x), k->data, k->len, at, &byte, 1, x->c->now_ms, NULL);
+    }
+    *rc = s == STORAGE_OK ? resp_compose_integer(x->w, old)
+                          : resp_err_storage(x, s);
+    return true;
+}
 
 rstatus_i
 resp_cmd_setbit(struct resp_ctx *x)
@@ -81,14 +113,17 @@ resp_cmd_setbit(struct resp_ctx *x)
     int old = 0;
     bool replied = false;
     ks_lock(stripe);
+    if (setbit_large(x, k, bit, (int)on, &rc)) {
+        ks_unlock(stripe);
+        return rc;
+    }
     for (int i = 0; i < STRMOD_RETRY_MAX && strmod_retry(s); i++) {
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,
                 KS_NOSTATS, x->c->now_ms, &oom);
-        if (l == KS_WRONGTYPE || oom || need > storage_value_max(k->len)) {
+        if (l == KS_WRONGTYPE || oom) {
             rc = l == KS_WRONGTYPE ? resp_err(x, ERR_WRONGTYPE)
-                 : oom             ? resp_err_storage(x, STORAGE_ENOMEM)
-                                   : err_too_large(x, k->len);
+                                   : resp_err_storage(x, STORAGE_ENOMEM);
             replied = true;
             break;
         }
@@ -271,14 +306,11 @@ bitop_store(struct resp_ctx *x, const uint8_t *res, size_t len)
         return resp_compose_integer(x->w, 0);
     }
     struct storage_write w = {.mode = STORAGE_SET};
-    struct storage_item old = {.key = NULL};
-    storage_status_e s = storage_set(resp_db(x), d->data, d->len, res, len, &w,
-            x->c->now_ms, &old, NULL);
+    storage_status_e s = ks_set(resp_db(x), d->data, d->len, res, len, &w,
+            x->c->now_ms, NULL, NULL);
     if (s != STORAGE_OK) {
         return resp_err_storage(x, s);
     }
-    ks_coll_changed(resp_db(x), d->data, d->len, "set", old.key != NULL, false);
-    ks_drop_parts(resp_db(x), &old, x->c->now_ms);
     return resp_compose_integer(x->w, (int64_t)len);
 }
 
@@ -307,8 +339,9 @@ resp_cmd_bitop(struct resp_ctx *x)
     for (size_t j = 0; j < n; j++) {
         const struct resp_arg *k = &x->argv[j + 3];
         struct storage_item it;
+        /* copies: looking up a string in parts may end earlier views */
         ks_lookup_e l = ks_lookup(resp_db(x), k->data, k->len,
-                STORAGE_TYPE_STRING, 0, x->c->now_ms, &it);
+                STORAGE_TYPE_STRING, KS_COPY, x->c->now_ms, &it);
         if (l == KS_WRONGTYPE) {
             rc = resp_err(x, ERR_WRONGTYPE);
             goto out;
@@ -453,10 +486,9 @@ field_modify(struct resp_ctx *x, const struct bitops_field_op *ops, size_t n,
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,
                 KS_NOSTATS, x->c->now_ms, &oom);
-        if (l == KS_WRONGTYPE || oom || need > storage_value_max(k->len)) {
+        if (l == KS_WRONGTYPE || oom) {
             rc = l == KS_WRONGTYPE ? resp_err(x, ERR_WRONGTYPE)
-                 : oom             ? resp_err_storage(x, STORAGE_ENOMEM)
-                                   : err_too_large(x, k->len);
+                                   : resp_err_storage(x, STORAGE_ENOMEM);
             replied = true;
             break;
         }

@@ -279,6 +279,8 @@ typedef enum {
     P_LIST_MAX_LISTPACK_SIZE,
     P_BUSY_REPLY_THRESHOLD,
     P_LUA_TIME_LIMIT, /* Redis 7.0's alias of the one above */
+    P_PROTO_MAX_BULK_LEN,
+    P_CLIENT_QUERY_BUFFER_LIMIT,
     NPARAM
 } param_e;
 
@@ -323,7 +325,19 @@ static const char *const param_names[NPARAM] = {
         [P_LIST_MAX_LISTPACK_SIZE] = "list-max-listpack-size",
         [P_BUSY_REPLY_THRESHOLD] = "busy-reply-threshold",
         [P_LUA_TIME_LIMIT] = "lua-time-limit",
+        [P_PROTO_MAX_BULK_LEN] = "proto-max-bulk-len",
+        [P_CLIENT_QUERY_BUFFER_LIMIT] = "client-query-buffer-limit",
 };
+
+/* proto-max-bulk-len and client-query-buffer-limit: the resp parser's
+ * limits (resp.max_bulk, resp.max_request), live. */
+static bool
+param_is_resp_limit(param_e p, resp_limit_e *which)
+{
+    *which = p == P_PROTO_MAX_BULK_LEN ? RESP_LIMIT_MAX_BULK
+                                       : RESP_LIMIT_MAX_REQUEST;
+    return p == P_PROTO_MAX_BULK_LEN || p == P_CLIENT_QUERY_BUFFER_LIMIT;
+}
 
 /* The collection thresholds (coll.h) and hll-sparse-max-bytes, live. */
 static uint64_t *
@@ -476,6 +490,12 @@ param_value(param_e p, char *out, size_t cap)
             notify_flags_format(notify_get(), out);
         }
         return;
+    case P_PROTO_MAX_BULK_LEN:
+        snprintf(out, cap, "%" PRIu64, resp_limit_get(RESP_LIMIT_MAX_BULK));
+        return;
+    case P_CLIENT_QUERY_BUFFER_LIMIT:
+        snprintf(out, cap, "%" PRIu64, resp_limit_get(RESP_LIMIT_MAX_REQUEST));
+        return;
     default: /* save: empty; requirepass: below */
         out[0] = '\0';
         return;
@@ -548,8 +568,10 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
     bool fill = p == P_LIST_MAX_ZIPLIST_SIZE || p == P_LIST_MAX_LISTPACK_SIZE;
     int64_t lo = p == P_SLOWLOG_SLOWER_THAN ? -1 : fill ? INT32_MIN : 0;
     int64_t hi = p == P_TIMEOUT || fill ? INT32_MAX : INT64_MAX; /* Redis's */
+    resp_limit_e which;
     if (p == P_HASH_MAX_LISTPACK_VALUE || p == P_HASH_MAX_ZIPLIST_VALUE ||
-            p == P_ZSET_MAX_LISTPACK_VALUE || p == P_ZSET_MAX_ZIPLIST_VALUE) {
+            p == P_ZSET_MAX_LISTPACK_VALUE || p == P_ZSET_MAX_ZIPLIST_VALUE ||
+            param_is_resp_limit(p, &which)) {
         /* a memory value, as Redis's memtoull: digits, then b, k, kb, m,
          * mb, g or gb in any case */
         uint64_t n = 0, mul = 1;
@@ -589,6 +611,23 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
             return false;
         }
         *out = (int64_t)(n * mul);
+        if (param_is_resp_limit(p, &which) && *out < (int64_t)MiB) {
+            /* Redis's lower bound for both, 1mb */
+            snprintf(why, cap,
+                    "argument must be between 1048576 and %" PRId64
+                    " inclusive",
+                    (int64_t)INT64_MAX);
+            return false;
+        }
+        if (param_is_resp_limit(p, &which) &&
+                (uint64_t)*out > resp_limit_cap(which)) {
+            /* a request must fit a read buffer (worker.rbuf_max) */
+            snprintf(why, cap,
+                    "argument must be at most %" PRIu64
+                    " (resp.max_request, worker.rbuf_max)",
+                    resp_limit_cap(which));
+            return false;
+        }
         return true;
     }
     if (!resp_arg_int64(v, out)) {
@@ -736,7 +775,9 @@ config_set(struct resp_ctx *x)
             }
             continue;
         }
-        if (param_limit((param_e)p) != NULL) {
+        resp_limit_e which;
+        if (param_limit((param_e)p) != NULL ||
+                param_is_resp_limit((param_e)p, &which)) {
             if (!param_parse((param_e)p, v, &limits[p], why, sizeof(why))) {
                 return resp_compose_error_fmt(x->w,
                         "ERR CONFIG SET failed (possibly related to argument "
@@ -795,7 +836,10 @@ config_set(struct resp_ctx *x)
         resp_tracking_set_max_keys((uint64_t)track_max);
     }
     for (int p = 0; p < NPARAM; p++) {
-        if (limits[p] >= 0) {
+        resp_limit_e which;
+        if (limits[p] >= 0 && param_is_resp_limit((param_e)p, &which)) {
+            resp_limit_set(which, (uint64_t)limits[p]);
+        } else if (limits[p] >= 0) {
             __atomic_store_n(param_limit((param_e)p), (uint64_t)limits[p],
                     __ATOMIC_RELAXED);
         }

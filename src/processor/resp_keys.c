@@ -307,7 +307,9 @@ collect_key(const struct storage_item *it, void *arg)
     if (col->typed) {
         /* Redis 7.0 looks each key up (lookupKeyRead) to learn its type */
         ks_count_lookup(true);
-        if (col->none || it->type != col->type) {
+        if (col->none ||
+                (it->type != col->type && !(col->type == STORAGE_TYPE_STRING &&
+                                                  ks_is_string(it->type)))) {
             return;
         }
     }

@@ -228,9 +228,9 @@ resp_cmd_lcs(struct resp_ctx *x)
     struct storage_item ia, ib;
     const struct resp_arg *ka = &x->argv[1], *kb = &x->argv[2];
     ks_lookup_e la = ks_lookup(resp_db(x), ka->data, ka->len,
-            STORAGE_TYPE_STRING, 0, x->c->now_ms, &ia);
+            STORAGE_TYPE_STRING, KS_COPY, x->c->now_ms, &ia);
     ks_lookup_e lb = ks_lookup(resp_db(x), kb->data, kb->len,
-            STORAGE_TYPE_STRING, 0, x->c->now_ms, &ib);
+            STORAGE_TYPE_STRING, KS_COPY, x->c->now_ms, &ib);
     if (la == KS_WRONGTYPE || lb == KS_WRONGTYPE) {
         return resp_err(x, "ERR The specified keys must contain string values");
     }

@@ -113,7 +113,8 @@ resp_cmd_object(struct resp_ctx *x)
     int64_t v;
     switch (x->cmd->id) {
     case RESP_CMD_OBJECT_ENCODING: {
-        const char *e = it.type == STORAGE_TYPE_STRING
+        const char *e = it.type == STORAGE_TYPE_STRING_PARTS ? "raw"
+                        : it.type == STORAGE_TYPE_STRING
                                 ? resp_object_encoding(&it)
                                 : coll_encoding_name(&it);
         return resp_compose_bulk(x->w, e, strlen(e));

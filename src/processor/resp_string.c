@@ -183,9 +183,17 @@ set_generic(struct resp_ctx *x, const struct resp_arg *k,
     w.expiry = expiry;
     w.keep_ttl = (flags & F_KEEPTTL) != 0;
     /* GET reads first (counted, type-checked): WRONGTYPE writes nothing */
-    if ((flags & F_GET) && lookup_string(x, k, 0, NULL) == KS_WRONGTYPE) {
-        return resp_err_wrongtype(x);
+    struct storage_item prev = {.key = NULL};
+    ks_lookup_e pl = KS_MISS;
+    if (flags & F_GET) {
+        pl = lookup_string(x, k, 0, &prev);
+        if (pl == KS_WRONGTYPE) {
+            return resp_err_wrongtype(x);
+        }
     }
+    /* a value that large was copied out of parts, which the write drops:
+     * the copy is the old value then (no write ends it) */
+    bool prev_copied = pl == KS_OK && prev.vlen > storage_value_max(k->len);
     struct storage_item old = {.key = NULL};
     storage_status_e s = ks_set(resp_db(x), k->data, k->len, v->data, v->len,
             &w, x->c->now_ms, (flags & F_GET) ? &old : NULL, NULL);
@@ -195,6 +203,9 @@ set_generic(struct resp_ctx *x, const struct resp_arg *k,
     if (flags & F_GET) {
         /* another type can only be a concurrent write: nothing to show */
         bool shown = old.key != NULL && old.type == STORAGE_TYPE_STRING;
+        if (!shown && prev_copied) {
+            return reply_item(x, KS_OK, &prev);
+        }
         return reply_item(x, shown ? KS_OK : KS_MISS, &old);
     }
     if (kind == REPLY_ONE_ZERO) {
@@ -253,7 +264,7 @@ resp_cmd_getdel(struct resp_ctx *x)
 {
     struct storage_item it;
     const struct resp_arg *k = &x->argv[1];
-    ks_lookup_e l = lookup_string(x, k, KS_NOTOUCH, &it);
+    ks_lookup_e l = lookup_string(x, k, KS_NOTOUCH | KS_RAW, &it);
     if (l != KS_OK) {
         return reply_item(x, l, &it);
     }
@@ -382,11 +393,12 @@ rstatus_i
 resp_cmd_strlen(struct resp_ctx *x)
 {
     struct storage_item it;
-    ks_lookup_e l = lookup_string(x, &x->argv[1], 0, &it);
+    ks_lookup_e l = lookup_string(x, &x->argv[1], KS_RAW, &it);
     if (l == KS_WRONGTYPE) {
         return resp_err_wrongtype(x);
     }
-    return resp_compose_integer(x->w, l == KS_OK ? (int64_t)it.vlen : 0);
+    return resp_compose_integer(
+            x->w, l == KS_OK ? (int64_t)ks_str_len(&it) : 0);
 }
 
 /* GETRANGE/SUBSTR key start end, with Redis's index rules. */
@@ -440,14 +452,15 @@ resp_cmd_setrange(struct resp_ctx *x)
     if (v->len == 0 || offset + (int64_t)v->len > PROTO_MAX_BULK_LEN) {
         /* Redis checks the type before the length and the size */
         struct storage_item it;
-        ks_lookup_e l = lookup_string(x, k, KS_NOTOUCH | KS_NOSTATS, &it);
+        ks_lookup_e l =
+                lookup_string(x, k, KS_NOTOUCH | KS_NOSTATS | KS_RAW, &it);
         if (l == KS_WRONGTYPE) {
             return resp_err_wrongtype(x);
         }
         if (v->len == 0) {
             /* nothing to write: the length, without Redis's size check */
             return resp_compose_integer(
-                    x->w, l == KS_OK ? (int64_t)it.vlen : 0);
+                    x->w, l == KS_OK ? (int64_t)ks_str_len(&it) : 0);
         }
         return resp_err_storage(x, STORAGE_EOVERSIZE);
     }

@@ -46,7 +46,17 @@ strmod_commit(struct strmod *m, uint8_t db, const void *key, size_t klen,
             .cas = m->cas,
             .keep_ttl = true,
     };
-    return storage_set(db, key, klen, m->buf, m->len, &w, now, NULL, NULL);
+    struct storage_item old = {.key = NULL};
+    storage_status_e st =
+            storage_set(db, key, klen, m->buf, m->len, &w, now, &old, NULL);
+    if (st == STORAGE_OK) {
+        ks_drop_parts(db, &old, now); /* it replaced a string in parts */
+    } else if (st == STORAGE_EOVERSIZE) {
+        /* too large for one item: in parts, with the same CAS rule */
+        st = ks_str_set_locked(
+                db, key, klen, m->buf, m->len, &w, now, NULL, NULL);
+    }
+    return st;
 }
 
 bool

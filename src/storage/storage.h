@@ -78,6 +78,8 @@ typedef enum {
     STORAGE_TYPE_SET = 2,
     STORAGE_TYPE_ZSET = 3,
     STORAGE_TYPE_LIST = 4,
+    STORAGE_TYPE_STRING_PARTS = 5, /* a string too large for one item: a
+                                      root (src/processor/keyspace_str.c) */
     STORAGE_TYPE_MAX = 15,
 } storage_type_e;
 #define STORAGE_PART_SUFFIX 12 /* id 8 + index 4, after the root key */

@@ -17,15 +17,37 @@ class Memcached:
     """memcached -U 0 on 127.0.0.1:<free port>; stop() ends it by pid."""
 
     def __init__(self, args=()):
-        self.port = free_port()
-        cmd = [MEMCACHED, "-u", "nobody", "-l", "127.0.0.1",
-               "-p", str(self.port), "-U", "0"] + list(args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        if not wait_port(self.port):
+        # free_port() can race with a test running in parallel: then this
+        # memcached cannot bind, and the port answers for another server.
+        # Only a port that answers with this process's pid is ours.
+        err = b""
+        for _ in range(5):
+            self.port = free_port()
+            cmd = [MEMCACHED, "-u", "nobody", "-l", "127.0.0.1",
+                   "-p", str(self.port), "-U", "0"] + list(args)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+            if wait_port(self.port) and self.answers_as_ours():
+                return
             self.proc.kill()
             _, err = self.proc.communicate()
-            raise RuntimeError(f"memcached did not start: {err.decode()}")
+        raise RuntimeError(f"memcached did not start: {err.decode()}")
+
+    def answers_as_ours(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port),
+                                          timeout=10.0 * SLOW) as s:
+                s.sendall(b"stats\r\n")
+                data = b""
+                while not data.endswith(b"END\r\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return False
+                    data += chunk
+        except OSError:
+            return False
+        m = re.search(rb"STAT pid (\d+)\r\n", data)
+        return m is not None and int(m.group(1)) == self.proc.pid
 
     def stop(self):
         if self.proc.poll() is None:

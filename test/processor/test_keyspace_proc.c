@@ -22,6 +22,7 @@
 #include "base/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NOW 1700000000000ULL /* injected clock, unix ms */
@@ -984,6 +985,303 @@ test_number_incr_signed_overflow(void **state)
     assert_int_equal(it.expiry, NOW + 7000);
 }
 
+/* --- strings in parts (keyspace_str.c) ---------------------------------- */
+
+/* The value of key as a string lookup sees it, against a model. */
+static void
+check_value(const char *key, const uint8_t *model, size_t len)
+{
+    struct storage_item it;
+    assert_int_equal(ks_lookup(0, key, strlen(key), STORAGE_TYPE_STRING,
+                             KS_NOSTATS, NOW, &it),
+            KS_OK);
+    assert_int_equal(it.vlen, len);
+    assert_memory_equal(it.value, model, len);
+    ks_scratch_release();
+    assert_int_equal(ks_lookup(0, key, strlen(key), STORAGE_TYPE_STRING,
+                             KS_NOSTATS | KS_RAW, NOW, &it),
+            KS_OK);
+    assert_int_equal(ks_str_len(&it), len);
+}
+
+/* Parts of the root at key that are still in the store. */
+static uint32_t
+parts_present(const char *key, const uint8_t id[8], uint32_t n)
+{
+    uint8_t pk[64];
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t plen = ks_part_key(pk, key, strlen(key), id, i);
+        found += storage_peek(0 | STORAGE_DB_PARTS, pk, plen, NOW, NULL) ==
+                 STORAGE_OK;
+    }
+    return found;
+}
+
+static void
+test_str_parts_set_get_change(void **state)
+{
+    (void)state;
+    size_t n = 3 * MiB + 17, cap = 6 * MiB;
+    uint8_t *model = calloc(1, cap);
+    assert_non_null(model);
+    for (size_t i = 0; i < n; i++) {
+        model[i] = (uint8_t)(i * 131 + 7);
+    }
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(
+            ks_set(0, "big", 3, model, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "big", 3, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.type, STORAGE_TYPE_STRING_PARTS);
+    assert_true(it.parts);
+    assert_string_equal(ks_type_name(it.type), "string");
+    check_value("big", model, n);
+    /* SETRANGE in the middle, across a part boundary, then past the end */
+    size_t chunk = ks_str_chunk(), len = 0;
+    memcpy(model + chunk - 2, "ABCD", 4);
+    assert_int_equal(ks_setrange(0, "big", 3, chunk - 2, "ABCD", 4, NOW, &len),
+            STORAGE_OK);
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    memcpy(model + 5 * MiB, "END", 3);
+    assert_int_equal(
+            ks_setrange(0, "big", 3, 5 * MiB, "END", 3, NOW, &len), STORAGE_OK);
+    n = 5 * MiB + 3;
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    /* APPEND, and PREPEND (memcache's: a new id) */
+    assert_int_equal(ks_append(0, "big", 3, "xy", 2, STORAGE_APPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, &len, NULL),
+            STORAGE_OK);
+    memcpy(model + n, "xy", 2);
+    n += 2;
+    assert_int_equal(len, n);
+    check_value("big", model, n);
+    memmove(model + 1, model, n);
+    model[0] = 'P';
+    n++;
+    assert_int_equal(ks_append(0, "big", 3, "P", 1, STORAGE_PREPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, &len, NULL),
+            STORAGE_OK);
+    check_value("big", model, n);
+    /* a number it is not; another type's commands see a string */
+    int64_t v;
+    assert_int_equal(ks_incr_signed(0, "big", 3, 1, NOW, &v), STORAGE_ENAN);
+    assert_int_equal(
+            ks_lookup(0, "big", 3, STORAGE_TYPE_HASH, KS_NOSTATS, NOW, NULL),
+            KS_WRONGTYPE);
+    free(model);
+}
+
+static void
+test_str_parts_taken_whole(void **state)
+{
+    (void)state;
+    size_t n = 2 * MiB;
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    memset(v, 'q', n);
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    uint8_t id[8];
+    memcpy(id, it.value, 8);
+    uint32_t np = ks_root_nparts(&it);
+    assert_true(np > 1);
+    assert_int_equal(parts_present("k", id, np), np);
+    /* GETDEL hands the value out, then the parts go */
+    assert_int_equal(ks_getdel(0, "k", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.vlen, n);
+    assert_memory_equal(it.value, v, n);
+    ks_scratch_release();
+    assert_int_equal(parts_present("k", id, np), 0);
+    /* a small SET over it drops them too; NX over it writes none */
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    memcpy(id, it.value, 8);
+    struct storage_write nx = {.mode = STORAGE_ADD};
+    assert_int_equal(
+            ks_set(0, "k", 1, v, n, &nx, NOW, NULL, NULL), STORAGE_EXISTS);
+    assert_int_equal(
+            ks_set(0, "k", 1, "s", 1, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(parts_present("k", id, np), 0);
+    check_value("k", (const uint8_t *)"s", 1);
+    /* an expiry in the past takes root and parts */
+    assert_int_equal(ks_set(0, "k", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "k", 1, NOW, &it), STORAGE_OK);
+    memcpy(id, it.value, 8);
+    assert_int_equal(ks_expire(0, "k", 1, STORAGE_TYPE_STRING, NOW - 1,
+                             STORAGE_TTL_ALWAYS, NOW, NULL),
+            STORAGE_OK);
+    assert_int_equal(parts_present("k", id, np), 0);
+    assert_int_equal(
+            ks_lookup(0, "k", 1, STORAGE_TYPE_STRING, KS_NOSTATS, NOW, NULL),
+            KS_MISS);
+    free(v);
+}
+
+/* A value received in pieces (ks_stream_*), as the memcache text path
+ * feeds it: odd-sized pieces, nothing visible before the commit, the mode
+ * and CAS of the write, and an abort that leaves no part behind. */
+static void
+test_str_stream_pieces(void **state)
+{
+    (void)state;
+    size_t n = 2 * MiB + 333;
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (uint8_t)(i * 7 + 1);
+    }
+    struct storage_write w = {.mode = STORAGE_SET, .cflags = 9};
+    storage_status_e st;
+    struct ks_stream *s = ks_stream_begin(0, "sk", 2, n, &w, NOW, &st);
+    assert_non_null(s);
+    assert_int_equal(st, STORAGE_OK);
+    for (size_t at = 0; at < n;) {
+        size_t take = (at * 31 + 4097) % 70001 + 1;
+        take = take > n - at ? n - at : take;
+        ks_stream_write(s, v + at, take, NOW);
+        at += take;
+        if (at < n) {
+            assert_int_equal(
+                    ks_lookup(0, "sk", 2, KS_ANY, KS_NOSTATS, NOW, NULL),
+                    KS_MISS);
+        }
+    }
+    assert_int_equal(ks_stream_commit(&s, NOW, NULL), STORAGE_OK);
+    assert_null(s);
+    check_value("sk", v, n);
+    struct storage_item it;
+    assert_int_equal(
+            ks_lookup(0, "sk", 2, STORAGE_TYPE_STRING, KS_NOSTATS, NOW, &it),
+            KS_OK);
+    assert_int_equal(it.cflags, 9);
+    uint64_t cas = it.cas;
+    ks_scratch_release();
+    /* ADD over it: refused, and the new parts go again */
+    struct storage_write add = {.mode = STORAGE_ADD};
+    s = ks_stream_begin(0, "sk", 2, n, &add, NOW, &st);
+    assert_non_null(s);
+    ks_stream_write(s, v, n, NOW);
+    assert_int_equal(ks_stream_commit(&s, NOW, NULL), STORAGE_EXISTS);
+    check_value("sk", v, n);
+    /* CAS with the version read: stored */
+    struct storage_write cw = {.mode = STORAGE_CAS, .cas = cas};
+    v[0] ^= 0xff;
+    s = ks_stream_begin(0, "sk", 2, n, &cw, NOW, &st);
+    ks_stream_write(s, v, n, NOW);
+    assert_int_equal(ks_stream_commit(&s, NOW, NULL), STORAGE_OK);
+    check_value("sk", v, n);
+    /* bytes missing at the commit: refused; an abort writes nothing */
+    s = ks_stream_begin(0, "sk2", 3, n, &w, NOW, &st);
+    ks_stream_write(s, v, n - 1, NOW);
+    assert_int_equal(ks_stream_commit(&s, NOW, NULL), STORAGE_EINVAL);
+    s = ks_stream_begin(0, "sk2", 3, n, &w, NOW, &st);
+    ks_stream_write(s, v, n / 2, NOW);
+    ks_stream_abort(&s, NOW);
+    assert_null(s);
+    ks_stream_abort(&s, NOW); /* NULL-safe */
+    assert_int_equal(
+            ks_lookup(0, "sk2", 3, KS_ANY, KS_NOSTATS, NOW, NULL), KS_MISS);
+    free(v);
+}
+
+/* memcache values go in parts only within memcache.item_size_max, sized
+ * as memcached sizes an item (59 bytes of header, 4 more with flags). */
+static void
+test_str_memcache_limit(void **state)
+{
+    (void)state;
+    size_t max = 2 * MiB, n = max - 60;
+    uint8_t *v = calloc(1, max);
+    assert_non_null(v);
+    struct storage_write w = {.mode = STORAGE_SET};
+    ks_set_protocol(KS_PROTO_MEMCACHE);
+    /* the default: one item at most */
+    assert_int_equal(
+            ks_set(0, "m", 1, v, n, &w, NOW, NULL, NULL), STORAGE_EOVERSIZE);
+    ks_set_memcache_value_max(max);
+    assert_int_equal(ks_set(0, "m", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(ks_set(0, "m", 1, v, n + 1, &w, NOW, NULL, NULL),
+            STORAGE_EOVERSIZE);
+    struct storage_write flagged = {.mode = STORAGE_SET, .cflags = 5};
+    assert_int_equal(ks_set(0, "m", 1, v, n, &flagged, NOW, NULL, NULL),
+            STORAGE_EOVERSIZE);
+    assert_int_equal(
+            ks_set(0, "m", 1, v, n - 4, &flagged, NOW, NULL, NULL), STORAGE_OK);
+    /* an append may not pass it (this one has flags: no room left) */
+    assert_int_equal(ks_append(0, "m", 1, "a", 1, STORAGE_APPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL, NULL),
+            STORAGE_EOVERSIZE);
+    assert_int_equal(
+            ks_set(0, "m", 1, v, n - 4, &w, NOW, NULL, NULL), STORAGE_OK);
+    assert_int_equal(ks_append(0, "m", 1, "abcde", 5, STORAGE_APPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL, NULL),
+            STORAGE_EOVERSIZE);
+    assert_int_equal(ks_append(0, "m", 1, "abcd", 4, STORAGE_APPEND,
+                             STORAGE_MISSING_FAIL, 0, NOW, NULL, NULL),
+            STORAGE_OK);
+    storage_status_e st;
+    assert_null(ks_stream_begin(0, "m", 1, n + 1, &w, NOW, &st));
+    assert_int_equal(st, STORAGE_EOVERSIZE);
+    ks_set_memcache_value_max(0);
+    ks_set_protocol(KS_PROTO_NONE);
+    free(v);
+}
+
+/* SETBIT's large path reads a byte range of a string in parts without a
+ * copy of the rest. */
+static void
+test_str_read_range(void **state)
+{
+    (void)state;
+    ks_set_protocol(KS_PROTO_NONE);
+    size_t n = 3 * MiB;
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (uint8_t)(i % 251);
+    }
+    struct storage_write w = {.mode = STORAGE_SET};
+    assert_int_equal(ks_set(0, "r", 1, v, n, &w, NOW, NULL, NULL), STORAGE_OK);
+    uint32_t s = ks_stripe(0, "r", 1);
+    ks_lock(s);
+    uint8_t buf[16];
+    uint64_t len;
+    size_t at = ks_str_chunk() - 5;
+    assert_int_equal(
+            ks_str_read_locked(0, "r", 1, at, 10, buf, &len, NOW), STORAGE_OK);
+    assert_int_equal(len, n);
+    assert_memory_equal(buf, v + at, 10);
+    /* past the end: zeros */
+    assert_int_equal(ks_str_read_locked(0, "r", 1, n - 2, 4, buf, &len, NOW),
+            STORAGE_OK);
+    assert_memory_equal(buf, v + n - 2, 2);
+    assert_int_equal(buf[2] | buf[3], 0);
+    uint32_t s2 = ks_stripe(0, "none", 4);
+    ks_lock(s2);
+    assert_int_equal(ks_str_read_locked(0, "none", 4, 0, 4, buf, &len, NOW),
+            STORAGE_NOT_FOUND);
+    ks_unlock(s2);
+    assert_int_equal(len, 0);
+    /* a one-byte SETRANGE in place grows it with zeros */
+    uint8_t one = 0x80;
+    assert_int_equal(
+            ks_str_setrange_locked(0, "r", 1, n + 100, &one, 1, NOW, NULL),
+            STORAGE_OK);
+    ks_unlock(s);
+    uint8_t *model = calloc(1, n + 101);
+    assert_non_null(model);
+    memcpy(model, v, n);
+    model[n + 100] = 0x80;
+    check_value("r", model, n + 101);
+    free(model);
+    free(v);
+}
+
 /* --- append / prepend --------------------------------------------------- */
 
 int
@@ -1016,6 +1314,11 @@ main(void)
                     test_number_incr_unsigned_memcached_numbers, flush_each),
             cmocka_unit_test_setup(
                     test_number_incr_signed_overflow, flush_each),
+            cmocka_unit_test_setup(test_str_parts_set_get_change, flush_each),
+            cmocka_unit_test_setup(test_str_parts_taken_whole, flush_each),
+            cmocka_unit_test_setup(test_str_stream_pieces, flush_each),
+            cmocka_unit_test_setup(test_str_memcache_limit, flush_each),
+            cmocka_unit_test_setup(test_str_read_range, flush_each),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

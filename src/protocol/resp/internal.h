@@ -11,11 +11,13 @@
 
 struct resp_limits {
     uint64_t max_args;
-    uint64_t max_bulk;
-    uint64_t max_request;
+    uint64_t max_bulk;    /* CONFIG SET proto-max-bulk-len: relaxed atomic */
+    uint64_t max_request; /* CONFIG SET client-query-buffer-limit: relaxed */
+    uint64_t request_cap; /* max_request as set up: CONFIG SET's ceiling */
 };
 
-/* Written by resp_setup before workers start; read-only afterwards. */
+/* Written by resp_setup before workers start; afterwards only max_bulk and
+ * max_request change (resp_limit_set), read with relaxed atomics. */
 extern struct resp_limits resp_limits;
 extern resp_metrics_st *resp_metrics;
 

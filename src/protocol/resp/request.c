@@ -12,8 +12,9 @@
 
 struct resp_limits resp_limits = {
         .max_args = 1048576,
-        .max_bulk = 1 * MiB,
-        .max_request = 64 * MiB,
+        .max_bulk = 512 * MiB,
+        .max_request = 2 * MiB,
+        .request_cap = 2 * MiB,
 };
 resp_metrics_st *resp_metrics = NULL;
 
@@ -27,6 +28,7 @@ resp_setup(const resp_options_st *options, resp_metrics_st *metrics)
     resp_limits.max_args = option_uint(&options->resp_max_args);
     resp_limits.max_bulk = option_uint(&options->resp_max_bulk);
     resp_limits.max_request = option_uint(&options->resp_max_request);
+    resp_limits.request_cap = resp_limits.max_request;
     resp_metrics = metrics;
     log_info("resp: max_args %llu, max_bulk %llu, max_request %llu",
             (unsigned long long)resp_limits.max_args,
@@ -130,4 +132,27 @@ resp_request_argv_reserve(struct resp_request *req, uint64_t n)
     req->argv = argv;
     req->nalloc = (uint32_t)cap;
     return STATUS_OK;
+}
+
+uint64_t
+resp_limit_get(resp_limit_e which)
+{
+    return __atomic_load_n(which == RESP_LIMIT_MAX_BULK
+                                   ? &resp_limits.max_bulk
+                                   : &resp_limits.max_request,
+            __ATOMIC_RELAXED);
+}
+
+uint64_t
+resp_limit_cap(resp_limit_e which)
+{
+    return which == RESP_LIMIT_MAX_BULK ? UINT64_MAX : resp_limits.request_cap;
+}
+
+void
+resp_limit_set(resp_limit_e which, uint64_t value)
+{
+    __atomic_store_n(which == RESP_LIMIT_MAX_BULK ? &resp_limits.max_bulk
+                                                  : &resp_limits.max_request,
+            value, __ATOMIC_RELAXED);
 }

@@ -26,8 +26,8 @@
 /*          name              type         default     description */
 #define RESP_OPTION(ACTION)                                                    \
     ACTION( resp_max_args,    OPTION_UINT, 1048576,    "most arguments in a request; more is refused, swallowed" ) \
-    ACTION( resp_max_bulk,    OPTION_SIZE, (1 * MiB),  "largest bulk string; larger is refused, swallowed"      ) \
-    ACTION( resp_max_request, OPTION_SIZE, (64 * MiB), "largest request in bytes (also capped by worker.rbuf_max); larger is refused, swallowed" )
+    ACTION( resp_max_bulk,    OPTION_SIZE, (512 * MiB), "largest bulk string (Redis's proto-max-bulk-len; CONFIG SET changes it); larger is refused, swallowed" ) \
+    ACTION( resp_max_request, OPTION_SIZE, (2 * MiB), "largest request in bytes (Redis's client-query-buffer-limit); larger is refused, swallowed; not given: worker.rbuf_max, which holds a request whole (more is refused at startup)" )
 
 /*          name               type            description */
 #define RESP_METRIC(ACTION)                                                    \
@@ -48,10 +48,23 @@ typedef struct {
 } resp_metrics_st;
 
 /* Default options and no counting when passed NULL. Not thread-safe: call
- * before the workers start. The processor may lower resp_max_bulk to the
- * store's item size limit before calling. */
+ * before the workers start. The binary passes worker.rbuf_max as
+ * resp_max_request when none was given, and refuses one given above it (a
+ * request is read whole into one buffer). */
 void resp_setup(const resp_options_st *options, resp_metrics_st *metrics);
 void resp_teardown(void);
+
+/* The two limits Redis's CONFIG SET changes at run time, any thread:
+ * proto-max-bulk-len (resp.max_bulk) and client-query-buffer-limit
+ * (resp.max_request). cap: the most set may be given (resp.max_request as
+ * set up, which a read buffer must hold; no cap for max_bulk). */
+typedef enum {
+    RESP_LIMIT_MAX_BULK,
+    RESP_LIMIT_MAX_REQUEST,
+} resp_limit_e;
+uint64_t resp_limit_get(resp_limit_e which);
+uint64_t resp_limit_cap(resp_limit_e which);
+void resp_limit_set(resp_limit_e which, uint64_t value);
 
 /* One argument: a view into the read buffer, valid until that buffer is
  * shifted, grown or shrunk (STYLE.md section 5). While a multibulk request

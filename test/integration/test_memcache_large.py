@@ -1,0 +1,285 @@
+# SPDX-License-Identifier: Apache-2.0
+"""memcache values larger than one item (issue 18): `-I SIZE`.
+
+memcached's -I forms (bytes, 1024k, 8m) set memcache.item_size_max; its
+startup errors (under 1024 bytes, over half of -m, over 1 GB) are refused
+with memcached 1.6.18's words and exit code. With -I 8m, pymemcache and
+pylibmc (text and binary) round-trip values past the 1 MiB segment, kept in
+parts: a text storage command's value streams into its parts as it
+arrives. Replies to a script of large sets, appends, meta commands and a
+value past -I are compared byte for byte with memcached 1.6.18 -I 8m.
+"""
+import os
+import socket
+import subprocess
+
+import pytest
+
+from conftest import BIN, Server, recv_exact
+from memcache_wire import MEMCACHED, Memcached, Wire
+
+MiB = 1024 * 1024
+NO_MEMCACHED = "memcached is not installed (scripts/setup.sh installs it)"
+
+
+@pytest.fixture(scope="module")
+def seg():
+    s = Server(protocols=("memcache",), threads=2, args=["-I", "8m"])
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+
+
+def test_pymemcache_round_trip_4mb(seg):
+    pymemcache = pytest.importorskip("pymemcache.client.base")
+    c = pymemcache.Client(("127.0.0.1", seg.port("memcache")), timeout=60)
+    v = os.urandom(4 * MiB)
+    assert c.set("pm", v)
+    assert c.get("pm") == v
+    value, cas = c.gets("pm")
+    assert value == v
+    assert c.cas("pm", v[::-1], cas)
+    assert c.get("pm") == v[::-1]
+    assert c.cas("pm", v, cas) is False  # the value changed since
+    assert c.delete("pm")
+    assert c.get("pm") is None
+    c.close()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_pylibmc_round_trip_4mb(seg, binary):
+    pylibmc = pytest.importorskip("pylibmc")
+    m = pylibmc.Client([f"127.0.0.1:{seg.port('memcache')}"], binary=binary)
+    v = os.urandom(4 * MiB)
+    key = f"pl{int(binary)}"
+    assert m.set(key, v)
+    assert m.get(key) == v
+    big = os.urandom(8 * MiB - 4096)
+    assert m.set(key, big)
+    assert m.get(key) == big
+    assert m.delete(key)
+    assert m.get(key) is None
+    m.disconnect_all()
+
+
+def script():
+    a = b"a" * (3 * MiB + 5)
+    b = b"b" * (5 * MiB)
+    return [
+        b"set big 7 0 %d\r\n" % len(a) + a + b"\r\n",
+        b"get big\r\n",
+        b"append big 0 0 3\r\nxyz\r\n",
+        b"prepend big 0 0 2\r\n<<\r\n",
+        b"get big\r\n",
+        b"append big 0 0 %d\r\n" % len(b) + b + b"\r\n",  # past -I
+        b"get big\r\n",
+        b"set over 0 0 %d\r\n" % (8 * MiB + 1) + b"o" * (8 * MiB + 1) +
+        b"\r\n",
+        b"get over\r\n",
+        b"add big 0 0 4\r\nnope\r\n",
+        b"ms meta %d F5 T0\r\n" % len(b) + b + b"\r\n",
+        b"mg meta v f s\r\n",
+        b"replace big 1 0 %d\r\n" % len(b) + b + b"\r\n",
+        b"mg big f s\r\n",
+        b"delete big\r\n",
+        b"get big\r\n",
+    ]
+
+
+def replies(port):
+    out = []
+    with Wire(port, timeout=120) as w:
+        for cmd in script():
+            out.append(w.talk(cmd))
+    return out
+
+
+def test_script_as_memcached(seg):
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(["-I", "8m", "-m", "64"])
+    try:
+        want = replies(oracle.port)
+    finally:
+        oracle.stop()
+    got = replies(seg.port("memcache"))
+    for cmd, w, g in zip(script(), want, got):
+        assert g == w, (cmd[:40], g[:80], w[:80])
+
+
+def boundary_script():
+    base = 2 * MiB
+    out = []
+    for key, flags, d in [(b"k", 0, 59), (b"k", 0, 60), (b"kk", 0, 60),
+                          (b"kk", 0, 61), (b"k", 5, 63), (b"k", 5, 64)]:
+        n = base - d
+        out.append(b"set %s %d 0 %d\r\n" % (key, flags, n) + b"x" * n +
+                   b"\r\n")
+        out.append(b"mg %s s f\r\n" % key)
+    return out
+
+
+def test_item_size_boundary_as_memcached():
+    # the largest value is memcached's: key, value and its item header
+    # within -I (2 MiB here: past the segment, so kept in parts)
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(["-I", "2m"])
+    try:
+        with Wire(oracle.port, timeout=60) as w:
+            want = [w.talk(c) for c in boundary_script()]
+    finally:
+        oracle.stop()
+    s = Server(protocols=("memcache",), threads=1, args=["-I", "2m"])
+    try:
+        with Wire(s.port("memcache"), timeout=60) as w:
+            got = [w.talk(c) for c in boundary_script()]
+    finally:
+        assert s.stop() == 0
+    assert got == want
+
+
+@pytest.mark.parametrize("args", [["-I", "100"], ["-I", "1023"],
+                                  ["-I", "40m"], ["-I", "33m", "-m", "64"],
+                                  ["-I", "3m", "-m", "4"],
+                                  ["-I", "1025m", "-m", "4096"]])
+def test_startup_refusals_as_memcached(args):
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    # memcached's own message for the same flags
+    mc = subprocess.run([MEMCACHED, "-u", "nobody", "-p", "0", "-U", "0"] +
+                        args, capture_output=True, timeout=10)
+    assert mc.returncode == 64
+    words = mc.stderr.decode().strip()
+    seg = subprocess.run([BIN, "-u", "nobody", "--check-config"] + args,
+                         capture_output=True, timeout=10)
+    assert seg.returncode == 64
+    assert words in seg.stderr.decode(), (words, seg.stderr)
+    assert "memcache.item_size_max" in seg.stderr.decode()
+
+
+@pytest.mark.parametrize("arg", ["8m", "8M", "8192k", "8388608"])
+def test_size_forms(arg):
+    s = Server(protocols=("memcache",), threads=1, args=["-I", arg])
+    try:
+        with Wire(s.port("memcache")) as w:
+            st = w.talk(b"stats settings\r\n")
+        assert b"STAT item_size_max 8388608\r\n" in st
+    finally:
+        assert s.stop() == 0
+
+
+def test_default_keeps_one_item(seg):
+    # without -I past the item size, a value past one item is refused as
+    # memcached -I 1m refuses it
+    s = Server(protocols=("memcache",), threads=1)
+    try:
+        with Wire(s.port("memcache")) as w:
+            v = b"d" * MiB
+            assert w.talk(b"set d 0 0 %d\r\n" % len(v) + v + b"\r\n") == \
+                b"SERVER_ERROR object too large for cache\r\n"
+    finally:
+        assert s.stop() == 0
+
+
+def bin_set(key, value):
+    """A binary-protocol SET request (flags 0, no expiry)."""
+    extras = bytes(8)
+    body = len(extras) + len(key) + len(value)
+    head = bytes([0x80, 0x01]) + len(key).to_bytes(2, "big") + \
+        bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + bytes(12)
+    return head + extras + key + value
+
+
+def test_issue_18_large_values_past_a_small_read_buffer():
+    """-I 8m alone carries values past worker.rbuf_max, which is no longer
+    raised at startup (it was, silently, to -I + 64 KiB): a text set streams
+    into the store, a meta set, an append and a binary set are received whole
+    past it (memcache.item_size_max bounds them, not worker.rbuf_max)."""
+    s = Server(protocols=("memcache",), threads=1,
+               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
+    try:
+        v = os.urandom(3 * MiB)
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"set t 0 0 %d\r\n" % len(v) + v + b"\r\n") == \
+                b"STORED\r\n"
+            assert w.talk(b"ms m %d T0\r\n" % len(v) + v + b"\r\n") == \
+                b"HD\r\n"
+            assert w.talk(b"append t 0 0 %d\r\n" % MiB + v[:MiB] + b"\r\n") \
+                == b"STORED\r\n"
+            assert w.talk(b"mg m v\r\n") == \
+                b"VA %d\r\n" % len(v) + v + b"\r\n"
+            assert w.talk(b"get t\r\n") == b"VALUE t 0 %d\r\n" % (4 * MiB) + \
+                v + v[:MiB] + b"\r\nEND\r\n"
+        b = socket.create_connection(("127.0.0.1", s.port("memcache")),
+                                     timeout=60)
+        b.sendall(bin_set(b"b", v))
+        head = recv_exact(b, 24)
+        assert head[0] == 0x81 and head[6:8] == b"\x00\x00", head  # success
+        recv_exact(b, int.from_bytes(head[8:12], "big"))
+        b.close()
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"get b\r\n") == b"VALUE b 0 %d\r\n" % len(v) + \
+                v + b"\r\nEND\r\n"
+    finally:
+        assert s.stop() == 0
+    assert "raised" not in s.stderr and "raised" not in s.log()
+
+
+@pytest.mark.parametrize("rbuf,size", [("64KiB", 900 * 1024),
+                                       ("2MiB", 3 * MiB)])
+def test_issue_18_more_streams_than_slots(rbuf, size):
+    """Four values stream into reserved items at once; a fifth and sixth
+    that the read buffer (worker.rbuf_max) cannot hold stream into parts
+    (they once closed the connection)."""
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", f"worker.rbuf_max={rbuf}"])
+    try:
+        vals = [os.urandom(size) for _ in range(6)]
+        ws = [Wire(s.port("memcache"), timeout=60) for _ in vals]
+        sent = s.stats()["worker_read_byte"]
+        for i, (w, v) in enumerate(zip(ws, vals)):
+            half = b"set k%d %d 0 %d\r\n" % (i, i, size) + v[:size // 2]
+            w.send(half)
+            sent += len(half)
+            s.wait_stat("memcache_stream", lambda n, i=i: n >= i + 1)
+        # every half is in: none waits whole in a read buffer
+        s.wait_stat("worker_read_byte", lambda n: n >= sent)
+        assert s.stats()["worker_buf_bytes"] < size // 2
+        for w, v in zip(ws, vals):
+            w.send(v[size // 2:] + b"\r\n")
+        for w in ws:
+            assert w.recv_until(b"\r\n") == b"STORED\r\n"
+        for i, (w, v) in enumerate(zip(ws, vals)):
+            assert w.talk(b"get k%d\r\n" % i) == \
+                b"VALUE k%d %d %d\r\n" % (i, i, size) + v + b"\r\nEND\r\n"
+            w.close()
+    finally:
+        assert s.stop() == 0
+
+
+def expired_script():
+    v = b"x" * (3 * MiB)
+    return [b"set a 0 0 3\r\nabc\r\n",
+            b"set a 0 -1 %d\r\n" % len(v) + v + b"\r\n",
+            b"get a\r\n",
+            b"ms b %d T-1\r\n" % len(v) + v + b"\r\n",
+            b"mg b v\r\n"]
+
+
+def test_issue_18_value_in_parts_expired_as_written_as_memcached(seg):
+    """A value past one item whose expiry has passed (a negative exptime)
+    is stored and gone, as memcached answers; its parts, expired as they
+    were written, were taken for evicted ones (SERVER_ERROR out of memory,
+    the old value kept)."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(["-I", "8m"])
+    try:
+        with Wire(oracle.port, timeout=60) as w:
+            want = [w.talk(c) for c in expired_script()]
+    finally:
+        oracle.stop()
+    with Wire(seg.port("memcache"), timeout=60) as w:
+        got = [w.talk(c) for c in expired_script()]
+    assert got == want
