@@ -268,7 +268,7 @@ def test_watch_evictions_like_memcached(server_factory):
     key that was read (segcached's merge eviction tends to keep that one,
     memcached's LRU evicts it first)."""
     s = server_factory(protocols=("memcache",), threads=2,
-                       args=["-m", "1", "-o", "seg.segment_size=64KiB"])
+                       args=["-m", "2", "-o", "seg.segment_size=64KiB"])
     ref = Memcached(["-m", "2", "-I", "512k"])
     try:
         got = evictions_of(s.port("memcache"))
