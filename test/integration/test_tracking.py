@@ -5,13 +5,16 @@ redis-server 7.0.15 (RESP3 pushes, RESP2 redirect to a subscriber, BCAST
 prefixes, OPTIN/OPTOUT, NOLOOP, flushes, a broken redirect, the errors);
 then what only segcached can show: writes from the memcache port, expiry,
 the bounded table, and clients spread over both workers; redis-py's
-client_tracking_on with a pubsub connection as the redirect target.
+client_tracking_on with a pubsub connection as the redirect target, and
+redis-cli -3 showing an invalidation.
 
 Invalidations reach another client asynchronously (in Redis too), so every
 script reads the push ("<read>") before it sends that client anything
 else."""
 import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -349,3 +352,21 @@ def test_close_while_tracked_from_another_thread(seg):
         w.close()
     th.join()
     assert Wire(seg.port("resp")).cmd("PING") == b"+PONG\r\n"
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli")
+def test_redis_cli_resp3_tracking_shows_invalidations(seg, oracle):
+    """redis-cli -3 with CLIENT TRACKING on prints the invalidation of a
+    key it read and then wrote (no NOLOOP), as it does against Redis
+    (--show-pushes: pushes are shown by default only on a terminal)."""
+    outs = []
+    for port in (seg.port("resp"), oracle.port):
+        r = subprocess.run(["redis-cli", "-3", "--show-pushes", "yes", "-p",
+                            str(port)],
+                           input="CLIENT TRACKING on\nGET cli:k\n"
+                                 "SET cli:k v\nPING\n",
+                           capture_output=True, text=True, timeout=20 * SLOW)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+    assert outs[0] == outs[1]
+    assert "invalidate\ncli:k\nPONG" in outs[0], outs[0]
