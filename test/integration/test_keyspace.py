@@ -11,7 +11,7 @@ import shlex
 import pytest
 
 from conftest import Server
-from test_resp import REDIS_SERVER, NO_REDIS, RedisServer, Wire
+from test_resp import Wire, oracle  # noqa: F401 (oracle: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +20,6 @@ def seg():
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    if REDIS_SERVER is None:
-        pytest.skip(NO_REDIS)
-    r = RedisServer()
-    yield r
-    r.stop()
 
 
 def counts(w):

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import SLOW, Server
-from test_resp import REDIS_SERVER, NO_REDIS, RedisServer, Wire
+from test_resp import Wire, oracle  # noqa: F401 (oracle: a fixture)
 
 redis = pytest.importorskip("redis")
 REDIS_CLI = shutil.which("redis-cli")
@@ -29,15 +29,6 @@ def seg():
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    if REDIS_SERVER is None:
-        pytest.skip(NO_REDIS)
-    r = RedisServer()
-    yield r
-    r.stop()
 
 
 def run_script(port, script):

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from conftest import Server
-from test_resp import NO_REDIS, REDIS_SERVER, RedisServer, Wire
+from test_resp import Wire, oracle  # noqa: F401 (oracle: a fixture)
 from test_resp_types import unordered
 
 redis = pytest.importorskip("redis")
@@ -26,15 +26,6 @@ def seg():
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    if REDIS_SERVER is None:
-        pytest.skip(NO_REDIS)
-    r = RedisServer()
-    yield r
-    r.stop()
 
 
 def args_of(line):

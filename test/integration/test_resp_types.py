@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from conftest import SLOW, Server
-from test_resp import NO_REDIS, REDIS_SERVER, RedisServer, Wire, lines
+from test_resp import Wire, lines, oracle  # noqa: F401 (oracle: a fixture)
 
 redis = pytest.importorskip("redis")
 
@@ -29,15 +29,6 @@ def seg():
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    if REDIS_SERVER is None:
-        pytest.skip(NO_REDIS)
-    r = RedisServer()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import pytest
 import redis
 
 from conftest import SANITIZED, Server
-from test_resp import REDIS_SERVER, NO_REDIS, RedisServer, Wire, compare, enc
+from test_resp import (  # noqa: F401 (oracle: a fixture)
+    Wire, compare, enc, oracle)
 
 SCALE = 10 if SANITIZED else 1
 
@@ -31,15 +32,6 @@ def seg():
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    if REDIS_SERVER is None:
-        pytest.skip(NO_REDIS)
-    r = RedisServer()
-    yield r
-    r.stop()
 
 
 def client(seg):
