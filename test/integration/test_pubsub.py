@@ -198,7 +198,15 @@ def test_info_and_client_list(seg):
     a.cmd("SUBSCRIBE", "i1", "i2")
     a.cmd("PSUBSCRIBE", "i*")
     a.cmd("SSUBSCRIBE", "is")
-    info = p.cmd("INFO", "stats").decode()
+    # subscribers of the tests before may still be closing
+    want = ("pubsub_channels:2\r\n", "pubsub_patterns:1\r\n",
+            "pubsubshard_channels:1\r\n")
+    deadline = time.time() + 10 * SLOW
+    while True:
+        info = p.cmd("INFO", "stats").decode()
+        if all(w in info for w in want) or time.time() > deadline:
+            break
+        time.sleep(0.02)
     assert "pubsub_channels:2\r\n" in info
     assert "pubsub_patterns:1\r\n" in info
     assert "pubsubshard_channels:1\r\n" in info
