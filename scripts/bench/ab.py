@@ -11,10 +11,13 @@ One binary against itself with a setting changed on one side:
 
     python3 scripts/bench/ab.py --a B --b B --b-opts '-o hotkey.sample_rate=0'
 
-Each repetition runs every case against A and B in turn (alternating which
-goes first), server on one CPU and client on another as bench.py does, and
-the table gives medians of requests/s and server CPU time per request, and
-B's over A's. Nothing here asserts a number."""
+Each repetition starts A and B afresh and runs every case against A and B
+in turn (alternating which goes first), server on one CPU and client on
+another as bench.py does; with --together both clients run at once and the
+two servers share the server CPU, which cancels this machine's drift (the
+way to see a 1-2% change here). The table gives medians of requests/s and
+server CPU time per request, B's over A's, and the median of each
+repetition's own B/A ("paired"). Nothing here asserts a number."""
 
 import argparse
 import os
@@ -47,6 +50,14 @@ def main():
                     help="comma-separated case labels to run (default all)")
     ap.add_argument("--loadgen", default="build/bench/loadgen")
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--together", action="store_true",
+                    help="run A's and B's clients at the same time, both "
+                    "servers sharing the server CPU, so drift in the "
+                    "machine's speed hits both alike (requests/s are then "
+                    "each server's share, CPU per request is the figure)")
+    ap.add_argument("--keep-servers", action="store_true",
+                    help="start A and B once for every repetition (the old "
+                    "way) instead of afresh for each")
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1,
                     help="worker threads; above 1 the server may use every "
@@ -81,27 +92,66 @@ def main():
             raise RuntimeError(f"{argv}: {r.stderr[-300:]}")
         return dict(kv.split("=", 1) for kv in r.stdout.split())
 
+    def start(name, path):
+        s = Server("segcached", 64 << 20, args.threads, server_cpu, logdir,
+                   path, extra=opts[name]).start()
+        for proto in ("memcache", "resp"):
+            client([args.loadgen, "fill", "-s", s.addr[proto], "-P", proto,
+                    "--from", 0, "--to", KEYS])
+        return s
+
+    def together(srv, argv, order):
+        """Both clients at once, both servers on the one server CPU: what
+        the machine does to one (another tenant, a frequency step) it does
+        to the other in the same instant, so their ratio keeps only what
+        differs between A and B."""
+        import subprocess
+        procs, c0 = {}, {}
+        for name in order:
+            c0[name] = srv[name].cpu_seconds()
+            a = [str(x) for x in argv[name]]
+            if client_cpu is not None:
+                a = ["taskset", "-c", client_cpu] + a
+            procs[name] = subprocess.Popen(a, stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+        got = {}
+        for name in order:
+            out, err = procs[name].communicate(timeout=600)
+            if procs[name].returncode != 0:
+                raise RuntimeError(f"{argv[name]}: {err[-300:]}")
+            got[name] = (dict(kv.split("=", 1) for kv in out.split()),
+                         srv[name].cpu_seconds() - c0[name])
+        return got
+
     srv = {}
     try:
-        for name, path in (("A", args.a), ("B", args.b)):
-            srv[name] = Server("segcached", 64 << 20, args.threads,
-                               server_cpu, logdir, path,
-                               extra=opts[name]).start()
-            for proto in ("memcache", "resp"):
-                client([args.loadgen, "fill", "-s", srv[name].addr[proto],
-                        "-P", proto, "--from", 0, "--to", KEYS])
         res = {}  # (case, name) -> [(rps, cpu_us)]
         for rep in range(args.reps):
             order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
+            if rep == 0 or not args.keep_servers:
+                # fresh processes each repetition: where a process's code,
+                # heap and stacks land moves its speed by several percent
+                # for its whole life, so one pair kept for every
+                # repetition measures that luck, not the change
+                servers.stop_all()
+                srv = {name: start(name, path)
+                       for name, path in (("A", args.a), ("B", args.b))}
             for label, proto, kind, pl, n in cases:
+                argv = {name: [args.loadgen, "rr", "-s", srv[name].addr[proto],
+                               "-P", proto, "--kind", kind, "--conns",
+                               args.conns, "--pipeline", pl, "--requests", n,
+                               "--keys", KEYS] for name in order}
+                if args.together:
+                    got = together(srv, argv, order)
+                else:
+                    got = {}
+                    for name in order:
+                        c0 = srv[name].cpu_seconds()
+                        r = client(argv[name])
+                        got[name] = (r, srv[name].cpu_seconds() - c0)
                 for name in order:
-                    s = srv[name]
-                    c0 = s.cpu_seconds()
-                    r = client([args.loadgen, "rr", "-s", s.addr[proto], "-P",
-                                proto, "--kind", kind, "--conns", args.conns,
-                                "--pipeline", pl, "--requests", n, "--keys",
-                                KEYS])
-                    cpu_us = (s.cpu_seconds() - c0) * 1e6 / n
+                    r, cpu = got[name]
+                    cpu_us = cpu * 1e6 / n
                     res.setdefault((label, name), []).append(
                         (float(r["rps"]), cpu_us))
                     print(f"  {label:<18} {name} rep {rep}: "
@@ -114,16 +164,20 @@ def main():
           f"{args.conns} connections, {args.threads} worker thread(s), "
           f"medians\n")
     print("| case | A requests/s | B requests/s | B/A | A CPU us/req | "
-          "B CPU us/req | B/A |")
-    print("|---|---|---|---|---|---|---|")
+          "B CPU us/req | B/A | B/A paired (min-max) |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, *_ in cases:
         a, b = res[(label, "A")], res[(label, "B")]
         ar = statistics.median(x[0] for x in a)
         br = statistics.median(x[0] for x in b)
         ac = statistics.median(x[1] for x in a)
         bc = statistics.median(x[1] for x in b)
+        # each repetition's B over its own A: what drifts between
+        # repetitions cancels
+        pr = sorted(y[1] / x[1] for x, y in zip(a, b))
         print(f"| {label} | {ar:,.0f} | {br:,.0f} | {br / ar:.3f} | "
-              f"{ac:.3f} | {bc:.3f} | {bc / ac:.3f} |")
+              f"{ac:.3f} | {bc:.3f} | {bc / ac:.3f} | "
+              f"{statistics.median(pr):.3f} ({pr[0]:.3f}-{pr[-1]:.3f}) |")
 
 
 if __name__ == "__main__":

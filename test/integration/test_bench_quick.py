@@ -71,3 +71,27 @@ def test_bench_quick_writes_report(tmp_path):
         except FileNotFoundError:
             continue
         assert state == "Z", f"server pid {pid} still running"
+
+
+@pytest.mark.skipif(SANITIZED, reason="benchmarks need the optimised build")
+@pytest.mark.parametrize("mode", [[], ["--together"]])
+def test_ab_runs_both_ways(mode):
+    """scripts/bench/ab.py, in turn and --together: one repetition of one
+    case writes its table with the paired ratio (no figure is checked)."""
+    if shutil.which("taskset") is None or shutil.which("cc") is None:
+        pytest.skip("needs taskset and cc")
+    r = subprocess.run(["/usr/bin/python3",
+                        os.path.join(ROOT, "scripts", "bench", "ab.py"),
+                        "--a", os.path.abspath(BIN), "--b",
+                        os.path.abspath(BIN), "--b-opts",
+                        "-o hotkey.sample_rate=0", "--cases",
+                        "memcache GET P1", "--reps", "2"] + mode,
+                       capture_output=True, text=True, timeout=300,
+                       cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rows = [ln for ln in r.stdout.splitlines()
+            if ln.startswith("| memcache GET P1 |")]
+    assert len(rows) == 1, r.stdout
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert len(cells) == 8 and "(" in cells[7], rows[0]
+    assert r.stdout.count(" rep ") == 4  # 2 repetitions x A and B
