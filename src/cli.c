@@ -2,7 +2,10 @@
 /* Command-line parsing with getopt_long. */
 #include "cli.h"
 
+#include "base/util.h"
+
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,10 @@
 static const char usage[] =
         "usage: segcached [options]\n"
         "  --config FILE          load a YAML configuration file\n"
-        "  -o SECTION.OPTION=VAL  override one option (repeatable)\n"
+        "  -o SECTION.OPTION=VAL  override one option (repeatable); also\n"
+        "                         memcached's TLS list: -o ssl_chain_cert=F,\n"
+        "                         ssl_key=F,ssl_ca_cert=F,ssl_verify_mode=N,\n"
+        "                         ssl_min_version=N,ssl_ciphers=L\n"
         "  --memcache ADDR:PORT   memcache listener, or off\n"
         "  --resp ADDR:PORT       resp (Redis) listener, or off\n"
         "  --ping ADDR:PORT       ping listener, or off (default off)\n"
@@ -127,6 +133,125 @@ push_item_size(struct cli *cli, const char *arg)
     free(v);
 }
 
+/* memcached's -o names for TLS (memcached -h), and the option each sets, so
+ * a memcached command line such as
+ *   -Z -o ssl_chain_cert=c.pem,ssl_key=k.pem,ssl_verify_mode=2
+ * runs as it is. values: memcached's number n means values[n] (NULL there:
+ * refused with why); NULL: the value as written. A name with a fixed
+ * value (bare) takes none, as in memcached. */
+struct mc_tls_name {
+    const char *mc;   /* memcached's name */
+    const char *flag; /* "-o ssl_key": the flag messages name */
+    const char *name; /* segcached's option; NULL: nothing to set */
+    const char *const *values;
+    size_t nvalue;
+    const char *bare; /* the value of a name written without one */
+    const char *why;  /* why values[n] may be NULL */
+};
+
+static const char *const verify_modes[] = {
+        "no", "optional", "yes", "yes"}; /* None, Request, Require, Once */
+static const char *const min_versions[] = {
+        NULL, NULL, "TLSv1.2 TLSv1.3", "TLSv1.3"}; /* tlsv1.0 .. tlsv1.3 */
+
+/* clang-format off */
+static const struct mc_tls_name mc_tls_names[] = {
+    {"ssl_chain_cert", "-o ssl_chain_cert", "tls.cert_file", NULL, 0, NULL, NULL},
+    {"ssl_key", "-o ssl_key", "tls.key_file", NULL, 0, NULL, NULL},
+    {"ssl_ca_cert", "-o ssl_ca_cert", "tls.ca_cert_file", NULL, 0, NULL, NULL},
+    {"ssl_ciphers", "-o ssl_ciphers", "tls.ciphers", NULL, 0, NULL, NULL},
+    {"ssl_verify_mode", "-o ssl_verify_mode", "memcache.tls_auth_clients",
+            verify_modes, ARRAY_SIZE(verify_modes), NULL, NULL},
+    {"ssl_min_version", "-o ssl_min_version", "tls.protocols",
+            min_versions, ARRAY_SIZE(min_versions), NULL,
+            "TLS 1.0 and 1.1 are not served (tls.protocols)"},
+    {"ssl_kernel_tls", "-o ssl_kernel_tls", "tls.ktls", NULL, 0, "true", NULL},
+    /* memcached's session cache is off unless asked for; ours is on
+     * (tls.session_cache), so asking changes nothing */
+    {"ssl_session_cache", "-o ssl_session_cache", NULL, NULL, 0, "", NULL},
+};
+/* clang-format on */
+
+static const struct mc_tls_name *
+mc_tls_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(mc_tls_names); i++) {
+        if (strlen(mc_tls_names[i].mc) == len &&
+                memcmp(mc_tls_names[i].mc, name, len) == 0) {
+            return &mc_tls_names[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+mc_tls_refuse(const struct mc_tls_name *t, const char *why, const char *value)
+{
+    fprintf(stderr, "segcached: %s: %s: %s\n", t->flag, why, value);
+    exit(EX_USAGE);
+}
+
+/* One "name[=value]" of memcached's -o list, len bytes at item. */
+static void
+push_mc_item(struct cli *cli, const char *item, size_t len)
+{
+    char *s = strndup(item, len);
+    if (s == NULL) {
+        exit(EX_OSERR);
+    }
+    char *eq = strchr(s, '=');
+    const struct mc_tls_name *t =
+            mc_tls_find(s, eq != NULL ? (size_t)(eq - s) : len);
+    if (t == NULL) {
+        push_flag(cli, NULL, NULL, s, ""); /* refused as an unknown option */
+    } else if ((t->bare != NULL) != (eq == NULL)) {
+        mc_tls_refuse(
+                t, t->bare != NULL ? "takes no value" : "needs a value", s);
+    } else if (t->bare != NULL) {
+        if (t->name != NULL) {
+            push_flag(cli, t->flag, t->name, t->bare, "");
+        }
+    } else if (t->values == NULL) {
+        push_flag(cli, t->flag, t->name, eq + 1, "");
+    } else {
+        const char *v = eq + 1;
+        size_t n = v[0] >= '0' && v[0] <= '9' && v[1] == '\0'
+                           ? (size_t)(v[0] - '0')
+                           : SIZE_MAX;
+        if (n >= t->nvalue) {
+            char why[64];
+            snprintf(why, sizeof(why), "not a number from 0 to %zu",
+                    t->nvalue - 1);
+            mc_tls_refuse(t, why, v);
+        }
+        if (t->values[n] == NULL) {
+            mc_tls_refuse(t, t->why, v);
+        }
+        push_flag(cli, t->flag, t->name, t->values[n], "");
+    }
+    free(s);
+}
+
+/* -o: "section.name=value" is one of ours, taken as written (a value may
+ * hold commas); a name without a dot is memcached's comma-separated list. */
+static void
+push_o(struct cli *cli, const char *arg)
+{
+    size_t name_len = strcspn(arg, "=,");
+    if (memchr(arg, '.', name_len) != NULL) {
+        push_flag(cli, NULL, NULL, arg, "");
+        return;
+    }
+    for (const char *p = arg;; p++) {
+        size_t len = strcspn(p, ",");
+        push_mc_item(cli, p, len);
+        p += len;
+        if (*p == '\0') {
+            break;
+        }
+    }
+}
+
 static void
 parse_one(struct cli *cli, int c)
 {
@@ -135,7 +260,7 @@ parse_one(struct cli *cli, int c)
         cli->config = optarg;
         break;
     case 'o':
-        push_flag(cli, NULL, NULL, optarg, "");
+        push_o(cli, optarg);
         break;
     case OPT_MEMCACHE:
         push_flag(cli, "--memcache", "memcache.listen", optarg, "");

@@ -572,7 +572,11 @@ unsigned
 tls_verify_mode(tls_listener_e l)
 {
     enum auth_mode a = listener_auth(l);
-    return a == AUTH_NO ? 0 : a == AUTH_OPTIONAL ? 1 : 2;
+    /* memcached prints the OpenSSL verify flags its mode set */
+    return a == AUTH_NO ? SSL_VERIFY_NONE
+           : a == AUTH_OPTIONAL
+                   ? SSL_VERIFY_PEER
+                   : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 }
 
 const char *

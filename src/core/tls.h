@@ -110,9 +110,10 @@ typedef enum {
     TLS_LISTENER_COUNT,
 } tls_listener_e;
 
-/* For memcached's stats settings: ssl_verify_mode of listener l (0 none,
- * 1 optional, 2 required: memcached's numbering) and ssl_min_version
- * (2 TLSv1.2, 3 TLSv1.3). Any thread. */
+/* For memcached's stats settings: ssl_verify_mode of listener l as
+ * memcached 1.6.18 prints it, the OpenSSL verify flags (0 none, 1 optional,
+ * 3 required; memcached's -o ssl_verify_mode=2 prints 3), and
+ * ssl_min_version (2 TLSv1.2, 3 TLSv1.3). Any thread. */
 unsigned tls_verify_mode(tls_listener_e l);
 unsigned tls_min_version(void);
 /* Listener l's policy as Redis's tls-auth-clients prints it: "no",

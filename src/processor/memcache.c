@@ -610,7 +610,8 @@ refuse_line(struct conn *c, const char *msg, size_t max)
 }
 
 /* memcached's refresh_certs: "OK", or why the old certificate stays.
- * Without TLS memcached does not know the command: "ERROR". */
+ * Without TLS, memcached 1.6.18 built with TLS (Debian's) answers "Error
+ * TLS not enabled", noreply or not. */
 static rstatus_i
 refresh_certs(struct conn *c, struct mc_state *st, size_t max)
 {
@@ -620,7 +621,7 @@ refresh_certs(struct conn *c, struct mc_state *st, size_t max)
                            ? src->refresh_certs(err, sizeof(err))
                            : STATUS_ENOTFOUND;
     if (rc == STATUS_ENOTFOUND) {
-        return memcache_compose_rsp(&c->wbuf, MEMCACHE_RSP_ERROR, max);
+        return refuse_line(c, "Error TLS not enabled", max);
     }
     if (rc == STATUS_OK) {
         return rsp(c, st, MEMCACHE_RSP_OK, max);

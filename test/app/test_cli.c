@@ -159,6 +159,62 @@ test_issue_23_memory_with_its_own_unit(void **state)
     option_load_default(setting_options(), SETTING_NOPT);
 }
 
+/* memcached's -o list of ssl_* names (memcached -h) becomes our options,
+ * memcached's numbers translated; our dotted names stay one assignment
+ * each, commas and all. Each reaches a real option. */
+static void
+test_cli_memcached_ssl_names(void **state)
+{
+    (void)state;
+    struct cli cli;
+    char err[256];
+    parse(&cli, (const char *const[]){"-Z", "-o",
+                        "ssl_chain_cert=/c.pem,ssl_key=/k.pem,ssl_ca_cert=/"
+                        "ca.pem,ssl_verify_mode=1,ssl_min_version=3,ssl_"
+                        "ciphers=ECDHE-ECDSA-AES128-GCM-SHA256,ssl_session_"
+                        "cache,ssl_kernel_tls",
+                        "-o", "ssl_verify_mode=3", "-o", "tls.ciphers=A:B,C",
+                        NULL});
+    assert_overrides(
+            &cli, (const char *const[]){"tls.cert_file=/c.pem",
+                          "tls.key_file=/k.pem", "tls.ca_cert_file=/ca.pem",
+                          "memcache.tls_auth_clients=optional",
+                          "tls.protocols=TLSv1.3",
+                          "tls.ciphers=ECDHE-ECDSA-AES128-GCM-SHA256",
+                          "tls.ktls=true", "memcache.tls_auth_clients=yes",
+                          "tls.ciphers=A:B,C", NULL});
+    assert_string_equal(cli.flags[0], "-o ssl_chain_cert");
+    assert_null(cli.flags[8]);
+    for (size_t i = 0; i < cli.noverride; i++) {
+        assert_int_equal(option_set_assignment(setting_options(), SETTING_NOPT,
+                                 cli.overrides[i], err, sizeof(err)),
+                STATUS_OK);
+    }
+    assert_string_equal(option_str(&setting.tls.tls_cert_file), "/c.pem");
+    assert_true(option_bool(&setting.tls.tls_ktls));
+    cli_free(&cli);
+    const struct {
+        const char *v;
+        const char *want;
+    } c[] = {{"ssl_verify_mode=0", "memcache.tls_auth_clients=no"},
+            {"ssl_verify_mode=2", "memcache.tls_auth_clients=yes"},
+            {"ssl_min_version=2", "tls.protocols=TLSv1.2 TLSv1.3"}};
+    for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+        parse(&cli, (const char *const[]){"-o", c[i].v, NULL});
+        assert_overrides(&cli, (const char *const[]){c[i].want, NULL});
+        cli_free(&cli);
+    }
+    /* names memcached has and we do not are refused by the options */
+    parse(&cli, (const char *const[]){"-o", "ssl_wbuf_size=16", NULL});
+    assert_overrides(&cli, (const char *const[]){"ssl_wbuf_size=16", NULL});
+    assert_int_equal(option_set_assignment(setting_options(), SETTING_NOPT,
+                             cli.overrides[0], err, sizeof(err)),
+            STATUS_EINVAL);
+    assert_non_null(strstr(err, "ssl_wbuf_size: unknown option"));
+    cli_free(&cli);
+    option_load_default(setting_options(), SETTING_NOPT);
+}
+
 /* Runs cli_parse in a child; returns its exit status (-1: it returned)
  * and what it wrote to stdout and stderr, NUL-terminated. */
 static int
@@ -266,6 +322,41 @@ test_cli_errors_exit_usage(void **state)
     assert_non_null(strstr(out, "segcached: unexpected argument: stray\n"));
 }
 
+/* A memcached ssl_* value we cannot take stops the command line, naming
+ * memcached's option and why. */
+static void
+test_cli_memcached_ssl_refusals(void **state)
+{
+    (void)state;
+    static char out[8192];
+    const struct {
+        const char *arg;
+        const char *want;
+    } c[] = {
+            {"ssl_verify_mode=4",
+                    "segcached: -o ssl_verify_mode: not a number from 0 to 3: "
+                    "4\n"},
+            {"ssl_min_version=1",
+                    "segcached: -o ssl_min_version: TLS 1.0 and 1.1 are not "
+                    "served (tls.protocols): 1\n"},
+            {"ssl_min_version=tlsv1.3",
+                    "segcached: -o ssl_min_version: not a number from 0 to 3: "
+                    "tlsv1.3\n"},
+            {"ssl_kernel_tls=1",
+                    "segcached: -o ssl_kernel_tls: takes no value: "
+                    "ssl_kernel_tls=1\n"},
+            {"ssl_chain_cert=/c.pem,ssl_key",
+                    "segcached: -o ssl_key: needs a value: ssl_key\n"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+        assert_int_equal(
+                parse_in_child((const char *const[]){"-o", c[i].arg, NULL}, out,
+                        sizeof(out)),
+                EX_USAGE);
+        assert_string_equal(out, c[i].want);
+    }
+}
+
 static void
 test_cli_too_many_overrides(void **state)
 {
@@ -308,6 +399,8 @@ main(void)
             cmocka_unit_test(test_cli_help_lists_every_flag),
             cmocka_unit_test(test_cli_version),
             cmocka_unit_test(test_cli_errors_exit_usage),
+            cmocka_unit_test(test_cli_memcached_ssl_names),
+            cmocka_unit_test(test_cli_memcached_ssl_refusals),
             cmocka_unit_test(test_cli_too_many_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

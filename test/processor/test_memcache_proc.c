@@ -46,8 +46,18 @@ fake_reset(void)
     reset_calls++;
 }
 
-static const struct memcache_stats_source source = {
-        .stats = fake_stats, .reset = fake_reset};
+static rstatus_i refresh_rc = STATUS_ENOTFOUND; /* no TLS */
+
+static rstatus_i
+fake_refresh_certs(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "tls.cert_file: /c.pem: no start line");
+    return refresh_rc;
+}
+
+static const struct memcache_stats_source source = {.stats = fake_stats,
+        .reset = fake_reset,
+        .refresh_certs = fake_refresh_certs};
 
 static int
 group_setup(void **state)
@@ -380,6 +390,17 @@ test_stats_source(void **state)
     expect(&c, "stats reset\r\n", "RESET\r\n");
     assert_int_equal(reset_calls, 1);
     expect(&c, "stats detail on\r\nstats detail dump\r\n", "OK\r\nEND\r\n");
+    /* refresh_certs: without TLS as Debian's memcached (built with TLS),
+     * noreply or not; a reload refused says why */
+    expect(&c, "refresh_certs\r\nrefresh_certs noreply\r\n",
+            "Error TLS not enabled\r\nError TLS not enabled\r\n");
+    refresh_rc = STATUS_OK;
+    expect(&c, "refresh_certs\r\nrefresh_certs noreply\r\n", "OK\r\n");
+    refresh_rc = STATUS_EINVAL;
+    expect(&c, "refresh_certs\r\n",
+            "SERVER_ERROR failed to refresh certs: tls.cert_file: /c.pem: no "
+            "start line\r\n");
+    refresh_rc = STATUS_ENOTFOUND;
     conn_close(&c);
 }
 
