@@ -15,7 +15,11 @@
  * did not declare holds that key too, nested: a stripe above the held
  * ones is waited for, one below is tried for RESP_HOLD_WAIT_NS and the
  * call fails with BUSYKEY when another transaction keeps it (never a
- * deadlock). Such a script is still atomic for the keys it got.
+ * deadlock). The stripes it gets are kept until the script ends
+ * (ks_hold_keep: two-phase locking), so such a script is atomic for every
+ * key it touched: another client sees none of its writes to them before
+ * it ends and writes none in between; past busy-reply-threshold those
+ * clients get BUSY as on the declared keys.
  *
  * Lock order: the cache mutex is a leaf (nothing is called under it). */
 #include "processor/resp_script.h"
@@ -181,6 +185,7 @@ struct run {
     int resp;                    /* redis.setresp: 2 or 3 */
     const struct resp_arg *keys; /* the declared keys, held */
     int64_t nkeys;
+    struct ks_hold *hold; /* the run's: declared keys, then undeclared ones */
     uint8_t db;
     bool readonly; /* EVAL_RO, EVALSHA_RO, flags=no-writes */
     bool function; /* FCALL, FCALL_RO */
@@ -249,6 +254,12 @@ mark_keys(const struct run *r, uint8_t mark)
     for (int64_t i = 0; i < r->nkeys; i++) {
         ks_stripe_set_mark(
                 ks_stripe(r->db, r->keys[i].data, r->keys[i].len), mark);
+    }
+    /* and the undeclared keys' stripes the run keeps (ks_hold_keep) */
+    uint32_t n;
+    const uint32_t *s = ks_hold_stripes(r->hold, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        ks_stripe_set_mark(s[i], mark);
     }
 }
 
@@ -425,7 +436,16 @@ redis_command(lua_State *L, bool raise)
     sub.cmd = cmd;
     sub.argv = argv;
     sub.argc = (uint32_t)argc;
-    rstatus_i rc = resp_run_held(&sub, true, RESP_HOLD_WAIT_NS);
+    uint32_t kept;
+    ks_hold_stripes(r->hold, &kept);
+    rstatus_i rc = resp_run_held(&sub, true, RESP_HOLD_WAIT_NS, r->hold);
+    uint32_t now_kept;
+    const uint32_t *s = ks_hold_stripes(r->hold, &now_kept);
+    for (uint32_t i = kept; r->busy && i < now_kept; i++) {
+        /* an undeclared key taken while busy: BUSY for it too */
+        ks_stripe_set_mark(s[i],
+                r->function ? RESP_BUSY_MARK_FUNCTION : RESP_BUSY_MARK_EVAL);
+    }
     if (rc != STATUS_OK) {
         return lib_error(L, "ERR out of memory composing the reply", raise);
     }
@@ -1108,6 +1128,7 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
             .resp = 2,
             .keys = keys,
             .nkeys = nkeys,
+            .hold = &h,
             .db = resp_db(x),
             .readonly = (flags & SCRIPT_READONLY) != 0,
             .function = function,
