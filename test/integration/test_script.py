@@ -11,6 +11,7 @@ libraries; library tables other than redis (string, math ...) are not
 read-only; FUNCTION DUMP writes its strings uncompressed (Redis reads them)."""
 import hashlib
 import random
+import re
 import shlex
 import socket
 import threading
@@ -684,6 +685,99 @@ def test_busy_script_serves_its_own_worker_like_redis(oracle):
         k.close()
     finally:
         assert one.stop() == 0
+
+
+def outcome(c, *args):
+    """A command's reply through redis-py, or its error's text."""
+    try:
+        return ("ok", c.execute_command(*args))
+    except redis.exceptions.ResponseError as e:
+        return ("err", str(e))
+
+
+def clients_by_worker(s, n=4):
+    """n redis-py clients of one connection each, grouped by the worker
+    serving them (the admin port's `clients` says which)."""
+    cs = [redis.Redis(host="127.0.0.1", port=s.port("resp"),
+                      single_connection_client=True, socket_timeout=60)
+          for _ in range(n)]
+    ids = {c.client_id(): c for c in cs}
+    rows = re.findall(r"client id=(\d+) .*?worker=(\d+)", s.admin("clients"))
+    by = {}
+    for cid, worker in rows:
+        if int(cid) in ids:
+            by.setdefault(int(worker), []).append(ids[int(cid)])
+    return by
+
+
+def busy_same_worker(k, spinner, spin, kills):
+    """spin runs on spinner (a thread); k, on the same worker, sends PING,
+    GET, SET, then the two kills (the first must not stop the script):
+    every outcome, and the spinning command's."""
+    assert k.config_set("busy-reply-threshold", 100)
+    got = {}
+
+    def run():
+        got["spin"] = outcome(spinner, *spin)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.3)
+    deadline = time.time() + 20 * (5 if SANITIZED else 1)
+    first = outcome(k, "PING")
+    while first == ("ok", True) and time.time() < deadline:
+        time.sleep(0.1)  # the script has not started yet
+        first = outcome(k, "PING")
+    out = [first] + [outcome(k, *c) for c in
+                     (("GET", "sw"), ("SET", "sw", "1"), kills[0], kills[1])]
+    t.join(timeout=60)
+    out.append(got["spin"])
+    assert k.config_set("busy-reply-threshold", 5000)
+    return out
+
+
+@pytest.mark.parametrize("case", ["eval", "function"])
+def test_busy_script_same_worker_two_workers(fresh, oracle, case):
+    """Two redis-py connections forced onto one worker of two: while one
+    runs a busy script, the other is answered as Redis answers it (BUSY,
+    the wrong kill's BUSY, then the right kill stops the script), replies
+    the same as redis-server 7.0.15's; a connection of the other worker
+    meanwhile reads another key (where segcached differs from Redis)."""
+    if case == "function":
+        spin = ("FCALL", "spin", "0")
+        kills = (("SCRIPT", "KILL"), ("FUNCTION", "KILL"))
+    else:
+        spin = ("EVAL", "while true do end", "0")
+        kills = (("FUNCTION", "KILL"), ("SCRIPT", "KILL"))
+    by = clients_by_worker(fresh)
+    pair = next(cs for cs in by.values() if len(cs) >= 2)
+    elsewhere = next(cs[0] for cs in by.values() if cs[0] not in pair)
+    k, spinner = pair[0], pair[1]
+    k.function_load(SPIN_LIB, replace=True)
+    k.set("free", "yes")
+    seen = {}
+
+    def other_worker():
+        time.sleep(1.0)  # the script is busy by then
+        seen["free"] = elsewhere.get("free")
+
+    t = threading.Thread(target=other_worker)
+    t.start()
+    seg = busy_same_worker(k, spinner, spin, kills)
+    t.join(timeout=60)
+    assert seen["free"] == b"yes"
+
+    rk = redis.Redis(port=oracle.port, single_connection_client=True)
+    rs = redis.Redis(port=oracle.port, single_connection_client=True)
+    rk.function_load(SPIN_LIB, replace=True)
+    want = busy_same_worker(rk, rs, spin, kills)
+    assert seg == want, (seg, want)
+    assert seg[0][1].startswith("BUSY Redis is busy running a script")
+    assert seg[4] == ("ok", b"OK")
+    assert "Script killed by user" in seg[5][1]
+    assert k.ping() and spinner.ping()
+    for c in [c for cs in by.values() for c in cs] + [rk, rs]:
+        c.close()
 
 
 def test_function_kill_unkillable(fresh):
