@@ -598,6 +598,26 @@ class Bench:
         if total != 0:
             raise RuntimeError(f"load 10: the accounts sum to {total}, not 0")
 
+    # ---- load 12: transfers on one worker, GET/SET on the other (17) ----
+
+    def load12(self):
+        if not self.resp_ok:
+            self.notes["12"] = ["Skipped: no resp listener in this build."]
+            return
+        if not {0, 1} <= self.cpus or shutil.which("taskset") is None:
+            self.notes["12"] = ["Skipped: needs CPUs 0 and 1 and taskset."]
+            return
+        q = self.args.quick
+
+        def record(case, rep, rps, tx):
+            self.record("12", case, "segcached", rep, rps=rps,
+                        **({"tx_per_s": tx} if tx else {}))
+        _, _, total = atomic_isolation.run_pinned(
+            self.bin, self.args.loadgen, 1 if q else self.p["reps"],
+            200000 if q else 1000000, 4, 8, 0, self.logdir, record=record)
+        if total != 0:
+            raise RuntimeError(f"load 12: the accounts sum to {total}, not 0")
+
     # ---- load 11: pub/sub beside Redis (issue 19) ----
 
     def load11(self):
@@ -685,7 +705,9 @@ class Bench:
                  "9": ("hashes and sets: speed", self.load9),
                  "10": ("transactions beside other clients", self.load10),
                  "11": ("pub/sub: PUBLISH to 1 and 100 subscribers",
-                        self.load11)}
+                        self.load11),
+                 "12": ("transactions on one worker, GET/SET on the other",
+                        self.load12)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()

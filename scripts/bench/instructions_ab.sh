@@ -38,7 +38,8 @@ command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 [ -x "$LOADGEN" ] || cc -std=c11 -O2 -D_GNU_SOURCE -o "$LOADGEN" \
     "$HERE/loadgen.c" -lm
 as_user=()
-[ "$(id -u)" = 0 ] && as_user=(runuser -u nobody --) # it refuses root
+# it refuses root; setpriv execs (no fork), so $! is valgrind's own pid
+[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 # count BIN TAG KIND N [OPTION...]: prints the run's instructions
 count() {
@@ -59,7 +60,7 @@ count() {
     "$LOADGEN" fill -s "127.0.0.1:$port" -P "$PROTO" --from 0 --to 10000 >/dev/null
     "$LOADGEN" rr -s "127.0.0.1:$port" -P "$PROTO" --kind "$kind" --conns 10 \
         --pipeline 16 --requests "$n" --keys 10000 >/dev/null
-    pkill -TERM -f -- "--callgrind-out-file=$f" || true
+    kill -TERM "$vpid" || true # valgrind itself: the server's pid
     wait "$vpid" || true
     sed -n 's/^summary: //p' "$f"
 }

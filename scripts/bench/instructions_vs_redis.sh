@@ -27,7 +27,8 @@ mkdir -p "$OUT"
 chmod 777 "$OUT"
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 as_user=()
-[ "$(id -u)" = 0 ] && as_user=(runuser -u nobody --) # segcached refuses root
+# segcached refuses root; setpriv execs (no fork): $! is valgrind's pid
+[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 # count seg|redis TEST N: prints the run's instructions
 count() {
@@ -59,7 +60,7 @@ count() {
         redis-benchmark -p "$port" -t "$t" -n "$n" -r 100000 -P 16 -c 10 -q \
             >/dev/null 2>&1
     fi
-    pkill -TERM -f -- "--callgrind-out-file=$f" || true
+    kill -TERM "$vpid" || true # valgrind itself: the server's pid
     wait "$vpid" || true
     sed -n 's/^summary: //p' "$f"
 }

@@ -85,6 +85,10 @@ LOADS = {
            "per second and server CPU per delivered message "
            "(scripts/bench/pubsub.py)",
            ["msgs_per_s", "cpu_ns_per_msg"], ["msgs_per_s", "cpu_ns_per_msg"]),
+    "12": ("Transactions on one worker, GET/SET on the other: the GET/SET "
+           "load alone, beside MULTI/EXEC transfers, beside the same "
+           "commands without MULTI, and beside MULTI/EXEC transfers to "
+           "another server (scripts/bench/atomic_isolation.py --pinned)", ["rps", "tx_per_s"], ["rps"]),
 }
 
 
@@ -552,9 +556,24 @@ def notes11(meta):
             "more CPU per delivered message.", ""]
 
 
+def notes12(meta):
+    return ["segcached `-t 2`, its workers pinned to CPUs 0 and 1. Worker 0 "
+            "serves the 4 transfer clients (8 MULTI/INCRBY/DECRBY/EXEC "
+            "transactions per round trip between 100 keys, no rate limit, "
+            "client processes on CPU 0) and idle connections that keep the "
+            "GET/SET load off it; the GET/SET load (loadgen rr on CPU 1, 8 "
+            "connections x 16 pipelined, 10,000 keys) is on worker 1, "
+            "checked through the admin port while it runs. Issue 17 asks "
+            "that it keep 90% of its rate alone. Two controls: the same "
+            "transfers without MULTI, and the same MULTI/EXEC transfers sent "
+            "to a second segcached (-t 1 on CPU 0), which loads the machine "
+            "alike but shares nothing in the server. The accounts' sums are "
+            "checked to be 0.", ""]
+
+
 LOAD_NOTES = {"1": notes1, "2": notes2, "3": notes3, "4": notes4, "5": notes5,
               "6": notes6, "7": notes7, "8": notes8, "9": notes9,
-              "10": notes10, "11": notes11}
+              "10": notes10, "11": notes11, "12": notes12}
 
 
 if __name__ == "__main__":

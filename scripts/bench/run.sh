@@ -13,7 +13,10 @@
 #                                        (issue 17; not in the default set)
 #   scripts/bench/run.sh --loads 11      pub/sub beside Redis (issue 19;
 #                                        not in the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,11
+#   scripts/bench/run.sh --loads 12      transactions on one worker, GET/SET
+#                                        on the other (issue 17; not in
+#                                        the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,12
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail

@@ -1415,26 +1415,37 @@ ks_hold_init(struct ks_hold *h)
     h->taken = false;
 }
 
+/* Room for need stripes (at least double), the first used of them kept. */
+static bool
+hold_grow(struct ks_hold *h, uint32_t need, uint32_t used)
+{
+    if (need <= h->cap) {
+        return true;
+    }
+    uint32_t cap = h->cap * 2 > need ? h->cap * 2 : need;
+    uint32_t *p;
+    if (h->s == h->local) {
+        p = mm_alloc(cap * sizeof(*p));
+        if (p != NULL) {
+            memcpy(p, h->local, used * sizeof(*p));
+        }
+    } else {
+        p = mm_realloc(h->s, cap * sizeof(*p));
+    }
+    if (p == NULL) {
+        return false;
+    }
+    h->s = p;
+    h->cap = cap;
+    return true;
+}
+
 bool
 ks_hold_add_stripe(struct ks_hold *h, uint32_t stripe)
 {
     ASSERT(!h->taken);
-    if (h->n == h->cap) {
-        uint32_t cap = h->cap * 2;
-        uint32_t *p;
-        if (h->s == h->local) {
-            p = mm_alloc(cap * sizeof(*p));
-            if (p != NULL) {
-                memcpy(p, h->local, h->n * sizeof(*p));
-            }
-        } else {
-            p = mm_realloc(h->s, cap * sizeof(*p));
-        }
-        if (p == NULL) {
-            return false;
-        }
-        h->s = p;
-        h->cap = cap;
+    if (!hold_grow(h, h->n + 1, h->n)) {
+        return false;
     }
     h->s[h->n++] = stripe % KS_STRIPES;
     return true;
@@ -1557,6 +1568,38 @@ ks_hold_release(struct ks_hold *h)
     }
     h->n = 0;
     h->cap = KS_HOLD_LOCAL;
+}
+
+bool
+ks_hold_keep(struct ks_hold *outer, struct ks_hold *inner)
+{
+    ASSERT(outer->taken && inner->taken);
+    if (inner->ntaken == 0) {
+        return true; /* a script's nested command on its declared keys */
+    }
+    uint32_t need = outer->ntaken + inner->ntaken;
+    if (!hold_grow(outer, need, outer->ntaken)) {
+        return false;
+    }
+    /* past outer's ntaken are the stripes that were held already when it
+     * was taken: not needed any more */
+    memcpy(outer->s + outer->ntaken, inner->s,
+            inner->ntaken * sizeof(*outer->s));
+    if (outer->ntaken > 0) {
+        /* one hold now where there were two */
+        __atomic_sub_fetch(&holds_active, 1, __ATOMIC_RELEASE);
+    }
+    outer->ntaken = need;
+    outer->n = need;
+    inner->ntaken = 0;
+    return true;
+}
+
+const uint32_t *
+ks_hold_stripes(const struct ks_hold *h, uint32_t *n)
+{
+    *n = h->taken ? h->ntaken : 0;
+    return h->s;
 }
 
 /* ---- single-key writes under their stripe ---- */

@@ -405,6 +405,14 @@ bool ks_hold_add(struct ks_hold *h, uint8_t db, const void *key, size_t klen);
 bool ks_hold_add_stripe(struct ks_hold *h, uint32_t stripe);
 bool ks_hold_take(struct ks_hold *h, uint64_t wait_ns);
 void ks_hold_release(struct ks_hold *h);
+/* Moves the stripes inner took into outer, both taken by this thread:
+ * they stay held until outer is released, and inner (still to be
+ * released) has none left. A script keeps the keys it did not declare
+ * this way (two-phase locking: nothing it touched is let go before it
+ * ends). false when outer cannot grow (out of memory): inner keeps them.
+ * ks_hold_stripes lists a taken hold's own stripes (*n of them). */
+bool ks_hold_keep(struct ks_hold *outer, struct ks_hold *inner);
+const uint32_t *ks_hold_stripes(const struct ks_hold *h, uint32_t *n);
 /* Marks a stripe this thread holds in a hold (its own or an outer one)
  * with mark (1..254; 0: back to plain held): a busy script says so to
  * other threads, which answer BUSY instead of waiting for it

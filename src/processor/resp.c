@@ -863,7 +863,8 @@ run_command(struct resp_ctx *x)
 }
 
 rstatus_i
-resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns)
+resp_run_held(
+        struct resp_ctx *x, bool always, uint64_t wait_ns, struct ks_hold *keep)
 {
     if (!always && x->argc < x->cmd->hold_argc) {
         return run_command(x);
@@ -880,6 +881,12 @@ resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns)
                          "KEYS");
     } else {
         rc = run_command(x);
+        if (keep != NULL && !ks_hold_keep(keep, &h)) {
+            /* out of memory: the key is let go now, as before */
+            log_debug("resp conn %" PRIu64 ": a script's undeclared key is "
+                      "released early (out of memory)",
+                    x->c->id);
+        }
     }
     ks_hold_release(&h);
     return rc;
@@ -1064,7 +1071,7 @@ process(struct resp_ctx *x)
     if (x->argc < cmd->hold_argc) {
         return run_command(x); /* one key (or none): no hold */
     }
-    return resp_run_held(x, false, RESP_HOLD_WAIT_NS);
+    return resp_run_held(x, false, RESP_HOLD_WAIT_NS, NULL);
 }
 
 /* One parsed request, with CLIENT REPLY OFF/SKIP applied to its reply. */

@@ -211,8 +211,11 @@ void resp_tracking_teardown(void);
 #define RESP_HOLD_WAIT_NS (100 * 1000 * 1000ull)
 /* Runs a checked command; with several keys (argc at or past the command
  * table's hold_argc), or always, under a hold of its keys (nested in the
- * caller's hold, if any). */
-rstatus_i resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns);
+ * caller's hold, if any). With keep (a taken hold of this thread: a
+ * script's), the stripes the command took stay held until keep is
+ * released (ks_hold_keep). */
+rstatus_i resp_run_held(struct resp_ctx *x, bool always, uint64_t wait_ns,
+        struct ks_hold *keep);
 /* Adds the keys of a command (in db) to h; false: out of memory. */
 bool resp_hold_add_command(struct ks_hold *h, uint8_t db,
         const struct resp_command *cmd, const struct resp_arg *argv,

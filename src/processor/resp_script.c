@@ -15,7 +15,11 @@
  * did not declare holds that key too, nested: a stripe above the held
  * ones is waited for, one below is tried for RESP_HOLD_WAIT_NS and the
  * call fails with BUSYKEY when another transaction keeps it (never a
- * deadlock). Such a script is still atomic for the keys it got.
+ * deadlock). The stripes it gets are kept until the script ends
+ * (ks_hold_keep: two-phase locking), so such a script is atomic for every
+ * key it touched: another client sees none of its writes to them before
+ * it ends and writes none in between; past busy-reply-threshold those
+ * clients get BUSY as on the declared keys.
  *
  * Lock order: the cache mutex is a leaf (nothing is called under it). */
 #include "processor/resp_script.h"
@@ -29,6 +33,7 @@
 
 #include <inttypes.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua-bitop.h>
 #include <lua-cjson.h>
 #include <lua.h>
@@ -181,6 +186,7 @@ struct run {
     int resp;                    /* redis.setresp: 2 or 3 */
     const struct resp_arg *keys; /* the declared keys, held */
     int64_t nkeys;
+    struct ks_hold *hold; /* the run's: declared keys, then undeclared ones */
     uint8_t db;
     bool readonly; /* EVAL_RO, EVALSHA_RO, flags=no-writes */
     bool function; /* FCALL, FCALL_RO */
@@ -249,6 +255,12 @@ mark_keys(const struct run *r, uint8_t mark)
     for (int64_t i = 0; i < r->nkeys; i++) {
         ks_stripe_set_mark(
                 ks_stripe(r->db, r->keys[i].data, r->keys[i].len), mark);
+    }
+    /* and the undeclared keys' stripes the run keeps (ks_hold_keep) */
+    uint32_t n;
+    const uint32_t *s = ks_hold_stripes(r->hold, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        ks_stripe_set_mark(s[i], mark);
     }
 }
 
@@ -425,7 +437,16 @@ redis_command(lua_State *L, bool raise)
     sub.cmd = cmd;
     sub.argv = argv;
     sub.argc = (uint32_t)argc;
-    rstatus_i rc = resp_run_held(&sub, true, RESP_HOLD_WAIT_NS);
+    uint32_t kept;
+    ks_hold_stripes(r->hold, &kept);
+    rstatus_i rc = resp_run_held(&sub, true, RESP_HOLD_WAIT_NS, r->hold);
+    uint32_t now_kept;
+    const uint32_t *s = ks_hold_stripes(r->hold, &now_kept);
+    for (uint32_t i = kept; r->busy && i < now_kept; i++) {
+        /* an undeclared key taken while busy: BUSY for it too */
+        ks_stripe_set_mark(s[i],
+                r->function ? RESP_BUSY_MARK_FUNCTION : RESP_BUSY_MARK_EVAL);
+    }
     if (rc != STATUS_OK) {
         return lib_error(L, "ERR out of memory composing the reply", raise);
     }
@@ -810,7 +831,8 @@ push_function(lua_State *L, const char *sha, const char *body, size_t len)
     return true;
 }
 
-/* The no-writes flag of a script compiled in this state. */
+/* The no-writes flag of a script compiled in this state (read back by
+ * resp_cmd_eval). */
 static void
 flag_set(lua_State *L, const char *sha, bool no_writes)
 {
@@ -820,18 +842,6 @@ flag_set(lua_State *L, const char *sha, bool no_writes)
     lua_pushboolean(L, no_writes);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-}
-
-static bool
-flag_get(lua_State *L, const char *sha)
-{
-    lua_pushstring(L, "nowrites");
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_pushstring(L, sha);
-    lua_rawget(L, -2);
-    bool v = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    return v;
 }
 
 /* Redis's shebang: "#!lua flags=no-writes,..." on the first line. The
@@ -925,7 +935,10 @@ compile_text(const char *body, size_t len, bool has_shebang)
 static void
 set_args(lua_State *L, const char *name, const struct resp_arg *a, int64_t n)
 {
-    lua_newtable(L);
+    /* sized at once: filled one by one, a new table's array part is
+     * resized at every power of two (two rehashes for two keys, about
+     * 1,000 instructions of a short EVALSHA) */
+    lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
     for (int64_t i = 0; i < n; i++) {
         lua_pushlstring(L, a[i].data, a[i].len);
         lua_rawseti(L, -2, (int)(i + 1));
@@ -1021,15 +1034,22 @@ resp_cmd_eval(struct resp_ctx *x)
      * compiled it yet */
     const char *src = by_sha ? NULL : a1->data;
     size_t slen = by_sha ? 0 : a1->len;
+    /* the stack from top: the error handler, the scripts table, the sha,
+     * the compiled function (or nil). The sha is hashed into a Lua string
+     * once: its lookups and the no-writes flag's reuse it (a short
+     * EVALSHA hashed it three times, about 500 instructions). */
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, script_error_handler);
     lua_pushstring(L, "scripts");
     lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_pushstring(L, sha);
-    lua_rawget(L, -2);
+    lua_pushlstring(L, sha, SHA_HEX);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, top + 2);
     bool compiled = lua_isfunction(L, -1);
-    lua_pop(L, 2);
     if (by_sha && !compiled) {
         body = cache_copy(sha, &blen);
         if (body == NULL) {
+            lua_settop(L, top);
             return resp_err(x, "NOSCRIPT No matching script. Please use "
                                "EVAL.");
         }
@@ -1037,6 +1057,7 @@ resp_cmd_eval(struct resp_ctx *x)
         slen = blen;
     }
     if (!by_sha && !cache_has(sha) && !cache_add(sha, a1->data, a1->len)) {
+        lua_settop(L, top);
         return resp_err(x, "ERR out of memory caching the script");
     }
     /* the shebang's flags: read from the body when there is one, else
@@ -1046,28 +1067,37 @@ resp_cmd_eval(struct resp_ctx *x)
     if (src != NULL) {
         sb = shebang(x, src, slen, &no_writes);
     } else {
-        no_writes = flag_get(L, sha);
+        lua_pushstring(L, "nowrites");
+        lua_rawget(L, LUA_REGISTRYINDEX);
+        lua_pushvalue(L, top + 3);
+        lua_rawget(L, -2);
+        no_writes = lua_toboolean(L, -1);
+        lua_pop(L, 2);
     }
     if (sb < 0) {
         mm_release(body);
+        lua_settop(L, top);
         return STATUS_OK; /* the error was replied */
     }
-    char *ctext = NULL;
-    if (!compiled) {
-        ctext = compile_text(src, slen, sb > 0);
+    bool ok = true;
+    if (compiled) {
+        lua_replace(L, top + 2); /* handler, function */
+        lua_settop(L, top + 2);
+    } else {
+        char *ctext = compile_text(src, slen, sb > 0);
         if (ctext == NULL) {
             mm_release(body);
+            lua_settop(L, top);
             return resp_err(x, "ERR out of memory");
         }
+        lua_settop(L, top + 1);
+        ok = push_function(L, sha, ctext, slen);
+        mm_release(ctext);
+        if (ok) {
+            flag_set(L, sha, no_writes);
+        }
     }
-    int top = lua_gettop(L);
-    lua_pushcfunction(L, script_error_handler);
-    bool ok = push_function(L, sha, ctext, slen);
-    mm_release(ctext);
     mm_release(body);
-    if (ok && !compiled) {
-        flag_set(L, sha, no_writes);
-    }
     if (!ok) {
         size_t n;
         const char *m = lua_tolstring(L, -1, &n);
@@ -1108,6 +1138,7 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
             .resp = 2,
             .keys = keys,
             .nkeys = nkeys,
+            .hold = &h,
             .db = resp_db(x),
             .readonly = (flags & SCRIPT_READONLY) != 0,
             .function = function,

@@ -95,3 +95,35 @@ def test_ab_runs_both_ways(mode):
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert len(cells) == 8 and "(" in cells[7], rows[0]
     assert r.stdout.count(" rep ") == 4  # 2 repetitions x A and B
+
+
+def test_bench_quick_load12_transactions_on_one_worker(tmp_path):
+    """Load 12 (issue 17) is not in the default set: run alone, quick. It
+    measures every case, places the transfers on worker 0 and the GET/SET
+    load on worker 1 (it fails if a GET/SET connection reaches worker 0)
+    and keeps the accounts' sum. No rate is checked."""
+    if len(os.sched_getaffinity(0) & {0, 1}) < 2:
+        pytest.skip("load 12 needs CPUs 0 and 1")
+    missing = [t for t in ("taskset", "cc") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"not installed: {' '.join(missing)}")
+    out = tmp_path / "bench"
+    r = subprocess.run([os.path.join(ROOT, "scripts", "bench", "run.sh"),
+                        "--quick", "--loads", "12", "--bin",
+                        os.path.abspath(BIN), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    with open(out / "results.json") as f:
+        results = json.load(f)
+    assert "12" not in results["notes"] or results["notes"]["12"] == [], \
+        results["notes"]
+    cases = {rec["case"] for rec in results["records"]
+             if rec["load"] == "12"}
+    assert cases == {f"{k} {c}" for k in ("GET", "SET")
+                     for c in ("alone", "with MULTI/EXEC",
+                               "same commands, no MULTI",
+                               "MULTI/EXEC to another server")}
+    for rec in results["records"]:
+        if rec["load"] == "12" and "alone" not in rec["case"]:
+            assert rec["tx_per_s"] > 0, rec
+    assert "\n## 12. " in (out / "report.md").read_text()

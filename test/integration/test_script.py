@@ -11,6 +11,7 @@ libraries; library tables other than redis (string, math ...) are not
 read-only; FUNCTION DUMP writes its strings uncompressed (Redis reads them)."""
 import hashlib
 import random
+import re
 import shlex
 import socket
 import threading
@@ -686,14 +687,109 @@ def test_busy_script_serves_its_own_worker_like_redis(oracle):
         assert one.stop() == 0
 
 
+def outcome(c, *args):
+    """A command's reply through redis-py, or its error's text."""
+    try:
+        return ("ok", c.execute_command(*args))
+    except redis.exceptions.ResponseError as e:
+        return ("err", str(e))
+
+
+def clients_by_worker(s, n=4):
+    """n redis-py clients of one connection each, grouped by the worker
+    serving them (the admin port's `clients` says which)."""
+    cs = [redis.Redis(host="127.0.0.1", port=s.port("resp"),
+                      single_connection_client=True, socket_timeout=60)
+          for _ in range(n)]
+    ids = {c.client_id(): c for c in cs}
+    rows = re.findall(r"client id=(\d+) .*?worker=(\d+)", s.admin("clients"))
+    by = {}
+    for cid, worker in rows:
+        if int(cid) in ids:
+            by.setdefault(int(worker), []).append(ids[int(cid)])
+    return by
+
+
+def busy_same_worker(k, spinner, spin, kills):
+    """spin runs on spinner (a thread); k, on the same worker, sends PING,
+    GET, SET, then the two kills (the first must not stop the script):
+    every outcome, and the spinning command's."""
+    assert k.config_set("busy-reply-threshold", 100)
+    got = {}
+
+    def run():
+        got["spin"] = outcome(spinner, *spin)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.3)
+    deadline = time.time() + 20 * (5 if SANITIZED else 1)
+    first = outcome(k, "PING")
+    while first == ("ok", True) and time.time() < deadline:
+        time.sleep(0.1)  # the script has not started yet
+        first = outcome(k, "PING")
+    out = [first] + [outcome(k, *c) for c in
+                     (("GET", "sw"), ("SET", "sw", "1"), kills[0], kills[1])]
+    t.join(timeout=60)
+    out.append(got["spin"])
+    assert k.config_set("busy-reply-threshold", 5000)
+    return out
+
+
+@pytest.mark.parametrize("case", ["eval", "function"])
+def test_busy_script_same_worker_two_workers(fresh, oracle, case):
+    """Two redis-py connections forced onto one worker of two: while one
+    runs a busy script, the other is answered as Redis answers it (BUSY,
+    the wrong kill's BUSY, then the right kill stops the script), replies
+    the same as redis-server 7.0.15's; a connection of the other worker
+    meanwhile reads another key (where segcached differs from Redis)."""
+    if case == "function":
+        spin = ("FCALL", "spin", "0")
+        kills = (("SCRIPT", "KILL"), ("FUNCTION", "KILL"))
+    else:
+        spin = ("EVAL", "while true do end", "0")
+        kills = (("FUNCTION", "KILL"), ("SCRIPT", "KILL"))
+    by = clients_by_worker(fresh)
+    pair = next(cs for cs in by.values() if len(cs) >= 2)
+    elsewhere = next(cs[0] for cs in by.values() if cs[0] not in pair)
+    k, spinner = pair[0], pair[1]
+    k.function_load(SPIN_LIB, replace=True)
+    k.set("free", "yes")
+    seen = {}
+
+    def other_worker():
+        time.sleep(1.0)  # the script is busy by then
+        seen["free"] = elsewhere.get("free")
+
+    t = threading.Thread(target=other_worker)
+    t.start()
+    seg = busy_same_worker(k, spinner, spin, kills)
+    t.join(timeout=60)
+    assert seen["free"] == b"yes"
+
+    rk = redis.Redis(port=oracle.port, single_connection_client=True)
+    rs = redis.Redis(port=oracle.port, single_connection_client=True)
+    rk.function_load(SPIN_LIB, replace=True)
+    want = busy_same_worker(rk, rs, spin, kills)
+    assert seg == want, (seg, want)
+    assert seg[0][1].startswith("BUSY Redis is busy running a script")
+    assert seg[4] == ("ok", b"OK")
+    assert "Script killed by user" in seg[5][1]
+    assert k.ping() and spinner.ping()
+    for c in [c for cs in by.values() for c in cs] + [rk, rs]:
+        c.close()
+
+
 def test_function_kill_unkillable(fresh):
     """A busy function that wrote: FUNCTION KILL and SCRIPT KILL answer
-    UNKILLABLE (Redis's text); it ends on its own when told to by a key it
-    polls (another worker writes it)."""
+    UNKILLABLE (Redis's text); it ends on its own after ARGV[1] seconds by
+    TIME. (It cannot be told to stop through a key: every key it reads is
+    its own until it ends, as in Redis, where no other client runs.)"""
     wspin = ("#!lua name=wspin\nredis.register_function('wspin', "
              "function(keys, args) redis.call('set', keys[1], '1') "
-             "while redis.call('get', 'stop:u') ~= 'stop' do end "
-             "return 'done' end)")
+             "local t0 = tonumber(redis.call('time')[1]) "
+             "while tonumber(redis.call('time')[1]) - t0 < "
+             "tonumber(args[1]) do end return 'done' end)")
     unkillable = (b"-UNKILLABLE Sorry the script already executed write "
                   b"commands against the dataset. You can either wait the "
                   b"script termination or kill the server in a hard way "
@@ -704,7 +800,8 @@ def test_function_kill_unkillable(fresh):
     assert k.cmd("CONFIG", "GET", "busy-reply-threshold") == \
         b"*2\r\n$20\r\nbusy-reply-threshold\r\n$3\r\n100\r\n"
     s = Wire(fresh.port("resp"))
-    s.send(enc(("FCALL", "wspin", "1", "wk:u")))
+    s.send(enc(("FCALL", "wspin", "1", "wk:u",
+                str(3 * (5 if SANITIZED else 1)))))
     deadline = time.time() + 20 * (5 if SANITIZED else 1)
     first = k.cmd("FUNCTION", "KILL")
     while first.startswith(b"-NOTBUSY") and time.time() < deadline:
@@ -712,7 +809,7 @@ def test_function_kill_unkillable(fresh):
         first = k.cmd("FUNCTION", "KILL")
     assert first == unkillable
     assert k.cmd("SCRIPT", "KILL") == unkillable
-    assert k.cmd("SET", "stop:u", "stop") == b"+OK\r\n"
+    assert k.cmd("GET", "wk:u").startswith(b"-BUSY ")
     assert s.reply() == b"$4\r\ndone\r\n"
     assert k.cmd("FUNCTION", "KILL") == \
         b"-NOTBUSY No scripts in execution right now.\r\n"
@@ -750,15 +847,21 @@ def test_busy_threshold_option():
         assert s.stop() == 0
 
 
-@pytest.mark.parametrize("case", ["function", "eval"])
+@pytest.mark.parametrize("case", ["function", "eval", "undeclared"])
 def test_busy_keys_like_redis(fresh, oracle, case):
     """Past busy-reply-threshold, a command on a key of the busy script
     (from another worker) answers Redis's BUSY instead of waiting; the
-    kill still reaches the script; then the key serves again."""
+    kill still reaches the script; then the key serves again. A key the
+    script read without declaring it is one of its keys from then on
+    (kept until it ends), so it answers BUSY too."""
     if case == "function":
         spin = ("FCALL", "spin", "1", "bk")
         cmds = [("SCRIPT", "KILL"), ("GET", "bk"), ("SET", "bk", "1"),
                 ("FUNCTION", "KILL")]
+    elif case == "undeclared":
+        spin = ("EVAL", "redis.call('get', 'bk') while true do end", "0")
+        cmds = [("FUNCTION", "KILL"), ("GET", "bk"), ("SET", "bk", "1"),
+                ("SCRIPT", "KILL")]
     else:
         spin = ("EVAL", "while true do end", "1", "bk")
         cmds = [("FUNCTION", "KILL"), ("GET", "bk"), ("SET", "bk", "1"),
@@ -775,6 +878,40 @@ def test_busy_keys_like_redis(fresh, oracle, case):
     w = Wire(fresh.port("resp"))
     assert w.cmd("GET", "bk") == b"$1\r\nv\r\n"
     w.close()
+
+
+def test_undeclared_key_is_kept_until_the_script_ends(fresh):
+    """A script that reads a key it did not declare, works a while, then
+    writes the key: an INCR of that key from another worker waits for the
+    script instead of landing in between and being lost. Before, the
+    undeclared key's stripe was let go after each command of the script
+    (the GET), so INCRs were lost."""
+    k, other = Wire(fresh.port("resp")), Wire(fresh.port("resp"))
+    body = ("local v = tonumber(redis.call('get', 'lu') or '0') "
+            "local x = 0 for i = 1, 20000 do x = x + i end "
+            "redis.call('set', 'lu', v + 1) return x")
+    sha = k.cmd("SCRIPT", "LOAD", body)[5:-2].decode()
+    n = 400 // SCALE
+    errors = []
+
+    def incrs():
+        try:
+            for _ in range(n):
+                reply = other.cmd("INCR", "lu")
+                assert reply.startswith(b":"), reply
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    t = threading.Thread(target=incrs)
+    t.start()
+    for _ in range(n):
+        assert k.cmd("EVALSHA", sha, "0") == b":200010000\r\n"
+    t.join(timeout=300)
+    assert not errors, errors
+    assert k.cmd("GET", "lu") == b"$%d\r\n%d\r\n" % (
+        len(str(2 * n)), 2 * n)
+    k.close()
+    other.close()
 
 
 def test_busy_script_other_keys_go_on(fresh):

@@ -73,6 +73,69 @@ test_hold_many_keys(void **state)
     assert_false(ks_holds(ks_stripe(0, "key:7", 5)));
 }
 
+static void *
+read_mark(void *arg)
+{
+    uintptr_t stripe = (uintptr_t)arg;
+    return (void *)(uintptr_t)ks_stripe_mark((uint32_t)stripe);
+}
+
+/* A script keeps the stripes of its undeclared keys: a nested hold's
+ * stripes move to the outer one and stay held after the nested hold is
+ * released, until the outer one is; a stripe the outer already had is
+ * not counted twice; past KS_HOLD_LOCAL the outer grows. */
+static void
+test_hold_keep(void **state)
+{
+    (void)state;
+    struct ks_hold outer;
+    ks_hold_init(&outer);
+    assert_true(ks_hold_add_stripe(&outer, 30));
+    assert_true(ks_hold_take(&outer, 0));
+    for (uint32_t k = 0; k < 2 * KS_HOLD_LOCAL; k++) {
+        struct ks_hold inner;
+        ks_hold_init(&inner);
+        assert_true(ks_hold_add_stripe(&inner, 30));      /* outer's */
+        assert_true(ks_hold_add_stripe(&inner, 100 + k)); /* new */
+        assert_true(ks_hold_take(&inner, 0));
+        assert_int_equal(inner.ntaken, 1);
+        assert_true(ks_hold_keep(&outer, &inner));
+        assert_int_equal(inner.ntaken, 0);
+        ks_hold_release(&inner);
+        assert_true(ks_holds(100 + k)); /* kept */
+        ks_stripe_set_mark(100 + k, 3);
+    }
+    /* a nested hold of kept stripes only takes nothing and keeps nothing */
+    struct ks_hold again;
+    ks_hold_init(&again);
+    assert_true(ks_hold_add_stripe(&again, 100));
+    assert_true(ks_hold_take(&again, 0));
+    assert_int_equal(again.ntaken, 0);
+    assert_true(ks_hold_keep(&outer, &again));
+    ks_hold_release(&again);
+    uint32_t n;
+    const uint32_t *s = ks_hold_stripes(&outer, &n);
+    assert_int_equal(n, 1 + 2 * KS_HOLD_LOCAL);
+    assert_int_equal(s[0], 30);
+    assert_int_equal(s[n - 1], 100 + 2 * KS_HOLD_LOCAL - 1);
+    assert_true(ks_holds(30) && ks_holds(100));
+    /* another thread sees a kept stripe's mark (a busy script's BUSY) */
+    pthread_t t;
+    void *mark;
+    assert_int_equal(
+            pthread_create(&t, NULL, read_mark, (void *)(uintptr_t)101), 0);
+    assert_int_equal(pthread_join(t, &mark), 0);
+    assert_int_equal((uintptr_t)mark, 3);
+    ks_hold_release(&outer);
+    for (uint32_t k = 0; k < 2 * KS_HOLD_LOCAL; k++) {
+        assert_false(ks_holds(100 + k));
+        assert_int_equal(ks_stripe_mark(100 + k), 0);
+    }
+    assert_false(ks_holds(30));
+    s = ks_hold_stripes(&outer, &n);
+    assert_int_equal(n, 0);
+}
+
 /* ---- across threads ---- */
 
 struct other {
@@ -210,6 +273,7 @@ main(void)
             cmocka_unit_test(test_lock_reentrant),
             cmocka_unit_test(test_hold_nested),
             cmocka_unit_test(test_hold_many_keys),
+            cmocka_unit_test(test_hold_keep),
             cmocka_unit_test(test_hold_out_of_order_fails),
             cmocka_unit_test(test_holds_across_threads),
     };
