@@ -15,7 +15,13 @@
  * counters passed to metric_init, a counter shard and an epoch slot per
  * thread (metric_thread_register, storage_thread_register), a quiescent
  * point every 64 operations. BENCH_NO_METRICS=1 runs the store without
- * counting. */
+ * counting. For eviction studies (docs/storage.md, "Eviction policies
+ * tried"): BENCH_ITEM_SIZE overrides the size hint of every mode (160 is
+ * the server's default, where the modes' own defaults size the hash table
+ * for smaller items), BENCH_MERGE_SEGMENTS sets seg.merge_segments, and
+ * missratio takes BENCH_VLEN (value bytes, 32 unless set) and BENCH_SCAN
+ * (the share of requests, 0 to 1, for keys asked for once and never
+ * again: scan pollution). */
 #include "base/time.h"
 #include "base/util.h"
 #include "storage/seg/seg.h"
@@ -68,6 +74,13 @@ setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
     o.seg_background.val.OPTION_BOOL = background;
     if (item_hint > 0) {
         o.seg_item_size.val.OPTION_SIZE = item_hint;
+    }
+    const char *e = getenv("BENCH_ITEM_SIZE");
+    if (e != NULL) {
+        o.seg_item_size.val.OPTION_SIZE = strtoull(e, NULL, 10);
+    }
+    if ((e = getenv("BENCH_MERGE_SEGMENTS")) != NULL) {
+        o.seg_merge_segments.val.OPTION_UINT = strtoull(e, NULL, 10);
     }
     *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
     bool count = getenv("BENCH_NO_METRICS") == NULL;
@@ -374,17 +387,29 @@ missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
     uint64_t seed = 0x2545F4914F6CDD1DULL, misses = 0, counted = 0;
     uint64_t now = 1700000000000ULL;
     char key[16];
-    uint8_t val[32] = {0};
+    static uint8_t val[4096];
+    const char *vl = getenv("BENCH_VLEN"); /* the value size, 32 unless set */
+    size_t vlen = vl != NULL ? strtoull(vl, NULL, 10) : 32;
+    vlen = vlen > sizeof(val) ? sizeof(val) : vlen;
     struct storage_write w = {0};
+    const char *sc = getenv("BENCH_SCAN"); /* share of one-time keys */
+    double scan = sc != NULL ? strtod(sc, NULL) : 0;
+    uint64_t sseed = 0x9E3779B97F4A7C15ULL;
     for (uint64_t r = 0; r < reqs; r++) {
         /* a permutation so popular keys do not share segments by rank */
         uint64_t k = zipf_draw(cdf, n, &seed) * 2654435761ULL % n;
+        sseed ^= sseed << 13; /* xorshift64, apart from the draws */
+        sseed ^= sseed >> 7;
+        sseed ^= sseed << 17;
+        if (scan > 0 && (double)(sseed >> 11) / 9007199254740992.0 < scan) {
+            k = n + r; /* a key read once, never again */
+        }
         make_key(key, 16, k);
         struct storage_item it;
         bool warm = r >= reqs / 5;
         if (storage_get(0, key, 16, now, &it) != STORAGE_OK) {
             misses += warm;
-            storage_set(0, key, 16, val, 32, &w, now, NULL, NULL);
+            storage_set(0, key, 16, val, vlen, &w, now, NULL, NULL);
         }
         counted += warm;
         if ((r & 1023) == 0) {
