@@ -509,6 +509,7 @@ cmd_exec(struct resp_ctx *x)
     INCR(resp_proc_metrics, resp_exec);
     rstatus_i rc = resp_compose_array(x->w, n);
     st->in_exec = true;
+    st->exec_hold = &h;
     while (q != NULL) {
         struct resp_queued *next = q->next;
         struct resp_ctx sub = *x;
@@ -522,6 +523,7 @@ cmd_exec(struct resp_ctx *x)
         q = next;
     }
     st->in_exec = false;
+    st->exec_hold = NULL;
     ks_hold_release(&h);
     return rc;
 }

@@ -84,6 +84,10 @@ struct resp_state {
     bool in_multi;
     bool multi_dirty; /* an error while queueing: EXEC aborts */
     bool in_exec;
+    /* while EXEC runs, its hold: a script queued in the transaction hands
+     * the undeclared keys it took on to it (ks_hold_keep), so they stay
+     * held until EXEC ends */
+    struct ks_hold *exec_hold;
     uint8_t reply; /* resp_reply_mode_e */
     uint32_t nqueued;
     struct resp_queued *qhead;

@@ -1151,6 +1151,12 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
     if (x->c->db != db) {
         resp_select(x, db); /* SELECT in a script stays in the script */
     }
+    /* in EXEC, what the script took stays held until EXEC ends */
+    if (x->st->exec_hold != NULL && !ks_hold_keep(x->st->exec_hold, &h)) {
+        log_debug("resp conn %" PRIu64 ": a script's undeclared keys are "
+                  "released before its EXEC ends (out of memory)",
+                x->c->id);
+    }
     ks_hold_release(&h);
     rstatus_i rc = status == 0 ? script_lua_to_resp(L, -1, x->w, run.resp)
                                : reply_run_error(x, L, name);

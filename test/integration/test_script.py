@@ -914,6 +914,53 @@ def test_undeclared_key_is_kept_until_the_script_ends(fresh):
     other.close()
 
 
+def test_undeclared_keys_stay_held_until_exec_ends(fresh):
+    """A transaction of three scripts that declare no keys: the first and
+    the last add 1 to an undeclared key, the middle one only works a while.
+    INCRs of that key from another worker must come before or after the
+    whole EXEC, so the last script reads what the first wrote. Before, a
+    script in EXEC let its undeclared keys go when it ended, and INCRs
+    landed between the two."""
+    k, other = Wire(fresh.port("resp")), Wire(fresh.port("resp"))
+    bump = k.cmd("SCRIPT", "LOAD",
+                 "local v = tonumber(redis.call('get', 'xu') or '0') + 1 "
+                 "redis.call('set', 'xu', v) return v")[5:-2].decode()
+    spin = k.cmd("SCRIPT", "LOAD",
+                 "local x = 0 for i = 1, 20000 do x = x + i end "
+                 "return x")[5:-2].decode()
+    n = 300 // SCALE
+    errors, stop = [], threading.Event()
+
+    def incrs():
+        try:
+            while not stop.is_set():
+                reply = other.cmd("INCR", "xu")
+                assert reply.startswith(b":"), reply
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    t = threading.Thread(target=incrs)
+    t.start()
+    try:
+        for _ in range(n):
+            k.send(b"".join(enc(c) for c in (
+                ("MULTI",), ("EVALSHA", bump, "0"), ("EVALSHA", spin, "0"),
+                ("EVALSHA", bump, "0"), ("EXEC",))))
+            replies = [k.reply() for _ in range(5)]
+            assert replies[:4] == [b"+OK\r\n", b"+QUEUED\r\n",
+                                   b"+QUEUED\r\n", b"+QUEUED\r\n"], replies
+            lines = replies[4].split(b"\r\n")
+            assert lines[0] == b"*3" and lines[2] == b":200010000", replies[4]
+            first, last = int(lines[1][1:]), int(lines[3][1:])
+            assert last == first + 1, replies[4]
+    finally:
+        stop.set()
+        t.join(timeout=300)
+    assert not errors, errors
+    k.close()
+    other.close()
+
+
 def test_busy_script_other_keys_go_on(fresh):
     """Where segcached differs from Redis: a command on another key, on
     another worker, is served while a script is busy."""
