@@ -603,18 +603,20 @@ after_inline(struct coll *c)
     return COLL_OK;
 }
 
-/* Whether a change in parts left the root as it was opened (a value
- * replaced by one of the same length): then it is not rewritten. */
+/* Whether a change in parts left the root's id, parts and encoding as
+ * they were opened (no split, no respill): then the root is not written
+ * again. Its count and bytes, when they moved, are patched in place
+ * (storage_patch: the fields are fixed-size, and every writer and reader
+ * of them holds the key's stripe lock). head: the root as it is now. */
 static bool
-root_same(const struct coll *c)
+root_in_place(const struct coll *c, uint8_t head[COLL_ROOT_LEN])
 {
     if (!c->parts || !c->head_set || c->build || c->drop_old ||
             !ks_holds(c->stripe)) {
         return false;
     }
-    uint8_t head[COLL_ROOT_LEN];
     root_head(c, head);
-    return memcmp(head, c->head, COLL_ROOT_LEN) == 0;
+    return memcmp(head, c->head, COLL_ROOT_COUNT) == 0;
 }
 
 coll_status_e
@@ -643,9 +645,20 @@ coll_commit(struct coll *c)
         c->dirty = false;
         return COLL_OK;
     }
-    if (root_same(c)) {
-        /* one write per change: the part's; WATCH learns of it from the
-         * stripe, readers take the lock, and the root's bytes are these */
+    uint8_t head[COLL_ROOT_LEN];
+    if (root_in_place(c, head)) {
+        /* one item write per change: the part's. The root keeps its CAS:
+         * WATCH learns of the change from the stripe; readers of a root in
+         * parts take the lock, so they see its count as patched here */
+        size_t n = COLL_ROOT_LEN - COLL_ROOT_COUNT;
+        if (memcmp(head + COLL_ROOT_COUNT, c->head + COLL_ROOT_COUNT, n) != 0) {
+            storage_status_e st = storage_patch(c->db, c->key, c->klen, c->cas,
+                    COLL_ROOT_COUNT, head + COLL_ROOT_COUNT, n, c->now);
+            if (st != STORAGE_OK) {
+                return coll_status_of(st); /* evicted meanwhile: again */
+            }
+            memcpy(c->head, head, COLL_ROOT_LEN);
+        }
         ks_stripe_changed(c->stripe);
         c->dirty = false;
         return COLL_OK;
