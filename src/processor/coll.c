@@ -36,8 +36,9 @@ struct scratch {
     size_t cap[NSCRATCH];
 };
 
-static pthread_key_t scratch_key;
+static pthread_key_t scratch_key; /* frees a thread's scratch at its exit */
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct scratch *scratch_mine; /* the key's value */
 
 static void
 scratch_free(void *arg)
@@ -47,6 +48,7 @@ scratch_free(void *arg)
         free(s->p[i]);
     }
     free(s);
+    scratch_mine = NULL; /* a later call in this exiting thread starts anew */
 }
 
 static void
@@ -60,14 +62,15 @@ scratch_init(void)
 static uint8_t *
 scratch(int i, size_t n)
 {
-    pthread_once(&scratch_once, scratch_init);
-    struct scratch *s = pthread_getspecific(scratch_key);
+    struct scratch *s = scratch_mine;
     if (s == NULL) {
+        pthread_once(&scratch_once, scratch_init);
         s = calloc(1, sizeof(*s));
         if (s == NULL || pthread_setspecific(scratch_key, s) != 0) {
             free(s);
             return NULL;
         }
+        scratch_mine = s;
     }
     if (s->cap[i] < n + 1) {
         size_t cap = s->cap[i] < 4096 ? 4096 : s->cap[i];
@@ -132,6 +135,9 @@ root_decode(struct coll *c, const struct storage_item *it)
         c->indexed = (v[12] & COLL_ROOT_INDEXED) != 0;
         c->count = types_be_get(v + 13, 8);
         c->bytes = types_be_get(v + 21, 8);
+        c->head_nparts = c->nparts;
+        c->head_count = c->count;
+        c->head_bytes = c->bytes;
         c->img = NULL;
         c->len = 0;
         memcpy(c->old_id, c->id, 8);
@@ -356,6 +362,9 @@ root_write(struct coll *c)
     c->head_set = c->parts;
     if (c->parts) {
         memcpy(c->head, v, COLL_ROOT_LEN);
+        c->head_nparts = c->nparts;
+        c->head_count = c->count;
+        c->head_bytes = c->bytes;
     }
     c->created = !c->exists;
     c->exists = true;
@@ -607,16 +616,33 @@ after_inline(struct coll *c)
  * they were opened (no split, no respill): then the root is not written
  * again. Its count and bytes, when they moved, are patched in place
  * (storage_patch: the fields are fixed-size, and every writer and reader
- * of them holds the key's stripe lock). head: the root as it is now. */
+ * of them holds the key's stripe lock). */
 static bool
-root_in_place(const struct coll *c, uint8_t head[COLL_ROOT_LEN])
+root_in_place(const struct coll *c)
 {
-    if (!c->parts || !c->head_set || c->build || c->drop_old ||
-            !ks_holds(c->stripe)) {
-        return false;
+    return c->parts && c->head_set && !c->build && !c->drop_old &&
+           c->nparts == c->head_nparts &&
+           c->head[12] ==
+                   (uint8_t)(c->enc | (c->indexed ? COLL_ROOT_INDEXED : 0)) &&
+           memcmp(c->id, c->head, 8) == 0 && ks_holds(c->stripe);
+}
+
+/* The root's count and bytes as they are now, patched in place. */
+static coll_status_e
+root_patch(struct coll *c)
+{
+    uint8_t f[COLL_ROOT_LEN - COLL_ROOT_COUNT];
+    types_be_put(f, c->count, 8);
+    types_be_put(f + 8, c->bytes, 8);
+    storage_status_e st = storage_patch(c->db, c->key, c->klen, c->cas,
+            COLL_ROOT_COUNT, f, sizeof(f), c->now);
+    if (st != STORAGE_OK) {
+        return coll_status_of(st); /* evicted meanwhile: again */
     }
-    root_head(c, head);
-    return memcmp(head, c->head, COLL_ROOT_COUNT) == 0;
+    memcpy(c->head + COLL_ROOT_COUNT, f, sizeof(f));
+    c->head_count = c->count;
+    c->head_bytes = c->bytes;
+    return COLL_OK;
 }
 
 coll_status_e
@@ -645,19 +671,15 @@ coll_commit(struct coll *c)
         c->dirty = false;
         return COLL_OK;
     }
-    uint8_t head[COLL_ROOT_LEN];
-    if (root_in_place(c, head)) {
+    if (root_in_place(c)) {
         /* one item write per change: the part's. The root keeps its CAS:
          * WATCH learns of the change from the stripe; readers of a root in
          * parts take the lock, so they see its count as patched here */
-        size_t n = COLL_ROOT_LEN - COLL_ROOT_COUNT;
-        if (memcmp(head + COLL_ROOT_COUNT, c->head + COLL_ROOT_COUNT, n) != 0) {
-            storage_status_e st = storage_patch(c->db, c->key, c->klen, c->cas,
-                    COLL_ROOT_COUNT, head + COLL_ROOT_COUNT, n, c->now);
-            if (st != STORAGE_OK) {
-                return coll_status_of(st); /* evicted meanwhile: again */
+        if (c->count != c->head_count || c->bytes != c->head_bytes) {
+            coll_status_e st = root_patch(c);
+            if (st != COLL_OK) {
+                return st;
             }
-            memcpy(c->head, head, COLL_ROOT_LEN);
         }
         ks_stripe_changed(c->stripe);
         c->dirty = false;

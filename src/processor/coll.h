@@ -113,6 +113,9 @@ struct coll {
     uint64_t bytes;
     uint8_t head[COLL_ROOT_LEN]; /* the root in the store, if head_set */
     bool head_set;
+    uint32_t head_nparts; /* head's nparts, count and bytes, decoded */
+    uint64_t head_count;
+    uint64_t head_bytes;
     /* parts of the version opened, dropped once a build replaced it */
     uint8_t old_id[8];
     uint32_t old_nparts;
