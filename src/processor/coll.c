@@ -390,17 +390,12 @@ stride_of(const struct coll *c)
     return c->type == STORAGE_TYPE_HASH ? 2 : 1;
 }
 
-struct split_arg {
-    uint64_t n;
-    bool move;
-};
-
-/* Reads the bucket bit from the part's index: no element hashed again. */
+/* Reads the bucket bit from the part's index: no element hashed again.
+ * arg: the number of parts before the split. */
 static bool
 split_keep(uint32_t h, void *arg)
 {
-    const struct split_arg *a = arg;
-    return lhash_split_moves(h, a->n) == a->move;
+    return !lhash_split_moves(h, *(const uint64_t *)arg);
 }
 
 /* Grows the parts by one: splits the source part in two. The root is
@@ -416,17 +411,15 @@ split(struct coll *c)
         return broken(c);
     }
     size_t stride = stride_of(c);
-    struct split_arg stay = {n, false}, move = {n, true};
-    size_t sn =
-            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &stay);
-    size_t mn =
-            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &move);
+    struct ipack_split sp;
+    ipack_split_size(pit.value, pit.vlen, stride, split_keep, &n, &sp);
+    size_t sn = sp.len[0], mn = sp.len[1];
     uint8_t *a = scratch(0, sn), *b = scratch(1, mn);
     if (a == NULL || b == NULL) {
         return COLL_ENOMEM;
     }
-    ipack_filter_write(a, pit.value, pit.vlen, stride, split_keep, &stay);
-    ipack_filter_write(b, pit.value, pit.vlen, stride, split_keep, &move);
+    uint8_t *const dst[2] = {a, b};
+    ipack_split_write(dst, pit.value, pit.vlen, stride, split_keep, &n, &sp);
     size_t old = pit.vlen;
     coll_status_e st = part_write(c, (uint32_t)n, b, mn);
     if (st == COLL_OK) {
