@@ -462,6 +462,7 @@ test_patch_in_place(void **state)
 
 static uint64_t last_patch[NROOT]; /* written by the patcher, read after */
 static uint64_t root_cas[NROOT];
+static bool churn_done; /* atomic: the patcher runs until the churn ends */
 
 static void
 root_name(char *dst, size_t n, int i)
@@ -474,7 +475,9 @@ patcher_main(void *arg)
 {
     (void)arg;
     assert_int_equal(storage_thread_register(), STATUS_OK);
-    for (uint64_t k = 1; k <= 20000; k++) {
+    for (uint64_t k = 1;
+            !__atomic_load_n(&churn_done, __ATOMIC_ACQUIRE) || k <= 20000;
+            k++) {
         int i = (int)(k % NROOT);
         char key[16];
         root_name(key, sizeof(key), i);
@@ -509,6 +512,7 @@ test_patch_survives_moves(void **state)
                 STORAGE_OK);
         last_patch[i] = 0;
     }
+    __atomic_store_n(&churn_done, false, __ATOMIC_RELEASE);
     pthread_t th;
     pthread_create(&th, NULL, patcher_main, NULL);
     uint8_t v[600];
@@ -529,6 +533,7 @@ test_patch_survives_moves(void **state)
             storage_quiescent();
         }
     }
+    __atomic_store_n(&churn_done, true, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     assert_true(metric_counter(&metrics.seg_merge_keep) +
                         metric_counter(&metrics.seg_compact_item) >
