@@ -36,8 +36,9 @@ struct scratch {
     size_t cap[NSCRATCH];
 };
 
-static pthread_key_t scratch_key;
+static pthread_key_t scratch_key; /* frees a thread's scratch at its exit */
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct scratch *scratch_mine; /* the key's value */
 
 static void
 scratch_free(void *arg)
@@ -47,6 +48,7 @@ scratch_free(void *arg)
         free(s->p[i]);
     }
     free(s);
+    scratch_mine = NULL; /* a later call in this exiting thread starts anew */
 }
 
 static void
@@ -60,14 +62,15 @@ scratch_init(void)
 static uint8_t *
 scratch(int i, size_t n)
 {
-    pthread_once(&scratch_once, scratch_init);
-    struct scratch *s = pthread_getspecific(scratch_key);
+    struct scratch *s = scratch_mine;
     if (s == NULL) {
+        pthread_once(&scratch_once, scratch_init);
         s = calloc(1, sizeof(*s));
         if (s == NULL || pthread_setspecific(scratch_key, s) != 0) {
             free(s);
             return NULL;
         }
+        scratch_mine = s;
     }
     if (s->cap[i] < n + 1) {
         size_t cap = s->cap[i] < 4096 ? 4096 : s->cap[i];
@@ -132,6 +135,9 @@ root_decode(struct coll *c, const struct storage_item *it)
         c->indexed = (v[12] & COLL_ROOT_INDEXED) != 0;
         c->count = types_be_get(v + 13, 8);
         c->bytes = types_be_get(v + 21, 8);
+        c->head_nparts = c->nparts;
+        c->head_count = c->count;
+        c->head_bytes = c->bytes;
         c->img = NULL;
         c->len = 0;
         memcpy(c->old_id, c->id, 8);
@@ -356,6 +362,9 @@ root_write(struct coll *c)
     c->head_set = c->parts;
     if (c->parts) {
         memcpy(c->head, v, COLL_ROOT_LEN);
+        c->head_nparts = c->nparts;
+        c->head_count = c->count;
+        c->head_bytes = c->bytes;
     }
     c->created = !c->exists;
     c->exists = true;
@@ -381,17 +390,12 @@ stride_of(const struct coll *c)
     return c->type == STORAGE_TYPE_HASH ? 2 : 1;
 }
 
-struct split_arg {
-    uint64_t n;
-    bool move;
-};
-
-/* Reads the bucket bit from the part's index: no element hashed again. */
+/* Reads the bucket bit from the part's index: no element hashed again.
+ * arg: the number of parts before the split. */
 static bool
 split_keep(uint32_t h, void *arg)
 {
-    const struct split_arg *a = arg;
-    return lhash_split_moves(h, a->n) == a->move;
+    return !lhash_split_moves(h, *(const uint64_t *)arg);
 }
 
 /* Grows the parts by one: splits the source part in two. The root is
@@ -407,17 +411,15 @@ split(struct coll *c)
         return broken(c);
     }
     size_t stride = stride_of(c);
-    struct split_arg stay = {n, false}, move = {n, true};
-    size_t sn =
-            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &stay);
-    size_t mn =
-            ipack_filter_size(pit.value, pit.vlen, stride, split_keep, &move);
+    struct ipack_split sp;
+    ipack_split_size(pit.value, pit.vlen, stride, split_keep, &n, &sp);
+    size_t sn = sp.len[0], mn = sp.len[1];
     uint8_t *a = scratch(0, sn), *b = scratch(1, mn);
     if (a == NULL || b == NULL) {
         return COLL_ENOMEM;
     }
-    ipack_filter_write(a, pit.value, pit.vlen, stride, split_keep, &stay);
-    ipack_filter_write(b, pit.value, pit.vlen, stride, split_keep, &move);
+    uint8_t *const dst[2] = {a, b};
+    ipack_split_write(dst, pit.value, pit.vlen, stride, split_keep, &n, &sp);
     size_t old = pit.vlen;
     coll_status_e st = part_write(c, (uint32_t)n, b, mn);
     if (st == COLL_OK) {
@@ -603,18 +605,37 @@ after_inline(struct coll *c)
     return COLL_OK;
 }
 
-/* Whether a change in parts left the root as it was opened (a value
- * replaced by one of the same length): then it is not rewritten. */
+/* Whether a change in parts left the root's id, parts and encoding as
+ * they were opened (no split, no respill): then the root is not written
+ * again. Its count and bytes, when they moved, are patched in place
+ * (storage_patch: the fields are fixed-size, and every writer and reader
+ * of them holds the key's stripe lock). */
 static bool
-root_same(const struct coll *c)
+root_in_place(const struct coll *c)
 {
-    if (!c->parts || !c->head_set || c->build || c->drop_old ||
-            !ks_holds(c->stripe)) {
-        return false;
+    return c->parts && c->head_set && !c->build && !c->drop_old &&
+           c->nparts == c->head_nparts &&
+           c->head[12] ==
+                   (uint8_t)(c->enc | (c->indexed ? COLL_ROOT_INDEXED : 0)) &&
+           memcmp(c->id, c->head, 8) == 0 && ks_holds(c->stripe);
+}
+
+/* The root's count and bytes as they are now, patched in place. */
+static coll_status_e
+root_patch(struct coll *c)
+{
+    uint8_t f[COLL_ROOT_LEN - COLL_ROOT_COUNT];
+    types_be_put(f, c->count, 8);
+    types_be_put(f + 8, c->bytes, 8);
+    storage_status_e st = storage_patch(c->db, c->key, c->klen, c->cas,
+            COLL_ROOT_COUNT, f, sizeof(f), c->now);
+    if (st != STORAGE_OK) {
+        return coll_status_of(st); /* evicted meanwhile: again */
     }
-    uint8_t head[COLL_ROOT_LEN];
-    root_head(c, head);
-    return memcmp(head, c->head, COLL_ROOT_LEN) == 0;
+    memcpy(c->head + COLL_ROOT_COUNT, f, sizeof(f));
+    c->head_count = c->count;
+    c->head_bytes = c->bytes;
+    return COLL_OK;
 }
 
 coll_status_e
@@ -643,9 +664,16 @@ coll_commit(struct coll *c)
         c->dirty = false;
         return COLL_OK;
     }
-    if (root_same(c)) {
-        /* one write per change: the part's; WATCH learns of it from the
-         * stripe, readers take the lock, and the root's bytes are these */
+    if (root_in_place(c)) {
+        /* one item write per change: the part's. The root keeps its CAS:
+         * WATCH learns of the change from the stripe; readers of a root in
+         * parts take the lock, so they see its count as patched here */
+        if (c->count != c->head_count || c->bytes != c->head_bytes) {
+            coll_status_e st = root_patch(c);
+            if (st != COLL_OK) {
+                return st;
+            }
+        }
         ks_stripe_changed(c->stripe);
         c->dirty = false;
         return COLL_OK;

@@ -26,9 +26,12 @@
  * the change started from, so a change is never lost to another worker; a
  * write that is not a collection change (SET, DEL, RENAME) racing it makes
  * the commit answer COLL_RETRY and the command runs again. A change in
- * parts that leaves the root's bytes as they were (a value replaced by one
- * of the same length) writes its part only, and counts itself on the
- * stripe for WATCH (ks_stripe_changed). Readers of an
+ * parts that leaves the root's id, parts and encoding as they were (no
+ * split, no respill) writes its part only: the root's count and bytes, if
+ * they moved, are patched in place (storage_patch, under the stripe lock
+ * every writer and reader of a root in parts holds), its CAS stays, and
+ * the change counts itself on the stripe for WATCH (ks_stripe_changed).
+ * Readers of an
  * inline collection take no lock (one immutable item); readers of one in
  * parts take the stripe lock, so they never see a split half done.
  *
@@ -51,6 +54,8 @@
 #define COLL_INLINE_MAX   4096  /* bytes of a TABLE image kept inline */
 #define COLL_PART_TARGET  1024  /* average bytes per part */
 #define COLL_ROOT_LEN     29    /* id 8, nparts 4, enc 1, count 8, bytes 8 */
+#define COLL_ROOT_COUNT   13    /* where count and bytes start: patched
+                                   in place (storage_patch) */
 #define COLL_ROOT_INDEXED 0x80  /* in the root's enc byte: the parts are
                                    ipacks (types/ipack.h); without it,
                                    plain packs (before 2026-12-07) */
@@ -108,6 +113,9 @@ struct coll {
     uint64_t bytes;
     uint8_t head[COLL_ROOT_LEN]; /* the root in the store, if head_set */
     bool head_set;
+    uint32_t head_nparts; /* head's nparts, count and bytes, decoded */
+    uint64_t head_count;
+    uint64_t head_bytes;
     /* parts of the version opened, dropped once a build replaced it */
     uint8_t old_id[8];
     uint32_t old_nparts;

@@ -363,10 +363,11 @@ void ks_lock_many(const uint32_t *stripes, uint32_t n);
 void ks_unlock_many(const uint32_t *stripes, uint32_t n);
 /* Whether this thread holds the stripe. */
 bool ks_holds(uint32_t stripe);
-/* A stripe's count of changes that left their key's item as it was: a
- * collection in parts whose element changed while its root (count, bytes,
- * parts) stayed the same is not rewritten, so its CAS does not move;
- * WATCH reads this count beside the CAS of a root in parts. _changed:
+/* A stripe's count of changes that left their key's item's CAS as it was:
+ * a collection in parts whose element changed while its root's id and parts
+ * stayed the same is not rewritten (its count and bytes are patched in
+ * place, storage_patch), so its CAS does not move; WATCH reads this count
+ * beside the CAS of a root in parts. _changed:
  * under the stripe's lock, after the change's writes. Any thread. */
 void ks_stripe_changed(uint32_t stripe);
 uint64_t ks_stripe_changes(uint32_t stripe);

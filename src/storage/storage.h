@@ -204,6 +204,20 @@ storage_status_e storage_commit(struct storage_reservation *r, uint64_t now,
         struct storage_item *old, uint64_t *cas);
 void storage_abort(struct storage_reservation *r);
 
+/* Overwrites n bytes of a root's value (an item written with
+ * storage_write.parts) at offset off, in place: no new copy, and the CAS
+ * stays (the one change that does not take a new one; storage_item_claim_win
+ * aside). For a fixed-size field the caller keeps in the root (a
+ * collection's element count), so that changing it costs no item write.
+ * The caller serializes every writer of the key and every reader of those
+ * bytes by a lock of its own (the keyspace's stripe lock); the store takes
+ * the key's bucket locks, and copies a root's value (touch, merge,
+ * compaction) under the same locks, so no patch is lost to a copy. Only
+ * the version whose CAS is cas. OK; NOT_FOUND (no live item); EXISTS (its
+ * CAS differs); EINVAL (not a root, or off + n past its value). */
+storage_status_e storage_patch(uint8_t db, const void *key, size_t klen,
+        uint64_t cas, size_t off, const void *src, size_t n, uint64_t now);
+
 /* Deletes. cas 0: any version; else only that version (EXISTS if it
  * differs, meta delete with C). OK, NOT_FOUND, EXISTS. */
 storage_status_e storage_delete(

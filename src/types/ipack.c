@@ -301,3 +301,62 @@ ipack_filter_write(uint8_t *dst, const uint8_t *p, size_t len, size_t stride,
     }
     return w;
 }
+
+/* One walk, each group to side 0 (keep) or 1. With dst: its elements to
+ * dst[side] at at[side], its index entry at at[2 + side], cursors that
+ * advance. bytes[] (the groups' element bytes) and groups[] add up. */
+static void
+split_walk(uint8_t *const *dst, size_t at[4], const uint8_t *p, size_t len,
+        size_t stride, ipack_keep_fn *keep, void *arg, size_t bytes[2],
+        size_t groups[2])
+{
+    uint64_t count;
+    size_t off = types_varint_read(p, &count);
+    size_t g = (size_t)count / stride;
+    const uint8_t *t = p + len - IPACK_HASH_SIZE * g;
+    for (size_t i = 0; i < g; i++) {
+        size_t end = off;
+        for (size_t j = 0; j < stride; j++) {
+            end += elem_skip(p + end);
+        }
+        uint32_t h = to_le32(raw32(t + IPACK_HASH_SIZE * i));
+        int side = keep(h, arg) ? 0 : 1;
+        if (dst != NULL) {
+            memcpy(dst[side] + at[side], p + off, end - off);
+            at[side] += end - off;
+            at[2 + side] += ipack_hash_write(dst[side] + at[2 + side], h);
+        }
+        bytes[side] += end - off;
+        groups[side]++;
+        off = end;
+    }
+}
+
+void
+ipack_split_size(const uint8_t *p, size_t len, size_t stride,
+        ipack_keep_fn *keep, void *arg, struct ipack_split *s)
+{
+    size_t bytes[2] = {0, 0};
+    s->groups[0] = s->groups[1] = 0;
+    split_walk(NULL, NULL, p, len, stride, keep, arg, bytes, s->groups);
+    for (int k = 0; k < 2; k++) {
+        s->len[k] = pack_head_size(s->groups[k] * stride) + bytes[k] +
+                    IPACK_HASH_SIZE * s->groups[k];
+    }
+}
+
+void
+ipack_split_write(uint8_t *const dst[2], const uint8_t *p, size_t len,
+        size_t stride, ipack_keep_fn *keep, void *arg,
+        const struct ipack_split *s)
+{
+    size_t at[4], bytes[2] = {0, 0}, groups[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        at[k] = pack_head_write(dst[k], s->groups[k] * stride);
+        at[2 + k] = s->len[k] - IPACK_HASH_SIZE * s->groups[k];
+    }
+    split_walk(dst, at, p, len, stride, keep, arg, bytes, groups);
+    ASSERT(groups[0] == s->groups[0] && groups[1] == s->groups[1]);
+    ASSERT(at[2] == s->len[0] && at[3] == s->len[1]);
+    ASSERT(at[0] == s->len[0] - IPACK_HASH_SIZE * s->groups[0]);
+}

@@ -89,3 +89,17 @@ size_t ipack_filter_size(const uint8_t *p, size_t len, size_t stride,
         ipack_keep_fn *keep, void *arg);
 size_t ipack_filter_write(uint8_t *dst, const uint8_t *p, size_t len,
         size_t stride, ipack_keep_fn *keep, void *arg);
+/* Both halves at once (a bucket split): side 0 the groups keep() says
+ * stay, side 1 the others, each in their order; one walk sizes both, one
+ * writes both (the filter above takes three walks per half). */
+struct ipack_split {
+    size_t len[2];    /* bytes of each side's ipack */
+    size_t groups[2]; /* groups on each side */
+};
+void ipack_split_size(const uint8_t *p, size_t len, size_t stride,
+        ipack_keep_fn *keep, void *arg, struct ipack_split *s);
+/* dst[k] has room for s->len[k] bytes; s is ipack_split_size's for the
+ * same image and keep(). */
+void ipack_split_write(uint8_t *const dst[2], const uint8_t *p, size_t len,
+        size_t stride, ipack_keep_fn *keep, void *arg,
+        const struct ipack_split *s);

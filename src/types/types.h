@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What every value encoding in src/types/ shares: the element hash and
  * LEB128 varints. Encodings are position-independent byte strings (no
- * pointers, no alignment, multi-byte fields read byte by byte), so an image
- * can live anywhere in a segment and survive a warm restart. Pure functions:
- * any thread may call them on images it can read. */
+ * pointers, no alignment: multi-byte fields read bytewise or by memcpy), so an
+ * image can live anywhere in a segment and survive a warm restart. Pure
+ * functions: any thread may call them on images it can read. */
 #pragma once
 
 #include "base/hash.h"
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Element hashes pick buckets of large collections (lhash.h), so the seed is
  * part of the stored format: changing it invalidates every image on disk. */
@@ -95,6 +96,13 @@ types_varint_read_checked(const uint8_t *p, size_t len, uint64_t *v)
 static inline void
 types_be_put(uint8_t *p, uint64_t v, int n)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) { /* a root's count and bytes: one swap, one store */
+        uint64_t be = __builtin_bswap64(v);
+        memcpy(p, &be, 8);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
     }
@@ -103,6 +111,13 @@ types_be_put(uint8_t *p, uint64_t v, int n)
 static inline uint64_t
 types_be_get(const uint8_t *p, int n)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n == 8) {
+        uint64_t be;
+        memcpy(&be, p, 8);
+        return __builtin_bswap64(be);
+    }
+#endif
     uint64_t v = 0;
     for (int i = 0; i < n; i++) {
         v = v << 8 | p[i];

@@ -520,10 +520,22 @@ op_split(struct in *in)
         }
     }
     hash_n = w;
+    /* the hash by a split (both sides at once): side 0 is what the filter
+     * keeps, side 1 what it drops */
+    struct ipack_split sp;
+    ipack_split_size(ihash_img, ihash_len, 2, keep_hash, &s, &sp);
+    uint8_t *const sides[2] = {fresh(sp.len[0]), fresh(sp.len[1])};
+    ipack_split_write(sides, ihash_img, ihash_len, 2, keep_hash, &s, &sp);
+    s.moving = !s.moving;
     size = ipack_filter_size(ihash_img, ihash_len, 2, keep_hash, &s);
     dst = fresh(size);
-    replace(&ihash_img, &ihash_len, dst, size,
-            ipack_filter_write(dst, ihash_img, ihash_len, 2, keep_hash, &s));
+    CHECK(ipack_filter_write(dst, ihash_img, ihash_len, 2, keep_hash, &s) ==
+                    sp.len[1] &&
+            size == sp.len[1] && memcmp(dst, sides[1], size) == 0);
+    free(dst);
+    free(sides[1]);
+    s.moving = !s.moving;
+    replace(&ihash_img, &ihash_len, sides[0], sp.len[0], sp.len[0]);
     size = ipack_filter_size(iset_img, iset_len, 1, keep_hash, &s);
     dst = fresh(size);
     replace(&iset_img, &iset_len, dst, size,

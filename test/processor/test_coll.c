@@ -378,9 +378,37 @@ test_threads_lose_no_update_in_parts(void **state)
     test_threads_lose_no_update(state);
 }
 
-/* A value replaced by one of the same length in a hash in parts leaves the
- * root as it was (same CAS) and counts a change on the key's stripe, which
- * WATCH reads; one of another length, or a new field, rewrites the root. */
+static uint64_t
+be_at(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* One change of key "h" (a field set or deleted) through the coll API. */
+static bool
+hash_change(const char *f, const char *v)
+{
+    struct coll c;
+    bool done;
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
+    if (v != NULL) {
+        coll_hash_set(&c, f, strlen(f), v, strlen(v), &done);
+    } else {
+        coll_hash_del(&c, f, strlen(f), &done);
+    }
+    assert_int_equal(coll_commit(&c), COLL_OK);
+    coll_close(&c);
+    return done;
+}
+
+/* A change in parts that leaves the root's id and parts as they were
+ * writes its part only: the root keeps its CAS (its count and bytes are
+ * patched in place when they move) and the change is counted on the key's
+ * stripe, which WATCH reads; a split rewrites the root. */
 static void
 test_root_kept_on_same_length_change(void **state)
 {
@@ -389,21 +417,20 @@ test_root_kept_on_same_length_change(void **state)
     struct storage_item it;
     assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
     assert_true(it.parts);
-    uint64_t cas = it.cas;
+    uint64_t cas = it.cas, patch = metric_counter(&metrics.seg_patch);
+    uint8_t head[COLL_ROOT_LEN];
+    memcpy(head, it.value, COLL_ROOT_LEN);
+    uint64_t bytes = be_at(head + 21, 8);
     uint32_t stripe = ks_stripe(0, "h", 1);
     uint64_t changes = ks_stripe_changes(stripe);
     struct coll c;
-    bool added;
     struct pack_elem v;
-    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
-    assert_int_equal(
-            coll_hash_set(&c, "pad-00007", 9, "fedcba9876543210", 16, &added),
-            COLL_OK);
-    assert_false(added);
-    assert_int_equal(coll_commit(&c), COLL_OK);
-    coll_close(&c);
+    /* the same length: the root's bytes are as they were */
+    assert_false(hash_change("pad-00007", "fedcba9876543210"));
     assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
     assert_int_equal(it.cas, cas);
+    assert_memory_equal(it.value, head, COLL_ROOT_LEN);
+    assert_int_equal(metric_counter(&metrics.seg_patch), patch);
     assert_int_equal(ks_stripe_changes(stripe), changes + 1);
     coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, false, 0, NOW);
     assert_int_equal(coll_hash_get(&c, "pad-00007", 9, &v), COLL_OK);
@@ -411,14 +438,40 @@ test_root_kept_on_same_length_change(void **state)
     assert_memory_equal(v.p, "fedcba9876543210", 16);
     assert_int_equal(coll_count(&c), 600);
     coll_close(&c);
-    /* a longer value: the root's bytes change, so it is rewritten */
-    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, true, 0, NOW);
-    coll_hash_set(&c, "pad-00007", 9, "longer", 6, &added);
-    assert_int_equal(coll_commit(&c), COLL_OK);
-    coll_close(&c);
+    /* a shorter value: bytes patched, nothing else */
+    assert_false(hash_change("pad-00007", "longer"));
     assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.cas, cas);
+    assert_memory_equal(it.value, head, COLL_ROOT_COUNT + 8);
+    assert_int_equal(be_at(it.value + 21, 8), bytes - 10);
+    assert_int_equal(metric_counter(&metrics.seg_patch), patch + 1);
+    assert_int_equal(ks_stripe_changes(stripe), changes + 2);
+    /* a new field, then its deletion: the count patched both ways */
+    assert_true(hash_change("new-field", "v"));
+    assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.cas, cas);
+    assert_int_equal(be_at(it.value + 13, 8), 601);
+    assert_int_equal(ks_stripe_changes(stripe), changes + 3);
+    coll_open(&c, 0, "h", 1, STORAGE_TYPE_HASH, false, 0, NOW);
+    assert_int_equal(coll_count(&c), 601);
+    assert_int_equal(coll_hash_get(&c, "new-field", 9, &v), COLL_OK);
+    coll_close(&c);
+    assert_true(hash_change("new-field", NULL));
+    assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    assert_int_equal(it.cas, cas);
+    assert_int_equal(be_at(it.value + 13, 8), 600);
+    assert_int_equal(be_at(it.value + 21, 8), bytes - 10);
+    assert_int_equal(metric_counter(&metrics.seg_patch), patch + 3);
+    /* growth until a part splits: the root is written anew */
+    uint32_t nparts = (uint32_t)be_at(head + 8, 4);
+    for (int i = 0; i < 10000 && be_at(it.value + 8, 4) == nparts; i++) {
+        char f[32];
+        snprintf(f, sizeof(f), "grow-%05d", i);
+        assert_true(hash_change(f, "0123456789abcdef"));
+        assert_int_equal(storage_peek(0, "h", 1, NOW, &it), STORAGE_OK);
+    }
+    assert_true(be_at(it.value + 8, 4) > nparts);
     assert_true(it.cas != cas);
-    assert_int_equal(ks_stripe_changes(stripe), changes + 1);
 }
 
 /* A collection a warm restart kept from before the index: a root without

@@ -227,6 +227,40 @@ keep_bit(uint32_t h, void *arg)
     return ((h >> *(unsigned *)arg) & 1) == 0;
 }
 
+static bool
+drop_bit(uint32_t h, void *arg)
+{
+    return !keep_bit(h, arg);
+}
+
+/* A split of img by the bit gives on side 0 what the filter keeps (kept
+ * bytes n) and on side 1 what a filter of the other half keeps. */
+static void
+check_split(size_t stride, unsigned bit, size_t n)
+{
+    struct ipack_split sp;
+    ipack_split_size(img, img_len, stride, keep_bit, &bit, &sp);
+    size_t m = ipack_filter_size(img, img_len, stride, drop_bit, &bit);
+    assert_int_equal(sp.len[0], n);
+    assert_int_equal(sp.len[1], m);
+    assert_int_equal(
+            sp.groups[0] + sp.groups[1], ipack_groups(img, img_len, stride));
+    uint8_t *side[2] = {malloc(n), malloc(m)};
+    uint8_t *want[2] = {malloc(n), malloc(m)};
+    assert_true(side[0] && side[1] && want[0] && want[1]);
+    ipack_split_write(side, img, img_len, stride, keep_bit, &bit, &sp);
+    ipack_filter_write(want[0], img, img_len, stride, keep_bit, &bit);
+    ipack_filter_write(want[1], img, img_len, stride, drop_bit, &bit);
+    assert_memory_equal(side[0], want[0], n);
+    assert_memory_equal(side[1], want[1], m);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(
+                ipack_groups(side[k], sp.len[k], stride), sp.groups[k]);
+        free(side[k]);
+        free(want[k]);
+    }
+}
+
 /* One change: add or set (a new key appended, a hash's value replaced),
  * delete, or keep the half of one hash bit (a split). */
 static void
@@ -278,6 +312,7 @@ one_op(struct model *m, size_t stride)
         size_t n = ipack_filter_size(img, img_len, stride, keep_bit, &bit);
         uint8_t *dst = malloc(n);
         assert_non_null(dst);
+        check_split(stride, bit, n);
         img_take(dst, n,
                 ipack_filter_write(dst, img, img_len, stride, keep_bit, &bit));
         for (size_t i = m->n; i > 0; i--) {

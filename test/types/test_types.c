@@ -93,6 +93,29 @@ test_types_hash_pinned(void **state)
     assert_true(types_hash("field", 5) != types_hash("field", 4));
 }
 
+/* Big-endian fixed-width integers: the bytes in numeric order for every
+ * width (8 has its own path), and back. */
+static void
+test_be_round_trip(void **state)
+{
+    (void)state;
+    const uint64_t v = 0x0102030405060708ULL;
+    for (int n = 1; n <= 8; n++) {
+        uint8_t b[9] = {0};
+        types_be_put(b, v, n);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(b[i], 8 - n + 1 + i);
+        }
+        assert_int_equal(b[n], 0); /* nothing past the width */
+        uint64_t mask = n == 8 ? UINT64_MAX : (1ULL << (8 * n)) - 1;
+        assert_int_equal(types_be_get(b, n), v & mask);
+    }
+    uint8_t b[8];
+    types_be_put(b, UINT64_MAX - 1, 8);
+    assert_int_equal(types_be_get(b, 8), UINT64_MAX - 1);
+    assert_int_equal(b[7], 0xfe);
+}
+
 int
 main(void)
 {
@@ -101,6 +124,7 @@ main(void)
             cmocka_unit_test(test_varint_layout),
             cmocka_unit_test(test_varint_checked_refuses),
             cmocka_unit_test(test_types_hash_pinned),
+            cmocka_unit_test(test_be_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -314,13 +314,18 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
         uint8_t atime = item_atime_code(
                 item_atime_ms(item_atime(item), &heap.segs[sid]), d);
         item_encode(p, &nm, d->cas_base, d->exp_base, item_mflags(item), atime);
-        memcpy(p + nm.hdr_len, key, (size_t)m->klen + m->vlen);
+        /* a root's value may be patched in place (storage_patch) under the
+         * key's locks until the swap: copy it under them */
+        bool root = (m->type & ITEM_T_PARTS) != 0;
+        size_t pre = root ? m->klen : (size_t)m->klen + m->vlen;
+        memcpy(p + nm.hdr_len, key, pre);
+        struct hash_copy cp = {p + nm.hdr_len + pre, key + pre, m->vlen};
         /* merge halves the frequency (items earn their next merge again);
          * compaction only moves an item and keeps what it earned */
         uint64_t nval =
                 hash_entry(h, mg->dst, mg->used, mg->compact ? freq : 0);
-        if (hash_swap_location(
-                    h, sid, off, nval, mg->compact ? NULL : &(uint8_t){0})) {
+        if (hash_swap_location(h, sid, off, nval,
+                    mg->compact ? NULL : &(uint8_t){0}, root ? &cp : NULL)) {
             item_linked(mg->dst, item_size(&nm), &nm);
             mg->used += stride;
             mg->room -= extra ? stride : 0;
@@ -339,7 +344,7 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
         }
         return;
     }
-    if (hash_swap_location(h, sid, off, 0, NULL)) {
+    if (hash_swap_location(h, sid, off, 0, NULL, NULL)) {
         if (!dead_part) {
             item_dropped(m, key, mg->now);
         }

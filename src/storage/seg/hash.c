@@ -555,8 +555,8 @@ loc_visit(uint64_t *slot, uint64_t v, void *arg)
 }
 
 bool
-hash_swap_location(
-        uint64_t h, uint32_t sid, uint32_t off, uint64_t nval, uint8_t *freq)
+hash_swap_location(uint64_t h, uint32_t sid, uint32_t off, uint64_t nval,
+        uint8_t *freq, const struct hash_copy *copy)
 {
     uint32_t b1, b2;
     buckets_of(h, &b1, &b2);
@@ -565,6 +565,9 @@ hash_swap_location(
     hash_lock_key(h);
     if (chain_each(b1, loc_visit, &la) ||
             (b2 != b1 && chain_each(b2, loc_visit, &la))) {
+        if (copy != NULL) {
+            memcpy(copy->dst, copy->src, copy->n);
+        }
         if (nval != 0 && freq != NULL) {
             nval = (nval & ~FREQ_MASK) |
                    ((uint64_t)(hash_entry_freq(la.val) / 2) << FREQ_SHIFT);

@@ -422,6 +422,11 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
     bool found = hash_find_locked(h, m.db, key, m.klen, &ref);
     bool vis = found && item_visible(&ref.m, now);
     storage_status_e st = cond_check(c, found, vis, &ref);
+    if (st == STORAGE_OK && c->same_value && found &&
+            (ref.m.type & ITEM_T_PARTS) && ref.m.vlen == m.vlen) {
+        memcpy(r->item + m.hdr_len + m.klen,
+                ref.item + ref.m.hdr_len + ref.m.klen, m.vlen);
+    }
     if (st == STORAGE_OK) {
         /* a new version keeps the key's read frequency (as Redis keeps
          * the LFU counter on overwrite): merge eviction ranks keys, not
@@ -585,6 +590,37 @@ storage_abort(struct storage_reservation *sr)
     res_close(&p.r);
     memcpy(sr->priv, &p, sizeof(p));
     sr->value = NULL;
+}
+
+/* --- in place ----------------------------------------------------------- */
+
+storage_status_e
+storage_patch(uint8_t db, const void *key, size_t klen, uint64_t cas,
+        size_t off, const void *src, size_t n, uint64_t now)
+{
+    storage_status_e st = ops_begin(db, klen, now);
+    if (st != STORAGE_OK) {
+        return st;
+    }
+    uint64_t h = hash_of(db, key, klen);
+    struct hash_ref ref;
+    hash_lock_key(h);
+    if (!hash_find_locked(h, db, key, klen, &ref) ||
+            !item_visible(&ref.m, now)) {
+        st = STORAGE_NOT_FOUND;
+    } else if (ref.m.cas != cas) {
+        st = STORAGE_EXISTS;
+    } else if (!(ref.m.type & ITEM_T_PARTS) || off > ref.m.vlen ||
+               n > ref.m.vlen - off) {
+        st = STORAGE_EINVAL;
+    } else {
+        /* every copy of a root takes these locks (ops_commit's same_value,
+         * hash_swap_location's recopy): none is taken while this writes */
+        memcpy(ref.item + ref.m.hdr_len + ref.m.klen + off, src, n);
+        INCR(seg_metrics, seg_patch);
+    }
+    hash_unlock_key(h);
+    return st;
 }
 
 /* --- removal ------------------------------------------------------------ */

@@ -28,10 +28,21 @@ still_current(uint64_t h, uint8_t db, const void *key, size_t klen,
            __atomic_load_n(&heap.segs[old->sid].gen, __ATOMIC_ACQUIRE) == gen;
 }
 
-/* Writes a new copy of the item ref points at, with m's header and the
- * value built by fill(); links it only if the old copy is still current. */
 typedef void (*fill_fn)(uint8_t *dst, const struct hash_ref *old, void *arg);
 
+/* The value as it is (a new expiry, a stale mark). A root's is copied by
+ * the commit instead, under the key's locks (cond.same_value). */
+static void
+fill_same(uint8_t *dst, const struct hash_ref *old, void *arg)
+{
+    (void)arg;
+    if (!(old->m.type & ITEM_T_PARTS)) {
+        memcpy(dst, old->item + old->m.hdr_len + old->m.klen, old->m.vlen);
+    }
+}
+
+/* Writes a new copy of the item ref points at, with m's header and the
+ * value built by fill(); links it only if the old copy is still current. */
 static storage_status_e
 rewrite(uint64_t h, const void *key, const struct hash_ref *old,
         const struct item_meta *m, uint8_t mflags, fill_fn fill, void *arg,
@@ -49,20 +60,15 @@ rewrite(uint64_t h, const void *key, const struct hash_ref *old,
         return RETRY;
     }
     fill(r.value, old, arg);
-    struct cond c = {
-            .mode = STORAGE_SET, .expect = true, .expect_val = old->val};
+    struct cond c = {.mode = STORAGE_SET,
+            .expect = true,
+            .expect_val = old->val,
+            .same_value = fill == fill_same};
     st = ops_commit(&r, &c, now, NULL);
     if (out != NULL) {
         *out = r;
     }
     return st;
-}
-
-static void
-fill_same(uint8_t *dst, const struct hash_ref *old, void *arg)
-{
-    (void)arg;
-    memcpy(dst, old->item + old->m.hdr_len + old->m.klen, old->m.vlen);
 }
 
 static bool

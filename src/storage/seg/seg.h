@@ -49,6 +49,7 @@
     ACTION( seg_write,             METRIC_COUNTER, "# items written"        ) \
     ACTION( seg_write_ex,          METRIC_COUNTER, "# writes out of memory" ) \
     ACTION( seg_delete,            METRIC_COUNTER, "# items deleted"        ) \
+    ACTION( seg_patch,             METRIC_COUNTER, "# roots changed in place" ) \
     ACTION( seg_cas_mismatch,      METRIC_COUNTER, "# CAS checks failed"    ) \
     ACTION( seg_expire_item,       METRIC_COUNTER, "# items expired"        ) \
     ACTION( seg_expire_seg,        METRIC_COUNTER, "# segments expired"     ) \

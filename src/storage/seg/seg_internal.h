@@ -315,10 +315,18 @@ bool hash_insert_locked(uint64_t h, uint8_t db, uint64_t val);
 /* The one replace primitive: under the key's locks, if *ref->slot still
  * holds ref->val, store nval (0 removes) and mark the old copy dead. */
 bool hash_swap_locked(uint64_t h, const struct hash_ref *ref, uint64_t nval);
+/* Bytes copied under the key's locks, just before a swap (a root's value,
+ * which storage_patch changes in place under the same locks). */
+struct hash_copy {
+    void *dst;
+    const void *src;
+    size_t n;
+};
 /* Locks, finds the entry that points at (sid, off) and swaps it for nval;
- * false if no entry points there. Used by expiry, eviction and merge. */
-bool hash_swap_location(
-        uint64_t h, uint32_t sid, uint32_t off, uint64_t nval, uint8_t *freq);
+ * false if no entry points there. copy (may be NULL) is done first, under
+ * the locks, when the entry is found. Used by expiry, eviction and merge. */
+bool hash_swap_location(uint64_t h, uint32_t sid, uint32_t off, uint64_t nval,
+        uint8_t *freq, const struct hash_copy *copy);
 uint64_t hash_entry(uint64_t h, uint32_t sid, uint32_t off, uint8_t freq);
 uint8_t hash_entry_freq(uint64_t val);
 void hash_bump_freq(uint64_t *slot, uint64_t val);
@@ -373,6 +381,9 @@ struct cond {
     uint64_t cas;        /* STORAGE_CAS */
     bool expect;         /* read-modify-write: the entry must still be ... */
     uint64_t expect_val; /* ... this one (0: no live item) */
+    bool same_value;     /* the new value is the expected item's: a root's
+                            is copied here, under the key's locks, since
+                            storage_patch changes it in place under them */
 };
 storage_status_e ops_begin(uint8_t db, size_t klen, uint64_t now);
 void ops_flush_check(uint64_t now);

@@ -579,7 +579,7 @@ seg_unlink_all(uint32_t sid, uint32_t *unfetched, uint64_t evict_now)
             if (pass == 0 && !hash_peek_location(h, sid, off, &v)) {
                 continue;
             }
-            if (hash_swap_location(h, sid, off, 0, NULL)) {
+            if (hash_swap_location(h, sid, off, 0, NULL, NULL)) {
                 n++;
                 item_dropped(&m, key, evict_now);
                 if ((item_mflags(item) & ITEM_M_FETCHED) == 0) {

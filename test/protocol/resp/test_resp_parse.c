@@ -326,6 +326,34 @@ test_multibulk_nul_waits(void **state)
     EXPECT(req, "*2\r\n$4\r\nECHO\r\n$3\r\na\0b\r\n", "OK 2 4:ECHO 3:a\n");
 }
 
+/* Header lengths at the edges of the parser's one-pass read of a line of
+ * digits (up to 18, no leading zero) and just past it, where the general
+ * rules take over: the same outcomes either way, split at every byte. */
+static void
+test_multibulk_header_lengths(void **state)
+{
+    struct resp_request *req = *state;
+    EXPECT(req, "*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n",
+            "OK 2 3:GET 10:0123456789\n");
+    EXPECT(req, "*1\r\n$1\r\nx\r\n*1\r\n$12\r\nabcdefghijkl\r\n",
+            "OK 1 1:x\nOK 1 12:abcdefghijkl\n");
+    EXPECT(req, "*1\r\n$0\r\n\r\n", "OK 1 0:\n");
+    EXPECT(req, "*100000000000000000\r\n", /* 18 digits */
+            "E2 ERR Protocol error: invalid multibulk length\n");
+    EXPECT(req, "*1000000000000000000\r\n", /* 19 */
+            "E2 ERR Protocol error: invalid multibulk length\n");
+    EXPECT(req, "*1\r\n$100000000000000000\r\n",
+            "E2 ERR Protocol error: invalid bulk length\n");
+    EXPECT(req, "*1\r\n$1000000000000000000\r\n",
+            "E2 ERR Protocol error: invalid bulk length\n");
+    EXPECT(req, "*1\r\n$4x\r\nPING\r\n",
+            "E2 ERR Protocol error: invalid bulk length\n");
+    EXPECT(req, "*1x\r\n$4\r\nPING\r\n",
+            "E2 ERR Protocol error: invalid multibulk length\n");
+    EXPECT(req, "*1\r\n$4\n\r\nPING\r\n",
+            "E2 ERR Protocol error: invalid bulk length\n");
+}
+
 /* Every protocol error text below is what redis-server 7.0.15 replied
  * (before closing the connection) to the same bytes. */
 static void
@@ -728,6 +756,7 @@ main(void)
             T(test_multibulk_pipelined),
             T(test_multibulk_lenient_crlf),
             T(test_multibulk_nul_waits),
+            T(test_multibulk_header_lengths),
             T(test_multibulk_protocol_errors),
             T(test_multibulk_too_big_count_strings),
             T(test_multibulk_unauthenticated_limits),
