@@ -13,7 +13,9 @@ import hashlib
 import random
 import re
 import shlex
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -599,6 +601,38 @@ def test_function_dump_both_ways(seg, oracle):
     assert [c.fcall("fa", 0) for c in cs] == [b"a"] * 4
     for c in (rs, ro):
         c.function_flush()
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None,
+                    reason="redis-cli is not installed")
+def test_redis_cli_eval_as_redis(seg, oracle, tmp_path):
+    """redis-cli --eval FILE keys , args: the same output from segcached
+    and from redis-server 7.0.15, a script error's included."""
+    scripts = {
+        "incr.lua": "redis.call('set', KEYS[1], ARGV[1]) "
+                    "return {redis.call('incrby', KEYS[1], ARGV[2]), "
+                    "KEYS[2], ARGV[1]}",
+        "err.lua": "return redis.call('incr', KEYS[1])",
+        "nil.lua": "return redis.call('get', 'cli:none')",
+    }
+    for name, body in scripts.items():
+        (tmp_path / name).write_text(body + "\n")
+    runs = [["incr.lua", "cli:a", "cli:b", ",", "40", "2"],
+            ["err.lua", "cli:s", ","],
+            ["nil.lua"]]
+    for port in (seg.port("resp"), oracle.port):
+        Wire(port).cmd("SET", "cli:s", "text")
+    for run in runs:
+        out = []
+        for port in (oracle.port, seg.port("resp")):
+            r = subprocess.run(
+                [shutil.which("redis-cli"), "-p", str(port), "--eval",
+                 str(tmp_path / run[0])] + run[1:],
+                capture_output=True, text=True, timeout=30)
+            out.append((r.returncode, r.stdout, r.stderr))
+        assert out[0] == out[1], (run, out)
+        if run[0] == "incr.lua":  # the script ran: 40 + 2
+            assert out[1][1].splitlines()[0].endswith("42"), out[1]
 
 
 @pytest.fixture
