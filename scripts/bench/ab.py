@@ -55,9 +55,6 @@ def main():
                     "servers sharing the server CPU, so drift in the "
                     "machine's speed hits both alike (requests/s are then "
                     "each server's share, CPU per request is the figure)")
-    ap.add_argument("--keep-servers", action="store_true",
-                    help="start A and B once for every repetition (the old "
-                    "way) instead of afresh for each")
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1,
                     help="worker threads; above 1 the server may use every "
@@ -128,14 +125,13 @@ def main():
         res = {}  # (case, name) -> [(rps, cpu_us)]
         for rep in range(args.reps):
             order = ["A", "B"] if rep % 2 == 0 else ["B", "A"]
-            if rep == 0 or not args.keep_servers:
-                # fresh processes each repetition: where a process's code,
-                # heap and stacks land moves its speed by several percent
-                # for its whole life, so one pair kept for every
-                # repetition measures that luck, not the change
-                servers.stop_all()
-                srv = {name: start(name, path)
-                       for name, path in (("A", args.a), ("B", args.b))}
+            # fresh processes each repetition: where a process's code, heap
+            # and stacks land moves its speed by several percent for its
+            # whole life, so one pair kept for every repetition measures
+            # that luck, not the change
+            servers.stop_all()
+            srv = {name: start(name, path)
+                   for name, path in (("A", args.a), ("B", args.b))}
             for label, proto, kind, pl, n in cases:
                 argv = {name: [args.loadgen, "rr", "-s", srv[name].addr[proto],
                                "-P", proto, "--kind", kind, "--conns",

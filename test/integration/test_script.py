@@ -914,6 +914,32 @@ def test_busy_keys_like_redis(fresh, oracle, case):
     w.close()
 
 
+class Incrs:
+    """INCRs of key on wire from a thread: n of them, or until join(stop=
+    True); join() returns what went wrong (a reply that is not a number)."""
+
+    def __init__(self, wire, key, n=None):
+        self.errors, self.stop = [], threading.Event()
+        self.t = threading.Thread(target=self.run, args=(wire, key, n))
+        self.t.start()
+
+    def run(self, wire, key, n):
+        try:
+            done = 0
+            while (n is None or done < n) and not self.stop.is_set():
+                reply = wire.cmd("INCR", key)
+                assert reply.startswith(b":"), reply
+                done += 1
+        except Exception as e:  # noqa: BLE001 (returned by join)
+            self.errors.append(e)
+
+    def join(self, stop=False):
+        if stop:
+            self.stop.set()
+        self.t.join(timeout=300)
+        return self.errors
+
+
 def test_undeclared_key_is_kept_until_the_script_ends(fresh):
     """A script that reads a key it did not declare, works a while, then
     writes the key: an INCR of that key from another worker waits for the
@@ -926,21 +952,10 @@ def test_undeclared_key_is_kept_until_the_script_ends(fresh):
             "redis.call('set', 'lu', v + 1) return x")
     sha = k.cmd("SCRIPT", "LOAD", body)[5:-2].decode()
     n = 400 // SCALE
-    errors = []
-
-    def incrs():
-        try:
-            for _ in range(n):
-                reply = other.cmd("INCR", "lu")
-                assert reply.startswith(b":"), reply
-        except Exception as e:  # noqa: BLE001 (reported below)
-            errors.append(e)
-
-    t = threading.Thread(target=incrs)
-    t.start()
+    incrs = Incrs(other, "lu", n)
     for _ in range(n):
         assert k.cmd("EVALSHA", sha, "0") == b":200010000\r\n"
-    t.join(timeout=300)
+    errors = incrs.join()
     assert not errors, errors
     assert k.cmd("GET", "lu") == b"$%d\r\n%d\r\n" % (
         len(str(2 * n)), 2 * n)
@@ -963,18 +978,7 @@ def test_undeclared_keys_stay_held_until_exec_ends(fresh):
                  "local x = 0 for i = 1, 20000 do x = x + i end "
                  "return x")[5:-2].decode()
     n = 300 // SCALE
-    errors, stop = [], threading.Event()
-
-    def incrs():
-        try:
-            while not stop.is_set():
-                reply = other.cmd("INCR", "xu")
-                assert reply.startswith(b":"), reply
-        except Exception as e:  # noqa: BLE001 (reported below)
-            errors.append(e)
-
-    t = threading.Thread(target=incrs)
-    t.start()
+    incrs = Incrs(other, "xu")
     try:
         for _ in range(n):
             k.send(b"".join(enc(c) for c in (
@@ -988,8 +992,7 @@ def test_undeclared_keys_stay_held_until_exec_ends(fresh):
             first, last = int(lines[1][1:]), int(lines[3][1:])
             assert last == first + 1, replies[4]
     finally:
-        stop.set()
-        t.join(timeout=300)
+        errors = incrs.join(stop=True)
     assert not errors, errors
     k.close()
     other.close()
