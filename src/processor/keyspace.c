@@ -505,11 +505,17 @@ set_quiet(uint8_t db, const void *key, size_t klen, const void *value,
         old = &local;
     }
     old->key = NULL;
-    storage_status_e st =
-            storage_set(db, key, klen, value, vlen, w, now, old, cas);
+    bool in_parts = vlen > KS_STR_WHOLE_MIN && w->type == STORAGE_TYPE_STRING &&
+                    !w->parts && vlen > ks_str_whole_max() &&
+                    parts_allowed(klen, vlen, w->cflags);
+    storage_status_e st = in_parts ? STORAGE_EOVERSIZE
+                                   : storage_set(db, key, klen, value, vlen, w,
+                                             now, old, cas);
     if (st == STORAGE_EOVERSIZE && w->type == STORAGE_TYPE_STRING &&
             !w->parts && parts_allowed(klen, vlen, w->cflags)) {
-        /* too large for one item: the value goes in parts */
+        /* larger than a part (or than one item): the value goes in parts,
+         * which pack segments where one large item would leave the rest
+         * of its segment empty */
         st = ks_str_set_locked(db, key, klen, value, vlen, w, now, old, cas);
         if (st == STORAGE_OK && existed != NULL) {
             *existed = old->key != NULL;
@@ -557,6 +563,10 @@ storage_status_e
 ks_reserve(struct storage_reservation *r, uint8_t db, const void *key,
         size_t klen, size_t vlen, const struct storage_write *w, uint64_t now)
 {
+    if (vlen > KS_STR_WHOLE_MIN && w->type == STORAGE_TYPE_STRING &&
+            vlen > ks_str_whole_max() && parts_allowed(klen, vlen, w->cflags)) {
+        return STORAGE_EOVERSIZE; /* in parts, as set_quiet writes it */
+    }
     return storage_reserve(r, db, key, klen, vlen, w, now);
 }
 
@@ -1160,6 +1170,8 @@ id_seed(void)
     __atomic_store_n(&id_next, seed, __ATOMIC_RELAXED);
 }
 
+__thread uint32_t ks_id_pin = STORAGE_PIN_NONE;
+
 void
 ks_new_id(uint8_t id[8])
 {
@@ -1168,6 +1180,18 @@ ks_new_id(uint8_t id[8])
     for (int i = 0; i < 8; i++) {
         id[i] = (uint8_t)(v >> (56 - 8 * i));
     }
+    if (ks_id_pin == STORAGE_PIN_NONE) {
+        ks_id_pin = storage_parts_pin(id);
+    } else {
+        storage_parts_repin(ks_id_pin, id);
+    }
+}
+
+void
+ks_id_unpin(void)
+{
+    storage_parts_unpin(ks_id_pin);
+    ks_id_pin = STORAGE_PIN_NONE;
 }
 
 /* ---- per-key locks ----

@@ -73,7 +73,8 @@ ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
  * holds it already: a write's read-modify-write, a hold): a lock another
  * thread has ends this thread's views (see the locks below), so a command
  * that looks up several keys copies what it needs of one before it looks
- * up the next (KS_COPY). */
+ * up the next (KS_COPY). It also ends the pin of the last id this thread
+ * made (ks_new_id): the request's writes are done. */
 void ks_scratch_release(void);
 /* STORAGE_TYPE_STRING or STORAGE_TYPE_STRING_PARTS. */
 bool ks_is_string(uint8_t type);
@@ -83,6 +84,12 @@ uint64_t ks_str_len(const struct storage_item *it);
 /* Bytes per part of a new string in parts: a sixteenth of the largest
  * item (so a large value wastes at most that per segment), at least 1 KiB. */
 size_t ks_str_chunk(void);
+/* The largest string value written as one item: one part's bytes. A
+ * larger one goes in parts, which pack segments where one large item
+ * would leave the rest of its segment empty (an APPEND or SETRANGE may
+ * still grow a whole value up to one item). */
+size_t ks_str_whole_max(void);
+#define KS_STR_WHOLE_MIN 1024 /* ks_str_whole_max() is never below it */
 /* A string value written whole in parts; the caller holds the key's
  * stripe lock (ks_set under its own, resp_strmod.c under a command's).
  * storage_set's statuses (mode, CAS and keep_ttl as w says; old as
@@ -340,7 +347,10 @@ uint32_t ks_root_nparts(const struct storage_item *root);
 size_t ks_part_key(uint8_t *dst, const void *key, size_t klen,
         const uint8_t id[8], uint32_t idx);
 /* A fresh id for a new root: unique in this process and, with a random
- * start, across restarts that keep the data. */
+ * start, across restarts that keep the data. The id is pinned for this
+ * thread (storage_parts_pin: its parts, written before their root, are not
+ * taken for dead) until the thread's next id or ks_scratch_release; a
+ * write spanning requests (ks_stream) pins its own. */
 void ks_new_id(uint8_t id[8]);
 
 /* ---- per-key locks ---- */

@@ -45,3 +45,8 @@ storage_status_e ks_str_copy_out(uint8_t db, const void *key, size_t klen,
         const struct storage_item *root, uint64_t now, struct storage_item *it);
 /* it->value copied into the thread's scratch. false: no memory. */
 bool ks_str_scratch_copy(struct storage_item *it);
+
+/* The pin ks_new_id took for this thread (STORAGE_PIN_NONE: none), and
+ * its end (ks_scratch_release, after each request). */
+extern __thread uint32_t ks_id_pin;
+void ks_id_unpin(void);

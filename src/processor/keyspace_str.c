@@ -31,7 +31,7 @@
 #include <string.h>
 
 #define STR_ROOT_LEN   28
-#define STR_CHUNK_MIN  1024
+#define STR_CHUNK_MIN  KS_STR_WHOLE_MIN
 #define SCRATCH_MAX    64  /* copies held by one thread until released */
 #define STREAM_KEY_MAX 255 /* a streamed value's key (memcache: 250) */
 
@@ -69,6 +69,9 @@ ks_scratch_release(void)
     while (nscratch > 0) {
         mm_release(scratch[--nscratch]);
     }
+    if (ks_id_pin != STORAGE_PIN_NONE) {
+        ks_id_unpin();
+    }
 }
 
 bool
@@ -99,6 +102,12 @@ ks_str_chunk(void)
     size_t c = storage_item_size_max() / 16;
     c -= c % STR_CHUNK_MIN;
     return c < STR_CHUNK_MIN ? STR_CHUNK_MIN : c;
+}
+
+size_t
+ks_str_whole_max(void)
+{
+    return ks_str_chunk();
 }
 
 static bool
@@ -699,6 +708,7 @@ struct ks_stream {
     uint8_t key[STREAM_KEY_MAX];
     storage_status_e st; /* the first failure; the rest is discarded */
     uint32_t next;       /* the part being filled */
+    uint32_t pin;        /* of r.id, until the root is in (storage.h) */
     size_t fill;         /* its bytes so far */
     uint8_t *pk;         /* a part key */
     uint8_t buf[];       /* one part (r.chunk bytes) */
@@ -733,6 +743,8 @@ ks_stream_begin(uint8_t db, const void *key, size_t klen, size_t vlen,
     s->next = 0;
     s->fill = 0;
     s->pk = pk;
+    /* the request that began it ends before the value does */
+    s->pin = storage_parts_pin(s->r.id);
     *st = STORAGE_OK;
     return s;
 }
@@ -773,6 +785,7 @@ ks_stream_write(struct ks_stream *s, const void *data, size_t len, uint64_t now)
 static void
 stream_destroy(struct ks_stream **s)
 {
+    storage_parts_unpin((*s)->pin);
     mm_release((*s)->pk);
     mm_release(*s);
     *s = NULL;

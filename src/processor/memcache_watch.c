@@ -433,8 +433,8 @@ mc_watch_store(const struct conn *c, memcache_req_type_e type, const char *key,
 /* The store evicted an item (any thread: a worker or the background
  * thread, maybe in the middle of a command): its line goes through the
  * message path to every worker with an evictions watcher, its own too.
- * Only the memcache port's database; keys evicted whole with their parts
- * (no item at hand) show ttl -1, la 0, size 0. */
+ * Only the memcache port's database; a value in parts is described by its
+ * root (its length, not the root's). */
 static void
 on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
         const struct storage_drop_info *info)
@@ -463,6 +463,13 @@ on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
                      ? (uint32_t)((now - info->last_access) / 1000)
                      : 0;
         size = info->vlen;
+        if (info->type == STORAGE_TYPE_STRING_PARTS) {
+            struct storage_item root = {.value = info->value,
+                    .vlen = info->vlen,
+                    .type = info->type,
+                    .parts = true};
+            size = (uint32_t)ks_str_len(&root);
+        }
         fetched = info->fetched;
     }
     m->len = (uint32_t)mc_watch_fmt_evict(

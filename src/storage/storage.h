@@ -71,7 +71,12 @@
  * keeps a part while its root is linked and read, reads the root's
  * frequency for it, and when it drops a live part it evicts the root with
  * it (the key goes whole); a part whose root is gone or has another id is
- * dead and dropped at its segment's next merge or eviction. */
+ * dead and dropped at its segment's next merge or eviction.
+ *
+ * A value being written has parts before its root: while it is pinned
+ * (storage_parts_pin, until its root is in or the write is given up), a
+ * part of its id with no root is taken as live and read often by merge
+ * and compaction (kept while a merge has room) instead of as dead. */
 typedef enum {
     STORAGE_TYPE_STRING = 0,
     STORAGE_TYPE_HASH = 1,
@@ -373,17 +378,33 @@ typedef enum {
     STORAGE_DROP_EVICTED,
 } storage_drop_e;
 /* What the store knows of a dropped item, for memcached's `watch
- * evictions` (NULL where the store does not know it: a large value's root
- * evicted through a part). */
+ * evictions` (NULL where the store does not know it). A root evicted
+ * through one of its parts is described as itself: its type and value
+ * tell its reader what the parts held. */
 struct storage_drop_info {
     uint64_t expiry;      /* unix ms; TIME_NEVER for none */
     uint64_t last_access; /* unix ms, to the minute */
+    const uint8_t *value; /* vlen bytes, valid during the call */
     uint32_t vlen;
+    uint8_t type; /* storage_type_e */
     bool fetched; /* read since it was written */
 };
 typedef void (*storage_drop_fn)(uint8_t db, const void *key, size_t klen,
         storage_drop_e why, const struct storage_drop_info *info);
 void storage_on_drop(storage_drop_fn fn);
+
+/* Parts written before their root (see "Parts" above): pin the id the
+ * parts are keyed by for as long as the root is not in. Returns a pin
+ * (STORAGE_PIN_NONE when all STORAGE_PINS are taken: the write goes on
+ * unpinned, and a merge may then take its first parts for dead, which the
+ * writer finds as missing parts); storage_parts_repin moves a pin to
+ * another id; storage_parts_unpin(STORAGE_PIN_NONE) does nothing. Any
+ * thread, lock-free. */
+#define STORAGE_PINS     256
+#define STORAGE_PIN_NONE UINT32_MAX
+uint32_t storage_parts_pin(const uint8_t id[8]);
+void storage_parts_repin(uint32_t pin, const uint8_t id[8]);
+void storage_parts_unpin(uint32_t pin);
 
 /* One round of the background work, synchronously: pending flushes, whole
  * expired segments, the free-segment reserve. The background thread calls

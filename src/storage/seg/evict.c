@@ -239,6 +239,28 @@ merge_claim(struct merge *mg, uint64_t now)
     return true;
 }
 
+/* The frequency merge judges an item by: its entry's, or for a part its
+ * root's (a part lives and is read as its root is); a part whose root is
+ * not written yet and pinned (storage_parts_pin) as read most. *dead: a
+ * part whose root is gone or another incarnation. */
+static uint8_t
+merge_freq(const struct item_meta *m, const uint8_t *key, uint64_t v,
+        uint64_t now, bool *dead)
+{
+    uint8_t freq = hash_entry_freq(v), root_freq = 0;
+    *dead = false;
+    if ((m->type & ITEM_T_PART) != 0 && item_visible(m, now)) {
+        if (parts_root_freq(m, key, now, &root_freq)) {
+            freq = root_freq > freq ? root_freq : freq;
+        } else if (parts_pinned(m, key)) {
+            freq = UINT8_MAX;
+        } else {
+            *dead = true;
+        }
+    }
+    return freq;
+}
+
 /* Frequency cutoff: the lowest frequency such that the live items at or
  * above it fit in 31/32 of one segment; what room they leave goes to
  * items one below the cutoff (merge_item). */
@@ -256,9 +278,11 @@ merge_cutoff(struct merge *mg)
                 off += item_stride(item_size(&m))) {
             const uint8_t *key = seg_data(sid) + off + m.hdr_len;
             uint64_t v;
+            bool dead;
             if (hash_peek_location(hash_of(m.db, key, m.klen), sid, off, &v) &&
                     item_visible(&m, mg->now)) {
-                bytes[hash_entry_freq(v)] += item_stride(item_size(&m));
+                uint8_t f = merge_freq(&m, key, v, mg->now, &dead);
+                bytes[f] += dead ? 0 : item_stride(item_size(&m));
             }
         }
     }
@@ -296,16 +320,13 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
     struct item_meta nm = *m;
     nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
-    uint8_t freq = hash_entry_freq(v);
-    /* a part lives and is read as its root is; without it, it is dead */
-    bool part = (m->type & ITEM_T_PART) != 0, dead_part = false;
-    uint8_t root_freq = 0;
-    if (part && item_visible(m, mg->now)) {
-        dead_part = !parts_root_freq(m, key, mg->now, &root_freq);
-        freq = root_freq > freq ? root_freq : freq;
-    }
-    /* below the cutoff by one: while the room it leaves lasts */
-    bool extra = freq + 1 == mg->cutoff && mg->room >= stride;
+    bool part = (m->type & ITEM_T_PART) != 0, dead_part;
+    uint8_t freq = merge_freq(m, key, v, mg->now, &dead_part);
+    /* below the cutoff by one: while the room it leaves lasts. Never a
+     * part: room that runs out partway through a key's parts would keep
+     * some and evict the key, leaving the kept ones dead in dst (a large
+     * value is kept whole by its root's reads, or not at all) */
+    bool extra = !part && freq + 1 == mg->cutoff && mg->room >= stride;
     bool keep = item_visible(m, mg->now) && !dead_part &&
                 (freq >= mg->cutoff || extra) &&
                 mg->used + stride <= heap.seg_size;

@@ -245,7 +245,9 @@ item_dropped(const struct item_meta *m, const uint8_t *key, uint64_t evict_now)
     struct storage_drop_info info = {
             .expiry = m->expiry,
             .last_access = item_atime_ms(item_atime(item), &heap.segs[sid]),
+            .value = key + m->klen,
             .vlen = m->vlen,
+            .type = (uint8_t)(m->type & ITEM_T_TYPE),
             .fetched = (item_mflags(item) & ITEM_M_FETCHED) != 0,
     };
     item_dropped_key(m->db, key, m->klen,

@@ -53,11 +53,73 @@ parts_evict_root(const struct item_meta *m, const uint8_t *key, uint64_t now)
         bool done = hash_swap_locked(h, &ref, 0);
         hash_unlock_key(h);
         if (done) {
-            item_dropped_key(m->db & DB_MASK, key,
-                    m->klen - STORAGE_PART_SUFFIX, STORAGE_DROP_EVICTED, NULL);
+            /* the root's copy stays readable inside the caller's epoch */
+            item_dropped(&ref.m, ref.item + ref.m.hdr_len, now);
             INCR(seg_metrics, seg_evict_item);
             INCR(seg_metrics, seg_part_evict_root);
             return;
         }
     }
+}
+
+/* ---- pins: values whose parts are written before their root ----
+ * A slot holds an id's 8 bytes as an integer; 0 marks a free slot, so an
+ * id of 0 is pinned as 1 (which only makes the check a little wider). The
+ * check scans every slot, and runs only for a part whose root is missing:
+ * the rare path of a merge. */
+
+static uint64_t pins[STORAGE_PINS];
+
+static uint64_t
+pin_word(const uint8_t id[8])
+{
+    uint64_t v;
+    memcpy(&v, id, 8);
+    return v == 0 ? 1 : v;
+}
+
+uint32_t
+storage_parts_pin(const uint8_t id[8])
+{
+    uint64_t v = pin_word(id);
+    for (uint32_t i = 0; i < STORAGE_PINS; i++) {
+        uint64_t free = 0;
+        if (__atomic_load_n(&pins[i], __ATOMIC_RELAXED) == 0 &&
+                __atomic_compare_exchange_n(&pins[i], &free, v, false,
+                        __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+            return i;
+        }
+    }
+    return STORAGE_PIN_NONE;
+}
+
+void
+storage_parts_repin(uint32_t pin, const uint8_t id[8])
+{
+    if (pin < STORAGE_PINS) {
+        __atomic_store_n(&pins[pin], pin_word(id), __ATOMIC_RELEASE);
+    }
+}
+
+void
+storage_parts_unpin(uint32_t pin)
+{
+    if (pin < STORAGE_PINS) {
+        __atomic_store_n(&pins[pin], 0, __ATOMIC_RELEASE);
+    }
+}
+
+bool
+parts_pinned(const struct item_meta *m, const uint8_t *key)
+{
+    if (m->klen <= STORAGE_PART_SUFFIX) {
+        return false;
+    }
+    uint64_t v = pin_word(key + m->klen - STORAGE_PART_SUFFIX);
+    for (uint32_t i = 0; i < STORAGE_PINS; i++) {
+        if (__atomic_load_n(&pins[i], __ATOMIC_ACQUIRE) == v) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -413,6 +413,9 @@ bool parts_root_freq(const struct item_meta *m, const uint8_t *key,
         uint64_t now, uint8_t *freq);
 void parts_evict_root(
         const struct item_meta *m, const uint8_t *key, uint64_t now);
+/* Whether a part's id (after its root key) is pinned: a value whose root
+ * is not written yet (storage_parts_pin). */
+bool parts_pinned(const struct item_meta *m, const uint8_t *key);
 
 /* --- segments (segment.c) --- */
 uint32_t ttl_bucket_of(uint64_t expiry, uint64_t now);

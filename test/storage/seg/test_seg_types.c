@@ -392,6 +392,98 @@ test_dead_parts_are_dropped(void **state)
     seg_teardown();
 }
 
+/* Parts written before their root (a value being received): pinned, merge
+ * keeps them however many segments go by before the root is in; unpinned,
+ * they are dead and dropped. */
+static void
+write_parts_only(int c)
+{
+    char root[16];
+    uint8_t id[8], pk[64], v[PLEN];
+    snprintf(root, sizeof(root), "coll-%03d", c);
+    coll_id(id, c);
+    struct storage_write pw = {0};
+    for (uint32_t i = 0; i < PARTS; i++) {
+        memset(v, (int)(c + i), PLEN);
+        size_t n = part_key(pk, root, id, i);
+        assert_int_equal(storage_set(STORAGE_DB_PARTS, pk, n, v, PLEN, &pw, NOW,
+                                 NULL, NULL),
+                STORAGE_OK);
+    }
+}
+
+static void
+write_root(int c)
+{
+    char root[16];
+    uint8_t id[8];
+    snprintf(root, sizeof(root), "coll-%03d", c);
+    coll_id(id, c);
+    struct storage_write r = {.type = STORAGE_TYPE_HASH, .parts = true};
+    assert_int_equal(
+            storage_set(0, root, strlen(root), id, 8, &r, NOW, NULL, NULL),
+            STORAGE_OK);
+}
+
+static void
+test_pinned_parts_wait_for_their_root(void **state)
+{
+    (void)state;
+    setup_store("merge", 4 * MiB, 64 * KiB);
+    uint32_t pin[2];
+    for (int c = 0; c < 2; c++) {
+        uint8_t id[8];
+        coll_id(id, c);
+        pin[c] = storage_parts_pin(id);
+        assert_int_not_equal(pin[c], STORAGE_PIN_NONE);
+        write_parts_only(c);
+    }
+    write_parts_only(2); /* not pinned */
+    churn(30000);        /* ~18 MB through a 4 MiB heap */
+    assert_true(metrics.seg_merge.counter > 0);
+    assert_true(metrics.seg_part_dead.counter >= PARTS);
+    for (int c = 0; c < 3; c++) {
+        write_root(c);
+    }
+    /* every pinned part is still there; the unpinned ones are gone */
+    assert_int_equal(check_collection(0, false), 1);
+    assert_int_equal(check_collection(1, false), 1);
+    char root[16];
+    uint8_t id[8], pk[64];
+    struct storage_item it;
+    snprintf(root, sizeof(root), "coll-%03d", 2);
+    coll_id(id, 2);
+    size_t n = part_key(pk, root, id, 0);
+    assert_int_equal(
+            storage_peek(STORAGE_DB_PARTS, pk, n, NOW, &it), STORAGE_NOT_FOUND);
+    storage_parts_unpin(pin[0]);
+    storage_parts_unpin(pin[1]);
+    storage_parts_unpin(STORAGE_PIN_NONE); /* does nothing */
+    seg_teardown();
+}
+
+static void
+test_pins_are_bounded(void **state)
+{
+    (void)state;
+    uint32_t pin[STORAGE_PINS];
+    uint8_t id[8] = {0};
+    for (uint32_t i = 0; i < STORAGE_PINS; i++) {
+        id[7] = (uint8_t)i;
+        id[6] = (uint8_t)(i >> 8);
+        pin[i] = storage_parts_pin(id);
+        assert_true(pin[i] < STORAGE_PINS);
+    }
+    assert_int_equal(storage_parts_pin(id), STORAGE_PIN_NONE);
+    storage_parts_unpin(pin[7]);
+    uint32_t again = storage_parts_pin(id);
+    assert_int_equal(again, pin[7]);
+    storage_parts_repin(again, (uint8_t[8]){9, 9, 9, 9, 9, 9, 9, 9});
+    for (uint32_t i = 0; i < STORAGE_PINS; i++) {
+        storage_parts_unpin(pin[i]);
+    }
+}
+
 /* storage_patch: a root's bytes changed in place, its CAS kept; only the
  * version asked for, only a root, only inside its value; a touch of the
  * root (a new copy with a new expiry) carries the patched bytes. */
@@ -575,6 +667,8 @@ main(void)
             cmocka_unit_test(test_eviction_takes_keys_whole_merge),
             cmocka_unit_test(test_eviction_takes_keys_whole_fifo),
             cmocka_unit_test(test_dead_parts_are_dropped),
+            cmocka_unit_test(test_pinned_parts_wait_for_their_root),
+            cmocka_unit_test(test_pins_are_bounded),
             cmocka_unit_test_setup_teardown(
                     test_patch_in_place, setup_small, teardown_store),
             cmocka_unit_test(test_patch_survives_moves),
