@@ -241,7 +241,7 @@ storage_status_e ks_commit(struct storage_reservation *r, uint8_t db,
 void ks_abort(struct storage_reservation *r);
 
 /* A string value received in pieces straight into parts (memcache values
- * larger than one item: nothing the size of the value is buffered). begin
+ * larger than a part: nothing the size of the value is buffered). begin
  * sizes it (vlen bytes, written with w) and answers NULL with *st
  * EOVERSIZE or ENOMEM; write takes the next bytes in order (a failure to
  * store a part is kept, the rest discarded); commit, once all vlen bytes
@@ -259,6 +259,11 @@ void ks_stream_write(
 storage_status_e ks_stream_commit(
         struct ks_stream **s, uint64_t now, uint64_t *cas);
 void ks_stream_abort(struct ks_stream **s, uint64_t now);
+/* From now on each part is received straight into a reservation in the
+ * store (no copy through the stream's buffer). An open reservation keeps
+ * its segment from eviction, so only a caller that bounds how many such
+ * streams are open at once (memcache's stream slots) asks for it. */
+void ks_stream_reserve_parts(struct ks_stream *s);
 /* memcache values larger than one item are kept in parts while the item
  * memcached would make of them (key, value, its header) is at most max
  * bytes (memcache.item_size_max, memcached's -I); 0, the default, keeps

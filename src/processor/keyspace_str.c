@@ -28,6 +28,7 @@
 #include "types/types.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <string.h>
 
 #define STR_ROOT_LEN   28
@@ -50,13 +51,61 @@ struct str_root {
 static __thread void *scratch[SCRATCH_MAX];
 static __thread uint32_t nscratch;
 
+/* One copy buffer of SCRATCH_KEEP bytes is kept by each thread that has
+ * read a value in parts, so values up to that size (the ones a segment
+ * packs in parts rather than whole, ks_str_whole_max) are read without an
+ * allocation and its page faults each time; freed when the thread exits. */
+#define SCRATCH_KEEP ((size_t)1 << 20)
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static __thread void *kept;
+static __thread bool kept_busy;
+
+static void
+kept_free(void *p)
+{
+    mm_release(p);
+    kept = NULL;
+    kept_busy = false;
+}
+
+static void
+kept_init(void)
+{
+    pthread_key_create(&kept_key, kept_free);
+}
+
+/* The kept buffer, made on first use; NULL when it is in use or cannot be
+ * made. */
+static void *
+kept_take(void)
+{
+    if (kept_busy) {
+        return NULL;
+    }
+    if (kept == NULL) {
+        pthread_once(&kept_once, kept_init);
+        void *p = mm_alloc(SCRATCH_KEEP);
+        if (p == NULL || pthread_setspecific(kept_key, p) != 0) {
+            mm_release(p);
+            return NULL;
+        }
+        kept = p;
+    }
+    kept_busy = true;
+    return kept;
+}
+
 static void *
 scratch_alloc(size_t len)
 {
     if (nscratch == SCRATCH_MAX) {
         return NULL;
     }
-    void *p = mm_alloc(len == 0 ? 1 : len);
+    void *p = len <= SCRATCH_KEEP ? kept_take() : NULL;
+    if (p == NULL) {
+        p = mm_alloc(len == 0 ? 1 : len);
+    }
     if (p != NULL) {
         scratch[nscratch++] = p;
     }
@@ -67,7 +116,12 @@ void
 ks_scratch_release(void)
 {
     while (nscratch > 0) {
-        mm_release(scratch[--nscratch]);
+        void *p = scratch[--nscratch];
+        if (p == kept) {
+            kept_busy = false;
+        } else {
+            mm_release(p);
+        }
     }
     if (ks_id_pin != STORAGE_PIN_NONE) {
         ks_id_unpin();
@@ -302,25 +356,27 @@ parts_write(uint8_t db, const void *key, size_t klen, const struct str_root *r,
         uint64_t now)
 {
     uint8_t *pk = part_key_buf(klen);
-    uint8_t *buf = mm_alloc(r->chunk);
-    storage_status_e st =
-            pk == NULL || buf == NULL ? STORAGE_ENOMEM : STORAGE_OK;
+    storage_status_e st = pk == NULL ? STORAGE_ENOMEM : STORAGE_OK;
     if (r->n == 0) {
         first = 1; /* an empty value has no parts */
         last = 0;
     }
     struct storage_write w = {.expiry = r->expiry};
     for (uint32_t i = first; st == STORAGE_OK && i <= last && i < r->n; i++) {
+        /* built in place: one copy of the bytes, not two */
         size_t plen = part_len(r, i);
-        fill(i, buf, plen, arg);
         size_t pklen = ks_part_key(pk, key, klen, r->id, i);
-        st = storage_set(db | STORAGE_DB_PARTS, pk, pklen, buf, plen, &w, now,
-                NULL, NULL);
+        struct storage_reservation res;
+        st = storage_reserve(
+                &res, db | STORAGE_DB_PARTS, pk, pklen, plen, &w, now);
+        if (st == STORAGE_OK) {
+            fill(i, res.value, plen, arg);
+            st = storage_commit(&res, now, NULL, NULL);
+        }
     }
     if (st == STORAGE_OK) {
         st = parts_present(db, key, klen, r, first, last, pk, now);
     }
-    mm_release(buf);
     mm_release(pk);
     return st;
 }
@@ -709,9 +765,12 @@ struct ks_stream {
     storage_status_e st; /* the first failure; the rest is discarded */
     uint32_t next;       /* the part being filled */
     uint32_t pin;        /* of r.id, until the root is in (storage.h) */
-    size_t fill;         /* its bytes so far */
-    uint8_t *pk;         /* a part key */
-    uint8_t buf[];       /* one part (r.chunk bytes) */
+    bool reserve;        /* parts filled in reservations (ks_stream.h) */
+    bool reserved;       /* res holds the part being filled */
+    struct storage_reservation res;
+    size_t fill;   /* its bytes so far */
+    uint8_t *pk;   /* a part key */
+    uint8_t buf[]; /* one part (r.chunk bytes) */
 };
 
 struct ks_stream *
@@ -745,8 +804,31 @@ ks_stream_begin(uint8_t db, const void *key, size_t klen, size_t vlen,
     s->pk = pk;
     /* the request that began it ends before the value does */
     s->pin = storage_parts_pin(s->r.id);
+    s->reserve = false;
+    s->reserved = false;
     *st = STORAGE_OK;
     return s;
+}
+
+void
+ks_stream_reserve_parts(struct ks_stream *s)
+{
+    s->reserve = true;
+}
+
+/* The part starting: into a reservation when asked and one is had, else
+ * into the buffer. */
+static void
+stream_part_begin(struct ks_stream *s, uint64_t now)
+{
+    if (!s->reserve || s->st != STORAGE_OK) {
+        return;
+    }
+    struct storage_write pw = {.expiry = s->r.expiry};
+    size_t pklen = ks_part_key(s->pk, s->key, s->klen, s->r.id, s->next);
+    s->reserved =
+            storage_reserve(&s->res, s->db | STORAGE_DB_PARTS, s->pk, pklen,
+                    part_len(&s->r, s->next), &pw, now) == STORAGE_OK;
 }
 
 /* Writes the part being filled; the next one starts. */
@@ -755,7 +837,11 @@ stream_flush(struct ks_stream *s, uint64_t now)
 {
     struct storage_write pw = {.expiry = s->r.expiry};
     size_t pklen = ks_part_key(s->pk, s->key, s->klen, s->r.id, s->next);
-    if (s->st == STORAGE_OK) {
+    if (s->reserved) {
+        s->reserved = false;
+        storage_status_e st = storage_commit(&s->res, now, NULL, NULL);
+        s->st = s->st == STORAGE_OK ? st : s->st;
+    } else if (s->st == STORAGE_OK) {
         s->st = storage_set(s->db | STORAGE_DB_PARTS, s->pk, pklen, s->buf,
                 s->fill, &pw, now, NULL, NULL);
     }
@@ -768,9 +854,14 @@ ks_stream_write(struct ks_stream *s, const void *data, size_t len, uint64_t now)
 {
     const uint8_t *p = data;
     while (len > 0 && s->next < s->r.n) {
+        if (s->fill == 0) {
+            stream_part_begin(s, now);
+        }
         size_t want = part_len(&s->r, s->next) - s->fill;
         size_t take = len < want ? len : want;
-        if (s->st == STORAGE_OK) {
+        if (s->reserved) {
+            memcpy(s->res.value + s->fill, p, take);
+        } else if (s->st == STORAGE_OK) {
             memcpy(s->buf + s->fill, p, take);
         }
         s->fill += take;
@@ -785,6 +876,9 @@ ks_stream_write(struct ks_stream *s, const void *data, size_t len, uint64_t now)
 static void
 stream_destroy(struct ks_stream **s)
 {
+    if ((*s)->reserved) {
+        storage_abort(&(*s)->res);
+    }
     storage_parts_unpin((*s)->pin);
     mm_release((*s)->pk);
     mm_release(*s);

@@ -396,6 +396,10 @@ stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
          * allows it */
         st->big = ks_stream_begin(MC_DB, req->key.data, req->key.len, req->vlen,
                 &w, c->now_ms, &st->stream_status);
+        if (st->big != NULL && st->stream_slot) {
+            /* the slot bounds open reservations: parts go straight in */
+            ks_stream_reserve_parts(st->big);
+        }
     }
     if (st->stream_status != STORAGE_OK) {
         stream_slot_drop(st); /* nothing held: the value is discarded */
