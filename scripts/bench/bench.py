@@ -57,6 +57,14 @@ PROFILES = {
         "ow_seconds": (10, 60),
         "ow_budgets": (64, 256),
         "ow_reps": 1,
+        # load 13 (issue 22): 5M keys, 100-byte values, 5M gets of warm-up
+        # and 10M measured, at 64 and 128 MiB; one repetition (the trace is
+        # fixed by its seed, and each case takes minutes)
+        "mpb_keys": 5000000,
+        "mpb_gets": 15000000,
+        "mpb_value": 100,
+        "mpb_budgets": (64, 128),
+        "mpb_reps": 1,
     },
     "quick": {
         "reps": 1,
@@ -79,6 +87,11 @@ PROFILES = {
         "ow_seconds": (3,),
         "ow_budgets": (64,),
         "ow_reps": 1,
+        "mpb_keys": 300000,
+        "mpb_gets": 600000,
+        "mpb_value": 100,
+        "mpb_budgets": (8, 16),
+        "mpb_reps": 1,
     },
 }
 
@@ -90,6 +103,11 @@ FILL_CONNS = ("--conns", 8, "--pipeline", 32)
 # when every server has been evicting for a while
 ZIPF_WINDOWS = 10
 ZIPF_MEASURED = 3
+# load 13 counts misses in thirtieths of the gets: the first third is the
+# warm-up (5M of 15M gets in the full profile), the last nine are the last 30%
+MPB_WINDOWS = 30
+MPB_WARM = 10
+MPB_LAST = 9
 # load 7 (issue 13): loadgen overwrite's defaults are the reproduction (50
 # connections, one set in flight each, 1000-byte values, keys 1..7000);
 # RESP sets carry EX 3600 as in the issue
@@ -451,6 +469,59 @@ class Bench:
                 for _, _, s in srvs:
                     s.stop()
 
+    # ---- load 13: misses per byte (issue 22) ----
+
+    def mpb_cases(self):
+        """(label, Zipf exponent, share of one-time keys, budget MiB)."""
+        small, large = self.p["mpb_budgets"]
+        return [(f"Zipf 1.0, {small} MiB", 1.0, 0.0, small),
+                (f"Zipf 1.0, {large} MiB", 1.0, 0.0, large),
+                (f"Zipf 0.8, {small} MiB", 0.8, 0.0, small),
+                (f"Zipf 1.0 + 50% scan, {small} MiB", 1.0, 0.5, small)]
+
+    def load13(self):
+        """As load 5 (the three servers at once, each with its own client,
+        the same seeded trace): the miss ratio does not depend on speed."""
+        p = self.p
+        kinds = [("segcached", "memcache"), ("memcached", "memcache"),
+                 ("redis", "resp")]
+        for rep in range(p["mpb_reps"]):
+            for case, alpha, scan, mib in self.mpb_cases():
+                srvs = [(name, proto, Server(name, mib * MiB, 1, None,
+                                             self.logdir, self.bin,
+                                             resp=False).start())
+                        for name, proto in self.alternate(kinds, rep)]
+                argv = [[str(x) for x in
+                         [self.loadgen, "zipf", "-s", s.addr[proto], "-P",
+                          proto, "--keys", p["mpb_keys"], "--requests",
+                          p["mpb_gets"], "--value", p["mpb_value"],
+                          "--alpha", alpha, "--scan", scan, "--seed", 42,
+                          "--conns", 4, "--pipeline", 16, "--windows",
+                          MPB_WINDOWS]]
+                        for _, proto, s in srvs]
+                clients = [subprocess.Popen(a, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True)
+                           for a in argv]
+                for (name, _, s), c in zip(srvs, clients):
+                    out, err = c.communicate(timeout=3600)
+                    if c.returncode != 0:
+                        raise RuntimeError(f"zipf against {name}: {err}")
+                    r = dict(kv.split("=", 1) for kv in out.split())
+                    gets = [int(x) for x in r["window_gets"].split(",")]
+                    miss = [int(x) for x in r["window_misses"].split(",")]
+                    self.record(
+                        "13", case, name, rep,
+                        miss_ratio=sum(miss[-MPB_LAST:]) /
+                        max(sum(gets[-MPB_LAST:]), 1),
+                        miss_ratio_warm=sum(miss[MPB_WARM:]) /
+                        max(sum(gets[MPB_WARM:]), 1),
+                        gets_per_s=sum(gets) / float(r["seconds"]),
+                        window_miss_ratio=[m / max(g, 1)
+                                           for m, g in zip(miss, gets)],
+                        held=s.stats()[0], rss_mib=s.rss() / MiB)
+                for _, _, s in srvs:
+                    s.stop()
+
     # ---- load 6: threads ----
 
     def load6(self):
@@ -707,7 +778,9 @@ class Bench:
                  "11": ("pub/sub: PUBLISH to 1 and 100 subscribers",
                         self.load11),
                  "12": ("transactions on one worker, GET/SET on the other",
-                        self.load12)}
+                        self.load12),
+                 "13": ("misses per byte: Zipf 1.0 and 0.8, a scan, two "
+                        "budgets", self.load13)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()

@@ -100,6 +100,7 @@ struct opts {
     uint64_t seed;
     uint32_t ttl_short, ttl_long;
     double short_frac;
+    double scan; /* zipf: share of gets for keys read once (a scan) */
     uint64_t rate;
     uint32_t windows;
     const char *kind;   /* rr: get, set or ping */
@@ -118,7 +119,8 @@ struct state {
     uint64_t hits, misses, errors, sets;
     uint64_t *setq; /* zipf: keys that missed, to be set */
     size_t setq_head, setq_count, setq_cap;
-    double *cdf; /* zipf */
+    double *cdf;        /* zipf */
+    uint64_t scan_next; /* zipf: keys past the key space, each read once */
     uint64_t rng;
     uint64_t *win_gets, *win_misses;
     uint64_t *lat;
@@ -454,7 +456,11 @@ zipf_next_request(struct state *st, struct pending *p)
         }
     }
     p->kind = KIND_GET;
-    p->key = zipf_next(st);
+    if (st->o.scan > 0 && uniform01(&st->rng) < st->o.scan) {
+        p->key = st->o.keys + st->scan_next++; /* never asked for again */
+    } else {
+        p->key = zipf_next(st);
+    }
     st->issued++;
     return true;
 }
@@ -957,6 +963,8 @@ usage(void)
             "  --kind get|set|ping    rr request (get)\n"
             "  --prefix STR           key prefix, digits pad to 16 bytes (k)\n"
             "  --alpha F --seed N     Zipf exponent (1.0), seed (1)\n"
+            "  --scan F               zipf: that share of gets asks for a\n"
+            "                         key never asked for before (0)\n"
             "  --ttl-short S --ttl-long S --short-frac F\n"
             "                         zipf TTLs in seconds (0: none)\n"
             "  --rate N               zipf gets per second (0: no limit)\n"
@@ -1050,6 +1058,8 @@ parse_args(struct opts *o, int argc, char **argv)
             o->kind = argv[++i];
         } else if (strcmp(a, "--alpha") == 0 && i + 1 < argc) {
             o->alpha = atof(argv[++i]);
+        } else if (strcmp(a, "--scan") == 0 && i + 1 < argc) {
+            o->scan = atof(argv[++i]);
         } else if (strcmp(a, "--short-frac") == 0 && i + 1 < argc) {
             o->short_frac = atof(argv[++i]);
         } else if (strcmp(a, "--from") == 0) {

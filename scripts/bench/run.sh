@@ -16,7 +16,11 @@
 #   scripts/bench/run.sh --loads 12      transactions on one worker, GET/SET
 #                                        on the other (issue 17; not in
 #                                        the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,12
+#   scripts/bench/run.sh --loads 13      misses per byte: Zipf 1.0 at 64 and
+#                                        128 MiB, Zipf 0.8, a 50% scan, all
+#                                        three servers (issue 22; ~25 min;
+#                                        not in the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,13
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail
