@@ -169,6 +169,7 @@ struct merge {
     uint32_t used; /* bytes written into dst */
     uint8_t cutoff;
     uint64_t room; /* bytes left for items one below the cutoff */
+    uint64_t keep; /* bytes the cutoff and the room would keep, about */
     uint64_t now;
     bool compact; /* compaction: keep every visible item and its frequency */
 };
@@ -267,7 +268,7 @@ merge_freq(const struct item_meta *m, const uint8_t *key, uint64_t v,
 static void
 merge_cutoff(struct merge *mg)
 {
-    uint64_t bytes[256] = {0};
+    uint64_t bytes[256] = {0}, whole[256] = {0}; /* whole: not parts */
     for (uint32_t i = 0; i < mg->n; i++) {
         uint32_t sid = mg->src[i];
         struct item_meta m;
@@ -282,7 +283,10 @@ merge_cutoff(struct merge *mg)
             if (hash_peek_location(hash_of(m.db, key, m.klen), sid, off, &v) &&
                     item_visible(&m, mg->now)) {
                 uint8_t f = merge_freq(&m, key, v, mg->now, &dead);
-                bytes[f] += dead ? 0 : item_stride(item_size(&m));
+                uint64_t b = dead ? 0 : item_stride(item_size(&m));
+                bytes[f] += b;
+                whole[f] +=
+                        (m.type & (ITEM_T_PART | ITEM_T_PARTS)) != 0 ? 0 : b;
             }
         }
     }
@@ -293,9 +297,31 @@ merge_cutoff(struct merge *mg)
         if (sum > budget) {
             mg->cutoff = (uint8_t)(f == 255 ? 255 : f + 1);
             mg->room = budget - (sum - bytes[f]);
+            /* parts get no room below the cutoff (merge_item) */
+            mg->keep = sum - bytes[f] +
+                       (whole[f] < mg->room ? whole[f] : mg->room);
             return;
         }
     }
+    mg->keep = sum;
+}
+
+/* A merge that would keep nothing (its sources hold only cold parts of
+ * large values, and dead items) evicts its oldest source alone: merging
+ * them all would evict every one at once and leave the rest of them free
+ * before anything needs them, a FIFO of seg.merge_segments segments where
+ * one does. */
+static void
+merge_narrow(struct merge *mg)
+{
+    if (mg->keep > 0 || mg->n < 2) {
+        return;
+    }
+    for (uint32_t i = 1; i < mg->n; i++) {
+        seg_unclaim(mg->src[i]);
+    }
+    mg->n = 1;
+    INCR(seg_metrics, seg_merge_narrow);
 }
 
 /* Copies one live item to dst and relinks it with the replace primitive;
@@ -323,10 +349,12 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
     bool part = (m->type & ITEM_T_PART) != 0, dead_part;
     uint8_t freq = merge_freq(m, key, v, mg->now, &dead_part);
     /* below the cutoff by one: while the room it leaves lasts. Never a
-     * part: room that runs out partway through a key's parts would keep
-     * some and evict the key, leaving the kept ones dead in dst (a large
-     * value is kept whole by its root's reads, or not at all) */
-    bool extra = !part && freq + 1 == mg->cutoff && mg->room >= stride;
+     * part or a root: room that runs out partway through a key's parts
+     * would keep some and evict the key, leaving the kept ones dead in dst,
+     * and a root kept while its parts go is evicted with them (a value in
+     * parts is kept whole by its root's reads, or not at all) */
+    bool extra = (m->type & (ITEM_T_PART | ITEM_T_PARTS)) == 0 &&
+                 freq + 1 == mg->cutoff && mg->room >= stride;
     bool keep = item_visible(m, mg->now) && !dead_part &&
                 (freq >= mg->cutoff || extra) &&
                 mg->used + stride <= heap.seg_size;
@@ -488,11 +516,12 @@ merge_run(uint64_t now)
         }
         return false;
     }
+    merge_cutoff(&mg);
+    merge_narrow(&mg);
     for (uint32_t i = 0; i < mg.n; i++) {
         turnover_note(mg.src[i], now);
     }
     merge_dst_init(&mg);
-    merge_cutoff(&mg);
     /* newest source first: the room below the cutoff goes to the items
      * that had the least time to be read */
     for (uint32_t i = mg.n; i-- > 0;) {

@@ -60,6 +60,7 @@
     ACTION( seg_evict_ex,          METRIC_COUNTER, "# no segment to evict"  ) \
     ACTION( seg_merge,             METRIC_COUNTER, "# merges"               ) \
     ACTION( seg_merge_keep,        METRIC_COUNTER, "# items kept by merges" ) \
+    ACTION( seg_merge_narrow,      METRIC_COUNTER, "# merges that would keep nothing, narrowed to their oldest segment" ) \
     ACTION( seg_flush,             METRIC_COUNTER, "# flushes applied"      ) \
     ACTION( seg_flush_item,        METRIC_COUNTER, "# items flushed"        ) \
     ACTION( seg_seg_free,          METRIC_GAUGE,   "# segments free"        ) \

@@ -10,6 +10,7 @@
 
 #include "base/time.h"
 #include "storage/seg/seg.h"
+#include "storage/seg/seg_internal.h"
 #include "storage/storage.h"
 
 #include <pthread.h>
@@ -462,6 +463,37 @@ test_pinned_parts_wait_for_their_root(void **state)
     seg_teardown();
 }
 
+/* Large values written and never read (roots and parts only): a merge
+ * would keep nothing, so it evicts its oldest segment alone instead of
+ * seg.merge_segments at once, and the heap stays full instead of four
+ * segments standing free after each eviction. */
+static void
+test_merge_of_cold_parts_evicts_one_segment(void **state)
+{
+    (void)state;
+    setup_store("merge", 4 * MiB, 64 * KiB);
+    int n = 600; /* 600 x 10.8 KB: 1.6 x the heap */
+    int64_t free_max = 0;
+    for (int c = 0; c < n; c++) {
+        write_collection(c);
+        if (metrics.seg_merge.counter > 0) {
+            seg_gauges();
+            int64_t f = metrics.seg_seg_free.gauge;
+            free_max = f > free_max ? f : free_max;
+        }
+    }
+    assert_true(metrics.seg_merge.counter > 0);
+    assert_int_equal(metrics.seg_merge_keep.counter, 0);
+    assert_int_equal(
+            metrics.seg_merge_narrow.counter, metrics.seg_merge.counter);
+    /* the newest are there, whole (check_collection fails on a half key) */
+    assert_int_equal(check_collection(n - 1, false), 1);
+    /* once evicting, never more than the reserve and the one segment just
+     * freed stand free (merging four at once freed four at a time) */
+    assert_true(free_max <= 2);
+    seg_teardown();
+}
+
 static void
 test_pins_are_bounded(void **state)
 {
@@ -669,6 +701,7 @@ main(void)
             cmocka_unit_test(test_dead_parts_are_dropped),
             cmocka_unit_test(test_pinned_parts_wait_for_their_root),
             cmocka_unit_test(test_pins_are_bounded),
+            cmocka_unit_test(test_merge_of_cold_parts_evicts_one_segment),
             cmocka_unit_test_setup_teardown(
                     test_patch_in_place, setup_small, teardown_store),
             cmocka_unit_test(test_patch_survives_moves),
