@@ -251,6 +251,13 @@ void ks_stream_write(
         struct ks_stream *s, const void *data, size_t len, uint64_t now);
 storage_status_e ks_stream_commit(
         struct ks_stream **s, uint64_t now, uint64_t *cas);
+/* commit with a write given now instead of begin's (a RESP SET's options
+ * follow its value): its mode, expiry (the parts, written with begin's,
+ * are set to it) or keep_ttl; old as ks_set's. Reports "new", "set" and
+ * "expire" as ks_set does. */
+storage_status_e ks_stream_commit_as(struct ks_stream **s,
+        const struct storage_write *w, uint64_t now, struct storage_item *old,
+        uint64_t *cas);
 void ks_stream_abort(struct ks_stream **s, uint64_t now);
 /* memcache values larger than one item are kept in parts while the item
  * memcached would make of them (key, value, its header) is at most max
