@@ -589,31 +589,6 @@ check_modules(struct checks *c)
     }
 }
 
-/* A RESP request is received whole into a read buffer, so resp.max_request
- * above worker.rbuf_max could not be reached: such a request would close
- * its connection instead of getting the resp.max_request error. A value
- * given above it is refused, naming both, when a resp listener is on
- * (never lowered in silence); not given, it is worker.rbuf_max
- * (resp_setup_limits). */
-static void
-check_resp_request(struct checks *c, const struct listener *ls, unsigned n)
-{
-    bool resp = false;
-    for (unsigned i = 0; i < n; i++) {
-        resp = resp || ls[i].proc == &proc_resp;
-    }
-    const struct option *req = &setting.resp.resp_max_request;
-    const struct option *rbuf = &setting.worker.worker_rbuf_max;
-    if (resp && req->set && option_uint(req) > option_uint(rbuf)) {
-        report(c, EX_CONFIG, req,
-                "%" PRIu64 " bytes is more than worker.rbuf_max (%" PRIu64
-                "), and a RESP request is received whole into a read buffer: "
-                "raise worker.rbuf_max to at least resp.max_request, or lower "
-                "resp.max_request",
-                option_uint(req), option_uint(rbuf));
-    }
-}
-
 /* Every check; a problem with the command line or a user is EX_USAGE, with
  * a value EX_CONFIG, as when startup meets it. */
 static int
@@ -629,7 +604,6 @@ check_config(struct listener *ls, unsigned *n)
     }
     *n = check_listeners(&c, ls);
     check_modules(&c);
-    check_resp_request(&c, ls, *n);
     char err[256];
     if (process_check_user(&setting.process, err, sizeof(err)) != STATUS_OK) {
         report(&c, EX_USAGE, NULL, "%s", err);
@@ -788,21 +762,6 @@ die_logged(int code, const char *what)
     exit(code);
 }
 
-/* The resp parser's limits. resp.max_request, when not given, is
- * worker.rbuf_max (a request is received whole into a read buffer, and
- * raising worker.rbuf_max alone is enough to send larger ones); given, it
- * is taken exactly (check_resp_request refused it above worker.rbuf_max). */
-static void
-resp_setup_limits(void)
-{
-    resp_options_st o = setting.resp;
-    if (!o.resp_max_request.set) {
-        o.resp_max_request.val.OPTION_SIZE =
-                option_uint(&setting.worker.worker_rbuf_max);
-    }
-    resp_setup(&o, &stats.resp_parse);
-}
-
 static void
 setup(struct listener *ls, unsigned n)
 {
@@ -819,7 +778,7 @@ setup(struct listener *ls, unsigned n)
             option_uint(&setting.memcache.memcache_item_size_max));
     memcache_parse_setup(&setting.memcache, &stats.memcache_parse);
     proc_memcache_setup(&stats.memcache, &memcache_source);
-    resp_setup_limits();
+    resp_setup(&setting.resp, &stats.resp_parse);
     if (proc_resp_setup(&setting.resp_proc, &stats.resp, &stats_resp_source) !=
             STATUS_OK) {
         die(EX_OSERR, "%s", "out of memory for resp statistics");

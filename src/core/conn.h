@@ -41,6 +41,7 @@ struct worker;
 #define CONN_READY      0x8u /* on the worker's ready list (bytes pending) */
 #define CONN_KILL       0x10u /* close at the next turn, unsent bytes dropped */
 #define CONN_NO_IDLE    0x20u /* exempt from worker.idle_timeout (subscribers) */
+#define CONN_HELD       0x40u /* processor keeps a request (no bytes) to run */
 /* clang-format on */
 
 struct conn {

@@ -301,6 +301,11 @@ conn_process(struct worker *w, struct conn *c)
             conn_close(w, c);
             return;
         }
+        if (c->rbuf.begin == NULL && (c->flags & CONN_HELD) &&
+                buf_lend(w, &c->rbuf) != STATUS_OK) {
+            conn_close(w, c); /* a request kept with its buffer returned */
+            return;
+        }
         if (c->rbuf.begin != NULL && c->proc->read(c, &limits) != STATUS_OK) {
             conn_close(w, c);
             return;

@@ -211,6 +211,13 @@ written(uint8_t db, const void *key, size_t klen, const char *event,
     accessed(db, key, klen, KS_ACCESS_WRITE);
 }
 
+void
+ks_written(uint8_t db, const void *key, size_t klen, const char *event,
+        bool existed, const struct storage_write *w)
+{
+    written(db, key, klen, event, existed, w);
+}
+
 /* The store lookup of ks_lookup: while some hold is in place, a key under
  * another thread's hold is read after the hold ends, so its writes are
  * seen all or none. The mark is set before a hold's first write and

@@ -258,6 +258,13 @@ void ks_stream_write(
         struct ks_stream *s, const void *data, size_t len, uint64_t now);
 storage_status_e ks_stream_commit(
         struct ks_stream **s, uint64_t now, uint64_t *cas);
+/* commit with a write given now instead of begin's (a RESP SET's options
+ * follow its value): its mode, expiry (the parts, written with begin's,
+ * are set to it) or keep_ttl; old as ks_set's. Reports "new", "set" and
+ * "expire" as ks_set does. */
+storage_status_e ks_stream_commit_as(struct ks_stream **s,
+        const struct storage_write *w, uint64_t now, struct storage_item *old,
+        uint64_t *cas);
 void ks_stream_abort(struct ks_stream **s, uint64_t now);
 /* From now on each part is received straight into a reservation in the
  * store (no copy through the stream's buffer). An open reservation keeps

@@ -18,6 +18,10 @@ bool ks_lock_for_read(uint32_t stripe);
 bool ks_memcache_fits(size_t klen, uint64_t vlen, uint32_t cflags);
 /* Reports a change to the change and access hooks. */
 void ks_changed(uint8_t db, const void *key, size_t klen, const char *event);
+/* Reports a write as ks_set does: "new" when !existed, event, "expire"
+ * when w gave a time. */
+void ks_written(uint8_t db, const void *key, size_t klen, const char *event,
+        bool existed, const struct storage_write *w);
 /* storage_set, dropping a replaced root's parts; reports nothing. */
 storage_status_e ks_set_quiet(uint8_t db, const void *key, size_t klen,
         const void *value, size_t vlen, const struct storage_write *w,

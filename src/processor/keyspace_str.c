@@ -896,8 +896,22 @@ ks_stream_abort(struct ks_stream **s, uint64_t now)
     stream_destroy(s);
 }
 
+/* Sets every part written to expiry (a RESP SET's time comes after its
+ * value, which went in with none). */
+static void
+stream_expire(struct ks_stream *s, uint64_t expiry, uint64_t now)
+{
+    for (uint32_t i = 0; i < s->r.n; i++) {
+        size_t pklen = ks_part_key(s->pk, s->key, s->klen, s->r.id, i);
+        storage_touch(s->db | STORAGE_DB_PARTS, s->pk, pklen, expiry,
+                STORAGE_TTL_ALWAYS, now, NULL);
+    }
+    s->r.expiry = expiry;
+}
+
 storage_status_e
-ks_stream_commit(struct ks_stream **sp, uint64_t now, uint64_t *cas)
+ks_stream_commit_as(struct ks_stream **sp, const struct storage_write *w,
+        uint64_t now, struct storage_item *old, uint64_t *cas)
 {
     struct ks_stream *s = *sp;
     storage_status_e st = s->next == s->r.n ? s->st : STORAGE_EINVAL;
@@ -911,12 +925,26 @@ ks_stream_commit(struct ks_stream **sp, uint64_t now, uint64_t *cas)
     }
     uint32_t stripe = ks_stripe(s->db, s->key, s->klen);
     ks_lock(stripe);
+    struct storage_item prior;
+    bool existed =
+            storage_peek(s->db, s->key, s->klen, now, &prior) == STORAGE_OK;
+    uint64_t expiry = expiry_after(s->db, s->key, s->klen, w, now);
+    if (expiry != s->r.expiry) {
+        stream_expire(s, expiry, now);
+    }
     /* on a failure (mode, CAS) root_commit deletes the parts */
-    st = root_commit(s->db, s->key, s->klen, &s->r, &s->w, now, NULL, cas);
+    st = root_commit(s->db, s->key, s->klen, &s->r, w, now, old, cas);
     ks_unlock(stripe);
     if (st == STORAGE_OK) {
-        ks_changed(s->db, s->key, s->klen, "set");
+        ks_written(s->db, s->key, s->klen, "set", existed, w);
     }
     stream_destroy(sp);
     return st;
+}
+
+storage_status_e
+ks_stream_commit(struct ks_stream **sp, uint64_t now, uint64_t *cas)
+{
+    struct storage_write w = (*sp)->w;
+    return ks_stream_commit_as(sp, &w, now, NULL, cas);
 }

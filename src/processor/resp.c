@@ -309,6 +309,7 @@ resp_error(struct conn *c)
     resp_block_release(c, st);
     resp_pause_release(c, st);
     resp_tracking_release(c, st);
+    resp_stream_release(c, st); /* a value half received: its parts go */
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -1078,14 +1079,15 @@ process(struct resp_ctx *x)
 
 /* One parsed request, with CLIENT REPLY OFF/SKIP applied to its reply. */
 static rstatus_i
-process_request(struct conn *c, struct resp_state *st)
+process_request(struct conn *c, struct resp_state *st,
+        const struct resp_arg *argv, uint32_t argc)
 {
     struct resp_ctx x = {
             .c = c,
             .st = st,
             .w = &st->w,
-            .argv = st->req.argv,
-            .argc = st->req.argc,
+            .argv = argv,
+            .argc = argc,
     };
     size_t mark = wmark(&x);
     uint8_t reply = st->reply;
@@ -1124,6 +1126,38 @@ refused(struct conn *c, struct resp_state *st, resp_parse_e p)
     st->multi_dirty |= st->in_multi; /* a refused request aborts EXEC */
 }
 
+/* After a streamed request ran: held by a pause, it runs again at the
+ * resume (read is called then, bytes or not); else its value's parts go
+ * unless SET committed them. */
+static void
+streamed_ran(struct conn *c, struct resp_state *st)
+{
+    if (st->paused) {
+        c->flags |= CONN_HELD;
+    } else {
+        c->flags &= ~CONN_HELD;
+        resp_stream_release(c, st);
+    }
+}
+
+/* A request parsed whole after its value was streamed: its arguments,
+ * copied. false: no memory, refused. */
+static bool
+streamed_args(struct conn *c, struct resp_state *st,
+        const struct resp_arg **argv, uint32_t *argc)
+{
+    if (!resp_stream_whole(st)) {
+        resp_stream_release(c, st);
+        st->req.error = "ERR out of memory for the request's arguments";
+        refused(c, st, RESP_PARSE_ENOMEM);
+        return false;
+    }
+    return resp_stream_held(st, argv, argc);
+}
+
+/* The read loop. One call site of process_request (inlined): a streamed
+ * request, whole or held by a pause, runs there too, with its copied
+ * arguments. */
 static rstatus_i
 resp_read(struct conn *c, const struct proc_limits *limits)
 {
@@ -1134,22 +1168,46 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     ks_set_protocol(KS_PROTO_RESP);
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
+    if (__builtin_expect(st->req.buf_max == 0, 0)) {
+        resp_request_limits(&st->req, limits->rbuf_max, RESP_STREAM_MIN);
+    }
     while (!(c->flags & CONN_CLOSE)) {
         if (st->block != NULL || st->paused) {
             return STATUS_OK; /* blocked: the rest waits for its reply */
         }
-        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
-            c->flags |= CONN_STALLED;
-            return STATUS_OK;
-        }
-        if (buf_empty(&c->rbuf)) {
-            return STATUS_OK;
-        }
-        st->req.unauthenticated = !st->authenticated;
-        char *start = c->rbuf.rpos;
-        resp_parse_e p = resp_parse_req(&st->req, &c->rbuf);
+        const struct resp_arg *argv;
+        uint32_t argc;
+        char *start = NULL;
+        resp_parse_e p = RESP_PARSE_OK;
+        if (__builtin_expect(st->big == NULL, 1) ||
+                !resp_stream_held(st, &argv, &argc)) {
+            if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+                c->flags |= CONN_STALLED;
+                return STATUS_OK;
+            }
+            if (buf_empty(&c->rbuf)) {
+                return STATUS_OK;
+            }
+            st->req.unauthenticated = !st->authenticated;
+            start = c->rbuf.rpos;
+            p = resp_parse_req(&st->req, &c->rbuf);
+            argv = st->req.argv;
+            argc = st->req.argc;
+        } /* else a streamed request a pause held: it runs now */
         rstatus_i rc = STATUS_OK;
-        if (p == RESP_PARSE_UNFIN) {
+        if (__builtin_expect(p == RESP_PARSE_OK, 1)) {
+            if (__builtin_expect(st->big != NULL, 0) && start != NULL &&
+                    !streamed_args(c, st, &argv, &argc)) {
+                resp_request_reset(&st->req);
+                continue;
+            }
+            rc = process_request(c, st, argv, argc);
+            if (__builtin_expect(st->big != NULL, 0)) {
+                streamed_ran(c, st);
+            } else if (st->paused) {
+                c->rbuf.rpos = start; /* parsed again when it resumes */
+            }
+        } else if (p == RESP_PARSE_UNFIN) {
             size_t have = buf_rsize(&c->rbuf);
             if (st->req.need > have &&
                     buf_reserve(&c->rbuf, st->req.need - have,
@@ -1157,13 +1215,14 @@ resp_read(struct conn *c, const struct proc_limits *limits)
                 return STATUS_ENOMEM; /* over rbuf_max: closed */
             }
             return STATUS_OK;
-        }
-        if (p == RESP_PARSE_OK) {
-            rc = process_request(c, st);
-            if (st->paused) {
-                c->rbuf.rpos = start; /* parsed again when it resumes */
-            }
+        } else if (p == RESP_PARSE_STREAM) {
+            resp_stream_offer(c, st, limits);
+            continue;
+        } else if (p == RESP_PARSE_CHUNK) {
+            resp_stream_chunk(c, st);
+            continue;
         } else {
+            resp_stream_release(c, st); /* refused after its value came */
             refused(c, st, p);
         }
         resp_request_reset(&st->req);

@@ -28,6 +28,9 @@
     ACTION( resp_write_oom,       METRIC_COUNTER, "# writes refused: no memory (OOM)" ) \
     ACTION( resp_auth_fail,       METRIC_COUNTER, "# AUTH/HELLO with a wrong password" ) \
     ACTION( resp_noauth,          METRIC_COUNTER, "# commands refused before AUTH"    ) \
+    ACTION( resp_stream,          METRIC_COUNTER, "# SET values received into the store in pieces" ) \
+    ACTION( resp_stream_byte,     METRIC_COUNTER, "# bytes of SET values received in pieces" ) \
+    ACTION( resp_stream_drop,     METRIC_COUNTER, "# values received in pieces not stored (refused, closed mid-value)" ) \
     ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_hold_busy,       METRIC_COUNTER, "# commands refused: an undeclared key held elsewhere") \

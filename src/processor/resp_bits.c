@@ -54,21 +54,41 @@ err_commit(struct resp_ctx *x, storage_status_e s)
  * part holding it, and adds zeroed parts when the string grows), never a
  * copy of the whole value. The caller holds the key's stripe lock. false:
  * a string of one item that stays one, for the copy path below. */
-static bool
-setbit_large(struct resp_ctx *x, const struct resp_arg *k, uint64_t bit, int on,
+typedef enum {
+    IN_PLACE_NO,        /* one item that stays one: the copy path */
+    IN_PLACE_YES,       /* in parts, or grown past one item */
+    IN_PLACE_WRONGTYPE, /* replied */
+} in_place_e;
+
+/* Whether a write reaching byte `at` of key is made in place: a string in
+ * parts, or one the write grows past one item. The caller holds the key's
+ * stripe lock. *existed: the key held a string. */
+static in_place_e
+in_place(struct resp_ctx *x, const struct resp_arg *k, size_t at, bool *existed,
         rstatus_i *rc)
 {
     struct storage_item it;
-    size_t at = (size_t)(bit >> 3);
     ks_lookup_e l = ks_lookup(resp_db(x), k->data, k->len, STORAGE_TYPE_STRING,
             KS_NOSTATS | KS_RAW, x->c->now_ms, &it);
     if (l == KS_WRONGTYPE) {
         *rc = resp_err(x, ERR_WRONGTYPE);
-        return true;
+        return IN_PLACE_WRONGTYPE;
     }
+    *existed = l == KS_OK;
     bool parts = l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS;
-    if (!parts && at < storage_value_max(k->len)) {
-        return false;
+    return parts || at >= storage_value_max(k->len) ? IN_PLACE_YES
+                                                    : IN_PLACE_NO;
+}
+
+static bool
+setbit_large(struct resp_ctx *x, const struct resp_arg *k, uint64_t bit, int on,
+        rstatus_i *rc)
+{
+    size_t at = (size_t)(bit >> 3);
+    bool existed;
+    in_place_e ip = in_place(x, k, at, &existed, rc);
+    if (ip != IN_PLACE_YES) {
+        return ip == IN_PLACE_WRONGTYPE;
     }
     uint8_t byte;
     uint64_t len;
@@ -467,6 +487,83 @@ field_read(struct resp_ctx *x, const struct bitops_field_op *ops, size_t n,
     return field_reply(x, res, n);
 }
 
+/* One op of BITFIELD on a string in parts: the (at most 9) bytes holding
+ * its field are read (ks_str_read_locked), changed, and written back in
+ * place when it writes (a SET or INCRBY FAIL did not stop), as SETBIT
+ * does: the part holding them is rewritten, not the string. *wrote: it
+ * changed the string. */
+static storage_status_e
+field_in_place(struct resp_ctx *x, const struct resp_arg *k,
+        const struct bitops_field_op *op, struct field_result *res, bool *wrote)
+{
+    uint8_t win[9];
+    uint64_t len;
+    size_t from = (size_t)(op->offset >> 3);
+    size_t n = (size_t)((op->offset + op->bits - 1) >> 3) - from + 1;
+    storage_status_e s = ks_str_read_locked(
+            resp_db(x), k->data, k->len, from, n, win, &len, x->c->now_ms);
+    if (s != STORAGE_OK) {
+        return s;
+    }
+    struct bitops_field_op local = *op;
+    local.offset = op->offset - (uint64_t)from * 8;
+    if (op->kind == BITOPS_FIELD_GET) {
+        *res = field_get(win, n, &local);
+        return STORAGE_OK;
+    }
+    *res = field_write(win, n, &local);
+    if (res->null) {
+        return STORAGE_OK;
+    }
+    *wrote = true;
+    return ks_str_setrange_locked(
+            resp_db(x), k->data, k->len, from, win, n, x->c->now_ms, NULL);
+}
+
+/* BITFIELD with SET or INCRBY on a string in parts, or on one it grows
+ * past one item: the string grows to the highest bit written first (a
+ * zero byte written at its end, as Redis grows it even when FAIL writes
+ * nothing), then each op works on its field's bytes in place: never a
+ * copy of the whole value, and only the parts holding changed fields are
+ * rewritten. The caller holds the key's stripe lock. false: a string of
+ * one item that stays one, for the copy path. */
+static bool
+field_modify_large(struct resp_ctx *x, const struct bitops_field_op *ops,
+        size_t n, struct field_result *res, uint64_t last_bit, rstatus_i *rc)
+{
+    const struct resp_arg *k = &x->argv[1];
+    size_t at = (size_t)(last_bit >> 3);
+    bool existed;
+    in_place_e ip = in_place(x, k, at, &existed, rc);
+    if (ip != IN_PLACE_YES) {
+        return ip == IN_PLACE_WRONGTYPE;
+    }
+    uint8_t byte;
+    uint64_t len;
+    bool wrote = false;
+    storage_status_e s = ks_str_read_locked(
+            resp_db(x), k->data, k->len, at, 1, &byte, &len, x->c->now_ms);
+    if (s == STORAGE_NOT_FOUND || (s == STORAGE_OK && at >= len)) {
+        s = ks_str_setrange_locked(
+                resp_db(x), k->data, k->len, at, &byte, 1, x->c->now_ms, NULL);
+    }
+    for (size_t i = 0; s == STORAGE_OK && i < n; i++) {
+        s = field_in_place(x, k, &ops[i], &res[i], &wrote);
+    }
+    if (s == STORAGE_EWRONGTYPE) {
+        *rc = resp_err(x, ERR_WRONGTYPE);
+    } else if (s != STORAGE_OK) {
+        *rc = resp_err_storage(x, s);
+    } else {
+        if (wrote) { /* Redis: only a change notifies */
+            ks_coll_changed(
+                    resp_db(x), k->data, k->len, "setbit", existed, false);
+        }
+        *rc = field_reply(x, res, n);
+    }
+    return true;
+}
+
 /* With SET or INCRBY: the string grows to the highest bit written (even
  * when FAIL writes nothing, as Redis), then every op runs in order on a
  * copy, which is committed under the key's lock. */
@@ -482,6 +579,10 @@ field_modify(struct resp_ctx *x, const struct bitops_field_op *ops, size_t n,
     rstatus_i rc = STATUS_OK;
     bool replied = false;
     ks_lock(stripe);
+    if (field_modify_large(x, ops, n, res, last_bit, &rc)) {
+        ks_unlock(stripe);
+        return rc;
+    }
     for (int a = 0; a < STRMOD_RETRY_MAX && strmod_retry(s); a++) {
         bool oom;
         ks_lookup_e l = strmod_read(&m, resp_db(x), k->data, k->len, need,

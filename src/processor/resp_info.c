@@ -611,21 +611,13 @@ param_parse(param_e p, const struct resp_arg *v, int64_t *out, char *why,
             return false;
         }
         *out = (int64_t)(n * mul);
-        if (param_is_resp_limit(p, &which) && *out < (int64_t)MiB) {
+        if (param_is_resp_limit(p, &which) &&
+                *out < (int64_t)RESP_LIMIT_FLOOR) {
             /* Redis's lower bound for both, 1mb */
             snprintf(why, cap,
                     "argument must be between 1048576 and %" PRId64
                     " inclusive",
                     (int64_t)INT64_MAX);
-            return false;
-        }
-        if (param_is_resp_limit(p, &which) &&
-                (uint64_t)*out > resp_limit_cap(which)) {
-            /* a request must fit a read buffer (worker.rbuf_max) */
-            snprintf(why, cap,
-                    "argument must be at most %" PRIu64
-                    " (resp.max_request, worker.rbuf_max)",
-                    resp_limit_cap(which));
             return false;
         }
         return true;

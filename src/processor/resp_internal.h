@@ -100,6 +100,7 @@ struct resp_state {
     bool paused;                    /* held by CLIENT PAUSE (resp_pause.c) */
     struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
     uint64_t pause_gen;             /* the pause that held it */
+    struct resp_big *big;           /* a SET's value streamed (resp_stream.c) */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -418,6 +419,39 @@ rstatus_i resp_cmd_client_unpause(struct resp_ctx *x);
 void resp_pause_setup(void);
 void resp_pause_teardown(void);
 void resp_monitor_feed(const struct resp_ctx *x);
+
+/* ---- a SET's value received in pieces (resp_stream.c) ---- */
+
+/* The bytes of a streamed value kept for SLOWLOG and MONITOR (Redis's
+ * SLOWLOG_ENTRY_MAX_STRING). */
+#define RESP_STREAM_HEAD 128
+/* Bulks from this length are offered to resp_stream_offer. */
+#define RESP_STREAM_MIN  (64 * 1024)
+/* After RESP_PARSE_STREAM: takes the bulk into the store in pieces when it
+ * is a SET's value too large for the read buffer or one item, else
+ * declines it (it is then received whole). st->big is set when taken. */
+void resp_stream_offer(struct conn *c, struct resp_state *st,
+        const struct proc_limits *limits);
+/* After RESP_PARSE_CHUNK: the piece into the value's parts. */
+void resp_stream_chunk(struct conn *c, struct resp_state *st);
+/* After the streamed request's RESP_PARSE_OK: copies its arguments (the
+ * value a placeholder) for it to run, now or after a pause. false: no
+ * memory. */
+bool resp_stream_whole(struct resp_state *st);
+/* The copied arguments of a whole streamed request waiting to run. */
+bool resp_stream_held(const struct resp_state *st, const struct resp_arg **argv,
+        uint32_t *argc);
+/* Ends a streamed request: deletes the parts if nothing committed them
+ * (NULL-safe: st->big may be NULL). */
+void resp_stream_release(struct conn *c, struct resp_state *st);
+/* Whether argument i of x is a streamed value; *shown (may be NULL): how
+ * many of its first bytes argv[i].data holds (its len is the value's). */
+bool resp_stream_is(const struct resp_ctx *x, uint32_t i, size_t *shown);
+/* SET's write when x runs a streamed request (resp_stream_is(x, 2)):
+ * commits the value's parts with w (ks_stream_commit_as; old as
+ * ks_set's). */
+storage_status_e resp_stream_commit(struct resp_ctx *x,
+        const struct storage_write *w, struct storage_item *old);
 /* Ends MONITOR for the connection (RESET, close); any state. */
 void resp_monitor_release(struct conn *c, struct resp_state *st);
 

@@ -209,8 +209,11 @@ resp_monitor_feed(const struct resp_ctx *x)
         return;
     }
     size_t len = 80 + strlen(x->c->peer);
+    size_t shown;
     for (uint32_t i = 0; i < x->argc; i++) {
-        len += 1 + (redacted(x, i) ? 12 : 4 * x->argv[i].len + 2);
+        size_t alen =
+                resp_stream_is(x, i, &shown) ? shown + 32 : x->argv[i].len;
+        len += 1 + (redacted(x, i) ? 12 : 4 * alen + 2);
     }
     struct msg *m = msg_create(MSG_KIND_MONITOR, len);
     if (m == NULL) {
@@ -227,6 +230,11 @@ resp_monitor_feed(const struct resp_ctx *x)
         if (redacted(x, i)) {
             memcpy(p, "\"(redacted)\"", 12);
             p += 12;
+        } else if (resp_stream_is(x, i, &shown)) {
+            /* a value received in pieces: its first bytes, as SLOWLOG
+             * shows a long argument (Redis shows it whole) */
+            p += repr(p, x->argv[i].data, shown);
+            p += sprintf(p, "... (%zu more bytes)", x->argv[i].len - shown);
         } else {
             p += repr(p, x->argv[i].data, x->argv[i].len);
         }

@@ -195,8 +195,15 @@ set_generic(struct resp_ctx *x, const struct resp_arg *k,
      * the copy is the old value then (no write ends it) */
     bool prev_copied = pl == KS_OK && prev.vlen > storage_value_max(k->len);
     struct storage_item old = {.key = NULL};
-    storage_status_e s = ks_set(resp_db(x), k->data, k->len, v->data, v->len,
-            &w, x->c->now_ms, (flags & F_GET) ? &old : NULL, NULL);
+    storage_status_e s;
+    if (__builtin_expect(x->st->big != NULL, 0) && resp_stream_is(x, 2, NULL)) {
+        /* a value received in pieces is in its parts already: SET commits
+         * them (resp_stream.c) */
+        s = resp_stream_commit(x, &w, (flags & F_GET) ? &old : NULL);
+    } else {
+        s = ks_set(resp_db(x), k->data, k->len, v->data, v->len, &w,
+                x->c->now_ms, (flags & F_GET) ? &old : NULL, NULL);
+    }
     if (s != STORAGE_OK && s != STORAGE_EXISTS && s != STORAGE_NOT_STORED) {
         return resp_err_storage(x, s);
     }

@@ -13,7 +13,9 @@ struct resp_limits {
     uint64_t max_args;
     uint64_t max_bulk;    /* CONFIG SET proto-max-bulk-len: relaxed atomic */
     uint64_t max_request; /* CONFIG SET client-query-buffer-limit: relaxed */
-    uint64_t request_cap; /* max_request as set up: CONFIG SET's ceiling */
+    /* at most max_bulk and max_request whatever CONFIG SET makes them
+     * (RESP_LIMIT_FLOOR), the base of every request's fast_max */
+    uint64_t floor;
 };
 
 /* Written by resp_setup before workers start; afterwards only max_bulk and

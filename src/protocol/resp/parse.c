@@ -13,7 +13,14 @@
  * Redis's 512 MiB proto-max-bulk-len, past which it is a protocol error as
  * in Redis) is refused with "-ERR string exceeds maximum allowed size
  * (proto-max-bulk-len)" and swallowed, keeping the connection; a request
- * over resp_max_args or resp_max_request likewise. */
+ * over resp_max_args or resp_max_request likewise, and one the caller does
+ * not stream that is over what its read buffer holds (buf_max).
+ *
+ * A large bulk may be handed to the caller in pieces instead of being
+ * held whole (RESP_PARSE_STREAM, then RESP_PARSE_CHUNK): Redis reads such
+ * an argument into a string of its own size; the caller here writes it
+ * where it goes (a SET's value into the store), so the read buffer bounds
+ * unparsed bytes, not values. */
 #include "protocol/resp/parse.h"
 
 #include "protocol/resp/internal.h"
@@ -38,6 +45,8 @@
 #define ERR_TOO_MANY "ERR too many arguments in request (resp.max_args)"
 #define ERR_TOO_BIG                                                            \
     "ERR request exceeds maximum allowed size (resp.max_request)"
+#define ERR_TOO_BIG_BUF                                                        \
+    "ERR request exceeds maximum allowed size (worker.rbuf_max)"
 #define ERR_NOMEM_ARGV "ERR out of memory for the request's arguments"
 
 /* Internal result: an empty request was consumed, parse the next one. */
@@ -276,11 +285,12 @@ mbulk_start(struct resp_request *req, struct buf *b)
     return RESP_PARSE_OK;
 }
 
-/* Turns the offsets of the arguments parsed so far into pointers. */
+/* Turns the offsets of the arguments parsed so far into pointers (those
+ * before a streamed argument, and it, are pointers already). */
 static void
 args_to_pointers(struct resp_request *req, const char *base)
 {
-    for (uint32_t i = 0; i < req->argc; i++) {
+    for (uint32_t i = req->fixed; i < req->argc; i++) {
         req->argv[i].data = base + req->argv[i].off;
     }
 }
@@ -295,6 +305,38 @@ mbulk_refuse(struct resp_request *req, struct buf *b, resp_parse_e status,
     b->rpos += req->off;
     return refuse(
             req, status, msg, (uint64_t)req->bulk_len + 2, req->remaining - 1);
+}
+
+/* The limits of a bulk the fast check did not clear (a long one, or one
+ * late in a long request): refused past resp.max_bulk or resp.max_request,
+ * offered as a stream from req->stream_min, refused past req->buf_max
+ * unstreamed. Out of line: small requests never come here. */
+static __attribute__((noinline)) int
+bulk_limits(struct resp_request *req, struct buf *b, int64_t len, size_t hdr)
+{
+    uint64_t end = req->off + hdr + (uint64_t)len + 2;
+    const char *msg = NULL;
+    if ((uint64_t)len >
+            __atomic_load_n(&resp_limits.max_bulk, __ATOMIC_RELAXED)) {
+        msg = ERR_OVERSIZE;
+    } else if (req->base + end >
+               __atomic_load_n(&resp_limits.max_request, __ATOMIC_RELAXED)) {
+        msg = ERR_TOO_BIG;
+    } else if ((uint64_t)len >= req->stream_min && !req->declined) {
+        args_to_pointers(req, b->rpos);
+        req->offered = 1;
+        req->stream_len = (uint64_t)len;
+        req->stream_hdr = (uint32_t)hdr;
+        return RESP_PARSE_STREAM;
+    } else if (req->buf_max != 0 && end > req->buf_max) {
+        msg = ERR_TOO_BIG_BUF;
+    }
+    if (msg == NULL) {
+        return RESP_PARSE_OK;
+    }
+    req->off += hdr;
+    req->bulk_len = len;
+    return mbulk_refuse(req, b, RESP_PARSE_EOVERSIZE, msg);
 }
 
 /* Reads the next bulk header of the request being parsed. */
@@ -314,16 +356,78 @@ mbulk_next_header(struct resp_request *req, struct buf *b)
     if (st != RESP_PARSE_OK) {
         return st;
     }
+    /* one comparison clears every limit for the common bulk: fast_max is
+     * at most each of them (resp_request_limits) */
+    if (req->off + linelen + (uint64_t)len + 2 > req->fast_max) {
+        st = bulk_limits(req, b, len, linelen);
+        if (st != RESP_PARSE_OK) {
+            return st;
+        }
+    }
     req->off += linelen;
     req->bulk_len = len;
-    if ((uint64_t)len >
-            __atomic_load_n(&resp_limits.max_bulk, __ATOMIC_RELAXED)) {
-        return mbulk_refuse(req, b, RESP_PARSE_EOVERSIZE, ERR_OVERSIZE);
+    return RESP_PARSE_OK;
+}
+
+void
+resp_parse_stream_decline(struct resp_request *req, const struct buf *b)
+{
+    for (uint32_t i = req->fixed; i < req->argc; i++) {
+        req->argv[i].off = (size_t)(req->argv[i].data - b->rpos);
     }
-    if (req->off + (uint64_t)len + 2 >
-            __atomic_load_n(&resp_limits.max_request, __ATOMIC_RELAXED)) {
-        return mbulk_refuse(req, b, RESP_PARSE_EOVERSIZE, ERR_TOO_BIG);
+    req->declined = 1;
+}
+
+rstatus_i
+resp_parse_stream_begin(struct resp_request *req, struct buf *b)
+{
+    if (req->argc == req->nalloc &&
+            resp_request_argv_reserve(req, (uint64_t)req->argc + 1) !=
+                    STATUS_OK) {
+        return STATUS_ENOMEM;
     }
+    size_t head = req->off + req->stream_hdr;
+    b->rpos += head;
+    req->base += head + req->stream_len + 2;
+    req->argv[req->argc].data = NULL;
+    req->argv[req->argc].len = (size_t)req->stream_len;
+    req->argc++;
+    req->fixed = req->argc;
+    req->remaining--;
+    req->stream_left = req->stream_len + 2;
+    req->off = 0;
+    req->bulk_len = -1;
+    req->fast_max = 0; /* the rest counts against max_request with base */
+    req->state = RESP_REQ_STREAM;
+    return STATUS_OK;
+}
+
+/* The next bytes of a streamed bulk (CHUNK); then its two closing bytes,
+ * skipped unchecked as Redis does; then OK, back to the request. */
+static int
+stream_next(struct resp_request *req, struct buf *b)
+{
+    size_t n = buf_rsize(b);
+    if (req->stream_left > 2) {
+        if (n == 0) {
+            req->need = 1;
+            return RESP_PARSE_UNFIN;
+        }
+        uint64_t k = req->stream_left - 2 < n ? req->stream_left - 2 : n;
+        req->chunk.data = b->rpos;
+        req->chunk.len = (size_t)k;
+        b->rpos += k;
+        req->stream_left -= k;
+        return RESP_PARSE_CHUNK;
+    }
+    size_t k = req->stream_left < n ? (size_t)req->stream_left : n;
+    b->rpos += k;
+    req->stream_left -= k;
+    if (req->stream_left > 0) {
+        req->need = (size_t)req->stream_left;
+        return RESP_PARSE_UNFIN;
+    }
+    req->state = RESP_REQ_MBULK;
     return RESP_PARSE_OK;
 }
 
@@ -564,6 +668,12 @@ parse_inline(struct resp_request *req, struct buf *b)
 static int
 parse_one(struct resp_request *req, struct buf *b)
 {
+    if (req->state == RESP_REQ_STREAM) {
+        int st = stream_next(req, b);
+        if (st != RESP_PARSE_OK) {
+            return st;
+        }
+    }
     if (req->state == RESP_REQ_SWALLOW) {
         int st = swallow(req, b);
         if (st != RESP_PARSE_OK) {

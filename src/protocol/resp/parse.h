@@ -5,6 +5,8 @@
  * thread, one request object per connection. */
 #pragma once
 
+#include "base/status.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +27,14 @@ typedef enum {
     /* argv could not grow: reply req->error, keep the connection; the
      * request is discarded like an oversized one. */
     RESP_PARSE_ENOMEM,
+    /* A bulk of at least req->stream_min bytes (req->stream_len) begins
+     * as argument argc: argv[0, argc) view the buffer; nothing is
+     * consumed. The caller either declines (resp_parse_stream_decline)
+     * and parses on as usual, or takes it (resp_parse_stream_begin). */
+    RESP_PARSE_STREAM,
+    /* The next bytes of a taken bulk are in req->chunk, consumed (the
+     * view lives until the buffer changes); parse again for more. */
+    RESP_PARSE_CHUNK,
 } resp_parse_e;
 
 /* Parses the next request at b->rpos into req (argc, argv, type).
@@ -42,6 +52,19 @@ typedef enum {
  * After EOVERSIZE/ENOMEM call resp_request_reset and go on parsing: the
  * refused request's remaining bytes are consumed first. */
 resp_parse_e resp_parse_req(struct resp_request *req, struct buf *b);
+
+/* After RESP_PARSE_STREAM, with b unchanged since. decline: the bulk is
+ * parsed as any other (the request must then fit req->buf_max). begin:
+ * everything up to the bulk's first byte is consumed, and the bulk's bytes
+ * come as RESP_PARSE_CHUNK; once they all came the rest of the request is
+ * parsed as usual, and its RESP_PARSE_OK has argv[0, argc of the STREAM]
+ * as the caller left them (copy them before begin: their bytes are
+ * consumed), then the streamed argument (data NULL, len its length), then
+ * the arguments after it. A request that fails after begin (EINVALID,
+ * EOVERSIZE) has had its streamed bytes consumed all the same.
+ * STATUS_ENOMEM (nothing consumed) when argv cannot grow. */
+void resp_parse_stream_decline(struct resp_request *req, const struct buf *b);
+rstatus_i resp_parse_stream_begin(struct resp_request *req, struct buf *b);
 
 /* Reply token types, named by their first byte. */
 typedef enum {

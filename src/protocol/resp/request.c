@@ -13,8 +13,8 @@
 struct resp_limits resp_limits = {
         .max_args = 1048576,
         .max_bulk = 512 * MiB,
-        .max_request = 2 * MiB,
-        .request_cap = 2 * MiB,
+        .max_request = 1024 * MiB,
+        .floor = RESP_LIMIT_FLOOR,
 };
 resp_metrics_st *resp_metrics = NULL;
 
@@ -28,7 +28,13 @@ resp_setup(const resp_options_st *options, resp_metrics_st *metrics)
     resp_limits.max_args = option_uint(&options->resp_max_args);
     resp_limits.max_bulk = option_uint(&options->resp_max_bulk);
     resp_limits.max_request = option_uint(&options->resp_max_request);
-    resp_limits.request_cap = resp_limits.max_request;
+    resp_limits.floor = RESP_LIMIT_FLOOR;
+    if (resp_limits.floor > resp_limits.max_bulk) {
+        resp_limits.floor = resp_limits.max_bulk;
+    }
+    if (resp_limits.floor > resp_limits.max_request) {
+        resp_limits.floor = resp_limits.max_request;
+    }
     resp_metrics = metrics;
     log_info("resp: max_args %llu, max_bulk %llu, max_request %llu",
             (unsigned long long)resp_limits.max_args,
@@ -49,6 +55,22 @@ resp_request_init(struct resp_request *req)
     req->argv = req->embed;
     req->nalloc = RESP_REQ_ARGV_EMBED;
     req->bulk_len = -1;
+    resp_request_limits(req, 0, SIZE_MAX);
+}
+
+void
+resp_request_limits(struct resp_request *req, size_t buf_max, size_t stream_min)
+{
+    req->buf_max = buf_max;
+    req->stream_min = stream_min;
+    if (req->base != 0) {
+        return; /* fast_max stays 0 until the streamed request ends */
+    }
+    size_t fast = (size_t)resp_limits.floor;
+    if (buf_max != 0 && buf_max < fast) {
+        fast = buf_max;
+    }
+    req->fast_max = stream_min < fast ? stream_min : fast;
 }
 
 void
@@ -84,6 +106,25 @@ resp_request_destroy(struct resp_request **req)
     mm_free(req);
 }
 
+/* The part of a reset after a request whose bulk was offered as a
+ * stream, taken or not. */
+static void
+stream_reset(struct resp_request *req)
+{
+    if (req->state == RESP_REQ_STREAM) {
+        /* the caller gave up mid-value: the rest is discarded */
+        req->state = RESP_REQ_SWALLOW;
+        req->swallow = req->stream_left;
+        req->swallow_args = req->remaining;
+    }
+    req->offered = 0;
+    req->declined = 0;
+    req->base = 0;
+    req->fixed = 0;
+    req->stream_left = 0;
+    resp_request_limits(req, req->buf_max, req->stream_min);
+}
+
 void
 resp_request_reset(struct resp_request *req)
 {
@@ -96,6 +137,9 @@ resp_request_reset(struct resp_request *req)
     req->remaining = 0;
     req->bulk_len = -1;
     req->off = 0;
+    if (__builtin_expect(req->offered, 0)) {
+        stream_reset(req);
+    }
     if (req->state != RESP_REQ_SWALLOW) {
         req->state = RESP_REQ_IDLE;
     }
@@ -143,15 +187,10 @@ resp_limit_get(resp_limit_e which)
             __ATOMIC_RELAXED);
 }
 
-uint64_t
-resp_limit_cap(resp_limit_e which)
-{
-    return which == RESP_LIMIT_MAX_BULK ? UINT64_MAX : resp_limits.request_cap;
-}
-
 void
 resp_limit_set(resp_limit_e which, uint64_t value)
 {
+    ASSERT(value >= RESP_LIMIT_FLOOR); /* CONFIG SET's bound, as Redis's */
     __atomic_store_n(which == RESP_LIMIT_MAX_BULK ? &resp_limits.max_bulk
                                                   : &resp_limits.max_request,
             value, __ATOMIC_RELAXED);

@@ -27,7 +27,7 @@
 #define RESP_OPTION(ACTION)                                                    \
     ACTION( resp_max_args,    OPTION_UINT, 1048576,    "most arguments in a request; more is refused, swallowed" ) \
     ACTION( resp_max_bulk,    OPTION_SIZE, (512 * MiB), "largest bulk string (Redis's proto-max-bulk-len; CONFIG SET changes it); larger is refused, swallowed" ) \
-    ACTION( resp_max_request, OPTION_SIZE, (2 * MiB), "largest request in bytes (Redis's client-query-buffer-limit); larger is refused, swallowed; not given: worker.rbuf_max, which holds a request whole (more is refused at startup)" )
+    ACTION( resp_max_request, OPTION_SIZE, (1024 * MiB), "largest request in bytes, a SET value received in pieces included (Redis's client-query-buffer-limit; CONFIG SET changes it); larger is refused, swallowed" )
 
 /*          name               type            description */
 #define RESP_METRIC(ACTION)                                                    \
@@ -48,22 +48,20 @@ typedef struct {
 } resp_metrics_st;
 
 /* Default options and no counting when passed NULL. Not thread-safe: call
- * before the workers start. The binary passes worker.rbuf_max as
- * resp_max_request when none was given, and refuses one given above it (a
- * request is read whole into one buffer). */
+ * before the workers start. */
 void resp_setup(const resp_options_st *options, resp_metrics_st *metrics);
 void resp_teardown(void);
 
 /* The two limits Redis's CONFIG SET changes at run time, any thread:
  * proto-max-bulk-len (resp.max_bulk) and client-query-buffer-limit
- * (resp.max_request). cap: the most set may be given (resp.max_request as
- * set up, which a read buffer must hold; no cap for max_bulk). */
+ * (resp.max_request). Neither may be set below RESP_LIMIT_FLOOR (Redis's
+ * lower bound for both, 1mb), which the parser's fast path relies on. */
+#define RESP_LIMIT_FLOOR MiB
 typedef enum {
     RESP_LIMIT_MAX_BULK,
     RESP_LIMIT_MAX_REQUEST,
 } resp_limit_e;
 uint64_t resp_limit_get(resp_limit_e which);
-uint64_t resp_limit_cap(resp_limit_e which);
 void resp_limit_set(resp_limit_e which, uint64_t value);
 
 /* One argument: a view into the read buffer, valid until that buffer is
@@ -95,10 +93,13 @@ typedef enum {
     RESP_REQ_IDLE,    /* between requests */
     RESP_REQ_MBULK,   /* inside an incomplete multibulk request */
     RESP_REQ_SWALLOW, /* discarding the rest of a refused request */
+    RESP_REQ_STREAM,  /* handing a large bulk to the caller in pieces */
 } resp_req_state_e;
 
 /* Fields callers may read after resp_parse_req: argc, argv, type, error,
- * need. Callers may set unauthenticated. The rest is the parser's. */
+ * need, stream_len, chunk. Callers may set unauthenticated, and replace
+ * the data of the arguments before a streamed one (see resp_parse_req).
+ * The rest is the parser's. */
 struct resp_request {
     uint32_t argc;
     struct resp_arg *argv; /* argv[0] is the command name */
@@ -114,6 +115,16 @@ struct resp_request {
      * not authenticated: Redis's tighter limits then apply (more than 10
      * arguments or a bulk over 16384 bytes is a protocol error). */
     uint8_t unauthenticated;
+    /* After RESP_PARSE_STREAM: the announced bulk's length. After
+     * RESP_PARSE_CHUNK: the next bytes of the streamed bulk (a view). */
+    uint64_t stream_len;
+    struct resp_arg chunk;
+
+    /* limits (resp_request_limits): a bulk ending at most fast_max bytes
+     * into the unparsed request needs no other check */
+    size_t fast_max;
+    size_t buf_max;    /* an unstreamed request must fit; 0: any */
+    size_t stream_min; /* bulks offered as streams from this length */
 
     /* parser state, kept across PARSE_UNFIN and for swallowing */
     uint8_t state;        /* resp_req_state_e */
@@ -123,6 +134,12 @@ struct resp_request {
     size_t off;           /* multibulk: next byte to parse, from rpos */
     uint64_t swallow;     /* bytes still to discard of a refused request */
     int64_t swallow_args; /* bulks still to discard after those bytes */
+    uint64_t stream_left; /* streamed bulk: bytes still to come, CRLF too */
+    uint64_t base;        /* bytes of the request consumed before rpos */
+    uint32_t fixed;       /* arguments before the streamed one, and it */
+    uint32_t stream_hdr;  /* the offered bulk's header length */
+    uint8_t declined;     /* the caller will not stream this request */
+    uint8_t offered;      /* a bulk of this request was offered */
     char errbuf[48];      /* the one error reply that carries a byte */
     struct resp_arg embed[RESP_REQ_ARGV_EMBED];
 };
@@ -133,10 +150,19 @@ void resp_request_destroy(struct resp_request **req); /* NULL-safe */
 /* For a request embedded in a connection object. */
 void resp_request_init(struct resp_request *req);
 void resp_request_deinit(struct resp_request *req);
+/* Bounds for the next parses (the caller's connection): buf_max, what an
+ * unstreamed request may take of the read buffer (0: no bound; more is
+ * refused with "ERR request exceeds maximum allowed size
+ * (worker.rbuf_max)" and swallowed); stream_min, the length from which a
+ * multibulk argument is offered to the caller as a stream (SIZE_MAX:
+ * never). */
+void resp_request_limits(
+        struct resp_request *req, size_t buf_max, size_t stream_min);
 /* Forgets the parsed arguments and any half-parsed request (safe at any
  * time: an incomplete request consumed nothing, so the next parse starts it
  * again), ready for the next request. A refused request still being
- * swallowed stays so (the next parse goes on discarding it), and
+ * swallowed stays so (the next parse goes on discarding it), so does a
+ * streamed bulk not taken to its end (the rest is discarded), and
  * unauthenticated stays as the caller set it. A grown argv is kept up to
  * RESP_REQ_ARGV_KEEP entries and freed beyond. */
 void resp_request_reset(struct resp_request *req);

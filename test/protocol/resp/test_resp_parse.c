@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@
 #define BUF_MAX (256 * 1024 * 1024)
 
 static resp_metrics_st metrics;
+static struct resp_request *current; /* the test's request */
 
+/* New limits, taken by the test's request as a connection's is at its
+ * start (its fast bound follows them: resp_request_limits). */
 static void
 setup_limits(uint64_t max_args, uint64_t max_bulk, uint64_t max_request)
 {
@@ -26,6 +30,7 @@ setup_limits(uint64_t max_args, uint64_t max_bulk, uint64_t max_request)
     o.resp_max_bulk.val.OPTION_SIZE = max_bulk;
     o.resp_max_request.val.OPTION_SIZE = max_request;
     resp_setup(&o, &metrics);
+    resp_request_limits(current, 0, SIZE_MAX);
 }
 
 static int
@@ -51,7 +56,7 @@ static int
 test_setup(void **state)
 {
     resp_setup(NULL, &metrics);
-    *state = resp_request_create();
+    *state = current = resp_request_create();
     return *state == NULL;
 }
 
@@ -90,6 +95,16 @@ append(struct buf *b, const char *data, size_t n)
     assert_int_equal(buf_append(b, data, n, BUF_MAX), STATUS_OK);
 }
 
+/* How feed answers RESP_PARSE_STREAM, and the streamed bytes it got. */
+typedef enum {
+    STREAM_TAKE,
+    STREAM_DECLINE,
+} stream_answer_e;
+static stream_answer_e stream_answer;
+static char streamed[1024];
+static size_t nstreamed;
+static char fixed[256]; /* copies of the arguments before it */
+
 /* Renders every outcome of parsing the whole stream as text, one line per
  * outcome: "OK n a|b|c" (args with their lengths), "E<status> msg", with
  * argv checked against the bytes. Parsing stops at UNFIN or EINVALID. */
@@ -102,10 +117,22 @@ render(struct resp_request *req, resp_parse_e st, char *out, size_t cap,
         n = snprintf(out + *len, cap - *len, "OK %u", req->argc);
         *len += (size_t)n;
         for (uint32_t i = 0; i < req->argc && *len < cap; i++) {
-            n = snprintf(out + *len, cap - *len, " %zu:%.*s", req->argv[i].len,
-                    (int)size_min(req->argv[i].len, 16), req->argv[i].data);
+            if (req->argv[i].data == NULL) { /* streamed: what came */
+                assert_int_equal(nstreamed, req->argv[i].len);
+                n = snprintf(out + *len, cap - *len, " %zu:<%.*s>",
+                        req->argv[i].len, (int)size_min(nstreamed, 16),
+                        streamed);
+            } else {
+                n = snprintf(out + *len, cap - *len, " %zu:%.*s",
+                        req->argv[i].len, (int)size_min(req->argv[i].len, 16),
+                        req->argv[i].data);
+            }
             *len += (size_t)n;
         }
+    } else if (st == RESP_PARSE_STREAM) {
+        n = snprintf(out + *len, cap - *len, "S %u %" PRIu64, req->argc,
+                req->stream_len);
+        *len += (size_t)n;
     } else {
         n = snprintf(out + *len, cap - *len, "E%d %s", (int)st,
                 req->error == NULL ? "" : req->error);
@@ -139,13 +166,39 @@ feed(struct resp_request *req, const char *wire, size_t n, size_t step,
         }
         st = resp_parse_req(req, b);
         if (st == RESP_PARSE_UNFIN) {
-            assert_true(req->need > buf_rsize(b));
+            assert_true(req->need > buf_rsize(b) || req->need == 1);
             if (fed == n) {
                 break;
             }
             continue;
         }
+        if (st == RESP_PARSE_CHUNK) {
+            assert_true(nstreamed + req->chunk.len <= sizeof(streamed));
+            memcpy(streamed + nstreamed, req->chunk.data, req->chunk.len);
+            nstreamed += req->chunk.len;
+            continue;
+        }
         render(req, st, out, cap, &len);
+        if (st == RESP_PARSE_STREAM) {
+            for (uint32_t i = 0; i < req->argc; i++) {
+                assert_non_null(req->argv[i].data); /* views, for a copy */
+            }
+            nstreamed = 0;
+            if (stream_answer == STREAM_TAKE) {
+                /* the caller's copies: the bytes are consumed */
+                size_t used = 0;
+                for (uint32_t i = 0; i < req->argc; i++) {
+                    assert_true(used + req->argv[i].len <= sizeof(fixed));
+                    memcpy(fixed + used, req->argv[i].data, req->argv[i].len);
+                    req->argv[i].data = fixed + used;
+                    used += req->argv[i].len;
+                }
+                assert_int_equal(resp_parse_stream_begin(req, b), STATUS_OK);
+            } else {
+                resp_parse_stream_decline(req, b);
+            }
+            continue;
+        }
         if (st == RESP_PARSE_EINVALID) {
             break;
         }
@@ -707,6 +760,122 @@ test_oversize_count_over_max_args(void **state)
     buf_free(&b);
 }
 
+/* A SET's value from stream_min bytes is offered; taken, it comes in
+ * pieces (whatever the split), then the options after it parse as usual,
+ * and the request ends with the value a placeholder. */
+static void
+test_stream_taken(void **state)
+{
+    struct resp_request *req = *state;
+    resp_request_limits(req, 0, 10);
+    stream_answer = STREAM_TAKE;
+    EXPECT(req,
+            "*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello world!\r\n"
+            "$2\r\nEX\r\n$2\r\n10\r\n"
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n0123456789xx"
+            "*1\r\n$4\r\nPING\r\n",
+            "S 2 12\n"
+            "OK 5 3:SET 1:k 12:<hello world!> 2:EX 2:10\n"
+            "S 2 10\n"
+            "OK 3 3:SET 1:k 10:<0123456789>\n" /* the 2 bytes unchecked */
+            "OK 1 4:PING\n");
+}
+
+/* Declined, the same bytes parse as they always did. */
+static void
+test_stream_declined(void **state)
+{
+    struct resp_request *req = *state;
+    resp_request_limits(req, 0, 10);
+    stream_answer = STREAM_DECLINE;
+    EXPECT(req,
+            "*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello world!\r\n"
+            "$2\r\nEX\r\n$2\r\n10\r\n"
+            "*1\r\n$4\r\nPING\r\n",
+            "S 2 12\n"
+            "OK 5 3:SET 1:k 12:hello world! 2:EX 2:10\n"
+            "OK 1 4:PING\n");
+}
+
+/* Unstreamed, a request must fit the read buffer (buf_max): refused and
+ * swallowed past it, the connection kept. */
+static void
+test_stream_unstreamed_over_buffer(void **state)
+{
+    struct resp_request *req = *state;
+    resp_request_limits(req, 40, SIZE_MAX);
+    EXPECT(req,
+            "*3\r\n$4\r\nMSET\r\n$1\r\nk\r\n$20\r\n01234567890123456789\r\n"
+            "*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n",
+            "E3 ERR request exceeds maximum allowed size (worker.rbuf_max)\n"
+            "OK 2 4:ECHO 10:0123456789\n");
+    /* declined too */
+    resp_request_limits(req, 40, 16);
+    stream_answer = STREAM_DECLINE;
+    EXPECT(req,
+            "*3\r\n$4\r\nMSET\r\n$1\r\nk\r\n$20\r\n01234567890123456789\r\n"
+            "*1\r\n$4\r\nPING\r\n",
+            "S 2 20\n"
+            "E3 ERR request exceeds maximum allowed size (worker.rbuf_max)\n"
+            "OK 1 4:PING\n");
+}
+
+/* resp.max_request bounds the whole request, a streamed value and what
+ * follows it included; resp.max_bulk the value. */
+static void
+test_stream_request_limits(void **state)
+{
+    struct resp_request *req = *state;
+    setup_limits(1048576, 30, 60);
+    resp_request_limits(req, 0, 10);
+    stream_answer = STREAM_TAKE;
+    EXPECT(req,
+            /* the value alone passes max_request */
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$50\r\n"
+            "01234567890123456789012345678901234567890123456789\r\n"
+            /* value within, its options past it: 25 + 14 + 3*10 */
+            "*6\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello world!\r\n"
+            "$2\r\nPX\r\n$2\r\n10\r\n$8\r\nKEEPTTLx\r\n"
+            /* over max_bulk */
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$31\r\n"
+            "0123456789012345678901234567890\r\n"
+            "*1\r\n$4\r\nPING\r\n",
+            "E3 ERR string exceeds maximum allowed size (proto-max-bulk-len)\n"
+            "S 2 12\n"
+            "E3 ERR request exceeds maximum allowed size (resp.max_request)\n"
+            "E3 ERR string exceeds maximum allowed size (proto-max-bulk-len)\n"
+            "OK 1 4:PING\n");
+}
+
+/* A caller that gives up mid-value (reset) has the rest discarded; a
+ * protocol error after the value is one as anywhere. */
+static void
+test_stream_abandoned(void **state)
+{
+    struct resp_request *req = *state;
+    resp_request_limits(req, 0, 10);
+    const char *wire = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello";
+    struct buf *b = buf_from(wire, strlen(wire));
+    assert_int_equal(resp_parse_req(req, b), RESP_PARSE_STREAM);
+    assert_int_equal(resp_parse_stream_begin(req, b), STATUS_OK);
+    assert_int_equal(resp_parse_req(req, b), RESP_PARSE_CHUNK);
+    assert_int_equal(req->chunk.len, 5);
+    resp_request_reset(req);
+    const char *rest = " world!\r\n*1\r\n$4\r\nPING\r\n";
+    append(b, rest, strlen(rest));
+    assert_int_equal(resp_parse_req(req, b), RESP_PARSE_OK);
+    assert_int_equal(req->argc, 1);
+    assert_memory_equal(req->argv[0].data, "PING", 4);
+    buf_free(&b);
+    resp_request_reset(req);
+    stream_answer = STREAM_TAKE;
+    EXPECT(req,
+            "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$12\r\nhello world!\r\n"
+            "$x\r\n",
+            "S 2 12\n"
+            "E2 ERR Protocol error: invalid bulk length\n");
+}
+
 static void
 test_parse_int64_as_redis(void **state)
 {
@@ -772,6 +941,11 @@ main(void)
             T(test_oversize_request),
             T(test_oversize_count_over_max_args),
             T(test_parse_int64_as_redis),
+            T(test_stream_taken),
+            T(test_stream_declined),
+            T(test_stream_unstreamed_over_buffer),
+            T(test_stream_request_limits),
+            T(test_stream_abandoned),
 #undef T
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
