@@ -156,11 +156,12 @@ pop(struct list *l, bool left, uint64_t count, struct copies *out)
             if (st != COLL_OK) {
                 return st;
             }
-            struct pack_elem one = pack_at(img, len, left ? 0 : n - 1);
+            size_t off = pack_offset(img, len, left ? 0 : n - 1);
+            struct pack_elem one = pack_at_offset(img, len, off);
             if (!copies_add(out, &one)) {
                 return COLL_ENOMEM;
             }
-            st = list_splice(l, k, left ? 0 : n - 1, 1, NULL, 0);
+            st = list_splice_in(l, k, img, len, off, 1, NULL, 0);
             if (st != COLL_EOVERSIZE) {
                 return st;
             }
@@ -209,8 +210,8 @@ resp_cmd_push(struct resp_ctx *x)
     uint64_t len = 0;
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct list l;
-        st = list_open(&l, resp_db(x), k->data, k->len, true, KS_NOSTATS,
-                x->c->now_ms);
+        st = list_open(&l, resp_db(x), k->data, k->len, true,
+                KS_NOSTATS | LIST_ENDS, x->c->now_ms);
         if (st == COLL_MISS && exists_only) {
             st = COLL_OK;
             len = 0;
@@ -249,7 +250,7 @@ resp_list_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             struct list l;
             copies_release(&c);
             st = list_open(&l, resp_db(x), keys[i].data, keys[i].len, true,
-                    KS_NOSTATS, x->c->now_ms);
+                    KS_NOSTATS | LIST_ENDS, x->c->now_ms);
             if (st == COLL_OK) {
                 st = pop(&l, left, count < 0 ? 1 : (uint64_t)count, &c);
                 st = st == COLL_OK ? list_commit(&l) : st;
@@ -309,20 +310,16 @@ resp_cmd_pop(struct resp_ctx *x)
             return resp_err(x, "ERR value is out of range, must be positive");
         }
     }
-    /* a missing key: null (null array with a count) */
-    struct list l;
-    coll_status_e st = list_open(&l, resp_db(x), x->argv[1].data,
-            x->argv[1].len, false, KS_NOSTATS, x->c->now_ms);
-    list_close(&l);
-    if (st == COLL_WRONGTYPE) {
-        return resp_coll_err(x, st);
-    }
-    if (st == COLL_MISS) {
-        return count < 0 ? resp_compose_null(x->w)
-                         : resp_compose_null_array(x->w);
-    }
-    if (count == 0) {
-        return resp_compose_array(x->w, 0);
+    if (count == 0) { /* a missing key: null array; else an empty one */
+        struct list l;
+        coll_status_e st = list_open(&l, resp_db(x), x->argv[1].data,
+                x->argv[1].len, false, KS_NOSTATS | LIST_ENDS, x->c->now_ms);
+        list_close(&l);
+        if (st == COLL_WRONGTYPE) {
+            return resp_coll_err(x, st);
+        }
+        return st == COLL_MISS ? resp_compose_null_array(x->w)
+                               : resp_compose_array(x->w, 0);
     }
     rstatus_i rc;
     if (resp_list_pop(
@@ -396,10 +393,11 @@ resp_cmd_lmpop(struct resp_ctx *x)
 /* ---- reads ---- */
 
 static bool
-open_read(struct resp_ctx *x, struct list *l, coll_status_e *st, rstatus_i *rc)
+open_read(struct resp_ctx *x, struct list *l, unsigned flags, coll_status_e *st,
+        rstatus_i *rc)
 {
-    *st = list_open(l, resp_db(x), x->argv[1].data, x->argv[1].len, false, 0,
-            x->c->now_ms);
+    *st = list_open(l, resp_db(x), x->argv[1].data, x->argv[1].len, false,
+            flags, x->c->now_ms);
     if (*st == COLL_WRONGTYPE || *st == COLL_ENOMEM) {
         list_close(l);
         *rc = resp_coll_err(x, *st);
@@ -414,7 +412,7 @@ resp_cmd_llen(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, LIST_ENDS, &st, &rc)) {
         return rc;
     }
     rc = resp_compose_integer(x->w, (int64_t)l.count);
@@ -432,7 +430,7 @@ resp_cmd_lindex(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     int64_t n = (int64_t)l.count;
@@ -467,7 +465,7 @@ resp_cmd_lrange(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     int64_t llen = (int64_t)l.count;
@@ -554,7 +552,7 @@ resp_cmd_lpos(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     if (st == COLL_MISS) {
@@ -883,14 +881,15 @@ resp_list_move(struct resp_ctx *x, const struct resp_arg *src,
         ks_lock_many(s, 2);
         struct list a, b;
         st = list_open(&a, resp_db(x), src->data, src->len, true,
-                COLL_LOCKED | KS_NOSTATS, x->c->now_ms);
+                COLL_LOCKED | KS_NOSTATS | LIST_ENDS, x->c->now_ms);
         if (st == COLL_OK) {
             bool same = src->len == dst->len &&
                         memcmp(src->data, dst->data, src->len) == 0;
             coll_status_e dt =
                     same ? COLL_OK
                          : list_open(&b, resp_db(x), dst->data, dst->len, true,
-                                   COLL_LOCKED | KS_NOSTATS, x->c->now_ms);
+                                   COLL_LOCKED | KS_NOSTATS | LIST_ENDS,
+                                   x->c->now_ms);
             if (dt == COLL_WRONGTYPE) {
                 st = dt;
             } else {
