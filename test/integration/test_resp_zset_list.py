@@ -997,6 +997,41 @@ def test_ends_of_lists_in_parts_patched_under_eviction():
         assert s.stop() == 0
 
 
+def test_pushes_and_pops_at_the_ends_patch_the_root(seg):
+    """On a list in parts, a push of one or of a hundred elements that fit
+    the end part, and pops of one or five, each patch the root in place
+    (the store's seg_patch count) and leave the list as a model has it."""
+    r = redis.Redis(port=seg.port("resp"))
+    r.delete("pl")
+    model = [b"%08d" % j * 8 for j in range(1000)]  # 64 KB: in parts
+    r.rpush("pl", *model)
+    # the head part is full (parts are cut full): room at the head
+    assert r.lpop("pl", 50) == model[:50]
+    del model[:50]
+    heads = [b"l%d" % j for j in range(100)]
+
+    def lpush_mirror():
+        model[0:0] = heads[::-1]  # LPUSH a b c leaves c b a
+
+    steps = [
+        (lambda: r.rpush("pl", "t1"), lambda: model.append(b"t1")),
+        (lambda: r.lpush("pl", "h1"), lambda: model.insert(0, b"h1")),
+        (lambda: r.rpush("pl", *[b"r%d" % j for j in range(100)]),
+         lambda: model.extend(b"r%d" % j for j in range(100))),
+        (lambda: r.lpush("pl", *heads), lpush_mirror),
+        (lambda: r.rpop("pl"), lambda: model.pop()),
+        (lambda: r.lpop("pl"), lambda: model.pop(0)),
+        (lambda: r.rpop("pl", 5), lambda: [model.pop() for _ in range(5)]),
+    ]
+    for change, mirror in steps:
+        before = int(seg.stats()["seg_patch"])
+        change()
+        mirror()
+        assert int(seg.stats()["seg_patch"]) > before
+        assert r.llen("pl") == len(model)
+    assert r.lrange("pl", 0, -1) == model
+
+
 def test_watch_sees_a_patched_push_and_pop(seg):
     """A push or pop at an end of a list in parts patches its root in place
     (the root keeps its CAS): WATCH still sees it, and the expiry stays."""
