@@ -16,7 +16,10 @@
 #   scripts/bench/run.sh --loads 12      transactions on one worker, GET/SET
 #                                        on the other (issue 17; not in
 #                                        the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,12
+#   scripts/bench/run.sh --loads 13      a leaderboard and a work queue
+#                                        beside Redis (issue 16; not in
+#                                        the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,13
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail
