@@ -27,6 +27,7 @@ import report  # noqa: E402
 import servers  # noqa: E402
 import types_memory  # noqa: E402
 import types_speed  # noqa: E402
+import zlist_loads  # noqa: E402
 from servers import Server  # noqa: E402
 
 MiB = 1 << 20
@@ -689,6 +690,24 @@ class Bench:
         if total != 0:
             raise RuntimeError(f"load 12: the accounts sum to {total}, not 0")
 
+    # ---- load 14: a leaderboard and a work queue (issue 16) ----
+
+    def load14(self):
+        if not self.resp_ok:
+            self.notes["14"] = ["Skipped: no resp listener in this build."]
+            return
+        q = self.args.quick
+
+        def record(load, server, rep, r):
+            self.record("14", load, server, rep, **{
+                k: v for k, v in r.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and k != "rep"})
+        zlist_loads.run(self.bin, 1 if q else self.p["reps"], 1000,
+                        20000 if q else 200000, 4, 4,
+                        2000 if q else 20000, 2000, self.logdir,
+                        record=record)
+
     # ---- load 11: pub/sub beside Redis (issue 19) ----
 
     def load11(self):
@@ -780,7 +799,8 @@ class Bench:
                  "12": ("transactions on one worker, GET/SET on the other",
                         self.load12),
                  "13": ("misses per byte: Zipf 1.0 and 0.8, a scan, two "
-                        "budgets", self.load13)}
+                        "budgets", self.load13),
+                 "14": ("a leaderboard and a work queue", self.load14)}
         for key in self.args.loads.split(","):
             self.section(key, loads[key][0], loads[key][1])
         self.meta["loadavg_after"] = servers.loadavg()

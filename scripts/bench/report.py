@@ -43,6 +43,12 @@ METRICS = {
     "tx_per_s": ("transfers/s beside it", None),
     "msgs_per_s": ("messages delivered/s", "higher"),
     "cpu_ns_per_msg": ("server CPU ns per delivered message", "lower"),
+    "zincrby_rps": ("ZINCRBY requests/s", "higher"),
+    "zrevrange_rps": ("ZREVRANGE 0 9 WITHSCORES requests/s", "higher"),
+    "p50_us": ("push-to-pop latency p50 us", "lower"),
+    "p99_us": ("push-to-pop latency p99 us", "lower"),
+    "max_us": ("push-to-pop latency max us", None),
+    "elements": ("elements pushed and popped", None),
 }
 
 LOADS = {
@@ -94,6 +100,12 @@ LOADS = {
            "at two budgets, a flatter Zipf and a scan",
            ["miss_ratio", "miss_ratio_warm", "gets_per_s", "held",
             "rss_mib"], ["miss_ratio"]),
+    "14": ("A leaderboard (ZINCRBY and ZREVRANGE 0 9 WITHSCORES on a sorted "
+           "set of 1,000 players) and a work queue (4 producers LPUSH, 4 "
+           "consumers BRPOP; push-to-pop latency) "
+           "(scripts/bench/zlist_loads.py)",
+           ["zincrby_rps", "zrevrange_rps", "p50_us", "p99_us", "max_us",
+            "cpu_us"], ["cpu_us"]),
 }
 
 
@@ -579,6 +591,18 @@ def notes11(meta):
             "more CPU per delivered message.", ""]
 
 
+def notes14(meta):
+    return ["Leaderboard: segcached -t 1 and Redis pinned to one CPU, two "
+            "redis-benchmark clients at once (ZINCRBY on 40 connections, "
+            "ZREVRANGE on 10), CPU per request of both. Queue: segcached "
+            "-t 2 (producers and consumers on both workers: a push wakes a "
+            "blocked consumer on the other worker), Redis its one thread, "
+            "neither pinned; 4 producer processes at 2,000 LPUSH/s each, 4 "
+            "consumer processes in BRPOP; latency is the pop reply's "
+            "arrival minus the element's send time, client time included; "
+            "every element is checked to be popped exactly once.", ""]
+
+
 def notes12(meta):
     return ["segcached `-t 2`, its workers pinned to CPUs 0 and 1. Worker 0 "
             "serves the 4 transfer clients (8 MULTI/INCRBY/DECRBY/EXEC "
@@ -596,7 +620,8 @@ def notes12(meta):
 
 LOAD_NOTES = {"1": notes1, "2": notes2, "3": notes3, "4": notes4, "5": notes5,
               "6": notes6, "7": notes7, "8": notes8, "9": notes9,
-              "10": notes10, "11": notes11, "12": notes12, "13": notes13}
+              "10": notes10, "11": notes11, "12": notes12, "13": notes13,
+              "14": notes14}
 
 
 if __name__ == "__main__":

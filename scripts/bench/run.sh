@@ -20,7 +20,10 @@
 #                                        128 MiB, Zipf 0.8, a 50% scan, all
 #                                        three servers (issue 22; ~25 min;
 #                                        not in the default set)
-#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,13
+#   scripts/bench/run.sh --loads 14      a leaderboard and a work queue
+#                                        beside Redis (issue 16; not in
+#                                        the default set)
+#   options: --bin PATH  --out DIR  --reps N  --loads 1,...,14
 #            --ow-seconds 10,60  --ow-budgets 64,256  --types-scale 0.1
 #            --report-only
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Redis hashes and sets: bytes per element in segcached and in
-redis-server 7.0.15 for the same data, in one run (issue 15).
+"""Redis hashes, sets, lists and sorted sets: bytes per element in segcached
+and in redis-server 7.0.15 for the same data, in one run (issues 15, 16).
 
     flock /tmp/segcached-cpu.lock python3 scripts/bench/types_memory.py
     ... --scale 0.1            100k hashes / sets, 100k-element big ones
@@ -14,6 +14,10 @@ both on their default encoding thresholds, one after the other):
             values: HSET of 100 pairs per command
   sets10    N sets "s:%07d" of 10 small integers (j * 1000 + i % 1000)
   set1m     one set "bigset" of N 16-byte members "m%015d", 100 per SADD
+  lists10   N lists "l:%07d" of 10 16-byte elements: one RPUSH per key
+  list1m    one list "biglist" of N 16-byte elements, 100 per RPUSH
+  zsets10   N sorted sets "z:%07d" of 10 8-byte members "member%02d" with
+            integer scores (j * 100 + i % 1000): one ZADD per key
 with N = 1,000,000 x --scale. Commands go over one connection in
 pipelined batches of 1000, every reply checked; then the counts are
 checked (HLEN/SCARD of every key, DBSIZE, and spot reads of values).
@@ -121,13 +125,15 @@ class Conn:
 
 
 def send_all(addr, commands, expect):
-    """Every command, BATCH at a time; each reply must equal expect."""
+    """Every command, BATCH at a time; each reply must equal expect (or,
+    when it is callable, expect(index, reply) must be true)."""
     c = Conn(addr)
     try:
         for i in range(0, len(commands), BATCH):
             replies = c.pipeline(commands[i:i + BATCH])
             for j, r in enumerate(replies):
-                if r != expect:
+                ok = expect(i + j, r) if callable(expect) else r == expect
+                if not ok:
                     raise RuntimeError(f"command {i + j}: {r!r}, expected "
                                        f"{expect!r}")
     finally:
@@ -136,6 +142,13 @@ def send_all(addr, commands, expect):
 
 def value(i):
     return b"%016d" % i
+
+
+def zscore(i, j):
+    return j * 100 + i % 1000
+
+
+SMALL10 = ("hashes10", "sets10", "lists10", "zsets10")
 
 
 class DataSet:
@@ -171,13 +184,30 @@ class DataSet:
                               *[b"m%015d" % k
                                 for k in range(i, min(n, i + 100))]))
             return cs, 100
+        if self.name == "lists10":
+            for i in range(n):
+                cs.append(cmd(b"RPUSH", b"l:%07d" % i,
+                              *[value(i * 10 + j) for j in range(10)]))
+            return cs, 10
+        if self.name == "list1m":
+            for i in range(0, n, 100):
+                cs.append(cmd(b"RPUSH", b"biglist",
+                              *[value(k) for k in range(i, min(n, i + 100))]))
+            return cs, lambda k, r: r == min(n, (k + 1) * 100)
+        if self.name == "zsets10":
+            for i in range(n):
+                a = [b"ZADD", b"z:%07d" % i]
+                for j in range(10):
+                    a += [b"%d" % zscore(i, j), b"member%02d" % j]
+                cs.append(cmd(*a))
+            return cs, 10
         raise ValueError(self.name)
 
     def elements(self):
-        return self.n * 10 if self.name in ("hashes10", "sets10") else self.n
+        return self.n * 10 if self.name in SMALL10 else self.n
 
     def keys(self):
-        return self.n if self.name in ("hashes10", "sets10") else 1
+        return self.n if self.name in SMALL10 else 1
 
     def check(self, addr):
         """Counts of every key, then spot reads; returns the encoding of a
@@ -189,9 +219,11 @@ class DataSet:
             if dbsize != self.keys():
                 raise RuntimeError(f"{self.name}: DBSIZE {dbsize}, expected "
                                    f"{self.keys()}")
-            if self.name in ("hashes10", "sets10"):
-                verb, pre = ((b"HLEN", b"h:%07d") if self.name == "hashes10"
-                             else (b"SCARD", b"s:%07d"))
+            if self.name in SMALL10:
+                verb, pre = {"hashes10": (b"HLEN", b"h:%07d"),
+                             "sets10": (b"SCARD", b"s:%07d"),
+                             "lists10": (b"LLEN", b"l:%07d"),
+                             "zsets10": (b"ZCARD", b"z:%07d")}[self.name]
                 for i in range(0, self.n, BATCH):
                     end = min(self.n, i + BATCH)
                     rs = c.pipeline([cmd(verb, pre % k)
@@ -202,8 +234,9 @@ class DataSet:
                                            f"{bad[:5]}")
                 key = pre % (self.n // 2)
             else:
-                verb, key = ((b"HLEN", b"bighash") if self.name == "hash1m"
-                             else (b"SCARD", b"bigset"))
+                verb, key = {"hash1m": (b"HLEN", b"bighash"),
+                             "set1m": (b"SCARD", b"bigset"),
+                             "list1m": (b"LLEN", b"biglist")}[self.name]
                 got = c.call(verb, key)
                 if got != self.n:
                     raise RuntimeError(f"{self.name}: {verb.decode()} {got}, "
@@ -224,6 +257,18 @@ class DataSet:
                                       b"%d" % (j * 1000 + i % 1000)), 1))
                     spots.append((cmd(b"SISMEMBER", b"s:%07d" % i,
                                       b"%d" % (10000 + j)), 0))
+                elif self.name == "lists10":
+                    j = rng.randrange(10)
+                    spots.append((cmd(b"LINDEX", b"l:%07d" % i, b"%d" % j),
+                                  value(i * 10 + j)))
+                elif self.name == "list1m":
+                    spots.append((cmd(b"LINDEX", b"biglist", b"%d" % i),
+                                  value(i)))
+                elif self.name == "zsets10":
+                    j = rng.randrange(10)
+                    spots.append((cmd(b"ZSCORE", b"z:%07d" % i,
+                                      b"member%02d" % j),
+                                  b"%d" % zscore(i, j)))
                 else:
                     spots.append((cmd(b"SISMEMBER", b"bigset",
                                       b"m%015d" % i), 1))
@@ -285,11 +330,15 @@ def measure_one(kind, ds, commands, expect, budget, cpus, logdir, binary,
         srv.stop()
 
 
-NAMES = ("hashes10", "hash1m", "sets10", "set1m")
+NAMES = ("hashes10", "hash1m", "sets10", "set1m", "lists10", "list1m",
+         "zsets10")
 TITLES = {"hashes10": "hashes of 10 fields (8 B field, 16 B value)",
           "hash1m": "one hash of N fields (8 B field, 16 B value)",
           "sets10": "sets of 10 small integers",
-          "set1m": "one set of N 16-byte members"}
+          "set1m": "one set of N 16-byte members",
+          "lists10": "lists of 10 16-byte elements",
+          "list1m": "one list of N 16-byte elements",
+          "zsets10": "sorted sets of 10 8-byte members, integer scores"}
 
 
 def run(binary, scale=1.0, budget=2048 * MiB, cpus=None, logdir="/tmp",

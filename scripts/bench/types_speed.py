@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Redis hashes and sets: requests/s and server CPU per request, segcached
-against redis-server 7.0.15 with the same client, in alternation (issue 15).
+"""Redis hashes, sets, lists and sorted sets: requests/s and server CPU per
+request, segcached against redis-server 7.0.15 with the same client, in
+alternation (issues 15, 16).
 
     flock /tmp/segcached-cpu.lock python3 scripts/bench/types_speed.py
     ... --parts small          only redis-benchmark's tests and the reads
     ... --parts large          only large against small collections
     ... --parts spop           SPOP a 500,000-member set to empty, in 5 runs
+    ... --parts lists          redis-benchmark's list and zadd tests
 
 Both servers run one command thread (segcached -t 1, Redis's own) pinned
 with taskset to the last CPU, the client (redis-benchmark, 50 connections)
@@ -28,6 +30,16 @@ large: -P 16, the same command on a collection of 1,000,000 elements and
   checked after every run: a large collection must keep its size.
 spop (not in the default --parts): a set of --spop members emptied by
   SPOP -P 16 in 5 runs, the cost per pop of each fifth.
+lists (not in the default --parts): redis-benchmark's own tests -t lpush,
+  rpush, lpop, rpop, zadd (its defaults: key mylist / myzset, 3-byte
+  values, ZADD of one member "element:000000000000" again and again), and
+  zadd -r 1000 (a sorted set of up to 1,000 members); before each lpush
+  and rpush run mylist is deleted, before each lpop and rpop it is loaded
+  with as many 3-byte elements as the run pops (plus one pipeline round), so
+  every pop pops one. LRANGE_100 and LRANGE_600 are sent as the commands
+  redis-benchmark sends (LRANGE mylist 0 99 / 0 599) on mylist loaded as
+  its own LPUSH phase would leave it (as many elements as the run's
+  requests), so the CPU counted is the LRANGEs' alone. At -P 1 and -P 16.
 Medians and ranges of --reps repetitions; each repetition starts with the
 other server. Nothing here asserts a number."""
 
@@ -123,6 +135,59 @@ def prep_large(addr):
     send_all(addr, cs, 10)
 
 
+def list_cases(n1, n16):
+    out = []
+    for pl in (1, 16):
+        n = n1 if pl == 1 else n16
+        out += [
+            (f"lpush P{pl}", pl, n, ["-t", "lpush"], "del mylist"),
+            (f"rpush P{pl}", pl, n, ["-t", "rpush"], "del mylist"),
+            (f"lpop P{pl}", pl, n, ["-t", "lpop"], "fill mylist"),
+            (f"rpop P{pl}", pl, n, ["-t", "rpop"], "fill mylist"),
+            (f"zadd P{pl}", pl, n, ["-t", "zadd"], "del myzset"),
+            (f"zadd -r 1000 P{pl}", pl, n, ["-t", "zadd", "-r", "1000"],
+             "del myzset"),
+            (f"lrange_100 P{pl}", pl, n, ["LRANGE", "mylist", "0", "99"],
+             "fill mylist"),
+            (f"lrange_600 P{pl}", pl, n, ["LRANGE", "mylist", "0", "599"],
+             "fill mylist"),
+        ]
+    return out
+
+
+def fill_list(addr, key, n):
+    """key becomes a list of n 3-byte elements, as redis-benchmark's LPUSH
+    leaves it."""
+    c = Conn(addr)
+    try:
+        c.call(b"DEL", key)
+    finally:
+        c.close()
+    cs = [cmd(b"RPUSH", key, *[b"xxx"] * min(1000, n - i))
+          for i in range(0, n, 1000)]
+    send_all_any(addr, cs)
+
+
+def list_check(addr, label, n):
+    """What a list run must have left: every push stored, every pop
+    popped one, ZADD's members there (a refusal would show here)."""
+    c = Conn(addr)
+    try:
+        llen = c.call(b"LLEN", b"mylist")
+        zcard = c.call(b"ZCARD", b"myzset")
+    finally:
+        c.close()
+    kind = label.split()[0]
+    bad = ((kind in ("lpush", "rpush") and llen < n) or
+           (kind in ("lpop", "rpop") and llen > 16 * CONNS) or
+           (kind.startswith("lrange") and llen < n) or
+           (label.startswith("zadd -r") and not 900 <= zcard <= 1000) or
+           (label.startswith("zadd P") and zcard != 1))
+    if bad:
+        raise RuntimeError(f"{label}: LLEN mylist {llen}, ZCARD myzset "
+                           f"{zcard} after {n} requests")
+
+
 def small_cases(n1, n16):
     rbt = ["-r", "100000", "-d", "32"]
     out = []
@@ -182,6 +247,9 @@ def before(addr, what, n):
     try:
         if what.startswith("del "):
             c.call(b"DEL", what[4:].encode())
+        elif what == "fill mylist":
+            # one pipeline round more than the run: every pop pops one
+            fill_list(addr, b"mylist", n + 16 * CONNS)
         elif what == "fill myset":
             c.call(b"DEL", b"myset")
             c.close()
@@ -224,11 +292,12 @@ def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
             t0 = time.monotonic()
             if part == "small":
                 prep_small(s.addr["resp"])
-            else:
+            elif part == "large":
                 prep_large(s.addr["resp"])
             print(f"  {name}: prepared in {time.monotonic() - t0:.1f} s",
                   file=sys.stderr, flush=True)
         cases = (small_cases(n1, n16) if part == "small"
+                 else list_cases(n1, n16) if part == "lists"
                  else large_cases(nlarge))
         for rep in range(reps):
             for label, pl, n, args, prep in cases:
@@ -265,6 +334,8 @@ def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
                             raise RuntimeError(f"{name}: {grew} grew from "
                                                f"{was[grew]} to {big[grew]}")
                         last[name] = big
+                    if part == "lists":
+                        list_check(addr, label, n)
                     rows.append(r)
                     if record:
                         record(label, name, rep, r)

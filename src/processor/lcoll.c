@@ -45,8 +45,48 @@ dir_reserve(struct list *l, uint32_t n)
     return true;
 }
 
+/* Directory entry k (0 or nparts - 1 while only the ends are decoded). */
+static uint32_t
+end_slot(const struct list *l, uint32_t k)
+{
+    ASSERT(k == 0 || k + 1 == l->nparts);
+    (void)l;
+    return k == 0 ? 0 : 1;
+}
+
+static uint32_t
+dir_no(const struct list *l, uint32_t k)
+{
+    return l->ends ? l->end_no[end_slot(l, k)] : l->no[k];
+}
+
+static uint32_t
+dir_cnt(const struct list *l, uint32_t k)
+{
+    return l->ends ? l->end_cnt[end_slot(l, k)] : l->cnt[k];
+}
+
+/* Entry k's count after a splice: an end entry's is patched in place by
+ * the commit, another's makes it rewrite the root. */
+static void
+dir_set_cnt(struct list *l, uint32_t k, uint32_t n)
+{
+    if (l->ends) {
+        l->end_cnt[end_slot(l, k)] = n;
+    } else {
+        l->cnt[k] = n;
+    }
+    if (k == 0) {
+        l->touched |= 1;
+    } else if (k + 1 == l->nparts) {
+        l->touched |= 2;
+    } else {
+        l->reshaped = true;
+    }
+}
+
 static bool
-decode(struct list *l, const struct storage_item *it)
+decode(struct list *l, const struct storage_item *it, bool ends)
 {
     l->cas = it->cas;
     l->expiry = it->expiry;
@@ -65,17 +105,29 @@ decode(struct list *l, const struct storage_item *it)
     }
     memcpy(l->id, it->value, 8);
     uint32_t n = (uint32_t)types_be_get(it->value + 8, 4);
-    if (it->vlen != LIST_ROOT_HEAD + (size_t)n * 8 || !dir_reserve(l, n)) {
+    if (n == 0 || it->vlen != LIST_ROOT_HEAD + (size_t)n * 8) {
         return false;
     }
-    l->count = types_be_get(it->value + 12, 8);
+    l->count = types_be_get(it->value + LIST_ROOT_COUNT, 8);
+    l->nparts = n;
     const uint8_t *d = it->value + LIST_ROOT_HEAD;
+    if (ends) { /* O(1) whatever the length: the two end entries */
+        for (int e = 0; e < 2; e++) {
+            const uint8_t *p = d + (e == 0 ? 0 : 8 * (size_t)(n - 1));
+            l->end_no[e] = (uint32_t)types_be_get(p, 4);
+            l->end_cnt[e] = (uint32_t)types_be_get(p + 4, 4);
+        }
+        l->ends = true;
+        return true;
+    }
+    if (!dir_reserve(l, n)) {
+        return false;
+    }
     for (uint32_t i = 0; i < n; i++) {
         l->no[i] = (uint32_t)types_be_get(d + 8 * i, 4);
         l->cnt[i] = (uint32_t)types_be_get(d + 8 * i + 4, 4);
     }
-    l->nparts = n;
-    return n > 0;
+    return true;
 }
 
 coll_status_e
@@ -111,8 +163,9 @@ list_open(struct list *l, uint8_t db, const void *key, size_t klen, bool write,
         }
         break;
     }
-    if (!decode(l, &it)) {
+    if (!decode(l, &it, (flags & LIST_ENDS) != 0)) {
         l->parts = false;
+        l->ends = false;
         l->nparts = 0;
         l->count = 0;
         l->img = NULL;
@@ -148,7 +201,7 @@ list_nparts(const struct list *l)
 uint32_t
 list_part_count(const struct list *l, uint32_t k)
 {
-    return l->parts ? l->cnt[k] : (uint32_t)l->count;
+    return l->parts ? dir_cnt(l, k) : (uint32_t)l->count;
 }
 
 uint32_t
@@ -158,10 +211,16 @@ list_locate(const struct list *l, uint64_t i, uint64_t *in)
         *in = i;
         return 0;
     }
-    if (i >= l->count - l->cnt[l->nparts - 1]) { /* the tail, at once */
-        *in = i - (l->count - l->cnt[l->nparts - 1]);
+    if (i < dir_cnt(l, 0)) { /* the ends, at once */
+        *in = i;
+        return 0;
+    }
+    uint64_t tail = dir_cnt(l, l->nparts - 1);
+    if (i >= l->count - tail) {
+        *in = i - (l->count - tail);
         return l->nparts - 1;
     }
+    ASSERT(!l->ends);
     uint32_t k = 0;
     while (i >= l->cnt[k]) {
         i -= l->cnt[k];
@@ -189,6 +248,38 @@ broken(struct list *l)
     return COLL_RETRY;
 }
 
+/* The whole directory, for a change that reshapes it or a root written
+ * whole: the middle entries from the root as opened (under the stripe
+ * lock nobody else changes it), the ends as this struct has them. */
+static coll_status_e
+dir_load(struct list *l)
+{
+    if (!l->ends) {
+        return COLL_OK;
+    }
+    struct storage_item it;
+    uint32_t n = l->nparts;
+    if (storage_peek(l->db, l->key, l->klen, l->now, &it) != STORAGE_OK ||
+            it.cas != l->cas || !it.parts ||
+            it.vlen != LIST_ROOT_HEAD + (size_t)n * 8) {
+        return broken(l);
+    }
+    if (!dir_reserve(l, n)) {
+        return COLL_ENOMEM;
+    }
+    const uint8_t *d = it.value + LIST_ROOT_HEAD;
+    for (uint32_t i = 1; i + 1 < n; i++) {
+        l->no[i] = (uint32_t)types_be_get(d + 8 * i, 4);
+        l->cnt[i] = (uint32_t)types_be_get(d + 8 * i + 4, 4);
+    }
+    l->no[n - 1] = l->end_no[1];
+    l->cnt[n - 1] = l->end_cnt[1];
+    l->no[0] = l->end_no[0]; /* after the last: n may be 1 */
+    l->cnt[0] = l->end_cnt[0];
+    l->ends = false;
+    return COLL_OK;
+}
+
 static coll_status_e
 read_no(struct list *l, uint32_t no, const uint8_t **img, size_t *len)
 {
@@ -212,7 +303,7 @@ list_part(struct list *l, uint32_t k, const uint8_t **img, size_t *len)
         *len = l->len;
         return COLL_OK;
     }
-    return read_no(l, l->no[k], img, len);
+    return read_no(l, dir_no(l, k), img, len);
 }
 
 coll_status_e
@@ -394,6 +485,7 @@ replace_inline(struct list *l, uint32_t a, uint32_t b,
     }
     if (st == COLL_OK) {
         l->parts = true;
+        l->reshaped = true;
         l->nparts = c.n;
         l->count = m;
         l->dirty = true;
@@ -413,6 +505,11 @@ list_replace(struct list *l, uint32_t a, uint32_t b, const struct pack_elem *e,
     if (!l->parts) {
         return replace_inline(l, a, b, e, n);
     }
+    coll_status_e st = dir_load(l);
+    if (st != COLL_OK) {
+        return st;
+    }
+    l->reshaped = true;
     struct chunks c;
     if (!chunks_make(&c, e, n, list_part_max())) {
         return COLL_ENOMEM;
@@ -433,7 +530,6 @@ list_replace(struct list *l, uint32_t a, uint32_t b, const struct pack_elem *e,
     for (uint32_t j = 0; j < nw; j++) {
         nos[j] = j < old ? l->no[a + j] : next++;
     }
-    coll_status_e st = COLL_OK;
     uint64_t removed = 0;
     for (uint32_t j = a; j < b; j++) {
         removed += l->cnt[j];
@@ -513,30 +609,80 @@ list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
         return st;
     }
     size_t off = at == cnt ? len : pack_offset(img, len, at);
+    return list_splice_in(l, k, img, len, off, ndel, ins, nins);
+}
+
+coll_status_e
+list_splice_in(struct list *l, uint32_t k, const uint8_t *img, size_t len,
+        size_t off, size_t ndel, const struct pack_elem *ins, size_t nins)
+{
+    size_t cnt = list_part_count(l, k);
+    if (cnt - ndel + nins == 0) {
+        return COLL_EOVERSIZE;
+    }
     size_t size = pack_splice_size(img, len, off, ndel, ins, nins);
     if (size > list_part_max()) {
         return COLL_EOVERSIZE;
     }
-    uint8_t *buf = malloc(size + 1);
-    if (buf == NULL) {
-        return COLL_ENOMEM;
-    }
-    pack_splice_write(buf + 1, img, len, off, ndel, ins, nins);
-    l->count = l->count - ndel + nins;
-    l->dirty = true;
-    if (!l->parts) {
+    if (!l->parts) { /* the image stays with l until the commit */
+        uint8_t *buf = malloc(size + 1);
+        if (buf == NULL) {
+            return COLL_ENOMEM;
+        }
+        pack_splice_write(buf + 1, img, len, off, ndel, ins, nins);
         free(l->own);
         l->own = buf;
         l->img = buf + 1;
         l->len = size;
+        l->count = l->count - ndel + nins;
+        l->dirty = true;
         return COLL_OK;
     }
-    st = write_no(l, l->no[k], buf + 1, size);
-    free(buf);
+    /* a part is written at once: built in the thread's scratch */
+    uint8_t *buf = coll_scratch_list(size);
+    if (buf == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_splice_write(buf, img, len, off, ndel, ins, nins);
+    l->count = l->count - ndel + nins;
+    l->dirty = true;
+    coll_status_e st = write_no(l, dir_no(l, k), buf, size);
     if (st == COLL_OK) {
-        l->cnt[k] = (uint32_t)(l->cnt[k] - ndel + nins);
+        dir_set_cnt(l, k, (uint32_t)(cnt - ndel + nins));
     }
     return st;
+}
+
+/* A change that left the parts as they were: the root's count and the
+ * end entries whose counts moved, patched in place (storage_patch). The
+ * fields are fixed-size; every writer of the key and every reader of a list
+ * in parts holds the stripe lock, so none sees a patch half made. The root
+ * keeps its CAS, so WATCH learns of the change from the stripe's count. */
+static coll_status_e
+root_patch(struct list *l)
+{
+    uint8_t f[16];
+    storage_status_e st = STORAGE_OK;
+    uint32_t last = l->nparts - 1;
+    if ((l->touched & 2) && last > 0) {
+        types_be_put(f, dir_cnt(l, last), 4);
+        st = storage_patch(l->db, l->key, l->klen, l->cas,
+                LIST_ROOT_HEAD + 8 * (size_t)last + 4, f, 4, l->now);
+    }
+    if (st == STORAGE_OK) { /* [count 8] then entry 0 [part 4][count 4] */
+        types_be_put(f, l->count, 8);
+        types_be_put(f + 8, dir_no(l, 0), 4);
+        types_be_put(f + 12, dir_cnt(l, 0), 4);
+        st = storage_patch(l->db, l->key, l->klen, l->cas, LIST_ROOT_COUNT, f,
+                sizeof(f), l->now);
+    }
+    if (st != STORAGE_OK) {
+        return coll_status_of(st); /* evicted meanwhile: again */
+    }
+    ks_stripe_changed(l->stripe);
+    l->touched = 0;
+    l->dirty = false;
+    return COLL_OK;
 }
 
 coll_status_e
@@ -544,6 +690,10 @@ list_commit(struct list *l)
 {
     if (!l->dirty) {
         return COLL_OK;
+    }
+    if (l->parts && l->exists && !l->reshaped && !l->replace && l->count > 0 &&
+            ks_holds(l->stripe)) {
+        return root_patch(l);
     }
     if (l->count == 0) {
         if (l->exists) {
@@ -555,6 +705,12 @@ list_commit(struct list *l)
         }
         l->dirty = false;
         return COLL_OK;
+    }
+    if (l->parts) {
+        coll_status_e st = dir_load(l);
+        if (st != COLL_OK) {
+            return st;
+        }
     }
     struct storage_write w = {.type = STORAGE_TYPE_LIST, .parts = l->parts};
     if (l->replace) {
@@ -601,6 +757,8 @@ list_commit(struct list *l)
     l->created = !l->exists;
     l->exists = true;
     l->dirty = false;
+    l->reshaped = false;
+    l->touched = 0;
     return COLL_OK;
 }
 

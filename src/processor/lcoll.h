@@ -8,11 +8,14 @@
  *     item i (i < nparts, every number used once) is a pack of up to about
  *     list_part_max() bytes of consecutive elements.
  * A push or pop at either end rewrites one end part (at most
- * list_part_max() bytes) and the root (12 + 8 + 8 per part bytes), whatever
- * the list's length; an index walks the directory (8 bytes a part) and
- * reads one part. Part numbers stay 0 .. nparts-1 (the keyspace path
- * copies, renames, expires and deletes parts by that range): a part that
- * empties takes the highest number's part into its number.
+ * list_part_max() bytes) and, when no part is added or removed, patches the
+ * root's count and that part's entry in place (storage_patch: the root
+ * keeps its CAS; WATCH learns of the change from ks_stripe_changed), so its
+ * cost does not depend on the list's length; a part added or removed
+ * rewrites the root (20 + 8 per part bytes). An index walks the directory
+ * (8 bytes a part) and reads one part. Part numbers stay 0 .. nparts-1 (the
+ * keyspace path copies, renames, expires and deletes parts by that range): a
+ * part that empties takes the highest number's part into its number.
  *
  * Commands see virtual parts: an inline list is one part (none when it is
  * empty). A change replaces a run of parts with a sequence of elements
@@ -36,6 +39,10 @@
 /* clang-format off */
 #define LIST_ENC_PACK    0
 #define LIST_ROOT_HEAD   20   /* id 8, nparts 4, count 8 */
+#define LIST_ROOT_COUNT  12   /* where count starts (patched in place) */
+#define LIST_ENDS        0x200 /* list_open flag: the command touches the
+                                  end parts only (a push, a pop, LLEN):
+                                  the directory's middle is not decoded */
 /* clang-format on */
 
 struct list {
@@ -49,7 +56,14 @@ struct list {
     bool created; /* the commit wrote a key that did not exist */
     bool dirty;
     bool parts;
-    bool replace; /* list_store: the commit replaces any key, no TTL */
+    bool replace;    /* list_store: the commit replaces any key, no TTL */
+    bool ends;       /* parts: only entries 0 and nparts-1 are decoded, in
+                        end_no/end_cnt (LIST_ENDS); no/cnt are not used */
+    bool reshaped;   /* parts: the directory changed beyond the end entries'
+                        counts (a part added, removed or replaced, or the
+                        list made parts): the commit rewrites the root */
+    uint8_t touched; /* parts: bit 0 entry 0's count moved, bit 1 the last
+                        entry's (patched in place by the commit) */
     uint64_t cas;
     uint64_t expiry;
     uint64_t count;
@@ -61,8 +75,9 @@ struct list {
     uint8_t id[8];
     uint32_t nparts;
     uint32_t cap;
-    uint32_t *no;  /* part number of each directory entry */
-    uint32_t *cnt; /* elements in each */
+    uint32_t *no;                   /* part number of each directory entry */
+    uint32_t *cnt;                  /* elements in each */
+    uint32_t end_no[2], end_cnt[2]; /* ends: entry 0, entry nparts-1 */
 };
 
 /* list-max-listpack-size (CONFIG GET/SET; relaxed atomic, any thread):
@@ -76,8 +91,11 @@ extern int32_t list_max_listpack_size;
 size_t list_part_max(void);
 
 /* Opens key for reading or a change (write: under the stripe lock until
- * list_close, unless flags has COLL_LOCKED). COLL_OK, COLL_MISS (an empty
- * list), COLL_WRONGTYPE, COLL_ENOMEM. */
+ * list_close, unless flags has COLL_LOCKED). With LIST_ENDS the caller asks
+ * for parts 0 and list_nparts() - 1 only (list_part, list_part_count,
+ * list_splice; list_locate of an index in them); list_replace and a commit
+ * that rewrites the root read the rest of the directory then. COLL_OK,
+ * COLL_MISS (an empty list), COLL_WRONGTYPE, COLL_ENOMEM. */
 coll_status_e list_open(struct list *l, uint8_t db, const void *key,
         size_t klen, bool write, unsigned flags, uint64_t now);
 void list_close(struct list *l);
@@ -102,7 +120,19 @@ coll_status_e list_replace(struct list *l, uint32_t a, uint32_t b,
  * or empty: the caller uses list_replace then. */
 coll_status_e list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
         const struct pack_elem *ins, size_t nins);
-/* Writes the root (or deletes the key when it is empty). */
+/* list_splice with part k's image (from list_part, no change made through
+ * l since) and the byte offset of the first element removed or inserted
+ * before (pack_offset; len: at the end) in hand: no second lookup of the
+ * part, no second walk of it (RPOP finds its element and splices it off
+ * with one walk). */
+coll_status_e list_splice_in(struct list *l, uint32_t k, const uint8_t *img,
+        size_t len, size_t off, size_t ndel, const struct pack_elem *ins,
+        size_t nins);
+/* Writes the root (or deletes the key when it is empty). A list in parts
+ * whose changes left its parts as they were (no part added or removed, only
+ * end parts' counts moved) is not rewritten: its count and those entries
+ * are patched in place under the stripe lock and the root keeps its CAS
+ * and expiry. */
 coll_status_e list_commit(struct list *l);
 /* Replaces key, whatever it holds, with a list of the n elements e (SORT
  * ... STORE): the caller holds the key's stripe lock; no TTL; n == 0

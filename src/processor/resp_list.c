@@ -98,24 +98,31 @@ push(struct list *l, bool left, const struct resp_arg *argv, uint32_t n)
     uint32_t k = np == 0 ? 0 : left ? 0 : np - 1;
     size_t old = np == 0 ? 0 : list_part_count(l, k);
     coll_status_e st = COLL_OK;
-    if (np > 0 && n <= 16) {
+    if (np > 0) {
         /* the common case: spliced into the end part */
-        struct pack_elem ins[16];
+        struct pack_elem stack[16];
+        struct pack_elem *ins = n <= 16 ? stack : malloc(n * sizeof(*ins));
+        if (ins == NULL) {
+            return COLL_ENOMEM;
+        }
         for (uint32_t i = 0; i < n; i++) {
             ins[left ? n - 1 - i : i] = (struct pack_elem){
                     (const uint8_t *)argv[i].data, argv[i].len};
         }
         st = list_splice(l, k, left ? 0 : old, 0, ins, n);
+        if (st == COLL_EOVERSIZE && l->parts) {
+            /* the end part is full: new parts at that end, as a quicklist
+             * adds a node; the full part is not rewritten */
+            uint32_t at = left ? 0 : np;
+            st = list_replace(l, at, at, ins, n);
+        }
+        if (ins != stack) {
+            free(ins);
+        }
         if (st != COLL_EOVERSIZE) {
             return st;
         }
-        if (l->parts) {
-            /* the end part is full: a new part at that end, as a
-             * quicklist adds a node */
-            uint32_t at = left ? 0 : np;
-            return list_replace(l, at, at, ins, n);
-        }
-        st = COLL_OK;
+        st = COLL_OK; /* inline and full: into parts below */
     }
     struct pack_elem *e =
             np == 0 ? malloc((n + 1) * sizeof(*e)) : part_elems(l, k, n, &st);
@@ -139,6 +146,42 @@ push(struct list *l, bool left, const struct resp_arg *argv, uint32_t n)
     return st;
 }
 
+/* count elements off end part k that keeps some (count < its elements),
+ * spliced out of its image with one walk. COLL_EOVERSIZE: not done (the
+ * part is past the current size limit), out as it was. */
+static coll_status_e
+pop_splice(
+        struct list *l, uint32_t k, bool left, size_t count, struct copies *out)
+{
+    size_t n = list_part_count(l, k);
+    const uint8_t *img;
+    size_t len;
+    coll_status_e st = list_part(l, k, &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    size_t off = pack_offset(img, len, left ? 0 : n - count);
+    size_t first = out->n, used = out->used;
+    for (size_t i = 0, o = off; i < count; i++) {
+        struct pack_elem e = pack_at_offset(img, len, o);
+        o += pack_elem_span(e);
+        if (!copies_add(out, &e)) {
+            return COLL_ENOMEM;
+        }
+    }
+    for (size_t i = first, j = out->n - 1; !left && i < j; i++, j--) {
+        struct pack_elem t = out->e[i]; /* the tail's: last first */
+        out->e[i] = out->e[j];
+        out->e[j] = t;
+    }
+    st = list_splice_in(l, k, img, len, off, count, NULL, 0);
+    if (st == COLL_EOVERSIZE) {
+        out->n = first;
+        out->used = used;
+    }
+    return st;
+}
+
 /* Pops up to count elements from one end into out (copies, in pop
  * order). */
 static coll_status_e
@@ -148,31 +191,18 @@ pop(struct list *l, bool left, uint64_t count, struct copies *out)
     while (count > 0 && list_nparts(l) > 0 && st == COLL_OK) {
         uint32_t k = left ? 0 : list_nparts(l) - 1;
         size_t n = list_part_count(l, k);
-        if (count == 1 && n > 1) {
-            /* the common case: one element off an end part */
-            const uint8_t *img;
-            size_t len;
-            st = list_part(l, k, &img, &len);
-            if (st != COLL_OK) {
-                return st;
-            }
-            struct pack_elem one = pack_at(img, len, left ? 0 : n - 1);
-            if (!copies_add(out, &one)) {
-                return COLL_ENOMEM;
-            }
-            st = list_splice(l, k, left ? 0 : n - 1, 1, NULL, 0);
+        size_t take = count < n ? (size_t)count : n;
+        if (take < n) { /* the common case: the end part keeps some */
+            st = pop_splice(l, k, left, take, out);
             if (st != COLL_EOVERSIZE) {
                 return st;
             }
-            out->n--;
-            out->used -= one.len;
             st = COLL_OK;
         }
         struct pack_elem *e = part_elems(l, k, 0, &st);
         if (e == NULL) {
             return st;
         }
-        size_t take = count < n ? (size_t)count : n;
         for (size_t i = 0; i < take; i++) {
             if (!copies_add(out, &e[left ? i : n - 1 - i])) {
                 free(e);
@@ -209,8 +239,8 @@ resp_cmd_push(struct resp_ctx *x)
     uint64_t len = 0;
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct list l;
-        st = list_open(&l, resp_db(x), k->data, k->len, true, KS_NOSTATS,
-                x->c->now_ms);
+        st = list_open(&l, resp_db(x), k->data, k->len, true,
+                KS_NOSTATS | LIST_ENDS, x->c->now_ms);
         if (st == COLL_MISS && exists_only) {
             st = COLL_OK;
             len = 0;
@@ -249,7 +279,7 @@ resp_list_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             struct list l;
             copies_release(&c);
             st = list_open(&l, resp_db(x), keys[i].data, keys[i].len, true,
-                    KS_NOSTATS, x->c->now_ms);
+                    KS_NOSTATS | LIST_ENDS, x->c->now_ms);
             if (st == COLL_OK) {
                 st = pop(&l, left, count < 0 ? 1 : (uint64_t)count, &c);
                 st = st == COLL_OK ? list_commit(&l) : st;
@@ -309,20 +339,16 @@ resp_cmd_pop(struct resp_ctx *x)
             return resp_err(x, "ERR value is out of range, must be positive");
         }
     }
-    /* a missing key: null (null array with a count) */
-    struct list l;
-    coll_status_e st = list_open(&l, resp_db(x), x->argv[1].data,
-            x->argv[1].len, false, KS_NOSTATS, x->c->now_ms);
-    list_close(&l);
-    if (st == COLL_WRONGTYPE) {
-        return resp_coll_err(x, st);
-    }
-    if (st == COLL_MISS) {
-        return count < 0 ? resp_compose_null(x->w)
-                         : resp_compose_null_array(x->w);
-    }
-    if (count == 0) {
-        return resp_compose_array(x->w, 0);
+    if (count == 0) { /* a missing key: null array; else an empty one */
+        struct list l;
+        coll_status_e st = list_open(&l, resp_db(x), x->argv[1].data,
+                x->argv[1].len, false, KS_NOSTATS | LIST_ENDS, x->c->now_ms);
+        list_close(&l);
+        if (st == COLL_WRONGTYPE) {
+            return resp_coll_err(x, st);
+        }
+        return st == COLL_MISS ? resp_compose_null_array(x->w)
+                               : resp_compose_array(x->w, 0);
     }
     rstatus_i rc;
     if (resp_list_pop(
@@ -396,10 +422,11 @@ resp_cmd_lmpop(struct resp_ctx *x)
 /* ---- reads ---- */
 
 static bool
-open_read(struct resp_ctx *x, struct list *l, coll_status_e *st, rstatus_i *rc)
+open_read(struct resp_ctx *x, struct list *l, unsigned flags, coll_status_e *st,
+        rstatus_i *rc)
 {
-    *st = list_open(l, resp_db(x), x->argv[1].data, x->argv[1].len, false, 0,
-            x->c->now_ms);
+    *st = list_open(l, resp_db(x), x->argv[1].data, x->argv[1].len, false,
+            flags, x->c->now_ms);
     if (*st == COLL_WRONGTYPE || *st == COLL_ENOMEM) {
         list_close(l);
         *rc = resp_coll_err(x, *st);
@@ -414,7 +441,7 @@ resp_cmd_llen(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, LIST_ENDS, &st, &rc)) {
         return rc;
     }
     rc = resp_compose_integer(x->w, (int64_t)l.count);
@@ -432,7 +459,7 @@ resp_cmd_lindex(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     int64_t n = (int64_t)l.count;
@@ -467,7 +494,7 @@ resp_cmd_lrange(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     int64_t llen = (int64_t)l.count;
@@ -554,7 +581,7 @@ resp_cmd_lpos(struct resp_ctx *x)
     struct list l;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &l, &st, &rc)) {
+    if (!open_read(x, &l, 0, &st, &rc)) {
         return rc;
     }
     if (st == COLL_MISS) {
@@ -883,14 +910,15 @@ resp_list_move(struct resp_ctx *x, const struct resp_arg *src,
         ks_lock_many(s, 2);
         struct list a, b;
         st = list_open(&a, resp_db(x), src->data, src->len, true,
-                COLL_LOCKED | KS_NOSTATS, x->c->now_ms);
+                COLL_LOCKED | KS_NOSTATS | LIST_ENDS, x->c->now_ms);
         if (st == COLL_OK) {
             bool same = src->len == dst->len &&
                         memcmp(src->data, dst->data, src->len) == 0;
             coll_status_e dt =
                     same ? COLL_OK
                          : list_open(&b, resp_db(x), dst->data, dst->len, true,
-                                   COLL_LOCKED | KS_NOSTATS, x->c->now_ms);
+                                   COLL_LOCKED | KS_NOSTATS | LIST_ENDS,
+                                   x->c->now_ms);
             if (dt == COLL_WRONGTYPE) {
                 st = dt;
             } else {

@@ -94,7 +94,8 @@ pack_offset(const uint8_t *p, size_t len, size_t i)
     size_t off = head_len(p);
     for (; i > 0; i--) {
         ASSERT(off < len);
-        off += elem_skip(p + off);
+        uint8_t b = p[off]; /* most elements: under 128 bytes, one-byte len */
+        off += b < 0x80 ? 1 + (size_t)b : elem_skip(p + off);
     }
     ASSERT(off <= len);
     (void)len;

@@ -952,6 +952,118 @@ def test_eviction_takes_lists_whole():
         assert s.stop() == 0
 
 
+def test_ends_of_lists_in_parts_patched_under_eviction():
+    """Lists in parts changed by single pushes and pops at both ends (each
+    patches the root in place) on a small heap written far past its size:
+    a list that is still there holds exactly its model's elements, in
+    order; one that went, went whole."""
+    s = Server(args=("-m", "8MiB", "-o", "seg.segment_size=256KiB"),
+               protocols=("resp",), threads=2)
+    try:
+        r = redis.Redis(port=s.port("resp"))
+        rng = random.Random(1616)
+        models = {}
+        for k in range(30):
+            key = f"q:{k}"
+            first = [f"{j:06d}" + "x" * 44 for j in range(1200)]
+            r.rpush(key, *first)
+            models[key] = list(first)
+            p = r.pipeline(transaction=False)
+            for j in range(400):
+                op = rng.randrange(4)
+                v = f"{k:03d}{j:06d}" + "y" * rng.randrange(40)
+                if op == 0:
+                    p.lpush(key, v)
+                    models[key].insert(0, v)
+                elif op == 1:
+                    p.rpush(key, v)
+                    models[key].append(v)
+                elif op == 2:
+                    p.lpop(key)
+                    models[key].pop(0)
+                else:
+                    p.rpop(key)
+                    models[key].pop()
+            p.execute()
+            r.set(f"filler:{k}", "y" * 150000)
+        present = 0
+        for key, model in models.items():
+            if r.exists(key):
+                present += 1
+                assert r.llen(key) == len(model)
+                assert r.lrange(key, 0, -1) == [v.encode() for v in model]
+        assert 0 < present < len(models)
+    finally:
+        assert s.stop() == 0
+
+
+def test_pushes_and_pops_at_the_ends_patch_the_root(seg):
+    """On a list in parts, a push of one or of a hundred elements that fit
+    the end part, and pops of one or five, each patch the root in place
+    (the store's seg_patch count) and leave the list as a model has it."""
+    r = redis.Redis(port=seg.port("resp"))
+    r.delete("pl")
+    model = [b"%08d" % j * 8 for j in range(1000)]  # 64 KB: in parts
+    r.rpush("pl", *model)
+    # the head part is full (parts are cut full): room at the head
+    assert r.lpop("pl", 50) == model[:50]
+    del model[:50]
+    heads = [b"l%d" % j for j in range(100)]
+
+    def lpush_mirror():
+        model[0:0] = heads[::-1]  # LPUSH a b c leaves c b a
+
+    steps = [
+        (lambda: r.rpush("pl", "t1"), lambda: model.append(b"t1")),
+        (lambda: r.lpush("pl", "h1"), lambda: model.insert(0, b"h1")),
+        (lambda: r.rpush("pl", *[b"r%d" % j for j in range(100)]),
+         lambda: model.extend(b"r%d" % j for j in range(100))),
+        (lambda: r.lpush("pl", *heads), lpush_mirror),
+        (lambda: r.rpop("pl"), lambda: model.pop()),
+        (lambda: r.lpop("pl"), lambda: model.pop(0)),
+        (lambda: r.rpop("pl", 5), lambda: [model.pop() for _ in range(5)]),
+    ]
+    for change, mirror in steps:
+        before = int(seg.stats()["seg_patch"])
+        change()
+        mirror()
+        assert int(seg.stats()["seg_patch"]) > before
+        assert r.llen("pl") == len(model)
+    assert r.lrange("pl", 0, -1) == model
+
+
+def test_watch_sees_a_patched_push_and_pop(seg):
+    """A push or pop at an end of a list in parts patches its root in place
+    (the root keeps its CAS): WATCH still sees it, and the expiry stays."""
+    r = redis.Redis(port=seg.port("resp"))
+    other = redis.Redis(port=seg.port("resp"))
+    r.delete("wl")
+    r.rpush("wl", *[f"{j:08d}" * 8 for j in range(1000)])  # in parts
+    assert r.expire("wl", 1000)
+    for change in (lambda: other.rpush("wl", "tail"),
+                   lambda: other.lpush("wl", "head"),
+                   lambda: other.rpop("wl"),
+                   lambda: other.lpop("wl")):
+        p = r.pipeline(transaction=True)
+        p.watch("wl")
+        n = p.llen("wl")
+        change()
+        p.multi()
+        p.set("wl:len", n)
+        with pytest.raises(redis.WatchError):
+            p.execute()
+        p.reset()
+        assert 990 < r.ttl("wl") <= 1000
+    # unchanged meanwhile: EXEC runs
+    p = r.pipeline(transaction=True)
+    p.watch("wl")
+    p.multi()
+    p.rpush("wl", "mine")
+    assert p.execute() == [1001]
+    assert r.lrange("wl", -2, -1) == [b"%08d" % 999 * 8, b"mine"]
+    assert r.lindex("wl", 0) == b"%08d" % 0 * 8
+
+
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None,
                     reason="no redis-benchmark")
 def test_redis_benchmark_default_run_completes(seg):

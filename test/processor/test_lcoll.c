@@ -5,7 +5,11 @@
  * the list goes from inline to parts within a few changes, parts split,
  * empty and are renumbered, then back to nothing; every version is walked
  * part by part and located index by index. list_store replaces a key of
- * any type, and a commit racing a plain write answers COLL_RETRY. */
+ * any type, and a commit racing a plain write answers COLL_RETRY. Pushes
+ * and pops at the ends (LIST_ENDS) patch the root in place when no part
+ * comes or goes: checked by the root's CAS and expiry, the store's patch
+ * count and the stripe's change count, against a model at several part
+ * sizes, and through expiry and eviction, which take such a list whole. */
 #include "unit.h"
 
 #include "base/time.h"
@@ -64,10 +68,11 @@ elem(uint8_t *buf, uint32_t id)
 static uint8_t keep[64][1600];
 
 static void
-check(void)
+check_key(const char *key)
 {
     struct list l;
-    coll_status_e st = list_open(&l, 0, "l", 1, false, KS_NOSTATS, NOW);
+    coll_status_e st =
+            list_open(&l, 0, key, strlen(key), false, KS_NOSTATS, NOW);
     if (nmodel == 0) {
         assert_int_equal(st, COLL_MISS);
         list_close(&l);
@@ -104,6 +109,12 @@ check(void)
         assert_memory_equal(e[in].p, want, wl);
     }
     list_close(&l);
+}
+
+static void
+check(void)
+{
+    check_key("l");
 }
 
 /* Inserts n new elements at index i of the list (the model too). */
@@ -281,6 +292,288 @@ test_list_commit_races_a_write(void **state)
     list_close(&l);
 }
 
+/* ---- pushes and pops at the ends (LIST_ENDS): the root patched ---- */
+
+/* A push at one end as resp_list.c does it: spliced into the end part, or
+ * a new part at that end when it is full. */
+static coll_status_e
+end_push(struct list *l, bool left, const struct pack_elem *ins, size_t n)
+{
+    uint32_t np = list_nparts(l);
+    if (np == 0) {
+        return list_replace(l, 0, 0, ins, n);
+    }
+    uint32_t k = left ? 0 : np - 1;
+    coll_status_e st =
+            list_splice(l, k, left ? 0 : list_part_count(l, k), 0, ins, n);
+    if (st != COLL_EOVERSIZE) {
+        return st;
+    }
+    if (l->parts) {
+        uint32_t at = left ? 0 : np;
+        return list_replace(l, at, at, ins, n);
+    }
+    /* inline and full: everything again, cut into parts */
+    size_t cnt = list_part_count(l, 0);
+    struct pack_elem *e = malloc((cnt + n) * sizeof(*e));
+    assert_non_null(e);
+    assert_int_equal(list_part_elems(l, 0, e + (left ? n : 0)), COLL_OK);
+    memcpy(e + (left ? 0 : cnt), ins, n * sizeof(*e));
+    st = list_replace(l, 0, 1, e, cnt + n);
+    free(e);
+    return st;
+}
+
+/* A pop of one element at one end as resp_list.c does it: spliced off
+ * the end part, or that part replaced by what is left (none: removed). */
+static coll_status_e
+end_pop(struct list *l, bool left)
+{
+    uint32_t np = list_nparts(l);
+    uint32_t k = left ? 0 : np - 1;
+    size_t n = list_part_count(l, k);
+    coll_status_e st = list_splice(l, k, left ? 0 : n - 1, 1, NULL, 0);
+    if (st != COLL_EOVERSIZE) {
+        return st;
+    }
+    struct pack_elem *e = malloc((n + 1) * sizeof(*e));
+    assert_non_null(e);
+    assert_int_equal(list_part_elems(l, k, e), COLL_OK);
+    st = list_replace(l, k, k + 1, left ? e + 1 : e, n - 1);
+    free(e);
+    return st;
+}
+
+static struct storage_item
+root_of(const char *key)
+{
+    struct storage_item it;
+    assert_int_equal(storage_peek(0, key, strlen(key), NOW, &it), STORAGE_OK);
+    return it;
+}
+
+/* The model's element ids pushed at one end (nmodel grows). */
+static void
+model_push(bool left, size_t n, struct pack_elem *ins)
+{
+    for (size_t j = 0; j < n; j++) {
+        ins[j] = (struct pack_elem){keep[j], elem(keep[j], next_id + j)};
+    }
+    if (left) {
+        memmove(model + n, model, nmodel * sizeof(*model));
+        for (size_t j = 0; j < n; j++) {
+            model[j] = next_id++;
+        }
+    } else {
+        for (size_t j = 0; j < n; j++) {
+            model[nmodel + j] = next_id++;
+        }
+    }
+    nmodel += n;
+}
+
+static void
+model_pop(bool left)
+{
+    if (left) {
+        memmove(model, model + 1, (nmodel - 1) * sizeof(*model));
+    }
+    nmodel--;
+}
+
+/* Pops at the head (push: pushes 4 at the tail) of list "p" one open at a
+ * time, the root patched (its CAS stays cas) until a part goes (comes):
+ * then the root is rewritten; returns it. */
+static struct storage_item
+until_reshaped(bool push, uint64_t cas)
+{
+    struct pack_elem ins[4];
+    for (;;) {
+        struct list l;
+        assert_int_equal(
+                list_open(&l, 0, "p", 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                COLL_OK);
+        uint32_t np = l.nparts;
+        if (push) {
+            model_push(false, 4, ins);
+            assert_int_equal(end_push(&l, false, ins, 4), COLL_OK);
+        } else {
+            model_pop(true);
+            assert_int_equal(end_pop(&l, true), COLL_OK);
+        }
+        assert_int_equal(list_commit(&l), COLL_OK);
+        bool reshaped = l.nparts != np;
+        list_close(&l);
+        check_key("p");
+        struct storage_item r = root_of("p");
+        if (reshaped) {
+            assert_true(r.cas != cas);
+            return r;
+        }
+        assert_int_equal(r.cas, cas);
+    }
+}
+
+static void
+test_list_ends_patch_root_in_place(void **state)
+{
+    (void)state;
+    nmodel = 0;
+    struct pack_elem ins[8];
+    /* a list in parts: pushes until it has 3 */
+    for (;;) {
+        struct list l;
+        coll_status_e st =
+                list_open(&l, 0, "p", 1, true, KS_NOSTATS | LIST_ENDS, NOW);
+        assert_true(st == COLL_OK || st == COLL_MISS);
+        bool enough = l.parts && l.nparts >= 3;
+        if (!enough) {
+            model_push(false, 8, ins);
+            assert_int_equal(end_push(&l, false, ins, 8), COLL_OK);
+            assert_int_equal(list_commit(&l), COLL_OK);
+        }
+        list_close(&l);
+        if (enough) {
+            break;
+        }
+    }
+    check_key("p");
+    storage_status_e ex = ks_expire(
+            0, "p", 1, KS_ANY, NOW + 60000, STORAGE_TTL_ALWAYS, NOW, NULL);
+    assert_int_equal(ex, STORAGE_OK);
+    struct storage_item r0 = root_of("p");
+    uint32_t stripe = ks_stripe(0, "p", 1);
+    /* one push at each end, and a pop at each end, in one open each: the
+     * root is patched, never written */
+    for (int round = 0; round < 4; round++) {
+        uint64_t patches = metrics.seg_patch.counter;
+        uint64_t changes = ks_stripe_changes(stripe);
+        uint64_t writes = metrics.seg_write.counter;
+        struct list l;
+        assert_int_equal(
+                list_open(&l, 0, "p", 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                COLL_OK);
+        uint32_t np = l.nparts;
+        if (round % 2 == 0) {
+            model_push(true, 1, ins);
+            assert_int_equal(end_push(&l, true, ins, 1), COLL_OK);
+            model_push(false, 1, ins + 1);
+            assert_int_equal(end_push(&l, false, ins + 1, 1), COLL_OK);
+        } else {
+            model_pop(true);
+            assert_int_equal(end_pop(&l, true), COLL_OK);
+            model_pop(false);
+            assert_int_equal(end_pop(&l, false), COLL_OK);
+        }
+        assert_int_equal(list_commit(&l), COLL_OK);
+        assert_int_equal(l.nparts, np);
+        list_close(&l);
+        struct storage_item r = root_of("p");
+        assert_int_equal(r.cas, r0.cas);       /* the same version */
+        assert_int_equal(r.expiry, r0.expiry); /* and its expiry */
+        assert_int_equal(r.vlen, r0.vlen);
+        assert_int_equal(metrics.seg_patch.counter, patches + 2);
+        assert_int_equal(metrics.seg_write.counter, writes + 2); /* parts */
+        assert_int_equal(ks_stripe_changes(stripe), changes + 1);
+        check_key("p"); /* the count and each part's, element by element */
+    }
+    /* a pop that empties the head part, then a push that needs a new
+     * tail part: the root is rewritten (a new CAS), the expiry kept */
+    struct storage_item r1 = until_reshaped(false, r0.cas);
+    assert_int_equal(r1.expiry, r0.expiry);
+    struct storage_item r2 = until_reshaped(true, r1.cas);
+    assert_int_equal(r2.expiry, r0.expiry);
+    /* expiry takes the list whole: root and every part */
+    struct list l;
+    assert_int_equal(list_open(&l, 0, "p", 1, false, KS_NOSTATS, NOW), COLL_OK);
+    uint8_t id[8];
+    memcpy(id, l.id, 8);
+    uint32_t np = l.nparts;
+    list_close(&l);
+    uint64_t later = NOW + 60001;
+    assert_int_equal(
+            list_open(&l, 0, "p", 1, false, KS_NOSTATS, later), COLL_MISS);
+    list_close(&l);
+    for (uint32_t i = 0; i < np; i++) {
+        uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+        size_t n = ks_part_key(pk, "p", 1, id, i);
+        struct storage_item it;
+        /* every part, rewritten or not, carries the root's expiry */
+        assert_int_equal(storage_peek(0 | STORAGE_DB_PARTS, pk, n, NOW, &it),
+                STORAGE_OK);
+        assert_int_equal(it.expiry, r0.expiry);
+        assert_int_equal(storage_peek(0 | STORAGE_DB_PARTS, pk, n, later, &it),
+                STORAGE_NOT_FOUND);
+    }
+    ks_delete(0, "p", 1, NOW);
+}
+
+/* Random pushes and pops at both ends, one to three changes per open, at
+ * part sizes of 4, 8 and 16 KiB: the list against the model after every
+ * commit; most commits patch the root, the others rewrite it. */
+static void
+test_list_ends_against_model(void **state)
+{
+    (void)state;
+    int32_t fills[] = {-1, -2, -3};
+    srand(1616);
+    for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+        list_max_listpack_size = fills[f];
+        nmodel = 0;
+        uint64_t patched = 0, rewritten = 0;
+        struct pack_elem ins[8];
+        for (int op = 0; op < 1500; op++) {
+            struct list l;
+            coll_status_e st =
+                    list_open(&l, 0, "m", 1, true, KS_NOSTATS | LIST_ENDS, NOW);
+            assert_true(st == COLL_OK || st == COLL_MISS);
+            uint64_t cas = l.exists ? l.cas : 0;
+            bool was_parts = l.parts;
+            int changes = 1 + rand() % 3;
+            bool grow = op < 1000;
+            for (int c = 0; c < changes; c++) {
+                bool left = rand() % 2 == 0;
+                bool pop = grow ? rand() % 3 == 0 : rand() % 3 != 0;
+                if (nmodel > 0 && pop) {
+                    model_pop(left);
+                    st = end_pop(&l, left);
+                } else if (nmodel + 8 < MAXN) {
+                    size_t n = 1 + (size_t)rand() % 3;
+                    model_push(left, n, ins);
+                    st = end_push(&l, left, ins, n);
+                }
+                assert_int_equal(st, COLL_OK);
+                assert_int_equal(l.count, nmodel);
+            }
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+            if (was_parts && nmodel > 0) {
+                if (root_of("m").cas == cas) {
+                    patched++;
+                } else {
+                    rewritten++;
+                }
+            }
+            check_key("m");
+        }
+        while (nmodel > 0) { /* and empty it from both ends */
+            struct list l;
+            assert_int_equal(
+                    list_open(&l, 0, "m", 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                    COLL_OK);
+            bool left = rand() % 2 == 0;
+            model_pop(left);
+            assert_int_equal(end_pop(&l, left), COLL_OK);
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+            check_key("m");
+        }
+        assert_true(patched > rewritten);
+        assert_true(rewritten > 0);
+    }
+    list_max_listpack_size = -2;
+}
+
 int
 main(void)
 {
@@ -291,6 +584,10 @@ main(void)
                     test_list_store_replaces_any_key, setup, teardown),
             cmocka_unit_test_setup_teardown(
                     test_list_commit_races_a_write, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_list_ends_patch_root_in_place, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_list_ends_against_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
