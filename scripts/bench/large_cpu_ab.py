@@ -12,18 +12,11 @@ import socket
 import subprocess
 import sys
 import time
+from large_items import free_port
 
 A, B = sys.argv[1], sys.argv[2]
 SIZES = [int(a) for a in sys.argv[3:]] or [60_000, 100_000, 600_000,
                                            5_000_000]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def cpu(pid):

@@ -12,9 +12,6 @@ import subprocess
 import sys
 import time
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "build/release/segcached"
-SIZES = [int(a) for a in sys.argv[2:]] or [100_000, 300_000, 600_000,
-                                           5_000_000]
 MEM = 64 * 1024 * 1024
 
 
@@ -27,13 +24,15 @@ def free_port():
 
 
 def wait(port):
-    for _ in range(100):
+    """Until something listens on port (10 s at most). Also used by
+    large_values.py."""
+    for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port)).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server did not start")
+    raise RuntimeError(f"server on {port} did not start")
 
 
 def reply(f):
@@ -69,12 +68,15 @@ def run(cmd, port, size):
 
 
 def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "build/release/segcached"
+    sizes = [int(a) for a in sys.argv[2:]] or [100_000, 300_000, 600_000,
+                                               5_000_000]
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     print("| value | segcached held (stored) | memcached held (stored) |")
     print("|---|---|---|")
-    for size in SIZES:
+    for size in sizes:
         port = free_port()
-        seg = run([BIN, "--memcache", f"127.0.0.1:{port}", "--resp", "off",
+        seg = run([binary, "--memcache", f"127.0.0.1:{port}", "--resp", "off",
                    "--admin", "off", "-m", "64", "-I", "8m", "-t", "1"] +
                   user, port, size)
         port = free_port()

@@ -262,7 +262,7 @@ coll_id(uint8_t id[8], int c)
 }
 
 static void
-write_collection(int c)
+write_parts_only(int c)
 {
     char root[16];
     uint8_t id[8], pk[64], v[PLEN];
@@ -276,10 +276,27 @@ write_collection(int c)
                                  NULL, NULL),
                 STORAGE_OK);
     }
+}
+
+static void
+write_root(int c)
+{
+    char root[16];
+    uint8_t id[8];
+    snprintf(root, sizeof(root), "coll-%03d", c);
+    coll_id(id, c);
     struct storage_write r = {.type = STORAGE_TYPE_HASH, .parts = true};
     assert_int_equal(
             storage_set(0, root, strlen(root), id, 8, &r, NOW, NULL, NULL),
             STORAGE_OK);
+}
+
+/* parts first, then the root, as the keyspace writes a collection */
+static void
+write_collection(int c)
+{
+    write_parts_only(c);
+    write_root(c);
 }
 
 /* 1 whole, 0 gone; fails on a root without all its parts */
@@ -396,36 +413,6 @@ test_dead_parts_are_dropped(void **state)
 /* Parts written before their root (a value being received): pinned, merge
  * keeps them however many segments go by before the root is in; unpinned,
  * they are dead and dropped. */
-static void
-write_parts_only(int c)
-{
-    char root[16];
-    uint8_t id[8], pk[64], v[PLEN];
-    snprintf(root, sizeof(root), "coll-%03d", c);
-    coll_id(id, c);
-    struct storage_write pw = {0};
-    for (uint32_t i = 0; i < PARTS; i++) {
-        memset(v, (int)(c + i), PLEN);
-        size_t n = part_key(pk, root, id, i);
-        assert_int_equal(storage_set(STORAGE_DB_PARTS, pk, n, v, PLEN, &pw, NOW,
-                                 NULL, NULL),
-                STORAGE_OK);
-    }
-}
-
-static void
-write_root(int c)
-{
-    char root[16];
-    uint8_t id[8];
-    snprintf(root, sizeof(root), "coll-%03d", c);
-    coll_id(id, c);
-    struct storage_write r = {.type = STORAGE_TYPE_HASH, .parts = true};
-    assert_int_equal(
-            storage_set(0, root, strlen(root), id, 8, &r, NOW, NULL, NULL),
-            STORAGE_OK);
-}
-
 static void
 test_pinned_parts_wait_for_their_root(void **state)
 {
