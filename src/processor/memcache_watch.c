@@ -465,7 +465,7 @@ on_drop(uint8_t db, const void *key, size_t klen, storage_drop_e why,
         size = info->vlen;
         if (info->type == STORAGE_TYPE_STRING_PARTS) {
             struct storage_item root = {.value = info->value,
-                    .vlen = info->vlen,
+                    .vlen = info->value_len,
                     .type = info->type,
                     .parts = true};
             size = (uint32_t)ks_str_len(&root);

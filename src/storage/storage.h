@@ -384,7 +384,8 @@ typedef enum {
 struct storage_drop_info {
     uint64_t expiry;      /* unix ms; TIME_NEVER for none */
     uint64_t last_access; /* unix ms, to the minute */
-    const uint8_t *value; /* vlen bytes, valid during the call */
+    const uint8_t *value; /* value_len bytes, valid during the call: the */
+    uint32_t value_len;   /* whole value, or a root's first 64 bytes */
     uint32_t vlen;
     uint8_t type; /* storage_type_e */
     bool fetched; /* read since it was written */

@@ -228,30 +228,42 @@ item_dropped_key(uint8_t db, const uint8_t *key, size_t klen,
     }
 }
 
-void
-item_dropped(const struct item_meta *m, const uint8_t *key, uint64_t evict_now)
+bool
+item_drop_info(const struct item_meta *m, const uint8_t *key,
+        uint64_t evict_now, struct storage_drop_info *info, storage_drop_e *why)
 {
     if (__atomic_load_n(&drop_hook, __ATOMIC_RELAXED) == NULL ||
             m->db >= STORAGE_DB_COUNT) {
-        return; /* off, or a part (not a key) */
+        return false; /* off, or a part (not a key) */
     }
     if (m->cas < __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE)) {
-        return; /* flushed: the flush was the change */
+        return false; /* flushed: the flush was the change */
     }
     bool live = evict_now != 0 && !time_expired(m->expiry, evict_now);
     /* the item is in the heap, its segment found from its address */
     const uint8_t *item = key - m->hdr_len;
     uint32_t sid = (uint32_t)((size_t)(item - heap.data) / heap.seg_size);
-    struct storage_drop_info info = {
+    *info = (struct storage_drop_info){
             .expiry = m->expiry,
             .last_access = item_atime_ms(item_atime(item), &heap.segs[sid]),
             .value = key + m->klen,
+            .value_len = m->vlen,
             .vlen = m->vlen,
             .type = (uint8_t)(m->type & ITEM_T_TYPE),
             .fetched = (item_mflags(item) & ITEM_M_FETCHED) != 0,
     };
-    item_dropped_key(m->db, key, m->klen,
-            live ? STORAGE_DROP_EVICTED : STORAGE_DROP_EXPIRED, &info);
+    *why = live ? STORAGE_DROP_EVICTED : STORAGE_DROP_EXPIRED;
+    return true;
+}
+
+void
+item_dropped(const struct item_meta *m, const uint8_t *key, uint64_t evict_now)
+{
+    struct storage_drop_info info;
+    storage_drop_e why;
+    if (item_drop_info(m, key, evict_now, &info, &why)) {
+        item_dropped_key(m->db, key, m->klen, why, &info);
+    }
 }
 
 /* Removes an entry found expired or flushed, if it is still there. */

@@ -10,55 +10,85 @@
 
 #include <string.h>
 
-/* The root of a part, linked and with the part's id: true, its entry's
- * frequency in *freq. Lock-free; the caller is inside an epoch. */
+/* The root of a part, linked and with the part's id, looked up under the
+ * root key's locks (h): eviction and merge run outside any epoch, so only
+ * a held lock keeps the root's segment from being reused while its header
+ * and bytes are read (a linked item's segment is not freed before the
+ * item is unlinked, which takes these locks). */
 static bool
-root_of(const struct item_meta *m, const uint8_t *key, uint64_t now,
-        struct hash_ref *ref)
+root_locked(const struct item_meta *m, const uint8_t *key, uint64_t now,
+        uint64_t h, struct hash_ref *ref)
 {
-    if (m->klen <= STORAGE_PART_SUFFIX) {
-        return false;
-    }
     uint8_t db = m->db & DB_MASK;
     size_t rklen = m->klen - STORAGE_PART_SUFFIX;
-    uint64_t h = hash_of(db, key, rklen);
-    if (!hash_find(h, db, key, rklen, ref) || !item_visible(&ref->m, now) ||
-            (ref->m.type & ITEM_T_PARTS) == 0 || ref->m.vlen < 8) {
+    if (!hash_find_locked(h, db, key, rklen, ref) ||
+            !item_visible(&ref->m, now) || (ref->m.type & ITEM_T_PARTS) == 0 ||
+            ref->m.vlen < 8) {
         return false;
     }
     const uint8_t *id = ref->item + ref->m.hdr_len + ref->m.klen;
     return memcmp(id, key + rklen, 8) == 0;
 }
 
+static uint64_t
+root_hash(const struct item_meta *m, const uint8_t *key)
+{
+    return hash_of(m->db & DB_MASK, key, m->klen - STORAGE_PART_SUFFIX);
+}
+
 bool
 parts_root_freq(const struct item_meta *m, const uint8_t *key, uint64_t now,
         uint8_t *freq)
 {
-    struct hash_ref ref;
-    if (!root_of(m, key, now, &ref)) {
+    if (m->klen <= STORAGE_PART_SUFFIX) {
         return false;
     }
-    *freq = hash_entry_freq(ref.val);
-    return true;
+    uint64_t h = root_hash(m, key);
+    struct hash_ref ref;
+    hash_lock_key(h);
+    bool found = root_locked(m, key, now, h, &ref);
+    if (found) {
+        *freq = hash_entry_freq(ref.val);
+    }
+    hash_unlock_key(h);
+    return found;
 }
+
+#define ROOT_INFO_MAX 64 /* a root's bytes given to the drop hook */
 
 void
 parts_evict_root(const struct item_meta *m, const uint8_t *key, uint64_t now)
 {
+    if (m->klen <= STORAGE_PART_SUFFIX) {
+        return;
+    }
+    uint64_t h = root_hash(m, key);
     struct hash_ref ref;
-    for (int i = 0; i < 4 && root_of(m, key, now, &ref); i++) {
-        uint64_t h =
-                hash_of(m->db & DB_MASK, key, m->klen - STORAGE_PART_SUFFIX);
-        hash_lock_key(h);
-        bool done = hash_swap_locked(h, &ref, 0);
-        hash_unlock_key(h);
-        if (done) {
-            /* the root's copy stays readable inside the caller's epoch */
-            item_dropped(&ref.m, ref.item + ref.m.hdr_len, now);
-            INCR(seg_metrics, seg_evict_item);
-            INCR(seg_metrics, seg_part_evict_root);
-            return;
+    struct storage_drop_info info;
+    storage_drop_e why;
+    uint8_t head[ROOT_INFO_MAX];
+    hash_lock_key(h);
+    bool done = false, tell = false;
+    if (root_locked(m, key, now, h, &ref)) {
+        /* read while it is linked and the locks are held, then unlink */
+        const uint8_t *rkey = ref.item + ref.m.hdr_len;
+        tell = item_drop_info(&ref.m, rkey, now, &info, &why);
+        if (tell) {
+            info.value_len = info.value_len < ROOT_INFO_MAX ? info.value_len
+                                                            : ROOT_INFO_MAX;
+            memcpy(head, info.value, info.value_len);
+            info.value = head;
         }
+        done = hash_swap_locked(h, &ref, 0);
+    }
+    hash_unlock_key(h);
+    if (done) {
+        if (tell) {
+            item_dropped_key(m->db & DB_MASK, key,
+                    m->klen - STORAGE_PART_SUFFIX, why, &info);
+        }
+        INCR(seg_metrics, seg_evict_item);
+        INCR(seg_metrics, seg_part_evict_root);
     }
 }
 

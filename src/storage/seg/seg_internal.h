@@ -368,6 +368,12 @@ void item_unlinked(uint32_t sid, uint32_t size, const struct item_meta *m);
  * and the item was live then; nothing for parts and flushed items. */
 void item_dropped(
         const struct item_meta *m, const uint8_t *key, uint64_t evict_now);
+/* What item_dropped would tell the hook, without telling it: false when it
+ * would tell nothing. The item must stay readable meanwhile (linked, its
+ * key's locks held). */
+bool item_drop_info(const struct item_meta *m, const uint8_t *key,
+        uint64_t evict_now, struct storage_drop_info *info,
+        storage_drop_e *why);
 void item_dropped_key(uint8_t db, const uint8_t *key, size_t klen,
         storage_drop_e why, const struct storage_drop_info *info);
 void item_linked(uint32_t sid, uint32_t size, const struct item_meta *m);
