@@ -3,7 +3,8 @@
 """Server CPU per memcache GET and SET of large values, two segcached
 binaries side by side: both started fresh (-m 256 -t 1), the same client
 (one connection, pipelined 4 deep) alternating between them, CPU from
-/proc/<pid>/task/*/schedstat. Prints microseconds per request and B/A for each size.
+servers.proc_cpu_seconds (schedstat). Prints microseconds per request
+and B/A for each size.
 
 usage: large_cpu_ab.py A B [sizes in bytes ...]
 """
@@ -13,22 +14,12 @@ import subprocess
 import sys
 import time
 from large_items import free_port
+from servers import proc_cpu_seconds as cpu
 
 A, B = sys.argv[1], sys.argv[2]
 SIZES = [int(a) for a in sys.argv[3:]] or [60_000, 100_000, 600_000,
                                            5_000_000]
 
-
-def cpu(pid):
-    """Seconds on a CPU, every thread, to the nanosecond (schedstat)."""
-    total = 0
-    for t in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass  # a thread that ended
-    return total / 1e9
 
 
 def start(binary):
