@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Instructions per LPUSH and RPOP on a list of 1,000,000 elements against
-one of 10, counted by valgrind's callgrind (issue 16, "large stays fast").
+one of 10, and per ZADD, ZSCORE, ZRANK, ZRANGE .. BYSCORE LIMIT 0 10 and
+ZREVRANGE 0 9 WITHSCORES on a sorted set of 1,000,000 members against one
+of 10, counted by valgrind's callgrind (issue 16, "large stays fast").
 
     flock /tmp/segcached-cpu.lock python3 scripts/bench/list_instructions.py \\
-        --bin build/release/segcached [--bin /tmp/other-segcached ...]
+        --bin build/release/segcached [--bin /tmp/other-segcached ...] \\
+        [--kinds lpush,rpop,zadd,zscore,zrank,zrange,zrevrange]
 
 Instructions do not move with a shared machine's load, so a per-request
 cost is measured exactly where timings could not tell it from noise (this
@@ -18,8 +21,14 @@ one list "big" of --big 10-byte elements (RPUSH of 1000 per command); the
 small case is --n2 lists "s:%07d" of 10 elements each. Requests, pipelined
 16 deep on one connection: LPUSH big e / RPOP big (the list stays within
 n2 of --big elements); LPUSH s:<i> e / RPOP s:<i> with i = 0, 1, 2 ... (a
-list of 10 elements each time: 10 -> 11, 10 -> 9). Every reply is checked.
-Nothing here asserts a number."""
+list of 10 elements each time: 10 -> 11, 10 -> 9). Sorted sets: "big" holds
+members e<k> with score k * 7919 mod --big (ZADD of 1000 per command), each
+small set s:<i> members e0 .. e9 with scores 0 .. 9; a ZADD adds a new
+member n<i> (score i * 7919 mod --big + 0.5 on big: spread over its parts),
+ZSCORE and ZRANK ask for e<i * 7919 mod size>. The fill runs with
+callgrind's instrumentation off (switched on by callgrind_control before
+the requests), so a large fill costs minutes, not hours. Every reply is
+checked. Nothing here asserts a number."""
 
 import argparse
 import os
@@ -50,7 +59,53 @@ def send(c, cs, check):
                 raise RuntimeError(f"unexpected reply {r!r}")
 
 
-def fill(c, size, n2):
+def zfill(c, size, n2):
+    if size == "large":
+        for i in range(0, BIG, 1000):
+            args = []
+            for k in range(i, min(BIG, i + 1000)):
+                args += [b"%d" % (k * 7919 % BIG), ELEM % k]
+            send(c, [cmd(b"ZADD", b"big", *args)],
+                 lambda r: isinstance(r, int))
+        if c.call(b"ZCARD", b"big") != BIG:
+            raise RuntimeError("big not filled")
+        return
+    cs = []
+    for i in range(n2):
+        args = []
+        for k in range(10):
+            args += [b"%d" % k, ELEM % k]
+        cs.append(cmd(b"ZADD", b"s:%07d" % i, *args))
+    send(c, cs, lambda r: r == 10)
+
+
+def zrequests(size, kind, n):
+    big = size == "large"
+    key = [b"big"] * n if big else [b"s:%07d" % i for i in range(n)]
+    span = BIG if big else 10
+    if kind == "zadd":
+        return ([cmd(b"ZADD", k, b"%d.5" % (i * 7919 % span),
+                     b"n%09d" % i) for i, k in enumerate(key)],
+                lambda r: r == 1)
+    if kind == "zscore":
+        return ([cmd(b"ZSCORE", k, ELEM % (i * 7919 % span))
+                 for i, k in enumerate(key)],
+                lambda r: isinstance(r, bytes))
+    if kind == "zrank":
+        return ([cmd(b"ZRANK", k, ELEM % (i * 7919 % span))
+                 for i, k in enumerate(key)],
+                lambda r: isinstance(r, int))
+    if kind == "zrange":
+        return ([cmd(b"ZRANGE", k, b"-inf", b"+inf", b"BYSCORE", b"LIMIT",
+                     b"0", b"10") for k in key],
+                lambda r: isinstance(r, list) and len(r) == 10)
+    return ([cmd(b"ZREVRANGE", k, b"0", b"9", b"WITHSCORES") for k in key],
+            lambda r: isinstance(r, list) and len(r) == 20)
+
+
+def fill(c, size, n2, kind="lpush"):
+    if kind.startswith("z"):
+        return zfill(c, size, n2)
     if size == "large":
         for i in range(0, BIG, 1000):
             send(c, [cmd(b"RPUSH", b"big",
@@ -65,6 +120,8 @@ def fill(c, size, n2):
 
 
 def requests(size, kind, n):
+    if kind.startswith("z"):
+        return zrequests(size, kind, n)
     if size == "large":
         key = [b"big"] * n
         want = (lambda r: isinstance(r, int)) if kind == "lpush" else \
@@ -83,6 +140,7 @@ def count(binary, size, kind, n, n2, outdir):
     f = os.path.join(outdir, f"{os.path.basename(binary)}.{size}.{kind}."
                      f"{n}.out")
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={f}",
+            "--instr-atstart=no",
             binary, "--memcache", "off", "--ping", "off", "--admin", "off",
             "--resp", f"127.0.0.1:{port}", "-t", "1",
             "-o", "seg.memory=1073741824", "-o", "hotkey.sample_rate=0"]
@@ -103,7 +161,20 @@ def count(binary, size, kind, n, n2, outdir):
                 time.sleep(0.2)
         if c is None:
             raise RuntimeError("server did not start")
-        fill(c, size, n2)
+        fill(c, size, n2, kind)
+        # the server waits in epoll: requests wake it to take the command
+        ctl_argv = ["callgrind_control", "-i", "on", str(p.pid)]
+        if os.getuid() == 0:  # as the server's user: vgdb's files are its
+            ctl_argv = argv[:4] + ctl_argv
+        ctl = subprocess.Popen(ctl_argv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        for _ in range(1200):
+            if ctl.poll() is not None:
+                break
+            c.call(b"PING")
+            time.sleep(0.05)
+        if ctl.wait(timeout=60) != 0:
+            raise RuntimeError("callgrind_control failed")
         cs, want = requests(size, kind, n)
         send(c, cs, want)
         c.close()
@@ -129,14 +200,16 @@ def main():
     ap.add_argument("--n2", type=int, default=60000)
     ap.add_argument("--big", type=int, default=BIG)
     ap.add_argument("--out", default="/tmp/segcached-list-instructions")
+    ap.add_argument("--kinds", default="lpush,rpop",
+                    help="of lpush rpop zadd zscore zrank zrange zrevrange")
     args = ap.parse_args()
     BIG = args.big
     os.makedirs(args.out, exist_ok=True)
     os.chmod(args.out, 0o777)
-    print("| binary | request | list of 10 | list of "
-          f"{BIG:,} | large / small |\n|---|---|---|---|---|")
+    print("| binary | request | 10 elements | "
+          f"{BIG:,} elements | large / small |\n|---|---|---|---|---|")
     for binary in args.bin:
-        for kind in ("lpush", "rpop"):
+        for kind in args.kinds.split(","):
             per = {}
             for size in ("small", "large"):
                 a = count(binary, size, kind, args.n1, args.n2, args.out)

@@ -18,6 +18,9 @@ both on their default encoding thresholds, one after the other):
   list1m    one list "biglist" of N 16-byte elements, 100 per RPUSH
   zsets10   N sorted sets "z:%07d" of 10 8-byte members "member%02d" with
             integer scores (j * 100 + i % 1000): one ZADD per key
+  zset1m    one sorted set "bigzset" of N 16-byte members "m%015d" with
+            integer scores k * 7919 mod N (spread, not in insertion
+            order): ZADD of 100 pairs per command
 with N = 1,000,000 x --scale. Commands go over one connection in
 pipelined batches of 1000, every reply checked; then the counts are
 checked (HLEN/SCARD of every key, DBSIZE, and spot reads of values).
@@ -201,6 +204,13 @@ class DataSet:
                     a += [b"%d" % zscore(i, j), b"member%02d" % j]
                 cs.append(cmd(*a))
             return cs, 10
+        if self.name == "zset1m":
+            for i in range(0, n, 100):
+                a = [b"ZADD", b"bigzset"]
+                for k in range(i, min(n, i + 100)):
+                    a += [b"%d" % (k * 7919 % n), b"m%015d" % k]
+                cs.append(cmd(*a))
+            return cs, 100
         raise ValueError(self.name)
 
     def elements(self):
@@ -236,7 +246,8 @@ class DataSet:
             else:
                 verb, key = {"hash1m": (b"HLEN", b"bighash"),
                              "set1m": (b"SCARD", b"bigset"),
-                             "list1m": (b"LLEN", b"biglist")}[self.name]
+                             "list1m": (b"LLEN", b"biglist"),
+                             "zset1m": (b"ZCARD", b"bigzset")}[self.name]
                 got = c.call(verb, key)
                 if got != self.n:
                     raise RuntimeError(f"{self.name}: {verb.decode()} {got}, "
@@ -264,6 +275,9 @@ class DataSet:
                 elif self.name == "list1m":
                     spots.append((cmd(b"LINDEX", b"biglist", b"%d" % i),
                                   value(i)))
+                elif self.name == "zset1m":
+                    spots.append((cmd(b"ZSCORE", b"bigzset", b"m%015d" % i),
+                                  b"%d" % (i * 7919 % self.n)))
                 elif self.name == "zsets10":
                     j = rng.randrange(10)
                     spots.append((cmd(b"ZSCORE", b"z:%07d" % i,
@@ -331,14 +345,15 @@ def measure_one(kind, ds, commands, expect, budget, cpus, logdir, binary,
 
 
 NAMES = ("hashes10", "hash1m", "sets10", "set1m", "lists10", "list1m",
-         "zsets10")
+         "zsets10", "zset1m")
 TITLES = {"hashes10": "hashes of 10 fields (8 B field, 16 B value)",
           "hash1m": "one hash of N fields (8 B field, 16 B value)",
           "sets10": "sets of 10 small integers",
           "set1m": "one set of N 16-byte members",
           "lists10": "lists of 10 16-byte elements",
           "list1m": "one list of N 16-byte elements",
-          "zsets10": "sorted sets of 10 8-byte members, integer scores"}
+          "zsets10": "sorted sets of 10 8-byte members, integer scores",
+          "zset1m": "one sorted set of N 16-byte members, integer scores"}
 
 
 def run(binary, scale=1.0, budget=2048 * MiB, cpus=None, logdir="/tmp",

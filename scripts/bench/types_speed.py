@@ -274,7 +274,7 @@ def counts(addr):
 
 
 def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
-        big=None):
+        big=None, only=()):
     global BIG
     if big:
         BIG = big
@@ -299,6 +299,8 @@ def run(binary, part, reps, n1, n16, nlarge, budget, logdir, record=None,
         cases = (small_cases(n1, n16) if part == "small"
                  else list_cases(n1, n16) if part == "lists"
                  else large_cases(nlarge))
+        if only:
+            cases = [c for c in cases if any(o in c[0] for o in only)]
         for rep in range(reps):
             for label, pl, n, args, prep in cases:
                 order = srvs if (rep % 2 == 0) else srvs[::-1]
@@ -430,6 +432,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default="build/release/segcached")
     ap.add_argument("--parts", default="small,large")
+    ap.add_argument("--cases", default="",
+                    help="only the cases whose label holds one of these "
+                         "comma-separated strings (e.g. zadd)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--n1", type=int, default=100000,
                     help="requests per -P 1 run")
@@ -459,7 +464,8 @@ def main():
                 print(table(rows), flush=True)
                 continue
             rows = run(args.bin, part, args.reps, args.n1, args.n16,
-                       args.nlarge, args.memory * MiB, logdir)
+                       args.nlarge, args.memory * MiB, logdir,
+                       only=[c for c in args.cases.split(",") if c])
             allrows += rows
             with open(os.path.join(args.out, f"speed_{part}.json"), "w") as f:
                 json.dump(rows, f, indent=1)

@@ -146,7 +146,7 @@ def queue(s, producers, consumers, n, rate):
 
 
 def run(binary, reps, players, nboard, producers, consumers, nqueue, rate,
-        logdir, record=None):
+        logdir, record=None, loads=("leaderboard", "queue")):
     cpus = sorted(os.sched_getaffinity(0))
     client = str(cpus[0]) if len(cpus) > 1 else None
     one = str(cpus[-1]) if len(cpus) > 1 else None
@@ -154,7 +154,7 @@ def run(binary, reps, players, nboard, producers, consumers, nqueue, rate,
     kinds = [("segcached", 1), ("redis", 1)]
     for rep in range(reps):
         for kind, _ in (kinds if rep % 2 == 0 else kinds[::-1]):
-            for load in ("leaderboard", "queue"):
+            for load in loads:
                 # the queue across segcached's two workers: both CPUs
                 threads = 2 if (load == "queue" and kind == "segcached") \
                     else 1
@@ -212,6 +212,7 @@ def main():
     ap.add_argument("--rate", type=int, default=2000,
                     help="elements/s each producer pushes")
     ap.add_argument("--out", default="build/bench-zlist")
+    ap.add_argument("--loads", default="leaderboard,queue")
     args = ap.parse_args()
     logdir = os.path.join(args.out, "logs")
     os.makedirs(logdir, exist_ok=True)
@@ -219,7 +220,8 @@ def main():
     try:
         rows = run(args.bin, args.reps, args.players,
                    int(200000 * args.scale), args.producers, args.consumers,
-                   int(20000 * args.scale), args.rate, logdir)
+                   int(20000 * args.scale), args.rate, logdir,
+                   loads=args.loads.split(","))
     finally:
         servers.stop_all()
     print(table(rows))

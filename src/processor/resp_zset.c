@@ -102,18 +102,6 @@ parse_range(const struct resp_arg *min, const struct resp_arg *max,
            parse_bound(max, &r->max, &r->maxex);
 }
 
-static bool
-gte_min(double v, const struct zrange *r)
-{
-    return r->minex ? v > r->min : v >= r->min;
-}
-
-static bool
-lte_max(double v, const struct zrange *r)
-{
-    return r->maxex ? v < r->max : v <= r->max;
-}
-
 /* zslParseLexRangeItem: "-", "+", "[x", "(x". */
 struct lexbound {
     int kind; /* -1: "-", 1: "+", 0: a string */
@@ -191,7 +179,8 @@ static bool
 open_read(struct resp_ctx *x, const struct resp_arg *k, struct zset *z,
         coll_status_e *st, rstatus_i *rc)
 {
-    *st = zset_open(z, resp_db(x), k->data, k->len, false, 0, x->c->now_ms);
+    *st = zset_open(
+            z, resp_db(x), k->data, k->len, false, ZSET_LAZY, x->c->now_ms);
     if (*st == COLL_WRONGTYPE || *st == COLL_ENOMEM) {
         zset_close(z);
         *rc = resp_coll_err(x, *st);
@@ -274,8 +263,8 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct zset z;
         added = updated = processed = 0;
-        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
-                x->c->now_ms);
+        st = zset_open(&z, resp_db(x), k->data, k->len, true,
+                KS_NOSTATS | ZSET_LAZY, x->c->now_ms);
         if (st == COLL_MISS && (flags & ZF_XX)) {
             st = COLL_OK;
         } else if (st == COLL_OK || st == COLL_MISS) {
@@ -283,12 +272,15 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
             for (uint32_t j = 0; j < elements && st == COLL_OK; j++) {
                 const struct resp_arg *m = &x->argv[i + 2 * j + 1];
                 double s = scores[j];
-                long at = zset_find(&z, m->data, m->len);
-                if (at >= 0) {
+                double cur = 0;
+                st = zset_score(&z, m->data, m->len, &cur);
+                if (st != COLL_OK && st != COLL_MISS) {
+                    break;
+                }
+                if (st == COLL_OK) {
                     if (flags & ZF_NX) {
                         continue;
                     }
-                    double cur = z.e[at].score;
                     if (incr) {
                         s += cur;
                         if (isnan(s)) {
@@ -307,6 +299,7 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
                         updated++;
                     }
                 } else {
+                    st = COLL_OK;
                     if (flags & ZF_XX) {
                         continue;
                     }
@@ -369,19 +362,19 @@ resp_cmd_zrem(struct resp_ctx *x)
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct zset z;
         n = 0;
-        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
-                x->c->now_ms);
+        st = zset_open(&z, resp_db(x), k->data, k->len, true,
+                KS_NOSTATS | ZSET_LAZY, x->c->now_ms);
         if (st == COLL_MISS) {
             st = COLL_OK;
         } else if (st == COLL_OK) {
-            for (uint32_t i = 2; i < x->argc; i++) {
-                long at = zset_find(&z, x->argv[i].data, x->argv[i].len);
-                if (at >= 0) {
-                    zset_remove(&z, (size_t)at, 1);
-                    n++;
-                }
+            for (uint32_t i = 2; i < x->argc && st == COLL_OK; i++) {
+                bool removed;
+                st = zset_del(&z, x->argv[i].data, x->argv[i].len, &removed);
+                n += removed;
             }
-            st = zset_commit(&z);
+            if (st == COLL_OK) {
+                st = zset_commit(&z);
+            }
             if (st == COLL_OK && n > 0) {
                 ks_coll_changed(z.db, z.key, z.klen, "zrem", true, z.n == 0);
             }
@@ -417,9 +410,11 @@ resp_cmd_zscore(struct resp_ctx *x)
     if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
         return rc;
     }
-    long at = zset_find(&z, x->argv[2].data, x->argv[2].len);
-    rc = at >= 0 ? resp_compose_double(x->w, z.e[at].score)
-                 : resp_compose_null(x->w);
+    double sc;
+    st = zset_score(&z, x->argv[2].data, x->argv[2].len, &sc);
+    rc = st == COLL_OK     ? resp_compose_double(x->w, sc)
+         : st == COLL_MISS ? resp_compose_null(x->w)
+                           : resp_coll_err(x, st);
     zset_close(&z);
     return rc;
 }
@@ -433,12 +428,34 @@ resp_cmd_zmscore(struct resp_ctx *x)
     if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
         return rc;
     }
-    rc = resp_compose_array(x->w, x->argc - 2);
-    for (uint32_t i = 2; rc == STATUS_OK && i < x->argc; i++) {
-        long at = zset_find(&z, x->argv[i].data, x->argv[i].len);
-        rc = at >= 0 ? resp_compose_double(x->w, z.e[at].score)
-                     : resp_compose_null(x->w);
+    /* the scores first: an error is the whole reply */
+    double stack[16];
+    double *sc =
+            x->argc - 2 <= 16 ? stack : malloc((x->argc - 2) * sizeof(*sc));
+    bool *has = malloc(x->argc * sizeof(*has));
+    if (sc == NULL || has == NULL) {
+        st = COLL_ENOMEM;
     }
+    for (uint32_t i = 2; st != COLL_ENOMEM && i < x->argc; i++) {
+        st = zset_score(&z, x->argv[i].data, x->argv[i].len, &sc[i - 2]);
+        has[i] = st == COLL_OK;
+        if (st != COLL_OK && st != COLL_MISS) {
+            break;
+        }
+    }
+    if (st != COLL_OK && st != COLL_MISS) {
+        rc = resp_coll_err(x, st);
+    } else {
+        rc = resp_compose_array(x->w, x->argc - 2);
+        for (uint32_t i = 2; rc == STATUS_OK && i < x->argc; i++) {
+            rc = has[i] ? resp_compose_double(x->w, sc[i - 2])
+                        : resp_compose_null(x->w);
+        }
+    }
+    if (sc != stack) {
+        free(sc);
+    }
+    free(has);
     zset_close(&z);
     return rc;
 }
@@ -453,28 +470,32 @@ resp_cmd_zrank(struct resp_ctx *x)
         return rc;
     }
     bool rev = x->cmd->id == RESP_CMD_ZREVRANK;
-    long at = zset_find(&z, x->argv[2].data, x->argv[2].len);
-    rc = at >= 0 ? resp_compose_integer(
-                           x->w, rev ? (int64_t)z.n - 1 - at : (int64_t)at)
-                 : resp_compose_null(x->w);
+    uint64_t at = 0;
+    st = zset_rank(&z, x->argv[2].data, x->argv[2].len, &at);
+    rc = st == COLL_OK
+                 ? resp_compose_integer(x->w,
+                           rev ? (int64_t)z.n - 1 - (int64_t)at : (int64_t)at)
+         : st == COLL_MISS ? resp_compose_null(x->w)
+                           : resp_coll_err(x, st);
     zset_close(&z);
     return rc;
 }
 
-/* [*lo, *hi): the entries within a score range. */
-static void
-score_span(const struct zset *z, const struct zrange *r, size_t *lo, size_t *hi)
+/* [*lo, *hi): the ranks of the entries within a score range (two
+ * binary searches; on a set in parts, of the directory and two parts). */
+static coll_status_e
+score_span(struct zset *z, const struct zrange *r, size_t *lo, size_t *hi)
 {
-    size_t i = 0;
-    while (i < z->n && !gte_min(z->e[i].score, r)) {
-        i++;
+    uint64_t a = 0, b = 0;
+    /* below min: < min, or <= min when min is exclusive; up to max: <= max,
+     * or < max when exclusive */
+    coll_status_e st = zset_below(z, r->min, r->minex, &a);
+    if (st == COLL_OK) {
+        st = zset_below(z, r->max, !r->maxex, &b);
     }
-    size_t j = i;
-    while (j < z->n && lte_max(z->e[j].score, r)) {
-        j++;
-    }
-    *lo = i;
-    *hi = j;
+    *lo = (size_t)a;
+    *hi = (size_t)(b < a ? a : b);
+    return st;
 }
 
 /* [*lo, *hi): the entries within a lex range, walked as Redis walks it. */
@@ -516,8 +537,9 @@ resp_cmd_zcount(struct resp_ctx *x)
         return rc;
     }
     size_t lo, hi;
-    score_span(&z, &r, &lo, &hi);
-    rc = resp_compose_integer(x->w, (int64_t)(hi - lo));
+    st = score_span(&z, &r, &lo, &hi);
+    rc = st == COLL_OK ? resp_compose_integer(x->w, (int64_t)(hi - lo))
+                       : resp_coll_err(x, st);
     zset_close(&z);
     return rc;
 }
@@ -587,13 +609,14 @@ typedef enum {
     DIR_REV,
 } dir_e;
 
-/* Picks the entries of a range into out (pointers into z->e, in reply
- * order); returns how many. */
-static size_t
+/* The ranks [*wa, *wb) a rank range's reply takes (it lists them from
+ * the top when rev). */
+static void
 pick_rank(const struct zset *z, int64_t start, int64_t end, bool rev,
-        const struct zpack_ent **out)
+        uint64_t *wa, uint64_t *wb)
 {
     int64_t llen = (int64_t)z->n;
+    *wa = *wb = 0;
     if (start < 0) {
         start += llen;
     }
@@ -604,34 +627,31 @@ pick_rank(const struct zset *z, int64_t start, int64_t end, bool rev,
         start = 0;
     }
     if (start > end || start >= llen) {
-        return 0;
+        return;
     }
     if (end >= llen) {
         end = llen - 1;
     }
-    size_t n = 0;
-    for (int64_t i = start; i <= end; i++) {
-        out[n++] = &z->e[rev ? llen - 1 - i : i];
-    }
-    return n;
+    *wa = (uint64_t)(rev ? llen - 1 - end : start);
+    *wb = (uint64_t)(rev ? llen - start : end + 1);
 }
 
-static size_t
-pick_span(const struct zset *z, size_t lo, size_t hi, bool rev, int64_t offset,
-        int64_t limit, const struct zpack_ent **out)
+/* The ranks [*wa, *wb) of span [lo, hi) that offset and limit leave (from
+ * the top when rev). */
+static void
+pick_span(size_t lo, size_t hi, bool rev, int64_t offset, int64_t limit,
+        uint64_t *wa, uint64_t *wb)
 {
-    size_t n = 0;
-    if (offset < 0) {
-        return 0; /* Redis's "while (ln && offset--)" walks off the end */
-    }
+    *wa = *wb = 0;
     size_t span = hi - lo;
-    for (size_t k = (size_t)offset; k < span && limit != 0; k++) {
-        out[n++] = &z->e[rev ? hi - 1 - k : lo + k];
-        if (limit > 0) {
-            limit--;
-        }
+    if (offset < 0 || (uint64_t)offset >= span || limit == 0) {
+        return; /* Redis's "while (ln && offset--)" walks off the end */
     }
-    return n;
+    size_t kend = limit < 0 || (uint64_t)limit >= span - (size_t)offset
+                          ? span
+                          : (size_t)offset + (size_t)limit;
+    *wa = rev ? hi - kend : lo + (size_t)offset;
+    *wb = rev ? hi - (size_t)offset : lo + kend;
 }
 
 /* A reverse lex or score walk starts from the top, as Redis's: the span
@@ -709,23 +729,24 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
         s[1] = ks_stripe(resp_db(x), src->data, src->len);
         ks_lock_many(s, 2);
     }
+    /* a lex range walks the entries decoded whole; the others read the
+     * parts they need */
     st = zset_open(&z, resp_db(x), src->data, src->len, false,
-            store ? COLL_LOCKED : 0, x->c->now_ms);
+            (store ? COLL_LOCKED : 0) | (rt == RT_LEX ? 0 : ZSET_LAZY),
+            x->c->now_ms);
     rstatus_i rc;
-    if (st == COLL_WRONGTYPE || st == COLL_ENOMEM) {
+    const struct zpack_ent **out = NULL;
+    if (st == COLL_WRONGTYPE || st == COLL_ENOMEM || st == COLL_RETRY) {
         rc = resp_coll_err(x, st);
         goto done;
     }
-    const struct zpack_ent **out = malloc((z.n + 1) * sizeof(*out));
-    if (out == NULL) {
-        rc = resp_err(x, "ERR out of memory");
-        goto done;
-    }
     size_t n = 0, lo, hi;
+    uint64_t wa = 0, wb = 0;
+    st = COLL_OK;
     switch (rt) {
     case RT_SCORE:
-        score_span(&z, &r, &lo, &hi);
-        n = pick_span(&z, lo, hi, rev, offset, limit, out);
+        st = score_span(&z, &r, &lo, &hi);
+        pick_span(lo, hi, rev, offset, limit, &wa, &wb);
         break;
     case RT_LEX:
         if (rev) {
@@ -744,11 +765,27 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
         } else {
             lex_span(&z, &lr, &lo, &hi);
         }
-        n = pick_span(&z, lo, hi, rev, offset, limit, out);
+        pick_span(lo, hi, rev, offset, limit, &wa, &wb);
         break;
     default:
-        n = pick_rank(&z, start, end, rev, out);
+        pick_rank(&z, start, end, rev, &wa, &wb);
         break;
+    }
+    if (st == COLL_OK) {
+        st = zset_window(&z, wa, wb - wa);
+    }
+    if (st != COLL_OK) {
+        rc = resp_coll_err(x, st);
+        goto done;
+    }
+    n = (size_t)(wb - wa);
+    out = malloc((n + 1) * sizeof(*out));
+    if (out == NULL) {
+        rc = resp_err(x, "ERR out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = zset_ent(&z, rev ? wb - 1 - i : wa + i);
     }
     if (store) {
         struct zpack_ent *ents = malloc((n + 1) * sizeof(*ents));
@@ -778,8 +815,8 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
     } else {
         rc = emit_list(x, out, n, withscores);
     }
-    free(out);
 done:
+    free(out);
     zset_close(&z);
     if (store) {
         ks_unlock_many(s, 2);
@@ -852,7 +889,7 @@ resp_cmd_zremrange(struct resp_ctx *x)
                     hi = (size_t)e0 + 1;
                 }
             } else if (id == RESP_CMD_ZREMRANGEBYSCORE) {
-                score_span(&z, &r, &lo, &hi);
+                st = score_span(&z, &r, &lo, &hi);
             } else {
                 lex_span(&z, &lr, &lo, &hi);
             }
@@ -891,7 +928,7 @@ resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
                 attempt++) {
             struct zset z;
             st = zset_open(&z, resp_db(x), keys[k].data, keys[k].len, true,
-                    KS_NOSTATS, x->c->now_ms);
+                    KS_NOSTATS | ZSET_LAZY, x->c->now_ms);
             if (st == COLL_MISS) {
                 zset_close(&z);
                 break;
@@ -908,10 +945,19 @@ resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             }
             int64_t c = count == -1 ? 1 : count;
             size_t n = (size_t)c > z.n ? z.n : (size_t)c;
+            st = zset_window(&z, max ? z.n - n : 0, n);
+            if (st != COLL_OK) {
+                zset_close(&z);
+                if (st == COLL_RETRY) {
+                    continue;
+                }
+                *rc = resp_coll_err(x, st);
+                return true;
+            }
             /* copy what is popped: the commit ends the views */
             size_t bytes = 0;
             for (size_t i = 0; i < n; i++) {
-                bytes += z.e[max ? z.n - 1 - i : i].mlen;
+                bytes += zset_ent(&z, max ? z.n - 1 - i : i)->mlen;
             }
             struct zpack_ent *pop = malloc(n * sizeof(*pop) + bytes + 1);
             if (pop == NULL) {
@@ -921,13 +967,22 @@ resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
             }
             uint8_t *b = (uint8_t *)(pop + n);
             for (size_t i = 0; i < n; i++) {
-                const struct zpack_ent *e = &z.e[max ? z.n - 1 - i : i];
+                const struct zpack_ent *e = zset_ent(&z, max ? z.n - 1 - i : i);
                 memcpy(b, e->m, e->mlen);
                 pop[i] = (struct zpack_ent){b, e->mlen, e->score};
                 b += e->mlen;
             }
-            zset_remove(&z, max ? z.n - n : 0, n);
-            st = zset_commit(&z);
+            if (z.lazy) {
+                for (size_t i = 0; i < n && st == COLL_OK; i++) {
+                    bool removed;
+                    st = zset_del(&z, pop[i].m, pop[i].mlen, &removed);
+                }
+            } else {
+                zset_remove(&z, max ? z.n - n : 0, n);
+            }
+            if (st == COLL_OK) {
+                st = zset_commit(&z);
+            }
             if (st == COLL_OK && n > 0) {
                 ks_coll_changed(z.db, z.key, z.klen,
                         max ? "zpopmax" : "zpopmin", true, z.n == 0);

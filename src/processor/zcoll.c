@@ -3,10 +3,15 @@
 #include "processor/zcoll.h"
 
 #include "base/time.h"
+#include "types/ipack.h"
+#include "types/lhash.h"
 #include "types/types.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct zset_tune zset_tune = {8192, 8192, 6144, 48};
 
 static bool
 reserve(struct zset *z, size_t n)
@@ -27,6 +32,1034 @@ reserve(struct zset *z, size_t n)
     return true;
 }
 
+/* ---- the root and parts of a set in parts ---- */
+
+static inline uint32_t
+be32(const uint8_t *p)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+#else
+    return (uint32_t)types_be_get(p, 4);
+#endif
+}
+
+static inline uint32_t
+dno(const uint8_t *d, uint32_t k)
+{
+    return be32(d + (size_t)ZSET_DIR_ENT * k);
+}
+
+static inline uint32_t
+dcnt(const uint8_t *d, uint32_t k)
+{
+    return be32(d + (size_t)ZSET_DIR_ENT * k + 4);
+}
+
+static const uint8_t *
+dscore(const uint8_t *d, uint32_t k)
+{
+    return d + (size_t)ZSET_DIR_ENT * k + 8;
+}
+
+/* memcmp of two ordered score encodings, as one 64-bit compare */
+static inline int
+sb_cmp(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t x = types_be_get(a, 8), y = types_be_get(b, 8);
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t
+nsparts(const struct zset *z)
+{
+    return z->nparts - z->nh;
+}
+
+/* The root's directory of ns entries starts after one 4-byte sum of the
+ * counts of each ZSET_DIR_BLOCK entries (ZRANK adds blocks, then at most a
+ * block's entries). */
+static inline size_t
+nblocks(uint32_t ns)
+{
+    return ((size_t)ns + ZSET_DIR_BLOCK - 1) / ZSET_DIR_BLOCK;
+}
+
+static inline size_t
+root_len(uint32_t ns)
+{
+    return ZSET_ROOT_HEAD + 4 * nblocks(ns) + (size_t)ns * ZSET_DIR_ENT;
+}
+
+/* Block b's sum, for a directory d of ns entries. */
+static inline uint32_t
+dblk(const uint8_t *d, uint32_t ns, size_t b)
+{
+    return be32(d - 4 * nblocks(ns) + 4 * b);
+}
+
+/* Writes the block sums before directory d (n entries). */
+static void
+blocks_write(uint8_t *d, uint32_t n)
+{
+    uint8_t *b = d - 4 * nblocks(n);
+    for (size_t i = 0; i < nblocks(n); i++) {
+        uint32_t sum = 0;
+        for (uint32_t k = (uint32_t)i * ZSET_DIR_BLOCK;
+                k < n && k < (i + 1) * ZSET_DIR_BLOCK; k++) {
+            sum += dcnt(d, k);
+        }
+        types_be_put(b + 4 * i, sum, 4);
+    }
+}
+
+/* Reads a root's header; false when it is not one of ours. */
+static bool
+root_decode(struct zset *z, const struct storage_item *it)
+{
+    if (it->vlen < ZSET_ROOT_HEAD) {
+        return false;
+    }
+    const uint8_t *v = it->value;
+    uint32_t np = (uint32_t)types_be_get(v + 8, 4);
+    uint32_t nh = (uint32_t)types_be_get(v + ZSET_ROOT_COUNT + 8, 4);
+    if (v[12] != ZSET_ENC_SKIPLIST || nh == 0 || nh >= np ||
+            it->vlen != root_len(np - nh)) {
+        return false;
+    }
+    memcpy(z->id, v, 8);
+    z->nparts = np;
+    z->nh = nh;
+    z->n = types_be_get(v + ZSET_ROOT_COUNT, 8);
+    return true;
+}
+
+static size_t
+part_key(const struct zset *z, uint8_t *dst, uint32_t no)
+{
+    return ks_part_key(dst, z->key, z->klen, z->id, no);
+}
+
+/* A part was missing, or the root is not what was opened: eviction is
+ * taking the key; finish that. */
+static coll_status_e
+broken(struct zset *z)
+{
+    z->hvalid = false;
+    struct storage_item it;
+    if (storage_peek(z->db, z->key, z->klen, z->now, &it) == STORAGE_OK &&
+            it.cas == z->cas) {
+        ks_delete(z->db, z->key, z->klen, z->now);
+    }
+    return COLL_RETRY;
+}
+
+/* The directory of the root as it is now (a write ends older views). */
+static coll_status_e
+dir_view(struct zset *z, const uint8_t **d)
+{
+    struct storage_item it;
+    if (storage_peek(z->db, z->key, z->klen, z->now, &it) != STORAGE_OK ||
+            it.cas != z->cas || !it.parts || it.vlen != root_len(nsparts(z))) {
+        return broken(z);
+    }
+    *d = it.value + ZSET_ROOT_HEAD + 4 * nblocks(nsparts(z));
+    return COLL_OK;
+}
+
+static coll_status_e
+read_no(struct zset *z, uint32_t no, const uint8_t **img, size_t *len)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(z, pk, no);
+    struct storage_item it;
+    if (storage_peek(z->db | STORAGE_DB_PARTS, pk, n, z->now, &it) !=
+            STORAGE_OK) {
+        return broken(z);
+    }
+    *img = it.value;
+    *len = it.vlen;
+    return COLL_OK;
+}
+
+static coll_status_e
+write_no(struct zset *z, uint32_t no, const uint8_t *img, size_t len)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(z, pk, no);
+    struct storage_write w = {.expiry = z->expiry};
+    z->hvalid = false;
+    return coll_status_of(storage_set(
+            z->db | STORAGE_DB_PARTS, pk, n, img, len, &w, z->now, NULL, NULL));
+}
+
+static void
+delete_no(struct zset *z, uint32_t no)
+{
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t n = part_key(z, pk, no);
+    z->hvalid = false;
+    storage_delete(z->db | STORAGE_DB_PARTS, pk, n, 0, z->now);
+}
+
+/* Entries before directory entry k: the block sums before k's block,
+ * then the entries of its block before k. */
+static uint64_t
+count_before(const struct zset *z, const uint8_t *d, uint32_t k)
+{
+    uint32_t ns = nsparts(z);
+    size_t b = k / ZSET_DIR_BLOCK;
+    uint64_t c = 0;
+    for (size_t i = 0; i < b; i++) {
+        c += dblk(d, ns, i);
+    }
+    for (uint32_t i = (uint32_t)b * ZSET_DIR_BLOCK; i < k; i++) {
+        c += dcnt(d, i);
+    }
+    return c;
+}
+
+/* The directory entry of the part where (sb, m) is or would go: the last
+ * whose first entry is not above it (0 when none is). A part's first
+ * member is read only when its first score ties with sb. */
+static coll_status_e
+locate(struct zset *z, const uint8_t *d, const uint8_t sb[ZPACK_SCORE_LEN],
+        const void *m, size_t mlen, uint32_t *k)
+{
+    uint32_t lo = 0, hi = nsparts(z);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = sb_cmp(dscore(d, mid), sb);
+        if (c == 0) {
+            const uint8_t *img;
+            size_t len;
+            coll_status_e st = read_no(z, dno(d, mid), &img, &len);
+            if (st != COLL_OK) {
+                return st;
+            }
+            struct pack_elem first = pack_at(img, len, 0);
+            c = zpack_member_cmp(first.p, first.len, m, mlen);
+        }
+        if (c <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    *k = lo > 0 ? lo - 1 : 0;
+    return COLL_OK;
+}
+
+/* The member index: m's score bytes, if there. */
+static coll_status_e
+index_find(struct zset *z, const void *m, size_t mlen, const uint8_t **img,
+        size_t *len, struct pack_pos *pos, bool *found)
+{
+    if (z->hvalid && z->hm == m && z->hmlen == mlen) {
+        *img = z->himg;
+        *len = z->hlen;
+        *pos = z->hpos;
+        *found = z->hfound;
+        return COLL_OK;
+    }
+    uint64_t h = types_hash(m, mlen);
+    uint32_t b = (uint32_t)lhash_bucket(h, z->nh);
+    coll_status_e st = read_no(z, b, img, len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    *found = ipack_find(*img, *len, 2, ipack_hash_of(h), m, mlen, pos);
+    z->hvalid = true;
+    z->hm = m;
+    z->hmlen = mlen;
+    z->himg = *img;
+    z->hlen = *len;
+    z->hpos = *pos;
+    z->hfound = *found;
+    return COLL_OK;
+}
+
+static coll_status_e
+lazy_score(struct zset *z, const void *m, size_t mlen, double *score)
+{
+    const uint8_t *img;
+    size_t len;
+    struct pack_pos pos;
+    bool found;
+    coll_status_e st = index_find(z, m, mlen, &img, &len, &pos, &found);
+    if (st != COLL_OK) {
+        return st;
+    }
+    if (!found) {
+        return COLL_MISS;
+    }
+    size_t plen = ipack_pack_len(img, len, 2);
+    struct pack_elem e = pack_at_offset(img, plen, pos.off);
+    struct pack_elem v = pack_at_offset(img, plen, pos.off + pack_elem_span(e));
+    if (v.len != ZPACK_SCORE_LEN) {
+        return broken(z);
+    }
+    *score = zpack_score_get(v.p);
+    return COLL_OK;
+}
+
+/* ---- the directory, copied, for a change that reshapes it ---- */
+
+/* The root's bytes in a buffer (header, then n entries at d), edited in
+ * place and written whole. */
+struct zdir {
+    uint8_t *buf;
+    uint8_t *d;
+    uint32_t n;
+    bool freed; /* an entry was removed: a number may need moving */
+};
+
+static void
+zdir_release(struct zdir *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+static void
+zdir_set(struct zdir *r, uint32_t k, uint32_t no, uint32_t cnt,
+        const uint8_t *sc)
+{
+    uint8_t *e = r->d + (size_t)ZSET_DIR_ENT * k;
+    types_be_put(e, no, 4);
+    types_be_put(e + 4, cnt, 4);
+    memcpy(e + 8, sc, ZPACK_SCORE_LEN);
+}
+
+/* Room for a new entry at k (the entries from k move up). */
+static void
+zdir_open_at(struct zdir *r, uint32_t k)
+{
+    uint8_t *e = r->d + (size_t)ZSET_DIR_ENT * k;
+    memmove(e + ZSET_DIR_ENT, e, (size_t)(r->n - k) * ZSET_DIR_ENT);
+    r->n++;
+}
+
+static void
+zdir_remove_at(struct zdir *r, uint32_t k)
+{
+    uint8_t *e = r->d + (size_t)ZSET_DIR_ENT * k;
+    memmove(e, e + ZSET_DIR_ENT, (size_t)(r->n - k - 1) * ZSET_DIR_ENT);
+    r->n--;
+    r->freed = true;
+}
+
+/* The root as it is now, with room for two more entries. */
+static coll_status_e
+zdir_load(struct zset *z, struct zdir *r)
+{
+    const uint8_t *d;
+    coll_status_e st = dir_view(z, &d);
+    if (st != COLL_OK) {
+        return st;
+    }
+    uint32_t ns = nsparts(z);
+    /* room for the header and blocks of two more entries */
+    size_t at = ZSET_ROOT_HEAD + 4 * nblocks(ns + 2);
+    r->buf = malloc(at + (size_t)(ns + 2) * ZSET_DIR_ENT);
+    if (r->buf == NULL) {
+        return COLL_ENOMEM;
+    }
+    r->d = r->buf + at;
+    memcpy(r->d, d, (size_t)ns * ZSET_DIR_ENT);
+    r->n = ns;
+    return COLL_OK;
+}
+
+/* Keeps part numbers nh .. nh + r->n - 1 for the entry parts: a part
+ * holding a number past them moves into a free one below. */
+static coll_status_e
+zdir_renumber(struct zset *z, struct zdir *r)
+{
+    uint32_t total = z->nh + r->n;
+    if (!r->freed) {
+        return COLL_OK; /* parts added take the numbers past the others */
+    }
+    bool *used = NULL;
+    uint32_t f = z->nh; /* the next free number to try */
+    coll_status_e st = COLL_OK;
+    for (uint32_t k = 0; k < r->n && st == COLL_OK; k++) {
+        uint32_t no = dno(r->d, k);
+        if (no < total) {
+            continue;
+        }
+        if (used == NULL) {
+            used = calloc(total, sizeof(*used));
+            if (used == NULL) {
+                return COLL_ENOMEM;
+            }
+            for (uint32_t j = 0; j < r->n; j++) {
+                if (dno(r->d, j) < total) {
+                    used[dno(r->d, j)] = true;
+                }
+            }
+        }
+        while (f < total && used[f]) {
+            f++;
+        }
+        ASSERT(f < total);
+        const uint8_t *img;
+        size_t len;
+        st = read_no(z, no, &img, &len);
+        uint8_t *copy = st == COLL_OK ? malloc(len + 1) : NULL;
+        if (st == COLL_OK && copy == NULL) {
+            st = COLL_ENOMEM;
+        }
+        if (st == COLL_OK) {
+            memcpy(copy, img, len);
+            st = write_no(z, f, copy, len);
+        }
+        free(copy);
+        if (st == COLL_OK) {
+            delete_no(z, no);
+            types_be_put(r->d + (size_t)ZSET_DIR_ENT * k, f, 4);
+            used[f] = true;
+        }
+    }
+    free(used);
+    return st;
+}
+
+/* Writes the root from r (count z->n, nh z->nh) with a CAS on the version
+ * opened, keeping its expiry. */
+static coll_status_e
+zdir_commit(struct zset *z, struct zdir *r)
+{
+    coll_status_e st = zdir_renumber(z, r);
+    if (st != COLL_OK) {
+        return st;
+    }
+    size_t vlen = root_len(r->n);
+    if (vlen > storage_value_max(z->klen)) {
+        return COLL_EOVERSIZE;
+    }
+    /* the header and blocks end where the entries start */
+    uint8_t *v = r->d - 4 * nblocks(r->n) - ZSET_ROOT_HEAD;
+    blocks_write(r->d, r->n);
+    memcpy(v, z->id, 8);
+    types_be_put(v + 8, z->nh + r->n, 4);
+    v[12] = ZSET_ENC_SKIPLIST;
+    types_be_put(v + ZSET_ROOT_COUNT, z->n, 8);
+    types_be_put(v + ZSET_ROOT_COUNT + 8, z->nh, 4);
+    struct storage_write w = {.mode = STORAGE_CAS,
+            .cas = z->cas,
+            .keep_ttl = true,
+            .type = STORAGE_TYPE_ZSET,
+            .parts = true};
+    uint64_t cas = 0;
+    z->hvalid = false;
+    storage_status_e s = storage_set(
+            z->db, z->key, z->klen, v, vlen, &w, z->now, NULL, &cas);
+    if (s != STORAGE_OK) {
+        return coll_status_of(s);
+    }
+    z->cas = cas;
+    z->nparts = z->nh + r->n;
+    return COLL_OK;
+}
+
+/* ---- a change of one member, written at once ---- */
+
+/* In zpack image p, where (sb, m) is or would go: the byte offset and
+ * index of the first entry not below it; *eq when that entry is it. One
+ * walk, scores compared as their ordered bytes. */
+/* A walk over a zpack image's entries (a store image: trusted): each
+ * entry is varint(member length), member, 08, 8 score bytes. */
+struct zwalk {
+    const uint8_t *q;
+    size_t left; /* entries */
+};
+
+static inline void
+zwalk_init(struct zwalk *w, const uint8_t *p)
+{
+    uint64_t count;
+    w->q = p + types_varint_read(p, &count);
+    w->left = (size_t)count / 2;
+}
+
+static inline bool
+zwalk_next(struct zwalk *w, const uint8_t **m, size_t *mlen, const uint8_t **sb)
+{
+    if (w->left == 0) {
+        return false;
+    }
+    const uint8_t *q = w->q;
+    if (*q < 0x80) {
+        *mlen = *q++;
+    } else {
+        uint64_t v;
+        q += types_varint_read(q, &v);
+        *mlen = (size_t)v;
+    }
+    *m = q;
+    q += *mlen + 1; /* the member, then the score's length byte */
+    *sb = q;
+    w->q = q + ZPACK_SCORE_LEN;
+    w->left--;
+    return true;
+}
+
+static void
+zpart_seek(const uint8_t *p, size_t len, const uint8_t sb[ZPACK_SCORE_LEN],
+        const void *m, size_t mlen, size_t *off, size_t *idx, bool *eq)
+{
+    struct zwalk w;
+    zwalk_init(&w, p);
+    size_t i = 0;
+    *eq = false;
+    *off = len;
+    for (;;) {
+        const uint8_t *at = w.q, *em, *es;
+        size_t elen;
+        if (!zwalk_next(&w, &em, &elen, &es)) {
+            break;
+        }
+        int c = sb_cmp(es, sb);
+        if (c == 0) {
+            c = zpack_member_cmp(em, elen, m, mlen);
+        }
+        if (c >= 0) {
+            *off = (size_t)(at - p);
+            *eq = c == 0;
+            break;
+        }
+        i++;
+    }
+    *idx = i;
+}
+
+/* One entry part's change: its image spliced (the untouched bytes copied,
+ * nothing decoded), then, when it passes part_max, cut in two. */
+struct zpart_edit {
+    uint32_t k;         /* directory entry */
+    const uint8_t *img; /* the image: the part's (a view) or own */
+    size_t len;
+    uint8_t *own;    /* img when changed */
+    size_t n;        /* entries */
+    uint8_t *out[2]; /* the images written: out[1] a cut's second half */
+    size_t olen[2];
+    size_t cut; /* entries in out[0] */
+};
+
+static void
+edit_release(struct zpart_edit *p)
+{
+    free(p->own);
+    free(p->out[0]);
+    free(p->out[1]);
+    memset(p, 0, sizeof(*p));
+}
+
+static coll_status_e
+edit_open(struct zset *z, const uint8_t *d, uint32_t k, struct zpart_edit *p)
+{
+    p->k = k;
+    coll_status_e st = read_no(z, dno(d, k), &p->img, &p->len);
+    if (st == COLL_OK) {
+        p->n = dcnt(d, k);
+        if (pack_count(p->img, p->len) != 2 * p->n) {
+            st = broken(z);
+        }
+    }
+    return st;
+}
+
+static coll_status_e
+edit_splice(struct zpart_edit *p, size_t off, size_t ndel,
+        const struct pack_elem *ins, size_t nins)
+{
+    size_t len = pack_splice_size(p->img, p->len, off, ndel, ins, nins);
+    uint8_t *buf = malloc(len + 1);
+    if (buf == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_splice_write(buf, p->img, p->len, off, ndel, ins, nins);
+    free(p->own);
+    p->own = buf;
+    p->img = buf;
+    p->len = len;
+    p->n = p->n + nins / 2 - ndel / 2;
+    return COLL_OK;
+}
+
+/* The images to write: the part as it is, or cut in two halves. */
+static coll_status_e
+edit_build(struct zpart_edit *p, size_t klen)
+{
+    p->cut = p->n;
+    if (p->n == 0) {
+        return COLL_OK;
+    }
+    size_t max = storage_value_max(klen + STORAGE_PART_SUFFIX);
+    if (p->len <= zset_tune.part_max || p->n < 2) {
+        if (p->len > max) {
+            return COLL_EOVERSIZE;
+        }
+        p->out[0] = p->own;
+        p->olen[0] = p->len;
+        p->own = NULL;
+        return COLL_OK;
+    }
+    p->cut = p->n / 2;
+    size_t off = pack_offset(p->img, p->len, 2 * p->cut);
+    p->olen[0] =
+            pack_splice_size(p->img, p->len, off, 2 * (p->n - p->cut), NULL, 0);
+    p->olen[1] = pack_splice_size(p->img, p->len,
+            pack_offset(p->img, p->len, 0), 2 * p->cut, NULL, 0);
+    if (p->olen[0] > max || p->olen[1] > max) {
+        return COLL_EOVERSIZE;
+    }
+    p->out[0] = malloc(p->olen[0] + 1);
+    p->out[1] = malloc(p->olen[1] + 1);
+    if (p->out[0] == NULL || p->out[1] == NULL) {
+        return COLL_ENOMEM;
+    }
+    pack_splice_write(
+            p->out[0], p->img, p->len, off, 2 * (p->n - p->cut), NULL, 0);
+    pack_splice_write(p->out[1], p->img, p->len, pack_offset(p->img, p->len, 0),
+            2 * p->cut, NULL, 0);
+    return COLL_OK;
+}
+
+/* The score bytes of image h's first entry. */
+static void
+edit_first(const struct zpart_edit *p, int h, uint8_t sc[ZPACK_SCORE_LEN])
+{
+    struct pack_elem e = pack_at(p->out[h], p->olen[h], 1);
+    memcpy(sc, e.p, ZPACK_SCORE_LEN);
+}
+
+static coll_status_e index_grow(struct zset *z);
+
+/* Deletes the version opened and, for a root, its parts. The command
+ * tells of it (ks_coll_changed), not the delete. OK, NOT_FOUND, EXISTS. */
+static storage_status_e
+delete_whole(struct zset *z)
+{
+    z->hvalid = false;
+    storage_status_e st =
+            storage_delete(z->db, z->key, z->klen, z->cas, z->now);
+    if (st == STORAGE_OK && z->parts) {
+        for (uint32_t no = 0; no < z->nparts; no++) {
+            delete_no(z, no);
+        }
+    }
+    return st;
+}
+
+/* m leaves its entry (had, old score) and takes a new one (has, score s):
+ * the index part and the entry parts are rebuilt in fresh buffers (a
+ * write ends the views they are made from), then written, then the root
+ * patched or, when parts were cut or emptied, rewritten. */
+static coll_status_e
+lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
+        bool has, double s)
+{
+    uint8_t osb[ZPACK_SCORE_LEN], nsb[ZPACK_SCORE_LEN];
+    zpack_score_put(osb, old);
+    zpack_score_put(nsb, s);
+    if (had && !has && z->n == 1) { /* the last member: the key goes */
+        storage_status_e d = delete_whole(z);
+        if (d != STORAGE_OK) {
+            return COLL_RETRY;
+        }
+        z->n = 0;
+        z->parts = z->lazy = false;
+        z->exists = false;
+        z->changed = true;
+        return COLL_OK;
+    }
+    /* the index part */
+    const uint8_t *img;
+    size_t len;
+    struct pack_pos pos;
+    bool found;
+    coll_status_e st = index_find(z, m, mlen, &img, &len, &pos, &found);
+    if (st != COLL_OK) {
+        return st;
+    }
+    if (found != had) {
+        return broken(z);
+    }
+    uint64_t h = types_hash(m, mlen);
+    uint32_t bucket = (uint32_t)lhash_bucket(h, z->nh);
+    size_t hlen;
+    if (had && has) {
+        hlen = ipack_replace_size(img, len, 2, &pos, 1, ZPACK_SCORE_LEN);
+    } else if (has) {
+        struct pack_elem g[2] = {{m, mlen}, {nsb, ZPACK_SCORE_LEN}};
+        hlen = ipack_append_size(img, len, 2, g);
+    } else {
+        hlen = ipack_delete_size(img, len, 2, &pos);
+    }
+    uint8_t *hbuf = malloc(hlen + 1);
+    if (hbuf == NULL) {
+        return COLL_ENOMEM;
+    }
+    if (had && has) {
+        ipack_replace_write(hbuf, img, len, 2, &pos, 1, nsb, ZPACK_SCORE_LEN);
+    } else if (has) {
+        struct pack_elem g[2] = {{m, mlen}, {nsb, ZPACK_SCORE_LEN}};
+        ipack_append_write(hbuf, img, len, 2, g, ipack_hash_of(h));
+    } else {
+        ipack_delete_write(hbuf, img, len, 2, &pos);
+    }
+    /* the entry parts: p[0] loses the old entry, p[1] gains the new one
+     * (one edit when both are the same part) */
+    struct zpart_edit p[2];
+    memset(p, 0, sizeof(p));
+    int np = 0;
+    const uint8_t *d;
+    st = dir_view(z, &d);
+    if (st == COLL_OK && had) {
+        uint32_t k;
+        size_t off, idx;
+        bool eq;
+        st = locate(z, d, osb, m, mlen, &k);
+        if (st == COLL_OK) {
+            st = edit_open(z, d, k, &p[0]);
+            np = 1;
+        }
+        if (st == COLL_OK) {
+            zpart_seek(p[0].img, p[0].len, osb, m, mlen, &off, &idx, &eq);
+            st = eq ? edit_splice(&p[0], off, 2, NULL, 0) : broken(z);
+        }
+    }
+    if (st == COLL_OK && has) {
+        uint32_t k;
+        size_t off, idx;
+        bool eq;
+        st = locate(z, d, nsb, m, mlen, &k);
+        struct zpart_edit *q = &p[np];
+        if (st == COLL_OK && np == 1 && k == p[0].k) {
+            q = &p[0];
+        } else if (st == COLL_OK) {
+            st = edit_open(z, d, k, q);
+            np++;
+        }
+        if (st == COLL_OK) {
+            struct pack_elem ins[2] = {{m, mlen}, {nsb, ZPACK_SCORE_LEN}};
+            zpart_seek(q->img, q->len, nsb, m, mlen, &off, &idx, &eq);
+            st = eq ? broken(z) : edit_splice(q, off, 0, ins, 2);
+        }
+    }
+    for (int i = 0; i < np && st == COLL_OK; i++) {
+        st = edit_build(&p[i], z->klen);
+    }
+    /* the numbers the parts are written under, and their blocks' sums
+     * as they will be, read before any write */
+    uint32_t no[2] = {0, 0}, blk[2] = {0, 0};
+    bool reshape = false;
+    for (int i = 0; i < np && st == COLL_OK; i++) {
+        no[i] = dno(d, p[i].k);
+        reshape = reshape || p[i].n == 0 || p[i].cut < p[i].n;
+        blk[i] = dblk(d, nsparts(z), p[i].k / ZSET_DIR_BLOCK);
+    }
+    for (int i = 0; i < np; i++) {
+        for (int j = 0; j < np; j++) {
+            if (p[j].k / ZSET_DIR_BLOCK == p[i].k / ZSET_DIR_BLOCK) {
+                blk[i] += (uint32_t)p[j].n - dcnt(d, p[j].k);
+            }
+        }
+    }
+    /* writes: views end here */
+    uint32_t next = z->nparts;
+    uint32_t extra[2] = {0, 0};
+    for (int i = 0; i < np && st == COLL_OK; i++) {
+        if (p[i].n == 0) {
+            continue;
+        }
+        st = write_no(z, no[i], p[i].out[0], p[i].olen[0]);
+        if (st == COLL_OK && p[i].cut < p[i].n) {
+            extra[i] = next++;
+            st = write_no(z, extra[i], p[i].out[1], p[i].olen[1]);
+        }
+    }
+    if (st == COLL_OK) {
+        st = write_no(z, bucket, hbuf, hlen);
+    }
+    free(hbuf);
+    if (st == COLL_OK) {
+        z->n = z->n - (had ? 1 : 0) + (has ? 1 : 0);
+        z->changed = true;
+    }
+    if (st == COLL_OK && !reshape) {
+        /* the count and each part's entry [count 4][first score 8], in one
+         * lookup of the root */
+        uint8_t f[8 + 2 * (4 + ZPACK_SCORE_LEN) + 2 * 4];
+        struct storage_patch_range pr[5];
+        size_t npr = 0, dir = ZSET_ROOT_HEAD + 4 * nblocks(nsparts(z));
+        types_be_put(f, z->n, 8);
+        pr[npr++] = (struct storage_patch_range){ZSET_ROOT_COUNT, f, 8};
+        for (int i = 0; i < np; i++) {
+            uint8_t *e = f + 8 + (size_t)i * (4 + ZPACK_SCORE_LEN);
+            types_be_put(e, p[i].n, 4);
+            edit_first(&p[i], 0, e + 4);
+            pr[npr++] = (struct storage_patch_range){
+                    dir + (size_t)ZSET_DIR_ENT * p[i].k + 4, e,
+                    4 + ZPACK_SCORE_LEN};
+            uint8_t *b = f + 8 + 2 * (4 + ZPACK_SCORE_LEN) + 4 * (size_t)i;
+            types_be_put(b, blk[i], 4);
+            pr[npr++] = (struct storage_patch_range){
+                    ZSET_ROOT_HEAD + 4 * (p[i].k / ZSET_DIR_BLOCK), b, 4};
+        }
+        z->hvalid = false;
+        st = coll_status_of(storage_patch_many(
+                z->db, z->key, z->klen, z->cas, pr, npr, z->now));
+    } else if (st == COLL_OK) {
+        struct zdir r = {0};
+        st = zdir_load(z, &r);
+        /* the higher directory entry first: the lower keeps its index */
+        int order[2] = {0, 1};
+        if (np == 2 && p[1].k > p[0].k) {
+            order[0] = 1;
+            order[1] = 0;
+        }
+        for (int j = 0; j < np && st == COLL_OK; j++) {
+            struct zpart_edit *q = &p[order[j]];
+            uint32_t k = q->k;
+            if (q->n == 0) {
+                delete_no(z, dno(r.d, k));
+                zdir_remove_at(&r, k);
+                continue;
+            }
+            uint8_t sc[ZPACK_SCORE_LEN];
+            edit_first(q, 0, sc);
+            zdir_set(&r, k, dno(r.d, k), (uint32_t)q->cut, sc);
+            if (q->cut < q->n) {
+                zdir_open_at(&r, k + 1);
+                edit_first(q, 1, sc);
+                zdir_set(&r, k + 1, extra[order[j]], (uint32_t)(q->n - q->cut),
+                        sc);
+            }
+        }
+        if (st == COLL_OK) {
+            st = zdir_commit(z, &r);
+        }
+        zdir_release(&r);
+    }
+    edit_release(&p[0]);
+    edit_release(&p[1]);
+    if (st == COLL_OK && has && !had &&
+            z->n > (uint64_t)z->nh * zset_tune.index_avg) {
+        st = index_grow(z);
+    }
+    return st;
+}
+
+static bool
+keep_low(uint32_t h, void *arg)
+{
+    return !lhash_split_moves(h, *(const uint32_t *)arg);
+}
+
+/* Grows the member index by up to 8 buckets (linear hashing: each splits
+ * one part in two by a hash bit), then rewrites the root once. Number nh,
+ * which the new bucket takes, belongs to an entry part: that part moves
+ * to a number past the others first. */
+static coll_status_e
+index_grow(struct zset *z)
+{
+    struct zdir r = {0};
+    coll_status_e st = zdir_load(z, &r);
+    for (int i = 0; i < 8 && st == COLL_OK &&
+                    z->n > (uint64_t)z->nh * zset_tune.index_avg;
+            i++) {
+        uint32_t n = z->nh;
+        uint32_t src = (uint32_t)lhash_split_source(n);
+        /* the entry part at number n moves to the first number past all */
+        uint32_t top = z->nh + r.n;
+        uint32_t k = 0;
+        while (k < r.n && dno(r.d, k) != n) {
+            k++;
+        }
+        if (k == r.n) {
+            st = broken(z);
+            break;
+        }
+        const uint8_t *img;
+        size_t len;
+        st = read_no(z, n, &img, &len);
+        uint8_t *copy = st == COLL_OK ? malloc(len + 1) : NULL;
+        if (st == COLL_OK && copy == NULL) {
+            st = COLL_ENOMEM;
+        }
+        if (st == COLL_OK) {
+            memcpy(copy, img, len);
+            st = write_no(z, top, copy, len);
+        }
+        free(copy);
+        if (st != COLL_OK) {
+            break;
+        }
+        types_be_put(r.d + (size_t)ZSET_DIR_ENT * k, top, 4);
+        /* the bucket split */
+        st = read_no(z, src, &img, &len);
+        if (st != COLL_OK) {
+            break;
+        }
+        struct ipack_split sp;
+        ipack_split_size(img, len, 2, keep_low, &n, &sp);
+        uint8_t *buf = malloc(sp.len[0] + sp.len[1] + 1);
+        if (buf == NULL) {
+            st = COLL_ENOMEM;
+            break;
+        }
+        uint8_t *dst[2] = {buf, buf + sp.len[0]};
+        ipack_split_write(dst, img, len, 2, keep_low, &n, &sp);
+        st = write_no(z, src, dst[0], sp.len[0]);
+        if (st == COLL_OK) {
+            st = write_no(z, n, dst[1], sp.len[1]);
+        }
+        free(buf);
+        if (st == COLL_OK) {
+            z->nh++;
+            /* the root: nparts counts the moved part at top meanwhile */
+            z->nparts++;
+        }
+    }
+    if (st == COLL_OK) {
+        st = zdir_commit(z, &r);
+    }
+    zdir_release(&r);
+    return st;
+}
+
+/* ---- building a set in parts at once ---- */
+
+/* Writes e[0..n) (sorted, unique) as a set in parts under a fresh id, the
+ * root with w; *old gets the replaced item's view (may be NULL). */
+static coll_status_e
+build_parts(struct zset *z, const struct zpack_ent *e, size_t n,
+        struct storage_write *w, struct storage_item *old, uint64_t *cas)
+{
+    size_t fill = zset_tune.part_fill;
+    /* entry parts: chunks of about fill bytes */
+    size_t nchunks = 0, cur = 0, cnt = 0;
+    size_t *cut = malloc((n + 1) * sizeof(*cut)); /* chunk j starts at cut[j] */
+    uint32_t nh = (uint32_t)(n / (zset_tune.index_avg / 2 + 1) + 1);
+    uint32_t *bk = malloc((n + 1) * sizeof(*bk));
+    size_t *hbytes = calloc(nh, sizeof(*hbytes));
+    size_t *hgroups = calloc(nh, sizeof(*hgroups));
+    size_t *hat = calloc(nh, sizeof(*hat));
+    size_t *hidx = calloc(nh, sizeof(*hidx));
+    uint8_t *buf = NULL;
+    coll_status_e st = COLL_ENOMEM;
+    if (cut == NULL || bk == NULL || hbytes == NULL || hgroups == NULL ||
+            hat == NULL || hidx == NULL) {
+        goto out;
+    }
+    size_t sbytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t es = pack_elem_size(e[i].mlen) + pack_elem_size(ZPACK_SCORE_LEN);
+        if (cnt > 0 && cur + es + pack_head_size(2 * (cnt + 1)) > fill) {
+            sbytes += cur + pack_head_size(2 * cnt);
+            cur = cnt = 0;
+        }
+        if (cnt == 0) {
+            cut[nchunks++] = i;
+        }
+        cur += es;
+        cnt++;
+        uint64_t h = types_hash(e[i].m, e[i].mlen);
+        bk[i] = (uint32_t)lhash_bucket(h, nh);
+        hbytes[bk[i]] += es + IPACK_HASH_SIZE;
+        hgroups[bk[i]]++;
+    }
+    sbytes += cur + pack_head_size(2 * cnt);
+    cut[nchunks] = n;
+    size_t hall = 0;
+    for (uint32_t b = 0; b < nh; b++) {
+        hbytes[b] += pack_head_size(2 * hgroups[b]);
+        hat[b] = hall;
+        hall += hbytes[b];
+    }
+    size_t rlen = root_len((uint32_t)nchunks);
+    if (rlen > storage_value_max(z->klen)) {
+        st = COLL_EOVERSIZE;
+        goto out;
+    }
+    buf = malloc(sbytes + hall + rlen + 1);
+    if (buf == NULL) {
+        goto out;
+    }
+    uint8_t *root = buf + sbytes + hall;
+    ks_new_id(z->id);
+    z->nh = nh;
+    z->nparts = nh + (uint32_t)nchunks;
+    z->n = n;
+    memcpy(root, z->id, 8);
+    types_be_put(root + 8, z->nparts, 4);
+    root[12] = ZSET_ENC_SKIPLIST;
+    types_be_put(root + ZSET_ROOT_COUNT, n, 8);
+    types_be_put(root + ZSET_ROOT_COUNT + 8, nh, 4);
+    /* entry parts, one after another in buf */
+    size_t off = 0;
+    uint8_t *s0 = buf;
+    for (size_t j = 0; j < nchunks; j++) {
+        size_t a = cut[j], b = cut[j + 1];
+        uint8_t *de = root + ZSET_ROOT_HEAD + 4 * nblocks((uint32_t)nchunks) +
+                      j * ZSET_DIR_ENT;
+        types_be_put(de, nh + (uint32_t)j, 4);
+        types_be_put(de + 4, b - a, 4);
+        zpack_score_put(de + 8, e[a].score);
+        off += zpack_write(s0 + off, e + a, b - a);
+    }
+    blocks_write(root + ZSET_ROOT_HEAD + 4 * nblocks((uint32_t)nchunks),
+            (uint32_t)nchunks);
+    /* index parts: heads, then groups in order, then their hashes */
+    uint8_t *h0 = buf + sbytes;
+    for (uint32_t b = 0; b < nh; b++) {
+        hidx[b] = hat[b] + pack_head_write(h0 + hat[b], 2 * hgroups[b]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t sb[ZPACK_SCORE_LEN];
+        zpack_score_put(sb, e[i].score);
+        hidx[bk[i]] += pack_elem_write(h0 + hidx[bk[i]], e[i].m, e[i].mlen);
+        hidx[bk[i]] += pack_elem_write(h0 + hidx[bk[i]], sb, ZPACK_SCORE_LEN);
+    }
+    for (size_t i = 0; i < n; i++) {
+        hidx[bk[i]] += ipack_hash_write(
+                h0 + hidx[bk[i]], ipack_hash_of(types_hash(e[i].m, e[i].mlen)));
+    }
+    /* the writes: every view of e ends with the first */
+    z->expiry = w->keep_ttl ? z->expiry : w->expiry;
+    st = COLL_OK;
+    off = 0;
+    for (size_t j = 0; j < nchunks && st == COLL_OK; j++) {
+        size_t len =
+                pack_offset(s0 + off, sbytes - off, 2 * (cut[j + 1] - cut[j]));
+        st = write_no(z, nh + (uint32_t)j, s0 + off, len);
+        off += len;
+    }
+    for (uint32_t b = 0; b < nh && st == COLL_OK; b++) {
+        st = write_no(z, b, h0 + hat[b], hbytes[b]);
+    }
+    if (st == COLL_OK) {
+        w->type = STORAGE_TYPE_ZSET;
+        w->parts = true;
+        st = coll_status_of(storage_set(
+                z->db, z->key, z->klen, root, rlen, w, z->now, old, cas));
+    }
+out:
+    free(cut);
+    free(bk);
+    free(hbytes);
+    free(hgroups);
+    free(hat);
+    free(hidx);
+    free(buf);
+    return st;
+}
+
 coll_status_e
 zset_open(struct zset *z, uint8_t db, const void *key, size_t klen, bool write,
         unsigned flags, uint64_t now)
@@ -41,24 +1074,76 @@ zset_open(struct zset *z, uint8_t db, const void *key, size_t klen, bool write,
         ks_lock(z->stripe);
         z->locked = true;
     }
+    unsigned kf = flags & (KS_NOTOUCH | KS_NOSTATS);
     struct storage_item it;
-    ks_lookup_e l = ks_lookup(db, key, klen, STORAGE_TYPE_ZSET,
-            flags & (KS_NOTOUCH | KS_NOSTATS), now, &it);
-    if (l == KS_WRONGTYPE) {
-        return COLL_WRONGTYPE;
+    for (;;) {
+        ks_lookup_e l =
+                ks_lookup(db, key, klen, STORAGE_TYPE_ZSET, kf, now, &it);
+        if (l == KS_WRONGTYPE) {
+            return COLL_WRONGTYPE;
+        }
+        if (l == KS_MISS) {
+            return COLL_MISS;
+        }
+        if (it.parts && !z->locked && !(flags & COLL_LOCKED)) {
+            ks_lock(z->stripe); /* a reader of parts: under the lock */
+            z->locked = true;
+            kf |= KS_NOSTATS;
+            continue;
+        }
+        break;
     }
-    if (l == KS_MISS || it.parts || it.vlen < 1 ||
-            it.value[0] > ZSET_ENC_SKIPLIST) {
+    z->cas = it.cas;
+    z->expiry = it.expiry;
+    if (it.parts) {
+        if (!root_decode(z, &it)) {
+            z->n = 0;
+            return COLL_MISS;
+        }
+        z->enc = ZSET_ENC_SKIPLIST;
+        z->parts = true;
+        z->exists = true;
+        if (flags & ZSET_LAZY) {
+            z->lazy = true;
+            return COLL_OK;
+        }
+        /* every part decoded, in order */
+        size_t count = z->n;
+        z->n = 0;
+        if (!reserve(z, count + 1)) {
+            return COLL_ENOMEM;
+        }
+        const uint8_t *d = it.value + ZSET_ROOT_HEAD + 4 * nblocks(nsparts(z));
+        for (uint32_t k = 0; k < nsparts(z); k++) {
+            const uint8_t *img;
+            size_t len;
+            coll_status_e st = read_no(z, dno(d, k), &img, &len);
+            if (st != COLL_OK) {
+                return st;
+            }
+            size_t c = zpack_count(img, len);
+            if (c != dcnt(d, k) || z->n + c > count) {
+                return broken(z);
+            }
+            zpack_decode(img, len, z->e + z->n);
+            z->n += c;
+        }
+        if (z->n != count) {
+            return broken(z);
+        }
+        return COLL_OK;
+    }
+    if (it.vlen < 1 || it.value[0] > ZSET_ENC_SKIPLIST) {
         return COLL_MISS;
     }
     z->enc = it.value[0];
-    z->cas = it.cas;
     size_t n = zpack_count(it.value + 1, it.vlen - 1);
     if (!reserve(z, n + 1)) {
         return COLL_ENOMEM;
     }
     zpack_decode(it.value + 1, it.vlen - 1, z->e);
     z->n = n;
+    z->wn = n;
     z->exists = true;
     return COLL_OK;
 }
@@ -78,11 +1163,13 @@ zset_close(struct zset *z)
 long
 zset_find(const struct zset *z, const void *m, size_t mlen)
 {
+    ASSERT(!z->lazy);
     return zpack_find(z->e, z->n, m, mlen);
 }
 
-coll_status_e
-zset_put(struct zset *z, const void *m, size_t mlen, double s)
+/* The array form's put (inline, or a set in parts decoded whole). */
+static coll_status_e
+array_put(struct zset *z, const void *m, size_t mlen, double s)
 {
     long i = zset_find(z, m, mlen);
     if (i >= 0) {
@@ -102,9 +1189,28 @@ zset_put(struct zset *z, const void *m, size_t mlen, double s)
     return COLL_OK;
 }
 
+coll_status_e
+zset_put(struct zset *z, const void *m, size_t mlen, double s)
+{
+    if (!z->lazy) {
+        return array_put(z, m, mlen, s);
+    }
+    double old = 0;
+    coll_status_e st = lazy_score(z, m, mlen, &old);
+    if (st == COLL_OK && old == s) {
+        return COLL_OK;
+    }
+    if (st != COLL_OK && st != COLL_MISS) {
+        return st;
+    }
+    z->wn = 0; /* the window's views end with the writes */
+    return lazy_change(z, m, mlen, st == COLL_OK, old, true, s);
+}
+
 void
 zset_remove(struct zset *z, size_t from, size_t count)
 {
+    ASSERT(!z->lazy);
     if (count == 0) {
         return;
     }
@@ -112,6 +1218,222 @@ zset_remove(struct zset *z, size_t from, size_t count)
             (z->n - from - count) * sizeof(*z->e));
     z->n -= count;
     z->dirty = true;
+}
+
+coll_status_e
+zset_del(struct zset *z, const void *m, size_t mlen, bool *removed)
+{
+    *removed = false;
+    if (!z->lazy) {
+        long i = zset_find(z, m, mlen);
+        if (i >= 0) {
+            zset_remove(z, (size_t)i, 1);
+            *removed = true;
+        }
+        return COLL_OK;
+    }
+    double old = 0;
+    coll_status_e st = lazy_score(z, m, mlen, &old);
+    if (st == COLL_MISS) {
+        return COLL_OK;
+    }
+    if (st != COLL_OK) {
+        return st;
+    }
+    z->wn = 0;
+    st = lazy_change(z, m, mlen, true, old, false, 0);
+    *removed = st == COLL_OK;
+    return st;
+}
+
+coll_status_e
+zset_score(struct zset *z, const void *m, size_t mlen, double *score)
+{
+    if (z->lazy) {
+        return lazy_score(z, m, mlen, score);
+    }
+    long i = zset_find(z, m, mlen);
+    if (i < 0) {
+        return COLL_MISS;
+    }
+    *score = z->e[i].score;
+    return COLL_OK;
+}
+
+coll_status_e
+zset_rank(struct zset *z, const void *m, size_t mlen, uint64_t *rank)
+{
+    if (!z->lazy) {
+        long i = zset_find(z, m, mlen);
+        if (i < 0) {
+            return COLL_MISS;
+        }
+        *rank = (uint64_t)i;
+        return COLL_OK;
+    }
+    double s;
+    coll_status_e st = lazy_score(z, m, mlen, &s);
+    if (st != COLL_OK) {
+        return st;
+    }
+    uint8_t sb[ZPACK_SCORE_LEN];
+    zpack_score_put(sb, s);
+    const uint8_t *d, *img;
+    size_t len, off, at;
+    uint32_t k;
+    bool eq;
+    st = dir_view(z, &d);
+    if (st == COLL_OK) {
+        st = locate(z, d, sb, m, mlen, &k);
+    }
+    if (st == COLL_OK) {
+        st = read_no(z, dno(d, k), &img, &len);
+    }
+    if (st == COLL_OK) {
+        zpart_seek(img, len, sb, m, mlen, &off, &at, &eq);
+        if (!eq) {
+            return broken(z);
+        }
+        *rank = count_before(z, d, k) + at;
+    }
+    return st;
+}
+
+coll_status_e
+zset_below(struct zset *z, double s, bool incl, uint64_t *n)
+{
+    if (!z->lazy) {
+        size_t lo = 0, hi = z->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (incl ? z->e[mid].score <= s : z->e[mid].score < s) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        *n = lo;
+        return COLL_OK;
+    }
+    if (s == INFINITY && incl) {
+        *n = z->n;
+        return COLL_OK;
+    }
+    if (s == -INFINITY && !incl) {
+        *n = 0;
+        return COLL_OK;
+    }
+    uint8_t sb[ZPACK_SCORE_LEN];
+    zpack_score_put(sb, s);
+    const uint8_t *d;
+    coll_status_e st = dir_view(z, &d);
+    if (st != COLL_OK) {
+        return st;
+    }
+    /* parts whose first entry is below: all but the last of them are
+     * below whole */
+    uint32_t lo = 0, hi = nsparts(z);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = sb_cmp(dscore(d, mid), sb);
+        if (incl ? c <= 0 : c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == 0) {
+        *n = 0;
+        return COLL_OK;
+    }
+    const uint8_t *img;
+    size_t len;
+    st = read_no(z, dno(d, lo - 1), &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    struct zwalk w;
+    zwalk_init(&w, img);
+    const uint8_t *em, *es;
+    size_t elen, i = 0;
+    while (zwalk_next(&w, &em, &elen, &es)) {
+        int c = sb_cmp(es, sb);
+        if (incl ? c > 0 : c >= 0) {
+            break;
+        }
+        i++;
+    }
+    *n = count_before(z, d, lo - 1) + i;
+    return COLL_OK;
+}
+
+coll_status_e
+zset_window(struct zset *z, uint64_t from, uint64_t n)
+{
+    if (!z->lazy) {
+        return COLL_OK;
+    }
+    z->base = from;
+    z->wn = 0;
+    if (n == 0 || from >= z->n) {
+        return COLL_OK;
+    }
+    if (n > z->n - from) {
+        n = z->n - from;
+    }
+    const uint8_t *d;
+    coll_status_e st = dir_view(z, &d);
+    if (st != COLL_OK) {
+        return st;
+    }
+    if (!reserve(z, n + 1)) {
+        return COLL_ENOMEM;
+    }
+    /* the part holding rank from: walked from the nearer end */
+    uint32_t ns = nsparts(z), k;
+    uint64_t first; /* rank of part k's first entry */
+    if (from < z->n / 2) {
+        k = 0;
+        first = 0;
+        while (first + dcnt(d, k) <= from) {
+            first += dcnt(d, k);
+            k++;
+        }
+    } else {
+        k = ns - 1;
+        first = z->n - dcnt(d, k);
+        while (first > from) {
+            k--;
+            first -= dcnt(d, k);
+        }
+    }
+    size_t got = 0;
+    for (; k < ns && got < n; k++) {
+        const uint8_t *img;
+        size_t len;
+        st = read_no(z, dno(d, k), &img, &len);
+        if (st != COLL_OK) {
+            break;
+        }
+        size_t c = dcnt(d, k);
+        size_t a = first < from ? (size_t)(from - first) : 0;
+        struct zwalk w;
+        zwalk_init(&w, img);
+        if (w.left != c) {
+            st = broken(z);
+            break;
+        }
+        const uint8_t *em, *es;
+        size_t elen;
+        for (size_t i = 0; got < n && zwalk_next(&w, &em, &elen, &es); i++) {
+            if (i >= a) {
+                z->e[got++] = (struct zpack_ent){em, elen, zpack_score_get(es)};
+            }
+        }
+        first += c;
+    }
+    z->wn = got;
+    return st;
 }
 
 static bool
@@ -156,16 +1478,50 @@ write_image(uint8_t db, const void *key, size_t klen, uint8_t enc,
     return coll_status_of(st);
 }
 
+/* Writes the n entries e as the key's value with w: inline, or in parts
+ * when a skiplist image passes inline_max. A replaced root's parts are
+ * dropped. */
+static coll_status_e
+write_set(struct zset *z, uint8_t enc, const struct zpack_ent *e, size_t n,
+        struct storage_write *w)
+{
+    struct storage_item old = {.key = NULL};
+    uint64_t cas = 0;
+    coll_status_e st;
+    if (enc == ZSET_ENC_SKIPLIST &&
+            1 + zpack_size(e, n) > zset_tune.inline_max) {
+        st = build_parts(z, e, n, w, &old, &cas);
+        if (st == COLL_OK) {
+            z->parts = true;
+        }
+    } else {
+        st = write_image(z->db, z->key, z->klen, enc, e, n, w, z->now, &old);
+        if (st == COLL_OK) {
+            z->parts = false;
+        }
+    }
+    if (st == COLL_OK && old.key != NULL) {
+        ks_drop_parts(z->db, &old, z->now);
+    }
+    return st;
+}
+
 coll_status_e
 zset_commit(struct zset *z)
 {
+    if (z->lazy) {
+        if (z->changed) {
+            ks_stripe_changed(z->stripe);
+            z->changed = false;
+        }
+        return COLL_OK;
+    }
     if (!z->dirty) {
         return COLL_OK;
     }
     if (z->n == 0) {
         if (z->exists) {
-            storage_status_e st =
-                    storage_delete(z->db, z->key, z->klen, z->cas, z->now);
+            storage_status_e st = delete_whole(z);
             if (st == STORAGE_EXISTS) {
                 return COLL_RETRY;
             }
@@ -187,8 +1543,7 @@ zset_commit(struct zset *z)
     } else {
         w.mode = STORAGE_ADD;
     }
-    coll_status_e st = write_image(
-            z->db, z->key, z->klen, enc, z->e, z->n, &w, z->now, NULL);
+    coll_status_e st = write_set(z, enc, z->e, z->n, &w);
     if (st == COLL_OK) {
         z->dirty = false;
     }
@@ -203,20 +1558,22 @@ zset_store(uint8_t db, const void *key, size_t klen, const struct zpack_ent *e,
         ks_delete(db, key, klen, now);
         return COLL_OK;
     }
+    struct zset z;
+    memset(&z, 0, sizeof(z));
+    z.db = db;
+    z.key = key;
+    z.klen = klen;
+    z.now = now;
     struct storage_write w = {.mode = STORAGE_SET, .expiry = TIME_NEVER};
-    struct storage_item old;
-    coll_status_e st = write_image(db, key, klen,
+    return write_set(&z,
             fits_listpack(e, n) ? ZSET_ENC_LISTPACK : ZSET_ENC_SKIPLIST, e, n,
-            &w, now, &old);
-    if (st == COLL_OK) {
-        ks_drop_parts(db, &old, now);
-    }
-    return st;
+            &w);
 }
 
 const char *
 zset_encoding_name(const struct storage_item *it)
 {
-    return it->vlen >= 1 && it->value[0] == ZSET_ENC_LISTPACK ? "listpack"
-                                                              : "skiplist";
+    return !it->parts && it->vlen >= 1 && it->value[0] == ZSET_ENC_LISTPACK
+                   ? "listpack"
+                   : "skiplist";
 }

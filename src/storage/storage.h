@@ -222,6 +222,16 @@ void storage_abort(struct storage_reservation *r);
  * CAS differs); EINVAL (not a root, or off + n past its value). */
 storage_status_e storage_patch(uint8_t db, const void *key, size_t klen,
         uint64_t cas, size_t off, const void *src, size_t n, uint64_t now);
+/* Several patches of one root under one lookup: all or none (EINVAL when
+ * any range is past the value). */
+struct storage_patch_range {
+    size_t off;
+    const void *src;
+    size_t n;
+};
+storage_status_e storage_patch_many(uint8_t db, const void *key, size_t klen,
+        uint64_t cas, const struct storage_patch_range *r, size_t nr,
+        uint64_t now);
 
 /* Deletes. cas 0: any version; else only that version (EXISTS if it
  * differs, meta delete with C). OK, NOT_FOUND, EXISTS. */

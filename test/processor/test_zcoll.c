@@ -44,6 +44,7 @@ teardown(void **state)
     (void)state;
     seg_teardown();
     coll_limits = (struct coll_limits){512, 64, 512, 128, 64};
+    zset_tune = (struct zset_tune){8192, 8192, 6144, 48};
     return 0;
 }
 
@@ -192,6 +193,123 @@ test_zset_against_model(void **state)
     assert_true(saw_skiplist);
 }
 
+/* Sets in parts: sizes low enough that 400 members make tens of entry
+ * parts and index buckets; every step goes through the lazy accessors
+ * (ZADD, ZREM, ZPOP's way) or, one step in eight, through a whole decode
+ * and rewrite (ZREMRANGEBYLEX's way), and the set is checked against the
+ * model both ways: decoded whole (order, scores), and lazily (each
+ * member's score and rank, counts below random scores, random windows). */
+static void
+check_lazy(void)
+{
+    static struct zpack_ent want[NELEM];
+    static char names[NELEM][64];
+    size_t n = model_sorted(want, names);
+    struct zset z;
+    coll_status_e st = zset_open(&z, 0, "z", 1, false, ZSET_LAZY, NOW);
+    if (n == 0) {
+        assert_int_equal(st, COLL_MISS);
+        zset_close(&z);
+        return;
+    }
+    assert_int_equal(st, COLL_OK);
+    assert_int_equal(z.n, n);
+    for (size_t i = 0; i < n; i++) {
+        double sc;
+        uint64_t rank;
+        assert_int_equal(zset_score(&z, want[i].m, want[i].mlen, &sc), COLL_OK);
+        assert_true(sc == want[i].score);
+        assert_int_equal(
+                zset_rank(&z, want[i].m, want[i].mlen, &rank), COLL_OK);
+        assert_int_equal(rank, i);
+    }
+    double sc;
+    assert_int_equal(zset_score(&z, "absent", 6, &sc), COLL_MISS);
+    for (int t = 0; t < 20; t++) {
+        double s = random_score();
+        bool incl = rand() % 2;
+        size_t below = 0;
+        while (below < n &&
+                (incl ? want[below].score <= s : want[below].score < s)) {
+            below++;
+        }
+        uint64_t got;
+        assert_int_equal(zset_below(&z, s, incl, &got), COLL_OK);
+        assert_int_equal(got, below);
+        uint64_t from = (uint64_t)rand() % n, cnt = 1 + (uint64_t)rand() % 40;
+        assert_int_equal(zset_window(&z, from, cnt), COLL_OK);
+        for (uint64_t r = from; r < from + cnt && r < n; r++) {
+            const struct zpack_ent *e = zset_ent(&z, r);
+            assert_int_equal(e->mlen, want[r].mlen);
+            assert_memory_equal(e->m, want[r].m, e->mlen);
+            assert_true(e->score == want[r].score);
+        }
+    }
+    zset_close(&z);
+}
+
+static void
+test_zset_parts_against_model(void **state)
+{
+    (void)state;
+    zset_tune = (struct zset_tune){256, 200, 150, 4};
+    memset(has, 0, sizeof(has));
+    srand(17);
+    size_t count = 0;
+    bool saw_parts = false, saw_lazy_change = false;
+    uint64_t parts_seen = 0;
+    for (int op = 0; op < 1500; op++) {
+        bool lazy = op % 8 != 5;
+        struct zset z;
+        coll_status_e st = zset_open(
+                &z, 0, "z", 1, true, KS_NOSTATS | (lazy ? ZSET_LAZY : 0), NOW);
+        assert_true(st == COLL_OK || st == COLL_MISS);
+        saw_lazy_change |= z.lazy;
+        bool shrink = op > 1000;
+        int batch = 1 + rand() % 6;
+        static char keep[8][64];
+        for (int b = 0; b < batch; b++) {
+            uint32_t i = (uint32_t)rand() % NELEM;
+            char *m = keep[b];
+            size_t len = member(m, i);
+            double cur;
+            st = zset_score(&z, m, len, &cur);
+            assert_int_equal(st, has[i] ? COLL_OK : COLL_MISS);
+            if (has[i]) {
+                assert_true(cur == (score[i] == 0 ? 0.0 : score[i]));
+            }
+            if (shrink ? rand() % 6 != 0 : rand() % 4 == 0) {
+                bool removed;
+                assert_int_equal(zset_del(&z, m, len, &removed), COLL_OK);
+                assert_int_equal(removed, has[i]);
+                count -= has[i];
+                has[i] = false;
+                continue;
+            }
+            double s = random_score();
+            assert_int_equal(zset_put(&z, m, len, s), COLL_OK);
+            count += !has[i];
+            has[i] = true;
+            score[i] = s;
+        }
+        assert_int_equal(z.n, count);
+        assert_int_equal(zset_commit(&z), COLL_OK);
+        parts_seen += z.parts ? z.nparts : 0;
+        zset_close(&z);
+        struct storage_item it;
+        if (storage_peek(0, "z", 1, NOW, &it) == STORAGE_OK && it.parts) {
+            saw_parts = true;
+        }
+        if (op % 10 == 0 || op > 1480) {
+            check(count == 0 ? ZSET_ENC_LISTPACK : ZSET_ENC_SKIPLIST);
+            check_lazy();
+        }
+    }
+    assert_true(saw_parts);
+    assert_true(saw_lazy_change);
+    assert_true(parts_seen > 0);
+}
+
 static void
 test_zset_commit_races_a_write(void **state)
 {
@@ -281,6 +399,8 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(
                     test_zset_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_zset_parts_against_model, setup, teardown),
             cmocka_unit_test_setup_teardown(
                     test_zset_commit_races_a_write, setup, teardown),
             cmocka_unit_test_setup_teardown(

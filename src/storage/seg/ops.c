@@ -612,6 +612,14 @@ storage_status_e
 storage_patch(uint8_t db, const void *key, size_t klen, uint64_t cas,
         size_t off, const void *src, size_t n, uint64_t now)
 {
+    struct storage_patch_range r = {off, src, n};
+    return storage_patch_many(db, key, klen, cas, &r, 1, now);
+}
+
+storage_status_e
+storage_patch_many(uint8_t db, const void *key, size_t klen, uint64_t cas,
+        const struct storage_patch_range *r, size_t nr, uint64_t now)
+{
     storage_status_e st = ops_begin(db, klen, now);
     if (st != STORAGE_OK) {
         return st;
@@ -624,14 +632,21 @@ storage_patch(uint8_t db, const void *key, size_t klen, uint64_t cas,
         st = STORAGE_NOT_FOUND;
     } else if (ref.m.cas != cas) {
         st = STORAGE_EXISTS;
-    } else if (!(ref.m.type & ITEM_T_PARTS) || off > ref.m.vlen ||
-               n > ref.m.vlen - off) {
+    } else if (!(ref.m.type & ITEM_T_PARTS)) {
         st = STORAGE_EINVAL;
     } else {
+        for (size_t i = 0; i < nr; i++) {
+            if (r[i].off > ref.m.vlen || r[i].n > ref.m.vlen - r[i].off) {
+                st = STORAGE_EINVAL;
+            }
+        }
         /* every copy of a root takes these locks (ops_commit's same_value,
          * hash_swap_location's recopy): none is taken while this writes */
-        memcpy(ref.item + ref.m.hdr_len + ref.m.klen + off, src, n);
-        INCR(seg_metrics, seg_patch);
+        for (size_t i = 0; i < nr && st == STORAGE_OK; i++) {
+            memcpy(ref.item + ref.m.hdr_len + ref.m.klen + r[i].off, r[i].src,
+                    r[i].n);
+            INCR(seg_metrics, seg_patch);
+        }
     }
     hash_unlock_key(h);
     return st;
