@@ -268,7 +268,7 @@ zadd(struct resp_ctx *x, unsigned flags, uint32_t from)
         if (st == COLL_MISS && (flags & ZF_XX)) {
             st = COLL_OK;
         } else if (st == COLL_OK || st == COLL_MISS) {
-            st = COLL_OK;
+            st = elements > 1 ? zset_batch(&z) : COLL_OK;
             for (uint32_t j = 0; j < elements && st == COLL_OK; j++) {
                 const struct resp_arg *m = &x->argv[i + 2 * j + 1];
                 double s = scores[j];
@@ -367,6 +367,7 @@ resp_cmd_zrem(struct resp_ctx *x)
         if (st == COLL_MISS) {
             st = COLL_OK;
         } else if (st == COLL_OK) {
+            st = x->argc > 3 ? zset_batch(&z) : COLL_OK;
             for (uint32_t i = 2; i < x->argc && st == COLL_OK; i++) {
                 bool removed;
                 st = zset_del(&z, x->argv[i].data, x->argv[i].len, &removed);
@@ -973,6 +974,7 @@ resp_zset_pop(struct resp_ctx *x, const struct resp_arg *keys, uint32_t nkeys,
                 b += e->mlen;
             }
             if (z.lazy) {
+                st = n > 1 ? zset_batch(&z) : COLL_OK;
                 for (size_t i = 0; i < n && st == COLL_OK; i++) {
                     bool removed;
                     st = zset_del(&z, pop[i].m, pop[i].mlen, &removed);

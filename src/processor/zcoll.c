@@ -136,6 +136,46 @@ root_decode(struct zset *z, const struct storage_item *it)
     return true;
 }
 
+/* The root's bytes in a buffer (header and block sums, then n entries at
+ * d, room for cap), edited in place and written whole. */
+struct zdir {
+    uint8_t *buf;
+    uint8_t *d;
+    uint32_t n;
+    uint32_t cap;
+    bool freed; /* an entry was removed: a number may need moving */
+};
+
+/* A batch (zset_batch): the changes of one command of many members made
+ * on copies (the parts it touched, the directory) and written at commit,
+ * each touched part once, the root once. */
+struct zcached {
+    uint32_t no;
+    bool gone; /* deleted */
+    uint8_t *img;
+    size_t len;
+};
+
+#define ZSET_BATCH_MAX 512 /* parts held before the batch is written */
+
+struct zbatch {
+    struct zdir r;
+    struct zcached *c;
+    size_t n;
+    size_t cap;
+};
+
+static struct zcached *
+cached(const struct zset *z, uint32_t no)
+{
+    for (size_t i = 0; i < z->batch->n; i++) {
+        if (z->batch->c[i].no == no) {
+            return &z->batch->c[i];
+        }
+    }
+    return NULL;
+}
+
 static size_t
 part_key(const struct zset *z, uint8_t *dst, uint32_t no)
 {
@@ -160,6 +200,10 @@ broken(struct zset *z)
 static coll_status_e
 dir_view(struct zset *z, const uint8_t **d)
 {
+    if (z->batch != NULL) {
+        *d = z->batch->r.d;
+        return COLL_OK;
+    }
     struct storage_item it;
     if (storage_peek(z->db, z->key, z->klen, z->now, &it) != STORAGE_OK ||
             it.cas != z->cas || !it.parts || it.vlen != root_len(nsparts(z))) {
@@ -172,6 +216,15 @@ dir_view(struct zset *z, const uint8_t **d)
 static coll_status_e
 read_no(struct zset *z, uint32_t no, const uint8_t **img, size_t *len)
 {
+    struct zcached *c = z->batch != NULL ? cached(z, no) : NULL;
+    if (c != NULL) {
+        if (c->gone) {
+            return broken(z);
+        }
+        *img = c->img;
+        *len = c->len;
+        return COLL_OK;
+    }
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t n = part_key(z, pk, no);
     struct storage_item it;
@@ -184,9 +237,49 @@ read_no(struct zset *z, uint32_t no, const uint8_t **img, size_t *len)
     return COLL_OK;
 }
 
+/* A part's new image (or its deletion, img NULL) kept in the batch. */
+static coll_status_e
+batch_put(struct zset *z, uint32_t no, const uint8_t *img, size_t len)
+{
+    struct zbatch *b = z->batch;
+    uint8_t *copy = NULL;
+    if (img != NULL) {
+        copy = malloc(len + 1);
+        if (copy == NULL) {
+            return COLL_ENOMEM;
+        }
+        memcpy(copy, img, len);
+    }
+    struct zcached *c = cached(z, no);
+    if (c == NULL) {
+        if (b->n == b->cap) {
+            size_t cap = b->cap < 16 ? 16 : 2 * b->cap;
+            struct zcached *nc = realloc(b->c, cap * sizeof(*nc));
+            if (nc == NULL) {
+                free(copy);
+                return COLL_ENOMEM;
+            }
+            b->c = nc;
+            b->cap = cap;
+        }
+        c = &b->c[b->n++];
+        c->img = NULL;
+        c->no = no;
+    }
+    free(c->img);
+    c->img = copy;
+    c->len = len;
+    c->gone = img == NULL;
+    return COLL_OK;
+}
+
 static coll_status_e
 write_no(struct zset *z, uint32_t no, const uint8_t *img, size_t len)
 {
+    z->hvalid = false;
+    if (z->batch != NULL) {
+        return batch_put(z, no, img, len);
+    }
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t n = part_key(z, pk, no);
     struct storage_write w = {.expiry = z->expiry};
@@ -198,9 +291,14 @@ write_no(struct zset *z, uint32_t no, const uint8_t *img, size_t len)
 static void
 delete_no(struct zset *z, uint32_t no)
 {
+    z->hvalid = false;
+    if (z->batch != NULL) {
+        (void)batch_put(z, no, NULL, 0); /* no memory: the part stays,
+                                             dead once its root goes */
+        return;
+    }
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t n = part_key(z, pk, no);
-    z->hvalid = false;
     storage_delete(z->db | STORAGE_DB_PARTS, pk, n, 0, z->now);
 }
 
@@ -307,15 +405,6 @@ lazy_score(struct zset *z, const void *m, size_t mlen, double *score)
 
 /* ---- the directory, copied, for a change that reshapes it ---- */
 
-/* The root's bytes in a buffer (header, then n entries at d), edited in
- * place and written whole. */
-struct zdir {
-    uint8_t *buf;
-    uint8_t *d;
-    uint32_t n;
-    bool freed; /* an entry was removed: a number may need moving */
-};
-
 static void
 zdir_release(struct zdir *r)
 {
@@ -351,9 +440,31 @@ zdir_remove_at(struct zdir *r, uint32_t k)
     r->freed = true;
 }
 
-/* The root as it is now, with room for two more entries. */
+/* Room for cap entries, the header and their block sums before them. */
+static bool
+zdir_room(struct zdir *r, uint32_t cap)
+{
+    if (r->buf != NULL && cap <= r->cap) {
+        return true;
+    }
+    size_t at = ZSET_ROOT_HEAD + 4 * nblocks(cap);
+    uint8_t *buf = malloc(at + (size_t)cap * ZSET_DIR_ENT);
+    if (buf == NULL) {
+        return false;
+    }
+    if (r->buf != NULL) {
+        memcpy(buf + at, r->d, (size_t)r->n * ZSET_DIR_ENT);
+        free(r->buf);
+    }
+    r->buf = buf;
+    r->d = buf + at;
+    r->cap = cap;
+    return true;
+}
+
+/* The root as it is now, with room for extra more entries. */
 static coll_status_e
-zdir_load(struct zset *z, struct zdir *r)
+zdir_load(struct zset *z, struct zdir *r, uint32_t extra)
 {
     const uint8_t *d;
     coll_status_e st = dir_view(z, &d);
@@ -361,13 +472,9 @@ zdir_load(struct zset *z, struct zdir *r)
         return st;
     }
     uint32_t ns = nsparts(z);
-    /* room for the header and blocks of two more entries */
-    size_t at = ZSET_ROOT_HEAD + 4 * nblocks(ns + 2);
-    r->buf = malloc(at + (size_t)(ns + 2) * ZSET_DIR_ENT);
-    if (r->buf == NULL) {
+    if (!zdir_room(r, ns + extra)) {
         return COLL_ENOMEM;
     }
-    r->d = r->buf + at;
     memcpy(r->d, d, (size_t)ns * ZSET_DIR_ENT);
     r->n = ns;
     return COLL_OK;
@@ -424,6 +531,9 @@ zdir_renumber(struct zset *z, struct zdir *r)
         }
     }
     free(used);
+    if (st == COLL_OK) {
+        r->freed = false;
+    }
     return st;
 }
 
@@ -639,6 +749,82 @@ edit_first(const struct zpart_edit *p, int h, uint8_t sc[ZPACK_SCORE_LEN])
 
 static coll_status_e index_grow(struct zset *z);
 
+static void
+batch_free(struct zset *z)
+{
+    struct zbatch *b = z->batch;
+    if (b == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->c[i].img);
+    }
+    free(b->c);
+    zdir_release(&b->r);
+    free(b);
+    z->batch = NULL;
+}
+
+/* Writes what the batch holds: each part once (deletions last), then the
+ * root with a CAS on the version opened; ends the batch. */
+static coll_status_e
+batch_flush(struct zset *z)
+{
+    struct zbatch *b = z->batch;
+    if (b == NULL) {
+        return COLL_OK;
+    }
+    z->batch = NULL; /* write_no and delete_no go to the store again */
+    coll_status_e st = COLL_OK;
+    for (size_t i = 0; i < b->n && st == COLL_OK; i++) {
+        if (!b->c[i].gone) {
+            st = write_no(z, b->c[i].no, b->c[i].img, b->c[i].len);
+        }
+    }
+    if (st == COLL_OK && b->n > 0) {
+        st = zdir_commit(z, &b->r);
+    }
+    for (size_t i = 0; i < b->n && st == COLL_OK; i++) {
+        if (b->c[i].gone) {
+            delete_no(z, b->c[i].no);
+        }
+    }
+    z->batch = b;
+    batch_free(z);
+    return st;
+}
+
+/* A batch holding ZSET_BATCH_MAX parts is written and begun again. */
+static coll_status_e
+batch_bound(struct zset *z)
+{
+    if (z->batch == NULL || z->batch->n < ZSET_BATCH_MAX) {
+        return COLL_OK;
+    }
+    coll_status_e st = batch_flush(z);
+    return st == COLL_OK ? zset_batch(z) : st;
+}
+
+coll_status_e
+zset_batch(struct zset *z)
+{
+    if (!z->lazy || z->batch != NULL) {
+        return COLL_OK;
+    }
+    struct zbatch *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return COLL_ENOMEM;
+    }
+    coll_status_e st = zdir_load(z, &b->r, 64);
+    if (st != COLL_OK) {
+        zdir_release(&b->r);
+        free(b);
+        return st;
+    }
+    z->batch = b;
+    return COLL_OK;
+}
+
 /* Deletes the version opened and, for a root, its parts. The command
  * tells of it (ks_coll_changed), not the delete. OK, NOT_FOUND, EXISTS. */
 static storage_status_e
@@ -667,6 +853,10 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     zpack_score_put(osb, old);
     zpack_score_put(nsb, s);
     if (had && !has && z->n == 1) { /* the last member: the key goes */
+        coll_status_e f = batch_flush(z);
+        if (f != COLL_OK) {
+            return f;
+        }
         storage_status_e d = delete_whole(z);
         if (d != STORAGE_OK) {
             return COLL_RETRY;
@@ -791,7 +981,14 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
         z->n = z->n - (had ? 1 : 0) + (has ? 1 : 0);
         z->changed = true;
     }
-    if (st == COLL_OK && !reshape) {
+    if (st == COLL_OK && !reshape && z->batch != NULL) {
+        /* the batch's directory: block sums are made when it is written */
+        for (int i = 0; i < np; i++) {
+            uint8_t *e = z->batch->r.d + (size_t)ZSET_DIR_ENT * p[i].k;
+            types_be_put(e + 4, p[i].n, 4);
+            edit_first(&p[i], 0, e + 8);
+        }
+    } else if (st == COLL_OK && !reshape) {
         /* the count and each part's entry [count 4][first score 8], in one
          * lookup of the root */
         uint8_t f[8 + 2 * (4 + ZPACK_SCORE_LEN) + 2 * 4];
@@ -815,8 +1012,13 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
         st = coll_status_of(storage_patch_many(
                 z->db, z->key, z->klen, z->cas, pr, npr, z->now));
     } else if (st == COLL_OK) {
-        struct zdir r = {0};
-        st = zdir_load(z, &r);
+        struct zdir local = {0};
+        struct zdir *r = z->batch != NULL ? &z->batch->r : &local;
+        if (z->batch == NULL) {
+            st = zdir_load(z, r, 2);
+        } else if (!zdir_room(r, r->n + 2)) {
+            st = COLL_ENOMEM;
+        }
         /* the higher directory entry first: the lower keeps its index */
         int order[2] = {0, 1};
         if (np == 2 && p[1].k > p[0].k) {
@@ -827,24 +1029,27 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
             struct zpart_edit *q = &p[order[j]];
             uint32_t k = q->k;
             if (q->n == 0) {
-                delete_no(z, dno(r.d, k));
-                zdir_remove_at(&r, k);
+                delete_no(z, dno(r->d, k));
+                zdir_remove_at(r, k);
                 continue;
             }
             uint8_t sc[ZPACK_SCORE_LEN];
             edit_first(q, 0, sc);
-            zdir_set(&r, k, dno(r.d, k), (uint32_t)q->cut, sc);
+            zdir_set(r, k, dno(r->d, k), (uint32_t)q->cut, sc);
             if (q->cut < q->n) {
-                zdir_open_at(&r, k + 1);
+                zdir_open_at(r, k + 1);
                 edit_first(q, 1, sc);
-                zdir_set(&r, k + 1, extra[order[j]], (uint32_t)(q->n - q->cut),
+                zdir_set(r, k + 1, extra[order[j]], (uint32_t)(q->n - q->cut),
                         sc);
             }
         }
-        if (st == COLL_OK) {
-            st = zdir_commit(z, &r);
+        if (st == COLL_OK && z->batch != NULL) {
+            st = zdir_renumber(z, r);
+            z->nparts = z->nh + r->n;
+        } else if (st == COLL_OK) {
+            st = zdir_commit(z, r);
         }
-        zdir_release(&r);
+        zdir_release(&local);
     }
     edit_release(&p[0]);
     edit_release(&p[1]);
@@ -868,20 +1073,21 @@ keep_low(uint32_t h, void *arg)
 static coll_status_e
 index_grow(struct zset *z)
 {
-    struct zdir r = {0};
-    coll_status_e st = zdir_load(z, &r);
+    struct zdir local = {0};
+    struct zdir *rp = z->batch != NULL ? &z->batch->r : &local;
+    coll_status_e st = z->batch != NULL ? COLL_OK : zdir_load(z, rp, 0);
     for (int i = 0; i < 8 && st == COLL_OK &&
                     z->n > (uint64_t)z->nh * zset_tune.index_avg;
             i++) {
         uint32_t n = z->nh;
         uint32_t src = (uint32_t)lhash_split_source(n);
         /* the entry part at number n moves to the first number past all */
-        uint32_t top = z->nh + r.n;
+        uint32_t top = z->nh + rp->n;
         uint32_t k = 0;
-        while (k < r.n && dno(r.d, k) != n) {
+        while (k < rp->n && dno(rp->d, k) != n) {
             k++;
         }
-        if (k == r.n) {
+        if (k == rp->n) {
             st = broken(z);
             break;
         }
@@ -900,7 +1106,7 @@ index_grow(struct zset *z)
         if (st != COLL_OK) {
             break;
         }
-        types_be_put(r.d + (size_t)ZSET_DIR_ENT * k, top, 4);
+        types_be_put(rp->d + (size_t)ZSET_DIR_ENT * k, top, 4);
         /* the bucket split */
         st = read_no(z, src, &img, &len);
         if (st != COLL_OK) {
@@ -926,10 +1132,10 @@ index_grow(struct zset *z)
             z->nparts++;
         }
     }
-    if (st == COLL_OK) {
-        st = zdir_commit(z, &r);
+    if (st == COLL_OK && z->batch == NULL) {
+        st = zdir_commit(z, rp);
     }
-    zdir_release(&r);
+    zdir_release(&local);
     return st;
 }
 
@@ -1151,6 +1357,7 @@ zset_open(struct zset *z, uint8_t db, const void *key, size_t klen, bool write,
 void
 zset_close(struct zset *z)
 {
+    batch_free(z); /* not written: a failed command's */
     if (z->locked) {
         ks_unlock(z->stripe);
         z->locked = false;
@@ -1204,7 +1411,11 @@ zset_put(struct zset *z, const void *m, size_t mlen, double s)
         return st;
     }
     z->wn = 0; /* the window's views end with the writes */
-    return lazy_change(z, m, mlen, st == COLL_OK, old, true, s);
+    bool had = st == COLL_OK;
+    if ((st = batch_bound(z)) != COLL_OK) {
+        return st;
+    }
+    return lazy_change(z, m, mlen, had, old, true, s);
 }
 
 void
@@ -1241,6 +1452,9 @@ zset_del(struct zset *z, const void *m, size_t mlen, bool *removed)
         return st;
     }
     z->wn = 0;
+    if ((st = batch_bound(z)) != COLL_OK) {
+        return st;
+    }
     st = lazy_change(z, m, mlen, true, old, false, 0);
     *removed = st == COLL_OK;
     return st;
@@ -1509,6 +1723,12 @@ write_set(struct zset *z, uint8_t enc, const struct zpack_ent *e, size_t n,
 coll_status_e
 zset_commit(struct zset *z)
 {
+    if (z->batch != NULL) {
+        coll_status_e st = batch_flush(z);
+        if (st != COLL_OK) {
+            return st;
+        }
+    }
     if (z->lazy) {
         if (z->changed) {
             ks_stripe_changed(z->stripe);

@@ -105,6 +105,7 @@ struct zset {
     const uint8_t *himg;
     size_t hlen;
     struct pack_pos hpos;
+    struct zbatch *batch; /* zset_batch: changes held until the commit */
 };
 
 /* Opens key for reading (write false) or a change (write true: under the
@@ -145,6 +146,12 @@ coll_status_e zset_put(struct zset *z, const void *m, size_t mlen, double s);
 /* Removes m. */
 coll_status_e zset_del(
         struct zset *z, const void *m, size_t mlen, bool *removed);
+/* A command about to change many members of a lazy set in parts: the
+ * changes are made on copies of the parts and the directory, and the
+ * commit writes each touched part once and the root once (a ZADD of 100
+ * members writes some tens of parts, not 200). Nothing for other forms.
+ * Readers see nothing of it before the commit (the stripe lock is held). */
+coll_status_e zset_batch(struct zset *z);
 
 /* Replaces key with the n sorted entries e (ZRANGESTORE, ZUNIONSTORE ...):
  * the caller holds the key's stripe lock; no TTL; n == 0 deletes the key.

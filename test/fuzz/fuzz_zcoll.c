@@ -3,7 +3,8 @@
  * program of adds, score changes and removes on one key, with sizes low
  * enough that a few dozen members make a set in parts (entry parts, index
  * buckets, a directory with block sums), each step made through the lazy
- * accessors (ZADD's way) or through a whole decode and rewrite
+ * accessors (ZADD's way; several changes in one batch, zset_batch, when
+ * consecutive ops ask for it) or through a whole decode and rewrite
  * (ZREMRANGEBYLEX's way), and checked against a model (a plain array):
  * scores and ranks by member, counts below a score, windows of ranks, and
  * the whole set decoded in order. Any difference aborts. */
@@ -170,19 +171,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         nlen[i] = (size_t)snprintf(names[i], sizeof(names[i]), "%s%d",
                 i % 11 == 5 ? "a-member-past-the-value-limit-" : "m", i);
     }
+    /* a change with bit 0x40 leaves the set open for the next change (one
+     * command of many members); bit 0x20 on the one that opens it makes
+     * it a batch */
+    struct zset z;
+    bool open = false;
     for (size_t at = 0; at + 2 < size && at < 3 * 2000; at += 3) {
         uint8_t op = data[at], a = data[at + 1], b = data[at + 2];
         int i = a % NM;
+        if (open && (op % 8 > 3 || !(op & 0x40))) {
+            CHECK(zset_commit(&z) == COLL_OK);
+            zset_close(&z);
+            open = false;
+        }
         switch (op % 8) {
         case 0:
         case 1:
         case 2:
         case 3: { /* a change: put (ops 0-2) or remove (op 3) */
             bool lazy = !(op & 0x80);
-            struct zset z;
-            coll_status_e st = zset_open(&z, 0, "z", 1, true,
-                    KS_NOSTATS | (lazy ? ZSET_LAZY : 0), NOW);
-            CHECK(st == COLL_OK || st == COLL_MISS);
+            coll_status_e st = COLL_OK;
+            if (!open) {
+                st = zset_open(&z, 0, "z", 1, true,
+                        KS_NOSTATS | (lazy ? ZSET_LAZY : 0), NOW);
+                CHECK(st == COLL_OK || st == COLL_MISS);
+                if (op & 0x20) {
+                    CHECK(zset_batch(&z) == COLL_OK);
+                }
+                open = true;
+            }
             if (op % 8 == 3) {
                 bool removed;
                 CHECK(zset_del(&z, names[i], nlen[i], &removed) == COLL_OK);
@@ -194,8 +211,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 has[i] = true;
                 sc[i] = s == 0 ? 0.0 : s;
             }
-            CHECK(zset_commit(&z) == COLL_OK);
-            zset_close(&z);
+            (void)st;
             break;
         }
         case 4:
@@ -206,6 +222,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_all();
             break;
         }
+    }
+    if (open) {
+        CHECK(zset_commit(&z) == COLL_OK);
+        zset_close(&z);
     }
     check_all();
     CHECK(metric_counter(&metrics.seg_evict_item) == 0);
