@@ -308,7 +308,8 @@ static uint64_t
 count_before(const struct zset *z, const uint8_t *d, uint32_t k)
 {
     uint32_t ns = nsparts(z);
-    size_t b = k / ZSET_DIR_BLOCK;
+    /* a batch's directory has its block sums made when it is written */
+    size_t b = z->batch != NULL ? 0 : k / ZSET_DIR_BLOCK;
     uint64_t c = 0;
     for (size_t i = 0; i < b; i++) {
         c += dblk(d, ns, i);
@@ -951,9 +952,11 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     for (int i = 0; i < np && st == COLL_OK; i++) {
         no[i] = dno(d, p[i].k);
         reshape = reshape || p[i].n == 0 || p[i].cut < p[i].n;
-        blk[i] = dblk(d, nsparts(z), p[i].k / ZSET_DIR_BLOCK);
+        if (z->batch == NULL) {
+            blk[i] = dblk(d, nsparts(z), p[i].k / ZSET_DIR_BLOCK);
+        }
     }
-    for (int i = 0; i < np; i++) {
+    for (int i = 0; i < np && z->batch == NULL; i++) {
         for (int j = 0; j < np; j++) {
             if (p[j].k / ZSET_DIR_BLOCK == p[i].k / ZSET_DIR_BLOCK) {
                 blk[i] += (uint32_t)p[j].n - dcnt(d, p[j].k);

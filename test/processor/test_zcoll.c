@@ -297,6 +297,23 @@ test_zset_parts_against_model(void **state)
             score[i] = s;
         }
         assert_int_equal(z.n, count);
+        if (z.batch != NULL && count > 0) { /* reads inside a batch */
+            static struct zpack_ent want[NELEM];
+            static char names[NELEM][64];
+            size_t n = model_sorted(want, names);
+            size_t r = (size_t)rand() % n;
+            uint64_t rank, below;
+            assert_int_equal(
+                    zset_rank(&z, want[r].m, want[r].mlen, &rank), COLL_OK);
+            assert_int_equal(rank, r);
+            assert_int_equal(
+                    zset_below(&z, want[r].score, false, &below), COLL_OK);
+            size_t lt = 0;
+            while (lt < n && want[lt].score < want[r].score) {
+                lt++;
+            }
+            assert_int_equal(below, lt);
+        }
         assert_int_equal(zset_commit(&z), COLL_OK);
         parts_seen += z.parts ? z.nparts : 0;
         zset_close(&z);
