@@ -174,13 +174,14 @@ err_range_lex(struct resp_ctx *x)
     return resp_err(x, "ERR min or max not valid string range item");
 }
 
-/* Opens a sorted set for reading; false after replying WRONGTYPE. */
+/* Opens a sorted set for reading (flags: ZSET_LAZY for a command that
+ * reads through the accessors, 0 for one that reads z->e whole); false
+ * after replying WRONGTYPE. */
 static bool
 open_read(struct resp_ctx *x, const struct resp_arg *k, struct zset *z,
-        coll_status_e *st, rstatus_i *rc)
+        unsigned flags, coll_status_e *st, rstatus_i *rc)
 {
-    *st = zset_open(
-            z, resp_db(x), k->data, k->len, false, ZSET_LAZY, x->c->now_ms);
+    *st = zset_open(z, resp_db(x), k->data, k->len, false, flags, x->c->now_ms);
     if (*st == COLL_WRONGTYPE || *st == COLL_ENOMEM) {
         zset_close(z);
         *rc = resp_coll_err(x, *st);
@@ -394,7 +395,7 @@ resp_cmd_zcard(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     rc = resp_compose_integer(x->w, (int64_t)z.n);
@@ -408,7 +409,7 @@ resp_cmd_zscore(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     double sc;
@@ -426,7 +427,7 @@ resp_cmd_zmscore(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     /* the scores first: an error is the whole reply */
@@ -467,7 +468,7 @@ resp_cmd_zrank(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     bool rev = x->cmd->id == RESP_CMD_ZREVRANK;
@@ -534,7 +535,7 @@ resp_cmd_zcount(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     size_t lo, hi;
@@ -555,7 +556,7 @@ resp_cmd_zlexcount(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
         return rc;
     }
     size_t lo, hi;
@@ -848,6 +849,72 @@ resp_cmd_zrange(struct resp_ctx *x)
 
 /* ---- ZREMRANGEBY* ---- */
 
+/* Ranks [lo, hi) of a lazy set in parts removed: the members copied out
+ * of their parts, then removed one by one in a batch (each touched part
+ * written once). */
+static coll_status_e
+remove_ranks_lazy(struct zset *z, size_t lo, size_t hi)
+{
+    size_t n = hi - lo, bytes = 0;
+    coll_status_e st = zset_window(z, lo, n);
+    if (st != COLL_OK) {
+        return st;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        bytes += zset_ent(z, i)->mlen;
+    }
+    size_t *len = malloc((n + 1) * sizeof(*len));
+    uint8_t *buf = malloc(bytes + 1);
+    if (len == NULL || buf == NULL) {
+        free(len);
+        free(buf);
+        return COLL_ENOMEM;
+    }
+    uint8_t *b = buf;
+    for (size_t i = lo; i < hi; i++) {
+        const struct zpack_ent *e = zset_ent(z, i);
+        memcpy(b, e->m, e->mlen);
+        len[i - lo] = e->mlen;
+        b += e->mlen;
+    }
+    st = n > 1 ? zset_batch(z) : COLL_OK;
+    b = buf;
+    for (size_t i = 0; i < n && st == COLL_OK; i++) {
+        bool removed;
+        st = zset_del(z, b, len[i], &removed);
+        b += len[i];
+    }
+    free(len);
+    free(buf);
+    return st;
+}
+
+/* The ranks a ZREMRANGEBY* removes. */
+static coll_status_e
+remove_span(struct zset *z, resp_command_e id, int64_t start, int64_t end,
+        const struct zrange *r, const struct lexrange *lr, size_t *lo,
+        size_t *hi)
+{
+    *lo = *hi = 0;
+    if (id == RESP_CMD_ZREMRANGEBYRANK) {
+        int64_t llen = (int64_t)z->n, s0 = start, e0 = end;
+        s0 = s0 < 0 ? s0 + llen : s0;
+        e0 = e0 < 0 ? e0 + llen : e0;
+        s0 = s0 < 0 ? 0 : s0;
+        if (!(s0 > e0 || s0 >= llen)) {
+            e0 = e0 >= llen ? llen - 1 : e0;
+            *lo = (size_t)s0;
+            *hi = (size_t)e0 + 1;
+        }
+        return COLL_OK;
+    }
+    if (id == RESP_CMD_ZREMRANGEBYSCORE) {
+        return score_span(z, r, lo, hi);
+    }
+    lex_span(z, lr, lo, hi);
+    return COLL_OK;
+}
+
 rstatus_i
 resp_cmd_zremrange(struct resp_ctx *x)
 {
@@ -873,30 +940,36 @@ resp_cmd_zremrange(struct resp_ctx *x)
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct zset z;
         removed = 0;
-        st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
+        /* by rank or score, a set in parts is read by part, and a few
+         * removed member by member; many (past a quarter), or a lex range,
+         * are removed from the set decoded whole and written again */
+        st = zset_open(&z, resp_db(x), k->data, k->len, true,
+                KS_NOSTATS | (id == RESP_CMD_ZREMRANGEBYLEX ? 0 : ZSET_LAZY),
                 x->c->now_ms);
+        size_t lo = 0, hi = 0;
+        if (st == COLL_OK) {
+            st = remove_span(&z, id, start, end, &r, &lr, &lo, &hi);
+        }
+        if (st == COLL_OK && z.lazy && hi - lo > z.n / 4) {
+            zset_close(&z);
+            st = zset_open(&z, resp_db(x), k->data, k->len, true, KS_NOSTATS,
+                    x->c->now_ms);
+            if (st == COLL_OK) {
+                st = remove_span(&z, id, start, end, &r, &lr, &lo, &hi);
+            }
+        }
         if (st == COLL_MISS) {
             st = COLL_OK;
         } else if (st == COLL_OK) {
-            size_t lo = 0, hi = 0;
-            if (id == RESP_CMD_ZREMRANGEBYRANK) {
-                int64_t llen = (int64_t)z.n, s0 = start, e0 = end;
-                s0 = s0 < 0 ? s0 + llen : s0;
-                e0 = e0 < 0 ? e0 + llen : e0;
-                s0 = s0 < 0 ? 0 : s0;
-                if (!(s0 > e0 || s0 >= llen)) {
-                    e0 = e0 >= llen ? llen - 1 : e0;
-                    lo = (size_t)s0;
-                    hi = (size_t)e0 + 1;
-                }
-            } else if (id == RESP_CMD_ZREMRANGEBYSCORE) {
-                st = score_span(&z, &r, &lo, &hi);
-            } else {
-                lex_span(&z, &lr, &lo, &hi);
-            }
             removed = (int64_t)(hi - lo);
-            zset_remove(&z, lo, hi - lo);
-            st = zset_commit(&z);
+            if (z.lazy) {
+                st = remove_ranks_lazy(&z, lo, hi);
+            } else {
+                zset_remove(&z, lo, hi - lo);
+            }
+            if (st == COLL_OK) {
+                st = zset_commit(&z);
+            }
             if (st == COLL_OK && removed > 0) {
                 ks_coll_changed(z.db, z.key, z.klen,
                         id == RESP_CMD_ZREMRANGEBYRANK    ? "zremrangebyrank"
@@ -1169,7 +1242,7 @@ resp_cmd_zrandmember(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
         return rc;
     }
     if (!with_count) {
@@ -1248,7 +1321,7 @@ resp_cmd_zscan(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
         return rc;
     }
     size_t n = 0;
