@@ -310,6 +310,7 @@ resp_error(struct conn *c)
     resp_pause_release(c, st);
     resp_tracking_release(c, st);
     resp_stream_release(c, st); /* a value half received: its parts go */
+    resp_out_release(c, st);
     resp_client_unregister(&st->client);
     resp_request_deinit(&st->req);
     DECR(resp_proc_metrics, resp_conn_curr);
@@ -1174,6 +1175,13 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     while (!(c->flags & CONN_CLOSE)) {
         if (st->block != NULL || st->paused) {
             return STATUS_OK; /* blocked: the rest waits for its reply */
+        }
+        if (__builtin_expect(st->out != NULL, 0)) {
+            rstatus_i rc = resp_out_pump(c, st, limits);
+            if (rc != STATUS_OK || st->out != NULL) {
+                return rc; /* the rest waits for the value's end */
+            }
+            continue;
         }
         const struct resp_arg *argv;
         uint32_t argc;

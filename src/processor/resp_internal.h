@@ -101,6 +101,7 @@ struct resp_state {
     struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
     uint64_t pause_gen;             /* the pause that held it */
     struct resp_big *big;           /* a SET's value streamed (resp_stream.c) */
+    struct resp_out *out; /* a GET's value sent in pieces (resp_out.c) */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -512,3 +513,17 @@ bool resp_parse_long_double(const char *p, size_t len, long double *v);
 size_t resp_format_long_double(char *buf, size_t cap, long double v);
 /* Redis's SCAN cursor rule (strtoull: no leading space, all digits); */
 bool resp_parse_cursor(const char *p, size_t len, uint64_t *cursor);
+
+/* ---- a GET's large value sent in pieces (resp_out.c) ---- */
+
+/* For GET of root (a string in parts found with KS_RAW): past 1 MiB, and
+ * run on its own (not in EXEC or a script), writes the bulk header and
+ * leaves the value to resp_out_pump; true then. false: reply as usual. */
+bool resp_out_start(struct resp_ctx *x, const struct storage_item *root);
+/* Copies the pending value into the write buffer as far as
+ * worker.wbuf_high allows (CONN_STALLED while some is left); the
+ * connection closes (an error status) when the key changed before its
+ * last slice. */
+rstatus_i resp_out_pump(struct conn *c, struct resp_state *st,
+        const struct proc_limits *limits);
+void resp_out_release(struct conn *c, struct resp_state *st);

@@ -160,7 +160,16 @@ rstatus_i
 resp_cmd_get(struct resp_ctx *x)
 {
     struct storage_item it;
-    return reply_item(x, lookup_string(x, &x->argv[1], 0, &it), &it);
+    /* a value in parts is looked at before it is copied: a large one is
+     * sent from its parts in pieces (resp_out.c) */
+    ks_lookup_e l = lookup_string(x, &x->argv[1], KS_RAW, &it);
+    if (l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS) {
+        if (resp_out_start(x, &it)) {
+            return STATUS_OK;
+        }
+        l = lookup_string(x, &x->argv[1], KS_NOSTATS | KS_NOTOUCH, &it);
+    }
+    return reply_item(x, l, &it);
 }
 
 typedef enum {

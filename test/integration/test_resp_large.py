@@ -532,3 +532,52 @@ def test_issue_18_bitfield_in_place_as_redis(seg):
         assert b.cmd("GET", "bf") == a.cmd("GET", "bf")
 
     as_redis(seg, BITFIELD_SCRIPT, timeout=60, then=one_more_field)
+
+
+def test_get_past_the_write_buffer_sent_in_pieces(seg, r):
+    """A GET of a value larger than worker.wbuf_max (64 MiB by default) is
+    sent from the store's parts as the socket drains (resp_out.c): it used
+    to close the connection. Pipelined requests after it are answered in
+    order, and the write buffer stays near worker.wbuf_high meanwhile."""
+    n = 80 * MiB + 3
+    v = big(n, b"a large value ")
+    assert r.set("huge", v)
+    assert r.get("huge") == v
+    p = r.pipeline(transaction=False)
+    p.get("huge").set("after", "1").get("after").strlen("huge")
+    assert p.execute() == [v, True, b"1", n]
+    # in EXEC the reply is composed whole (up to worker.wbuf_max): a value
+    # past one MiB in a transaction still works below that
+    assert r.set("mid", V1)
+    t = r.pipeline(transaction=True)
+    t.get("mid").get("after")
+    assert t.execute() == [V1, b"1"]
+    st = seg.stats()
+    assert int(st["resp_get_stream"]) >= 2
+    assert int(st["resp_get_stream_byte"]) >= 2 * n
+
+
+def test_get_cut_when_the_value_changes_while_sent(seg, r):
+    """A value overwritten while a slow reader is still receiving it cannot
+    be completed: that connection is closed (counted), never sent half of
+    one value and half of another; other connections go on."""
+    n = 40 * MiB
+    assert r.set("moving", big(n, b"old "))
+    cut0 = int(seg.stats()["resp_get_stream_cut"])
+    s = socket.create_connection(("127.0.0.1", seg.port("resp")), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"*2\r\n$3\r\nGET\r\n$6\r\nmoving\r\n")
+    got = s.recv(65536)
+    assert got.startswith(b"$%d\r\nold old " % n)
+    assert r.set("moving", big(n, b"new "))
+    total = len(got)
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+        assert b"new " not in chunk
+    s.close()
+    assert total < n  # closed before the end
+    seg.wait_stat("resp_get_stream_cut", lambda v: int(v) == cut0 + 1)
+    assert r.get("moving") == big(n, b"new ")
