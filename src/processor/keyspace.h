@@ -81,6 +81,8 @@ bool ks_is_string(uint8_t type);
 /* The length of a string (a root's value's, with KS_RAW); 0 for another
  * type. */
 uint64_t ks_str_len(const struct storage_item *it);
+/* The memcache client flags of a string (a root's, with KS_RAW). */
+uint32_t ks_str_cflags(const struct storage_item *it);
 /* Bytes per part of a new string in parts: a sixteenth of the largest
  * item (so a large value wastes at most that per segment), at least 1 KiB. */
 size_t ks_str_chunk(void);

@@ -204,6 +204,16 @@ ks_str_len(const struct storage_item *it)
     return it->type == STORAGE_TYPE_STRING ? it->vlen : 0;
 }
 
+uint32_t
+ks_str_cflags(const struct storage_item *it)
+{
+    struct str_root r;
+    if (root_of(it, &r)) {
+        return r.cflags;
+    }
+    return it->cflags;
+}
+
 /* Bytes of part i of r. */
 static size_t
 part_len(const struct str_root *r, uint32_t i)

@@ -7,6 +7,7 @@
 #include "base/mm.h"
 #include "base/time.h"
 #include "processor/memcache_internal.h"
+#include "processor/sendval.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -119,6 +120,63 @@ mc_other_type(const void *key, size_t klen, uint64_t now)
 
 /* ---- retrieval: get gets gat gats ---- */
 
+/* The large value a get is sending (sendval.h): pumped from the read loop
+ * before the get's line is parsed again for the keys after it. */
+static rstatus_i
+out_pump(struct conn *c, struct mc_state *st, const struct proc_limits *limits)
+{
+    uint64_t bytes = 0;
+    sendval_e r = sendval_pump(st->out, c, limits, &bytes);
+    INCR_N(mc_metrics, memcache_get_stream_byte, bytes);
+    if (r == SENDVAL_MORE) {
+        return STATUS_OK;
+    }
+    sendval_free(st->out);
+    st->out = NULL;
+    if (r == SENDVAL_DONE) {
+        memcpy(c->wbuf.wpos, "\r\n", 2); /* sendval left room for it */
+        c->wbuf.wpos += 2;
+        return STATUS_OK;
+    }
+    if (r == SENDVAL_CUT) {
+        INCR(mc_metrics, memcache_get_stream_cut);
+        return STATUS_ERROR;
+    }
+    return STATUS_ENOMEM;
+}
+
+/* A get's key whose value is a string in parts past SENDVAL_MIN: its VALUE
+ * line, then its bytes sent from its parts as the socket drains them
+ * (out_pump); the line is parsed again afterwards for the keys after it.
+ * false: not one (it is answered whole). */
+static bool
+out_start(struct conn *c, struct mc_state *st, const char *line,
+        const struct bstring *key, const struct storage_item *root,
+        bool with_cas, uint32_t i, const struct proc_limits *limits,
+        rstatus_i *rc)
+{
+    if (ks_str_len(root) <= SENDVAL_MIN) {
+        return false;
+    }
+    struct sendval *v = sendval_new(MC_DB, root);
+    if (v == NULL) {
+        return false;
+    }
+    *rc = memcache_compose_value_header(&c->wbuf, key, ks_str_cflags(root),
+            sendval_len(v), with_cas ? &root->cas : NULL, mc_max(limits));
+    if (*rc != STATUS_OK) {
+        sendval_free(v);
+        return true;
+    }
+    INCR(mc_metrics, memcache_get_stream);
+    st->out = v;
+    st->resume_skip = i + 1;
+    c->rbuf.rpos = (char *)line; /* the keys after it: parsed again */
+    *rc = out_pump(c, st, limits);
+    c->flags |= CONN_STALLED; /* back to the read loop, which pumps */
+    return true;
+}
+
 /* Answers keys from st->resume_skip on; stalls (rewinding rbuf to the line
  * so the views stay valid) when wbuf passes its high mark. */
 static rstatus_i
@@ -150,13 +208,21 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
         }
         struct storage_item it;
         bool drop = touch && time_expired(expiry, c->now_ms);
-        storage_status_e s = mc_fetch(
-                key.data, key.len, touch && !drop, expiry, c->now_ms, &it);
+        storage_status_e s;
+        bool root = false;
+        if (!touch) { /* a value in parts is looked at before it is copied */
+            s = mc_lookup(key.data, key.len, KS_RAW, c->now_ms, &it);
+            root = s == STORAGE_OK && it.type == STORAGE_TYPE_STRING_PARTS;
+        } else {
+            s = mc_fetch(key.data, key.len, !drop, expiry, c->now_ms, &it);
+        }
         INCR(mc_metrics, memcache_get_key);
         mc_detail_record(key.data, key.len, MC_DETAIL_GET, s == STORAGE_OK);
         if (mc_watching(MC_WATCH_FETCHERS)) {
             mc_watch_get(c, key.data, key.len, s == STORAGE_OK,
-                    s == STORAGE_OK ? it.vlen : 0);
+                    s != STORAGE_OK ? 0
+                    : root          ? ks_str_len(&it)
+                                    : it.vlen);
         }
         if (s != STORAGE_OK) {
             if (touch) {
@@ -171,8 +237,19 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
         } else {
             INCR(mc_metrics, memcache_get_hit);
         }
-        rstatus_i rc = memcache_compose_value(&c->wbuf, &key, it.cflags,
-                it.value, it.vlen, with_cas ? &it.cas : NULL, max);
+        rstatus_i rc = STATUS_OK;
+        if (root) {
+            if (out_start(c, st, line, &key, &it, with_cas, i, limits, &rc)) {
+                return rc;
+            }
+            /* copied whole after all (no memory to send it in pieces) */
+            s = mc_lookup(key.data, key.len, KS_NOTOUCH, c->now_ms, &it);
+            if (s != STORAGE_OK) {
+                continue;
+            }
+        }
+        rc = memcache_compose_value(&c->wbuf, &key, it.cflags, it.value,
+                it.vlen, with_cas ? &it.cas : NULL, max);
         if (rc != STATUS_OK) {
             return rc;
         }
@@ -904,6 +981,13 @@ mc_read(struct conn *c, const struct proc_limits *limits)
             return STATUS_OK;
         }
         rstatus_i rc = STATUS_OK;
+        if (st->out != NULL) {
+            rc = out_pump(c, st, limits);
+            if (rc != STATUS_OK || st->out != NULL) {
+                return rc; /* the rest waits for the value's end */
+            }
+            continue;
+        }
         if (st->streaming) {
             bool more;
             rc = stream_continue(c, st, max, &more);
@@ -956,6 +1040,10 @@ mc_error(struct conn *c)
         stream_abort(c, st); /* the client left mid-value */
     }
     stream_slot_drop(st);
+    if (st->out != NULL) {
+        sendval_free(st->out); /* a value half sent */
+        st->out = NULL;
+    }
     mc_watch_release(c, st);
     if (mc_watching(MC_WATCH_CONNEVENTS)) {
         mc_watch_conn(c, false);

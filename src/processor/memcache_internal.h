@@ -22,6 +22,8 @@ typedef enum {
     MC_PROTO_BINARY, /* the first byte was 0x80 (memcache_binary.c) */
 } mc_proto_e;
 
+struct sendval;
+
 /* Per-connection state, c->data. */
 struct mc_state {
     struct memcache_request req;
@@ -37,6 +39,8 @@ struct mc_state {
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
+    struct sendval *out;  /* a get's large value sent in pieces: the keys
+                             after it wait (resume_skip) */
     /* a key dump (metadump, cachedump) paused for a full write buffer */
     bool dump_active;
     uint64_t dump_cursor;

@@ -6,6 +6,8 @@
  * src/processor/. */
 #pragma once
 
+#include "processor/sendval.h"
+
 #include "core/conn.h"
 #include "processor/keyspace.h"
 #include "processor/resp.h"
@@ -101,7 +103,7 @@ struct resp_state {
     struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
     uint64_t pause_gen;             /* the pause that held it */
     struct resp_big *big;           /* a SET's value streamed (resp_stream.c) */
-    struct resp_out *out; /* a GET's value sent in pieces (resp_out.c) */
+    struct sendval *out; /* a GET's value sent in pieces (resp_out.c) */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued

@@ -283,3 +283,49 @@ def test_issue_18_value_in_parts_expired_as_written_as_memcached(seg):
     with Wire(seg.port("memcache"), timeout=60) as w:
         got = [w.talk(c) for c in expired_script()]
     assert got == want
+
+
+def test_get_past_the_write_buffer_sent_in_pieces():
+    """With -I 128m a get of an 80 MiB item, past worker.wbuf_max (64 MiB by
+    default), is sent from the store's parts as the socket drains: it used
+    to close the connection without a byte. A multi-key gets with the large
+    value between small ones answers every key, in order, as memcached
+    does; pymemcache round-trips it."""
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "128m", "-m", "512"])
+    try:
+        v = b"y" * (80 * MiB - 7) + b"lastend"
+        w = Wire(s.port("memcache"))
+        w.send(b"set big 5 0 %d\r\n" % len(v) + v + b"\r\n")
+        assert w.recv_until(b"\r\n") == b"STORED\r\n"
+        w.send(b"set small 1 0 3\r\nabc\r\n")
+        assert w.recv_until(b"\r\n") == b"STORED\r\n"
+        w.send(b"gets small big small nokey\r\nget small\r\n")
+        end = b"END\r\nVALUE small 1 3\r\nabc\r\nEND\r\n"
+        parts = []
+        tail = b""
+        while not tail.endswith(end):  # no rescans of 80 MiB
+            chunk = w.sock.recv(1 << 20)
+            assert chunk, "closed before the end"
+            parts.append(chunk)
+            tail = (tail + chunk)[-64:]
+        out = b"".join(parts)
+        heads = [line for line in out.split(b"\r\n")
+                 if line.startswith(b"VALUE ")]
+        assert [h.split(b" ")[:4] for h in heads] == [
+            [b"VALUE", b"small", b"1", b"3"],
+            [b"VALUE", b"big", b"5", b"%d" % len(v)],
+            [b"VALUE", b"small", b"1", b"3"], [b"VALUE", b"small", b"1", b"3"]]
+        at = out.index(b"VALUE big")
+        body = out[out.index(b"\r\n", at) + 2:]
+        assert body[:len(v)] == v and body[len(v):len(v) + 2] == b"\r\n"
+        w.close()
+        pymemcache = pytest.importorskip("pymemcache.client.base")
+        c = pymemcache.Client(("127.0.0.1", s.port("memcache")), timeout=60)
+        assert c.get("big") == v
+        c.close()
+        st = s.stats()
+        assert st["memcache_get_stream"] == 2
+        assert st["memcache_get_stream_byte"] == 2 * len(v)
+    finally:
+        assert s.stop() == 0

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A large string value sent from its parts in pieces (sendval.h). */
+#include "processor/sendval.h"
+
+#include "base/log.h"
+#include "processor/keyspace.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENDVAL_SLICE (256u << 10)
+
+struct sendval {
+    uint8_t db;
+    uint64_t cas;
+    uint64_t len;
+    uint64_t off;
+    size_t klen;
+    uint8_t key[];
+};
+
+struct sendval *
+sendval_new(uint8_t db, const struct storage_item *root)
+{
+    if (root->type != STORAGE_TYPE_STRING_PARTS) {
+        return NULL;
+    }
+    struct sendval *v = malloc(sizeof(*v) + root->klen);
+    if (v == NULL) {
+        return NULL;
+    }
+    v->db = db;
+    v->cas = root->cas;
+    v->len = ks_str_len(root);
+    v->off = 0;
+    v->klen = root->klen;
+    memcpy(v->key, root->key, root->klen);
+    return v;
+}
+
+uint64_t
+sendval_len(const struct sendval *v)
+{
+    return v->len;
+}
+
+sendval_e
+sendval_pump(struct sendval *v, struct conn *c,
+        const struct proc_limits *limits, uint64_t *bytes)
+{
+    while (v->off < v->len) {
+        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            c->flags |= CONN_STALLED;
+            return SENDVAL_MORE;
+        }
+        size_t n = v->len - v->off < SENDVAL_SLICE ? (size_t)(v->len - v->off)
+                                                   : SENDVAL_SLICE;
+        /* room for the trailer the processor writes after the last */
+        if (buf_reserve(&c->wbuf, n + 16, limits->wbuf_max) != STATUS_OK) {
+            return SENDVAL_ENOMEM;
+        }
+        uint32_t s = ks_stripe(v->db, v->key, v->klen);
+        ks_lock(s);
+        struct storage_item it;
+        uint64_t slen = 0;
+        storage_status_e r =
+                storage_peek(v->db, v->key, v->klen, c->now_ms, &it);
+        bool same = r == STORAGE_OK && it.cas == v->cas;
+        if (same) {
+            r = ks_str_read_locked(v->db, v->key, v->klen, v->off, n,
+                    (uint8_t *)c->wbuf.wpos, &slen, c->now_ms);
+        }
+        ks_unlock(s);
+        if (!same || r != STORAGE_OK || slen != v->len) {
+            log_warn("a value of %" PRIu64 " bytes cut at %" PRIu64
+                     ": its key changed while it was sent; closing the "
+                     "connection",
+                    v->len, v->off);
+            return SENDVAL_CUT;
+        }
+        c->wbuf.wpos += n;
+        v->off += n;
+        *bytes += n;
+    }
+    return SENDVAL_DONE;
+}
+
+void
+sendval_free(struct sendval *v)
+{
+    free(v);
+}
