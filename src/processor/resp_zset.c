@@ -500,10 +500,38 @@ score_span(struct zset *z, const struct zrange *r, size_t *lo, size_t *hi)
     return st;
 }
 
-/* [*lo, *hi): the entries within a lex range, walked as Redis walks it. */
-static void
-lex_span(const struct zset *z, const struct lexrange *r, size_t *lo, size_t *hi)
+static bool
+below_min(const uint8_t *m, size_t mlen, void *arg)
 {
+    struct zpack_ent e = {m, mlen, 0};
+    return !lex_gte_min(&e, arg);
+}
+
+static bool
+within_max(const uint8_t *m, size_t mlen, void *arg)
+{
+    struct zpack_ent e = {m, mlen, 0};
+    return lex_lte_max(&e, arg);
+}
+
+/* [*lo, *hi): the entries within a lex range, walked as Redis's listpack
+ * code walks it; on a set in parts (a skiplist in Redis, where a lex range
+ * is defined for equal scores only, as Redis documents) by two counts of
+ * the entries below each bound, each a binary search of the parts. */
+static coll_status_e
+lex_span(struct zset *z, const struct lexrange *r, size_t *lo, size_t *hi)
+{
+    if (z->lazy) {
+        uint64_t a = 0, b = 0;
+        struct lexrange rr = *r;
+        coll_status_e st = zset_count_while(z, below_min, &rr, &a);
+        if (st == COLL_OK) {
+            st = zset_count_while(z, within_max, &rr, &b);
+        }
+        *lo = (size_t)a;
+        *hi = (size_t)(b < a ? a : b);
+        return st;
+    }
     size_t i = 0;
     while (i < z->n && !lex_gte_min(&z->e[i], r)) {
         i++;
@@ -514,6 +542,7 @@ lex_span(const struct zset *z, const struct lexrange *r, size_t *lo, size_t *hi)
     }
     *lo = i;
     *hi = j;
+    return COLL_OK;
 }
 
 /* zslParseLexRange: also refuses min > max as an empty range (the walk
@@ -556,12 +585,13 @@ resp_cmd_zlexcount(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
     size_t lo, hi;
-    lex_span(&z, &r, &lo, &hi);
-    rc = resp_compose_integer(x->w, (int64_t)(hi - lo));
+    st = lex_span(&z, &r, &lo, &hi);
+    rc = st == COLL_OK ? resp_compose_integer(x->w, (int64_t)(hi - lo))
+                       : resp_coll_err(x, st);
     zset_close(&z);
     return rc;
 }
@@ -734,8 +764,7 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
     /* a lex range walks the entries decoded whole; the others read the
      * parts they need */
     st = zset_open(&z, resp_db(x), src->data, src->len, false,
-            (store ? COLL_LOCKED : 0) | (rt == RT_LEX ? 0 : ZSET_LAZY),
-            x->c->now_ms);
+            (store ? COLL_LOCKED : 0) | ZSET_LAZY, x->c->now_ms);
     rstatus_i rc;
     const struct zpack_ent **out = NULL;
     if (st == COLL_WRONGTYPE || st == COLL_ENOMEM || st == COLL_RETRY) {
@@ -751,7 +780,7 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
         pick_span(lo, hi, rev, offset, limit, &wa, &wb);
         break;
     case RT_LEX:
-        if (rev) {
+        if (rev && !z.lazy) {
             /* zzlLastInLexRange: from the tail, the first <= max, then
              * while >= min */
             size_t j = z.n;
@@ -765,7 +794,7 @@ zrange_generic(struct resp_ctx *x, uint32_t argc_start, bool store, rtype_e rt,
             lo = i;
             hi = j;
         } else {
-            lex_span(&z, &lr, &lo, &hi);
+            st = lex_span(&z, &lr, &lo, &hi);
         }
         pick_span(lo, hi, rev, offset, limit, &wa, &wb);
         break;
@@ -911,8 +940,7 @@ remove_span(struct zset *z, resp_command_e id, int64_t start, int64_t end,
     if (id == RESP_CMD_ZREMRANGEBYSCORE) {
         return score_span(z, r, lo, hi);
     }
-    lex_span(z, lr, lo, hi);
-    return COLL_OK;
+    return lex_span(z, lr, lo, hi);
 }
 
 rstatus_i
@@ -940,12 +968,11 @@ resp_cmd_zremrange(struct resp_ctx *x)
     for (int attempt = 0; attempt < RETRY_MAX && st == COLL_RETRY; attempt++) {
         struct zset z;
         removed = 0;
-        /* by rank or score, a set in parts is read by part, and a few
-         * removed member by member; many (past a quarter), or a lex range,
-         * are removed from the set decoded whole and written again */
+        /* a set in parts is read by part, and a few removed member by
+         * member; many (past a quarter) are removed from the set decoded
+         * whole and written again */
         st = zset_open(&z, resp_db(x), k->data, k->len, true,
-                KS_NOSTATS | (id == RESP_CMD_ZREMRANGEBYLEX ? 0 : ZSET_LAZY),
-                x->c->now_ms);
+                KS_NOSTATS | ZSET_LAZY, x->c->now_ms);
         size_t lo = 0, hi = 0;
         if (st == COLL_OK) {
             st = remove_span(&z, id, start, end, &r, &lr, &lo, &hi);

@@ -1585,6 +1585,60 @@ zset_below(struct zset *z, double s, bool incl, uint64_t *n)
 }
 
 coll_status_e
+zset_count_while(struct zset *z, zset_pred_fn *pred, void *arg, uint64_t *n)
+{
+    if (!z->lazy) {
+        size_t i = 0;
+        while (i < z->n && pred(z->e[i].m, z->e[i].mlen, arg)) {
+            i++;
+        }
+        *n = i;
+        return COLL_OK;
+    }
+    const uint8_t *d;
+    coll_status_e st = dir_view(z, &d);
+    if (st != COLL_OK) {
+        return st;
+    }
+    /* the first part whose first member pred does not hold for */
+    uint32_t lo = 0, hi = nsparts(z);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const uint8_t *img;
+        size_t len;
+        st = read_no(z, dno(d, mid), &img, &len);
+        if (st != COLL_OK) {
+            return st;
+        }
+        struct pack_elem first = pack_at(img, len, 0);
+        if (pred(first.p, first.len, arg)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == 0) {
+        *n = 0;
+        return COLL_OK;
+    }
+    const uint8_t *img;
+    size_t len;
+    st = read_no(z, dno(d, lo - 1), &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    struct zwalk w;
+    zwalk_init(&w, img);
+    const uint8_t *em, *es;
+    size_t elen, i = 0;
+    while (zwalk_next(&w, &em, &elen, &es) && pred(em, elen, arg)) {
+        i++;
+    }
+    *n = count_before(z, d, lo - 1) + i;
+    return COLL_OK;
+}
+
+coll_status_e
 zset_window(struct zset *z, uint64_t from, uint64_t n)
 {
     if (!z->lazy) {

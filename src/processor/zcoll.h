@@ -133,6 +133,13 @@ coll_status_e zset_rank(
         struct zset *z, const void *m, size_t mlen, uint64_t *rank);
 /* How many entries score below s (incl: at most s). */
 coll_status_e zset_below(struct zset *z, double s, bool incl, uint64_t *n);
+/* How many entries, from the lowest, pred holds for (the entries must be
+ * those it holds for, then those it does not: a lex bound on a set whose
+ * scores are equal, as Redis's lex commands ask). Lazy: a binary search of
+ * the parts by their first members, then a walk of one part. */
+typedef bool zset_pred_fn(const uint8_t *m, size_t mlen, void *arg);
+coll_status_e zset_count_while(
+        struct zset *z, zset_pred_fn *pred, void *arg, uint64_t *n);
 /* Makes entries of ranks [from, from + n) readable with zset_ent (lazy:
  * decodes the parts holding them). */
 coll_status_e zset_window(struct zset *z, uint64_t from, uint64_t n);

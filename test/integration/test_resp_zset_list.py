@@ -979,7 +979,24 @@ def _random_zset_ops(rnd, n, nmembers):
         elif op == 16:
             out.append(["ZREVRANGE", "Z", "0", "9", "WITHSCORES"])
         elif op == 17:
-            out.append(["ZRANGEBYLEX", "Z", "[m1", "(m2", "LIMIT", "0", "5"])
+            # lex ranges on "L", whose scores are all 0 (Redis leaves them
+            # unspecified for unequal scores): it grows into parts too
+            def lm():
+                return f"{member()}:a-tail-to-make-it-long"
+
+            def bound():
+                return rnd.choice(["-", "+", "[" + lm(), "(" + lm(),
+                                   "[" + member()])
+            out.append(rnd.choice([
+                ["ZADD", "L"] + [x for _ in range(40) for x in ("0", lm())],
+                ["ZADD", "L"] + [x for _ in range(40) for x in ("0", lm())],
+                ["ZRANGEBYLEX", "L", bound(), bound(), "LIMIT",
+                 str(rnd.randint(0, 5)), str(rnd.randint(-1, 20))],
+                ["ZREVRANGEBYLEX", "L", bound(), bound(), "LIMIT", "0", "7"],
+                ["ZRANGE", "L", "[" + lm(), "+", "BYLEX", "LIMIT", "0", "4"],
+                ["ZLEXCOUNT", "L", bound(), bound()],
+                ["ZREMRANGEBYLEX", "L", "[" + lm(), "(" + lm()]
+                if rnd.random() < 0.2 else ["ZCARD", "L"]]))
         elif op == 18:
             out.append(rnd.choice([["ZCARD", "Z"], ["ZLEXCOUNT", "Z", "-", "+"],
                                    ["ZREMRANGEBYRANK", "Z", "5", "7"],
@@ -999,8 +1016,11 @@ def test_zsets_in_parts_match_redis(seg, oracle, seed, nmembers):
     COPY, EXPIRE, ZUNIONSTORE and ZRANGESTORE from it, ZREMRANGEBYSCORE,
     DEL) on the set in parts."""
     a, b = Wire(oracle.port), Wire(seg.port("resp"))
+    fill = ["ZADD", "L"] + [x for i in range(0, nmembers, nmembers // 600)
+                            for x in ("0", f"m{i}:a-tail-to-make-it-long")]
     for c in (a, b):
         c.cmd("FLUSHALL")
+        c.cmd(*fill)
     rnd = random.Random(seed)
     for cmd in _random_zset_ops(rnd, 2500, nmembers):
         assert a.cmd(*cmd) == b.cmd(*cmd), cmd[:6]
@@ -1018,7 +1038,10 @@ def test_zsets_in_parts_match_redis(seg, oracle, seed, nmembers):
                                     for i in range(0, 10, 2))
     assert len(r.zrandmember("Z", -7)) == 7
     assert dict(r.zscan_iter("Z")) == whole
-    for cmd in (["ZLEXCOUNT", "Z", "-", "+"],
+    assert b.cmd("OBJECT", "ENCODING", "L") == b"$8\r\nskiplist\r\n"
+    # past 8 KiB (some 30 bytes a member): in parts
+    assert int(b.cmd("ZCARD", "L")[1:-2]) * 30 > 8192
+    for cmd in (["ZLEXCOUNT", "Z", "-", "+"], ["ZRANGE", "L", "0", "-1"],
                 ["ZREMRANGEBYRANK", "Z", "10", "19"],
                 ["ZREMRANGEBYSCORE", "Z", "(4", "5"],
                 ["ZRANGE", "Z", "0", "-1", "WITHSCORES"],
