@@ -1241,6 +1241,63 @@ resp_cmd_zmpop(struct resp_ctx *x)
 
 /* ---- ZRANDMEMBER ---- */
 
+static int
+u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ZRANDMEMBER on a set in parts: each pick a random rank read alone (one
+ * part walked), so a pick is O(log n) whatever the size; a positive count
+ * (at most a quarter of the set) draws distinct ranks. */
+static rstatus_i
+random_lazy(struct resp_ctx *x, struct zset *z, bool with_count, int64_t count,
+        bool withscores)
+{
+    size_t n = !with_count ? 1 : count < 0 ? (size_t)-count : (size_t)count;
+    uint64_t *r = malloc((n + 1) * sizeof(*r));
+    if (r == NULL) {
+        return resp_err(x, "ERR out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        r[i] = resp_rand64() % z->n;
+    }
+    if (with_count && count > 0) { /* distinct: draw again the repeats */
+        for (;;) {
+            qsort(r, n, sizeof(*r), u64_cmp);
+            bool again = false;
+            for (size_t i = 1; i < n; i++) {
+                if (r[i] == r[i - 1]) {
+                    r[i] = resp_rand64() % z->n;
+                    again = true;
+                }
+            }
+            if (!again) {
+                break;
+            }
+        }
+        for (size_t i = n; i > 1; i--) { /* in no particular order */
+            size_t j = resp_rand64() % i;
+            uint64_t t = r[i - 1];
+            r[i - 1] = r[j];
+            r[j] = t;
+        }
+    }
+    rstatus_i rc = STATUS_OK;
+    if (with_count) {
+        rc = resp_compose_array(
+                x->w, withscores && !resp_is3(x) ? 2 * (uint64_t)n : n);
+    }
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
+        coll_status_e st = zset_window(z, r[i], 1);
+        rc = st == COLL_OK ? emit_ent(x, zset_ent(z, r[i]), withscores)
+                           : resp_coll_err(x, st);
+    }
+    free(r);
+    return rc;
+}
+
 rstatus_i
 resp_cmd_zrandmember(struct resp_ctx *x)
 {
@@ -1269,8 +1326,19 @@ resp_cmd_zrandmember(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
+    }
+    if (z.lazy && (!with_count || count < 0 || (uint64_t)count * 4 <= z.n)) {
+        rc = random_lazy(x, &z, with_count, count, withscores);
+        zset_close(&z);
+        return rc;
+    }
+    if (z.lazy) { /* many distinct members: from the set decoded whole */
+        zset_close(&z);
+        if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
+            return rc;
+        }
     }
     if (!with_count) {
         rc = z.n == 0 ? resp_compose_null(x->w)
