@@ -606,7 +606,14 @@ def test_set_options_every_combination_match_redis(seg, oracle):
             script.append(f"SET {key} new " + " ".join(combo))
             script.append(f"GET {key}")
             script.append(f"TTL {key}")
-    assert compare(seg.port("resp"), oracle.port, script) == []
+    diffs = compare(seg.port("resp"), oracle.port, script)
+    # a TTL of EXAT or PXAT is the wall clock's distance to a fixed time:
+    # asked of the two servers a moment apart it may straddle a second
+    # (seen once under ASan: 2305795991 against 2305795990)
+    assert [d for d in diffs if not (
+        d[0].startswith("TTL ") and d[1][:1] == d[2][:1] == b":" and
+        abs(int(d[1][1:]) - int(d[2][1:])) <= 1 and
+        int(d[1][1:]) > 1000000)] == []
 
 
 def test_auth_replies_match_redis(server_factory):
