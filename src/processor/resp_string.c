@@ -417,6 +417,68 @@ resp_cmd_strlen(struct resp_ctx *x)
             x->w, l == KS_OK ? (int64_t)ks_str_len(&it) : 0);
 }
 
+/* Redis's GETRANGE index rules on a value of len bytes: false for an
+ * empty answer, else [*start, *end] inside it. */
+static bool
+range_of(int64_t len, int64_t *start, int64_t *end)
+{
+    if (*start < 0 && *end < 0 && *start > *end) {
+        return false;
+    }
+    if (*start < 0) {
+        *start += len;
+    }
+    if (*end < 0) {
+        *end += len;
+    }
+    *start = *start < 0 ? 0 : *start;
+    *end = *end < 0 ? 0 : *end;
+    if (*end >= len) {
+        *end = len - 1;
+    }
+    return *start <= *end && len > 0;
+}
+
+/* GETRANGE of a string in parts: under the key's lock (every writer holds
+ * it), its length read from the root and the range copied from the parts
+ * that hold it straight into the reply. */
+static rstatus_i
+getrange_parts(struct resp_ctx *x, const struct resp_arg *k, int64_t start,
+        int64_t end)
+{
+    uint8_t db = resp_db(x);
+    uint32_t s = ks_stripe(db, k->data, k->len);
+    ks_lock(s);
+    struct storage_item it;
+    ks_lookup_e l = lookup_string(x, k, KS_RAW | KS_NOSTATS | KS_NOTOUCH, &it);
+    rstatus_i rc;
+    if (l == KS_WRONGTYPE) {
+        rc = resp_err_wrongtype(x);
+    } else if (l != KS_OK ||
+               !range_of((int64_t)ks_str_len(&it), &start, &end)) {
+        rc = resp_compose_bulk(x->w, "", 0);
+    } else if (it.type != STORAGE_TYPE_STRING_PARTS) {
+        /* made whole again meanwhile */
+        rc = resp_compose_bulk(
+                x->w, it.value + start, (size_t)(end - start + 1));
+    } else {
+        size_t n = (size_t)(end - start + 1);
+        size_t before = buf_rsize(x->w->buf);
+        char *dst = resp_compose_bulk_reserve(x->w, n);
+        uint64_t slen;
+        rc = dst == NULL ? STATUS_ENOMEM : STATUS_OK;
+        if (dst != NULL &&
+                ks_str_read_locked(db, k->data, k->len, (uint64_t)start, n,
+                        (uint8_t *)dst, &slen, x->c->now_ms) != STORAGE_OK) {
+            /* a part gone (eviction taking the key): as a missing key */
+            x->w->buf->wpos = x->w->buf->rpos + before;
+            rc = resp_compose_bulk(x->w, "", 0);
+        }
+    }
+    ks_unlock(s);
+    return rc;
+}
+
 /* GETRANGE/SUBSTR key start end, with Redis's index rules. */
 rstatus_i
 resp_cmd_getrange(struct resp_ctx *x)
@@ -428,26 +490,17 @@ resp_cmd_getrange(struct resp_ctx *x)
         return resp_err_int(x);
     }
     struct storage_item it;
-    ks_lookup_e l = lookup_string(x, &x->argv[1], 0, &it);
+    const struct resp_arg *k = &x->argv[1];
+    /* a value in parts is not copied whole: the range is read from the
+     * parts that hold it, under the key's lock */
+    ks_lookup_e l = lookup_string(x, k, KS_RAW, &it);
+    if (l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS) {
+        return getrange_parts(x, k, start, end);
+    }
     if (l == KS_WRONGTYPE) {
         return resp_err_wrongtype(x);
     }
-    if (l != KS_OK || (start < 0 && end < 0 && start > end)) {
-        return resp_compose_bulk(x->w, "", 0);
-    }
-    int64_t len = (int64_t)it.vlen;
-    if (start < 0) {
-        start += len;
-    }
-    if (end < 0) {
-        end += len;
-    }
-    start = start < 0 ? 0 : start;
-    end = end < 0 ? 0 : end;
-    if (end >= len) {
-        end = len - 1;
-    }
-    if (start > end || len == 0) {
+    if (l != KS_OK || !range_of((int64_t)it.vlen, &start, &end)) {
         return resp_compose_bulk(x->w, "", 0);
     }
     return resp_compose_bulk(x->w, it.value + start, (size_t)(end - start + 1));

@@ -581,3 +581,21 @@ def test_get_cut_when_the_value_changes_while_sent(seg, r):
     assert total < n  # closed before the end
     seg.wait_stat("resp_get_stream_cut", lambda v: int(v) == cut0 + 1)
     assert r.get("moving") == big(n, b"new ")
+
+
+N_RANGE = 3 * MiB + 7
+GETRANGE_SCRIPT = [("SET", "r", big(N_RANGE, b"0123456789abcdefghij"))] + [
+    ("GETRANGE", "r", str(a), str(b)) for a, b in [
+        (0, 9), (N_RANGE - 10, N_RANGE - 1), (-10, -1), (-1, -1), (5, 3),
+        (-5, -10), (0, -1), (N_RANGE, N_RANGE + 5), (N_RANGE - 3, 10**12),
+        (-10**12, 4), (1048570, 1048590), (64500, 64520), (-3, 2), (0, 0),
+        (2 * MiB - 5, 2 * MiB + 5)]] + [
+    ("SUBSTR", "r", "100", "120"), ("GETRANGE", "nokey", "0", "-1"),
+    ("APPEND", "r", "tail"), ("GETRANGE", "r", "-6", "-1")]
+
+
+def test_getrange_of_a_value_in_parts_as_redis(seg):
+    """GETRANGE of a value in parts reads only the parts the range covers
+    (not the whole value into scratch): every edge of Redis's index rules,
+    byte for byte."""
+    as_redis(seg, GETRANGE_SCRIPT)
