@@ -19,9 +19,10 @@
  * tried"): BENCH_ITEM_SIZE overrides the size hint of every mode (160 is
  * the server's default, where the modes' own defaults size the hash table
  * for smaller items), BENCH_MERGE_SEGMENTS sets seg.merge_segments, and
- * missratio takes BENCH_VLEN (value bytes, 32 unless set) and BENCH_SCAN
+ * missratio takes BENCH_VLEN (value bytes, 32 unless set), BENCH_SCAN
  * (the share of requests, 0 to 1, for keys asked for once and never
- * again: scan pollution). */
+ * again: scan pollution) and BENCH_ALPHA (the Zipf exponent, 1.0 unless
+ * set; throughput's zipf keys take it too). */
 #include "base/time.h"
 #include "base/util.h"
 #include "storage/seg/seg.h"
@@ -346,14 +347,17 @@ throughput(int argc, char **argv)
     return 0;
 }
 
-/* Zipf(1.0) over n keys by inverting a precomputed CDF. */
+/* Zipf(alpha) over n keys by inverting a precomputed CDF; alpha is 1.0
+ * unless BENCH_ALPHA sets it. */
 static double *
 zipf_cdf(uint64_t n)
 {
     double *cdf = malloc(n * sizeof(double));
-    double sum = 0;
+    const char *a = getenv("BENCH_ALPHA");
+    double alpha = a != NULL ? strtod(a, NULL) : 1.0, sum = 0;
     for (uint64_t i = 0; i < n; i++) {
-        sum += 1.0 / (double)(i + 1);
+        sum += alpha == 1.0 ? 1.0 / (double)(i + 1)
+                            : pow((double)(i + 1), -alpha);
         cdf[i] = sum;
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -417,10 +421,15 @@ missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
             storage_maintain(now);
         }
     }
-    printf("missratio %-6s %.4f  (evicted segments %lu, merges %lu)\n", policy,
-            (double)misses / (double)counted,
+    printf("missratio %-6s %.4f  (held %lu, evicted segments %lu, merges "
+           "%lu)\n",
+            policy, (double)misses / (double)counted,
+            (unsigned long)storage_count(0),
             (unsigned long)metric_counter(&m.seg_evict_seg),
             (unsigned long)metric_counter(&m.seg_merge));
+    printf("  merge_keep %lu evict_item %lu\n",
+            (unsigned long)metric_counter(&m.seg_merge_keep),
+            (unsigned long)metric_counter(&m.seg_evict_item));
     seg_teardown();
 }
 
