@@ -182,7 +182,7 @@ storage_maintain(uint64_t now)
         if (c != COMPACT_DONE &&
                 (c != COMPACT_NO_PAIR || n_limbo > 0 ||
                         __atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0 ||
-                        heap.evict == EVICT_NONE || !evict_run(now))) {
+                        heap.evict == EVICT_NONE || !evict_run(now, false))) {
             break;
         }
         seg_reclaim();

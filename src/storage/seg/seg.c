@@ -434,6 +434,20 @@ bg_main(void *arg)
     return NULL;
 }
 
+/* Wakes the background thread before its next tick (seg_room_ahead: free
+ * segments are running out faster than one tick's worth). */
+void
+seg_bg_kick(void)
+{
+    if (!__atomic_load_n(&bg_running, __ATOMIC_RELAXED)) {
+        return;
+    }
+    INCR(seg_metrics, seg_bg_kick);
+    pthread_mutex_lock(&bg_mutex);
+    pthread_cond_signal(&bg_cond);
+    pthread_mutex_unlock(&bg_mutex);
+}
+
 rstatus_i
 seg_setup(const seg_options_st *options, seg_metrics_st *metrics)
 {

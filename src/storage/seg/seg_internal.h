@@ -175,8 +175,9 @@ struct heap {
     uint32_t n_open;      /* atomic */
     uint64_t seg_seq;     /* atomic: segments opened */
     uint64_t turnover_ms; /* atomic: average segment age at eviction */
-    uint32_t n_busy;      /* atomic: compactions under way */
-    uint64_t progress;    /* atomic: segments back from limbo, compactions */
+    uint32_t n_busy;      /* atomic: compactions and merges under way */
+    uint64_t progress;    /* atomic: segments back from limbo, compactions,
+                             merges */
 
     _Alignas(CACHE_LINE) uint8_t pool_lock;
     uint32_t pool_next;     /* static pool: never used from here (pool lock) */
@@ -430,6 +431,7 @@ storage_status_e res_open(
 void res_close(struct res *r);
 /* A free segment, evicting if needed; SEG_NIL when none. */
 uint32_t seg_take_free(uint64_t now, bool may_wait);
+void seg_bg_kick(void);
 void seg_put_free_locked(uint32_t sid);
 /* A writer that opened a segment: one step of making room (never an
  * eviction) when free segments run low; no lock held, no view open. */
@@ -458,8 +460,11 @@ void seg_gauges(void);
 /* --- eviction (evict.c) --- */
 evict_policy_e evict_parse(const char *name);
 const char *evict_name(evict_policy_e p);
-/* Frees at least one segment by the policy; false when nothing could be. */
-bool evict_run(uint64_t now);
+/* Frees at least one segment by the policy; false when nothing could be.
+ * patient: under merge, a merge that cannot start while another merge or
+ * compaction runs or segments are in limbo answers false (the caller waits
+ * for them) instead of evicting the oldest segment whole. */
+bool evict_run(uint64_t now, bool patient);
 typedef enum {
     COMPACT_DONE,    /* segments freed (to limbo) */
     COMPACT_NONE,    /* fewer than two sealed segments to look at */

@@ -203,6 +203,7 @@ seg_take_free(uint64_t now, bool may_wait)
     uint64_t t0 = clock_us();
     bool registered = epoch_thread_registered();
     bool timed_out = false;
+    unsigned idle = 0; /* evictions that failed with nothing under way */
     uint64_t seen = __atomic_load_n(&heap.progress, __ATOMIC_RELAXED);
     uint64_t stall = t0;
     epoch_offline();
@@ -243,11 +244,19 @@ seg_take_free(uint64_t now, bool may_wait)
             timed_out = true;
             INCR(seg_metrics, seg_wait_timeout);
         }
-        if (evict_run(now)) {
+        /* patient while merges or compactions keep making progress */
+        bool patient =
+                may_wait && t - stall < WAIT_STALL_US && t - t0 < WAIT_MAX_US;
+        if (evict_run(now, patient)) {
             INCR(seg_metrics, seg_evict_inline);
             continue;
         }
-        if ((sid = pop_free(0)) != SEG_NIL || !pending || !may_wait) {
+        /* evict_run waits out a merge or compaction under way (it may have
+         * started since `pending` was read): give up only when nothing is */
+        pending = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED) > 0 ||
+                  __atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0;
+        if ((sid = pop_free(0)) != SEG_NIL || !may_wait ||
+                (!pending && idle++ > 0)) {
             break;
         }
         INCR(seg_metrics, seg_wait);
@@ -295,6 +304,14 @@ seg_room_ahead(uint64_t now)
     }
     if (registered) {
         epoch_enter();
+    }
+    /* still into the reserve: eviction is the background thread's, now
+     * rather than at its next tick, so that writers rarely merge (or wait
+     * for a merge) on their own request path */
+    if (__atomic_load_n(&heap.n_free, __ATOMIC_RELAXED) +
+                    __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED) <
+            heap.reserve) {
+        seg_bg_kick();
     }
 }
 
