@@ -78,6 +78,8 @@ struct list {
     uint32_t *no;                   /* part number of each directory entry */
     uint32_t *cnt;                  /* elements in each */
     uint32_t end_no[2], end_cnt[2]; /* ends: entry 0, entry nparts-1 */
+    const uint8_t *read_img;        /* parts: the last part image read */
+    uint64_t read_cas;              /* and its CAS (the tail index's name) */
 };
 
 /* list-max-listpack-size (CONFIG GET/SET; relaxed atomic, any thread):
@@ -120,6 +122,14 @@ coll_status_e list_replace(struct list *l, uint32_t a, uint32_t b,
  * or empty: the caller uses list_replace then. */
 coll_status_e list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
         const struct pack_elem *ins, size_t nins);
+/* list_part, and the byte offset of element i (< the part's count) in the
+ * image: pack_offset's walk, or for an end part of a list in parts that
+ * this thread keeps splicing at its tail (RPOP), the thread's index of the
+ * image's offsets (O(1)). */
+coll_status_e list_part_at(struct list *l, uint32_t k, size_t i,
+        const uint8_t **img, size_t *len, size_t *off);
+/* How many list_part_at calls of this thread the index answered. */
+uint64_t list_tail_hits(void);
 /* list_splice with part k's image (from list_part, no change made through
  * l since) and the byte offset of the first element removed or inserted
  * before (pack_offset; len: at the end) in hand: no second lookup of the

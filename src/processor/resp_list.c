@@ -155,12 +155,12 @@ pop_splice(
 {
     size_t n = list_part_count(l, k);
     const uint8_t *img;
-    size_t len;
-    coll_status_e st = list_part(l, k, &img, &len);
+    size_t len, off;
+    coll_status_e st =
+            list_part_at(l, k, left ? 0 : n - count, &img, &len, &off);
     if (st != COLL_OK) {
         return st;
     }
-    size_t off = pack_offset(img, len, left ? 0 : n - count);
     size_t first = out->n, used = out->used;
     for (size_t i = 0, o = off; i < count; i++) {
         struct pack_elem e = pack_at_offset(img, len, o);

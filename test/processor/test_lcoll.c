@@ -574,6 +574,156 @@ test_list_ends_against_model(void **state)
     list_max_listpack_size = -2;
 }
 
+/* Short elements "<id>" (hundreds to a part) for the tail index. */
+static size_t
+short_elem(uint8_t *buf, uint32_t id)
+{
+    return (size_t)snprintf((char *)buf, 24, "%u", id);
+}
+
+/* RPOP as resp_list.c's pop_splice does it: the last element found with
+ * list_part_at (the thread's tail index when it names the image) and
+ * spliced off; it must be the model's last. */
+static coll_status_e
+tail_pop(struct list *l)
+{
+    uint32_t k = list_nparts(l) - 1;
+    size_t n = list_part_count(l, k), off, len;
+    const uint8_t *img;
+    if (n < 2 || !l->parts) {
+        return end_pop(l, false);
+    }
+    coll_status_e st = list_part_at(l, k, n - 1, &img, &len, &off);
+    assert_int_equal(st, COLL_OK);
+    assert_int_equal(off, pack_offset(img, len, n - 1));
+    uint8_t want[24];
+    size_t wl = short_elem(want, model[nmodel - 1]);
+    struct pack_elem e = pack_at_offset(img, len, off);
+    assert_int_equal(e.len, wl);
+    assert_memory_equal(e.p, want, wl);
+    st = list_splice_in(l, k, img, len, off, 1, NULL, 0);
+    return st == COLL_EOVERSIZE ? end_pop(l, false) : st;
+}
+
+/* Issue 16: RPOP on a list in parts took a walk of its tail part's
+ * elements (2,000 of 3 bytes) per pop; the thread now keeps the part
+ * image's offsets by its CAS. Pops and pushes at both ends, a change in
+ * the middle now and then (which must leave the index behind), a write
+ * of the part by another path: every offset the index gives is the walk's
+ * and every popped element the model's, at three part sizes. */
+static void
+test_list_tail_index_against_model(void **state)
+{
+    (void)state;
+    int32_t fills[] = {-1, -2, -3};
+    srand(2929);
+    uint64_t hits0 = list_tail_hits();
+    for (size_t f = 0; f < sizeof(fills) / sizeof(fills[0]); f++) {
+        list_max_listpack_size = fills[f];
+        nmodel = 0;
+        char key[2] = {(char)('t' + f), 0}; /* a list of its own */
+        for (int op = 0; op < 6000; op++) {
+            struct list l;
+            coll_status_e st =
+                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW);
+            assert_true(st == COLL_OK || st == COLL_MISS);
+            int r = rand() % 16;
+            bool grow = op % 2000 < 1400;
+            if (nmodel > 0 && r < (grow ? 6 : 11)) {
+                st = tail_pop(&l);
+                model_pop(false);
+            } else if (nmodel > 0 && r == 11) {
+                model_pop(true);
+                st = end_pop(&l, true);
+            } else if (nmodel > 2 && r == 12) {
+                /* a same-length change in the middle of the tail part, as
+                 * LSET: offsets hold, the image is another */
+                uint32_t k = list_nparts(&l) - 1;
+                size_t n = list_part_count(&l, k);
+                size_t at = n / 2;
+                uint64_t i0 = l.count - n + at;
+                uint32_t id = model[i0];
+                model[i0] = id % 10 == 9 ? id - 1 : id + 1;
+                struct pack_elem e = {keep[0], short_elem(keep[0], model[i0])};
+                st = list_splice(&l, k, at, 1, &e, 1);
+                if (st == COLL_EOVERSIZE) {
+                    model[i0] = id;
+                    st = COLL_OK;
+                }
+            } else if (nmodel + 8 < MAXN) {
+                bool left = r == 13;
+                size_t n = 1 + (size_t)rand() % 4;
+                struct pack_elem ins[4];
+                for (size_t j = 0; j < n; j++) {
+                    ins[j] = (struct pack_elem){
+                            keep[j], short_elem(keep[j], next_id + j)};
+                }
+                if (left) {
+                    memmove(model + n, model, nmodel * sizeof(*model));
+                    for (size_t j = 0; j < n; j++) {
+                        model[n - 1 - j] = next_id + j;
+                    }
+                    /* pushed one by one at the head: last one first */
+                } else {
+                    for (size_t j = 0; j < n; j++) {
+                        model[nmodel + j] = next_id + j;
+                    }
+                }
+                if (left) { /* LPUSH a b c leaves c b a */
+                    struct pack_elem rev[4];
+                    for (size_t j = 0; j < n; j++) {
+                        rev[j] = ins[n - 1 - j];
+                    }
+                    memcpy(ins, rev, n * sizeof(*ins));
+                }
+                next_id += (uint32_t)n;
+                nmodel += n;
+                st = end_push(&l, left, ins, n);
+            }
+            assert_int_equal(st, COLL_OK);
+            assert_int_equal(l.count, nmodel);
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+            if (op % 500 == 0 && nmodel > 0) { /* every element in order */
+                assert_int_equal(
+                        list_open(&l, 0, key, 1, false, KS_NOSTATS, NOW),
+                        COLL_OK);
+                uint64_t at = 0;
+                for (uint32_t k = 0; k < list_nparts(&l); k++) {
+                    const uint8_t *img;
+                    size_t len;
+                    assert_int_equal(list_part(&l, k, &img, &len), COLL_OK);
+                    struct pack_iter it;
+                    struct pack_elem e;
+                    pack_iter_init(&it, img, len);
+                    while (pack_next(&it, &e)) {
+                        uint8_t want[24];
+                        size_t wl = short_elem(want, model[at++]);
+                        assert_int_equal(e.len, wl);
+                        assert_memory_equal(e.p, want, wl);
+                    }
+                }
+                assert_int_equal(at, nmodel);
+                list_close(&l);
+            }
+        }
+        while (nmodel > 0) { /* emptied by RPOPs: counts cross 16384 and
+                                128, where a part's count header shrinks */
+            struct list l;
+            assert_int_equal(
+                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                    COLL_OK);
+            assert_int_equal(tail_pop(&l), COLL_OK);
+            model_pop(false);
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+        }
+    }
+    /* pops of one tail part in a row are answered by the index */
+    assert_true(list_tail_hits() - hits0 > 1000);
+    list_max_listpack_size = -2;
+}
+
 int
 main(void)
 {
@@ -588,6 +738,8 @@ main(void)
                     test_list_ends_patch_root_in_place, setup, teardown),
             cmocka_unit_test_setup_teardown(
                     test_list_ends_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_list_tail_index_against_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
