@@ -21,8 +21,9 @@
  * for smaller items), BENCH_MERGE_SEGMENTS sets seg.merge_segments, and
  * missratio takes BENCH_VLEN (value bytes, 32 unless set), BENCH_SCAN
  * (the share of requests, 0 to 1, for keys asked for once and never
- * again: scan pollution) and BENCH_ALPHA (the Zipf exponent, 1.0 unless
- * set; throughput's zipf keys take it too). */
+ * again: scan pollution), BENCH_ALPHA (the Zipf exponent, 1.0 unless
+ * set; throughput's zipf keys take it too) and BENCH_WINDOWS (print the
+ * misses per request of that many equal windows of the run). */
 #include "base/time.h"
 #include "base/util.h"
 #include "storage/seg/seg.h"
@@ -399,6 +400,8 @@ missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
     const char *sc = getenv("BENCH_SCAN"); /* share of one-time keys */
     double scan = sc != NULL ? strtod(sc, NULL) : 0;
     uint64_t sseed = 0x9E3779B97F4A7C15ULL;
+    const char *wn = getenv("BENCH_WINDOWS"); /* misses per window, printed */
+    uint64_t windows = wn != NULL ? strtoull(wn, NULL, 10) : 0, wmiss = 0;
     for (uint64_t r = 0; r < reqs; r++) {
         /* a permutation so popular keys do not share segments by rank */
         uint64_t k = zipf_draw(cdf, n, &seed) * 2654435761ULL % n;
@@ -413,9 +416,14 @@ missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
         bool warm = r >= reqs / 5;
         if (storage_get(0, key, 16, now, &it) != STORAGE_OK) {
             misses += warm;
+            wmiss++;
             storage_set(0, key, 16, val, vlen, &w, now, NULL, NULL);
         }
         counted += warm;
+        if (windows > 0 && (r + 1) % (reqs / windows) == 0) {
+            printf(" %.4f", (double)wmiss / (double)(reqs / windows));
+            wmiss = 0;
+        }
         if ((r & 1023) == 0) {
             now++;
             storage_maintain(now);
