@@ -203,7 +203,8 @@ seg_take_free(uint64_t now, bool may_wait)
     uint64_t t0 = clock_us();
     bool registered = epoch_thread_registered();
     bool timed_out = false;
-    unsigned idle = 0; /* evictions that failed with nothing under way */
+    unsigned idle = 0; /* merges that failed with nothing under way: one
+                          more try, after a nap */
     uint64_t seen = __atomic_load_n(&heap.progress, __ATOMIC_RELAXED);
     uint64_t stall = t0;
     epoch_offline();
@@ -256,7 +257,7 @@ seg_take_free(uint64_t now, bool may_wait)
         pending = __atomic_load_n(&heap.n_limbo, __ATOMIC_RELAXED) > 0 ||
                   __atomic_load_n(&heap.n_busy, __ATOMIC_RELAXED) > 0;
         if ((sid = pop_free(0)) != SEG_NIL || !may_wait ||
-                (!pending && idle++ > 0)) {
+                (!pending && (heap.evict != EVICT_MERGE || idle++ > 0))) {
             break;
         }
         INCR(seg_metrics, seg_wait);
