@@ -30,7 +30,7 @@ limit(const uint64_t *v)
  * Byte 0 of each buffer is left free for the enc byte of an inline value,
  * so a root is written from scratch without another copy. Grown on demand,
  * freed when the thread exits. */
-#define NSCRATCH 4 /* 0, 1, 2: coll.c's images; 3: coll_scratch_list */
+#define NSCRATCH 3 /* 0, 1, 2: coll.c's images */
 struct scratch {
     uint8_t *p[NSCRATCH];
     size_t cap[NSCRATCH];
@@ -85,12 +85,6 @@ scratch(int i, size_t n)
         s->cap[i] = cap;
     }
     return s->p[i] + 1;
-}
-
-uint8_t *
-coll_scratch_list(size_t n)
-{
-    return scratch(3, n);
 }
 
 /* The inline image's next buffer: the scratch buffer img is not in. */

@@ -135,10 +135,6 @@ coll_status_e coll_commit(struct coll *c);
 /* A store write's status as a collection status (ENOMEM, EOVERSIZE; a
  * failed condition is COLL_RETRY). */
 coll_status_e coll_status_of(storage_status_e st);
-/* The calling thread's buffer for a list part built and written at once
- * (lcoll.c): room for n bytes, valid until the next call in this thread;
- * freed when the thread exits. NULL: no memory. */
-uint8_t *coll_scratch_list(size_t n);
 /* Releases the lock; always call after coll_open. */
 void coll_close(struct coll *c);
 

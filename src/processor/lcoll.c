@@ -312,9 +312,11 @@ read_no(struct list *l, uint32_t no, const uint8_t **img, size_t *len)
 #define TIX_MAX 4096 /* elements; a part with more is walked */
 
 static __thread struct {
-    uint64_t hits; /* offsets answered from the index (list_tail_hits) */
-    uint64_t cas;  /* the image off[] describes; 0: none */
-    uint64_t want; /* the image this thread's last splice wrote */
+    uint64_t hits;    /* offsets answered from the index (list_tail_hits) */
+    uint64_t rereads; /* part images read again after a reservation that
+                         waited (list_part_rereads) */
+    uint64_t cas;     /* the image off[] describes; 0: none */
+    uint64_t want;    /* the image this thread's last splice wrote */
     size_t len;
     uint32_t n;
     uint16_t off[TIX_MAX];
@@ -365,6 +367,12 @@ uint64_t
 list_tail_hits(void)
 {
     return tix.hits;
+}
+
+uint64_t
+list_part_rereads(void)
+{
+    return tix.rereads;
 }
 
 /* After part k's image (read_cas, len bytes, cnt elements) was spliced at
@@ -432,20 +440,13 @@ list_part_elems(struct list *l, uint32_t k, struct pack_elem *out)
 }
 
 static coll_status_e
-write_no_cas(struct list *l, uint32_t no, const uint8_t *img, size_t len,
-        uint64_t *cas)
+write_no(struct list *l, uint32_t no, const uint8_t *img, size_t len)
 {
     uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
     size_t n = part_key(l, pk, no);
     struct storage_write w = {.expiry = l->expiry};
     return coll_status_of(storage_set(
-            l->db | STORAGE_DB_PARTS, pk, n, img, len, &w, l->now, NULL, cas));
-}
-
-static coll_status_e
-write_no(struct list *l, uint32_t no, const uint8_t *img, size_t len)
-{
-    return write_no_cas(l, no, img, len, NULL);
+            l->db | STORAGE_DB_PARTS, pk, n, img, len, &w, l->now, NULL, NULL));
 }
 
 static void
@@ -754,16 +755,43 @@ list_splice_in(struct list *l, uint32_t k, const uint8_t *img, size_t len,
         l->dirty = true;
         return COLL_OK;
     }
-    /* a part is written at once: built in the thread's scratch */
-    uint8_t *buf = coll_scratch_list(size);
-    if (buf == NULL) {
-        return COLL_ENOMEM;
+    /* a part is written at once, built in its place in the store (no
+     * scratch copy of up to a part's size per push or pop). A reservation
+     * that waited for memory may have ended the part image's view
+     * (storage.h): it is read again then, the same bytes (every change of
+     * the list holds the stripe lock); ins are never views (request
+     * arguments or copies). */
+    uint8_t pk[STORAGE_KEY_MAX + STORAGE_PART_SUFFIX];
+    size_t pn = part_key(l, pk, dir_no(l, k));
+    struct storage_write w = {.expiry = l->expiry};
+    struct storage_reservation r;
+    uint64_t gen = storage_views_gen();
+    coll_status_e st = coll_status_of(storage_reserve(
+            &r, l->db | STORAGE_DB_PARTS, pk, pn, size, &w, l->now));
+    if (st != COLL_OK) {
+        tix.cas = 0;
+        return st;
     }
-    pack_splice_write(buf, img, len, off, ndel, ins, nins);
+    if (storage_views_gen() != gen) {
+        const uint8_t *again;
+        size_t alen;
+        st = read_no(l, dir_no(l, k), &again, &alen);
+        if (st == COLL_OK && alen != len) {
+            st = broken(l);
+        }
+        if (st != COLL_OK) {
+            storage_abort(&r);
+            tix.cas = 0;
+            return st;
+        }
+        img = again;
+        tix.rereads++;
+    }
+    pack_splice_write(r.value, img, len, off, ndel, ins, nins);
+    uint64_t cas = 0;
+    st = coll_status_of(storage_commit(&r, l->now, NULL, &cas));
     l->count = l->count - ndel + nins;
     l->dirty = true;
-    uint64_t cas = 0;
-    coll_status_e st = write_no_cas(l, dir_no(l, k), buf, size, &cas);
     if (st == COLL_OK) {
         dir_set_cnt(l, k, (uint32_t)(cnt - ndel + nins));
         tix_spliced(l, img, len, cnt, off, ndel, ins, nins, size, cas);

@@ -171,6 +171,13 @@ void storage_thread_unregister(void);
 /* The calling thread holds no view: ends every view it got. Cheap (one
  * store); call once per event-loop iteration. */
 void storage_quiescent(void);
+/* Changes whenever the calling thread passes a point where the views it
+ * holds may end: its quiescent point, or a write that waited for memory
+ * (and so counted as quiescent). Equal before and after a write call: the
+ * views taken before it are still valid, the exception to the rule above
+ * (a caller that builds a value from a view into a reservation checks it
+ * after storage_reserve, and reads the view again when it moved). */
+uint64_t storage_views_gen(void);
 
 /* Reads. STORAGE_OK fills *it (it may be NULL: existence only);
  * STORAGE_NOT_FOUND; STORAGE_EINVAL. get records the access (frequency,

@@ -724,6 +724,77 @@ test_list_tail_index_against_model(void **state)
     list_max_listpack_size = -2;
 }
 
+/* The end part's new image is built in its store reservation; a
+ * reservation that waits for memory ends the views the thread held, and the
+ * part is read again. A small heap, filler strings written between the
+ * list's pushes and pops so that reservations keep reaching the slow path:
+ * every pop is the model's (a list that eviction takes whole answers
+ * COLL_RETRY and starts again empty), and the re-read path runs. */
+static void
+test_list_splice_into_reservation_under_pressure(void **state)
+{
+    (void)state;
+    seg_teardown();
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = 4 * MiB;
+    o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
+    o.seg_background.val.OPTION_BOOL = false;
+    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    srand(4242);
+    uint64_t rereads0 = list_part_rereads(), retried = 0;
+    static uint8_t filler[1000];
+    nmodel = 0;
+    for (int op = 0; op < 40000; op++) {
+        char fk[24];
+        snprintf(fk, sizeof(fk), "f%d", op);
+        memset(filler, 'a' + op % 26, sizeof(filler));
+        struct storage_write w = {0};
+        assert_int_equal(storage_set(0, fk, strlen(fk), filler, sizeof(filler),
+                                 &w, NOW, NULL, NULL),
+                STORAGE_OK);
+        struct list l;
+        coll_status_e st =
+                list_open(&l, 0, "q", 1, true, KS_NOSTATS | LIST_ENDS, NOW);
+        if (st == COLL_MISS) {
+            nmodel = 0; /* evicted whole */
+        } else {
+            assert_int_equal(st, COLL_OK);
+            assert_int_equal(l.count, nmodel);
+        }
+        if (nmodel > 0 && rand() % 3 == 0) {
+            st = tail_pop(&l);
+            model_pop(false);
+        } else if (nmodel + 8 < MAXN) {
+            size_t n = 1 + (size_t)rand() % 4;
+            struct pack_elem ins[4];
+            for (size_t j = 0; j < n; j++) {
+                model[nmodel + j] = next_id + (uint32_t)j;
+                ins[j] = (struct pack_elem){
+                        keep[j], short_elem(keep[j], next_id + (uint32_t)j)};
+            }
+            next_id += (uint32_t)n;
+            nmodel += n;
+            st = end_push(&l, false, ins, n);
+        } else {
+            st = COLL_OK;
+        }
+        if (st == COLL_OK) {
+            st = list_commit(&l);
+        }
+        list_close(&l);
+        if (st == COLL_RETRY) { /* a part was evicted: the key went whole */
+            retried++;
+            nmodel = 0;
+            continue;
+        }
+        assert_int_equal(st, COLL_OK);
+    }
+    assert_true(metric_counter(&metrics.seg_evict_item) > 0);
+    assert_true(list_part_rereads() > rereads0);
+    (void)retried;
+}
+
 int
 main(void)
 {
@@ -740,6 +811,9 @@ main(void)
                     test_list_ends_against_model, setup, teardown),
             cmocka_unit_test_setup_teardown(
                     test_list_tail_index_against_model, setup, teardown),
+            cmocka_unit_test_setup_teardown(
+                    test_list_splice_into_reservation_under_pressure, setup,
+                    teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,12 +144,24 @@ epoch_enter(void)
     __atomic_exchange_n(&my_slot->epoch, e, __ATOMIC_SEQ_CST);
 }
 
+/* Bumped at every point where this thread's views may end (storage.h,
+ * storage_views_gen): registered or not, since an unregistered thread's
+ * own slow path reclaims at once. */
+static __thread uint64_t views_gen;
+
 void
 epoch_offline(void)
 {
+    views_gen++;
     if (my_slot != NULL) {
         __atomic_store_n(&my_slot->epoch, OFFLINE, __ATOMIC_RELEASE);
     }
+}
+
+uint64_t
+storage_views_gen(void)
+{
+    return views_gen;
 }
 
 uint64_t
