@@ -61,7 +61,7 @@
     ACTION( seg_merge,             METRIC_COUNTER, "# merges"               ) \
     ACTION( seg_merge_keep,        METRIC_COUNTER, "# items kept by merges" ) \
     ACTION( seg_bg_kick,           METRIC_COUNTER, "# times a writer woke the background thread to evict ahead of its tick" ) \
-    ACTION( seg_merge_fallback,    METRIC_COUNTER, "# evictions of the oldest segment whole because no merge could start and none was under way" ) \
+    ACTION( seg_merge_fallback,    METRIC_COUNTER, "# evictions of the oldest segment whole: no merge could start, and none was under way or a writer had waited its bound for one" ) \
     ACTION( seg_merge_narrow,      METRIC_COUNTER, "# merges that would keep nothing, narrowed to their oldest segment" ) \
     ACTION( seg_flush,             METRIC_COUNTER, "# flushes applied"      ) \
     ACTION( seg_flush_item,        METRIC_COUNTER, "# items flushed"        ) \
