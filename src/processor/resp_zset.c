@@ -1405,6 +1405,63 @@ d2string(char *buf, size_t cap, double v)
     return snprintf(buf, cap, "%.17g", v);
 }
 
+/* ZSCAN's page of a set in parts: members (views) and scores. */
+struct zscan_page {
+    struct zpack_ent *e;
+    size_t n, cap;
+    bool oom;
+};
+
+static void
+zscan_add(const struct pack_elem *m, double score, void *arg)
+{
+    struct zscan_page *pg = arg;
+    if (pg->oom) {
+        return;
+    }
+    if (pg->n == pg->cap) {
+        size_t cap = pg->cap < 16 ? 16 : 2 * pg->cap;
+        struct zpack_ent *e = realloc(pg->e, cap * sizeof(*e));
+        if (e == NULL) {
+            pg->oom = true;
+            return;
+        }
+        pg->e = e;
+        pg->cap = cap;
+    }
+    pg->e[pg->n++] =
+            (struct zpack_ent){.m = m->p, .mlen = m->len, .score = score};
+}
+
+static rstatus_i
+zscan_reply(struct resp_ctx *x, uint64_t next, const struct zpack_ent *e,
+        size_t n, const struct resp_arg *pattern)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        shown += pattern == NULL ||
+                 resp_glob_match(pattern->data, pattern->len,
+                         (const char *)e[i].m, e[i].mlen, false);
+    }
+    char cur[24];
+    int clen = snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
+    rstatus_i rc = resp_compose_array(x->w, 2);
+    rc = rc == STATUS_OK ? resp_compose_bulk(x->w, cur, (size_t)clen) : rc;
+    rc = rc == STATUS_OK ? resp_compose_array(x->w, 2 * (uint64_t)shown) : rc;
+    for (size_t i = 0; rc == STATUS_OK && i < n; i++) {
+        if (pattern != NULL &&
+                !resp_glob_match(pattern->data, pattern->len,
+                        (const char *)e[i].m, e[i].mlen, false)) {
+            continue;
+        }
+        char num[64];
+        int len = d2string(num, sizeof(num), e[i].score);
+        rc = resp_compose_bulk(x->w, (const char *)e[i].m, e[i].mlen);
+        rc = rc == STATUS_OK ? resp_compose_bulk(x->w, num, (size_t)len) : rc;
+    }
+    return rc;
+}
+
 rstatus_i
 resp_cmd_zscan(struct resp_ctx *x)
 {
@@ -1416,29 +1473,25 @@ resp_cmd_zscan(struct resp_ctx *x)
     struct zset z;
     coll_status_e st;
     rstatus_i rc;
-    if (!open_read(x, &x->argv[1], &z, 0, &st, &rc)) {
+    if (!open_read(x, &x->argv[1], &z, ZSET_LAZY, &st, &rc)) {
         return rc;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < z.n; i++) {
-        n += pattern == NULL ||
-             resp_glob_match(pattern->data, pattern->len,
-                     (const char *)z.e[i].m, z.e[i].mlen, false);
-    }
-    rc = resp_compose_array(x->w, 2);
-    rc = rc == STATUS_OK ? resp_compose_bulk(x->w, "0", 1) : rc;
-    rc = rc == STATUS_OK ? resp_compose_array(x->w, 2 * (uint64_t)n) : rc;
-    for (size_t i = 0; rc == STATUS_OK && i < z.n; i++) {
-        if (pattern != NULL &&
-                !resp_glob_match(pattern->data, pattern->len,
-                        (const char *)z.e[i].m, z.e[i].mlen, false)) {
-            continue;
+    if (z.parts && z.lazy) { /* a page of about COUNT, as Redis's dict */
+        struct zscan_page pg = {0};
+        uint64_t next;
+        st = zset_scan(&z, cursor, count, zscan_add, &pg, &next);
+        if (st == COLL_OK && pg.oom) {
+            st = COLL_ENOMEM;
         }
-        char num[64];
-        int len = d2string(num, sizeof(num), z.e[i].score);
-        rc = resp_compose_bulk(x->w, (const char *)z.e[i].m, z.e[i].mlen);
-        rc = rc == STATUS_OK ? resp_compose_bulk(x->w, num, (size_t)len) : rc;
+        rc = st == COLL_OK ? zscan_reply(x, next, pg.e, pg.n, pattern)
+                           : resp_coll_err(x, st);
+        free(pg.e);
+        zset_close(&z);
+        return rc;
     }
+    /* inline (one reply with cursor 0, as Redis's listpack), or a set
+     * decoded whole */
+    rc = zscan_reply(x, 0, z.e, z.n, pattern);
     zset_close(&z);
     return rc;
 }

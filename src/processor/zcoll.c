@@ -404,6 +404,42 @@ lazy_score(struct zset *z, const void *m, size_t mlen, double *score)
     return COLL_OK;
 }
 
+coll_status_e
+zset_scan(struct zset *z, uint64_t cursor, uint64_t count, zset_scan_fn *fn,
+        void *arg, uint64_t *next)
+{
+    *next = 0;
+    ASSERT(z->parts && z->lazy);
+    /* cursor: the id's tag (never 0) above an index part number */
+    uint64_t tag = ((uint64_t)z->id[6] << 8 | z->id[7]) + 1;
+    uint64_t from = cursor >> 32 == tag ? (cursor & 0xffffffffu) : 0;
+    uint64_t n = 0;
+    for (uint64_t i = from; i < z->nh; i++) {
+        const uint8_t *img;
+        size_t len;
+        coll_status_e st = read_no(z, (uint32_t)i, &img, &len);
+        if (st != COLL_OK) {
+            return st;
+        }
+        size_t plen = ipack_pack_len(img, len, 2);
+        struct pack_iter it;
+        struct pack_elem m, v;
+        pack_iter_init(&it, img, plen);
+        while (pack_next(&it, &m) && pack_next(&it, &v)) {
+            if (v.len != ZPACK_SCORE_LEN) {
+                return broken(z);
+            }
+            fn(&m, zpack_score_get(v.p), arg);
+            n++;
+        }
+        if (n >= count && i + 1 < z->nh) {
+            *next = tag << 32 | (i + 1);
+            return COLL_OK;
+        }
+    }
+    return COLL_OK;
+}
+
 /* ---- the directory, copied, for a change that reshapes it ---- */
 
 static void

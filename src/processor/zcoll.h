@@ -153,6 +153,16 @@ coll_status_e zset_put(struct zset *z, const void *m, size_t mlen, double s);
 /* Removes m. */
 coll_status_e zset_del(
         struct zset *z, const void *m, size_t mlen, bool *removed);
+/* ZSCAN of a lazy set in parts: the members and scores of its index parts
+ * (linear hashing, lhash.h) from cursor, part by part, until about count
+ * are given to fn (views valid until the caller's next store write);
+ * *next 0 at the end. A bucket only ever splits into a higher-numbered
+ * part, so a member present throughout a full iteration is given at least
+ * once, as Redis's SCAN promises; a cursor of another incarnation of the
+ * set (its parts rewritten under a new id) starts over. */
+typedef void zset_scan_fn(const struct pack_elem *m, double score, void *arg);
+coll_status_e zset_scan(struct zset *z, uint64_t cursor, uint64_t count,
+        zset_scan_fn *fn, void *arg, uint64_t *next);
 /* A command about to change many members of a lazy set in parts: the
  * changes are made on copies of the parts and the directory, and the
  * commit writes each touched part once and the root once (a ZADD of 100

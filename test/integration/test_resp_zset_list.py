@@ -1068,6 +1068,51 @@ def test_zsets_in_parts_match_redis(seg, oracle, seed, nmembers):
     b.close()
 
 
+def test_zscan_of_a_set_in_parts_pages(seg, oracle):
+    """ZSCAN of a sorted set in parts answers pages of about COUNT members
+    from its member index, cursor by cursor, as Redis's dict scan does
+    (before, one reply held the whole set): every member once over a full
+    iteration with its score, MATCH as Redis filters, and members present
+    throughout an iteration during which the set grows (its index splits
+    buckets into higher parts) and shrinks are all returned."""
+    r = redis.Redis(port=seg.port("resp"))
+    o = redis.Redis(port=oracle.port)
+    for c in (r, o):
+        c.flushall()
+        c.zadd("S", {f"member:{i:06d}": i * 0.5 for i in range(20000)})
+    assert r.object("encoding", "S") == b"skiplist"
+    pages, cursor, got = 0, 0, {}
+    while True:
+        cursor, page = r.zscan("S", cursor, count=100)
+        pages += 1
+        assert len(page) < 2000  # a page, not the set
+        for m, sc in page:
+            assert m not in got
+            got[m] = sc
+        if cursor == 0:
+            break
+    assert pages > 20
+    assert got == dict(r.zrange("S", 0, -1, withscores=True))
+    assert got == dict(o.zscan_iter("S"))
+    assert (dict(r.zscan_iter("S", match="member:0001*", count=50)) ==
+            dict(o.zscan_iter("S", match="member:0001*", count=50)))
+    # changes between pages: what stays is seen, at least once
+    stay = {f"member:{i:06d}".encode() for i in range(0, 20000, 3)}
+    cursor, seen, step = 0, set(), 0
+    while True:
+        cursor, page = r.zscan("S", cursor, count=200)
+        seen.update(m for m, _ in page)
+        step += 1
+        r.zadd("S", {f"new:{step}:{j}": j for j in range(300)})
+        r.zrem("S", *[f"member:{i:06d}" for i in
+                      range(step * 3 + 1, 20000, 999)])
+        if cursor == 0:
+            break
+    assert stay <= seen
+    for c in (r, o):
+        c.flushall()
+
+
 def test_zset_in_parts_no_lost_update_across_workers(seg):
     """A sorted set in parts changed by 8 connections over both workers
     (ZINCRBY of shared members, ZADD of each one's own, ZREM of some of
