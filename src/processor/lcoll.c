@@ -312,7 +312,8 @@ read_no(struct list *l, uint32_t no, const uint8_t **img, size_t *len)
 #define TIX_MAX 4096 /* elements; a part with more is walked */
 
 static __thread struct {
-    uint64_t hits;    /* offsets answered from the index (list_tail_hits) */
+    uint64_t hits;    /* offsets answered from an index kept, not built
+                         (list_tail_hits) */
     uint64_t rereads; /* part images read again after a reservation that
                          waited (list_part_rereads) */
     uint64_t cas;     /* the image off[] describes; 0: none */
@@ -333,7 +334,9 @@ tix_build(const uint8_t *img, size_t len, size_t n, uint64_t cas)
     size_t o = pack_offset(img, len, 0);
     for (size_t i = 0; i < n; i++) {
         tix.off[i] = (uint16_t)o;
-        o += pack_elem_span(pack_at_offset(img, len, o));
+        uint8_t b = img[o]; /* as pack_offset: most lengths are one byte */
+        o += b < 0x80 ? 1 + (size_t)b
+                      : pack_elem_span(pack_at_offset(img, len, o));
     }
     tix.cas = cas;
     tix.len = len;
@@ -351,11 +354,14 @@ list_part_at(struct list *l, uint32_t k, size_t i, const uint8_t **img,
     }
     size_t n = list_part_count(l, k);
     if (l->parts && i > 0 && i < n) {
-        if ((tix.cas == l->read_cas && tix.len == *len && tix.n == n) ||
-                (l->read_cas != 0 && tix.want == l->read_cas &&
-                        tix_build(*img, *len, n, l->read_cas))) {
+        if (tix.cas == l->read_cas && tix.len == *len && tix.n == n) {
             *off = tix.off[i];
             tix.hits++;
+            return COLL_OK;
+        }
+        if (l->read_cas != 0 && tix.want == l->read_cas &&
+                tix_build(*img, *len, n, l->read_cas)) {
+            *off = tix.off[i];
             return COLL_OK;
         }
     }
@@ -373,6 +379,38 @@ uint64_t
 list_part_rereads(void)
 {
     return tix.rereads;
+}
+
+/* A splice at the head of the indexed image (LPUSH, LPOP on a list of one
+ * part): the offsets move by what was inserted or removed and by the count
+ * header's change of size, with no walk of the image. */
+static void
+tix_head(size_t cnt, size_t ndel, const struct pack_elem *ins, size_t nins,
+        size_t size, uint64_t cas)
+{
+    size_t now = cnt - ndel + nins;
+    size_t hdr = types_varint_size(now), at = hdr;
+    long shift = (long)hdr - (long)tix.off[0];
+    for (size_t j = 0; j < nins; j++) {
+        at += types_varint_size(ins[j].len) + ins[j].len;
+    }
+    shift += (long)(at - hdr); /* the bytes inserted */
+    if (ndel > 0) {
+        shift -= (long)(tix.off[ndel] - tix.off[0]); /* the bytes removed */
+        memmove(tix.off, tix.off + ndel, (cnt - ndel) * sizeof(*tix.off));
+    } else {
+        memmove(tix.off + nins, tix.off, cnt * sizeof(*tix.off));
+        for (size_t j = 0, o = hdr; j < nins; j++) {
+            tix.off[j] = (uint16_t)o;
+            o += types_varint_size(ins[j].len) + ins[j].len;
+        }
+    }
+    for (size_t j = nins; j < now; j++) {
+        tix.off[j] = (uint16_t)((long)tix.off[j] + shift);
+    }
+    tix.cas = cas;
+    tix.len = size;
+    tix.n = (uint32_t)now;
 }
 
 /* After part k's image (read_cas, len bytes, cnt elements) was spliced at
@@ -393,6 +431,12 @@ tix_spliced(const struct list *l, const uint8_t *img, size_t len, size_t cnt,
     bool cut = nins == 0 && ndel > 0 && keep > 0 && tix.off[keep] == off;
     bool append = ndel == 0 && off == len && cnt + nins <= TIX_MAX &&
                   size <= UINT16_MAX;
+    if (!cut && !append && cnt > 0 && off == tix.off[0] &&
+            keep + nins <= TIX_MAX && size <= UINT16_MAX &&
+            ((ndel == 0 && nins > 0) || (nins == 0 && ndel < cnt))) {
+        tix_head(cnt, ndel, ins, nins, size, cas);
+        return;
+    }
     if (!cut && !append) {
         tix.cas = 0;
         return;

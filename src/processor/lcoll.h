@@ -128,7 +128,8 @@ coll_status_e list_splice(struct list *l, uint32_t k, size_t at, size_t ndel,
  * image's offsets (O(1)). */
 coll_status_e list_part_at(struct list *l, uint32_t k, size_t i,
         const uint8_t **img, size_t *len, size_t *off);
-/* How many list_part_at calls of this thread the index answered, and how
+/* How many list_part_at calls of this thread an index kept from an earlier
+ * call answered (not one built for the call), and how
  * many end-part splices read their part again because the reservation of
  * the new image waited for memory (tests). */
 uint64_t list_tail_hits(void);

@@ -707,8 +707,58 @@ test_list_tail_index_against_model(void **state)
                 list_close(&l);
             }
         }
-        while (nmodel > 0) { /* emptied by RPOPs: counts cross 16384 and
-                                128, where a part's count header shrinks */
+        while (nmodel > 300) { /* RPOPs down to one part: counts cross
+                                  16384 and 128, where a part's count
+                                  header shrinks */
+            struct list l;
+            assert_int_equal(
+                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                    COLL_OK);
+            assert_int_equal(tail_pop(&l), COLL_OK);
+            model_pop(false);
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+        }
+        /* a queue on a list of one part: LPUSH and LPOP at its head keep
+         * the index of the same image that RPOP uses (tix_head) */
+        uint64_t hits = list_tail_hits(), rpops = 0;
+        for (int op = 0; op < 3000 && nmodel > 0; op++) {
+            struct list l;
+            assert_int_equal(
+                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+                    COLL_OK);
+            assert_true(l.parts);
+            coll_status_e st;
+            int r = rand() % 3;
+            /* around 128 elements first, where the count header changes
+             * size, then up to 400 */
+            if (r == 0 && nmodel < (op < 1500 ? 128u : 400u)) {
+                size_t n = 1 + (size_t)rand() % 4;
+                struct pack_elem ins[4];
+                memmove(model + n, model, nmodel * sizeof(*model));
+                for (size_t j = 0; j < n; j++) {
+                    model[j] = next_id + (uint32_t)j;
+                    ins[j] = (struct pack_elem){keep[j],
+                            short_elem(keep[j], next_id + (uint32_t)j)};
+                }
+                next_id += (uint32_t)n;
+                nmodel += n;
+                st = end_push(&l, true, ins, n);
+            } else if (r == 1 && nmodel > 1) {
+                model_pop(true);
+                st = end_pop(&l, true);
+            } else {
+                st = tail_pop(&l);
+                model_pop(false);
+                rpops++;
+            }
+            assert_int_equal(st, COLL_OK);
+            assert_int_equal(list_commit(&l), COLL_OK);
+            list_close(&l);
+        }
+        assert_true(rpops > 500);
+        assert_true(list_tail_hits() - hits > rpops * 9 / 10);
+        while (nmodel > 0) { /* and the rest */
             struct list l;
             assert_int_equal(
                     list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
