@@ -304,8 +304,9 @@ read_no(struct list *l, uint32_t no, const uint8_t **img, size_t *len)
  * the byte offsets of every element of one part image, named by the CAS the
  * store gave that image (unique per write; a moved item keeps it, and every
  * change of a list writes a new one under the key's stripe lock, so a CAS
- * that matches is exactly the image indexed). A tail splice through this
- * thread carries the index over to the image it writes; an image is
+ * that matches is exactly the image indexed). A splice through this
+ * thread at the tail, or at the head of the indexed image, carries the
+ * index over to the image it writes (tix_spliced, tix_head); an image is
  * indexed (one walk, storing the offsets) only when this thread wrote it by
  * a splice and reads it again, so pops spread over many lists cost no more
  * than the walk they always took. */
