@@ -1552,6 +1552,65 @@ zset_rank(struct zset *z, const void *m, size_t mlen, uint64_t *rank)
     return st;
 }
 
+/* zset_below and zset_count_while: the entries before the first one of
+ * part lo - 1 (in directory order) that test refuses, counted from the
+ * block sums; 0 when lo is 0 (the first part's first entry is refused). */
+typedef bool entry_test_fn(
+        const uint8_t *m, size_t mlen, const uint8_t *sb, void *arg);
+
+static coll_status_e
+count_into(struct zset *z, const uint8_t *d, uint32_t lo, entry_test_fn *test,
+        void *arg, uint64_t *n)
+{
+    if (lo == 0) {
+        *n = 0;
+        return COLL_OK;
+    }
+    const uint8_t *img;
+    size_t len;
+    coll_status_e st = read_no(z, dno(d, lo - 1), &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    struct zwalk w;
+    zwalk_init(&w, img);
+    const uint8_t *em, *es;
+    size_t elen, i = 0;
+    while (zwalk_next(&w, &em, &elen, &es) && test(em, elen, es, arg)) {
+        i++;
+    }
+    *n = count_before(z, d, lo - 1) + i;
+    return COLL_OK;
+}
+
+struct below_arg {
+    const uint8_t *sb;
+    bool incl;
+};
+
+static bool
+entry_below(const uint8_t *m, size_t mlen, const uint8_t *sb, void *arg)
+{
+    (void)m;
+    (void)mlen;
+    const struct below_arg *a = arg;
+    int c = sb_cmp(sb, a->sb);
+    return a->incl ? c <= 0 : c < 0;
+}
+
+struct while_arg {
+    zset_pred_fn *pred;
+    void *arg;
+};
+
+static bool
+entry_while(const uint8_t *m, size_t mlen, const uint8_t *sb, void *arg)
+{
+    (void)sb;
+    const struct while_arg *a = arg;
+    return a->pred(m, mlen, a->arg);
+}
+
 coll_status_e
 zset_below(struct zset *z, double s, bool incl, uint64_t *n)
 {
@@ -1595,29 +1654,8 @@ zset_below(struct zset *z, double s, bool incl, uint64_t *n)
             hi = mid;
         }
     }
-    if (lo == 0) {
-        *n = 0;
-        return COLL_OK;
-    }
-    const uint8_t *img;
-    size_t len;
-    st = read_no(z, dno(d, lo - 1), &img, &len);
-    if (st != COLL_OK) {
-        return st;
-    }
-    struct zwalk w;
-    zwalk_init(&w, img);
-    const uint8_t *em, *es;
-    size_t elen, i = 0;
-    while (zwalk_next(&w, &em, &elen, &es)) {
-        int c = sb_cmp(es, sb);
-        if (incl ? c > 0 : c >= 0) {
-            break;
-        }
-        i++;
-    }
-    *n = count_before(z, d, lo - 1) + i;
-    return COLL_OK;
+    struct below_arg a = {sb, incl};
+    return count_into(z, d, lo, entry_below, &a, n);
 }
 
 coll_status_e
@@ -1653,25 +1691,8 @@ zset_count_while(struct zset *z, zset_pred_fn *pred, void *arg, uint64_t *n)
             hi = mid;
         }
     }
-    if (lo == 0) {
-        *n = 0;
-        return COLL_OK;
-    }
-    const uint8_t *img;
-    size_t len;
-    st = read_no(z, dno(d, lo - 1), &img, &len);
-    if (st != COLL_OK) {
-        return st;
-    }
-    struct zwalk w;
-    zwalk_init(&w, img);
-    const uint8_t *em, *es;
-    size_t elen, i = 0;
-    while (zwalk_next(&w, &em, &elen, &es) && pred(em, elen, arg)) {
-        i++;
-    }
-    *n = count_before(z, d, lo - 1) + i;
-    return COLL_OK;
+    struct while_arg a = {pred, arg};
+    return count_into(z, d, lo, entry_while, &a, n);
 }
 
 coll_status_e

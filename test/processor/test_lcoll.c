@@ -605,6 +605,20 @@ tail_pop(struct list *l)
     return st == COLL_EOVERSIZE ? end_pop(l, false) : st;
 }
 
+/* One RPOP of key as its own command: opened, tail_pop, committed. */
+static void
+tail_pop_one(const char *key)
+{
+    struct list l;
+    assert_int_equal(
+            list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
+            COLL_OK);
+    assert_int_equal(tail_pop(&l), COLL_OK);
+    model_pop(false);
+    assert_int_equal(list_commit(&l), COLL_OK);
+    list_close(&l);
+}
+
 /* Issue 16: RPOP on a list in parts took a walk of its tail part's
  * elements (2,000 of 3 bytes) per pop; the thread now keeps the part
  * image's offsets by its CAS. Pops and pushes at both ends, a change in
@@ -710,14 +724,7 @@ test_list_tail_index_against_model(void **state)
         while (nmodel > 300) { /* RPOPs down to one part: counts cross
                                   16384 and 128, where a part's count
                                   header shrinks */
-            struct list l;
-            assert_int_equal(
-                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
-                    COLL_OK);
-            assert_int_equal(tail_pop(&l), COLL_OK);
-            model_pop(false);
-            assert_int_equal(list_commit(&l), COLL_OK);
-            list_close(&l);
+            tail_pop_one(key);
         }
         /* a queue on a list of one part: LPUSH and LPOP at its head keep
          * the index of the same image that RPOP uses (tix_head) */
@@ -759,14 +766,7 @@ test_list_tail_index_against_model(void **state)
         assert_true(rpops > 500);
         assert_true(list_tail_hits() - hits > rpops * 9 / 10);
         while (nmodel > 0) { /* and the rest */
-            struct list l;
-            assert_int_equal(
-                    list_open(&l, 0, key, 1, true, KS_NOSTATS | LIST_ENDS, NOW),
-                    COLL_OK);
-            assert_int_equal(tail_pop(&l), COLL_OK);
-            model_pop(false);
-            assert_int_equal(list_commit(&l), COLL_OK);
-            list_close(&l);
+            tail_pop_one(key);
         }
     }
     /* pops of one tail part in a row are answered by the index */
