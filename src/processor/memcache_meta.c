@@ -229,9 +229,10 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
  * still stores the value, marked stale, with the item's TTL and its win
  * token state, so a client that recached from an outdated read does not
  * lose its write while the next reader is told to fetch again (X, W).
- * A CAS equal to the item's is a plain CAS store, a newer one EXISTS. The
- * stale write is itself a CAS store on the version read, retried if
- * another writer came between. */
+ * A CAS equal to the item's is a plain CAS store, a newer one EXISTS
+ * (storage_cas_older decides: our CAS numbers say where a version was
+ * written, not when). The stale write is itself a CAS store on the version
+ * read, retried if another writer came between. */
 static storage_status_e
 meta_store_stale(struct conn *c, const struct memcache_request *req,
         struct storage_write *w, uint64_t *cas)
@@ -244,7 +245,7 @@ meta_store_stale(struct conn *c, const struct memcache_request *req,
         if (s != STORAGE_OK) {
             return s;
         }
-        if (m->cas >= it.cas) {
+        if (!storage_cas_older(&it, m->cas)) {
             break; /* not older: compared as any CAS store */
         }
         struct storage_write sw = *w;

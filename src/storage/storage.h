@@ -115,7 +115,8 @@ struct storage_item {
     size_t klen;
     const uint8_t *value;
     size_t vlen;
-    uint64_t cas;
+    uint64_t cas;         /* unique to this version of the key; compare
+                             with storage_cas_older, not < */
     uint64_t expiry;      /* unix ms; TIME_NEVER for none */
     uint64_t last_access; /* unix ms, to the minute; see docs/storage.md */
     uint32_t cflags;      /* memcache client flags, 0 if never set */
@@ -134,6 +135,14 @@ struct storage_item {
  * token. Returns true for exactly one caller per item version (meta `W`);
  * false if someone already has it (meta `Z`). `it` is a live view. */
 bool storage_item_claim_win(const struct storage_item *it);
+
+/* Whether cas names a version of the key older than the live view's (meta
+ * set's invalidate mode). A CAS is where its version was written, so
+ * within one segment numbers follow time; across segments a number the
+ * store has handed out is older than the live version (the newest), and
+ * one it never could have (past every segment opened) is newer. Against a
+ * CAS the writer chose (meta E), numbers are compared, as memcached does. */
+bool storage_cas_older(const struct storage_item *it, uint64_t cas);
 
 /* Bytes a live view's item takes in the store (Redis MEMORY USAGE): its
  * stride in its segment (header, key and value, aligned) plus its 8-byte

@@ -507,6 +507,7 @@ def pylibmc_session(srv):
     do(mc.decr, "c", 20)
     do(mc.incr, "missing")
     value, cas = do(mc.gets, "a")
+    out[-1] = (value, isinstance(cas, int) and cas > 0)  # numbering is ours
     do(mc.cas, "a", "2", cas)
     do(mc.cas, "a", "3", cas)
     do(mc.get, "a")

@@ -282,6 +282,27 @@ def invalidation_run(srv):
     return out
 
 
+def ttl_move_run(srv):
+    """A version written with another TTL than the one before it (so,
+    in segcached, into another segment, whose CAS numbers may be lower):
+    the older version's token is still older."""
+    p = port(srv)
+    out = [talk(p, b"ms other 1 T1000\r\na\r\nms tk 1\r\nb\r\n")]
+    old = cas_of(srv, b"tk")
+    out.append(talk(p, b"ms tk 1 T1000\r\nc\r\n"))
+    out.append(talk(p, b"ms tk 1 I C%d\r\nd\r\nmg tk v\r\n" % old))
+    # a token never handed out, above every version: newer, refused
+    out.append(talk(p, b"ms tk 1 I C%d\r\ne\r\nmg tk v\r\n" % (1 << 62)))
+    return out
+
+
+def test_meta_set_invalidate_older_token_across_ttls(fresh):
+    seg, peer = fresh
+    ours, theirs = ttl_move_run(seg), ttl_move_run(peer)
+    assert ours == theirs
+    assert ours[2] == b"HD\r\nVA 1 X W\r\nd\r\n", ours
+
+
 def test_meta_set_invalidate_as_memcached(fresh):
     seg, peer = fresh
     ours = invalidation_run(seg)

@@ -26,9 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* version 2: expiry counts, the table's summary; 3: a summary per db */
+/* version 2: expiry counts, the table's summary; 3: a summary per db;
+ * 4: an item's CAS is where it is written (item.c) */
 #define POOL_MAGIC   "SEGCPOOL"
-#define POOL_VERSION 3u
+#define POOL_VERSION 4u
 #define POOL_HEADER  4096
 
 struct pool_header {
@@ -51,7 +52,6 @@ struct pool_header {
     uint32_t free_head;
     uint32_t n_free;
     uint32_t n_open;
-    uint64_t cas_next;
     uint64_t seg_seq;
     uint64_t flush_cas[STORAGE_DB_COUNT];
     uint64_t flush_at[STORAGE_DB_COUNT];
@@ -177,7 +177,6 @@ datapool_load(void)
     heap.limbo_head = SEG_NIL;
     heap.n_limbo = 0;
     heap.n_open = hdr.n_open;
-    heap.cas_next = hdr.cas_next;
     heap.seg_seq = hdr.seg_seq;
     memcpy(heap.flush_cas, hdr.flush_cas, sizeof(heap.flush_cas));
     memcpy(heap.flush_at, hdr.flush_at, sizeof(heap.flush_at));
@@ -217,7 +216,6 @@ datapool_save(uint64_t now)
     hdr.free_head = heap.free_head;
     hdr.n_free = heap.n_free;
     hdr.n_open = heap.n_open;
-    hdr.cas_next = heap.cas_next;
     hdr.seg_seq = heap.seg_seq;
     memcpy(hdr.flush_cas, heap.flush_cas, sizeof(hdr.flush_cas));
     memcpy(hdr.flush_at, heap.flush_at, sizeof(hdr.flush_at));

@@ -344,7 +344,7 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
     }
     struct seg *d = &heap.segs[mg->dst];
     struct item_meta nm = *m;
-    nm.hdr_len = item_hdr_len(&nm, d->cas_base, d->exp_base);
+    nm.hdr_len = item_hdr_len(&nm, seg_cas_at(d, 0), d->exp_base);
     uint32_t stride = item_stride(item_size(&nm));
     bool part = (m->type & ITEM_T_PART) != 0, dead_part;
     uint8_t freq = merge_freq(m, key, v, mg->now, &dead_part);
@@ -362,7 +362,8 @@ merge_item(struct merge *mg, uint32_t sid, uint32_t off,
         uint8_t *p = seg_data(mg->dst) + mg->used;
         uint8_t atime = item_atime_code(
                 item_atime_ms(item_atime(item), &heap.segs[sid]), d);
-        item_encode(p, &nm, d->cas_base, d->exp_base, item_mflags(item), atime);
+        item_encode(p, &nm, seg_cas_at(d, 0), d->exp_base, item_mflags(item),
+                atime);
         /* a root's value may be patched in place (storage_patch) under the
          * key's locks until the swap: copy it under them */
         bool root = (m->type & ITEM_T_PARTS) != 0;
@@ -436,7 +437,6 @@ merge_dst_init(struct merge *mg)
     struct seg *d = &heap.segs[mg->dst];
     const struct seg *first = &heap.segs[mg->src[0]];
     d->bucket = first->bucket;
-    d->cas_base = first->cas_base;
     d->exp_base = first->exp_base;
     d->create_ms = 0;
     uint64_t seq = 0;

@@ -410,8 +410,8 @@ find_visit(uint64_t *slot, uint64_t v, void *arg)
     const struct seg *s = &heap.segs[sid];
     uint8_t *item = seg_data(sid) + off;
     struct item_meta m;
-    if (!item_decode(item, s->cas_base, s->exp_base, &m) || m.db != fa->db ||
-            m.klen != fa->klen ||
+    if (!item_decode(item, seg_cas_at(s, off), s->exp_base, &m) ||
+            m.db != fa->db || m.klen != fa->klen ||
             memcmp(item + m.hdr_len, fa->key, fa->klen) != 0) {
         INCR(seg_metrics, seg_hash_tag_collision);
         return false;
@@ -515,8 +515,8 @@ entry_died(uint64_t v)
     uint32_t sid = entry_sid(v);
     const struct seg *s = &heap.segs[sid];
     struct item_meta m;
-    if (item_decode(
-                seg_data(sid) + entry_off(v), s->cas_base, s->exp_base, &m)) {
+    uint32_t off = entry_off(v);
+    if (item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, &m)) {
         item_unlinked(sid, item_size(&m), &m);
         return m.db;
     }
@@ -817,7 +817,8 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
             uint32_t sid = entry_sid(v);
             const struct seg *s = &heap.segs[sid];
             struct item_meta m;
-            if (item_decode(seg_data(sid) + entry_off(v), s->cas_base,
+            uint32_t off = entry_off(v);
+            if (item_decode(seg_data(sid) + off, seg_cas_at(s, off),
                         s->exp_base, &m) &&
                     dead(&m, arg) && slot_swap(&bk[i], v, 0)) {
                 item_unlinked(sid, item_size(&m), &m);

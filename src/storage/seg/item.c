@@ -4,20 +4,28 @@
  * and nothing is read through a cast:
  *
  *   +0  flags    db (bits 0-3) | EXP | CFLAGS | STALE | TYPED  immutable
- *   +1  mflags   FETCHED | WIN                             atomic byte
+ *   +1  mflags   FETCHED | WIN (atomic, set later) | CAS (immutable)
  *   +2  atime    minutes since the segment was created     atomic byte
  *   +3  klen     LEB128 varint
  *       vlen     LEB128 varint
- *       cas      zigzag varint of (cas - segment cas_base)
+ *      [cas]     zigzag varint of (cas - the segment's CAS base), if CAS
  *      [expiry]  zigzag varint of (expiry - segment exp_base), if EXP
  *      [cflags]  LEB128 varint, if CFLAGS (client flags not 0)
  *      [type]    one byte, if TYPED: storage type (bits 0-3), PARTS, PART
  *       key bytes, value bytes
  *
- * A 16-byte key with a 32-byte value and no expiry takes 8 header bytes.
- * Bytes 1 and 2 are the only ones written after an item is published, and
- * only with atomic byte stores; everything else is immutable, so readers
- * never see a torn item. */
+ * An item's CAS is where it was written: (the segment's opening sequence
+ * << 20) | (offset in units), seg_cas_at(). Unique while the item lives
+ * (a segment's sequence is never reused), so an item written by a client
+ * carries no CAS bytes. A copy (merge, compaction, touch) and a CAS the
+ * client chose (meta E) keep theirs: the CAS bit, and the bytes after the
+ * lengths. A flush hides the items whose age is below its threshold: the
+ * CAS, but for a CAS the client chose (the ECAS bit) where the item was
+ * written, so a chosen CAS neither hides an item nor keeps one. A 16-byte key
+ * with a 32-byte value and no expiry takes 5 header bytes. Bytes 1 and 2 are
+ * the only ones written after an item is published, and only with atomic OR and
+ * byte stores that leave the CAS bit as it was; everything else is immutable,
+ * so readers never see a torn item. */
 #include "seg_internal.h"
 
 #include <string.h>
@@ -78,10 +86,12 @@ unzigzag(uint64_t z, uint64_t base)
 }
 
 uint32_t
-item_hdr_len(const struct item_meta *m, uint64_t cas_base, uint64_t exp_base)
+item_hdr_len(const struct item_meta *m, uint64_t cas_at, uint64_t exp_base)
 {
-    uint32_t n = 3 + varint_len(m->klen) + varint_len(m->vlen) +
-                 varint_len(zigzag(m->cas, cas_base));
+    uint32_t n = 3 + varint_len(m->klen) + varint_len(m->vlen);
+    if (m->cas != 0) {
+        n += varint_len(zigzag(m->cas, cas_at & ~OFF_MASK));
+    }
     if (m->expiry != 0) {
         n += varint_len(zigzag(m->expiry, exp_base));
     }
@@ -92,7 +102,7 @@ item_hdr_len(const struct item_meta *m, uint64_t cas_base, uint64_t exp_base)
 }
 
 uint32_t
-item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
+item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_at,
         uint64_t exp_base, uint8_t mflags, uint8_t atime)
 {
     uint8_t flags = (uint8_t)((m->db & DB_MASK) | (m->flags & ITEM_F_STALE));
@@ -107,12 +117,16 @@ item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
         flags |= ITEM_F_CFLAGS;
     }
     dst[0] = flags;
-    dst[1] = mflags;
+    dst[1] = (uint8_t)((mflags & ITEM_M_MUTABLE) |
+                       (m->cas != 0 ? ITEM_M_CAS : 0) |
+                       (m->cas != 0 && m->ecas ? ITEM_M_ECAS : 0));
     dst[2] = atime;
     uint32_t n = 3;
     n += varint_put(dst + n, m->klen);
     n += varint_put(dst + n, m->vlen);
-    n += varint_put(dst + n, zigzag(m->cas, cas_base));
+    if (m->cas != 0) {
+        n += varint_put(dst + n, zigzag(m->cas, cas_at & ~OFF_MASK));
+    }
     if (m->expiry != 0) {
         n += varint_put(dst + n, zigzag(m->expiry, exp_base));
     }
@@ -126,7 +140,7 @@ item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
 }
 
 bool
-item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
+item_decode(const uint8_t *p, uint64_t cas_at, uint64_t exp_base,
         struct item_meta *m)
 {
     uint8_t flags = p[0];
@@ -141,8 +155,14 @@ item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
     m->klen = (uint32_t)v;
     n += varint_get(p + n, &v);
     m->vlen = (uint32_t)v;
-    n += varint_get(p + n, &v);
-    m->cas = unzigzag(v, cas_base);
+    uint8_t mflags = __atomic_load_n(p + 1, __ATOMIC_RELAXED);
+    m->cas = m->age = cas_at;
+    m->ecas = (mflags & ITEM_M_ECAS) != 0;
+    if (mflags & ITEM_M_CAS) {
+        n += varint_get(p + n, &v);
+        m->cas = unzigzag(v, cas_at & ~OFF_MASK);
+        m->age = m->ecas ? cas_at : m->cas;
+    }
     m->expiry = 0;
     if (flags & ITEM_F_EXP) {
         n += varint_get(p + n, &v);

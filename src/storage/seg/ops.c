@@ -59,7 +59,7 @@ bool
 item_visible(const struct item_meta *m, uint64_t now)
 {
     return !time_expired(m->expiry, now) &&
-           m->cas >= __atomic_load_n(&heap.flush_cas[m->db & DB_MASK],
+           m->age >= __atomic_load_n(&heap.flush_cas[m->db & DB_MASK],
                              __ATOMIC_ACQUIRE);
 }
 
@@ -73,7 +73,7 @@ flushed(const struct item_meta *m, void *arg)
     const uint16_t *mask = arg;
     uint8_t db = m->db & DB_MASK;
     return (*mask & (1u << db)) != 0 &&
-           m->cas < __atomic_load_n(&heap.flush_cas[db], __ATOMIC_ACQUIRE);
+           m->age < __atomic_load_n(&heap.flush_cas[db], __ATOMIC_ACQUIRE);
 }
 
 /* Items of the databases in mask with a CAS below the threshold are
@@ -82,8 +82,11 @@ flushed(const struct item_meta *m, void *arg)
 static void
 flush_apply(uint16_t mask)
 {
-    uint64_t threshold =
-            __atomic_add_fetch(&heap.cas_next, 1, __ATOMIC_SEQ_CST);
+    /* every segment opened from here on has a higher sequence, so every
+     * item written into one a higher CAS; a writer that finds its open
+     * segment below the threshold seals it (res_open) */
+    uint64_t threshold = (__atomic_load_n(&heap.seg_seq, __ATOMIC_SEQ_CST) + 1)
+                         << 20;
     for (uint8_t db = 0; db < STORAGE_DB_COUNT; db++) {
         if (mask & (1u << db)) {
             __atomic_store_n(&heap.flush_cas[db], threshold, __ATOMIC_RELEASE);
@@ -236,7 +239,7 @@ item_drop_info(const struct item_meta *m, const uint8_t *key,
             m->db >= STORAGE_DB_COUNT) {
         return false; /* off, or a part (not a key) */
     }
-    if (m->cas < __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE)) {
+    if (m->age < __atomic_load_n(&heap.flush_cas[m->db], __ATOMIC_ACQUIRE)) {
         return false; /* flushed: the flush was the change */
     }
     bool live = evict_now != 0 && !time_expired(m->expiry, evict_now);
@@ -312,7 +315,7 @@ read_item(uint8_t db, const void *key, size_t klen, uint64_t now,
         if (found) {
             /* why it is hidden, as memcached tells (flush checked first):
              * get_flushed, get_expired */
-            if (ref.m.cas < __atomic_load_n(&heap.flush_cas[db & DB_MASK],
+            if (ref.m.age < __atomic_load_n(&heap.flush_cas[db & DB_MASK],
                                     __ATOMIC_ACQUIRE)) {
                 INCR(seg_metrics, seg_get_flushed);
             } else {
@@ -359,6 +362,20 @@ storage_item_claim_win(const struct storage_item *it)
     return (prev & ITEM_M_WIN) == 0;
 }
 
+bool
+storage_cas_older(const struct storage_item *it, uint64_t cas)
+{
+    const uint8_t *item = it->priv;
+    if (cas == it->cas) {
+        return false;
+    }
+    if (item == NULL || (item_mflags(item) & ITEM_M_ECAS) ||
+            (cas >> 20) == (it->cas >> 20)) {
+        return cas < it->cas;
+    }
+    return (cas >> 20) <= __atomic_load_n(&heap.seg_seq, __ATOMIC_RELAXED);
+}
+
 /* --- the replace primitive ---------------------------------------------- */
 
 static storage_status_e
@@ -391,21 +408,25 @@ cond_check(
     }
 }
 
-/* A reservation whose CAS a flush has passed would be invisible once
- * linked: copy it to a fresh one with a new CAS (rare). */
+/* A reservation whose age a flush has passed would be invisible once
+ * linked: copy it to a fresh one with a new CAS, or the CAS its writer
+ * chose in a segment opened since (rare). The new header may differ in
+ * length from the old. */
 static storage_status_e
 res_refresh(struct res *r, uint64_t now)
 {
     struct item_meta m;
     const struct seg *s = &heap.segs[r->sid];
-    item_decode(r->item, s->cas_base, s->exp_base, &m);
-    m.cas = 0;
+    item_decode(r->item, seg_cas_at(s, r->off), s->exp_base, &m);
+    if (!m.ecas) {
+        m.cas = 0;
+    }
     struct res nr;
     storage_status_e st = res_open(&nr, &m, item_mflags(r->item), now);
     if (st != STORAGE_OK) {
         return st;
     }
-    memcpy(nr.item + m.hdr_len, r->item + m.hdr_len, (size_t)m.klen + m.vlen);
+    memcpy(nr.value - m.klen, r->value - m.klen, (size_t)m.klen + m.vlen);
     res_close(r);
     *r = nr;
     return STORAGE_OK;
@@ -418,8 +439,8 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
     ops_view_none(old);
     struct item_meta m;
     const struct seg *s = &heap.segs[r->sid];
-    item_decode(r->item, s->cas_base, s->exp_base, &m);
-    if (r->cas < __atomic_load_n(
+    item_decode(r->item, seg_cas_at(s, r->off), s->exp_base, &m);
+    if (r->age < __atomic_load_n(
                          &heap.flush_cas[m.db & DB_MASK], __ATOMIC_ACQUIRE)) {
         storage_status_e st = res_refresh(r, now);
         if (st != STORAGE_OK) {
@@ -427,7 +448,7 @@ ops_commit(struct res *r, const struct cond *c, uint64_t now,
             return st;
         }
         s = &heap.segs[r->sid];
-        item_decode(r->item, s->cas_base, s->exp_base, &m);
+        item_decode(r->item, seg_cas_at(s, r->off), s->exp_base, &m);
     }
     const uint8_t *key = r->item + m.hdr_len;
     uint64_t h = hash_of(m.db, key, m.klen);
@@ -500,6 +521,7 @@ ops_reserve(struct res *r, uint8_t db, const void *key, size_t klen,
     struct item_meta m;
     meta_for(&m, db, klen, vlen, expiry, w);
     m.cas = w->new_cas;
+    m.ecas = w->new_cas != 0;
     storage_status_e st = res_open(r, &m, w->win_sent ? ITEM_M_WIN : 0, now);
     if (st == STORAGE_OK) {
         memcpy(r->value - klen, key, klen);

@@ -94,7 +94,7 @@ view_of_res(struct storage_item *it, const struct res *r, uint64_t now)
 {
     struct hash_ref ref = {.sid = r->sid, .off = r->off, .item = r->item};
     const struct seg *s = &heap.segs[r->sid];
-    item_decode(r->item, s->cas_base, s->exp_base, &ref.m);
+    item_decode(r->item, seg_cas_at(s, r->off), s->exp_base, &ref.m);
     ops_view_fill(it, &ref, false, now);
     item_touch_access(r->item, s, now);
 }

@@ -317,8 +317,10 @@ layout(const seg_options_st *o)
     heap.memory = option_uint(&o->seg_memory);
     heap.seg_size = option_uint(&o->seg_segment_size);
     heap.unit = 1;
+    heap.unit_shift = 0;
     while (((size_t)heap.unit << 20) < heap.seg_size) {
         heap.unit <<= 1;
+        heap.unit_shift++;
     }
     size_t fixed = fixed_bytes(o, &heap.n_bucket, &heap.n_overflow);
     size_t per_seg = heap.seg_size + sizeof(struct seg);
@@ -388,7 +390,6 @@ heap_init_empty(void)
                 (struct ttl_bucket){0, SEG_NIL, SEG_NIL, SEG_NIL, 0, SEG_NIL};
     }
     heap.flush_pending = UINT64_MAX;
-    heap.cas_next = 0;
     hash_init();
 }
 

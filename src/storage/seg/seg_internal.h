@@ -46,9 +46,15 @@
 #define DB_MASK          0x0f           /* item_meta.db: the namespace,
                                            db | STORAGE_DB_PARTS for parts;
                                            arrays by db use db & DB_MASK */
-/* mutable bits, item byte 1, atomic */
+/* item byte 1: mutable bits (atomic OR), and one set when it is written */
 #define ITEM_M_FETCHED   0x01
 #define ITEM_M_WIN       0x02
+#define ITEM_M_MUTABLE   0x03
+#define ITEM_M_CAS       0x80           /* immutable: the CAS is in the
+                                           header, not where the item is */
+#define ITEM_M_ECAS      0x40           /* immutable, with CAS: its writer
+                                           chose it (meta E), so a flush
+                                           dates the item by where it is */
 /* clang-format on */
 
 typedef enum {
@@ -65,7 +71,7 @@ typedef enum {
  *
  * Two cache lines, so that a get never reads a line a set writes:
  *
- *   line 0  cas_base exp_base create_ms seq retire_epoch prev next gen
+ *   line 0  exp_base create_ms seq retire_epoch prev next gen
  *           bucket state: read by every get (item_decode, access time),
  *           written when the segment opens, moves or changes state
  *   line 1  write_offset w_ref live_items live_bytes max_exp: written by
@@ -75,10 +81,12 @@ typedef enum {
  * The header array starts on a cache line (seg.c), and 128 bytes for a
  * segment of 64 KiB or more is under 0.2% of it. */
 struct seg {
-    uint64_t cas_base; /* CAS of items is stored relative to these */
-    uint64_t exp_base;
+    uint64_t exp_base; /* expiry of items is stored relative to it */
     uint64_t create_ms;
-    uint64_t seq; /* atomic; opening order: FIFO age without clock ties */
+    uint64_t seq; /* atomic; opening order: FIFO age without clock ties,
+                     and the CAS of items written here (seg_cas_at): unique
+                     to one opening (a merge's destination takes its
+                     newest source's, but holds only copies) */
     uint64_t retire_epoch;
     uint32_t prev;
     uint32_t next;
@@ -112,8 +120,11 @@ struct item_meta {
     uint32_t klen;
     uint32_t vlen;
     uint64_t cas;
+    uint64_t age; /* what a flush's threshold compares: the CAS, or where
+                     the item is when its writer chose its CAS (ecas) */
     uint64_t expiry;
     uint32_t cflags;
+    bool ecas; /* the CAS was chosen by its writer (meta E) */
 };
 
 /* A reservation, kept in storage_reservation.priv. */
@@ -127,6 +138,7 @@ struct res {
     uint8_t open;
     uint64_t hash;
     uint64_t cas;
+    uint64_t age; /* item_meta.age */
     uint64_t expiry;
 };
 
@@ -136,7 +148,7 @@ struct res {
  * reads (the first group) stay shared in every core's cache:
  *
  *   read-mostly   layout, flush thresholds: set up once, or by a flush
- *   per write     cas_next, count[]: every set (one atomic add each)
+ *   per write     count[]: every set that adds a key (one atomic add)
  *   segment lists heap lock: a segment taken, retired or freed; compaction
  *   overflow pool pool lock: a hash chain grows or shrinks */
 struct heap {
@@ -144,7 +156,8 @@ struct heap {
     size_t memory;
     uint8_t *data; /* segment i at data + i * seg_size */
     size_t seg_size;
-    uint32_t unit; /* offset unit in hash slots: item alignment */
+    uint32_t unit;       /* offset unit in hash slots: item alignment */
+    uint32_t unit_shift; /* log2(unit) */
     uint32_t n_seg;
     struct seg *segs;
     struct ttl_bucket *ttl;
@@ -163,9 +176,8 @@ struct heap {
     uint64_t flush_cas[STORAGE_DB_COUNT]; /* atomic: older items invisible */
     uint64_t flush_at[STORAGE_DB_COUNT];  /* pending delayed flush, or 0 */
 
-    _Alignas(CACHE_LINE) uint64_t cas_next; /* atomic */
-    int64_t count[STORAGE_DB_COUNT];        /* atomic */
-    int64_t expires[STORAGE_DB_COUNT];      /* atomic: those with an expiry */
+    _Alignas(CACHE_LINE) int64_t count[STORAGE_DB_COUNT]; /* atomic */
+    int64_t expires[STORAGE_DB_COUNT]; /* atomic: those with an expiry */
 
     _Alignas(CACHE_LINE) uint8_t lock; /* free and limbo lists */
     uint32_t free_head;
@@ -251,12 +263,24 @@ void datapool_unmap(void);
 bool datapool_active(void);
 
 /* --- item codec (item.c) --- */
+/* The CAS of an item written at (s, off) with none of its own: the
+ * segment's sequence, then the offset in units (the bits a hash entry
+ * keeps). Above 2^20, never 0. */
+static inline uint64_t
+seg_cas_at(const struct seg *s, uint32_t off)
+{
+    return (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) << 20) |
+           (off >> heap.unit_shift);
+}
+/* cas_at: seg_cas_at() where the item is (for its header's length, any
+ * offset of its segment). m->cas 0: the item takes cas_at as its CAS and
+ * its header holds none; else its header holds m->cas. */
 uint32_t item_hdr_len(
-        const struct item_meta *m, uint64_t cas_base, uint64_t exp_base);
-uint32_t item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_base,
+        const struct item_meta *m, uint64_t cas_at, uint64_t exp_base);
+uint32_t item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_at,
         uint64_t exp_base, uint8_t mflags, uint8_t atime);
 /* false when the byte at p is the end marker */
-bool item_decode(const uint8_t *p, uint64_t cas_base, uint64_t exp_base,
+bool item_decode(const uint8_t *p, uint64_t cas_at, uint64_t exp_base,
         struct item_meta *m);
 static inline uint32_t
 item_size(const struct item_meta *m)
@@ -489,9 +513,9 @@ _Static_assert(_Alignof(struct heap) == CACHE_LINE &&
         "the heap descriptor shares no line with another global");
 _Static_assert(
         offsetof(struct heap, flush_at) + sizeof(uint64_t) * STORAGE_DB_COUNT <=
-                offsetof(struct heap, cas_next),
+                offsetof(struct heap, count),
         "the read-mostly heap fields precede the written ones");
-_Static_assert(offsetof(struct heap, cas_next) % CACHE_LINE == 0 &&
+_Static_assert(offsetof(struct heap, count) % CACHE_LINE == 0 &&
                        offsetof(struct heap, lock) % CACHE_LINE == 0 &&
                        offsetof(struct heap, pool_lock) % CACHE_LINE == 0,
         "each written group of the heap starts a cache line");

@@ -429,7 +429,6 @@ seg_open_init(uint32_t sid, uint32_t bucket, uint64_t expiry, uint64_t now)
 {
     struct seg *s = &heap.segs[sid];
     s->bucket = (uint16_t)bucket;
-    s->cas_base = __atomic_load_n(&heap.cas_next, __ATOMIC_RELAXED);
     s->exp_base = expiry;
     __atomic_store_n(&s->max_exp, 0, __ATOMIC_RELAXED);
     s->create_ms = now;
@@ -491,18 +490,25 @@ max_update(uint64_t *p, uint64_t v)
     }
 }
 
+/* Whether a segment opened before the last flush of db: an item written
+ * into it now would take a CAS below the flush threshold and be invisible
+ * (seg_cas_at). */
+static bool
+seg_before_flush(const struct seg *s, uint8_t db)
+{
+    return (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) << 20) <
+           __atomic_load_n(&heap.flush_cas[db & DB_MASK], __ATOMIC_ACQUIRE);
+}
+
 /* Reserves room for one item in the open segment of its TTL bucket and
- * writes its header (m->cas 0: a new CAS is taken). The caller copies the
- * key and value to r->item + hdr and closes with res_close after linking or
- * giving up. */
+ * writes its header (m->cas 0: the item's CAS is where it lands,
+ * seg_cas_at; else it keeps m->cas). The caller copies the key and value to
+ * r->item + hdr and closes with res_close after linking or giving up. */
 storage_status_e
 res_open(
         struct res *r, const struct item_meta *mm, uint8_t mflags, uint64_t now)
 {
     struct item_meta m = *mm;
-    if (m.cas == 0) {
-        m.cas = __atomic_add_fetch(&heap.cas_next, 1, __ATOMIC_RELAXED);
-    }
     if (ITEM_HDR_MAX + (size_t)m.klen + m.vlen > heap.seg_size) {
         return STORAGE_EOVERSIZE;
     }
@@ -519,7 +525,13 @@ res_open(
             __atomic_fetch_sub(&s->w_ref, 1, __ATOMIC_RELEASE);
             continue;
         }
-        m.hdr_len = item_hdr_len(&m, s->cas_base, s->exp_base);
+        if ((m.cas == 0 || m.ecas) && seg_before_flush(s, m.db)) {
+            __atomic_fetch_sub(&s->w_ref, 1, __ATOMIC_RELEASE);
+            seal(sid);
+            continue;
+        }
+        uint64_t cas_at = seg_cas_at(s, 0);
+        m.hdr_len = item_hdr_len(&m, cas_at, s->exp_base);
         uint32_t size = item_size(&m), stride = item_stride(size);
         uint32_t off =
                 __atomic_fetch_add(&s->write_offset, stride, __ATOMIC_RELAXED);
@@ -533,8 +545,8 @@ res_open(
         }
         uint8_t *p = seg_data(sid) + off;
         m.flags &= ITEM_F_STALE;
-        item_encode(p, &m, s->cas_base, s->exp_base, mflags,
-                item_atime_code(now, s));
+        item_encode(
+                p, &m, cas_at, s->exp_base, mflags, item_atime_code(now, s));
         max_update(&s->max_exp, m.expiry == 0 ? UINT64_MAX : m.expiry);
         *r = (struct res){.item = p,
                 .value = p + m.hdr_len + m.klen,
@@ -543,7 +555,10 @@ res_open(
                 .size = size,
                 .db = m.db,
                 .open = 1,
-                .cas = m.cas,
+                .cas = m.cas != 0 ? m.cas : cas_at | (off >> heap.unit_shift),
+                .age = m.cas != 0 && !m.ecas
+                               ? m.cas
+                               : cas_at | (off >> heap.unit_shift),
                 .expiry = m.expiry};
         return STORAGE_OK;
     }
@@ -575,7 +590,7 @@ seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
     if (off >= seg_walk_end(sid)) {
         return false;
     }
-    return item_decode(seg_data(sid) + off, s->cas_base, s->exp_base, m);
+    return item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, m);
 }
 
 /* Two passes, as merge_source (evict.c): lock-free peeks first, a locked

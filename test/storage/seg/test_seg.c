@@ -92,11 +92,12 @@ test_item_layout_roundtrip(void **state)
             .expiry = NOW + 5000,
             .cflags = 0xdeadbeef,
             .flags = ITEM_F_STALE};
-    uint32_t hl = item_hdr_len(&m, 1000000, NOW);
-    uint32_t n = item_encode(buf, &m, 1000000, NOW, ITEM_M_WIN, 3);
+    uint64_t at = (7ULL << 20) | 100; /* segment sequence 7, offset 100 */
+    uint32_t hl = item_hdr_len(&m, at, NOW);
+    uint32_t n = item_encode(buf, &m, at, NOW, ITEM_M_WIN, 3);
     assert_int_equal(n, hl);
     struct item_meta d;
-    assert_true(item_decode(buf, 1000000, NOW, &d));
+    assert_true(item_decode(buf, at, NOW, &d));
     assert_int_equal(d.db, 7);
     assert_int_equal(d.klen, 16);
     assert_int_equal(d.vlen, 32);
@@ -105,7 +106,8 @@ test_item_layout_roundtrip(void **state)
     assert_int_equal(d.cflags, 0xdeadbeef);
     assert_true(d.flags & ITEM_F_STALE);
     assert_int_equal(d.hdr_len, hl);
-    assert_int_equal(item_mflags(buf), ITEM_M_WIN);
+    /* a CAS of its own is marked in the mflags byte, beside WIN */
+    assert_int_equal(item_mflags(buf), ITEM_M_WIN | ITEM_M_CAS);
     assert_int_equal(item_atime(buf), 3);
 }
 
@@ -113,15 +115,31 @@ static void
 test_item_layout_small_header(void **state)
 {
     (void)state;
-    /* 16-byte key, 32-byte value, no expiry, no flags, CAS near the
-     * segment's base: 3 fixed bytes + klen + vlen + cas = 6 */
-    struct item_meta m = {.klen = 16, .vlen = 32, .cas = 40};
-    assert_int_equal(item_hdr_len(&m, 0, 0), 6);
-    /* a CAS below the segment base (merge) still round-trips */
+    /* 16-byte key, 32-byte value, no expiry, no flags, written with a new
+     * CAS: 3 fixed bytes + klen + vlen = 5, the CAS where it lands */
+    struct item_meta m = {.klen = 16, .vlen = 32, .cas = 0};
+    uint64_t at = (9ULL << 20) | 4321;
+    assert_int_equal(item_hdr_len(&m, at, 0), 5);
     uint8_t buf[64];
+    item_encode(buf, &m, at, 0, ITEM_M_CAS | ITEM_M_FETCHED, 0);
+    struct item_meta d;
+    assert_true(item_decode(buf, at, 0, &d));
+    assert_int_equal(d.hdr_len, 5);
+    assert_int_equal(d.cas, at);
+    /* the CAS bit comes from m, never from the mflags passed in */
+    assert_int_equal(item_mflags(buf), ITEM_M_FETCHED);
+    /* a copy keeps its CAS: one from an older segment (merge) costs 4
+     * bytes, one from the same segment's range up to 3, and both round-trip */
+    m.cas = (5ULL << 20) | 17;
+    assert_int_equal(item_hdr_len(&m, at, 0), 9);
+    item_encode(buf, &m, at, 0, 0, 0);
+    assert_true(item_decode(buf, at, 0, &d));
+    assert_int_equal(d.cas, (5ULL << 20) | 17);
+    m.cas = (9ULL << 20) | 40000;
+    assert_int_equal(item_hdr_len(&m, at, 0), 8);
+    /* a CAS the client chose (meta E), small or above the base */
     m.cas = 5;
     item_encode(buf, &m, 1ULL << 40, 0, 0, 0);
-    struct item_meta d;
     assert_true(item_decode(buf, 1ULL << 40, 0, &d));
     assert_int_equal(d.cas, 5);
     assert_int_equal(d.expiry, 0);

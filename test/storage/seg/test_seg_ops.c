@@ -237,6 +237,60 @@ test_explicit_cas_and_freq(void **state)
             storage_set(0, "e", 1, "w", 1, &w, NOW, NULL, NULL), STORAGE_OK);
     assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_OK);
     assert_int_equal(it.freq, f);
+    /* a chosen CAS does not date the item for a flush: written after one,
+     * however small, it lives; a later flush hides it, however large */
+    assert_int_equal(storage_flush(0, NOW, NOW), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_NOT_FOUND);
+    w.new_cas = 5;
+    assert_int_equal(
+            storage_set(0, "e", 1, "v", 1, &w, NOW, NULL, &cas), STORAGE_OK);
+    assert_int_equal(cas, 5);
+    assert_int_equal(cas_of("e"), 5);
+    w.new_cas = 1ULL << 62;
+    assert_int_equal(
+            storage_set(0, "g", 1, "w", 1, &w, NOW, NULL, &cas), STORAGE_OK);
+    assert_true(cas_of("g") == 1ULL << 62);
+    assert_int_equal(storage_flush(0, NOW, NOW), STORAGE_OK);
+    assert_int_equal(storage_peek(0, "e", 1, NOW, &it), STORAGE_NOT_FOUND);
+    assert_int_equal(storage_peek(0, "g", 1, NOW, &it), STORAGE_NOT_FOUND);
+    /* a flush between reserve and commit of a chosen CAS: the item is
+     * written again after the flush, its value and CAS whole */
+    struct storage_reservation r;
+    w.new_cas = 3;
+    assert_int_equal(
+            storage_reserve(&r, 0, "late-e", 6, 4, &w, NOW), STORAGE_OK);
+    memcpy(r.value, "abcd", 4);
+    assert_int_equal(storage_flush(0, NOW, NOW), STORAGE_OK);
+    assert_int_equal(storage_commit(&r, NOW, NULL, &cas), STORAGE_OK);
+    expect(0, "late-e", "abcd");
+    assert_int_equal(cas, 3);
+    assert_int_equal(cas_of("late-e"), 3);
+}
+
+/* An item's CAS is where it was written: unique across keys and
+ * versions, no bytes in its header, and kept when the item is moved. */
+static void
+test_cas_from_location(void **state)
+{
+    (void)state;
+    uint64_t seen[64];
+    for (int i = 0; i < 64; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "u%d", i % 16);
+        assert_int_equal(put(0, key, "value", 0), 0);
+        seen[i] = cas_of(key);
+        assert_true(seen[i] >= 1ULL << 20);
+        for (int j = 0; j < i; j++) {
+            assert_true(seen[j] != seen[i]);
+        }
+    }
+    /* touch moves the item (a new expiry), its CAS stays */
+    uint64_t before = cas_of("u3");
+    assert_int_equal(storage_touch(0, "u3", 2, NOW + 60000, STORAGE_TTL_ALWAYS,
+                             NOW, NULL),
+            STORAGE_OK);
+    assert_int_equal(cas_of("u3"), before);
+    expect(0, "u3", "value");
 }
 
 static void
@@ -608,6 +662,7 @@ main(void)
             cmocka_unit_test_setup(test_rename_copy, each_setup),
             cmocka_unit_test_setup(test_scan_and_random, each_setup),
             cmocka_unit_test_setup(test_reserve_commit_abort, each_setup),
+            cmocka_unit_test_setup(test_cas_from_location, each_setup),
             cmocka_unit_test_setup(test_item_footprint, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
