@@ -27,9 +27,10 @@
 #include <unistd.h>
 
 /* version 2: expiry counts, the table's summary; 3: a summary per db;
- * 4: an item's CAS is where it is written (item.c) */
+ * 4: an item's CAS is where it is written (item.c); 5: two fixed header
+ * bytes, segments end at their tail */
 #define POOL_MAGIC   "SEGCPOOL"
-#define POOL_VERSION 4u
+#define POOL_VERSION 5u
 #define POOL_HEADER  4096
 
 struct pool_header {

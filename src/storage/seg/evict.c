@@ -439,16 +439,20 @@ merge_dst_init(struct merge *mg)
     d->bucket = first->bucket;
     d->exp_base = first->exp_base;
     d->create_ms = 0;
+    d->atime_base = UINT64_MAX;
     uint64_t seq = 0;
     for (uint32_t i = 0; i < mg->n; i++) {
         const struct seg *src = &heap.segs[mg->src[i]];
         d->create_ms =
                 src->create_ms > d->create_ms ? src->create_ms : d->create_ms;
         seq = src->seq > seq ? src->seq : seq;
+        /* access times count from the oldest source's base: every moved
+         * item's is kept, or rounded down to a step once (item.c) */
+        d->atime_base = src->atime_base < d->atime_base ? src->atime_base
+                                                        : d->atime_base;
     }
     if (mg->compact) {
-        /* access times are minutes since create_ms: from the oldest
-         * source every moved item's stays what it was (up to 255 min) */
+        /* a compaction's destination is as old as its oldest source */
         for (uint32_t i = 0; i < mg->n; i++) {
             const struct seg *src = &heap.segs[mg->src[i]];
             d->create_ms = src->create_ms < d->create_ms ? src->create_ms
@@ -458,6 +462,7 @@ merge_dst_init(struct merge *mg)
     __atomic_store_n(&d->seq, seq, __ATOMIC_RELAXED);
     __atomic_store_n(&d->max_exp, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->write_offset, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->tail, (uint32_t)heap.seg_size, __ATOMIC_RELAXED);
     __atomic_store_n(&d->w_ref, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->live_items, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&d->live_bytes, 0, __ATOMIC_RELAXED);

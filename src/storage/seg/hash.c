@@ -410,8 +410,8 @@ find_visit(uint64_t *slot, uint64_t v, void *arg)
     const struct seg *s = &heap.segs[sid];
     uint8_t *item = seg_data(sid) + off;
     struct item_meta m;
-    if (!item_decode(item, seg_cas_at(s, off), s->exp_base, &m) ||
-            m.db != fa->db || m.klen != fa->klen ||
+    item_decode(item, seg_cas_at(s, off), s->exp_base, &m);
+    if (m.db != fa->db || m.klen != fa->klen ||
             memcmp(item + m.hdr_len, fa->key, fa->klen) != 0) {
         INCR(seg_metrics, seg_hash_tag_collision);
         return false;
@@ -506,9 +506,7 @@ slot_swap(uint64_t *slot, uint64_t old, uint64_t nval)
 /* The dead copy's accounting: its segment loses live bytes, its db an item.
  * Reads the header under the bucket lock: the segment cannot be retired
  * while an entry still points into it. Returns the item's database (its
- * summary's to update), or DB_NONE if the header does not decode: then no
- * summary counts one fewer, which only costs readers a look. */
-#define DB_NONE 0xff
+ * summary's to update). */
 static uint8_t
 entry_died(uint64_t v)
 {
@@ -516,11 +514,9 @@ entry_died(uint64_t v)
     const struct seg *s = &heap.segs[sid];
     struct item_meta m;
     uint32_t off = entry_off(v);
-    if (item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, &m)) {
-        item_unlinked(sid, item_size(&m), &m);
-        return m.db;
-    }
-    return DB_NONE;
+    item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, &m);
+    item_unlinked(sid, item_size(&m), &m);
+    return m.db;
 }
 
 bool
@@ -818,9 +814,9 @@ hash_purge_bucket(uint32_t b, hash_dead_fn dead, void *arg)
             const struct seg *s = &heap.segs[sid];
             struct item_meta m;
             uint32_t off = entry_off(v);
-            if (item_decode(seg_data(sid) + off, seg_cas_at(s, off),
-                        s->exp_base, &m) &&
-                    dead(&m, arg) && slot_swap(&bk[i], v, 0)) {
+            item_decode(
+                    seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, &m);
+            if (dead(&m, arg) && slot_swap(&bk[i], v, 0)) {
                 item_unlinked(sid, item_size(&m), &m);
                 n++;
                 chain_compact(b, &bk[i]);

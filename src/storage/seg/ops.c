@@ -369,8 +369,11 @@ storage_cas_older(const struct storage_item *it, uint64_t cas)
     if (cas == it->cas) {
         return false;
     }
-    if (item == NULL || (item_mflags(item) & ITEM_M_ECAS) ||
-            (cas >> 20) == (it->cas >> 20)) {
+    struct item_meta m = {.ecas = false};
+    if (item != NULL) {
+        item_decode(item, 0, 0, &m);
+    }
+    if (item == NULL || m.ecas || (cas >> 20) == (it->cas >> 20)) {
         return cas < it->cas;
     }
     return (cas >> 20) <= __atomic_load_n(&heap.seg_seq, __ATOMIC_RELAXED);

@@ -30,8 +30,8 @@ walk_visit(uint64_t v, void *arg)
             .val = v, .sid = hash_val_sid(v), .off = hash_val_off(v)};
     const struct seg *s = &heap.segs[ref.sid];
     ref.item = seg_data(ref.sid) + ref.off;
-    if (!item_decode(ref.item, seg_cas_at(s, ref.off), s->exp_base, &ref.m) ||
-            ref.m.db != wk->db || !item_visible(&ref.m, wk->now)) {
+    item_decode(ref.item, seg_cas_at(s, ref.off), s->exp_base, &ref.m);
+    if (ref.m.db != wk->db || !item_visible(&ref.m, wk->now)) {
         return;
     }
     if (wk->first != NULL) {

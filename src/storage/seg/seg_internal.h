@@ -26,35 +26,38 @@
 #define SEG_ID_MAX       ((1u << 24) - 1)
 #define TTL_BUCKETS      1025           /* 4 x 256 ranges + "never" */
 #define TTL_NEVER_BUCKET 1024
-#define ITEM_HDR_MAX     35             /* 3 + 3 + 4 + 10 + 10 + 5 */
-#define ITEM_END         0xff           /* flags byte: no item here */
+#define ITEM_HDR_MAX     35             /* 2 + 3 + 4 + 10 + 10 + 5 + 1 */
 #define HASH_SLOTS       8
 #define POOL_RETIRED     1024           /* overflow buckets parked */
-/* immutable flag bits, item byte 0 (bits 0-3: database) */
-#define ITEM_F_EXP       0x10
-#define ITEM_F_CFLAGS    0x20
-#define ITEM_F_STALE     0x40
-#define ITEM_F_TYPED     0x80           /* a type byte follows: never with
-                                           CFLAGS or STALE, so a typed item's
-                                           flags byte is never ITEM_END */
-/* the type byte: bits 0-3 storage_type_e, then */
+/* item byte 0, immutable: bits 0-3 the database, then */
+#define ITEM_F_EXP       0x10           /* an expiry follows */
+#define ITEM_F_CFLAGS    0x20           /* client flags follow */
+#define ITEM_F_CAS       0x40           /* a CAS follows: the item's is not
+                                           where it is (seg_cas_at) */
+#define ITEM_F_EXT       0x80           /* the ext byte ends the header */
+/* item byte 1: FETCHED and WIN (set by atomic OR), the access time in
+ * bits 2-7 (changed by compare-and-swap) */
+#define ITEM_M_FETCHED   0x01
+#define ITEM_M_WIN       0x02
+#define ITEM_M_MUTABLE   0x03
+#define ITEM_ATIME_SHIFT 2
+#define ITEM_ATIME_MAX   63
+#define ITEM_ATIME_STEP  (7 * 60000)   /* ms, past 31 minutes */
+/* the ext byte: bits 0-3 storage_type_e, then */
 #define ITEM_T_TYPE      0x0f
 #define ITEM_T_PARTS     0x10           /* a root: value starts with the
                                            8-byte id of its parts */
 #define ITEM_T_PART      0x20           /* a part, in its db's namespace
                                            STORAGE_DB_PARTS */
+#define ITEM_X_STALE     0x40           /* marked stale (meta invalidate) */
+#define ITEM_X_ECAS      0x80           /* its writer chose the CAS (meta
+                                           E): a flush dates the item by
+                                           where it is */
+/* item_meta.flags (decoded, not a byte of the item) */
+#define ITEM_F_STALE     0x01
 #define DB_MASK          0x0f           /* item_meta.db: the namespace,
                                            db | STORAGE_DB_PARTS for parts;
                                            arrays by db use db & DB_MASK */
-/* item byte 1: mutable bits (atomic OR), and one set when it is written */
-#define ITEM_M_FETCHED   0x01
-#define ITEM_M_WIN       0x02
-#define ITEM_M_MUTABLE   0x03
-#define ITEM_M_CAS       0x80           /* immutable: the CAS is in the
-                                           header, not where the item is */
-#define ITEM_M_ECAS      0x40           /* immutable, with CAS: its writer
-                                           chose it (meta E), so a flush
-                                           dates the item by where it is */
 /* clang-format on */
 
 typedef enum {
@@ -71,7 +74,7 @@ typedef enum {
  *
  * Two cache lines, so that a get never reads a line a set writes:
  *
- *   line 0  exp_base create_ms seq retire_epoch prev next gen
+ *   line 0  exp_base create_ms atime_base seq retire_epoch prev next gen
  *           bucket state: read by every get (item_decode, access time),
  *           written when the segment opens, moves or changes state
  *   line 1  write_offset w_ref live_items live_bytes max_exp: written by
@@ -83,10 +86,12 @@ typedef enum {
 struct seg {
     uint64_t exp_base; /* expiry of items is stored relative to it */
     uint64_t create_ms;
-    uint64_t seq; /* atomic; opening order: FIFO age without clock ties,
-                     and the CAS of items written here (seg_cas_at): unique
-                     to one opening (a merge's destination takes its
-                     newest source's, but holds only copies) */
+    uint64_t atime_base; /* items' access times count from it: on a
+                            7-minute grid, so a move keeps them (item.c) */
+    uint64_t seq;        /* atomic; opening order: FIFO age without clock ties,
+                            and the CAS of items written here (seg_cas_at): unique
+                            to one opening (a merge's destination takes its
+                            newest source's, but holds only copies) */
     uint64_t retire_epoch;
     uint32_t prev;
     uint32_t next;
@@ -100,6 +105,9 @@ struct seg {
     int32_t live_items; /* atomic */
     int32_t live_bytes; /* atomic */
     uint64_t max_exp;   /* atomic max of item expiries; UINT64_MAX: never */
+    uint32_t tail;      /* atomic; where the one reservation that did not
+                           fit started, or the segment size: items end at
+                           the lower of it and write_offset */
 };
 
 struct ttl_bucket {
@@ -113,9 +121,9 @@ struct ttl_bucket {
 
 /* Decoded item header (immutable part). */
 struct item_meta {
-    uint8_t flags;    /* ITEM_F_*, database in bits 0-3 */
+    uint8_t flags;    /* ITEM_F_STALE */
     uint8_t db;       /* namespace: database, | STORAGE_DB_PARTS for a part */
-    uint8_t type;     /* ITEM_T_* byte; 0 for a string */
+    uint8_t type;     /* type and ITEM_T_PARTS, ITEM_T_PART; 0: a string */
     uint32_t hdr_len; /* bytes before the key */
     uint32_t klen;
     uint32_t vlen;
@@ -279,8 +287,7 @@ uint32_t item_hdr_len(
         const struct item_meta *m, uint64_t cas_at, uint64_t exp_base);
 uint32_t item_encode(uint8_t *dst, const struct item_meta *m, uint64_t cas_at,
         uint64_t exp_base, uint8_t mflags, uint8_t atime);
-/* false when the byte at p is the end marker */
-bool item_decode(const uint8_t *p, uint64_t cas_at, uint64_t exp_base,
+void item_decode(const uint8_t *p, uint64_t cas_at, uint64_t exp_base,
         struct item_meta *m);
 static inline uint32_t
 item_size(const struct item_meta *m)

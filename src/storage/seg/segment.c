@@ -432,10 +432,12 @@ seg_open_init(uint32_t sid, uint32_t bucket, uint64_t expiry, uint64_t now)
     s->exp_base = expiry;
     __atomic_store_n(&s->max_exp, 0, __ATOMIC_RELAXED);
     s->create_ms = now;
+    s->atime_base = now - now % ITEM_ATIME_STEP;
     __atomic_store_n(&s->seq,
             __atomic_add_fetch(&heap.seg_seq, 1, __ATOMIC_RELAXED),
             __ATOMIC_RELAXED);
     __atomic_store_n(&s->write_offset, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->tail, (uint32_t)heap.seg_size, __ATOMIC_RELAXED);
     __atomic_store_n(&s->w_ref, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->live_items, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->live_bytes, 0, __ATOMIC_RELAXED);
@@ -537,7 +539,7 @@ res_open(
                 __atomic_fetch_add(&s->write_offset, stride, __ATOMIC_RELAXED);
         if ((size_t)off + stride > heap.seg_size) {
             if (off < heap.seg_size) {
-                seg_data(sid)[off] = ITEM_END;
+                __atomic_store_n(&s->tail, off, __ATOMIC_RELAXED);
             }
             __atomic_fetch_sub(&s->w_ref, 1, __ATOMIC_RELEASE);
             seal(sid);
@@ -575,12 +577,16 @@ res_close(struct res *r)
 
 /* --- walking and expiry ------------------------------------------------- */
 
+/* Where a claimed segment's items end: its write offset, or, when a
+ * reservation did not fit, where that one started (its tail, stored
+ * before the writer let go of the segment). */
 uint32_t
 seg_walk_end(uint32_t sid)
 {
-    uint32_t end =
-            __atomic_load_n(&heap.segs[sid].write_offset, __ATOMIC_ACQUIRE);
-    return end > heap.seg_size ? (uint32_t)heap.seg_size : end;
+    const struct seg *s = &heap.segs[sid];
+    uint32_t end = __atomic_load_n(&s->write_offset, __ATOMIC_ACQUIRE);
+    uint32_t tail = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+    return end < tail ? end : tail;
 }
 
 bool
@@ -590,7 +596,8 @@ seg_items_decode(uint32_t sid, uint32_t off, struct item_meta *m)
     if (off >= seg_walk_end(sid)) {
         return false;
     }
-    return item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, m);
+    item_decode(seg_data(sid) + off, seg_cas_at(s, off), s->exp_base, m);
+    return true;
 }
 
 /* Two passes, as merge_source (evict.c): lock-free peeks first, a locked

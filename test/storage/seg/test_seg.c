@@ -85,7 +85,7 @@ test_item_layout_roundtrip(void **state)
 {
     (void)state;
     uint8_t buf[64];
-    struct item_meta m = {.db = 7,
+    struct item_meta m = {.db = 15,
             .klen = 16,
             .vlen = 32,
             .cas = 1000005,
@@ -97,8 +97,10 @@ test_item_layout_roundtrip(void **state)
     uint32_t n = item_encode(buf, &m, at, NOW, ITEM_M_WIN, 3);
     assert_int_equal(n, hl);
     struct item_meta d;
-    assert_true(item_decode(buf, at, NOW, &d));
-    assert_int_equal(d.db, 7);
+    /* every flag of byte 0 set: 0xff starts an item (no end marker) */
+    assert_int_equal(buf[0], 0xff);
+    item_decode(buf, at, NOW, &d);
+    assert_int_equal(d.db, 15);
     assert_int_equal(d.klen, 16);
     assert_int_equal(d.vlen, 32);
     assert_int_equal(d.cas, 1000005);
@@ -106,9 +108,43 @@ test_item_layout_roundtrip(void **state)
     assert_int_equal(d.cflags, 0xdeadbeef);
     assert_true(d.flags & ITEM_F_STALE);
     assert_int_equal(d.hdr_len, hl);
-    /* a CAS of its own is marked in the mflags byte, beside WIN */
-    assert_int_equal(item_mflags(buf), ITEM_M_WIN | ITEM_M_CAS);
+    assert_false(d.ecas);
+    assert_int_equal(d.age, 1000005);
+    assert_int_equal(item_mflags(buf), ITEM_M_WIN);
     assert_int_equal(item_atime(buf), 3);
+    /* a CAS the writer chose: dated by where the item is */
+    m.ecas = true;
+    m.flags = 0;
+    item_encode(buf, &m, at, NOW, 0, ITEM_ATIME_MAX);
+    item_decode(buf, at, NOW, &d);
+    assert_true(d.ecas);
+    assert_int_equal(d.cas, 1000005);
+    assert_int_equal(d.age, at);
+    assert_int_equal(d.flags, 0);
+    assert_int_equal(item_atime(buf), ITEM_ATIME_MAX);
+    assert_int_equal(item_mflags(buf), 0);
+}
+
+/* The access time: minutes since the segment was created, exact to 31,
+ * then in 7-minute steps, never reported later than it was. */
+static void
+test_item_atime_code(void **state)
+{
+    (void)state;
+    struct seg s = {.atime_base = NOW};
+    for (uint64_t min = 0; min < 300; min++) {
+        uint64_t ms = NOW + min * 60000 + 59999;
+        uint8_t c = item_atime_code(ms, &s);
+        assert_true(c <= ITEM_ATIME_MAX);
+        uint64_t back = item_atime_ms(c, &s);
+        assert_true(back <= ms);
+        if (min < 32) {
+            assert_int_equal(back, NOW + min * 60000);
+        } else if (min < 249) {
+            assert_true(ms - back < 7 * 60000);
+        }
+    }
+    assert_int_equal(item_atime_code(NOW - 5, &s), 0);
 }
 
 static void
@@ -116,36 +152,38 @@ test_item_layout_small_header(void **state)
 {
     (void)state;
     /* 16-byte key, 32-byte value, no expiry, no flags, written with a new
-     * CAS: 3 fixed bytes + klen + vlen = 5, the CAS where it lands */
+     * CAS: 2 fixed bytes + klen + vlen = 4, the CAS where it lands */
     struct item_meta m = {.klen = 16, .vlen = 32, .cas = 0};
     uint64_t at = (9ULL << 20) | 4321;
-    assert_int_equal(item_hdr_len(&m, at, 0), 5);
+    assert_int_equal(item_hdr_len(&m, at, 0), 4);
     uint8_t buf[64];
-    item_encode(buf, &m, at, 0, ITEM_M_CAS | ITEM_M_FETCHED, 0);
+    item_encode(buf, &m, at, 0, 0xff, 5);
     struct item_meta d;
-    assert_true(item_decode(buf, at, 0, &d));
-    assert_int_equal(d.hdr_len, 5);
+    item_decode(buf, at, 0, &d);
+    assert_int_equal(d.hdr_len, 4);
     assert_int_equal(d.cas, at);
-    /* the CAS bit comes from m, never from the mflags passed in */
-    assert_int_equal(item_mflags(buf), ITEM_M_FETCHED);
+    assert_int_equal(d.age, at);
+    /* only FETCHED and WIN come from the flags passed in */
+    assert_int_equal(item_mflags(buf), ITEM_M_FETCHED | ITEM_M_WIN);
+    assert_int_equal(item_atime(buf), 5);
     /* a copy keeps its CAS: one from an older segment (merge) costs 4
      * bytes, one from the same segment's range up to 3, and both round-trip */
     m.cas = (5ULL << 20) | 17;
-    assert_int_equal(item_hdr_len(&m, at, 0), 9);
+    assert_int_equal(item_hdr_len(&m, at, 0), 8);
     item_encode(buf, &m, at, 0, 0, 0);
-    assert_true(item_decode(buf, at, 0, &d));
+    item_decode(buf, at, 0, &d);
     assert_int_equal(d.cas, (5ULL << 20) | 17);
     m.cas = (9ULL << 20) | 40000;
-    assert_int_equal(item_hdr_len(&m, at, 0), 8);
-    /* a CAS the client chose (meta E), small or above the base */
+    assert_int_equal(item_hdr_len(&m, at, 0), 7);
+    /* a CAS the client chose (meta E), small or above the base: one byte
+     * more, the ext byte saying so */
     m.cas = 5;
+    m.ecas = true;
     item_encode(buf, &m, 1ULL << 40, 0, 0, 0);
-    assert_true(item_decode(buf, 1ULL << 40, 0, &d));
+    item_decode(buf, 1ULL << 40, 0, &d);
     assert_int_equal(d.cas, 5);
     assert_int_equal(d.expiry, 0);
-    /* the end marker is not an item */
-    buf[0] = ITEM_END;
-    assert_false(item_decode(buf, 0, 0, &d));
+    assert_true(d.ecas);
 }
 
 static void
@@ -566,6 +604,7 @@ main(void)
     const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup(test_item_layout_roundtrip, each_setup),
             cmocka_unit_test_setup(test_item_layout_small_header, each_setup),
+            cmocka_unit_test_setup(test_item_atime_code, each_setup),
             cmocka_unit_test_setup(test_item_layout_in_segment, each_setup),
             cmocka_unit_test_setup(test_ttl_bucket_mapping, each_setup),
             cmocka_unit_test_setup(test_expiry_exact_boundary, each_setup),
