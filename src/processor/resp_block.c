@@ -266,6 +266,12 @@ unblock(struct resp_state *st, bool resignal)
     st->block = NULL;
 }
 
+uint64_t
+resp_block_count(void)
+{
+    return __atomic_load_n(&nwaiting, __ATOMIC_RELAXED);
+}
+
 void
 resp_block_release(struct conn *c, struct resp_state *st)
 {

@@ -7,6 +7,7 @@
 #include "processor/notify.h"
 #include "processor/resp_internal.h"
 #include "processor/resp_script.h"
+#include "processor/resp_zset.h"
 
 #include "base/log.h"
 
@@ -161,10 +162,10 @@ info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
         return rc != STATUS_OK ? rc
                                : resp_buf_printf(b, max,
                                          "cluster_connections:0\r\n"
-                                         "blocked_clients:0\r\ntracking_"
-                                         "clients:%" PRIu64
+                                         "blocked_clients:%" PRIu64
+                                         "\r\ntracking_clients:%" PRIu64
                                          "\r\nclients_in_timeout_table:0\r\n",
-                                         tclients);
+                                         resp_block_count(), tclients);
     }
     case RESP_INFO_MEMORY:
     case RESP_INFO_CPU:

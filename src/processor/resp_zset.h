@@ -98,3 +98,6 @@ void resp_block_setup(void);
 void resp_block_teardown(void);
 /* Drops the connection's block without a reply (close, RESET). */
 void resp_block_release(struct conn *c, struct resp_state *st);
+/* Clients blocked in a blocking pop now, every worker (INFO's
+ * blocked_clients). */
+uint64_t resp_block_count(void);

@@ -739,6 +739,20 @@ def _waiter(port, out, name, *cmd):
     w.close()
 
 
+def wait_blocked(w, n, timeout=30):
+    """Until the server counts n clients blocked in a blocking pop (INFO
+    clients, blocked_clients, on both servers): orders the scenario
+    below by what the server has seen, not by sleeps."""
+    end = time.time() + timeout
+    want = b"blocked_clients:%d\r\n" % n
+    while True:
+        info = w.cmd("INFO", "clients")
+        if want in info:
+            return
+        assert time.time() < end, info
+        time.sleep(0.01)
+
+
 def test_blocking_pops_across_workers(seg, oracle):
     """The same blocking scenario on both servers gives the same replies:
     first blocked, first served; timeouts; zset and LMOVE wake-ups;
@@ -761,9 +775,9 @@ def test_blocking_pops_across_workers(seg, oracle):
                                        "5"))
             t.start()
             ts.append(t)
-            time.sleep(0.1)
+            wait_blocked(a, i + 1)
         log.append(a.cmd("RPUSH", "q", "1", "2", "3"))
-        time.sleep(0.2)
+        wait_blocked(a, 1)
         log.append(a.cmd("LPUSH", "q2", "x"))
         for t in ts:
             t.join()
@@ -771,21 +785,21 @@ def test_blocking_pops_across_workers(seg, oracle):
         t = threading.Thread(target=_waiter,
                              args=(port, res, "z", "BZPOPMAX", "zz", "0"))
         t.start()
-        time.sleep(0.1)
+        wait_blocked(a, 1)
         log.append(a.cmd("ZADD", "zz", "1", "a", "2", "b"))
         t.join()
         log.append(res["z"])
         t = threading.Thread(target=_waiter, args=(
             port, res, "m", "BLMOVE", "src", "dst", "right", "left", "0"))
         t.start()
-        time.sleep(0.1)
+        wait_blocked(a, 1)
         log.append(a.cmd("RPUSH", "src", "v"))
         t.join()
         log += [res["m"], a.cmd("LRANGE", "dst", "0", "-1")]
         c = Wire(port)
         c.send(b"*3\r\n$5\r\nBLPOP\r\n$2\r\npp\r\n$1\r\n0\r\n"
                b"*1\r\n$4\r\nPING\r\n")
-        time.sleep(0.1)
+        wait_blocked(a, 1)
         log.append(a.cmd("RPUSH", "pp", "e"))
         log += [c.reply(), c.reply()]
         log += [c.cmd("MULTI"), c.cmd("BLPOP", "none", "0"),
@@ -794,19 +808,19 @@ def test_blocking_pops_across_workers(seg, oracle):
         u = Wire(port)
         uid = u.cmd("CLIENT", "ID").strip()[1:].decode()
         u.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nnone\r\n$1\r\n0\r\n")
-        time.sleep(0.1)
+        wait_blocked(a, 1)
         log += [a.cmd("CLIENT", "UNBLOCK", uid, "ERROR"), u.reply()]
-        u.send(b"*3\r\n$7\r\nBZPOPMIN\r\n$4\r\nnone\r\n$1\r\n0\r\n")
-        time.sleep(0.1)
+        u.send(b"*3\r\n$8\r\nBZPOPMIN\r\n$4\r\nnone\r\n$1\r\n0\r\n")
+        wait_blocked(a, 1)
         log += [a.cmd("CLIENT", "UNBLOCK", uid), u.reply(),
                 a.cmd("CLIENT", "UNBLOCK", uid),
                 a.cmd("CLIENT", "UNBLOCK", uid, "FOO")]
         # a client that disconnects while blocked is forgotten
         d = Wire(port)
         d.send(b"*3\r\n$5\r\nBLPOP\r\n$2\r\ndd\r\n$1\r\n0\r\n")
-        time.sleep(0.1)
+        wait_blocked(a, 1)
         d.close()
-        time.sleep(0.1)
+        wait_blocked(a, 0)
         log += [a.cmd("RPUSH", "dd", "1"), a.cmd("LLEN", "dd")]
         log += [a.cmd("BLPOP", "k", "-1"), a.cmd("BLPOP", "k", "x"),
                 a.cmd("BLMPOP", "0", "0", "k", "left"),
@@ -829,6 +843,9 @@ def test_keys_made_whole_wake_waiters(seg, oracle):
         a.cmd("FLUSHALL")
 
         def blocked(name, *cmd, db=0):
+            info = a.cmd("INFO", "clients")
+            n = int(info.split(b"blocked_clients:")[1].split(b"\r\n")[0])
+
             def run():
                 w = Wire(port)
                 if db:
@@ -837,7 +854,7 @@ def test_keys_made_whole_wake_waiters(seg, oracle):
                 w.close()
             t = threading.Thread(target=run)
             t.start()
-            time.sleep(0.15)
+            wait_blocked(a, n + 1)
             return t
         res = {}
         # (the waiters' command, its database, what makes the source, what
