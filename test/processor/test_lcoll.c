@@ -17,6 +17,8 @@
 #include "processor/lcoll.h"
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
+
+#include "seg_start.h"
 #include "types/pack.h"
 
 #include <stdio.h>
@@ -32,12 +34,7 @@ static int
 setup(void **state)
 {
     (void)state;
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 64 * MiB;
-    o.seg_segment_size.val.OPTION_SIZE = 256 * KiB;
-    o.seg_background.val.OPTION_BOOL = false;
-    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    seg_start(&metrics, 64 * MiB, 256 * KiB);
     return 0;
 }
 
@@ -785,12 +782,7 @@ test_list_splice_into_reservation_under_pressure(void **state)
 {
     (void)state;
     seg_teardown();
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 4 * MiB;
-    o.seg_segment_size.val.OPTION_SIZE = 64 * KiB;
-    o.seg_background.val.OPTION_BOOL = false;
-    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    seg_start(&metrics, 4 * MiB, 64 * KiB);
     srand(4242);
     uint64_t rereads0 = list_part_rereads(), retried = 0;
     static uint8_t filler[1000];

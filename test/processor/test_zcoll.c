@@ -13,6 +13,8 @@
 #include "storage/seg/seg.h"
 #include "storage/storage.h"
 
+#include "seg_start.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +29,7 @@ static int
 setup(void **state)
 {
     (void)state;
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 32 * MiB;
-    o.seg_segment_size.val.OPTION_SIZE = 256 * KiB;
-    o.seg_background.val.OPTION_BOOL = false;
-    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    seg_start(&metrics, 32 * MiB, 256 * KiB);
     /* 16 entries, 24-byte members: both thresholds are crossed */
     coll_limits = (struct coll_limits){512, 64, 512, 16, 24};
     return 0;

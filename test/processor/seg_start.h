@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The collection tests' store: seg.memory and seg.segment_size as given,
+ * no background thread (the tests drive eviction themselves), counters
+ * into *m. Include after unit.h and storage/seg/seg.h. */
+#pragma once
+
+static inline void
+seg_start(seg_metrics_st *m, size_t memory, size_t segment)
+{
+    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    o.seg_memory.val.OPTION_SIZE = memory;
+    o.seg_segment_size.val.OPTION_SIZE = segment;
+    o.seg_background.val.OPTION_BOOL = false;
+    *m = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
+    assert_int_equal(seg_setup(&o, m), STATUS_OK);
+}
