@@ -89,14 +89,24 @@ server_error(
 
 storage_status_e
 mc_fetch(const void *key, size_t klen, bool touch, uint64_t expiry,
-        uint64_t now, struct storage_item *it)
+        uint64_t now, unsigned flags, struct storage_item *it)
 {
     if (touch) {
+        if (it != NULL) {
+            *it = (struct storage_item){.key = NULL};
+        }
         storage_status_e s = ks_expire(MC_DB, key, klen, STORAGE_TYPE_STRING,
                 expiry, STORAGE_TTL_ALWAYS, now, it);
+        if (s == STORAGE_OK && it != NULL && it->key == NULL &&
+                !time_expired(expiry, now)) {
+            /* a string in parts is touched with no view (its root is
+             * rewritten under the key's lock): read it now (a gat of one
+             * was sent empty with flags 0 before) */
+            return mc_lookup(key, klen, KS_NOTOUCH | (flags & KS_RAW), now, it);
+        }
         return s == STORAGE_EWRONGTYPE ? STORAGE_NOT_FOUND : s;
     }
-    return mc_lookup(key, klen, 0, now, it);
+    return mc_lookup(key, klen, flags & KS_RAW, now, it);
 }
 
 storage_status_e
@@ -209,13 +219,15 @@ retrieve(struct conn *c, struct mc_state *st, const char *line,
         struct storage_item it;
         bool drop = touch && time_expired(expiry, c->now_ms);
         storage_status_e s;
-        bool root = false;
-        if (!touch) { /* a value in parts is looked at before it is copied */
+        /* a value in parts is looked at before it is copied (gat too: the
+         * touch keeps its CAS), except one gat deletes after its reply */
+        if (!touch) {
             s = mc_lookup(key.data, key.len, KS_RAW, c->now_ms, &it);
-            root = s == STORAGE_OK && it.type == STORAGE_TYPE_STRING_PARTS;
         } else {
-            s = mc_fetch(key.data, key.len, !drop, expiry, c->now_ms, &it);
+            s = mc_fetch(key.data, key.len, !drop, expiry, c->now_ms,
+                    drop ? 0 : KS_RAW, &it);
         }
+        bool root = s == STORAGE_OK && it.type == STORAGE_TYPE_STRING_PARTS;
         INCR(mc_metrics, memcache_get_key);
         mc_detail_record(key.data, key.len, MC_DETAIL_GET, s == STORAGE_OK);
         if (mc_watching(MC_WATCH_FETCHERS)) {
@@ -630,11 +642,13 @@ touch(struct conn *c, struct mc_state *st, size_t max)
     /* with a view the store records the access: memcached's touch marks
      * the item fetched (meta h) */
     struct storage_item it;
-    storage_status_e s =
-            mc_fetch(req->key.data, req->key.len, true, expiry, c->now_ms, &it);
+    storage_status_e s = mc_fetch(
+            req->key.data, req->key.len, true, expiry, c->now_ms, KS_RAW, &it);
     if (mc_watching(MC_WATCH_FETCHERS)) {
         mc_watch_get(c, req->key.data, req->key.len, s == STORAGE_OK,
-                s == STORAGE_OK ? it.vlen : 0);
+                s != STORAGE_OK                        ? 0
+                : it.type == STORAGE_TYPE_STRING_PARTS ? ks_str_len(&it)
+                                                       : it.vlen);
     }
     if (s == STORAGE_OK) {
         INCR(mc_metrics, memcache_touch_hit);

@@ -73,7 +73,7 @@ bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
     bool drop = touch && time_expired(expiry, c->now_ms);
     struct storage_item it;
     storage_status_e s = mc_fetch(req->key.data, req->key.len, touch && !drop,
-            expiry, c->now_ms, &it);
+            expiry, c->now_ms, 0, &it);
     if (touch_only) {
         INCR(mc_metrics, memcache_touch);
     } else {

@@ -84,14 +84,16 @@ rstatus_i mc_binary_read(
 
 /* The keyspace path (keyspace.h) for memcache: a key of another type is a
  * key with no value memcache can read. mc_lookup: a string key's view
- * (flags: KS_NOTOUCH), STORAGE_NOT_FOUND for a missing key or one of
- * another type; not counted as Redis keyspace hits. mc_fetch: the same, or
- * with touch its expiry set first (gat, touch, meta T). mc_other_type:
- * whether the key is live with another type (cas answers NOT_FOUND). */
+ * (flags: KS_NOTOUCH, KS_RAW), STORAGE_NOT_FOUND for a missing key or one
+ * of another type; not counted as Redis keyspace hits. mc_fetch: the same,
+ * or with touch its expiry set first (gat, touch, meta T); a value in parts
+ * is copied whole into the view then too, unless flags has KS_RAW (the
+ * view is its root: ks_str_len, ks_str_cflags). mc_other_type: whether the
+ * key is live with another type (cas answers NOT_FOUND). */
 storage_status_e mc_lookup(const void *key, size_t klen, unsigned flags,
         uint64_t now, struct storage_item *it);
 storage_status_e mc_fetch(const void *key, size_t klen, bool touch,
-        uint64_t expiry, uint64_t now, struct storage_item *it);
+        uint64_t expiry, uint64_t now, unsigned flags, struct storage_item *it);
 bool mc_other_type(const void *key, size_t klen, uint64_t now);
 
 /* Counts a storage command's outcome (both protocols): a CAS as hit,

@@ -141,12 +141,12 @@ meta_lookup(struct conn *c, const struct memcache_request *req, bool drop,
         }
         uint64_t expiry = meta_expiry(m->ttl, c->now_ms);
         if (!HAS(m, 'u')) {
-            return mc_fetch(
-                    req->key.data, req->key.len, true, expiry, c->now_ms, it);
+            return mc_fetch(req->key.data, req->key.len, true, expiry,
+                    c->now_ms, 0, it);
         }
         /* u: touched without recording the access (no view), then read */
         storage_status_e s = mc_fetch(
-                req->key.data, req->key.len, true, expiry, c->now_ms, NULL);
+                req->key.data, req->key.len, true, expiry, c->now_ms, 0, NULL);
         return s != STORAGE_OK ? s
                                : mc_lookup(req->key.data, req->key.len,
                                          KS_NOTOUCH, c->now_ms, it);

@@ -329,3 +329,54 @@ def test_get_past_the_write_buffer_sent_in_pieces():
         assert st["memcache_get_stream_byte"] == 2 * len(v)
     finally:
         assert s.stop() == 0
+
+
+def bin_gat(key, exptime):
+    """A binary-protocol GAT request."""
+    extras = exptime.to_bytes(4, "big")
+    body = len(extras) + len(key)
+    head = bytes([0x80, 0x1d]) + len(key).to_bytes(2, "big") + \
+        bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + bytes(12)
+    return head + extras + key
+
+
+def touch_replies(port, size):
+    v = bytes(range(251)) * (size // 251) + b"end"
+    out = []
+    with Wire(port, timeout=60) as w:
+        for cmd in [b"set k 7 0 %d\r\n" % len(v) + v + b"\r\n",
+                    b"gat 100 k\r\n", b"gat 100 k nokey k\r\n",
+                    b"mg k T30 v f s t\r\n", b"touch k 200\r\n",
+                    b"mg k v t\r\n", b"get k\r\n"]:
+            out.append(w.talk(cmd))
+    with Wire(port, timeout=60) as b:  # a connection is text or binary
+        b.send(bin_gat(b"k", 300))
+        head = b.recv_exact(24)
+        body = b.recv_exact(int.from_bytes(head[8:12], "big"))
+        out.append(head[:16] + body)  # not the CAS: the numbers differ
+    with Wire(port, timeout=60) as w:
+        out.append(w.talk(b"mg k t\r\n"))
+    return out
+
+
+@pytest.mark.parametrize("args,size", [((), 100_000),
+                                       (("-I", "8m"), 3 * MiB + 5)])
+def test_touch_of_a_value_in_parts_as_memcached(args, size):
+    """gat, gats, binary GAT and mg with T of a value kept in parts (past a
+    sixteenth of the largest item, so at the default -I a 100 KB value is
+    one) answer with the value, as memcached 1.6.18: they sent an empty
+    value with flags 0."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(list(args) + ["-m", "64"])
+    try:
+        want = touch_replies(oracle.port, size)
+    finally:
+        oracle.stop()
+    s = Server(protocols=("memcache",), threads=2, args=list(args))
+    try:
+        got = touch_replies(s.port("memcache"), size)
+    finally:
+        assert s.stop() == 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, (i, g[:60], w[:60])
