@@ -76,6 +76,12 @@ ks_lookup_e ks_lookup(uint8_t db, const void *key, size_t klen, uint8_t type,
  * up the next (KS_COPY). It also ends the pin of the last id this thread
  * made (ks_new_id): the request's writes are done. */
 void ks_scratch_release(void);
+/* Takes p, a copy in this thread's scratch (a value a lookup copied out of
+ * its parts), out of it: ks_scratch_release leaves it, and the caller frees
+ * it with ks_scratch_free (from any thread). false: p is not such a copy. */
+bool ks_scratch_take(const void *p);
+bool ks_scratch_holds(const void *p); /* whether ks_scratch_take would */
+void ks_scratch_free(void *p);
 /* STORAGE_TYPE_STRING or STORAGE_TYPE_STRING_PARTS. */
 bool ks_is_string(uint8_t type);
 /* The length of a string (a root's value's, with KS_RAW); 0 for another

@@ -112,6 +112,43 @@ scratch_alloc(size_t len)
     return p;
 }
 
+static int
+scratch_index(const void *p)
+{
+    if (p == NULL || p == kept) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < nscratch; i++) {
+        if (scratch[i] == p) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+bool
+ks_scratch_holds(const void *p)
+{
+    return scratch_index(p) >= 0;
+}
+
+bool
+ks_scratch_take(const void *p)
+{
+    int i = scratch_index(p);
+    if (i < 0) {
+        return false;
+    }
+    scratch[i] = scratch[--nscratch];
+    return true;
+}
+
+void
+ks_scratch_free(void *p)
+{
+    mm_release(p);
+}
+
 void
 ks_scratch_release(void)
 {

@@ -828,6 +828,22 @@ wmark(const struct resp_ctx *x)
     return buf_rsize(x->w->buf);
 }
 
+/* A command whose reply could not be composed (past worker.wbuf_max, or
+ * no memory: a value in parts that is not sent in pieces, such as GETDEL's
+ * or a script's): its partial reply goes and an error takes its place,
+ * where the connection used to be closed without a word. Inside EXEC the
+ * commands after it still run. */
+static rstatus_i
+reply_too_large(struct resp_ctx *x, size_t mark)
+{
+    INCR(resp_proc_metrics, resp_reply_too_large);
+    x->w->buf->wpos = x->w->buf->rpos + mark;
+    return resp_compose_error_fmt(x->w,
+            "ERR the reply does not fit in the write buffer "
+            "(worker.wbuf_max is %zu bytes) or memory ran out",
+            x->w->max);
+}
+
 /* Runs a checked command, timing it and counting it as Redis's
  * commandstats do (failed: it replied an error). */
 static rstatus_i
@@ -841,19 +857,24 @@ run_command(struct resp_ctx *x)
     if (tracking) {
         resp_tracking_before(x);
     }
+    struct buf *b = x->w->buf;
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = fn != NULL ? fn(x)
                               : resp_compose_err_unknown_command(
                                         x->w, x->argv, x->argc);
     uint64_t ns = time_mono_ns() - t0;
+    if (__builtin_expect(rc == STATUS_ENOMEM, 0) && x->w->buf == b) {
+        rc = reply_too_large(x, mark);
+    }
     if (tracking) {
         resp_tracking_after(x);
     }
     if (resp_monitor_active()) {
         resp_monitor_feed(x); /* after the command, as Redis's call() */
     }
+    /* a value sent in pieces moved the reply to its tail: not an error */
     const char *reply = x->w->buf->rpos + mark;
-    bool failed = wmark(x) > mark && reply[0] == '-';
+    bool failed = x->w->buf == b && wmark(x) > mark && reply[0] == '-';
     resp_cmdstat_record(x->cmd->id, ns, failed);
     if (ns >= __atomic_load_n(&resp_slowlog_ns, __ATOMIC_RELAXED)) {
         resp_slowlog_record(x, ns);
@@ -1098,14 +1119,17 @@ process_request(struct conn *c, struct resp_state *st,
     __atomic_store_n(&st->client.last_ms, c->now_ms, __ATOMIC_RELAXED);
     rstatus_i rc = process(&x);
     ks_scratch_release(); /* copies of values in parts, now in the reply */
+    st->w.buf = &c->wbuf; /* composed after a value sent in pieces */
     if (st->paused) {
         st->reply = reply; /* it has not run: it runs later */
         return rc;
     }
     if (st->reply == RESP_REPLY_SKIP_THIS) {
         st->reply = RESP_REPLY_ON;
+        resp_out_release(c, st); /* started before CLIENT REPLY ran */
         c->wbuf.wpos = c->wbuf.rpos + mark;
     } else if (st->reply != RESP_REPLY_ON) {
+        resp_out_release(c, st);
         c->wbuf.wpos = c->wbuf.rpos + mark; /* OFF, or SKIP itself */
     }
     return rc;
@@ -1136,7 +1160,9 @@ streamed_ran(struct conn *c, struct resp_state *st)
     if (st->paused) {
         c->flags |= CONN_HELD;
     } else {
-        c->flags &= ~CONN_HELD;
+        if (st->out == NULL) { /* else held until its reply's value is out */
+            c->flags &= ~CONN_HELD;
+        }
         resp_stream_release(c, st);
     }
 }

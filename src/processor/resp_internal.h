@@ -103,7 +103,8 @@ struct resp_state {
     struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
     uint64_t pause_gen;             /* the pause that held it */
     struct resp_big *big;           /* a SET's value streamed (resp_stream.c) */
-    struct sendval *out; /* a GET's value sent in pieces (resp_out.c) */
+    struct resp_out *out;           /* values sent in pieces (resp_out.c) */
+    struct resp_out *out_last;      /* the last of them: where pushes go */
 };
 
 /* What a command handler sees. argv views the read buffer (or a queued
@@ -516,16 +517,31 @@ size_t resp_format_long_double(char *buf, size_t cap, long double v);
 /* Redis's SCAN cursor rule (strtoull: no leading space, all digits); */
 bool resp_parse_cursor(const char *p, size_t len, uint64_t *cursor);
 
-/* ---- a GET's large value sent in pieces (resp_out.c) ---- */
+/* ---- large values sent in pieces (resp_out.c) ---- */
 
-/* For GET of root (a string in parts found with KS_RAW): past 1 MiB, and
- * run on its own (not in EXEC or a script), writes the bulk header and
- * leaves the value to resp_out_pump; true then. false: reply as usual. */
+/* For a reply's value, root (a string in parts found with KS_RAW): past
+ * 1 MiB, outside a script, writes the bulk header and leaves the value to
+ * resp_out_pump, and what the command composes next to after it; true
+ * then (also when the reply is not sent: CLIENT REPLY OFF/SKIP). false:
+ * reply as usual. */
 bool resp_out_start(struct resp_ctx *x, const struct storage_item *root);
-/* Copies the pending value into the write buffer as far as
- * worker.wbuf_high allows (CONN_STALLED while some is left); the
- * connection closes (an error status) when the key changed before its
- * last slice. */
+/* The same for len bytes of the value from off (GETRANGE). */
+bool resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
+        uint64_t off, uint64_t len);
+/* For a reply's value of len bytes that a lookup copied into the
+ * thread's scratch (GETDEL, GETEX, GETSET, SET ... GET of a value in
+ * parts): past 1 MiB, outside a script, writes the bulk header and takes
+ * the copy, sent in slices as the socket drains (not bounded by
+ * worker.wbuf_max; the copy is what Redis's output buffer holds); true
+ * then. false: reply as usual. */
+bool resp_out_copy(struct resp_ctx *x, const void *value, size_t len);
+/* Where bytes pushed to the connection outside a reply go (pub/sub
+ * messages, invalidations): after the values being sent, if any. */
+struct buf *resp_out_wbuf(struct conn *c, struct resp_state *st);
+/* Copies the pending values (and what followed each) into the write buffer
+ * as far as worker.wbuf_high allows (CONN_STALLED while some is left); the
+ * connection closes (an error status) when a key changed before its
+ * value's last slice. */
 rstatus_i resp_out_pump(struct conn *c, struct resp_state *st,
         const struct proc_limits *limits);
 void resp_out_release(struct conn *c, struct resp_state *st);

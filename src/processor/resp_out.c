@@ -1,41 +1,85 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A GET's large value sent in pieces (issue 18, sendval.h): a string in
- * parts longer than SENDVAL_MIN is not copied whole into the thread's
- * scratch and then into the write buffer (which worker.wbuf_max caps,
- * 64 MiB by default); its bulk header is written, and the read loop pumps
- * the value from its parts into the write buffer as the socket drains it,
- * before it parses the next request. A value changed before its last slice
- * closes the connection (resp_get_stream_cut). Only a GET run on its own
- * (not inside EXEC or a script, whose replies are composed in one go)
- * streams. */
+/* Large values sent in pieces (issue 18, sendval.h): a string in parts
+ * longer than SENDVAL_MIN is not copied whole into the thread's scratch and
+ * then into the write buffer (which worker.wbuf_max caps, 64 MiB by
+ * default). Its bulk header is written, and the read loop pumps the value
+ * from its parts into the write buffer as the socket drains it, before it
+ * parses the next request.
+ *
+ * Anywhere in a reply: GET's whole reply, an element of MGET, a GET inside
+ * EXEC, a large GETRANGE. What the command composes after such a value
+ * (MGET's next keys, EXEC's next replies), and what is pushed to the
+ * connection meanwhile (RESP3 pub/sub messages, tracking invalidations:
+ * resp_out_wbuf), goes into the value's own tail buffer, which the pump
+ * copies into the write buffer after the value's last byte. So a reply
+ * keeps its order and nothing lands in the middle of a value.
+ *
+ * A value changed before its last slice closes the connection
+ * (resp_get_stream_cut): its header promised bytes that are gone. Not
+ * streamed: a script's replies (Lua takes the value whole), and a reply
+ * while CLIENT REPLY is OFF or SKIP (nothing is sent). */
 #include "processor/resp_internal.h"
 
 #include "processor/sendval.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-bool
-resp_out_start(struct resp_ctx *x, const struct storage_item *root)
+/* One value to send, then the bytes composed after it. The value is read
+ * from its parts (v), or it is a copy this connection owns (own: the value
+ * of a key the command itself removed or replaced). */
+struct resp_out {
+    struct sendval *v; /* NULL once sent */
+    uint8_t *own;      /* NULL once sent */
+    size_t own_off;
+    size_t own_len;
+    struct buf tail;
+    struct resp_out *next;
+};
+
+#define OUT_TAIL_SIZE 256
+#define OUT_SLICE     (256u << 10) /* bytes copied at a time */
+
+/* Queues v (or own), sent after the header written here. false: no
+ * memory (nothing written, v freed, own left to its owner). */
+static bool
+out_begin(struct resp_ctx *x, struct sendval *v, uint8_t *own, uint64_t len)
 {
     struct resp_state *st = x->st;
-    if (root->type != STORAGE_TYPE_STRING_PARTS || x->w != &st->w ||
-            st->in_exec || st->out != NULL || ks_str_len(root) <= SENDVAL_MIN) {
-        return false;
-    }
-    struct sendval *v = sendval_new((uint8_t)x->c->db, root);
-    if (v == NULL) {
-        return false; /* sent whole, as before */
-    }
-    char head[1 + RESP_INT64_MAXLEN + 2];
-    head[0] = '$';
-    size_t n = 1 + resp_format_int64(head + 1, (int64_t)sendval_len(v));
-    head[n++] = '\r';
-    head[n++] = '\n';
-    if (resp_compose_raw(x->w, head, n) != STATUS_OK) {
+    struct resp_out *o = malloc(sizeof(*o));
+    if (o == NULL) {
         sendval_free(v);
         return false;
     }
-    st->out = v;
+    if (buf_init(&o->tail, OUT_TAIL_SIZE) != STATUS_OK) {
+        free(o);
+        sendval_free(v);
+        return false;
+    }
+    char head[1 + RESP_INT64_MAXLEN + 2];
+    head[0] = '$';
+    size_t n = 1 + resp_format_int64(head + 1, (int64_t)len);
+    head[n++] = '\r';
+    head[n++] = '\n';
+    if (resp_compose_raw(x->w, head, n) != STATUS_OK) {
+        buf_deinit(&o->tail);
+        free(o);
+        sendval_free(v);
+        return false;
+    }
+    o->v = v;
+    o->own = own;
+    o->own_off = 0;
+    o->own_len = own != NULL ? (size_t)len : 0;
+    o->next = NULL;
+    if (st->out == NULL) {
+        st->out = o;
+    } else {
+        st->out_last->next = o;
+    }
+    st->out_last = o;
+    /* what the command composes next goes after the value */
+    x->w->buf = &o->tail;
     /* the read loop is run again with no request left in the read buffer
      * (the worker lends one to a held connection) */
     x->c->flags |= CONN_HELD;
@@ -43,29 +87,163 @@ resp_out_start(struct resp_ctx *x, const struct storage_item *root)
     return true;
 }
 
+/* Whether a value of len bytes in parts is sent in pieces from here. A
+ * reply that is not sent (CLIENT REPLY OFF or SKIP) is answered true with
+ * nothing written: the caller writes nothing else for the value. */
+static int
+out_wanted(struct resp_ctx *x, const struct storage_item *root, uint64_t len)
+{
+    struct resp_state *st = x->st;
+    if (root->type != STORAGE_TYPE_STRING_PARTS || x->w != &st->w ||
+            len <= SENDVAL_MIN) {
+        return 0;
+    }
+    return st->reply == RESP_REPLY_ON ? 1 : -1;
+}
+
+bool
+resp_out_start(struct resp_ctx *x, const struct storage_item *root)
+{
+    int want = out_wanted(x, root, ks_str_len(root));
+    if (want <= 0) {
+        return want < 0;
+    }
+    struct sendval *v = sendval_new(resp_db(x), root);
+    return v != NULL && out_begin(x, v, NULL, sendval_len(v));
+}
+
+bool
+resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
+        uint64_t off, uint64_t len)
+{
+    int want = out_wanted(x, root, len);
+    if (want <= 0) {
+        return want < 0;
+    }
+    struct sendval *v = sendval_new_range(resp_db(x), root, off, len);
+    return v != NULL && out_begin(x, v, NULL, len);
+}
+
+bool
+resp_out_copy(struct resp_ctx *x, const void *value, size_t len)
+{
+    struct resp_state *st = x->st;
+    if (len <= SENDVAL_MIN || x->w != &st->w) {
+        return false;
+    }
+    if (st->reply != RESP_REPLY_ON) {
+        return true; /* nothing is sent */
+    }
+    if (!ks_scratch_holds(value) ||
+            !out_begin(x, NULL, (uint8_t *)value, len)) {
+        return false;
+    }
+    ks_scratch_take(value); /* the connection frees it once it is sent */
+    return true;
+}
+
+struct buf *
+resp_out_wbuf(struct conn *c, struct resp_state *st)
+{
+    return st != NULL && st->out != NULL ? &st->out_last->tail : &c->wbuf;
+}
+
+/* Copies src[*off, len) into the write buffer in slices, as far as
+ * worker.wbuf_high allows. false: some is left (stalled), or *rc is set
+ * (the write buffer could not grow). */
+static bool
+copy_slices(struct conn *c, const char *src, size_t len, size_t *off,
+        const struct proc_limits *limits, rstatus_i *rc)
+{
+    while (*off < len) {
+        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            c->flags |= CONN_STALLED;
+            return false;
+        }
+        size_t n = len - *off < OUT_SLICE ? len - *off : OUT_SLICE;
+        if (buf_append(&c->wbuf, src + *off, n, limits->wbuf_max) !=
+                STATUS_OK) {
+            *rc = STATUS_ENOMEM;
+            return false;
+        }
+        *off += n;
+    }
+    return true;
+}
+
+/* An owned value, then its CRLF. */
+static bool
+own_pump(struct conn *c, struct resp_out *o, const struct proc_limits *limits,
+        rstatus_i *rc)
+{
+    size_t was = o->own_off;
+    bool done = copy_slices(
+            c, (const char *)o->own, o->own_len, &o->own_off, limits, rc);
+    INCR_N(resp_proc_metrics, resp_get_stream_byte, o->own_off - was);
+    if (!done ||
+            buf_append(&c->wbuf, "\r\n", 2, limits->wbuf_max) != STATUS_OK) {
+        *rc = done ? STATUS_ENOMEM : *rc;
+        return false;
+    }
+    ks_scratch_free(o->own);
+    o->own = NULL;
+    return true;
+}
+
+/* What followed the value. */
+static bool
+tail_pump(struct conn *c, struct resp_out *o, const struct proc_limits *limits,
+        rstatus_i *rc)
+{
+    size_t off = 0;
+    bool done =
+            copy_slices(c, o->tail.rpos, buf_rsize(&o->tail), &off, limits, rc);
+    o->tail.rpos += off;
+    return done;
+}
+
 rstatus_i
 resp_out_pump(
         struct conn *c, struct resp_state *st, const struct proc_limits *limits)
 {
-    uint64_t bytes = 0;
-    sendval_e r = sendval_pump(st->out, c, limits, &bytes);
-    INCR_N(resp_proc_metrics, resp_get_stream_byte, bytes);
-    switch (r) {
-    case SENDVAL_MORE:
-        return STATUS_OK;
-    case SENDVAL_DONE:
-        memcpy(c->wbuf.wpos, "\r\n", 2); /* sendval left room for it */
-        c->wbuf.wpos += 2;
-        resp_out_release(c, st);
-        return STATUS_OK;
-    case SENDVAL_CUT:
-        INCR(resp_proc_metrics, resp_get_stream_cut);
-        resp_out_release(c, st);
-        return STATUS_ERROR;
-    default:
-        resp_out_release(c, st);
-        return STATUS_ENOMEM;
+    while (st->out != NULL) {
+        struct resp_out *o = st->out;
+        if (o->v != NULL) {
+            uint64_t bytes = 0;
+            sendval_e r = sendval_pump(o->v, c, limits, &bytes);
+            INCR_N(resp_proc_metrics, resp_get_stream_byte, bytes);
+            if (r == SENDVAL_MORE) {
+                return STATUS_OK;
+            }
+            if (r != SENDVAL_DONE) {
+                if (r == SENDVAL_CUT) {
+                    INCR(resp_proc_metrics, resp_get_stream_cut);
+                }
+                resp_out_release(c, st);
+                return r == SENDVAL_CUT ? STATUS_ERROR : STATUS_ENOMEM;
+            }
+            memcpy(c->wbuf.wpos, "\r\n", 2); /* sendval left room for it */
+            c->wbuf.wpos += 2;
+            sendval_free(o->v);
+            o->v = NULL;
+        }
+        rstatus_i rc = STATUS_OK;
+        if ((o->own != NULL && !own_pump(c, o, limits, &rc)) ||
+                !tail_pump(c, o, limits, &rc)) {
+            if (rc != STATUS_OK) {
+                resp_out_release(c, st);
+            }
+            return rc;
+        }
+        st->out = o->next;
+        buf_deinit(&o->tail);
+        free(o);
     }
+    st->out_last = NULL;
+    if (!st->paused && st->big == NULL) {
+        c->flags &= ~CONN_HELD;
+    }
+    return STATUS_OK;
 }
 
 void
@@ -74,8 +252,18 @@ resp_out_release(struct conn *c, struct resp_state *st)
     if (st->out == NULL) {
         return;
     }
-    sendval_free(st->out);
-    st->out = NULL;
+    while (st->out != NULL) {
+        struct resp_out *o = st->out;
+        st->out = o->next;
+        if (o->v != NULL) {
+            sendval_free(o->v);
+        }
+        ks_scratch_free(o->own);
+        buf_deinit(&o->tail);
+        free(o);
+    }
+    st->out_last = NULL;
+    st->w.buf = &c->wbuf;
     if (!st->paused && st->big == NULL) {
         c->flags &= ~CONN_HELD;
     }

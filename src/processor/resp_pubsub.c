@@ -644,7 +644,9 @@ write_frame(struct conn *c, const char *head, size_t hlen, const char *body,
         return;
     }
     size_t n = hlen + blen;
-    if (buf_reserve(&c->wbuf, n, st->w.max) != STATUS_OK) {
+    /* after the values being sent in pieces, if any (resp_out.c) */
+    struct buf *b = resp_out_wbuf(c, st);
+    if (buf_reserve(b, n, st->w.max) != STATUS_OK) {
         INCR(resp_proc_metrics, resp_pubsub_obuf_kill);
         log_debug("resp conn %" PRIu64 ": subscriber's write buffer full, "
                   "closing",
@@ -654,7 +656,7 @@ write_frame(struct conn *c, const char *head, size_t hlen, const char *body,
         }
         return;
     }
-    char *p = c->wbuf.wpos;
+    char *p = b->wpos;
     memcpy(p, head, hlen);
     if (blen > 0) {
         memcpy(p + hlen, body, blen);
@@ -662,9 +664,10 @@ write_frame(struct conn *c, const char *head, size_t hlen, const char *body,
     if (st->w.proto == RESP_PROTO_3) {
         p[0] = '>';
     }
-    c->wbuf.wpos += n;
+    b->wpos += n;
     INCR(resp_proc_metrics, resp_pubsub_delivered);
-    if (over_limit(st->pubsub, buf_rsize(&c->wbuf), now_ms)) {
+    size_t held = buf_rsize(&c->wbuf) + (b != &c->wbuf ? buf_rsize(b) : 0);
+    if (over_limit(st->pubsub, held, now_ms)) {
         INCR(resp_proc_metrics, resp_pubsub_obuf_kill);
         log_debug("resp conn %" PRIu64 " from %s: closed for overcoming of "
                   "output buffer limits (pubsub)",

@@ -153,23 +153,45 @@ reply_item(struct resp_ctx *x, ks_lookup_e l, const struct storage_item *it)
     if (l == KS_MISS) {
         return resp_compose_null(x->w);
     }
+    if (__builtin_expect(it->vlen > SENDVAL_MIN, 0) &&
+            resp_out_copy(x, it->value, it->vlen)) {
+        return STATUS_OK; /* a large copy: sent in slices (resp_out.c) */
+    }
     return resp_compose_bulk(x->w, it->value, it->vlen);
+}
+
+/* The value of k, looked at before it is copied (KS_RAW): a large one in
+ * parts is sent from its parts in pieces (resp_out.c), another is looked up
+ * again, copied. In MGET another type is null, not WRONGTYPE. */
+static __attribute__((noinline)) rstatus_i
+reply_string_other(struct resp_ctx *x, const struct resp_arg *k, ks_lookup_e l,
+        struct storage_item *it, bool in_mget)
+{
+    if (l == KS_OK && it->type == STORAGE_TYPE_STRING_PARTS) {
+        if (resp_out_start(x, it)) {
+            return STATUS_OK;
+        }
+        l = lookup_string(x, k, KS_NOSTATS | KS_NOTOUCH, it);
+    }
+    return reply_item(x, in_mget && l == KS_WRONGTYPE ? KS_MISS : l, it);
+}
+
+static inline rstatus_i
+reply_string(struct resp_ctx *x, const struct resp_arg *k, bool in_mget)
+{
+    struct storage_item it;
+    ks_lookup_e l = lookup_string(x, k, KS_RAW, &it);
+    if (__builtin_expect(
+                l == KS_OK && it.type != STORAGE_TYPE_STRING_PARTS, 1)) {
+        return resp_compose_bulk(x->w, it.value, it.vlen); /* one item */
+    }
+    return reply_string_other(x, k, l, &it, in_mget);
 }
 
 rstatus_i
 resp_cmd_get(struct resp_ctx *x)
 {
-    struct storage_item it;
-    /* a value in parts is looked at before it is copied: a large one is
-     * sent from its parts in pieces (resp_out.c) */
-    ks_lookup_e l = lookup_string(x, &x->argv[1], KS_RAW, &it);
-    if (l == KS_OK && it.type == STORAGE_TYPE_STRING_PARTS) {
-        if (resp_out_start(x, &it)) {
-            return STATUS_OK;
-        }
-        l = lookup_string(x, &x->argv[1], KS_NOSTATS | KS_NOTOUCH, &it);
-    }
-    return reply_item(x, l, &it);
+    return reply_string(x, &x->argv[1], false);
 }
 
 typedef enum {
@@ -328,10 +350,7 @@ resp_cmd_mget(struct resp_ctx *x)
 {
     rstatus_i rc = resp_compose_array(x->w, x->argc - 1);
     for (uint32_t i = 1; rc == STATUS_OK && i < x->argc; i++) {
-        struct storage_item it;
-        /* another type is null in MGET, not WRONGTYPE */
-        ks_lookup_e l = lookup_string(x, &x->argv[i], 0, &it);
-        rc = reply_item(x, l == KS_WRONGTYPE ? KS_MISS : l, &it);
+        rc = reply_string(x, &x->argv[i], true);
     }
     return rc;
 }
@@ -461,6 +480,9 @@ getrange_parts(struct resp_ctx *x, const struct resp_arg *k, int64_t start,
         /* made whole again meanwhile */
         rc = resp_compose_bulk(
                 x->w, it.value + start, (size_t)(end - start + 1));
+    } else if (resp_out_start_range(
+                       x, &it, (uint64_t)start, (uint64_t)(end - start + 1))) {
+        rc = STATUS_OK; /* a large range: sent from the parts in pieces */
     } else {
         size_t n = (size_t)(end - start + 1);
         size_t before = buf_rsize(x->w->buf);

@@ -619,19 +619,21 @@ write_frame(struct conn *c, struct resp_state *st, const char *a, size_t alen,
         return;
     }
     size_t n = alen + blen + klen + tlen;
-    if (buf_reserve(&c->wbuf, n, st->w.max) != STATUS_OK) {
+    /* after the values being sent in pieces, if any (resp_out.c) */
+    struct buf *out = resp_out_wbuf(c, st);
+    if (buf_reserve(out, n, st->w.max) != STATUS_OK) {
         INCR(resp_proc_metrics, resp_tracking_ex);
         worker_conn_kill(c); /* as Redis closes a client over its limit */
         return;
     }
-    char *p = c->wbuf.wpos;
+    char *p = out->wpos;
     memcpy(p, a, alen);
     memcpy(p + alen, b, blen);
     if (klen > 0) {
         memcpy(p + alen + blen, k, klen);
     }
     memcpy(p + alen + blen + klen, tail, tlen);
-    c->wbuf.wpos += n;
+    out->wpos += n;
     INCR(resp_proc_metrics, resp_tracking_sent);
     worker_conn_flush_later(c);
 }

@@ -14,8 +14,9 @@
 struct sendval {
     uint8_t db;
     uint64_t cas;
-    uint64_t len;
-    uint64_t off;
+    uint64_t total; /* the value's length: a change of it is a change */
+    uint64_t off;   /* the next byte to send */
+    uint64_t end;   /* one past the last byte to send */
     size_t klen;
     uint8_t key[];
 };
@@ -23,7 +24,15 @@ struct sendval {
 struct sendval *
 sendval_new(uint8_t db, const struct storage_item *root)
 {
-    if (root->type != STORAGE_TYPE_STRING_PARTS) {
+    return sendval_new_range(db, root, 0, ks_str_len(root));
+}
+
+struct sendval *
+sendval_new_range(
+        uint8_t db, const struct storage_item *root, uint64_t off, uint64_t len)
+{
+    if (root->type != STORAGE_TYPE_STRING_PARTS || off > ks_str_len(root) ||
+            len > ks_str_len(root) - off) {
         return NULL;
     }
     struct sendval *v = malloc(sizeof(*v) + root->klen);
@@ -32,8 +41,9 @@ sendval_new(uint8_t db, const struct storage_item *root)
     }
     v->db = db;
     v->cas = root->cas;
-    v->len = ks_str_len(root);
-    v->off = 0;
+    v->total = ks_str_len(root);
+    v->off = off;
+    v->end = off + len;
     v->klen = root->klen;
     memcpy(v->key, root->key, root->klen);
     return v;
@@ -42,19 +52,19 @@ sendval_new(uint8_t db, const struct storage_item *root)
 uint64_t
 sendval_len(const struct sendval *v)
 {
-    return v->len;
+    return v->end - v->off;
 }
 
 sendval_e
 sendval_pump(struct sendval *v, struct conn *c,
         const struct proc_limits *limits, uint64_t *bytes)
 {
-    while (v->off < v->len) {
+    while (v->off < v->end) {
         if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
             c->flags |= CONN_STALLED;
             return SENDVAL_MORE;
         }
-        size_t n = v->len - v->off < SENDVAL_SLICE ? (size_t)(v->len - v->off)
+        size_t n = v->end - v->off < SENDVAL_SLICE ? (size_t)(v->end - v->off)
                                                    : SENDVAL_SLICE;
         /* room for the trailer the processor writes after the last */
         if (buf_reserve(&c->wbuf, n + 16, limits->wbuf_max) != STATUS_OK) {
@@ -72,11 +82,11 @@ sendval_pump(struct sendval *v, struct conn *c,
                     (uint8_t *)c->wbuf.wpos, &slen, c->now_ms);
         }
         ks_unlock(s);
-        if (!same || r != STORAGE_OK || slen != v->len) {
+        if (!same || r != STORAGE_OK || slen != v->total) {
             log_warn("a value of %" PRIu64 " bytes cut at %" PRIu64
                      ": its key changed while it was sent; closing the "
                      "connection",
-                    v->len, v->off);
+                    v->total, v->off);
             return SENDVAL_CUT;
         }
         c->wbuf.wpos += n;

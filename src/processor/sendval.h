@@ -38,6 +38,10 @@ typedef enum {
 /* For root (a string in parts, a view: key and CAS are copied): NULL when
  * it is not one, or for no memory. */
 struct sendval *sendval_new(uint8_t db, const struct storage_item *root);
+/* The same for len bytes of it from off (GETRANGE); NULL past its end. */
+struct sendval *sendval_new_range(uint8_t db, const struct storage_item *root,
+        uint64_t off, uint64_t len);
+/* The bytes still to send (at first: the whole value or range). */
 uint64_t sendval_len(const struct sendval *v);
 /* Copies the next slices into c->wbuf; *bytes += what it copied. */
 sendval_e sendval_pump(struct sendval *v, struct conn *c,

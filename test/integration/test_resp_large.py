@@ -23,7 +23,7 @@ import time
 import pytest
 
 from conftest import BIN, Server
-from test_resp import NO_REDIS, REDIS_SERVER, RedisServer, Wire
+from test_resp import NO_REDIS, REDIS_SERVER, RedisServer, Wire, enc
 
 redis = pytest.importorskip("redis")
 
@@ -546,8 +546,7 @@ def test_get_past_the_write_buffer_sent_in_pieces(seg, r):
     p = r.pipeline(transaction=False)
     p.get("huge").set("after", "1").get("after").strlen("huge")
     assert p.execute() == [v, True, b"1", n]
-    # in EXEC the reply is composed whole (up to worker.wbuf_max): a value
-    # past one MiB in a transaction still works below that
+    # in EXEC too (see test_reads_past_the_write_buffer_as_redis)
     assert r.set("mid", V1)
     t = r.pipeline(transaction=True)
     t.get("mid").get("after")
@@ -599,3 +598,101 @@ def test_getrange_of_a_value_in_parts_as_redis(seg):
     (not the whole value into scratch): every edge of Redis's index rules,
     byte for byte."""
     as_redis(seg, GETRANGE_SCRIPT)
+
+
+# Every read of a value past worker.wbuf_max (4 MiB here, so the values
+# stay small), as Redis 7.0.15 answers it byte for byte. Before, every one
+# but a GET run on its own closed the connection without a word: MGET, a
+# GET inside EXEC, GETRANGE, GETEX, GETSET, SET ... GET and GETDEL (whose
+# key was deleted all the same).
+SMALL_WBUF = ["-o", "seg.memory=256MiB", "-o", "worker.wbuf_max=4MiB"]
+N_PAST = 6 * MiB + 11
+PAST = big(N_PAST, b"past the write buffer ")
+PAST_SCRIPT = [
+    ("SET", "huge", PAST),
+    ("SET", "small", "abc"),
+    ("MGET", "small", "huge", "nokey", "huge", "small"),
+    ("MULTI",), ("GET", "huge"), ("SET", "x", "1"), ("MGET", "huge", "x"),
+    ("GETRANGE", "huge", "3", "-1"), ("GET", "x"), ("EXEC",),
+    ("GETRANGE", "huge", "0", "-1"),
+    ("GETRANGE", "huge", "5", "4000000"),
+    ("GETEX", "huge", "EX", "100"),
+    ("TTL", "huge"),
+    ("GETSET", "huge", "v2"),
+    ("GET", "huge"),
+    ("SET", "huge", PAST),
+    ("SET", "huge", "v3", "GET"),
+    ("SET", "huge", PAST),
+    ("GETDEL", "huge"),
+    ("EXISTS", "huge"),
+    ("SET", "huge", PAST),
+    ("MULTI",), ("GETDEL", "huge"), ("GET", "small"), ("EXEC",),
+]
+
+
+@pytest.fixture(scope="module")
+def seg_small_wbuf():
+    s = Server(protocols=("resp",), threads=2, args=SMALL_WBUF)
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+
+
+def test_reads_past_the_write_buffer_as_redis(seg_small_wbuf):
+    """Values past worker.wbuf_max are sent in pieces wherever they sit in
+    a reply (resp_out.c): from their parts (MGET, EXEC, GETRANGE, GETEX),
+    or from the copy a command that removed or replaced them holds (GETSET,
+    SET ... GET, GETDEL). A reply that is not sent (CLIENT REPLY SKIP)
+    sends nothing of the value."""
+    def skipped(a, b):
+        for w in (a, b):
+            w.cmd("SET", "huge", PAST)
+            w.send(enc(("CLIENT", "REPLY", "SKIP")) + enc(("GET", "huge")) +
+                   enc(("MGET", "huge", "small")) + enc(("CLIENT", "REPLY",
+                                                         "OFF")) +
+                   enc(("GET", "huge")) + enc(("CLIENT", "REPLY", "ON")) +
+                   enc(("PING",)))
+        assert b.reply() == a.reply()  # MGET's, after the skipped GET
+        assert b.reply() == a.reply() == b"+OK\r\n"
+        assert b.reply() == a.reply() == b"+PONG\r\n"
+
+    as_redis(seg_small_wbuf, PAST_SCRIPT, timeout=120, then=skipped)
+    st = seg_small_wbuf.stats()
+    assert int(st["resp_get_stream"]) >= 8
+    assert int(st["resp_reply_too_large"]) == 0
+
+
+def test_push_waits_for_the_value_being_sent(seg_small_wbuf):
+    """A RESP3 pub/sub message that arrives while a value is being sent in
+    pieces goes after it: it used to be written into the middle of the
+    value."""
+    r = redis.Redis(port=seg_small_wbuf.port("resp"), socket_timeout=60)
+    r.set("huge", PAST)
+    a = Wire(seg_small_wbuf.port("resp"), timeout=60)
+    a.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    assert a.cmd("HELLO", "3").startswith(b"%")
+    assert a.cmd("SUBSCRIBE", "ch").startswith(b">3\r\n")
+    a.send(enc(("GET", "huge")))
+    a.buf = a.s.recv(65536)
+    assert a.buf.startswith(b"$%d\r\n" % N_PAST)
+    assert r.publish("ch", "between") == 1
+    assert a.reply() == b"$%d\r\n" % N_PAST + PAST + b"\r\n"
+    assert a.reply() == (b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n"
+                         b"$7\r\nbetween\r\n")
+    a.close()
+    r.close()
+
+
+def test_reply_past_the_write_buffer_is_an_error(seg_small_wbuf):
+    """A reply that cannot be sent in pieces and does not fit in
+    worker.wbuf_max (a script's) is answered with an error, counted, and
+    the connection goes on: it used to be closed without a word."""
+    r = redis.Redis(port=seg_small_wbuf.port("resp"), socket_timeout=60)
+    r.set("huge", PAST)
+    before = int(seg_small_wbuf.stats()["resp_reply_too_large"])
+    with pytest.raises(redis.ResponseError, match="worker.wbuf_max"):
+        r.eval("return redis.call('get', KEYS[1])", 1, "huge")
+    assert r.ping()
+    assert r.strlen("huge") == N_PAST
+    assert int(seg_small_wbuf.stats()["resp_reply_too_large"]) > before
+    r.close()
