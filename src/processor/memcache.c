@@ -131,9 +131,11 @@ mc_other_type(const void *key, size_t klen, uint64_t now)
 /* ---- retrieval: get gets gat gats ---- */
 
 /* The large value a get is sending (sendval.h): pumped from the read loop
- * before the get's line is parsed again for the keys after it. */
-static rstatus_i
-out_pump(struct conn *c, struct mc_state *st, const struct proc_limits *limits)
+ * before the get's line is parsed again for the keys after it (or, after
+ * mg or a binary get, before the next request). */
+rstatus_i
+mc_out_pump(
+        struct conn *c, struct mc_state *st, const struct proc_limits *limits)
 {
     uint64_t bytes = 0;
     sendval_e r = sendval_pump(st->out, c, limits, &bytes);
@@ -143,9 +145,12 @@ out_pump(struct conn *c, struct mc_state *st, const struct proc_limits *limits)
     }
     sendval_free(st->out);
     st->out = NULL;
+    c->flags &= ~CONN_HELD;
     if (r == SENDVAL_DONE) {
-        memcpy(c->wbuf.wpos, "\r\n", 2); /* sendval left room for it */
-        c->wbuf.wpos += 2;
+        if (st->out_crlf) {
+            memcpy(c->wbuf.wpos, "\r\n", 2); /* sendval left room for it */
+            c->wbuf.wpos += 2;
+        }
         return STATUS_OK;
     }
     if (r == SENDVAL_CUT) {
@@ -155,9 +160,20 @@ out_pump(struct conn *c, struct mc_state *st, const struct proc_limits *limits)
     return STATUS_ENOMEM;
 }
 
+void
+mc_out_begin(struct conn *c, struct mc_state *st, struct sendval *v, bool crlf)
+{
+    INCR(mc_metrics, memcache_get_stream);
+    st->out = v;
+    st->out_crlf = crlf;
+    /* the read loop is run again with nothing left to read (the worker
+     * lends a read buffer to a held connection) */
+    c->flags |= CONN_HELD;
+}
+
 /* A get's key whose value is a string in parts past SENDVAL_MIN: its VALUE
  * line, then its bytes sent from its parts as the socket drains them
- * (out_pump); the line is parsed again afterwards for the keys after it.
+ * (mc_out_pump); the line is parsed again afterwards for the keys after it.
  * false: not one (it is answered whole). */
 static bool
 out_start(struct conn *c, struct mc_state *st, const char *line,
@@ -180,9 +196,10 @@ out_start(struct conn *c, struct mc_state *st, const char *line,
     }
     INCR(mc_metrics, memcache_get_stream);
     st->out = v;
+    st->out_crlf = true;
     st->resume_skip = i + 1;
     c->rbuf.rpos = (char *)line; /* the keys after it: parsed again */
-    *rc = out_pump(c, st, limits);
+    *rc = mc_out_pump(c, st, limits);
     c->flags |= CONN_STALLED; /* back to the read loop, which pumps */
     return true;
 }
@@ -996,7 +1013,7 @@ mc_read(struct conn *c, const struct proc_limits *limits)
         }
         rstatus_i rc = STATUS_OK;
         if (st->out != NULL) {
-            rc = out_pump(c, st, limits);
+            rc = mc_out_pump(c, st, limits);
             if (rc != STATUS_OK || st->out != NULL) {
                 return rc; /* the rest waits for the value's end */
             }
@@ -1054,10 +1071,8 @@ mc_error(struct conn *c)
         stream_abort(c, st); /* the client left mid-value */
     }
     stream_slot_drop(st);
-    if (st->out != NULL) {
-        sendval_free(st->out); /* a value half sent */
-        st->out = NULL;
-    }
+    sendval_free(st->out); /* a value half sent */
+    st->out = NULL;
     mc_watch_release(c, st);
     if (mc_watching(MC_WATCH_CONNEVENTS)) {
         mc_watch_conn(c, false);

@@ -19,9 +19,9 @@
     ACTION( memcache_get,           METRIC_COUNTER, "# get/gets requests"        ) \
     ACTION( memcache_get_key,       METRIC_COUNTER, "# keys asked by get/gets"   ) \
     ACTION( memcache_get_hit,       METRIC_COUNTER, "# get/gets keys found"      ) \
-    ACTION( memcache_get_stream,    METRIC_COUNTER, "# get/gets values past 1 MiB sent from the store in pieces" ) \
-    ACTION( memcache_get_stream_byte, METRIC_COUNTER, "# bytes of get/gets values sent in pieces" ) \
-    ACTION( memcache_get_stream_cut, METRIC_COUNTER, "# get/gets values cut (connection closed): the key changed while it was sent" ) \
+    ACTION( memcache_get_stream,    METRIC_COUNTER, "# values past 1 MiB sent in pieces as the socket drains (get gets gat gats mg, binary get/gat)" ) \
+    ACTION( memcache_get_stream_byte, METRIC_COUNTER, "# bytes of values sent in pieces" ) \
+    ACTION( memcache_get_stream_cut, METRIC_COUNTER, "# values sent from their parts cut (connection closed): the key changed while it was sent" ) \
     ACTION( memcache_get_miss,      METRIC_COUNTER, "# get/gets keys missed"     ) \
     ACTION( memcache_gat,           METRIC_COUNTER, "# gat/gats requests"        ) \
     ACTION( memcache_gat_hit,       METRIC_COUNTER, "# gat/gats keys found"      ) \

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "processor/memcache_internal.h"
+#include "processor/sendval.h"
 #include "protocol/memcache/binary.h"
 
 #include <string.h>
@@ -62,7 +63,8 @@ expiry_of(uint32_t exptime, uint64_t now)
 /* ---- get getk getq getkq touch gat gatq gatk gatkq ---- */
 
 static rstatus_i
-bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
+bin_get(struct conn *c, struct mc_state *st,
+        const struct memcache_bin_request *req, size_t max)
 {
     uint8_t loud = memcache_bin_opcode_loud(req->opcode);
     bool touch_only = loud == MEMCACHE_BIN_TOUCH;
@@ -112,6 +114,11 @@ bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
     }
     unsigned char flags[4];
     be_put(flags, it.cflags, 4);
+    /* a large value (read whole out of its parts) is sent from that copy
+     * in pieces after the header (sendval.h) */
+    struct sendval *v = !touch_only && it.vlen > SENDVAL_MIN
+                                ? sendval_new_copy(it.value, it.vlen)
+                                : NULL;
     struct memcache_bin_response rsp = {
             .opcode = req->opcode,
             .opaque = req->opaque,
@@ -119,10 +126,16 @@ bin_get(struct conn *c, const struct memcache_bin_request *req, size_t max)
             .extras = flags,
             .extlen = 4,
             .key = with_key ? req->key : bstring_of(NULL, 0),
-            .value = touch_only ? NULL : it.value,
+            .value = touch_only || v != NULL ? NULL : it.value,
             .vlen = touch_only ? 0 : it.vlen,
     };
     rstatus_i rc = memcache_bin_compose_rsp(&c->wbuf, &rsp, max);
+    if (v != NULL && rc == STATUS_OK) {
+        sendval_own(v);
+        mc_out_begin(c, st, v, false);
+    } else {
+        sendval_free(v);
+    }
     if (rc == STATUS_OK && drop) {
         /* a past exptime: answered with the item, expired from then on */
         ks_delete_cas(MC_DB, req->key.data, req->key.len, it.cas, c->now_ms);
@@ -429,7 +442,8 @@ bin_stat(struct conn *c, const struct memcache_bin_request *req, size_t max)
 }
 
 static rstatus_i
-bin_execute(struct conn *c, const struct memcache_bin_request *req, size_t max)
+bin_execute(struct conn *c, struct mc_state *st,
+        const struct memcache_bin_request *req, size_t max)
 {
     switch (memcache_bin_opcode_loud(req->opcode)) {
     case MEMCACHE_BIN_GET:
@@ -437,7 +451,7 @@ bin_execute(struct conn *c, const struct memcache_bin_request *req, size_t max)
     case MEMCACHE_BIN_TOUCH:
     case MEMCACHE_BIN_GAT:
     case MEMCACHE_BIN_GATK:
-        return bin_get(c, req, max);
+        return bin_get(c, st, req, max);
     case MEMCACHE_BIN_SET:
     case MEMCACHE_BIN_ADD:
     case MEMCACHE_BIN_REPLACE:
@@ -488,6 +502,13 @@ mc_binary_read(
             c->flags |= CONN_STALLED;
             return STATUS_OK;
         }
+        if (st->out != NULL) {
+            rstatus_i rc = mc_out_pump(c, st, limits);
+            if (rc != STATUS_OK || st->out != NULL) {
+                return rc; /* the rest waits for the value's end */
+            }
+            continue;
+        }
         if (req->swallow > 0 && memcache_bin_swallow(req, &c->rbuf) > 0) {
             return STATUS_OK;
         }
@@ -499,7 +520,7 @@ mc_binary_read(
         switch (p) {
         case MEMCACHE_BIN_PARSE_OK:
             INCR(mc_metrics, memcache_binary);
-            rc = bin_execute(c, req, max);
+            rc = bin_execute(c, st, req, max);
             ks_scratch_release();
             break;
         case MEMCACHE_BIN_PARSE_UNFIN:

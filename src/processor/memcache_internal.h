@@ -39,8 +39,9 @@ struct mc_state {
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
-    struct sendval *out;  /* a get's large value sent in pieces: the keys
+    struct sendval *out;  /* a large value sent in pieces: a get's keys
                              after it wait (resume_skip) */
+    bool out_crlf;        /* out is followed by CRLF (not in binary) */
     /* a key dump (metadump, cachedump) paused for a full write buffer */
     bool dump_active;
     uint64_t dump_cursor;
@@ -54,6 +55,17 @@ struct mc_state {
 };
 
 extern proc_memcache_metrics_st *mc_metrics;
+
+/* Sends v after what the reply holds so far (mg's VA line, a binary get's
+ * header), from the read loop as the socket drains, then CRLF when crlf;
+ * the requests after it wait. */
+void mc_out_begin(
+        struct conn *c, struct mc_state *st, struct sendval *v, bool crlf);
+/* Copies the pending value into the write buffer as far as
+ * worker.wbuf_high allows; an error status closes the connection (the key
+ * changed before the value's last slice). */
+rstatus_i mc_out_pump(
+        struct conn *c, struct mc_state *st, const struct proc_limits *limits);
 
 /* Composes into c->wbuf within the limit; STATUS_ENOMEM when it cannot. */
 static inline size_t

@@ -3,6 +3,7 @@
  * memcache.c). Replies follow what memcached 1.6.18 sends, flag for flag. */
 #include "base/time.h"
 #include "processor/memcache_internal.h"
+#include "processor/sendval.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -216,7 +217,17 @@ mc_meta_get(struct conn *c, struct mc_state *st, size_t max)
     rsp.ttl = ttl_at_t(m, ttl_before, vivified, c->now_ms);
     rstatus_i rc = meta_reply(c, st, &rsp, max);
     if (rc == STATUS_OK && rsp.code == MEMCACHE_META_VA) {
-        rc = memcache_compose_value_data(&c->wbuf, it.value, it.vlen, max);
+        /* a large value (read whole out of its parts) is sent from that
+         * copy in pieces, not composed whole (sendval.h) */
+        struct sendval *v = it.vlen > SENDVAL_MIN
+                                    ? sendval_new_copy(it.value, it.vlen)
+                                    : NULL;
+        if (v != NULL) {
+            sendval_own(v);
+            mc_out_begin(c, st, v, true);
+        } else {
+            rc = memcache_compose_value_data(&c->wbuf, it.value, it.vlen, max);
+        }
     }
     if (drop) {
         /* T with a past TTL: answered, then expired (view already copied) */

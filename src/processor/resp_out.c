@@ -25,14 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One value to send, then the bytes composed after it. The value is read
- * from its parts (v), or it is a copy this connection owns (own: the value
- * of a key the command itself removed or replaced). */
+/* One value to send, then the bytes composed after it. */
 struct resp_out {
     struct sendval *v; /* NULL once sent */
-    uint8_t *own;      /* NULL once sent */
-    size_t own_off;
-    size_t own_len;
     struct buf tail;
     struct resp_out *next;
 };
@@ -40,10 +35,10 @@ struct resp_out {
 #define OUT_TAIL_SIZE 256
 #define OUT_SLICE     (256u << 10) /* bytes copied at a time */
 
-/* Queues v (or own), sent after the header written here. false: no
- * memory (nothing written, v freed, own left to its owner). */
+/* Queues v, sent after the header written here. false: no memory
+ * (nothing written, v freed). */
 static bool
-out_begin(struct resp_ctx *x, struct sendval *v, uint8_t *own, uint64_t len)
+out_begin(struct resp_ctx *x, struct sendval *v, uint64_t len)
 {
     struct resp_state *st = x->st;
     struct resp_out *o = malloc(sizeof(*o));
@@ -68,9 +63,6 @@ out_begin(struct resp_ctx *x, struct sendval *v, uint8_t *own, uint64_t len)
         return false;
     }
     o->v = v;
-    o->own = own;
-    o->own_off = 0;
-    o->own_len = own != NULL ? (size_t)len : 0;
     o->next = NULL;
     if (st->out == NULL) {
         st->out = o;
@@ -109,7 +101,7 @@ resp_out_start(struct resp_ctx *x, const struct storage_item *root)
         return want < 0;
     }
     struct sendval *v = sendval_new(resp_db(x), root);
-    return v != NULL && out_begin(x, v, NULL, sendval_len(v));
+    return v != NULL && out_begin(x, v, sendval_len(v));
 }
 
 bool
@@ -121,7 +113,7 @@ resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
         return want < 0;
     }
     struct sendval *v = sendval_new_range(resp_db(x), root, off, len);
-    return v != NULL && out_begin(x, v, NULL, len);
+    return v != NULL && out_begin(x, v, len);
 }
 
 bool
@@ -134,11 +126,11 @@ resp_out_copy(struct resp_ctx *x, const void *value, size_t len)
     if (st->reply != RESP_REPLY_ON) {
         return true; /* nothing is sent */
     }
-    if (!ks_scratch_holds(value) ||
-            !out_begin(x, NULL, (uint8_t *)value, len)) {
+    struct sendval *v = sendval_new_copy(value, len);
+    if (v == NULL || !out_begin(x, v, len)) {
         return false;
     }
-    ks_scratch_take(value); /* the connection frees it once it is sent */
+    sendval_own(v); /* the copy is sent, then freed, by the connection */
     return true;
 }
 
@@ -148,58 +140,28 @@ resp_out_wbuf(struct conn *c, struct resp_state *st)
     return st != NULL && st->out != NULL ? &st->out_last->tail : &c->wbuf;
 }
 
-/* Copies src[*off, len) into the write buffer in slices, as far as
- * worker.wbuf_high allows. false: some is left (stalled), or *rc is set
+/* Copies what followed the value into the write buffer in slices, as far
+ * as worker.wbuf_high allows. false: some is left (stalled), or *rc is set
  * (the write buffer could not grow). */
-static bool
-copy_slices(struct conn *c, const char *src, size_t len, size_t *off,
-        const struct proc_limits *limits, rstatus_i *rc)
-{
-    while (*off < len) {
-        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
-            c->flags |= CONN_STALLED;
-            return false;
-        }
-        size_t n = len - *off < OUT_SLICE ? len - *off : OUT_SLICE;
-        if (buf_append(&c->wbuf, src + *off, n, limits->wbuf_max) !=
-                STATUS_OK) {
-            *rc = STATUS_ENOMEM;
-            return false;
-        }
-        *off += n;
-    }
-    return true;
-}
-
-/* An owned value, then its CRLF. */
-static bool
-own_pump(struct conn *c, struct resp_out *o, const struct proc_limits *limits,
-        rstatus_i *rc)
-{
-    size_t was = o->own_off;
-    bool done = copy_slices(
-            c, (const char *)o->own, o->own_len, &o->own_off, limits, rc);
-    INCR_N(resp_proc_metrics, resp_get_stream_byte, o->own_off - was);
-    if (!done ||
-            buf_append(&c->wbuf, "\r\n", 2, limits->wbuf_max) != STATUS_OK) {
-        *rc = done ? STATUS_ENOMEM : *rc;
-        return false;
-    }
-    ks_scratch_free(o->own);
-    o->own = NULL;
-    return true;
-}
-
-/* What followed the value. */
 static bool
 tail_pump(struct conn *c, struct resp_out *o, const struct proc_limits *limits,
         rstatus_i *rc)
 {
-    size_t off = 0;
-    bool done =
-            copy_slices(c, o->tail.rpos, buf_rsize(&o->tail), &off, limits, rc);
-    o->tail.rpos += off;
-    return done;
+    while (!buf_empty(&o->tail)) {
+        if (buf_rsize(&c->wbuf) > limits->wbuf_high) {
+            c->flags |= CONN_STALLED;
+            return false;
+        }
+        size_t n = buf_rsize(&o->tail);
+        n = n < OUT_SLICE ? n : OUT_SLICE;
+        if (buf_append(&c->wbuf, o->tail.rpos, n, limits->wbuf_max) !=
+                STATUS_OK) {
+            *rc = STATUS_ENOMEM;
+            return false;
+        }
+        o->tail.rpos += n;
+    }
+    return true;
 }
 
 rstatus_i
@@ -228,8 +190,7 @@ resp_out_pump(
             o->v = NULL;
         }
         rstatus_i rc = STATUS_OK;
-        if ((o->own != NULL && !own_pump(c, o, limits, &rc)) ||
-                !tail_pump(c, o, limits, &rc)) {
+        if (!tail_pump(c, o, limits, &rc)) {
             if (rc != STATUS_OK) {
                 resp_out_release(c, st);
             }
@@ -255,10 +216,7 @@ resp_out_release(struct conn *c, struct resp_state *st)
     while (st->out != NULL) {
         struct resp_out *o = st->out;
         st->out = o->next;
-        if (o->v != NULL) {
-            sendval_free(o->v);
-        }
-        ks_scratch_free(o->own);
+        sendval_free(o->v);
         buf_deinit(&o->tail);
         free(o);
     }

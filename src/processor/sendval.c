@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A large string value sent from its parts in pieces (sendval.h). */
+/* A large string value sent in pieces (sendval.h): from its parts, or
+ * from a copy it owns. */
 #include "processor/sendval.h"
 
 #include "base/log.h"
@@ -12,6 +13,8 @@
 #define SENDVAL_SLICE (256u << 10)
 
 struct sendval {
+    uint8_t *copy; /* the value's bytes when it is sent from a copy */
+    bool owned;    /* the copy is freed with the sendval */
     uint8_t db;
     uint64_t cas;
     uint64_t total; /* the value's length: a change of it is a change */
@@ -39,6 +42,8 @@ sendval_new_range(
     if (v == NULL) {
         return NULL;
     }
+    v->copy = NULL;
+    v->owned = false;
     v->db = db;
     v->cas = root->cas;
     v->total = ks_str_len(root);
@@ -47,6 +52,31 @@ sendval_new_range(
     v->klen = root->klen;
     memcpy(v->key, root->key, root->klen);
     return v;
+}
+
+struct sendval *
+sendval_new_copy(const void *value, size_t len)
+{
+    if (!ks_scratch_holds(value)) {
+        return NULL;
+    }
+    struct sendval *v = malloc(sizeof(*v));
+    if (v == NULL) {
+        return NULL;
+    }
+    v->copy = (uint8_t *)value;
+    v->owned = false;
+    v->total = len;
+    v->off = 0;
+    v->end = len;
+    v->klen = 0;
+    return v;
+}
+
+void
+sendval_own(struct sendval *v)
+{
+    v->owned = ks_scratch_take(v->copy);
 }
 
 uint64_t
@@ -69,6 +99,13 @@ sendval_pump(struct sendval *v, struct conn *c,
         /* room for the trailer the processor writes after the last */
         if (buf_reserve(&c->wbuf, n + 16, limits->wbuf_max) != STATUS_OK) {
             return SENDVAL_ENOMEM;
+        }
+        if (v->copy != NULL) {
+            memcpy(c->wbuf.wpos, v->copy + v->off, n);
+            c->wbuf.wpos += n;
+            v->off += n;
+            *bytes += n;
+            continue;
         }
         uint32_t s = ks_stripe(v->db, v->key, v->klen);
         ks_lock(s);
@@ -99,5 +136,8 @@ sendval_pump(struct sendval *v, struct conn *c,
 void
 sendval_free(struct sendval *v)
 {
+    if (v != NULL && v->owned) {
+        ks_scratch_free(v->copy);
+    }
     free(v);
 }

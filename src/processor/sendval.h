@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A large string value sent from its parts in pieces (issue 18), for any
+/* A large string value sent in pieces (issue 18), for any
  * protocol's read of one: the processor writes its header (RESP's bulk
  * length, memcache's VALUE line), then calls sendval_pump() from its read
  * loop until the value is in the write buffer, then writes its trailer.
@@ -13,7 +13,14 @@
  * key is still the version that was found (its CAS): a value is never sent
  * half old and half new. When it was changed or removed before its last
  * slice the reply cannot be completed: SENDVAL_CUT, and the processor closes
- * the connection. Worker threads. */
+ * the connection.
+ *
+ * A value that was copied whole already (the old value of GETDEL or
+ * GETSET, whose key no longer holds it; a memcache mg, which reads its
+ * value whole) is sent the same way from the copy, which the sendval takes
+ * over (sendval_new_copy): its memory is the value's, as Redis's output
+ * buffer and memcached's item reference hold it, but the write buffer
+ * stays near wbuf_high. Worker threads. */
 #pragma once
 
 #include "core/conn.h"
@@ -41,6 +48,13 @@ struct sendval *sendval_new(uint8_t db, const struct storage_item *root);
 /* The same for len bytes of it from off (GETRANGE); NULL past its end. */
 struct sendval *sendval_new_range(uint8_t db, const struct storage_item *root,
         uint64_t off, uint64_t len);
+/* For a value a lookup copied whole into the thread's scratch (of a key
+ * the command then removed or replaced, or read whole for its reply): sent
+ * from the copy. NULL when value is no such copy, or for no memory. Once
+ * the caller cannot fail any more, sendval_own takes the copy out of the
+ * scratch (ks_scratch_release leaves it; it is freed with the sendval). */
+struct sendval *sendval_new_copy(const void *value, size_t len);
+void sendval_own(struct sendval *v);
 /* The bytes still to send (at first: the whole value or range). */
 uint64_t sendval_len(const struct sendval *v);
 /* Copies the next slices into c->wbuf; *bytes += what it copied. */

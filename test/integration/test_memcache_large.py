@@ -380,3 +380,60 @@ def test_touch_of_a_value_in_parts_as_memcached(args, size):
         assert s.stop() == 0
     for i, (g, w) in enumerate(zip(got, want)):
         assert g == w, (i, g[:60], w[:60])
+
+
+def bin_get(opcode, key, exptime=None):
+    """A binary-protocol GET/GETK (or GAT with exptime) request."""
+    extras = b"" if exptime is None else exptime.to_bytes(4, "big")
+    body = len(extras) + len(key)
+    head = bytes([0x80, opcode]) + len(key).to_bytes(2, "big") + \
+        bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + bytes(12)
+    return head + extras + key
+
+
+def past_wbuf_replies(port):
+    v = bytes(range(251)) * (6 * MiB // 251) + b"end"
+    out = []
+    with Wire(port, timeout=60) as w:
+        for cmd in [b"set big 9 0 %d\r\n" % len(v) + v + b"\r\n",
+                    b"set small 1 0 3\r\nabc\r\n",
+                    b"get small big small\r\n", b"gat 100 big\r\n",
+                    b"mg big v f s t\r\n",
+                    b"mg big v k q\r\nmg small v\r\nmn\r\n",
+                    b"mg big s v T50\r\n", b"mg big t\r\n"]:
+            out.append(w.talk(cmd))
+    with Wire(port, timeout=60) as b:  # binary: GET, GETK, GAT, then GETQ
+        for op, exp in [(0x00, None), (0x0c, None), (0x1d, 200),
+                        (0x09, None)]:
+            b.send(bin_get(op, b"big", exp) + bin_get(0x0c, b"small"))
+            for _ in range(2):
+                head = b.recv_exact(24)
+                body = b.recv_exact(int.from_bytes(head[8:12], "big"))
+                out.append(head[:16] + body)  # not the CAS
+    return out
+
+
+def test_reads_past_the_write_buffer_as_memcached():
+    """gat, mg (hit, quiet, with T) and binary GET, GETK, GAT and GETQ of a
+    value past worker.wbuf_max (4 MiB here; 64 MiB by default, which -I
+    allows past) are sent in pieces (sendval.h), answered as memcached
+    1.6.18 answers them byte for byte but for CAS values: mg and the
+    binary gets closed the connection without a word."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    oracle = Memcached(["-I", "8m", "-m", "64"])
+    try:
+        want = past_wbuf_replies(oracle.port)
+    finally:
+        oracle.stop()
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", "worker.wbuf_max=4MiB"])
+    try:
+        got = past_wbuf_replies(s.port("memcache"))
+        st = s.stats()
+    finally:
+        assert s.stop() == 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, (i, g[:60], w[:60])
+    assert len(got) == len(want)
+    assert st["memcache_get_stream"] >= 9

@@ -338,8 +338,9 @@ memcache_bin_compose_rsp(
         struct buf *b, const struct memcache_bin_response *rsp, size_t max)
 {
     size_t body = rsp->extlen + rsp->key.len + rsp->vlen;
+    size_t here = body - (rsp->value == NULL ? rsp->vlen : 0);
     if (rsp->key.len > UINT16_MAX || body > UINT32_MAX ||
-            room(b, MEMCACHE_BIN_HEADER_LEN + body, max) != STATUS_OK) {
+            room(b, MEMCACHE_BIN_HEADER_LEN + here, max) != STATUS_OK) {
         return STATUS_ENOMEM;
     }
     unsigned char *p = (unsigned char *)b->wpos;
@@ -348,7 +349,9 @@ memcache_bin_compose_rsp(
     p += MEMCACHE_BIN_HEADER_LEN;
     p = put(p, rsp->extras, rsp->extlen);
     p = put(p, rsp->key.data, rsp->key.len);
-    p = put(p, rsp->value, rsp->vlen);
+    if (rsp->value != NULL) {
+        p = put(p, rsp->value, rsp->vlen);
+    }
     b->wpos = (char *)p;
     return STATUS_OK;
 }

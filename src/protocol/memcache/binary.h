@@ -162,7 +162,9 @@ struct memcache_bin_response {
 };
 
 /* Composers append to b, growing it to at most max bytes in all; on
- * STATUS_ENOMEM b is unchanged. */
+ * STATUS_ENOMEM b is unchanged. A response with value NULL and vlen > 0
+ * counts vlen in its body length but writes header, extras and key only:
+ * the caller sends the value after it (a large one, in pieces). */
 rstatus_i memcache_bin_compose_rsp(
         struct buf *b, const struct memcache_bin_response *rsp, size_t max);
 /* An error response to req as memcached sends it: the status, its message

@@ -320,6 +320,16 @@ test_compose(void **state)
     static const unsigned char hit[] = {0x81, 0x0c, 0, 1, 4, 0, 0, 0, 0, 0, 0,
             7, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 5, 'k', 'v', 'v'};
     assert_bytes(&b, hit, sizeof(hit));
+    /* the same with the value sent after it (in pieces): the body length
+     * counts it, the bytes stop after the key */
+    rsp.value = NULL;
+    rsp.vlen = 5u << 20;
+    assert_int_equal(memcache_bin_compose_rsp(&b, &rsp, 64), STATUS_OK);
+    static const unsigned char head[] = {0x81, 0x0c, 0, 1, 4, 0, 0, 0, 0, 0x50,
+            0, 5, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 5, 'k'};
+    assert_bytes(&b, head, sizeof(head));
+    rsp.value = "vv";
+    rsp.vlen = 2;
     /* every status has memcached's message */
     assert_string_equal(memcache_bin_status_str(MEMCACHE_BIN_KEY_EEXISTS),
             "Data exists for key.");
