@@ -83,6 +83,7 @@ static pthread_cond_t timer_cond = PTHREAD_COND_INITIALIZER;
 static struct kentry *table[KBUCKETS];
 static struct resp_waiter *all;
 static uint64_t nwaiting; /* atomic: a relaxed load keeps signals cheap */
+static uint64_t ntimed;   /* of them with a timeout (INFO's timeout table) */
 static pthread_t timer;
 static bool timer_running, timer_stop;
 
@@ -225,6 +226,9 @@ unregister_locked(struct resp_waiter *w)
     }
     w->next = w->prev = NULL;
     __atomic_fetch_sub(&nwaiting, 1, __ATOMIC_RELAXED);
+    if (w->deadline != 0) {
+        __atomic_fetch_sub(&ntimed, 1, __ATOMIC_RELAXED);
+    }
 }
 
 static void
@@ -270,6 +274,12 @@ uint64_t
 resp_block_count(void)
 {
     return __atomic_load_n(&nwaiting, __ATOMIC_RELAXED);
+}
+
+uint64_t
+resp_block_timed_count(void)
+{
+    return __atomic_load_n(&ntimed, __ATOMIC_RELAXED);
 }
 
 void
@@ -349,6 +359,7 @@ waiter_create(struct resp_ctx *x, uint32_t first, uint32_t nkeys, uint8_t type,
     all = w;
     __atomic_fetch_add(&nwaiting, 1, __ATOMIC_RELAXED);
     if (deadline != 0) {
+        __atomic_fetch_add(&ntimed, 1, __ATOMIC_RELAXED);
         pthread_cond_signal(&timer_cond);
     }
     pthread_mutex_unlock(&lock);

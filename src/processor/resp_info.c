@@ -159,13 +159,15 @@ info_body(struct buf *b, size_t max, resp_info_section_e sec, uint64_t now_ms)
         rstatus_i rc = info_source(b, max, sec);
         uint64_t tclients, tkeys, titems, tprefixes;
         resp_tracking_stats(&tclients, &tkeys, &titems, &tprefixes);
-        return rc != STATUS_OK ? rc
-                               : resp_buf_printf(b, max,
-                                         "cluster_connections:0\r\n"
-                                         "blocked_clients:%" PRIu64
-                                         "\r\ntracking_clients:%" PRIu64
-                                         "\r\nclients_in_timeout_table:0\r\n",
-                                         resp_block_count(), tclients);
+        return rc != STATUS_OK
+                       ? rc
+                       : resp_buf_printf(b, max,
+                                 "cluster_connections:0\r\n"
+                                 "blocked_clients:%" PRIu64
+                                 "\r\ntracking_clients:%" PRIu64
+                                 "\r\nclients_in_timeout_table:%" PRIu64 "\r\n",
+                                 resp_block_count(), tclients,
+                                 resp_block_timed_count());
     }
     case RESP_INFO_MEMORY:
     case RESP_INFO_CPU:

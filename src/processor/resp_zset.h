@@ -101,3 +101,6 @@ void resp_block_release(struct conn *c, struct resp_state *st);
 /* Clients blocked in a blocking pop now, every worker (INFO's
  * blocked_clients). */
 uint64_t resp_block_count(void);
+/* Of them, those with a timeout (INFO's clients_in_timeout_table: Redis
+ * puts a blocked client in its timeout table when its timeout is not 0). */
+uint64_t resp_block_timed_count(void);

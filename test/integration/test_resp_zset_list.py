@@ -753,6 +753,12 @@ def wait_blocked(w, n, timeout=30):
         time.sleep(0.01)
 
 
+def info_field(w, name):
+    """One line of INFO clients."""
+    info = w.cmd("INFO", "clients")
+    return info.split(name + b":")[1].split(b"\r\n")[0]
+
+
 def test_blocking_pops_across_workers(seg, oracle):
     """The same blocking scenario on both servers gives the same replies:
     first blocked, first served; timeouts; zset and LMOVE wake-ups;
@@ -776,6 +782,7 @@ def test_blocking_pops_across_workers(seg, oracle):
             t.start()
             ts.append(t)
             wait_blocked(a, i + 1)
+        log.append(info_field(a, b"clients_in_timeout_table"))  # 4
         log.append(a.cmd("RPUSH", "q", "1", "2", "3"))
         wait_blocked(a, 1)
         log.append(a.cmd("LPUSH", "q2", "x"))
@@ -786,6 +793,8 @@ def test_blocking_pops_across_workers(seg, oracle):
                              args=(port, res, "z", "BZPOPMAX", "zz", "0"))
         t.start()
         wait_blocked(a, 1)
+        # no timeout: blocked, not in the timeout table
+        log.append(info_field(a, b"clients_in_timeout_table"))
         log.append(a.cmd("ZADD", "zz", "1", "a", "2", "b"))
         t.join()
         log.append(res["z"])
