@@ -4,7 +4,8 @@
 # redis-benchmark test, counted by valgrind's callgrind: deterministic, so
 # the comparison holds on a shared, noisy machine (which has no hardware
 # counters for perf stat). Each server runs once with N1 and once with N2
-# requests of `redis-benchmark -t TEST -r 100000 -P 16 -c 10`; the
+# requests of `redis-benchmark -t TEST -r 100000 -P 16 -c 10` (R=1000 for
+# another -r: zadd with R=1000 is a sorted set of up to 1,000 members); the
 # difference over N2 - N1 is one request's cost. Instructions are not CPU
 # time (cache misses and atomics cost cycles they do not show), but they
 # tell where the work is: callgrind_annotate the .out files in $OUT.
@@ -21,6 +22,7 @@ shift
 TESTS=${*:-hset}
 N1=${N1:-20000}
 N2=${N2:-120000}
+R=${R:-100000}
 OUT=${OUT:-/tmp/segcached-instructions}
 SCRIPT="redis.call('get', KEYS[1]) return redis.call('incr', KEYS[2])"
 mkdir -p "$OUT"
@@ -54,10 +56,10 @@ count() {
     if [ "$t" = evalsha ]; then
         local sha
         sha=$(redis-cli -p "$port" SCRIPT LOAD "$SCRIPT")
-        redis-benchmark -p "$port" -n "$n" -r 100000 -P 16 -c 10 -q \
+        redis-benchmark -p "$port" -n "$n" -r "$R" -P 16 -c 10 -q \
             EVALSHA "$sha" 2 a:__rand_int__ b:__rand_int__ >/dev/null 2>&1
     else
-        redis-benchmark -p "$port" -t "$t" -n "$n" -r 100000 -P 16 -c 10 -q \
+        redis-benchmark -p "$port" -t "$t" -n "$n" -r "$R" -P 16 -c 10 -q \
             >/dev/null 2>&1
     fi
     kill -TERM "$vpid" || true # valgrind itself: the server's pid
@@ -65,7 +67,7 @@ count() {
     sed -n 's/^summary: //p' "$f"
 }
 
-printf '| redis-benchmark test (-P 16, -r 100000) | segcached instructions/req | Redis | segcached/Redis |\n|---|---|---|---|\n'
+printf '| redis-benchmark test (-P 16, -r %s) | segcached instructions/req | Redis | segcached/Redis |\n|---|---|---|---|\n' "$R"
 for t in $TESTS; do
     s1=$(count seg "$t" "$N1"); s2=$(count seg "$t" "$N2")
     r1=$(count redis "$t" "$N1"); r2=$(count redis "$t" "$N2")
