@@ -737,16 +737,34 @@ edit_splice(struct zpart_edit *p, size_t off, size_t ndel,
     return COLL_OK;
 }
 
-/* The images to write: the part as it is, or cut in two halves. */
+/* The largest entry part of a set of about bytes bytes of entries: parts
+ * of about 8 x sqrt(bytes), within [1 KiB, zset_tune.part_max]. A change
+ * walks one or two parts entry by entry and writes them whole, so its cost
+ * grows with the part; a set's root holds a directory entry per part,
+ * rewritten when a part is cut, so the number of parts should not grow as
+ * fast as the set. 8 KiB parts from about 1 MB of entries (some 30,000
+ * members of 20 bytes), 1.4 KiB for 1,000 such members (an eighth of the
+ * walking and copying of 8 KiB parts: ZADD -r 1000). */
+static size_t
+part_max_for(uint64_t bytes)
+{
+    size_t max = zset_tune.part_max;
+    size_t lo = max < 1024 ? max : 1024;
+    double want = 8.0 * sqrt((double)bytes);
+    return want >= (double)max ? max : want <= (double)lo ? lo : (size_t)want;
+}
+
+/* The images to write: the part as it is, or cut in two halves when it
+ * passes the part size for a set of n entries like its own. */
 static coll_status_e
-edit_build(struct zpart_edit *p, size_t klen)
+edit_build(struct zpart_edit *p, size_t klen, uint64_t n)
 {
     p->cut = p->n;
     if (p->n == 0) {
         return COLL_OK;
     }
     size_t max = storage_value_max(klen + STORAGE_PART_SUFFIX);
-    if (p->len <= zset_tune.part_max || p->n < 2) {
+    if (p->len <= part_max_for(n * (p->len / p->n)) || p->n < 2) {
         if (p->len > max) {
             return COLL_EOVERSIZE;
         }
@@ -979,7 +997,7 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
         }
     }
     for (int i = 0; i < np && st == COLL_OK; i++) {
-        st = edit_build(&p[i], z->klen);
+        st = edit_build(&p[i], z->klen, z->n);
     }
     /* the numbers the parts are written under, and their blocks' sums
      * as they will be, read before any write */
@@ -1186,8 +1204,14 @@ static coll_status_e
 build_parts(struct zset *z, const struct zpack_ent *e, size_t n,
         struct storage_write *w, struct storage_item *old, uint64_t *cas)
 {
-    size_t fill = zset_tune.part_fill;
-    /* entry parts: chunks of about fill bytes */
+    /* entry parts: chunks of about fill bytes, three quarters of the
+     * part size for a set of this many bytes (part_max_for) */
+    size_t all = 0;
+    for (size_t i = 0; i < n; i++) {
+        all += pack_elem_size(e[i].mlen) + pack_elem_size(ZPACK_SCORE_LEN);
+    }
+    size_t fill = part_max_for(all) / 4 * 3;
+    fill = fill < zset_tune.part_fill ? fill : zset_tune.part_fill;
     size_t nchunks = 0, cur = 0, cnt = 0;
     size_t *cut = malloc((n + 1) * sizeof(*cut)); /* chunk j starts at cut[j] */
     uint32_t nh = (uint32_t)(n / (zset_tune.index_avg / 2 + 1) + 1);
