@@ -594,6 +594,79 @@ current_read(uint8_t db, const void *key, size_t klen, uint64_t now,
     }
 }
 
+/* Parts of the current value a change in place rewrites all or none of
+ * (1 MiB at the default part size): each is reserved and filled, with the
+ * new root, before any is committed, so a change that runs out of memory
+ * leaves the value as it was. A change rewriting more of them writes them
+ * one by one (it needs room for one part at a time, not for all): out of
+ * memory partway, those written are changed. */
+#define INPLACE_ATOMIC_MAX 16
+
+/* Rewrites parts [first, last] of the current value (root r, the same id)
+ * and then its root (root, with w), all or nothing: see above. */
+static storage_status_e
+in_place_commit(struct change *c, const struct str_root *r, uint32_t first,
+        uint32_t last, const uint8_t *root, size_t rlen,
+        const struct storage_write *w, uint64_t *new_cas)
+{
+    struct storage_reservation res[INPLACE_ATOMIC_MAX + 1];
+    uint32_t n = 0;
+    struct storage_write pw = {.expiry = r->expiry};
+    storage_status_e st = STORAGE_OK;
+    for (uint32_t i = first; st == STORAGE_OK && i <= last; i++, n++) {
+        size_t plen = part_len(r, i);
+        size_t pklen = ks_part_key(c->pk, c->key, c->klen, r->id, i);
+        st = storage_reserve(&res[n], c->db | STORAGE_DB_PARTS, c->pk, pklen,
+                plen, &pw, c->now);
+        if (st != STORAGE_OK) {
+            break;
+        }
+        fill_changed(i, res[n].value, plen, c);
+    }
+    if (st == STORAGE_OK && c->broken) {
+        st = STORAGE_NOT_FOUND;
+    }
+    if (st == STORAGE_OK) {
+        st = storage_reserve(&res[n], c->db, c->key, c->klen, rlen, w, c->now);
+        if (st == STORAGE_OK) {
+            memcpy(res[n].value, root, rlen);
+            n++;
+        }
+    }
+    if (st != STORAGE_OK) {
+        while (n > 0) {
+            storage_abort(&res[--n]);
+        }
+        return st;
+    }
+    /* from here nothing is refused for memory: the parts, then the root
+     * (its CAS checked; under the key's lock only an eviction of the key
+     * can take it meanwhile, and then the key is gone whole) */
+    for (uint32_t j = 0; j + 1 < n; j++) {
+        st = storage_commit(&res[j], c->now, NULL, NULL);
+        if (st != STORAGE_OK) {
+            break;
+        }
+    }
+    if (st != STORAGE_OK) {
+        storage_abort(&res[n - 1]);
+        return st;
+    }
+    return storage_commit(&res[n - 1], c->now, NULL, new_cas);
+}
+
+/* Deletes parts [from, to) of r: new parts a change in place wrote past
+ * the current value's, whose root was not written. */
+static void
+parts_delete_range(
+        struct change *c, const struct str_root *r, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = from; i < to; i++) {
+        size_t pklen = ks_part_key(c->pk, c->key, c->klen, r->id, i);
+        storage_delete(c->db | STORAGE_DB_PARTS, c->pk, pklen, 0, c->now);
+    }
+}
+
 /* Writes the change c over what cur holds: in place (the same id, only the
  * parts the change touches) when cur is a root and the old bytes do not
  * move, else as a fresh root. */
@@ -621,7 +694,42 @@ change_commit(struct change *c, const struct current *cur, uint64_t newlen,
     if (in_place && newlen <= cur->r.len) {
         last = (uint32_t)((c->off + c->len - 1) / r.chunk); /* len > 0 */
     }
-    storage_status_e st = parts_write(
+    /* in place, the parts past the current value's are new: written first
+     * (no reader sees them before the root); those it has are rewritten
+     * all or nothing with the root when they are few (in_place_commit) */
+    uint32_t old_n = in_place ? cur->r.n : 0;
+    uint32_t split = first > old_n ? first : old_n;
+    bool atomic =
+            in_place && r.n > 0 && split > first &&
+            (last < split ? last : split - 1) - first < INPLACE_ATOMIC_MAX;
+    storage_status_e st = STORAGE_OK;
+    if (atomic && split <= last && split < r.n) {
+        st = parts_write(c->db, c->key, c->klen, &r, split, last, fill_changed,
+                c, c->now);
+        if (st != STORAGE_OK) {
+            parts_delete_range(c, &r, split, r.n);
+            return st;
+        }
+    }
+    if (atomic) {
+        uint32_t top = last < split ? last : split - 1;
+        struct storage_write w = {
+                .mode = STORAGE_CAS,
+                .cas = cur->cas,
+                .expiry = cur->expiry, /* a reservation has no KEEPTTL */
+                .type = STORAGE_TYPE_STRING_PARTS,
+                .parts = true,
+        };
+        uint8_t root[STR_ROOT_LEN];
+        root_write(root, &r);
+        st = in_place_commit(
+                c, &r, first, top, root, sizeof(root), &w, new_cas);
+        if (st != STORAGE_OK && split < r.n) {
+            parts_delete_range(c, &r, split, r.n); /* the root never came */
+        }
+        return st;
+    }
+    st = parts_write(
             c->db, c->key, c->klen, &r, first, last, fill_changed, c, c->now);
     if (st == STORAGE_OK && c->broken) {
         st = STORAGE_NOT_FOUND;
