@@ -235,6 +235,30 @@ test_compose_integers(void **state)
         assert_int_equal(resp_compose_integer(w, values[i]), STATUS_OK);
         expect_bytes(w, expected, (size_t)n);
     }
+    /* every digit count's edges, both signs, and random values, against
+     * printf (the formatter writes two digits a step from a table) */
+    char got[RESP_INT64_MAXLEN + 1];
+    for (uint64_t p = 1;; p *= 10) {
+        for (int d = -1; d <= 1; d++) {
+            int64_t v = (int64_t)(p + (uint64_t)d);
+            for (int sign = 0; sign < 2; sign++, v = -v) {
+                int n = snprintf(expected, sizeof(expected), "%" PRId64, v);
+                assert_int_equal(resp_format_int64(got, v), (size_t)n);
+                assert_memory_equal(got, expected, (size_t)n);
+            }
+        }
+        if (p > UINT64_MAX / 10) {
+            break;
+        }
+    }
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t v = (int64_t)(x >> (i % 64));
+        int n = snprintf(expected, sizeof(expected), "%" PRId64, v);
+        assert_int_equal(resp_format_int64(got, v), (size_t)n);
+        assert_memory_equal(got, expected, (size_t)n);
+    }
     assert_int_equal(resp_compose_array(w, UINT64_MAX), STATUS_OK);
     EXPECT(w, "*18446744073709551615\r\n");
     w->proto = RESP_PROTO_2;
