@@ -86,6 +86,15 @@ def script():
     ]
 
 
+def oracle_answers(args, ask):
+    """ask(port) run on a fresh memcached 1.6.18 with args, stopped after."""
+    oracle = Memcached(args)
+    try:
+        return ask(oracle.port)
+    finally:
+        oracle.stop()
+
+
 def replies(port):
     out = []
     with Wire(port, timeout=120) as w:
@@ -97,11 +106,7 @@ def replies(port):
 def test_script_as_memcached(seg):
     if MEMCACHED is None:
         pytest.skip(NO_MEMCACHED)
-    oracle = Memcached(["-I", "8m", "-m", "64"])
-    try:
-        want = replies(oracle.port)
-    finally:
-        oracle.stop()
+    want = oracle_answers(["-I", "8m", "-m", "64"], replies)
     got = replies(seg.port("memcache"))
     for cmd, w, g in zip(script(), want, got):
         assert g == w, (cmd[:40], g[:80], w[:80])
@@ -368,11 +373,8 @@ def test_touch_of_a_value_in_parts_as_memcached(args, size):
     value with flags 0."""
     if MEMCACHED is None:
         pytest.skip(NO_MEMCACHED)
-    oracle = Memcached(list(args) + ["-m", "64"])
-    try:
-        want = touch_replies(oracle.port, size)
-    finally:
-        oracle.stop()
+    want = oracle_answers(list(args) + ["-m", "64"],
+                          lambda port: touch_replies(port, size))
     s = Server(protocols=("memcache",), threads=2, args=list(args))
     try:
         got = touch_replies(s.port("memcache"), size)
@@ -421,11 +423,7 @@ def test_reads_past_the_write_buffer_as_memcached():
     binary gets closed the connection without a word."""
     if MEMCACHED is None:
         pytest.skip(NO_MEMCACHED)
-    oracle = Memcached(["-I", "8m", "-m", "64"])
-    try:
-        want = past_wbuf_replies(oracle.port)
-    finally:
-        oracle.stop()
+    want = oracle_answers(["-I", "8m", "-m", "64"], past_wbuf_replies)
     s = Server(protocols=("memcache",), threads=2,
                args=["-I", "8m", "-o", "worker.wbuf_max=4MiB"])
     try:

@@ -31,12 +31,17 @@ MiB = 1024 * 1024
 BIG_ARGS = ["-o", "seg.memory=1GiB"]  # every buffer option at its default
 
 
-@pytest.fixture(scope="module")
-def seg():
-    s = Server(protocols=("resp",), threads=2, args=BIG_ARGS)
+def module_server(args):
+    """A resp server for a module's tests, checked to exit cleanly."""
+    s = Server(protocols=("resp",), threads=2, args=args)
     yield s
     rc = s.stop()
     assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+
+
+@pytest.fixture(scope="module")
+def seg():
+    yield from module_server(BIG_ARGS)
 
 
 @pytest.fixture
@@ -632,10 +637,7 @@ PAST_SCRIPT = [
 
 @pytest.fixture(scope="module")
 def seg_small_wbuf():
-    s = Server(protocols=("resp",), threads=2, args=SMALL_WBUF)
-    yield s
-    rc = s.stop()
-    assert rc == 0, f"segcached exited {rc}: {s.stderr}"
+    yield from module_server(SMALL_WBUF)
 
 
 def test_reads_past_the_write_buffer_as_redis(seg_small_wbuf):

@@ -7,6 +7,8 @@
 #include "processor/keyspace.h"
 #include "storage/seg/seg.h"
 
+#include "seg_start.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,13 +19,8 @@ static seg_metrics_st metrics;
 static void
 start_none(void)
 {
-    seg_options_st o = {SEG_OPTION(INIT_OPTION)};
-    o.seg_memory.val.OPTION_SIZE = 2 * MiB;
-    o.seg_segment_size.val.OPTION_SIZE = 256 * KiB;
-    o.seg_evict.val.OPTION_STR = "none"; /* a full store refuses writes */
-    o.seg_background.val.OPTION_BOOL = false;
-    metrics = (seg_metrics_st){SEG_METRIC(INIT_METRIC)};
-    assert_int_equal(seg_setup(&o, &metrics), STATUS_OK);
+    /* policy none: a full store refuses writes */
+    seg_start_evict(&metrics, 2 * MiB, 256 * KiB, "none");
 }
 
 static uint8_t value[4 * 16 * KiB];
