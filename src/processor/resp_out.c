@@ -7,11 +7,12 @@
  * parses the next request.
  *
  * Anywhere in a reply: GET's whole reply, an element of MGET, a GET inside
- * EXEC, a large GETRANGE. What the command composes after such a value
- * (MGET's next keys, EXEC's next replies), and what is pushed to the
- * connection meanwhile (RESP3 pub/sub messages, tracking invalidations:
- * resp_out_wbuf), goes into the value's own tail buffer, which the pump
- * copies into the write buffer after the value's last byte. So a reply
+ * EXEC, a large GETRANGE; and, from the copy they read (resp_out_copy),
+ * the values of GETEX, GETSET, SET ... GET and GETDEL. What the command
+ * composes after such a value (MGET's next keys, EXEC's next replies), and what
+ * is pushed to the connection meanwhile (RESP3 pub/sub messages, tracking
+ * invalidations: resp_out_wbuf), goes into the value's own tail buffer, which
+ * the pump copies into the write buffer after the value's last byte. So a reply
  * keeps its order and nothing lands in the middle of a value.
  *
  * A value changed before its last slice closes the connection
@@ -79,15 +80,14 @@ out_begin(struct resp_ctx *x, struct sendval *v, uint64_t len)
     return true;
 }
 
-/* Whether a value of len bytes in parts is sent in pieces from here. A
- * reply that is not sent (CLIENT REPLY OFF or SKIP) is answered true with
- * nothing written: the caller writes nothing else for the value. */
+/* Whether a value of len bytes is sent in pieces from here: 1 yes, 0 no
+ * (composed whole: small, or a script's reply), -1 the reply is not sent
+ * (CLIENT REPLY OFF or SKIP: the caller writes nothing for the value). */
 static int
-out_wanted(struct resp_ctx *x, const struct storage_item *root, uint64_t len)
+out_wanted(struct resp_ctx *x, uint64_t len)
 {
     struct resp_state *st = x->st;
-    if (root->type != STORAGE_TYPE_STRING_PARTS || x->w != &st->w ||
-            len <= SENDVAL_MIN) {
+    if (x->w != &st->w || len <= SENDVAL_MIN) {
         return 0;
     }
     return st->reply == RESP_REPLY_ON ? 1 : -1;
@@ -96,7 +96,9 @@ out_wanted(struct resp_ctx *x, const struct storage_item *root, uint64_t len)
 bool
 resp_out_start(struct resp_ctx *x, const struct storage_item *root)
 {
-    int want = out_wanted(x, root, ks_str_len(root));
+    int want = root->type == STORAGE_TYPE_STRING_PARTS
+                       ? out_wanted(x, ks_str_len(root))
+                       : 0;
     if (want <= 0) {
         return want < 0;
     }
@@ -108,7 +110,7 @@ bool
 resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
         uint64_t off, uint64_t len)
 {
-    int want = out_wanted(x, root, len);
+    int want = root->type == STORAGE_TYPE_STRING_PARTS ? out_wanted(x, len) : 0;
     if (want <= 0) {
         return want < 0;
     }
@@ -119,12 +121,9 @@ resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
 bool
 resp_out_copy(struct resp_ctx *x, const void *value, size_t len)
 {
-    struct resp_state *st = x->st;
-    if (len <= SENDVAL_MIN || x->w != &st->w) {
-        return false;
-    }
-    if (st->reply != RESP_REPLY_ON) {
-        return true; /* nothing is sent */
+    int want = out_wanted(x, len);
+    if (want <= 0) {
+        return want < 0;
     }
     struct sendval *v = sendval_new_copy(value, len);
     if (v == NULL || !out_begin(x, v, len)) {

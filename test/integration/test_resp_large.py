@@ -642,9 +642,9 @@ def seg_small_wbuf():
 
 def test_reads_past_the_write_buffer_as_redis(seg_small_wbuf):
     """Values past worker.wbuf_max are sent in pieces wherever they sit in
-    a reply (resp_out.c): from their parts (MGET, EXEC, GETRANGE, GETEX),
-    or from the copy a command that removed or replaced them holds (GETSET,
-    SET ... GET, GETDEL). A reply that is not sent (CLIENT REPLY SKIP)
+    a reply (resp_out.c): from their parts (MGET, EXEC, GETRANGE), or
+    from the copy a command that changed, removed or replaced them holds
+    (GETEX, GETSET, SET ... GET, GETDEL). A reply that is not sent (CLIENT REPLY SKIP)
     sends nothing of the value."""
     def skipped(a, b):
         for w in (a, b):
