@@ -8,6 +8,7 @@
  *   bench_seg throughput MEMORY THREADS SECONDS [ITEM_SIZE_HINT [GET_PCT
  *             [uniform|zipf]]]
  *   bench_seg missratio MEMORY KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]
+ *   bench_seg bound ITEMS KEYS REQUESTS (what no policy can beat: below)
  *
  * MEMORY in MiB; ITEM_SIZE_HINT 0 is the default; GET_PCT defaults to 90
  * and the keys to uniform. Numbers go to stdout, one "name value" per line.
@@ -475,6 +476,139 @@ missratio(int argc, char **argv)
     return 0;
 }
 
+/* --- what any policy could do on missratio's trace ------------------------
+ * bound ITEMS KEYS REQUESTS: the same requests as missratio (seed, Zipf
+ * draw, permutation, BENCH_ALPHA, BENCH_SCAN), against two caches of ITEMS
+ * items that no store can be: a static one holding the ITEMS most popular
+ * keys (the best a cache of that size can do knowing the distribution), and
+ * an online LFU with perfect memory: it counts every request of every key,
+ * stored or not, and a missed key replaces the least counted stored one
+ * only when it has been asked for more often (ties keep the stored one).
+ * Under independent requests of fixed popularity that is the best an
+ * online policy can do with what it has seen; no real policy has its
+ * unbounded counts. Misses per request after the first 20% (missratio's
+ * figure) and in the last 30% (scripts/bench/run.sh's). */
+struct lfu {
+    uint32_t *count; /* per key; scan keys are never counted */
+    uint32_t *heap;  /* stored keys, least counted first */
+    uint32_t *pos;   /* key -> heap index, UINT32_MAX if not stored */
+    uint32_t n;      /* stored */
+};
+
+static void
+lfu_swap(struct lfu *l, uint32_t a, uint32_t b)
+{
+    uint32_t t = l->heap[a];
+    l->heap[a] = l->heap[b];
+    l->heap[b] = t;
+    l->pos[l->heap[a]] = a;
+    l->pos[l->heap[b]] = b;
+}
+
+static void
+lfu_down(struct lfu *l, uint32_t i)
+{
+    for (;;) {
+        uint32_t c = 2 * i + 1, m = i;
+        if (c < l->n && l->count[l->heap[c]] < l->count[l->heap[m]]) {
+            m = c;
+        }
+        if (c + 1 < l->n && l->count[l->heap[c + 1]] < l->count[l->heap[m]]) {
+            m = c + 1;
+        }
+        if (m == i) {
+            return;
+        }
+        lfu_swap(l, i, m);
+        i = m;
+    }
+}
+
+static void
+lfu_up(struct lfu *l, uint32_t i)
+{
+    while (i > 0 && l->count[l->heap[(i - 1) / 2]] > l->count[l->heap[i]]) {
+        lfu_swap(l, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+/* true: a hit */
+static bool
+lfu_request(struct lfu *l, uint32_t key, uint32_t cap)
+{
+    l->count[key]++;
+    if (l->pos[key] != UINT32_MAX) {
+        lfu_down(l, l->pos[key]);
+        return true;
+    }
+    if (l->n < cap) {
+        l->heap[l->n] = key;
+        l->pos[key] = l->n++;
+        lfu_up(l, l->n - 1);
+    } else if (l->count[key] > l->count[l->heap[0]]) {
+        l->pos[l->heap[0]] = UINT32_MAX;
+        l->heap[0] = key;
+        l->pos[key] = 0;
+        lfu_down(l, 0);
+    }
+    return false;
+}
+
+static int
+bound(int argc, char **argv)
+{
+    if (argc < 5) {
+        return 2;
+    }
+    uint64_t items = strtoull(argv[2], NULL, 10);
+    uint64_t n = strtoull(argv[3], NULL, 10);
+    uint64_t reqs = strtoull(argv[4], NULL, 10);
+    if (items == 0 || n == 0 || n >= UINT32_MAX || reqs < 10) {
+        return 2;
+    }
+    double *cdf = zipf_cdf(n);
+    struct lfu l = {calloc(n, 4), malloc(items * 4), malloc(n * 4), 0};
+    memset(l.pos, 0xff, n * 4);
+    /* the static cache holds ranks 0..items-1: keys rank * 2654435761 % n */
+    const char *sc = getenv("BENCH_SCAN");
+    double scan = sc != NULL ? strtod(sc, NULL) : 0;
+    uint64_t seed = 0x2545F4914F6CDD1DULL, sseed = 0x9E3779B97F4A7C15ULL;
+    uint64_t miss[2][2] = {{0}}, counted[2] = {0}; /* [static|lfu][from] */
+    for (uint64_t r = 0; r < reqs; r++) {
+        uint64_t rank = zipf_draw(cdf, n, &seed);
+        uint64_t k = rank * 2654435761ULL % n;
+        sseed ^= sseed << 13; /* as missratio_one */
+        sseed ^= sseed >> 7;
+        sseed ^= sseed << 17;
+        bool once =
+                scan > 0 && (double)(sseed >> 11) / 9007199254740992.0 < scan;
+        bool hit_static = !once && rank < items;
+        bool hit_lfu = !once && lfu_request(&l, (uint32_t)k, (uint32_t)items);
+        for (int w = 0; w < 2; w++) {
+            if (r >= (w == 0 ? reqs / 5 : reqs * 7 / 10)) {
+                miss[0][w] += !hit_static;
+                miss[1][w] += !hit_lfu;
+                counted[w]++;
+            }
+        }
+    }
+    printf("items %lu keys %lu requests %lu\n", (unsigned long)items,
+            (unsigned long)n, (unsigned long)reqs);
+    printf("static top-%lu  misses per get after 20%% %.4f  last 30%% %.4f\n",
+            (unsigned long)items, (double)miss[0][0] / (double)counted[0],
+            (double)miss[0][1] / (double)counted[1]);
+    printf("perfect-memory LFU  misses per get after 20%% %.4f  last 30%% "
+           "%.4f\n",
+            (double)miss[1][0] / (double)counted[0],
+            (double)miss[1][1] / (double)counted[1]);
+    free(l.count);
+    free(l.heap);
+    free(l.pos);
+    free(cdf);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -485,13 +619,16 @@ main(int argc, char **argv)
         rc = throughput(argc, argv);
     } else if (argc > 1 && strcmp(argv[1], "missratio") == 0) {
         rc = missratio(argc, argv);
+    } else if (argc > 1 && strcmp(argv[1], "bound") == 0) {
+        rc = bound(argc, argv);
     }
     if (rc == 2) {
         fprintf(stderr,
                 "usage: bench_seg overhead MiB KLEN VLEN [HINT] | "
                 "throughput MiB THREADS SECONDS [HINT [GET_PCT "
                 "[uniform|zipf]]] | "
-                "missratio MiB KEYS REQUESTS [POLICY|all] [SEGMENT_KIB]\n");
+                "missratio MiB KEYS REQUESTS [POLICY|all] [SEGMENT_KIB] | "
+                "bound ITEMS KEYS REQUESTS\n");
     }
     return rc;
 }
