@@ -15,7 +15,9 @@
 #
 # The test evalsha is issue 17's short script (GET of one key, INCR of
 # another, keys from 100,000), loaded with SCRIPT LOAD first and called by
-# redis-benchmark as EVALSHA <sha> 2 a:__rand_int__ b:__rand_int__.
+# redis-benchmark as EVALSHA <sha> 2 a:__rand_int__ b:__rand_int__. The
+# test custom runs the command in $CMD instead (split on spaces, as
+# redis-benchmark takes it: CMD='PFADD hll __rand_int__').
 set -euo pipefail
 SEG=$1
 shift
@@ -58,6 +60,10 @@ count() {
         sha=$(redis-cli -p "$port" SCRIPT LOAD "$SCRIPT")
         redis-benchmark -p "$port" -n "$n" -r "$R" -P 16 -c 10 -q \
             EVALSHA "$sha" 2 a:__rand_int__ b:__rand_int__ >/dev/null 2>&1
+    elif [ "$t" = custom ]; then
+        # shellcheck disable=SC2086 # CMD is words, split on purpose
+        redis-benchmark -p "$port" -n "$n" -r "$R" -P 16 -c 10 -q $CMD \
+            >/dev/null 2>&1
     else
         redis-benchmark -p "$port" -t "$t" -n "$n" -r "$R" -P 16 -c 10 -q \
             >/dev/null 2>&1

@@ -83,8 +83,10 @@ hll_open(struct resp_ctx *x, const struct resp_arg *k, struct strmod *m,
         bool *created, rstatus_i *rc)
 {
     bool oom;
-    ks_lookup_e l = strmod_read(m, resp_db(x), k->data, k->len, HLL_DENSE_SIZE,
-            KS_NOSTATS, x->c->now_ms, &oom);
+    /* no zeros wanted: room() makes the room hll_add needs, and a sparse
+     * image becoming dense writes every register */
+    ks_lookup_e l = strmod_read(
+            m, resp_db(x), k->data, k->len, 0, KS_NOSTATS, x->c->now_ms, &oom);
     if (l == KS_WRONGTYPE) {
         *rc = resp_err(x, ERR_WRONGTYPE);
         return false;

@@ -2,8 +2,25 @@
 /* String read-modify-write under the key's stripe lock (resp_strmod.h). */
 #include "processor/resp_strmod.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One buffer per thread kept between commands, so that a change of a
+ * string (a PFADD, a SETBIT) allocates nothing once the thread has seen
+ * one of that size; past STRMOD_KEEP_MAX it is freed after use, and the
+ * kept one when the thread exits. */
+#define STRMOD_KEEP_MAX (64 * 1024)
+static __thread uint8_t *kept_buf;
+static __thread size_t kept_cap;
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+
+static void
+kept_init(void)
+{
+    pthread_key_create(&kept_key, free);
+}
 
 ks_lookup_e
 strmod_read(struct strmod *m, uint8_t db, const void *key, size_t klen,
@@ -19,6 +36,13 @@ strmod_read(struct strmod *m, uint8_t db, const void *key, size_t klen,
     m->exists = l == KS_OK;
     m->len = m->exists ? it.vlen : 0;
     m->cas = m->exists ? it.cas : 0;
+    if (m->buf == NULL && kept_buf != NULL) {
+        m->buf = kept_buf;
+        m->cap = kept_cap;
+        kept_buf = NULL;
+        kept_cap = 0;
+        pthread_setspecific(kept_key, NULL);
+    }
     size_t cap = need > m->len ? need : m->len;
     cap = cap == 0 ? 1 : cap;
     if (cap > m->cap) {
@@ -33,7 +57,9 @@ strmod_read(struct strmod *m, uint8_t db, const void *key, size_t klen,
     if (m->len > 0) {
         memcpy(m->buf, it.value, m->len);
     }
-    memset(m->buf + m->len, 0, m->cap - m->len);
+    if (need > m->len) {
+        memset(m->buf + m->len, 0, need - m->len);
+    }
     return l;
 }
 
@@ -69,7 +95,14 @@ strmod_retry(storage_status_e s)
 void
 strmod_release(struct strmod *m)
 {
-    free(m->buf);
+    pthread_once(&kept_once, kept_init);
+    if (m->buf != NULL && kept_buf == NULL && m->cap <= STRMOD_KEEP_MAX &&
+            pthread_setspecific(kept_key, m->buf) == 0) {
+        kept_buf = m->buf;
+        kept_cap = m->cap;
+    } else {
+        free(m->buf);
+    }
     m->buf = NULL;
     m->cap = 0;
 }

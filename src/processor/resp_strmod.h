@@ -20,7 +20,7 @@
 /* clang-format on */
 
 struct strmod {
-    uint8_t *buf; /* the value, then zeros up to cap */
+    uint8_t *buf; /* the value, then zeros up to the `need` read with */
     size_t len;
     size_t cap;
     bool exists;  /* the key held a string when read */
@@ -28,8 +28,10 @@ struct strmod {
 };
 
 /* Reads key (flags: ks_lookup's) into m->buf with room for at least `need`
- * bytes, zero-filled past the value. KS_OK, KS_MISS (m->len 0, the key may
- * be created), KS_WRONGTYPE. *oom: the buffer could not be allocated. */
+ * bytes, zero-filled from the value's end to `need` (not beyond: the buffer
+ * is the thread's, reused, and holds older bytes past that). KS_OK, KS_MISS
+ * (m->len 0, the key may be created), KS_WRONGTYPE. *oom: the buffer could not
+ * be allocated. */
 ks_lookup_e strmod_read(struct strmod *m, uint8_t db, const void *key,
         size_t klen, size_t need, unsigned flags, uint64_t now, bool *oom);
 /* Writes m->buf[0 .. m->len) back as described above. OK; EXISTS,

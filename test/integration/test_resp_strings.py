@@ -519,6 +519,36 @@ def test_hll_bytes_through_promotion(seg, oracle):
     b.close()
 
 
+def test_string_changes_after_a_large_one(seg, oracle):
+    """SETBIT, BITFIELD, PFADD and PFMERGE copy a string into a buffer the
+    worker thread keeps between commands: after a dense HLL (12 KB of
+    registers) has been through it, every later image is the one Redis
+    makes, zeros where it grows, nothing left from the HLL."""
+    a, b = both(seg, oracle)
+    rnd = random.Random(5)
+    dense = [f"e{i}:{rnd.random()}" for i in range(5000)]
+    same(a, b, "PFADD", "d", *dense)
+    same(a, b, "GET", "d")
+    same(a, b, "SETBIT", "b", "90000", "1")
+    same(a, b, "GET", "b")
+    same(a, b, "SET", "s", "abc")
+    same(a, b, "SETBIT", "s", "80000", "1")
+    same(a, b, "GET", "s")
+    same(a, b, "PFADD", "d", "one more", "and another")
+    same(a, b, "BITFIELD", "f", "SET", "u8", "#5000", "255", "GET", "u16",
+         "#100")
+    same(a, b, "GET", "f")
+    same(a, b, "PFADD", "n", "a", "b", "c")
+    same(a, b, "GET", "n")
+    same(a, b, "PFMERGE", "m", "n", "d")
+    same(a, b, "GET", "m")
+    same(a, b, "PFMERGE", "m2", "n")
+    same(a, b, "GET", "m2")
+    same(a, b, "PFCOUNT", "d", "n")
+    a.close()
+    b.close()
+
+
 def test_hll_merge_and_transfer(seg, oracle):
     """PFMERGE of sparse and dense inputs into missing, sparse and dense
     destinations; an HLL taken from Redis with GET and SET into segcached
