@@ -11,6 +11,13 @@ One binary against itself with a setting changed on one side:
 
     python3 scripts/bench/ab.py --a B --b B --b-opts '-o hotkey.sample_rate=0'
 
+One binary against itself with B holding three 100 MB values (issue 18:
+small items beside large values; scripts/bench/large_beside.py counts the
+items side):
+
+    python3 scripts/bench/ab.py --a B --b B --memory 512 \
+        --b-large 3x100000000 --together
+
 Each repetition starts A and B afresh and runs every case against A and B
 in turn (alternating which goes first), server on one CPU and client on
 another as bench.py does; with --together both clients run at once and the
@@ -55,6 +62,11 @@ def main():
                     "servers sharing the server CPU, so drift in the "
                     "machine's speed hits both alike (requests/s are then "
                     "each server's share, CPU per request is the figure)")
+    ap.add_argument("--memory", type=int, default=64,
+                    help="MiB: seg.memory of both")
+    ap.add_argument("--b-large", default="",
+                    help="COUNTxBYTES: B is given that many values of that "
+                    "size (over RESP, each read back) before the cases")
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1,
                     help="worker threads; above 1 the server may use every "
@@ -90,8 +102,12 @@ def main():
         return dict(kv.split("=", 1) for kv in r.stdout.split())
 
     def start(name, path):
-        s = Server("segcached", 64 << 20, args.threads, server_cpu, logdir,
-                   path, extra=opts[name]).start()
+        s = Server("segcached", args.memory << 20, args.threads, server_cpu,
+                   logdir, path, extra=opts[name]).start()
+        if name == "B" and args.b_large:
+            from large_beside import put_large
+            count, size = (int(x) for x in args.b_large.split("x"))
+            put_large(s.addr["resp"], count, size)
         for proto in ("memcache", "resp"):
             client([args.loadgen, "fill", "-s", s.addr[proto], "-P", proto,
                     "--from", 0, "--to", KEYS])
