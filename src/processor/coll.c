@@ -30,7 +30,7 @@ limit(const uint64_t *v)
  * Byte 0 of each buffer is left free for the enc byte of an inline value,
  * so a root is written from scratch without another copy. Grown on demand,
  * freed when the thread exits. */
-#define NSCRATCH 3 /* 0, 1, 2: coll.c's images */
+#define NSCRATCH 8 /* 0, 1, 2: coll.c's images; 3-7 zcoll.c's edits */
 struct scratch {
     uint8_t *p[NSCRATCH];
     size_t cap[NSCRATCH];
@@ -57,10 +57,8 @@ scratch_init(void)
     pthread_key_create(&scratch_key, scratch_free);
 }
 
-/* Buffer i with room for n image bytes after the enc byte; NULL: no
- * memory. */
-static uint8_t *
-scratch(int i, size_t n)
+uint8_t *
+coll_scratch(int i, size_t n)
 {
     struct scratch *s = scratch_mine;
     if (s == NULL) {
@@ -92,7 +90,7 @@ static uint8_t *
 next_img(struct coll *c, size_t n, int *which)
 {
     *which = c->cur == 0 ? 1 : 0;
-    return scratch(*which, n);
+    return coll_scratch(*which, n);
 }
 
 static void
@@ -414,7 +412,7 @@ split(struct coll *c)
     struct ipack_split sp;
     ipack_split_size(pit.value, pit.vlen, stride, split_keep, &n, &sp);
     size_t sn = sp.len[0], mn = sp.len[1];
-    uint8_t *a = scratch(0, sn), *b = scratch(1, mn);
+    uint8_t *a = coll_scratch(0, sn), *b = coll_scratch(1, mn);
     if (a == NULL || b == NULL) {
         return COLL_ENOMEM;
     }
@@ -736,7 +734,7 @@ parts_change(struct coll *c, int op, const void *e, size_t elen, const void *v,
     } else {
         n = ipack_append_size(p, len, stride, g);
     }
-    if ((dst = scratch(2, n)) == NULL) {
+    if ((dst = coll_scratch(2, n)) == NULL) {
         return COLL_ENOMEM;
     }
     if (op == OP_DEL) {

@@ -186,6 +186,11 @@ size_t coll_memory_usage(
 
 /* Stripe locks of several keys (multi-key commands): sorts s[0..n) and
  * takes each distinct stripe once, in order; unlock releases them. */
+/* The calling thread's scratch buffer i (0..7: 0-2 coll.c's images, 3-7
+ * zcoll.c's edits) with room for n bytes after a free byte 0: grown on
+ * demand, kept between commands, freed when the thread exits. NULL: no
+ * memory. What it held is lost at the next call for the same i. */
+uint8_t *coll_scratch(int i, size_t n);
 void coll_lock_stripes(uint32_t *s, uint32_t n);
 void coll_unlock_stripes(const uint32_t *s, uint32_t n);
 

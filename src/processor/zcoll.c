@@ -689,20 +689,36 @@ struct zpart_edit {
     uint32_t k;         /* directory entry */
     const uint8_t *img; /* the image: the part's (a view) or own */
     size_t len;
-    uint8_t *own;    /* img when changed */
-    size_t n;        /* entries */
-    uint8_t *out[2]; /* the images written: out[1] a cut's second half */
+    uint8_t *own;      /* img when changed: in scratch buffer own_slot */
+    int slot;          /* the first of the edit's two scratch buffers */
+    int own_slot;      /* -1: no own image */
+    size_t n;          /* entries */
+    uint8_t *out[2];   /* the images written: out[1] a cut's second half */
+    bool out_alloc[2]; /* out[i] allocated (a cut), else scratch */
     size_t olen[2];
     size_t cut; /* entries in out[0] */
 };
 
+/* An edit whose images are built in the thread's scratch buffers slot and
+ * slot + 1 (coll_scratch: 3-4 and 5-6; the index part's in 7), so that a
+ * change allocates nothing but for a cut. */
+static void
+edit_init(struct zpart_edit *p, int slot)
+{
+    memset(p, 0, sizeof(*p));
+    p->slot = slot;
+    p->own_slot = -1;
+}
+
 static void
 edit_release(struct zpart_edit *p)
 {
-    free(p->own);
-    free(p->out[0]);
-    free(p->out[1]);
-    memset(p, 0, sizeof(*p));
+    for (int i = 0; i < 2; i++) {
+        if (p->out_alloc[i]) {
+            free(p->out[i]);
+        }
+    }
+    edit_init(p, p->slot);
 }
 
 static coll_status_e
@@ -724,13 +740,15 @@ edit_splice(struct zpart_edit *p, size_t off, size_t ndel,
         const struct pack_elem *ins, size_t nins)
 {
     size_t len = pack_splice_size(p->img, p->len, off, ndel, ins, nins);
-    uint8_t *buf = malloc(len + 1);
+    /* not the buffer img may be in */
+    int slot = p->own_slot == p->slot ? p->slot + 1 : p->slot;
+    uint8_t *buf = coll_scratch(slot, len + 1);
     if (buf == NULL) {
         return COLL_ENOMEM;
     }
     pack_splice_write(buf, p->img, p->len, off, ndel, ins, nins);
-    free(p->own);
     p->own = buf;
+    p->own_slot = slot;
     p->img = buf;
     p->len = len;
     p->n = p->n + nins / 2 - ndel / 2;
@@ -770,7 +788,6 @@ edit_build(struct zpart_edit *p, size_t klen, uint64_t n)
         }
         p->out[0] = p->own;
         p->olen[0] = p->len;
-        p->own = NULL;
         return COLL_OK;
     }
     p->cut = p->n / 2;
@@ -784,6 +801,7 @@ edit_build(struct zpart_edit *p, size_t klen, uint64_t n)
     }
     p->out[0] = malloc(p->olen[0] + 1);
     p->out[1] = malloc(p->olen[1] + 1);
+    p->out_alloc[0] = p->out_alloc[1] = true;
     if (p->out[0] == NULL || p->out[1] == NULL) {
         return COLL_ENOMEM;
     }
@@ -945,7 +963,7 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     } else {
         hlen = ipack_delete_size(img, len, 2, &pos);
     }
-    uint8_t *hbuf = malloc(hlen + 1);
+    uint8_t *hbuf = coll_scratch(7, hlen + 1);
     if (hbuf == NULL) {
         return COLL_ENOMEM;
     }
@@ -960,7 +978,8 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     /* the entry parts: p[0] loses the old entry, p[1] gains the new one
      * (one edit when both are the same part) */
     struct zpart_edit p[2];
-    memset(p, 0, sizeof(p));
+    edit_init(&p[0], 3);
+    edit_init(&p[1], 5);
     int np = 0;
     const uint8_t *d;
     st = dir_view(z, &d);
@@ -1033,7 +1052,6 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     if (st == COLL_OK) {
         st = write_no(z, bucket, hbuf, hlen);
     }
-    free(hbuf);
     if (st == COLL_OK) {
         z->n = z->n - (had ? 1 : 0) + (has ? 1 : 0);
         z->changed = true;
