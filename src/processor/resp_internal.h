@@ -535,6 +535,9 @@ bool resp_out_start_range(struct resp_ctx *x, const struct storage_item *root,
  * worker.wbuf_max; the copy is what Redis's output buffer holds); true
  * then. false: reply as usual. */
 bool resp_out_copy(struct resp_ctx *x, const void *value, size_t len);
+/* The same for a value held elsewhere, copied here (a script's returned
+ * string, which Lua may collect before it is sent). */
+bool resp_out_dup(struct resp_ctx *x, const void *value, size_t len);
 /* Where bytes pushed to the connection outside a reply go (pub/sub
  * messages, invalidations): after the values being sent, if any. */
 struct buf *resp_out_wbuf(struct conn *c, struct resp_state *st);

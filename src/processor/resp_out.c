@@ -8,7 +8,8 @@
  *
  * Anywhere in a reply: GET's whole reply, an element of MGET, a GET inside
  * EXEC, a large GETRANGE; and, from the copy they read (resp_out_copy),
- * the values of GETEX, GETSET, SET ... GET and GETDEL. What the command
+ * the values of GETEX, GETSET, SET ... GET and GETDEL; and, from a copy
+ * made here (resp_out_dup), a string a script returns. What the command
  * composes after such a value (MGET's next keys, EXEC's next replies), and what
  * is pushed to the connection meanwhile (RESP3 pub/sub messages, tracking
  * invalidations: resp_out_wbuf), goes into the value's own tail buffer, which
@@ -17,8 +18,9 @@
  *
  * A value changed before its last slice closes the connection
  * (resp_get_stream_cut): its header promised bytes that are gone. Not
- * streamed: a script's replies (Lua takes the value whole), and a reply
- * while CLIENT REPLY is OFF or SKIP (nothing is sent). */
+ * streamed: the replies of the commands a script calls (Lua takes the
+ * value whole), and a reply while CLIENT REPLY is OFF or SKIP (nothing is
+ * sent). */
 #include "processor/resp_internal.h"
 
 #include "processor/sendval.h"
@@ -131,6 +133,17 @@ resp_out_copy(struct resp_ctx *x, const void *value, size_t len)
     }
     sendval_own(v); /* the copy is sent, then freed, by the connection */
     return true;
+}
+
+bool
+resp_out_dup(struct resp_ctx *x, const void *value, size_t len)
+{
+    int want = out_wanted(x, len);
+    if (want <= 0) {
+        return want < 0;
+    }
+    struct sendval *v = sendval_new_dup(value, len);
+    return v != NULL && out_begin(x, v, len);
 }
 
 struct buf *

@@ -1111,6 +1111,15 @@ resp_cmd_eval(struct resp_ctx *x)
             readonly || no_writes ? SCRIPT_READONLY : SCRIPT_EVAL);
 }
 
+/* A string the script returns past 1 MiB: sent in pieces from a copy
+ * (resp_out_dup), as Redis sends it whatever its size, instead of whole
+ * through a write buffer that worker.wbuf_max caps. */
+static bool
+big_string(void *arg, const char *s, size_t n)
+{
+    return resp_out_dup(arg, s, n);
+}
+
 rstatus_i
 script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
         const char *name, const struct resp_arg *keys, int64_t nkeys,
@@ -1158,7 +1167,8 @@ script_run(struct resp_ctx *x, lua_State *L, int top, int nargs,
                 x->c->id);
     }
     ks_hold_release(&h);
-    rstatus_i rc = status == 0 ? script_lua_to_resp(L, -1, x->w, run.resp)
+    rstatus_i rc = status == 0 ? script_lua_to_resp(
+                                         L, -1, x->w, run.resp, big_string, x)
                                : reply_run_error(x, L, name);
     lua_settop(L, top);
     /* The arguments of this run are garbage now. Lua's incremental

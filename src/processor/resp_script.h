@@ -34,8 +34,11 @@ size_t script_resp_to_lua(struct lua_State *L, const char *p, size_t len);
  * (3) -> boolean, table with err / ok / double / big_number / map / set /
  * verbatim_string -> that reply, other table -> array up to the first nil,
  * anything else -> null. STATUS_ENOMEM when w is full. */
-rstatus_i script_lua_to_resp(
-        struct lua_State *L, int idx, struct resp_writer *w, int script_resp);
+/* big, if not NULL, is offered every string past SENDVAL_MIN first: true
+ * when it wrote it (sent in pieces), false to compose it into w. */
+typedef bool script_big_fn(void *arg, const char *s, size_t n);
+rstatus_i script_lua_to_resp(struct lua_State *L, int idx,
+        struct resp_writer *w, int script_resp, script_big_fn *big, void *arg);
 
 /* ---- resp_script.c, for resp_function.c ---- */
 

@@ -4,6 +4,8 @@
  * test/fuzz/fuzz_script_conv.c feeds both directions. */
 #include "processor/resp_script.h"
 
+#include "processor/sendval.h"
+
 #include "protocol/resp/compose.h"
 
 #include <lauxlib.h>
@@ -300,8 +302,13 @@ field_of(lua_State *L, int idx, const char *field, int type)
     return false;
 }
 
+struct conv_big {
+    script_big_fn *fn;
+    void *arg;
+};
+
 static rstatus_i to_resp(lua_State *L, int idx, struct resp_writer *w,
-        int script_resp, int depth);
+        int script_resp, int depth, const struct conv_big *big);
 
 static rstatus_i
 error_reply(lua_State *L, struct resp_writer *w)
@@ -315,7 +322,7 @@ error_reply(lua_State *L, struct resp_writer *w)
 
 static rstatus_i
 table_to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
-        int depth)
+        int depth, const struct conv_big *big)
 {
     rstatus_i rc;
     if (field_of(L, idx, "err", LUA_TSTRING)) {
@@ -370,9 +377,9 @@ table_to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
         rc = is_map ? resp_compose_map(w, n) : resp_compose_set(w, n);
         lua_pushnil(L);
         while (rc == STATUS_OK && lua_next(L, t) != 0) {
-            rc = to_resp(L, lua_gettop(L) - 1, w, script_resp, depth + 1);
+            rc = to_resp(L, lua_gettop(L) - 1, w, script_resp, depth + 1, big);
             if (rc == STATUS_OK && is_map) {
-                rc = to_resp(L, lua_gettop(L), w, script_resp, depth + 1);
+                rc = to_resp(L, lua_gettop(L), w, script_resp, depth + 1, big);
             }
             lua_pop(L, 1);
         }
@@ -410,7 +417,7 @@ table_to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
     rc = resp_compose_array(w, n);
     for (uint64_t i = 0; rc == STATUS_OK && i < n; i++) {
         lua_rawgeti(L, idx, (int)(i + 1));
-        rc = to_resp(L, lua_gettop(L), w, script_resp, depth + 1);
+        rc = to_resp(L, lua_gettop(L), w, script_resp, depth + 1, big);
         lua_pop(L, 1);
     }
     return rc;
@@ -418,7 +425,7 @@ table_to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
 
 static rstatus_i
 to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
-        int depth)
+        int depth, const struct conv_big *big)
 {
     if (depth > SCRIPT_CONV_DEPTH || !lua_checkstack(L, 8)) {
         return resp_compose_null(w);
@@ -427,6 +434,9 @@ to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
+        if (n > SENDVAL_MIN && big->fn != NULL && big->fn(big->arg, s, n)) {
+            return STATUS_OK;
+        }
         return resp_compose_bulk(w, s, n);
     }
     case LUA_TBOOLEAN:
@@ -448,18 +458,19 @@ to_resp(lua_State *L, int idx, struct resp_writer *w, int script_resp,
         return resp_compose_integer(w, v);
     }
     case LUA_TTABLE:
-        return table_to_resp(L, idx, w, script_resp, depth);
+        return table_to_resp(L, idx, w, script_resp, depth, big);
     default:
         return resp_compose_null(w);
     }
 }
 
 rstatus_i
-script_lua_to_resp(
-        lua_State *L, int idx, struct resp_writer *w, int script_resp)
+script_lua_to_resp(lua_State *L, int idx, struct resp_writer *w,
+        int script_resp, script_big_fn *big, void *arg)
 {
     if (idx < 0) {
         idx = lua_gettop(L) + idx + 1;
     }
-    return to_resp(L, idx, w, script_resp, 0);
+    struct conv_big b = {big, arg};
+    return to_resp(L, idx, w, script_resp, 0, &b);
 }

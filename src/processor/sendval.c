@@ -4,6 +4,7 @@
 #include "processor/sendval.h"
 
 #include "base/log.h"
+#include "base/mm.h"
 #include "processor/keyspace.h"
 
 #include <inttypes.h>
@@ -66,6 +67,25 @@ sendval_new_copy(const void *value, size_t len)
     }
     v->copy = (uint8_t *)value;
     v->owned = false;
+    v->total = len;
+    v->off = 0;
+    v->end = len;
+    v->klen = 0;
+    return v;
+}
+
+struct sendval *
+sendval_new_dup(const void *value, size_t len)
+{
+    uint8_t *copy = mm_alloc(len == 0 ? 1 : len);
+    struct sendval *v = copy != NULL ? malloc(sizeof(*v)) : NULL;
+    if (v == NULL) {
+        mm_release(copy);
+        return NULL;
+    }
+    memcpy(copy, value, len);
+    v->copy = copy;
+    v->owned = true; /* ks_scratch_free: mm_release */
     v->total = len;
     v->off = 0;
     v->end = len;

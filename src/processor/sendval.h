@@ -55,6 +55,10 @@ struct sendval *sendval_new_range(uint8_t db, const struct storage_item *root,
  * scratch (ks_scratch_release leaves it; it is freed with the sendval). */
 struct sendval *sendval_new_copy(const void *value, size_t len);
 void sendval_own(struct sendval *v);
+/* For a value held elsewhere (a script's returned string, which Lua may
+ * free): sent from a copy made here, freed with the sendval. NULL for no
+ * memory. */
+struct sendval *sendval_new_dup(const void *value, size_t len);
 /* The bytes still to send (at first: the whole value or range). */
 uint64_t sendval_len(const struct sendval *v);
 /* Copies the next slices into c->wbuf; *bytes += what it copied. */

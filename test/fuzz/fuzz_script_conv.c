@@ -50,7 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     .max = (size_t)1 << 28,
                     .proto = proto == 3 ? RESP_PROTO_3 : RESP_PROTO_2,
             };
-            CHECK(script_lua_to_resp(L, 1, &w, script) == STATUS_OK);
+            CHECK(script_lua_to_resp(L, 1, &w, script, NULL, NULL) ==
+                    STATUS_OK);
             CHECK(lua_gettop(L) == 1);
             size_t n = buf_rsize(&b);
             size_t again = script_resp_to_lua(L, b.rpos, n);

@@ -632,6 +632,13 @@ PAST_SCRIPT = [
     ("EXISTS", "huge"),
     ("SET", "huge", PAST),
     ("MULTI",), ("GETDEL", "huge"), ("GET", "small"), ("EXEC",),
+    # a script's return: sent in pieces from a copy (resp_out_dup)
+    ("SET", "huge", PAST),
+    ("EVAL", "return redis.call('get', KEYS[1])", "1", "huge"),
+    ("EVAL", "local v = redis.call('get', KEYS[1]) return {#v, v, 'after', v}",
+     "1", "huge"),
+    ("MULTI",), ("EVAL", "return redis.call('getrange', KEYS[1], 1, -1)", "1",
+                 "huge"), ("GET", "small"), ("EXEC",),
 ]
 
 
@@ -687,13 +694,15 @@ def test_push_waits_for_the_value_being_sent(seg_small_wbuf):
 
 def test_reply_past_the_write_buffer_is_an_error(seg_small_wbuf):
     """A reply that cannot be sent in pieces and does not fit in
-    worker.wbuf_max (a script's) is answered with an error, counted, and
+    worker.wbuf_max (a script's table of strings of 1,000,000 bytes, each
+    too small to be sent in pieces) is answered with an error, counted, and
     the connection goes on: it used to be closed without a word."""
     r = redis.Redis(port=seg_small_wbuf.port("resp"), socket_timeout=60)
     r.set("huge", PAST)
     before = int(seg_small_wbuf.stats()["resp_reply_too_large"])
     with pytest.raises(redis.ResponseError, match="worker.wbuf_max"):
-        r.eval("return redis.call('get', KEYS[1])", 1, "huge")
+        r.eval("local t = {} for i = 1, 6 do t[i] = string.rep('x', 1000000) "
+               "end return t", 0)
     assert r.ping()
     assert r.strlen("huge") == N_PAST
     assert int(seg_small_wbuf.stats()["resp_reply_too_large"]) > before
