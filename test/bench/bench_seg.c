@@ -24,7 +24,9 @@
  * (the share of requests, 0 to 1, for keys asked for once and never
  * again: scan pollution), BENCH_ALPHA (the Zipf exponent, 1.0 unless
  * set; throughput's zipf keys take it too) and BENCH_WINDOWS (print the
- * misses per request of that many equal windows of the run). */
+ * misses per request of that many equal windows of the run).
+ * BENCH_SEGMENT_KIB sets seg.segment_size in every mode (missratio's
+ * SEGMENT_KIB argument wins). */
 #include "base/time.h"
 #include "base/util.h"
 #include "storage/seg/seg.h"
@@ -69,6 +71,10 @@ setup(size_t memory_mib, const char *evict, uint64_t item_hint, bool background,
         seg_metrics_st *m)
 {
     seg_options_st o = {SEG_OPTION(INIT_OPTION)};
+    const char *sk = getenv("BENCH_SEGMENT_KIB"); /* every mode */
+    if (segment_kib == 0 && sk != NULL) {
+        segment_kib = strtoull(sk, NULL, 10);
+    }
     if (segment_kib > 0) {
         o.seg_segment_size.val.OPTION_SIZE = segment_kib * 1024;
     }
