@@ -72,15 +72,7 @@ def main():
                     help="worker threads; above 1 the server may use every "
                     "CPU, the client's too")
     args = ap.parse_args()
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "loadgen.c")
-    if not os.path.exists(args.loadgen) or \
-            os.path.getmtime(src) > os.path.getmtime(args.loadgen):
-        import subprocess
-        os.makedirs(os.path.dirname(args.loadgen) or ".", exist_ok=True)
-        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-Wall",
-                        "-Wextra", "-o", args.loadgen, src, "-lm"],
-                       check=True)
+    servers.build_loadgen(args.loadgen)
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu = str(cpus[0]) if len(cpus) >= 2 else None
     server_cpu = str(cpus[1]) if len(cpus) >= 2 else None

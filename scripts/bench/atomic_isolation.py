@@ -119,22 +119,12 @@ def account_sum(addr):
 CASES = ["alone", "with MULTI/EXEC", "same commands, no MULTI"]
 
 
-def build_loadgen(loadgen):
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "loadgen.c")
-    if not os.path.exists(loadgen) or \
-            os.path.getmtime(src) > os.path.getmtime(loadgen):
-        os.makedirs(os.path.dirname(loadgen) or ".", exist_ok=True)
-        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-o",
-                        loadgen, src, "-lm"], check=True)
-
-
 def run(segcached, loadgen, reps, requests, tx_conns, tx_pipeline, tx_rate,
         logdir, record=None):
     """Every case `reps` times; returns ({(case, kind): [rps]},
     {case: [transfers/s]}, the accounts' sum). record(case, rep, rps,
     tx_rate) hears of each measurement."""
-    build_loadgen(loadgen)
+    servers.build_loadgen(loadgen)
     srv = Server("segcached", 256 << 20, 2, None, logdir, segcached).start()
     addr = srv.addr["resp"]
     res = {(c, k): [] for c in CASES for k in ("get", "set")}
@@ -283,7 +273,7 @@ def run_pinned(segcached, loadgen, reps, requests, tx_conns, tx_pipeline,
     with them but nothing inside the server is shared; what the GET/SET
     load loses there is the machine's (CPU 0's work slowing CPU 1), not
     the server's. Returns as run() does, the sums of both servers added."""
-    build_loadgen(loadgen)
+    servers.build_loadgen(loadgen)
     srv = Server("segcached", 256 << 20, 2, None, logdir, segcached,
                  extra=("-o", "worker.cpus=0,1")).start()
     addr, admin = srv.addr["resp"], srv.addr["admin"]

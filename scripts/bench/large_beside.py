@@ -93,14 +93,7 @@ def main():
     ap.add_argument("--large-size", type=int, default=100 * 1000 * 1000)
     ap.add_argument("--loadgen", default="build/bench/loadgen")
     args = ap.parse_args()
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "loadgen.c")
-    if not os.path.exists(args.loadgen) or \
-            os.path.getmtime(src) > os.path.getmtime(args.loadgen):
-        os.makedirs(os.path.dirname(args.loadgen) or ".", exist_ok=True)
-        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-Wall",
-                        "-Wextra", "-o", args.loadgen, src, "-lm"],
-                       check=True)
+    servers.build_loadgen(args.loadgen)
     cpus = sorted(os.sched_getaffinity(0))
     client_cpu = str(cpus[0]) if len(cpus) >= 2 else None
     server_cpu = str(cpus[1]) if len(cpus) >= 2 else None

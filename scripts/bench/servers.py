@@ -16,6 +16,18 @@ HOST = "127.0.0.1"
 _running = []  # every server started and not yet stopped
 
 
+def build_loadgen(loadgen):
+    """Compiles scripts/bench/loadgen.c into loadgen when it is missing or
+    older than its source."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "loadgen.c")
+    if not os.path.exists(loadgen) or \
+            os.path.getmtime(src) > os.path.getmtime(loadgen):
+        os.makedirs(os.path.dirname(loadgen) or ".", exist_ok=True)
+        subprocess.run(["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-Wall",
+                        "-Wextra", "-o", loadgen, src, "-lm"], check=True)
+
+
 def free_ports(n):
     """n distinct ports the kernel picked as free (bound, then closed)."""
     socks, ports = [], []

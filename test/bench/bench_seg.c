@@ -397,13 +397,43 @@ zipf_draw(const double *cdf, uint64_t n, uint64_t *seed)
     return lo;
 }
 
+/* missratio's requests, one at a time: a Zipf rank, the key it is (a
+ * permutation, so popular keys do not share segments by rank), and
+ * whether BENCH_SCAN makes this request one for a key asked for once. */
+struct trace {
+    const double *cdf;
+    uint64_t n;
+    uint64_t seed, sseed;
+    double scan;
+};
+
+static void
+trace_init(struct trace *t, const double *cdf, uint64_t n)
+{
+    const char *sc = getenv("BENCH_SCAN"); /* share of one-time keys */
+    *t = (struct trace){cdf, n, 0x2545F4914F6CDD1DULL, 0x9E3779B97F4A7C15ULL,
+            sc != NULL ? strtod(sc, NULL) : 0};
+}
+
+static uint64_t
+trace_next(struct trace *t, uint64_t *rank, bool *once)
+{
+    *rank = zipf_draw(t->cdf, t->n, &t->seed);
+    t->sseed ^= t->sseed << 13; /* xorshift64, apart from the draws */
+    t->sseed ^= t->sseed >> 7;
+    t->sseed ^= t->sseed << 17;
+    *once = t->scan > 0 &&
+            (double)(t->sseed >> 11) / 9007199254740992.0 < t->scan;
+    return *rank * 2654435761ULL % t->n;
+}
+
 static void
 missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
         const char *policy)
 {
     seg_metrics_st m;
     setup(mem, policy, 48, false, &m);
-    uint64_t seed = 0x2545F4914F6CDD1DULL, misses = 0, counted = 0;
+    uint64_t misses = 0, counted = 0;
     uint64_t now = 1700000000000ULL;
     char key[16];
     static uint8_t val[4096];
@@ -411,18 +441,15 @@ missratio_one(size_t mem, uint64_t n, uint64_t reqs, const double *cdf,
     size_t vlen = vl != NULL ? strtoull(vl, NULL, 10) : 32;
     vlen = vlen > sizeof(val) ? sizeof(val) : vlen;
     struct storage_write w = {0};
-    const char *sc = getenv("BENCH_SCAN"); /* share of one-time keys */
-    double scan = sc != NULL ? strtod(sc, NULL) : 0;
-    uint64_t sseed = 0x9E3779B97F4A7C15ULL;
+    struct trace t;
+    trace_init(&t, cdf, n);
     const char *wn = getenv("BENCH_WINDOWS"); /* misses per window, printed */
     uint64_t windows = wn != NULL ? strtoull(wn, NULL, 10) : 0, wmiss = 0;
     for (uint64_t r = 0; r < reqs; r++) {
-        /* a permutation so popular keys do not share segments by rank */
-        uint64_t k = zipf_draw(cdf, n, &seed) * 2654435761ULL % n;
-        sseed ^= sseed << 13; /* xorshift64, apart from the draws */
-        sseed ^= sseed >> 7;
-        sseed ^= sseed << 17;
-        if (scan > 0 && (double)(sseed >> 11) / 9007199254740992.0 < scan) {
+        uint64_t rank;
+        bool once;
+        uint64_t k = trace_next(&t, &rank, &once);
+        if (once) {
             k = n + r; /* a key read once, never again */
         }
         make_key(key, 16, k);
@@ -577,18 +604,13 @@ bound(int argc, char **argv)
     struct lfu l = {calloc(n, 4), malloc(items * 4), malloc(n * 4), 0};
     memset(l.pos, 0xff, n * 4);
     /* the static cache holds ranks 0..items-1: keys rank * 2654435761 % n */
-    const char *sc = getenv("BENCH_SCAN");
-    double scan = sc != NULL ? strtod(sc, NULL) : 0;
-    uint64_t seed = 0x2545F4914F6CDD1DULL, sseed = 0x9E3779B97F4A7C15ULL;
+    struct trace t;
+    trace_init(&t, cdf, n);
     uint64_t miss[2][2] = {{0}}, counted[2] = {0}; /* [static|lfu][from] */
     for (uint64_t r = 0; r < reqs; r++) {
-        uint64_t rank = zipf_draw(cdf, n, &seed);
-        uint64_t k = rank * 2654435761ULL % n;
-        sseed ^= sseed << 13; /* as missratio_one */
-        sseed ^= sseed >> 7;
-        sseed ^= sseed << 17;
-        bool once =
-                scan > 0 && (double)(sseed >> 11) / 9007199254740992.0 < scan;
+        uint64_t rank;
+        bool once;
+        uint64_t k = trace_next(&t, &rank, &once);
         bool hit_static = !once && rank < items;
         bool hit_lfu = !once && lfu_request(&l, (uint32_t)k, (uint32_t)items);
         for (int w = 0; w < 2; w++) {
