@@ -84,14 +84,7 @@ def main():
     opts = {"A": args.a_opts.split(), "B": args.b_opts.split()}
 
     def client(argv):
-        import subprocess
-        if client_cpu is not None:
-            argv = ["taskset", "-c", client_cpu] + argv
-        r = subprocess.run([str(a) for a in argv], capture_output=True,
-                           text=True, timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError(f"{argv}: {r.stderr[-300:]}")
-        return dict(kv.split("=", 1) for kv in r.stdout.split())
+        return servers.run_loadgen(argv, client_cpu)
 
     def start(name, path):
         s = Server("segcached", args.memory << 20, args.threads, server_cpu,

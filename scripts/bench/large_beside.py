@@ -26,7 +26,6 @@ Nothing here asserts a number."""
 import argparse
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,13 +103,7 @@ def main():
     extra = ["-o", f"resp.max_bulk={max(args.large_size, 512 * MiB)}"]
 
     def client(argv):
-        if client_cpu is not None:
-            argv = ["taskset", "-c", client_cpu] + argv
-        r = subprocess.run([str(a) for a in argv], capture_output=True,
-                           text=True, timeout=1200)
-        if r.returncode != 0:
-            raise RuntimeError(f"{argv}: {r.stderr[-300:]}")
-        return dict(kv.split("=", 1) for kv in r.stdout.split())
+        return servers.run_loadgen(argv, client_cpu, timeout=1200)
 
     def start(name, more=()):
         s = Server("segcached", budget, 1, server_cpu, logdir, args.bin,

@@ -28,6 +28,18 @@ def build_loadgen(loadgen):
                         "-Wextra", "-o", loadgen, src, "-lm"], check=True)
 
 
+def run_loadgen(argv, cpu=None, timeout=600):
+    """Runs a loadgen command (on CPU cpu, if given) and returns its
+    "key=value" output as a dict; raises with its stderr when it fails."""
+    argv = [str(a) for a in argv]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{argv}: {r.stderr[-300:]}")
+    return dict(kv.split("=", 1) for kv in r.stdout.split())
+
+
 def free_ports(n):
     """n distinct ports the kernel picked as free (bound, then closed)."""
     socks, ports = [], []
