@@ -63,6 +63,8 @@ struct conn {
     struct buf rbuf;
     struct buf wbuf;
     size_t buf_bytes;  /* capacity of rbuf + wbuf the worker counts */
+    size_t proc_bytes; /* what the processor holds to send beyond wbuf
+                        * (replies queued past it); counted with them */
     size_t tp_bytes;   /* what tp->memory said when last asked */
     void *data;        /* processor state; freed by proc->error */
     uint32_t listener; /* index of the listener it came from */

@@ -127,7 +127,8 @@ static void
 buf_account(struct worker *w, struct conn *c)
 {
     size_t now = (c->rbuf.begin != NULL ? buf_capacity(&c->rbuf) : 0) +
-                 (c->wbuf.begin != NULL ? buf_capacity(&c->wbuf) : 0);
+                 (c->wbuf.begin != NULL ? buf_capacity(&c->wbuf) : 0) +
+                 c->proc_bytes;
     if (now != c->buf_bytes) {
         __atomic_store_n(&w->buf_bytes, w->buf_bytes - c->buf_bytes + now,
                 __ATOMIC_RELAXED);

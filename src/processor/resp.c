@@ -240,6 +240,8 @@ state_of(struct conn *c)
     }
     resp_request_init(&st->req);
     st->w.proto = RESP_PROTO_2;
+    st->w.spill = resp_out_spill;
+    st->w.spill_arg = c;
     st->qtail = &st->qhead;
     st->authenticated = !resp_password_required();
     resp_client_register(&st->client, c);

@@ -31,10 +31,11 @@
     ACTION( resp_stream,          METRIC_COUNTER, "# SET values received into the store in pieces" ) \
     ACTION( resp_stream_byte,     METRIC_COUNTER, "# bytes of SET values received in pieces" ) \
     ACTION( resp_stream_drop,     METRIC_COUNTER, "# values received in pieces not stored (refused, closed mid-value)" ) \
+    ACTION( resp_reply_spill,     METRIC_COUNTER, "# times a reply went past worker.wbuf_max and went on in a buffer queued behind it" ) \
     ACTION( resp_get_stream,      METRIC_COUNTER, "# values past 1 MiB sent in pieces as the socket drains (GET MGET GETRANGE GETEX GETSET GETDEL SET GET, in EXEC too)" ) \
     ACTION( resp_get_stream_byte, METRIC_COUNTER, "# bytes of values sent in pieces" ) \
     ACTION( resp_get_stream_cut,  METRIC_COUNTER, "# values sent in pieces cut (connection closed): the key changed while it was sent" ) \
-    ACTION( resp_reply_too_large, METRIC_COUNTER, "# replies over worker.wbuf_max (or out of memory) answered with an error instead" ) \
+    ACTION( resp_reply_too_large, METRIC_COUNTER, "# replies that could not be composed (out of memory) answered with an error instead" ) \
     ACTION( resp_exec,            METRIC_COUNTER, "# EXEC that ran their queue"       ) \
     ACTION( resp_exec_abort,      METRIC_COUNTER, "# EXEC aborted (WATCH or queue error)") \
     ACTION( resp_hold_busy,       METRIC_COUNTER, "# commands refused: an undeclared key held elsewhere") \

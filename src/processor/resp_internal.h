@@ -548,3 +548,7 @@ struct buf *resp_out_wbuf(struct conn *c, struct resp_state *st);
 rstatus_i resp_out_pump(struct conn *c, struct resp_state *st,
         const struct proc_limits *limits);
 void resp_out_release(struct conn *c, struct resp_state *st);
+/* The connection writer's spill hook (resp_writer.spill, spill_arg the
+ * conn): a reply past worker.wbuf_max goes on in a queued buffer of its
+ * own (released unsent under CLIENT REPLY OFF/SKIP, as a value is). */
+rstatus_i resp_out_spill(struct resp_writer *w, size_t n);

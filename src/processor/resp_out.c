@@ -16,6 +16,14 @@
  * the pump copies into the write buffer after the value's last byte. So a reply
  * keeps its order and nothing lands in the middle of a value.
  *
+ * A reply longer than the write buffer can grow (worker.wbuf_max: HGETALL
+ * or LRANGE of elements up to 1 MiB each, EXEC of many values) goes on in
+ * a buffer of its own once the write buffer is full (resp_out_spill, the
+ * writer's spill hook), queued as a tail with no value before it: Redis
+ * sends such a reply from its output buffer, which grows as it must. What
+ * the queue holds (tails, copies of values) counts against
+ * worker.buffer_memory with the connection's buffers (conn.proc_bytes).
+ *
  * A value changed before its last slice closes the connection
  * (resp_get_stream_cut): its header promised bytes that are gone. Not
  * streamed: the replies of the commands a script calls (Lua takes the
@@ -38,32 +46,30 @@ struct resp_out {
 #define OUT_TAIL_SIZE 256
 #define OUT_SLICE     (256u << 10) /* bytes copied at a time */
 
-/* Queues v, sent after the header written here. false: no memory
- * (nothing written, v freed). */
-static bool
-out_begin(struct resp_ctx *x, struct sendval *v, uint64_t len)
+/* What the queue holds beyond the write buffer, for worker.buffer_memory
+ * (the worker adds conn.proc_bytes to the connection's buffers). */
+static void
+out_account(struct conn *c, const struct resp_state *st)
 {
-    struct resp_state *st = x->st;
+    size_t n = 0;
+    for (const struct resp_out *o = st->out; o != NULL; o = o->next) {
+        n += sizeof(*o) + buf_capacity(&o->tail) + sendval_held(o->v);
+    }
+    c->proc_bytes = n;
+}
+
+/* A new entry at the end of st's queue, sending v (NULL: only a tail),
+ * with a tail of size bytes. NULL: no memory. */
+static struct resp_out *
+out_push(struct conn *c, struct resp_state *st, struct sendval *v, size_t size)
+{
     struct resp_out *o = malloc(sizeof(*o));
     if (o == NULL) {
-        sendval_free(v);
-        return false;
+        return NULL;
     }
-    if (buf_init(&o->tail, OUT_TAIL_SIZE) != STATUS_OK) {
+    if (buf_init(&o->tail, size) != STATUS_OK) {
         free(o);
-        sendval_free(v);
-        return false;
-    }
-    char head[1 + RESP_INT64_MAXLEN + 2];
-    head[0] = '$';
-    size_t n = 1 + resp_format_int64(head + 1, (int64_t)len);
-    head[n++] = '\r';
-    head[n++] = '\n';
-    if (resp_compose_raw(x->w, head, n) != STATUS_OK) {
-        buf_deinit(&o->tail);
-        free(o);
-        sendval_free(v);
-        return false;
+        return NULL;
     }
     o->v = v;
     o->next = NULL;
@@ -73,13 +79,57 @@ out_begin(struct resp_ctx *x, struct sendval *v, uint64_t len)
         st->out_last->next = o;
     }
     st->out_last = o;
-    /* what the command composes next goes after the value */
-    x->w->buf = &o->tail;
     /* the read loop is run again with no request left in the read buffer
      * (the worker lends one to a held connection) */
-    x->c->flags |= CONN_HELD;
+    c->flags |= CONN_HELD;
+    out_account(c, st);
+    return o;
+}
+
+/* Queues v, sent after the header written here. false: no memory
+ * (nothing written, v freed). */
+static bool
+out_begin(struct resp_ctx *x, struct sendval *v, uint64_t len)
+{
+    char head[1 + RESP_INT64_MAXLEN + 2];
+    head[0] = '$';
+    size_t n = 1 + resp_format_int64(head + 1, (int64_t)len);
+    head[n++] = '\r';
+    head[n++] = '\n';
+    if (resp_compose_raw(x->w, head, n) != STATUS_OK) {
+        sendval_free(v);
+        return false;
+    }
+    struct resp_out *o = out_push(x->c, x->st, v, OUT_TAIL_SIZE);
+    if (o == NULL) {
+        sendval_free(v);
+        return false;
+    }
+    /* what the command composes next goes after the value */
+    x->w->buf = &o->tail;
     INCR(resp_proc_metrics, resp_get_stream);
     return true;
+}
+
+rstatus_i
+resp_out_spill(struct resp_writer *w, size_t n)
+{
+    struct conn *c = w->spill_arg;
+    struct resp_state *st = c->data;
+    if (w != &st->w) {
+        return STATUS_ENOMEM; /* only the connection's own replies */
+    }
+    size_t size = n > OUT_SLICE ? n : OUT_SLICE;
+    if (size > w->max) {
+        return STATUS_ENOMEM; /* would not fit a buffer of its own either */
+    }
+    struct resp_out *o = out_push(c, st, NULL, size);
+    if (o == NULL) {
+        return STATUS_ENOMEM;
+    }
+    w->buf = &o->tail;
+    INCR(resp_proc_metrics, resp_reply_spill);
+    return STATUS_OK;
 }
 
 /* Whether a value of len bytes is sent in pieces from here: 1 yes, 0 no
@@ -211,6 +261,7 @@ resp_out_pump(
         st->out = o->next;
         buf_deinit(&o->tail);
         free(o);
+        out_account(c, st);
     }
     st->out_last = NULL;
     if (!st->paused && st->big == NULL) {
@@ -233,6 +284,7 @@ resp_out_release(struct conn *c, struct resp_state *st)
         free(o);
     }
     st->out_last = NULL;
+    c->proc_bytes = 0;
     st->w.buf = &c->wbuf;
     if (!st->paused && st->big == NULL) {
         c->flags &= ~CONN_HELD;

@@ -485,8 +485,12 @@ getrange_parts(struct resp_ctx *x, const struct resp_arg *k, int64_t start,
         rc = STATUS_OK; /* a large range: sent from the parts in pieces */
     } else {
         size_t n = (size_t)(end - start + 1);
-        size_t before = buf_rsize(x->w->buf);
+        struct buf *b = x->w->buf;
+        size_t before = buf_rsize(b);
         char *dst = resp_compose_bulk_reserve(x->w, n);
+        if (x->w->buf != b) {
+            before = 0; /* it went on in a fresh buffer (resp_out_spill) */
+        }
         uint64_t slen;
         rc = dst == NULL ? STATUS_ENOMEM : STATUS_OK;
         if (dst != NULL &&

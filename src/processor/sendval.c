@@ -161,3 +161,9 @@ sendval_free(struct sendval *v)
     }
     free(v);
 }
+
+size_t
+sendval_held(const struct sendval *v)
+{
+    return v != NULL && v->copy != NULL ? (size_t)v->total : 0;
+}

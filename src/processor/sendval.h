@@ -65,3 +65,5 @@ uint64_t sendval_len(const struct sendval *v);
 sendval_e sendval_pump(struct sendval *v, struct conn *c,
         const struct proc_limits *limits, uint64_t *bytes);
 void sendval_free(struct sendval *v);
+/* Memory v holds of its own (a copy of the value; NULL v: 0). */
+size_t sendval_held(const struct sendval *v);

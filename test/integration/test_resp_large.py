@@ -692,18 +692,94 @@ def test_push_waits_for_the_value_being_sent(seg_small_wbuf):
     r.close()
 
 
-def test_reply_past_the_write_buffer_is_an_error(seg_small_wbuf):
-    """A reply that cannot be sent in pieces and does not fit in
-    worker.wbuf_max (a script's table of strings of 1,000,000 bytes, each
-    too small to be sent in pieces) is answered with an error, counted, and
-    the connection goes on: it used to be closed without a word."""
+ELEM = 1_000_000  # below the 1 MiB past which one value is sent in pieces
+ELEMS = [big(ELEM, b"e%d " % i) for i in range(6)]
+# one value a request: a request is received whole into the read buffer
+# (worker.rbuf_max, 2 MiB) unless it is a SET's value
+SPILL_SCRIPT = [("HSET", "h", "f%d" % i, e) for i, e in enumerate(ELEMS)] + [
+    ("RPUSH", "l", e) for e in ELEMS] + [
+    ("ZADD", "z") + tuple(x for i in range(j, j + 100) for x in (
+        str(i % 7), big(5_000, b"m%d " % i))) for j in range(0, 1300, 100)] + [
+    ("SET", "k%d" % i, e) for i, e in enumerate(ELEMS)] + [
+    ("HMGET", "h", "f0", "nope", "f1", "f2", "f3", "f4", "f5"),
+    ("LRANGE", "l", "0", "-1"),
+    ("LRANGE", "l", "1", "4"),
+    ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+    ("ZREVRANGEBYSCORE", "z", "+inf", "-inf"),
+    ("MGET", "k0", "k1", "k2", "k3", "k4", "k5", "k0"),
+    ("MULTI",), ("GET", "k0"), ("LRANGE", "l", "0", "-1"), ("GET", "k5"),
+    ("PING",), ("EXEC",),
+    ("EVAL", "local t = {} for i = 1, 6 do t[i] = string.rep('x', 1000000) "
+             "end return t", "0"),
+    ("SMEMBERS", "nope"),
+    ("PING",),
+]
+
+
+def test_replies_past_the_write_buffer_as_redis(seg_small_wbuf):
+    """A reply longer than worker.wbuf_max made of values too small to be
+    sent in pieces one by one (HGETALL, LRANGE, ZRANGE, MGET, EXEC, a
+    script's table: six values of 1,000,000 bytes past a 4 MiB write
+    buffer) is sent whole, as Redis sends it: it used to be answered with
+    -ERR the reply does not fit in the write buffer. A skipped reply
+    (CLIENT REPLY SKIP) sends none of it."""
+    def bulks(reply):
+        """The bulk strings of an array reply, sorted (a hashtable
+        hash's order is ours, not Redis's)."""
+        n, rest = reply[1:].split(b"\r\n", 1)
+        out = []
+        for _ in range(int(n)):
+            ln, rest = rest[1:].split(b"\r\n", 1)
+            out.append(rest[:int(ln)])
+            rest = rest[int(ln) + 2:]
+        assert rest == b""
+        return sorted(out)
+
+    def skipped(a, b):
+        for cmd in (("HGETALL", "h"), ("HVALS", "h")):
+            assert bulks(b.cmd(*cmd)) == bulks(a.cmd(*cmd))
+        for w in (a, b):
+            w.send(enc(("CLIENT", "REPLY", "SKIP")) + enc(("HGETALL", "h")) +
+                   enc(("LRANGE", "l", "0", "-1")) +
+                   enc(("CLIENT", "REPLY", "OFF")) + enc(("HVALS", "h")) +
+                   enc(("CLIENT", "REPLY", "ON")) + enc(("PING",)))
+        assert b.reply() == a.reply()  # LRANGE's, after the skipped HGETALL
+        assert b.reply() == a.reply() == b"+OK\r\n"
+        assert b.reply() == a.reply() == b"+PONG\r\n"
+
+    before = seg_small_wbuf.stats()
+    as_redis(seg_small_wbuf, SPILL_SCRIPT, timeout=120, then=skipped)
+    st = seg_small_wbuf.stats()
+    assert int(st["resp_reply_spill"]) > int(before["resp_reply_spill"])
+    assert int(st["resp_reply_too_large"]) == 0
+
+
+def test_reply_past_the_write_buffer_counts_as_buffer_memory(seg_small_wbuf):
+    """What a reply past worker.wbuf_max holds beyond the write buffer
+    counts in worker_buf_bytes (and so against worker.buffer_memory) until
+    it is sent."""
     r = redis.Redis(port=seg_small_wbuf.port("resp"), socket_timeout=60)
-    r.set("huge", PAST)
-    before = int(seg_small_wbuf.stats()["resp_reply_too_large"])
-    with pytest.raises(redis.ResponseError, match="worker.wbuf_max"):
-        r.eval("local t = {} for i = 1, 6 do t[i] = string.rep('x', 1000000) "
-               "end return t", 0)
-    assert r.ping()
-    assert r.strlen("huge") == N_PAST
-    assert int(seg_small_wbuf.stats()["resp_reply_too_large"]) > before
+    r.delete("hl")
+    for _ in range(24):
+        r.rpush("hl", ELEMS[0])
+    base = int(seg_small_wbuf.stats()["worker_buf_bytes"])
+    a = Wire(seg_small_wbuf.port("resp"), timeout=60)
+    a.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    a.send(enc(("LRANGE", "hl", "0", "-1")))
+    held = 0
+    for _ in range(100):
+        held = int(seg_small_wbuf.stats()["worker_buf_bytes"]) - base
+        if held > 8 * MiB:
+            break
+        time.sleep(0.05)
+    # past the write buffer (4 MiB) and a read buffer: the queued rest
+    assert held > 8 * MiB, held
+    want = b"*24\r\n" + (b"$%d\r\n" % ELEM + ELEMS[0] + b"\r\n") * 24
+    assert a.reply() == want
+    for _ in range(100):
+        if int(seg_small_wbuf.stats()["worker_buf_bytes"]) - base < 8 * MiB:
+            break
+        time.sleep(0.05)
+    assert int(seg_small_wbuf.stats()["worker_buf_bytes"]) - base < 8 * MiB
+    a.close()
     r.close()

@@ -17,6 +17,20 @@
 
 #define CRLF "\r\n"
 
+/* room()'s slow path: grow buf, or go on in the buffer the writer's spill
+ * gives (a reply past max). */
+static __attribute__((noinline)) char *
+room_grow(struct resp_writer *w, size_t n)
+{
+    if (buf_reserve(w->buf, n, w->max) != STATUS_OK &&
+            (w->spill == NULL || w->spill(w, n) != STATUS_OK ||
+                    buf_reserve(w->buf, n, w->max) != STATUS_OK)) {
+        INCR(resp_metrics, resp_compose_ex);
+        return NULL;
+    }
+    return w->buf->wpos;
+}
+
 /* Room for n more bytes at wpos, or NULL (counted) if the buffer cannot
  * grow that far. */
 static inline char *
@@ -25,11 +39,7 @@ room(struct resp_writer *w, size_t n)
     if (likely(buf_wsize(w->buf) >= n)) {
         return w->buf->wpos;
     }
-    if (buf_reserve(w->buf, n, w->max) != STATUS_OK) {
-        INCR(resp_metrics, resp_compose_ex);
-        return NULL;
-    }
-    return w->buf->wpos;
+    return room_grow(w, n);
 }
 
 static size_t

@@ -28,6 +28,13 @@ struct resp_writer {
     struct buf *buf;
     size_t max;
     resp_proto_e proto;
+    /* Optional: called when buf cannot take n more bytes within max. It
+     * may point buf at a fresh, empty buffer that its owner sends after
+     * the old one (a reply longer than one buffer, as Redis's output
+     * buffer takes any reply); STATUS_OK to compose there. NULL: such a
+     * write is refused (STATUS_ENOMEM). */
+    rstatus_i (*spill)(struct resp_writer *w, size_t n);
+    void *spill_arg;
 };
 
 /* Longest text of a signed 64-bit integer, and the helper writing it

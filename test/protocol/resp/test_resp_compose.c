@@ -319,6 +319,78 @@ test_compose_over_cap(void **state)
     EXPECT(w, "+OK\r\n");
 }
 
+/* A writer's spill hook: past the cap, a write goes on whole in the next
+ * of three buffers; each stays within the cap, and their bytes in order
+ * are the reply. Without a buffer left, the write is refused as before. */
+static struct buf spill_bufs[3];
+static int spilled;
+
+static rstatus_i
+spill_next(struct resp_writer *w, size_t n)
+{
+    assert_ptr_equal(w->spill_arg, spill_bufs);
+    if (spilled == 3 || n > w->max) {
+        return STATUS_ENOMEM;
+    }
+    w->buf = &spill_bufs[spilled++];
+    return STATUS_OK;
+}
+
+static void
+test_compose_spill(void **state)
+{
+    struct resp_writer *w = *state;
+    char big[40];
+    memset(big, 'y', sizeof(big));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(buf_init(&spill_bufs[i], 8), STATUS_OK);
+    }
+    spilled = 0;
+    w->max = 160;
+    w->spill = spill_next;
+    w->spill_arg = spill_bufs;
+    char want[1024];
+    size_t wn = 0;
+    assert_int_equal(resp_compose_array(w, 6), STATUS_OK);
+    wn += (size_t)sprintf(want + wn, "*6\r\n");
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(resp_compose_bulk(w, big, sizeof(big)), STATUS_OK);
+        wn += (size_t)sprintf(want + wn, "$40\r\n%.40s\r\n", big);
+    }
+    /* 4 + 6 x 47 bytes in three buffers of at most 160 (a bulk is checked
+     * for room for its longest header: 2, 3 and 1 bulks) */
+    assert_int_equal(spilled, 2);
+    assert_int_equal(buf_rsize(&spill_bufs[2]), 0);
+    struct buf *all[4] = {
+            &wbuf, &spill_bufs[0], &spill_bufs[1], &spill_bufs[2]};
+    char got[1024];
+    size_t gn = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_true(buf_rsize(all[i]) <= 160);
+        memcpy(got + gn, all[i]->rpos, buf_rsize(all[i]));
+        gn += buf_rsize(all[i]);
+    }
+    assert_int_equal(gn, wn);
+    assert_memory_equal(got, want, wn);
+    /* no buffer left: refused, and counted */
+    spilled = 3;
+    uint64_t ex = metric_counter(&metrics.resp_compose_ex);
+    int ok = 0;
+    while (ok < 10 && resp_compose_bulk(w, big, sizeof(big)) == STATUS_OK) {
+        ok++;
+    }
+    /* a bulk of 40 is checked for 65 bytes: the last buffer, holding one,
+     * takes two more */
+    assert_int_equal(ok, 2);
+    assert_ptr_equal(w->buf, &spill_bufs[1]);
+    assert_int_equal(buf_rsize(&spill_bufs[1]), 3 * 47);
+    assert_int_equal(metric_counter(&metrics.resp_compose_ex), ex + 1);
+    w->spill = NULL;
+    for (int i = 0; i < 3; i++) {
+        buf_deinit(&spill_bufs[i]);
+    }
+}
+
 /* Tokens view the buffer: it must outlive them. */
 static void
 parse_tokens_whole(struct buf *b, struct resp_token *t, size_t *count)
@@ -452,6 +524,7 @@ main(void)
             T(test_compose_doubles),
             T(test_compose_bulk_reserve),
             T(test_compose_over_cap),
+            T(test_compose_spill),
             T(test_token_round_trip),
             T(test_token_malformed),
             T(test_request_round_trip),
