@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct zset_tune zset_tune = {8192, 8192, 6144, 48};
+struct zset_tune zset_tune = {8192, 8192, 6144, 48, 65536};
 
 static bool
 reserve(struct zset *z, size_t n)
@@ -821,6 +821,8 @@ edit_first(const struct zpart_edit *p, int h, uint8_t sc[ZPACK_SCORE_LEN])
 }
 
 static coll_status_e index_grow(struct zset *z);
+static coll_status_e index_room(struct zset *z, uint64_t h, size_t add);
+static size_t index_target(const struct zset *z, size_t add);
 
 static void
 batch_free(struct zset *z)
@@ -945,6 +947,8 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
     size_t len;
     struct pack_pos pos;
     bool found;
+    bool grown = false;
+again:;
     coll_status_e st = index_find(z, m, mlen, &img, &len, &pos, &found);
     if (st != COLL_OK) {
         return st;
@@ -962,6 +966,17 @@ lazy_change(struct zset *z, const void *m, size_t mlen, bool had, double old,
         hlen = ipack_append_size(img, len, 2, g);
     } else {
         hlen = ipack_delete_size(img, len, 2, &pos);
+    }
+    if (has && !had && hlen > zset_tune.index_max && !grown &&
+            hlen > index_target(z, hlen - len) &&
+            ipack_groups(img, len, 2) > 0) {
+        /* large members: the part would pass index_max (an item, soon) */
+        grown = true;
+        st = index_room(z, h, hlen - len);
+        if (st != COLL_OK) {
+            return st;
+        }
+        goto again;
     }
     uint8_t *hbuf = coll_scratch(7, hlen + 1);
     if (hbuf == NULL) {
@@ -1141,10 +1156,69 @@ keep_low(uint32_t h, void *arg)
     return !lhash_split_moves(h, *(const uint32_t *)arg);
 }
 
-/* Grows the member index by up to 8 buckets (linear hashing: each splits
- * one part in two by a hash bit), then rewrites the root once. Number nh,
- * which the new bucket takes, belongs to an entry part: that part moves
- * to a number past the others first. */
+/* Grows the member index by one bucket (linear hashing: splits part
+ * lhash_split_source(nh) in two by a hash bit) in rp, the root's directory
+ * the caller writes. Number nh, which the new bucket takes, belongs to an
+ * entry part: that part moves to a number past the others first. */
+static coll_status_e
+index_split(struct zset *z, struct zdir *rp)
+{
+    coll_status_e st;
+    uint32_t n = z->nh;
+    uint32_t src = (uint32_t)lhash_split_source(n);
+    /* the entry part at number n moves to the first number past all */
+    uint32_t top = z->nh + rp->n;
+    uint32_t k = 0;
+    while (k < rp->n && dno(rp->d, k) != n) {
+        k++;
+    }
+    if (k == rp->n) {
+        return broken(z);
+    }
+    const uint8_t *img;
+    size_t len;
+    st = read_no(z, n, &img, &len);
+    uint8_t *copy = st == COLL_OK ? malloc(len + 1) : NULL;
+    if (st == COLL_OK && copy == NULL) {
+        st = COLL_ENOMEM;
+    }
+    if (st == COLL_OK) {
+        memcpy(copy, img, len);
+        st = write_no(z, top, copy, len);
+    }
+    free(copy);
+    if (st != COLL_OK) {
+        return st;
+    }
+    types_be_put(rp->d + (size_t)ZSET_DIR_ENT * k, top, 4);
+    /* the bucket split */
+    st = read_no(z, src, &img, &len);
+    if (st != COLL_OK) {
+        return st;
+    }
+    struct ipack_split sp;
+    ipack_split_size(img, len, 2, keep_low, &n, &sp);
+    uint8_t *buf = malloc(sp.len[0] + sp.len[1] + 1);
+    if (buf == NULL) {
+        return COLL_ENOMEM;
+    }
+    uint8_t *dst[2] = {buf, buf + sp.len[0]};
+    ipack_split_write(dst, img, len, 2, keep_low, &n, &sp);
+    st = write_no(z, src, dst[0], sp.len[0]);
+    if (st == COLL_OK) {
+        st = write_no(z, n, dst[1], sp.len[1]);
+    }
+    free(buf);
+    if (st == COLL_OK) {
+        z->nh++;
+        /* the root: nparts counts the moved part at top meanwhile */
+        z->nparts++;
+    }
+    return st;
+}
+
+/* Grows the member index by up to 8 buckets while it holds more than
+ * index_avg members a part, then rewrites the root once. */
 static coll_status_e
 index_grow(struct zset *z)
 {
@@ -1154,58 +1228,51 @@ index_grow(struct zset *z)
     for (int i = 0; i < 8 && st == COLL_OK &&
                     z->n > (uint64_t)z->nh * zset_tune.index_avg;
             i++) {
-        uint32_t n = z->nh;
-        uint32_t src = (uint32_t)lhash_split_source(n);
-        /* the entry part at number n moves to the first number past all */
-        uint32_t top = z->nh + rp->n;
-        uint32_t k = 0;
-        while (k < rp->n && dno(rp->d, k) != n) {
-            k++;
-        }
-        if (k == rp->n) {
-            st = broken(z);
-            break;
-        }
+        st = index_split(z, rp);
+    }
+    if (st == COLL_OK && z->batch == NULL) {
+        st = zdir_commit(z, rp);
+    }
+    zdir_release(&local);
+    return st;
+}
+
+/* The most bytes an index part may reach with a new member of add bytes
+ * (its entry and hash) before the index grows: index_max and two more
+ * such members (a part of index_avg members of 60 KB would pass one item:
+ * large members are kept two or three a part), within one item. */
+static size_t
+index_target(const struct zset *z, size_t add)
+{
+    size_t t = zset_tune.index_max + 2 * add;
+    size_t item = storage_value_max(z->klen + STORAGE_PART_SUFFIX);
+    return t < item ? t : item;
+}
+
+/* Grows the member index until the part of hash h's bucket has room for
+ * add more bytes within index_target, or that part holds no member; then
+ * rewrites the root once. Linear hashing splits buckets in order, so
+ * h's is split within nh
+ * steps, again while its members share more hash bits: bounded by
+ * 4 x nh + 64 steps. Members past half an item may
+ * still meet in one part: that write is refused (COLL_EOVERSIZE). */
+static coll_status_e
+index_room(struct zset *z, uint64_t h, size_t add)
+{
+    struct zdir local = {0};
+    struct zdir *rp = z->batch != NULL ? &z->batch->r : &local;
+    coll_status_e st = z->batch != NULL ? COLL_OK : zdir_load(z, rp, 0);
+    uint64_t limit = 4 * (uint64_t)z->nh + 64;
+    size_t target = index_target(z, add);
+    for (uint64_t i = 0; i < limit && st == COLL_OK; i++) {
         const uint8_t *img;
         size_t len;
-        st = read_no(z, n, &img, &len);
-        uint8_t *copy = st == COLL_OK ? malloc(len + 1) : NULL;
-        if (st == COLL_OK && copy == NULL) {
-            st = COLL_ENOMEM;
-        }
-        if (st == COLL_OK) {
-            memcpy(copy, img, len);
-            st = write_no(z, top, copy, len);
-        }
-        free(copy);
-        if (st != COLL_OK) {
+        st = read_no(z, (uint32_t)lhash_bucket(h, z->nh), &img, &len);
+        if (st != COLL_OK || len + add <= target ||
+                ipack_groups(img, len, 2) == 0) {
             break;
         }
-        types_be_put(rp->d + (size_t)ZSET_DIR_ENT * k, top, 4);
-        /* the bucket split */
-        st = read_no(z, src, &img, &len);
-        if (st != COLL_OK) {
-            break;
-        }
-        struct ipack_split sp;
-        ipack_split_size(img, len, 2, keep_low, &n, &sp);
-        uint8_t *buf = malloc(sp.len[0] + sp.len[1] + 1);
-        if (buf == NULL) {
-            st = COLL_ENOMEM;
-            break;
-        }
-        uint8_t *dst[2] = {buf, buf + sp.len[0]};
-        ipack_split_write(dst, img, len, 2, keep_low, &n, &sp);
-        st = write_no(z, src, dst[0], sp.len[0]);
-        if (st == COLL_OK) {
-            st = write_no(z, n, dst[1], sp.len[1]);
-        }
-        free(buf);
-        if (st == COLL_OK) {
-            z->nh++;
-            /* the root: nparts counts the moved part at top meanwhile */
-            z->nparts++;
-        }
+        st = index_split(z, rp);
     }
     if (st == COLL_OK && z->batch == NULL) {
         st = zdir_commit(z, rp);
@@ -1232,7 +1299,14 @@ build_parts(struct zset *z, const struct zpack_ent *e, size_t n,
     fill = fill < zset_tune.part_fill ? fill : zset_tune.part_fill;
     size_t nchunks = 0, cur = 0, cnt = 0;
     size_t *cut = malloc((n + 1) * sizeof(*cut)); /* chunk j starts at cut[j] */
-    uint32_t nh = (uint32_t)(n / (zset_tune.index_avg / 2 + 1) + 1);
+    /* index parts of index_avg / 2 members, or of half index_max bytes
+     * for large members (index_room keeps them so as members come) */
+    uint64_t nh_count = n / (zset_tune.index_avg / 2 + 1) + 1;
+    uint64_t nh_bytes =
+            (all + n * (uint64_t)IPACK_HASH_SIZE) / (zset_tune.index_max / 2) +
+            1;
+    uint64_t nh_want = nh_count > nh_bytes ? nh_count : nh_bytes;
+    uint32_t nh = (uint32_t)(nh_want < n ? nh_want : (n > 0 ? n : 1));
     uint32_t *bk = malloc((n + 1) * sizeof(*bk));
     size_t *hbytes = calloc(nh, sizeof(*hbytes));
     size_t *hgroups = calloc(nh, sizeof(*hgroups));
@@ -1256,16 +1330,42 @@ build_parts(struct zset *z, const struct zpack_ent *e, size_t n,
         }
         cur += es;
         cnt++;
-        uint64_t h = types_hash(e[i].m, e[i].mlen);
-        bk[i] = (uint32_t)lhash_bucket(h, nh);
-        hbytes[bk[i]] += es + IPACK_HASH_SIZE;
-        hgroups[bk[i]]++;
     }
     sbytes += cur + pack_head_size(2 * cnt);
     cut[nchunks] = n;
+    /* the index parts' sizes; twice the parts while one would pass an
+     * item (large members meeting in one) */
+    size_t item = storage_value_max(z->klen + STORAGE_PART_SUFFIX);
+    for (;;) {
+        size_t most = 0;
+        for (size_t i = 0; i < n; i++) {
+            bk[i] = (uint32_t)lhash_bucket(types_hash(e[i].m, e[i].mlen), nh);
+            hbytes[bk[i]] += pack_elem_size(e[i].mlen) +
+                             pack_elem_size(ZPACK_SCORE_LEN) + IPACK_HASH_SIZE;
+            hgroups[bk[i]]++;
+        }
+        for (uint32_t b = 0; b < nh; b++) {
+            hbytes[b] += pack_head_size(2 * hgroups[b]);
+            most = hbytes[b] > most ? hbytes[b] : most;
+        }
+        if (most <= item || nh >= 4 * (uint64_t)n + 16) {
+            break;
+        }
+        nh *= 2;
+        free(hbytes);
+        free(hgroups);
+        free(hat);
+        free(hidx);
+        hbytes = calloc(nh, sizeof(*hbytes));
+        hgroups = calloc(nh, sizeof(*hgroups));
+        hat = calloc(nh, sizeof(*hat));
+        hidx = calloc(nh, sizeof(*hidx));
+        if (hbytes == NULL || hgroups == NULL || hat == NULL || hidx == NULL) {
+            goto out;
+        }
+    }
     size_t hall = 0;
     for (uint32_t b = 0; b < nh; b++) {
-        hbytes[b] += pack_head_size(2 * hgroups[b]);
         hat[b] = hall;
         hall += hbytes[b];
     }

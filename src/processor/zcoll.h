@@ -63,12 +63,14 @@
 /* Sizes (tests lower them): an inline skiplist image past inline_max
  * bytes goes to parts; an entry part past part_max is cut in two; a build
  * fills parts to part_fill; the index grows past index_avg members per
- * index part. */
+ * index part, and when a new member would take its index part past
+ * index_max bytes (large members). */
 struct zset_tune {
     size_t inline_max; /* 8192 */
     size_t part_max;   /* 8192 */
     size_t part_fill;  /* 6144 */
     size_t index_avg;  /* 48 */
+    size_t index_max;  /* 65536: an index part past it grows the index */
 };
 extern struct zset_tune zset_tune;
 

@@ -51,7 +51,7 @@ setup_once(void)
     CHECK(seg_setup(&o, &metrics) == STATUS_OK);
     coll_limits.zset_max_listpack_entries = 8;
     coll_limits.zset_max_listpack_value = 24;
-    zset_tune = (struct zset_tune){160, 120, 90, 3};
+    zset_tune = (struct zset_tune){160, 120, 90, 3, 160};
     done = true;
 }
 
