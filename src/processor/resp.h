@@ -30,6 +30,8 @@
     ACTION( resp_noauth,          METRIC_COUNTER, "# commands refused before AUTH"    ) \
     ACTION( resp_stream,          METRIC_COUNTER, "# SET values received into the store in pieces" ) \
     ACTION( resp_stream_byte,     METRIC_COUNTER, "# bytes of SET values received in pieces" ) \
+    ACTION( resp_gather,          METRIC_COUNTER, "# requests (not a SET streamed into the store) whose large arguments were received into buffers of their own, past worker.rbuf_max" ) \
+    ACTION( resp_gather_byte,     METRIC_COUNTER, "# bytes of arguments received so" ) \
     ACTION( resp_stream_drop,     METRIC_COUNTER, "# values received in pieces not stored (refused, closed mid-value)" ) \
     ACTION( resp_reply_spill,     METRIC_COUNTER, "# times a reply went past worker.wbuf_max and went on in a buffer queued behind it" ) \
     ACTION( resp_get_stream,      METRIC_COUNTER, "# values past 1 MiB sent in pieces as the socket drains (GET MGET GETRANGE GETEX GETSET GETDEL SET GET, in EXEC too)" ) \

@@ -102,7 +102,9 @@ struct resp_state {
     bool paused;                    /* held by CLIENT PAUSE (resp_pause.c) */
     struct resp_tracking *tracking; /* CLIENT TRACKING on (resp_tracking.c) */
     uint64_t pause_gen;             /* the pause that held it */
-    struct resp_big *big;           /* a SET's value streamed (resp_stream.c) */
+    struct resp_big *big;           /* a request in pieces (resp_stream.c) */
+    size_t in_bytes;                /* what big holds (conn.proc_bytes) */
+    size_t out_bytes;               /* what out holds (conn.proc_bytes) */
     struct resp_out *out;           /* values sent in pieces (resp_out.c) */
     struct resp_out *out_last;      /* the last of them: where pushes go */
 };

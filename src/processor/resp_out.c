@@ -49,13 +49,14 @@ struct resp_out {
 /* What the queue holds beyond the write buffer, for worker.buffer_memory
  * (the worker adds conn.proc_bytes to the connection's buffers). */
 static void
-out_account(struct conn *c, const struct resp_state *st)
+out_account(struct conn *c, struct resp_state *st)
 {
     size_t n = 0;
     for (const struct resp_out *o = st->out; o != NULL; o = o->next) {
         n += sizeof(*o) + buf_capacity(&o->tail) + sendval_held(o->v);
     }
-    c->proc_bytes = n;
+    st->out_bytes = n;
+    c->proc_bytes = st->in_bytes + st->out_bytes;
 }
 
 /* A new entry at the end of st's queue, sending v (NULL: only a tail),
@@ -284,7 +285,8 @@ resp_out_release(struct conn *c, struct resp_state *st)
         free(o);
     }
     st->out_last = NULL;
-    c->proc_bytes = 0;
+    st->out_bytes = 0;
+    c->proc_bytes = st->in_bytes;
     st->w.buf = &c->wbuf;
     if (!st->paused && st->big == NULL) {
         c->flags &= ~CONN_HELD;

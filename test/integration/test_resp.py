@@ -952,10 +952,17 @@ def test_large_values(w):
     assert w.cmd("GET", "big") == b"$524288\r\n" + big + b"\r\n"
     huge = b"y" * (3 * 1024 * 1024)
     # a SET's value is received into the store in pieces, past the read
-    # buffer; any other request must fit worker.rbuf_max (2 MiB by default)
+    # buffer; any other request's large bulks into buffers of their own;
+    # what is left (bulks under 64 KiB) must fit worker.rbuf_max (2 MiB)
     assert w.cmd("SET", "huge", huge) == b"+OK\r\n"
     assert w.cmd("STRLEN", "huge") == b":3145728\r\n"
-    assert w.cmd("MSET", "huge", huge) == \
+    assert w.cmd("MSET", "huge", huge) == b"+OK\r\n"
+    assert w.cmd("STRLEN", "huge") == b":3145728\r\n"
+    small = b"s" * 60_000
+    assert w.cmd("MSET", *[x for i in range(20)
+                           for x in (f"s{i}", small)]) == b"+OK\r\n"
+    assert w.cmd("MSET", *[x for i in range(40)
+                           for x in (f"s{i}", small)]) == \
         b"-ERR request exceeds maximum allowed size (worker.rbuf_max)\r\n"
     assert w.cmd("PING") == b"+PONG\r\n"
     # past one item (1 MiB segments), the value is kept in parts

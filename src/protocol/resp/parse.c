@@ -363,6 +363,8 @@ mbulk_next_header(struct resp_request *req, struct buf *b)
         if (st != RESP_PARSE_OK) {
             return st;
         }
+        req->declined = 0; /* a decline is this bulk's: later ones are
+                              offered too */
     }
     req->off += linelen;
     req->bulk_len = len;

@@ -54,7 +54,8 @@ typedef enum {
 resp_parse_e resp_parse_req(struct resp_request *req, struct buf *b);
 
 /* After RESP_PARSE_STREAM, with b unchanged since. decline: the bulk is
- * parsed as any other (the request must then fit req->buf_max). begin:
+ * parsed as any other (the request must then fit req->buf_max, unless a
+ * later bulk, offered in turn, is taken). begin:
  * everything up to the bulk's first byte is consumed, and the bulk's bytes
  * come as RESP_PARSE_CHUNK; once they all came the rest of the request is
  * parsed as usual, and its RESP_PARSE_OK has argv[0, argc of the STREAM]

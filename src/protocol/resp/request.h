@@ -138,7 +138,7 @@ struct resp_request {
     uint64_t base;        /* bytes of the request consumed before rpos */
     uint32_t fixed;       /* arguments before the streamed one, and it */
     uint32_t stream_hdr;  /* the offered bulk's header length */
-    uint8_t declined;     /* the caller will not stream this request */
+    uint8_t declined;     /* the caller will not stream this bulk */
     uint8_t offered;      /* a bulk of this request was offered */
     char errbuf[48];      /* the one error reply that carries a byte */
     struct resp_arg embed[RESP_REQ_ARGV_EMBED];

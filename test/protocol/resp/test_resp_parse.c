@@ -797,6 +797,25 @@ test_stream_declined(void **state)
             "OK 1 4:PING\n");
 }
 
+/* A decline is the bulk's: each later bulk of the request past stream_min
+ * is offered in turn (a caller gathers a request whose first large bulk
+ * fits its buffer but whose later ones do not). */
+static void
+test_stream_declined_then_offered_again(void **state)
+{
+    struct resp_request *req = *state;
+    resp_request_limits(req, 0, 10);
+    stream_answer = STREAM_DECLINE;
+    EXPECT(req,
+            "*5\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$12\r\nhello world!\r\n"
+            "$3\r\nabc\r\n$11\r\nhello again\r\n"
+            "*1\r\n$4\r\nPING\r\n",
+            "S 2 12\n"
+            "S 4 11\n"
+            "OK 5 5:LPUSH 1:k 12:hello world! 3:abc 11:hello again\n"
+            "OK 1 4:PING\n");
+}
+
 /* Unstreamed, a request must fit the read buffer (buf_max): refused and
  * swallowed past it, the connection kept. */
 static void
@@ -943,6 +962,7 @@ main(void)
             T(test_parse_int64_as_redis),
             T(test_stream_taken),
             T(test_stream_declined),
+            T(test_stream_declined_then_offered_again),
             T(test_stream_unstreamed_over_buffer),
             T(test_stream_request_limits),
             T(test_stream_abandoned),
