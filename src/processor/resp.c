@@ -802,6 +802,14 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_SUBSTR] = resp_cmd_getrange,
         [RESP_CMD_SUNSUBSCRIBE] = resp_cmd_subscribe,
         [RESP_CMD_TIME] = resp_cmd_time,
+        [RESP_CMD_ROLE] = resp_cmd_role,
+        [RESP_CMD_SHUTDOWN] = resp_cmd_shutdown,
+        [RESP_CMD_LATENCY_DOCTOR] = resp_cmd_latency,
+        [RESP_CMD_LATENCY_GRAPH] = resp_cmd_latency,
+        [RESP_CMD_LATENCY_HELP] = resp_cmd_latency,
+        [RESP_CMD_LATENCY_HISTORY] = resp_cmd_latency,
+        [RESP_CMD_LATENCY_LATEST] = resp_cmd_latency,
+        [RESP_CMD_LATENCY_RESET] = resp_cmd_latency,
         [RESP_CMD_TOUCH] = resp_cmd_touch,
         [RESP_CMD_TTL] = resp_cmd_ttl,
         [RESP_CMD_TYPE] = resp_cmd_type,
@@ -1080,6 +1088,15 @@ process(struct resp_ctx *x)
     if (__builtin_expect(resp_pause_maybe(), 0) && resp_pause_holds(x)) {
         /* held, not refused: resp_read keeps the request for later */
         return resp_pause_hold(x->c, st);
+    }
+    if (st->in_multi && (cmd->flags & RESP_CMD_F_NO_MULTI) &&
+            !runs_in_multi(cmd->id)) {
+        INCR(resp_proc_metrics, resp_cmd_rejected);
+        resp_cmdstat_reject(cmd->id);
+        st->multi_dirty = true;
+        rc = resp_err(x, "ERR Command not allowed inside a transaction");
+        count_error_reply(x, mark);
+        return rc;
     }
     if (st->in_multi && !runs_in_multi(cmd->id)) {
         return queue_command(x);

@@ -360,6 +360,9 @@ rstatus_i resp_cmd_select(struct resp_ctx *x);
 rstatus_i resp_cmd_client(struct resp_ctx *x);
 rstatus_i resp_cmd_command(struct resp_ctx *x);
 rstatus_i resp_cmd_time(struct resp_ctx *x);
+rstatus_i resp_cmd_role(struct resp_ctx *x);
+rstatus_i resp_cmd_latency(struct resp_ctx *x);
+rstatus_i resp_cmd_shutdown(struct resp_ctx *x);
 rstatus_i resp_cmd_debug(struct resp_ctx *x);
 rstatus_i resp_cmd_help(struct resp_ctx *x);
 

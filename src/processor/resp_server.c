@@ -4,10 +4,13 @@
  * nothing to do here (FUNCTION FLUSH/LIST, SCRIPT FLUSH, DEBUG). */
 #include "processor/resp_internal.h"
 
+#include "base/log.h"
 #include "base/mm.h"
+#include "core/admin.h"
 #include "core/msg.h"
 #include "core/worker.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -234,6 +237,113 @@ resp_cmd_time(struct resp_ctx *x)
         rc = resp_compose_bulk(x->w, sec, (size_t)ns);
     }
     return rc == STATUS_OK ? resp_compose_bulk(x->w, usec, (size_t)nu) : rc;
+}
+
+/* ---- ROLE, LATENCY, SHUTDOWN ---- */
+
+/* A standalone master with no replicas, as Redis answers without any. */
+rstatus_i
+resp_cmd_role(struct resp_ctx *x)
+{
+    rstatus_i rc = resp_compose_array(x->w, 3);
+    if (rc == STATUS_OK) {
+        rc = resp_compose_bulk(x->w, "master", 6);
+    }
+    if (rc == STATUS_OK) {
+        rc = resp_compose_integer(x->w, 0); /* replication offset */
+    }
+    return rc == STATUS_OK ? resp_compose_array(x->w, 0) : rc;
+}
+
+/* Redis 7.0.15's LATENCY HELP, but for HISTOGRAM, not served here. */
+static const char *const latency_help[] = {
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HELP",
+        "    Prints this help.",
+};
+
+/* What Redis's latency monitor answers while it is off
+ * (latency-monitor-threshold 0, its default): segcached keeps no latency
+ * events (per-command latency is in INFO latencystats). */
+rstatus_i
+resp_cmd_latency(struct resp_ctx *x)
+{
+    static const char doctor[] =
+            "I'm sorry, Dave, I can't do that. Latency monitoring is "
+            "disabled in this Redis instance. You may use \"CONFIG SET "
+            "latency-monitor-threshold <milliseconds>.\" in order to enable "
+            "it. If we weren't in a deep space mission I'd suggest to take a "
+            "look at https://redis.io/topics/latency-monitor.\n";
+    switch (x->cmd->id) {
+    case RESP_CMD_LATENCY_LATEST:
+    case RESP_CMD_LATENCY_HISTORY:
+        return resp_compose_array(x->w, 0);
+    case RESP_CMD_LATENCY_RESET:
+        return resp_compose_integer(x->w, 0);
+    case RESP_CMD_LATENCY_DOCTOR:
+        return resp_compose_verbatim(x->w, "txt", doctor, sizeof(doctor) - 1);
+    case RESP_CMD_LATENCY_GRAPH:
+        return resp_compose_error_fmt(x->w,
+                "ERR No samples available for event '%.*s'",
+                (int)(x->argv[2].len > 128 ? 128 : x->argv[2].len),
+                x->argv[2].data);
+    default: {
+        size_t n = sizeof(latency_help) / sizeof(latency_help[0]);
+        rstatus_i rc = resp_compose_array(x->w, n);
+        for (size_t i = 0; i < n && rc == STATUS_OK; i++) {
+            rc = resp_compose_simple(
+                    x->w, latency_help[i], strlen(latency_help[i]));
+        }
+        return rc;
+    }
+    }
+}
+
+/* SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] | SHUTDOWN ABORT, with Redis
+ * 7.0.15's syntax rules: stops the server as SIGTERM does (admin.h), so a
+ * warm-restart heap is written as on any clean stop, whatever SAVE or
+ * NOSAVE say. No reply: the connection closes, as Redis's does when it
+ * exits. */
+rstatus_i
+resp_cmd_shutdown(struct resp_ctx *x)
+{
+    bool nosave = false, save = false, abort = false, other = false;
+    for (uint32_t i = 1; i < x->argc; i++) {
+        const struct resp_arg *a = &x->argv[i];
+        if (resp_arg_is(a, "nosave")) {
+            nosave = true;
+        } else if (resp_arg_is(a, "save")) {
+            save = true;
+        } else if (resp_arg_is(a, "now") || resp_arg_is(a, "force")) {
+            other = true;
+        } else if (resp_arg_is(a, "abort")) {
+            abort = true;
+        } else {
+            return resp_err(x, "ERR syntax error");
+        }
+    }
+    if ((abort && (nosave || save || other)) || (nosave && save)) {
+        return resp_err(x, "ERR syntax error");
+    }
+    if (abort) {
+        return resp_err(x, "ERR No shutdown in progress.");
+    }
+    log_warn("resp conn %" PRIu64 " from %s: SHUTDOWN: stopping", x->c->id,
+            x->c->peer);
+    admin_request_stop();
+    x->c->flags |= CONN_CLOSE;
+    return STATUS_OK;
 }
 
 rstatus_i

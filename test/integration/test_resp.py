@@ -586,6 +586,65 @@ def test_resp3_replies_match_redis(seg, oracle):
     assert diffs == []
 
 
+# what tools and clients send that Redis answers with no replication and
+# its latency monitor off (its defaults): redis_exporter's LATENCY LATEST,
+# clients' ROLE; SHUTDOWN's refusals (a SHUTDOWN that runs stops the
+# server: test_shutdown_stops_the_server)
+OPERATOR = """
+ROLE
+ROLE x
+LATENCY LATEST
+LATENCY HISTORY command
+LATENCY HISTORY
+LATENCY RESET
+LATENCY RESET command fork
+LATENCY DOCTOR
+LATENCY GRAPH command
+LATENCY FOO
+LATENCY
+SHUTDOWN FOO
+SHUTDOWN NOSAVE SAVE
+SHUTDOWN NOW ABORT
+SHUTDOWN ABORT
+SHUTDOWN abort
+MULTI
+SHUTDOWN
+PING
+EXEC
+MULTI
+ROLE
+LATENCY LATEST
+EXEC
+"""
+
+
+@pytest.mark.parametrize("hello3", [False, True])
+def test_operator_commands_match_redis(seg, oracle, hello3):
+    diffs = compare(seg.port("resp"), oracle.port, lines(OPERATOR),
+                    hello3=hello3)
+    assert diffs == []
+
+
+def test_shutdown_stops_the_server(server_factory):
+    """SHUTDOWN (any of its forms but ABORT) stops the server as SIGTERM
+    does: no reply, the connection closes, the process exits 0; a
+    warm-restart heap would be written as on any clean stop. redis-py's
+    shutdown() takes the closed connection as success."""
+    for form in ([], ["NOSAVE"], ["SAVE", "NOW", "FORCE"]):
+        srv = server_factory(protocols=("resp",))
+        c = redis.Redis(port=srv.port("resp"), socket_timeout=20)
+        assert c.set("k", "v")
+        if not form:
+            c.shutdown()  # raises unless the connection closed
+        else:
+            w = Wire(srv.port("resp"), timeout=20)
+            w.send(enc(("SHUTDOWN", *form)))
+            assert w.s.recv(100) == b""  # closed, nothing answered
+        assert srv.proc.wait(timeout=20) == 0
+        assert "SHUTDOWN: stopping" in srv.log()
+        c.close()
+
+
 SET_OPTIONS = ["NX", "XX", "GET", "KEEPTTL", "EX 100", "PX 100000",
                "EXAT 4102444800", "PXAT 4102444800000", "EX 0", "PX -1",
                "EX x"]

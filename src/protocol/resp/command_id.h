@@ -137,6 +137,13 @@ typedef enum {
     RESP_CMD_INCRBYFLOAT,
     RESP_CMD_INFO,
     RESP_CMD_KEYS,
+    RESP_CMD_LATENCY,
+    RESP_CMD_LATENCY_DOCTOR,
+    RESP_CMD_LATENCY_GRAPH,
+    RESP_CMD_LATENCY_HELP,
+    RESP_CMD_LATENCY_HISTORY,
+    RESP_CMD_LATENCY_LATEST,
+    RESP_CMD_LATENCY_RESET,
     RESP_CMD_LCS,
     RESP_CMD_LINDEX,
     RESP_CMD_LINSERT,
@@ -197,6 +204,7 @@ typedef enum {
     RESP_CMD_RENAME,
     RESP_CMD_RENAMENX,
     RESP_CMD_RESET,
+    RESP_CMD_ROLE,
     RESP_CMD_RPOP,
     RESP_CMD_RPOPLPUSH,
     RESP_CMD_RPUSH,
@@ -218,6 +226,7 @@ typedef enum {
     RESP_CMD_SETEX,
     RESP_CMD_SETNX,
     RESP_CMD_SETRANGE,
+    RESP_CMD_SHUTDOWN,
     RESP_CMD_SINTER,
     RESP_CMD_SINTERCARD,
     RESP_CMD_SINTERSTORE,
@@ -287,4 +296,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 191 /* top-level commands */
+#define RESP_NCOMMAND 194 /* top-level commands */

@@ -40,7 +40,7 @@ zscan bzpopmin bzpopmax bzmpop
 lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim
 lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop sort sort_ro
 ping echo quit reset hello auth select client command config info time
-function script debug object memory slowlog
+function script debug object memory slowlog latency role shutdown
 multi exec discard watch unwatch
 eval evalsha eval_ro evalsha_ro fcall fcall_ro
 cluster readonly readwrite asking
@@ -59,6 +59,7 @@ SUBCOMMANDS = {
     'object': 'encoding freq idletime refcount help',
     'memory': 'usage doctor stats malloc-stats purge help',
     'slowlog': 'get len reset help',
+    'latency': 'latest history reset doctor graph help',
     # every subcommand: each answers that cluster support is disabled
     'cluster': 'addslots addslotsrange bumpepoch count-failure-reports '
                'countkeysinslot delslots delslotsrange failover flushslots '
