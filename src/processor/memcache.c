@@ -441,11 +441,46 @@ store(struct conn *c, struct mc_state *st, size_t max)
 
 /* ---- streaming of values larger than MC_BUFFER_MAX ---- */
 
+/* set, add, replace, cas, and an ms that stores plainly (not append,
+ * prepend or an invalidating CAS store, which read the old value) */
 static bool
-streamable(memcache_req_type_e type)
+streamable(const struct memcache_request *req)
 {
-    return type == MEMCACHE_REQ_SET || type == MEMCACHE_REQ_ADD ||
-           type == MEMCACHE_REQ_REPLACE || type == MEMCACHE_REQ_CAS;
+    switch (req->type) {
+    case MEMCACHE_REQ_SET:
+    case MEMCACHE_REQ_ADD:
+    case MEMCACHE_REQ_REPLACE:
+    case MEMCACHE_REQ_CAS:
+        return true;
+    case MEMCACHE_REQ_MS:
+        return mc_meta_set_streamable(req);
+    default:
+        return false;
+    }
+}
+
+/* An ms line kept for its reply, which names its key and opaque: the views
+ * into the read buffer are moved into the copy (the line is consumed when
+ * the value starts). false: no memory. */
+static bool
+line_keep(struct conn *c, struct mc_state *st)
+{
+    struct memcache_request *req = &st->req;
+    const char *line = c->rbuf.rpos;
+    st->stream_line = mm_alloc(req->hdr_len);
+    if (st->stream_line == NULL) {
+        return false;
+    }
+    memcpy(st->stream_line, line, req->hdr_len);
+    struct bstring *views[] = {
+            &req->key, &req->meta.key_wire, &req->meta.opaque};
+    for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+        const char *d = (const char *)views[i]->data;
+        if (d != NULL && d >= line && d < line + req->hdr_len) {
+            views[i]->data = (const void *)(st->stream_line + (d - line));
+        }
+    }
+    return true;
 }
 
 static bool
@@ -482,14 +517,27 @@ stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
 {
     struct memcache_request *req = &st->req;
     struct storage_write w;
-    write_of(req, c->now_ms, &w);
-    count_storage_cmd(req->type);
+    storage_status_e pre = STORAGE_OK;
+    if (req->type == MEMCACHE_REQ_MS) {
+        INCR(mc_metrics, memcache_meta);
+        INCR(mc_metrics, memcache_set);
+        pre = mc_meta_set_write(c, req, &w);
+        if (!line_keep(c, st)) {
+            pre = STORAGE_ENOMEM; /* the value is discarded, then said */
+        }
+    } else {
+        write_of(req, c->now_ms, &w);
+        count_storage_cmd(req->type);
+        if (req->type == MEMCACHE_REQ_CAS &&
+                mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+            pre = STORAGE_NOT_FOUND; /* as in store() */
+        }
+    }
     mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
     INCR(mc_metrics, memcache_stream);
     st->stream_slot = how == MC_STREAM_RESERVE;
-    if (req->type == MEMCACHE_REQ_CAS &&
-            mc_other_type(req->key.data, req->key.len, c->now_ms)) {
-        st->stream_status = STORAGE_NOT_FOUND; /* as in store() */
+    if (pre != STORAGE_OK) {
+        st->stream_status = pre;
     } else if (how == MC_STREAM_PARTS) {
         st->stream_status = STORAGE_EOVERSIZE; /* parts, below */
     } else {
@@ -511,7 +559,7 @@ stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
         stream_slot_drop(st); /* nothing held: the value is discarded */
     }
     if (st->stream_status == STORAGE_EOVERSIZE &&
-            req->type == MEMCACHE_REQ_SET) {
+            (req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS)) {
         /* drop the old value now: the key view dies with the line */
         ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
     }
@@ -557,15 +605,22 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
         if (st->stream_status == STORAGE_OK) {
             stream_abort(c, st);
         }
+        mm_free(&st->stream_line);
         INCR(mc_metrics, memcache_error);
         return memcache_compose_error(&c->wbuf, req->error, max);
     }
     storage_status_e s = st->stream_status;
+    uint64_t cas = 0;
     if (s == STORAGE_OK && st->big != NULL) {
-        s = ks_stream_commit(&st->big, c->now_ms, NULL);
+        s = ks_stream_commit(&st->big, c->now_ms, &cas);
     } else if (s == STORAGE_OK) {
         s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
-                c->now_ms, NULL);
+                c->now_ms, &cas);
+    }
+    if (req->type == MEMCACHE_REQ_MS) {
+        rstatus_i rc = mc_meta_set_stored(c, st, s, cas, max);
+        mm_free(&st->stream_line);
+        return rc;
     }
     if (mc_watching(MC_WATCH_MUTATIONS)) {
         mc_watch_store(c, req->type, (const char *)st->stream_key,
@@ -947,7 +1002,7 @@ await_value(struct conn *c, struct mc_state *st,
 {
     struct memcache_request *req = &st->req;
     *wait = true;
-    if (req->need <= MC_BUFFER_MAX || !streamable(req->type)) {
+    if (req->need <= MC_BUFFER_MAX || !streamable(req)) {
         return mc_await_whole(c, req->need, limits);
     }
     mc_stream_e how = MC_STREAM_RESERVE;
@@ -1070,6 +1125,7 @@ mc_error(struct conn *c)
     if (st->streaming && st->stream_status == STORAGE_OK) {
         stream_abort(c, st); /* the client left mid-value */
     }
+    mm_free(&st->stream_line);
     stream_slot_drop(st);
     sendval_free(st->out); /* a value half sent */
     st->out = NULL;

@@ -38,6 +38,7 @@ struct mc_state {
     size_t filled;
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
+    char *stream_line;    /* an ms line, kept for its reply (views rebased) */
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
     struct sendval *out;  /* a large value sent in pieces: a get's keys
                              after it wait (resume_skip) */
@@ -116,6 +117,17 @@ void mc_count_store(bool cas, storage_status_e s);
 /* The meta commands; return a compose status. */
 rstatus_i mc_meta_get(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_set(struct conn *c, struct mc_state *st, size_t max);
+/* For an ms whose value is streamed into the store: whether its mode is a
+ * plain store (set, add, replace, with or without C; not append, prepend
+ * or an invalidating CAS store), and the write it makes (*w; a status
+ * not OK when it cannot store: a C on a key of another type). */
+bool mc_meta_set_streamable(const struct memcache_request *req);
+storage_status_e mc_meta_set_write(struct conn *c,
+        const struct memcache_request *req, struct storage_write *w);
+/* ms's reply (and watch line) once its store answered s (cas: the new
+ * item's). */
+rstatus_i mc_meta_set_stored(struct conn *c, struct mc_state *st,
+        storage_status_e s, uint64_t cas, size_t max);
 rstatus_i mc_meta_delete(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_arith(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_debug(struct conn *c, struct mc_state *st, size_t max);

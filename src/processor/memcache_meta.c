@@ -274,14 +274,51 @@ meta_store_stale(struct conn *c, const struct memcache_request *req,
             req->value.len, w, c->now_ms, NULL, cas);
 }
 
+static char
+meta_mode(const struct memcache_meta *m)
+{
+    char mode = m->mode == 0 ? 'S' : m->mode;
+    return mode >= 'a' && mode <= 'z' ? (char)(mode - 'a' + 'A') : mode;
+}
+
+bool
+mc_meta_set_streamable(const struct memcache_request *req)
+{
+    const struct memcache_meta *m = &req->meta;
+    char mode = meta_mode(m);
+    return (mode == 'S' || mode == 'E' || mode == 'R') &&
+           !(HAS(m, 'C') && HAS(m, 'I') && mode != 'E');
+}
+
+storage_status_e
+mc_meta_set_write(struct conn *c, const struct memcache_request *req,
+        struct storage_write *w)
+{
+    const struct memcache_meta *m = &req->meta;
+    char mode = meta_mode(m);
+    *w = (struct storage_write){
+            .mode = mode == 'E'   ? STORAGE_ADD
+                    : mode == 'R' ? STORAGE_REPLACE
+                                  : STORAGE_SET,
+            .expiry = HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms) : TIME_NEVER,
+            .cflags = m->client_flags,
+    };
+    if (HAS(m, 'C') && mode != 'E') {
+        /* as meta_store: set and replace with C are a CAS store */
+        w->mode = STORAGE_CAS;
+        w->cas = m->cas;
+        if (mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+            return STORAGE_NOT_FOUND;
+        }
+    }
+    return STORAGE_OK;
+}
+
 static storage_status_e
 meta_store(struct conn *c, const struct memcache_request *req, uint64_t *cas)
 {
     const struct memcache_meta *m = &req->meta;
-    char mode = m->mode == 0 ? 'S' : m->mode;
-    if (mode >= 'a' && mode <= 'z') {
-        mode = (char)(mode - 'a' + 'A');
-    }
+    char mode = meta_mode(m);
     if (mode == 'A' || mode == 'P') {
         /* memcached 1.6.18 does not vivify in append mode: N is ignored
          * and a miss is NS; a joined value too large is NS too */
@@ -352,17 +389,24 @@ watch_meta_store(const struct conn *c, const struct memcache_request *req,
     }
     mc_watch_store(c, type, req->key.data, req->key.len, s,
             HAS(m, 'T') ? meta_expiry(m->ttl, c->now_ms) : TIME_NEVER,
-            (uint32_t)req->value.len);
+            (uint32_t)req->vlen);
 }
 
 rstatus_i
 mc_meta_set(struct conn *c, struct mc_state *st, size_t max)
 {
-    const struct memcache_request *req = &st->req;
     INCR(mc_metrics, memcache_meta);
     INCR(mc_metrics, memcache_set);
     uint64_t cas = 0;
-    storage_status_e s = meta_store(c, req, &cas);
+    storage_status_e s = meta_store(c, &st->req, &cas);
+    return mc_meta_set_stored(c, st, s, cas, max);
+}
+
+rstatus_i
+mc_meta_set_stored(struct conn *c, struct mc_state *st, storage_status_e s,
+        uint64_t cas, size_t max)
+{
+    const struct memcache_request *req = &st->req;
     if (mc_watching(MC_WATCH_MUTATIONS)) {
         watch_meta_store(c, req, s);
     }

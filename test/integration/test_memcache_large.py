@@ -199,7 +199,8 @@ def bin_set(key, value):
 def test_issue_18_large_values_past_a_small_read_buffer():
     """-I 8m alone carries values past worker.rbuf_max, which is no longer
     raised at startup (it was, silently, to -I + 64 KiB): a text set streams
-    into the store, a meta set, an append and a binary set are received whole
+    into the store, so does a meta set (test_meta_set_streamed_as_memcached),
+    an append and a binary set are received whole
     past it (memcache.item_size_max bounds them, not worker.rbuf_max)."""
     s = Server(protocols=("memcache",), threads=1,
                args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
@@ -229,6 +230,84 @@ def test_issue_18_large_values_past_a_small_read_buffer():
     finally:
         assert s.stop() == 0
     assert "raised" not in s.stderr and "raised" not in s.log()
+
+
+def ms_replies(port):
+    """Meta sets of values past the read buffer (streamed into the store
+    now), in each mode and with the flags their replies carry."""
+    v = bytes(range(251)) * (3 * MiB // 251) + b"end"
+    w2 = v[::-1]
+    out = []
+    with Wire(port, timeout=60) as w:
+        for cmd in [
+                b"ms a %d T0 F7 Oop1 k\r\n" % len(v) + v + b"\r\n",
+                b"mg a v f s k\r\n",
+                b"ms a %d ME Oadd\r\n" % len(v) + w2 + b"\r\n",  # NS
+                b"ms b %d MR\r\n" % len(v) + w2 + b"\r\n",  # NS
+                b"ms b %d ME F3 T100\r\n" % len(v) + w2 + b"\r\n",
+                b"mg b v f\r\n",
+                b"ms b %d MR q\r\n" % len(v) + v + b"\r\nmn\r\n",
+                b"mg b s v\r\n",
+                b"ms a %d C999999 Obad\r\n" % len(v) + w2 + b"\r\n",  # EX
+                b"ms a %d C999999 ME\r\n" % len(v) + w2 + b"\r\n",  # NS
+                b"ms YWJj %d b k\r\n" % len(v) + v + b"\r\n",  # key abc
+                b"mg abc s\r\n",
+                b"ms c %d S\r\n" % len(v) + v + b"\r\n",  # mode S
+                b"ms c 2000000 T0\r\n" + v[:2000000] + b"XX",  # bad chunk
+                b"mg c s\r\n",
+                b"ms d %d MS Oq q\r\n" % len(v) + v + b"\r\nmn\r\n",
+                b"mg d s v\r\n"]:
+            out.append(w.talk(cmd))
+    return out
+
+
+def test_meta_set_streamed_as_memcached():
+    """An ms value past the read buffer is received into the store in
+    pieces, as a text set's is (it was received whole, into a read buffer
+    as large as the value): set, add and replace modes, F, T, q, O, k, b,
+    a CAS mismatch, a bad data chunk, answered byte for byte as memcached
+    1.6.18 -I 8m answers them, with worker.rbuf_max at 64 KiB."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    want = oracle_answers(["-I", "8m", "-m", "64"], ms_replies)
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
+    try:
+        got = ms_replies(s.port("memcache"))
+        st = s.stats()
+    finally:
+        assert s.stop() == 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, (i, g[:80], w[:80])
+    assert len(got) == len(want)
+    assert st["memcache_stream"] >= 9
+
+
+def test_meta_set_value_not_held_in_the_read_buffer():
+    """While an ms value of 6 MiB arrives, the connection holds about a
+    read buffer's worth of it, not the value (worker_buf_bytes); a client
+    that leaves mid-value stores nothing."""
+    s = Server(protocols=("memcache",), threads=1, args=["-I", "8m"])
+    try:
+        n = 6 * MiB
+        base = s.stats()["worker_buf_bytes"]
+        with Wire(s.port("memcache"), timeout=60) as w:
+            w.send(b"ms big %d T0\r\n" % n + b"x" * (n // 2))
+            for _ in range(50):  # the half sent has been read
+                if s.stats()["memcache_stream"] >= 1:
+                    break
+            held = s.stats()["worker_buf_bytes"] - base
+            assert held < 2 * MiB, held
+            w.send(b"x" * (n - n // 2) + b"\r\n")
+            assert w.talk(b"") == b"HD\r\n"
+            assert w.talk(b"mg big s\r\n") == b"HD s%d\r\n" % n
+        with Wire(s.port("memcache"), timeout=60) as w:  # leaves mid-value
+            w.send(b"ms big %d T0 Ogone k\r\n" % n + b"y" * (n // 3))
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"mg big s v\r\n") == \
+                b"VA %d s%d\r\n" % (n, n) + b"x" * n + b"\r\n"
+    finally:
+        assert s.stop() == 0  # under ASan: nothing the stream held leaks
 
 
 @pytest.mark.parametrize("rbuf,size", [("64KiB", 900 * 1024),
