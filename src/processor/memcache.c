@@ -533,23 +533,34 @@ stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
             pre = STORAGE_NOT_FOUND; /* as in store() */
         }
     }
-    mc_detail_record(req->key.data, req->key.len, MC_DETAIL_SET, false);
+    mc_stream_open(c, st, req->key.data, req->key.len, req->vlen, &w, pre,
+            how == MC_STREAM_RESERVE,
+            req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS);
+    memcache_parse_value_begin(req, &c->rbuf);
+}
+
+void
+mc_stream_open(struct conn *c, struct mc_state *st, const char *key,
+        size_t klen, size_t vlen, const struct storage_write *w,
+        storage_status_e pre, bool slot, bool drop_if_big)
+{
+    mc_detail_record(key, klen, MC_DETAIL_SET, false);
     INCR(mc_metrics, memcache_stream);
-    st->stream_slot = how == MC_STREAM_RESERVE;
+    st->stream_slot = slot;
     if (pre != STORAGE_OK) {
         st->stream_status = pre;
-    } else if (how == MC_STREAM_PARTS) {
+    } else if (!slot) {
         st->stream_status = STORAGE_EOVERSIZE; /* parts, below */
     } else {
-        st->stream_status = ks_reserve(&st->res, MC_DB, req->key.data,
-                req->key.len, req->vlen, &w, c->now_ms);
+        st->stream_status =
+                ks_reserve(&st->res, MC_DB, key, klen, vlen, w, c->now_ms);
     }
     st->big = NULL;
     if (st->stream_status == STORAGE_EOVERSIZE) {
         /* past one item (or no slot): into parts as it arrives, when -I
          * allows it */
-        st->big = ks_stream_begin(MC_DB, req->key.data, req->key.len, req->vlen,
-                &w, c->now_ms, &st->stream_status);
+        st->big = ks_stream_begin(
+                MC_DB, key, klen, vlen, w, c->now_ms, &st->stream_status);
         if (st->big != NULL && st->stream_slot) {
             /* the slot bounds open reservations: parts go straight in */
             ks_stream_reserve_parts(st->big);
@@ -558,17 +569,47 @@ stream_begin(struct conn *c, struct mc_state *st, mc_stream_e how)
     if (st->stream_status != STORAGE_OK) {
         stream_slot_drop(st); /* nothing held: the value is discarded */
     }
-    if (st->stream_status == STORAGE_EOVERSIZE &&
-            (req->type == MEMCACHE_REQ_SET || req->type == MEMCACHE_REQ_MS)) {
+    if (st->stream_status == STORAGE_EOVERSIZE && drop_if_big) {
         /* drop the old value now: the key view dies with the line */
-        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
+        ks_delete(MC_DB, key, klen, c->now_ms);
     }
     /* the commit names the key again (keyspace.h) */
-    st->stream_klen = (uint8_t)req->key.len;
-    memcpy(st->stream_key, req->key.data, req->key.len);
+    st->stream_klen = (uint8_t)klen;
+    memcpy(st->stream_key, key, klen);
     st->filled = 0;
     st->streaming = true;
-    memcache_parse_value_begin(req, &c->rbuf);
+}
+
+void
+mc_stream_take(struct conn *c, struct mc_state *st, const void *data, size_t n)
+{
+    if (st->stream_status == STORAGE_OK && n > 0 && st->big != NULL) {
+        ks_stream_write(st->big, data, n, c->now_ms);
+    } else if (st->stream_status == STORAGE_OK && n > 0) {
+        memcpy(st->res.value + st->filled, data, n);
+    }
+    st->filled += n;
+}
+
+storage_status_e
+mc_stream_commit(struct conn *c, struct mc_state *st, uint64_t *cas)
+{
+    st->streaming = false;
+    stream_slot_drop(st);
+    storage_status_e s = st->stream_status;
+    if (s == STORAGE_OK && st->big != NULL) {
+        s = ks_stream_commit(&st->big, c->now_ms, cas);
+    } else if (s == STORAGE_OK) {
+        s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
+                c->now_ms, cas);
+    }
+    return s;
+}
+
+bool
+mc_stream_slot(void)
+{
+    return stream_slot_acquire();
 }
 
 /* Drops what an open stream holds (a reservation, or parts written). */
@@ -589,12 +630,7 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
     struct memcache_request *req = &st->req;
     struct bstring chunk;
     memcache_parse_e p = memcache_parse_value(req, &c->rbuf, &chunk);
-    if (st->stream_status == STORAGE_OK && chunk.len > 0 && st->big != NULL) {
-        ks_stream_write(st->big, chunk.data, chunk.len, c->now_ms);
-    } else if (st->stream_status == STORAGE_OK && chunk.len > 0) {
-        memcpy(st->res.value + st->filled, chunk.data, chunk.len);
-    }
-    st->filled += chunk.len;
+    mc_stream_take(c, st, chunk.data, chunk.len);
     *more = p == MEMCACHE_PARSE_UNFIN;
     if (*more) {
         return STATUS_OK;
@@ -609,14 +645,8 @@ stream_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
         INCR(mc_metrics, memcache_error);
         return memcache_compose_error(&c->wbuf, req->error, max);
     }
-    storage_status_e s = st->stream_status;
     uint64_t cas = 0;
-    if (s == STORAGE_OK && st->big != NULL) {
-        s = ks_stream_commit(&st->big, c->now_ms, &cas);
-    } else if (s == STORAGE_OK) {
-        s = ks_commit(&st->res, MC_DB, st->stream_key, st->stream_klen,
-                c->now_ms, &cas);
-    }
+    storage_status_e s = mc_stream_commit(c, st, &cas);
     if (req->type == MEMCACHE_REQ_MS) {
         rstatus_i rc = mc_meta_set_stored(c, st, s, cas, max);
         mm_free(&st->stream_line);

@@ -2,9 +2,11 @@
 /* memcached's binary protocol on the memcache port: a connection whose
  * first byte is 0x80 speaks it from then on (memcached decides per
  * connection the same way). Replies as memcached 1.6.18 words them; quiet
- * opcodes answer only errors (and hits, for GETQ GETKQ GATQ GATKQ). Values
- * are buffered whole in the read buffer (memcache.item_size_max bounds
- * them: mc_await_whole). */
+ * opcodes answer only errors (and hits, for GETQ GETKQ GATQ GATKQ). A set,
+ * add or replace value past 64 KiB is received into the store in pieces,
+ * as a text set's (value_stream); append and prepend values are buffered
+ * whole in the read buffer (memcache.item_size_max bounds them:
+ * mc_await_whole). */
 #include "base/log.h"
 #include "base/time.h"
 #include "processor/memcache_internal.h"
@@ -173,6 +175,63 @@ count_store(uint8_t loud, bool cas, storage_status_e s)
     mc_count_store(false, s);
 }
 
+/* The write of a set, add or replace; not OK: its answer without a write
+ * (a CAS on a key of another type). */
+static storage_status_e
+store_write(struct conn *c, const struct memcache_bin_request *req,
+        struct storage_write *w)
+{
+    uint8_t loud = memcache_bin_opcode_loud(req->opcode);
+    memset(w, 0, sizeof(*w));
+    w->expiry = expiry_of(req->exptime, c->now_ms);
+    w->cflags = req->flags;
+    if (req->cas != 0) {
+        /* memcached: a CAS in the header makes any of the three a cas */
+        w->mode = STORAGE_CAS;
+        w->cas = req->cas;
+    } else if (loud == MEMCACHE_BIN_ADD) {
+        w->mode = STORAGE_ADD;
+    } else if (loud == MEMCACHE_BIN_REPLACE) {
+        w->mode = STORAGE_REPLACE;
+    } else {
+        w->mode = STORAGE_SET;
+    }
+    if (req->cas != 0 &&
+            mc_other_type(req->key.data, req->key.len, c->now_ms)) {
+        return STORAGE_NOT_FOUND; /* no version a client could have read */
+    }
+    return STORAGE_OK;
+}
+
+/* The reply to a set, add or replace of key once the store answered s. */
+static rstatus_i
+store_done(struct conn *c, const struct memcache_bin_request *req,
+        const void *key, size_t klen, storage_status_e s, uint64_t cas,
+        size_t max)
+{
+    uint8_t loud = memcache_bin_opcode_loud(req->opcode);
+    count_store(loud, req->cas != 0, s);
+    switch (s) {
+    case STORAGE_OK:
+        return ok_empty(c, req, cas, max);
+    case STORAGE_EXISTS:
+        return error_reply(c, req, MEMCACHE_BIN_KEY_EEXISTS, max);
+    case STORAGE_NOT_FOUND:
+    case STORAGE_NOT_STORED:
+        return error_reply(c, req, MEMCACHE_BIN_KEY_ENOENT, max);
+    case STORAGE_EOVERSIZE:
+    case STORAGE_ENOMEM:
+        /* memcached fails the allocation before it looks at the mode, and
+         * drops the old value so a reader never sees a stale one */
+        ks_delete(MC_DB, key, klen, c->now_ms);
+        return error_reply(c, req,
+                s == STORAGE_ENOMEM ? MEMCACHE_BIN_ENOMEM : MEMCACHE_BIN_E2BIG,
+                max);
+    default:
+        return error_reply(c, req, MEMCACHE_BIN_NOT_STORED, max);
+    }
+}
+
 static rstatus_i
 bin_store(struct conn *c, const struct memcache_bin_request *req, size_t max)
 {
@@ -197,47 +256,70 @@ bin_store(struct conn *c, const struct memcache_bin_request *req, size_t max)
         }
     }
     struct storage_write w;
-    memset(&w, 0, sizeof(w));
-    w.expiry = expiry_of(req->exptime, c->now_ms);
-    w.cflags = req->flags;
-    if (req->cas != 0) {
-        /* memcached: a CAS in the header makes any of the three a cas */
-        w.mode = STORAGE_CAS;
-        w.cas = req->cas;
-    } else if (loud == MEMCACHE_BIN_ADD) {
-        w.mode = STORAGE_ADD;
-    } else if (loud == MEMCACHE_BIN_REPLACE) {
-        w.mode = STORAGE_REPLACE;
-    } else {
-        w.mode = STORAGE_SET;
-    }
-    if (req->cas != 0 &&
-            mc_other_type(req->key.data, req->key.len, c->now_ms)) {
-        s = STORAGE_NOT_FOUND; /* no version a client could have read */
-    } else {
+    s = store_write(c, req, &w);
+    if (s == STORAGE_OK) {
         s = ks_set(MC_DB, req->key.data, req->key.len, req->value.data,
                 req->value.len, &w, c->now_ms, NULL, &cas);
     }
-    count_store(loud, req->cas != 0, s);
-    switch (s) {
-    case STORAGE_OK:
-        return ok_empty(c, req, cas, max);
-    case STORAGE_EXISTS:
-        return error_reply(c, req, MEMCACHE_BIN_KEY_EEXISTS, max);
-    case STORAGE_NOT_FOUND:
-    case STORAGE_NOT_STORED:
-        return error_reply(c, req, MEMCACHE_BIN_KEY_ENOENT, max);
-    case STORAGE_EOVERSIZE:
-    case STORAGE_ENOMEM:
-        /* memcached fails the allocation before it looks at the mode, and
-         * drops the old value so a reader never sees a stale one */
-        ks_delete(MC_DB, req->key.data, req->key.len, c->now_ms);
-        return error_reply(c, req,
-                s == STORAGE_ENOMEM ? MEMCACHE_BIN_ENOMEM : MEMCACHE_BIN_E2BIG,
-                max);
-    default:
-        return error_reply(c, req, MEMCACHE_BIN_NOT_STORED, max);
+    return store_done(c, req, req->key.data, req->key.len, s, cas, max);
+}
+
+/* A set, add or replace whose value is past what is worth buffering
+ * (64 KiB), its key in: the value is received into the store in pieces,
+ * as a text set's (memcache.c), into a reservation while a stream slot is
+ * free, else into parts once the read buffer could not hold it. 0: it
+ * streams; else the bytes to wait for in the read buffer (its key, or the
+ * whole request to receive it whole). */
+static size_t
+value_stream(
+        struct conn *c, struct mc_state *st, const struct proc_limits *limits)
+{
+    struct memcache_bin_request *req = &st->breq;
+    uint8_t loud = memcache_bin_opcode_loud(req->opcode);
+    size_t head = MEMCACHE_BIN_HEADER_LEN + req->extlen + (size_t)req->keylen;
+    if (req->need <= 64 * 1024 ||
+            (loud != MEMCACHE_BIN_SET && loud != MEMCACHE_BIN_ADD &&
+                    loud != MEMCACHE_BIN_REPLACE)) {
+        return req->need;
     }
+    if (buf_rsize(&c->rbuf) < head) {
+        return head; /* then decided */
+    }
+    bool slot = mc_stream_slot();
+    if (!slot && req->need <= limits->rbuf_max) {
+        return req->need;
+    }
+    size_t vlen = 0;
+    bool begun = memcache_bin_value_begin(req, &c->rbuf, &vlen);
+    ASSERT(begun); /* a value, and its key in: checked above */
+    (void)begun;
+    struct storage_write w;
+    storage_status_e pre = store_write(c, req, &w);
+    mc_stream_open(
+            c, st, req->key.data, req->key.len, vlen, &w, pre, slot, true);
+    st->stream_left = vlen;
+    return 0;
+}
+
+/* Takes what value bytes have arrived; replies once the value is whole.
+ * *more: it waits for more. */
+static rstatus_i
+value_continue(struct conn *c, struct mc_state *st, size_t max, bool *more)
+{
+    size_t n = buf_rsize(&c->rbuf);
+    n = n < st->stream_left ? n : st->stream_left;
+    mc_stream_take(c, st, c->rbuf.rpos, n);
+    c->rbuf.rpos += n;
+    st->stream_left -= n;
+    *more = st->stream_left > 0;
+    if (*more) {
+        return STATUS_OK;
+    }
+    uint64_t cas = 0;
+    storage_status_e s = mc_stream_commit(c, st, &cas);
+    INCR(mc_metrics, memcache_binary);
+    return store_done(
+            c, &st->breq, st->stream_key, st->stream_klen, s, cas, max);
 }
 
 /* ---- delete incr decr ---- */
@@ -509,6 +591,14 @@ mc_binary_read(
             }
             continue;
         }
+        if (st->streaming) {
+            bool more;
+            rstatus_i rc = value_continue(c, st, max, &more);
+            if (rc != STATUS_OK || more) {
+                return rc;
+            }
+            continue;
+        }
         if (req->swallow > 0 && memcache_bin_swallow(req, &c->rbuf) > 0) {
             return STATUS_OK;
         }
@@ -523,8 +613,13 @@ mc_binary_read(
             rc = bin_execute(c, st, req, max);
             ks_scratch_release();
             break;
-        case MEMCACHE_BIN_PARSE_UNFIN:
-            return mc_await_whole(c, req->need, limits);
+        case MEMCACHE_BIN_PARSE_UNFIN: {
+            size_t wait = req->need > 0 ? value_stream(c, st, limits) : 0;
+            if (req->need > 0 && wait == 0) {
+                continue; /* streaming */
+            }
+            return mc_await_whole(c, req->need > 0 ? wait : 0, limits);
+        }
         case MEMCACHE_BIN_PARSE_EMAGIC:
             /* memcached closes without a word */
             INCR(mc_metrics, memcache_error);

@@ -39,6 +39,7 @@ struct mc_state {
     uint8_t stream_klen;
     uint8_t stream_key[MEMCACHE_KEY_MAXLEN];
     char *stream_line;    /* an ms line, kept for its reply (views rebased) */
+    size_t stream_left;   /* binary: value bytes still to come */
     uint32_t resume_skip; /* retrieval: keys answered before a stall */
     struct sendval *out;  /* a large value sent in pieces: a get's keys
                              after it wait (resume_skip) */
@@ -117,6 +118,20 @@ void mc_count_store(bool cas, storage_status_e s);
 /* The meta commands; return a compose status. */
 rstatus_i mc_meta_get(struct conn *c, struct mc_state *st, size_t max);
 rstatus_i mc_meta_set(struct conn *c, struct mc_state *st, size_t max);
+/* A storage value received into the store in pieces (memcache.c), for
+ * every protocol variant: open (a reservation while a stream slot is held,
+ * else parts; pre not OK: the value is read and dropped, then pre is the
+ * answer; drop_if_big: a value too large removes the key's old one), take
+ * each piece, commit (the store's answer; cas the new item's). */
+void mc_stream_open(struct conn *c, struct mc_state *st, const char *key,
+        size_t klen, size_t vlen, const struct storage_write *w,
+        storage_status_e pre, bool slot, bool drop_if_big);
+void mc_stream_take(
+        struct conn *c, struct mc_state *st, const void *data, size_t n);
+storage_status_e mc_stream_commit(
+        struct conn *c, struct mc_state *st, uint64_t *cas);
+/* One of the MC_STREAM_MAX reservation slots; false: all taken. */
+bool mc_stream_slot(void);
 /* For an ms whose value is streamed into the store: whether its mode is a
  * plain store (set, add, replace, with or without C; not append, prepend
  * or an invalidating CAS store), and the write it makes (*w; a status

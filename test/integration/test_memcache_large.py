@@ -199,9 +199,9 @@ def bin_set(key, value):
 def test_issue_18_large_values_past_a_small_read_buffer():
     """-I 8m alone carries values past worker.rbuf_max, which is no longer
     raised at startup (it was, silently, to -I + 64 KiB): a text set streams
-    into the store, so does a meta set (test_meta_set_streamed_as_memcached),
-    an append and a binary set are received whole
-    past it (memcache.item_size_max bounds them, not worker.rbuf_max)."""
+    into the store, so do a meta set (test_meta_set_streamed_as_memcached)
+    and a binary set (test_binary_set_streamed_as_memcached), an append is
+    received whole past it (memcache.item_size_max bounds them, not worker.rbuf_max)."""
     s = Server(protocols=("memcache",), threads=1,
                args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
     try:
@@ -470,6 +470,95 @@ def bin_get(opcode, key, exptime=None):
     head = bytes([0x80, opcode]) + len(key).to_bytes(2, "big") + \
         bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + bytes(12)
     return head + extras + key
+
+
+def bin_store(op, key, value, flags=0, exptime=0, cas=0, opaque=0):
+    """A binary SET (1), ADD (2), REPLACE (3) or a quiet one (0x11-0x13)."""
+    extras = flags.to_bytes(4, "big") + exptime.to_bytes(4, "big")
+    body = len(extras) + len(key) + len(value)
+    head = bytes([0x80, op]) + len(key).to_bytes(2, "big") + \
+        bytes([len(extras), 0, 0, 0]) + body.to_bytes(4, "big") + \
+        opaque.to_bytes(4, "big") + cas.to_bytes(8, "big")
+    return head + extras + key + value
+
+
+def bin_replies(port):
+    """Binary SET, ADD, REPLACE (loud and quiet) of values past the read
+    buffer, each answer (header but the CAS, and body) then a GETK."""
+    v = bytes(range(251)) * (3 * MiB // 251) + b"end"
+    out = []
+    with Wire(port, timeout=60) as b:
+        for req in [bin_store(0x01, b"a", v, flags=7, opaque=11),
+                    bin_store(0x02, b"a", v[::-1], opaque=12),  # EEXISTS
+                    bin_store(0x03, b"b", v, opaque=13),  # ENOENT
+                    bin_store(0x02, b"b", v[::-1], flags=3, opaque=14),
+                    bin_store(0x03, b"b", v, exptime=100, opaque=15),
+                    bin_store(0x01, b"a", v, cas=999999, opaque=16),
+                    bin_store(0x11, b"c", v, flags=5, opaque=17),  # SETQ
+                    bin_store(0x13, b"zz", v, opaque=18)]:  # REPLACEQ: miss
+            b.send(req + bin_get(0x0c, b"a"))  # GETK answers after it
+            while True:
+                head = b.recv_exact(24)
+                body = b.recv_exact(int.from_bytes(head[8:12], "big"))
+                out.append(head[:16] + body)
+                if head[1] == 0x0c:
+                    break
+        for key in (b"a", b"b", b"c"):
+            b.send(bin_get(0x0c, key))
+            head = b.recv_exact(24)
+            out.append(head[:16] + b.recv_exact(
+                int.from_bytes(head[8:12], "big")))
+    return out
+
+
+def test_binary_set_streamed_as_memcached():
+    """A binary SET, ADD or REPLACE value past 64 KiB is received into the
+    store in pieces, as a text set's is (it was received whole, into a
+    read buffer as large as the value): loud and quiet, flags, expiry, a
+    CAS mismatch, answered as memcached 1.6.18 -I 8m answers them byte for
+    byte but for CAS values, with worker.rbuf_max at 64 KiB."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    want = oracle_answers(["-I", "8m", "-m", "64"], bin_replies)
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
+    try:
+        before = s.stats()["memcache_stream"]
+        got = bin_replies(s.port("memcache"))
+        st = s.stats()
+    finally:
+        assert s.stop() == 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, (i, g[:40], w[:40])
+    assert len(got) == len(want)
+    assert st["memcache_stream"] - before == 8
+
+
+def test_binary_set_value_not_held_in_the_read_buffer():
+    """While a binary SET of 6 MiB arrives the connection holds about a
+    read buffer, not the value; a client that leaves mid-value stores
+    nothing (and leaks nothing, under ASan)."""
+    s = Server(protocols=("memcache",), threads=1, args=["-I", "8m"])
+    try:
+        n = 6 * MiB
+        base = s.stats()["worker_buf_bytes"]
+        req = bin_store(0x01, b"big", b"x" * n)
+        with Wire(s.port("memcache"), timeout=60) as b:
+            b.send(req[:n // 2])
+            for _ in range(50):
+                if s.stats()["memcache_stream"] >= 1:
+                    break
+            held = s.stats()["worker_buf_bytes"] - base
+            assert held < 2 * MiB, held
+            b.send(req[n // 2:])
+            head = b.recv_exact(24)
+            assert head[:8] == bytes([0x81, 0x01, 0, 0, 0, 0, 0, 0]), head
+        with Wire(s.port("memcache"), timeout=60) as b:  # leaves mid-value
+            b.send(bin_store(0x01, b"big", b"y" * n)[:n // 3])
+        with Wire(s.port("memcache"), timeout=60) as w:
+            assert w.talk(b"mg big s\r\n") == b"HD s%d\r\n" % n
+    finally:
+        assert s.stop() == 0
 
 
 def past_wbuf_replies(port):

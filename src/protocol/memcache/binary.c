@@ -287,6 +287,26 @@ memcache_bin_parse(struct memcache_bin_request *req, struct buf *b)
     return MEMCACHE_BIN_PARSE_OK;
 }
 
+bool
+memcache_bin_value_begin(
+        struct memcache_bin_request *req, struct buf *b, size_t *vlen)
+{
+    uint32_t kx = (uint32_t)req->keylen + req->extlen;
+    size_t head = MEMCACHE_BIN_HEADER_LEN + kx;
+    if (!has_value(memcache_bin_opcode_loud(req->opcode)) ||
+            kx > req->bodylen || buf_rsize(b) < head) {
+        return false;
+    }
+    const unsigned char *p = (const unsigned char *)b->rpos;
+    decode_extras(req, p + MEMCACHE_BIN_HEADER_LEN);
+    req->key =
+            bstring_of((const char *)p + MEMCACHE_BIN_HEADER_LEN + req->extlen,
+                    req->keylen);
+    *vlen = req->bodylen - kx;
+    b->rpos += head;
+    return true;
+}
+
 size_t
 memcache_bin_swallow(struct memcache_bin_request *req, struct buf *b)
 {

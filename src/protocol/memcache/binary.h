@@ -147,6 +147,14 @@ memcache_bin_parse_e memcache_bin_parse(
         struct memcache_bin_request *req, struct buf *b);
 /* Drops up to req->swallow bytes from b; returns how many are still due. */
 size_t memcache_bin_swallow(struct memcache_bin_request *req, struct buf *b);
+/* After PARSE_UNFIN of a request with a value (set add replace append
+ * prepend) whose header, extras and key are in b: decodes the extras and
+ * the key (a view of b), consumes them, and sets *vlen to the value's
+ * length, whose bytes the caller then takes from b itself (a value
+ * received in pieces); true. false: not such a request, or its key is
+ * not all in b yet (nothing consumed). */
+bool memcache_bin_value_begin(
+        struct memcache_bin_request *req, struct buf *b, size_t *vlen);
 
 /* A response, written as header, extras, key, value. */
 struct memcache_bin_response {
