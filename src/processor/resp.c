@@ -740,6 +740,7 @@ static const resp_handler_fn handlers[RESP_NCOMMAND_ALL] = {
         [RESP_CMD_LMOVE] = resp_cmd_lmove,
         [RESP_CMD_RPOPLPUSH] = resp_cmd_lmove,
         [RESP_CMD_BLPOP] = resp_cmd_bpop,
+        [RESP_CMD_WAIT] = resp_cmd_wait,
         [RESP_CMD_BRPOP] = resp_cmd_bpop,
         [RESP_CMD_BLMOVE] = resp_cmd_bpop,
         [RESP_CMD_BRPOPLPUSH] = resp_cmd_bpop,

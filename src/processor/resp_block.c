@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX
- * BZMPOP and CLIENT UNBLOCK, with Redis 7.0.15's timeout rules and order.
+ * BZMPOP and CLIENT UNBLOCK, with Redis 7.0.15's timeout rules and order;
+ * and WAIT, which blocks on no key until its timeout (no replicas).
  *
  * A command that finds every key empty registers its connection as a
  * waiter on each key (a FIFO per key, in one registry under one mutex)
@@ -390,11 +391,15 @@ parse_timeout(struct resp_ctx *x, const struct resp_arg *a, uint64_t *deadline,
 }
 
 /* The null of a timeout (a null array, every command) or of a blocking
- * pop refused blocking (a null bulk for BLMOVE, as Redis). */
+ * pop refused blocking (a null bulk for BLMOVE, as Redis); WAIT's count of
+ * replicas that acknowledged: none. */
 static rstatus_i
 null_reply(struct resp_ctx *x, bool timeout)
 {
     resp_command_e id = x->cmd->id;
+    if (id == RESP_CMD_WAIT) {
+        return resp_compose_integer(x->w, 0);
+    }
     if (!timeout && (id == RESP_CMD_BLMOVE || id == RESP_CMD_BRPOPLPUSH)) {
         return resp_compose_null(x->w);
     }
@@ -478,6 +483,30 @@ bmove(struct resp_ctx *x)
     rc = resp_compose_bulk(x->w, (const char *)m.bytes, m.len);
     free(m.bytes);
     return rc;
+}
+
+/* WAIT numreplicas timeout (milliseconds), as a Redis master with no
+ * replicas answers it: 0 replicas acknowledged, at once when 0 are asked
+ * for (or inside MULTI), else after the timeout (0: until CLIENT UNBLOCK
+ * or the client leaves), blocked as a pop is, with no key to wake it. */
+rstatus_i
+resp_cmd_wait(struct resp_ctx *x)
+{
+    int64_t n, ms;
+    if (!resp_arg_int64(&x->argv[1], &n)) {
+        return resp_err(x, "ERR value is not an integer or out of range");
+    }
+    if (!resp_arg_int64(&x->argv[2], &ms)) {
+        return resp_err(x, "ERR timeout is not an integer or out of range");
+    }
+    if (ms < 0) {
+        return resp_err(x, "ERR timeout is negative");
+    }
+    if (n <= 0) {
+        return resp_compose_integer(x->w, 0);
+    }
+    uint64_t deadline = ms > 0 ? time_mono_ms() + (uint64_t)ms : 0;
+    return not_ready(x, 1, 0, STORAGE_TYPE_STRING, deadline);
 }
 
 rstatus_i

@@ -93,6 +93,8 @@ void resp_block_signal(
 struct resp_waiter;
 /* BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP */
 rstatus_i resp_cmd_bpop(struct resp_ctx *x);
+/* WAIT: no replicas acknowledge (resp_block.c). */
+rstatus_i resp_cmd_wait(struct resp_ctx *x);
 rstatus_i resp_cmd_client_unblock(struct resp_ctx *x);
 void resp_block_setup(void);
 void resp_block_teardown(void);

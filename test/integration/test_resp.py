@@ -625,6 +625,40 @@ def test_operator_commands_match_redis(seg, oracle, hello3):
     assert diffs == []
 
 
+def wait_replies(port):
+    """WAIT as a master with no replicas answers it: at once, after its
+    timeout, queued in MULTI, blocked until CLIENT UNBLOCK (TIMEOUT and
+    ERROR), and counted in INFO's blocked clients meanwhile."""
+    a, b = Wire(port), Wire(port)
+    out = [a.cmd(*shlex.split(line)) for line in (
+        "WAIT 0 0", "WAIT 1 50", "WAIT x 0", "WAIT 1 -1", "WAIT 1 abc",
+        "WAIT 1 1.5", "WAIT -1 10", "MULTI", "WAIT 1 0", "EXEC")]
+    aid = int(a.cmd("CLIENT", "ID")[1:-2])
+
+    def blocked():
+        for _ in range(500):
+            info = b.cmd("INFO", "clients").split(b"\r\n")
+            if b"blocked_clients:1" in info:
+                return [x for x in info if b"timeout_table" in x]
+            time.sleep(0.01)
+        raise AssertionError("not blocked")
+
+    for timeout, how in (("0", "TIMEOUT"), ("5000", "ERROR")):
+        a.send(enc(("WAIT", "1", timeout)))
+        out.append(blocked())
+        out.append(b.cmd("CLIENT", "UNBLOCK", str(aid), how))
+        out.append(a.reply())
+    a.close()
+    b.close()
+    return out
+
+
+def test_wait_matches_redis(seg, oracle):
+    """WAIT was an unknown command; now it answers as Redis 7.0.15 with no
+    replicas does, compared byte for byte."""
+    assert wait_replies(seg.port("resp")) == wait_replies(oracle.port)
+
+
 def test_shutdown_stops_the_server(server_factory):
     """SHUTDOWN (any of its forms but ABORT) stops the server as SIGTERM
     does: no reply, the connection closes, the process exits 0; a

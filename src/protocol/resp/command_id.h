@@ -260,6 +260,7 @@ typedef enum {
     RESP_CMD_UNLINK,
     RESP_CMD_UNSUBSCRIBE,
     RESP_CMD_UNWATCH,
+    RESP_CMD_WAIT,
     RESP_CMD_WATCH,
     RESP_CMD_ZADD,
     RESP_CMD_ZCARD,
@@ -296,4 +297,4 @@ typedef enum {
     RESP_NCOMMAND_ALL /* commands and subcommands */
 } resp_command_e;
 
-#define RESP_NCOMMAND 194 /* top-level commands */
+#define RESP_NCOMMAND 195 /* top-level commands */

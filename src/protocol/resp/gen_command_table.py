@@ -40,7 +40,7 @@ zscan bzpopmin bzpopmax bzmpop
 lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim
 lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop sort sort_ro
 ping echo quit reset hello auth select client command config info time
-function script debug object memory slowlog latency role shutdown
+function script debug object memory slowlog latency role shutdown wait
 multi exec discard watch unwatch
 eval evalsha eval_ro evalsha_ro fcall fcall_ro
 cluster readonly readwrite asking
