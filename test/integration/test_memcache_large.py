@@ -95,6 +95,27 @@ def oracle_answers(args, ask):
         oracle.stop()
 
 
+def as_memcached(ask, option):
+    """ask(port) on memcached 1.6.18 -I 8m and on a fresh segcached -I 8m
+    with option (-o), compared reply by reply; segcached's stats after."""
+    if MEMCACHED is None:
+        pytest.skip(NO_MEMCACHED)
+    want = oracle_answers(["-I", "8m", "-m", "64"], ask)
+    s = Server(protocols=("memcache",), threads=2,
+               args=["-I", "8m", "-o", option])
+    try:
+        before = s.stats()
+        got = ask(s.port("memcache"))
+        st = s.stats()
+    finally:
+        assert s.stop() == 0
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, (i, g[:80], w[:80])
+    assert len(got) == len(want)
+    return {k: v - before.get(k, 0) if isinstance(v, int) else v
+            for k, v in st.items()}
+
+
 def replies(port):
     out = []
     with Wire(port, timeout=120) as w:
@@ -267,19 +288,7 @@ def test_meta_set_streamed_as_memcached():
     as large as the value): set, add and replace modes, F, T, q, O, k, b,
     a CAS mismatch, a bad data chunk, answered byte for byte as memcached
     1.6.18 -I 8m answers them, with worker.rbuf_max at 64 KiB."""
-    if MEMCACHED is None:
-        pytest.skip(NO_MEMCACHED)
-    want = oracle_answers(["-I", "8m", "-m", "64"], ms_replies)
-    s = Server(protocols=("memcache",), threads=2,
-               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
-    try:
-        got = ms_replies(s.port("memcache"))
-        st = s.stats()
-    finally:
-        assert s.stop() == 0
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, (i, g[:80], w[:80])
-    assert len(got) == len(want)
+    st = as_memcached(ms_replies, "worker.rbuf_max=64KiB")
     assert st["memcache_stream"] >= 9
 
 
@@ -517,21 +526,8 @@ def test_binary_set_streamed_as_memcached():
     read buffer as large as the value): loud and quiet, flags, expiry, a
     CAS mismatch, answered as memcached 1.6.18 -I 8m answers them byte for
     byte but for CAS values, with worker.rbuf_max at 64 KiB."""
-    if MEMCACHED is None:
-        pytest.skip(NO_MEMCACHED)
-    want = oracle_answers(["-I", "8m", "-m", "64"], bin_replies)
-    s = Server(protocols=("memcache",), threads=2,
-               args=["-I", "8m", "-o", "worker.rbuf_max=64KiB"])
-    try:
-        before = s.stats()["memcache_stream"]
-        got = bin_replies(s.port("memcache"))
-        st = s.stats()
-    finally:
-        assert s.stop() == 0
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, (i, g[:40], w[:40])
-    assert len(got) == len(want)
-    assert st["memcache_stream"] - before == 8
+    st = as_memcached(bin_replies, "worker.rbuf_max=64KiB")
+    assert st["memcache_stream"] == 8
 
 
 def test_binary_set_value_not_held_in_the_read_buffer():
@@ -589,17 +585,5 @@ def test_reads_past_the_write_buffer_as_memcached():
     allows past) are sent in pieces (sendval.h), answered as memcached
     1.6.18 answers them byte for byte but for CAS values: mg and the
     binary gets closed the connection without a word."""
-    if MEMCACHED is None:
-        pytest.skip(NO_MEMCACHED)
-    want = oracle_answers(["-I", "8m", "-m", "64"], past_wbuf_replies)
-    s = Server(protocols=("memcache",), threads=2,
-               args=["-I", "8m", "-o", "worker.wbuf_max=4MiB"])
-    try:
-        got = past_wbuf_replies(s.port("memcache"))
-        st = s.stats()
-    finally:
-        assert s.stop() == 0
-    for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, (i, g[:60], w[:60])
-    assert len(got) == len(want)
+    st = as_memcached(past_wbuf_replies, "worker.wbuf_max=4MiB")
     assert st["memcache_get_stream"] >= 9
