@@ -55,7 +55,7 @@ static uint64_t handshake_timeout_ms;
 static uint64_t last_idle_scan;
 static uint64_t next_id = 1;
 static const struct proc_limits limits = {
-        ADMIN_RBUF_MAX, ADMIN_WBUF_MAX, ADMIN_WBUF_MAX};
+        ADMIN_RBUF_MAX, ADMIN_WBUF_MAX, ADMIN_WBUF_MAX, 0};
 
 /* epoll data tags */
 static char listen_tag;

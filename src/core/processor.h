@@ -12,9 +12,11 @@ struct conn;
 
 /* Limits a processor works within; set by core from the configuration. */
 struct proc_limits {
-    size_t rbuf_max;  /* a read buffer never grows past this */
-    size_t wbuf_high; /* stop parsing while wbuf holds more than this */
-    size_t wbuf_max;  /* a write buffer never grows past this */
+    size_t rbuf_max;   /* a read buffer never grows past this */
+    size_t wbuf_high;  /* stop parsing while wbuf holds more than this */
+    size_t wbuf_max;   /* a write buffer never grows past this */
+    size_t buf_budget; /* a worker's share of worker.buffer_memory (0: no
+                          limit): past it connections are closed */
 };
 
 struct processor {

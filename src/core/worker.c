@@ -866,6 +866,7 @@ workers_setup(const worker_options_st *options, worker_metrics_st *m,
                 nworker, buf_budget, floor);
         buf_budget = floor;
     }
+    limits.buf_budget = buf_budget;
     int cpus[MAX_CPUS];
     size_t ncpu = 0;
     if (worker_parse_cpus(option_str(&options->worker_cpus), cpus, MAX_CPUS,

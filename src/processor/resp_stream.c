@@ -101,11 +101,20 @@ block_new(struct conn *c, struct resp_state *st, struct resp_big *big,
 
 /* Not a SET streamed into the store, the offered bulk ending past half
  * the read buffer (a request with several bulks, each smaller, counts
- * them all): gathered, and so is every later bulk offered. */
+ * them all): gathered, and so is every later bulk offered. Not a bulk
+ * that would take the connection past its worker's share of
+ * worker.buffer_memory, which would close it without a word: declined,
+ * the request is refused (its bytes past worker.rbuf_max) and swallowed,
+ * and the connection goes on. */
 static bool
 gather_wanted(const struct resp_state *st, const struct proc_limits *limits)
 {
     const struct resp_request *req = &st->req;
+    if (limits->buf_budget > 0 &&
+            st->in_bytes + st->out_bytes + req->stream_len + limits->rbuf_max >
+                    limits->buf_budget) {
+        return false;
+    }
     if (st->big != NULL) {
         return st->big->gather;
     }

@@ -493,6 +493,30 @@ def test_gathered_request_counts_as_buffer_memory(seg):
     r.close()
 
 
+def test_gathered_bulk_past_the_buffer_budget_is_refused():
+    """A bulk that would take its connection past the worker's share of
+    worker.buffer_memory is not gathered (which would get the connection
+    closed without a word for its buffers): the request is refused with
+    the read buffer's error and swallowed, the connection goes on, and a
+    bulk within the budget is taken."""
+    s = Server(protocols=("resp",), threads=1,
+               args=["-o", "seg.memory=256MiB", "-o",
+                     "worker.buffer_memory=32MiB"])
+    try:
+        w = Wire(s.port("resp"), timeout=60)
+        assert w.cmd("SETEX", "k", "100", b"z" * (40 * MiB)) == \
+            b"-ERR request exceeds maximum allowed size (worker.rbuf_max)\r\n"
+        assert w.cmd("PING") == b"+PONG\r\n"
+        assert w.cmd("SETEX", "k", "100", b"z" * (10 * MiB)) == b"+OK\r\n"
+        assert w.cmd("STRLEN", "k") == b":%d\r\n" % (10 * MiB)
+        st = s.stats()
+        assert int(st["worker_conn_evict_buf"]) == 0
+        assert int(st["resp_gather"]) == 1
+        w.close()
+    finally:
+        assert s.stop() == 0
+
+
 def test_streaming_stalls_no_one():
     """One worker: while a connection is halfway through a 64 MB value, the
     worker's other connections are served, and its read buffer stays far
