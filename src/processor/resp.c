@@ -869,12 +869,18 @@ run_command(struct resp_ctx *x)
         resp_tracking_before(x);
     }
     struct buf *b = x->w->buf;
+    struct resp_out *out_last = x->st->out_last;
     uint64_t t0 = time_mono_ns();
     rstatus_i rc = fn != NULL ? fn(x)
                               : resp_compose_err_unknown_command(
                                         x->w, x->argv, x->argc);
     uint64_t ns = time_mono_ns() - t0;
-    if (__builtin_expect(rc == STATUS_ENOMEM, 0) && x->w->buf == b) {
+    if (__builtin_expect(rc == STATUS_ENOMEM, 0)) {
+        if (x->w->buf != b) {
+            /* what it queued (spilled buffers, values) goes with it */
+            resp_out_truncate(x->c, x->st, out_last);
+            x->w->buf = b;
+        }
         rc = reply_too_large(x, mark);
     }
     if (tracking) {
@@ -1215,6 +1221,7 @@ resp_read(struct conn *c, const struct proc_limits *limits)
     ks_set_protocol(KS_PROTO_RESP);
     st->w.buf = &c->wbuf;
     st->w.max = limits->wbuf_max;
+    st->buf_budget = limits->buf_budget;
     if (__builtin_expect(st->req.buf_max == 0, 0)) {
         resp_request_limits(&st->req, limits->rbuf_max, RESP_STREAM_MIN);
     }

@@ -105,6 +105,7 @@ struct resp_state {
     struct resp_big *big;           /* a request in pieces (resp_stream.c) */
     size_t in_bytes;                /* what big holds (conn.proc_bytes) */
     size_t out_bytes;               /* what out holds (conn.proc_bytes) */
+    size_t buf_budget;              /* proc_limits.buf_budget (spill) */
     struct resp_out *out;           /* values sent in pieces (resp_out.c) */
     struct resp_out *out_last;      /* the last of them: where pushes go */
 };
@@ -553,6 +554,10 @@ struct buf *resp_out_wbuf(struct conn *c, struct resp_state *st);
 rstatus_i resp_out_pump(struct conn *c, struct resp_state *st,
         const struct proc_limits *limits);
 void resp_out_release(struct conn *c, struct resp_state *st);
+/* Drops what was queued after keep (NULL: everything), unsent: a reply
+ * that could not be composed whole is replaced by an error. */
+void resp_out_truncate(
+        struct conn *c, struct resp_state *st, struct resp_out *keep);
 /* The connection writer's spill hook (resp_writer.spill, spill_arg the
  * conn): a reply past worker.wbuf_max goes on in a queued buffer of its
  * own (released unsent under CLIENT REPLY OFF/SKIP, as a value is). */

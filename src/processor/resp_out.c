@@ -124,6 +124,14 @@ resp_out_spill(struct resp_writer *w, size_t n)
     if (size > w->max) {
         return STATUS_ENOMEM; /* would not fit a buffer of its own either */
     }
+    /* past the worker's share of worker.buffer_memory the connection would
+     * be closed for its buffers without a word: the reply is refused
+     * instead (an error in its place, resp_reply_too_large) */
+    if (st->buf_budget > 0 &&
+            buf_capacity(&c->wbuf) + st->in_bytes + st->out_bytes + w->max >
+                    st->buf_budget) {
+        return STATUS_ENOMEM;
+    }
     struct resp_out *o = out_push(c, st, NULL, size);
     if (o == NULL) {
         return STATUS_ENOMEM;
@@ -269,6 +277,24 @@ resp_out_pump(
         c->flags &= ~CONN_HELD;
     }
     return STATUS_OK;
+}
+
+void
+resp_out_truncate(struct conn *c, struct resp_state *st, struct resp_out *keep)
+{
+    if (keep == NULL) {
+        resp_out_release(c, st);
+        return;
+    }
+    while (keep->next != NULL) {
+        struct resp_out *o = keep->next;
+        keep->next = o->next;
+        sendval_free(o->v);
+        buf_deinit(&o->tail);
+        free(o);
+    }
+    st->out_last = keep;
+    out_account(c, st);
 }
 
 void

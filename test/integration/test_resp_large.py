@@ -770,6 +770,30 @@ def test_reads_past_the_write_buffer_as_redis(seg_small_wbuf):
     assert int(st["resp_reply_too_large"]) == 0
 
 
+def test_reply_past_the_buffer_budget_is_an_error():
+    """A reply that would take its connection past the worker's share of
+    worker.buffer_memory (32 MiB here) is answered with an error in its
+    place, counted, and the connection goes on: spilled on, it would have
+    been closed for its buffers without a word. A reply within it is sent."""
+    s = Server(protocols=("resp",), threads=1,
+               args=["-o", "seg.memory=256MiB", "-o", "worker.wbuf_max=4MiB",
+                     "-o", "worker.buffer_memory=32MiB"])
+    try:
+        r = redis.Redis(port=s.port("resp"), socket_timeout=60)
+        for _ in range(40):
+            r.rpush("l", ELEMS[0])
+        with pytest.raises(redis.ResponseError, match="worker.wbuf_max"):
+            r.lrange("l", 0, -1)
+        assert r.ping()
+        assert r.lrange("l", 0, 15) == [ELEMS[0]] * 16
+        st = s.stats()
+        assert int(st["resp_reply_too_large"]) == 1
+        assert int(st["worker_conn_evict_buf"]) == 0
+        r.close()
+    finally:
+        assert s.stop() == 0
+
+
 def test_push_waits_for_the_value_being_sent(seg_small_wbuf):
     """A RESP3 pub/sub message that arrives while a value is being sent in
     pieces goes after it: it used to be written into the middle of the
