@@ -87,6 +87,15 @@ out_push(struct conn *c, struct resp_state *st, struct sendval *v, size_t size)
     return o;
 }
 
+/* Frees a queue entry (its value, if not sent, and its tail). */
+static void
+out_free(struct resp_out *o)
+{
+    sendval_free(o->v);
+    buf_deinit(&o->tail);
+    free(o);
+}
+
 /* Queues v, sent after the header written here. false: no memory
  * (nothing written, v freed). */
 static bool
@@ -268,8 +277,7 @@ resp_out_pump(
             return rc;
         }
         st->out = o->next;
-        buf_deinit(&o->tail);
-        free(o);
+        out_free(o);
         out_account(c, st);
     }
     st->out_last = NULL;
@@ -289,9 +297,7 @@ resp_out_truncate(struct conn *c, struct resp_state *st, struct resp_out *keep)
     while (keep->next != NULL) {
         struct resp_out *o = keep->next;
         keep->next = o->next;
-        sendval_free(o->v);
-        buf_deinit(&o->tail);
-        free(o);
+        out_free(o);
     }
     st->out_last = keep;
     out_account(c, st);
@@ -306,9 +312,7 @@ resp_out_release(struct conn *c, struct resp_state *st)
     while (st->out != NULL) {
         struct resp_out *o = st->out;
         st->out = o->next;
-        sendval_free(o->v);
-        buf_deinit(&o->tail);
-        free(o);
+        out_free(o);
     }
     st->out_last = NULL;
     st->out_bytes = 0;
