@@ -548,6 +548,29 @@ def test_streaming_stalls_no_one():
         assert s.stop() == 0
 
 
+def test_gathered_request_held_by_pause(seg):
+    """CLIENT PAUSE WRITE holds a gathered request (SETEX of a value past
+    the read buffer) until UNPAUSE, with the request pipelined after it;
+    then both run, in order."""
+    w = Wire(seg.port("resp"))
+    assert w.cmd("CLIENT", "PAUSE", "20000", "WRITE") == b"+OK\r\n"
+    c = Wire(seg.port("resp"), timeout=60)
+    v = big(3 * MiB, b"held ")
+    c.send(enc(("SETEX", "gp", "100", v)) + enc(("STRLEN", "gp")))
+    c.s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        c.fill()
+    c.s.settimeout(60)
+    assert w.cmd("EXISTS", "gp") == b":0\r\n"
+    assert w.cmd("CLIENT", "UNPAUSE") == b"+OK\r\n"
+    assert c.reply() == b"+OK\r\n"
+    assert c.reply() == b":%d\r\n" % len(v)
+    assert w.cmd("GET", "gp") == b"$%d\r\n" % len(v) + v + b"\r\n"
+    assert w.cmd("DEL", "gp") == b":1\r\n"
+    w.close()
+    c.close()
+
+
 def test_streamed_set_held_by_pause_and_shown_by_monitor(seg):
     """CLIENT PAUSE WRITE holds a streamed SET until UNPAUSE, as any write;
     MONITOR shows the value's first 128 bytes and how many more."""
